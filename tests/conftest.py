@@ -1,0 +1,35 @@
+"""Fixtures shared by every test tier: the local federation and a local BIND, started and stopped by PID."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from localfed import FederationConfig, LocalFederation
+from localfed.bind import BindServer, start_bind
+from localfed.federation import free_port
+from localfed.processes import stop
+
+
+@pytest.fixture(scope="session")
+def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
+    """Host + 3 members + BIND, shared by the session; everything is stopped at the end, whatever happened."""
+    state_dir = Path(os.environ.get("FEDOP_TEST_STATE_DIR") or tmp_path_factory.mktemp("localfed"))
+    fed = LocalFederation(FederationConfig(state_dir=state_dir, members=3))
+    try:
+        fed.up(log=lambda msg: print(f"[localfed] {msg}"))
+        yield fed
+    finally:
+        fed.down(log=lambda msg: print(f"[localfed] {msg}"), keep_logs=True)
+
+
+@pytest.fixture(scope="session")
+def bind_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BindServer]:
+    """A BIND of its own (not the federation's), for DNS adapter tests that don't need clusters."""
+    server, record = start_bind(tmp_path_factory.mktemp("bind"), free_port())
+    try:
+        yield server
+    finally:
+        stop(record)
