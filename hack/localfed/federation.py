@@ -441,8 +441,8 @@ class LocalFederation:
                 f"--cluster-name={cluster.spec.name}",
                 f"--service-account-private-key-file={p / 'sa.key'}",
                 f"--root-ca-file={p / 'ca.crt'}",
-                # Each controller acts as its own ServiceAccount, as on kubeadm clusters; the bootstrap RBAC policy
-                # grants those, not the controller-manager user, the rights the controllers need.
+                # Each controller acts as its own ServiceAccount, as on kubeadm clusters: the bootstrap RBAC
+                # policy grants those, not the controller-manager user, what the controllers need.
                 "--use-service-account-credentials=true",
                 "--v=1",
             ],
