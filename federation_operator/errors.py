@@ -1,0 +1,44 @@
+"""The operator's own error hierarchy.
+
+Every failure is either *transient* (retry with backoff: a member API that timed out, a throttled DNS
+provider) or *permanent* (report it on the object's status and stop retrying until the object changes).
+Third-party exceptions are mapped to these once, at the I/O boundary, with ``raise ... from exc``; only the
+kopf handlers translate them to kopf's own ``TemporaryError`` / ``PermanentError``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FederationError", "InvalidSpecError", "PermanentError", "TransientError"]
+
+
+class FederationError(Exception):
+    """Base class of every error this operator raises on purpose."""
+
+
+class TransientError(FederationError):
+    """A failure that may go away by itself; the caller retries, after ``delay`` seconds when given."""
+
+    def __init__(self, message: str, *, delay: float | None = None) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class PermanentError(FederationError):
+    """A failure that retrying cannot fix; it is reported on the object until the object changes."""
+
+
+class InvalidSpecError(PermanentError):
+    """A custom resource's spec (or status) failed validation.
+
+    ``field`` is the path of the first failing field, as the API server would print it
+    (``spec.dns.ttl``, ``spec.template.spec.ports[1].name``); ``problems`` holds every
+    ``(field, message)`` pair found, in the order they were found.
+    """
+
+    def __init__(self, problems: tuple[tuple[str, str], ...]) -> None:
+        if not problems:
+            raise ValueError("InvalidSpecError needs at least one problem")
+        super().__init__("; ".join(f"{field}: {message}" for field, message in problems))
+        self.problems = problems
+        self.field = problems[0][0]
+        self.message = problems[0][1]

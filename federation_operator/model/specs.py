@@ -1,0 +1,484 @@
+"""Typed, validated specs of the two custom resources: ``MemberCluster`` and ``FederatedService``.
+
+These models are the Python twin of the OpenAPI schemas in ``crds/*.yaml``: the same fields (camelCase
+aliases), the same defaults, the same bounds, enums and patterns, and a validator for each CEL rule
+(``x-kubernetes-validations``) with the same message. ``tests/unit/test_crd_schema.py`` fails when the two
+drift apart. The API server has already enforced the schema on every object it stores, so parsing here is a
+second line of defence (objects stored before a schema change, dry runs, tests) and the source of typed
+values for the pure planning code.
+
+Use :func:`parse_member_cluster_spec` and :func:`parse_federated_service_spec` on raw ``spec`` mappings:
+they validate with JSON semantics (an integer must be a JSON integer, as in the CRD) and raise one
+:class:`~federation_operator.errors.InvalidSpecError` naming every failing field path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    PlainValidator,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel, to_snake
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import ErrorDetails, core_schema
+
+from federation_operator.errors import InvalidSpecError
+
+__all__ = [
+    "DNS_LABEL_PATTERN",
+    "DNS_SUBDOMAIN_PATTERN",
+    "FQDN_PATTERN",
+    "HTTPS_URL_PATTERN",
+    "IANA_SVC_NAME_PATTERN",
+    "JSON_POINTER_PATTERN",
+    "PROTECTED_PATCH_PATHS",
+    "ClusterOverride",
+    "DnsSettings",
+    "FederatedServiceSpec",
+    "KubeModel",
+    "LabelSelector",
+    "LabelSelectorRequirement",
+    "ListMap",
+    "ListSet",
+    "MemberClusterSpec",
+    "PatchOp",
+    "Placement",
+    "ProbeSettings",
+    "SecretRef",
+    "ServicePort",
+    "ServiceSpec",
+    "ServiceTemplate",
+    "TemplateMetadata",
+    "parse_federated_service_spec",
+    "parse_member_cluster_spec",
+    "parse_model",
+]
+
+# The same regular expressions appear verbatim in the CRDs; they are written for both Go's RE2 (the API
+# server) and Rust's regex (pydantic-core), so they use no look-around and no back-references.
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+"""RFC 1123 label (max 63): regions, zones, namespaces, port names."""
+DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+"""RFC 1123 subdomain (max 253): Kubernetes object names such as MemberCluster and Secret names."""
+FQDN_PATTERN = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.?$"
+"""A fully qualified DNS name of at least two labels; the trailing dot is optional."""
+HTTPS_URL_PATTERN = r"^https://[^\s/?#]+(/[^\s?#]*)?$"
+"""An https URL with a host, an optional port and path, no query or fragment."""
+IANA_SVC_NAME_PATTERN = r"^([a-z0-9]+-)*[a-z0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+"""A named port (max 15): lowercase alphanumerics and single inner hyphens, at least one letter."""
+JSON_POINTER_PATTERN = r"^(/([^/~]|~[01])*)+$"
+"""A non-empty RFC 6901 JSON pointer."""
+
+PORT_MIN, PORT_MAX = 1, 65535
+IANA_SVC_NAME_MAX_LENGTH = 15
+
+PROTECTED_PATCH_PATHS = ("/apiVersion", "/kind", "/metadata", "/metadata/name", "/metadata/namespace")
+"""Override paths that would change which object a shard is; the operator would lose track of it."""
+
+# Messages shared with the CEL rules in crds/federatedservice.yaml (the drift test compares them).
+MSG_PORTS_REQUIRED = "ports must list at least one port unless type is ExternalName"
+MSG_EXTERNAL_NAME_REQUIRED = "externalName is required when type is ExternalName"
+MSG_PORT_NAMES_REQUIRED = "every port must have a name when there is more than one port"
+MSG_PORT_NAMES_UNIQUE = "port names must be unique"
+MSG_PATCH_VALUE_REQUIRED = "value is required when op is add or replace"
+MSG_PATCH_PATH_PROTECTED = (
+    "path must not target apiVersion, kind, metadata, metadata.name or metadata.namespace"
+)
+MSG_SELECTOR_VALUES = (
+    "values must be non-empty for operators In and NotIn, and empty for Exists and DoesNotExist"
+)
+
+
+class KubeModel(BaseModel):
+    """Base of the resource models: immutable, camelCase on the wire, unknown fields rejected."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        serialize_by_alias=True,
+    )
+
+
+@dataclass(frozen=True)
+class ListSet:
+    """Annotation for ``x-kubernetes-list-type: set``: a list of unique scalars.
+
+    The API server rejects duplicates in such lists, so the model does too; the marker also appears in the
+    model's JSON schema so that the drift test can compare list types.
+    """
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(_check_unique_items, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["x-kubernetes-list-type"] = "set"
+        return json_schema
+
+
+@dataclass(frozen=True, init=False)
+class ListMap:
+    """Annotation for ``x-kubernetes-list-type: map``: objects unique by the given key fields (wire names)."""
+
+    keys: tuple[str, ...]
+
+    def __init__(self, *keys: str) -> None:
+        object.__setattr__(self, "keys", keys)
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check_unique_keys, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["x-kubernetes-list-type"] = "map"
+        json_schema["x-kubernetes-list-map-keys"] = list(self.keys)
+        return json_schema
+
+    def _check_unique_keys(self, items: tuple[BaseModel, ...]) -> tuple[BaseModel, ...]:
+        seen: set[tuple[object, ...]] = set()
+        for item in items:
+            key = tuple(getattr(item, to_snake(name)) for name in self.keys)
+            if key in seen:
+                described = ", ".join(f"{name}={value!r}" for name, value in zip(self.keys, key, strict=True))
+                raise ValueError(f"duplicate entry with {described}")
+            seen.add(key)
+        return items
+
+
+def _check_unique_items(items: tuple[object, ...]) -> tuple[object, ...]:
+    duplicates = sorted(repr(item) for item, count in Counter(items).items() if count > 1)
+    if duplicates:
+        raise ValueError(f"duplicate entries: {', '.join(duplicates)}")
+    return items
+
+
+def _port_number_or_name(value: object) -> int | str:
+    # int-or-string cannot be a plain pydantic union: its errors would carry union-branch names in their
+    # location, and the CRD keeps both branches' bounds on one node (minimum applies to integers only,
+    # pattern to strings only), which this mirrors.
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("must be a port number or a port name")
+    if isinstance(value, int):
+        if not PORT_MIN <= value <= PORT_MAX:
+            raise ValueError(f"port number must be between {PORT_MIN} and {PORT_MAX}")
+        return value
+    if len(value) > IANA_SVC_NAME_MAX_LENGTH or not re.fullmatch(IANA_SVC_NAME_PATTERN, value):
+        limit = IANA_SVC_NAME_MAX_LENGTH
+        raise ValueError(f"port name must be at most {limit} characters and match {IANA_SVC_NAME_PATTERN}")
+    return value
+
+
+DnsLabel = Annotated[str, Field(max_length=63, pattern=DNS_LABEL_PATTERN)]
+ObjectName = Annotated[str, Field(max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)]
+Fqdn = Annotated[str, Field(max_length=254, pattern=FQDN_PATTERN)]
+PortNumber = Annotated[int, Field(ge=PORT_MIN, le=PORT_MAX)]
+PortNumberOrName = Annotated[
+    int | str,
+    PlainValidator(_port_number_or_name),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "minimum": PORT_MIN,
+            "maximum": PORT_MAX,
+            "maxLength": IANA_SVC_NAME_MAX_LENGTH,
+            "pattern": IANA_SVC_NAME_PATTERN,
+        }
+    ),
+]
+
+
+# --- MemberCluster ------------------------------------------------------------------------------------------
+
+
+class SecretRef(KubeModel):
+    """The Secret in the host cluster holding a member's credentials.
+
+    It holds either a ``kubeconfig`` key, or a ``token`` key and a ``ca.crt`` key. Credentials are read
+    from the Secret only and never copied into status, events or logs.
+    """
+
+    name: ObjectName
+    namespace: DnsLabel
+
+
+class ProbeSettings(KubeModel):
+    """How the member's ``/readyz`` is probed and how many results flip its ``Ready`` condition."""
+
+    period_seconds: int = Field(default=10, ge=1)
+    timeout_seconds: int = Field(default=5, ge=1)
+    failure_threshold: int = Field(default=3, ge=1)
+    success_threshold: int = Field(default=1, ge=1)
+
+
+class MemberClusterSpec(KubeModel):
+    """``MemberCluster.spec``: where a member's API is, how to authenticate, and where it is."""
+
+    api_endpoint: str = Field(max_length=2048, pattern=HTTPS_URL_PATTERN)
+    secret_ref: SecretRef
+    region: DnsLabel
+    zones: Annotated[tuple[DnsLabel, ...], ListSet()] = ()
+    probe: ProbeSettings = ProbeSettings()
+
+
+# --- FederatedService ---------------------------------------------------------------------------------------
+
+
+class TemplateMetadata(KubeModel):
+    """Labels and annotations of every member Service; their name and namespace are the FederatedService's."""
+
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+
+
+class ServicePort(KubeModel):
+    """One port of the member Services, as in core/v1 ``ServicePort``."""
+
+    name: DnsLabel | None = None
+    protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+    app_protocol: str | None = None
+    port: PortNumber
+    target_port: PortNumberOrName | None = None
+    node_port: PortNumber | None = None
+
+
+class ServiceSpec(KubeModel):
+    """The core/v1 ``ServiceSpec`` propagated to members.
+
+    The fields the operator reasons about are typed; any other ServiceSpec field is kept as given
+    (``extra="allow"``, as ``x-kubernetes-preserve-unknown-fields`` in the CRD) and left for the member's API
+    server to validate.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    # LoadBalancer, not ClusterIP as in core/v1: a shard needs an externally reachable address to be
+    # published in DNS at all.
+    type: Literal["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"] = "LoadBalancer"
+    ports: Annotated[tuple[ServicePort, ...], Field(max_length=100), ListMap("port", "protocol")] = ()
+    selector: dict[str, str] = {}
+    external_name: str | None = None
+    external_traffic_policy: Literal["Cluster", "Local"] | None = None
+    internal_traffic_policy: Literal["Cluster", "Local"] | None = None
+    ip_family_policy: Literal["SingleStack", "PreferDualStack", "RequireDualStack"] | None = None
+    ip_families: Annotated[tuple[Literal["IPv4", "IPv6"], ...], Field(max_length=2)] = ()
+    session_affinity: Literal["None", "ClientIP"] | None = None
+    load_balancer_class: str | None = None
+    load_balancer_source_ranges: tuple[str, ...] = ()
+    allocate_load_balancer_node_ports: bool | None = None
+
+    @field_validator("ports")
+    @classmethod
+    def _ports_named_uniquely(cls, ports: tuple[ServicePort, ...]) -> tuple[ServicePort, ...]:
+        if len(ports) > 1 and any(port.name is None for port in ports):
+            raise ValueError(MSG_PORT_NAMES_REQUIRED)
+        names = [port.name for port in ports if port.name is not None]
+        if len(names) != len(set(names)):
+            raise ValueError(MSG_PORT_NAMES_UNIQUE)
+        return ports
+
+    @model_validator(mode="after")
+    def _ports_or_external_name(self) -> ServiceSpec:
+        if self.type != "ExternalName" and not self.ports:
+            raise ValueError(MSG_PORTS_REQUIRED)
+        if self.type == "ExternalName" and not self.external_name:
+            raise ValueError(MSG_EXTERNAL_NAME_REQUIRED)
+        return self
+
+
+class ServiceTemplate(KubeModel):
+    """What every member Service looks like before per-cluster overrides."""
+
+    metadata: TemplateMetadata = TemplateMetadata()
+    spec: ServiceSpec
+
+
+class LabelSelectorRequirement(KubeModel):
+    """One ``matchExpressions`` entry of a standard label selector."""
+
+    key: str = Field(min_length=1, max_length=317)
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _values_match_operator(self) -> LabelSelectorRequirement:
+        if (self.operator in ("In", "NotIn")) != bool(self.values):
+            raise ValueError(MSG_SELECTOR_VALUES)
+        return self
+
+
+class LabelSelector(KubeModel):
+    """A standard label selector over MemberCluster labels; an empty selector matches every cluster."""
+
+    match_labels: dict[str, str] = {}
+    match_expressions: Annotated[tuple[LabelSelectorRequirement, ...], Field(max_length=32)] = ()
+
+
+class Placement(KubeModel):
+    """Which member clusters get a shard.
+
+    Neither field set: every MemberCluster. ``clusters`` only: those named. ``clusterSelector`` only: those
+    whose labels match. Both: the named clusters whose labels match.
+    """
+
+    clusters: Annotated[tuple[ObjectName, ...], ListSet()] = ()
+    cluster_selector: LabelSelector | None = None
+
+
+class PatchOp(KubeModel):
+    """One JSON-patch operation applied to a member's Service manifest (KubeFed style)."""
+
+    op: Literal["add", "remove", "replace"] = "replace"
+    path: str = Field(max_length=1024, pattern=JSON_POINTER_PATTERN)
+    # Any JSON value. The API server prunes a null ``value`` before validation, so None means "absent".
+    value: Any = None
+
+    @model_validator(mode="after")
+    def _value_and_path(self) -> PatchOp:
+        if self.op != "remove" and self.value is None:
+            raise ValueError(MSG_PATCH_VALUE_REQUIRED)
+        if self.path in PROTECTED_PATCH_PATHS:
+            raise ValueError(MSG_PATCH_PATH_PROTECTED)
+        return self
+
+
+class ClusterOverride(KubeModel):
+    """The patches applied to the Service in one member cluster."""
+
+    cluster_name: ObjectName
+    cluster_overrides: Annotated[tuple[PatchOp, ...], Field(max_length=64)] = ()
+
+
+class DnsSettings(KubeModel):
+    """How the FederatedService is published in DNS."""
+
+    # 180 s is Federation v1's TTL: short enough that clients move off a withdrawn shard within minutes,
+    # long enough to keep resolver load and provider query costs low.
+    ttl: int = Field(default=180, ge=1, le=86400)
+    min_ready_endpoints: int = Field(default=1, ge=1)
+    aliases: Annotated[tuple[Fqdn, ...], ListSet()] = ()
+
+
+class FederatedServiceSpec(KubeModel):
+    """``FederatedService.spec``: the Service to propagate, where, with which per-cluster changes, and DNS."""
+
+    template: ServiceTemplate
+    placement: Placement = Placement()
+    overrides: Annotated[tuple[ClusterOverride, ...], Field(max_length=128), ListMap("clusterName")] = ()
+    dns: DnsSettings = DnsSettings()
+
+
+# --- parsing ------------------------------------------------------------------------------------------------
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def parse_model(model: type[ModelT], raw: Mapping[str, Any], *, root: str = "spec") -> ModelT:
+    """Validate ``raw`` (the JSON of ``root``) as ``model``, raising :class:`InvalidSpecError` on failure.
+
+    Validation uses JSON semantics in strict mode, like the API server: ``"10"`` is not an integer.
+    """
+    try:
+        document = json.dumps(raw, default=_plain_mapping)
+    except (TypeError, ValueError) as exc:
+        raise InvalidSpecError(((root, f"not a JSON object: {exc}"),)) from exc
+    try:
+        return model.model_validate_json(document, strict=True)
+    except ValidationError as exc:
+        raise InvalidSpecError(
+            tuple((_field_path(root, error["loc"]), _describe(error)) for error in exc.errors())
+        ) from exc
+
+
+def parse_member_cluster_spec(raw: Mapping[str, Any]) -> MemberClusterSpec:
+    """Parse ``MemberCluster.spec``; raises :class:`InvalidSpecError` naming the failing fields."""
+    return parse_model(MemberClusterSpec, raw)
+
+
+def parse_federated_service_spec(raw: Mapping[str, Any]) -> FederatedServiceSpec:
+    """Parse ``FederatedService.spec``; raises :class:`InvalidSpecError` naming the failing fields."""
+    return parse_model(FederatedServiceSpec, raw)
+
+
+def _plain_mapping(value: object) -> dict[str, Any]:
+    # kopf hands specs over as read-only Mapping views, which json cannot serialise as they are.
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _field_path(root: str, loc: tuple[int | str, ...]) -> str:
+    path = root
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+_TYPE_NAMES = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "string_type": "a string",
+    "bool_type": "a boolean",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+    "list_type": "a list",
+    "tuple_type": "a list",
+}
+
+
+def _describe(error: ErrorDetails) -> str:
+    """A short message in the API server's words rather than pydantic's."""
+    kind, ctx = error["type"], error.get("ctx", {})
+    match kind:
+        case "missing":
+            return "Required value"
+        case "extra_forbidden":
+            return "unknown field"
+        case "greater_than_equal":
+            return f"must be >= {ctx['ge']}"
+        case "less_than_equal":
+            return f"must be <= {ctx['le']}"
+        case "literal_error":
+            return f"must be one of {ctx['expected']}"
+        case "string_pattern_mismatch":
+            return f"must match {ctx['pattern']}"
+        case "string_too_short":
+            return f"must be at least {ctx['min_length']} characters"
+        case "string_too_long":
+            return f"must be at most {ctx['max_length']} characters"
+        case "too_short":
+            return f"must have at least {ctx['min_length']} items"
+        case "too_long":
+            return f"must have at most {ctx['max_length']} items"
+        case "value_error":
+            return str(ctx.get("error", error["msg"]))
+        case _ if kind in _TYPE_NAMES:
+            return f"must be {_TYPE_NAMES[kind]}"
+        case _:
+            return error["msg"]

@@ -1,0 +1,1 @@
+"""In-process fakes of the DNS provider APIs the operator talks to, for tests."""
