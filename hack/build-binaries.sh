@@ -13,7 +13,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
 
-cache_root="${FEDOP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/federation-operator}"
+cache_root="${LOCALFED_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/federation-operator}"
 bin_dir="$cache_root/bin/k8s-$KUBERNETES_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-helm-$HELM_VERSION"
 
 if [[ "${1:-}" == "--print-dir" ]]; then

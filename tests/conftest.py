@@ -16,7 +16,7 @@ from localfed.processes import stop
 @pytest.fixture(scope="session")
 def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
     """Host + 3 members + BIND, shared by the session; everything is stopped at the end, whatever happened."""
-    state_dir = Path(os.environ.get("FEDOP_TEST_STATE_DIR") or tmp_path_factory.mktemp("localfed"))
+    state_dir = Path(os.environ.get("LOCALFED_TEST_STATE_DIR") or tmp_path_factory.mktemp("localfed"))
     fed = LocalFederation(FederationConfig(state_dir=state_dir, members=3))
     try:
         fed.up(log=lambda msg: print(f"[localfed] {msg}"))

@@ -1,0 +1,244 @@
+"""The kopf handlers: thin wiring between kopf's watches of the host cluster and the operator's parts.
+
+- FederatedService events update the in-memory store and mark the object dirty; reconcile workers (started
+  at start-up) do the work, so bursts coalesce. Deletion runs behind our finalizer and removes the member
+  Services we own.
+- Each MemberCluster gets a daemon (its supervisor: credentials, shared watches, probes, status).
+
+Our own errors become kopf's here and only here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import kopf
+from kubernetes import client
+
+from federation_operator import host
+from federation_operator.errors import PermanentError, TransientError
+from federation_operator.membership import MemberSupervisor
+from federation_operator.propagation import FederatedServiceStore, Propagator
+from federation_operator.registry import Key, MemberRegistry
+from federation_operator.settings import Settings
+from federation_operator.workqueue import WorkQueue
+
+log = logging.getLogger(__name__)
+
+GROUP, VERSION = host.GROUP, host.VERSION
+FSVC, MC = "federatedservices", "memberclusters"
+
+
+@dataclass
+class Runtime:
+    """Everything the handlers share, kept in kopf's memo (no module globals)."""
+
+    settings: Settings
+    host_api: client.ApiClient
+    store: FederatedServiceStore = field(default_factory=FederatedServiceStore)
+    queue: WorkQueue[Key] | None = None
+    registry: MemberRegistry | None = None
+    propagator: Propagator | None = None
+    kicks: dict[str, asyncio.Event] = field(default_factory=dict)
+    workers: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def _emit(body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
+    # kopf only reads apiVersion, kind and metadata from the body to build the event's object reference.
+    kopf.event(cast(kopf.Body, body), type=kind, reason=reason, message=message)
+
+
+def _runtime(memo: kopf.Memo) -> Runtime:
+    runtime = memo.get("runtime")
+    assert isinstance(runtime, Runtime), (
+        "the operator was started without its runtime (use federation_operator)"
+    )
+    return runtime
+
+
+@kopf.on.login()
+def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
+    """kopf talks to the host cluster with the same credentials as our own host client."""
+    cfg = _runtime(memo).host_api.configuration
+    token = (cfg.api_key or {}).get("authorization", "") or (cfg.api_key or {}).get("BearerToken", "")
+    scheme, _sep, value = str(token).partition(" ")
+    return kopf.ConnectionInfo(
+        server=cfg.host,
+        ca_path=cfg.ssl_ca_cert,
+        insecure=not cfg.verify_ssl,
+        certificate_path=cfg.cert_file,
+        private_key_path=cfg.key_file,
+        scheme=scheme or None,
+        token=value or None,
+    )
+
+
+@kopf.on.startup()
+async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    runtime = _runtime(memo)
+    # Our bookkeeping lives in annotations under our own prefix; the status belongs to the CRD's schema.
+    settings.persistence.finalizer = "fedop.io/cleanup"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="fedop.io")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="fedop.io", key="last-handled-configuration"
+    )
+    # Only warnings from kopf's own handler bookkeeping become events; ours are posted explicitly.
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(runtime.settings.io_threads, "fedop-io"))
+    queue: WorkQueue[Key] = WorkQueue(loop)
+    runtime.queue = queue
+
+    def enqueue_all() -> None:
+        for key in runtime.store.known():
+            queue.add(key)
+
+    def enqueue_all_threadsafe() -> None:
+        loop.call_soon_threadsafe(enqueue_all)
+
+    runtime.registry = MemberRegistry(
+        runtime.settings.federation_name,
+        enqueue=queue.add_threadsafe,
+        enqueue_all=enqueue_all_threadsafe,
+        request_timeout=runtime.settings.member_request_timeout,
+    )
+    runtime.propagator = Propagator(
+        federation=runtime.settings.federation_name,
+        registry=runtime.registry,
+        store=runtime.store,
+        host_api=runtime.host_api,
+        emit=_emit,
+    )
+
+
+def _ensure_workers(runtime: Runtime) -> None:
+    """Start the reconcile workers from inside a handler: tasks inherit its context, which is where
+    kopf keeps what `kopf.event` needs (startup activities run without it)."""
+    if runtime.workers or runtime.queue is None or runtime.propagator is None:
+        return
+    runtime.workers = [
+        asyncio.create_task(_work(runtime.queue, runtime.propagator), name=f"reconcile-{i}")
+        for i in range(runtime.settings.workers)
+    ]
+
+
+@kopf.on.cleanup()
+async def stop(memo: kopf.Memo, **_: Any) -> None:
+    runtime = _runtime(memo)
+    for task in runtime.workers:
+        task.cancel()
+    await asyncio.gather(*runtime.workers, return_exceptions=True)
+    if runtime.registry is not None:
+        for cluster in runtime.registry.clusters():
+            runtime.registry.disconnect(cluster.name, notify=False)
+
+
+async def _work(queue: WorkQueue[Key], propagator: Propagator) -> None:
+    """One reconcile worker. An unexpected error is logged and retried later: it never stops the worker."""
+    failures: dict[Key, int] = {}
+    while True:
+        key = await queue.get()
+        try:
+            delay = await propagator.reconcile(key)
+            failures.pop(key, None)
+        except (TransientError, PermanentError) as exc:
+            failures[key] = failures.get(key, 0) + 1
+            delay = min(2.0 ** failures[key], 60.0)
+            log.warning("reconciling %s/%s failed (%s); retrying in %.0fs", *key, exc, delay)
+        except Exception:
+            failures[key] = failures.get(key, 0) + 1
+            delay = min(2.0 ** failures[key], 60.0)
+            log.exception("reconciling %s/%s crashed; retrying in %.0fs", *key, delay)
+        finally:
+            queue.done(key)
+        if delay is not None:
+            queue.add_after(key, delay)
+
+
+# --- FederatedService ---------------------------------------------------------------------------------------
+
+
+@kopf.on.event(GROUP, VERSION, FSVC)
+async def federated_service_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    runtime = _runtime(memo)
+    if runtime.queue is None:
+        return
+    _ensure_workers(runtime)
+    if event.get("type") == "DELETED":
+        key = (str(body.metadata.namespace), str(body.metadata.name))
+        runtime.store.remove(key)
+        if runtime.propagator is not None:
+            runtime.propagator.forget(key)
+        return
+    runtime.queue.add(runtime.store.put(body))
+
+
+@kopf.on.delete(GROUP, VERSION, FSVC)
+async def federated_service_deleted(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    runtime = _runtime(memo)
+    assert runtime.propagator is not None
+    try:
+        skipped = await runtime.propagator.cleanup(body)
+    except TransientError as exc:
+        raise kopf.TemporaryError(str(exc), delay=5) from exc
+    except PermanentError as exc:
+        raise kopf.PermanentError(str(exc)) from exc
+    for cluster in skipped:
+        kopf.warn(
+            body,
+            reason="CleanupSkipped",
+            message=f"{cluster} is not reachable; its Service {body.metadata.name} was left in place",
+        )
+
+
+# --- MemberCluster ------------------------------------------------------------------------------------------
+
+
+@kopf.on.event(GROUP, VERSION, MC)
+async def member_cluster_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    # The daemon reads kopf's live body; a kick makes it notice a change now rather than after its sleep.
+    kick = _runtime(memo).kicks.get(str(body.metadata.name))
+    if kick is not None:
+        kick.set()
+
+
+@kopf.daemon(GROUP, VERSION, MC, cancellation_timeout=10)
+async def member_cluster_daemon(
+    name: str, body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, **_: Any
+) -> None:
+    runtime = _runtime(memo)
+    assert runtime.registry is not None
+    kick = runtime.kicks.setdefault(name, asyncio.Event())
+
+    async def sleep(seconds: float) -> bool:
+        kick.clear()
+        waiters = {asyncio.ensure_future(kick.wait()), asyncio.ensure_future(stopped.wait(seconds))}
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        return bool(stopped)
+
+    supervisor = MemberSupervisor(
+        name=name, body=body, registry=runtime.registry, host_api=runtime.host_api, emit=_emit
+    )
+    try:
+        await supervisor.run(sleep)
+    finally:
+        runtime.kicks.pop(name, None)
+
+
+@kopf.on.delete(GROUP, VERSION, MC, optional=True)
+async def member_cluster_deleted(name: str, memo: kopf.Memo, **_: Any) -> None:
+    runtime = _runtime(memo)
+    if runtime.registry is not None:
+        runtime.registry.disconnect(name)

@@ -1,0 +1,117 @@
+"""I/O against the host cluster (other than kopf's own watching): Secrets, and status of our resources.
+
+Blocking calls on the synchronous kubernetes client; the async code runs them with `asyncio.to_thread`.
+Failures are mapped to our errors here, once: 5xx, 429 and connection trouble are transient, the rest is
+permanent.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+from federation_operator.errors import PermanentError, TransientError
+
+__all__ = [
+    "GROUP",
+    "VERSION",
+    "build_host_client",
+    "fetch_secret_data",
+    "patch_federated_service_status",
+    "patch_member_cluster_status",
+]
+
+GROUP = "fedop.io"
+VERSION = "v1alpha1"
+# The client would send a list body as a merge patch; say explicitly that it is a JSON patch.
+JSON_PATCH = "application/json-patch+json"
+
+
+def build_host_client(kubeconfig: Path | None, context: str | None) -> client.ApiClient:
+    """A client for the host cluster: from a kubeconfig (and context) if given or found, else in-cluster."""
+    configuration = client.Configuration()
+    try:
+        if kubeconfig is not None or context is not None:
+            config.load_kube_config(
+                config_file=str(kubeconfig) if kubeconfig else None,
+                context=context,
+                client_configuration=configuration,
+            )
+        else:
+            try:
+                config.load_kube_config(client_configuration=configuration)
+            except config.ConfigException:
+                config.load_incluster_config(client_configuration=configuration)
+    except (config.ConfigException, OSError) as exc:
+        raise PermanentError(f"cannot configure the host cluster client: {exc}") from exc
+    return client.ApiClient(configuration)
+
+
+def _translate(exc: ApiException | Urllib3Error | OSError, what: str) -> Exception:
+    if isinstance(exc, ApiException):
+        if exc.status in (429, 500, 502, 503, 504) or exc.status == 0:
+            return TransientError(f"{what}: HTTP {exc.status} {exc.reason}")
+        return PermanentError(f"{what}: HTTP {exc.status} {exc.reason}")
+    return TransientError(f"{what}: {type(exc).__name__}")
+
+
+def fetch_secret_data(api: client.ApiClient, namespace: str, name: str) -> dict[str, bytes]:
+    """The decoded `data` of a Secret; its content never appears in errors or logs."""
+    try:
+        secret = client.CoreV1Api(api).read_namespaced_secret(name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            raise PermanentError(f"Secret {namespace}/{name} not found") from exc
+        if exc.status == 403:
+            raise PermanentError(f"Secret {namespace}/{name}: the operator may not read it") from exc
+        raise _translate(exc, f"reading Secret {namespace}/{name}") from exc
+    except (Urllib3Error, OSError) as exc:
+        raise _translate(exc, f"reading Secret {namespace}/{name}") from exc
+    return {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
+
+
+def _status_patch(status: Mapping[str, Any]) -> list[dict[str, Any]]:
+    # A JSON patch replacing the whole status: a merge patch could not remove fields that went away.
+    return [{"op": "add", "path": "/status", "value": dict(status)}]
+
+
+def patch_federated_service_status(
+    api: client.ApiClient, namespace: str, name: str, status: Mapping[str, Any]
+) -> None:
+    what = f"updating status of FederatedService {namespace}/{name}"
+    try:
+        client.CustomObjectsApi(api).patch_namespaced_custom_object_status(
+            GROUP,
+            VERSION,
+            namespace,
+            "federatedservices",
+            name,
+            _status_patch(status),
+            _content_type=JSON_PATCH,
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return  # deleted meanwhile: nothing to report on
+        raise _translate(exc, what) from exc
+    except (Urllib3Error, OSError) as exc:
+        raise _translate(exc, what) from exc
+
+
+def patch_member_cluster_status(api: client.ApiClient, name: str, status: Mapping[str, Any]) -> None:
+    what = f"updating status of MemberCluster {name}"
+    try:
+        client.CustomObjectsApi(api).patch_cluster_custom_object_status(
+            GROUP, VERSION, "memberclusters", name, _status_patch(status), _content_type=JSON_PATCH
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return
+        raise _translate(exc, what) from exc
+    except (Urllib3Error, OSError) as exc:
+        raise _translate(exc, what) from exc

@@ -1,0 +1,348 @@
+"""Member Services and their EndpointSlices: reading them (pure) and writing them (I/O).
+
+The I/O functions act on one member through its ``ApiClient`` and speak raw JSON (camelCase dicts, as
+``kubectl get -o json``). Failures come out as the operator's own errors, mapped here once:
+
+* the member cannot be reached, throttles us (429) or fails (5xx), or the object changed under us (409
+  Conflict), or its namespace is being deleted or vanished between two calls → :class:`TransientError`
+  (``delay`` from ``Retry-After`` when the member gives one);
+* any other 4xx (invalid manifest, forbidden, unauthorized) → :class:`PermanentError`, with the API server's
+  own message; a create that finds the name taken → :class:`ServiceExistsError`.
+
+The pure helpers (:func:`observe_service`, :func:`summarize_endpoints`, :func:`endpoint_slice_service`)
+turn raw objects delivered by the shared watches into the values of :mod:`federation_operator.model.members`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+from urllib.parse import quote
+
+from kubernetes.client import ApiClient
+
+from federation_operator.errors import FederationError, PermanentError, TransientError
+from federation_operator.members.credentials import RawResponse, send_request, status_message
+from federation_operator.model.members import (
+    ANNOTATION_OWNER_UID,
+    FIELD_MANAGER,
+    LABEL_FEDERATION,
+    LABEL_MANAGED_BY,
+    LABEL_OWNER_NAME,
+    LABEL_OWNER_NAMESPACE,
+    MANAGED_BY,
+    EndpointSummary,
+    Ingress,
+    ObservedService,
+)
+
+__all__ = [
+    "LABEL_SERVICE_NAME",
+    "DeleteOutcome",
+    "ServiceExistsError",
+    "apply_service",
+    "create_service",
+    "delete_service",
+    "endpoint_slice_service",
+    "ensure_namespace",
+    "fetch_service",
+    "observe_service",
+    "summarize_endpoints",
+]
+
+# Set by the EndpointSlice controller on every slice it manages: the Service the slice belongs to.
+LABEL_SERVICE_NAME = "kubernetes.io/service-name"
+
+DeleteOutcome = Literal["deleted", "absent", "uid-mismatch"]
+"""What :func:`delete_service` did: deleted it, found nothing, or found a different object at that name."""
+
+
+class ServiceExistsError(PermanentError):
+    """:func:`create_service` found a Service already at that namespace and name."""
+
+    def __init__(self, namespace: str, name: str) -> None:
+        super().__init__(f"Service {namespace}/{name} already exists")
+        self.namespace = namespace
+        self.name = name
+
+
+# --- I/O ---------------------------------------------------------------------------------------------------
+
+
+def fetch_service(api: ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
+    """The Service ``namespace/name`` as raw JSON, or None when there is none."""
+    what = f"get Service {namespace}/{name}"
+    response = send_request(api, "GET", _service_path(namespace, name), what=what)
+    if response.status == 404:
+        return None
+    return _object(response, what)
+
+
+def ensure_namespace(api: ApiClient, namespace: str) -> bool:
+    """Make sure ``namespace`` exists; returns True when this call created it.
+
+    A namespace we create is labelled ``app.kubernetes.io/managed-by=federation-operator``, so that it is
+    recognisable as ours; an existing one is left exactly as it is.
+    """
+    what = f"get Namespace {namespace}"
+    response = send_request(api, "GET", f"/api/v1/namespaces/{quote(namespace, safe='')}", what=what)
+    if response.status == 200:
+        return False
+    if response.status != 404:
+        raise _error(response, what)
+    what = f"create Namespace {namespace}"
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "labels": {LABEL_MANAGED_BY: MANAGED_BY}},
+    }
+    response = send_request(api, "POST", "/api/v1/namespaces", what=what, body=manifest)
+    if response.status == 409:  # created by someone else since we looked: exists, and is not ours
+        return False
+    _object(response, what)
+    return True
+
+
+def create_service(api: ApiClient, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """Create the Service ``manifest`` describes; returns it as stored.
+
+    Raises :class:`ServiceExistsError` when the name is taken (by an earlier attempt of ours or by someone
+    else: look at its owner labels to know).
+    """
+    namespace, name = _identity(manifest)
+    what = f"create Service {namespace}/{name}"
+    path = f"/api/v1/namespaces/{quote(namespace, safe='')}/services"
+    response = send_request(api, "POST", path, what=what, body=dict(manifest))
+    if response.status == 409 and _status_reason(response) == "AlreadyExists":
+        raise ServiceExistsError(namespace, name)
+    return _object(response, what)
+
+
+def apply_service(api: ApiClient, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """Server-side apply ``manifest`` as field manager ``federation-operator`` (forcing conflicts).
+
+    Applying the same manifest again changes nothing (not even the resourceVersion); fields another manager
+    changed are taken back. The manifest must hold ``apiVersion``, ``kind``, ``metadata.name`` and
+    ``metadata.namespace``. Returns the Service as stored.
+
+    Ports need more than an apply. ``spec.ports`` is a list keyed by (port, protocol), and an apply never
+    removes an entry another manager owns: after ``kubectl edit`` changed port 80 to 81, applying port 80
+    back would keep 81 beside it (rejected as two ports with one name, or served as an extra port). So when
+    the stored ports are not the manifest's, they are replaced with a JSON patch and the manifest applied
+    again.
+    """
+    namespace, name = _identity(manifest)
+    what = f"apply Service {namespace}/{name}"
+    response = _server_side_apply(api, namespace, name, manifest, what)
+    desired = _port_keys(manifest)
+    if desired is None or response.status not in (200, 201, 422):
+        return _object(response, what)
+    live = _object(response, what) if response.status != 422 else fetch_service(api, namespace, name)
+    if live is None or _port_keys(live) in (desired, None):
+        return _object(response, what)
+    patch = [{"op": "add", "path": "/spec/ports", "value": manifest["spec"]["ports"]}]
+    repaired = send_request(
+        api,
+        "PATCH",
+        _service_path(namespace, name),
+        what=f"replace ports of Service {namespace}/{name}",
+        query=[("fieldManager", FIELD_MANAGER)],
+        body=patch,
+        content_type="application/json-patch+json",
+    )
+    _object(repaired, what)
+    return _object(_server_side_apply(api, namespace, name, manifest, what), what)
+
+
+def _server_side_apply(
+    api: ApiClient, namespace: str, name: str, manifest: Mapping[str, Any], what: str
+) -> RawResponse:
+    return send_request(
+        api,
+        "PATCH",
+        _service_path(namespace, name),
+        what=what,
+        query=[("fieldManager", FIELD_MANAGER), ("force", True)],
+        # JSON is YAML: the client sends the manifest as JSON under the apply content type.
+        body=dict(manifest),
+        content_type="application/apply-patch+yaml",
+    )
+
+
+def _port_keys(obj: Mapping[str, Any]) -> frozenset[tuple[object, str]] | None:
+    """The (port, protocol) keys of ``spec.ports``, or None when the object does not say."""
+    spec = obj.get("spec")
+    ports = spec.get("ports") if isinstance(spec, Mapping) else None
+    if not isinstance(ports, list):
+        return None
+    return frozenset(
+        (port.get("port"), str(port.get("protocol") or "TCP")) for port in ports if isinstance(port, Mapping)
+    )
+
+
+def delete_service(api: ApiClient, namespace: str, name: str, uid: str | None) -> DeleteOutcome:
+    """Delete the Service ``namespace/name``, only if its UID is ``uid`` (when given).
+
+    The UID precondition is checked by the API server atomically with the delete, so a Service someone
+    re-created at the same name after we last saw ours is never deleted: that is ``"uid-mismatch"``.
+    ``"absent"`` when there is no Service at that name.
+    """
+    what = f"delete Service {namespace}/{name}"
+    body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
+    if uid:
+        body["preconditions"] = {"uid": uid}
+    response = send_request(api, "DELETE", _service_path(namespace, name), what=what, body=body)
+    if response.status == 404:
+        return "absent"
+    if response.status == 409 and uid:
+        return "uid-mismatch"
+    _object(response, what)
+    return "deleted"
+
+
+def _service_path(namespace: str, name: str) -> str:
+    return f"/api/v1/namespaces/{quote(namespace, safe='')}/services/{quote(name, safe='')}"
+
+
+def _identity(manifest: Mapping[str, Any]) -> tuple[str, str]:
+    metadata = manifest.get("metadata")
+    namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+    name = metadata.get("name") if isinstance(metadata, Mapping) else None
+    missing = [
+        field
+        for field, value in (
+            ("apiVersion", manifest.get("apiVersion")),
+            ("kind", manifest.get("kind")),
+            ("metadata.name", name),
+            ("metadata.namespace", namespace),
+        )
+        if not isinstance(value, str) or not value
+    ]
+    if missing:
+        raise PermanentError(f"Service manifest lacks {', '.join(missing)}")
+    if manifest["apiVersion"] != "v1" or manifest["kind"] != "Service":
+        raise PermanentError(f"not a Service manifest: {manifest['apiVersion']}/{manifest['kind']}")
+    return str(namespace), str(name)
+
+
+def _object(response: RawResponse, what: str) -> dict[str, Any]:
+    if not 200 <= response.status <= 299:
+        raise _error(response, what)
+    try:
+        obj = response.json()
+    except ValueError:
+        obj = None
+    if not isinstance(obj, dict):
+        raise TransientError(f"{what}: the member answered {response.status} without a JSON object")
+    return obj
+
+
+def _status(response: RawResponse) -> dict[str, Any]:
+    try:
+        status = response.json()
+    except ValueError:
+        return {}
+    return status if isinstance(status, dict) else {}
+
+
+def _status_reason(response: RawResponse) -> str:
+    return str(_status(response).get("reason") or "")
+
+
+def _error(response: RawResponse, what: str) -> FederationError:
+    """The operator's error for an API error response (a ``metav1.Status``)."""
+    code = response.status
+    message = f"{what}: {status_message(response)}"
+    if code == 429 or code >= 500:
+        return TransientError(message, delay=_retry_after(response))
+    if code == 409 and _status_reason(response) != "AlreadyExists":
+        # "the object has been modified; please apply your changes to the latest version and try again".
+        return TransientError(message)
+    if code == 404:
+        # A write finding no namespace: it was deleted since ensure_namespace; the retry re-creates it.
+        return TransientError(message)
+    causes = (_status(response).get("details") or {}).get("causes") or []
+    if code == 403 and any(cause.get("reason") == "NamespaceTerminating" for cause in causes):
+        # The namespace is going away; once it is gone, the retry re-creates it.
+        return TransientError(message, delay=5.0)
+    return PermanentError(message)
+
+
+def _retry_after(response: RawResponse) -> float | None:
+    value = {key.lower(): v for key, v in response.headers.items()}.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+# --- pure: reading raw member objects ----------------------------------------------------------------------
+
+
+def observe_service(
+    cluster: str, obj: Mapping[str, Any], *, federation: str | None = None
+) -> ObservedService:
+    """What a raw member Service says: who owns it (from our labels and annotation) and its LB ingress.
+
+    The owner is ``(namespace, name)`` of the FederatedService named by our owner labels, when the Service
+    carries the federation label (equal to ``federation``, when given); otherwise None: not ours.
+    """
+    metadata: Mapping[str, Any] = obj.get("metadata") or {}
+    labels: Mapping[str, Any] = metadata.get("labels") or {}
+    annotations: Mapping[str, Any] = metadata.get("annotations") or {}
+    owner: tuple[str, str] | None = None
+    member_of = labels.get(LABEL_FEDERATION)
+    owner_namespace, owner_name = labels.get(LABEL_OWNER_NAMESPACE), labels.get(LABEL_OWNER_NAME)
+    if member_of and (federation is None or member_of == federation) and owner_namespace and owner_name:
+        owner = (str(owner_namespace), str(owner_name))
+    owner_uid = annotations.get(ANNOTATION_OWNER_UID) if owner else None
+    status: Mapping[str, Any] = obj.get("status") or {}
+    load_balancer: Mapping[str, Any] = status.get("loadBalancer") or {}
+    ingress = tuple(
+        Ingress(ip=point.get("ip") or None, hostname=point.get("hostname") or None)
+        for point in load_balancer.get("ingress") or ()
+        if isinstance(point, Mapping) and (point.get("ip") or point.get("hostname"))
+    )
+    return ObservedService(
+        cluster=cluster,
+        namespace=str(metadata.get("namespace") or ""),
+        name=str(metadata.get("name") or ""),
+        owner=owner,
+        owner_uid=str(owner_uid) if owner_uid else None,
+        manifest=obj,
+        ingress=ingress,
+    )
+
+
+def endpoint_slice_service(obj: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(namespace, service name)`` an EndpointSlice belongs to, from its ``kubernetes.io/service-name``."""
+    metadata: Mapping[str, Any] = obj.get("metadata") or {}
+    service = (metadata.get("labels") or {}).get(LABEL_SERVICE_NAME)
+    namespace = metadata.get("namespace")
+    return (str(namespace), str(service)) if service and namespace else None
+
+
+def summarize_endpoints(slices: Iterable[Mapping[str, Any]]) -> EndpointSummary:
+    """Ready endpoints over one Service's EndpointSlices, and the zones they are in.
+
+    An endpoint is ready when ``conditions.ready`` is true or absent (the EndpointSlice API says a missing
+    value means ready). An endpoint listed in two slices of one address family (slices are rebalanced
+    non-atomically) counts once. A dual-stack Service lists each backend once per family, so the count is
+    the largest per-family count, not their sum.
+    """
+    ready_by_family: dict[str, set[str]] = {}
+    zones: set[str] = set()
+    for endpoint_slice in slices:
+        family = str(endpoint_slice.get("addressType") or "")
+        ready = ready_by_family.setdefault(family, set())
+        for endpoint in endpoint_slice.get("endpoints") or ():
+            addresses = endpoint.get("addresses") or ()
+            conditions: Mapping[str, Any] = endpoint.get("conditions") or {}
+            if not addresses or conditions.get("ready") is False:
+                continue
+            # The EndpointSlice controller always writes exactly one address; the first identifies it.
+            ready.add(str(addresses[0]))
+            if endpoint.get("zone"):
+                zones.add(str(endpoint["zone"]))
+    count = max((len(addresses) for addresses in ready_by_family.values()), default=0)
+    return EndpointSummary(ready=count, zones=frozenset(zones))

@@ -1,0 +1,398 @@
+"""One shared list+watch of one resource kind in one member cluster, run in its own daemon thread.
+
+A :class:`MemberWatch` lists every object of its kind (across all namespaces, filtered by a label selector)
+and then watches for changes, handing raw JSON objects (camelCase, as ``kubectl get -o json`` prints them)
+to the consumer's callbacks:
+
+* ``on_relist(objects)`` after every complete list, the first one included: the complete current state.
+  The consumer replaces its index with it, which drops objects deleted while the watch was disconnected.
+* ``on_synced()`` right after: the index is complete (until the next ``on_error``).
+* ``on_event(type, object)`` for each ``ADDED``, ``MODIFIED`` and ``DELETED`` seen by the watch.
+* ``on_error(message)`` when the member cannot be reached or refuses us; the index may be stale until the
+  next ``on_synced``. The watch keeps retrying by itself, with backoff, for as long as it runs.
+
+Callbacks run in the watch's thread, one at a time; a consumer on an asyncio loop hands them over with
+``loop.call_soon_threadsafe``. An exception raised by a callback is logged and does not stop the watch.
+
+Recovery follows the API's rules for watches: a watch that ends normally (``timeoutSeconds``) resumes from
+the last resourceVersion seen (bookmarks keep it fresh); ``410 Gone`` (the version is too old, as an HTTP
+status or an ``ERROR`` event in the stream) relists at once; a connection or API failure relists after an
+exponential, jittered backoff.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import urllib3
+from kubernetes.client import ApiClient
+
+from federation_operator.members.credentials import (
+    DEFAULT_TIMEOUT,
+    MemberConnectionError,
+    RawResponse,
+    Timeout,
+    describe_failure,
+    open_stream,
+    send_request,
+    status_message,
+)
+
+__all__ = [
+    "ENDPOINT_SLICES",
+    "SERVICES",
+    "MemberWatch",
+    "OnError",
+    "OnEvent",
+    "OnRelist",
+    "OnSynced",
+    "WatchCounters",
+    "WatchedResource",
+]
+
+logger = logging.getLogger(__name__)
+
+OnEvent = Callable[[str, dict[str, Any]], None]
+OnRelist = Callable[[list[dict[str, Any]]], None]
+OnSynced = Callable[[], None]
+OnError = Callable[[str], None]
+
+_CHANGE_EVENTS = frozenset({"ADDED", "MODIFIED", "DELETED"})
+_STREAM_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class WatchedResource:
+    """A resource kind a :class:`MemberWatch` can list and watch across all namespaces."""
+
+    api_version: str
+    kind: str
+    plural: str
+
+    @property
+    def path(self) -> str:
+        """The collection's path across all namespaces, e.g. ``/apis/discovery.k8s.io/v1/endpointslices``."""
+        root = "/apis" if "/" in self.api_version else "/api"
+        return f"{root}/{self.api_version}/{self.plural}"
+
+
+SERVICES = WatchedResource("v1", "Service", "services")
+ENDPOINT_SLICES = WatchedResource("discovery.k8s.io/v1", "EndpointSlice", "endpointslices")
+
+
+@dataclass(frozen=True)
+class WatchCounters:
+    """What a :class:`MemberWatch` has done so far (for metrics and tests)."""
+
+    lists: int = 0  # complete lists, the first one included
+    watches_started: int = 0  # watch requests the member accepted
+    events: int = 0  # ADDED / MODIFIED / DELETED events delivered
+    bookmarks: int = 0
+    expired: int = 0  # 410 Gone: relists because the last resourceVersion was too old
+    errors: int = 0  # failures reported through on_error
+
+
+class _Gone(Exception):
+    """410: the resourceVersion (or a list's continue token) is too old; relist."""
+
+
+class _ApiRefused(Exception):
+    """The member answered a list or watch with an error status (other than 410)."""
+
+
+class _Stopped(Exception):
+    """stop() was called while a request was in flight."""
+
+
+class MemberWatch:
+    """A list+watch of ``resource`` in one member, in a daemon thread, until :meth:`stop`.
+
+    ``label_selector`` restricts it (the operator passes ``fedop.io/federation=<name>``; the EndpointSlice
+    controller copies a Service's labels onto its slices, so the same selector finds both). ``cluster``
+    names the member in messages; :attr:`name` (``<cluster>/<plural>``) names the thread and the watch in
+    metrics. ``request_timeout`` bounds each list request and the connect phase of each watch request. A
+    watch can be started once.
+    """
+
+    def __init__(
+        self,
+        api: ApiClient,
+        resource: WatchedResource,
+        *,
+        label_selector: str,
+        on_event: OnEvent,
+        on_relist: OnRelist | None = None,
+        on_synced: OnSynced | None = None,
+        on_error: OnError | None = None,
+        cluster: str = "member",
+        request_timeout: Timeout = DEFAULT_TIMEOUT,
+        watch_timeout: int = 30,
+        page_size: int = 500,
+        backoff_initial: float = 0.2,
+        backoff_max: float = 10.0,
+    ) -> None:
+        self.api = api
+        self.resource = resource
+        self.label_selector = label_selector
+        self.cluster = cluster
+        self.request_timeout = request_timeout
+        # Bounded watches: the server ends each after this many seconds and we resume from the last
+        # resourceVersion, so a silently dead connection is noticed within a bounded time as well.
+        self.watch_timeout = watch_timeout
+        self.page_size = page_size
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self._on_event = on_event
+        self._on_relist = on_relist
+        self._on_synced = on_synced
+        self._on_error = on_error
+        self.name = f"{cluster}/{resource.plural}"
+        self._name = f"{resource.kind} watch of {cluster}"
+        self._stopping = threading.Event()
+        self._synced = threading.Event()
+        self._lock = threading.Lock()
+        self._counters = WatchCounters()
+        self._response: urllib3.HTTPResponse | None = None
+        self._last_error: str | None = None
+        self._progressed = False
+        self._thread = threading.Thread(target=self._run, name=f"watch:{self.name}", daemon=True)
+
+    # --- control ---
+
+    def start(self) -> None:
+        """Start the watch thread (it keeps retrying, with backoff, while the member is unreachable)."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the watch: a request in flight is cut off, and the thread is waited for up to ``timeout``."""
+        self._stopping.set()
+        with self._lock:
+            response = self._response
+        if response is not None:
+            # ValueError / RuntimeError: the response already finished or was released; nothing to cut off.
+            with contextlib.suppress(ValueError, RuntimeError, OSError):
+                response.shutdown()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                logger.warning("%s did not stop within %.1fs", self._name, timeout)
+
+    def __enter__(self) -> MemberWatch:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # --- state ---
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def synced(self) -> bool:
+        """True from a complete list until the next failure."""
+        return self._synced.is_set()
+
+    def wait_synced(self, timeout: float | None = None) -> bool:
+        """Block until :attr:`synced` (or ``timeout`` seconds); returns :attr:`synced`."""
+        return self._synced.wait(timeout)
+
+    @property
+    def counters(self) -> WatchCounters:
+        with self._lock:
+            return self._counters
+
+    @property
+    def last_error(self) -> str | None:
+        """The latest failure reported through ``on_error``, until the next successful list."""
+        with self._lock:
+            return self._last_error
+
+    # --- the thread ---
+
+    def _count(self, **increments: int) -> None:
+        with self._lock:
+            counters = self._counters
+            self._counters = replace(
+                counters, **{name: getattr(counters, name) + n for name, n in increments.items()}
+            )
+
+    def _run(self) -> None:
+        resource_version: str | None = None
+        failures = 0
+        while not self._stopping.is_set():
+            # A watch that delivered something (or ran its course) was working: a failure after it starts a
+            # fresh backoff. One that breaks before delivering anything counts as a failing member.
+            self._progressed = False
+            try:
+                if resource_version is None:
+                    resource_version = self._list()
+                resource_version = self._watch(resource_version)
+                failures = 0
+            except _Stopped:
+                break
+            except _Gone:
+                self._count(expired=1)
+                resource_version = None
+            except (MemberConnectionError, _ApiRefused, ValueError) as exc:
+                if self._stopping.is_set():
+                    break
+                resource_version = None
+                self._synced.clear()
+                if self._progressed:
+                    failures = 0
+                delay = min(self.backoff_max, self.backoff_initial * 2**failures) * random.uniform(0.8, 1.2)
+                failures = min(failures + 1, 32)
+                reason = exc.reason if isinstance(exc, MemberConnectionError) else str(exc)
+                message = f"{self._name}: {reason}; retrying in {delay:.1f}s"
+                with self._lock:
+                    self._last_error = message
+                self._count(errors=1)
+                logger.info("%s", message)
+                self._call(self._on_error, message)
+                self._stopping.wait(delay)
+        self._synced.clear()
+
+    def _list(self) -> str:
+        """List everything (in pages); hand it over; return the list's resourceVersion."""
+        objects: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            query: list[tuple[str, str | int | bool]] = [("limit", self.page_size)]
+            if self.label_selector:
+                query.append(("labelSelector", self.label_selector))
+            if token:
+                query.append(("continue", token))
+            response = self._send(self.resource.path, query)
+            if response.status == 410:
+                raise _Gone()  # the continue token expired mid-way: start over
+            if response.status != 200:
+                raise _ApiRefused(_refusal("list", response))
+            page = response.json()
+            if not isinstance(page, dict):
+                raise ValueError("list answered with malformed JSON")
+            for item in page.get("items") or []:
+                # Items of a list carry no apiVersion and kind; watch events' objects do. Make them alike.
+                objects.append({"apiVersion": self.resource.api_version, "kind": self.resource.kind, **item})
+            metadata = page.get("metadata") or {}
+            token = metadata.get("continue") or ""
+            if not token:
+                break
+        self._count(lists=1)
+        with self._lock:
+            self._last_error = None
+        self._call(self._on_relist, objects)
+        self._synced.set()
+        self._call(self._on_synced)
+        return str(metadata.get("resourceVersion") or "")
+
+    def _send(self, path: str, query: list[tuple[str, str | int | bool]]) -> RawResponse:
+        if self._stopping.is_set():
+            raise _Stopped()
+        return send_request(
+            self.api,
+            "GET",
+            path,
+            what=f"list {self.resource.plural}",
+            query=query,
+            timeout=self.request_timeout,
+        )
+
+    def _watch(self, resource_version: str) -> str:
+        """Watch from ``resource_version`` until the server ends the watch; returns the last version seen."""
+        query: list[tuple[str, str | int | bool]] = [
+            ("watch", True),
+            ("allowWatchBookmarks", True),
+            ("timeoutSeconds", self.watch_timeout),
+        ]
+        if resource_version:
+            query.append(("resourceVersion", resource_version))
+        if self.label_selector:
+            query.append(("labelSelector", self.label_selector))
+        # The read timeout outlasts the server's own end of the watch, so it only fires on a dead connection.
+        connect = self.request_timeout[0] if isinstance(self.request_timeout, tuple) else self.request_timeout
+        timeout = (connect, float(self.watch_timeout + 15))
+        if self._stopping.is_set():
+            raise _Stopped()
+        response = open_stream(
+            self.api, self.resource.path, what=f"watch {self.resource.plural}", query=query, timeout=timeout
+        )
+        with self._lock:
+            self._response = response
+        clean = False
+        try:
+            if response.status != 200:
+                body = RawResponse(response.status, response.read(), dict(response.headers))
+                if response.status == 410:
+                    raise _Gone()
+                raise _ApiRefused(_refusal("watch", body))
+            self._count(watches_started=1)
+            for event in self._events(response):
+                resource_version = self._handle(event, resource_version)
+                self._progressed = True
+            clean = self._progressed = True
+            return resource_version
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            if self._stopping.is_set():
+                raise _Stopped() from exc
+            raise MemberConnectionError(f"watch {self.resource.plural}", describe_failure(exc)) from exc
+        finally:
+            with self._lock:
+                self._response = None
+            if not clean:
+                response.close()
+            response.release_conn()
+
+    def _events(self, response: urllib3.HTTPResponse) -> Iterator[Any]:
+        buffer = b""
+        for chunk in response.stream(_STREAM_CHUNK):
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    yield json.loads(line)
+            if self._stopping.is_set():
+                raise _Stopped()
+        if buffer.strip():
+            yield json.loads(buffer)
+
+    def _handle(self, event: Any, resource_version: str) -> str:
+        if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
+            raise ValueError("watch sent a malformed event")
+        kind, obj = event.get("type"), event["object"]
+        if kind == "ERROR":
+            if obj.get("code") == 410:
+                raise _Gone()
+            raise _ApiRefused(f"watch failed: {obj.get('message') or obj.get('reason') or 'ERROR event'}")
+        version = str((obj.get("metadata") or {}).get("resourceVersion") or resource_version)
+        if kind == "BOOKMARK":
+            self._count(bookmarks=1)
+        elif kind in _CHANGE_EVENTS:
+            self._count(events=1)
+            self._call(self._on_event, kind, obj)
+        return version
+
+    def _call(self, callback: Callable[..., None] | None, *args: Any) -> None:
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:  # a consumer's bug must not end the member's only watch of this kind
+            logger.exception("%s: callback %s failed", self._name, getattr(callback, "__name__", callback))
+
+
+def _refusal(action: str, response: RawResponse) -> str:
+    if response.status == 401:
+        return f"{action} unauthorized"
+    if response.status == 403:
+        return f"{action} forbidden: {status_message(response)}"
+    return f"{action} returned {response.status}: {status_message(response)}"

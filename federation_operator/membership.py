@@ -1,0 +1,224 @@
+"""The life of one MemberCluster: connect with its Secret's credentials, probe, publish readiness.
+
+One supervisor runs per MemberCluster (a kopf daemon calls `run`). It registers the member in the registry,
+which starts the member's two shared watches, probes `/readyz` every `probe.periodSeconds`, turns the results
+into the `Ready` condition with the spec's failure/success thresholds, and writes the MemberCluster status
+when something changed (and the probe time at most once a minute, so a steady cluster costs one write a
+minute, not one per probe). It re-reads its spec whenever the object changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from kubernetes import client
+from pydantic import ValidationError
+
+from federation_operator import host
+from federation_operator.errors import FederationError, InvalidSpecError, PermanentError
+from federation_operator.members.credentials import build_api_client
+from federation_operator.members.probe import ProbeTracker, fetch_probe
+from federation_operator.model.members import ClusterInfo, ProbeResult
+from federation_operator.model.specs import MemberClusterSpec, parse_member_cluster_spec
+from federation_operator.model.status import MemberClusterStatus
+from federation_operator.planning.clusters import render_member_cluster_status
+from federation_operator.propagation import EventSink
+from federation_operator.registry import MemberRegistry
+
+__all__ = ["MemberSupervisor"]
+
+log = logging.getLogger(__name__)
+
+PROBE_TIME_REFRESH = datetime.timedelta(seconds=60)
+CREDENTIALS_RETRY_SECONDS = 15.0
+
+# wait(seconds) -> True when the supervisor must stop; returns early when the object changed.
+Sleeper = Callable[[float], Awaitable[bool]]
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+
+
+class MemberSupervisor:
+    """Runs one member: `await run(sleep)` until told to stop; `body` is kopf's live view of the object."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        body: Mapping[str, Any],
+        registry: MemberRegistry,
+        host_api: client.ApiClient,
+        emit: EventSink,
+    ) -> None:
+        self.name = name
+        self.body = body
+        self.registry = registry
+        self.host_api = host_api
+        self.emit = emit
+        self._written: dict[str, Any] | None = None
+        self._written_at: datetime.datetime | None = None
+        self._reported: str | None = None
+
+    def _report(self, kind: str, reason: str, message: str) -> None:
+        if self._reported != f"{reason}:{message}":
+            self._reported = f"{reason}:{message}"
+            self.emit(self.body, kind, reason, message)
+
+    def _previous(self) -> MemberClusterStatus | None:
+        try:
+            return MemberClusterStatus.model_validate(self.body.get("status") or {})
+        except ValidationError:
+            return None
+
+    async def _write(
+        self,
+        *,
+        ready: bool | None,
+        reason: str,
+        message: str,
+        region: str,
+        zones: tuple[str, ...],
+        version: str | None = None,
+        probe_time: datetime.datetime | None = None,
+    ) -> None:
+        now = _now()
+        generation = int(self.body.get("metadata", {}).get("generation") or 0)
+        previous = self._previous()
+        status = render_member_cluster_status(
+            generation=generation,
+            ready=ready,
+            reason=reason,
+            message=message,
+            kubernetes_version=version,
+            region=region,
+            zones=zones,
+            probe_time=probe_time,
+            previous=previous,
+            now=now,
+        )
+        rendered = status.model_dump(mode="json", by_alias=True, exclude_none=True)
+        significant = {k: v for k, v in rendered.items() if k != "lastProbeTime"}
+        last = {k: v for k, v in (self._written or {}).items() if k != "lastProbeTime"}
+        stale = self._written_at is None or now - self._written_at >= PROBE_TIME_REFRESH
+        if significant == last and not stale:
+            return
+        try:
+            await asyncio.to_thread(host.patch_member_cluster_status, self.host_api, self.name, rendered)
+        except FederationError as exc:
+            # The status is retried with the next probe; the member itself keeps being served meanwhile.
+            log.warning("member %s: %s", self.name, exc)
+            return
+        self._written, self._written_at = rendered, now
+
+    async def run(self, sleep: Sleeper) -> None:
+        try:
+            await self._run(sleep)
+        finally:
+            self.registry.disconnect(self.name)
+
+    async def _connect(self, spec: MemberClusterSpec) -> client.ApiClient:
+        ref = spec.secret_ref
+        data = await asyncio.to_thread(host.fetch_secret_data, self.host_api, ref.namespace, ref.name)
+        return build_api_client(spec, data)
+
+    async def _run(self, sleep: Sleeper) -> None:
+        connected_generation: int | None = None
+        spec: MemberClusterSpec | None = None
+        tracker: ProbeTracker | None = None
+        api: client.ApiClient | None = None
+        while True:
+            meta = self.body.get("metadata", {})
+            generation = int(meta.get("generation") or 0)
+            labels = dict(meta.get("labels") or {})
+            if connected_generation != generation:
+                self.registry.disconnect(self.name)
+                api, tracker = None, None
+                raw_spec = self.body.get("spec") or {}
+                region = str(raw_spec.get("region") or "")
+                try:
+                    spec = parse_member_cluster_spec(raw_spec)
+                except InvalidSpecError as err:
+                    connected_generation = generation
+                    self._report("Warning", "InvalidSpec", str(err))
+                    await self._write(
+                        ready=False, reason="InvalidSpec", message=str(err), region=region, zones=()
+                    )
+                    if await sleep(3600):
+                        return
+                    continue
+                try:
+                    api = await self._connect(spec)
+                except FederationError as err:
+                    reason = (
+                        "CredentialsInvalid" if isinstance(err, PermanentError) else "CredentialsUnavailable"
+                    )
+                    self._report("Warning", reason, str(err))
+                    await self._write(
+                        ready=False, reason=reason, message=str(err), region=spec.region, zones=spec.zones
+                    )
+                    if await sleep(CREDENTIALS_RETRY_SECONDS):
+                        return
+                    continue
+                # Start from the stored condition, so an operator restart does not flap a healthy member.
+                previous = self._previous()
+                stored = next(
+                    (c for c in (previous.conditions if previous else ()) if c.type == "Ready"), None
+                )
+                tracker = ProbeTracker(
+                    spec.probe,
+                    ready=stored is not None and stored.status == "True",
+                    last_transition=stored.last_transition_time if stored else None,
+                )
+                self.registry.connect(
+                    ClusterInfo(name=self.name, region=spec.region, zones=spec.zones, labels=labels), api
+                )
+                connected_generation = generation
+                await self._write(
+                    ready=None,
+                    reason="Connecting",
+                    message="first probe pending",
+                    region=spec.region,
+                    zones=spec.zones,
+                )
+            assert spec is not None
+            assert tracker is not None
+            assert api is not None
+            self.registry.update(self.name, labels=labels)
+
+            result: ProbeResult = await asyncio.to_thread(fetch_probe, api, float(spec.probe.timeout_seconds))
+            probe_time = _now()
+            state = tracker.observe(result, probe_time)
+            zones = tuple(sorted(result.zones)) if result.zones else spec.zones
+            if result.ok and result.regions and spec.region not in result.regions:
+                log.warning(
+                    "member %s: nodes report regions %s, spec says %s",
+                    self.name,
+                    sorted(result.regions),
+                    spec.region,
+                )
+            self.registry.update(self.name, ready=state.ready, zones=zones)
+            if state.ready:
+                reason, message = "ProbeSucceeded", f"/readyz answered within {spec.probe.timeout_seconds}s"
+            else:
+                reason, message = "ProbeFailed", state.last_error or "probe failed"
+            if state.changed:
+                self._report(
+                    "Normal" if state.ready else "Warning", "Ready" if state.ready else "NotReady", message
+                )
+            await self._write(
+                ready=state.ready,
+                reason=reason,
+                message=message,
+                region=spec.region,
+                zones=zones,
+                version=result.kubernetes_version or (self._written or {}).get("kubernetesVersion"),
+                probe_time=probe_time,
+            )
+            if await sleep(float(spec.probe.period_seconds)):
+                return

@@ -1,0 +1,349 @@
+"""The DNS diff: from what a zone holds and what an owner wants, the :class:`Changes` to apply, and no I/O.
+
+This is external-dns's ``plan.Calculate`` with its TXT registry folded in. For one owner (a FederatedService,
+``<namespace>/<name>``) in one federation, :func:`plan_changes` compares the zone's current record sets with
+the owner's desired ones and
+
+- creates what is missing, each record set together with its ownership record
+  (:mod:`federation_operator.dns.ownership`);
+- updates record sets the owner owns whose TTL or values differ;
+- deletes record sets the owner owns that are no longer desired, with their ownership records;
+- leaves everything else alone: record sets without an ownership record, or owned by another
+  FederatedService or another federation, are *foreign*. A desired record set that would touch a foreign one
+  (same name and type, or a CNAME and other data at one name) is not planned; it is reported as a
+  :class:`Conflict` instead, for the owner's status.
+
+An A → CNAME switch at one name is a deletion and a creation in the same :class:`Changes`, which providers
+apply in one step. Planning is idempotent: applying a plan and planning again gives an empty plan.
+Deleting everything an owner has is ``plan_changes(current, (), federation=..., owner=...)``.
+
+:func:`plan_zone_changes` plans many owners against one zone at once (the per-zone publishing loop), and
+:func:`render_applied` computes the zone a plan leads to, as a provider would after applying it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from federation_operator.dns.ownership import (
+    MAX_NAME_LENGTH,
+    OwnerTag,
+    is_ownership_name,
+    ownership_name,
+    parse_ownership_name,
+    read_owner,
+    render_ownership_record,
+    render_ownership_value,
+)
+from federation_operator.model.dns import Changes, Conflict, RecordKey, RecordSet, RecordType, normalize_name
+
+__all__ = [
+    "InapplicableChangesError",
+    "merge_changes",
+    "plan_changes",
+    "plan_zone_changes",
+    "render_applied",
+]
+
+
+class InapplicableChangesError(ValueError):
+    """A :class:`Changes` does not fit the zone it is applied to: it was planned against another state.
+
+    Examples: deleting or updating a record set whose current content differs from the plan's, creating one
+    that exists, or leaving a CNAME beside other data at one name.
+    """
+
+
+def plan_changes(
+    current: Iterable[RecordSet],
+    desired: Iterable[RecordSet],
+    *,
+    federation: str,
+    owner: str,
+    zone: str | None = None,
+) -> tuple[Changes, tuple[Conflict, ...]]:
+    """The changes that make ``current`` hold ``desired`` for ``owner``, and the conflicts that prevent it.
+
+    ``current`` is everything the provider lists (record sets and ownership records, ours and foreign).
+    ``desired`` is the owner's record sets without ownership records: they are added here (any record set at
+    an ownership name in ``desired`` is ignored). With ``zone``, desired record sets outside it are reported
+    as conflicts rather than planned. Conflicts come sorted by name and type.
+
+    Raises :class:`ValueError` when ``desired`` is inconsistent (two different record sets for one name and
+    type, or a CNAME beside other data) or ``current`` lists one name and type twice: both are bugs upstream.
+    """
+    state = _ZoneState(current)
+    return _plan_owner(state, desired, federation=federation, owner=owner, zone=zone)
+
+
+def plan_zone_changes(
+    current: Iterable[RecordSet],
+    desired_by_owner: Mapping[str, Iterable[RecordSet]],
+    *,
+    federation: str,
+    zone: str | None = None,
+) -> tuple[Changes, dict[str, tuple[Conflict, ...]]]:
+    """One plan for several owners of one zone, and each owner's conflicts.
+
+    Owners are planned one after another in name order, each against the zone as the previous owners' plans
+    leave it, so two owners never both create one name: the first gets it, the second sees a conflict. A
+    name one owner releases is given to another owner on the next round (after the release is applied),
+    never in the same plan — so a name never changes hands without a moment in between where the zone shows
+    who holds it. An owner mapped to no records has all its records deleted.
+    """
+    state = _ZoneState(current)
+    plans: list[Changes] = []
+    conflicts: dict[str, tuple[Conflict, ...]] = {}
+    for owner in sorted(desired_by_owner):
+        changes, found = _plan_owner(
+            state, desired_by_owner[owner], federation=federation, owner=owner, zone=zone
+        )
+        state.apply(changes)
+        plans.append(changes)
+        conflicts[owner] = found
+    return merge_changes(plans), conflicts
+
+
+def render_applied(current: Iterable[RecordSet], changes: Changes) -> tuple[RecordSet, ...]:
+    """The zone after ``changes``, sorted, checked as strictly as a careful provider would.
+
+    Deletions and ``update_old`` must match the zone exactly (name, type, TTL and values), creations must
+    not exist yet, and no name may end up with a CNAME beside other data; otherwise
+    :class:`InapplicableChangesError`. The whole ``Changes`` applies at once, so an A → CNAME switch at one
+    name is fine.
+    """
+    state = _ZoneState(current)
+    state.apply(changes)
+    return tuple(sorted(state.records.values()))
+
+
+def merge_changes(plans: Iterable[Changes]) -> Changes:
+    """Several plans for one zone as one.
+
+    The plans must not touch one record set twice, except that a deletion in one and a creation in another
+    (a name released by one owner and taken by another) merge into an update; :class:`ValueError` otherwise.
+    """
+    create: dict[RecordKey, RecordSet] = {}
+    delete: dict[RecordKey, RecordSet] = {}
+    updates: dict[RecordKey, tuple[RecordSet, RecordSet]] = {}
+    for plan in plans:
+        for old, new in plan.updates:
+            _claim(old.key, create, delete, updates)
+            updates[old.key] = (old, new)
+        for record in plan.delete:
+            _claim(record.key, create, delete, updates)
+            delete[record.key] = record
+        for record in plan.create:
+            if record.key in delete:
+                old = delete.pop(record.key)
+                if old != record:
+                    updates[record.key] = (old, record)
+                continue
+            _claim(record.key, create, delete, updates)
+            create[record.key] = record
+    ordered = sorted(updates.values(), key=lambda pair: _reading_order(pair[0]))
+    return Changes(
+        create=tuple(sorted(create.values(), key=_reading_order)),
+        update_old=tuple(old for old, _ in ordered),
+        update_new=tuple(new for _, new in ordered),
+        delete=tuple(sorted(delete.values(), key=_reading_order)),
+    )
+
+
+def _claim(key: RecordKey, *touched: Mapping[RecordKey, object]) -> None:
+    if any(key in seen for seen in touched):
+        raise ValueError(f"two plans change {key[0]} {key[1]}")
+
+
+# --- internals ----------------------------------------------------------------------------------------------
+
+
+class _ZoneState:
+    """A zone's record sets indexed for planning: by key, by name, and by owner.
+
+    Mutable and private: it exists so that planning many owners against one large zone costs time in
+    proportion to what each owner has, not to the size of the zone.
+    """
+
+    def __init__(self, current: Iterable[RecordSet]) -> None:
+        self.records: dict[RecordKey, RecordSet] = {}
+        self.types_at: dict[str, set[RecordType]] = {}
+        # The (name, type) each ownership record stands for → the owner it names (None: no known owner).
+        self.owners: dict[RecordKey, OwnerTag | None] = {}
+        self.owned: dict[OwnerTag, set[RecordKey]] = {}
+        for record in current:
+            if record.key in self.records:
+                raise ValueError(f"the zone lists {record.name} {record.type} twice")
+            self._put(record)
+        for name in list(self.types_at):
+            self._refresh_owner(name)
+
+    def _put(self, record: RecordSet) -> None:
+        self.records[record.key] = record
+        self.types_at.setdefault(record.name, set()).add(record.type)
+
+    def _drop(self, key: RecordKey) -> None:
+        del self.records[key]
+        types = self.types_at[key[0]]
+        types.discard(key[1])
+        if not types:
+            del self.types_at[key[0]]
+
+    def _refresh_owner(self, name: str) -> None:
+        """Re-read the owner that the ownership name ``name`` names (no-op for other names)."""
+        target = parse_ownership_name(name)
+        if target is None:
+            return
+        previous = self.owners.pop(target, None)
+        if previous is not None:
+            self.owned[previous].discard(target)
+        found = [self.records[(name, rtype)] for rtype in sorted(self.types_at.get(name, ()))]
+        if not found:
+            return
+        tag = read_owner(found)
+        self.owners[target] = tag
+        if tag is not None:
+            self.owned.setdefault(tag, set()).add(target)
+
+    def apply(self, changes: Changes) -> None:
+        """Apply ``changes`` in place, checking them as :func:`render_applied` documents."""
+        touched: set[str] = set()
+        for record in changes.delete:
+            self._expect(record, "delete")
+            self._drop(record.key)
+            touched.add(record.name)
+        for old, new in changes.updates:
+            self._expect(old, "update")
+            self._drop(old.key)
+            self._put(new)
+            touched.add(new.name)
+        for record in changes.create:
+            if record.key in self.records:
+                raise InapplicableChangesError(
+                    f"cannot create {record}: the zone already holds {self.records[record.key]}"
+                )
+            self._put(record)
+            touched.add(record.name)
+        for name in sorted(touched):
+            types = self.types_at.get(name, set())
+            if "CNAME" in types and len(types) > 1:
+                others = ", ".join(sorted(types - {"CNAME"}))
+                raise InapplicableChangesError(f"{name} would hold a CNAME beside {others}")
+            self._refresh_owner(name)
+
+    def _expect(self, record: RecordSet, action: str) -> None:
+        found = self.records.get(record.key)
+        if found != record:
+            held = f"the zone holds {found}" if found else "the zone holds no such record set"
+            raise InapplicableChangesError(f"cannot {action} {record}: {held}")
+
+
+def _desired_index(desired: Iterable[RecordSet]) -> dict[RecordKey, RecordSet]:
+    wanted: dict[RecordKey, RecordSet] = {}
+    types_at: dict[str, set[RecordType]] = {}
+    for record in desired:
+        if is_ownership_name(record.name):
+            continue
+        if wanted.get(record.key, record) != record:
+            raise ValueError(f"desired state holds two {record.type} record sets at {record.name}")
+        wanted[record.key] = record
+        types_at.setdefault(record.name, set()).add(record.type)
+    for name, types in types_at.items():
+        if "CNAME" in types and len(types) > 1:
+            raise ValueError(f"desired state holds a CNAME beside other data at {name}")
+    return wanted
+
+
+def _in_zone(name: str, zone: str) -> bool:
+    return name == zone or name.endswith(f".{zone}")
+
+
+def _blocker(state: _ZoneState, record: RecordSet, ours: OwnerTag, zone: str | None) -> str | None:
+    """Why ``record`` may not be published for ``ours``, or ``None`` when nothing stands in the way."""
+    if zone is not None:
+        if not _in_zone(record.name, zone):
+            return f"outside the provider's zone {zone}"
+        if record.type == "CNAME" and record.name == zone:
+            return "a CNAME cannot be at the zone apex"
+    tag_name = ownership_name(record.name, record.type)
+    if len(tag_name) - 1 > MAX_NAME_LENGTH or any(len(label) > 63 for label in tag_name.split(".")):
+        return f"name too long to publish with its ownership record {tag_name}"
+    key = record.key
+    if key in state.owners and state.owners[key] != ours:
+        holder = state.owners[key]
+        described = f"{holder.owner} in federation {holder.federation}" if holder else "no known owner"
+        if key in state.records:
+            return f"a {record.type} record set owned by {described} already exists here"
+        return f"its ownership record {tag_name} names {described}"
+    if key in state.records and key not in state.owners:
+        return f"a {record.type} record set without an ownership record already exists here"
+    for other in sorted(state.types_at.get(record.name, set()) - {record.type}):
+        clash = record.type == "CNAME" or other == "CNAME"
+        if clash and state.owners.get((record.name, other)) != ours:
+            return (
+                f"a {other} record set not owned by {ours.owner} exists at this name, "
+                "and a CNAME cannot share a name with other data"
+            )
+    return None
+
+
+def _plan_owner(
+    state: _ZoneState,
+    desired: Iterable[RecordSet],
+    *,
+    federation: str,
+    owner: str,
+    zone: str | None,
+) -> tuple[Changes, tuple[Conflict, ...]]:
+    render_ownership_value(federation=federation, owner=owner)  # validates both before anything else
+    ours = OwnerTag(federation=federation, owner=owner)
+    zone = normalize_name(zone) if zone is not None else None
+    wanted = _desired_index(desired)
+
+    planned: dict[RecordKey, RecordSet] = {}
+    # Record sets we own but may not update now (a foreign record appeared beside them): left as they are.
+    kept: set[RecordKey] = set()
+    conflicts: list[Conflict] = []
+    for key in sorted(wanted):
+        record = wanted[key]
+        reason = _blocker(state, record, ours, zone)
+        if reason is not None:
+            conflicts.append(Conflict(name=record.name, type=record.type, reason=reason))
+            if state.owners.get(key) == ours:
+                kept.add(key)
+            continue
+        planned[key] = record
+        tag = render_ownership_record(record, federation=federation, owner=owner)
+        planned[tag.key] = tag
+
+    create: list[RecordSet] = []
+    update_old: list[RecordSet] = []
+    update_new: list[RecordSet] = []
+    for key, record in sorted(planned.items()):
+        existing = state.records.get(key)
+        if existing is None:
+            create.append(record)
+        elif existing != record and not is_ownership_name(record.name):
+            # An ownership record that names us is left as it is, whatever its TTL: it only has to name us.
+            update_old.append(existing)
+            update_new.append(record)
+
+    delete: list[RecordSet] = []
+    for target in sorted(state.owned.get(ours, set()) - planned.keys() - kept):
+        if target in state.records:
+            delete.append(state.records[target])
+        delete.append(state.records[(ownership_name(*target), "TXT")])
+
+    changes = Changes(
+        create=tuple(sorted(create, key=_reading_order)),
+        update_old=tuple(sorted(update_old, key=_reading_order)),
+        update_new=tuple(sorted(update_new, key=_reading_order)),
+        delete=tuple(sorted(delete, key=_reading_order)),
+    )
+    return changes, tuple(conflicts)
+
+
+def _reading_order(record: RecordSet) -> tuple[str, bool, str]:
+    """Each record set followed by its ownership record, so that a printed plan reads name by name."""
+    target = parse_ownership_name(record.name)
+    return (target[0], True, target[1]) if target else (record.name, False, record.type)

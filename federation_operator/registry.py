@@ -1,0 +1,219 @@
+"""The registry of member clusters and the in-memory index of what their shared watches have seen.
+
+Each registered member owns exactly two watches (Services and EndpointSlices carrying our federation label),
+shared by every FederatedService; their events land here, in one index, and mark the owning
+FederatedService dirty. Planning reads the index; nothing here talks to the host cluster.
+
+Watch callbacks arrive on watch threads, the rest is called from the event loop: one lock guards the maps.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from kubernetes import client
+
+from federation_operator.members.services import observe_service, summarize_endpoints
+from federation_operator.members.watch import ENDPOINT_SLICES, SERVICES, MemberWatch, WatchCounters
+from federation_operator.model.members import (
+    LABEL_FEDERATION,
+    LABEL_OWNER_NAME,
+    LABEL_OWNER_NAMESPACE,
+    ClusterInfo,
+    EndpointSummary,
+    ObservedService,
+)
+
+__all__ = ["Key", "MemberRegistry"]
+
+Key = tuple[str, str]  # (namespace, name) of a FederatedService
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+def _owner_key(obj: Mapping[str, Any]) -> Key | None:
+    labels = obj.get("metadata", {}).get("labels") or {}
+    namespace, name = labels.get(LABEL_OWNER_NAMESPACE), labels.get(LABEL_OWNER_NAME)
+    return (namespace, name) if namespace and name else None
+
+
+def _object_key(obj: Mapping[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata", {})
+    return (str(meta.get("namespace", "")), str(meta.get("name", "")))
+
+
+@dataclass
+class _Member:
+    info: ClusterInfo
+    api: client.ApiClient
+    watches: list[MemberWatch] = field(default_factory=list)
+    synced: set[str] = field(default_factory=set)
+    services: dict[tuple[str, str], ObservedService] = field(default_factory=dict)
+    # (namespace, slice name) -> (service name, raw slice)
+    slices: dict[tuple[str, str], tuple[str, Mapping[str, Any]]] = field(default_factory=dict)
+
+
+class MemberRegistry:
+    """Registered members, their connection, readiness, and the shards their watches report."""
+
+    def __init__(
+        self,
+        federation: str,
+        enqueue: Callable[[Key], None],
+        enqueue_all: Callable[[], None],
+        request_timeout: float = 10.0,
+    ) -> None:
+        self.federation = federation
+        self._enqueue = enqueue  # must be thread-safe
+        self._enqueue_all = enqueue_all  # must be thread-safe
+        self._request_timeout = request_timeout
+        self._lock = threading.Lock()
+        self._members: dict[str, _Member] = {}
+
+    # --- membership -----------------------------------------------------------------------------------
+
+    def connect(self, info: ClusterInfo, api: client.ApiClient) -> None:
+        """Register (or re-register) a member and start its two shared watches."""
+        self.disconnect(info.name, notify=False)
+        member = _Member(info=replace(info, synced=False), api=api)
+        selector = f"{LABEL_FEDERATION}={self.federation}"
+        for resource in (SERVICES, ENDPOINT_SLICES):
+            kind = resource.plural
+            member.watches.append(
+                MemberWatch(
+                    api,
+                    resource,
+                    label_selector=selector,
+                    on_event=self._event_handler(info.name, kind),
+                    on_relist=self._relist_handler(info.name, kind),
+                    on_synced=self._synced_handler(info.name, kind),
+                    cluster=info.name,
+                    request_timeout=self._request_timeout,
+                )
+            )
+        with self._lock:
+            self._members[info.name] = member
+        for watch in member.watches:
+            watch.start()
+
+    def disconnect(self, name: str, notify: bool = True) -> None:
+        """Forget a member: stop its watches; every FederatedService loses that shard."""
+        with self._lock:
+            member = self._members.pop(name, None)
+        if member is None:
+            return
+        for watch in member.watches:
+            watch.stop()
+        member.api.close()
+        if notify:
+            self._enqueue_all()
+
+    def update(self, name: str, **changes: Any) -> ClusterInfo | None:
+        """Change fields of a member's ClusterInfo (ready, labels, zones, ...); dependents are re-planned."""
+        with self._lock:
+            member = self._members.get(name)
+            if member is None:
+                return None
+            before = member.info
+            member.info = replace(before, **changes)
+            after = member.info
+        if after != before:
+            self._enqueue_all()
+        return after
+
+    # --- reading ------------------------------------------------------------------------------------------
+
+    def clusters(self) -> list[ClusterInfo]:
+        with self._lock:
+            return sorted((m.info for m in self._members.values()), key=lambda c: c.name)
+
+    def api(self, cluster: str) -> client.ApiClient | None:
+        with self._lock:
+            member = self._members.get(cluster)
+            return member.api if member else None
+
+    def service(self, cluster: str, namespace: str, name: str) -> ObservedService | None:
+        with self._lock:
+            member = self._members.get(cluster)
+            return member.services.get((namespace, name)) if member else None
+
+    def endpoints(self, cluster: str, namespace: str, name: str) -> EndpointSummary:
+        with self._lock:
+            member = self._members.get(cluster)
+            if member is None:
+                return EndpointSummary()
+            slices = [raw for (ns, _), (svc, raw) in member.slices.items() if ns == namespace and svc == name]
+        return summarize_endpoints(slices)
+
+    def watch_counters(self) -> dict[str, WatchCounters]:
+        with self._lock:
+            return {w.name: w.counters for m in self._members.values() for w in m.watches}
+
+    # --- watch callbacks (watch threads) -----------------------------------------------------------------
+
+    def _apply(self, cluster: str, kind: str, event_type: str, obj: Mapping[str, Any]) -> Key | None:
+        """Record one object change under the lock; returns the FederatedService to re-plan."""
+        member = self._members.get(cluster)
+        if member is None:
+            return None
+        key = _object_key(obj)
+        if kind == "services":
+            if event_type == "DELETED":
+                member.services.pop(key, None)
+            else:
+                member.services[key] = observe_service(cluster, obj)
+        elif event_type == "DELETED":
+            member.slices.pop(key, None)
+        else:
+            labels = obj.get("metadata", {}).get("labels") or {}
+            member.slices[key] = (str(labels.get(SERVICE_NAME_LABEL, "")), obj)
+        return _owner_key(obj)
+
+    def _event_handler(self, cluster: str, kind: str) -> Callable[[str, dict[str, Any]], None]:
+        def on_event(event_type: str, obj: dict[str, Any]) -> None:
+            with self._lock:
+                owner = self._apply(cluster, kind, event_type, obj)
+            if owner is not None:
+                self._enqueue(owner)
+
+        return on_event
+
+    def _relist_handler(self, cluster: str, kind: str) -> Callable[[list[dict[str, Any]]], None]:
+        def on_relist(objects: list[dict[str, Any]]) -> None:
+            owners: set[Key] = set()
+            with self._lock:
+                member = self._members.get(cluster)
+                if member is None:
+                    return
+                # Whatever vanished while we were disconnected must be forgotten (and its owner re-planned).
+                stale = member.services if kind == "services" else member.slices
+                for entry in stale.values():
+                    raw = entry.manifest if isinstance(entry, ObservedService) else entry[1]
+                    if (owner := _owner_key(raw)) is not None:
+                        owners.add(owner)
+                stale.clear()
+                for obj in objects:
+                    if (owner := self._apply(cluster, kind, "ADDED", obj)) is not None:
+                        owners.add(owner)
+            for owner in owners:
+                self._enqueue(owner)
+
+        return on_relist
+
+    def _synced_handler(self, cluster: str, kind: str) -> Callable[[], None]:
+        def on_synced() -> None:
+            with self._lock:
+                member = self._members.get(cluster)
+                if member is None:
+                    return
+                member.synced.add(kind)
+                became_synced = not member.info.synced and member.synced == {"services", "endpointslices"}
+                if became_synced:
+                    member.info = replace(member.info, synced=True)
+            if became_synced:
+                # Now "no Service seen" means "absent": every FederatedService can be planned for this member.
+                self._enqueue_all()
+
+        return on_synced

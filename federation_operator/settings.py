@@ -1,0 +1,115 @@
+"""The operator's settings: parsed and validated once at start-up into one frozen value.
+
+Sources, later ones winning: built-in defaults, a YAML file (``--config`` or ``FEDOP_CONFIG_FILE``),
+environment variables ``FEDOP_<FIELD>`` (e.g. ``FEDOP_FEDERATION_NAME``). A bad setting stops the operator
+before it touches anything, with a message naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from federation_operator.errors import PermanentError
+from federation_operator.model.specs import DNS_LABEL_PATTERN
+
+__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "load_settings"]
+
+ENV_PREFIX = "FEDOP_"
+
+
+class SettingsError(PermanentError):
+    """A setting is missing or invalid; the message names it."""
+
+
+class Settings(BaseSettings):
+    """Everything the operator is told at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
+
+    federation_name: str = Field(
+        default="myfederation",
+        pattern=DNS_LABEL_PATTERN,
+        max_length=63,
+        description="Name of the federation: labels member Services and appears in DNS names.",
+    )
+    kubeconfig: Path | None = Field(
+        default=None,
+        description="Kubeconfig of the host cluster; unset: $KUBECONFIG, ~/.kube/config, or in-cluster.",
+    )
+    host_context: str | None = Field(
+        default=None, description="Context of the host cluster in the kubeconfig."
+    )
+    workers: int = Field(default=8, ge=1, le=256, description="FederatedServices reconciled concurrently.")
+    io_threads: int = Field(
+        default=32, ge=2, le=512, description="Threads for blocking member-cluster API calls."
+    )
+    member_request_timeout: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds before a member API request is abandoned."
+    )
+    unreachable_grace_seconds: float = Field(
+        default=40.0,
+        ge=0,
+        le=3600,
+        description="How long an unreachable member keeps its shards before they are withdrawn.",
+    )
+    standalone: bool = Field(
+        default=True, description="Run without kopf peering (a single replica); HA uses peering."
+    )
+    liveness_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Port of kopf's /healthz liveness endpoint; unset: off."
+    )
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise SettingsError(f"config file {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"config file {path}: not valid YAML: {exc}") from exc
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SettingsError(f"config file {path}: must be a mapping of setting names to values")
+    # Accept camelCase and kebab-case keys too, as people write YAML both ways.
+    return {_snake(str(k)): v for k, v in raw.items()}
+
+
+def _snake(name: str) -> str:
+    out = []
+    for ch in name.replace("-", "_"):
+        if ch.isupper():
+            out.append("_" + ch.lower())
+        else:
+            out.append(ch)
+    return "".join(out).lstrip("_")
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings from defaults, the config file, the environment and explicit overrides."""
+    file_path = config_file or (Path(p) if (p := os.environ.get(f"{ENV_PREFIX}CONFIG_FILE")) else None)
+    from_file = _read_config_file(file_path) if file_path else {}
+    env_names = {f"{ENV_PREFIX}{name}".upper() for name in Settings.model_fields}
+    # Environment variables win over the file: pass only file keys that the environment does not set.
+    values = {k: v for k, v in from_file.items() if f"{ENV_PREFIX}{k}".upper() not in os.environ}
+    values.update(overrides)
+    unknown_env = sorted(
+        k
+        for k in os.environ
+        if k.startswith(ENV_PREFIX) and k not in env_names and k != f"{ENV_PREFIX}CONFIG_FILE"
+    )
+    if unknown_env:
+        raise SettingsError(f"{unknown_env[0]}: unknown setting (known: {', '.join(sorted(env_names))})")
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        source = f"{ENV_PREFIX}{field}".upper() if f"{ENV_PREFIX}{field}".upper() in os.environ else field
+        raise SettingsError(f"setting {source}: {first['msg']}") from exc

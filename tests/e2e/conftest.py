@@ -1,0 +1,39 @@
+"""End-to-end fixtures: the local federation with CRDs and registered members, and the operator process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from localfed import LocalFederation
+
+from tests.e2e.operator import OperatorProcess, apply_crds, eventually, is_member_ready, register_member
+
+
+@pytest.fixture(scope="session")
+def registered(federation: LocalFederation) -> LocalFederation:
+    """CRDs applied to the host and every member registered (Secret + MemberCluster)."""
+    apply_crds(federation)
+    for member in federation.members:
+        register_member(federation, member)
+    return federation
+
+
+@pytest.fixture(scope="session")
+def operator(
+    registered: LocalFederation, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    """The operator running as a real process until the end of the session (tests may restart it)."""
+    op = OperatorProcess(registered, tmp_path_factory.mktemp("operator") / "operator.log")
+    op.start()
+    try:
+        eventually(
+            "every MemberCluster Ready",
+            lambda: op.alive() and all(is_member_ready(registered, m.spec.name) for m in registered.members),
+            timeout=60,
+        )
+        yield op
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\noperator log:\n{op.tail()}") from exc
+    finally:
+        op.stop()

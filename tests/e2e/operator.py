@@ -1,0 +1,208 @@
+"""Running the operator as a real process against the local federation, and registering members by hand.
+
+Used by the end-to-end fixtures: the CRDs are applied to the host cluster, each member gets a credentials
+Secret (an inline kubeconfig, as a user would create one) and a MemberCluster, and
+`python -m federation_operator` runs as a child process with its log in a file. It is stopped by PID.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from localfed import LocalFederation
+from localfed.federation import ClusterState
+
+REPO = Path(__file__).resolve().parents[2]
+CRDS = REPO / "crds"
+OPERATOR_NAMESPACE = "fedop-system"
+FEDERATION = "myfederation"
+GROUP, VERSION = "fedop.io", "v1alpha1"
+
+T = TypeVar("T")
+
+
+def eventually(what: str, probe: Callable[[], T | None], timeout: float = 60.0, interval: float = 0.2) -> T:
+    """Poll until `probe` returns something truthy; raise naming `what` and the last value otherwise."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            value = probe()
+            if value:
+                return value
+            last = value
+        except (ApiException, OSError, KeyError) as exc:
+            last = exc
+        time.sleep(interval)
+    raise AssertionError(f"{what}: not within {timeout:.0f}s (last: {last!r})")
+
+
+def apply_crds(fed: LocalFederation) -> None:
+    fed.kubectl("federation", "apply", "-f", str(CRDS))
+    fed.kubectl(
+        "federation",
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/federatedservices.fedop.io",
+        "crd/memberclusters.fedop.io",
+    )
+
+
+def member_kubeconfig(member: ClusterState) -> str:
+    """A self-contained kubeconfig of one member, certificates inline (`kubectl config view --flatten`)."""
+    pki = member.dir / "pki"
+
+    def b64(path: Path) -> str:
+        return base64.b64encode(path.read_bytes()).decode()
+
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": member.spec.name,
+                "cluster": {"server": member.server, "certificate-authority-data": b64(pki / "ca.crt")},
+            }
+        ],
+        "users": [
+            {
+                "name": "fedop",
+                "user": {
+                    "client-certificate-data": b64(pki / "admin.crt"),
+                    "client-key-data": b64(pki / "admin.key"),
+                },
+            }
+        ],
+        "contexts": [{"name": member.spec.name, "context": {"cluster": member.spec.name, "user": "fedop"}}],
+        "current-context": member.spec.name,
+    }
+    return yaml.safe_dump(doc)
+
+
+def member_cluster_body(member: ClusterState, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "MemberCluster",
+        "metadata": {"name": member.spec.name, "labels": labels or {"region": member.spec.region or ""}},
+        "spec": {
+            "apiEndpoint": member.server,
+            "secretRef": {"name": f"{member.spec.name}-credentials", "namespace": OPERATOR_NAMESPACE},
+            "region": member.spec.region,
+            "zones": list(member.spec.zones),
+            "probe": {"periodSeconds": 2, "timeoutSeconds": 2, "failureThreshold": 2, "successThreshold": 1},
+        },
+    }
+
+
+def register_member(fed: LocalFederation, member: ClusterState) -> None:
+    """What `fedctl join` will do, by hand: the credentials Secret and the MemberCluster."""
+    host = fed.api_client("federation")
+    core = client.CoreV1Api(host)
+    try:
+        core.create_namespace({"metadata": {"name": OPERATOR_NAMESPACE}})
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+    secret = {
+        "metadata": {"name": f"{member.spec.name}-credentials", "namespace": OPERATOR_NAMESPACE},
+        "stringData": {"kubeconfig": member_kubeconfig(member)},
+    }
+    try:
+        core.create_namespaced_secret(OPERATOR_NAMESPACE, secret)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+    try:
+        client.CustomObjectsApi(host).create_cluster_custom_object(
+            GROUP, VERSION, "memberclusters", member_cluster_body(member)
+        )
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+
+
+def unregister_member(fed: LocalFederation, name: str) -> None:
+    try:
+        client.CustomObjectsApi(fed.api_client("federation")).delete_cluster_custom_object(
+            GROUP, VERSION, "memberclusters", name
+        )
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def member_cluster(fed: LocalFederation, name: str) -> dict[str, Any]:
+    return client.CustomObjectsApi(fed.api_client("federation")).get_cluster_custom_object(
+        GROUP, VERSION, "memberclusters", name
+    )
+
+
+def condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == kind), None)
+
+
+def is_member_ready(fed: LocalFederation, name: str) -> bool:
+    ready = condition(member_cluster(fed, name), "Ready")
+    return bool(ready and ready["status"] == "True")
+
+
+class OperatorProcess:
+    """`python -m federation_operator` as a child process; `stop()` is idempotent and waits for the exit."""
+
+    def __init__(self, fed: LocalFederation, log: Path, **settings: str) -> None:
+        self.fed = fed
+        self.log = log
+        self.settings = settings
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "FEDOP_KUBECONFIG": str(self.fed.kubeconfig),
+            "FEDOP_HOST_CONTEXT": "federation",
+            "FEDOP_FEDERATION_NAME": FEDERATION,
+            **{f"FEDOP_{k.upper()}": v for k, v in self.settings.items()},
+        }
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "federation_operator", "--verbose"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=REPO,
+            )
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"

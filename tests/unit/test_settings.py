@@ -1,0 +1,59 @@
+"""Operator settings: defaults, config file, environment precedence, and errors naming the setting."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from federation_operator.settings import SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("FEDOP_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults() -> None:
+    settings = load_settings()
+    assert settings.federation_name == "myfederation"
+    assert settings.unreachable_grace_seconds == 40.0
+
+
+def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("federationName: fromfile\nworkers: 3\n")
+    assert load_settings(config).federation_name == "fromfile"
+    monkeypatch.setenv("FEDOP_FEDERATION_NAME", "fromenv")
+    settings = load_settings(config)
+    assert settings.federation_name == "fromenv"
+    assert settings.workers == 3
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "named"),
+    [
+        pytest.param("FEDOP_FEDERATION_NAME", "Not_A_Label", "FEDOP_FEDERATION_NAME", id="bad-name"),
+        pytest.param("FEDOP_WORKERS", "0", "FEDOP_WORKERS", id="zero-workers"),
+        pytest.param(
+            "FEDOP_UNREACHABLE_GRACE_SECONDS", "soon", "FEDOP_UNREACHABLE_GRACE_SECONDS", id="not-number"
+        ),
+        pytest.param("FEDOP_FEDERATON_NAME", "typo", "FEDOP_FEDERATON_NAME", id="unknown-setting"),
+    ],
+)
+def test_bad_settings_fail_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, env: str, value: str, named: str
+) -> None:
+    monkeypatch.setenv(env, value)
+    with pytest.raises(SettingsError, match=named):
+        load_settings()
+
+
+def test_bad_config_file_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("- not\n- a mapping\n")
+    with pytest.raises(SettingsError, match=str(config)):
+        load_settings(config)
