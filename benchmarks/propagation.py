@@ -30,8 +30,7 @@ sys.path[:0] = [str(REPO / "hack"), str(REPO)]
 from kubernetes import client  # noqa: E402
 from localfed import FederationConfig, LocalFederation  # noqa: E402
 from localfed.federation import ClusterState  # noqa: E402
-
-from tests.e2e.operator import (  # noqa: E402
+from localfed.operator import (  # noqa: E402
     GROUP,
     VERSION,
     OperatorProcess,

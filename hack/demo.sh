@@ -1,11 +1,44 @@
 #!/usr/bin/env bash
-# The main job on the local default: set-up (idempotent), then bring up the local federation (host cluster
-# `federation`, three members named after the seed article's regions, and a local BIND) and show it.
-# Stop it with: hack/local-federation down
+# The main job on the local default, end to end: set-up (idempotent); the local federation (host cluster
+# `federation`, three members named after the seed article's regions, a local BIND); the CRDs and the
+# members registered; the operator running; the seed article's nginx FederatedService applied and backends
+# started in every member; then what `kubectl get` and `kubectl describe` show.
+# Everything keeps running afterwards; stop it all with: hack/local-federation down
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash hack/setup.sh
 hack/local-federation up "$@"
+hack/local-federation register
+hack/local-federation operator start
+export KUBECONFIG="$root/.localfed/kubeconfig"
+
+echo; echo "+ kubectl --context federation get memberclusters"
+for _ in $(seq 1 60); do
+  ready=$(kubectl --context federation get mc -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True || true)
+  [[ "$ready" -ge 3 ]] && break
+  sleep 1
+done
+kubectl --context federation get mc
+
+echo; echo "+ kubectl --context federation apply -f examples/nginx.yaml"
+kubectl --context federation apply -f examples/nginx.yaml
+members=$(kubectl --context federation get mc -o jsonpath='{.items[*].metadata.name}')
+echo; echo "+ backends, as in the seed article: kubectl --context \$CLUSTER run nginx ..."
+for cluster in $members; do
+  for _ in $(seq 1 30); do  # the operator creates the namespace in each member first
+    kubectl --context "$cluster" get namespace mynamespace >/dev/null 2>&1 && break
+    sleep 1
+  done
+  kubectl --context "$cluster" -n mynamespace run nginx --image=nginx:1.11.1-alpine --port=80 \
+    --labels=run=nginx >/dev/null 2>&1 || true
+done
+kubectl --context federation -n mynamespace wait fsvc/nginx --for=condition=Healthy --timeout=60s >/dev/null
+
+echo; echo "+ kubectl --context federation get fsvc -n mynamespace"
+kubectl --context federation get fsvc -n mynamespace
+echo; echo "+ kubectl --context federation describe fsvc nginx -n mynamespace"
+kubectl --context federation describe fsvc nginx -n mynamespace
 echo
-KUBECONFIG="$root/.localfed/kubeconfig" kubectl --context gce-us-central1 get nodes -L topology.kubernetes.io/zone
+echo "The operator keeps running (log: .localfed/operator.log). Try: hack/local-federation backends gce-asia-east1 run=nginx -n mynamespace --ready false"
+echo "Stop everything with: hack/local-federation down"

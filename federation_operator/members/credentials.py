@@ -18,7 +18,6 @@ import base64
 import binascii
 import errno
 import json
-import logging
 import os
 import shutil
 import socket
@@ -34,6 +33,7 @@ import urllib3
 import yaml
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.exceptions import ApiException
+from kubernetes.client.rest import RESTResponse
 from urllib3.util.retry import Retry
 
 from federation_operator import __version__
@@ -57,8 +57,6 @@ __all__ = [
     "send_request",
     "status_message",
 ]
-
-logger = logging.getLogger(__name__)
 
 KEY_KUBECONFIG = "kubeconfig"
 KEY_TOKEN = "token"
@@ -103,6 +101,25 @@ class MemberApiClient(ApiClient):
         self.private_dir = private_dir
         self._cleanup = weakref.finalize(self, _remove_dir, private_dir) if private_dir else None
 
+    def call_api(
+        self,
+        method: str,
+        url: str,
+        header_params: dict[str, str] | None = None,
+        body: Any = None,
+        post_params: Any = None,
+        _request_timeout: Timeout | None = None,
+    ) -> RESTResponse:
+        """Every request has a timeout, even one made through the generated API classes without one."""
+        return super().call_api(
+            method,
+            url,
+            header_params,
+            body,
+            post_params,
+            _request_timeout=_request_timeout or DEFAULT_TIMEOUT,
+        )
+
     def close(self) -> None:
         """Close pooled connections and delete the private credential files; safe to call twice."""
         super().close()  # type: ignore[no-untyped-call]
@@ -134,7 +151,9 @@ def build_api_client(spec: MemberClusterSpec, secret_data: Mapping[str, bytes]) 
     is the one reviewed record of where a member is, so a Secret cannot send our credentials elsewhere, and a
     kubeconfig exported from a laptop (``https://localhost:…`` through a tunnel) still works.
 
-    The returned client may hold private files (see :class:`MemberApiClient`): call ``close()`` when done.
+    Every request through the client is bounded by a timeout (``DEFAULT_TIMEOUT`` unless the call gives its
+    own), and urllib3 does not retry: callers retry with their own backoff. The returned client may hold
+    private files (see :class:`MemberApiClient`): call ``close()`` when done.
     Raises :class:`PermanentError` naming the Secret key (and kubeconfig field) at fault; the message never
     includes what the Secret holds.
     """
@@ -178,7 +197,7 @@ class _SecretSource:
 def _from_token(source: _SecretSource) -> _Material:
     for key in (KEY_TOKEN, KEY_CA):
         if key not in source.data:
-            raise source.fail(key, f"missing (a {KEY_TOKEN!r} key needs a {KEY_CA!r} key beside it)")
+            raise source.fail(key, f"missing (a token Secret needs both {KEY_TOKEN!r} and {KEY_CA!r})")
     token = _valid_token(source.data[KEY_TOKEN], lambda problem: source.fail(KEY_TOKEN, problem))
     ca_pem = _valid_ca(source.data[KEY_CA], lambda problem: source.fail(KEY_CA, problem))
     return _Material(token=token, ca_pem=ca_pem)

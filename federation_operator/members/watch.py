@@ -226,9 +226,14 @@ class MemberWatch:
                 counters, **{name: getattr(counters, name) + n for name, n in increments.items()}
             )
 
+    def _delay(self, failures: int) -> float:
+        """Exponential backoff with jitter, so that many watches cut off at once do not return in step."""
+        return min(self.backoff_max, self.backoff_initial * 2.0**failures * random.uniform(0.8, 1.2))
+
     def _run(self) -> None:
         resource_version: str | None = None
         failures = 0
+        expired_in_a_row = 0
         while not self._stopping.is_set():
             # A watch that delivered something (or ran its course) was working: a failure after it starts a
             # fresh backoff. One that breaks before delivering anything counts as a failing member.
@@ -237,12 +242,17 @@ class MemberWatch:
                 if resource_version is None:
                     resource_version = self._list()
                 resource_version = self._watch(resource_version)
-                failures = 0
+                failures = expired_in_a_row = 0
             except _Stopped:
                 break
             except _Gone:
                 self._count(expired=1)
                 resource_version = None
+                expired_in_a_row = 0 if self._progressed else expired_in_a_row + 1
+                if expired_in_a_row > 1:
+                    # A fresh list's version already too old: something is off; do not spin on the member.
+                    self._stopping.wait(self._delay(failures))
+                    failures = min(failures + 1, 32)
             except (MemberConnectionError, _ApiRefused, ValueError) as exc:
                 if self._stopping.is_set():
                     break
@@ -250,7 +260,7 @@ class MemberWatch:
                 self._synced.clear()
                 if self._progressed:
                     failures = 0
-                delay = min(self.backoff_max, self.backoff_initial * 2**failures) * random.uniform(0.8, 1.2)
+                delay = self._delay(failures)
                 failures = min(failures + 1, 32)
                 reason = exc.reason if isinstance(exc, MemberConnectionError) else str(exc)
                 message = f"{self._name}: {reason}; retrying in {delay:.1f}s"
@@ -287,6 +297,8 @@ class MemberWatch:
             token = metadata.get("continue") or ""
             if not token:
                 break
+        if self._stopping.is_set():
+            raise _Stopped()
         self._count(lists=1)
         with self._lock:
             self._last_error = None
@@ -377,6 +389,8 @@ class MemberWatch:
         if kind == "BOOKMARK":
             self._count(bookmarks=1)
         elif kind in _CHANGE_EVENTS:
+            if self._stopping.is_set():
+                raise _Stopped()
             self._count(events=1)
             self._call(self._on_event, kind, obj)
         return version

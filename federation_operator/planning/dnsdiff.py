@@ -86,10 +86,11 @@ def plan_zone_changes(
     """One plan for several owners of one zone, and each owner's conflicts.
 
     Owners are planned one after another in name order, each against the zone as the previous owners' plans
-    leave it, so two owners never both create one name: the first gets it, the second sees a conflict. A
-    name one owner releases is given to another owner on the next round (after the release is applied),
-    never in the same plan — so a name never changes hands without a moment in between where the zone shows
-    who holds it. An owner mapped to no records has all its records deleted.
+    leave it, so two owners never both create one name: the first gets it, the second sees a conflict (and
+    keeps seeing it while the first holds the name). A name released by one owner and wanted by a later one
+    changes hands in the same plan, as one update of the record set and of its ownership record; wanted by
+    an earlier one, it changes hands on the next round. An owner mapped to no records has all its records
+    deleted.
     """
     state = _ZoneState(current)
     plans: list[Changes] = []

@@ -7,7 +7,7 @@ import ipaddress
 import sys
 from pathlib import Path
 
-from . import lb
+from . import lb, operator
 from .federation import REPO_ROOT, FederationConfig, LocalFederation
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".localfed"
@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     backends.add_argument("selector", help="label selector, e.g. app=nginx")
     backends.add_argument("-n", "--namespace", default="default")
     backends.add_argument("--ready", choices=["true", "false"], required=True)
+    sub.add_parser(
+        "register", help="apply the CRDs to the host and register every member (Secret + MemberCluster)"
+    )
+    op = sub.add_parser("operator", help="run the operator in the background (stopped by `down`), or stop it")
+    op.add_argument("action", choices=["start", "stop"])
     sub.add_parser("lb-allocator", help="(internal) run the LoadBalancer allocator for the members")
     args = parser.parse_args(argv)
 
@@ -85,6 +90,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "backends":
         n = fed.set_backends_ready(args.cluster, args.namespace, args.selector, args.ready == "true")
         print(f"{n} pod(s) in {args.cluster} set Ready={args.ready}")
+        return 0
+    if args.command == "register":
+        operator.apply_crds(fed)
+        for member in fed.members:
+            operator.register_member(fed, member)
+        print(f"CRDs applied; registered {', '.join(m.spec.name for m in fed.members)}")
+        return 0
+    if args.command == "operator":
+        if args.action == "start":
+            record = operator.start_operator_detached(fed)
+            print(f"operator running (pid {record.pid}); log: {record.log}")
+        else:
+            operator.stop_operator_detached(fed)
+            print("operator stopped")
         return 0
     if args.command == "lb-allocator":
         lb.run_all(

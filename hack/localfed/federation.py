@@ -193,7 +193,7 @@ class LocalFederation:
         self.dns = bind.BindServer.from_json(raw["dns"]) if raw.get("dns") else None
         self.startup_seconds = raw.get("startup_seconds")
 
-    def _save(self) -> None:
+    def save(self) -> None:
         raw = {
             "etcd_port": self.etcd_port,
             "clusters": [c.to_json() for c in self.clusters.values()],
@@ -237,7 +237,7 @@ class LocalFederation:
             self.down(log=lambda _msg: None, keep_logs=True)
             raise
         self.startup_seconds = round(time.monotonic() - started, 1)
-        self._save()
+        self.save()
         log(
             f"local federation up in {self.startup_seconds}s; "
             f"memory {self.memory_bytes() / 2**20:.0f} MiB RSS"
@@ -251,7 +251,7 @@ class LocalFederation:
             self.clusters[spec.name] = ClusterState(spec, free_port(), directory)
             self._write_pki(self.clusters[spec.name])
         self._write_kubeconfig()
-        self._save()
+        self.save()
 
         log(f"starting etcd on 127.0.0.1:{self.etcd_port}")
         self._start_etcd(bins)
@@ -260,14 +260,14 @@ class LocalFederation:
             cluster.processes["kube-apiserver"] = processes.start(
                 "kube-apiserver", self._apiserver_argv(bins, cluster), cluster.dir / "kube-apiserver.log"
             )
-            self._save()
+            self.save()
         with concurrent.futures.ThreadPoolExecutor(len(self.clusters)) as pool:
             list(pool.map(self._wait_apiserver, self.clusters.values()))
         log("apiservers ready; starting controller-managers, schedulers and kwok")
         for cluster in self.clusters.values():
             for name, argv in self._component_argvs(bins, cluster).items():
                 cluster.processes[name] = processes.start(name, argv, cluster.dir / f"{name}.log")
-            self._save()
+            self.save()
         self._start_lb_allocator()
         if self.cfg.with_dns:
             self._start_dns()
@@ -380,7 +380,7 @@ class LocalFederation:
             "--log-level=warn",
         ]
         self.shared["etcd"] = processes.start("etcd", argv, self.state_dir / "etcd.log")
-        self._save()
+        self.save()
 
         def healthy() -> bool:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.etcd_port}/health", timeout=1) as r:
@@ -463,6 +463,8 @@ class LocalFederation:
                 # Pod IPs are only data (EndpointSlices reject loopback addresses); nothing is sent to them.
                 f"--cidr=10.{100 + index}.0.1/16",
                 "--node-ip=127.0.0.1",
+                # Heartbeats through Leases (renewed every quarter of this), as kubelets do.
+                "--node-lease-duration-seconds=40",
                 f"--server-address=127.0.0.1:{free_port()}",
             ],
         }
@@ -473,12 +475,12 @@ class LocalFederation:
         self.shared["lb-allocator"] = processes.start(
             "lb-allocator", argv, self.state_dir / "lb-allocator.log", env=env
         )
-        self._save()
+        self.save()
 
     def _start_dns(self) -> None:
         port = self.cfg.dns_port or free_port()
         self.dns, self.shared["named"] = bind.start_bind(self.state_dir / "bind", port, self.cfg.dns_zone)
-        self._save()
+        self.save()
 
     def _nodes(self, cluster: ClusterState) -> list[dict[str, Any]]:
         zones: tuple[str | None, ...] = cluster.spec.zones or (None,)
@@ -587,17 +589,31 @@ class LocalFederation:
     # ----- fault hooks ---
 
     def stop_apiserver(self, cluster: str) -> None:
-        """Cluster outage: the member's apiserver stops; its data stays in etcd."""
-        processes.stop(self.clusters[cluster].processes["kube-apiserver"])
+        """Cluster outage: the member's control plane stops (apiserver, and with it the controllers, scheduler
+        and kwok that depend on it); its data stays in etcd.
+
+        The dependents go down too because that is what a control-plane outage is, and because client-go
+        informers left running would retry with a backoff of up to half a minute after the apiserver
+        returns, leaving the member half-working for a while after every outage.
+        """
+        state = self.clusters[cluster]
+        for name, record in state.processes.items():
+            if name != "kube-apiserver":
+                processes.stop(record)
+        processes.stop(state.processes["kube-apiserver"])
 
     def start_apiserver(self, cluster: str) -> None:
-        """End of the outage: the same apiserver starts again and is waited for."""
+        """End of the outage: the same apiserver starts again, then its dependents; waits until it serves."""
         state = self.clusters[cluster]
         record = state.processes["kube-apiserver"]
         if not processes.is_running(record):
             state.processes["kube-apiserver"] = processes.restart(record)
-            self._save()
+            self.save()
         self._wait_apiserver(state)
+        for name, record in state.processes.items():
+            if not processes.is_running(record):
+                state.processes[name] = processes.restart(record)
+        self.save()
 
     def set_backends_ready(self, cluster: str, namespace: str, label_selector: str, ready: bool) -> int:
         """Backend failure: the selected Pods report Ready=`ready` (kwok is told to keep its hands off).

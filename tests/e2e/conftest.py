@@ -6,8 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from localfed import LocalFederation
-
-from tests.e2e.operator import OperatorProcess, apply_crds, eventually, is_member_ready, register_member
+from localfed.operator import OperatorProcess, apply_crds, eventually, is_member_ready, register_member
 
 
 @pytest.fixture(scope="session")

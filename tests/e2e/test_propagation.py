@@ -11,8 +11,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from localfed import LocalFederation
-
-from tests.e2e.operator import (
+from localfed.operator import (
     GROUP,
     REPO,
     VERSION,
@@ -244,50 +243,77 @@ def test_deletion_cleans_every_member_and_nothing_else(host: Host) -> None:
     assert host.member_service(cluster, "bystander") is not None
 
 
+SCHEMA_INVALID = {
+    # name: (spec changes, the field the API server must name)
+    "ttl-zero": ({"dns": {"ttl": 0}}, "spec.dns.ttl"),
+    "min-ready-zero": ({"dns": {"minReadyEndpoints": 0}}, "spec.dns.minReadyEndpoints"),
+    "bad-type": (
+        {"template": {"spec": {"type": "Magic", "ports": [{"port": 80}]}}},
+        "spec.template.spec.type",
+    ),
+    "port-out-of-range": (
+        {"template": {"spec": {"ports": [{"port": 70000}]}}},
+        "spec.template.spec.ports[0].port",
+    ),
+    "no-ports": ({"template": {"spec": {"ports": []}}}, "spec.template.spec"),
+    "bad-selector-operator": (
+        {"placement": {"clusterSelector": {"matchExpressions": [{"key": "a", "operator": "Near"}]}}},
+        "spec.placement.clusterSelector.matchExpressions[0].operator",
+    ),
+}
+
+
 def test_invalid_specs_are_rejected_or_reported_while_valid_ones_work(host: Host) -> None:
-    # What the schema can say, the API server refuses, naming the field.
-    bad_ttl = fsvc_body("bad-ttl", host.namespace, dns={"ttl": 0})
-    with pytest.raises(ApiException) as refused:
-        host.create(bad_ttl)
-    assert refused.value.status == 422
-    assert "spec.dns.ttl" in json.loads(refused.value.body)["message"]
-    no_ports = fsvc_body("no-ports", host.namespace)
-    no_ports["spec"]["template"]["spec"]["ports"] = []
-    with pytest.raises(ApiException):
-        host.create(no_ports)
+    # What the schema can say, the API server refuses at apply time, naming the field.
+    for name, (changes, field) in SCHEMA_INVALID.items():
+        body = fsvc_body(name, host.namespace)
+        body["spec"].update(changes)
+        with pytest.raises(ApiException) as refused:
+            host.create(body)
+        assert refused.value.status == 422, name
+        assert field in json.loads(refused.value.body)["message"], (name, refused.value.body)
 
     # What only the operator can check is reported on the object's status and as an event.
-    bad_override = fsvc_body(
-        "bad-override",
-        host.namespace,
-        overrides=[
-            {
-                "clusterName": members(host.fed)[0],
-                "clusterOverrides": [{"op": "remove", "path": "/spec/notAField"}],
-            }
-        ],
-    )
-    host.create(bad_override)
+    first = members(host.fed)[0]
+    operator_invalid = {
+        "missing-path": (
+            [{"op": "remove", "path": "/spec/notAField"}],
+            "spec.overrides[0].clusterOverrides[0]",
+        ),
+        "bad-index": ([{"op": "replace", "path": "/spec/ports/7/port", "value": 81}], "spec.overrides[0]"),
+    }
+    for name, (patches, _) in operator_invalid.items():
+        host.create(
+            fsvc_body(name, host.namespace, overrides=[{"clusterName": first, "clusterOverrides": patches}])
+        )
     host.create(fsvc_body("good", host.namespace))
 
-    ready = eventually(
-        "InvalidSpec on status",
-        lambda: (c := condition(host.get("bad-override"), "Ready")) and c["reason"] == "InvalidSpec" and c,
-    )
-    assert "spec.overrides[0].clusterOverrides[0]" in ready["message"]
-    eventually(
-        "InvalidSpec event", lambda: any(e.reason == "InvalidSpec" for e in host.events("bad-override"))
-    )
+    for name, (_, field) in operator_invalid.items():
+        ready = eventually(
+            f"InvalidSpec on {name}",
+            lambda n=name: (c := condition(host.get(n), "Ready")) and c["reason"] == "InvalidSpec" and c,
+        )
+        assert field in ready["message"], ready
+        eventually(
+            f"InvalidSpec event on {name}",
+            lambda n=name: any(e.reason == "InvalidSpec" for e in host.events(n)),
+        )
     for cluster in members(host.fed):
         eventually(f"good in {cluster}", lambda c=cluster: host.member_service(c, "good"))
-        assert host.member_service(cluster, "bad-override") is None
+        for name in operator_invalid:
+            assert host.member_service(cluster, name) is None
 
     # Fixing the spec clears the error.
-    host.patch("bad-override", {"spec": {"overrides": []}})
+    host.patch("missing-path", {"spec": {"overrides": []}})
     eventually(
-        "bad-override propagated once fixed",
-        lambda: all(host.member_service(c, "bad-override") for c in members(host.fed)),
+        "propagated once fixed",
+        lambda: all(host.member_service(c, "missing-path") for c in members(host.fed)),
     )
+    ready = eventually(
+        "Ready no longer InvalidSpec",
+        lambda: (c := condition(host.get("missing-path"), "Ready")) and c["reason"] != "InvalidSpec" and c,
+    )
+    assert ready["reason"] != "InvalidSpec"
 
 
 def test_member_outage_marks_cluster_not_ready_and_back(host: Host, registered: LocalFederation) -> None:

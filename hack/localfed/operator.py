@@ -1,8 +1,9 @@
-"""Running the operator as a real process against the local federation, and registering members by hand.
+"""The operator on the local federation: CRDs applied, members registered by hand, the operator process.
 
-Used by the end-to-end fixtures: the CRDs are applied to the host cluster, each member gets a credentials
-Secret (an inline kubeconfig, as a user would create one) and a MemberCluster, and
-`python -m federation_operator` runs as a child process with its log in a file. It is stopped by PID.
+Used by the demo (`hack/local-federation register` / `operator`), the end-to-end fixtures and benchmarks:
+the CRDs are applied to the host cluster, each member gets a credentials Secret (an inline kubeconfig, as a
+user would create one) and a MemberCluster, and `python -m federation_operator` runs as a child process
+with its log in a file.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from typing import Any, TypeVar
 import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from localfed import LocalFederation
-from localfed.federation import ClusterState
+
+from . import processes
+from .federation import ClusterState, LocalFederation
 
 REPO = Path(__file__).resolve().parents[2]
 CRDS = REPO / "crds"
@@ -168,13 +170,7 @@ class OperatorProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {
-            **os.environ,
-            "FEDOP_KUBECONFIG": str(self.fed.kubeconfig),
-            "FEDOP_HOST_CONTEXT": "federation",
-            "FEDOP_FEDERATION_NAME": FEDERATION,
-            **{f"FEDOP_{k.upper()}": v for k, v in self.settings.items()},
-        }
+        env = {**os.environ, **operator_env(self.fed, **self.settings)}
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
@@ -206,3 +202,34 @@ class OperatorProcess:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
             return "(no log)"
+
+
+def operator_env(fed: LocalFederation, **settings: str) -> dict[str, str]:
+    """The environment the operator runs with on the local federation (host context, federation name)."""
+    return {
+        "FEDOP_KUBECONFIG": str(fed.kubeconfig),
+        "FEDOP_HOST_CONTEXT": "federation",
+        "FEDOP_FEDERATION_NAME": FEDERATION,
+        **{f"FEDOP_{k.upper()}": v for k, v in settings.items()},
+    }
+
+
+def start_operator_detached(fed: LocalFederation) -> processes.ProcessRecord:
+    """Run the operator in the background as part of the federation: `down` stops it with the rest."""
+    record = fed.shared.get("operator")
+    if record is not None and processes.is_running(record):
+        return record
+    env = {**operator_env(fed), "PYTHONPATH": str(REPO)}
+    record = processes.start(
+        "operator", [sys.executable, "-m", "federation_operator"], fed.state_dir / "operator.log", env=env
+    )
+    fed.shared["operator"] = record
+    fed.save()
+    return record
+
+
+def stop_operator_detached(fed: LocalFederation) -> None:
+    record = fed.shared.pop("operator", None)
+    if record is not None:
+        processes.stop(record)
+        fed.save()

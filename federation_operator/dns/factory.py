@@ -1,0 +1,94 @@
+"""Provider name → constructor: how the operator's settings become a
+:class:`~federation_operator.dns.provider.DnsProvider`.
+
+Each builder takes the zone and the provider's options (strings, as they come from the settings file, the
+environment or a Secret), checks them, and imports its SDK only when called, so an operator publishing to
+BIND never loads boto3 or google-cloud-dns. Unknown providers and unknown or malformed options fail fast
+with a :class:`~federation_operator.errors.PermanentError` naming them.
+
+Registered: ``inmemory`` (dry runs and tests; no options) and ``rfc2136`` (options: ``server`` (required),
+``port``, ``key_name``, ``key_secret``, ``key_algorithm``, ``timeout``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+from federation_operator.dns.provider import DnsProvider
+from federation_operator.errors import PermanentError
+
+__all__ = ["PROVIDERS", "ProviderBuilder", "make_provider"]
+
+NumberT = TypeVar("NumberT", int, float)
+
+ProviderBuilder = Callable[[str, Mapping[str, str]], DnsProvider]
+"""Builds a provider from the zone name and the provider's options."""
+
+
+def _build_inmemory(zone: str, options: Mapping[str, str]) -> DnsProvider:
+    from federation_operator.dns.inmemory import InMemoryProvider  # noqa: PLC0415 (loaded when chosen)
+
+    _check_options("inmemory", options, required=(), optional=())
+    return InMemoryProvider(zone)
+
+
+def _build_rfc2136(zone: str, options: Mapping[str, str]) -> DnsProvider:
+    from federation_operator.dns.rfc2136 import Rfc2136Provider  # noqa: PLC0415 (dnspython loaded when chosen)
+
+    _check_options(
+        "rfc2136",
+        options,
+        required=("server",),
+        optional=("port", "key_name", "key_secret", "key_algorithm", "timeout"),
+    )
+    return Rfc2136Provider(
+        server=options["server"],
+        zone=zone,
+        port=_number("rfc2136", options, "port", int, 53),
+        key_name=options.get("key_name"),
+        key_secret=options.get("key_secret"),
+        key_algorithm=options.get("key_algorithm", "hmac-sha256"),
+        timeout=_number("rfc2136", options, "timeout", float, 10.0),
+    )
+
+
+PROVIDERS: Mapping[str, ProviderBuilder] = {
+    "inmemory": _build_inmemory,
+    "rfc2136": _build_rfc2136,
+    # Extension points: "route53" (dns/route53.py, boto3) and "clouddns" (dns/clouddns.py,
+    # google-cloud-dns) are added here, with a builder like the ones above, when their adapters land.
+}
+"""Every provider the operator can publish to, by the name used in the settings."""
+
+
+def make_provider(name: str, *, zone: str, options: Mapping[str, str] | None = None) -> DnsProvider:
+    """The provider called ``name`` serving ``zone``, configured from ``options``."""
+    builder = PROVIDERS.get(name)
+    if builder is None:
+        raise PermanentError(f"unknown DNS provider {name!r}; known: {', '.join(sorted(PROVIDERS))}")
+    return builder(zone, dict(options or {}))
+
+
+def _check_options(
+    provider: str, options: Mapping[str, str], *, required: tuple[str, ...], optional: tuple[str, ...]
+) -> None:
+    missing = [key for key in required if not options.get(key)]
+    if missing:
+        raise PermanentError(f"DNS provider {provider}: option {missing[0]} is required")
+    unknown = sorted(set(options) - set(required) - set(optional))
+    if unknown:
+        known = ", ".join((*required, *optional)) or "none"
+        raise PermanentError(f"DNS provider {provider}: unknown option {unknown[0]} (known: {known})")
+
+
+def _number(
+    provider: str, options: Mapping[str, str], key: str, kind: type[NumberT], default: NumberT
+) -> NumberT:
+    raw = options.get(key)
+    if raw is None:
+        return default
+    try:
+        return kind(raw)
+    except ValueError as exc:
+        raise PermanentError(f"DNS provider {provider}: option {key}={raw!r} is not a number") from exc

@@ -1,0 +1,61 @@
+"""An in-memory DNS provider: a full :class:`~federation_operator.dns.provider.DnsProvider` for unit tests
+and dry runs.
+
+It is as strict as the strictest real provider, so that planning bugs show up in unit tests rather than
+against Route 53: a deletion or update must name the record set exactly as held (name, type, TTL and
+values), a creation must not find one already there, and a name may never hold a CNAME beside other data.
+A ``Changes`` is applied atomically (one call) or not at all. ``calls`` counts the calls that reached it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from federation_operator.dns.provider import StaleChangesError, check_in_zone
+from federation_operator.errors import FederationError
+from federation_operator.model.dns import Changes, RecordSet, normalize_name
+from federation_operator.planning.dnsdiff import InapplicableChangesError, render_applied
+
+__all__ = ["InMemoryProvider"]
+
+
+class InMemoryProvider:
+    """One zone's record sets in a dict."""
+
+    def __init__(self, zone: str, records: Iterable[RecordSet] = ()) -> None:
+        self._zone = normalize_name(zone)
+        self._records: tuple[RecordSet, ...] = render_applied((), Changes(create=tuple(records)))
+        self._failures: list[FederationError] = []
+        self.calls = 0
+        """Calls to :meth:`apply` that had something to do (successful or not)."""
+        self.reads = 0
+        """Calls to :meth:`records`."""
+
+    @property
+    def zone(self) -> str:
+        return self._zone
+
+    async def records(self) -> list[RecordSet]:
+        self.reads += 1
+        return list(self._records)
+
+    async def apply(self, changes: Changes) -> int:
+        if changes.is_empty:
+            return 0
+        self.calls += 1
+        if self._failures:
+            raise self._failures.pop(0)
+        check_in_zone(changes, self._zone)
+        try:
+            self._records = render_applied(self._records, changes)
+        except InapplicableChangesError as exc:
+            raise StaleChangesError(f"zone {self._zone} changed since the plan: {exc}") from exc
+        return 1
+
+    def snapshot(self) -> tuple[RecordSet, ...]:
+        """The zone's record sets now, sorted (for assertions; no call is counted)."""
+        return self._records
+
+    def fail_next(self, error: FederationError) -> None:
+        """Make the next non-empty :meth:`apply` raise ``error`` without changing anything (queued)."""
+        self._failures.append(error)

@@ -1,0 +1,63 @@
+"""The narrow DNS provider protocol every adapter implements, and the errors adapters raise.
+
+A provider serves one zone. It lists the zone's record sets of the types the operator manages
+(:data:`~federation_operator.model.dns.RECORD_TYPES`: A, AAAA, CNAME, TXT) and applies a
+:class:`~federation_operator.model.dns.Changes` in as few calls as the provider allows. It knows nothing of
+ownership: :mod:`federation_operator.planning.dnsdiff` plans only changes to records the owner owns, and the
+adapter applies exactly those.
+
+Errors: an adapter maps every SDK or network failure once, at its boundary, to
+:class:`~federation_operator.errors.TransientError` (retry with backoff: timeouts, refused connections,
+throttling, server failures) or :class:`~federation_operator.errors.PermanentError` (bad credentials, a zone
+the server does not serve, an update the server refuses), with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from federation_operator.errors import PermanentError, TransientError
+from federation_operator.model.dns import Changes, RecordSet, normalize_name
+
+__all__ = ["DnsProvider", "StaleChangesError", "check_in_zone"]
+
+
+class StaleChangesError(TransientError):
+    """The zone no longer holds what the plan was computed against (a deletion or update found other
+    content, a creation found a record set already there): read the zone again and plan again.
+
+    Transient because a fresh plan fixes it: either the plan now fits, or the diff reports a conflict.
+    """
+
+
+class DnsProvider(Protocol):
+    """One DNS zone behind some provider's API."""
+
+    @property
+    def zone(self) -> str:
+        """The zone's absolute name with its trailing dot, such as ``example.com.``."""
+        ...
+
+    async def records(self) -> list[RecordSet]:
+        """Every record set of type A, AAAA, CNAME or TXT in the zone, ours and foreign alike."""
+        ...
+
+    async def apply(self, changes: Changes) -> int:
+        """Apply ``changes`` and return the number of provider calls made; an empty plan makes none.
+
+        Deletions and ``update_old`` carry the exact record sets the plan expects to find; a provider
+        that can check them (every adapter here does) raises :class:`StaleChangesError` when the zone
+        differs. When a plan needs several calls, each is atomic but the set is not: after an error the
+        caller reads the zone again before planning anew.
+        """
+        ...
+
+
+def check_in_zone(changes: Changes, zone: str) -> None:
+    """Raise :class:`PermanentError` if ``changes`` touch a name outside ``zone`` (or a CNAME at its apex)."""
+    zone = normalize_name(zone)
+    for record in (*changes.delete, *changes.update_new, *changes.create):
+        if record.name != zone and not record.name.endswith(f".{zone}"):
+            raise PermanentError(f"{record.name} is outside the zone {zone}")
+        if record.name == zone and record.type == "CNAME":
+            raise PermanentError(f"a CNAME cannot be at the zone apex {zone}")

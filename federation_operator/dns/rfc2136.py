@@ -1,0 +1,411 @@
+"""The RFC 2136 provider: any server taking dynamic UPDATEs (BIND, Knot, PowerDNS, Windows DNS); dnspython.
+
+- **Reading** is one zone transfer (AXFR, TSIG-signed), filtered to A, AAAA, CNAME and TXT record sets (the
+  apex SOA and NS, and any other type, are not the operator's business).
+- **Writing** sends TSIG-signed UPDATE messages over TCP. Each change carries a prerequisite, so the server
+  itself refuses a message planned against a zone that has changed since (``NXRRSET``/``YXRRSET`` →
+  :class:`~federation_operator.dns.provider.StaleChangesError`) instead of silently doing something else:
+
+  ========================  ====================================  ==========================================
+  change                    prerequisite                          update
+  ========================  ====================================  ==========================================
+  delete ``old``            ``old``'s exact records exist          delete those records
+  update ``old`` → ``new``  ``old``'s exact records exist          delete the record set, add ``new``
+  create ``new``            no record set of ``new``'s type, and   add ``new``
+                            no CNAME (for a CNAME: no A, AAAA or
+                            TXT) unless deleted in the message
+  ========================  ====================================  ==========================================
+
+  The CNAME prerequisites matter: a server silently ignores a CNAME added beside other data (RFC 2136
+  §3.4.2.2), and an A added beside a CNAME.
+
+- **Batching.** All changes of one name travel in one message — its record sets, their ownership records, and
+  so an A → CNAME switch (delete the A, add the CNAME), which the server applies atomically: resolvers never
+  see the name empty or holding both. Names are packed into as few messages as fit in 64 KiB (the DNS over
+  TCP limit). Each message is atomic; a plan split over several is not, so after an error the caller reads the
+  zone again before planning anew.
+
+Errors: timeouts, refused or reset connections and ``SERVFAIL`` are transient; ``REFUSED``, ``NOTAUTH``,
+``NOTZONE`` and TSIG failures (``BADKEY``, ``BADSIG``, ``BADTIME``) are permanent, with a message naming the
+likely cause.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import dns.asyncquery
+import dns.exception
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.TXT
+import dns.tsig
+import dns.update
+import dns.xfr
+import dns.zone
+
+from federation_operator.dns.ownership import parse_ownership_name
+from federation_operator.dns.provider import StaleChangesError, check_in_zone
+from federation_operator.errors import PermanentError, TransientError
+from federation_operator.model.dns import RECORD_TYPES, Changes, RecordSet, RecordType, normalize_name
+
+__all__ = ["MAX_MESSAGE_SIZE", "Rfc2136Provider"]
+
+MAX_MESSAGE_SIZE = 65535
+"""The largest DNS message over TCP (a two-octet length prefix)."""
+# Room left in every message for the TSIG record added when it is signed: owner (key name, up to 255
+# octets), algorithm name, times, a MAC of up to 64 octets and a few fixed fields.
+_TSIG_RESERVE = 512
+_MIN_MESSAGE_SIZE = 1024
+_TXT_CHUNK = 255  # a TXT character-string holds at most 255 octets
+_POINTER_REACH = 0x3FFF  # a compression pointer holds a 14-bit offset
+
+_RDTYPES: dict[RecordType, dns.rdatatype.RdataType] = {t: dns.rdatatype.from_text(t) for t in RECORD_TYPES}
+_STALE_RCODES = {dns.rcode.NXRRSET, dns.rcode.YXRRSET, dns.rcode.NXDOMAIN, dns.rcode.YXDOMAIN}
+
+
+@dataclass
+class _Group:
+    """Every change at one name (a record set's own name and its ownership records' names)."""
+
+    delete: list[RecordSet] = field(default_factory=list)
+    updates: list[tuple[RecordSet, RecordSet]] = field(default_factory=list)
+    create: list[RecordSet] = field(default_factory=list)
+
+
+class Rfc2136Provider:
+    """One zone on an RFC 2136 server, read by AXFR and written by UPDATE, both signed with a TSIG key.
+
+    Without a key (``key_name`` and ``key_secret`` both ``None``) requests go unsigned, for servers that
+    allow updates by address. ``messages_sent`` counts the UPDATE messages sent (or attempted, when the
+    connection failed) over the provider's life.
+    """
+
+    def __init__(
+        self,
+        *,
+        server: str,
+        zone: str,
+        port: int = 53,
+        key_name: str | None = None,
+        key_secret: str | None = None,
+        key_algorithm: str = "hmac-sha256",
+        timeout: float = 10.0,
+        max_message_size: int = MAX_MESSAGE_SIZE,
+    ) -> None:
+        if (key_name is None) != (key_secret is None):
+            raise PermanentError("rfc2136: give both the TSIG key name and its secret, or neither")
+        if not 0 < port < 65536:
+            raise PermanentError(f"rfc2136: port {port} is not a port number")
+        if timeout <= 0:
+            raise PermanentError(f"rfc2136: timeout must be positive, got {timeout}")
+        if not _MIN_MESSAGE_SIZE <= max_message_size <= MAX_MESSAGE_SIZE:
+            raise PermanentError(
+                f"rfc2136: max_message_size must be from {_MIN_MESSAGE_SIZE} to {MAX_MESSAGE_SIZE}"
+            )
+        self._server = server
+        self._port = port
+        self._zone = normalize_name(zone)
+        self._origin = dns.name.from_text(self._zone)
+        self._timeout = timeout
+        self._max_message_size = max_message_size
+        self._key: dns.tsig.Key | None = None
+        if key_name is not None and key_secret is not None:
+            try:
+                base64.b64decode(key_secret, validate=True)
+                self._key = dns.tsig.Key(key_name, key_secret, key_algorithm)
+            except (binascii.Error, ValueError, dns.exception.DNSException) as exc:
+                raise PermanentError(f"rfc2136: TSIG key {key_name!r} is unusable: {exc}") from exc
+        self.messages_sent = 0
+
+    @property
+    def zone(self) -> str:
+        return self._zone
+
+    def __repr__(self) -> str:
+        key = f", key={self._key.name}" if self._key else ""
+        return f"Rfc2136Provider(server={self._server}:{self._port}, zone={self._zone}{key})"
+
+    # --- reading -------------------------------------------------------------------------------------------
+
+    async def records(self) -> list[RecordSet]:
+        transfer = dns.zone.Zone(self._origin, relativize=False)
+        query, _ = dns.xfr.make_query(transfer, serial=None, keyring=self._key)
+        try:
+            await dns.asyncquery.inbound_xfr(
+                self._server, transfer, query, port=self._port, timeout=self._timeout
+            )
+        except dns.xfr.TransferError as exc:
+            raise self._rcode_error(exc.rcode, "zone transfer (AXFR)") from exc
+        except Exception as exc:
+            raise self._io_error(exc, "zone transfer (AXFR)") from exc
+        found: list[RecordSet] = []
+        for name, rdataset in transfer.iterate_rdatasets():
+            rtype = dns.rdatatype.to_text(rdataset.rdtype)
+            if rdataset.rdclass != dns.rdataclass.IN or rtype not in _RDTYPES:
+                continue
+            values = tuple(_value_of(rdata) for rdata in rdataset)
+            found.append(RecordSet(name=name.to_text(), type=rtype, ttl=rdataset.ttl, values=values))
+        return sorted(found)
+
+    # --- writing -------------------------------------------------------------------------------------------
+
+    async def apply(self, changes: Changes) -> int:
+        if changes.is_empty:
+            return 0
+        check_in_zone(changes, self._zone)
+        sent = 0
+        for groups in self._pack(_group(changes)):
+            await self._send(_render(groups, self._origin, self._key))
+            sent += 1
+        return sent
+
+    def _pack(self, groups: Sequence[_Group]) -> list[list[_Group]]:
+        """Groups packed greedily, in order, into as few messages as stay under the size limit once signed.
+
+        Sizes come from :class:`_SizeBound`, an upper bound computed without building messages (building and
+        measuring candidate messages with dnspython costs far more than sending them).
+        """
+        limit = self._max_message_size - _TSIG_RESERVE
+        messages: list[list[_Group]] = []
+        bound = _SizeBound(self._zone)
+        for group in groups:
+            if messages and bound.add(group, limit):
+                messages[-1].append(group)
+                continue
+            bound = _SizeBound(self._zone)
+            if not bound.add(group, limit):
+                first = (group.delete or group.create or [old for old, _ in group.updates])[0]
+                raise PermanentError(
+                    f"the changes at {first.name} exceed what one UPDATE message can carry ({limit} octets)"
+                )
+            messages.append([group])
+        return messages
+
+    async def _send(self, message: dns.update.UpdateMessage) -> None:
+        try:
+            response = await dns.asyncquery.tcp(message, self._server, timeout=self._timeout, port=self._port)
+        except Exception as exc:
+            raise self._io_error(exc, "UPDATE") from exc
+        finally:
+            self.messages_sent += 1
+        rcode = response.rcode()
+        if rcode != dns.rcode.NOERROR:
+            raise self._rcode_error(rcode, "UPDATE")
+
+    # --- error mapping -------------------------------------------------------------------------------------
+
+    def _where(self) -> str:
+        return f"{self._server}:{self._port} (zone {self._zone})"
+
+    def _key_text(self) -> str:
+        return f"TSIG key {self._key.name.to_text(omit_final_dot=True)}" if self._key else "no TSIG key"
+
+    def _rcode_error(self, rcode: dns.rcode.Rcode, what: str) -> TransientError | PermanentError:
+        text = dns.rcode.to_text(rcode)
+        where = self._where()
+        if rcode == dns.rcode.SERVFAIL:
+            return TransientError(f"{what} to {where} failed: SERVFAIL")
+        if rcode in _STALE_RCODES:
+            return StaleChangesError(
+                f"{what} to {where} not applied ({text}): the zone no longer holds what the plan expected"
+            )
+        if rcode == dns.rcode.REFUSED:
+            return PermanentError(
+                f"{what} to {where} REFUSED: the server does not allow it for {self._key_text()}"
+            )
+        if rcode == dns.rcode.NOTAUTH:
+            return PermanentError(
+                f"{what} to {where} failed: NOTAUTH (the server is not authoritative for the zone, or "
+                f"rejects {self._key_text()})"
+            )
+        if rcode == dns.rcode.NOTZONE:
+            return PermanentError(f"{what} to {where} failed: NOTZONE (a name is outside the zone)")
+        return PermanentError(f"{what} to {where} failed: {text}")
+
+    def _io_error(self, exc: Exception, what: str) -> TransientError | PermanentError:
+        where, key = self._where(), self._key_text()
+        if isinstance(exc, dns.tsig.PeerBadKey):
+            return PermanentError(
+                f"{what} to {where}: BADKEY, the server does not know {key} (or its algorithm)"
+            )
+        if isinstance(exc, dns.tsig.PeerBadSignature | dns.tsig.BadSignature):
+            return PermanentError(
+                f"{what} to {where}: BADSIG, the secret of {key} does not match the server's"
+            )
+        if isinstance(exc, dns.tsig.PeerBadTime | dns.tsig.BadTime):
+            return PermanentError(f"{what} to {where}: BADTIME, this host's clock and the server's differ")
+        if isinstance(exc, dns.tsig.PeerError | dns.tsig.BadAlgorithm | dns.tsig.BadKey):
+            return PermanentError(f"{what} to {where}: TSIG failure with {key}: {exc}")
+        if isinstance(exc, dns.exception.TooBig):  # the size bound failed: a bug, not a passing condition
+            return PermanentError(f"{what} to {where}: message too large to send: {exc}")
+        if isinstance(exc, dns.exception.Timeout):
+            return TransientError(f"{what} to {where} timed out after {self._timeout:g}s")
+        if isinstance(exc, OSError | EOFError | dns.exception.DNSException):
+            detail = str(exc) or type(exc).__name__
+            return TransientError(f"{what} to {where} failed: {detail}")
+        return PermanentError(f"{what} to {where} failed unexpectedly: {type(exc).__name__}: {exc}")
+
+
+def _group(changes: Changes) -> list[_Group]:
+    """The changes grouped by the name they are about, in name order (ownership records with their record)."""
+    groups: dict[str, _Group] = {}
+
+    def group_of(record: RecordSet) -> _Group:
+        target = parse_ownership_name(record.name)
+        return groups.setdefault(target[0] if target else record.name, _Group())
+
+    for record in changes.delete:
+        group_of(record).delete.append(record)
+    for old, new in changes.updates:
+        group_of(old).updates.append((old, new))
+    for record in changes.create:
+        group_of(record).create.append(record)
+    return [groups[name] for name in sorted(groups)]
+
+
+_Operation = Literal["present", "absent", "delete", "delete-rrset", "add"]
+_PREREQUISITES: frozenset[_Operation] = frozenset({"present", "absent"})
+
+
+def _steps(group: _Group) -> list[tuple[_Operation, str, RecordType, RecordSet | None]]:
+    """What an UPDATE message says for ``group``, in order: (operation, name, type, records or None).
+
+    ``present``, ``delete`` and ``add`` carry the record set whose records they name; ``absent`` and
+    ``delete-rrset`` name a type only.
+    """
+    steps: list[tuple[_Operation, str, RecordType, RecordSet | None]] = []
+    deleted = {record.key for record in group.delete}
+    for record in group.delete:
+        steps += [("present", record.name, record.type, record), ("delete", record.name, record.type, record)]
+    for old, new in group.updates:
+        steps += [
+            ("present", old.name, old.type, old),
+            ("delete-rrset", old.name, old.type, None),
+            ("add", new.name, new.type, new),
+        ]
+    for record in group.create:
+        steps.append(("absent", record.name, record.type, None))
+        others: tuple[RecordType, ...] = ("A", "AAAA", "TXT") if record.type == "CNAME" else ("CNAME",)
+        steps += [
+            ("absent", record.name, other, None) for other in others if (record.name, other) not in deleted
+        ]
+        steps.append(("add", record.name, record.type, record))
+    return steps
+
+
+def _render(
+    groups: Sequence[_Group], origin: dns.name.Name, key: dns.tsig.Key | None
+) -> dns.update.UpdateMessage:
+    message = dns.update.UpdateMessage(origin, keyring=key)
+    for group in groups:
+        for operation, name, rtype, record in _steps(group):
+            if operation == "absent":
+                message.absent(name, _RDTYPES[rtype])
+            elif operation == "delete-rrset":
+                message.delete(name, _RDTYPES[rtype])
+            elif record is not None and operation == "present":
+                message.present(name, *_rdatas(record))
+            elif record is not None and operation == "delete":
+                message.delete(name, *_rdatas(record))
+            elif record is not None:
+                message.add(name, record.ttl, *_rdatas(record))
+    return message
+
+
+class _SizeBound:
+    """An upper bound of an UPDATE message's wire size, grown group by group.
+
+    Every resource record costs its owner name, 10 octets (type, class, TTL, data length) and its data. Names
+    are where dnspython's compression makes the difference, so it is modelled from below: a name costs its
+    labels up to the longest suffix *surely* in the compression table, plus a 2-octet pointer. Surely in the
+    table: the zone's name (in the zone section) and the names of prerequisites that end before octet
+    16,384 (pointers reach no further). Prerequisites come first in the message and keep their places as
+    groups are appended; updates move as prerequisites are added, so their names are never counted as
+    pointer targets. Every estimate being an upper bound, so is every position, and the model stays safe.
+    """
+
+    def __init__(self, zone: str) -> None:
+        self._known: set[str] = set(_suffixes(zone))
+        self._prerequisites_end = 12 + _full_size(zone) + 4  # header; zone section: name, type, class
+        self.size = self._prerequisites_end
+
+    def add(self, group: _Group, limit: int) -> bool:
+        """Count ``group`` in, unless the message would then exceed ``limit`` (then nothing changes)."""
+        learned: set[str] = set()
+        position = self._prerequisites_end
+        updates = 0
+        for operation, name, rtype, record in _steps(group):
+            prerequisite = operation in _PREREQUISITES
+            owner = self._name_size(name, learned)
+            if prerequisite and position + owner <= _POINTER_REACH:
+                learned.update(_suffixes(name))
+            each = owner + 10
+            if record is None:
+                cost = each
+            else:
+                cost = sum(each + self._data_size(rtype, value, learned) for value in record.values)
+            if prerequisite:
+                position += cost
+            else:
+                updates += cost
+        size = self.size + (position - self._prerequisites_end) + updates
+        if size > limit:
+            return False
+        self._known |= learned
+        self._prerequisites_end, self.size = position, size
+        return True
+
+    def _name_size(self, name: str, learned: set[str]) -> int:
+        for suffix in _suffixes(name):
+            if suffix in self._known or suffix in learned:
+                return len(name.encode()) - len(suffix.encode()) + 2
+        return _full_size(name)
+
+    def _data_size(self, rtype: RecordType, value: str, learned: set[str]) -> int:
+        if rtype == "A":
+            return 4
+        if rtype == "AAAA":
+            return 16
+        if rtype == "CNAME":
+            return self._name_size(value, learned)
+        length = len(value.encode())
+        return length + max(1, -(-length // _TXT_CHUNK))  # one length octet per character-string
+
+
+def _suffixes(name: str) -> list[str]:
+    """``a.b.c.`` → ``["a.b.c.", "b.c.", "c."]``: the names a compression pointer may stand for."""
+    labels = name.rstrip(".").split(".")
+    return [".".join(labels[i:]) + "." for i in range(len(labels))]
+
+
+def _full_size(name: str) -> int:
+    """A name's uncompressed wire size: a length octet per label, the labels, the root's zero octet."""
+    return len(name.encode()) + 1
+
+
+def _rdatas(record: RecordSet) -> list[dns.rdata.Rdata]:
+    rdtype = _RDTYPES[record.type]
+    if record.type == "TXT":
+        return [_txt(value) for value in record.values]
+    return [dns.rdata.from_text(dns.rdataclass.IN, rdtype, value) for value in record.values]
+
+
+def _txt(value: str) -> dns.rdata.Rdata:
+    raw = value.encode()
+    chunks = [raw[i : i + _TXT_CHUNK] for i in range(0, len(raw), _TXT_CHUNK)] or [b""]
+    return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT, chunks)
+
+
+def _value_of(rdata: dns.rdata.Rdata) -> str:
+    if isinstance(rdata, dns.rdtypes.ANY.TXT.TXT):
+        return b"".join(rdata.strings).decode(errors="backslashreplace")
+    return rdata.to_text()

@@ -1,0 +1,271 @@
+"""DNS values shared by the record planner, the ownership diff and the providers: plain frozen data.
+
+- :class:`RecordSet`: one DNS record set (name, type, TTL, values), normalized on construction so that a
+  record read back from a provider compares equal to the one that was planned;
+- :class:`Changes`: what to do to a zone (create, update old → new, delete), a printable plan;
+- :class:`Conflict`: a record the operator wanted but may not touch (someone else owns the name);
+- :class:`ShardAddresses`: what a healthy shard contributes to DNS (its region, zones and ingress addresses);
+- :class:`ServiceNames`: the seed article's DNS names of one FederatedService, tier by tier.
+
+Nothing here does I/O or imports a DNS library; :mod:`ipaddress` does the address normalization.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+from federation_operator.model.members import Ingress
+
+__all__ = [
+    "RECORD_TYPES",
+    "Changes",
+    "Conflict",
+    "RecordKey",
+    "RecordSet",
+    "RecordType",
+    "ServiceNames",
+    "ShardAddresses",
+    "normalize_name",
+]
+
+RecordType = Literal["A", "AAAA", "CNAME", "TXT"]
+RECORD_TYPES: tuple[RecordType, ...] = get_args(RecordType)
+"""The record types the operator reads and writes; providers list only these."""
+
+RecordKey = tuple[str, RecordType]
+"""A record set's identity in a zone: (absolute name, type)."""
+
+
+def normalize_name(name: str) -> str:
+    """An absolute, lowercase DNS name with its trailing dot: ``Example.COM`` → ``example.com.``.
+
+    DNS names compare case-insensitively; the operator writes lowercase and folds what it reads, so that a
+    record read back from a provider is equal to the planned one.
+    """
+    text = name.strip().lower().rstrip(".")
+    if not text or any(not label for label in text.split(".")):
+        raise ValueError(f"not a DNS name: {name!r}")
+    return f"{text}."
+
+
+def _normalize_values(rtype: RecordType, values: Iterable[str]) -> tuple[str, ...]:
+    raw = set(values)
+    if not raw:
+        raise ValueError(f"a {rtype} record set needs at least one value")
+    if rtype == "A":
+        addresses_v4 = sorted({ipaddress.IPv4Address(v.strip()) for v in raw})
+        return tuple(str(address) for address in addresses_v4)
+    if rtype == "AAAA":
+        addresses_v6 = sorted({ipaddress.IPv6Address(v.strip()) for v in raw})
+        return tuple(address.compressed for address in addresses_v6)
+    if rtype == "CNAME":
+        targets = {normalize_name(v) for v in raw}
+        if len(targets) != 1:
+            raise ValueError(f"a CNAME holds exactly one target, got {sorted(targets)}")
+        return tuple(targets)
+    # TXT: the unquoted text, one value per TXT record (its character-strings joined).
+    return tuple(sorted(raw))
+
+
+@dataclass(frozen=True, order=True)
+class RecordSet:
+    """One DNS record set: every record of one type at one name.
+
+    Normalized on construction: ``name`` absolute and lowercase with its trailing dot; A and AAAA values in
+    canonical form, sorted by address; a CNAME's single target absolute with its trailing dot; TXT values
+    as unquoted text, sorted. Duplicate values collapse. Invalid values raise :class:`ValueError`.
+    """
+
+    name: str
+    type: RecordType
+    ttl: int
+    values: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if self.type not in RECORD_TYPES:
+            raise ValueError(f"unsupported record type {self.type!r}; supported: {', '.join(RECORD_TYPES)}")
+        if isinstance(self.ttl, bool) or not isinstance(self.ttl, int) or not 0 <= self.ttl <= 2**31 - 1:
+            raise ValueError(f"TTL must be an integer from 0 to 2147483647, got {self.ttl!r}")
+        if isinstance(self.values, str):  # type: ignore[unreachable]  # a common slip: values="1.2.3.4"
+            raise TypeError("values must be a collection of strings, not one string")
+        object.__setattr__(self, "name", normalize_name(self.name))
+        object.__setattr__(self, "values", _normalize_values(self.type, self.values))
+
+    @property
+    def key(self) -> RecordKey:
+        """The record set's identity in its zone: (name, type)."""
+        return (self.name, self.type)
+
+    def __str__(self) -> str:
+        shown = (f'"{v}"' for v in self.values) if self.type == "TXT" else self.values
+        return f"{self.name} {self.ttl} {self.type} {' '.join(shown)}"
+
+
+@dataclass(frozen=True)
+class Changes:
+    """A plan for one zone, in the shape of external-dns's ``plan.Changes``.
+
+    ``update_old[i]`` becomes ``update_new[i]`` (same name and type). Deletions and ``update_old`` carry the
+    exact record sets the plan was computed against, so a provider can refuse to act on a zone that changed
+    in between (exact-match deletes). An A → CNAME switch at one name is a deletion plus a creation in the
+    same value: providers apply one ``Changes`` as atomically as they can.
+    """
+
+    create: tuple[RecordSet, ...] = ()
+    update_old: tuple[RecordSet, ...] = ()
+    update_new: tuple[RecordSet, ...] = ()
+    delete: tuple[RecordSet, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.update_old) != len(self.update_new):
+            raise ValueError("update_old and update_new must have the same length")
+        for old, new in zip(self.update_old, self.update_new, strict=True):
+            if old.key != new.key:
+                raise ValueError(f"an update keeps name and type: {old.name} {old.type} → {new.type}")
+
+    @property
+    def is_empty(self) -> bool:
+        """True when applying the plan would change nothing (and so must make no provider call)."""
+        return not (self.create or self.update_old or self.delete)
+
+    @property
+    def updates(self) -> tuple[tuple[RecordSet, RecordSet], ...]:
+        """The updates as (old, new) pairs."""
+        return tuple(zip(self.update_old, self.update_new, strict=True))
+
+    def __len__(self) -> int:
+        return len(self.create) + len(self.update_old) + len(self.delete)
+
+    def __str__(self) -> str:
+        if self.is_empty:
+            return "no changes"
+        lines = [
+            f"{len(self)} changes: {len(self.create)} to create, {len(self.update_old)} to update, "
+            f"{len(self.delete)} to delete"
+        ]
+        lines += [f"  - {record}" for record in self.delete]
+        for old, new in self.updates:
+            lines += [f"  ~ {old}", f"    → {new}"]
+        lines += [f"  + {record}" for record in self.create]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, order=True)
+class Conflict:
+    """A record set the plan wanted but left alone, and why (typically: someone else owns that name)."""
+
+    name: str
+    type: RecordType
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.type}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class ShardAddresses:
+    """What one *healthy* shard contributes to DNS: where it is and how it is reached.
+
+    ``zones`` are the zones the shard serves (those of its ready endpoints, else its cluster's). IP ingress is
+    split by family; ``hostnames`` hold hostname ingress (an AWS ELB's), absolute with a trailing dot, which
+    is published as a CNAME target and never resolved to addresses that would go stale.
+    """
+
+    cluster: str
+    region: str
+    zones: frozenset[str] = frozenset()
+    ipv4: tuple[str, ...] = ()
+    ipv6: tuple[str, ...] = ()
+    hostnames: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "region", self.region.lower())
+        object.__setattr__(self, "zones", frozenset(zone.lower() for zone in self.zones))
+        object.__setattr__(self, "ipv4", _normalize_values("A", self.ipv4) if self.ipv4 else ())
+        object.__setattr__(self, "ipv6", _normalize_values("AAAA", self.ipv6) if self.ipv6 else ())
+        object.__setattr__(self, "hostnames", tuple(sorted({normalize_name(h) for h in self.hostnames})))
+
+    @classmethod
+    def from_ingress(
+        cls, *, cluster: str, region: str, zones: Iterable[str], ingress: Iterable[Ingress]
+    ) -> ShardAddresses:
+        """Sort a member Service's LoadBalancer ingress into IPv4, IPv6 and hostnames.
+
+        An ``ip`` that is not an IP address cannot be published and is left out (the shard's status still
+        shows the raw ingress). A point with both an IP and a hostname contributes both; the planner then
+        prefers the IP (see :func:`federation_operator.planning.records.plan_records`).
+        """
+        ipv4: list[str] = []
+        ipv6: list[str] = []
+        hostnames: list[str] = []
+        for point in ingress:
+            if point.ip:
+                try:
+                    address = ipaddress.ip_address(point.ip.strip())
+                except ValueError:
+                    pass
+                else:
+                    (ipv4 if address.version == 4 else ipv6).append(str(address))
+            if point.hostname and point.hostname.strip(". "):
+                hostnames.append(point.hostname)
+        return cls(
+            cluster=cluster,
+            region=region,
+            zones=frozenset(zones),
+            ipv4=tuple(ipv4),
+            ipv6=tuple(ipv6),
+            hostnames=tuple(hostnames),
+        )
+
+    @property
+    def has_addresses(self) -> bool:
+        """Whether the shard has anything to publish."""
+        return bool(self.ipv4 or self.ipv6 or self.hostnames)
+
+
+@dataclass(frozen=True)
+class ServiceNames:
+    """The DNS names of one FederatedService, from the seed article.
+
+    ``<svc>.<ns>.<federation>.svc.<domain>.`` (global), ``<svc>.<ns>.<federation>.svc.<region>.<domain>.``
+    (region) and ``<svc>.<ns>.<federation>.svc.<zone>.<domain>.`` (zone).
+    """
+
+    service: str
+    namespace: str
+    federation: str
+    domain: str
+    _stem: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "domain", normalize_name(self.domain))
+        stem = f"{self.service}.{self.namespace}.{self.federation}.svc".lower()
+        object.__setattr__(self, "_stem", stem)
+
+    @property
+    def global_name(self) -> str:
+        """Every healthy shard, worldwide."""
+        return f"{self._stem}.{self.domain}"
+
+    def region_name(self, region: str) -> str:
+        """Healthy shards of one region (else a CNAME to the global name)."""
+        return f"{self._stem}.{region.lower()}.{self.domain}"
+
+    def zone_name(self, zone: str) -> str:
+        """Healthy shards serving one zone (else a CNAME to the zone's region name)."""
+        return f"{self._stem}.{zone.lower()}.{self.domain}"
+
+    def tier_label(self, name: str) -> str | None:
+        """For a region or zone name, its region or zone label; ``""`` for the global name; else ``None``."""
+        name = normalize_name(name)
+        if name == self.global_name:
+            return ""
+        prefix, suffix = f"{self._stem}.", f".{self.domain}"
+        if name.startswith(prefix) and name.endswith(suffix):
+            label = name[len(prefix) : -len(suffix)]
+            if label and "." not in label:
+                return label
+        return None

@@ -1,0 +1,107 @@
+"""API clients from credential Secrets against real members: kubeconfig (files, inline) and token + CA."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from kubernetes import client
+from localfed import LocalFederation
+
+from federation_operator.members import build_api_client, fetch_probe
+from tests.members import MEMBER, admin_client, fresh_namespace, kubeconfig_secret, member_spec
+
+pytestmark = pytest.mark.e2e
+
+OTHER_MEMBER = "gce-europe-west1"
+
+
+@pytest.mark.parametrize("inline", [False, True], ids=["certificate files", "inline data"])
+def test_kubeconfig_with_client_certificate(federation: LocalFederation, inline: bool) -> None:
+    api = build_api_client(
+        member_spec(federation, MEMBER), kubeconfig_secret(federation, MEMBER, inline=inline)
+    )
+    try:
+        result = fetch_probe(api, 5.0)
+    finally:
+        api.close()
+    assert result.ok, result.error
+    assert result.regions == {"asia-east1"}
+
+
+def test_kubeconfig_server_is_ignored_for_the_spec_endpoint(federation: LocalFederation) -> None:
+    secret = kubeconfig_secret(federation, MEMBER, server="https://127.0.0.1:1")
+    api = build_api_client(member_spec(federation, MEMBER), secret)
+    try:
+        result = fetch_probe(api, 5.0)
+    finally:
+        api.close()
+    assert result.ok, result.error
+
+
+def test_another_members_ca_fails_verification(federation: LocalFederation) -> None:
+    ca = (federation.clusters[OTHER_MEMBER].dir / "pki" / "ca.crt").read_bytes()
+    api = build_api_client(member_spec(federation, MEMBER), {"token": b"whatever", "ca.crt": ca})
+    try:
+        result = fetch_probe(api, 5.0)
+    finally:
+        api.close()
+    assert not result.ok
+    assert result.error is not None
+    assert result.error.startswith("TLS certificate verification failed"), result.error
+
+
+@pytest.fixture(scope="module")
+def service_account_token(federation: LocalFederation) -> Iterator[str]:
+    """A token of a ServiceAccount in the member allowed to read nodes (what a probe needs), minted by
+    the TokenRequest API; the ServiceAccount, its namespace and its RBAC are removed afterwards."""
+    role = f"fedop-probe-{uuid.uuid4().hex[:8]}"
+    with fresh_namespace(federation, MEMBER) as namespace, admin_client(federation, MEMBER) as admin:
+        core, rbac = client.CoreV1Api(admin), client.RbacAuthorizationV1Api(admin)
+        core.create_namespaced_service_account(namespace, {"metadata": {"name": "fedop"}})
+        rbac.create_cluster_role(
+            {
+                "metadata": {"name": role},
+                "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}],
+            }
+        )
+        try:
+            rbac.create_cluster_role_binding(
+                {
+                    "metadata": {"name": role},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                    "subjects": [{"kind": "ServiceAccount", "name": "fedop", "namespace": namespace}],
+                }
+            )
+            minted = core.create_namespaced_service_account_token(
+                "fedop", namespace, {"spec": {"expirationSeconds": 3600}}
+            )
+            yield minted.status.token
+        finally:
+            rbac.delete_cluster_role(role)
+            rbac.delete_cluster_role_binding(role)
+
+
+def test_token_and_ca(federation: LocalFederation, service_account_token: str) -> None:
+    ca = (federation.clusters[MEMBER].dir / "pki" / "ca.crt").read_bytes()
+    secret = {"token": f"{service_account_token}\n".encode(), "ca.crt": ca}
+    api = build_api_client(member_spec(federation, MEMBER), secret)
+    try:
+        result = fetch_probe(api, 5.0)
+    finally:
+        api.close()
+    assert result.ok, result.error
+    assert result.zones == {"asia-east1-a", "asia-east1-b"}
+
+
+def test_wrong_token_is_unauthorized(federation: LocalFederation, service_account_token: str) -> None:
+    ca = (federation.clusters[MEMBER].dir / "pki" / "ca.crt").read_bytes()
+    secret = {"token": service_account_token[:-4].encode() + b"AAAA", "ca.crt": ca}
+    api = build_api_client(member_spec(federation, MEMBER), secret)
+    try:
+        result = fetch_probe(api, 5.0)
+    finally:
+        api.close()
+    assert not result.ok
+    assert result.error == "unauthorized"

@@ -1,0 +1,333 @@
+"""The RFC 2136 provider against a real BIND 9: rounds of the seed article checked with real DNS answers,
+zero messages for an unchanged state, atomic A ↔ CNAME switches, foreign records, 64 KiB splitting, and
+error mapping (TSIG, stale plans, unreachable server)."""
+
+from __future__ import annotations
+
+import dns.asyncquery
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import dns.tsig
+import dns.update
+import pytest
+from localfed.bind import BindServer
+from localfed.federation import free_port
+
+from federation_operator.dns import make_provider
+from federation_operator.dns.provider import StaleChangesError
+from federation_operator.dns.rfc2136 import Rfc2136Provider
+from federation_operator.errors import PermanentError, TransientError
+from federation_operator.model.dns import Changes, RecordSet
+
+from . import (
+    ASIA,
+    EUROPE,
+    US,
+    global_name,
+    plan_for,
+    publish,
+    seed_records,
+    tier_name,
+    unique_service,
+)
+
+pytestmark = pytest.mark.dns
+
+Answer = dict[str, tuple[str, ...]]
+
+
+def connect(bind: BindServer, **overrides: object) -> Rfc2136Provider:
+    options: dict[str, object] = {
+        "server": bind.address,
+        "port": bind.port,
+        "zone": bind.zone,
+        "key_name": bind.key_name,
+        "key_secret": bind.key_secret,
+        "key_algorithm": bind.key_algorithm,
+        "timeout": 5.0,
+    }
+    options.update(overrides)
+    return Rfc2136Provider(**options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def provider(bind_server: BindServer) -> Rfc2136Provider:
+    return connect(bind_server)
+
+
+async def ask(bind: BindServer, name: str, rtype: str = "A") -> Answer:
+    """What BIND answers for ``name``: type → values of every RRset in the answer (CNAME chain included)."""
+    query = dns.message.make_query(name, rtype)
+    response = await dns.asyncquery.udp(query, bind.address, port=bind.port, timeout=5)
+    if response.rcode() == dns.rcode.NXDOMAIN:
+        return {}
+    assert response.rcode() == dns.rcode.NOERROR, dns.rcode.to_text(response.rcode())
+    found: dict[str, list[str]] = {}
+    for rrset in response.answer:
+        texts = (
+            [b"".join(rd.strings).decode() for rd in rrset]
+            if rrset.rdtype == dns.rdatatype.TXT
+            else [rd.to_text() for rd in rrset]
+        )
+        found.setdefault(dns.rdatatype.to_text(rrset.rdtype), []).extend(texts)
+    return {rtype: tuple(sorted(values)) for rtype, values in found.items()}
+
+
+async def serial(bind: BindServer) -> int:
+    """The zone's SOA serial: BIND bumps it once per applied UPDATE message."""
+    answer = await ask(bind, f"{bind.zone}.", "SOA")
+    return int(answer["SOA"][0].split()[2])
+
+
+async def test_first_round_second_round_then_failover(
+    bind_server: BindServer, provider: Rfc2136Provider
+) -> None:
+    svc = unique_service()
+    alias = f"{svc}.acme.{bind_server.zone}."
+    desired = seed_records(svc, [ASIA, EUROPE, US], aliases=[alias])
+
+    # First round: every tier and its ownership records, in one message.
+    assert await publish(provider, desired, svc) == (1, ())
+    assert await ask(bind_server, global_name(svc)) == {"A": ("127.10.0.1", "127.20.0.1", "127.30.0.1")}
+    assert await ask(bind_server, tier_name(svc, "europe-west1")) == {"A": ("127.20.0.1",)}
+    assert await ask(bind_server, tier_name(svc, "us-central1-a")) == {"A": ("127.30.0.1",)}
+    assert await ask(bind_server, tier_name(svc, "us-central1-b")) == {
+        "CNAME": (tier_name(svc, "us-central1"),),
+        "A": ("127.30.0.1",),
+    }
+    assert (await ask(bind_server, alias))["A"] == ("127.10.0.1", "127.20.0.1", "127.30.0.1")
+    owner_txt = await ask(bind_server, f"_fedop-a.{global_name(svc)}", "TXT")
+    assert owner_txt == {
+        "TXT": (f"heritage=federation-operator,federation=myfederation,owner=mynamespace/{svc}",)
+    }
+
+    # Second round, same state: nothing sent, the zone's serial does not move.
+    before, sent = await serial(bind_server), provider.messages_sent
+    assert await publish(provider, desired, svc) == (0, ())
+    assert provider.messages_sent == sent
+    assert await serial(bind_server) == before
+
+    # Europe's backends lose readiness: its region turns A → CNAME, in one message (one serial bump).
+    assert await publish(provider, seed_records(svc, [ASIA, US], aliases=[alias]), svc) == (1, ())
+    assert await serial(bind_server) == before + 1
+    assert await ask(bind_server, tier_name(svc, "europe-west1")) == {
+        "CNAME": (global_name(svc),),
+        "A": ("127.10.0.1", "127.30.0.1"),
+    }
+    assert await ask(bind_server, tier_name(svc, "europe-west1-a")) == {
+        "CNAME": tuple(sorted([global_name(svc), tier_name(svc, "europe-west1")])),
+        "A": ("127.10.0.1", "127.30.0.1"),
+    }
+    assert await ask(bind_server, global_name(svc)) == {"A": ("127.10.0.1", "127.30.0.1")}
+
+    # Readiness back: the CNAME turns back into an A.
+    assert await publish(provider, desired, svc) == (1, ())
+    assert await ask(bind_server, tier_name(svc, "europe-west1")) == {"A": ("127.20.0.1",)}
+    assert await publish(provider, desired, svc) == (0, ())
+
+
+async def test_empty_plan_sends_nothing(bind_server: BindServer, provider: Rfc2136Provider) -> None:
+    before = await serial(bind_server)
+    assert await provider.apply(Changes()) == 0
+    assert provider.messages_sent == 0
+    assert await serial(bind_server) == before
+
+
+async def test_deletion_removes_every_tier_and_ownership_record(
+    bind_server: BindServer, provider: Rfc2136Provider
+) -> None:
+    svc = unique_service()
+    await publish(provider, seed_records(svc, [ASIA, EUROPE, US]), svc)
+    assert await publish(provider, (), svc) == (1, ())
+    assert [r for r in await provider.records() if svc in r.name] == []
+    assert await ask(bind_server, global_name(svc)) == {}
+    assert await ask(bind_server, f"_fedop-a.{global_name(svc)}", "TXT") == {}
+
+
+async def test_foreign_record_survives_and_is_reported(
+    bind_server: BindServer, provider: Rfc2136Provider
+) -> None:
+    svc = unique_service()
+    # Someone else's A at our global name, written straight to BIND (no ownership record).
+    foreign = dns.update.UpdateMessage(
+        f"{bind_server.zone}.",
+        keyring=dns.tsig.Key(bind_server.key_name, bind_server.key_secret, bind_server.key_algorithm),
+    )
+    foreign.add(global_name(svc), 60, "A", "192.0.2.1")
+    assert (await dns.asyncquery.tcp(foreign, bind_server.address, port=bind_server.port)).rcode() == 0
+
+    calls, conflicts = await publish(provider, seed_records(svc, [ASIA, US]), svc)
+    assert calls == 1
+    assert [(c.name, c.type) for c in conflicts] == [(global_name(svc), "A")]
+    assert "without an ownership record" in conflicts[0].reason
+    assert await ask(bind_server, global_name(svc)) == {"A": ("192.0.2.1",)}
+    assert await ask(bind_server, tier_name(svc, "asia-east1")) == {"A": ("127.10.0.1",)}
+    # Same state again: nothing to send, the conflict is still reported.
+    assert await publish(provider, seed_records(svc, [ASIA, US]), svc) == (0, conflicts)
+
+    # Deleting the FederatedService removes ours and leaves the foreign record in place.
+    await publish(provider, (), svc)
+    assert [r for r in await provider.records() if svc in r.name] == [
+        RecordSet(global_name(svc), "A", 60, ("192.0.2.1",))
+    ]
+
+
+def record_messages(provider: Rfc2136Provider, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every UPDATE message ``provider`` sends from now on, in wire form (as signed)."""
+    sent: list[bytes] = []
+    send = provider._send
+
+    async def recording_send(message: dns.update.UpdateMessage) -> None:
+        sent.append(message.to_wire())
+        await send(message)
+
+    monkeypatch.setattr(provider, "_send", recording_send)
+    return sent
+
+
+def names_in(wire: bytes) -> set[str]:
+    """The names an UPDATE message is about, ownership names folded into the names they stand for."""
+    message = dns.message.from_wire(wire, keyring=False)  # False: read it without checking the signature
+    names = {rrset.name.to_text() for section in message.sections[1:3] for rrset in section}
+    return {name.split(".", 1)[1] if name.startswith("_fedop-") else name for name in names}
+
+
+async def test_plan_larger_than_one_message_is_split_and_fully_applied(
+    bind_server: BindServer, provider: Rfc2136Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = unique_service()
+    desired = [
+        RecordSet(f"h{i}.{svc}.{bind_server.zone}.", "A", 60, (f"10.{i // 250}.{i % 250}.1", "10.255.0.2"))
+        for i in range(900)
+    ]
+    sent = record_messages(provider, monkeypatch)
+    changes, conflicts = await plan_for(provider, desired, svc)
+    assert conflicts == ()
+    assert len(changes.create) == 1800
+    assert await provider.apply(changes) == len(sent) > 1
+    # Packed close to the limit, never over it.
+    assert all(len(wire) <= 65535 for wire in sent)
+    assert sum(len(wire) for wire in sent) > 65535 * (len(sent) - 1)
+    held = {r for r in await provider.records() if svc in r.name}
+    assert set(desired) <= held
+    assert len(held) == 1800
+    assert await publish(provider, desired, svc) == (0, ())
+    assert (await publish(provider, (), svc))[0] > 1
+    assert [r for r in await provider.records() if svc in r.name] == []
+
+
+async def test_changes_at_one_name_never_straddle_two_messages(
+    bind_server: BindServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = unique_service()
+    provider = connect(bind_server, max_message_size=1536)
+    await publish(provider, seed_records(svc, [ASIA, EUROPE, US]), svc)
+    sent = record_messages(provider, monkeypatch)
+    # Every region and most zones switch between A and CNAME: many small groups, 1.5 KiB messages.
+    calls, _ = await publish(provider, seed_records(svc, [EUROPE]), svc)
+    assert calls == len(sent) > 1
+    assert all(len(wire) <= 1536 for wire in sent)
+    about = [names_in(wire) for wire in sent]
+    for i, names in enumerate(about):
+        for other in about[i + 1 :]:
+            assert not names & other
+    assert await ask(bind_server, tier_name(svc, "us-central1")) == {
+        "CNAME": (global_name(svc),),
+        "A": ("127.20.0.1",),
+    }
+    assert await publish(provider, seed_records(svc, [EUROPE]), svc) == (0, ())
+
+
+async def test_long_txt_values_round_trip(provider: Rfc2136Provider, bind_server: BindServer) -> None:
+    svc = unique_service()
+    record = RecordSet(f"{svc}.{bind_server.zone}.", "TXT", 60, ("x" * 600, "short"))
+    await provider.apply(Changes(create=(record,)))
+    assert record in await provider.records()
+    await provider.apply(Changes(delete=(record,)))
+    assert record not in await provider.records()
+
+
+async def test_stale_plan_is_refused_by_the_server(
+    bind_server: BindServer, provider: Rfc2136Provider
+) -> None:
+    svc = unique_service()
+    await publish(provider, seed_records(svc, [ASIA]), svc)
+    changes, _ = await plan_for(provider, seed_records(svc, [ASIA, US]), svc)
+    old = RecordSet(global_name(svc), "A", 180, ("127.10.0.1",))
+    await provider.apply(
+        Changes(update_old=(old,), update_new=(RecordSet(old.name, "A", 180, ("127.10.0.9",)),))
+    )
+    before = await serial(bind_server)
+    with pytest.raises(StaleChangesError, match="NXRRSET"):
+        await provider.apply(changes)
+    assert await serial(bind_server) == before
+    assert await ask(bind_server, global_name(svc)) == {"A": ("127.10.0.9",)}
+
+
+async def test_a_beside_a_foreign_cname_is_refused_not_silently_ignored(
+    bind_server: BindServer, provider: Rfc2136Provider
+) -> None:
+    svc = unique_service()
+    name = f"{svc}.{bind_server.zone}."
+    await provider.apply(Changes(create=(RecordSet(name, "CNAME", 60, ("elsewhere.example.net.",)),)))
+    with pytest.raises(StaleChangesError, match="YXRRSET"):
+        await provider.apply(Changes(create=(RecordSet(name, "A", 60, ("192.0.2.1",)),)))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        pytest.param(
+            {"key_secret": "d3Jvbmcgc2VjcmV0IG9mIDMyIGJ5dGVzIGxlbmd0aCEh"}, "BADSIG", id="wrong-secret"
+        ),
+        pytest.param({"key_name": "no-such-key"}, "BADKEY", id="unknown-key-name"),
+        pytest.param({"key_name": None, "key_secret": None}, "REFUSED", id="unsigned"),
+    ],
+)
+async def test_rejected_credentials_are_permanent(
+    bind_server: BindServer, overrides: dict[str, object], message: str
+) -> None:
+    provider = connect(bind_server, **overrides)
+    record = RecordSet(f"{unique_service()}.{bind_server.zone}.", "A", 60, ("192.0.2.1",))
+    with pytest.raises(PermanentError, match=message):
+        await provider.apply(Changes(create=(record,)))
+    with pytest.raises(PermanentError):
+        await provider.records()
+
+
+async def test_unreachable_server_is_transient(bind_server: BindServer) -> None:
+    provider = connect(bind_server, port=free_port(), timeout=1.0)
+    record = RecordSet(f"{unique_service()}.{bind_server.zone}.", "A", 60, ("192.0.2.1",))
+    with pytest.raises(TransientError):
+        await provider.apply(Changes(create=(record,)))
+    with pytest.raises(TransientError):
+        await provider.records()
+
+
+async def test_zone_the_server_does_not_serve_is_permanent(bind_server: BindServer) -> None:
+    provider = connect(bind_server, zone="example.org")
+    with pytest.raises(PermanentError, match=r"NOTAUTH|REFUSED|NOTZONE"):
+        await provider.apply(Changes(create=(RecordSet("x.example.org.", "A", 60, ("192.0.2.1",)),)))
+
+
+async def test_reading_skips_the_apex_soa_and_ns(provider: Rfc2136Provider) -> None:
+    held = await provider.records()
+    assert {r.type for r in held} <= {"A", "AAAA", "CNAME", "TXT"}
+    assert RecordSet("ns1.example.com.", "A", 300, ("127.0.0.1",)) in held
+
+
+def test_factory_builds_it_from_settings(bind_server: BindServer) -> None:
+    built = make_provider(
+        "rfc2136",
+        zone=bind_server.zone,
+        options={
+            "server": bind_server.address,
+            "port": str(bind_server.port),
+            "key_name": bind_server.key_name,
+            "key_secret": bind_server.key_secret,
+        },
+    )
+    assert isinstance(built, Rfc2136Provider)
+    assert built.zone == "example.com."
+    assert bind_server.key_secret not in repr(built)

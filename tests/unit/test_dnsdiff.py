@@ -1,0 +1,434 @@
+"""The ownership-aware DNS diff: named scenarios (first round, second round, switches, foreign records), the
+multi-owner zone plan, and hypothesis properties (idempotency, foreign records never touched)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from federation_operator.dns.ownership import ownership_name, read_owners, render_ownership_value
+from federation_operator.model.dns import Changes, Conflict, RecordSet, RecordType
+from federation_operator.planning.dnsdiff import (
+    InapplicableChangesError,
+    merge_changes,
+    plan_changes,
+    plan_zone_changes,
+    render_applied,
+)
+
+FED = "myfederation"
+OWNER = "mynamespace/nginx"
+ZONE = "example.com."
+GLOBAL = "nginx.mynamespace.myfederation.svc.example.com."
+REGION = "nginx.mynamespace.myfederation.svc.europe-west1.example.com."
+OURS = "heritage=federation-operator,federation=myfederation,owner=mynamespace/nginx"
+
+
+def a(name: str, *ips: str, ttl: int = 180) -> RecordSet:
+    return RecordSet(name, "A", ttl, ips)
+
+
+def cname(name: str, target: str, ttl: int = 180) -> RecordSet:
+    return RecordSet(name, "CNAME", ttl, (target,))
+
+
+def txt(name: str, *values: str, ttl: int = 300) -> RecordSet:
+    return RecordSet(name, "TXT", ttl, values)
+
+
+def tag(name: str, rtype: RecordType, *, owner: str = OWNER, federation: str = FED) -> RecordSet:
+    return txt(ownership_name(name, rtype), render_ownership_value(federation=federation, owner=owner))
+
+
+def owned(*records: RecordSet, owner: str = OWNER, federation: str = FED) -> list[RecordSet]:
+    """``records`` as the zone holds them after an owner published them: each with its ownership record."""
+    return [x for r in records for x in (r, tag(r.name, r.type, owner=owner, federation=federation))]
+
+
+def plan(
+    current: Iterable[RecordSet], desired: Iterable[RecordSet], owner: str = OWNER
+) -> tuple[Changes, tuple[Conflict, ...]]:
+    return plan_changes(current, desired, federation=FED, owner=owner, zone=ZONE)
+
+
+def test_first_round_creates_records_with_ownership_and_second_round_is_empty() -> None:
+    desired = [a(GLOBAL, "1.1.1.1", "2.2.2.2"), cname(REGION, GLOBAL)]
+    changes, conflicts = plan([], desired)
+    assert conflicts == ()
+    assert changes == Changes(
+        create=(desired[1], tag(REGION, "CNAME"), desired[0], tag(GLOBAL, "A")),
+    )
+    zone = render_applied([], changes)
+    again, conflicts = plan(zone, desired)
+    assert again.is_empty
+    assert conflicts == ()
+    assert str(again) == "no changes"
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        pytest.param(a(GLOBAL, "1.1.1.1"), a(GLOBAL, "1.1.1.1", "2.2.2.2"), id="address-added"),
+        pytest.param(a(GLOBAL, "1.1.1.1", "2.2.2.2"), a(GLOBAL, "2.2.2.2"), id="address-withdrawn"),
+        pytest.param(a(GLOBAL, "1.1.1.1"), a(GLOBAL, "1.1.1.1", ttl=30), id="ttl-changed"),
+        pytest.param(cname(REGION, GLOBAL), cname(REGION, "elb.example.net."), id="cname-retargeted"),
+    ],
+)
+def test_changed_record_is_one_update_and_its_ownership_record_stays(
+    before: RecordSet, after: RecordSet
+) -> None:
+    changes, _ = plan(owned(before), [after])
+    assert changes == Changes(update_old=(before,), update_new=(after,))
+
+
+def test_a_to_cname_switch_is_a_delete_and_a_create_in_one_plan() -> None:
+    zone = owned(a(REGION, "1.1.1.1"))
+    changes, conflicts = plan(zone, [cname(REGION, GLOBAL)])
+    assert conflicts == ()
+    assert changes == Changes(
+        create=(cname(REGION, GLOBAL), tag(REGION, "CNAME")),
+        delete=(a(REGION, "1.1.1.1"), tag(REGION, "A")),
+    )
+    assert set(render_applied(zone, changes)) == set(owned(cname(REGION, GLOBAL)))
+    back, _ = plan(render_applied(zone, changes), [a(REGION, "1.1.1.1")])
+    assert set(render_applied(render_applied(zone, changes), back)) == set(zone)
+
+
+def test_records_no_longer_desired_are_deleted_with_their_ownership_records() -> None:
+    zone = owned(a(GLOBAL, "1.1.1.1"), cname(REGION, GLOBAL))
+    changes, _ = plan(zone, [a(GLOBAL, "1.1.1.1")])
+    assert changes == Changes(delete=(cname(REGION, GLOBAL), tag(REGION, "CNAME")))
+
+
+def test_deleting_everything_of_an_owner_leaves_other_owners_and_foreign_records() -> None:
+    ours = owned(a(GLOBAL, "1.1.1.1"), cname(REGION, GLOBAL))
+    theirs = owned(a("other.example.com.", "3.3.3.3"), owner="mynamespace/other")
+    elsewhere = owned(a("x.example.com.", "4.4.4.4"), federation="otherfed")
+    foreign = [a("www.example.com.", "5.5.5.5"), txt("example.com.", "v=spf1 -all")]
+    changes, conflicts = plan([*ours, *theirs, *elsewhere, *foreign], ())
+    assert conflicts == ()
+    assert set(changes.delete) == set(ours)
+    assert changes.create == changes.update_old == ()
+
+
+def test_ownership_record_kept_when_its_record_vanished_and_the_record_is_recreated() -> None:
+    changes, _ = plan([tag(GLOBAL, "A")], [a(GLOBAL, "1.1.1.1")])
+    assert changes == Changes(create=(a(GLOBAL, "1.1.1.1"),))
+
+
+def test_orphan_ownership_record_is_cleaned_up() -> None:
+    changes, _ = plan([tag(GLOBAL, "A")], [])
+    assert changes == Changes(delete=(tag(GLOBAL, "A"),))
+
+
+def test_ownership_record_with_another_ttl_is_left_alone() -> None:
+    zone = [
+        a(GLOBAL, "1.1.1.1"),
+        txt(ownership_name(GLOBAL, "A"), render_ownership_value(federation=FED, owner=OWNER), ttl=60),
+    ]
+    changes, _ = plan(zone, [a(GLOBAL, "1.1.1.1")])
+    assert changes.is_empty
+
+
+@pytest.mark.parametrize(
+    ("zone", "wanted", "reason"),
+    [
+        pytest.param(
+            [a(GLOBAL, "9.9.9.9")], a(GLOBAL, "1.1.1.1"), "without an ownership record", id="unowned"
+        ),
+        pytest.param(
+            owned(a(GLOBAL, "9.9.9.9"), owner="mynamespace/other"),
+            a(GLOBAL, "1.1.1.1"),
+            "owned by mynamespace/other in federation myfederation",
+            id="other-owner-same-federation",
+        ),
+        pytest.param(
+            owned(a(GLOBAL, "9.9.9.9"), federation="otherfed"),
+            a(GLOBAL, "1.1.1.1"),
+            "owned by mynamespace/nginx in federation otherfed",
+            id="same-owner-other-federation",
+        ),
+        pytest.param(
+            [a(GLOBAL, "9.9.9.9"), txt(ownership_name(GLOBAL, "A"), "mine, says someone")],
+            a(GLOBAL, "1.1.1.1"),
+            "no known owner",
+            id="unreadable-ownership-record",
+        ),
+        pytest.param(
+            [tag(GLOBAL, "A", owner="mynamespace/other")],
+            a(GLOBAL, "1.1.1.1"),
+            "names mynamespace/other",
+            id="claimed-by-another-owner",
+        ),
+        pytest.param(
+            [cname(REGION, "elsewhere.example.net.")],
+            a(REGION, "1.1.1.1"),
+            "a CNAME cannot share a name",
+            id="foreign-cname-where-we-want-an-a",
+        ),
+        pytest.param(
+            [a(REGION, "9.9.9.9")],
+            cname(REGION, GLOBAL),
+            "a CNAME cannot share a name",
+            id="foreign-a-where-we-want-a-cname",
+        ),
+        pytest.param(
+            [txt(REGION, "verification=1")],
+            cname(REGION, GLOBAL),
+            "a CNAME cannot share a name",
+            id="foreign-txt-where-we-want-a-cname",
+        ),
+        pytest.param([], cname("nginx.acme.com.", GLOBAL), "outside the provider's zone", id="outside-zone"),
+        pytest.param([], cname("example.com.", GLOBAL), "zone apex", id="cname-at-apex"),
+        pytest.param(
+            [], a(".".join(["x" * 60] * 4) + ".example.com.", "1.1.1.1"), "too long", id="name-too-long"
+        ),
+    ],
+)
+def test_conflicts_are_reported_and_foreign_records_untouched(
+    zone: list[RecordSet], wanted: RecordSet, reason: str
+) -> None:
+    other = a("fine.example.com.", "8.8.8.8")
+    changes, conflicts = plan(zone, [wanted, other])
+    assert [(c.name, c.type) for c in conflicts] == [wanted.key]
+    assert reason in conflicts[0].reason
+    assert changes == Changes(create=(other, tag(other.name, "A")))
+    assert set(zone) <= set(render_applied(zone, changes))
+
+
+def test_foreign_txt_beside_our_a_is_no_conflict() -> None:
+    zone = [txt(GLOBAL, "verification=1")]
+    changes, conflicts = plan(zone, [a(GLOBAL, "1.1.1.1")])
+    assert conflicts == ()
+    assert changes.create == (a(GLOBAL, "1.1.1.1"), tag(GLOBAL, "A"))
+
+
+def test_our_record_kept_as_is_while_a_foreign_cname_blocks_it() -> None:
+    """A zone that somehow holds our A and a foreign CNAME at one name: leave ours alone, report it."""
+    zone = [*owned(a(REGION, "1.1.1.1")), cname(REGION, GLOBAL)]
+    changes, conflicts = plan(zone, [a(REGION, "2.2.2.2")])
+    assert changes.is_empty
+    assert [(c.name, c.type) for c in conflicts] == [(REGION, "A")]
+
+
+@pytest.mark.parametrize(
+    "desired",
+    [
+        pytest.param([a(GLOBAL, "1.1.1.1"), a(GLOBAL, "2.2.2.2")], id="two-a-at-one-name"),
+        pytest.param([a(GLOBAL, "1.1.1.1"), cname(GLOBAL, "x.example.com.")], id="cname-beside-a"),
+    ],
+)
+def test_inconsistent_desired_state_is_a_bug(desired: list[RecordSet]) -> None:
+    with pytest.raises(ValueError, match="desired state"):
+        plan([], desired)
+
+
+def test_changes_print_as_a_readable_plan() -> None:
+    changes, _ = plan(
+        owned(a(REGION, "1.1.1.1"), a(GLOBAL, "1.1.1.1")),
+        [cname(REGION, GLOBAL), a(GLOBAL, "1.1.1.1", "2.2.2.2")],
+    )
+    assert str(changes).splitlines() == [
+        "5 changes: 2 to create, 1 to update, 2 to delete",
+        f"  - {REGION} 180 A 1.1.1.1",
+        f'  - _fedop-a.{REGION} 300 TXT "{OURS}"',
+        f"  ~ {GLOBAL} 180 A 1.1.1.1",
+        f"    → {GLOBAL} 180 A 1.1.1.1 2.2.2.2",
+        f"  + {REGION} 180 CNAME {GLOBAL}",
+        f'  + _fedop-cname.{REGION} 300 TXT "{OURS}"',
+    ]
+    assert len(changes) == 5
+    assert not changes.is_empty
+
+
+# --- render_applied, merge_changes, plan_zone_changes ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("zone", "changes", "message"),
+    [
+        pytest.param(
+            [a(GLOBAL, "1.1.1.1")],
+            Changes(delete=(a(GLOBAL, "2.2.2.2"),)),
+            "cannot delete",
+            id="stale-delete",
+        ),
+        pytest.param(
+            [a(GLOBAL, "1.1.1.1", ttl=60)],
+            Changes(delete=(a(GLOBAL, "1.1.1.1"),)),
+            "cannot delete",
+            id="stale-ttl",
+        ),
+        pytest.param([], Changes(delete=(a(GLOBAL, "1.1.1.1"),)), "no such record set", id="delete-missing"),
+        pytest.param(
+            [a(GLOBAL, "1.1.1.1")],
+            Changes(update_old=(a(GLOBAL, "3.3.3.3"),), update_new=(a(GLOBAL, "2.2.2.2"),)),
+            "cannot update",
+            id="stale-update",
+        ),
+        pytest.param(
+            [a(GLOBAL, "1.1.1.1")],
+            Changes(create=(a(GLOBAL, "1.1.1.1"),)),
+            "already holds",
+            id="create-existing",
+        ),
+        pytest.param(
+            [a(GLOBAL, "1.1.1.1")],
+            Changes(create=(cname(GLOBAL, "x.example.com."),)),
+            "CNAME beside A",
+            id="cname-clash",
+        ),
+    ],
+)
+def test_render_applied_is_strict(zone: list[RecordSet], changes: Changes, message: str) -> None:
+    with pytest.raises(InapplicableChangesError, match=message):
+        render_applied(zone, changes)
+
+
+def test_merge_turns_a_release_and_a_take_into_an_update() -> None:
+    release = Changes(delete=(a(GLOBAL, "1.1.1.1"),))
+    take = Changes(create=(a(GLOBAL, "2.2.2.2"),))
+    assert merge_changes([release, take]) == Changes(
+        update_old=(a(GLOBAL, "1.1.1.1"),), update_new=(a(GLOBAL, "2.2.2.2"),)
+    )
+    assert merge_changes([release, Changes(create=(a(GLOBAL, "1.1.1.1"),))]).is_empty
+    with pytest.raises(ValueError, match="two plans"):
+        merge_changes([take, take])
+
+
+def test_zone_plan_gives_a_contested_name_to_the_first_owner_only() -> None:
+    changes, conflicts = plan_zone_changes(
+        [],
+        {"ns/b": [a(GLOBAL, "2.2.2.2")], "ns/a": [a(GLOBAL, "1.1.1.1")]},
+        federation=FED,
+        zone=ZONE,
+    )
+    assert changes == Changes(create=(a(GLOBAL, "1.1.1.1"), tag(GLOBAL, "A", owner="ns/a")))
+    assert conflicts["ns/a"] == ()
+    assert [(c.name, c.type) for c in conflicts["ns/b"]] == [(GLOBAL, "A")]
+
+
+def test_zone_plan_hands_a_released_name_over_in_one_update() -> None:
+    zone = owned(a(GLOBAL, "1.1.1.1"), owner="ns/a")
+    wanted: dict[str, Sequence[RecordSet]] = {"ns/a": [], "ns/b": [a(GLOBAL, "2.2.2.2")]}
+    first, conflicts = plan_zone_changes(zone, wanted, federation=FED, zone=ZONE)
+    assert conflicts == {"ns/a": (), "ns/b": ()}
+    assert first == Changes(
+        update_old=(a(GLOBAL, "1.1.1.1"), tag(GLOBAL, "A", owner="ns/a")),
+        update_new=(a(GLOBAL, "2.2.2.2"), tag(GLOBAL, "A", owner="ns/b")),
+    )
+    zone = list(render_applied(zone, first))
+    assert read_owners(zone)[(GLOBAL, "A")] is not None
+    again, _ = plan_zone_changes(zone, wanted, federation=FED, zone=ZONE)
+    assert again.is_empty
+
+
+# --- properties --------------------------------------------------------------------------------------------
+
+NAMES = [f"{label}.example.com." for label in ("a", "b", "c", "d")] + ["example.com.", "alias.acme.com."]
+OWNERS = ["ns/one", "ns/two", OWNER]
+VALUES: dict[RecordType, list[str]] = {
+    "A": ["10.0.0.1", "10.0.0.2", "10.0.0.3"],
+    "AAAA": ["2001:db8::1", "2001:db8::2"],
+    "CNAME": ["a.example.com.", "elb.example.net."],
+    "TXT": ["hello", "v=spf1 -all"],
+}
+
+
+@st.composite
+def record_sets(draw: st.DrawFn, names: Sequence[str] = NAMES) -> list[RecordSet]:
+    """A consistent set of record sets: at each name either one CNAME or any of A, AAAA and TXT."""
+    found: list[RecordSet] = []
+    for name in draw(st.sets(st.sampled_from(names))):
+        ttl = draw(st.sampled_from([60, 180]))
+        types: list[RecordType] = (
+            ["CNAME"]
+            if draw(st.booleans())
+            else draw(st.lists(st.sampled_from(["A", "AAAA", "TXT"]), unique=True))
+        )
+        for rtype in types:
+            count = 1 if rtype == "CNAME" else draw(st.integers(1, 2))
+            values = draw(
+                st.lists(st.sampled_from(VALUES[rtype]), min_size=count, max_size=count, unique=True)
+            )
+            found.append(RecordSet(name, rtype, ttl, tuple(values)))
+    return found
+
+
+@st.composite
+def zones(draw: st.DrawFn) -> list[RecordSet]:
+    """A zone as history may leave it: foreign records, then each owner's published state, then claims."""
+    zone = list(render_applied([], Changes(create=tuple(draw(record_sets())))))
+    for owner in draw(st.lists(st.sampled_from(OWNERS), unique=True)):
+        changes, _ = plan_changes(zone, draw(record_sets()), federation=FED, owner=owner)
+        zone = list(render_applied(zone, changes))
+    # Stray ownership records: claims without records, unreadable ones.
+    for name in draw(st.sets(st.sampled_from(NAMES), max_size=2)):
+        rtype: RecordType = draw(st.sampled_from(["A", "CNAME"]))
+        key = ownership_name(name, rtype)
+        if not any(r.name == key for r in zone):
+            value = draw(
+                st.sampled_from(
+                    [render_ownership_value(federation=FED, owner=draw(st.sampled_from(OWNERS))), "junk"]
+                )
+            )
+            zone.append(txt(key, value))
+    return zone
+
+
+@settings(max_examples=300, deadline=None)
+@given(zones(), record_sets())
+def test_plan_applies_cleanly_and_replanning_is_empty(
+    zone: list[RecordSet], desired: list[RecordSet]
+) -> None:
+    changes, conflicts = plan_changes(zone, desired, federation=FED, owner=OWNER)
+    after = render_applied(zone, changes)  # never stale, never a CNAME beside other data
+    again, conflicts_again = plan_changes(after, desired, federation=FED, owner=OWNER)
+    assert again.is_empty, str(again)
+    assert conflicts_again == conflicts
+    # Every desired record set is either published exactly or reported.
+    blocked = {(c.name, c.type) for c in conflicts}
+    for record in desired:
+        assert record in after or record.key in blocked
+
+
+@settings(max_examples=300, deadline=None)
+@given(zones(), record_sets())
+def test_foreign_records_are_never_in_any_changes(zone: list[RecordSet], desired: list[RecordSet]) -> None:
+    owners = read_owners(zone)
+    ours = {
+        key for key, tag in owners.items() if tag is not None and tag.owner == OWNER and tag.federation == FED
+    }
+    ours = (ours | {(ownership_name(*key), "TXT") for key in ours}) & {r.key for r in zone}
+    foreign = {r.key for r in zone} - ours
+    changes, _ = plan_changes(zone, desired, federation=FED, owner=OWNER)
+    touched = {r.key for r in (*changes.delete, *changes.update_old, *changes.create)}
+    assert not touched & foreign
+    deleting, _ = plan_changes(zone, (), federation=FED, owner=OWNER)
+    assert {r.key for r in deleting.delete} == ours
+    assert set(render_applied(zone, deleting)) == {r for r in zone if r.key in foreign}
+
+
+@st.composite
+def owners_desires(draw: st.DrawFn) -> dict[str, list[RecordSet]]:
+    return {owner: draw(record_sets()) for owner in draw(st.lists(st.sampled_from(OWNERS), unique=True))}
+
+
+@settings(max_examples=200, deadline=None)
+@given(zones(), owners_desires())
+def test_zone_plan_applies_cleanly_and_converges(
+    zone: list[RecordSet], wanted: dict[str, list[RecordSet]]
+) -> None:
+    changes, _ = plan_zone_changes(zone, wanted, federation=FED, zone=ZONE)
+    after = render_applied(zone, changes)
+    # A second round may still hand over names released in the first; a third changes nothing.
+    second, _ = plan_zone_changes(after, wanted, federation=FED, zone=ZONE)
+    after = render_applied(after, second)
+    third, conflicts = plan_zone_changes(after, wanted, federation=FED, zone=ZONE)
+    assert third.is_empty, str(third)
+    for owner, records in wanted.items():
+        blocked = {(c.name, c.type) for c in conflicts[owner]}
+        assert all(record in after or record.key in blocked for record in records)
