@@ -21,9 +21,11 @@ import kopf
 from kubernetes import client
 
 from federation_operator import host
-from federation_operator.errors import PermanentError, TransientError
+from federation_operator.dns.factory import make_provider
+from federation_operator.errors import FederationError, PermanentError, TransientError
 from federation_operator.membership import MemberSupervisor
 from federation_operator.propagation import FederatedServiceStore, Propagator
+from federation_operator.publishing import Publisher
 from federation_operator.registry import Key, MemberRegistry
 from federation_operator.settings import Settings
 from federation_operator.workqueue import WorkQueue
@@ -46,6 +48,7 @@ class Runtime:
     propagator: Propagator | None = None
     kicks: dict[str, asyncio.Event] = field(default_factory=dict)
     workers: list[asyncio.Task[None]] = field(default_factory=list)
+    publisher_task: asyncio.Task[None] | None = None
 
 
 def _emit(body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
@@ -110,13 +113,41 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         enqueue_all=enqueue_all_threadsafe,
         request_timeout=runtime.settings.member_request_timeout,
     )
+    publisher = await _start_publisher(runtime, queue)
     runtime.propagator = Propagator(
         federation=runtime.settings.federation_name,
         registry=runtime.registry,
         store=runtime.store,
         host_api=runtime.host_api,
         emit=_emit,
+        publisher=publisher,
+        domain=runtime.settings.dns_zone,
+        grace_seconds=runtime.settings.unreachable_grace_seconds,
     )
+
+
+async def _start_publisher(runtime: Runtime, queue: WorkQueue[Key]) -> Publisher | None:
+    """The DNS provider from the settings (credentials from their Secret) and its publishing loop."""
+    settings = runtime.settings
+    if settings.dns_provider is None or settings.dns_zone is None:
+        log.info("DNS publishing is off (no FEDOP_DNS_PROVIDER)")
+        return None
+    options = dict(settings.dns_options)
+    if settings.dns_credentials_secret:
+        namespace, _slash, name = settings.dns_credentials_secret.partition("/")
+        try:
+            data = await asyncio.to_thread(host.fetch_secret_data, runtime.host_api, namespace, name)
+        except FederationError as exc:
+            raise kopf.PermanentError(f"DNS credentials: {exc}") from exc
+        options.update({k: v.decode() for k, v in data.items()})
+    try:
+        provider = make_provider(settings.dns_provider, zone=settings.dns_zone, options=options)
+    except FederationError as exc:
+        raise kopf.PermanentError(f"DNS provider {settings.dns_provider}: {exc}") from exc
+    publisher = Publisher(provider, federation=settings.federation_name, on_result=queue.add)
+    runtime.publisher_task = asyncio.create_task(publisher.run(), name="dns-publisher")
+    log.info("publishing DNS for %s through %s", settings.dns_zone, settings.dns_provider)
+    return publisher
 
 
 def _ensure_workers(runtime: Runtime) -> None:
@@ -133,9 +164,10 @@ def _ensure_workers(runtime: Runtime) -> None:
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
-    for task in runtime.workers:
+    tasks = [*runtime.workers, *([runtime.publisher_task] if runtime.publisher_task else [])]
+    for task in tasks:
         task.cancel()
-    await asyncio.gather(*runtime.workers, return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
     if runtime.registry is not None:
         for cluster in runtime.registry.clusters():
             runtime.registry.disconnect(cluster.name, notify=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -132,6 +133,7 @@ class MemberSupervisor:
         spec: MemberClusterSpec | None = None
         tracker: ProbeTracker | None = None
         api: client.ApiClient | None = None
+        last_zones: tuple[str, ...] = ()
         while True:
             meta = self.body.get("metadata", {})
             generation = int(meta.get("generation") or 0)
@@ -176,7 +178,15 @@ class MemberSupervisor:
                     last_transition=stored.last_transition_time if stored else None,
                 )
                 self.registry.connect(
-                    ClusterInfo(name=self.name, region=spec.region, zones=spec.zones, labels=labels), api
+                    ClusterInfo(
+                        name=self.name,
+                        region=spec.region,
+                        zones=spec.zones,
+                        labels=labels,
+                        ready=tracker.ready,
+                        not_ready_since=None if tracker.ready else time.monotonic(),
+                    ),
+                    api,
                 )
                 connected_generation = generation
                 await self._write(
@@ -194,7 +204,9 @@ class MemberSupervisor:
             result: ProbeResult = await asyncio.to_thread(fetch_probe, api, float(spec.probe.timeout_seconds))
             probe_time = _now()
             state = tracker.observe(result, probe_time)
-            zones = tuple(sorted(result.zones)) if result.zones else spec.zones
+            if result.ok and result.zones:
+                last_zones = tuple(sorted(result.zones))
+            zones = last_zones or spec.zones
             if result.ok and result.regions and spec.region not in result.regions:
                 log.warning(
                     "member %s: nodes report regions %s, spec says %s",
@@ -202,7 +214,12 @@ class MemberSupervisor:
                     sorted(result.regions),
                     spec.region,
                 )
-            self.registry.update(self.name, ready=state.ready, zones=zones)
+            if state.ready:
+                self.registry.update(self.name, ready=True, zones=zones, not_ready_since=None)
+            elif state.changed:
+                self.registry.update(self.name, ready=False, zones=zones, not_ready_since=time.monotonic())
+            else:
+                self.registry.update(self.name, ready=False, zones=zones)
             if state.ready:
                 reason, message = "ProbeSucceeded", f"/readyz answered within {spec.probe.timeout_seconds}s"
             else:

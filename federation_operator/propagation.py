@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from kubernetes import client
@@ -28,13 +30,32 @@ from federation_operator.members.services import (
     fetch_service,
     observe_service,
 )
+from federation_operator.model.dns import RecordSet, ServiceNames
 from federation_operator.model.members import ClusterInfo, ObservedService
 from federation_operator.model.specs import FederatedServiceSpec, parse_federated_service_spec
-from federation_operator.model.status import FederatedServiceStatus, ShardStatus
+from federation_operator.model.status import (
+    CONDITION_DNS_PUBLISHED,
+    CONDITION_HEALTHY,
+    CONDITION_PROPAGATED,
+    CONDITION_READY,
+    FederatedServiceStatus,
+    ShardStatus,
+)
 from federation_operator.planning.overrides import plan_cluster_overrides
 from federation_operator.planning.placement import plan_placement, unknown_clusters
+from federation_operator.planning.publication import (
+    plan_dns_shards,
+    plan_service_records,
+    render_dns_status,
+)
 from federation_operator.planning.services import is_in_sync, is_owned_by, render_member_service
-from federation_operator.planning.status import render_shard, render_status
+from federation_operator.planning.status import (
+    render_condition,
+    render_ready_condition,
+    render_shard,
+    render_status,
+)
+from federation_operator.publishing import Publisher
 from federation_operator.registry import Key, MemberRegistry
 
 __all__ = ["EventSink", "FederatedServiceStore", "Propagator"]
@@ -95,8 +116,14 @@ class Propagator:
         store: FederatedServiceStore,
         host_api: client.ApiClient,
         emit: EventSink,
+        publisher: Publisher | None = None,
+        domain: str | None = None,
+        grace_seconds: float = 40.0,
     ) -> None:
         self.federation = federation
+        self.publisher = publisher
+        self.domain = domain
+        self.grace_seconds = grace_seconds
         self.registry = registry
         self.store = store
         self.host_api = host_api
@@ -122,6 +149,8 @@ class Propagator:
 
     def forget(self, key: Key) -> None:
         self._written.pop(key, None)
+        if self.publisher is not None:
+            self.publisher.forget(key)
         for topic_key in [k for k in self._reported if k[0] == key]:
             del self._reported[topic_key]
 
@@ -158,6 +187,7 @@ class Propagator:
 
         retry: float | None = None
         shards: list[ShardStatus] = []
+        reachable_view: list[ShardStatus] = []  # shards as they were when their member was last reachable
         for cluster_name, info in clusters.items():
             observed = self.registry.service(cluster_name, namespace, name)
             manifest = desired.get(cluster_name)
@@ -175,19 +205,36 @@ class Propagator:
                     problem, retry = str(exc), 5.0
                 except PermanentError as exc:
                     problem = str(exc)
-            shards.append(
-                render_shard(
-                    cluster=info,
-                    desired_present=True,
-                    observed=observed,
-                    in_sync=in_sync,
-                    endpoints=self.registry.endpoints(cluster_name, namespace, name),
-                    min_ready_endpoints=spec.dns.min_ready_endpoints,
-                    problem=problem,
-                    owned=observed is not None
-                    and is_owned_by(observed, self.federation, namespace, name, str(meta["uid"])),
-                )
+            owned = observed is not None and is_owned_by(
+                observed, self.federation, namespace, name, str(meta["uid"])
             )
+            endpoints = self.registry.endpoints(cluster_name, namespace, name)
+            shard = render_shard(
+                cluster=info,
+                desired_present=True,
+                observed=observed,
+                in_sync=in_sync,
+                endpoints=endpoints,
+                min_ready_endpoints=spec.dns.min_ready_endpoints,
+                problem=problem,
+                owned=owned,
+            )
+            shards.append(shard)
+            if info.ready:
+                reachable_view.append(shard)
+            else:
+                reachable_view.append(
+                    render_shard(
+                        cluster=replace(info, ready=True),
+                        desired_present=True,
+                        observed=observed,
+                        in_sync=observed is not None and owned and is_in_sync(observed.manifest, manifest),
+                        endpoints=endpoints,
+                        min_ready_endpoints=spec.dns.min_ready_endpoints,
+                        problem=None,
+                        owned=owned,
+                    )
+                )
         missing = unknown_clusters(spec.placement, list(clusters.values()))
         status = render_status(
             generation=generation,
@@ -197,8 +244,104 @@ class Propagator:
             previous=previous,
             now=now,
         )
+        if self.publisher is not None and self.domain:
+            status, dns_retry = self._publish(
+                key=key,
+                body=body,
+                spec=spec,
+                clusters=list(clusters.values()),
+                shards=shards,
+                reachable_view=reachable_view,
+                status=status,
+            )
+            if dns_retry is not None:
+                retry = dns_retry if retry is None else min(retry, dns_retry)
         await self._write_status(key, body, status)
         return retry
+
+    def _publish(
+        self,
+        *,
+        key: Key,
+        body: Mapping[str, Any],
+        spec: FederatedServiceSpec,
+        clusters: list[ClusterInfo],
+        shards: list[ShardStatus],
+        reachable_view: list[ShardStatus],
+        status: FederatedServiceStatus,
+    ) -> tuple[FederatedServiceStatus, float | None]:
+        """Hand the desired records to the publisher; fold what it last reported into the status."""
+        assert self.publisher is not None
+        assert self.domain is not None
+        namespace, name = key
+        names = ServiceNames(
+            service=name, namespace=namespace, federation=self.federation, domain=self.domain
+        )
+        # Partition guard: every member unreachable at once means we are the ones cut off.
+        frozen = len(clusters) >= 2 and not any(c.ready for c in clusters)
+        self.publisher.set_frozen(frozen)
+        dns = plan_dns_shards(
+            clusters=clusters,
+            shards=shards,
+            shards_if_reachable=reachable_view,
+            grace=self.grace_seconds,
+            now=time.monotonic(),
+        )
+        submitted: tuple[RecordSet, ...] | None = None
+        if not frozen and not dns.hold:
+            submitted = plan_service_records(
+                names=names,
+                ttl=spec.dns.ttl,
+                aliases=spec.dns.aliases,
+                clusters=clusters,
+                healthy=dns.healthy,
+            )
+            self.publisher.submit(key, submitted)
+        if frozen:
+            self._report(
+                body,
+                "partition",
+                "Warning",
+                "PartitionGuard",
+                "every member cluster is unreachable: DNS frozen as last published",
+            )
+        else:
+            self._clear_report(key, "partition")
+        previous_dns = status.dns
+        dns_status, verdict = render_dns_status(
+            names=names,
+            regions=[c.region for c in clusters],
+            submitted=submitted,
+            result=self.publisher.result(key),
+            frozen=frozen,
+            hold_reason=dns.hold_reason,
+            previous=previous_dns,
+        )
+        if verdict.reason in ("ProviderError", "Conflict"):
+            self._report(body, "dns", "Warning", f"DNS{verdict.reason}", verdict.message)
+        elif verdict.reason == "Published":
+            self._report(body, "dns", "Normal", "DNSPublished", verdict.message)
+        now = datetime.datetime.now(datetime.UTC)
+        generation = status.observed_generation
+        kept = [c for c in status.conditions if c.type not in (CONDITION_DNS_PUBLISHED, CONDITION_READY)]
+        published = render_condition(
+            status.conditions,
+            CONDITION_DNS_PUBLISHED,
+            verdict.status,
+            verdict.reason,
+            verdict.message,
+            generation=generation,
+            now=now,
+        )
+        dependencies = [c for c in kept if c.type in (CONDITION_PROPAGATED, CONDITION_HEALTHY)] + [published]
+        ready = render_ready_condition(
+            dependencies, generation=generation, previous=status.conditions, now=now
+        )
+        status = status.model_copy(update={"conditions": (*kept, published, ready), "dns": dns_status})
+        retry = dns.recheck_after + 0.5 if dns.recheck_after is not None else None
+        if dns.hold:
+            retry = 2.0  # look again soon: a member's watches are still listing
+        return status, retry
 
     def _plan(
         self, spec: FederatedServiceSpec, body: Mapping[str, Any], clusters: list[ClusterInfo]
@@ -323,5 +466,11 @@ class Propagator:
                 delete_service, api, namespace, name, observed.manifest.get("metadata", {}).get("uid")
             )
             self.member_writes += 1
+        if self.publisher is not None:
+            try:
+                async with asyncio.timeout(20):
+                    await self.publisher.withdraw((namespace, name))
+            except TimeoutError as exc:
+                raise TransientError("its DNS records are not removed yet") from exc
         self.forget((namespace, name))
         return skipped

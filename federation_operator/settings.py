@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from federation_operator.dns.factory import PROVIDERS
 from federation_operator.errors import PermanentError
-from federation_operator.model.specs import DNS_LABEL_PATTERN
+from federation_operator.model.specs import DNS_LABEL_PATTERN, FQDN_PATTERN
 
 __all__ = ["ENV_PREFIX", "Settings", "SettingsError", "load_settings"]
 
@@ -58,12 +59,41 @@ class Settings(BaseSettings):
         le=3600,
         description="How long an unreachable member keeps its shards before they are withdrawn.",
     )
+    dns_provider: str | None = Field(
+        default=None,
+        description="DNS provider: rfc2136, route53, clouddns or inmemory; unset: DNS publishing is off.",
+    )
+    dns_zone: str | None = Field(
+        default=None,
+        pattern=FQDN_PATTERN,
+        description="The DNS domain the records are published in (e.g. example.com): the provider's zone.",
+    )
+    dns_options: dict[str, str] = Field(
+        default_factory=dict,
+        description="Provider options (JSON object in the environment), e.g. server and port for rfc2136.",
+    )
+    dns_credentials_secret: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$",
+        description="namespace/name of a Secret whose keys are added to the provider options (credentials).",
+    )
     standalone: bool = Field(
         default=True, description="Run without kopf peering (a single replica); HA uses peering."
     )
     liveness_port: int | None = Field(
         default=None, ge=1, le=65535, description="Port of kopf's /healthz liveness endpoint; unset: off."
     )
+
+    @model_validator(mode="after")
+    def _dns_complete(self) -> Settings:
+        if self.dns_provider is not None:
+            if self.dns_provider not in PROVIDERS:
+                raise ValueError(
+                    f"dns_provider: unknown provider {self.dns_provider!r} (known: {', '.join(PROVIDERS)})"
+                )
+            if not self.dns_zone:
+                raise ValueError("dns_zone: required when dns_provider is set")
+        return self
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
@@ -111,5 +141,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
+        if not field and ":" in str(first["msg"]):  # a model-level check names its field itself
+            field = str(first["msg"]).split(":", 1)[0].removeprefix("Value error, ")
         source = f"{ENV_PREFIX}{field}".upper() if f"{ENV_PREFIX}{field}".upper() in os.environ else field
         raise SettingsError(f"setting {source}: {first['msg']}") from exc

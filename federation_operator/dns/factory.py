@@ -18,7 +18,7 @@ from typing import TypeVar
 from federation_operator.dns.provider import DnsProvider
 from federation_operator.errors import PermanentError
 
-__all__ = ["PROVIDERS", "ProviderBuilder", "make_provider"]
+__all__ = ["PROVIDERS", "ProviderBuilder", "check_options", "make_provider", "number_option"]
 
 NumberT = TypeVar("NumberT", int, float)
 
@@ -29,14 +29,14 @@ ProviderBuilder = Callable[[str, Mapping[str, str]], DnsProvider]
 def _build_inmemory(zone: str, options: Mapping[str, str]) -> DnsProvider:
     from federation_operator.dns.inmemory import InMemoryProvider  # noqa: PLC0415 (loaded when chosen)
 
-    _check_options("inmemory", options, required=(), optional=())
+    check_options("inmemory", options, required=(), optional=())
     return InMemoryProvider(zone)
 
 
 def _build_rfc2136(zone: str, options: Mapping[str, str]) -> DnsProvider:
     from federation_operator.dns.rfc2136 import Rfc2136Provider  # noqa: PLC0415 (dnspython loaded when chosen)
 
-    _check_options(
+    check_options(
         "rfc2136",
         options,
         required=("server",),
@@ -45,19 +45,31 @@ def _build_rfc2136(zone: str, options: Mapping[str, str]) -> DnsProvider:
     return Rfc2136Provider(
         server=options["server"],
         zone=zone,
-        port=_number("rfc2136", options, "port", int, 53),
+        port=number_option("rfc2136", options, "port", int, 53),
         key_name=options.get("key_name"),
         key_secret=options.get("key_secret"),
         key_algorithm=options.get("key_algorithm", "hmac-sha256"),
-        timeout=_number("rfc2136", options, "timeout", float, 10.0),
+        timeout=number_option("rfc2136", options, "timeout", float, 10.0),
     )
+
+
+def _build_route53(zone: str, options: Mapping[str, str]) -> DnsProvider:
+    from federation_operator.dns.route53 import build_route53  # noqa: PLC0415 (boto3 loaded when chosen)
+
+    return build_route53(zone, options)
+
+
+def _build_clouddns(zone: str, options: Mapping[str, str]) -> DnsProvider:
+    from federation_operator.dns.clouddns import build_clouddns  # noqa: PLC0415 (google loaded when chosen)
+
+    return build_clouddns(zone, options)
 
 
 PROVIDERS: Mapping[str, ProviderBuilder] = {
     "inmemory": _build_inmemory,
     "rfc2136": _build_rfc2136,
-    # Extension points: "route53" (dns/route53.py, boto3) and "clouddns" (dns/clouddns.py,
-    # google-cloud-dns) are added here, with a builder like the ones above, when their adapters land.
+    "route53": _build_route53,
+    "clouddns": _build_clouddns,
 }
 """Every provider the operator can publish to, by the name used in the settings."""
 
@@ -70,7 +82,7 @@ def make_provider(name: str, *, zone: str, options: Mapping[str, str] | None = N
     return builder(zone, dict(options or {}))
 
 
-def _check_options(
+def check_options(
     provider: str, options: Mapping[str, str], *, required: tuple[str, ...], optional: tuple[str, ...]
 ) -> None:
     missing = [key for key in required if not options.get(key)]
@@ -82,7 +94,7 @@ def _check_options(
         raise PermanentError(f"DNS provider {provider}: unknown option {unknown[0]} (known: {known})")
 
 
-def _number(
+def number_option(
     provider: str, options: Mapping[str, str], key: str, kind: type[NumberT], default: NumberT
 ) -> NumberT:
     raw = options.get(key)

@@ -23,6 +23,7 @@ __all__ = [
     "RECORD_TYPES",
     "Changes",
     "Conflict",
+    "PublishResult",
     "RecordKey",
     "RecordSet",
     "RecordType",
@@ -269,3 +270,12 @@ class ServiceNames:
             if label and "." not in label:
                 return label
         return None
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What the provider holds for one FederatedService after the last publishing round involving it."""
+
+    desired: tuple[RecordSet, ...]
+    conflicts: tuple[Conflict, ...] = ()
+    error: str | None = None

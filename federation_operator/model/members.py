@@ -50,6 +50,9 @@ class ClusterInfo:
     # False until the member's shared watches have listed everything once: before that, "no Service seen"
     # means "not known yet", not "absent".
     synced: bool = False
+    # time.monotonic() when the member stopped answering its probes (None while ready, or not known): the
+    # start of its grace period.
+    not_ready_since: float | None = None
 
 
 @dataclass(frozen=True)

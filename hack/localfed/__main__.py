@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "register":
         operator.apply_crds(fed)
+        operator.register_dns_credentials(fed)
         for member in fed.members:
             operator.register_member(fed, member)
         print(f"CRDs applied; registered {', '.join(m.spec.name for m in fed.members)}")

@@ -597,10 +597,12 @@ class LocalFederation:
         returns, leaving the member half-working for a while after every outage.
         """
         state = self.clusters[cluster]
+        # An outage is abrupt: a second to exit, then SIGKILL (a draining apiserver would otherwise keep its
+        # watch connections open for many seconds, which is not what an outage looks like).
         for name, record in state.processes.items():
             if name != "kube-apiserver":
-                processes.stop(record)
-        processes.stop(state.processes["kube-apiserver"])
+                processes.stop(record, timeout=1.0)
+        processes.stop(state.processes["kube-apiserver"], timeout=1.0)
 
     def start_apiserver(self, cluster: str) -> None:
         """End of the outage: the same apiserver starts again, then its dependents; waits until it serves."""

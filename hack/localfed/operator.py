@@ -9,6 +9,7 @@ with its log in a file.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import subprocess
@@ -93,6 +94,14 @@ def member_kubeconfig(member: ClusterState) -> str:
     return yaml.safe_dump(doc)
 
 
+def _ensure_namespace(core: client.CoreV1Api, name: str) -> None:
+    try:
+        core.create_namespace({"metadata": {"name": name}})
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+
+
 def member_cluster_body(member: ClusterState, labels: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
@@ -112,11 +121,7 @@ def register_member(fed: LocalFederation, member: ClusterState) -> None:
     """What `fedctl join` will do, by hand: the credentials Secret and the MemberCluster."""
     host = fed.api_client("federation")
     core = client.CoreV1Api(host)
-    try:
-        core.create_namespace({"metadata": {"name": OPERATOR_NAMESPACE}})
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
+    _ensure_namespace(core, OPERATOR_NAMESPACE)
     secret = {
         "metadata": {"name": f"{member.spec.name}-credentials", "namespace": OPERATOR_NAMESPACE},
         "stringData": {"kubeconfig": member_kubeconfig(member)},
@@ -204,14 +209,52 @@ class OperatorProcess:
             return "(no log)"
 
 
+DNS_SECRET = "dns-credentials"
+
+
+def register_dns_credentials(fed: LocalFederation) -> None:
+    """The local BIND's TSIG key as the Secret the operator reads its DNS credentials from."""
+    if fed.dns is None:
+        return
+    core = client.CoreV1Api(fed.api_client("federation"))
+    _ensure_namespace(core, OPERATOR_NAMESPACE)
+    secret = {
+        "metadata": {"name": DNS_SECRET, "namespace": OPERATOR_NAMESPACE},
+        "stringData": {"key_name": fed.dns.key_name, "key_secret": fed.dns.key_secret},
+    }
+    try:
+        core.create_namespaced_secret(OPERATOR_NAMESPACE, secret)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        core.replace_namespaced_secret(DNS_SECRET, OPERATOR_NAMESPACE, secret)
+
+
 def operator_env(fed: LocalFederation, **settings: str) -> dict[str, str]:
-    """The environment the operator runs with on the local federation (host context, federation name)."""
-    return {
+    """The environment the operator runs with on the local federation: host context, federation name, and
+    (when the federation has its BIND) RFC 2136 publishing to it with the TSIG key from a Secret."""
+    env = {
         "FEDOP_KUBECONFIG": str(fed.kubeconfig),
         "FEDOP_HOST_CONTEXT": "federation",
         "FEDOP_FEDERATION_NAME": FEDERATION,
-        **{f"FEDOP_{k.upper()}": v for k, v in settings.items()},
     }
+    if fed.dns is not None:
+        env.update(
+            {
+                "FEDOP_DNS_PROVIDER": "rfc2136",
+                "FEDOP_DNS_ZONE": fed.dns.zone,
+                "FEDOP_DNS_OPTIONS": json.dumps(
+                    {
+                        "server": fed.dns.address,
+                        "port": str(fed.dns.port),
+                        "key_algorithm": fed.dns.key_algorithm,
+                    }
+                ),
+                "FEDOP_DNS_CREDENTIALS_SECRET": f"{OPERATOR_NAMESPACE}/{DNS_SECRET}",
+            }
+        )
+    env.update({f"FEDOP_{k.upper()}": v for k, v in settings.items()})
+    return env
 
 
 def start_operator_detached(fed: LocalFederation) -> processes.ProcessRecord:

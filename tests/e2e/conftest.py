@@ -6,13 +6,21 @@ from collections.abc import Iterator
 
 import pytest
 from localfed import LocalFederation
-from localfed.operator import OperatorProcess, apply_crds, eventually, is_member_ready, register_member
+from localfed.operator import (
+    OperatorProcess,
+    apply_crds,
+    eventually,
+    is_member_ready,
+    register_dns_credentials,
+    register_member,
+)
 
 
 @pytest.fixture(scope="session")
 def registered(federation: LocalFederation) -> LocalFederation:
     """CRDs applied to the host and every member registered (Secret + MemberCluster)."""
     apply_crds(federation)
+    register_dns_credentials(federation)
     for member in federation.members:
         register_member(federation, member)
     return federation
@@ -23,7 +31,10 @@ def operator(
     registered: LocalFederation, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
     """The operator running as a real process until the end of the session (tests may restart it)."""
-    op = OperatorProcess(registered, tmp_path_factory.mktemp("operator") / "operator.log")
+    # A short grace period keeps the unreachable-member tests quick; its meaning is the same as the default.
+    op = OperatorProcess(
+        registered, tmp_path_factory.mktemp("operator") / "operator.log", unreachable_grace_seconds="20"
+    )
     op.start()
     try:
         eventually(

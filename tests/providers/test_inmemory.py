@@ -96,7 +96,7 @@ async def test_injected_failure_then_recovery(provider: InMemoryProvider) -> Non
 
 
 def test_factory_builds_registered_providers() -> None:
-    assert sorted(PROVIDERS) == ["inmemory", "rfc2136"]
+    assert sorted(PROVIDERS) == ["clouddns", "inmemory", "rfc2136", "route53"]
     built = make_provider("inmemory", zone="Example.com")
     assert isinstance(built, InMemoryProvider)
     assert built.zone == "example.com."
@@ -105,7 +105,12 @@ def test_factory_builds_registered_providers() -> None:
 @pytest.mark.parametrize(
     ("name", "options", "message"),
     [
-        pytest.param("route66", {}, "unknown DNS provider 'route66'; known: inmemory, rfc2136", id="unknown"),
+        pytest.param(
+            "route66",
+            {},
+            "unknown DNS provider 'route66'; known: clouddns, inmemory, rfc2136, route53",
+            id="unknown",
+        ),
         pytest.param("inmemory", {"server": "x"}, "unknown option server", id="inmemory-takes-no-options"),
         pytest.param("rfc2136", {}, "option server is required", id="rfc2136-needs-server"),
         pytest.param("rfc2136", {"server": "127.0.0.1", "port": "dns"}, "port='dns'", id="bad-port"),

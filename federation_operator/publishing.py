@@ -1,0 +1,192 @@
+"""The DNS publishing loop of one zone: desired record sets per FederatedService in, provider changes out.
+
+Reconciles hand their FederatedService's desired records to `submit`; the loop coalesces whatever arrived
+since its last round (bursts of shard changes become one plan), plans the changes for the dirty owners
+against its view of the zone, and applies them in as few provider calls as the provider allows. After each
+round it tells every owner involved (`on_result`), so their status can say what was published.
+
+Its view of the zone is read from the provider once at start (and again after a stale plan or an error),
+then kept up to date by applying its own plans to it: a quiet zone costs no provider call at all.
+
+The partition guard lives here too: while `frozen`, nothing is applied and the zone stays as last
+published, because when every member is unreachable at once it is this operator that is cut off, not the
+whole world that failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+
+from federation_operator.dns.provider import DnsProvider
+from federation_operator.errors import FederationError, PermanentError, TransientError
+from federation_operator.model.dns import PublishResult, RecordSet
+from federation_operator.planning.dnsdiff import plan_zone_changes, render_applied
+
+__all__ = ["Publisher"]
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+PERMANENT_RETRY_SECONDS = 60.0
+
+
+def owner_of(key: Key) -> str:
+    return f"{key[0]}/{key[1]}"
+
+
+class Publisher:
+    """One zone, one loop (`run`), fed by `submit`/`withdraw` from the event loop's thread."""
+
+    def __init__(
+        self,
+        provider: DnsProvider,
+        *,
+        federation: str,
+        on_result: Callable[[Key], None],
+        coalesce_seconds: float = 0.02,
+    ) -> None:
+        self.provider = provider
+        self.federation = federation
+        self.zone = provider.zone
+        self._on_result = on_result
+        self._coalesce = coalesce_seconds
+        self._desired: dict[Key, tuple[RecordSet, ...]] = {}
+        self._results: dict[Key, PublishResult] = {}
+        self._dirty: set[Key] = set()
+        self._wake = asyncio.Event()
+        self._current: tuple[RecordSet, ...] | None = None
+        self._frozen = False
+        self._withdrawn: dict[Key, asyncio.Event] = {}
+        self.provider_calls = 0
+        self.rounds = 0
+
+    # --- inputs ---------------------------------------------------------------------------------------
+
+    def submit(self, key: Key, records: tuple[RecordSet, ...]) -> None:
+        """The records `key` should have now; nothing happens if that is what was last submitted.
+
+        (An owner whose last round failed permanently is retried on a timer, not on every resubmission,
+        so an unfixable record cannot turn each status update into another provider call.)
+        """
+        if self._desired.get(key) == records and (key in self._results or key in self._dirty):
+            return
+        self._desired[key] = records
+        self._dirty.add(key)
+        self._wake.set()
+
+    async def withdraw(self, key: Key) -> None:
+        """Delete every record of `key` and wait until the provider confirmed it (FederatedService deletion).
+
+        Callers bound the wait (`asyncio.timeout`): a provider that keeps failing keeps this waiting.
+        """
+        done = self._withdrawn.setdefault(key, asyncio.Event())
+        self._desired[key] = ()
+        self._dirty.add(key)
+        self._wake.set()
+        await done.wait()
+        self._withdrawn.pop(key, None)
+        self._desired.pop(key, None)
+        self._results.pop(key, None)
+
+    def _redirty(self, keys: list[Key]) -> None:
+        self._dirty.update(k for k in keys if k in self._desired)
+        self._wake.set()
+
+    def forget(self, key: Key) -> None:
+        self._desired.pop(key, None)
+        self._results.pop(key, None)
+        self._dirty.discard(key)
+
+    def set_frozen(self, frozen: bool) -> bool:
+        """Partition guard on/off; returns True when this call changed it."""
+        if frozen == self._frozen:
+            return False
+        self._frozen = frozen
+        log.warning("DNS publishing %s", "frozen (partition guard)" if frozen else "resumed")
+        if not frozen:
+            self._wake.set()
+        return True
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    def result(self, key: Key) -> PublishResult | None:
+        return self._results.get(key)
+
+    @property
+    def ready(self) -> bool:
+        """True once the zone has been read: before that, nothing can be planned."""
+        return self._current is not None
+
+    # --- the loop ---------------------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        self._current = tuple(await self.provider.records())
+        self.provider_calls += 1
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                if self._current is None:
+                    await self._read()
+                    log.info("DNS zone %s read: %d record sets", self.zone, len(self._current or ()))
+                await self._wake.wait()
+                self._wake.clear()
+                # A short window lets a burst of changes (many shards flipping at once) share one plan.
+                await asyncio.sleep(self._coalesce)
+                if self._frozen or not self._dirty:
+                    continue
+                await self._round()
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except FederationError as exc:
+                self._current = None  # re-read before planning again: the plan may have been half applied
+                log.warning("DNS zone %s: %s; retrying in %.1fs", self.zone, exc, backoff)
+                await asyncio.sleep(backoff * (1 + random.random()))
+                backoff = min(backoff * 2, 30.0)
+                self._wake.set()
+            except Exception:
+                self._current = None
+                log.exception("DNS zone %s: unexpected error; retrying in %.1fs", self.zone, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                self._wake.set()
+
+    async def _round(self) -> None:
+        assert self._current is not None
+        keys = sorted(self._dirty)
+        self._dirty.clear()
+        desired = {owner_of(k): self._desired.get(k, ()) for k in keys}
+        changes, conflicts = plan_zone_changes(
+            self._current, desired, federation=self.federation, zone=self.zone
+        )
+        self.rounds += 1
+        try:
+            if not changes.is_empty:
+                log.info("DNS zone %s: applying\n%s", self.zone, changes)
+                self.provider_calls += await self.provider.apply(changes)
+                self._current = render_applied(self._current, changes)
+        except PermanentError as exc:
+            # Retrying at once cannot help (a refused key, a record the provider rejects): report it on each
+            # owner, and try again later in case someone fixed the cause.
+            for key in keys:
+                self._results[key] = PublishResult(self._desired.get(key, ()), error=str(exc))
+                self._on_result(key)
+            asyncio.get_running_loop().call_later(PERMANENT_RETRY_SECONDS, self._redirty, keys)
+            return
+        except TransientError:
+            # Including a stale plan: the loop re-reads the zone and plans these owners again.
+            self._dirty.update(keys)
+            raise
+        for key in keys:
+            found = conflicts.get(owner_of(key), ())
+            self._results[key] = PublishResult(self._desired.get(key, ()), conflicts=found)
+            if key in self._withdrawn and not self._desired.get(key):
+                self._withdrawn[key].set()
+            self._on_result(key)
