@@ -34,11 +34,21 @@ for cluster in $members; do
     --labels=run=nginx >/dev/null 2>&1 || true
 done
 kubectl --context federation -n mynamespace wait fsvc/nginx --for=condition=Healthy --timeout=60s >/dev/null
+kubectl --context federation -n mynamespace wait fsvc/nginx --for=condition=Ready --timeout=60s >/dev/null
 
 echo; echo "+ kubectl --context federation get fsvc -n mynamespace"
 kubectl --context federation get fsvc -n mynamespace
 echo; echo "+ kubectl --context federation describe fsvc nginx -n mynamespace"
 kubectl --context federation describe fsvc nginx -n mynamespace
+dns_port=$(.venv/bin/python -c "import json; print(json.load(open('.localfed/state.json'))['dns']['port'])")
+stem=nginx.mynamespace.myfederation.svc
+echo; echo "+ DNS answers from the local BIND (127.0.0.1:$dns_port), global, region and zone tiers:"
+for tier in "" $(kubectl --context federation get mc -o jsonpath='{range .items[*]}{.spec.region} {.status.zones[*]} {end}'); do
+  name="$stem.${tier:+$tier.}example.com"
+  echo "\$ dig +noall +answer @127.0.0.1 -p $dns_port $name"
+  dig +noall +answer @127.0.0.1 -p "$dns_port" "$name"
+done
+
 echo
 echo "The operator keeps running (log: .localfed/operator.log). Try: hack/local-federation backends gce-asia-east1 run=nginx -n mynamespace --ready false"
 echo "Stop everything with: hack/local-federation down"

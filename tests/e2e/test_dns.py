@@ -111,11 +111,13 @@ class Seed:
             },
         )
 
-    def address(self, cluster: str) -> str:
+    def address(self, cluster: str) -> str | None:
+        """The member Service's LoadBalancer address, None until the allocator has given it one."""
         svc = client.CoreV1Api(self.fed.api_client(cluster)).read_namespaced_service(
             self.name, self.namespace
         )
-        return str(svc.status.load_balancer.ingress[0].ip)
+        ingress = svc.status.load_balancer.ingress if svc.status and svc.status.load_balancer else None
+        return str(ingress[0].ip) if ingress else None
 
 
 @pytest.fixture
@@ -159,7 +161,9 @@ def test_no_backends_means_no_records_then_every_tier_answers(seed: Seed) -> Non
 
     for cluster in member_names(seed.fed):
         seed.start_backends(cluster)
-    addresses = {c: seed.address(c) for c in member_names(seed.fed)}
+    addresses = {
+        c: eventually(f"address in {c}", lambda c=c: seed.address(c)) for c in member_names(seed.fed)
+    }
     eventually(
         "global name answers every member",
         lambda: ask(seed.fed, seed.global_name()).addresses == frozenset(addresses.values()),

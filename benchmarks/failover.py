@@ -1,0 +1,706 @@
+"""Benchmark: failover latency, from a member's endpoint readiness change to the changed answer from BIND.
+
+Run on demand, not in the test suite:
+    .venv/bin/python benchmarks/failover.py [--trials 30] [--members 3] [--settle 1.0]
+
+Brings up its own local federation (with BIND) in a temporary directory, applies the CRDs, registers the DNS
+credentials and the members, starts the operator as a process with its default settings (RFC 2136 publishing
+to the federation's BIND), and creates one FederatedService `nginx` with a backend Pod (`run=nginx`) in every
+member. Once the global name answers every member's address, each trial takes one member (round robin):
+
+* **down**: t0 = `time.monotonic()` just before `set_backends_ready(..., ready=False)` (which patches the
+  Pod's status), then BIND is asked for the global name over UDP every 2 ms until the member's address is
+  gone;
+* **up**: the same with `ready=True`, until the address is back.
+
+Each direction is one change; a trial is one of each, so `--trials 30` measures 60 changes. Between changes
+the answer must hold steady for `--settle` seconds (and be every member's addresses before a down flip).
+
+Also reported, per change: where the time goes (the benchmark watches the member's Pods and EndpointSlices
+itself, and reads the timestamps of the operator's `DNS zone ...: applying` log lines and of BIND's
+`named.log`), and the provider calls it cost (UPDATE messages BIND received, counted in `named.log` as
+distinct clients of `signer ... approved` / `updating zone` lines; zone transfers; plans the operator
+applied). Before the trials, the floor is measured: an API write seen by a watch, plus one TSIG-signed
+UPDATE round trip to BIND. At the end, the operator's peak RSS (VmHWM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import re
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "hack"), str(REPO)]
+
+import dns.exception  # noqa: E402
+import dns.message  # noqa: E402
+import dns.query  # noqa: E402
+import dns.rcode  # noqa: E402
+import dns.rdatatype  # noqa: E402
+import dns.tsigkeyring  # noqa: E402
+import dns.update  # noqa: E402
+from kubernetes import client, watch  # noqa: E402
+from localfed import FederationConfig, LocalFederation  # noqa: E402
+from localfed.bind import BindServer  # noqa: E402
+from localfed.operator import (  # noqa: E402
+    FEDERATION,
+    GROUP,
+    VERSION,
+    OperatorProcess,
+    apply_crds,
+    eventually,
+    is_member_ready,
+    register_dns_credentials,
+    register_member,
+)
+
+NAMESPACE = "bench-failover"
+SERVICE = "nginx"
+POLL_SECONDS = 0.002
+DEADLINE_SECONDS = 30.0
+
+OPERATOR_APPLY = re.compile(
+    r"^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO \[federation_operator\.publishing\] "
+    r"DNS zone \S+: applying"
+)
+BIND_LINE = re.compile(
+    r"^(?P<ts>\d\d-\w{3}-\d{4} \d\d:\d\d:\d\d\.\d{3}) client @(?P<ptr>0x[0-9a-f]+) "
+    r"(?P<peer>[^\s/]+)(?:/key [^:]+)?: (?P<msg>.*)$"
+)
+UPDATE_MESSAGE = re.compile(r"signer \"[^\"]*\" approved|updating zone|update failed|update .* denied")
+
+
+def progress(message: str) -> None:
+    print(f"[failover] {message}", file=sys.stderr, flush=True)
+
+
+# --- asking BIND ------------------------------------------------------------------------------------------
+
+
+def answer(server: BindServer, name: str, timeout: float = 1.0) -> frozenset[str] | None:
+    """The A addresses BIND answers for `name` (following CNAMEs in the answer); None on a lost datagram."""
+    try:
+        response = dns.query.udp(
+            dns.message.make_query(name, "A"), server.address, port=server.port, timeout=timeout
+        )
+    except dns.exception.Timeout:
+        return None
+    return frozenset(
+        record.address for rrset in response.answer if rrset.rdtype == dns.rdatatype.A for record in rrset
+    )
+
+
+def poll_until(
+    server: BindServer, name: str, done: Callable[[frozenset[str]], bool], deadline: float
+) -> float | None:
+    """Ask every POLL_SECONDS until `done(answer)`: the monotonic time it first held (None: `deadline`)."""
+    while time.monotonic() < deadline:
+        got = answer(server, name)
+        if got is not None and done(got):
+            return time.monotonic()
+        time.sleep(POLL_SECONDS)
+    return None
+
+
+# --- watching the members ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seen:
+    at: float  # time.monotonic() when the watch event arrived here
+    member: str
+    kind: str
+    value: str
+
+
+@dataclass
+class Recorder:
+    """Every watch event the benchmark's own watchers saw, for the per-stage breakdown."""
+
+    events: list[Seen] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, event: Seen) -> None:
+        with self.lock:
+            self.events.append(event)
+
+    def first(self, member: str, kind: str, value: str, after: float) -> float | None:
+        with self.lock:
+            return next(
+                (
+                    e.at
+                    for e in self.events
+                    if e.member == member and e.kind == kind and e.value == value and e.at >= after
+                ),
+                None,
+            )
+
+
+def pod_ready(obj: dict[str, Any]) -> str:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return str(any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions))
+
+
+def slice_ready(obj: dict[str, Any]) -> str:
+    endpoints = obj.get("endpoints") or []
+    return str(any((e.get("conditions") or {}).get("ready") for e in endpoints))
+
+
+def configmap_value(obj: dict[str, Any]) -> str:
+    return str((obj.get("data") or {}).get("n", ""))
+
+
+class Watcher(threading.Thread):
+    """List+watch of one kind in one member's namespace (resuming from the last resourceVersion)."""
+
+    def __init__(
+        self,
+        fed: LocalFederation,
+        member: str,
+        *,
+        kind: str,
+        list_fn: Callable[[client.ApiClient], Callable[..., Any]],
+        classify: Callable[[dict[str, Any]], str],
+        recorder: Recorder,
+        **selector: str,
+    ) -> None:
+        super().__init__(name=f"watch-{kind}-{member}", daemon=True)
+        self.api = fed.api_client(member)
+        self.member, self.kind = member, kind
+        self.list_fn = list_fn(self.api)
+        self.classify = classify
+        self.recorder = recorder
+        self.selector = selector
+        self.synced = threading.Event()
+        self.stopping = threading.Event()
+        self.watch = watch.Watch()
+
+    def run(self) -> None:
+        resource_version: str | None = None
+        while not self.stopping.is_set():
+            try:
+                if resource_version is None:
+                    listed = self.list_fn(NAMESPACE, _request_timeout=10, **self.selector)
+                    resource_version = listed.metadata.resource_version
+                    self.synced.set()
+                for event in self.watch.stream(
+                    self.list_fn,
+                    NAMESPACE,
+                    resource_version=resource_version,
+                    allow_watch_bookmarks=True,
+                    timeout_seconds=240,
+                    deserialize=False,
+                    **self.selector,
+                ):
+                    now = time.monotonic()
+                    obj = event["object"]
+                    resource_version = obj["metadata"]["resourceVersion"]
+                    if event["type"] in ("ADDED", "MODIFIED"):
+                        self.recorder.add(Seen(now, self.member, self.kind, self.classify(obj)))
+            except Exception:  # a dropped or expired watch: list again (quietly, also when shutting down)
+                resource_version = None
+                self.stopping.wait(0.2)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.watch.stop()
+
+
+def start_watchers(fed: LocalFederation, recorder: Recorder) -> list[Watcher]:
+    watchers = []
+    for member in fed.members:
+        name = member.spec.name
+        watchers += [
+            Watcher(
+                fed,
+                name,
+                kind="pod",
+                list_fn=lambda api: client.CoreV1Api(api).list_namespaced_pod,
+                classify=pod_ready,
+                recorder=recorder,
+                label_selector=f"run={SERVICE}",
+            ),
+            Watcher(
+                fed,
+                name,
+                kind="slice",
+                list_fn=lambda api: client.DiscoveryV1Api(api).list_namespaced_endpoint_slice,
+                classify=slice_ready,
+                recorder=recorder,
+                label_selector=f"kubernetes.io/service-name={SERVICE}",
+            ),
+        ]
+    for w in watchers:
+        w.start()
+    for w in watchers:
+        if not w.synced.wait(30):
+            raise RuntimeError(f"{w.name}: no initial list within 30s")
+    return watchers
+
+
+# --- logs -------------------------------------------------------------------------------------------------
+
+
+class LogTail:
+    """The complete lines appended to a file since the last `read`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = path.stat().st_size if path.exists() else 0
+
+    def read(self) -> list[str]:
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            data = f.read()
+        end = data.rfind(b"\n") + 1
+        self.offset += end
+        return data[:end].decode(errors="replace").splitlines()
+
+
+def local_epoch(text: str, fmt: str) -> float:
+    return datetime.datetime.strptime(text, fmt).timestamp()  # naive: local time, as both logs write it
+
+
+def operator_applies(lines: list[str]) -> list[float]:
+    """Wall-clock times of the operator's `DNS zone ...: applying` lines (one per plan applied)."""
+    return [
+        local_epoch(m["ts"], "%Y-%m-%d %H:%M:%S,%f") for line in lines if (m := OPERATOR_APPLY.match(line))
+    ]
+
+
+@dataclass(frozen=True)
+class BindActivity:
+    updates: dict[str, float]  # one entry per UPDATE message (client id → first log time)
+    failed: int
+    transfers: int
+
+
+def bind_activity(lines: list[str]) -> BindActivity:
+    updates: dict[str, float] = {}
+    failed = transfers = 0
+    for line in lines:
+        if "AXFR started" in line:
+            transfers += 1
+        m = BIND_LINE.match(line)
+        if not m or not UPDATE_MESSAGE.search(m["msg"]):
+            continue
+        updates.setdefault(f"{m['ptr']} {m['peer']}", local_epoch(m["ts"], "%d-%b-%Y %H:%M:%S.%f"))
+        failed += "update failed" in m["msg"] or "denied" in m["msg"]
+    return BindActivity(updates, failed, transfers)
+
+
+# --- the floor --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Floor:
+    watch_event: list[float]
+    update_round_trip: list[float]
+    query_round_trip: list[float]
+
+
+def measure_floor(fed: LocalFederation, recorder: Recorder, name: str, samples: int = 20) -> Floor:
+    """One API write seen by a watch; one signed UPDATE round trip; one UDP query round trip (seconds)."""
+    server = fed.dns
+    assert server is not None
+    member = fed.members[0].spec.name
+    core = client.CoreV1Api(fed.api_client(member))
+    core.create_namespaced_config_map(NAMESPACE, {"metadata": {"name": "floor-probe"}, "data": {"n": "0"}})
+    probe = Watcher(
+        fed,
+        member,
+        kind="configmap",
+        list_fn=lambda api: client.CoreV1Api(api).list_namespaced_config_map,
+        classify=configmap_value,
+        recorder=recorder,
+        field_selector="metadata.name=floor-probe",
+    )
+    probe.start()
+    watch_event = []
+    try:
+        if not probe.synced.wait(30):
+            raise RuntimeError("floor probe: no initial list within 30s")
+        for i in range(1, samples + 1):
+            started = time.monotonic()
+            core.patch_namespaced_config_map("floor-probe", NAMESPACE, {"data": {"n": str(i)}})
+            seen = eventually(
+                "probe event",
+                lambda i=i, t=started: recorder.first(member, "configmap", str(i), t),
+                timeout=10,
+                interval=0.001,
+            )
+            watch_event.append(seen - started)
+    finally:
+        probe.stop()
+        core.delete_namespaced_config_map("floor-probe", NAMESPACE)
+
+    keyring = dns.tsigkeyring.from_text({server.key_name: (server.key_algorithm, server.key_secret)})
+    probe_name = f"floor-probe.{server.zone}."
+    update_round_trip = []
+    for i in range(samples):
+        update = dns.update.UpdateMessage(server.zone, keyring=keyring, keyalgorithm=server.key_algorithm)
+        update.replace(probe_name, 60, "TXT", f'"{i}"')
+        started = time.monotonic()
+        response = dns.query.tcp(update, server.address, port=server.port, timeout=5)
+        update_round_trip.append(time.monotonic() - started)
+        assert response.rcode() == dns.rcode.NOERROR, dns.rcode.to_text(response.rcode())
+    cleanup = dns.update.UpdateMessage(server.zone, keyring=keyring, keyalgorithm=server.key_algorithm)
+    cleanup.delete(probe_name)
+    dns.query.tcp(cleanup, server.address, port=server.port, timeout=5)
+
+    query_round_trip = []
+    for _ in range(samples * 2):
+        started = time.monotonic()
+        answer(server, name)
+        query_round_trip.append(time.monotonic() - started)
+    return Floor(watch_event, update_round_trip, query_round_trip)
+
+
+# --- one change -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    direction: str  # "down" or "up"
+    member: str
+    latency: float | None  # t0 → answer changed, seconds; None: not within the deadline
+    call: float  # t0 → set_backends_ready returned
+    stages: dict[str, float | None]  # per-stage seconds (see STAGES)
+    updates: int  # UPDATE messages BIND received in this change's window
+    failed_updates: int
+    transfers: int
+    plans: int  # plans the operator applied (its `applying` lines)
+    stray_updates: int  # UPDATE messages seen between changes (while settling / checking stability)
+    flapped: bool  # the answer changed again during the settle window
+
+
+STAGES = (
+    ("t0 -> Pod readiness seen on a watch (harness: client, list, 2 patches)", "pod"),
+    ("Pod event -> EndpointSlice event (EndpointSlice controller + watch)", "slice"),
+    ("EndpointSlice event -> operator 'applying' (its watch, reconcile, 20 ms coalescing, plan)", "apply"),
+    ("'applying' -> BIND received the UPDATE (TCP connect, TSIG)", "bind"),
+    ("BIND received -> answer seen here (BIND applies; 2 ms polling)", "seen"),
+)
+
+
+@dataclass
+class Bench:
+    fed: LocalFederation
+    op: OperatorProcess
+    recorder: Recorder
+    addresses: dict[str, str]
+    name: str
+    settle: float
+    op_log: LogTail
+    bind_log: LogTail
+    wall_offset: float = field(default_factory=lambda: time.time() - time.monotonic())
+
+    @property
+    def server(self) -> BindServer:
+        assert self.fed.dns is not None
+        return self.fed.dns
+
+    def everyone(self) -> frozenset[str]:
+        return frozenset(self.addresses.values())
+
+    def steady(self, expected: frozenset[str]) -> bool:
+        """The answer is `expected` and stays so for `settle` seconds."""
+        until = time.monotonic() + self.settle
+        while time.monotonic() < until:
+            got = answer(self.server, self.name)
+            if got is not None and got != expected:
+                return False
+            time.sleep(0.05)
+        return answer(self.server, self.name) == expected
+
+    def flip(self, member: str, ready: bool) -> Change:
+        if not self.op.alive():
+            raise RuntimeError(f"the operator died:\n{self.op.tail()}")
+        address = self.addresses[member]
+        stray = len(bind_activity(self.bind_log.read()).updates)
+        self.op_log.read()
+        expected = self.everyone() if ready else self.everyone() - {address}
+
+        t0 = time.monotonic()
+        self.fed.set_backends_ready(member, NAMESPACE, f"run={SERVICE}", ready=ready)
+        call = time.monotonic() - t0
+        seen = poll_until(
+            self.server,
+            self.name,
+            (lambda got: address in got) if ready else (lambda got: address not in got),
+            t0 + DEADLINE_SECONDS,
+        )
+        flapped = seen is not None and not self.steady(expected)
+
+        applies = [t - self.wall_offset for t in operator_applies(self.op_log.read())]
+        activity = bind_activity(self.bind_log.read())
+        received = sorted(t - self.wall_offset for t in activity.updates.values())
+        # Log timestamps are whole milliseconds, truncated: allow for that when matching them to t0.
+        apply_at = next((t for t in applies if t >= t0 - 0.001), None)
+        bind_at = next((t for t in received if t >= t0 - 0.001), None)
+        pod_at = self.recorder.first(member, "pod", str(ready), t0)
+        slice_at = self.recorder.first(member, "slice", str(ready), t0)
+        points = [t0, pod_at, slice_at, apply_at, bind_at, seen]
+        stages = {
+            key: (b - a if a is not None and b is not None else None)
+            for (_, key), a, b in zip(STAGES, points[:-1], points[1:], strict=True)
+        }
+        return Change(
+            direction="up" if ready else "down",
+            member=member,
+            latency=None if seen is None else seen - t0,
+            call=call,
+            stages=stages,
+            updates=len(activity.updates),
+            failed_updates=activity.failed,
+            transfers=activity.transfers,
+            plans=len(applies),
+            stray_updates=stray,
+            flapped=flapped,
+        )
+
+
+# --- set-up -----------------------------------------------------------------------------------------------
+
+
+def create_federated_service(fed: LocalFederation) -> None:
+    host = fed.api_client("federation")
+    client.CoreV1Api(host).create_namespace({"metadata": {"name": NAMESPACE}})
+    client.CustomObjectsApi(host).create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        NAMESPACE,
+        "federatedservices",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "FederatedService",
+            "metadata": {"name": SERVICE},
+            "spec": {
+                "template": {"spec": {"selector": {"run": SERVICE}, "ports": [{"name": "http", "port": 80}]}},
+                "dns": {"ttl": 30},
+            },
+        },
+    )
+
+
+def start_backends(fed: LocalFederation) -> dict[str, str]:
+    """A Pod `run=nginx` in every member (as the seed article's `kubectl run`); each member's LB address."""
+    addresses = {}
+    for member in fed.members:
+        name = member.spec.name
+        core = client.CoreV1Api(fed.api_client(name))
+        eventually(f"namespace in {name}", lambda core=core: core.read_namespace(NAMESPACE), 60)
+        core.create_namespaced_pod(
+            NAMESPACE,
+            {
+                "metadata": {"name": SERVICE, "labels": {"run": SERVICE}},
+                "spec": {
+                    "containers": [
+                        {"name": "nginx", "image": "nginx:1.11.1-alpine", "ports": [{"containerPort": 80}]}
+                    ]
+                },
+            },
+        )
+
+        def lb_address(core: client.CoreV1Api = core) -> str | None:
+            status = core.read_namespaced_service(SERVICE, NAMESPACE).status
+            ingress = status.load_balancer.ingress if status and status.load_balancer else None
+            return str(ingress[0].ip) if ingress else None
+
+        addresses[name] = eventually(f"LoadBalancer address in {name}", lb_address, 60)
+    return addresses
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# --- figures ----------------------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    low = int(k)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:7.1f}"
+
+
+def latency_row(label: str, changes: list[Change]) -> str:
+    values = [c.latency for c in changes if c.latency is not None]
+    missed = len(changes) - len(values)
+    if not values:
+        return f"  {label:<9} {len(changes):>3}   (no change seen within {DEADLINE_SECONDS:.0f}s)"
+    figures = " ".join(ms(percentile(values, q)) for q in (0.5, 0.9, 0.99, 1.0))
+    return f"  {label:<9} {len(values):>3} {figures}" + (f"   ({missed} timed out)" if missed else "")
+
+
+def mean(values: Iterable[int]) -> float:
+    items = list(values)
+    return sum(items) / len(items) if items else 0.0
+
+
+def report(args: argparse.Namespace, bench: Bench, floor: Floor, changes: list[Change], rss: float) -> None:
+    down = [c for c in changes if c.direction == "down"]
+    up = [c for c in changes if c.direction == "up"]
+    watch_p50 = percentile(floor.watch_event, 0.5)
+    update_p50 = percentile(floor.update_round_trip, 0.5)
+    print(
+        f"failover: {args.trials} trials x 2 directions over {len(bench.addresses)} members (round robin); "
+        f"operator defaults; rfc2136 to BIND at {bench.server.address}:{bench.server.port}"
+    )
+    print(f"  name polled: {bench.name} (UDP, every {POLL_SECONDS * 1000:.0f} ms)")
+    print()
+    print("latency, t0 (just before set_backends_ready) -> BIND's answer changed, ms")
+    print(f"  {'':<9} {'n':>3} {'p50':>7} {'p90':>7} {'p99':>7} {'max':>7}")
+    print(latency_row("down", down))
+    print(latency_row("up", up))
+    print(latency_row("combined", changes))
+    print()
+    print(
+        "floor (one watch event + one DNS round trip): "
+        f"API write -> watch event p50 {watch_p50 * 1000:.1f} ms + signed UPDATE round trip p50 "
+        f"{update_p50 * 1000:.1f} ms = {(watch_p50 + update_p50) * 1000:.1f} ms"
+    )
+    print(
+        f"  (a UDP query of BIND: p50 {percentile(floor.query_round_trip, 0.5) * 1000:.2f} ms; "
+        "the path measured above has two watch hops, Pod -> EndpointSlice controller -> operator)"
+    )
+    print()
+    print("where the time goes, all changes, ms")
+    print(f"  {'p50':>7} {'p90':>7} {'max':>7}  stage")
+    for label, key in STAGES:
+        values = [v for c in changes if (v := c.stages[key]) is not None]
+        if values:
+            figures = " ".join(ms(percentile(values, q)) for q in (0.5, 0.9, 1.0))
+        else:
+            figures = f"{'-':>7} {'-':>7} {'-':>7}"
+        missing = len(changes) - len(values)
+        print(f"  {figures}  {label}" + (f" [{missing} unmatched]" if missing else ""))
+    calls = [c.call for c in changes]
+    print(
+        f"  (set_backends_ready itself returned after p50 {percentile(calls, 0.5) * 1000:.1f} ms, "
+        f"p90 {percentile(calls, 0.9) * 1000:.1f} ms)"
+    )
+    print()
+    updates = [c.updates for c in changes]
+    print(
+        f"provider calls per change: {mean(updates):.2f} UPDATE messages received by BIND "
+        f"(min {min(updates)}, max {max(updates)}; from named.log)"
+    )
+    print(
+        f"  operator plans applied per change: {mean(c.plans for c in changes):.2f}; "
+        f"zone transfers (AXFR): {sum(c.transfers for c in changes)}; "
+        f"failed UPDATEs: {sum(c.failed_updates for c in changes)}; "
+        f"UPDATEs between changes: {sum(c.stray_updates for c in changes)}; "
+        f"answers that changed again within {args.settle:.1f}s: {sum(c.flapped for c in changes)}"
+    )
+    print()
+    print(f"operator peak RSS (VmHWM): {rss:.0f} MiB")
+
+
+# --- main -------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--trials", type=int, default=30, help="down+up pairs (default 30)")
+    parser.add_argument("--members", type=int, default=3)
+    parser.add_argument("--settle", type=float, default=1.0, help="seconds an answer must hold steady")
+    args = parser.parse_args()
+    if args.trials < 1 or args.members < 2:
+        parser.error("need at least 1 trial and 2 members")
+
+    with tempfile.TemporaryDirectory(prefix="bench-failover-") as tmp:
+        fed = LocalFederation(FederationConfig(Path(tmp) / "fed", members=args.members))
+        progress("bringing up the local federation")
+        fed.up(log=progress)
+        op = OperatorProcess(fed, Path(tmp) / "operator.log")
+        watchers: list[Watcher] = []
+        try:
+            assert fed.dns is not None
+            apply_crds(fed)
+            register_dns_credentials(fed)
+            for member in fed.members:
+                register_member(fed, member)
+            op.start()
+            eventually(
+                "members Ready",
+                lambda: op.alive() and all(is_member_ready(fed, m.spec.name) for m in fed.members),
+                90,
+            )
+            progress("operator up, members Ready; creating the FederatedService and backends")
+            create_federated_service(fed)
+            addresses = start_backends(fed)
+            name = f"{SERVICE}.{NAMESPACE}.{FEDERATION}.svc.{fed.dns.zone}."
+            server = fed.dns
+            eventually(
+                "global name answers every member",
+                lambda: answer(server, name) == frozenset(addresses.values()),
+                90,
+            )
+            recorder = Recorder()
+            watchers = start_watchers(fed, recorder)
+            progress("measuring the floor")
+            floor = measure_floor(fed, recorder, name)
+            bench = Bench(
+                fed,
+                op,
+                recorder,
+                addresses,
+                name,
+                args.settle,
+                LogTail(op.log),
+                LogTail(fed.state_dir / "bind" / "named.log"),
+            )
+            clusters = [m.spec.name for m in fed.members]
+            changes: list[Change] = []
+            for trial in range(args.trials):
+                cluster = clusters[trial % len(clusters)]
+                eventually("answer steady with every member", lambda: bench.steady(bench.everyone()), 60)
+                for ready in (False, True):
+                    change = bench.flip(cluster, ready)
+                    changes.append(change)
+                    shown = "timeout" if change.latency is None else f"{change.latency * 1000:.0f} ms"
+                    progress(
+                        f"trial {trial + 1}/{args.trials} {change.direction:>4} {cluster}: {shown}, "
+                        f"{change.updates} UPDATE"
+                    )
+                    if change.latency is None and not ready:
+                        # The up flip is measured from a steady down state only: restore and go on.
+                        fed.set_backends_ready(cluster, NAMESPACE, f"run={SERVICE}", ready=True)
+                        break
+            assert op.proc is not None
+            rss = peak_rss_mib(op.proc.pid)
+            report(args, bench, floor, changes, rss)
+        except BaseException:
+            progress(f"failed; operator log tail:\n{op.tail(30)}")
+            raise
+        finally:
+            for w in watchers:
+                w.stop()
+            op.stop()
+            fed.down(log=lambda _m: None)
+
+
+if __name__ == "__main__":
+    main()
