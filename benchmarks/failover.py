@@ -1,7 +1,7 @@
 """Benchmark: failover latency, from a member's endpoint readiness change to the changed answer from BIND.
 
 Run on demand, not in the test suite:
-    .venv/bin/python benchmarks/failover.py [--trials 30] [--members 3] [--settle 1.0]
+    .venv/bin/python benchmarks/failover.py [--trials 30] [--members 3] [--settle 1.0] [--per-change]
 
 Brings up its own local federation (with BIND) in a temporary directory, applies the CRDs, registers the DNS
 credentials and the members, starts the operator as a process with its default settings (RFC 2136 publishing
@@ -382,6 +382,11 @@ class Change:
     stray_updates: int  # UPDATE messages seen between changes (while settling / checking stability)
     flapped: bool  # the answer changed again during the settle window
 
+    def since(self, *keys: str) -> float | None:
+        """Seconds from the end of stage `keys[0]` to the answer changing: the sum of `keys`' stages."""
+        parts = [self.stages[k] for k in keys]
+        return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
+
 
 STAGES = (
     ("t0 -> Pod readiness seen on a watch (harness: client, list, 2 patches)", "pod"),
@@ -543,13 +548,13 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:7.1f}"
 
 
-def latency_row(label: str, changes: list[Change]) -> str:
-    values = [c.latency for c in changes if c.latency is not None]
-    missed = len(changes) - len(values)
+def latency_row(label: str, measured: list[float | None]) -> str:
+    values = [v for v in measured if v is not None]
+    missed = len(measured) - len(values)
     if not values:
-        return f"  {label:<9} {len(changes):>3}   (no change seen within {DEADLINE_SECONDS:.0f}s)"
+        return f"  {label:<9} {len(measured):>3}   (none measured)"
     figures = " ".join(ms(percentile(values, q)) for q in (0.5, 0.9, 0.99, 1.0))
-    return f"  {label:<9} {len(values):>3} {figures}" + (f"   ({missed} timed out)" if missed else "")
+    return f"  {label:<9} {len(values):>3} {figures}" + (f"   ({missed} not measured)" if missed else "")
 
 
 def mean(values: Iterable[int]) -> float:
@@ -570,9 +575,16 @@ def report(args: argparse.Namespace, bench: Bench, floor: Floor, changes: list[C
     print()
     print("latency, t0 (just before set_backends_ready) -> BIND's answer changed, ms")
     print(f"  {'':<9} {'n':>3} {'p50':>7} {'p90':>7} {'p99':>7} {'max':>7}")
-    print(latency_row("down", down))
-    print(latency_row("up", up))
-    print(latency_row("combined", changes))
+    print(latency_row("down", [c.latency for c in down]))
+    print(latency_row("up", [c.latency for c in up]))
+    print(latency_row("combined", [c.latency for c in changes]))
+    print("  the same changes, timed from a later start, ms:")
+    tail = ("slice", "apply", "bind", "seen")
+    print(latency_row("from Pod", [c.since(*tail) for c in changes]) + "  <- Pod readiness seen on a watch")
+    print(
+        latency_row("from EPS", [c.since(*tail[1:]) for c in changes])
+        + "  <- EndpointSlice change seen on a watch"
+    )
     print()
     print(
         "floor (one watch event + one DNS round trip): "
@@ -584,20 +596,20 @@ def report(args: argparse.Namespace, bench: Bench, floor: Floor, changes: list[C
         "the path measured above has two watch hops, Pod -> EndpointSlice controller -> operator)"
     )
     print()
-    print("where the time goes, all changes, ms")
-    print(f"  {'p50':>7} {'p90':>7} {'max':>7}  stage")
+    print("where the time goes, ms (p50 per direction; p50, p90, max over all changes)")
+    print(f"  {'down':>7} {'up':>7} {'p50':>7} {'p90':>7} {'max':>7}  stage")
     for label, key in STAGES:
-        values = [v for c in changes if (v := c.stages[key]) is not None]
-        if values:
-            figures = " ".join(ms(percentile(values, q)) for q in (0.5, 0.9, 1.0))
-        else:
-            figures = f"{'-':>7} {'-':>7} {'-':>7}"
-        missing = len(changes) - len(values)
-        print(f"  {figures}  {label}" + (f" [{missing} unmatched]" if missing else ""))
+        columns = []
+        for subset, qs in ((down, (0.5,)), (up, (0.5,)), (changes, (0.5, 0.9, 1.0))):
+            values = [v for c in subset if (v := c.stages[key]) is not None]
+            columns += [ms(percentile(values, q)) if values else f"{'-':>7}" for q in qs]
+        missing = sum(c.stages[key] is None for c in changes)
+        print(f"  {' '.join(columns)}  {label}" + (f" [{missing} unmatched]" if missing else ""))
     calls = [c.call for c in changes]
     print(
         f"  (set_backends_ready itself returned after p50 {percentile(calls, 0.5) * 1000:.1f} ms, "
-        f"p90 {percentile(calls, 0.9) * 1000:.1f} ms)"
+        f"p90 {percentile(calls, 0.9) * 1000:.1f} ms; log timestamps are whole ms, and BIND 9.18's can run a "
+        "few ms early, so the split between the last two stages is approximate)"
     )
     print()
     updates = [c.updates for c in changes]
@@ -614,6 +626,13 @@ def report(args: argparse.Namespace, bench: Bench, floor: Floor, changes: list[C
     )
     print()
     print(f"operator peak RSS (VmHWM): {rss:.0f} MiB")
+    if args.per_change:
+        print()
+        print("per change, ms: direction member total | " + " ".join(key for _, key in STAGES) + " | UPDATEs")
+        for c in changes:
+            stages = " ".join(f"{v * 1000:.1f}" if v is not None else "-" for v in c.stages.values())
+            total = f"{c.latency * 1000:.1f}" if c.latency is not None else "timeout"
+            print(f"  {c.direction:<4} {c.member:<18} {total:>7} | {stages} | {c.updates}")
 
 
 # --- main -------------------------------------------------------------------------------------------------
@@ -626,6 +645,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=30, help="down+up pairs (default 30)")
     parser.add_argument("--members", type=int, default=3)
     parser.add_argument("--settle", type=float, default=1.0, help="seconds an answer must hold steady")
+    parser.add_argument("--per-change", action="store_true", help="also print every change's stages")
     args = parser.parse_args()
     if args.trials < 1 or args.members < 2:
         parser.error("need at least 1 trial and 2 members")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import dns.message
+import dns.query
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -354,8 +357,10 @@ def test_restarted_operator_converges_without_rewriting(operator: OperatorProces
     host.create(fsvc_body("steady", host.namespace))
     for c in members(host.fed):
         eventually(f"in {c}", lambda c=c: host.member_service(c, "steady"))
-    eventually("status settled", lambda: condition(host.get("steady"), "Propagated"))
+    eventually("status settled", lambda: condition(host.get("steady"), "DNSPublished"))
     versions = {c: host.member_service(c, "steady").metadata.resource_version for c in members(host.fed)}
+    # Every UPDATE that BIND applies bumps the zone's SOA serial.
+    serial = eventually("DNS quiet", lambda: quiet_serial(host.fed))
 
     operator.stop()
     host.create(fsvc_body("while-down", host.namespace))
@@ -363,7 +368,29 @@ def test_restarted_operator_converges_without_rewriting(operator: OperatorProces
 
     for c in members(host.fed):
         eventually(f"while-down in {c}", lambda c=c: host.member_service(c, "while-down"), timeout=60)
-    # The Services that were already right were not written again.
+    eventually(
+        "while-down's status current",
+        lambda: (c := condition(host.get("while-down"), "DNSPublished")) and c["status"] == "True",
+        timeout=60,
+    )
+    # The Services that were already right were not written again, and DNS was not touched.
     assert {
         c: host.member_service(c, "steady").metadata.resource_version for c in members(host.fed)
     } == versions
+    assert soa_serial(host.fed) == serial
+
+
+def soa_serial(fed: LocalFederation) -> int:
+    server = fed.dns
+    assert server is not None
+    response = dns.query.udp(
+        dns.message.make_query(f"{server.zone}.", "SOA"), server.address, port=server.port, timeout=3
+    )
+    return int(response.answer[0][0].serial)
+
+
+def quiet_serial(fed: LocalFederation) -> int | None:
+    """The SOA serial once it has not moved for two seconds (nothing left in flight from earlier tests)."""
+    before = soa_serial(fed)
+    time.sleep(2)
+    return before if soa_serial(fed) == before else None
