@@ -53,6 +53,22 @@ class _Member:
     services: dict[tuple[str, str], ObservedService] = field(default_factory=dict)
     # (namespace, slice name) -> (service name, raw slice)
     slices: dict[tuple[str, str], tuple[str, Mapping[str, Any]]] = field(default_factory=dict)
+    # (namespace, service name) -> names of its slices: summing one Service's endpoints stays O(its slices).
+    slices_by_service: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+
+    def forget_slice(self, key: tuple[str, str]) -> None:
+        entry = self.slices.pop(key, None)
+        if entry is not None:
+            names = self.slices_by_service.get((key[0], entry[0]))
+            if names is not None:
+                names.discard(key[1])
+                if not names:
+                    del self.slices_by_service[(key[0], entry[0])]
+
+    def record_slice(self, key: tuple[str, str], service: str, obj: Mapping[str, Any]) -> None:
+        self.forget_slice(key)
+        self.slices[key] = (service, obj)
+        self.slices_by_service.setdefault((key[0], service), set()).add(key[1])
 
 
 class MemberRegistry:
@@ -144,7 +160,8 @@ class MemberRegistry:
             member = self._members.get(cluster)
             if member is None:
                 return EndpointSummary()
-            slices = [raw for (ns, _), (svc, raw) in member.slices.items() if ns == namespace and svc == name]
+            names = member.slices_by_service.get((namespace, name), ())
+            slices = [member.slices[(namespace, n)][1] for n in names]
         return summarize_endpoints(slices)
 
     def watch_counters(self) -> dict[str, WatchCounters]:
@@ -165,10 +182,10 @@ class MemberRegistry:
             else:
                 member.services[key] = observe_service(cluster, obj)
         elif event_type == "DELETED":
-            member.slices.pop(key, None)
+            member.forget_slice(key)
         else:
             labels = obj.get("metadata", {}).get("labels") or {}
-            member.slices[key] = (str(labels.get(SERVICE_NAME_LABEL, "")), obj)
+            member.record_slice(key, str(labels.get(SERVICE_NAME_LABEL, "")), obj)
         return _owner_key(obj)
 
     def _event_handler(self, cluster: str, kind: str) -> Callable[[str, dict[str, Any]], None]:
@@ -194,6 +211,8 @@ class MemberRegistry:
                     if (owner := _owner_key(raw)) is not None:
                         owners.add(owner)
                 stale.clear()
+                if kind != "services":
+                    member.slices_by_service.clear()
                 for obj in objects:
                     if (owner := self._apply(cluster, kind, "ADDED", obj)) is not None:
                         owners.add(owner)
