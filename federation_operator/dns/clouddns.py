@@ -56,7 +56,7 @@ from google.cloud import dns as google_dns
 from google.oauth2 import service_account
 
 from federation_operator.dns.factory import check_options, number_option
-from federation_operator.dns.ownership import parse_ownership_name
+from federation_operator.dns.ownership import group_changes_by_name
 from federation_operator.dns.provider import StaleChangesError, check_in_zone
 from federation_operator.errors import FederationError, PermanentError, TransientError
 from federation_operator.model.dns import RECORD_TYPES, Changes, RecordKey, RecordSet, normalize_name
@@ -259,23 +259,20 @@ class CloudDnsProvider:
     def _group(self, changes: Changes) -> list[_Group]:
         """The changes grouped by the name they are about, in name order (ownership records with their
         record), as Cloud DNS JSON: deletions as last read where the plan matches that read exactly."""
-        groups: dict[str, _Group] = {}
-
-        def group_of(record: RecordSet) -> _Group:
-            target = parse_ownership_name(record.name)
-            name = target[0] if target else record.name
-            return groups.setdefault(name, _Group(name))
-
-        for record in (*changes.delete, *changes.update_old):
-            group_of(record).deletions.append(self._as_read(record))
-        for record in (*changes.update_new, *changes.create):
-            if len(record.values) > self._limits.records_per_rrset:
-                raise PermanentError(
-                    f"{record.name} {record.type} has {len(record.values)} records; Cloud DNS takes at most "
-                    f"{self._limits.records_per_rrset} per record set"
-                )
-            group_of(record).additions.append(_render(record))
-        return [groups[name] for name in sorted(groups)]
+        groups: list[_Group] = []
+        for name, part in group_changes_by_name(changes):
+            group = _Group(name)
+            for record in (*part.delete, *part.update_old):
+                group.deletions.append(self._as_read(record))
+            for record in (*part.update_new, *part.create):
+                if len(record.values) > self._limits.records_per_rrset:
+                    raise PermanentError(
+                        f"{record.name} {record.type} has {len(record.values)} records; Cloud DNS takes at "
+                        f"most {self._limits.records_per_rrset} per record set"
+                    )
+                group.additions.append(_render(record))
+            groups.append(group)
+        return groups
 
     def _as_read(self, record: RecordSet) -> RrsetJson:
         found = self._seen.get(record.key) if self._seen is not None else None

@@ -34,7 +34,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from federation_operator.model.dns import RECORD_TYPES, RecordKey, RecordSet, RecordType, normalize_name
+from federation_operator.model.dns import (
+    RECORD_TYPES,
+    Changes,
+    RecordKey,
+    RecordSet,
+    RecordType,
+    normalize_name,
+)
 
 __all__ = [
     "HERITAGE",
@@ -42,6 +49,7 @@ __all__ = [
     "OWNERSHIP_PREFIX",
     "OWNERSHIP_TTL",
     "OwnerTag",
+    "group_changes_by_name",
     "is_ownership_name",
     "ownership_name",
     "parse_ownership_name",
@@ -177,3 +185,38 @@ def read_owners(current: Iterable[RecordSet]) -> dict[RecordKey, OwnerTag | None
         if key is not None:
             owners[key] = read_owner(found)
     return owners
+
+
+def group_changes_by_name(changes: Changes) -> list[tuple[str, Changes]]:
+    """`changes` split by the name they are about, in name order, each ownership record with its record.
+
+    Providers keep one name's changes together in one request (an A ↔ CNAME swap must not be split, nor a
+    record from its ownership record) and pack whole groups into as few requests as their limits allow.
+    """
+    groups: dict[str, dict[str, list[RecordSet]]] = {}
+
+    def group_of(record: RecordSet) -> dict[str, list[RecordSet]]:
+        target = parse_ownership_name(record.name)
+        name = target[0] if target else record.name
+        return groups.setdefault(name, {"create": [], "old": [], "new": [], "delete": []})
+
+    for record in changes.delete:
+        group_of(record)["delete"].append(record)
+    for old, new in changes.updates:
+        group = group_of(old)
+        group["old"].append(old)
+        group["new"].append(new)
+    for record in changes.create:
+        group_of(record)["create"].append(record)
+    return [
+        (
+            name,
+            Changes(
+                create=tuple(g["create"]),
+                update_old=tuple(g["old"]),
+                update_new=tuple(g["new"]),
+                delete=tuple(g["delete"]),
+            ),
+        )
+        for name, g in sorted(groups.items())
+    ]

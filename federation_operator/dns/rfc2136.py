@@ -52,7 +52,7 @@ import dns.update
 import dns.xfr
 import dns.zone
 
-from federation_operator.dns.ownership import parse_ownership_name
+from federation_operator.dns.ownership import group_changes_by_name
 from federation_operator.dns.provider import StaleChangesError, check_in_zone
 from federation_operator.errors import PermanentError, TransientError
 from federation_operator.model.dns import RECORD_TYPES, Changes, RecordSet, RecordType, normalize_name
@@ -257,19 +257,10 @@ class Rfc2136Provider:
 
 def _group(changes: Changes) -> list[_Group]:
     """The changes grouped by the name they are about, in name order (ownership records with their record)."""
-    groups: dict[str, _Group] = {}
-
-    def group_of(record: RecordSet) -> _Group:
-        target = parse_ownership_name(record.name)
-        return groups.setdefault(target[0] if target else record.name, _Group())
-
-    for record in changes.delete:
-        group_of(record).delete.append(record)
-    for old, new in changes.updates:
-        group_of(old).updates.append((old, new))
-    for record in changes.create:
-        group_of(record).create.append(record)
-    return [groups[name] for name in sorted(groups)]
+    return [
+        _Group(delete=list(part.delete), updates=list(part.updates), create=list(part.create))
+        for _name, part in group_changes_by_name(changes)
+    ]
 
 
 _Operation = Literal["present", "absent", "delete", "delete-rrset", "add"]

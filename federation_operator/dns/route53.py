@@ -83,7 +83,7 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from federation_operator.dns.factory import check_options, number_option
-from federation_operator.dns.ownership import parse_ownership_name
+from federation_operator.dns.ownership import group_changes_by_name
 from federation_operator.dns.provider import StaleChangesError, check_in_zone
 from federation_operator.errors import FederationError, PermanentError, TransientError
 from federation_operator.model.dns import (
@@ -529,18 +529,10 @@ def plan_batches(
     :class:`PermanentError` when the changes about one name exceed a limit on their own, or a value is longer
     than Route 53 accepts.
     """
-    groups: dict[str, _Group] = {}
-
-    def group_of(record: RecordSet) -> _Group:
-        target = parse_ownership_name(record.name)
-        return groups.setdefault(target[0] if target else record.name, _Group())
-
-    for record in changes.delete:
-        group_of(record).delete.append(record)
-    for old, new in changes.updates:
-        group_of(old).updates.append((old, new))
-    for record in changes.create:
-        group_of(record).create.append(record)
+    groups = {
+        name: _Group(delete=list(part.delete), updates=list(part.updates), create=list(part.create))
+        for name, part in group_changes_by_name(changes)
+    }
 
     batches: list[Batch] = []
     pending: list[_Group] = []

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
-import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import dns.message
 import dns.query
@@ -24,31 +23,15 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from localfed import LocalFederation
 from localfed.bind import BindServer
+from localfed.operator import eventually
 
 pytestmark = pytest.mark.e2e
 
-T = TypeVar("T")
 VERSIONS = dict(
     line.split("=", 1)
     for line in (Path(__file__).parents[2] / "hack" / "versions.env").read_text().splitlines()
     if line and not line.startswith("#")
 )
-
-
-def eventually(what: str, probe: Callable[[], T | None], timeout: float = 60.0, interval: float = 0.2) -> T:
-    """Poll `probe` until it returns something truthy; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            value = probe()
-            if value:
-                return value
-            last = value
-        except (ApiException, OSError) as exc:
-            last = exc
-        time.sleep(interval)
-    pytest.fail(f"{what}: not within {timeout:.0f}s (last: {last!r})")
 
 
 @pytest.fixture
