@@ -26,12 +26,14 @@ kubectl --context federation apply -f examples/nginx.yaml
 members=$(kubectl --context federation get mc -o jsonpath='{.items[*].metadata.name}')
 echo; echo "+ backends, as in the seed article: kubectl --context \$CLUSTER run nginx ..."
 for cluster in $members; do
-  for _ in $(seq 1 30); do  # the operator creates the namespace in each member first
-    kubectl --context "$cluster" get namespace mynamespace >/dev/null 2>&1 && break
+  # The operator creates the namespace in each member; Pods are admitted once its ServiceAccount exists.
+  for _ in $(seq 1 30); do
+    kubectl --context "$cluster" -n mynamespace get serviceaccount default >/dev/null 2>&1 && break
     sleep 1
   done
-  kubectl --context "$cluster" -n mynamespace run nginx --image=nginx:1.11.1-alpine --port=80 \
-    --labels=run=nginx >/dev/null 2>&1 || true
+  kubectl --context "$cluster" -n mynamespace get pod nginx >/dev/null 2>&1 ||
+    kubectl --context "$cluster" -n mynamespace run nginx --image=nginx:1.11.1-alpine --port=80 \
+      --labels=run=nginx >/dev/null
 done
 kubectl --context federation -n mynamespace wait fsvc/nginx --for=condition=Healthy --timeout=60s >/dev/null
 kubectl --context federation -n mynamespace wait fsvc/nginx --for=condition=Ready --timeout=60s >/dev/null

@@ -98,7 +98,11 @@ class Seed:
     def start_backends(self, cluster: str) -> None:
         """The seed article's `kubectl --context=$CLUSTER run nginx --image=nginx:1.11.1-alpine --port=80`."""
         core = client.CoreV1Api(self.fed.api_client(cluster))
-        eventually(f"namespace in {cluster}", lambda: core.read_namespace(self.namespace))
+        # The operator creates the namespace; Pods are admitted once its default ServiceAccount exists.
+        eventually(
+            f"namespace in {cluster}",
+            lambda: core.read_namespaced_service_account("default", self.namespace),
+        )
         core.create_namespaced_pod(
             self.namespace,
             {
