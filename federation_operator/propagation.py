@@ -129,6 +129,7 @@ class Propagator:
         self.host_api = host_api
         self.emit = emit
         self._written: dict[Key, dict[str, Any]] = {}
+        self._namespaces: set[tuple[str, str]] = set()  # (cluster, namespace) seen to exist
         self._reported: dict[tuple[Key, str], str] = {}
         self.member_writes = 0  # creates, applies and deletes sent to members (for tests and benchmarks)
 
@@ -376,9 +377,15 @@ class Propagator:
         namespace, name, uid = str(meta["namespace"]), str(meta["name"]), str(meta["uid"])
         key = (namespace, name)
         if observed is None:
-            await asyncio.to_thread(ensure_namespace, api, namespace)
+            # Namespaces known to exist are not asked for again: one round trip less per Service created.
+            if (info.name, namespace) not in self._namespaces:
+                await asyncio.to_thread(ensure_namespace, api, namespace)
+                self._namespaces.add((info.name, namespace))
             try:
                 created = await asyncio.to_thread(create_service, api, manifest)
+            except TransientError:
+                self._namespaces.discard((info.name, namespace))  # it may have been deleted meanwhile
+                raise
             except ServiceExistsError:
                 live = await asyncio.to_thread(fetch_service, api, namespace, name)
                 if live is None:

@@ -78,8 +78,9 @@ def member_specs(count: int) -> list[ClusterSpec]:
                 index=i + 1,
                 region=region,
                 zones=tuple(f"{region}-{s}" for s in ZONE_SUFFIXES),
-                # 127.1.<i>.0/24: every member's LoadBalancer addresses are loopback and distinguishable.
-                lb_pool=f"127.1.{i + 1}.0/24",
+                # 127.<i>.0.0/16: every member's LoadBalancer addresses are loopback and distinguishable,
+                # and there are enough of them for benchmarks with thousands of Services.
+                lb_pool=f"127.{i + 1}.0.0/16",
             )
         )
     return specs

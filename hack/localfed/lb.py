@@ -58,7 +58,12 @@ class Allocator:
         if wants_lb:
             address = self.assigned.get(key)
             if address is None:
-                address = next((ip for ip in current if self._ours(ip)), None) or self._free_address()
+                try:
+                    address = next((ip for ip in current if self._ours(ip)), None) or self._free_address()
+                except PoolExhaustedError as exc:
+                    # As a cloud out of capacity: the Service stays pending, the others are served.
+                    log.warning("%s", exc)
+                    return
                 self.assigned[key] = address
             if current != [address]:
                 self._patch_ingress(key, [{"ip": address}])
