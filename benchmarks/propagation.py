@@ -75,6 +75,19 @@ def delta(
     return dict(out)
 
 
+def quiet(custom: client.CustomObjectsApi, seconds: float = 5.0) -> bool:
+    """True when no FederatedService in the benchmark namespace changed during `seconds`."""
+
+    def versions() -> dict[str, str]:
+        # Per object: a list's own resourceVersion moves with every write to the shared etcd.
+        items = custom.list_namespaced_custom_object(GROUP, VERSION, "bench", "federatedservices")["items"]
+        return {i["metadata"]["name"]: i["metadata"]["resourceVersion"] for i in items}
+
+    before = versions()
+    time.sleep(seconds)
+    return versions() == before
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -158,7 +171,13 @@ def main() -> None:
             assert op.proc is not None
             rss = peak_rss_mib(op.proc.pid)
 
-            time.sleep(args.rest_seconds)
+            # "At rest" starts once the trailing updates (LoadBalancer addresses reaching every status) are
+            # done: the window opens when no FederatedService changed for a few seconds.
+            settle_started = time.monotonic()
+            eventually("quiet", lambda: quiet(custom), timeout=600, interval=0.5)
+            settled = time.monotonic() - settle_started
+            quiet_from = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
+            time.sleep(args.rest_seconds)  # the measurement window itself, not a readiness wait
             rest = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
 
             print(f"{args.count} FederatedServices x {args.members} members")
@@ -176,10 +195,11 @@ def main() -> None:
                 f"{ {k: round(v / args.count, 2) for k, v in host_calls.items()} }"
             )
             at_rest = {
-                name: delta(rest[name], after[name], "services")
-                | delta(rest[name], after[name], "federatedservices")
+                name: delta(rest[name], quiet_from[name], "services")
+                | delta(rest[name], quiet_from[name], "federatedservices")
                 for name in rest
             }
+            print(f"  trailing updates settled:    {settled:.1f}s later")
             print(f"  requests during {args.rest_seconds:.0f}s at rest: {at_rest}")
         finally:
             op.stop()
