@@ -51,7 +51,7 @@ if ((${#missing_k8s[@]})); then
   trap 'rm -rf "$tmp"' EXIT
   pkgs=()
   for b in "${missing_k8s[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
-  log "building ${missing_k8s[*]} $KUBERNETES_VERSION (first time only: 15-30 min on 2 cores)"
+  log "building ${missing_k8s[*]} $KUBERNETES_VERSION (first time only: ~8 min here, up to 30 on slow machines)"
   (cd "$here/tools" && go build -ldflags "$ldflags" -o "$tmp/" "${pkgs[@]}")
   for b in "${missing_k8s[@]}"; do mv -f "$tmp/$b" "$bin_dir/$b"; done
   rm -rf "$tmp"; trap - EXIT
