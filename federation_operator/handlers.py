@@ -13,17 +13,21 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
+from wsgiref.simple_server import WSGIServer
 
 import kopf
+import prometheus_client
 from kubernetes import client
 
 from federation_operator import host
 from federation_operator.dns.factory import make_provider
 from federation_operator.errors import FederationError, PermanentError, TransientError
 from federation_operator.membership import MemberSupervisor
+from federation_operator.metrics import Metrics
 from federation_operator.propagation import FederatedServiceStore, Propagator
 from federation_operator.publishing import Publisher
 from federation_operator.registry import Key, MemberRegistry
@@ -47,8 +51,11 @@ class Runtime:
     registry: MemberRegistry | None = None
     propagator: Propagator | None = None
     kicks: dict[str, asyncio.Event] = field(default_factory=dict)
+    member_names: set[str] = field(default_factory=set)
     workers: list[asyncio.Task[None]] = field(default_factory=list)
     publisher_task: asyncio.Task[None] | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    metrics_server: WSGIServer | None = None
 
 
 def _emit(body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
@@ -99,6 +106,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(runtime.settings.io_threads, "fedop-io"))
     queue: WorkQueue[Key] = WorkQueue(loop)
     runtime.queue = queue
+    runtime.metrics.track_workqueue(queue.__len__)
+    _serve_metrics(runtime)
 
     def enqueue_all() -> None:
         for key in runtime.store.known():
@@ -123,7 +132,32 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         publisher=publisher,
         domain=runtime.settings.dns_zone,
         grace_seconds=runtime.settings.unreachable_grace_seconds,
+        metrics=runtime.metrics,
+        expected_members=lambda: runtime.member_names,
     )
+    # The members that exist before any of them connects: until they have, DNS must not treat them as gone.
+    try:
+        runtime.member_names.update(
+            await asyncio.to_thread(host.fetch_member_cluster_names, runtime.host_api)
+        )
+    except FederationError as exc:  # the MemberCluster events fill it in shortly anyway
+        log.warning("could not list MemberClusters at start-up: %s", exc)
+
+
+def _serve_metrics(runtime: Runtime) -> None:
+    """The Prometheus endpoint (`/metrics`, served from its own thread) when `metrics_port` is set."""
+    port = runtime.settings.metrics_port
+    if port is None:
+        return
+    address = str(runtime.settings.metrics_address)
+    try:
+        server, _thread = prometheus_client.start_http_server(
+            port, addr=address, registry=runtime.metrics.registry
+        )
+    except OSError as exc:
+        raise kopf.PermanentError(f"metrics_port {port} on {address}: {exc.strerror or exc}") from exc
+    runtime.metrics_server = server
+    log.info("serving Prometheus metrics on http://%s:%d/metrics", address, port)
 
 
 async def _start_publisher(runtime: Runtime, queue: WorkQueue[Key]) -> Publisher | None:
@@ -144,7 +178,13 @@ async def _start_publisher(runtime: Runtime, queue: WorkQueue[Key]) -> Publisher
         provider = make_provider(settings.dns_provider, zone=settings.dns_zone, options=options)
     except FederationError as exc:
         raise kopf.PermanentError(f"DNS provider {settings.dns_provider}: {exc}") from exc
-    publisher = Publisher(provider, federation=settings.federation_name, on_result=queue.add)
+    publisher = Publisher(
+        provider,
+        federation=settings.federation_name,
+        on_result=queue.add,
+        metrics=runtime.metrics,
+        provider_name=settings.dns_provider,
+    )
     runtime.publisher_task = asyncio.create_task(publisher.run(), name="dns-publisher")
     log.info("publishing DNS for %s through %s", settings.dns_zone, settings.dns_provider)
     return publisher
@@ -156,7 +196,7 @@ def _ensure_workers(runtime: Runtime) -> None:
     if runtime.workers or runtime.queue is None or runtime.propagator is None:
         return
     runtime.workers = [
-        asyncio.create_task(_work(runtime.queue, runtime.propagator), name=f"reconcile-{i}")
+        asyncio.create_task(_work(runtime.queue, runtime.propagator, runtime.metrics), name=f"reconcile-{i}")
         for i in range(runtime.settings.workers)
     ]
 
@@ -171,16 +211,21 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
     if runtime.registry is not None:
         for cluster in runtime.registry.clusters():
             runtime.registry.disconnect(cluster.name, notify=False)
+    if runtime.metrics_server is not None:
+        await asyncio.to_thread(runtime.metrics_server.shutdown)  # waits for its poll loop (0.5 s)
+        runtime.metrics_server.server_close()
 
 
-async def _work(queue: WorkQueue[Key], propagator: Propagator) -> None:
+async def _work(queue: WorkQueue[Key], propagator: Propagator, metrics: Metrics) -> None:
     """One reconcile worker. An unexpected error is logged and retried later: it never stops the worker."""
     failures: dict[Key, int] = {}
     while True:
         key = await queue.get()
+        started, ok = time.perf_counter(), False
         try:
             delay = await propagator.reconcile(key)
             failures.pop(key, None)
+            ok = True
         except (TransientError, PermanentError) as exc:
             failures[key] = failures.get(key, 0) + 1
             delay = min(2.0 ** failures[key], 60.0)
@@ -191,6 +236,7 @@ async def _work(queue: WorkQueue[Key], propagator: Propagator) -> None:
             log.exception("reconciling %s/%s crashed; retrying in %.0fs", *key, delay)
         finally:
             queue.done(key)
+        metrics.observe_reconcile(time.perf_counter() - started, ok=ok)
         if delay is not None:
             queue.add_after(key, delay)
 
@@ -235,9 +281,15 @@ async def federated_service_deleted(body: kopf.Body, memo: kopf.Memo, logger: ko
 
 
 @kopf.on.event(GROUP, VERSION, MC)
-async def member_cluster_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def member_cluster_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    runtime = _runtime(memo)
+    name = str(body.metadata.name)
+    if event.get("type") == "DELETED":
+        runtime.member_names.discard(name)
+    else:
+        runtime.member_names.add(name)
     # The daemon reads kopf's live body; a kick makes it notice a change now rather than after its sleep.
-    kick = _runtime(memo).kicks.get(str(body.metadata.name))
+    kick = runtime.kicks.get(name)
     if kick is not None:
         kick.set()
 
@@ -261,7 +313,12 @@ async def member_cluster_daemon(
         return bool(stopped)
 
     supervisor = MemberSupervisor(
-        name=name, body=body, registry=runtime.registry, host_api=runtime.host_api, emit=_emit
+        name=name,
+        body=body,
+        registry=runtime.registry,
+        host_api=runtime.host_api,
+        emit=_emit,
+        metrics=runtime.metrics,
     )
     try:
         await supervisor.run(sleep)

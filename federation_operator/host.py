@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -22,6 +22,7 @@ __all__ = [
     "GROUP",
     "VERSION",
     "build_host_client",
+    "fetch_member_cluster_names",
     "fetch_secret_data",
     "patch_federated_service_status",
     "patch_member_cluster_status",
@@ -74,6 +75,18 @@ def fetch_secret_data(api: client.ApiClient, namespace: str, name: str) -> dict[
     except (Urllib3Error, OSError) as exc:
         raise _translate(exc, f"reading Secret {namespace}/{name}") from exc
     return {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
+
+
+def fetch_member_cluster_names(api: client.ApiClient) -> set[str]:
+    """The names of every MemberCluster in the host cluster."""
+    try:
+        listing = client.CustomObjectsApi(api).list_cluster_custom_object(GROUP, VERSION, "memberclusters")
+    except ApiException as exc:
+        raise _translate(exc, "listing MemberClusters") from exc
+    except (Urllib3Error, OSError) as exc:
+        raise _translate(exc, "listing MemberClusters") from exc
+    items: list[dict[str, Any]] = cast(dict[str, Any], listing).get("items", [])
+    return {str(item["metadata"]["name"]) for item in items}
 
 
 def _status_patch(status: Mapping[str, Any]) -> list[dict[str, Any]]:

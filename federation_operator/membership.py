@@ -23,6 +23,7 @@ from federation_operator import host
 from federation_operator.errors import FederationError, InvalidSpecError, PermanentError
 from federation_operator.members.credentials import build_api_client
 from federation_operator.members.probe import ProbeTracker, fetch_probe
+from federation_operator.metrics import Metrics
 from federation_operator.model.members import ClusterInfo, ProbeResult
 from federation_operator.model.specs import MemberClusterSpec, parse_member_cluster_spec
 from federation_operator.model.status import MemberClusterStatus
@@ -56,12 +57,14 @@ class MemberSupervisor:
         registry: MemberRegistry,
         host_api: client.ApiClient,
         emit: EventSink,
+        metrics: Metrics | None = None,
     ) -> None:
         self.name = name
         self.body = body
         self.registry = registry
         self.host_api = host_api
         self.emit = emit
+        self.metrics = metrics
         self._written: dict[str, Any] | None = None
         self._written_at: datetime.datetime | None = None
         self._reported: str | None = None
@@ -70,6 +73,10 @@ class MemberSupervisor:
         if self._reported != f"{reason}:{message}":
             self._reported = f"{reason}:{message}"
             self.emit(self.body, kind, reason, message)
+
+    def _set_ready_metric(self, ready: bool) -> None:
+        if self.metrics is not None:
+            self.metrics.set_cluster_ready(self.name, ready)
 
     def _previous(self) -> MemberClusterStatus | None:
         try:
@@ -122,6 +129,8 @@ class MemberSupervisor:
             await self._run(sleep)
         finally:
             self.registry.disconnect(self.name)
+            if self.metrics is not None:
+                self.metrics.forget_cluster(self.name)
 
     async def _connect(self, spec: MemberClusterSpec) -> client.ApiClient:
         ref = spec.secret_ref
@@ -147,6 +156,7 @@ class MemberSupervisor:
                     spec = parse_member_cluster_spec(raw_spec)
                 except InvalidSpecError as err:
                     connected_generation = generation
+                    self._set_ready_metric(False)
                     self._report("Warning", "InvalidSpec", str(err))
                     await self._write(
                         ready=False, reason="InvalidSpec", message=str(err), region=region, zones=()
@@ -160,6 +170,7 @@ class MemberSupervisor:
                     reason = (
                         "CredentialsInvalid" if isinstance(err, PermanentError) else "CredentialsUnavailable"
                     )
+                    self._set_ready_metric(False)
                     self._report("Warning", reason, str(err))
                     await self._write(
                         ready=False, reason=reason, message=str(err), region=spec.region, zones=spec.zones
@@ -204,6 +215,8 @@ class MemberSupervisor:
             result: ProbeResult = await asyncio.to_thread(fetch_probe, api, float(spec.probe.timeout_seconds))
             probe_time = _now()
             state = tracker.observe(result, probe_time)
+            if self.metrics is not None:
+                self.metrics.observe_probe(self.name, ok=result.ok, ready=state.ready)
             if result.ok and result.zones:
                 last_zones = tuple(sorted(result.zones))
             zones = last_zones or spec.zones

@@ -12,7 +12,7 @@ import asyncio
 import datetime
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -30,6 +30,7 @@ from federation_operator.members.services import (
     fetch_service,
     observe_service,
 )
+from federation_operator.metrics import Metrics, ShardHealth
 from federation_operator.model.dns import RecordSet, ServiceNames
 from federation_operator.model.members import ClusterInfo, ObservedService
 from federation_operator.model.specs import FederatedServiceSpec, parse_federated_service_spec
@@ -119,8 +120,14 @@ class Propagator:
         publisher: Publisher | None = None,
         domain: str | None = None,
         grace_seconds: float = 40.0,
+        metrics: Metrics | None = None,
+        expected_members: Callable[[], Collection[str]] = frozenset,
     ) -> None:
         self.federation = federation
+        # Every MemberCluster that exists, connected or not; and when we started: DNS holds while a member
+        # that exists has not connected yet (for at most the grace period), so a restart withdraws nothing.
+        self.expected_members = expected_members
+        self.started_at = time.monotonic()
         self.publisher = publisher
         self.domain = domain
         self.grace_seconds = grace_seconds
@@ -132,6 +139,12 @@ class Propagator:
         self._namespaces: set[tuple[str, str]] = set()  # (cluster, namespace) seen to exist
         self._reported: dict[tuple[Key, str], str] = {}
         self.member_writes = 0  # creates, applies and deletes sent to members (for tests and benchmarks)
+        self.metrics = metrics
+
+    def _count_write(self, cluster: str, verb: str) -> None:
+        self.member_writes += 1
+        if self.metrics is not None:
+            self.metrics.count_member_write(cluster, verb)
 
     # --- events, once per distinct message ------------------------------------------------------------
 
@@ -152,6 +165,8 @@ class Propagator:
         self._written.pop(key, None)
         if self.publisher is not None:
             self.publisher.forget(key)
+        if self.metrics is not None:
+            self.metrics.forget_shards(key)
         for topic_key in [k for k in self._reported if k[0] == key]:
             del self._reported[topic_key]
 
@@ -287,6 +302,8 @@ class Propagator:
             shards_if_reachable=reachable_view,
             grace=self.grace_seconds,
             now=time.monotonic(),
+            expected=self.expected_members(),
+            started_at=self.started_at,
         )
         submitted: tuple[RecordSet, ...] | None = None
         if not frozen and not dns.hold:
@@ -392,7 +409,7 @@ class Propagator:
                     raise TransientError("Service vanished while being created; retrying") from None
                 observed = observe_service(info.name, live)
             else:
-                self.member_writes += 1
+                self._count_write(info.name, "create")
                 self._clear_report(key, f"conflict/{info.name}")
                 self._report(
                     body, f"sync/{info.name}", "Normal", "Created", f"Service created in {info.name}"
@@ -409,7 +426,7 @@ class Propagator:
         if is_in_sync(observed.manifest, manifest):
             return observed, True, None
         applied = await asyncio.to_thread(apply_service, api, manifest)
-        self.member_writes += 1
+        self._count_write(info.name, "apply")
         generation = body["metadata"].get("generation")
         self._report(
             body,
@@ -433,10 +450,12 @@ class Propagator:
             return  # done when the cluster is back: it is re-planned then
         uid = observed.manifest.get("metadata", {}).get("uid")
         await asyncio.to_thread(delete_service, api, namespace, name, uid)
-        self.member_writes += 1
+        self._count_write(info.name, "delete")
         self._report(body, f"sync/{info.name}", "Normal", "Withdrawn", f"Service removed from {info.name}")
 
     async def _write_status(self, key: Key, body: Mapping[str, Any], status: FederatedServiceStatus) -> None:
+        if self.metrics is not None:
+            self.metrics.set_shards(key, (ShardHealth(s.cluster, s.healthy) for s in status.shards))
         rendered = status.model_dump(mode="json", by_alias=True, exclude_none=True)
         if rendered == self._written.get(key) or rendered == body.get("status"):
             self._written[key] = rendered
@@ -472,7 +491,7 @@ class Propagator:
             await asyncio.to_thread(
                 delete_service, api, namespace, name, observed.manifest.get("metadata", {}).get("uid")
             )
-            self.member_writes += 1
+            self._count_write(info.name, "delete")
         if self.publisher is not None:
             try:
                 async with asyncio.timeout(20):

@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from federation_operator.dns.provider import DnsProvider
 from federation_operator.errors import FederationError, PermanentError, TransientError
+from federation_operator.metrics import Metrics
 from federation_operator.model.dns import PublishResult, RecordSet
 from federation_operator.planning.dnsdiff import plan_zone_changes, render_applied
 
@@ -47,6 +48,8 @@ class Publisher:
         federation: str,
         on_result: Callable[[Key], None],
         coalesce_seconds: float = 0.02,
+        metrics: Metrics | None = None,
+        provider_name: str | None = None,
     ) -> None:
         self.provider = provider
         self.federation = federation
@@ -62,6 +65,9 @@ class Publisher:
         self._withdrawn: dict[Key, asyncio.Event] = {}
         self.provider_calls = 0
         self.rounds = 0
+        self._metrics = metrics
+        # The `provider` label: the name it was configured by (rfc2136, route53, ...).
+        self._provider_name = provider_name or type(provider).__name__
 
     # --- inputs ---------------------------------------------------------------------------------------
 
@@ -105,6 +111,8 @@ class Publisher:
         if frozen == self._frozen:
             return False
         self._frozen = frozen
+        if self._metrics is not None:
+            self._metrics.set_dns_frozen(frozen)
         log.warning("DNS publishing %s", "frozen (partition guard)" if frozen else "resumed")
         if not frozen:
             self._wake.set()
@@ -126,7 +134,16 @@ class Publisher:
 
     async def _read(self) -> None:
         self._current = tuple(await self.provider.records())
-        self.provider_calls += 1
+        self._count_calls(1)
+
+    def _count_calls(self, calls: int) -> None:
+        self.provider_calls += calls
+        if self._metrics is not None:
+            self._metrics.count_dns_calls(self._provider_name, calls)
+
+    def _count_error(self, exc: BaseException) -> None:
+        if self._metrics is not None:
+            self._metrics.count_dns_error(self._provider_name, exc)
 
     async def run(self) -> None:
         backoff = 0.2
@@ -146,12 +163,14 @@ class Publisher:
             except asyncio.CancelledError:
                 raise
             except FederationError as exc:
+                self._count_error(exc)
                 self._current = None  # re-read before planning again: the plan may have been half applied
                 log.warning("DNS zone %s: %s; retrying in %.1fs", self.zone, exc, backoff)
                 await asyncio.sleep(backoff * (1 + random.random()))
                 backoff = min(backoff * 2, 30.0)
                 self._wake.set()
-            except Exception:
+            except Exception as exc:
+                self._count_error(exc)
                 self._current = None
                 log.exception("DNS zone %s: unexpected error; retrying in %.1fs", self.zone, backoff)
                 await asyncio.sleep(backoff)
@@ -170,9 +189,12 @@ class Publisher:
         try:
             if not changes.is_empty:
                 log.info("DNS zone %s: applying\n%s", self.zone, changes)
-                self.provider_calls += await self.provider.apply(changes)
+                self._count_calls(await self.provider.apply(changes))
+                if self._metrics is not None:
+                    self._metrics.count_dns_changes(self._provider_name, changes)
                 self._current = render_applied(self._current, changes)
         except PermanentError as exc:
+            self._count_error(exc)
             # Retrying at once cannot help (a refused key, a record the provider rejects): report it on each
             # owner, and try again later in case someone fixed the cause.
             for key in keys:

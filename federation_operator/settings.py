@@ -8,11 +8,12 @@ before it touches anything, with a message naming the setting.
 from __future__ import annotations
 
 import os
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, IPvAnyAddress, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from federation_operator.dns.factory import PROVIDERS
@@ -82,6 +83,13 @@ class Settings(BaseSettings):
     )
     liveness_port: int | None = Field(
         default=None, ge=1, le=65535, description="Port of kopf's /healthz liveness endpoint; unset: off."
+    )
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Port of the Prometheus /metrics endpoint; unset: off."
+    )
+    metrics_address: IPvAnyAddress = Field(
+        default=IPv4Address("0.0.0.0"),
+        description="Address the /metrics endpoint binds to (all interfaces by default, for in-cluster use).",
     )
 
     @model_validator(mode="after")

@@ -10,7 +10,7 @@ Pure functions between the health snapshot and the publisher:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -63,6 +63,8 @@ def plan_dns_shards(
     shards_if_reachable: Sequence[ShardStatus],
     grace: float,
     now: float,
+    expected: Collection[str] = (),
+    started_at: float | None = None,
 ) -> DnsShards:
     """Which shards count for DNS.
 
@@ -72,8 +74,17 @@ def plan_dns_shards(
     seconds after it became unreachable — unreachable is not unhealthy at once — and not at all after. A
     reachable member whose watches have not listed everything yet, or an unreachable one whose start of
     unreachability is unknown, makes DNS hold: publishing then could withdraw shards that are fine.
+
+    `expected` names every MemberCluster that exists; one that has not connected yet (the operator just
+    started, say) also makes DNS hold — for at most `grace` seconds after `started_at`, after which it counts
+    as unreachable like any other.
     """
     by_cluster = {c.name: c for c in clusters}
+    missing = sorted(set(expected) - set(by_cluster))
+    if missing and started_at is not None and (waited := now - started_at) < grace:
+        return DnsShards(
+            (), hold=True, hold_reason=f"{missing[0]} has not connected yet", recheck_after=grace - waited
+        )
     reachable_view = {s.cluster: s for s in shards_if_reachable}
     healthy: list[ShardStatus] = []
     recheck: float | None = None

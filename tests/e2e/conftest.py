@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from localfed import LocalFederation
+from localfed.federation import free_port
 from localfed.operator import (
     OperatorProcess,
     apply_crds,
@@ -32,8 +33,13 @@ def operator(
 ) -> Iterator[OperatorProcess]:
     """The operator running as a real process until the end of the session (tests may restart it)."""
     # A short grace period keeps the unreachable-member tests quick; its meaning is the same as the default.
+    # Metrics are served on loopback only, on a port of their own (`op.settings["metrics_port"]`).
     op = OperatorProcess(
-        registered, tmp_path_factory.mktemp("operator") / "operator.log", unreachable_grace_seconds="20"
+        registered,
+        tmp_path_factory.mktemp("operator") / "operator.log",
+        unreachable_grace_seconds="20",
+        metrics_port=str(free_port()),
+        metrics_address="127.0.0.1",
     )
     op.start()
     try:

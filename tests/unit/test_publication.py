@@ -190,3 +190,19 @@ def test_render_dns_status(
         assert status is not None
         assert status.global_name == NAMES.global_name
         assert [n.name for n in status.names] == [NAMES.global_name]
+
+
+def test_a_member_not_connected_yet_makes_dns_hold_until_the_grace_period_ends() -> None:
+    shards = [shard(US, healthy=True, address="127.1.3.1")]
+    early = plan_dns_shards(
+        clusters=[cluster(US)], shards=shards, shards_if_reachable=shards, grace=GRACE, now=110.0,
+        expected={US, EU}, started_at=100.0,
+    )  # fmt: skip
+    assert early.hold
+    assert early.recheck_after == 30.0
+    late = plan_dns_shards(
+        clusters=[cluster(US)], shards=shards, shards_if_reachable=shards, grace=GRACE, now=150.0,
+        expected={US, EU}, started_at=100.0,
+    )  # fmt: skip
+    assert not late.hold
+    assert {s.cluster for s in late.healthy} == {US}

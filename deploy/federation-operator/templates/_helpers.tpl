@@ -1,0 +1,78 @@
+{{/* Chart name, truncated to a DNS label. */}}
+{{- define "federation-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: the release name, plus the chart name unless the release name already contains it. */}}
+{{- define "federation-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "federation-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "federation-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "federation-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "federation-operator.labels" -}}
+helm.sh/chart: {{ include "federation-operator.chart" . }}
+{{ include "federation-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "federation-operator.serviceAccountName" -}}
+{{- default (include "federation-operator.fullname" .) .Values.serviceAccount.name }}
+{{- end }}
+
+{{/*
+"true" when the operator runs without kopf peering: a single replica, or peering switched off (which is
+refused with more than one replica, see "federation-operator.validate").
+*/}}
+{{- define "federation-operator.standalone" -}}
+{{- if or (le (int .Values.replicaCount) 1) (not .Values.peering.enabled) }}true{{ else }}false{{ end }}
+{{- end }}
+
+{{/* FEDOP_DNS_CREDENTIALS_SECRET as namespace/name; empty when no Secret is named. */}}
+{{- define "federation-operator.dnsCredentialsSecret" -}}
+{{- with .Values.dns.credentialsSecret.name }}
+{{- printf "%s/%s" (default $.Release.Namespace $.Values.dns.credentialsSecret.namespace) . }}
+{{- end }}
+{{- end }}
+
+{{/* FEDOP_DNS_OPTIONS: the options map as a JSON object of strings (the operator's settings type). */}}
+{{- define "federation-operator.dnsOptions" -}}
+{{- $options := dict }}
+{{- range $key, $value := .Values.dns.options }}
+{{- $_ := set $options $key (toString $value) }}
+{{- end }}
+{{- toJson $options }}
+{{- end }}
+
+{{/* Refuse values that would install something broken or less safe than it looks. */}}
+{{- define "federation-operator.validate" -}}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.peering.enabled) }}
+{{- fail "replicaCount > 1 needs peering.enabled=true: without kopf peering every replica would be an active writer" }}
+{{- end }}
+{{- if and .Values.dns.provider (not .Values.dns.zone) }}
+{{- fail "dns.zone is required when dns.provider is set" }}
+{{- end }}
+{{- if and .Values.dns.credentialsSecret.name .Values.dns.credentialsSecret.namespace (ne .Values.dns.credentialsSecret.namespace .Release.Namespace) }}
+{{- fail (printf "dns.credentialsSecret.namespace must be the release namespace (%s): the operator may read Secrets only there" .Release.Namespace) }}
+{{- end }}
+{{- if and .Values.metrics.serviceMonitor.enabled (not .Values.metrics.enabled) }}
+{{- fail "metrics.serviceMonitor.enabled needs metrics.enabled=true" }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,176 @@
+"""The operator's Prometheus metrics, on a registry of their own.
+
+One :class:`Metrics` is created at start-up and handed to the parts that do the work (the reconcile
+workers, the propagator, the DNS publisher, the member supervisors); `handlers` serves its registry over
+HTTP when ``metrics_port`` is set. A dedicated registry, rather than prometheus-client's global one, keeps
+several operators in one process (the tests) from sharing or clashing over series. Planning code never sees
+this module: metrics are recorded where the effects happen.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable
+from contextlib import suppress
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from federation_operator.dns.provider import StaleChangesError
+from federation_operator.errors import FederationError, PermanentError
+from federation_operator.model.dns import Changes
+
+__all__ = ["Metrics", "ShardHealth", "dns_error_kind"]
+
+Key = tuple[str, str]  # (namespace, name) of a FederatedService
+
+# Reconciles are mostly in-memory (milliseconds) but can wait on member writes and the status patch, and a
+# member near its request timeout (10 s by default) shows up in the top buckets.
+RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass(frozen=True)
+class ShardHealth:
+    """One shard as the metrics see it: its cluster and whether it is healthy."""
+
+    cluster: str
+    healthy: bool
+
+
+def dns_error_kind(exc: BaseException) -> str:
+    """The ``kind`` label of a DNS error: stale (a plan the zone no longer fits), transient, permanent."""
+    if isinstance(exc, StaleChangesError):
+        return "stale"
+    if isinstance(exc, PermanentError):
+        return "permanent"
+    if isinstance(exc, FederationError):
+        return "transient"
+    return "unexpected"
+
+
+class Metrics:
+    """Every metric of one operator, registered on `registry`."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.reconcile_duration = Histogram(
+            "fedop_reconcile_duration_seconds",
+            "Time to reconcile one FederatedService.",
+            ["result"],
+            buckets=RECONCILE_BUCKETS,
+            registry=r,
+        )
+        self.member_writes = Counter(
+            "fedop_member_writes",
+            "Service writes sent to member clusters.",
+            ["cluster", "verb"],
+            registry=r,
+        )
+        self.dns_changes = Counter(
+            "fedop_dns_changes", "DNS record-set changes applied.", ["provider"], registry=r
+        )
+        self.dns_provider_calls = Counter(
+            "fedop_dns_provider_calls", "Calls made to the DNS provider.", ["provider"], registry=r
+        )
+        self.dns_errors = Counter(
+            "fedop_dns_errors", "DNS publishing errors.", ["provider", "kind"], registry=r
+        )
+        self.shards = Gauge(
+            "fedop_shards",
+            "Shards of FederatedServices in each member cluster, by health.",
+            ["cluster", "healthy"],
+            registry=r,
+        )
+        self.cluster_probes = Counter(
+            "fedop_cluster_probe", "Readiness probes of member clusters.", ["cluster", "result"], registry=r
+        )
+        self.cluster_ready = Gauge(
+            "fedop_cluster_ready", "1 when the member cluster is Ready.", ["cluster"], registry=r
+        )
+        self.dns_frozen = Gauge(
+            "fedop_dns_frozen", "1 while the partition guard holds DNS as last published.", registry=r
+        )
+        self.workqueue_depth = Gauge(
+            "fedop_workqueue_depth", "FederatedServices waiting to be reconciled.", registry=r
+        )
+        # The shards of each FederatedService as last reported, so the gauge is recomputed, never drifts.
+        self._shards: dict[Key, tuple[ShardHealth, ...]] = {}
+        self._shard_totals: Tally[tuple[str, bool]] = Tally()
+
+    # --- reconciles and member writes -----------------------------------------------------------------
+
+    def observe_reconcile(self, seconds: float, *, ok: bool) -> None:
+        self.reconcile_duration.labels(result="ok" if ok else "error").observe(seconds)
+
+    def count_member_write(self, cluster: str, verb: str) -> None:
+        """`verb` is create, apply or delete."""
+        self.member_writes.labels(cluster=cluster, verb=verb).inc()
+
+    def track_workqueue(self, depth: Callable[[], int]) -> None:
+        """Read the queue's depth at each scrape, so the gauge is never stale."""
+        self.workqueue_depth.set_function(lambda: float(depth()))
+
+    # --- shard health ---------------------------------------------------------------------------------
+
+    def set_shards(self, key: Key, shards: Iterable[ShardHealth]) -> None:
+        """The shards `key` has now (from its latest status); replaces what it had before."""
+        new = tuple(shards)
+        old = self._shards.get(key, ())
+        if new == old:
+            return
+        self._shard_totals.subtract((s.cluster, s.healthy) for s in old)
+        self._shard_totals.update((s.cluster, s.healthy) for s in new)
+        if new:
+            self._shards[key] = new
+        else:
+            self._shards.pop(key, None)
+        self._render_shards({s.cluster for s in (*old, *new)})
+
+    def forget_shards(self, key: Key) -> None:
+        self.set_shards(key, ())
+
+    def _render_shards(self, clusters: set[str]) -> None:
+        for cluster in clusters:
+            counts = {healthy: self._shard_totals[(cluster, healthy)] for healthy in (True, False)}
+            if not any(counts.values()):
+                # A cluster no FederatedService has a shard in any more: drop its series.
+                for healthy in counts:
+                    del self._shard_totals[(cluster, healthy)]
+                    self.shards.remove(cluster, _bool(healthy))
+                continue
+            for healthy, count in counts.items():
+                self.shards.labels(cluster=cluster, healthy=_bool(healthy)).set(count)
+
+    # --- member clusters --------------------------------------------------------------------------------
+
+    def observe_probe(self, cluster: str, *, ok: bool, ready: bool) -> None:
+        self.cluster_probes.labels(cluster=cluster, result="success" if ok else "failure").inc()
+        self.set_cluster_ready(cluster, ready)
+
+    def set_cluster_ready(self, cluster: str, ready: bool) -> None:
+        self.cluster_ready.labels(cluster=cluster).set(1 if ready else 0)
+
+    def forget_cluster(self, cluster: str) -> None:
+        """A member no longer managed (its MemberCluster deleted): its readiness series goes away."""
+        with suppress(KeyError):  # never probed
+            self.cluster_ready.remove(cluster)
+
+    # --- DNS ----------------------------------------------------------------------------------------------
+
+    def count_dns_calls(self, provider: str, calls: int) -> None:
+        self.dns_provider_calls.labels(provider=provider).inc(calls)
+
+    def count_dns_changes(self, provider: str, changes: Changes) -> None:
+        applied = len(changes.create) + len(changes.update_new) + len(changes.delete)
+        self.dns_changes.labels(provider=provider).inc(applied)
+
+    def count_dns_error(self, provider: str, exc: BaseException) -> None:
+        self.dns_errors.labels(provider=provider, kind=dns_error_kind(exc)).inc()
+
+    def set_dns_frozen(self, frozen: bool) -> None:
+        self.dns_frozen.set(1 if frozen else 0)
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"

@@ -1,0 +1,161 @@
+"""The Prometheus metrics: names rendered from a dedicated registry, and the exact shard-health gauge."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from prometheus_client import REGISTRY, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from federation_operator.dns.inmemory import InMemoryProvider
+from federation_operator.dns.provider import StaleChangesError
+from federation_operator.errors import PermanentError, TransientError
+from federation_operator.metrics import Metrics, ShardHealth, dns_error_kind
+from federation_operator.model.dns import RecordSet
+from federation_operator.publishing import Publisher
+
+EXPECTED = {
+    "fedop_reconcile_duration_seconds": "histogram",
+    "fedop_member_writes": "counter",
+    "fedop_dns_changes": "counter",
+    "fedop_dns_provider_calls": "counter",
+    "fedop_dns_errors": "counter",
+    "fedop_shards": "gauge",
+    "fedop_cluster_probe": "counter",
+    "fedop_cluster_ready": "gauge",
+    "fedop_dns_frozen": "gauge",
+    "fedop_workqueue_depth": "gauge",
+}
+
+
+def samples(metrics: Metrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    text = generate_latest(metrics.registry).decode()
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def shard_series(metrics: Metrics) -> dict[tuple[str, str], float]:
+    return {
+        (dict(labels)["cluster"], dict(labels)["healthy"]): value
+        for (name, labels), value in samples(metrics).items()
+        if name == "fedop_shards"
+    }
+
+
+def test_every_metric_is_rendered_with_its_type() -> None:
+    metrics = Metrics()
+    metrics.observe_reconcile(0.03, ok=True)
+    metrics.count_member_write("gce-us-central1", "create")
+    metrics.count_dns_calls("rfc2136", 2)
+    metrics.count_dns_error("rfc2136", TransientError("timeout"))
+    metrics.observe_probe("gce-us-central1", ok=True, ready=True)
+    metrics.track_workqueue(lambda: 3)
+    families = {
+        f.name: f.type for f in text_string_to_metric_families(generate_latest(metrics.registry).decode())
+    }
+    assert {name: families.get(name) for name in EXPECTED} == EXPECTED
+    got = samples(metrics)
+    assert got[("fedop_reconcile_duration_seconds_count", frozenset({("result", "ok")}))] == 1
+    assert (
+        got[("fedop_member_writes_total", frozenset({("cluster", "gce-us-central1"), ("verb", "create")}))]
+        == 1
+    )
+    assert got[("fedop_dns_provider_calls_total", frozenset({("provider", "rfc2136")}))] == 2
+    assert got[("fedop_dns_errors_total", frozenset({("provider", "rfc2136"), ("kind", "transient")}))] == 1
+    assert (
+        got[("fedop_cluster_probe_total", frozenset({("cluster", "gce-us-central1"), ("result", "success")}))]
+        == 1
+    )
+    assert got[("fedop_cluster_ready", frozenset({("cluster", "gce-us-central1")}))] == 1
+    assert got[("fedop_workqueue_depth", frozenset())] == 3
+    assert got[("fedop_dns_frozen", frozenset())] == 0
+
+
+def test_instances_do_not_share_series_nor_touch_the_global_registry() -> None:
+    first, second = Metrics(), Metrics()
+    first.count_member_write("a", "apply")
+    assert ("fedop_member_writes_total", frozenset({("cluster", "a"), ("verb", "apply")})) not in samples(
+        second
+    )
+    assert REGISTRY.get_sample_value("fedop_member_writes_total", {"cluster": "a", "verb": "apply"}) is None
+
+
+def test_shard_gauge_is_exact_after_updates_and_removal() -> None:
+    metrics = Metrics()
+    metrics.set_shards(("ns", "web"), [ShardHealth("east", True), ShardHealth("west", False)])
+    metrics.set_shards(("ns", "api"), [ShardHealth("east", True), ShardHealth("west", True)])
+    assert shard_series(metrics) == {
+        ("east", "true"): 2,
+        ("east", "false"): 0,
+        ("west", "true"): 1,
+        ("west", "false"): 1,
+    }
+    # web recovers in west and leaves east; the same report twice changes nothing.
+    for _ in range(2):
+        metrics.set_shards(("ns", "web"), [ShardHealth("west", True)])
+    assert shard_series(metrics) == {
+        ("east", "true"): 1,
+        ("east", "false"): 0,
+        ("west", "true"): 2,
+        ("west", "false"): 0,
+    }
+    metrics.forget_shards(("ns", "api"))
+    assert shard_series(metrics) == {("west", "true"): 1, ("west", "false"): 0}
+    metrics.forget_shards(("ns", "web"))
+    metrics.forget_shards(("ns", "never-seen"))
+    assert shard_series(metrics) == {}
+
+
+def test_cluster_ready_follows_probes_and_goes_away_with_the_member() -> None:
+    metrics = Metrics()
+    metrics.observe_probe("east", ok=False, ready=True)  # below the failure threshold: still Ready
+    metrics.observe_probe("east", ok=False, ready=False)
+    got = samples(metrics)
+    assert got[("fedop_cluster_probe_total", frozenset({("cluster", "east"), ("result", "failure")}))] == 2
+    assert got[("fedop_cluster_ready", frozenset({("cluster", "east")}))] == 0
+    metrics.forget_cluster("east")
+    metrics.forget_cluster("east")
+    assert ("fedop_cluster_ready", frozenset({("cluster", "east")})) not in samples(metrics)
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (StaleChangesError("zone changed"), "stale"),
+        (TransientError("timeout"), "transient"),
+        (PermanentError("refused"), "permanent"),
+        (RuntimeError("bug"), "unexpected"),
+    ],
+)
+def test_dns_error_kinds(error: BaseException, kind: str) -> None:
+    assert dns_error_kind(error) == kind
+
+
+async def test_publisher_counts_changes_calls_and_freezing() -> None:
+    metrics = Metrics()
+    provider = InMemoryProvider("example.com.")
+    publisher = Publisher(
+        provider, federation="myfederation", on_result=lambda _key: None, metrics=metrics, provider_name="mem"
+    )
+    task = asyncio.create_task(publisher.run())
+    try:
+        record = RecordSet("web.ns.myfederation.svc.example.com.", "A", 60, ("192.0.2.1",))
+        publisher.submit(("ns", "web"), (record,))
+        async with asyncio.timeout(5):
+            while publisher.result(("ns", "web")) is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)  # polling the publisher's outcome, with a deadline
+        publisher.set_frozen(True)
+        got = samples(metrics)
+        # The record set and its ownership TXT record: two changes; one read and one apply.
+        assert got[("fedop_dns_changes_total", frozenset({("provider", "mem")}))] == 2
+        assert got[("fedop_dns_provider_calls_total", frozenset({("provider", "mem")}))] == (
+            publisher.provider_calls
+        )
+        assert got[("fedop_dns_frozen", frozenset())] == 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
