@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,7 +56,7 @@ from google.oauth2 import service_account
 
 from federation_operator.dns.factory import check_options, number_option
 from federation_operator.dns.ownership import group_changes_by_name
-from federation_operator.dns.provider import StaleChangesError, check_in_zone
+from federation_operator.dns.provider import StaleChangesError, backoff_delay, check_in_zone
 from federation_operator.errors import FederationError, PermanentError, TransientError
 from federation_operator.model.dns import RECORD_TYPES, Changes, RecordKey, RecordSet, normalize_name
 
@@ -421,9 +420,9 @@ class CloudDnsProvider:
             return cast(dict[str, Any], response) if isinstance(response, dict) else {}
 
     def _backoff(self, attempt: int, retry_after: float) -> float:
-        # Jitter (a random half of the step) keeps zones throttled together from retrying in lockstep.
-        step = min(self._max_backoff, self._backoff_base * 2.0**attempt)
-        return max(step * random.uniform(0.5, 1.0), min(retry_after, self._max_backoff))
+        # A Retry-After from the server wins when it asks for longer.
+        jittered = backoff_delay(self._backoff_base, attempt, self._max_backoff)
+        return max(jittered, min(retry_after, self._max_backoff))
 
     def _where(self) -> str:
         return (

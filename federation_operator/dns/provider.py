@@ -14,12 +14,13 @@ the server does not serve, an update the server refuses), with ``raise ... from 
 
 from __future__ import annotations
 
+import random
 from typing import Protocol
 
 from federation_operator.errors import PermanentError, TransientError
 from federation_operator.model.dns import Changes, RecordSet, normalize_name
 
-__all__ = ["DnsProvider", "StaleChangesError", "check_in_zone"]
+__all__ = ["DnsProvider", "StaleChangesError", "backoff_delay", "check_in_zone"]
 
 
 class StaleChangesError(TransientError):
@@ -61,3 +62,13 @@ def check_in_zone(changes: Changes, zone: str) -> None:
             raise PermanentError(f"{record.name} is outside the zone {zone}")
         if record.name == zone and record.type == "CNAME":
             raise PermanentError(f"a CNAME cannot be at the zone apex {zone}")
+
+
+def backoff_delay(base: float, attempt: int, cap: float) -> float:
+    """The wait before retry number `attempt` (from 0): exponential, capped, with "equal jitter".
+
+    The wait is a random point in the upper half of `min(cap, base * 2**attempt)`: it still doubles each
+    time, and operators (or zones) throttled together do not retry in lockstep.
+    """
+    step = min(cap, base * 2.0**attempt)
+    return step / 2 + random.uniform(0, step / 2)

@@ -67,7 +67,6 @@ thread-safe), one request at a time per provider.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TypeVar
@@ -84,7 +83,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from federation_operator.dns.factory import check_options, number_option
 from federation_operator.dns.ownership import group_changes_by_name
-from federation_operator.dns.provider import StaleChangesError, check_in_zone
+from federation_operator.dns.provider import StaleChangesError, backoff_delay, check_in_zone
 from federation_operator.errors import FederationError, PermanentError, TransientError
 from federation_operator.model.dns import (
     RECORD_TYPES,
@@ -327,9 +326,7 @@ class Route53Provider:
                     raise error from exc
                 if attempt >= self._max_retries:
                     raise TransientError(f"{error} (gave up after {attempt + 1} attempts)") from exc
-            # Equal jitter: the wait still doubles each time, and replicas throttled together spread out.
-            ceiling = min(_MAX_BACKOFF, self._backoff_base * 2**attempt)
-            await self._sleep(ceiling / 2 + random.uniform(0, ceiling / 2))
+            await self._sleep(backoff_delay(self._backoff_base, attempt, _MAX_BACKOFF))
             attempt += 1
 
     def _where(self) -> str:
