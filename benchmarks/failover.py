@@ -62,6 +62,7 @@ from localfed.operator import (  # noqa: E402
     register_dns_credentials,
     register_member,
 )
+from localfed.processes import memory_bytes  # noqa: E402
 
 NAMESPACE = "bench-failover"
 SERVICE = "nginx"
@@ -525,13 +526,6 @@ def start_backends(fed: LocalFederation) -> dict[str, str]:
     return addresses
 
 
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 # --- figures ----------------------------------------------------------------------------------------------
 
 
@@ -710,7 +704,7 @@ def main() -> None:
                         fed.set_backends_ready(cluster, NAMESPACE, f"run={SERVICE}", ready=True)
                         break
             assert op.proc is not None
-            rss = peak_rss_mib(op.proc.pid)
+            rss = memory_bytes(op.proc.pid, "VmHWM") / 2**20
             report(args, bench, floor, changes, rss)
         except BaseException:
             progress(f"failed; operator log tail:\n{op.tail(30)}")

@@ -39,6 +39,7 @@ from localfed.operator import (  # noqa: E402
     is_member_ready,
     register_member,
 )
+from localfed.processes import memory_bytes  # noqa: E402
 
 METRIC = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>[0-9.e+]+)$")
 
@@ -86,13 +87,6 @@ def quiet(custom: client.CustomObjectsApi, seconds: float = 5.0) -> bool:
     before = versions()
     time.sleep(seconds)
     return versions() == before
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def main() -> None:
@@ -169,7 +163,7 @@ def main() -> None:
             converged = time.monotonic() - started
             after = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
             assert op.proc is not None
-            rss = peak_rss_mib(op.proc.pid)
+            rss = memory_bytes(op.proc.pid, "VmHWM") / 2**20
 
             # "At rest" starts once the trailing updates (LoadBalancer addresses reaching every status) are
             # done: the window opens when no FederatedService changed for a few seconds.

@@ -118,14 +118,17 @@ def stop(record: ProcessRecord, timeout: float = 15.0) -> None:
     raise RuntimeError(f"{record.name} (pid {record.pid}) survived SIGKILL")
 
 
-def rss_bytes(record: ProcessRecord) -> int:
-    """Resident memory of the process, 0 if it is not running."""
-    if not is_running(record):
-        return 0
+def memory_bytes(pid: int, field: str = "VmRSS") -> int:
+    """A memory figure of a process from /proc/<pid>/status (VmRSS: resident now; VmHWM: peak resident)."""
     try:
-        for line in Path(f"/proc/{record.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
     except FileNotFoundError:
         return 0
     return 0
+
+
+def rss_bytes(record: ProcessRecord) -> int:
+    """Resident memory of the process, 0 if it is not running."""
+    return memory_bytes(record.pid) if is_running(record) else 0
