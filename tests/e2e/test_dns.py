@@ -137,8 +137,13 @@ def member_names(fed: LocalFederation) -> list[str]:
 
 
 def serve_everywhere(seed: Seed) -> dict[str, str]:
-    """Backends in every member; returns each member's LoadBalancer address once DNS has all of them."""
+    """The FederatedService with backends in every member; each member's address once DNS has them all."""
     seed.create()
+    return start_backends_everywhere(seed)
+
+
+def start_backends_everywhere(seed: Seed) -> dict[str, str]:
+    """Backends in every member; returns each member's LoadBalancer address once DNS has all of them."""
     for cluster in member_names(seed.fed):
         seed.start_backends(cluster)
     addresses = {
@@ -163,16 +168,7 @@ def test_no_backends_means_no_records_then_every_tier_answers(seed: Seed) -> Non
     assert published["reason"] == "NoHealthyShards"
     assert ask(seed.fed, seed.global_name()).rcode == "NXDOMAIN"
 
-    for cluster in member_names(seed.fed):
-        seed.start_backends(cluster)
-    addresses = {
-        c: eventually(f"address in {c}", lambda c=c: seed.address(c)) for c in member_names(seed.fed)
-    }
-    eventually(
-        "global name answers every member",
-        lambda: ask(seed.fed, seed.global_name()).addresses == frozenset(addresses.values()),
-        timeout=60,
-    )
+    addresses = start_backends_everywhere(seed)
     for member in seed.fed.members:
         region = ask(seed.fed, seed.tier_name(member.spec.region or ""))
         assert region.cnames == ()
