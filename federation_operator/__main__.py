@@ -1,21 +1,35 @@
-"""Start-up: settings → host client → kopf.run.
+"""Start-up: settings → host client → (leader election) → kopf.run.
 
 Usage: python -m federation_operator [--config FILE] [--verbose]
+
+With ``leader_election`` on, the process first stands by until it holds the Lease; only then does kopf
+start (watches, daemons, writes). A replica that loses the Lease exits at once with status 3, as
+controller-runtime operators do: Kubernetes restarts it, and it stands by again.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
+import socket
 import sys
+import threading
 from pathlib import Path
+from types import FrameType
 
 import kopf
 
-from federation_operator import handlers
+from federation_operator import endpoints, handlers
 from federation_operator.errors import PermanentError
 from federation_operator.host import build_host_client
-from federation_operator.settings import SettingsError, load_settings
+from federation_operator.leadership import LeaseElector, LeaseTimings
+from federation_operator.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("federation_operator")
+
+EXIT_LOST_LEADERSHIP = 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,29 +38,94 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s [%(name)s] %(message)s")
-    logging.getLogger("federation_operator").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     # kopf logs every watch-event handler call at INFO; what matters is logged by our code (and posted
     # as events), so kopf's per-object chatter is kept to warnings.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     try:
         settings = load_settings(args.config)
         host_api = build_host_client(settings.kubeconfig, settings.host_context)
-    except SettingsError as exc:
+    except (SettingsError, PermanentError) as exc:
         print(f"federation-operator: {exc}", file=sys.stderr)
         return 2
+    runtime = handlers.Runtime(settings=settings, host_api=host_api)
+    metrics_server = None
+    elector: LeaseElector | None = None
+    try:
+        if settings.metrics_port is not None:
+            metrics_server = endpoints.serve_metrics(
+                runtime.metrics, settings.metrics_port, str(settings.metrics_address)
+            )
+        if settings.leader_election:
+            elector = _elector(settings, runtime)
+            if not _stand_by(elector, settings.liveness_port):
+                return 0  # asked to stop while standing by
+            elector.hold(on_lost=_lost_leadership)
+        runtime.metrics.leader.set(1)
+        kopf.run(
+            clusterwide=True,
+            # Never kopf's own peering: with leader election the Lease decides who runs, and without it
+            # this is the only replica.
+            standalone=True,
+            memo=kopf.Memo(runtime=runtime),
+            liveness_endpoint=f"http://0.0.0.0:{settings.liveness_port}/healthz"
+            if settings.liveness_port
+            else None,
+        )
     except PermanentError as exc:
         print(f"federation-operator: {exc}", file=sys.stderr)
         return 2
-    memo = kopf.Memo(runtime=handlers.Runtime(settings=settings, host_api=host_api))
-    kopf.run(
-        clusterwide=True,
-        standalone=settings.standalone,
-        memo=memo,
-        liveness_endpoint=f"http://0.0.0.0:{settings.liveness_port}/healthz"
-        if settings.liveness_port
-        else None,
-    )
+    finally:
+        runtime.metrics.leader.set(0)
+        if elector is not None:
+            elector.release()
+        if metrics_server is not None:
+            endpoints.shutdown(metrics_server)
     return 0
+
+
+def _elector(settings: Settings, runtime: handlers.Runtime) -> LeaseElector:
+    assert settings.leader_election_namespace is not None  # checked by the settings
+    # The pod's name in a cluster (its hostname); the pid tells apart processes sharing a host.
+    identity = f"{socket.gethostname()}_{os.getpid()}"
+    return LeaseElector(
+        runtime.host_api,
+        namespace=settings.leader_election_namespace,
+        name=settings.lease_name,
+        identity=identity,
+        timings=LeaseTimings(
+            lease_duration=settings.lease_duration_seconds,
+            renew_deadline=settings.renew_deadline_seconds,
+            retry_period=settings.retry_period_seconds,
+        ),
+    )
+
+
+def _stand_by(elector: LeaseElector, liveness_port: int | None) -> bool:
+    """Block until this process holds the Lease (True) or SIGTERM/SIGINT asks it to stop (False)."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping while standing by (signal %d)", signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    health = endpoints.serve_standby_health(liveness_port) if liveness_port else None
+    try:
+        return elector.acquire(stop)
+    finally:
+        if health is not None:
+            endpoints.shutdown(health)  # kopf serves the same port from now on
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _lost_leadership(reason: str) -> None:
+    # Another replica may be active within moments: stop writing now, without a graceful shutdown (which
+    # could still run handlers). Kubernetes restarts the process, which then stands by.
+    log.critical("leadership lost (%s); exiting", reason)
+    logging.shutdown()
+    os._exit(EXIT_LOST_LEADERSHIP)
 
 
 if __name__ == "__main__":

@@ -17,10 +17,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
-from wsgiref.simple_server import WSGIServer
 
 import kopf
-import prometheus_client
 from kubernetes import client
 
 from federation_operator import host
@@ -55,7 +53,6 @@ class Runtime:
     workers: list[asyncio.Task[None]] = field(default_factory=list)
     publisher_task: asyncio.Task[None] | None = None
     metrics: Metrics = field(default_factory=Metrics)
-    metrics_server: WSGIServer | None = None
 
 
 def _emit(body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
@@ -107,7 +104,6 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     queue: WorkQueue[Key] = WorkQueue(loop)
     runtime.queue = queue
     runtime.metrics.track_workqueue(queue.__len__)
-    _serve_metrics(runtime)
 
     def enqueue_all() -> None:
         for key in runtime.store.known():
@@ -142,22 +138,6 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         )
     except FederationError as exc:  # the MemberCluster events fill it in shortly anyway
         log.warning("could not list MemberClusters at start-up: %s", exc)
-
-
-def _serve_metrics(runtime: Runtime) -> None:
-    """The Prometheus endpoint (`/metrics`, served from its own thread) when `metrics_port` is set."""
-    port = runtime.settings.metrics_port
-    if port is None:
-        return
-    address = str(runtime.settings.metrics_address)
-    try:
-        server, _thread = prometheus_client.start_http_server(
-            port, addr=address, registry=runtime.metrics.registry
-        )
-    except OSError as exc:
-        raise kopf.PermanentError(f"metrics_port {port} on {address}: {exc.strerror or exc}") from exc
-    runtime.metrics_server = server
-    log.info("serving Prometheus metrics on http://%s:%d/metrics", address, port)
 
 
 async def _start_publisher(runtime: Runtime, queue: WorkQueue[Key]) -> Publisher | None:
@@ -211,9 +191,6 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
     if runtime.registry is not None:
         for cluster in runtime.registry.clusters():
             runtime.registry.disconnect(cluster.name, notify=False)
-    if runtime.metrics_server is not None:
-        await asyncio.to_thread(runtime.metrics_server.shutdown)  # waits for its poll loop (0.5 s)
-        runtime.metrics_server.server_close()
 
 
 async def _work(queue: WorkQueue[Key], propagator: Propagator, metrics: Metrics) -> None:

@@ -91,6 +91,11 @@ class Metrics:
         self.dns_frozen = Gauge(
             "fedop_dns_frozen", "1 while the partition guard holds DNS as last published.", registry=r
         )
+        self.leader = Gauge(
+            "fedop_leader",
+            "1 while this replica is the active one (it holds the Lease, or runs without leader election).",
+            registry=r,
+        )
         self.workqueue_depth = Gauge(
             "fedop_workqueue_depth", "FederatedServices waiting to be reconciled.", registry=r
         )

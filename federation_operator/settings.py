@@ -78,8 +78,35 @@ class Settings(BaseSettings):
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$",
         description="namespace/name of a Secret whose keys are added to the provider options (credentials).",
     )
-    standalone: bool = Field(
-        default=True, description="Run without kopf peering (a single replica); HA uses peering."
+    leader_election: bool = Field(
+        default=False,
+        description="Run as one of several replicas: only the holder of a Lease is active, the others wait.",
+    )
+    leader_election_namespace: str | None = Field(
+        default=None,
+        pattern=DNS_LABEL_PATTERN,
+        description="Namespace of the Lease (the operator's own namespace); required with leader_election.",
+    )
+    leader_election_lease: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$",
+        max_length=253,
+        description="Name of the Lease; unset: federation-operator-<federation_name>.",
+    )
+    lease_duration_seconds: float = Field(
+        default=15.0,
+        ge=1,
+        le=300,
+        description="How long a standby waits after the active replica's last renewal before taking over.",
+    )
+    renew_deadline_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="The active replica stops when it could not renew its Lease for this long.",
+    )
+    retry_period_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="How often the Lease is renewed, or tried by a standby."
     )
     liveness_port: int | None = Field(
         default=None, ge=1, le=65535, description="Port of kopf's /healthz liveness endpoint; unset: off."
@@ -102,6 +129,22 @@ class Settings(BaseSettings):
             if not self.dns_zone:
                 raise ValueError("dns_zone: required when dns_provider is set")
         return self
+
+    @model_validator(mode="after")
+    def _leader_election_complete(self) -> Settings:
+        if self.leader_election and not self.leader_election_namespace:
+            raise ValueError("leader_election_namespace: required when leader_election is on")
+        if not self.retry_period_seconds < self.renew_deadline_seconds < self.lease_duration_seconds:
+            raise ValueError(
+                "renew_deadline_seconds: must lie between retry_period_seconds and lease_duration_seconds "
+                f"(got {self.retry_period_seconds} < {self.renew_deadline_seconds} < "
+                f"{self.lease_duration_seconds})"
+            )
+        return self
+
+    @property
+    def lease_name(self) -> str:
+        return self.leader_election_lease or f"federation-operator-{self.federation_name}"
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:

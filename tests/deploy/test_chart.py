@@ -25,9 +25,8 @@ RELEASE = "fedop"
 FULLNAME = "fedop-federation-operator"
 
 # DNS publishing through BIND with a credentials Secret, plus metrics and a ServiceMonitor.
-TWO_REPLICAS = ["--set", "replicaCount=2"]
+ONE_REPLICA = ["--set", "replicaCount=1", "--set", "leaderElection.enabled=false"]
 DNS_AND_METRICS = [
-    *TWO_REPLICAS,
     "--set", "dns.provider=rfc2136",
     "--set", "dns.zone=example.com",
     "--set-json", 'dns.options={"server": "127.0.0.1", "port": 5353, "key_name": "fedop"}',
@@ -132,6 +131,7 @@ def test_defaults_render_the_expected_objects(helm: list[str]) -> None:
         "ClusterRole",
         "ClusterRoleBinding",
         "Deployment",
+        "PodDisruptionBudget",
         "Role",
         "RoleBinding",
         "ServiceAccount",
@@ -141,8 +141,8 @@ def test_defaults_render_the_expected_objects(helm: list[str]) -> None:
             assert doc["metadata"]["namespace"] == NAMESPACE, doc["kind"]
 
     deployment = one(docs, "Deployment")
-    # One replica until exactly-one-active HA exists (see values.yaml).
-    assert deployment["spec"]["replicas"] == 1
+    # Two replicas, one active (leader election).
+    assert deployment["spec"]["replicas"] == 2
     pod = deployment["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == one(docs, "ServiceAccount")["metadata"]["name"] == FULLNAME
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -166,21 +166,24 @@ def test_defaults_render_the_expected_objects(helm: list[str]) -> None:
 
     assert env(docs) == {
         "FEDOP_FEDERATION_NAME": "myfederation",
-        "FEDOP_STANDALONE": "true",
+        "FEDOP_LEADER_ELECTION": "true",
+        "FEDOP_LEADER_ELECTION_NAMESPACE": NAMESPACE,
+        "FEDOP_LEADER_ELECTION_LEASE": "federation-operator-myfederation",
+        "FEDOP_LEASE_DURATION_SECONDS": "15",
+        "FEDOP_RENEW_DEADLINE_SECONDS": "10",
+        "FEDOP_RETRY_PERIOD_SECONDS": "2",
         "FEDOP_UNREACHABLE_GRACE_SECONDS": "40",
         "FEDOP_LIVENESS_PORT": "8080",
     }
-    pod_id = next(e for e in c["env"] if e["name"] == "POD_ID")
-    assert pod_id["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
     assert {"name": "healthz", "containerPort": 8080, "protocol": "TCP"} in c["ports"]
 
 
-def test_two_replicas_use_peering_and_a_disruption_budget(helm: list[str]) -> None:
-    docs = render(helm, *TWO_REPLICAS)
+def test_two_replicas_elect_one_active_and_have_a_disruption_budget(helm: list[str]) -> None:
+    docs = render(helm)
     deployment = one(docs, "Deployment")
     assert deployment["spec"]["replicas"] == 2
-    assert env(docs)["FEDOP_STANDALONE"] == "false"
+    assert env(docs)["FEDOP_LEADER_ELECTION"] == "true"
     pdb = one(docs, "PodDisruptionBudget")
     assert pdb["spec"]["minAvailable"] == 1
     assert pdb["spec"]["selector"] == deployment["spec"]["selector"]
@@ -195,7 +198,14 @@ def test_secrets_are_readable_only_through_a_namespaced_role(helm: list[str]) ->
         role = one(docs, "Role")
         assert role["metadata"]["namespace"] == NAMESPACE
         assert role["rules"] == [
-            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+            {
+                "apiGroups": ["coordination.k8s.io"],
+                "resources": ["leases"],
+                "resourceNames": ["federation-operator-myfederation"],
+                "verbs": ["get", "update"],
+            },
         ]
         binding = one(docs, "RoleBinding")
         assert binding["roleRef"] == {
@@ -210,7 +220,7 @@ def test_secrets_are_readable_only_through_a_namespaced_role(helm: list[str]) ->
 def test_cluster_role_grants_what_the_operator_and_kopf_use(helm: list[str]) -> None:
     granted = {
         (group, resource): set(rule["verbs"])
-        for rule in rules(render(helm, *TWO_REPLICAS), "ClusterRole")
+        for rule in rules(render(helm), "ClusterRole")
         for group in rule["apiGroups"]
         for resource in rule["resources"]
     }
@@ -222,16 +232,15 @@ def test_cluster_role_grants_what_the_operator_and_kopf_use(helm: list[str]) -> 
         ("", "events"): {"create", "patch"},
         ("events.k8s.io", "events"): {"create", "patch"},
         ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
-        ("kopf.dev", "clusterkopfpeerings"): {"get", "list", "watch", "patch"},
     }
 
 
-def test_one_replica_runs_standalone(helm: list[str]) -> None:
-    docs = render(helm, "--set", "replicaCount=1")
+def test_one_replica_without_leader_election(helm: list[str]) -> None:
+    docs = render(helm, *ONE_REPLICA)
     assert one(docs, "Deployment")["spec"]["replicas"] == 1
-    assert env(docs)["FEDOP_STANDALONE"] == "true"
+    assert not [name for name in env(docs) if "LEADER" in name or "LEASE" in name]
     assert not [doc for doc in docs if doc["kind"] == "PodDisruptionBudget"]
-    assert not [r for r in rules(docs, "ClusterRole") if "clusterkopfpeerings" in r["resources"]]
+    assert one(docs, "Role")["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
 
 
 def test_dns_and_metrics_values(helm: list[str]) -> None:
@@ -275,7 +284,7 @@ def test_rendered_environment_is_accepted_by_the_operator(
     helm: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The operator parses every FEDOP_* variable the chart sets (it refuses unknown or invalid ones)."""
-    for values in ([], DNS_AND_METRICS, ["--set", "replicaCount=1"]):
+    for values in ([], DNS_AND_METRICS, ONE_REPLICA):
         rendered = {k: v for k, v in env(render(helm, *values)).items() if k.startswith(ENV_PREFIX)}
         with monkeypatch.context() as m:
             for name in [k for k in os.environ if k.startswith(ENV_PREFIX)]:
@@ -284,7 +293,10 @@ def test_rendered_environment_is_accepted_by_the_operator(
                 m.setenv(name, value)
             settings = load_settings()
         assert settings.liveness_port == 8080
-        assert settings.standalone is ("replicaCount=2" not in values)
+        assert settings.leader_election is (values != ONE_REPLICA)
+        if settings.leader_election:
+            assert settings.leader_election_namespace == NAMESPACE
+            assert settings.lease_name == "federation-operator-myfederation"
         if values == DNS_AND_METRICS:
             assert settings.dns_options == {"server": "127.0.0.1", "port": "5353", "key_name": "fedop"}
             assert settings.dns_credentials_secret == f"{NAMESPACE}/fedop-dns"
@@ -294,7 +306,7 @@ def test_rendered_environment_is_accepted_by_the_operator(
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ([*TWO_REPLICAS, "--set", "peering.enabled=false"], "needs peering.enabled=true"),
+        (["--set", "leaderElection.enabled=false"], "needs leaderElection.enabled=true"),
         (["--set", "dns.provider=route53"], "dns.zone is required"),
         (
             ["--set", "dns.credentialsSecret.name=x", "--set", "dns.credentialsSecret.namespace=kube-system"],
@@ -348,7 +360,7 @@ def test_helm_install_into_the_host_cluster(helm: list[str], federation: LocalFe
 
         got = kubectl("get", "crd", "federatedservices.fedop.io", "memberclusters.fedop.io", "-o", "name")
         assert got.returncode == 0, got.stderr
-        for obj in (f"deployment/{name}", f"serviceaccount/{name}", f"role/{name}-secrets"):
+        for obj in (f"deployment/{name}", f"serviceaccount/{name}", f"role/{name}"):
             got = kubectl("get", "-n", namespace, obj, "-o", "name")
             assert got.returncode == 0, got.stderr
         for obj in (f"clusterrole/{name}", f"clusterrolebinding/{name}"):
@@ -383,6 +395,11 @@ def test_helm_install_into_the_host_cluster(helm: list[str], federation: LocalFe
         assert can("create", "events", "-n", "default")
         assert can("watch", "customresourcedefinitions.apiextensions.k8s.io")
         assert can("get", "secrets", "-n", namespace)
+        assert not can("list", "secrets", "-n", namespace)
+        assert can("create", "leases.coordination.k8s.io", "-n", namespace)
+        assert can("update", "leases.coordination.k8s.io/federation-operator-myfederation", "-n", namespace)
+        assert not can("update", "leases.coordination.k8s.io/kube-scheduler", "-n", namespace)
+        assert not can("create", "leases.coordination.k8s.io", "-n", "kube-system")
         assert not can("get", "secrets", "-n", "kube-system")
         assert not can("list", "secrets", "--all-namespaces")
         assert not can("delete", "federatedservices.fedop.io", "-n", "default")

@@ -37,12 +37,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default (include "federation-operator.fullname" .) .Values.serviceAccount.name }}
 {{- end }}
 
-{{/*
-"true" when the operator runs without kopf peering: a single replica, or peering switched off (which is
-refused with more than one replica, see "federation-operator.validate").
-*/}}
-{{- define "federation-operator.standalone" -}}
-{{- if or (le (int .Values.replicaCount) 1) (not .Values.peering.enabled) }}true{{ else }}false{{ end }}
+{{/* The Lease the replicas elect their active one with (the operator's default name for it). */}}
+{{- define "federation-operator.leaseName" -}}
+{{- printf "federation-operator-%s" .Values.federationName }}
 {{- end }}
 
 {{/* FEDOP_DNS_CREDENTIALS_SECRET as namespace/name; empty when no Secret is named. */}}
@@ -63,8 +60,8 @@ refused with more than one replica, see "federation-operator.validate").
 
 {{/* Refuse values that would install something broken or less safe than it looks. */}}
 {{- define "federation-operator.validate" -}}
-{{- if and (gt (int .Values.replicaCount) 1) (not .Values.peering.enabled) }}
-{{- fail "replicaCount > 1 needs peering.enabled=true: without kopf peering every replica would be an active writer" }}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
+{{- fail "replicaCount > 1 needs leaderElection.enabled=true: without it every replica would be an active writer" }}
 {{- end }}
 {{- if and .Values.dns.provider (not .Values.dns.zone) }}
 {{- fail "dns.zone is required when dns.provider is set" }}
