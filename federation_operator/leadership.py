@@ -146,7 +146,7 @@ class LeaseElector:
         action = plan_attempt(record, self.identity, observed_at, now)
         if action is Action.WAIT:
             assert record is not None
-            if self._holder_logged != record.holder:
+            if self._holder_thread is None and self._holder_logged != record.holder:
                 log.info("%s is held by %s; standing by", self.where, record.holder)
                 self._holder_logged = record.holder
             return False

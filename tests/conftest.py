@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from localfed import FederationConfig, LocalFederation
 from localfed.bind import BindServer, start_bind
-from localfed.federation import free_port
+from localfed.federation import binaries_dir, free_port
 from localfed.processes import stop
 
 
@@ -33,3 +33,19 @@ def bind_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BindServer
         yield server
     finally:
         stop(record)
+
+
+@pytest.fixture(scope="session")
+def helm(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The helm command, with its cache/config/data homes in a temporary directory rather than in ~."""
+    binary = binaries_dir() / "helm"
+    if not binary.is_file():
+        pytest.fail(f"{binary} is missing: run hack/build-binaries.sh")
+    home = tmp_path_factory.mktemp("helm-home")
+    return [
+        "env",
+        f"HELM_CACHE_HOME={home / 'cache'}",
+        f"HELM_CONFIG_HOME={home / 'config'}",
+        f"HELM_DATA_HOME={home / 'data'}",
+        str(binary),
+    ]

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import yaml
 from localfed import LocalFederation
-from localfed.federation import binaries_dir
 from localfed.operator import apply_crds
 
 from federation_operator.settings import ENV_PREFIX, Settings, load_settings
@@ -37,22 +36,6 @@ DNS_AND_METRICS = [
 ]  # fmt: skip
 
 Docs = list[dict[str, Any]]
-
-
-@pytest.fixture(scope="module")
-def helm(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """The helm command, with its cache/config/data homes in a temporary directory rather than in ~."""
-    binary = binaries_dir() / "helm"
-    if not binary.is_file():
-        pytest.fail(f"{binary} is missing: run hack/build-binaries.sh")
-    home = tmp_path_factory.mktemp("helm-home")
-    return [
-        "env",
-        f"HELM_CACHE_HOME={home / 'cache'}",
-        f"HELM_CONFIG_HOME={home / 'config'}",
-        f"HELM_DATA_HOME={home / 'data'}",
-        str(binary),
-    ]
 
 
 def run(cmd: list[str]) -> subprocess.CompletedProcess[str]:

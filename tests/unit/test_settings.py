@@ -57,3 +57,26 @@ def test_bad_config_file_is_named(tmp_path: Path) -> None:
     config.write_text("- not\n- a mapping\n")
     with pytest.raises(SettingsError, match=str(config)):
         load_settings(config)
+
+
+def test_leader_election_settings() -> None:
+    assert load_settings().leader_election is False
+    settings = load_settings(leader_election=True, leader_election_namespace="fedop-system")
+    assert settings.lease_name == "federation-operator-myfederation"
+    assert (settings.lease_duration_seconds, settings.renew_deadline_seconds) == (15.0, 10.0)
+    assert settings.retry_period_seconds == 2.0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        pytest.param({"leader_election": True}, "leader_election_namespace", id="no-namespace"),
+        pytest.param(
+            {"renew_deadline_seconds": 20}, "renew_deadline_seconds", id="renew-deadline-past-lease"
+        ),
+        pytest.param({"retry_period_seconds": 10}, "renew_deadline_seconds", id="retry-past-renew-deadline"),
+    ],
+)
+def test_bad_leader_election_settings_are_named(overrides: dict[str, object], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        load_settings(**overrides)
