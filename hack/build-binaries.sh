@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds, once, every binary the local federation needs and caches it by version outside the repository:
 #   kube-apiserver, kube-controller-manager, kube-scheduler (k8s.io/kubernetes from the Go module proxy,
-#   through the wrapper module in hack/tools), etcd (same module graph), kwok and helm (go install).
+#   through the wrapper module in hack/tools), etcd (same module graph), kwok, helm and kind (go install).
 # Each binary is built into a temporary file and renamed into place, so an interrupted run leaves nothing
 # half-written and the next run resumes where it stopped. Prints where the binaries are.
 #
@@ -74,9 +74,12 @@ build_helm() {
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 }
 
+build_kind() { GOBIN="$1" go install -ldflags "-s -w" "sigs.k8s.io/kind@$KIND_VERSION" && mv "$1/kind" "$1/kind-$KIND_VERSION"; }
+
 install_one etcd build_etcd
 install_one kwok build_kwok
 install_one helm build_helm
+install_one "kind-$KIND_VERSION" build_kind
 
 log "binaries ready in $bin_dir"
 "$bin_dir/kube-apiserver" --version
