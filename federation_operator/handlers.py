@@ -26,6 +26,7 @@ from federation_operator.dns.factory import make_provider
 from federation_operator.errors import FederationError, PermanentError, TransientError
 from federation_operator.membership import MemberSupervisor
 from federation_operator.metrics import Metrics
+from federation_operator.model.specs import DnsDefaults
 from federation_operator.propagation import FederatedServiceStore, Propagator
 from federation_operator.publishing import Publisher
 from federation_operator.registry import Key, MemberRegistry
@@ -130,6 +131,10 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         grace_seconds=runtime.settings.unreachable_grace_seconds,
         metrics=runtime.metrics,
         expected_members=lambda: runtime.member_names,
+        dns_defaults=DnsDefaults(
+            ttl=runtime.settings.default_ttl,
+            min_ready_endpoints=runtime.settings.default_min_ready_endpoints,
+        ),
     )
     # The members that exist before any of them connects: until they have, DNS must not treat them as gone.
     try:

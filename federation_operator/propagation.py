@@ -33,7 +33,7 @@ from federation_operator.members.services import (
 from federation_operator.metrics import Metrics, ShardHealth
 from federation_operator.model.dns import RecordSet, ServiceNames
 from federation_operator.model.members import ClusterInfo, ObservedService
-from federation_operator.model.specs import FederatedServiceSpec, parse_federated_service_spec
+from federation_operator.model.specs import DnsDefaults, FederatedServiceSpec, parse_federated_service_spec
 from federation_operator.model.status import (
     CONDITION_DNS_PUBLISHED,
     CONDITION_HEALTHY,
@@ -122,8 +122,10 @@ class Propagator:
         grace_seconds: float = 40.0,
         metrics: Metrics | None = None,
         expected_members: Callable[[], Collection[str]] = frozenset,
+        dns_defaults: DnsDefaults | None = None,
     ) -> None:
         self.federation = federation
+        self.dns_defaults = dns_defaults or DnsDefaults()
         # Every MemberCluster that exists, connected or not; and when we started: DNS holds while a member
         # that exists has not connected yet (for at most the grace period), so a restart withdraws nothing.
         self.expected_members = expected_members
@@ -231,7 +233,7 @@ class Propagator:
                 observed=observed,
                 in_sync=in_sync,
                 endpoints=endpoints,
-                min_ready_endpoints=spec.dns.min_ready_endpoints,
+                min_ready_endpoints=spec.dns.effective_min_ready_endpoints(self.dns_defaults),
                 problem=problem,
                 owned=owned,
             )
@@ -246,7 +248,7 @@ class Propagator:
                         observed=observed,
                         in_sync=observed is not None and owned and is_in_sync(observed.manifest, manifest),
                         endpoints=endpoints,
-                        min_ready_endpoints=spec.dns.min_ready_endpoints,
+                        min_ready_endpoints=spec.dns.effective_min_ready_endpoints(self.dns_defaults),
                         problem=None,
                         owned=owned,
                     )
@@ -309,7 +311,7 @@ class Propagator:
         if not frozen and not dns.hold:
             submitted = plan_service_records(
                 names=names,
-                ttl=spec.dns.ttl,
+                ttl=spec.dns.effective_ttl(self.dns_defaults),
                 aliases=spec.dns.aliases,
                 clusters=clusters,
                 healthy=dns.healthy,

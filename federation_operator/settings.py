@@ -69,6 +69,17 @@ class Settings(BaseSettings):
         pattern=FQDN_PATTERN,
         description="The DNS domain the records are published in (e.g. example.com): the provider's zone.",
     )
+    default_ttl: int = Field(
+        default=180,
+        ge=1,
+        le=86400,
+        description="Record TTL of a FederatedService that sets no spec.dns.ttl (Federation v1: 180).",
+    )
+    default_min_ready_endpoints: int = Field(
+        default=1,
+        ge=1,
+        description="Ready endpoints a shard needs if its FederatedService sets no spec.dns.minReadyEndpoints",
+    )
     dns_options: dict[str, str] = Field(
         default_factory=dict,
         description="Provider options (JSON object in the environment), e.g. server and port for rfc2136.",

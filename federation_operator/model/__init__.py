@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from federation_operator.model.specs import (
     ClusterOverride,
+    DnsDefaults,
     DnsSettings,
     FederatedServiceSpec,
     LabelSelector,
@@ -40,6 +41,7 @@ __all__ = [
     "ClusterCounts",
     "ClusterOverride",
     "Condition",
+    "DnsDefaults",
     "DnsSettings",
     "DnsStatus",
     "FederatedServiceSpec",

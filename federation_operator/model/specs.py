@@ -48,6 +48,7 @@ __all__ = [
     "JSON_POINTER_PATTERN",
     "PROTECTED_PATCH_PATHS",
     "ClusterOverride",
+    "DnsDefaults",
     "DnsSettings",
     "FederatedServiceSpec",
     "KubeModel",
@@ -373,14 +374,32 @@ class ClusterOverride(KubeModel):
     cluster_overrides: Annotated[tuple[PatchOp, ...], Field(max_length=64)] = ()
 
 
-class DnsSettings(KubeModel):
-    """How the FederatedService is published in DNS."""
+@dataclass(frozen=True)
+class DnsDefaults:
+    """What a FederatedService gets for the ``spec.dns`` fields it leaves out: the operator's settings.
 
-    # 180 s is Federation v1's TTL: short enough that clients move off a withdrawn shard within minutes,
-    # long enough to keep resolver load and provider query costs low.
-    ttl: int = Field(default=180, ge=1, le=86400)
-    min_ready_endpoints: int = Field(default=1, ge=1)
+    180 s is Federation v1's TTL: short enough that clients move off a withdrawn shard within minutes,
+    long enough to keep resolver load and provider query costs low.
+    """
+
+    ttl: int = 180
+    min_ready_endpoints: int = 1
+
+
+class DnsSettings(KubeModel):
+    """How the FederatedService is published in DNS; a field left out takes the operator's default."""
+
+    ttl: int | None = Field(default=None, ge=1, le=86400)
+    min_ready_endpoints: int | None = Field(default=None, ge=1)
     aliases: Annotated[tuple[Fqdn, ...], ListSet()] = ()
+
+    def effective_ttl(self, defaults: DnsDefaults) -> int:
+        return self.ttl if self.ttl is not None else defaults.ttl
+
+    def effective_min_ready_endpoints(self, defaults: DnsDefaults) -> int:
+        return (
+            self.min_ready_endpoints if self.min_ready_endpoints is not None else defaults.min_ready_endpoints
+        )
 
 
 class FederatedServiceSpec(KubeModel):

@@ -31,6 +31,8 @@ DNS_AND_METRICS = [
     "--set-json", 'dns.options={"server": "127.0.0.1", "port": 5353, "key_name": "fedop"}',
     "--set", "dns.credentialsSecret.name=fedop-dns",
     "--set", "unreachableGraceSeconds=25",
+    "--set", "dns.defaultTTL=60",
+    "--set", "defaultMinReadyEndpoints=2",
     "--set", "metrics.enabled=true",
     "--set", "metrics.serviceMonitor.enabled=true",
 ]  # fmt: skip
@@ -156,6 +158,8 @@ def test_defaults_render_the_expected_objects(helm: list[str]) -> None:
         "FEDOP_RENEW_DEADLINE_SECONDS": "10",
         "FEDOP_RETRY_PERIOD_SECONDS": "2",
         "FEDOP_UNREACHABLE_GRACE_SECONDS": "40",
+        "FEDOP_DEFAULT_MIN_READY_ENDPOINTS": "1",
+        "FEDOP_DEFAULT_TTL": "180",
         "FEDOP_LIVENESS_PORT": "8080",
     }
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
@@ -249,6 +253,8 @@ def test_dns_and_metrics_values(helm: list[str]) -> None:
     }
     assert values["FEDOP_DNS_CREDENTIALS_SECRET"] == f"{NAMESPACE}/fedop-dns"
     assert values["FEDOP_UNREACHABLE_GRACE_SECONDS"] == "25"
+    assert values["FEDOP_DEFAULT_TTL"] == "60"
+    assert values["FEDOP_DEFAULT_MIN_READY_ENDPOINTS"] == "2"
     assert values["FEDOP_METRICS_PORT"] == "9090"
     assert {"name": "metrics", "containerPort": 9090, "protocol": "TCP"} in container(docs)["ports"]
 
@@ -283,6 +289,7 @@ def test_rendered_environment_is_accepted_by_the_operator(
         if values == DNS_AND_METRICS:
             assert settings.dns_options == {"server": "127.0.0.1", "port": "5353", "key_name": "fedop"}
             assert settings.dns_credentials_secret == f"{NAMESPACE}/fedop-dns"
+            assert (settings.default_ttl, settings.default_min_ready_endpoints) == (60, 2)
         assert set(rendered) <= {f"{ENV_PREFIX}{f}".upper() for f in Settings.model_fields}
 
 

@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dns.message
+import dns.query
+import dns.rdatatype
 import pytest
 import yaml
 from kubernetes import client, config
@@ -49,6 +52,7 @@ RELEASE = "fedop"
 SERVICE_ACCOUNT = f"{RELEASE}-federation-operator"
 LEASE = "federation-operator-myfederation"
 # Short, so the takeover test is quick; the rules are the same as with the defaults (15 / 10 / 2).
+DEFAULT_TTL = 45  # the chart's dns.defaultTTL here: FederatedServices that set no spec.dns.ttl get it
 LEASE_VALUES = {"leaseDurationSeconds": "4", "renewDeadlineSeconds": "3", "retryPeriodSeconds": "0.5"}
 
 
@@ -128,6 +132,7 @@ def helm_install(helm: list[str], fed: LocalFederation) -> dict[str, str]:
         "--set-json", f"dns.options={json.dumps(options)}",
         "--set", f"dns.credentialsSecret.name={DNS_SECRET}",
         "--set", "unreachableGraceSeconds=20",
+        "--set", f"dns.defaultTTL={DEFAULT_TTL}",
         *(arg for key, v in LEASE_VALUES.items() for arg in ("--set", f"leaderElection.{key}={v}")),
     ]  # fmt: skip
     out = subprocess.run(
@@ -203,6 +208,13 @@ def installed(
         )
 
 
+def ttl(fed: LocalFederation, name: str) -> int | None:
+    """The TTL BIND answers the name's A records with."""
+    assert fed.dns is not None
+    response = dns.query.udp(dns.message.make_query(name, "A"), fed.dns.address, port=fed.dns.port, timeout=3)
+    return next((rrset.ttl for rrset in response.answer if rrset.rdtype == dns.rdatatype.A), None)
+
+
 def new_seed(fed: LocalFederation, name: str) -> Seed:
     namespace = f"{name}-{uuid.uuid4().hex[:6]}"
     client.CoreV1Api(fed.api_client("federation")).create_namespace({"metadata": {"name": namespace}})
@@ -242,6 +254,20 @@ def test_full_flow_under_the_chart_service_account(installed: Install) -> None:
             member_cluster(fed, m)["status"]["lastProbeTime"] != probed_before[m] for m in probed_before
         ),
     )
+    # The seed sets spec.dns.ttl (30); without it, the chart's default applies.
+    assert ttl(fed, seed.global_name()) == 30
+    seed.custom.patch_namespaced_custom_object(
+        "fedop.io",
+        "v1alpha1",
+        seed.namespace,
+        "federatedservices",
+        seed.name,
+        {"spec": {"dns": {"ttl": None}}},
+    )
+    eventually(
+        "records republished with the default TTL", lambda: ttl(fed, seed.global_name()) == DEFAULT_TTL
+    )
+
     delete_and_wait(seed)
     assert ask(fed, seed.global_name()).rcode == "NXDOMAIN"
     assert op.alive(), op.tail()

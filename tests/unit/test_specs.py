@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from federation_operator.errors import FederationError, InvalidSpecError, PermanentError
 from federation_operator.model import (
     Condition,
+    DnsDefaults,
     FederatedServiceSpec,
     MemberClusterSpec,
     MemberClusterStatus,
@@ -141,7 +142,15 @@ def test_federated_service_defaults() -> None:
     assert spec.placement.clusters == ()
     assert spec.placement.cluster_selector is None
     assert spec.overrides == ()
-    assert (spec.dns.ttl, spec.dns.min_ready_endpoints, spec.dns.aliases) == (180, 1, ())
+    # Left out: the operator's defaults apply (its settings; Federation v1's 180 s and 1 unless configured).
+    assert (spec.dns.ttl, spec.dns.min_ready_endpoints, spec.dns.aliases) == (None, None, ())
+    assert spec.dns.effective_ttl(DnsDefaults()) == 180
+    assert spec.dns.effective_min_ready_endpoints(DnsDefaults()) == 1
+    assert spec.dns.effective_ttl(DnsDefaults(ttl=60, min_ready_endpoints=2)) == 60
+    assert spec.dns.effective_min_ready_endpoints(DnsDefaults(ttl=60, min_ready_endpoints=2)) == 2
+    explicit = parse_federated_service_spec(service(dns={"ttl": 30, "minReadyEndpoints": 3})).dns
+    assert explicit.effective_ttl(DnsDefaults(ttl=60)) == 30
+    assert explicit.effective_min_ready_endpoints(DnsDefaults(min_ready_endpoints=2)) == 3
 
 
 @pytest.mark.parametrize(
