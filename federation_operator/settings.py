@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     default_min_ready_endpoints: int = Field(
         default=1,
         ge=1,
-        description="Ready endpoints a shard needs if its FederatedService sets no spec.dns.minReadyEndpoints",
+        description="Ready endpoints per shard when a FederatedService sets no spec.dns.minReadyEndpoints.",
     )
     dns_options: dict[str, str] = Field(
         default_factory=dict,

@@ -55,9 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     backends.add_argument("selector", help="label selector, e.g. app=nginx")
     backends.add_argument("-n", "--namespace", default="default")
     backends.add_argument("--ready", choices=["true", "false"], required=True)
-    sub.add_parser(
-        "register", help="apply the CRDs to the host and register every member (Secret + MemberCluster)"
-    )
+    sub.add_parser("register", help="apply the CRDs to the host and join every member with fedctl")
     op = sub.add_parser("operator", help="run the operator in the background (stopped by `down`), or stop it")
     op.add_argument("action", choices=["start", "stop"])
     sub.add_parser("lb-allocator", help="(internal) run the LoadBalancer allocator for the members")

@@ -1,14 +1,13 @@
-"""The operator on the local federation: CRDs applied, members registered by hand, the operator process.
+"""The operator on the local federation: CRDs applied, members joined with `fedctl`, the operator process.
 
 Used by the demo (`hack/local-federation register` / `operator`), the end-to-end fixtures and benchmarks:
-the CRDs are applied to the host cluster, each member gets a credentials Secret (an inline kubeconfig, as a
-user would create one) and a MemberCluster, and `python -m federation_operator` runs as a child process
-with its log in a file.
+the CRDs are applied to the host cluster, each member is joined with `fedctl join` as a user would (a
+least-privilege ServiceAccount token of the member in a Secret, and a MemberCluster), and
+`python -m federation_operator` runs as a child process with its log in a file.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
@@ -19,7 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -63,37 +61,6 @@ def apply_crds(fed: LocalFederation) -> None:
     )
 
 
-def member_kubeconfig(member: ClusterState) -> str:
-    """A self-contained kubeconfig of one member, certificates inline (`kubectl config view --flatten`)."""
-    pki = member.dir / "pki"
-
-    def b64(path: Path) -> str:
-        return base64.b64encode(path.read_bytes()).decode()
-
-    doc = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": member.spec.name,
-                "cluster": {"server": member.server, "certificate-authority-data": b64(pki / "ca.crt")},
-            }
-        ],
-        "users": [
-            {
-                "name": "fedop",
-                "user": {
-                    "client-certificate-data": b64(pki / "admin.crt"),
-                    "client-key-data": b64(pki / "admin.key"),
-                },
-            }
-        ],
-        "contexts": [{"name": member.spec.name, "context": {"cluster": member.spec.name, "user": "fedop"}}],
-        "current-context": member.spec.name,
-    }
-    return yaml.safe_dump(doc)
-
-
 def _ensure_namespace(core: client.CoreV1Api, name: str) -> None:
     try:
         core.create_namespace({"metadata": {"name": name}})
@@ -102,52 +69,77 @@ def _ensure_namespace(core: client.CoreV1Api, name: str) -> None:
             raise
 
 
-def member_cluster_body(member: ClusterState, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "MemberCluster",
-        "metadata": {"name": member.spec.name, "labels": labels or {"region": member.spec.region or ""}},
-        "spec": {
-            "apiEndpoint": member.server,
-            "secretRef": {"name": f"{member.spec.name}-credentials", "namespace": OPERATOR_NAMESPACE},
-            "region": member.spec.region,
-            "zones": list(member.spec.zones),
-            "probe": {"periodSeconds": 2, "timeoutSeconds": 2, "failureThreshold": 2, "successThreshold": 1},
-        },
-    }
+# The tests' probe settings: a member outage is noticed within seconds (the CRD's defaults take ~30 s).
+JOIN_PROBE_FLAGS = (
+    "--probe-period",
+    "2",
+    "--probe-timeout",
+    "2",
+    "--failure-threshold",
+    "2",
+    "--success-threshold",
+    "1",
+)
+
+
+def fedctl_flags(fed: LocalFederation) -> list[str]:
+    """The global flags of `fedctl` for this federation: its kubeconfig, host context, name and namespace."""
+    return [
+        "--kubeconfig",
+        str(fed.kubeconfig),
+        "--host-context",
+        "federation",
+        "--federation",
+        FEDERATION,
+        "--namespace",
+        OPERATOR_NAMESPACE,
+    ]
+
+
+def _fedctl(argv: list[str]) -> None:
+    # Imported here: the harness's other commands (up, down, status) do not need the operator package.
+    from federation_operator.cli import main as fedctl_main  # noqa: PLC0415
+
+    code = fedctl_main(argv)
+    if code != 0:
+        raise RuntimeError(f"fedctl {' '.join(argv)}: exit code {code} (its message is above)")
 
 
 def register_member(fed: LocalFederation, member: ClusterState) -> None:
-    """What `fedctl join` will do, by hand: the credentials Secret and the MemberCluster."""
-    host = fed.api_client("federation")
-    core = client.CoreV1Api(host)
-    _ensure_namespace(core, OPERATOR_NAMESPACE)
-    secret = {
-        "metadata": {"name": f"{member.spec.name}-credentials", "namespace": OPERATOR_NAMESPACE},
-        "stringData": {"kubeconfig": member_kubeconfig(member)},
-    }
-    try:
-        core.create_namespaced_secret(OPERATOR_NAMESPACE, secret)
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-    try:
-        client.CustomObjectsApi(host).create_cluster_custom_object(
-            GROUP, VERSION, "memberclusters", member_cluster_body(member)
-        )
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
+    """Register a member as users do, with `fedctl join` (run in-process: the same code path as the command).
+
+    The operator gets a least-privilege ServiceAccount token of the member, not admin credentials; the probe
+    settings are the tests' fast ones.
+    """
+    _fedctl(
+        [
+            *fedctl_flags(fed),
+            "--quiet",
+            "join",
+            member.spec.name,
+            "--region",
+            member.spec.region or "",
+            "--zones",
+            ",".join(member.spec.zones),
+            *JOIN_PROBE_FLAGS,
+        ]
+    )
 
 
-def unregister_member(fed: LocalFederation, name: str) -> None:
-    try:
-        client.CustomObjectsApi(fed.api_client("federation")).delete_cluster_custom_object(
-            GROUP, VERSION, "memberclusters", name
-        )
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
+def unregister_member(fed: LocalFederation, name: str, *, keep_services: bool = False) -> None:
+    """`fedctl unjoin`: the MemberCluster and its credentials go, and what join created in the member.
+
+    With `keep_services` the federation's Services stay in the member, for a later join to adopt them.
+    """
+    _fedctl(
+        [
+            *fedctl_flags(fed),
+            "--quiet",
+            "unjoin",
+            name,
+            *(["--keep-services"] if keep_services else []),
+        ]
+    )
 
 
 def member_cluster(fed: LocalFederation, name: str) -> dict[str, Any]:

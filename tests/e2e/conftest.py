@@ -19,7 +19,7 @@ from localfed.operator import (
 
 @pytest.fixture(scope="session")
 def registered(federation: LocalFederation) -> LocalFederation:
-    """CRDs applied to the host and every member registered (Secret + MemberCluster)."""
+    """CRDs applied to the host and every member registered with `fedctl join` (least-privilege token)."""
     apply_crds(federation)
     register_dns_credentials(federation)
     for member in federation.members:

@@ -345,7 +345,8 @@ def test_member_removed_and_added_back(host: Host, registered: LocalFederation) 
     host.create(fsvc_body("membership", host.namespace))
     eventually("three shards", lambda: len(host.shards("membership")) == 3, timeout=30)
 
-    unregister_member(registered, cluster)
+    # The member's Services stay, so that the member joined again adopts them.
+    unregister_member(registered, cluster, keep_services=True)
     eventually("shard withdrawn", lambda: cluster not in host.shards("membership"), timeout=30)
 
     register_member(registered, registered.clusters[cluster])

@@ -1,0 +1,97 @@
+"""``fedctl``, also the kubectl plugin ``kubectl fed``: join and unjoin member clusters, show the status.
+
+``join CONTEXT`` gives the operator least-privilege access to the member behind a kubeconfig context (a
+ServiceAccount bound to a ClusterRole over Services, EndpointSlices, Namespaces and Nodes read), stores the
+minted token in the host cluster and creates the MemberCluster; ``unjoin`` undoes it; ``status`` shows every
+FederatedService with its shards, health and DNS names. Installed as the console scripts ``fedctl`` and
+``kubectl-fed`` (so ``kubectl fed join ...`` works); ``python -m federation_operator.cli`` runs it too.
+
+Expected failures (unknown context, unreachable cluster, forbidden, bad flag) end with one line on stderr
+and a non-zero exit code: 1 failed, 2 bad usage, 3 ``unjoin`` left objects in an unreachable member.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from federation_operator.cli.errors import EXIT_ERROR, CliError
+from federation_operator.cli.join import Globals, JoinRequest, UnjoinRequest, join, unjoin
+from federation_operator.cli.kube import load_kubeconfig, resolve_kubeconfig_path
+from federation_operator.cli.parser import build_parser, program_name
+from federation_operator.cli.registration import ProbeFlags, check_federation_name
+from federation_operator.cli.status import StatusRequest, status
+
+__all__ = ["main", "run"]
+
+
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    if prog is None:
+        prog = program_name(sys.argv[0]) if argv is None else "fedctl"
+    parser = build_parser(prog)
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    try:
+        return run(args, prog)
+    except CliError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_ERROR
+
+
+def run(args: argparse.Namespace, prog: str) -> int:
+    """Run the parsed command ``args``; raises :class:`CliError` for expected failures."""
+    quiet = bool(args.quiet)
+
+    def say(line: str) -> None:
+        if not quiet:
+            print(line, flush=True)
+
+    def warn(line: str) -> None:
+        print(f"{prog}: {line}", file=sys.stderr, flush=True)
+
+    kubeconfig = load_kubeconfig(resolve_kubeconfig_path(args.kubeconfig))
+    g = Globals(
+        kubeconfig=kubeconfig,
+        host_context=kubeconfig.require(args.host_context, "--host-context"),
+        federation=check_federation_name(args.federation),
+        operator_namespace=args.operator_namespace,
+        prog=prog,
+    )
+    if args.command == "join":
+        kubeconfig.require(args.context, "CONTEXT")
+        request = JoinRequest(
+            context=args.context,
+            name=args.name,
+            api_endpoint=args.api_endpoint,
+            region=args.region,
+            zones=args.zones,
+            labels=dict(args.labels),
+            probe=ProbeFlags(
+                args.probe_period, args.probe_timeout, args.failure_threshold, args.success_threshold
+            ),
+            member_namespace=args.member_namespace,
+            wait=args.wait,
+            timeout=args.timeout,
+        )
+        return join(g, request, say, warn)
+    if args.command == "unjoin":
+        return unjoin(
+            g,
+            UnjoinRequest(args.context, args.name, keep_services=args.keep_services, timeout=args.timeout),
+            say,
+            warn,
+        )
+    request_status = StatusRequest(
+        name=args.name,
+        namespace=args.service_namespace,
+        all_namespaces=args.all_namespaces,
+        resolve=args.resolve,
+        output=args.output,
+    )
+    return status(g, request_status, lambda text: print(text, flush=True))

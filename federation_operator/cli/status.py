@@ -1,0 +1,96 @@
+"""``status``: the member clusters, then every FederatedService with its shards, health and DNS names.
+
+Everything shown comes from the host cluster's objects (the operator's status), read with the host context;
+``--resolve`` adds what a DNS server answers live for each published name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from federation_operator.cli.errors import EXIT_OK, CliError, UsageError
+from federation_operator.cli.join import Globals
+from federation_operator.cli.kube import Cluster, api_path, connect
+from federation_operator.cli.registration import GROUP, VERSION
+from federation_operator.cli.render import (
+    LiveAnswer,
+    ServiceView,
+    member_view,
+    render_json,
+    render_status,
+    service_view,
+)
+from federation_operator.cli.resolve import fetch_answers, resolve_server_address
+
+__all__ = ["StatusRequest", "status"]
+
+GV = f"{GROUP}/{VERSION}"
+
+
+@dataclass(frozen=True)
+class StatusRequest:
+    name: str | None = None
+    namespace: str | None = None
+    all_namespaces: bool = False
+    resolve: tuple[str, int] | None = None
+    output: str = "table"
+
+
+def status(g: Globals, request: StatusRequest, out: Callable[[str], None]) -> int:
+    if request.name and request.all_namespaces:
+        raise UsageError("a NAME is looked up in one namespace: drop -A, or give -n NAMESPACE")
+    namespace = request.namespace or g.kubeconfig.namespace(g.host_context) or "default"
+    host = connect(g.kubeconfig, g.host_context, "host")
+    try:
+        members = [
+            member_view(m) for m in _fetch(host, api_path(GV, "memberclusters"), "list MemberClusters")
+        ]
+        services = _fetch_services(host, request, namespace)
+    finally:
+        host.close()
+    members.sort(key=lambda m: m.name)
+    services.sort(key=lambda v: (v.namespace, v.name))
+    answers: dict[str, LiveAnswer] | None = None
+    server_text = None
+    if request.resolve is not None:
+        host_name, port = request.resolve
+        address = resolve_server_address(host_name)
+        server_text = f"{host_name}:{port}"
+        names: list[str] = []
+        for view in services:
+            dns = view.status.dns
+            if dns is not None:
+                names += [r.name for r in dns.names]
+                if dns.global_name:
+                    names.append(dns.global_name)
+        answers = fetch_answers(names, address, port)
+    if request.output == "json":
+        out(json.dumps(render_json(members, services, answers), indent=2, sort_keys=False))
+        return EXIT_OK
+    scope = "in any namespace" if request.all_namespaces else f"in namespace {namespace}"
+    if request.name:
+        scope = f"named {request.name} in namespace {namespace}"
+    out(render_status(members, services, scope=scope, answers=answers, server=server_text))
+    return EXIT_OK
+
+
+def _fetch(host: Cluster, path: str, what: str) -> list[dict[str, object]]:
+    response = host.request("GET", path, what=what, query=[("limit", 1)])
+    if response.status == 404:
+        raise CliError(f"the {host.label} does not serve {GROUP} resources: install the CRDs first")
+    if response.status != 200:
+        raise host.fail(response, what)
+    return list(host.items(path, what))
+
+
+def _fetch_services(host: Cluster, request: StatusRequest, namespace: str) -> list[ServiceView]:
+    if request.name:
+        what = f"get FederatedService {namespace}/{request.name}"
+        obj = host.get(api_path(GV, "federatedservices", request.name, namespace), what)
+        if obj is None:
+            raise CliError(f"FederatedService {namespace}/{request.name} not found in the {host.label}")
+        return [service_view(obj)]
+    path = api_path(GV, "federatedservices", namespace=None if request.all_namespaces else namespace)
+    return [service_view(obj) for obj in _fetch(host, path, "list FederatedServices")]
