@@ -43,6 +43,10 @@ kubectl --context federation get fsvc -n mynamespace
 echo; echo "+ kubectl --context federation describe fsvc nginx -n mynamespace"
 kubectl --context federation describe fsvc nginx -n mynamespace
 dns_port=$(.venv/bin/python -c "import json; print(json.load(open('.localfed/state.json'))['dns']['port'])")
+# fedctl is installed in .venv/bin as kubectl-fed too, which makes it the kubectl plugin `kubectl fed`.
+echo; echo "+ kubectl fed status -n mynamespace --host-context federation --resolve 127.0.0.1:$dns_port"
+PATH="$root/.venv/bin:$PATH" kubectl fed status -n mynamespace --host-context federation \
+  --resolve "127.0.0.1:$dns_port"
 stem=nginx.mynamespace.myfederation.svc
 echo; echo "+ DNS answers from the local BIND (127.0.0.1:$dns_port), global, region and zone tiers:"
 for tier in "" $(kubectl --context federation get mc -o jsonpath='{range .items[*]}{.spec.region} {.status.zones[*]} {end}'); do
