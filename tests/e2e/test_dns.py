@@ -95,6 +95,19 @@ class Seed:
             GROUP, VERSION, self.namespace, "federatedservices", self.name
         )
 
+    def delete_and_wait(self) -> None:
+        """Delete it and wait until it is gone (the operator's finalizer has run)."""
+        self.delete()
+
+        def gone() -> bool:
+            try:
+                self.get()
+            except ApiException as exc:
+                return exc.status == 404
+            return False
+
+        eventually(f"{self.name} deleted (the operator's finalizer ran)", gone, timeout=60)
+
     def start_backends(self, cluster: str) -> None:
         """The seed article's `kubectl --context=$CLUSTER run nginx --image=nginx:1.11.1-alpine --port=80`."""
         core = client.CoreV1Api(self.fed.api_client(cluster))
@@ -299,16 +312,7 @@ def test_deletion_removes_every_record_and_foreign_records_survive(seed: Seed) -
     assert foreign_name in conflict["message"]
     assert ask(seed.fed, foreign_name).addresses == {"127.8.8.8"}
 
-    seed.delete()
-
-    def gone() -> bool:
-        try:
-            seed.get()
-        except ApiException as exc:
-            return exc.status == 404
-        return False
-
-    eventually("FederatedService gone", gone, timeout=60)
+    seed.delete_and_wait()
     assert ask(seed.fed, seed.global_name()).rcode == "NXDOMAIN"
     for member in seed.fed.members:
         assert ask(seed.fed, seed.tier_name(member.spec.region or "")).rcode == "NXDOMAIN"

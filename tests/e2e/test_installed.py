@@ -221,19 +221,6 @@ def new_seed(fed: LocalFederation, name: str) -> Seed:
     return Seed(fed, name, namespace)
 
 
-def delete_and_wait(seed: Seed) -> None:
-    seed.delete()
-
-    def gone() -> bool:
-        try:
-            seed.get()
-        except ApiException as exc:
-            return exc.status == 404
-        return False
-
-    eventually(f"{seed.name} deleted (the operator's finalizer ran)", gone, timeout=60)
-
-
 def test_full_flow_under_the_chart_service_account(installed: Install) -> None:
     fed = installed.fed
     op = installed.start("sa")
@@ -268,7 +255,7 @@ def test_full_flow_under_the_chart_service_account(installed: Install) -> None:
         "records republished with the default TTL", lambda: ttl(fed, seed.global_name()) == DEFAULT_TTL
     )
 
-    delete_and_wait(seed)
+    seed.delete_and_wait()
     assert ask(fed, seed.global_name()).rcode == "NXDOMAIN"
     assert op.alive(), op.tail()
     log = op.log.read_text()
@@ -378,7 +365,7 @@ def test_standby_takes_over_from_a_killed_replica_without_rewriting(installed: I
         "c published the recovered shard",
         lambda: ask(fed, seed.global_name()).addresses == frozenset(addresses.values()),
     )
-    delete_and_wait(seed)
+    seed.delete_and_wait()
 
     # A replica that finds another holder in its Lease stops writing at once: it exits (status 3).
     fed.kubectl(
