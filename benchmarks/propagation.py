@@ -1,14 +1,16 @@
 """Benchmark: N FederatedServices over the members: time to converge, operator memory, API calls per object.
 
 Run on demand, not in the test suite:
-    .venv/bin/python benchmarks/propagation.py [--count 1000] [--members 3]
+    .venv/bin/python benchmarks/propagation.py [--count 1000] [--members 4] [--no-dns]
 
 Brings up its own local federation, registers the members, starts the operator as a process, creates N
 FederatedServices in the host, and measures the time until every member holds every Service and every
-FederatedService's status reports all its shards synced for its current generation. API calls are counted
+FederatedService's status reports all its shards synced for its current generation and (unless --no-dns) its
+records published in the federation's BIND (with no backends every shard is unhealthy, so what is published
+per FederatedService is the region and zone CNAMEs plus their ownership TXT records). API calls are counted
 by the apiservers themselves (`apiserver_request_total` deltas), so they are real: writes and reads of
-Services in the members, and writes of FederatedService status in the host. Then it watches the operator
-at rest for a while and reports the calls it makes while nothing changes (the target is none per object).
+Services in the members, and writes of FederatedService status in the host. Then it watches the operator at
+rest for a while and reports the calls it makes while nothing changes (the target is none per object).
 """
 
 from __future__ import annotations
@@ -16,18 +18,21 @@ from __future__ import annotations
 import argparse
 import collections
 import concurrent.futures
+import contextlib
 import re
 import ssl
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "hack"), str(REPO)]
 
-from kubernetes import client  # noqa: E402
+from kubernetes import client, watch  # noqa: E402
 from localfed import FederationConfig, LocalFederation  # noqa: E402
 from localfed.federation import ClusterState  # noqa: E402
 from localfed.operator import (  # noqa: E402
@@ -37,9 +42,10 @@ from localfed.operator import (  # noqa: E402
     apply_crds,
     eventually,
     is_member_ready,
+    register_dns_credentials,
     register_member,
 )
-from localfed.processes import memory_bytes  # noqa: E402
+from localfed.processes import cpu_seconds, memory_bytes  # noqa: E402
 
 METRIC = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>[0-9.e+]+)$")
 
@@ -89,21 +95,101 @@ def quiet(custom: client.CustomObjectsApi, seconds: float = 5.0) -> bool:
     return versions() == before
 
 
+class Progress:
+    """Watches that note when the last member Service appeared and when the last FederatedService's status
+    became current. One stream per cluster, timed at the event: measuring adds no polling load (listing 1,000
+    objects a second per cluster would cost the apiservers a good share of the CPU being measured)."""
+
+    def __init__(self, fed: LocalFederation, count: int, *, dns: bool) -> None:
+        self.fed, self.count, self.dns = fed, count, dns
+        self.services: dict[str, set[str]] = {m.spec.name: set() for m in fed.members}
+        self.current: set[str] = set()
+        self.services_done_at: float | None = None
+        self.status_done_at: float | None = None
+        self.lock = threading.Lock()
+        self.watches: list[watch.Watch] = []
+        for member in fed.members:
+            self._start(self._watch_services, member.spec.name)
+        self._start(self._watch_status)
+
+    def _start(self, target: Callable[..., None], *args: str) -> None:
+        w = watch.Watch()
+        self.watches.append(w)
+
+        def run() -> None:
+            with contextlib.suppress(Exception):  # the federation going down ends the stream mid-read
+                target(w, *args)
+
+        threading.Thread(target=run, daemon=True).start()
+
+    def _watch_services(self, w: watch.Watch, cluster: str) -> None:
+        core = client.CoreV1Api(self.fed.api_client(cluster))
+        selector = "fedop.io/federation=myfederation"
+        for event in w.stream(core.list_namespaced_service, "bench", label_selector=selector):
+            with self.lock:
+                self.services[cluster].add(event["object"].metadata.name)
+                done = all(len(names) >= self.count for names in self.services.values())
+                if done and self.services_done_at is None:
+                    self.services_done_at = time.monotonic()
+
+    def _watch_status(self, w: watch.Watch) -> None:
+        custom = client.CustomObjectsApi(self.fed.api_client("federation"))
+        members = len(self.fed.members)
+        for event in w.stream(
+            custom.list_namespaced_custom_object, GROUP, VERSION, "bench", "federatedservices"
+        ):
+            obj = event["object"]
+            status = obj.get("status") or {}
+            shards = status.get("shards", [])
+            current = (
+                status.get("observedGeneration") == obj["metadata"]["generation"]
+                and len(shards) == members
+                and all(s.get("synced") for s in shards)
+                and (not self.dns or dns_published(obj))
+            )
+            with self.lock:
+                (self.current.add if current else self.current.discard)(obj["metadata"]["name"])
+                if len(self.current) >= self.count and self.status_done_at is None:
+                    self.status_done_at = time.monotonic()
+
+    def stop(self) -> None:
+        for w in self.watches:
+            w.stop()
+
+
+def cpu_by_component(fed: LocalFederation, op: OperatorProcess) -> dict[str, float]:
+    """CPU seconds used so far by the operator and by each kind of the federation's processes."""
+    totals: collections.Counter[str] = collections.Counter()
+    for record in fed.all_processes():
+        totals[record.name] += cpu_seconds(record.pid)
+    if op.proc is not None:
+        totals["operator"] += cpu_seconds(op.proc.pid)
+    return dict(totals)
+
+
+def dns_published(item: dict) -> bool:  # type: ignore[type-arg]
+    conditions = item.get("status", {}).get("conditions", [])
+    return any(c["type"] == "DNSPublished" and c["status"] == "True" for c in conditions)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--members", type=int, default=3)
+    parser.add_argument("--members", type=int, default=4)
+    parser.add_argument("--no-dns", action="store_true", help="no BIND, no DNS publishing")
     parser.add_argument("--rest-seconds", type=float, default=30.0)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-propagation-") as tmp:
-        fed = LocalFederation(FederationConfig(Path(tmp) / "fed", members=args.members, with_dns=False))
+        config = FederationConfig(Path(tmp) / "fed", members=args.members, with_dns=not args.no_dns)
+        fed = LocalFederation(config)
         fed.up(log=lambda _m: None)
         op = OperatorProcess(fed, Path(tmp) / "operator.log")
         try:
             apply_crds(fed)
+            register_dns_credentials(fed)
             for member in fed.members:
                 register_member(fed, member)
             op.start()
@@ -113,8 +199,10 @@ def main() -> None:
             host = fed.api_client("federation")
             client.CoreV1Api(host).create_namespace({"metadata": {"name": "bench"}})
             before = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
+            cpu_before = cpu_by_component(fed, op)
 
             custom = client.CustomObjectsApi(host)
+            progress = Progress(fed, args.count, dns=not args.no_dns)
             started = time.monotonic()
 
             def create(i: int) -> None:
@@ -137,31 +225,13 @@ def main() -> None:
                 list(pool.map(create, range(args.count)))
             created = time.monotonic() - started
 
-            def members_done() -> bool:
-                for member in fed.members:
-                    services = client.CoreV1Api(fed.api_client(member.spec.name)).list_namespaced_service(
-                        "bench", label_selector="fedop.io/federation=myfederation"
-                    )
-                    if len(services.items) < args.count:
-                        return False
-                return True
-
-            def status_done() -> bool:
-                items = custom.list_namespaced_custom_object(GROUP, VERSION, "bench", "federatedservices")[
-                    "items"
-                ]
-                return len(items) == args.count and all(
-                    i.get("status", {}).get("observedGeneration") == i["metadata"]["generation"]
-                    and len(i["status"].get("shards", [])) == args.members
-                    and all(s.get("synced") for s in i["status"]["shards"])
-                    for i in items
-                )
-
-            eventually("member Services", members_done, timeout=600, interval=1.0)
-            services_at = time.monotonic() - started
-            eventually("status current", status_done, timeout=600, interval=1.0)
-            converged = time.monotonic() - started
+            eventually("member Services", lambda: progress.services_done_at, timeout=600, interval=0.5)
+            services_at = progress.services_done_at - started
+            eventually("status current", lambda: progress.status_done_at, timeout=600, interval=0.5)
+            converged = progress.status_done_at - started
+            progress.stop()
             after = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
+            cpu_after = cpu_by_component(fed, op)
             assert op.proc is not None
             rss = memory_bytes(op.proc.pid, "VmHWM") / 2**20
 
@@ -177,17 +247,27 @@ def main() -> None:
             print(f"{args.count} FederatedServices x {args.members} members")
             print(f"  created in host:            {created:.1f}s")
             print(f"  every member Service exists: {services_at:.1f}s")
-            print(f"  every status current:        {converged:.1f}s")
+            print(f"  every status current{'' if args.no_dns else ', DNS published'}: {converged:.1f}s")
             print(f"  operator peak RSS:           {rss:.0f} MiB")
+            cpu = {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in sorted(cpu_after.items())}
+            print(f"  CPU seconds until converged: {cpu}")
             for member in fed.members:
                 calls = delta(after[member.spec.name], before[member.spec.name], "services")
                 per = {k: round(v / args.count, 2) for k, v in calls.items()}
                 print(f"  {member.spec.name} services requests per object: {per}")
-            host_calls = delta(after["federation"], before["federation"], "federatedservices")
-            print(
-                f"  host federatedservices requests per object: "
-                f"{ {k: round(v / args.count, 2) for k, v in host_calls.items()} }"
-            )
+            for resource in ("federatedservices", "events"):
+                host_calls = delta(after["federation"], before["federation"], resource)
+                print(
+                    f"  host {resource} requests per object: "
+                    f"{ {k: round(v / args.count, 2) for k, v in host_calls.items()} }"
+                )
+            member_totals = collections.Counter[str]()
+            for member in fed.members:
+                earlier = before[member.spec.name]
+                for (verb, res, sub), value in after[member.spec.name].items():
+                    member_totals[f"{verb} {res}"] += value - earlier.get((verb, res, sub), 0)
+            busiest = {k: round(v / args.count, 2) for k, v in member_totals.most_common(8) if v}
+            print(f"  all members, requests per object (top 8): {busiest}")
             at_rest = {
                 name: delta(rest[name], quiet_from[name], "services")
                 | delta(rest[name], quiet_from[name], "federatedservices")

@@ -69,6 +69,18 @@ def _runtime(memo: kopf.Memo) -> Runtime:
     return runtime
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """kopf keeps each object's last handled spec (its "diff base") to tell creations from updates. We have
+    no creation, update or resume handlers — every event goes through the work queue — so there is nothing
+    to compare, and storing it would cost one PATCH per object. Deletion does not depend on it."""
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        pass
+
+
 @kopf.on.login()
 def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
     """kopf talks to the host cluster with the same credentials as our own host client."""
@@ -92,9 +104,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     # Our bookkeeping lives in annotations under our own prefix; the status belongs to the CRD's schema.
     settings.persistence.finalizer = "fedop.io/cleanup"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="fedop.io")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="fedop.io", key="last-handled-configuration"
-    )
+    settings.persistence.diffbase_storage = NoDiffBase()
     # Only warnings from kopf's own handler bookkeeping become events; ours are posted explicitly.
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300

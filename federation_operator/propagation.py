@@ -106,6 +106,10 @@ def _previous_status(body: Mapping[str, Any]) -> FederatedServiceStatus | None:
         return None  # written by an older version or by hand: rebuilt from scratch
 
 
+# The writes to member Services a reconcile reports (event reasons).
+CREATED, UPDATED, WITHDRAWN = "Created", "Updated", "Withdrawn"
+
+
 class Propagator:
     """Reconciles FederatedServices against the members in the registry."""
 
@@ -206,11 +210,13 @@ class Propagator:
         retry: float | None = None
         shards: list[ShardStatus] = []
         reachable_view: list[ShardStatus] = []  # shards as they were when their member was last reachable
+        done: dict[str, list[str]] = {}  # what was written where: one event per kind of write
         for cluster_name, info in clusters.items():
             observed = self.registry.service(cluster_name, namespace, name)
             manifest = desired.get(cluster_name)
             if manifest is None:
-                await self._withdraw(body, info, observed)
+                if await self._withdraw(body, info, observed):
+                    done.setdefault(WITHDRAWN, []).append(cluster_name)
                 continue
             problem: str | None = None
             in_sync = False
@@ -218,7 +224,9 @@ class Propagator:
                 problem = "cluster not ready" if not info.ready else "cluster watches not synced yet"
             else:
                 try:
-                    observed, in_sync, problem = await self._ensure(body, info, manifest, observed)
+                    observed, in_sync, problem, wrote = await self._ensure(body, info, manifest, observed)
+                    if wrote is not None:
+                        done.setdefault(wrote, []).append(cluster_name)
                 except TransientError as exc:
                     problem, retry = str(exc), 5.0
                 except PermanentError as exc:
@@ -253,6 +261,7 @@ class Propagator:
                         owned=owned,
                     )
                 )
+        self._announce(body, done)
         missing = unknown_clusters(spec.placement, list(clusters.values()))
         status = render_status(
             generation=generation,
@@ -387,11 +396,12 @@ class Propagator:
         info: ClusterInfo,
         manifest: dict[str, Any],
         observed: ObservedService | None,
-    ) -> tuple[ObservedService | None, bool, str | None]:
-        """Create or repair the member Service; returns (what is there now, in sync?, problem)."""
+    ) -> tuple[ObservedService | None, bool, str | None, str | None]:
+        """Create or repair the member Service; returns (what is there now, in sync?, problem, the write
+        made: CREATED, UPDATED or None)."""
         api = self.registry.api(info.name)
         if api is None:
-            return observed, False, "cluster no longer registered"
+            return observed, False, "cluster no longer registered", None
         meta = body["metadata"]
         namespace, name, uid = str(meta["namespace"]), str(meta["name"]), str(meta["uid"])
         key = (namespace, name)
@@ -413,47 +423,52 @@ class Propagator:
             else:
                 self._count_write(info.name, "create")
                 self._clear_report(key, f"conflict/{info.name}")
-                self._report(
-                    body, f"sync/{info.name}", "Normal", "Created", f"Service created in {info.name}"
-                )
-                return observe_service(info.name, created), True, None
+                return observe_service(info.name, created), True, None, CREATED
         if not is_owned_by(observed, self.federation, namespace, name, uid):
             message = (
                 f"a Service {namespace}/{name} not managed by this FederatedService already exists in "
                 f"{info.name}; it is left untouched"
             )
             self._report(body, f"conflict/{info.name}", "Warning", "Conflict", message)
-            return observed, False, f"Conflict: {message}"
+            return observed, False, f"Conflict: {message}", None
         self._clear_report(key, f"conflict/{info.name}")
         if is_in_sync(observed.manifest, manifest):
-            return observed, True, None
+            return observed, True, None, None
         applied = await asyncio.to_thread(apply_service, api, manifest)
         self._count_write(info.name, "apply")
-        generation = body["metadata"].get("generation")
-        self._report(
-            body,
-            f"sync/{info.name}",
-            "Normal",
-            "Updated",
-            f"Service in {info.name} brought in line with the spec (generation {generation})",
-        )
-        return observe_service(info.name, applied), True, None
+        return observe_service(info.name, applied), True, None, UPDATED
 
     async def _withdraw(
         self, body: Mapping[str, Any], info: ClusterInfo, observed: ObservedService | None
-    ) -> None:
-        """A cluster no longer selected: remove our Service there (only ours, only with the UID we saw)."""
+    ) -> bool:
+        """A cluster no longer selected: remove our Service there (only ours, only with the UID we saw).
+        True when a deletion was sent."""
         meta = body["metadata"]
         namespace, name = str(meta["namespace"]), str(meta["name"])
         if observed is None or not is_owned_by(observed, self.federation, namespace, name, str(meta["uid"])):
-            return
+            return False
         api = self.registry.api(info.name)
         if api is None or not info.ready:
-            return  # done when the cluster is back: it is re-planned then
+            return False  # done when the cluster is back: it is re-planned then
         uid = observed.manifest.get("metadata", {}).get("uid")
         await asyncio.to_thread(delete_service, api, namespace, name, uid)
         self._count_write(info.name, "delete")
-        self._report(body, f"sync/{info.name}", "Normal", "Withdrawn", f"Service removed from {info.name}")
+        return True
+
+    def _announce(self, body: Mapping[str, Any], done: Mapping[str, list[str]]) -> None:
+        """One event per kind of member write made by a reconcile, naming the clusters: with many members
+        an event per cluster would multiply the host's event writes for no more information."""
+        generation = body["metadata"].get("generation")
+        phrases = {
+            CREATED: "Service created in {}",
+            UPDATED: f"Service brought in line with the spec (generation {generation}) in {{}}",
+            WITHDRAWN: "Service removed from {}",
+        }
+        key = (str(body["metadata"]["namespace"]), str(body["metadata"]["name"]))
+        for reason, clusters in done.items():
+            message = phrases[reason].format(", ".join(sorted(clusters)))
+            log.info("%s/%s: %s: %s", *key, reason, message)
+            self.emit(body, "Normal", reason, message)
 
     async def _write_status(self, key: Key, body: Mapping[str, Any], status: FederatedServiceStatus) -> None:
         if self.metrics is not None:

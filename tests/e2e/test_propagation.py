@@ -138,6 +138,9 @@ def test_seed_nginx_example_propagates_to_every_member(
         assert cluster in described
     for ip in expected:
         assert ip in described
+    # One event for the Services created, naming every member (not one event per member).
+    created = [e for e in host.events("nginx") if e.reason == "Created"]
+    assert [e.message for e in created] == [f"Service created in {', '.join(sorted(members(registered)))}"]
 
 
 def test_drift_is_repaired(host: Host) -> None:
@@ -157,6 +160,12 @@ def test_drift_is_repaired(host: Host) -> None:
         lambda: [p.port for p in host.member_service(cluster, "drift").spec.ports] == [80],
         timeout=20,
     )
+    updated = eventually(
+        "repair reported", lambda: [e for e in host.events("drift") if e.reason == "Updated"]
+    )
+    assert [e.message for e in updated] == [
+        f"Service brought in line with the spec (generation 1) in {cluster}"
+    ]
     old_uid = host.member_service(cluster, "drift").metadata.uid
     core.delete_namespaced_service("drift", host.namespace)
     restored = eventually(
@@ -207,6 +216,8 @@ def test_placement_change_withdraws_shards(host: Host) -> None:
     host.patch("placed", {"spec": {"placement": {"clusters": keep}}})
     eventually("withdrawn", lambda: host.member_service(all_members[2], "placed") is None, timeout=20)
     assert all(host.member_service(c, "placed") is not None for c in keep)
+    withdrawn = eventually("reported", lambda: [e for e in host.events("placed") if e.reason == "Withdrawn"])
+    assert [e.message for e in withdrawn] == [f"Service removed from {all_members[2]}"]
     eventually("status follows", lambda: set(host.shards("placed")) == set(keep))
 
     # A label selector over MemberClusters picks by the labels users put on them.
