@@ -4,13 +4,16 @@ One supervisor runs per MemberCluster (a kopf daemon calls `run`). It registers 
 which starts the member's two shared watches, probes `/readyz` every `probe.periodSeconds`, turns the results
 into the `Ready` condition with the spec's failure/success thresholds, and writes the MemberCluster status
 when something changed (and the probe time at most once a minute, so a steady cluster costs one write a
-minute, not one per probe). It re-reads its spec whenever the object changes.
+minute, not one per probe). It re-reads its spec whenever the object changes, and its Secret whenever the
+member refuses the credentials (401/403): a rotated token (`fedctl join` again, or a kubeconfig replaced by
+hand) is picked up at the next probe, without polling the Secret while all is well.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -42,6 +45,11 @@ CREDENTIALS_RETRY_SECONDS = 15.0
 Sleeper = Callable[[float], Awaitable[bool]]
 
 
+def _fingerprint(data: Mapping[str, bytes]) -> int:
+    """Tells one Secret's content from another's without keeping the credentials themselves around."""
+    return hash(tuple(sorted((k, hashlib.sha256(v).digest()) for k, v in data.items())))
+
+
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
 
@@ -68,6 +76,8 @@ class MemberSupervisor:
         self._written: dict[str, Any] | None = None
         self._written_at: datetime.datetime | None = None
         self._reported: str | None = None
+        self._credentials: int | None = None  # a fingerprint of the Secret's data in use
+        self._credentials_checked = 0.0
 
     def _report(self, kind: str, reason: str, message: str) -> None:
         if self._reported != f"{reason}:{message}":
@@ -133,9 +143,27 @@ class MemberSupervisor:
                 self.metrics.forget_cluster(self.name)
 
     async def _connect(self, spec: MemberClusterSpec) -> client.ApiClient:
+        data = await self._fetch_credentials(spec)
+        api = build_api_client(spec, data)
+        self._credentials = _fingerprint(data)
+        return api
+
+    async def _fetch_credentials(self, spec: MemberClusterSpec) -> dict[str, bytes]:
         ref = spec.secret_ref
-        data = await asyncio.to_thread(host.fetch_secret_data, self.host_api, ref.namespace, ref.name)
-        return build_api_client(spec, data)
+        self._credentials_checked = time.monotonic()
+        return await asyncio.to_thread(host.fetch_secret_data, self.host_api, ref.namespace, ref.name)
+
+    async def _credentials_rotated(self, spec: MemberClusterSpec) -> bool:
+        """After the member refused us: has the Secret changed since we connected? (At most one read per
+        CREDENTIALS_RETRY_SECONDS, so a member that keeps refusing costs the host little.)"""
+        if time.monotonic() - self._credentials_checked < CREDENTIALS_RETRY_SECONDS:
+            return False
+        try:
+            data = await self._fetch_credentials(spec)
+        except FederationError as exc:
+            log.warning("member %s: re-reading its credentials: %s", self.name, exc)
+            return False
+        return _fingerprint(data) != self._credentials
 
     async def _run(self, sleep: Sleeper) -> None:
         connected_generation: int | None = None
@@ -213,6 +241,11 @@ class MemberSupervisor:
             self.registry.update(self.name, labels=labels)
 
             result: ProbeResult = await asyncio.to_thread(fetch_probe, api, float(spec.probe.timeout_seconds))
+            if result.credentials_refused and await self._credentials_rotated(spec):
+                log.info("member %s: its credentials Secret changed; reconnecting", self.name)
+                self._report("Normal", "CredentialsRotated", "credentials Secret changed; reconnecting")
+                connected_generation = None
+                continue
             probe_time = _now()
             state = tracker.observe(result, probe_time)
             if self.metrics is not None:

@@ -34,9 +34,10 @@ _METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=
 
 
 class _ProbeFailed(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, credentials_refused: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.credentials_refused = credentials_refused
 
 
 def fetch_probe(api: ApiClient, timeout: float) -> ProbeResult:
@@ -57,7 +58,7 @@ def fetch_probe(api: ApiClient, timeout: float) -> ProbeResult:
             return ProbeResult(ok=False, error="version answered without gitVersion")
         regions, zones = _node_topology(api, deadline)
     except _ProbeFailed as exc:
-        return ProbeResult(ok=False, error=exc.reason)
+        return ProbeResult(ok=False, error=exc.reason, credentials_refused=exc.credentials_refused)
     except MemberConnectionError as exc:
         return ProbeResult(ok=False, error=exc.reason)
     except ValueError:
@@ -101,9 +102,9 @@ def _get(
         raise _ProbeFailed("timed out")
     response = send_request(api, "GET", path, what=what, query=query or (), accept=accept, timeout=remaining)
     if response.status == 401:
-        raise _ProbeFailed("unauthorized")
+        raise _ProbeFailed("unauthorized", credentials_refused=True)
     if response.status == 403:
-        raise _ProbeFailed(f"forbidden to {what}")
+        raise _ProbeFailed(f"forbidden to {what}", credentials_refused=True)
     if response.status != 200:
         raise _ProbeFailed(f"{what} returned {response.status}")
     return response

@@ -91,6 +91,8 @@ class ProbeResult:
 
     ok: bool
     error: str | None = None
+    # The member refused our credentials (401) or their rights (403): worth re-reading the Secret.
+    credentials_refused: bool = False
     kubernetes_version: str | None = None
     regions: frozenset[str] = frozenset()
     zones: frozenset[str] = frozenset()

@@ -365,6 +365,34 @@ def test_member_removed_and_added_back(host: Host, registered: LocalFederation) 
     eventually("shard back", lambda: cluster in host.shards("membership"), timeout=30)
 
 
+def test_rotated_member_credentials_are_picked_up(host: Host, registered: LocalFederation) -> None:
+    """The member's token is revoked and `fedctl join` mints a new one: the operator, refused (401) with the
+    old token, re-reads the credentials Secret and reconnects, without any change to the MemberCluster."""
+    cluster = members(registered)[-1]
+    generation = member_cluster(registered, cluster)["metadata"]["generation"]
+    # Deleting a ServiceAccount token Secret revokes its token at once.
+    client.CoreV1Api(registered.api_client(cluster)).delete_namespaced_secret(
+        "fedop-myfederation-token", "fedop-system"
+    )
+    eventually(
+        f"{cluster} refuses the old token",
+        lambda: (c := condition(member_cluster(registered, cluster), "Ready")) and c["status"] == "False",
+        timeout=30,
+    )
+    register_member(registered, registered.clusters[cluster])  # fedctl join again: a new token
+    eventually(f"{cluster} Ready again", lambda: is_member_ready(registered, cluster), timeout=60)
+    assert member_cluster(registered, cluster)["metadata"]["generation"] == generation
+    rotated = client.CoreV1Api(registered.api_client("federation")).list_namespaced_event(
+        "default", field_selector=f"involvedObject.name={cluster},reason=CredentialsRotated"
+    )
+    assert rotated.items
+
+    host.create(fsvc_body("after-rotation", host.namespace))
+    eventually(
+        f"propagated to {cluster} with the new token", lambda: host.member_service(cluster, "after-rotation")
+    )
+
+
 def test_restarted_operator_converges_without_rewriting(operator: OperatorProcess, host: Host) -> None:
     host.create(fsvc_body("steady", host.namespace))
     for c in members(host.fed):

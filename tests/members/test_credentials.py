@@ -92,6 +92,7 @@ def test_token_and_ca(federation: LocalFederation, service_account_token: str) -
     finally:
         api.close()
     assert result.ok, result.error
+    assert not result.credentials_refused
     assert result.zones == {"asia-east1-a", "asia-east1-b"}
 
 
@@ -105,3 +106,4 @@ def test_wrong_token_is_unauthorized(federation: LocalFederation, service_accoun
         api.close()
     assert not result.ok
     assert result.error == "unauthorized"
+    assert result.credentials_refused  # the supervisor then re-reads the Secret
