@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -107,6 +108,10 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.persistence.diffbase_storage = NoDiffBase()
     # Only warnings from kopf's own handler bookkeeping become events; ours are posted explicitly.
     settings.posting.level = logging.WARNING
+    # `kubectl describe` shows this as the events' "From"; the instance tells replicas apart.
+    settings.posting.reporting_component = "federation-operator"
+    settings.posting.reporting_instance = socket.gethostname()
+    settings.posting.event_name_prefix = "fedop-"
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
 

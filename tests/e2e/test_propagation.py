@@ -141,6 +141,7 @@ def test_seed_nginx_example_propagates_to_every_member(
     # One event for the Services created, naming every member (not one event per member).
     created = [e for e in host.events("nginx") if e.reason == "Created"]
     assert [e.message for e in created] == [f"Service created in {', '.join(sorted(members(registered)))}"]
+    assert created[0].source.component == "federation-operator"  # "From" in kubectl describe
 
 
 def test_drift_is_repaired(host: Host) -> None:
