@@ -8,9 +8,10 @@ round it tells every owner involved (`on_result`), so their status can say what 
 Its view of the zone is read from the provider once at start (and again after a stale plan or an error),
 then kept up to date by applying its own plans to it: a quiet zone costs no provider call at all.
 
-The partition guard lives here too: while `frozen`, nothing is applied and the zone stays as last
-published, because when every member is unreachable at once it is this operator that is cut off, not the
-whole world that failed.
+The partition guard lives here too: while `frozen`, what health says is not applied and the zone stays as
+last published, because when every member is unreachable at once it is this operator that is cut off, not
+the whole world that failed. Withdrawals are the exception: a deleted FederatedService's records go even
+then, since that is what a user asked for, not what a health signal claimed.
 """
 
 from __future__ import annotations
@@ -156,9 +157,11 @@ class Publisher:
                 self._wake.clear()
                 # A short window lets a burst of changes (many shards flipping at once) share one plan.
                 await asyncio.sleep(self._coalesce)
-                if self._frozen or not self._dirty:
+                # Frozen: only withdrawals (deleted FederatedServices) go through; the rest stays dirty.
+                keys = sorted(self._dirty & self._withdrawn.keys() if self._frozen else self._dirty)
+                if not keys:
                     continue
-                await self._round()
+                await self._round(keys)
                 backoff = 0.2
             except asyncio.CancelledError:
                 raise
@@ -177,10 +180,9 @@ class Publisher:
                 backoff = min(backoff * 2, 30.0)
                 self._wake.set()
 
-    async def _round(self) -> None:
+    async def _round(self, keys: list[Key]) -> None:
         assert self._current is not None
-        keys = sorted(self._dirty)
-        self._dirty.clear()
+        self._dirty.difference_update(keys)
         desired = {owner_of(k): self._desired.get(k, ()) for k in keys}
         changes, conflicts = plan_zone_changes(
             self._current, desired, federation=self.federation, zone=self.zone

@@ -252,6 +252,11 @@ def test_every_member_unreachable_freezes_dns(seed: Seed, operator: OperatorProc
     addresses = serve_everywhere(seed)
     before = ask(seed.fed, seed.global_name())
     members = member_names(seed.fed)
+    # A second FederatedService, to be deleted while DNS is frozen; one backend, so it has records.
+    doomed = Seed(seed.fed, "doomed", seed.namespace)
+    doomed.create()
+    doomed.start_backends(members[0])
+    eventually("doomed published", lambda: ask(seed.fed, doomed.global_name()).addresses)
     # All at once: from the operator's side, every member stops answering in the same moment.
     with concurrent.futures.ThreadPoolExecutor(len(members)) as pool:
         list(pool.map(seed.fed.stop_apiserver, members))
@@ -274,6 +279,10 @@ def test_every_member_unreachable_freezes_dns(seed: Seed, operator: OperatorProc
             ),
             timeout=grace + 30,
         )
+        assert ask(seed.fed, seed.global_name()) == before
+        # Deletion is what a user asked for, not a health signal: its records go even while frozen.
+        doomed.delete_and_wait()
+        assert ask(seed.fed, doomed.global_name()).rcode == "NXDOMAIN"
         assert ask(seed.fed, seed.global_name()) == before
     finally:
         for cluster in members:

@@ -81,6 +81,27 @@ async def test_frozen_publisher_applies_nothing_until_resumed(running: Running) 
     assert [r.values for r in provider.snapshot() if r.type == "A"] == [("127.1.1.2",)]
 
 
+async def test_frozen_publisher_still_withdraws_a_deleted_owner(running: Running) -> None:
+    """The guard holds back what health says, not what a user asked for: deletion withdraws at once."""
+    publisher, provider, _ = running
+    other = ("mynamespace", "other")
+    other_records = (RecordSet("other.mynamespace.myfederation.svc.example.com.", "A", 180, ("127.1.9.9",)),)
+    publisher.submit(KEY, a_record("127.1.1.1"))
+    publisher.submit(other, other_records)
+    await settled(publisher, KEY, a_record("127.1.1.1"))
+    await settled(publisher, other, other_records)
+    assert publisher.set_frozen(True)
+    publisher.submit(KEY, a_record("127.1.1.2"))  # a health change: held back
+    async with asyncio.timeout(5):
+        await publisher.withdraw(other)
+    names = {r.name for r in provider.snapshot()}
+    assert not any("other." in name for name in names)
+    assert [r.values for r in provider.snapshot() if r.type == "A"] == [("127.1.1.1",)]
+    publisher.set_frozen(False)
+    await settled(publisher, KEY, a_record("127.1.1.2"))
+    assert [r.values for r in provider.snapshot() if r.type == "A"] == [("127.1.1.2",)]
+
+
 async def test_transient_errors_are_retried(running: Running) -> None:
     publisher, provider, _ = running
     await asyncio.sleep(0.05)  # the zone is read
