@@ -4,13 +4,13 @@ Run on demand, not in the test suite:
     .venv/bin/python benchmarks/propagation.py [--count 1000] [--members 4] [--no-dns]
 
 Brings up its own local federation, registers the members, starts the operator as a process, creates N
-FederatedServices in the host, and measures the time until every member holds every Service and every
-FederatedService's status reports all its shards synced for its current generation and (unless --no-dns) its
-records published in the federation's BIND (with no backends every shard is unhealthy, so what is published
-per FederatedService is the region and zone CNAMEs plus their ownership TXT records). API calls are counted
-by the apiservers themselves (`apiserver_request_total` deltas), so they are real: writes and reads of
-Services in the members, and writes of FederatedService status in the host. Then it watches the operator at
-rest for a while and reports the calls it makes while nothing changes (the target is none per object).
+FederatedServices in the host and (unless --no-backends) one ready endpoint for each of them in every member,
+and measures the time until every member holds every Service and every FederatedService's status reports
+all its shards synced and healthy for its current generation and (unless --no-dns) its records published in
+the federation's BIND. API calls are counted by the apiservers themselves (`apiserver_request_total` deltas),
+so they are real: writes and reads of Services in the members, and writes of FederatedService status in the
+host. Then it watches the operator at rest for a while and reports the calls it makes while nothing changes
+(the target is none per object).
 """
 
 from __future__ import annotations
@@ -100,8 +100,8 @@ class Progress:
     became current. One stream per cluster, timed at the event: measuring adds no polling load (listing 1,000
     objects a second per cluster would cost the apiservers a good share of the CPU being measured)."""
 
-    def __init__(self, fed: LocalFederation, count: int, *, dns: bool) -> None:
-        self.fed, self.count, self.dns = fed, count, dns
+    def __init__(self, fed: LocalFederation, count: int, *, dns: bool, healthy: bool) -> None:
+        self.fed, self.count, self.dns, self.healthy = fed, count, dns, healthy
         self.services: dict[str, set[str]] = {m.spec.name: set() for m in fed.members}
         self.current: set[str] = set()
         self.services_done_at: float | None = None
@@ -145,6 +145,7 @@ class Progress:
                 status.get("observedGeneration") == obj["metadata"]["generation"]
                 and len(shards) == members
                 and all(s.get("synced") for s in shards)
+                and (not self.healthy or all(s.get("healthy") for s in shards))
                 and (not self.dns or dns_published(obj))
             )
             with self.lock:
@@ -155,6 +156,41 @@ class Progress:
     def stop(self) -> None:
         for w in self.watches:
             w.stop()
+
+
+def write_endpoints(fed: LocalFederation, count: int) -> None:
+    """One ready endpoint for every Service in every member, as the benchmark's stand-in for backend Pods:
+    EndpointSlices written directly (the Services have no selector), labelled for the operator's watch. The
+    addresses are data only; nothing ever connects to them."""
+
+    def write(args: tuple[ClusterState, int]) -> None:
+        member, i = args
+        region = member.spec.region
+        client.DiscoveryV1Api(fed.api_client(member.spec.name)).create_namespaced_endpoint_slice(
+            "bench",
+            {
+                "metadata": {
+                    "name": f"svc-{i:05d}-bench",
+                    "labels": {
+                        "kubernetes.io/service-name": f"svc-{i:05d}",
+                        "fedop.io/federation": "myfederation",
+                        "endpointslice.kubernetes.io/managed-by": "benchmark",
+                    },
+                },
+                "addressType": "IPv4",
+                "endpoints": [
+                    {
+                        "addresses": [f"10.244.{i // 250}.{i % 250 + 1}"],
+                        "conditions": {"ready": True},
+                        "zone": f"{region}-a",
+                    }
+                ],
+                "ports": [{"name": "", "port": 80, "protocol": "TCP"}],
+            },
+        )
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, [(m, i) for i in range(count) for m in fed.members]))
 
 
 def cpu_by_component(fed: LocalFederation, op: OperatorProcess) -> dict[str, float]:
@@ -179,6 +215,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--members", type=int, default=4)
     parser.add_argument("--no-dns", action="store_true", help="no BIND, no DNS publishing")
+    parser.add_argument(
+        "--no-backends", action="store_true", help="no ready endpoints: every shard unhealthy, nothing in DNS"
+    )
     parser.add_argument("--rest-seconds", type=float, default=30.0)
     args = parser.parse_args()
 
@@ -202,10 +241,18 @@ def main() -> None:
             cpu_before = cpu_by_component(fed, op)
 
             custom = client.CustomObjectsApi(host)
-            progress = Progress(fed, args.count, dns=not args.no_dns)
+            healthy = not args.no_backends
+            if healthy:
+                for member in fed.members:
+                    client.CoreV1Api(fed.api_client(member.spec.name)).create_namespace(
+                        {"metadata": {"name": "bench"}}
+                    )
+            progress = Progress(fed, args.count, dns=not args.no_dns, healthy=healthy)
             started = time.monotonic()
 
             def create(i: int) -> None:
+                # With backends: a Service without selector, whose endpoints the benchmark writes itself.
+                template = {"ports": [{"port": 80}]} | ({} if healthy else {"selector": {"app": f"svc-{i}"}})
                 custom.create_namespaced_custom_object(
                     GROUP,
                     VERSION,
@@ -215,15 +262,16 @@ def main() -> None:
                         "apiVersion": f"{GROUP}/{VERSION}",
                         "kind": "FederatedService",
                         "metadata": {"name": f"svc-{i:05d}"},
-                        "spec": {
-                            "template": {"spec": {"selector": {"app": f"svc-{i}"}, "ports": [{"port": 80}]}}
-                        },
+                        "spec": {"template": {"spec": template}},
                     },
                 )
 
             with concurrent.futures.ThreadPoolExecutor(16) as pool:
+                backends = [pool.submit(write_endpoints, fed, args.count)] if healthy else []
                 list(pool.map(create, range(args.count)))
-            created = time.monotonic() - started
+                created = time.monotonic() - started
+                for future in backends:
+                    future.result()
 
             eventually("member Services", lambda: progress.services_done_at, timeout=600, interval=0.5)
             services_at = progress.services_done_at - started

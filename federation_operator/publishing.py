@@ -25,7 +25,7 @@ from federation_operator.dns.provider import DnsProvider
 from federation_operator.errors import FederationError, PermanentError, TransientError
 from federation_operator.metrics import Metrics
 from federation_operator.model.dns import PublishResult, RecordSet
-from federation_operator.planning.dnsdiff import plan_zone_changes, render_applied
+from federation_operator.planning.dnsdiff import ZoneIndex, plan_zone_changes_into
 
 __all__ = ["Publisher"]
 
@@ -61,7 +61,7 @@ class Publisher:
         self._results: dict[Key, PublishResult] = {}
         self._dirty: set[Key] = set()
         self._wake = asyncio.Event()
-        self._current: tuple[RecordSet, ...] | None = None
+        self._zone: ZoneIndex | None = None
         self._frozen = False
         self._withdrawn: dict[Key, asyncio.Event] = {}
         self.provider_calls = 0
@@ -129,12 +129,12 @@ class Publisher:
     @property
     def ready(self) -> bool:
         """True once the zone has been read: before that, nothing can be planned."""
-        return self._current is not None
+        return self._zone is not None
 
     # --- the loop ---------------------------------------------------------------------------------------
 
     async def _read(self) -> None:
-        self._current = tuple(await self.provider.records())
+        self._zone = ZoneIndex(await self.provider.records())
         self._count_calls(1)
 
     def _count_calls(self, calls: int) -> None:
@@ -150,9 +150,9 @@ class Publisher:
         backoff = 0.2
         while True:
             try:
-                if self._current is None:
+                if self._zone is None:
                     await self._read()
-                    log.info("DNS zone %s read: %d record sets", self.zone, len(self._current or ()))
+                    log.info("DNS zone %s read: %d record sets", self.zone, len(self._zone or ()))
                 await self._wake.wait()
                 self._wake.clear()
                 # A short window lets a burst of changes (many shards flipping at once) share one plan.
@@ -167,25 +167,26 @@ class Publisher:
                 raise
             except FederationError as exc:
                 self._count_error(exc)
-                self._current = None  # re-read before planning again: the plan may have been half applied
+                self._zone = None  # re-read before planning again: the plan may have been half applied
                 log.warning("DNS zone %s: %s; retrying in %.1fs", self.zone, exc, backoff)
                 await asyncio.sleep(backoff * (1 + random.random()))
                 backoff = min(backoff * 2, 30.0)
                 self._wake.set()
             except Exception as exc:
                 self._count_error(exc)
-                self._current = None
+                self._zone = None
                 log.exception("DNS zone %s: unexpected error; retrying in %.1fs", self.zone, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
                 self._wake.set()
 
     async def _round(self, keys: list[Key]) -> None:
-        assert self._current is not None
+        assert self._zone is not None
         self._dirty.difference_update(keys)
         desired = {owner_of(k): self._desired.get(k, ()) for k in keys}
-        changes, conflicts = plan_zone_changes(
-            self._current, desired, federation=self.federation, zone=self.zone
+        # The index now holds the zone as this plan leaves it; if the plan is not applied, it is re-read.
+        changes, conflicts = plan_zone_changes_into(
+            self._zone, desired, federation=self.federation, zone=self.zone
         )
         self.rounds += 1
         try:
@@ -194,9 +195,9 @@ class Publisher:
                 self._count_calls(await self.provider.apply(changes))
                 if self._metrics is not None:
                     self._metrics.count_dns_changes(self._provider_name, changes)
-                self._current = render_applied(self._current, changes)
         except PermanentError as exc:
             self._count_error(exc)
+            self._zone = None
             # Retrying at once cannot help (a refused key, a record the provider rejects): report it on each
             # owner, and try again later in case someone fixed the cause.
             for key in keys:

@@ -17,8 +17,11 @@ An A → CNAME switch at one name is a deletion and a creation in the same :clas
 apply in one step. Planning is idempotent: applying a plan and planning again gives an empty plan.
 Deleting everything an owner has is ``plan_changes(current, (), federation=..., owner=...)``.
 
-:func:`plan_zone_changes` plans many owners against one zone at once (the per-zone publishing loop), and
-:func:`render_applied` computes the zone a plan leads to, as a provider would after applying it.
+:func:`plan_zone_changes` plans many owners against one zone at once, and :func:`render_applied` computes
+the zone a plan leads to, as a provider would after applying it. The per-zone publishing loop keeps a
+:class:`ZoneIndex` of its zone from round to round and plans with :func:`plan_zone_changes_into`, which
+records each plan in the index: a round then costs time in proportion to the owners it plans, not to the
+size of the zone (which, with thousands of FederatedServices, holds tens of thousands of record sets).
 """
 
 from __future__ import annotations
@@ -39,9 +42,11 @@ from federation_operator.model.dns import Changes, Conflict, RecordKey, RecordSe
 
 __all__ = [
     "InapplicableChangesError",
+    "ZoneIndex",
     "merge_changes",
     "plan_changes",
     "plan_zone_changes",
+    "plan_zone_changes_into",
     "render_applied",
 ]
 
@@ -72,7 +77,7 @@ def plan_changes(
     Raises :class:`ValueError` when ``desired`` is inconsistent (two different record sets for one name and
     type, or a CNAME beside other data) or ``current`` lists one name and type twice: both are bugs upstream.
     """
-    state = _ZoneState(current)
+    state = ZoneIndex(current)
     return _plan_owner(state, desired, federation=federation, owner=owner, zone=zone)
 
 
@@ -92,7 +97,18 @@ def plan_zone_changes(
     an earlier one, it changes hands on the next round. An owner mapped to no records has all its records
     deleted.
     """
-    state = _ZoneState(current)
+    return plan_zone_changes_into(ZoneIndex(current), desired_by_owner, federation=federation, zone=zone)
+
+
+def plan_zone_changes_into(
+    state: ZoneIndex,
+    desired_by_owner: Mapping[str, Iterable[RecordSet]],
+    *,
+    federation: str,
+    zone: str | None = None,
+) -> tuple[Changes, dict[str, tuple[Conflict, ...]]]:
+    """:func:`plan_zone_changes` against an index kept by the caller, which afterwards holds the zone as the
+    plan leaves it (the caller re-reads the zone if the plan is not applied after all)."""
     plans: list[Changes] = []
     conflicts: dict[str, tuple[Conflict, ...]] = {}
     for owner in sorted(desired_by_owner):
@@ -113,9 +129,9 @@ def render_applied(current: Iterable[RecordSet], changes: Changes) -> tuple[Reco
     :class:`InapplicableChangesError`. The whole ``Changes`` applies at once, so an A → CNAME switch at one
     name is fine.
     """
-    state = _ZoneState(current)
+    state = ZoneIndex(current)
     state.apply(changes)
-    return tuple(sorted(state.records.values()))
+    return state.snapshot()
 
 
 def merge_changes(plans: Iterable[Changes]) -> Changes:
@@ -159,11 +175,12 @@ def _claim(key: RecordKey, *touched: Mapping[RecordKey, object]) -> None:
 # --- internals ----------------------------------------------------------------------------------------------
 
 
-class _ZoneState:
+class ZoneIndex:
     """A zone's record sets indexed for planning: by key, by name, and by owner.
 
-    Mutable and private: it exists so that planning many owners against one large zone costs time in
-    proportion to what each owner has, not to the size of the zone.
+    Mutable, and changed only through :meth:`apply` (and the planning functions, which apply their plans to
+    it): planning many owners against one large zone costs time in proportion to what each owner has, not
+    to the size of the zone.
     """
 
     def __init__(self, current: Iterable[RecordSet]) -> None:
@@ -178,6 +195,13 @@ class _ZoneState:
             self._put(record)
         for name in list(self.types_at):
             self._refresh_owner(name)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def snapshot(self) -> tuple[RecordSet, ...]:
+        """Every record set, sorted."""
+        return tuple(sorted(self.records.values()))
 
     def _put(self, record: RecordSet) -> None:
         self.records[record.key] = record
@@ -259,7 +283,7 @@ def _in_zone(name: str, zone: str) -> bool:
     return name == zone or name.endswith(f".{zone}")
 
 
-def _blocker(state: _ZoneState, record: RecordSet, ours: OwnerTag, zone: str | None) -> str | None:
+def _blocker(state: ZoneIndex, record: RecordSet, ours: OwnerTag, zone: str | None) -> str | None:
     """Why ``record`` may not be published for ``ours``, or ``None`` when nothing stands in the way."""
     if zone is not None:
         if not _in_zone(record.name, zone):
@@ -289,7 +313,7 @@ def _blocker(state: _ZoneState, record: RecordSet, ours: OwnerTag, zone: str | N
 
 
 def _plan_owner(
-    state: _ZoneState,
+    state: ZoneIndex,
     desired: Iterable[RecordSet],
     *,
     federation: str,

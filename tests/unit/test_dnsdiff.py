@@ -13,9 +13,11 @@ from federation_operator.dns.ownership import ownership_name, read_owners, rende
 from federation_operator.model.dns import Changes, Conflict, RecordSet, RecordType
 from federation_operator.planning.dnsdiff import (
     InapplicableChangesError,
+    ZoneIndex,
     merge_changes,
     plan_changes,
     plan_zone_changes,
+    plan_zone_changes_into,
     render_applied,
 )
 
@@ -432,3 +434,19 @@ def test_zone_plan_applies_cleanly_and_converges(
     for owner, records in wanted.items():
         blocked = {(c.name, c.type) for c in conflicts[owner]}
         assert all(record in after or record.key in blocked for record in records)
+
+
+@settings(max_examples=200, deadline=None)
+@given(zones(), owners_desires(), owners_desires())
+def test_a_kept_index_plans_as_a_fresh_read_of_the_zone_would(
+    zone: list[RecordSet], first: dict[str, list[RecordSet]], then: dict[str, list[RecordSet]]
+) -> None:
+    """The publishing loop keeps one ZoneIndex across rounds instead of re-reading the zone: each round's
+    plan is the one a fresh read would give, and the index ends as the zone the plans lead to."""
+    index = ZoneIndex(zone)
+    current = tuple(sorted(zone))
+    for wanted in (first, then, first):
+        expected = plan_zone_changes(current, wanted, federation=FED, zone=ZONE)
+        assert plan_zone_changes_into(index, wanted, federation=FED, zone=ZONE) == expected
+        current = render_applied(current, expected[0])
+        assert index.snapshot() == current
