@@ -31,8 +31,8 @@ from federation_operator.model.members import ClusterInfo, ProbeResult
 from federation_operator.model.specs import MemberClusterSpec, parse_member_cluster_spec
 from federation_operator.model.status import MemberClusterStatus
 from federation_operator.planning.clusters import render_member_cluster_status
-from federation_operator.propagation import EventSink
 from federation_operator.registry import MemberRegistry
+from federation_operator.reporting import EventReporter, EventSink
 
 __all__ = ["MemberSupervisor"]
 
@@ -75,14 +75,13 @@ class MemberSupervisor:
         self.metrics = metrics
         self._written: dict[str, Any] | None = None
         self._written_at: datetime.datetime | None = None
-        self._reported: str | None = None
+        self.events = EventReporter(emit, log)
         self._credentials: int | None = None  # a fingerprint of the Secret's data in use
         self._credentials_checked = 0.0
 
     def _report(self, kind: str, reason: str, message: str) -> None:
-        if self._reported != f"{reason}:{message}":
-            self._reported = f"{reason}:{message}"
-            self.emit(self.body, kind, reason, message)
+        # One topic: a member's events all say how it stands (spec, credentials, readiness).
+        self.events.report(self.body, "member", kind, reason, message)
 
     def _set_ready_metric(self, ready: bool) -> None:
         if self.metrics is not None:

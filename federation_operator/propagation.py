@@ -58,13 +58,11 @@ from federation_operator.planning.status import (
 )
 from federation_operator.publishing import Publisher
 from federation_operator.registry import Key, MemberRegistry
+from federation_operator.reporting import EventReporter, EventSink
 
-__all__ = ["EventSink", "FederatedServiceStore", "Propagator"]
+__all__ = ["FederatedServiceStore", "Propagator"]
 
 log = logging.getLogger(__name__)
-
-# emit(body, type, reason, message): posts a Kubernetes event about the object (kopf.event in production).
-EventSink = Callable[[Mapping[str, Any], str, str, str], None]
 
 
 class FederatedServiceStore:
@@ -143,7 +141,7 @@ class Propagator:
         self.emit = emit
         self._written: dict[Key, dict[str, Any]] = {}
         self._namespaces: set[tuple[str, str]] = set()  # (cluster, namespace) seen to exist
-        self._reported: dict[tuple[Key, str], str] = {}
+        self.events = EventReporter(emit, log)
         self.member_writes = 0  # creates, applies and deletes sent to members (for tests and benchmarks)
         self.metrics = metrics
 
@@ -152,29 +150,13 @@ class Propagator:
         if self.metrics is not None:
             self.metrics.count_member_write(cluster, verb)
 
-    # --- events, once per distinct message ------------------------------------------------------------
-
-    def _report(self, body: Mapping[str, Any], topic: str, kind: str, reason: str, message: str) -> None:
-        key = (str(body["metadata"]["namespace"]), str(body["metadata"]["name"]))
-        if self._reported.get((key, topic)) == f"{reason}:{message}":
-            return
-        self._reported[(key, topic)] = f"{reason}:{message}"
-        log.log(
-            logging.WARNING if kind == "Warning" else logging.INFO, "%s/%s: %s: %s", *key, reason, message
-        )
-        self.emit(body, kind, reason, message)
-
-    def _clear_report(self, key: Key, topic: str) -> None:
-        self._reported.pop((key, topic), None)
-
     def forget(self, key: Key) -> None:
         self._written.pop(key, None)
         if self.publisher is not None:
             self.publisher.forget(key)
         if self.metrics is not None:
             self.metrics.forget_shards(key)
-        for topic_key in [k for k in self._reported if k[0] == key]:
-            del self._reported[topic_key]
+        self.events.forget(key)
 
     # --- the reconcile ----------------------------------------------------------------------------------
 
@@ -203,9 +185,9 @@ class Propagator:
                 now=now,
             )
             await self._write_status(key, body, status)
-            self._report(body, "spec", "Warning", "InvalidSpec", str(err))
+            self.events.report(body, "spec", "Warning", "InvalidSpec", str(err))
             return None
-        self._clear_report(key, "spec")
+        self.events.clear(key, "spec")
 
         retry: float | None = None
         shards: list[ShardStatus] = []
@@ -327,7 +309,7 @@ class Propagator:
             )
             self.publisher.submit(key, submitted)
         if frozen:
-            self._report(
+            self.events.report(
                 body,
                 "partition",
                 "Warning",
@@ -335,7 +317,7 @@ class Propagator:
                 "every member cluster is unreachable: DNS frozen as last published",
             )
         else:
-            self._clear_report(key, "partition")
+            self.events.clear(key, "partition")
         previous_dns = status.dns
         dns_status, verdict = render_dns_status(
             names=names,
@@ -347,9 +329,9 @@ class Propagator:
             previous=previous_dns,
         )
         if verdict.reason in ("ProviderError", "Conflict"):
-            self._report(body, "dns", "Warning", f"DNS{verdict.reason}", verdict.message)
+            self.events.report(body, "dns", "Warning", f"DNS{verdict.reason}", verdict.message)
         elif verdict.reason == "Published":
-            self._report(body, "dns", "Normal", "DNSPublished", verdict.message)
+            self.events.report(body, "dns", "Normal", "DNSPublished", verdict.message)
         now = datetime.datetime.now(datetime.UTC)
         generation = status.observed_generation
         kept = [c for c in status.conditions if c.type not in (CONDITION_DNS_PUBLISHED, CONDITION_READY)]
@@ -422,16 +404,16 @@ class Propagator:
                 observed = observe_service(info.name, live)
             else:
                 self._count_write(info.name, "create")
-                self._clear_report(key, f"conflict/{info.name}")
+                self.events.clear(key, f"conflict/{info.name}")
                 return observe_service(info.name, created), True, None, CREATED
         if not is_owned_by(observed, self.federation, namespace, name, uid):
             message = (
                 f"a Service {namespace}/{name} not managed by this FederatedService already exists in "
                 f"{info.name}; it is left untouched"
             )
-            self._report(body, f"conflict/{info.name}", "Warning", "Conflict", message)
+            self.events.report(body, f"conflict/{info.name}", "Warning", "Conflict", message)
             return observed, False, f"Conflict: {message}", None
-        self._clear_report(key, f"conflict/{info.name}")
+        self.events.clear(key, f"conflict/{info.name}")
         if is_in_sync(observed.manifest, manifest):
             return observed, True, None, None
         applied = await asyncio.to_thread(apply_service, api, manifest)

@@ -1,0 +1,52 @@
+"""Kubernetes events about our objects, posted once per distinct message.
+
+Reconciles are level-triggered and run again and again; an event should not. An :class:`EventReporter`
+remembers, per object and *topic* (what the message is about: the spec, DNS, one member cluster...), the last
+reason and message it posted, and posts again only when they change, or after :meth:`clear` (the problem
+went away, so its return is news). Each posted event is logged too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+__all__ = ["EventReporter", "EventSink", "ObjectKey", "object_key"]
+
+# (object body, type "Normal"/"Warning", reason, message) -> posts the event
+EventSink = Callable[[Mapping[str, Any], str, str, str], None]
+# (namespace, name); the namespace is "" for cluster-scoped objects
+ObjectKey = tuple[str, str]
+
+
+def object_key(body: Mapping[str, Any]) -> ObjectKey:
+    meta = body["metadata"]
+    return str(meta.get("namespace") or ""), str(meta["name"])
+
+
+class EventReporter:
+    def __init__(self, emit: EventSink, log: logging.Logger) -> None:
+        self._emit = emit
+        self._log = log
+        self._last: dict[tuple[ObjectKey, str], str] = {}
+
+    def report(self, body: Mapping[str, Any], topic: str, kind: str, reason: str, message: str) -> None:
+        key = object_key(body)
+        said = f"{reason}:{message}"
+        if self._last.get((key, topic)) == said:
+            return
+        self._last[(key, topic)] = said
+        where = "/".join(part for part in key if part)
+        self._log.log(
+            logging.WARNING if kind == "Warning" else logging.INFO, "%s: %s: %s", where, reason, message
+        )
+        self._emit(body, kind, reason, message)
+
+    def clear(self, key: ObjectKey, topic: str) -> None:
+        self._last.pop((key, topic), None)
+
+    def forget(self, key: ObjectKey) -> None:
+        """The object is gone: drop everything remembered about it."""
+        for remembered in [k for k in self._last if k[0] == key]:
+            del self._last[remembered]
