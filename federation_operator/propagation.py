@@ -104,6 +104,9 @@ def _previous_status(body: Mapping[str, Any]) -> FederatedServiceStatus | None:
         return None  # written by an older version or by hand: rebuilt from scratch
 
 
+# How long a status write may wait for the DNS provider's answer to records just submitted.
+STATUS_DEFER_SECONDS = 1.0
+
 # The writes to member Services a reconcile reports (event reasons).
 CREATED, UPDATED, WITHDRAWN = "Created", "Updated", "Withdrawn"
 
@@ -142,6 +145,7 @@ class Propagator:
         self._written: dict[Key, dict[str, Any]] = {}
         self._namespaces: set[tuple[str, str]] = set()  # (cluster, namespace) seen to exist
         self.events = EventReporter(emit, log)
+        self._status_deferred: dict[Key, float] = {}  # when a status write was first put off (monotonic)
         self.member_writes = 0  # creates, applies and deletes sent to members (for tests and benchmarks)
         self.metrics = metrics
 
@@ -152,6 +156,7 @@ class Propagator:
 
     def forget(self, key: Key) -> None:
         self._written.pop(key, None)
+        self._status_deferred.pop(key, None)
         if self.publisher is not None:
             self.publisher.forget(key)
         if self.metrics is not None:
@@ -253,8 +258,9 @@ class Propagator:
             previous=previous,
             now=now,
         )
+        publishing = False
         if self.publisher is not None and self.domain:
-            status, dns_retry = self._publish(
+            status, dns_retry, publishing = self._publish(
                 key=key,
                 body=body,
                 spec=spec,
@@ -265,8 +271,18 @@ class Propagator:
             )
             if dns_retry is not None:
                 retry = dns_retry if retry is None else min(retry, dns_retry)
+        if publishing and self._defer_status(key):
+            # New records are on their way to the provider, and its answer (milliseconds away, as a rule)
+            # re-queues this FederatedService: one status write then says both what changed and what was
+            # published, instead of two. Never for longer than STATUS_DEFER_SECONDS.
+            return STATUS_DEFER_SECONDS if retry is None else min(retry, STATUS_DEFER_SECONDS)
+        self._status_deferred.pop(key, None)
         await self._write_status(key, body, status)
         return retry
+
+    def _defer_status(self, key: Key) -> bool:
+        first = self._status_deferred.setdefault(key, time.monotonic())
+        return time.monotonic() - first < STATUS_DEFER_SECONDS
 
     def _publish(
         self,
@@ -278,8 +294,9 @@ class Propagator:
         shards: list[ShardStatus],
         reachable_view: list[ShardStatus],
         status: FederatedServiceStatus,
-    ) -> tuple[FederatedServiceStatus, float | None]:
-        """Hand the desired records to the publisher; fold what it last reported into the status."""
+    ) -> tuple[FederatedServiceStatus, float | None, bool]:
+        """Hand the desired records to the publisher; fold what it last reported into the status. The flag
+        says whether records were submitted that the publisher has not reported on yet."""
         assert self.publisher is not None
         assert self.domain is not None
         namespace, name = key
@@ -352,7 +369,9 @@ class Propagator:
         retry = dns.recheck_after + 0.5 if dns.recheck_after is not None else None
         if dns.hold:
             retry = 2.0  # look again soon: a member's watches are still listing
-        return status, retry
+        result = self.publisher.result(key)
+        publishing = submitted is not None and (result is None or result.desired != submitted)
+        return status, retry, publishing
 
     def _plan(
         self, spec: FederatedServiceSpec, body: Mapping[str, Any], clusters: list[ClusterInfo]
