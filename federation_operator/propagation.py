@@ -12,7 +12,7 @@ import asyncio
 import datetime
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -198,26 +198,46 @@ class Propagator:
         shards: list[ShardStatus] = []
         reachable_view: list[ShardStatus] = []  # shards as they were when their member was last reachable
         done: dict[str, list[str]] = {}  # what was written where: one event per kind of write
+        # The members are written to all at once: a reconcile waits for its slowest member, not for the sum
+        # of their round trips (members sit in other regions, tens to hundreds of milliseconds away).
+        writes: dict[str, Awaitable[Any]] = {}
         for cluster_name, info in clusters.items():
             observed = self.registry.service(cluster_name, namespace, name)
             manifest = desired.get(cluster_name)
             if manifest is None:
-                if await self._withdraw(body, info, observed):
+                writes[cluster_name] = self._withdraw(body, info, observed)
+            elif info.ready and info.synced:
+                writes[cluster_name] = self._ensure(body, info, manifest, observed)
+        outcomes = dict(
+            zip(writes, await asyncio.gather(*writes.values(), return_exceptions=True), strict=True)
+        )
+        for cluster_name, info in clusters.items():
+            observed = self.registry.service(cluster_name, namespace, name)
+            manifest = desired.get(cluster_name)
+            outcome = outcomes.get(cluster_name)
+            if isinstance(outcome, BaseException) and not isinstance(
+                outcome, TransientError | PermanentError
+            ):
+                raise outcome
+            if manifest is None:
+                if outcome is True:
                     done.setdefault(WITHDRAWN, []).append(cluster_name)
+                elif isinstance(outcome, BaseException):
+                    raise outcome  # a failed withdrawal: the whole reconcile is retried, as before
                 continue
             problem: str | None = None
             in_sync = False
             if not info.ready or not info.synced:
                 problem = "cluster not ready" if not info.ready else "cluster watches not synced yet"
+            elif isinstance(outcome, TransientError):
+                problem, retry = str(outcome), 5.0
+            elif isinstance(outcome, PermanentError):
+                problem = str(outcome)
             else:
-                try:
-                    observed, in_sync, problem, wrote = await self._ensure(body, info, manifest, observed)
-                    if wrote is not None:
-                        done.setdefault(wrote, []).append(cluster_name)
-                except TransientError as exc:
-                    problem, retry = str(exc), 5.0
-                except PermanentError as exc:
-                    problem = str(exc)
+                assert outcome is not None  # a ready, synced member always had its write
+                observed, in_sync, problem, wrote = outcome
+                if wrote is not None:
+                    done.setdefault(wrote, []).append(cluster_name)
             owned = observed is not None and is_owned_by(
                 observed, self.federation, namespace, name, str(meta["uid"])
             )
