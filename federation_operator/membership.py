@@ -71,7 +71,6 @@ class MemberSupervisor:
         self.body = body
         self.registry = registry
         self.host_api = host_api
-        self.emit = emit
         self.metrics = metrics
         self._written: dict[str, Any] | None = None
         self._written_at: datetime.datetime | None = None

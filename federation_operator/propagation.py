@@ -141,7 +141,6 @@ class Propagator:
         self.registry = registry
         self.store = store
         self.host_api = host_api
-        self.emit = emit
         self._written: dict[Key, dict[str, Any]] = {}
         self._namespaces: set[tuple[str, str]] = set()  # (cluster, namespace) seen to exist
         self.events = EventReporter(emit, log)
@@ -200,19 +199,19 @@ class Propagator:
         done: dict[str, list[str]] = {}  # what was written where: one event per kind of write
         # The members are written to all at once: a reconcile waits for its slowest member, not for the sum
         # of their round trips (members sit in other regions, tens to hundreds of milliseconds away).
+        seen = {c: self.registry.service(c, namespace, name) for c in clusters}
         writes: dict[str, Awaitable[Any]] = {}
         for cluster_name, info in clusters.items():
-            observed = self.registry.service(cluster_name, namespace, name)
             manifest = desired.get(cluster_name)
             if manifest is None:
-                writes[cluster_name] = self._withdraw(body, info, observed)
+                writes[cluster_name] = self._withdraw(body, info, seen[cluster_name])
             elif info.ready and info.synced:
-                writes[cluster_name] = self._ensure(body, info, manifest, observed)
+                writes[cluster_name] = self._ensure(body, info, manifest, seen[cluster_name])
         outcomes = dict(
             zip(writes, await asyncio.gather(*writes.values(), return_exceptions=True), strict=True)
         )
         for cluster_name, info in clusters.items():
-            observed = self.registry.service(cluster_name, namespace, name)
+            observed = seen[cluster_name]
             manifest = desired.get(cluster_name)
             outcome = outcomes.get(cluster_name)
             if isinstance(outcome, BaseException) and not isinstance(
@@ -485,11 +484,8 @@ class Propagator:
             UPDATED: f"Service brought in line with the spec (generation {generation}) in {{}}",
             WITHDRAWN: "Service removed from {}",
         }
-        key = (str(body["metadata"]["namespace"]), str(body["metadata"]["name"]))
         for reason, clusters in done.items():
-            message = phrases[reason].format(", ".join(sorted(clusters)))
-            log.info("%s/%s: %s: %s", *key, reason, message)
-            self.emit(body, "Normal", reason, message)
+            self.events.post(body, "Normal", reason, phrases[reason].format(", ".join(sorted(clusters))))
 
     async def _write_status(self, key: Key, body: Mapping[str, Any], status: FederatedServiceStatus) -> None:
         if self.metrics is not None:

@@ -32,15 +32,19 @@ class EventReporter:
         self._last: dict[tuple[ObjectKey, str], str] = {}
 
     def report(self, body: Mapping[str, Any], topic: str, kind: str, reason: str, message: str) -> None:
+        """Post unless this is what was last posted about ``topic`` of this object."""
         key = object_key(body)
         said = f"{reason}:{message}"
         if self._last.get((key, topic)) == said:
             return
         self._last[(key, topic)] = said
-        where = "/".join(part for part in key if part)
-        self._log.log(
-            logging.WARNING if kind == "Warning" else logging.INFO, "%s: %s: %s", where, reason, message
-        )
+        self.post(body, kind, reason, message)
+
+    def post(self, body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
+        """Post (and log) unconditionally: for news that is never a repeat, such as a write just made."""
+        where = "/".join(part for part in object_key(body) if part)
+        level = logging.WARNING if kind == "Warning" else logging.INFO
+        self._log.log(level, "%s: %s: %s", where, reason, message)
         self._emit(body, kind, reason, message)
 
     def clear(self, key: ObjectKey, topic: str) -> None:
