@@ -13,7 +13,6 @@ import argparse
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 from pathlib import Path
@@ -24,7 +23,7 @@ import kopf
 from federation_operator import endpoints, handlers
 from federation_operator.errors import PermanentError
 from federation_operator.host import build_host_client
-from federation_operator.leadership import LeaseElector, LeaseTimings
+from federation_operator.leadership import LeaseElector, LeaseTimings, replica_identity
 from federation_operator.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("federation_operator")
@@ -86,8 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _elector(settings: Settings, runtime: handlers.Runtime) -> LeaseElector:
     assert settings.leader_election_namespace is not None  # checked by the settings
-    # The pod's name in a cluster (its hostname); the pid tells apart processes sharing a host.
-    identity = f"{socket.gethostname()}_{os.getpid()}"
+    identity = replica_identity(os.getpid())
     return LeaseElector(
         runtime.host_api,
         namespace=settings.leader_election_namespace,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -32,9 +33,15 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-__all__ = ["Action", "LeaseElector", "LeaseRecord", "LeaseTimings", "plan_attempt"]
+__all__ = ["Action", "LeaseElector", "LeaseRecord", "LeaseTimings", "plan_attempt", "replica_identity"]
 
 log = logging.getLogger(__name__)
+
+
+def replica_identity(pid: int) -> str:
+    """A replica's name in the Lease: the host name (the pod's name in a cluster) and the process id, which
+    tells apart processes sharing a host."""
+    return f"{socket.gethostname()}_{pid}"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import subprocess
 import urllib.request
 import uuid
@@ -40,6 +39,7 @@ from localfed.operator import (
     member_cluster,
 )
 
+from federation_operator.leadership import replica_identity
 from tests.e2e.test_dns import Seed, ask, member_names, serve_everywhere
 from tests.e2e.test_metrics import Samples, scrape, value
 from tests.e2e.test_propagation import quiet_serial, soa_serial
@@ -93,7 +93,7 @@ class Install:
 def identity(op: OperatorProcess) -> str:
     """The replica's name in the Lease (the operator's own rule: host name and process id)."""
     assert op.proc is not None
-    return identity_of(op.proc.pid)
+    return replica_identity(op.proc.pid)
 
 
 def lease(fed: LocalFederation) -> tuple[str, int]:
@@ -357,7 +357,7 @@ def test_standby_takes_over_from_a_killed_replica_without_rewriting(installed: I
     b.stop()
     assert b_proc is not None
     assert b_proc.returncode == 0, b.tail()
-    assert f"released by {identity_of(b_proc.pid)}" in b.log.read_text()
+    assert f"released by {replica_identity(b_proc.pid)}" in b.log.read_text()
     eventually("c holds the Lease", lambda: lease(fed)[0] == identity(c), timeout=30)
     assert lease(fed)[1] == transitions + 1
     fed.set_backends_ready(first, seed.namespace, "run=ha", True)
@@ -376,7 +376,3 @@ def test_standby_takes_over_from_a_killed_replica_without_rewriting(installed: I
     assert c.proc is not None
     assert c.proc.returncode == 3
     assert "leadership lost (intruder holds it now)" in c.log.read_text()
-
-
-def identity_of(pid: int) -> str:
-    return f"{socket.gethostname()}_{pid}"
