@@ -40,6 +40,7 @@ from localfed.operator import (  # noqa: E402
     VERSION,
     OperatorProcess,
     apply_crds,
+    condition,
     eventually,
     is_member_ready,
     register_dns_credentials,
@@ -204,8 +205,8 @@ def cpu_by_component(fed: LocalFederation, op: OperatorProcess) -> dict[str, flo
 
 
 def dns_published(item: dict) -> bool:  # type: ignore[type-arg]
-    conditions = item.get("status", {}).get("conditions", [])
-    return any(c["type"] == "DNSPublished" and c["status"] == "True" for c in conditions)
+    published = condition(item, "DNSPublished")
+    return published is not None and published["status"] == "True"
 
 
 def main() -> None:
