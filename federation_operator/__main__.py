@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             # this is the only replica.
             standalone=True,
             memo=kopf.Memo(runtime=runtime),
+            # Our SIGTERM/SIGINT handlers close the shutdown gate, then raise this flag (handlers.py).
+            stop_flag=runtime.stop_flag,
             liveness_endpoint=f"http://0.0.0.0:{settings.liveness_port}/healthz"
             if settings.liveness_port
             else None,

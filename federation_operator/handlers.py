@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import signal
 import socket
 import time
 from collections.abc import Mapping
@@ -32,6 +33,7 @@ from federation_operator.propagation import FederatedServiceStore, Propagator
 from federation_operator.publishing import Publisher
 from federation_operator.registry import Key, MemberRegistry
 from federation_operator.settings import Settings
+from federation_operator.shutdown import ShutdownGate
 from federation_operator.workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,10 @@ class Runtime:
     workers: list[asyncio.Task[None]] = field(default_factory=list)
     publisher_task: asyncio.Task[None] | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    gate: ShutdownGate = field(default_factory=ShutdownGate)
+    # Set (with the signal) to tell kopf to stop, once our own signal handlers have closed the gate.
+    stop_flag: concurrent.futures.Future[signal.Signals] = field(default_factory=concurrent.futures.Future)
+    signals_armed: bool = False
 
 
 def _emit(body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
@@ -67,7 +73,32 @@ def _runtime(memo: kopf.Memo) -> Runtime:
     assert isinstance(runtime, Runtime), (
         "the operator was started without its runtime (use federation_operator)"
     )
+    _arm_signals(runtime)
     return runtime
+
+
+def _arm_signals(runtime: Runtime) -> None:
+    """Take SIGTERM/SIGINT over from kopf: close the shutdown gate first, then let kopf stop.
+
+    kopf installs its own handlers while it starts its tasks; any handler call comes after that, so the
+    first one (every handler goes through `_runtime`) replaces them. Before any handler has run there is
+    nothing to protect: no reconcile, no member and no DNS round exists yet.
+    """
+    if runtime.signals_armed:
+        return
+    runtime.signals_armed = True
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: signal.Signals) -> None:
+        runtime.gate.close(f"signal {signum.name}")
+        if not runtime.stop_flag.done():
+            runtime.stop_flag.set_result(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(signum, on_signal, signum)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread: kopf said so too
+            log.warning("cannot handle %s: a stop may publish what our own teardown looks like", signum.name)
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -150,6 +181,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
             ttl=runtime.settings.default_ttl,
             min_ready_endpoints=runtime.settings.default_min_ready_endpoints,
         ),
+        gate=runtime.gate,
     )
     # The members that exist before any of them connects: until they have, DNS must not treat them as gone.
     try:
@@ -184,6 +216,7 @@ async def _start_publisher(runtime: Runtime, queue: WorkQueue[Key]) -> Publisher
         on_result=queue.add,
         metrics=runtime.metrics,
         provider_name=settings.dns_provider,
+        gate=runtime.gate,
     )
     runtime.publisher_task = asyncio.create_task(publisher.run(), name="dns-publisher")
     log.info("publishing DNS for %s through %s", settings.dns_zone, settings.dns_provider)
@@ -196,7 +229,9 @@ def _ensure_workers(runtime: Runtime) -> None:
     if runtime.workers or runtime.queue is None or runtime.propagator is None:
         return
     runtime.workers = [
-        asyncio.create_task(_work(runtime.queue, runtime.propagator, runtime.metrics), name=f"reconcile-{i}")
+        asyncio.create_task(
+            _work(runtime.queue, runtime.propagator, runtime.metrics, runtime.gate), name=f"reconcile-{i}"
+        )
         for i in range(runtime.settings.workers)
     ]
 
@@ -204,6 +239,7 @@ def _ensure_workers(runtime: Runtime) -> None:
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
+    runtime.gate.close("operator cleanup")
     tasks = [*runtime.workers, *([runtime.publisher_task] if runtime.publisher_task else [])]
     for task in tasks:
         task.cancel()
@@ -213,11 +249,14 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
             runtime.registry.disconnect(cluster.name, notify=False)
 
 
-async def _work(queue: WorkQueue[Key], propagator: Propagator, metrics: Metrics) -> None:
-    """One reconcile worker. An unexpected error is logged and retried later: it never stops the worker."""
+async def _work(queue: WorkQueue[Key], propagator: Propagator, metrics: Metrics, gate: ShutdownGate) -> None:
+    """One reconcile worker. An unexpected error is logged and retried later: it never stops the worker;
+    the shutdown gate does."""
     failures: dict[Key, int] = {}
-    while True:
+    while not gate.is_closed():
         key = await queue.get()
+        if gate.is_closed():
+            break
         started, ok = time.perf_counter(), False
         try:
             delay = await propagator.reconcile(key)
@@ -317,8 +356,17 @@ async def member_cluster_daemon(
         emit=_emit,
         metrics=runtime.metrics,
     )
+
+    def on_exit() -> None:
+        # Before the supervisor disconnects its member: a member that goes away because the operator
+        # exits must not look like a member that failed (without a signal, e.g. a crashed kopf task,
+        # this is the first we hear of it).
+        reason = stopped.reason
+        if reason is not None and reason & kopf.DaemonStoppingReason.OPERATOR_EXITING:
+            runtime.gate.close("MemberCluster daemons stopping")
+
     try:
-        await supervisor.run(sleep)
+        await supervisor.run(sleep, on_exit=on_exit)
     finally:
         runtime.kicks.pop(name, None)
 

@@ -132,10 +132,14 @@ class MemberSupervisor:
             return
         self._written, self._written_at = rendered, now
 
-    async def run(self, sleep: Sleeper) -> None:
+    async def run(self, sleep: Sleeper, on_exit: Callable[[], None] | None = None) -> None:
+        """Serve the member until `sleep` says stop; `on_exit` runs first thing when it ends, however it
+        ends, before the member is disconnected."""
         try:
             await self._run(sleep)
         finally:
+            if on_exit is not None:
+                on_exit()
             self.registry.disconnect(self.name)
             if self.metrics is not None:
                 self.metrics.forget_cluster(self.name)

@@ -59,6 +59,7 @@ from federation_operator.planning.status import (
 from federation_operator.publishing import Publisher
 from federation_operator.registry import Key, MemberRegistry
 from federation_operator.reporting import EventReporter, EventSink
+from federation_operator.shutdown import ShutdownGate
 
 __all__ = ["FederatedServiceStore", "Propagator"]
 
@@ -128,8 +129,11 @@ class Propagator:
         metrics: Metrics | None = None,
         expected_members: Callable[[], Collection[str]] = frozenset,
         dns_defaults: DnsDefaults | None = None,
+        gate: ShutdownGate | None = None,
     ) -> None:
         self.federation = federation
+        # Once closed, a reconcile writes nothing: not to members, not to DNS, not to the status.
+        self.gate = gate or ShutdownGate()
         self.dns_defaults = dns_defaults or DnsDefaults()
         # Every MemberCluster that exists, connected or not; and when we started: DNS holds while a member
         # that exists has not connected yet (for at most the grace period), so a restart withdraws nothing.
@@ -167,8 +171,8 @@ class Propagator:
     async def reconcile(self, key: Key) -> float | None:
         """Bring members and status in line with the FederatedService; returns a retry delay or None."""
         body = self.store.get(key)
-        if body is None or body["metadata"].get("deletionTimestamp"):
-            return None  # gone, or the delete handler is cleaning up
+        if body is None or body["metadata"].get("deletionTimestamp") or self.gate.is_closed():
+            return None  # gone, or the delete handler is cleaning up, or we are stopping
         namespace, name = key
         meta = body["metadata"]
         generation = int(meta.get("generation") or 0)
@@ -210,6 +214,11 @@ class Propagator:
         outcomes = dict(
             zip(writes, await asyncio.gather(*writes.values(), return_exceptions=True), strict=True)
         )
+        if self.gate.is_closed():
+            # Stopping began while the writes were out: members may already be disconnecting, so what
+            # follows (shards, DNS, status) would describe our teardown. Nothing below awaits until the
+            # status write, so this one check covers the DNS submission too.
+            return None
         for cluster_name, info in clusters.items():
             observed = seen[cluster_name]
             manifest = desired.get(cluster_name)
@@ -428,9 +437,11 @@ class Propagator:
         if observed is None:
             # Namespaces known to exist are not asked for again: one round trip less per Service created.
             if (info.name, namespace) not in self._namespaces:
+                self.gate.check(f"creating namespace {namespace} in {info.name}")
                 await asyncio.to_thread(ensure_namespace, api, namespace)
                 self._namespaces.add((info.name, namespace))
             try:
+                self.gate.check(f"creating Service {namespace}/{name} in {info.name}")
                 created = await asyncio.to_thread(create_service, api, manifest)
             except TransientError:
                 self._namespaces.discard((info.name, namespace))  # it may have been deleted meanwhile
@@ -454,6 +465,7 @@ class Propagator:
         self.events.clear(key, f"conflict/{info.name}")
         if is_in_sync(observed.manifest, manifest):
             return observed, True, None, None
+        self.gate.check(f"updating Service {namespace}/{name} in {info.name}")
         applied = await asyncio.to_thread(apply_service, api, manifest)
         self._count_write(info.name, "apply")
         return observe_service(info.name, applied), True, None, UPDATED
@@ -471,6 +483,7 @@ class Propagator:
         if api is None or not info.ready:
             return False  # done when the cluster is back: it is re-planned then
         uid = observed.manifest.get("metadata", {}).get("uid")
+        self.gate.check(f"removing Service {namespace}/{name} from {info.name}")
         await asyncio.to_thread(delete_service, api, namespace, name, uid)
         self._count_write(info.name, "delete")
         return True
@@ -495,6 +508,8 @@ class Propagator:
             self._written[key] = rendered
             return
         namespace, name = key
+        if self.gate.is_closed():
+            return
         await asyncio.to_thread(host.patch_federated_service_status, self.host_api, namespace, name, rendered)
         self._written[key] = rendered
 
@@ -509,6 +524,9 @@ class Propagator:
         meta = body["metadata"]
         namespace, name, uid = str(meta["namespace"]), str(meta["name"]), str(meta["uid"])
         skipped: list[str] = []
+        # A member that our own shutdown disconnected is not "unreachable": keep the finalizer for the next
+        # replica rather than skipping it.
+        self.gate.check(f"cleaning up {namespace}/{name}")
         for info in self.registry.clusters():
             api = self.registry.api(info.name)
             if api is None:
@@ -522,10 +540,13 @@ class Propagator:
                 observed = observe_service(info.name, live) if live else None
             if observed is None or not is_owned_by(observed, self.federation, namespace, name, uid):
                 continue
+            self.gate.check(f"removing Service {namespace}/{name} from {info.name}")
             await asyncio.to_thread(
                 delete_service, api, namespace, name, observed.manifest.get("metadata", {}).get("uid")
             )
             self._count_write(info.name, "delete")
+        # Members disconnected by a shutdown that began meanwhile were passed over above, not cleaned.
+        self.gate.check(f"finishing the cleanup of {namespace}/{name}")
         if self.publisher is not None:
             try:
                 async with asyncio.timeout(20):

@@ -26,6 +26,7 @@ from federation_operator.errors import FederationError, PermanentError, Transien
 from federation_operator.metrics import Metrics
 from federation_operator.model.dns import PublishResult, RecordSet
 from federation_operator.planning.dnsdiff import ZoneIndex, plan_zone_changes_into
+from federation_operator.shutdown import ShutdownGate
 
 __all__ = ["Publisher"]
 
@@ -51,8 +52,10 @@ class Publisher:
         coalesce_seconds: float = 0.02,
         metrics: Metrics | None = None,
         provider_name: str | None = None,
+        gate: ShutdownGate | None = None,
     ) -> None:
         self.provider = provider
+        self._gate = gate or ShutdownGate()
         self.federation = federation
         self.zone = provider.zone
         self._on_result = on_result
@@ -155,6 +158,8 @@ class Publisher:
                     log.info("DNS zone %s read: %d record sets", self.zone, len(self._zone or ()))
                 await self._wake.wait()
                 self._wake.clear()
+                if self._gate.is_closed():
+                    return
                 # A short window lets a burst of changes (many shards flipping at once) share one plan.
                 await asyncio.sleep(self._coalesce)
                 # Frozen: only withdrawals (deleted FederatedServices) go through; the rest stays dirty.
@@ -182,6 +187,11 @@ class Publisher:
 
     async def _round(self, keys: list[Key]) -> None:
         assert self._zone is not None
+        if self._gate.is_closed():
+            # Stopping: members look gone because we are disconnecting them, not because they failed.
+            # (Nothing below awaits before the provider call, so a plan that passes here came from a
+            # whole federation.)
+            return
         self._dirty.difference_update(keys)
         desired = {owner_of(k): self._desired.get(k, ()) for k in keys}
         # The index now holds the zone as this plan leaves it; if the plan is not applied, it is re-read.
