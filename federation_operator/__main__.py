@@ -20,10 +20,11 @@ from types import FrameType
 
 import kopf
 
-from federation_operator import endpoints, handlers
-from federation_operator.errors import PermanentError
-from federation_operator.host import build_host_client
-from federation_operator.leadership import LeaseElector, LeaseTimings, replica_identity
+from federation_operator import handlers
+from federation_operator.domain.errors import PermanentError
+from federation_operator.kube.host import build_host_client
+from federation_operator.kube.lease import LeaseElector, LeaseTimings, replica_identity
+from federation_operator.observability import endpoints
 from federation_operator.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("federation_operator")

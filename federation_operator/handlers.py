@@ -23,18 +23,18 @@ from typing import Any, cast
 import kopf
 from kubernetes import client
 
-from federation_operator import host
+from federation_operator.controllers.federated_service import FederatedServiceStore, Propagator
+from federation_operator.controllers.member_cache import Key, MemberRegistry
+from federation_operator.controllers.member_cluster import MemberSupervisor
+from federation_operator.controllers.shutdown import ShutdownGate
+from federation_operator.controllers.workqueue import WorkQueue
 from federation_operator.dns.factory import make_provider
-from federation_operator.errors import FederationError, PermanentError, TransientError
-from federation_operator.membership import MemberSupervisor
-from federation_operator.metrics import Metrics
-from federation_operator.model.specs import DnsDefaults
-from federation_operator.propagation import FederatedServiceStore, Propagator
-from federation_operator.publishing import Publisher
-from federation_operator.registry import Key, MemberRegistry
+from federation_operator.dns.publisher import Publisher
+from federation_operator.domain.errors import FederationError, PermanentError, TransientError
+from federation_operator.domain.specs import DnsDefaults
+from federation_operator.kube import host
+from federation_operator.observability.metrics import Metrics
 from federation_operator.settings import Settings
-from federation_operator.shutdown import ShutdownGate
-from federation_operator.workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from pydantic import Field, IPvAnyAddress, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from federation_operator.dns.factory import PROVIDERS
-from federation_operator.errors import PermanentError
-from federation_operator.model.specs import DNS_LABEL_PATTERN, FQDN_PATTERN
+from federation_operator.domain.errors import PermanentError
+from federation_operator.domain.specs import DNS_LABEL_PATTERN, FQDN_PATTERN
 
 __all__ = ["ENV_PREFIX", "Settings", "SettingsError", "load_settings"]
 

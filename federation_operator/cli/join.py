@@ -49,12 +49,12 @@ from federation_operator.cli.registration import (
     render_member_cluster,
     validate_member_cluster_spec,
 )
-from federation_operator.errors import FederationError
-from federation_operator.members.credentials import KEY_CA, KEY_TOKEN, build_api_client
-from federation_operator.members.probe import fetch_probe
-from federation_operator.members.services import observe_service
-from federation_operator.model.members import LABEL_FEDERATION, LABEL_MANAGED_BY
-from federation_operator.model.specs import parse_member_cluster_spec
+from federation_operator.domain.errors import FederationError
+from federation_operator.domain.members import LABEL_FEDERATION, LABEL_MANAGED_BY
+from federation_operator.domain.specs import parse_member_cluster_spec
+from federation_operator.kube.credentials import KEY_CA, KEY_TOKEN, build_api_client
+from federation_operator.kube.member_services import observe_service
+from federation_operator.kube.probe import fetch_probe
 
 __all__ = ["Globals", "JoinRequest", "UnjoinRequest", "join", "unjoin"]
 

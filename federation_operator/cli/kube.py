@@ -1,6 +1,6 @@
 """Kubernetes access for the CLI: the kubeconfig's contexts, and one small JSON client per cluster.
 
-Every request goes through :func:`federation_operator.members.credentials.send_request` (the operator's own
+Every request goes through :func:`federation_operator.kube.credentials.send_request` (the operator's own
 raw request path), so transport failures arrive as one error with a short, credential-free reason; here they
 become :class:`~federation_operator.cli.errors.ClusterUnreachableError`, and error statuses become
 :class:`~federation_operator.cli.errors.CliError` naming the cluster, the context and the object.
@@ -22,7 +22,7 @@ from kubernetes.client import ApiClient
 
 from federation_operator import __version__
 from federation_operator.cli.errors import CliError, ClusterUnreachableError, UsageError
-from federation_operator.members.credentials import (
+from federation_operator.kube.credentials import (
     MemberConnectionError,
     RawResponse,
     send_request,

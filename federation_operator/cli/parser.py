@@ -15,7 +15,7 @@ import os
 import re
 
 from federation_operator import __version__
-from federation_operator.model.specs import DNS_LABEL_PATTERN
+from federation_operator.domain.specs import DNS_LABEL_PATTERN
 
 __all__ = [
     "DEFAULT_FEDERATION",

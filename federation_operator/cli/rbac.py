@@ -3,7 +3,7 @@
 Pure: every function returns a manifest, nothing here talks to a cluster. The rules are derived from what the
 operator does in a member, and :data:`MEMBER_RULES` is the one place they are written down:
 
-* Services (``federation_operator.members.services`` and ``.watch``): ``get`` one, ``list`` and ``watch``
+* Services (``federation_operator.kube.member_services`` and ``.watch``): ``get`` one, ``list`` and ``watch``
   them all (the shared watch), ``create``, ``patch`` (server-side apply, and a JSON patch of the ports),
   ``delete``. The operator never sends a PUT, so no ``update``.
 * EndpointSlices (``discovery.k8s.io``, the shared watch): ``list`` and ``watch``.
@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from federation_operator.model.members import LABEL_FEDERATION, LABEL_MANAGED_BY
+from federation_operator.domain.members import LABEL_FEDERATION, LABEL_MANAGED_BY
 
 __all__ = [
     "ANNOTATION_SERVICE_ACCOUNT",
@@ -55,7 +55,7 @@ class PolicyRule(TypedDict):
     verbs: list[str]
 
 
-# The whole of what the operator may do in a member. Keep in step with federation_operator/members/.
+# The whole of what the operator may do in a member. Keep in step with federation_operator/kube/.
 MEMBER_RULES: tuple[PolicyRule, ...] = (
     {
         "apiGroups": [""],

@@ -15,15 +15,15 @@ from typing import Any
 
 from federation_operator.cli.errors import CliError, UsageError
 from federation_operator.cli.rbac import render_fedctl_labels
-from federation_operator.errors import InvalidSpecError
-from federation_operator.members.credentials import KEY_CA, KEY_TOKEN
-from federation_operator.members.probe import LABEL_REGION, LABEL_ZONE
-from federation_operator.model.specs import (
+from federation_operator.domain.errors import InvalidSpecError
+from federation_operator.domain.specs import (
     DNS_LABEL_PATTERN,
     DNS_SUBDOMAIN_PATTERN,
     MemberClusterSpec,
     parse_member_cluster_spec,
 )
+from federation_operator.kube.credentials import KEY_CA, KEY_TOKEN
+from federation_operator.kube.probe import LABEL_REGION, LABEL_ZONE
 
 __all__ = [
     "GROUP",

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from federation_operator.model.status import (
+from federation_operator.domain.status import (
     CONDITION_DNS_PUBLISHED,
     CONDITION_HEALTHY,
     CONDITION_PROPAGATED,

@@ -20,7 +20,7 @@
   error the caller reads the zone again before planning anew.
 - **Retries.** Throttling (429 ``rateLimitExceeded``, 403 ``rateLimitExceeded``/``userRateLimitExceeded``),
   server errors (5xx) and network failures are retried with jittered exponential backoff, honouring
-  ``Retry-After``; when retries run out, :class:`~federation_operator.errors.TransientError`. Retrying a
+  ``Retry-After``; when retries run out, ``TransientError``. Retrying a
   change whose first attempt may have been applied is safe: its exact deletions and additions then fail
   with ``notFound``/``alreadyExists``, a stale plan, and the caller re-reads.
 
@@ -28,7 +28,7 @@ Errors, mapped once here: ``conditionNotMet`` (412), ``notFound`` on a deletion 
 (409) mean the zone changed since the plan → :class:`~federation_operator.dns.provider.StaleChangesError`;
 ``cnameResourceRecordSetConflict``, other 400s, 401, 403, 413 (a per-change quota lower than
 :class:`ChangeLimits`) and a missing zone or project (404) →
-:class:`~federation_operator.errors.PermanentError`.
+``PermanentError``.
 
 Why the client's JSON connection rather than its ``ManagedZone``/``Changes`` objects: those send only
 ``name``/``type``/``ttl``/``rrdatas`` (so a deletion could not carry a record set exactly as read),
@@ -55,10 +55,10 @@ from google.cloud import dns as google_dns
 from google.oauth2 import service_account
 
 from federation_operator.dns.factory import check_options, number_option
-from federation_operator.dns.ownership import group_changes_by_name
 from federation_operator.dns.provider import StaleChangesError, backoff_delay, check_in_zone
-from federation_operator.errors import FederationError, PermanentError, TransientError
-from federation_operator.model.dns import RECORD_TYPES, Changes, RecordKey, RecordSet, normalize_name
+from federation_operator.domain.errors import FederationError, PermanentError, TransientError
+from federation_operator.domain.ownership import group_changes_by_name
+from federation_operator.domain.records import RECORD_TYPES, Changes, RecordKey, RecordSet, normalize_name
 
 __all__ = ["DEFAULT_LIMITS", "ChangeLimits", "CloudDnsProvider", "build_clouddns"]
 

@@ -4,7 +4,7 @@
 Each builder takes the zone and the provider's options (strings, as they come from the settings file, the
 environment or a Secret), checks them, and imports its SDK only when called, so an operator publishing to
 BIND never loads boto3 or google-cloud-dns. Unknown providers and unknown or malformed options fail fast
-with a :class:`~federation_operator.errors.PermanentError` naming them.
+with a ``PermanentError`` naming them.
 
 Registered: ``inmemory`` (dry runs and tests; no options) and ``rfc2136`` (options: ``server`` (required),
 ``port``, ``key_name``, ``key_secret``, ``key_algorithm``, ``timeout``).
@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from federation_operator.dns.provider import DnsProvider
-from federation_operator.errors import PermanentError
+from federation_operator.domain.errors import PermanentError
 
 __all__ = ["PROVIDERS", "ProviderBuilder", "check_options", "make_provider", "number_option"]
 

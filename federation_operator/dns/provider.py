@@ -1,14 +1,14 @@
 """The narrow DNS provider protocol every adapter implements, and the errors adapters raise.
 
 A provider serves one zone. It lists the zone's record sets of the types the operator manages
-(:data:`~federation_operator.model.dns.RECORD_TYPES`: A, AAAA, CNAME, TXT) and applies a
-:class:`~federation_operator.model.dns.Changes` in as few calls as the provider allows. It knows nothing of
-ownership: :mod:`federation_operator.planning.dnsdiff` plans only changes to records the owner owns, and the
+(``RECORD_TYPES``: A, AAAA, CNAME, TXT) and applies a
+``Changes`` in as few calls as the provider allows. It knows nothing of
+ownership: :mod:`federation_operator.planning.zone_diff` plans only changes to records the owner owns, and the
 adapter applies exactly those.
 
 Errors: an adapter maps every SDK or network failure once, at its boundary, to
-:class:`~federation_operator.errors.TransientError` (retry with backoff: timeouts, refused connections,
-throttling, server failures) or :class:`~federation_operator.errors.PermanentError` (bad credentials, a zone
+``TransientError`` (retry with backoff: timeouts, refused connections,
+throttling, server failures) or ``PermanentError`` (bad credentials, a zone
 the server does not serve, an update the server refuses), with ``raise ... from exc``.
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import random
 from typing import Protocol
 
-from federation_operator.errors import PermanentError, TransientError
-from federation_operator.model.dns import Changes, RecordSet, normalize_name
+from federation_operator.domain.errors import PermanentError, TransientError
+from federation_operator.domain.records import Changes, RecordSet, normalize_name
 
 __all__ = ["DnsProvider", "StaleChangesError", "backoff_delay", "check_in_zone"]
 

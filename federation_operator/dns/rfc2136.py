@@ -52,10 +52,10 @@ import dns.update
 import dns.xfr
 import dns.zone
 
-from federation_operator.dns.ownership import group_changes_by_name
 from federation_operator.dns.provider import StaleChangesError, check_in_zone
-from federation_operator.errors import PermanentError, TransientError
-from federation_operator.model.dns import RECORD_TYPES, Changes, RecordSet, RecordType, normalize_name
+from federation_operator.domain.errors import PermanentError, TransientError
+from federation_operator.domain.ownership import group_changes_by_name
+from federation_operator.domain.records import RECORD_TYPES, Changes, RecordSet, RecordType, normalize_name
 
 __all__ = ["MAX_MESSAGE_SIZE", "Rfc2136Provider"]
 

@@ -2,22 +2,22 @@
 
 - **Hosted zone.** Given by id, or looked up once by the zone's name with ``ListHostedZonesByName`` (exact
   name, public zones only; none, or several public zones of that name, is a
-  :class:`~federation_operator.errors.PermanentError` naming the zone).
+  ``PermanentError`` naming the zone).
 - **Reading** pages through ``ListResourceRecordSets`` (300 record sets a page) and keeps A, AAAA, CNAME and
   TXT record sets. Route 53 writes names with octal escapes (``\\052`` for ``*``) and TXT values as quoted
   character-strings (``"abc" "def"``, with ``\\"``, ``\\\\`` and ``\\ooo`` escapes); both are unescaped, and
   the strings of one TXT value joined, so what is read back equals what was planned.
 - **Alias and routing-policy record sets** (``AliasTarget``, ``SetIdentifier``, ``TrafficPolicyInstanceId``)
-  cannot be expressed as a :class:`~federation_operator.model.dns.RecordSet`, and the operator never writes
+  cannot be expressed as a ``RecordSet``, and the operator never writes
   them. Each (name, type) holding one is listed as a *stand-in*: TTL 0 and the value ``0.0.0.0`` (A), ``::``
   (AAAA), ``alias.invalid.`` (CNAME) or ``route53 alias or routing-policy record set`` (TXT). The stand-in
   occupies its name and type for the diff, and has no ownership record, so
-  :func:`~federation_operator.planning.dnsdiff.plan_changes` treats it as foreign: reported as a conflict
+  :func:`~federation_operator.planning.zone_diff.plan_changes` treats it as foreign: reported as a conflict
   when wanted, never deleted. A plan that touches one anyway is refused with a ``PermanentError``. A record
   set listed twice under one name and type, or with values that are no such data (an A without an address),
   is listed as a stand-in too.
 
-**Writing.** A :class:`~federation_operator.model.dns.Changes` becomes ``ChangeResourceRecordSets`` requests:
+**Writing.** A ``Changes`` becomes ``ChangeResourceRecordSets`` requests:
 
 ==========================  =========================================================================
 change                      Route 53 changes
@@ -58,7 +58,7 @@ Between that reading and the request, Route 53 itself has the last word: its ``I
 
 **Errors**, mapped once here with ``raise ... from exc``. ``Throttling``, ``PriorRequestNotComplete``,
 ``ServiceUnavailable``, any 5xx and connection failures or timeouts are retried with jittered exponential
-backoff up to ``max_retries`` times, then raised as :class:`~federation_operator.errors.TransientError`;
+backoff up to ``max_retries`` times, then raised as ``TransientError``;
 ``InvalidChangeBatch``, ``InvalidInput``, ``NoSuchHostedZone``, ``AccessDenied``, missing credentials and
 every other refusal are permanent. Blocking boto3 calls run in :func:`asyncio.to_thread` (boto3 clients are
 thread-safe), one request at a time per provider.
@@ -82,10 +82,10 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from federation_operator.dns.factory import check_options, number_option
-from federation_operator.dns.ownership import group_changes_by_name
 from federation_operator.dns.provider import StaleChangesError, backoff_delay, check_in_zone
-from federation_operator.errors import FederationError, PermanentError, TransientError
-from federation_operator.model.dns import (
+from federation_operator.domain.errors import FederationError, PermanentError, TransientError
+from federation_operator.domain.ownership import group_changes_by_name
+from federation_operator.domain.records import (
     RECORD_TYPES,
     Changes,
     RecordKey,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Literal
 
-from federation_operator.model.status import CONDITION_READY, Condition, MemberClusterStatus
+from federation_operator.domain.status import CONDITION_READY, Condition, MemberClusterStatus
 
 __all__ = ["render_member_cluster_status"]
 

@@ -6,15 +6,15 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from federation_operator.errors import InvalidSpecError
-from federation_operator.model.members import (
+from federation_operator.domain.errors import InvalidSpecError
+from federation_operator.domain.members import (
     ANNOTATION_OWNER_UID,
     LABEL_FEDERATION,
     LABEL_MANAGED_BY,
     LABEL_OWNER_NAME,
     LABEL_OWNER_NAMESPACE,
 )
-from federation_operator.model.specs import PROTECTED_PATCH_PATHS, ClusterOverride, PatchOp
+from federation_operator.domain.specs import PROTECTED_PATCH_PATHS, ClusterOverride, PatchOp
 
 __all__ = [
     "OVERRIDABLE_PATHS",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from federation_operator.model.members import ClusterInfo
-from federation_operator.model.specs import LabelSelector, LabelSelectorRequirement, Placement
+from federation_operator.domain.members import ClusterInfo
+from federation_operator.domain.specs import LabelSelector, LabelSelectorRequirement, Placement
 
 __all__ = ["is_selected_by", "plan_placement", "unknown_clusters"]
 

@@ -14,9 +14,9 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from federation_operator.model.dns import PublishResult, RecordSet, ServiceNames, ShardAddresses
-from federation_operator.model.members import ClusterInfo, Ingress
-from federation_operator.model.status import DnsStatus, ShardStatus
+from federation_operator.domain.members import ClusterInfo, Ingress
+from federation_operator.domain.records import PublishResult, RecordSet, ServiceNames, ShardAddresses
+from federation_operator.domain.status import DnsStatus, ShardStatus
 from federation_operator.planning.records import plan_records, render_published
 
 __all__ = [

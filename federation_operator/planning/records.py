@@ -19,8 +19,14 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Literal
 
-from federation_operator.model.dns import Conflict, RecordSet, ServiceNames, ShardAddresses, normalize_name
-from federation_operator.model.status import PublishedRecord
+from federation_operator.domain.records import (
+    Conflict,
+    RecordSet,
+    ServiceNames,
+    ShardAddresses,
+    normalize_name,
+)
+from federation_operator.domain.status import PublishedRecord
 
 __all__ = ["plan_records", "render_published"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from federation_operator.model.members import (
+from federation_operator.domain.members import (
     ANNOTATION_OWNER_UID,
     LABEL_FEDERATION,
     LABEL_MANAGED_BY,
@@ -14,7 +14,7 @@ from federation_operator.model.members import (
     MANAGED_BY,
     ObservedService,
 )
-from federation_operator.model.specs import PatchOp, ServiceTemplate
+from federation_operator.domain.specs import PatchOp, ServiceTemplate
 from federation_operator.planning.overrides import apply_overrides
 
 __all__ = ["is_in_sync", "is_owned_by", "render_member_service", "render_ownership_labels"]

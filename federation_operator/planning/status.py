@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from federation_operator.errors import InvalidSpecError
-from federation_operator.model.members import ClusterInfo, EndpointSummary, Ingress, ObservedService
-from federation_operator.model.status import (
+from federation_operator.domain.errors import InvalidSpecError
+from federation_operator.domain.members import ClusterInfo, EndpointSummary, Ingress, ObservedService
+from federation_operator.domain.status import (
     CONDITION_DNS_PUBLISHED,
     CONDITION_HEALTHY,
     CONDITION_PROPAGATED,

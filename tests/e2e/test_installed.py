@@ -39,7 +39,7 @@ from localfed.operator import (
     member_cluster,
 )
 
-from federation_operator.leadership import replica_identity
+from federation_operator.kube.lease import replica_identity
 from tests.e2e.test_dns import Seed, ask, member_names, serve_everywhere
 from tests.e2e.test_metrics import Samples, scrape, value
 from tests.e2e.test_propagation import quiet_serial, soa_serial

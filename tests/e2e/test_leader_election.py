@@ -13,7 +13,7 @@ from kubernetes import client
 from localfed import LocalFederation
 from localfed.operator import eventually
 
-from federation_operator.leadership import LeaseElector, LeaseTimings
+from federation_operator.kube.lease import LeaseElector, LeaseTimings
 
 pytestmark = pytest.mark.e2e
 

@@ -33,8 +33,8 @@ STOPS = 20
 # Short, so that each round's operator is past it (as a long-running one is) within seconds.
 GRACE_SECONDS = 2.0
 BACKEND = "shutdown-backend"
-# What the operator logs when it stops and when it sends DNS changes (federation_operator.shutdown and
-# federation_operator.publishing).
+# What the operator logs when it stops and when it sends DNS changes (controllers/shutdown.py and
+# dns/publisher.py).
 STOPPING, APPLYING = "stopping (signal SIGTERM)", ": applying"
 
 

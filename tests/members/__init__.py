@@ -1,4 +1,4 @@
-"""Tests of member-cluster I/O (`federation_operator.members`), and the helpers they share."""
+"""Tests of member-cluster I/O (`federation_operator.kube`), and the helpers they share."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from localfed import LocalFederation
 
-from federation_operator.model.specs import MemberClusterSpec
+from federation_operator.domain.specs import MemberClusterSpec
 
 T = TypeVar("T")
 

@@ -9,7 +9,8 @@ import pytest
 from kubernetes import client
 from localfed import LocalFederation
 
-from federation_operator.members import build_api_client, fetch_probe
+from federation_operator.kube.credentials import build_api_client
+from federation_operator.kube.probe import fetch_probe
 from tests.members import MEMBER, admin_client, fresh_namespace, kubeconfig_secret, member_spec
 
 pytestmark = pytest.mark.e2e

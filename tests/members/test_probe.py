@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from localfed import LocalFederation
 
-from federation_operator.members import MemberApiClient, build_api_client, fetch_probe
+from federation_operator.kube.credentials import MemberApiClient, build_api_client
+from federation_operator.kube.probe import fetch_probe
 from tests.members import FAULT_MEMBER, kubeconfig_secret, member_spec
 
 pytestmark = pytest.mark.e2e

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from federation_operator.members import ProbeState, ProbeTracker
-from federation_operator.model.members import ProbeResult
-from federation_operator.model.specs import ProbeSettings
+from federation_operator.domain.members import ProbeResult
+from federation_operator.domain.specs import ProbeSettings
+from federation_operator.kube.probe import ProbeState, ProbeTracker
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 OK = ProbeResult(ok=True, kubernetes_version="v1.33.13")

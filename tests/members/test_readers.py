@@ -6,14 +6,18 @@ from typing import Any
 
 import pytest
 
-from federation_operator.members import endpoint_slice_service, observe_service, summarize_endpoints
-from federation_operator.model.members import (
+from federation_operator.domain.members import (
     ANNOTATION_OWNER_UID,
     LABEL_FEDERATION,
     LABEL_OWNER_NAME,
     LABEL_OWNER_NAMESPACE,
     EndpointSummary,
     Ingress,
+)
+from federation_operator.kube.member_services import (
+    endpoint_slice_service,
+    observe_service,
+    summarize_endpoints,
 )
 
 

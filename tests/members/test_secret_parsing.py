@@ -14,10 +14,9 @@ import pytest
 import yaml
 from localfed.pki import CertificateAuthority, KeyPair
 
-from federation_operator.errors import PermanentError
-from federation_operator.members import MemberApiClient, build_api_client
-from federation_operator.members.credentials import DEFAULT_TIMEOUT
-from federation_operator.model.specs import MemberClusterSpec
+from federation_operator.domain.errors import PermanentError
+from federation_operator.domain.specs import MemberClusterSpec
+from federation_operator.kube.credentials import DEFAULT_TIMEOUT, MemberApiClient, build_api_client
 
 SPEC = MemberClusterSpec.model_validate(
     {

@@ -11,19 +11,17 @@ from kubernetes import client
 from localfed import LocalFederation
 from localfed.federation import free_port
 
-from federation_operator.errors import PermanentError, TransientError
-from federation_operator.members import (
-    MemberApiClient,
-    MemberConnectionError,
+from federation_operator.domain.errors import PermanentError, TransientError
+from federation_operator.domain.members import FIELD_MANAGER, LABEL_MANAGED_BY, MANAGED_BY
+from federation_operator.kube.credentials import MemberApiClient, MemberConnectionError, build_api_client
+from federation_operator.kube.member_services import (
     ServiceExistsError,
     apply_service,
-    build_api_client,
     create_service,
     delete_service,
     ensure_namespace,
     fetch_service,
 )
-from federation_operator.model.members import FIELD_MANAGER, LABEL_MANAGED_BY, MANAGED_BY
 from tests.members import (
     MEMBER,
     admin_client,

@@ -13,17 +13,10 @@ import pytest
 from kubernetes import client
 from localfed import LocalFederation
 
-from federation_operator.members import (
-    ENDPOINT_SLICES,
-    SERVICES,
-    MemberApiClient,
-    MemberWatch,
-    WatchedResource,
-    build_api_client,
-    endpoint_slice_service,
-    summarize_endpoints,
-)
-from federation_operator.model.members import LABEL_FEDERATION
+from federation_operator.domain.members import LABEL_FEDERATION
+from federation_operator.kube.credentials import MemberApiClient, build_api_client
+from federation_operator.kube.informer import ENDPOINT_SLICES, SERVICES, MemberWatch, WatchedResource
+from federation_operator.kube.member_services import endpoint_slice_service, summarize_endpoints
 from tests.members import (
     FAULT_MEMBER,
     MEMBER,

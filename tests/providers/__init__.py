@@ -11,9 +11,9 @@ import secrets
 from collections.abc import Sequence
 
 from federation_operator.dns.provider import DnsProvider
-from federation_operator.model.dns import Changes, Conflict, RecordSet, ShardAddresses
-from federation_operator.planning.dnsdiff import plan_changes
+from federation_operator.domain.records import Changes, Conflict, RecordSet, ShardAddresses
 from federation_operator.planning.records import plan_records
+from federation_operator.planning.zone_diff import plan_changes
 
 FEDERATION = "myfederation"
 NAMESPACE = "mynamespace"

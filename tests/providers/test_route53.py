@@ -29,7 +29,6 @@ from botocore.exceptions import (
 from botocore.stub import Stubber
 from moto.server import ThreadedMotoServer
 
-from federation_operator.dns.ownership import render_ownership_records
 from federation_operator.dns.provider import StaleChangesError
 from federation_operator.dns.route53 import (
     MAX_BATCH_CHARACTERS,
@@ -38,8 +37,9 @@ from federation_operator.dns.route53 import (
     build_route53,
     render_txt_value,
 )
-from federation_operator.errors import PermanentError, TransientError
-from federation_operator.model.dns import Changes, RecordSet
+from federation_operator.domain.errors import PermanentError, TransientError
+from federation_operator.domain.ownership import render_ownership_records
+from federation_operator.domain.records import Changes, RecordSet
 
 from . import (
     ASIA,

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from federation_operator.dns.ownership import render_ownership_record
 from federation_operator.dns.route53 import (
     MAX_BATCH_CHARACTERS,
     MAX_BATCH_VALUES,
@@ -21,8 +20,9 @@ from federation_operator.dns.route53 import (
     plan_batches,
     render_txt_value,
 )
-from federation_operator.errors import PermanentError
-from federation_operator.model.dns import Changes, RecordSet
+from federation_operator.domain.errors import PermanentError
+from federation_operator.domain.ownership import render_ownership_record
+from federation_operator.domain.records import Changes, RecordSet
 
 if TYPE_CHECKING:
     from mypy_boto3_route53.type_defs import ResourceRecordSetTypeDef

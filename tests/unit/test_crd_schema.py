@@ -1,4 +1,4 @@
-"""Drift test: the CRDs in crds/ and the pydantic models in federation_operator.model describe the same API.
+"""Drift test: the CRDs in crds/ and the pydantic models in federation_operator.domain describe the same API.
 
 Both sides are reduced to one normal form (kind, properties, required, default, enum, bounds, pattern,
 format, list type and keys, whether unknown fields are kept) and compared field by field, for spec and
@@ -24,14 +24,9 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from federation_operator.errors import InvalidSpecError
-from federation_operator.model import (
-    FederatedServiceSpec,
-    FederatedServiceStatus,
-    MemberClusterSpec,
-    MemberClusterStatus,
-    parse_model,
-)
+from federation_operator.domain.errors import InvalidSpecError
+from federation_operator.domain.specs import FederatedServiceSpec, MemberClusterSpec, parse_model
+from federation_operator.domain.status import FederatedServiceStatus, MemberClusterStatus
 
 CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
 

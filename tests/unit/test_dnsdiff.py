@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from federation_operator.dns.ownership import ownership_name, read_owners, render_ownership_value
-from federation_operator.model.dns import Changes, Conflict, RecordSet, RecordType
-from federation_operator.planning.dnsdiff import (
+from federation_operator.domain.ownership import ownership_name, read_owners, render_ownership_value
+from federation_operator.domain.records import Changes, Conflict, RecordSet, RecordType
+from federation_operator.planning.zone_diff import (
     InapplicableChangesError,
     ZoneIndex,
     merge_changes,

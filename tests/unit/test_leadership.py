@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from federation_operator.leadership import Action, LeaseRecord, LeaseTimings, plan_attempt
+from federation_operator.kube.lease import Action, LeaseRecord, LeaseTimings, plan_attempt
 
 
 def record(holder: str, duration: int = 15, renew_time: str = "t0") -> LeaseRecord:

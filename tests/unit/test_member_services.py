@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from federation_operator.errors import InvalidSpecError
-from federation_operator.model.members import (
+from federation_operator.domain.errors import InvalidSpecError
+from federation_operator.domain.members import (
     ANNOTATION_OWNER_UID,
     LABEL_FEDERATION,
     LABEL_MANAGED_BY,
@@ -19,7 +19,7 @@ from federation_operator.model.members import (
     MANAGED_BY,
     ObservedService,
 )
-from federation_operator.model.specs import PatchOp, ServiceTemplate
+from federation_operator.domain.specs import PatchOp, ServiceTemplate
 from federation_operator.planning.services import is_in_sync, is_owned_by, render_member_service
 
 OURS = {

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from federation_operator.errors import InvalidSpecError
-from federation_operator.model.specs import ClusterOverride, PatchOp
+from federation_operator.domain.errors import InvalidSpecError
+from federation_operator.domain.specs import ClusterOverride, PatchOp
 from federation_operator.planning.overrides import (
     apply_overrides,
     escape_pointer_token,

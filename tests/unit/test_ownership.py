@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from federation_operator.dns.ownership import (
+from federation_operator.domain.ownership import (
     OwnerTag,
     is_ownership_name,
     ownership_name,
@@ -16,7 +16,7 @@ from federation_operator.dns.ownership import (
     render_ownership_records,
     render_ownership_value,
 )
-from federation_operator.model.dns import RECORD_TYPES, RecordSet
+from federation_operator.domain.records import RECORD_TYPES, RecordSet
 
 GLOBAL = "nginx.mynamespace.myfederation.svc.example.com."
 OURS = "heritage=federation-operator,federation=myfederation,owner=mynamespace/nginx"

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from federation_operator.model.members import ClusterInfo
-from federation_operator.model.specs import LabelSelector, LabelSelectorRequirement, Placement
+from federation_operator.domain.members import ClusterInfo
+from federation_operator.domain.specs import LabelSelector, LabelSelectorRequirement, Placement
 from federation_operator.planning.placement import is_selected_by, plan_placement, unknown_clusters
 
 CLUSTERS = (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from federation_operator.model.dns import Conflict, PublishResult, RecordSet, ServiceNames
-from federation_operator.model.members import ClusterInfo
-from federation_operator.model.status import IngressAddress, ShardStatus
+from federation_operator.domain.members import ClusterInfo
+from federation_operator.domain.records import Conflict, PublishResult, RecordSet, ServiceNames
+from federation_operator.domain.status import IngressAddress, ShardStatus
 from federation_operator.planning.publication import (
     plan_dns_shards,
     plan_service_records,

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from federation_operator.dns.inmemory import InMemoryProvider
-from federation_operator.errors import TransientError
-from federation_operator.model.dns import RecordSet
-from federation_operator.publishing import Publisher
+from federation_operator.dns.publisher import Publisher
+from federation_operator.domain.errors import TransientError
+from federation_operator.domain.records import RecordSet
 
 ZONE = "example.com"
 KEY = ("mynamespace", "nginx")

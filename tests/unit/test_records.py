@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from federation_operator.model.dns import Conflict, RecordSet, ServiceNames, ShardAddresses
-from federation_operator.model.members import Ingress
+from federation_operator.domain.members import Ingress
+from federation_operator.domain.records import Conflict, RecordSet, ServiceNames, ShardAddresses
 from federation_operator.planning.records import plan_records, render_published
 
 NAMES = ServiceNames(
@@ -264,7 +264,7 @@ def test_planning_imports_no_sdk() -> None:
     """Planner, diff, in-memory provider and factory import no kopf, kubernetes, boto3, google, dnspython."""
     code = (
         "import sys\n"
-        "import federation_operator.planning.records, federation_operator.planning.dnsdiff\n"
+        "import federation_operator.planning.records, federation_operator.planning.zone_diff\n"
         "import federation_operator.dns.inmemory, federation_operator.dns.factory\n"
         "roots = {name.split('.')[0] for name in sys.modules}\n"
         "print(sorted(roots & {'dns', 'kopf', 'kubernetes', 'boto3', 'botocore', 'google'}))\n"

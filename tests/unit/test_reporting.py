@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from federation_operator.reporting import EventReporter, object_key
+from federation_operator.observability.events import EventReporter, object_key
 
 FSVC = {"metadata": {"namespace": "ns", "name": "web"}}
 MC = {"metadata": {"name": "gce-us-central1"}}

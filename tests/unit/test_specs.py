@@ -10,13 +10,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from federation_operator.errors import FederationError, InvalidSpecError, PermanentError
-from federation_operator.model import (
-    Condition,
+from federation_operator.domain.errors import FederationError, InvalidSpecError, PermanentError
+from federation_operator.domain.specs import (
     DnsDefaults,
     FederatedServiceSpec,
     MemberClusterSpec,
-    MemberClusterStatus,
     PatchOp,
     ProbeSettings,
     SecretRef,
@@ -24,6 +22,7 @@ from federation_operator.model import (
     parse_member_cluster_spec,
     parse_model,
 )
+from federation_operator.domain.status import Condition, MemberClusterStatus
 
 MEMBER: dict[str, Any] = {
     "apiEndpoint": "https://203.0.113.10:6443",

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from federation_operator.errors import InvalidSpecError
-from federation_operator.model.members import ClusterInfo, EndpointSummary, Ingress, ObservedService
-from federation_operator.model.status import (
+from federation_operator.domain.errors import InvalidSpecError
+from federation_operator.domain.members import ClusterInfo, EndpointSummary, Ingress, ObservedService
+from federation_operator.domain.status import (
     CONDITION_DNS_PUBLISHED,
     CONDITION_HEALTHY,
     CONDITION_PROPAGATED,

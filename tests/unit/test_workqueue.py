@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from federation_operator.workqueue import WorkQueue
+from federation_operator.controllers.workqueue import WorkQueue
 
 
 async def test_repeated_adds_coalesce_into_one_item() -> None:

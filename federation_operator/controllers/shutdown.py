@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from federation_operator.errors import TransientError
+from federation_operator.domain.errors import TransientError
 
 __all__ = ["ShutdownGate", "ShuttingDownError"]
 

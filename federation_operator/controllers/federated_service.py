@@ -1,7 +1,7 @@
 """Reconciling one FederatedService: desired member Services → create / repair / withdraw → status.
 
 The planning is pure (`federation_operator.planning`); this module sequences it with the member I/O
-(`federation_operator.members.services`, run in threads) and the host status write. A reconcile reads only
+(`federation_operator.kube.member_services`, run in threads) and the host status write. A reconcile reads only
 the in-memory index fed by the shared member watches, so a FederatedService that is in sync costs no API
 call at all; writes happen only for real differences.
 """
@@ -19,9 +19,23 @@ from typing import Any
 from kubernetes import client
 from pydantic import ValidationError
 
-from federation_operator import host
-from federation_operator.errors import InvalidSpecError, PermanentError, TransientError
-from federation_operator.members.services import (
+from federation_operator.controllers.member_cache import Key, MemberRegistry
+from federation_operator.controllers.shutdown import ShutdownGate
+from federation_operator.dns.publisher import Publisher
+from federation_operator.domain.errors import InvalidSpecError, PermanentError, TransientError
+from federation_operator.domain.members import ClusterInfo, ObservedService
+from federation_operator.domain.records import RecordSet, ServiceNames
+from federation_operator.domain.specs import DnsDefaults, FederatedServiceSpec, parse_federated_service_spec
+from federation_operator.domain.status import (
+    CONDITION_DNS_PUBLISHED,
+    CONDITION_HEALTHY,
+    CONDITION_PROPAGATED,
+    CONDITION_READY,
+    FederatedServiceStatus,
+    ShardStatus,
+)
+from federation_operator.kube import host
+from federation_operator.kube.member_services import (
     ServiceExistsError,
     apply_service,
     create_service,
@@ -30,18 +44,8 @@ from federation_operator.members.services import (
     fetch_service,
     observe_service,
 )
-from federation_operator.metrics import Metrics, ShardHealth
-from federation_operator.model.dns import RecordSet, ServiceNames
-from federation_operator.model.members import ClusterInfo, ObservedService
-from federation_operator.model.specs import DnsDefaults, FederatedServiceSpec, parse_federated_service_spec
-from federation_operator.model.status import (
-    CONDITION_DNS_PUBLISHED,
-    CONDITION_HEALTHY,
-    CONDITION_PROPAGATED,
-    CONDITION_READY,
-    FederatedServiceStatus,
-    ShardStatus,
-)
+from federation_operator.observability.events import EventReporter, EventSink
+from federation_operator.observability.metrics import Metrics, ShardHealth
 from federation_operator.planning.overrides import plan_cluster_overrides
 from federation_operator.planning.placement import plan_placement, unknown_clusters
 from federation_operator.planning.publication import (
@@ -56,10 +60,6 @@ from federation_operator.planning.status import (
     render_shard,
     render_status,
 )
-from federation_operator.publishing import Publisher
-from federation_operator.registry import Key, MemberRegistry
-from federation_operator.reporting import EventReporter, EventSink
-from federation_operator.shutdown import ShutdownGate
 
 __all__ = ["FederatedServiceStore", "Propagator"]
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
-from federation_operator.model.members import Ingress
+from federation_operator.domain.members import Ingress
 
 __all__ = [
     "RECORD_TYPES",

@@ -16,9 +16,7 @@ from typing import Any
 
 from kubernetes import client
 
-from federation_operator.members.services import observe_service, summarize_endpoints
-from federation_operator.members.watch import ENDPOINT_SLICES, SERVICES, MemberWatch, WatchCounters
-from federation_operator.model.members import (
+from federation_operator.domain.members import (
     LABEL_FEDERATION,
     LABEL_OWNER_NAME,
     LABEL_OWNER_NAMESPACE,
@@ -26,6 +24,8 @@ from federation_operator.model.members import (
     EndpointSummary,
     ObservedService,
 )
+from federation_operator.kube.informer import ENDPOINT_SLICES, SERVICES, MemberWatch, WatchCounters
+from federation_operator.kube.member_services import observe_service, summarize_endpoints
 
 __all__ = ["Key", "MemberRegistry"]
 

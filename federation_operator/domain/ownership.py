@@ -26,7 +26,7 @@ A record set is owned by an owner only when its ownership record holds exactly t
 record with any other content (another federation, another FederatedService, extra values, free text) makes
 the record set foreign to that owner.
 
-Pure code: no I/O, no DNS library. :mod:`federation_operator.planning.dnsdiff` builds plans on top of it.
+Pure code: no I/O, no DNS library. :mod:`federation_operator.planning.zone_diff` builds plans on top of it.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from federation_operator.model.dns import (
+from federation_operator.domain.records import (
     RECORD_TYPES,
     Changes,
     RecordKey,

@@ -10,7 +10,7 @@ The I/O functions act on one member through its ``ApiClient`` and speak raw JSON
   own message; a create that finds the name taken → :class:`ServiceExistsError`.
 
 The pure helpers (:func:`observe_service`, :func:`summarize_endpoints`, :func:`endpoint_slice_service`)
-turn raw objects delivered by the shared watches into the values of :mod:`federation_operator.model.members`.
+turn raw objects delivered by the shared watches into the values of :mod:`federation_operator.domain.members`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ from urllib.parse import quote
 
 from kubernetes.client import ApiClient
 
-from federation_operator.errors import FederationError, PermanentError, TransientError
-from federation_operator.members.credentials import RawResponse, send_request, status_message
-from federation_operator.model.members import (
+from federation_operator.domain.errors import FederationError, PermanentError, TransientError
+from federation_operator.domain.members import (
     ANNOTATION_OWNER_UID,
     FIELD_MANAGER,
     LABEL_FEDERATION,
@@ -35,6 +34,7 @@ from federation_operator.model.members import (
     Ingress,
     ObservedService,
 )
+from federation_operator.kube.credentials import RawResponse, send_request, status_message
 
 __all__ = [
     "LABEL_SERVICE_NAME",

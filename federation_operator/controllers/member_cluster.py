@@ -22,17 +22,17 @@ from typing import Any
 from kubernetes import client
 from pydantic import ValidationError
 
-from federation_operator import host
-from federation_operator.errors import FederationError, InvalidSpecError, PermanentError
-from federation_operator.members.credentials import build_api_client
-from federation_operator.members.probe import ProbeTracker, fetch_probe
-from federation_operator.metrics import Metrics
-from federation_operator.model.members import ClusterInfo, ProbeResult
-from federation_operator.model.specs import MemberClusterSpec, parse_member_cluster_spec
-from federation_operator.model.status import MemberClusterStatus
+from federation_operator.controllers.member_cache import MemberRegistry
+from federation_operator.domain.errors import FederationError, InvalidSpecError, PermanentError
+from federation_operator.domain.members import ClusterInfo, ProbeResult
+from federation_operator.domain.specs import MemberClusterSpec, parse_member_cluster_spec
+from federation_operator.domain.status import MemberClusterStatus
+from federation_operator.kube import host
+from federation_operator.kube.credentials import build_api_client
+from federation_operator.kube.probe import ProbeTracker, fetch_probe
+from federation_operator.observability.events import EventReporter, EventSink
+from federation_operator.observability.metrics import Metrics
 from federation_operator.planning.clusters import render_member_cluster_status
-from federation_operator.registry import MemberRegistry
-from federation_operator.reporting import EventReporter, EventSink
 
 __all__ = ["MemberSupervisor"]
 

@@ -19,9 +19,9 @@ from typing import Any
 
 from kubernetes.client import ApiClient
 
-from federation_operator.members.credentials import MemberConnectionError, RawResponse, send_request
-from federation_operator.model.members import ProbeResult
-from federation_operator.model.specs import ProbeSettings
+from federation_operator.domain.members import ProbeResult
+from federation_operator.domain.specs import ProbeSettings
+from federation_operator.kube.credentials import MemberConnectionError, RawResponse, send_request
 
 __all__ = ["LABEL_REGION", "LABEL_ZONE", "NODE_PAGE_SIZE", "ProbeState", "ProbeTracker", "fetch_probe"]
 

@@ -9,7 +9,7 @@ values for the pure planning code.
 
 Use :func:`parse_member_cluster_spec` and :func:`parse_federated_service_spec` on raw ``spec`` mappings:
 they validate with JSON semantics (an integer must be a JSON integer, as in the CRD) and raise one
-:class:`~federation_operator.errors.InvalidSpecError` naming every failing field path.
+:class:`~federation_operator.domain.errors.InvalidSpecError` naming every failing field path.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from pydantic.alias_generators import to_camel, to_snake
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import ErrorDetails, core_schema
 
-from federation_operator.errors import InvalidSpecError
+from federation_operator.domain.errors import InvalidSpecError
 
 __all__ = [
     "DNS_LABEL_PATTERN",

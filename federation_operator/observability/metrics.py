@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from federation_operator.dns.provider import StaleChangesError
-from federation_operator.errors import FederationError, PermanentError
-from federation_operator.model.dns import Changes
+from federation_operator.domain.errors import FederationError, PermanentError
+from federation_operator.domain.records import Changes
 
 __all__ = ["Metrics", "ShardHealth", "dns_error_kind"]
 

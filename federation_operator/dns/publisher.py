@@ -21,12 +21,12 @@ import logging
 import random
 from collections.abc import Callable
 
+from federation_operator.controllers.shutdown import ShutdownGate
 from federation_operator.dns.provider import DnsProvider
-from federation_operator.errors import FederationError, PermanentError, TransientError
-from federation_operator.metrics import Metrics
-from federation_operator.model.dns import PublishResult, RecordSet
-from federation_operator.planning.dnsdiff import ZoneIndex, plan_zone_changes_into
-from federation_operator.shutdown import ShutdownGate
+from federation_operator.domain.errors import FederationError, PermanentError, TransientError
+from federation_operator.domain.records import PublishResult, RecordSet
+from federation_operator.observability.metrics import Metrics
+from federation_operator.planning.zone_diff import ZoneIndex, plan_zone_changes_into
 
 __all__ = ["Publisher"]
 

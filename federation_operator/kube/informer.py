@@ -34,7 +34,7 @@ from typing import Any
 import urllib3
 from kubernetes.client import ApiClient
 
-from federation_operator.members.credentials import (
+from federation_operator.kube.credentials import (
     DEFAULT_TIMEOUT,
     MemberConnectionError,
     RawResponse,

@@ -16,7 +16,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from federation_operator.errors import PermanentError, TransientError
+from federation_operator.domain.errors import PermanentError, TransientError
 
 __all__ = [
     "GROUP",

@@ -17,8 +17,8 @@ from wsgiref.simple_server import WSGIServer
 
 import prometheus_client
 
-from federation_operator.errors import PermanentError
-from federation_operator.metrics import Metrics
+from federation_operator.domain.errors import PermanentError
+from federation_operator.observability.metrics import Metrics
 
 __all__ = ["serve_metrics", "serve_standby_health", "shutdown"]
 

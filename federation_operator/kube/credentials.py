@@ -37,8 +37,8 @@ from kubernetes.client.rest import RESTResponse
 from urllib3.util.retry import Retry
 
 from federation_operator import __version__
-from federation_operator.errors import PermanentError, TransientError
-from federation_operator.model.specs import MemberClusterSpec
+from federation_operator.domain.errors import PermanentError, TransientError
+from federation_operator.domain.specs import MemberClusterSpec
 
 __all__ = [
     "CONNECTION_POOL_SIZE",

@@ -5,7 +5,7 @@ This is external-dns's ``plan.Calculate`` with its TXT registry folded in. For o
 the owner's desired ones and
 
 - creates what is missing, each record set together with its ownership record
-  (:mod:`federation_operator.dns.ownership`);
+  (:mod:`federation_operator.domain.ownership`);
 - updates record sets the owner owns whose TTL or values differ;
 - deletes record sets the owner owns that are no longer desired, with their ownership records;
 - leaves everything else alone: record sets without an ownership record, or owned by another
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from federation_operator.dns.ownership import (
+from federation_operator.domain.ownership import (
     MAX_NAME_LENGTH,
     OwnerTag,
     is_ownership_name,
@@ -38,7 +38,14 @@ from federation_operator.dns.ownership import (
     render_ownership_record,
     render_ownership_value,
 )
-from federation_operator.model.dns import Changes, Conflict, RecordKey, RecordSet, RecordType, normalize_name
+from federation_operator.domain.records import (
+    Changes,
+    Conflict,
+    RecordKey,
+    RecordSet,
+    RecordType,
+    normalize_name,
+)
 
 __all__ = [
     "InapplicableChangesError",
