@@ -24,13 +24,14 @@ import kopf
 from kubernetes import client
 
 from federation_operator.controllers.federated_service import FederatedServiceStore, Propagator
-from federation_operator.controllers.member_cache import Key, MemberRegistry
+from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.controllers.member_cluster import MemberSupervisor
 from federation_operator.controllers.shutdown import ShutdownGate
 from federation_operator.controllers.workqueue import WorkQueue
 from federation_operator.dns.factory import make_provider
 from federation_operator.dns.publisher import Publisher
 from federation_operator.domain.errors import FederationError, PermanentError, TransientError
+from federation_operator.domain.keys import GROUP, VERSION, Key
 from federation_operator.domain.specs import DnsDefaults
 from federation_operator.kube import host
 from federation_operator.observability.metrics import Metrics
@@ -38,7 +39,6 @@ from federation_operator.settings import Settings
 
 log = logging.getLogger(__name__)
 
-GROUP, VERSION = host.GROUP, host.VERSION
 FSVC, MC = "federatedservices", "memberclusters"
 
 
@@ -216,7 +216,7 @@ async def _start_publisher(runtime: Runtime, queue: WorkQueue[Key]) -> Publisher
         on_result=queue.add,
         metrics=runtime.metrics,
         provider_name=settings.dns_provider,
-        gate=runtime.gate,
+        stopping=runtime.gate.is_closed,
     )
     runtime.publisher_task = asyncio.create_task(publisher.run(), name="dns-publisher")
     log.info("publishing DNS for %s through %s", settings.dns_zone, settings.dns_provider)

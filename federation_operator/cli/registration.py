@@ -16,6 +16,7 @@ from typing import Any
 from federation_operator.cli.errors import CliError, UsageError
 from federation_operator.cli.rbac import render_fedctl_labels
 from federation_operator.domain.errors import InvalidSpecError
+from federation_operator.domain.keys import GROUP, VERSION
 from federation_operator.domain.specs import (
     DNS_LABEL_PATTERN,
     DNS_SUBDOMAIN_PATTERN,
@@ -26,10 +27,8 @@ from federation_operator.kube.credentials import KEY_CA, KEY_TOKEN
 from federation_operator.kube.probe import LABEL_REGION, LABEL_ZONE
 
 __all__ = [
-    "GROUP",
     "LABEL_MEMBER_CLUSTER",
     "REGION_LABEL",
-    "VERSION",
     "MemberClusterPlan",
     "ProbeFlags",
     "Topology",
@@ -43,7 +42,6 @@ __all__ = [
     "validate_member_cluster_spec",
 ]
 
-GROUP, VERSION = "fedop.io", "v1alpha1"
 # The host Secret names the MemberCluster it holds credentials for.
 LABEL_MEMBER_CLUSTER = "fedop.io/member-cluster"
 # The label put on every MemberCluster by default, for placement by region (`clusterSelector`).

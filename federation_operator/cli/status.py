@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from federation_operator.cli.errors import EXIT_OK, CliError, UsageError
 from federation_operator.cli.join import Globals
 from federation_operator.cli.kube import Cluster, api_path, connect
-from federation_operator.cli.registration import GROUP, VERSION
 from federation_operator.cli.render import (
     LiveAnswer,
     ServiceView,
@@ -23,6 +22,7 @@ from federation_operator.cli.render import (
     service_view,
 )
 from federation_operator.cli.resolve import fetch_answers, resolve_server_address
+from federation_operator.domain.keys import GROUP, VERSION
 
 __all__ = ["StatusRequest", "status"]
 

@@ -19,10 +19,11 @@ from typing import Any
 from kubernetes import client
 from pydantic import ValidationError
 
-from federation_operator.controllers.member_cache import Key, MemberRegistry
+from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.controllers.shutdown import ShutdownGate
 from federation_operator.dns.publisher import Publisher
 from federation_operator.domain.errors import InvalidSpecError, PermanentError, TransientError
+from federation_operator.domain.keys import Key, thaw
 from federation_operator.domain.members import ClusterInfo, ObservedService
 from federation_operator.domain.records import RecordSet, ServiceNames
 from federation_operator.domain.specs import DnsDefaults, FederatedServiceSpec, parse_federated_service_spec
@@ -75,7 +76,7 @@ class FederatedServiceStore:
     def put(self, body: Mapping[str, Any]) -> Key:
         meta = body["metadata"]
         key = (str(meta["namespace"]), str(meta["name"]))
-        self._bodies[key] = _plain(body)
+        self._bodies[key] = thaw(body)
         return key
 
     def remove(self, key: Key) -> None:
@@ -86,15 +87,6 @@ class FederatedServiceStore:
 
     def known(self) -> list[Key]:
         return list(self._bodies)
-
-
-def _plain(value: Any) -> Any:
-    """A deep, plain copy of kopf's read-only body views."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _previous_status(body: Mapping[str, Any]) -> FederatedServiceStatus | None:

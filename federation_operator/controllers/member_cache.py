@@ -16,32 +16,17 @@ from typing import Any
 
 from kubernetes import client
 
-from federation_operator.domain.members import (
-    LABEL_FEDERATION,
-    LABEL_OWNER_NAME,
-    LABEL_OWNER_NAMESPACE,
-    ClusterInfo,
-    EndpointSummary,
-    ObservedService,
-)
+from federation_operator.domain.keys import Key, object_key, owner_key
+from federation_operator.domain.members import LABEL_FEDERATION, ClusterInfo, EndpointSummary, ObservedService
 from federation_operator.kube.informer import ENDPOINT_SLICES, SERVICES, MemberWatch, WatchCounters
 from federation_operator.kube.member_services import observe_service, summarize_endpoints
 
-__all__ = ["Key", "MemberRegistry"]
-
-Key = tuple[str, str]  # (namespace, name) of a FederatedService
+__all__ = ["MemberRegistry"]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
-def _owner_key(obj: Mapping[str, Any]) -> Key | None:
-    labels = obj.get("metadata", {}).get("labels") or {}
-    namespace, name = labels.get(LABEL_OWNER_NAMESPACE), labels.get(LABEL_OWNER_NAME)
-    return (namespace, name) if namespace and name else None
-
-
-def _object_key(obj: Mapping[str, Any]) -> tuple[str, str]:
-    meta = obj.get("metadata", {})
-    return (str(meta.get("namespace", "")), str(meta.get("name", "")))
+def _owner(obj: Mapping[str, Any]) -> Key | None:
+    return owner_key((obj.get("metadata") or {}).get("labels") or {})
 
 
 @dataclass
@@ -175,7 +160,7 @@ class MemberRegistry:
         member = self._members.get(cluster)
         if member is None:
             return None
-        key = _object_key(obj)
+        key = object_key(obj)
         if kind == "services":
             if event_type == "DELETED":
                 member.services.pop(key, None)
@@ -186,7 +171,7 @@ class MemberRegistry:
         else:
             labels = obj.get("metadata", {}).get("labels") or {}
             member.record_slice(key, str(labels.get(SERVICE_NAME_LABEL, "")), obj)
-        return _owner_key(obj)
+        return _owner(obj)
 
     def _event_handler(self, cluster: str, kind: str) -> Callable[[str, dict[str, Any]], None]:
         def on_event(event_type: str, obj: dict[str, Any]) -> None:
@@ -208,7 +193,7 @@ class MemberRegistry:
                 stale = member.services if kind == "services" else member.slices
                 for entry in stale.values():
                     raw = entry.manifest if isinstance(entry, ObservedService) else entry[1]
-                    if (owner := _owner_key(raw)) is not None:
+                    if (owner := _owner(raw)) is not None:
                         owners.add(owner)
                 stale.clear()
                 if kind != "services":

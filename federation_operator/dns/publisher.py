@@ -21,9 +21,9 @@ import logging
 import random
 from collections.abc import Callable
 
-from federation_operator.controllers.shutdown import ShutdownGate
 from federation_operator.dns.provider import DnsProvider
 from federation_operator.domain.errors import FederationError, PermanentError, TransientError
+from federation_operator.domain.keys import Key
 from federation_operator.domain.records import PublishResult, RecordSet
 from federation_operator.observability.metrics import Metrics
 from federation_operator.planning.zone_diff import ZoneIndex, plan_zone_changes_into
@@ -32,7 +32,6 @@ __all__ = ["Publisher"]
 
 log = logging.getLogger(__name__)
 
-Key = tuple[str, str]
 PERMANENT_RETRY_SECONDS = 60.0
 
 
@@ -52,10 +51,11 @@ class Publisher:
         coalesce_seconds: float = 0.02,
         metrics: Metrics | None = None,
         provider_name: str | None = None,
-        gate: ShutdownGate | None = None,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self.provider = provider
-        self._gate = gate or ShutdownGate()
+        # True once the operator began to stop: no round is applied from then on.
+        self._stopping = stopping
         self.federation = federation
         self.zone = provider.zone
         self._on_result = on_result
@@ -158,7 +158,7 @@ class Publisher:
                     log.info("DNS zone %s read: %d record sets", self.zone, len(self._zone or ()))
                 await self._wake.wait()
                 self._wake.clear()
-                if self._gate.is_closed():
+                if self._stopping():
                     return
                 # A short window lets a burst of changes (many shards flipping at once) share one plan.
                 await asyncio.sleep(self._coalesce)
@@ -187,7 +187,7 @@ class Publisher:
 
     async def _round(self, keys: list[Key]) -> None:
         assert self._zone is not None
-        if self._gate.is_closed():
+        if self._stopping():
             # Stopping: members look gone because we are disconnecting them, not because they failed.
             # (Nothing below awaits before the provider call, so a plan that passes here came from a
             # whole federation.)

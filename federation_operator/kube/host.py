@@ -17,10 +17,9 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from federation_operator.domain.errors import PermanentError, TransientError
+from federation_operator.domain.keys import GROUP, VERSION
 
 __all__ = [
-    "GROUP",
-    "VERSION",
     "build_host_client",
     "fetch_member_cluster_names",
     "fetch_secret_data",
@@ -28,8 +27,6 @@ __all__ = [
     "patch_member_cluster_status",
 ]
 
-GROUP = "fedop.io"
-VERSION = "v1alpha1"
 # The client would send a list body as a merge patch; say explicitly that it is a JSON patch.
 JSON_PATCH = "application/json-patch+json"
 

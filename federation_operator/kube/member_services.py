@@ -22,13 +22,11 @@ from urllib.parse import quote
 from kubernetes.client import ApiClient
 
 from federation_operator.domain.errors import FederationError, PermanentError, TransientError
+from federation_operator.domain.keys import owner_key
 from federation_operator.domain.members import (
     ANNOTATION_OWNER_UID,
     FIELD_MANAGER,
-    LABEL_FEDERATION,
     LABEL_MANAGED_BY,
-    LABEL_OWNER_NAME,
-    LABEL_OWNER_NAMESPACE,
     MANAGED_BY,
     EndpointSummary,
     Ingress,
@@ -290,11 +288,7 @@ def observe_service(
     metadata: Mapping[str, Any] = obj.get("metadata") or {}
     labels: Mapping[str, Any] = metadata.get("labels") or {}
     annotations: Mapping[str, Any] = metadata.get("annotations") or {}
-    owner: tuple[str, str] | None = None
-    member_of = labels.get(LABEL_FEDERATION)
-    owner_namespace, owner_name = labels.get(LABEL_OWNER_NAMESPACE), labels.get(LABEL_OWNER_NAME)
-    if member_of and (federation is None or member_of == federation) and owner_namespace and owner_name:
-        owner = (str(owner_namespace), str(owner_name))
+    owner = owner_key(labels, federation)
     owner_uid = annotations.get(ANNOTATION_OWNER_UID) if owner else None
     status: Mapping[str, Any] = obj.get("status") or {}
     load_balancer: Mapping[str, Any] = status.get("loadBalancer") or {}

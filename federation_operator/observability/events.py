@@ -12,24 +12,19 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["EventReporter", "EventSink", "ObjectKey", "object_key"]
+from federation_operator.domain.keys import Key, object_key
+
+__all__ = ["EventReporter", "EventSink"]
 
 # (object body, type "Normal"/"Warning", reason, message) -> posts the event
 EventSink = Callable[[Mapping[str, Any], str, str, str], None]
-# (namespace, name); the namespace is "" for cluster-scoped objects
-ObjectKey = tuple[str, str]
-
-
-def object_key(body: Mapping[str, Any]) -> ObjectKey:
-    meta = body["metadata"]
-    return str(meta.get("namespace") or ""), str(meta["name"])
 
 
 class EventReporter:
     def __init__(self, emit: EventSink, log: logging.Logger) -> None:
         self._emit = emit
         self._log = log
-        self._last: dict[tuple[ObjectKey, str], str] = {}
+        self._last: dict[tuple[Key, str], str] = {}
 
     def report(self, body: Mapping[str, Any], topic: str, kind: str, reason: str, message: str) -> None:
         """Post unless this is what was last posted about ``topic`` of this object."""
@@ -47,10 +42,10 @@ class EventReporter:
         self._log.log(level, "%s: %s: %s", where, reason, message)
         self._emit(body, kind, reason, message)
 
-    def clear(self, key: ObjectKey, topic: str) -> None:
+    def clear(self, key: Key, topic: str) -> None:
         self._last.pop((key, topic), None)
 
-    def forget(self, key: ObjectKey) -> None:
+    def forget(self, key: Key) -> None:
         """The object is gone: drop everything remembered about it."""
         for remembered in [k for k in self._last if k[0] == key]:
             del self._last[remembered]

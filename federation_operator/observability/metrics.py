@@ -18,11 +18,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from federation_operator.dns.provider import StaleChangesError
 from federation_operator.domain.errors import FederationError, PermanentError
+from federation_operator.domain.keys import Key
 from federation_operator.domain.records import Changes
 
 __all__ = ["Metrics", "ShardHealth", "dns_error_kind"]
 
-Key = tuple[str, str]  # (namespace, name) of a FederatedService
 
 # Reconciles are mostly in-memory (milliseconds) but can wait on member writes and the status patch, and a
 # member near its request timeout (10 s by default) shows up in the top buckets.

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from federation_operator.domain.errors import InvalidSpecError
+from federation_operator.domain.keys import thaw
 from federation_operator.domain.members import (
     ANNOTATION_OWNER_UID,
     LABEL_FEDERATION,
@@ -84,7 +85,7 @@ def apply_overrides(
     index, a path outside :data:`OVERRIDABLE_PATHS`, or one that would change the operator's ownership labels
     or annotation.
     """
-    document: dict[str, Any] = _thaw(manifest)
+    document: dict[str, Any] = thaw(manifest)
     for index, patch in enumerate(overrides):
         field = f"{field_prefix}[{index}].path"
         tokens = _parse_pointer(patch.path, field)
@@ -92,15 +93,6 @@ def apply_overrides(
         parent = _resolve_parent(document, tokens, patch.path, field)
         _apply_one(parent, tokens[-1], patch, field)
     return document
-
-
-def _thaw(value: Any) -> Any:
-    """A deep, mutable JSON copy: read-only mappings (kopf's views) become dicts, tuples become lists."""
-    if isinstance(value, Mapping):
-        return {key: _thaw(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_thaw(item) for item in value]
-    return value
 
 
 def _invalid(field: str, message: str) -> InvalidSpecError:
@@ -154,16 +146,16 @@ def _apply_one(parent: dict[str, Any] | list[Any], token: str, patch: PatchOp, f
         if patch.op == "remove":
             del parent[token]
         else:
-            parent[token] = _thaw(patch.value)
+            parent[token] = thaw(patch.value)
     elif patch.op == "add":
         index = len(parent) if token == "-" else _index(token, path, field)
         if index > len(parent):
             raise _invalid(field, _out_of_range(path, index, parent))
-        parent.insert(index, _thaw(patch.value))
+        parent.insert(index, thaw(patch.value))
     elif patch.op == "remove":
         del parent[_existing_index(parent, token, path, field)]
     else:
-        parent[_existing_index(parent, token, path, field)] = _thaw(patch.value)
+        parent[_existing_index(parent, token, path, field)] = thaw(patch.value)
 
 
 def _existing_index(array: list[Any], token: str, path: str, field: str) -> int:

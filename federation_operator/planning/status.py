@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from federation_operator.domain.errors import InvalidSpecError
+from federation_operator.domain.keys import thaw
 from federation_operator.domain.members import ClusterInfo, EndpointSummary, Ingress, ObservedService
 from federation_operator.domain.status import (
     CONDITION_DNS_PUBLISHED,
@@ -293,7 +294,7 @@ def render_ready_condition(
 
 def is_status_changed(old: Mapping[str, Any] | None, new: FederatedServiceStatus) -> bool:
     """Whether writing ``new`` would change the stored status ``old`` (raw JSON), by exact JSON equality."""
-    return bool(_plain(old or {}) != _dump(new))
+    return bool(thaw(old or {}) != _dump(new))
 
 
 def diff_status(old: Mapping[str, Any] | None, new: FederatedServiceStatus) -> dict[str, Any] | None:
@@ -301,7 +302,7 @@ def diff_status(old: Mapping[str, Any] | None, new: FederatedServiceStatus) -> d
 
     Top-level fields that ``new`` no longer has are set to null, so that the merge patch removes them.
     """
-    before, after = _plain(old or {}), _dump(new)
+    before, after = thaw(old or {}), _dump(new)
     if before == after:
         return None
     patch: dict[str, Any] = {key: value for key, value in after.items() if before.get(key) != value}
@@ -393,11 +394,3 @@ def _whole_seconds(moment: datetime) -> datetime:
 
 def _dump(status: FederatedServiceStatus) -> dict[str, Any]:
     return status.model_dump(mode="json", exclude_none=True)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value

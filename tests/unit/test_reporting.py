@@ -6,7 +6,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from federation_operator.observability.events import EventReporter, object_key
+from federation_operator.domain.keys import object_key
+from federation_operator.observability.events import EventReporter
 
 FSVC = {"metadata": {"namespace": "ns", "name": "web"}}
 MC = {"metadata": {"name": "gce-us-central1"}}
