@@ -37,8 +37,6 @@ from federation_operator.cli.rbac import (
     render_token_secret,
 )
 from federation_operator.cli.registration import (
-    GROUP,
-    VERSION,
     MemberClusterPlan,
     ProbeFlags,
     Topology,
@@ -50,6 +48,7 @@ from federation_operator.cli.registration import (
     validate_member_cluster_spec,
 )
 from federation_operator.domain.errors import FederationError
+from federation_operator.domain.keys import GROUP, VERSION
 from federation_operator.domain.members import LABEL_FEDERATION, LABEL_MANAGED_BY
 from federation_operator.domain.specs import parse_member_cluster_spec
 from federation_operator.kube.credentials import KEY_CA, KEY_TOKEN, build_api_client
