@@ -23,7 +23,10 @@ from typing import Any, cast
 import kopf
 from kubernetes import client
 
-from federation_operator.controllers.federated_service import FederatedServiceStore, Propagator
+from federation_operator.controllers.federated_service import (
+    FederatedServiceController,
+    FederatedServiceStore,
+)
 from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.controllers.member_cluster import MemberSupervisor
 from federation_operator.controllers.shutdown import ShutdownGate
@@ -35,6 +38,7 @@ from federation_operator.domain.keys import GROUP, VERSION, Key
 from federation_operator.domain.specs import DnsDefaults
 from federation_operator.kube import host
 from federation_operator.observability.metrics import Metrics
+from federation_operator.planning.reconcile import Federation
 from federation_operator.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,7 +55,7 @@ class Runtime:
     store: FederatedServiceStore = field(default_factory=FederatedServiceStore)
     queue: WorkQueue[Key] | None = None
     registry: MemberRegistry | None = None
-    propagator: Propagator | None = None
+    controller: FederatedServiceController | None = None
     kicks: dict[str, asyncio.Event] = field(default_factory=dict)
     member_names: set[str] = field(default_factory=set)
     workers: list[asyncio.Task[None]] = field(default_factory=list)
@@ -166,21 +170,23 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         request_timeout=runtime.settings.member_request_timeout,
     )
     publisher = await _start_publisher(runtime, queue)
-    runtime.propagator = Propagator(
-        federation=runtime.settings.federation_name,
+    config = runtime.settings
+    runtime.controller = FederatedServiceController(
+        federation=Federation(
+            name=config.federation_name,
+            domain=config.dns_zone if publisher is not None else None,
+            defaults=DnsDefaults(
+                ttl=config.default_ttl, min_ready_endpoints=config.default_min_ready_endpoints
+            ),
+            grace=config.unreachable_grace_seconds,
+        ),
         registry=runtime.registry,
         store=runtime.store,
         host_api=runtime.host_api,
         emit=_emit,
         publisher=publisher,
-        domain=runtime.settings.dns_zone,
-        grace_seconds=runtime.settings.unreachable_grace_seconds,
         metrics=runtime.metrics,
         expected_members=lambda: runtime.member_names,
-        dns_defaults=DnsDefaults(
-            ttl=runtime.settings.default_ttl,
-            min_ready_endpoints=runtime.settings.default_min_ready_endpoints,
-        ),
         gate=runtime.gate,
     )
     # The members that exist before any of them connects: until they have, DNS must not treat them as gone.
@@ -226,11 +232,11 @@ async def _start_publisher(runtime: Runtime, queue: WorkQueue[Key]) -> Publisher
 def _ensure_workers(runtime: Runtime) -> None:
     """Start the reconcile workers from inside a handler: tasks inherit its context, which is where
     kopf keeps what `kopf.event` needs (startup activities run without it)."""
-    if runtime.workers or runtime.queue is None or runtime.propagator is None:
+    if runtime.workers or runtime.queue is None or runtime.controller is None:
         return
     runtime.workers = [
         asyncio.create_task(
-            _work(runtime.queue, runtime.propagator, runtime.metrics, runtime.gate), name=f"reconcile-{i}"
+            _work(runtime.queue, runtime.controller, runtime.metrics, runtime.gate), name=f"reconcile-{i}"
         )
         for i in range(runtime.settings.workers)
     ]
@@ -249,7 +255,9 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
             runtime.registry.disconnect(cluster.name, notify=False)
 
 
-async def _work(queue: WorkQueue[Key], propagator: Propagator, metrics: Metrics, gate: ShutdownGate) -> None:
+async def _work(
+    queue: WorkQueue[Key], controller: FederatedServiceController, metrics: Metrics, gate: ShutdownGate
+) -> None:
     """One reconcile worker. An unexpected error is logged and retried later: it never stops the worker;
     the shutdown gate does."""
     failures: dict[Key, int] = {}
@@ -259,7 +267,7 @@ async def _work(queue: WorkQueue[Key], propagator: Propagator, metrics: Metrics,
             break
         started, ok = time.perf_counter(), False
         try:
-            delay = await propagator.reconcile(key)
+            delay = await controller.reconcile(key)
             failures.pop(key, None)
             ok = True
         except (TransientError, PermanentError) as exc:
@@ -289,8 +297,8 @@ async def federated_service_event(event: kopf.RawEvent, body: kopf.Body, memo: k
     if event.get("type") == "DELETED":
         key = (str(body.metadata.namespace), str(body.metadata.name))
         runtime.store.remove(key)
-        if runtime.propagator is not None:
-            runtime.propagator.forget(key)
+        if runtime.controller is not None:
+            runtime.controller.forget(key)
         return
     runtime.queue.add(runtime.store.put(body))
 
@@ -298,9 +306,9 @@ async def federated_service_event(event: kopf.RawEvent, body: kopf.Body, memo: k
 @kopf.on.delete(GROUP, VERSION, FSVC)
 async def federated_service_deleted(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     runtime = _runtime(memo)
-    assert runtime.propagator is not None
+    assert runtime.controller is not None
     try:
-        skipped = await runtime.propagator.cleanup(body)
+        skipped = await runtime.controller.cleanup(body)
     except TransientError as exc:
         raise kopf.TemporaryError(str(exc), delay=5) from exc
     except PermanentError as exc:

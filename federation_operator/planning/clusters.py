@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime
-from typing import Literal
 
-from federation_operator.domain.status import CONDITION_READY, Condition, MemberClusterStatus
+from federation_operator.domain.status import CONDITION_READY, MemberClusterStatus
+from federation_operator.planning.conditions import ConditionStatus, render_condition
 
 __all__ = ["render_member_cluster_status"]
 
@@ -24,18 +24,15 @@ def render_member_cluster_status(
     now: datetime.datetime,
 ) -> MemberClusterStatus:
     """`ready=None` means not known yet (Unknown). The transition time is kept while the status holds."""
-    status: Literal["True", "False", "Unknown"] = (
-        "Unknown" if ready is None else ("True" if ready else "False")
-    )
-    before = next((c for c in (previous.conditions if previous else ()) if c.type == CONDITION_READY), None)
-    since = before.last_transition_time if before is not None and before.status == status else now
-    condition = Condition(
-        type=CONDITION_READY,
-        status=status,
-        observed_generation=generation,
-        last_transition_time=since,
-        reason=reason,
-        message=message,
+    status: ConditionStatus = "Unknown" if ready is None else ("True" if ready else "False")
+    condition = render_condition(
+        previous.conditions if previous else (),
+        CONDITION_READY,
+        status,
+        reason,
+        message,
+        generation=generation,
+        now=now,
     )
     return MemberClusterStatus(
         observed_generation=generation,

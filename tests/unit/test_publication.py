@@ -1,18 +1,13 @@
-"""Which shards DNS may count (grace period, holding), the records they make, and the DNS status verdicts."""
+"""The records that counted shards make, and the DNS status verdicts (which shards count: test_health.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from federation_operator.domain.members import ClusterInfo
+from federation_operator.domain.health import HealthSnapshot, ShardHealth
+from federation_operator.domain.members import ClusterInfo, Ingress
 from federation_operator.domain.records import Conflict, PublishResult, RecordSet, ServiceNames
-from federation_operator.domain.status import IngressAddress, ShardStatus
-from federation_operator.planning.publication import (
-    plan_dns_shards,
-    plan_service_records,
-    plan_topology,
-    render_dns_status,
-)
+from federation_operator.planning.publication import plan_service_records, plan_topology, render_dns_status
 
 NAMES = ServiceNames(
     service="nginx", namespace="mynamespace", federation="myfederation", domain="example.com"
@@ -32,93 +27,24 @@ def cluster(name: str, *, ready: bool = True, synced: bool = True, since: float 
     )
 
 
-def shard(name: str, *, healthy: bool, address: str) -> ShardStatus:
+def shard(name: str, *, healthy: bool, address: str) -> ShardHealth:
     region = name.removeprefix("gce-")
-    return ShardStatus(
+    return ShardHealth(
         cluster=name,
         region=region,
         zones=(f"{region}-a",),
+        selected=True,
         synced=True,
-        ingress=(IngressAddress(ip=address),),
+        ingress=(Ingress(ip=address),),
         ready_endpoints=1 if healthy else 0,
         healthy=healthy,
         reason="Healthy" if healthy else "ClusterNotReady",
+        message="",
+        counted=healthy,
     )
 
 
 US, EU = "gce-us-central1", "gce-europe-west1"
-
-
-@pytest.mark.parametrize(
-    ("clusters", "shards", "reachable", "now", "counted", "hold", "recheck"),
-    [
-        pytest.param(
-            [cluster(US), cluster(EU)],
-            [shard(US, healthy=True, address="127.1.3.1"), shard(EU, healthy=False, address="127.1.2.1")],
-            None,
-            100.0,
-            {US},
-            False,
-            None,
-            id="reachable-members-count-with-their-real-health",
-        ),
-        pytest.param(
-            [cluster(US), cluster(EU, ready=False, since=90.0)],
-            [shard(US, healthy=True, address="127.1.3.1"), shard(EU, healthy=False, address="127.1.2.1")],
-            [shard(US, healthy=True, address="127.1.3.1"), shard(EU, healthy=True, address="127.1.2.1")],
-            100.0,
-            {US, EU},
-            False,
-            30.0,
-            id="unreachable-within-grace-keeps-last-known-health",
-        ),
-        pytest.param(
-            [cluster(US), cluster(EU, ready=False, since=50.0)],
-            [shard(US, healthy=True, address="127.1.3.1"), shard(EU, healthy=False, address="127.1.2.1")],
-            [shard(US, healthy=True, address="127.1.3.1"), shard(EU, healthy=True, address="127.1.2.1")],
-            100.0,
-            {US},
-            False,
-            None,
-            id="unreachable-past-grace-is-withdrawn",
-        ),
-        pytest.param(
-            [cluster(US), cluster(EU, synced=False)],
-            [shard(US, healthy=True, address="127.1.3.1"), shard(EU, healthy=False, address="127.1.2.1")],
-            None,
-            100.0,
-            set(),
-            True,
-            None,
-            id="a-member-not-listed-yet-makes-dns-hold",
-        ),
-        pytest.param(
-            [cluster(US), cluster(EU, ready=False, since=None)],
-            [shard(US, healthy=True, address="127.1.3.1"), shard(EU, healthy=False, address="127.1.2.1")],
-            None,
-            100.0,
-            set(),
-            True,
-            None,
-            id="a-member-never-probed-makes-dns-hold",
-        ),
-    ],
-)
-def test_plan_dns_shards(
-    clusters: list[ClusterInfo],
-    shards: list[ShardStatus],
-    reachable: list[ShardStatus] | None,
-    now: float,
-    counted: set[str],
-    hold: bool,
-    recheck: float | None,
-) -> None:
-    result = plan_dns_shards(
-        clusters=clusters, shards=shards, shards_if_reachable=reachable or shards, grace=GRACE, now=now
-    )
-    assert {s.cluster for s in result.healthy} == counted
-    assert result.hold is hold
-    assert result.recheck_after == recheck
 
 
 def test_records_come_from_counted_shards_over_the_whole_topology() -> None:
@@ -128,7 +54,7 @@ def test_records_come_from_counted_shards_over_the_whole_topology() -> None:
         ttl=180,
         aliases=(),
         clusters=clusters,
-        healthy=[shard(US, healthy=True, address="127.1.3.1")],
+        counted=[shard(US, healthy=True, address="127.1.3.1")],
     )
     by_name = {(r.name, r.type): r for r in records}
     assert by_name[(NAMES.global_name, "A")].values == ("127.1.3.1",)
@@ -181,8 +107,9 @@ def test_render_dns_status(
         regions=["us-central1"],
         submitted=submitted,
         result=result,
-        frozen=frozen,
-        hold_reason="",
+        health=HealthSnapshot(
+            (), frozen=frozen, hold_reason="" if frozen or submitted is not None else "a member is listing"
+        ),
         previous=None,
     )
     assert (found.status, found.reason) == verdict
@@ -190,19 +117,3 @@ def test_render_dns_status(
         assert status is not None
         assert status.global_name == NAMES.global_name
         assert [n.name for n in status.names] == [NAMES.global_name]
-
-
-def test_a_member_not_connected_yet_makes_dns_hold_until_the_grace_period_ends() -> None:
-    shards = [shard(US, healthy=True, address="127.1.3.1")]
-    early = plan_dns_shards(
-        clusters=[cluster(US)], shards=shards, shards_if_reachable=shards, grace=GRACE, now=110.0,
-        expected={US, EU}, started_at=100.0,
-    )  # fmt: skip
-    assert early.hold
-    assert early.recheck_after == 30.0
-    late = plan_dns_shards(
-        clusters=[cluster(US)], shards=shards, shards_if_reachable=shards, grace=GRACE, now=150.0,
-        expected={US, EU}, started_at=100.0,
-    )  # fmt: skip
-    assert not late.hold
-    assert {s.cluster for s in late.healthy} == {US}

@@ -24,11 +24,13 @@ from federation_operator.domain.status import (
     LoadBalancerStatus,
     ShardStatus,
 )
+from federation_operator.planning.conditions import render_condition
+from federation_operator.planning.health import ShardObservation, plan_shard_health
 from federation_operator.planning.status import (
+    DnsVerdict,
     diff_status,
     is_status_changed,
-    render_condition,
-    render_shard,
+    render_shard_status,
     render_status,
 )
 
@@ -81,15 +83,17 @@ def shard(
 ) -> ShardStatus:
     if service is None and use_default_service:
         service = observed(LB, cluster_name=info.name)
-    return render_shard(
+    observation = ShardObservation(
         cluster=info,
-        desired_present=desired_present,
+        selected=desired_present,
         observed=service,
+        owned=owned,
         in_sync=in_sync,
         endpoints=endpoints,
-        min_ready_endpoints=min_ready_endpoints,
         problem=problem,
-        owned=owned,
+    )
+    return render_shard_status(
+        plan_shard_health(observation, min_ready_endpoints=min_ready_endpoints, grace=40.0, now=0.0)
     )
 
 
@@ -213,9 +217,10 @@ def test_foreign_service_lends_no_ingress_or_endpoints() -> None:
 
 
 def test_not_ready_cluster_keeps_last_seen_facts() -> None:
+    # What was last seen is still shown; whether it is in sync cannot be known while the member is away.
     stale = shard(cluster(ready=False))
     assert (stale.synced, stale.ingress, stale.ready_endpoints, stale.healthy) == (
-        True,
+        False,
         (IngressAddress(ip="127.0.1.1"),),
         2,
         False,
@@ -235,6 +240,7 @@ def status(
     previous: FederatedServiceStatus | None = None,
     now: datetime = T0,
     generation: int = 3,
+    dns: tuple[DnsStatus | None, DnsVerdict] | None = None,
 ) -> FederatedServiceStatus:
     return render_status(
         generation=generation,
@@ -243,6 +249,7 @@ def status(
         invalid=invalid,
         previous=previous,
         now=now,
+        dns=dns,
     )
 
 
@@ -535,6 +542,18 @@ def test_dns_not_published_keeps_ready_false() -> None:
     assert conditions(rendered)[CONDITION_DNS_PUBLISHED] == ("False", "ProviderError", "timeout")
 
 
+def test_a_dns_verdict_decides_dns_published_and_ready_together() -> None:
+    rendered = status(
+        shard(),
+        dns=(DnsStatus(global_name="nginx.example.com."), DnsVerdict("False", "Conflict", "not ours")),
+    )
+    assert conditions(rendered)[CONDITION_DNS_PUBLISHED] == ("False", "Conflict", "not ours")
+    assert conditions(rendered)[CONDITION_READY] == ("False", "Conflict", "DNSPublished is False: not ours")
+    assert rendered.dns == DnsStatus(global_name="nginx.example.com.")
+    published = status(shard(), previous=rendered, now=T1, dns=(None, DnsVerdict("True", "Published", "1")))
+    assert conditions(published)[CONDITION_READY][0] == "True"
+
+
 def test_transition_time_moves_only_when_status_changes() -> None:
     healthy = status(shard(), now=T0)
     degraded = status(shard(endpoints=EndpointSummary(ready=0)), previous=healthy, now=T1)
@@ -616,25 +635,26 @@ def shard_statuses(draw: st.DrawFn) -> tuple[ShardStatus, ...]:
         )
         points = draw(st.none() | st.lists(ingresses, max_size=3))
         service = None if points is None else observed(*points, cluster_name=name)
-        built.append(
-            render_shard(
-                cluster=info,
-                desired_present=draw(st.booleans()),
-                observed=service,
-                in_sync=draw(st.booleans()),
-                endpoints=draw(
-                    st.none()
-                    | st.builds(
-                        EndpointSummary,
-                        ready=st.integers(0, 3),
-                        zones=st.frozensets(st.sampled_from(["a", "c"])),
-                    )
-                ),
-                min_ready_endpoints=draw(st.integers(1, 3)),
-                problem=draw(st.none() | st.just("apply failed")),
-                owned=draw(st.booleans()),
-            )
+        observation = ShardObservation(
+            cluster=info,
+            selected=draw(st.booleans()),
+            observed=service,
+            in_sync=draw(st.booleans()),
+            endpoints=draw(
+                st.none()
+                | st.builds(
+                    EndpointSummary,
+                    ready=st.integers(0, 3),
+                    zones=st.frozensets(st.sampled_from(["a", "c"])),
+                )
+            ),
+            problem=draw(st.none() | st.just("apply failed")),
+            owned=draw(st.booleans()),
         )
+        health = plan_shard_health(
+            observation, min_ready_endpoints=draw(st.integers(1, 3)), grace=40.0, now=0.0
+        )
+        built.append(render_shard_status(health))
     return tuple(built)
 
 

@@ -1,0 +1,183 @@
+"""Shard health, decided once: the health rules, the unreachable grace period and the partition guard.
+
+:func:`plan_health` turns what was observed of each shard into a :class:`ShardHealth` and the federation's
+:class:`HealthSnapshot`. Both the status and the DNS records are rendered from that snapshot, nothing else
+judges health.
+
+Why a grace period: a member that stops answering its probes may be partitioned from us rather than down,
+and its shards may still serve their clients; withdrawing them at once would turn a blip of our own
+connectivity into an outage. So for ``grace`` seconds DNS keeps counting a shard as it was last seen, then
+drops it. Why the partition guard: when every member stops answering at the same moment, the likely cause
+is that the operator is cut off, not that the whole federation failed; DNS is frozen as last published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+
+from federation_operator.domain.health import (
+    REASON_CLUSTER_NOT_READY,
+    REASON_CONFLICT,
+    REASON_HEALTHY,
+    REASON_NO_LOAD_BALANCER_INGRESS,
+    REASON_NOT_ENOUGH_READY_ENDPOINTS,
+    REASON_NOT_SELECTED,
+    REASON_OUT_OF_SYNC,
+    REASON_PENDING,
+    REASON_SERVICE_MISSING,
+    HealthSnapshot,
+    ShardHealth,
+)
+from federation_operator.domain.members import ClusterInfo, EndpointSummary, ObservedService
+
+__all__ = ["ShardObservation", "plan_health", "plan_shard_health"]
+
+
+@dataclass(frozen=True)
+class ShardObservation:
+    """What one reconcile knows of the shard in ``cluster``.
+
+    ``owned``: the Service at our name is ours; ``in_sync``: it matches the desired manifest (as this
+    reconcile's write left it, or as the member's cache shows it when no write was made); ``problem``: the
+    error of this reconcile's write, added to the shard's message. ``selected`` is False while the Service
+    is being removed from a cluster placement no longer selects.
+    """
+
+    cluster: ClusterInfo
+    observed: ObservedService | None
+    owned: bool
+    in_sync: bool
+    endpoints: EndpointSummary | None
+    problem: str | None = None
+    selected: bool = True
+
+
+def plan_shard_health(
+    shard: ShardObservation, *, min_ready_endpoints: int, grace: float, now: float
+) -> ShardHealth:
+    """The shard's health now and whether DNS counts it (``now``: ``time.monotonic()``, like the member's
+    ``not_ready_since``)."""
+    cluster = shard.cluster
+    ours = shard.observed is not None and shard.owned
+    ingress = shard.observed.ingress if ours and shard.observed is not None else ()
+    endpoints = shard.endpoints if ours else None
+    ready = endpoints.ready if endpoints is not None else 0
+    if ready > 0 and endpoints is not None and endpoints.zones:
+        zones = tuple(sorted(endpoints.zones))
+    else:
+        zones = tuple(sorted(set(cluster.zones)))
+    listed = cluster.ready and cluster.synced
+    reason, message = _verdict(
+        shard, ours=ours, in_sync=shard.in_sync and listed, ready=ready, need=min_ready_endpoints
+    )
+    healthy = reason == REASON_HEALTHY
+    counted = healthy and shard.selected
+    if not cluster.ready and shard.selected and cluster.not_ready_since is not None:
+        # As it was when its member last answered, for the grace period.
+        reachable = replace(shard, cluster=replace(cluster, ready=True, synced=True))
+        last_known, _ = _verdict(
+            reachable, ours=ours, in_sync=shard.in_sync, ready=ready, need=min_ready_endpoints
+        )
+        counted = last_known == REASON_HEALTHY and now - cluster.not_ready_since < grace
+    if shard.problem:
+        message = f"{message}; {shard.problem}"
+    return ShardHealth(
+        cluster=cluster.name,
+        region=cluster.region,
+        zones=zones,
+        selected=shard.selected,
+        synced=shard.selected and ours and shard.in_sync and listed,
+        ingress=tuple(ingress),
+        ready_endpoints=ready,
+        healthy=healthy,
+        reason=reason,
+        message=message,
+        counted=counted,
+    )
+
+
+def plan_health(
+    shards: Sequence[ShardObservation],
+    *,
+    clusters: Sequence[ClusterInfo],
+    min_ready_endpoints: int,
+    grace: float,
+    now: float,
+    expected: Collection[str] = (),
+    started_at: float | None = None,
+) -> HealthSnapshot:
+    """Every shard's health, and whether DNS may be planned from them.
+
+    ``clusters`` are the connected members; ``expected`` names every MemberCluster that exists. DNS holds
+    while a member that exists has not connected yet (the operator just started, say) — for at most
+    ``grace`` seconds after ``started_at`` — and while a connected member has not been listed or probed
+    yet. It is frozen (partition guard) when two or more members are connected and none is reachable.
+    """
+    planned = tuple(
+        plan_shard_health(s, min_ready_endpoints=min_ready_endpoints, grace=grace, now=now) for s in shards
+    )
+    frozen = len(clusters) >= 2 and not any(c.ready for c in clusters)
+    hold_reason, recheck = _hold(
+        shards, clusters, grace=grace, now=now, expected=expected, started_at=started_at
+    )
+    return HealthSnapshot(planned, frozen=frozen, hold_reason=hold_reason, recheck_after=recheck)
+
+
+def _hold(
+    shards: Sequence[ShardObservation],
+    clusters: Sequence[ClusterInfo],
+    *,
+    grace: float,
+    now: float,
+    expected: Collection[str],
+    started_at: float | None,
+) -> tuple[str, float | None]:
+    """Why DNS must wait (or ""), and when a grace period ends."""
+    missing = sorted(set(expected) - {c.name for c in clusters})
+    if missing and started_at is not None and (waited := now - started_at) < grace:
+        return f"{missing[0]} has not connected yet", grace - waited
+    recheck: float | None = None
+    for shard in shards:
+        cluster = shard.cluster
+        if not shard.selected:
+            continue
+        if cluster.ready and not cluster.synced:
+            return f"{cluster.name} has not been read completely yet", None
+        if cluster.ready:
+            continue
+        if cluster.not_ready_since is None:
+            return f"{cluster.name} has not been probed yet", None
+        remaining = grace - (now - cluster.not_ready_since)
+        if remaining > 0:
+            recheck = remaining if recheck is None else min(recheck, remaining)
+    return "", recheck
+
+
+def _verdict(shard: ShardObservation, *, ours: bool, in_sync: bool, ready: int, need: int) -> tuple[str, str]:
+    """The first health rule that fails, as (reason, message); (Healthy, endpoint count) when none does."""
+    cluster, observed = shard.cluster, shard.observed
+    where = f"in cluster {cluster.name}"
+    if not shard.selected:
+        return (
+            REASON_NOT_SELECTED,
+            f"cluster {cluster.name} is no longer selected; its Service is being removed",
+        )
+    if not cluster.ready:
+        return REASON_CLUSTER_NOT_READY, f"cluster {cluster.name} is not Ready"
+    if observed is None:
+        if not cluster.synced:
+            return REASON_PENDING, f"waiting for the first list of Services {where}"
+        return REASON_SERVICE_MISSING, f"the Service does not exist {where} yet"
+    if not ours:
+        return REASON_CONFLICT, (
+            f"Service {observed.namespace}/{observed.name} {where} is not managed by this FederatedService"
+        )
+    if not in_sync:
+        return REASON_OUT_OF_SYNC, f"the Service {where} differs from the desired spec"
+    if not any(point.ip or point.hostname for point in observed.ingress):
+        return REASON_NO_LOAD_BALANCER_INGRESS, f"the Service {where} has no LoadBalancer ingress yet"
+    counted = f"{ready} ready endpoint{'' if ready == 1 else 's'}"
+    if ready < need:
+        return REASON_NOT_ENOUGH_READY_ENDPOINTS, f"{counted}, {need} required"
+    return REASON_HEALTHY, counted

@@ -1,0 +1,361 @@
+"""One FederatedService's reconcile, planned: the member writes it needs, then — given what those writes
+left behind — its shard health, DNS records, status and events.
+
+The controller (:mod:`federation_operator.controllers.federated_service`) runs it as
+observe → :func:`plan_member_writes` → apply the writes → :func:`plan_reconcile` → submit the records and
+write the status. The writes' results are observations too (a created Service, a member's refusal), so
+health is planned after them: the status then says what the members hold now, in one write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from federation_operator.domain.errors import InvalidSpecError
+from federation_operator.domain.health import HealthSnapshot
+from federation_operator.domain.keys import Key
+from federation_operator.domain.members import ClusterInfo, EndpointSummary, ObservedService
+from federation_operator.domain.records import PublishResult, RecordSet, ServiceNames
+from federation_operator.domain.specs import DnsDefaults, FederatedServiceSpec
+from federation_operator.domain.status import FederatedServiceStatus
+from federation_operator.planning.health import ShardObservation, plan_health
+from federation_operator.planning.overrides import plan_cluster_overrides
+from federation_operator.planning.placement import plan_placement, unknown_clusters
+from federation_operator.planning.publication import plan_service_records, render_dns_status
+from federation_operator.planning.services import is_in_sync, is_owned_by, render_member_service
+from federation_operator.planning.status import render_shard_status, render_status
+
+__all__ = [
+    "CREATED",
+    "UPDATED",
+    "WITHDRAWN",
+    "Federation",
+    "MemberWrite",
+    "Observation",
+    "PlannedEvent",
+    "ReconcilePlan",
+    "WriteResult",
+    "plan_member_writes",
+    "plan_reconcile",
+]
+
+# The writes to member Services a reconcile reports (event reasons).
+CREATED, UPDATED, WITHDRAWN = "Created", "Updated", "Withdrawn"
+# How soon to look again after a member refused a write for a reason that may pass.
+TRANSIENT_RETRY_SECONDS = 5.0
+# How soon to look again while DNS holds for a member still being listed.
+HOLD_RETRY_SECONDS = 2.0
+
+Action = Literal["create", "update", "keep", "conflict", "wait", "withdraw"]
+
+
+@dataclass(frozen=True)
+class Federation:
+    """What every reconcile of this operator shares: names, defaults, the grace period."""
+
+    name: str
+    domain: str | None  # None: DNS publishing is off
+    defaults: DnsDefaults = field(default_factory=DnsDefaults)
+    grace: float = 40.0
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything one reconcile reads, at one moment: the object, the members' caches, the publisher."""
+
+    key: Key
+    generation: int
+    uid: str
+    spec: FederatedServiceSpec | InvalidSpecError
+    previous: FederatedServiceStatus | None
+    clusters: tuple[ClusterInfo, ...]
+    services: Mapping[str, ObservedService | None]
+    endpoints: Mapping[str, EndpointSummary]
+    published: PublishResult | None
+    expected: frozenset[str]
+    started_at: float
+    monotonic: float
+    now: datetime
+
+
+@dataclass(frozen=True)
+class MemberWrite:
+    """What one member needs: `create`/`update` (to `manifest`), `withdraw`, or nothing (`keep`: in sync;
+    `conflict`: a Service we do not own holds the name; `wait`: the member is not ready or not listed)."""
+
+    cluster: str
+    action: Action
+    manifest: Mapping[str, Any] | None
+    observed: ObservedService | None
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a member write left behind: the Service now there, whether it is in sync, the write made
+    (CREATED / UPDATED / WITHDRAWN or None), and the member's refusal, if any (`transient`: worth a retry)."""
+
+    observed: ObservedService | None
+    in_sync: bool
+    wrote: str | None = None
+    problem: str | None = None
+    transient: bool = False
+
+
+@dataclass(frozen=True)
+class PlannedEvent:
+    """An event to post: once per distinct message under `topic`, or every time when `topic` is None."""
+
+    topic: str | None
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ReconcilePlan:
+    """The rest of a reconcile once the member writes are made."""
+
+    health: HealthSnapshot | None
+    records: tuple[RecordSet, ...] | None  # to submit; None: leave DNS as it is
+    status: FederatedServiceStatus
+    events: tuple[PlannedEvent, ...] = ()
+    cleared: tuple[str, ...] = ()  # event topics whose problem went away
+    retry_after: float | None = None
+
+
+def plan_member_writes(observation: Observation, federation: Federation) -> tuple[MemberWrite, ...]:
+    """The write each member needs (none for an invalid spec: existing Services stay as they are)."""
+    if isinstance(observation.spec, InvalidSpecError):
+        return ()
+    manifests = _plan_manifests(observation, observation.spec, federation.name)
+    return tuple(
+        _plan_write(observation, federation.name, c, manifests.get(c.name)) for c in observation.clusters
+    )
+
+
+def plan_reconcile(
+    observation: Observation, federation: Federation, results: Mapping[str, WriteResult]
+) -> ReconcilePlan:
+    """Health, records, status and events, from the observation and what the member writes left behind."""
+    spec = observation.spec
+    if isinstance(spec, InvalidSpecError):
+        return _plan_invalid(observation, spec)
+    writes = plan_member_writes(observation, federation)
+    selected = [w for w in writes if w.action != "withdraw" and w.manifest is not None]
+    by_name = {c.name: c for c in observation.clusters}
+    shards = [
+        _observe_shard(observation, federation, by_name[w.cluster], w, results.get(w.cluster))
+        for w in selected
+    ]
+    health = plan_health(
+        shards,
+        clusters=observation.clusters,
+        min_ready_endpoints=spec.dns.effective_min_ready_endpoints(federation.defaults),
+        grace=federation.grace,
+        now=observation.monotonic,
+        expected=observation.expected,
+        started_at=observation.started_at,
+    )
+    events, cleared = _write_events(observation, writes, results)
+    records: tuple[RecordSet, ...] | None = None
+    dns = None
+    if federation.domain is not None:
+        names = ServiceNames(
+            service=observation.key[1],
+            namespace=observation.key[0],
+            federation=federation.name,
+            domain=federation.domain,
+        )
+        if health.publishable:
+            records = plan_service_records(
+                names=names,
+                ttl=spec.dns.effective_ttl(federation.defaults),
+                aliases=spec.dns.aliases,
+                clusters=observation.clusters,
+                counted=health.counted(),
+            )
+        previous_dns = observation.previous.dns if observation.previous else None
+        dns = render_dns_status(
+            names=names,
+            regions=[c.region for c in observation.clusters],
+            submitted=records,
+            result=observation.published,
+            health=health,
+            previous=previous_dns,
+        )
+        more_events, more_cleared = _dns_events(health, dns[1].status, dns[1].reason, dns[1].message)
+        events += more_events
+        cleared += more_cleared
+    status = render_status(
+        generation=observation.generation,
+        shards=[render_shard_status(s) for s in health.shards],
+        unknown_clusters=unknown_clusters(spec.placement, observation.clusters),
+        invalid=None,
+        previous=observation.previous,
+        now=observation.now,
+        dns=dns,
+    )
+    return ReconcilePlan(
+        health=health,
+        records=records,
+        status=status,
+        events=(*events,),
+        cleared=("spec", *cleared),
+        retry_after=_retry_after(health, results, dns_on=federation.domain is not None),
+    )
+
+
+def _plan_manifests(observation: Observation, spec: FederatedServiceSpec, federation: str) -> dict[str, Any]:
+    namespace, name = observation.key
+    manifests: dict[str, Any] = {}
+    for cluster in plan_placement(spec.placement, observation.clusters):
+        patches, prefix = plan_cluster_overrides(spec.overrides, cluster)
+        manifests[cluster] = render_member_service(
+            federation=federation,
+            namespace=namespace,
+            name=name,
+            owner_uid=observation.uid,
+            template=spec.template,
+            overrides=patches,
+            override_field_prefix=prefix,
+        )
+    return manifests
+
+
+def _plan_write(
+    observation: Observation, federation: str, cluster: ClusterInfo, manifest: Mapping[str, Any] | None
+) -> MemberWrite:
+    observed = observation.services.get(cluster.name)
+    owned = observed is not None and _owned(observation, federation, observed)
+    action: Action
+    if manifest is None:
+        action = "withdraw" if owned and cluster.ready else "keep"
+    elif not (cluster.ready and cluster.synced):
+        action = "wait"
+    elif observed is None:
+        action = "create"
+    elif not owned:
+        action = "conflict"
+    else:
+        action = "keep" if is_in_sync(observed.manifest, manifest) else "update"
+    return MemberWrite(cluster.name, action, manifest, observed)
+
+
+def _owned(observation: Observation, federation: str, observed: ObservedService) -> bool:
+    namespace, name = observation.key
+    return is_owned_by(observed, federation, namespace, name, observation.uid)
+
+
+def _observe_shard(
+    observation: Observation,
+    federation: Federation,
+    cluster: ClusterInfo,
+    write: MemberWrite,
+    result: WriteResult | None,
+) -> ShardObservation:
+    """The shard as the write left it; without a write, as the member's cache shows it."""
+    observed = result.observed if result is not None else write.observed
+    owned = observed is not None and _owned(observation, federation.name, observed)
+    in_sync = result.in_sync if result is not None else owned and _matches(observed, write.manifest)
+    problem = result.problem if result is not None else None
+    if write.action == "wait":
+        problem = "cluster not ready" if not cluster.ready else "cluster watches not synced yet"
+    elif write.action == "conflict":
+        problem = f"Conflict: {_conflict_message(observation, write.cluster)}"
+    return ShardObservation(
+        cluster=cluster,
+        observed=observed,
+        owned=owned,
+        in_sync=in_sync,
+        endpoints=observation.endpoints.get(cluster.name),
+        problem=problem,
+    )
+
+
+def _matches(observed: ObservedService | None, manifest: Mapping[str, Any] | None) -> bool:
+    return observed is not None and manifest is not None and is_in_sync(observed.manifest, manifest)
+
+
+def _write_events(
+    observation: Observation, writes: tuple[MemberWrite, ...], results: Mapping[str, WriteResult]
+) -> tuple[list[PlannedEvent], list[str]]:
+    """A Conflict warning per member where a foreign Service holds our name, and one event per kind of
+    write made, naming the clusters (with many members, an event per cluster would multiply the host's
+    event writes for no more information)."""
+    events: list[PlannedEvent] = []
+    cleared: list[str] = []
+    done: dict[str, list[str]] = {}
+    for write in writes:
+        result = results.get(write.cluster)
+        if write.action == "conflict":
+            message = _conflict_message(observation, write.cluster)
+            events.append(PlannedEvent(f"conflict/{write.cluster}", "Warning", "Conflict", message))
+        elif write.action in ("create", "update", "keep") and (result is None or result.problem is None):
+            cleared.append(f"conflict/{write.cluster}")
+        if result is not None and result.wrote is not None:
+            done.setdefault(result.wrote, []).append(write.cluster)
+    phrases = {
+        CREATED: "Service created in {}",
+        UPDATED: f"Service brought in line with the spec (generation {observation.generation}) in {{}}",
+        WITHDRAWN: "Service removed from {}",
+    }
+    for reason, clusters in done.items():
+        events.append(
+            PlannedEvent(None, "Normal", reason, phrases[reason].format(", ".join(sorted(clusters))))
+        )
+    return events, cleared
+
+
+def _conflict_message(observation: Observation, cluster: str) -> str:
+    namespace, name = observation.key
+    return (
+        f"a Service {namespace}/{name} not managed by this FederatedService already exists in {cluster}; "
+        "it is left untouched"
+    )
+
+
+def _dns_events(
+    health: HealthSnapshot, status: str, reason: str, message: str
+) -> tuple[list[PlannedEvent], list[str]]:
+    events: list[PlannedEvent] = []
+    cleared: list[str] = []
+    if health.frozen:
+        text = "every member cluster is unreachable: DNS frozen as last published"
+        events.append(PlannedEvent("partition", "Warning", "PartitionGuard", text))
+    else:
+        cleared.append("partition")
+    if reason in ("ProviderError", "Conflict"):
+        events.append(PlannedEvent("dns", "Warning", f"DNS{reason}", message))
+    elif reason == "Published" and status == "True":
+        events.append(PlannedEvent("dns", "Normal", "DNSPublished", message))
+    return events, cleared
+
+
+def _retry_after(health: HealthSnapshot, results: Mapping[str, WriteResult], *, dns_on: bool) -> float | None:
+    retry = TRANSIENT_RETRY_SECONDS if any(r.transient for r in results.values()) else None
+    if not dns_on:
+        return retry
+    dns_retry = HOLD_RETRY_SECONDS if health.hold else None
+    if dns_retry is None and health.recheck_after is not None:
+        dns_retry = health.recheck_after + 0.5
+    if dns_retry is None:
+        return retry
+    return dns_retry if retry is None else min(retry, dns_retry)
+
+
+def _plan_invalid(observation: Observation, error: InvalidSpecError) -> ReconcilePlan:
+    """An invalid spec: the previous shards stay reported, nothing is written, the error is on the status."""
+    previous = observation.previous
+    status = render_status(
+        generation=observation.generation,
+        shards=previous.shards if previous else (),
+        unknown_clusters=(),
+        invalid=error,
+        previous=previous,
+        now=observation.now,
+    )
+    event = PlannedEvent("spec", "Warning", "InvalidSpec", str(error))
+    return ReconcilePlan(health=None, records=None, status=status, events=(event,))

@@ -1,0 +1,187 @@
+"""A reconcile planned as data: member writes, then health, records, status and events from their results.
+
+Scenarios follow one FederatedService: a first round (nothing in the members), a round after the writes
+(Services there, load balancers assigned), the steady state (nothing to write, nothing to change), a
+foreign Service at our name, a member that is away, an invalid spec, and a cluster placement drops.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from federation_operator.domain.errors import InvalidSpecError
+from federation_operator.domain.members import ClusterInfo, EndpointSummary, Ingress, ObservedService
+from federation_operator.domain.records import PublishResult
+from federation_operator.domain.specs import parse_federated_service_spec
+from federation_operator.domain.status import CONDITION_DNS_PUBLISHED, CONDITION_READY
+from federation_operator.planning.reconcile import (
+    CREATED,
+    Federation,
+    Observation,
+    WriteResult,
+    plan_member_writes,
+    plan_reconcile,
+)
+
+FED = Federation(name="myfederation", domain="example.com", grace=40.0)
+KEY = ("mynamespace", "nginx")
+UID = "uid-1"
+US = ClusterInfo(name="us", region="us-central1", zones=("us-central1-a",), ready=True, synced=True)
+EU = ClusterInfo(name="eu", region="europe-west1", zones=("europe-west1-b",), ready=True, synced=True)
+SPEC = {"template": {"spec": {"selector": {"run": "nginx"}, "ports": [{"name": "http", "port": 80}]}}}
+NOW = datetime(2026, 12, 4, tzinfo=UTC)
+
+
+def ours(cluster: str, manifest: dict[str, Any], address: str | None = None) -> ObservedService:
+    return ObservedService(
+        cluster=cluster,
+        namespace=KEY[0],
+        name=KEY[1],
+        owner=KEY,
+        owner_uid=UID,
+        manifest=manifest,
+        ingress=(Ingress(ip=address),) if address else (),
+    )
+
+
+def observe(
+    clusters: tuple[ClusterInfo, ...] = (US, EU),
+    services: dict[str, ObservedService | None] | None = None,
+    endpoints: dict[str, EndpointSummary] | None = None,
+    published: PublishResult | None = None,
+    spec: dict[str, Any] | None = None,
+) -> Observation:
+    try:
+        parsed: Any = parse_federated_service_spec(spec if spec is not None else SPEC)
+    except InvalidSpecError as err:
+        parsed = err
+    return Observation(
+        key=KEY,
+        generation=1,
+        uid=UID,
+        spec=parsed,
+        previous=None,
+        clusters=clusters,
+        services=services or {},
+        endpoints=endpoints or {},
+        published=published,
+        expected=frozenset(c.name for c in clusters),
+        started_at=0.0,
+        monotonic=1000.0,
+        now=NOW,
+    )
+
+
+def manifests(observation: Observation) -> dict[str, dict[str, Any]]:
+    return {w.cluster: dict(w.manifest or {}) for w in plan_member_writes(observation, FED)}
+
+
+def conditions(plan: Any) -> dict[str, tuple[str, str]]:
+    return {c.type: (c.status, c.reason) for c in plan.status.conditions}
+
+
+def test_first_round_creates_everywhere_and_publishes_nothing_yet() -> None:
+    observation = observe()
+    writes = plan_member_writes(observation, FED)
+    assert [(w.cluster, w.action) for w in writes] == [("us", "create"), ("eu", "create")]
+    desired = manifests(observation)
+    results = {c: WriteResult(ours(c, desired[c]), True, wrote=CREATED) for c in desired}
+    plan = plan_reconcile(observation, FED, results)
+    assert plan.records == ()  # no shard has an address yet: nothing at all is published
+    assert [s.reason for s in plan.status.shards] == ["NoLoadBalancerIngress", "NoLoadBalancerIngress"]
+    assert conditions(plan)["Propagated"] == ("True", "InSync")
+    assert [(e.reason, e.message) for e in plan.events] == [(CREATED, "Service created in eu, us")]
+
+
+def test_healthy_shards_give_records_and_ready_follows_the_publisher() -> None:
+    desired = manifests(observe())
+    services = {"us": ours("us", desired["us"], "127.0.0.10"), "eu": ours("eu", desired["eu"], "127.0.0.20")}
+    endpoints = {c: EndpointSummary(ready=1) for c in services}
+    first = observe(services=services, endpoints=endpoints)
+    assert [w.action for w in plan_member_writes(first, FED)] == ["keep", "keep"]
+    plan = plan_reconcile(first, FED, {})
+    assert plan.records
+    globals_ = [r for r in plan.records if r.name == "nginx.mynamespace.myfederation.svc.example.com."]
+    assert [(r.type, r.values) for r in globals_ if r.type == "A"] == [("A", ("127.0.0.10", "127.0.0.20"))]
+    # Submitted, not confirmed: Ready waits for the provider.
+    assert conditions(plan)[CONDITION_DNS_PUBLISHED] == ("Unknown", "Pending")
+    assert conditions(plan)[CONDITION_READY][0] == "False"
+    confirmed = plan_reconcile(
+        observe(services=services, endpoints=endpoints, published=PublishResult(plan.records)), FED, {}
+    )
+    assert conditions(confirmed)[CONDITION_DNS_PUBLISHED] == ("True", "Published")
+    assert conditions(confirmed)[CONDITION_READY] == ("True", "Ready")
+    assert confirmed.records == plan.records  # the steady state plans the same records again
+
+
+def test_a_foreign_service_is_a_conflict_and_never_written() -> None:
+    foreign = ObservedService("us", KEY[0], KEY[1], None, None, {"metadata": {}}, (Ingress(ip="127.9.9.9"),))
+    observation = observe(clusters=(US,), services={"us": foreign})
+    assert [w.action for w in plan_member_writes(observation, FED)] == ["conflict"]
+    plan = plan_reconcile(observation, FED, {})
+    assert plan.status.shards[0].reason == "Conflict"
+    assert plan.status.shards[0].ingress == ()  # a foreign Service lends no addresses
+    assert [(e.topic, e.reason) for e in plan.events][:1] == [("conflict/us", "Conflict")]
+    assert conditions(plan)["Propagated"] == ("False", "Conflict")
+
+
+def test_a_member_away_is_not_written_and_its_last_known_shard_is_kept_within_grace() -> None:
+    desired = manifests(observe())
+    away = ClusterInfo(**{**EU.__dict__, "ready": False, "not_ready_since": 990.0})
+    services = {"us": ours("us", desired["us"], "127.0.0.10"), "eu": ours("eu", desired["eu"], "127.0.0.20")}
+    observation = observe(
+        clusters=(US, away), services=services, endpoints={c: EndpointSummary(ready=1) for c in services}
+    )
+    assert [w.action for w in plan_member_writes(observation, FED)] == ["keep", "wait"]
+    plan = plan_reconcile(observation, FED, {})
+    eu = next(s for s in plan.status.shards if s.cluster == "eu")
+    assert (eu.healthy, eu.reason) == (False, "ClusterNotReady")
+    assert plan.records is not None
+    addresses = {v for r in plan.records if r.type == "A" for v in r.values}
+    assert addresses == {"127.0.0.10", "127.0.0.20"}
+    assert plan.retry_after == 30.5  # look again when the grace period ends
+
+
+def test_every_member_away_freezes_dns_and_says_so() -> None:
+    clusters = tuple(ClusterInfo(**{**c.__dict__, "ready": False, "not_ready_since": 1.0}) for c in (US, EU))
+    plan = plan_reconcile(observe(clusters=clusters), FED, {})
+    assert plan.records is None
+    assert conditions(plan)[CONDITION_DNS_PUBLISHED] == ("False", "PartitionGuard")
+    assert ("partition", "PartitionGuard") in [(e.topic, e.reason) for e in plan.events]
+
+
+def test_an_invalid_spec_writes_nothing_and_names_the_field() -> None:
+    observation = observe(spec={"template": {"spec": {"ports": "eighty"}}})
+    assert plan_member_writes(observation, FED) == ()
+    plan = plan_reconcile(observation, FED, {})
+    assert plan.records is None
+    assert conditions(plan)["Propagated"] == ("False", "InvalidSpec")
+    assert "spec.template.spec.ports" in plan.events[0].message
+
+
+def test_a_cluster_placement_drops_is_withdrawn_and_not_counted() -> None:
+    desired = manifests(observe())
+    services = {"us": ours("us", desired["us"], "127.0.0.10"), "eu": ours("eu", desired["eu"], "127.0.0.20")}
+    spec = {**SPEC, "placement": {"clusters": ["us"]}}
+    observation = observe(
+        services=services, endpoints={c: EndpointSummary(ready=1) for c in services}, spec=spec
+    )
+    writes = {w.cluster: w.action for w in plan_member_writes(observation, FED)}
+    assert writes == {"us": "keep", "eu": "withdraw"}
+    plan = plan_reconcile(observation, FED, {"eu": WriteResult(None, False, wrote="Withdrawn")})
+    assert [s.cluster for s in plan.status.shards] == ["us"]
+    assert {v for r in plan.records or () if r.type == "A" for v in r.values} == {"127.0.0.10"}
+    assert ("Withdrawn", "Service removed from eu") in [(e.reason, e.message) for e in plan.events]
+
+
+def test_a_refused_write_is_on_the_shard_and_retried() -> None:
+    observation = observe(clusters=(US,))
+    refused = WriteResult(None, False, problem="member said 422: spec.ports[0].nodePort: Invalid value")
+    plan = plan_reconcile(observation, FED, {"us": refused})
+    assert "422" in (plan.status.shards[0].message or "")
+    assert plan.retry_after is None  # permanent: retried when something changes
+    transient = plan_reconcile(
+        observation, FED, {"us": WriteResult(None, False, problem="timeout", transient=True)}
+    )
+    assert transient.retry_after == 5.0
