@@ -77,16 +77,15 @@ def _runtime(memo: kopf.Memo) -> Runtime:
     assert isinstance(runtime, Runtime), (
         "the operator was started without its runtime (use federation_operator)"
     )
-    _arm_signals(runtime)
     return runtime
 
 
 def _arm_signals(runtime: Runtime) -> None:
     """Take SIGTERM/SIGINT over from kopf: close the shutdown gate first, then let kopf stop.
 
-    kopf installs its own handlers while it starts its tasks; any handler call comes after that, so the
-    first one (every handler goes through `_runtime`) replaces them. Before any handler has run there is
-    nothing to protect: no reconcile, no member and no DNS round exists yet.
+    kopf installs its own handlers while it starts its tasks, and the startup activity may run before it
+    has; resource handlers run only once startup is over, so the first of them replaces kopf's. Before one
+    has run there is nothing to protect: no reconcile, no member and no DNS round exists yet.
     """
     if runtime.signals_armed:
         return
@@ -291,6 +290,7 @@ async def _work(
 @kopf.on.event(GROUP, VERSION, FSVC)
 async def federated_service_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
+    _arm_signals(runtime)
     if runtime.queue is None:
         return
     _ensure_workers(runtime)
@@ -306,6 +306,7 @@ async def federated_service_event(event: kopf.RawEvent, body: kopf.Body, memo: k
 @kopf.on.delete(GROUP, VERSION, FSVC)
 async def federated_service_deleted(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     runtime = _runtime(memo)
+    _arm_signals(runtime)
     assert runtime.controller is not None
     try:
         skipped = await runtime.controller.cleanup(body)
@@ -327,6 +328,7 @@ async def federated_service_deleted(body: kopf.Body, memo: kopf.Memo, logger: ko
 @kopf.on.event(GROUP, VERSION, MC)
 async def member_cluster_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
+    _arm_signals(runtime)
     name = str(body.metadata.name)
     if event.get("type") == "DELETED":
         runtime.member_names.discard(name)
@@ -343,6 +345,7 @@ async def member_cluster_daemon(
     name: str, body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, **_: Any
 ) -> None:
     runtime = _runtime(memo)
+    _arm_signals(runtime)
     assert runtime.registry is not None
     kick = runtime.kicks.setdefault(name, asyncio.Event())
 
@@ -382,5 +385,6 @@ async def member_cluster_daemon(
 @kopf.on.delete(GROUP, VERSION, MC, optional=True)
 async def member_cluster_deleted(name: str, memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
+    _arm_signals(runtime)
     if runtime.registry is not None:
         runtime.registry.disconnect(name)
