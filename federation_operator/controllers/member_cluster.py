@@ -17,6 +17,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 
 PROBE_TIME_REFRESH = datetime.timedelta(seconds=60)
 CREDENTIALS_RETRY_SECONDS = 15.0
+# An invalid spec cannot fix itself: the object's next change wakes the supervisor.
+INVALID_SPEC_RECHECK_SECONDS = 3600.0
 
 # wait(seconds) -> True when the supervisor must stop; returns early when the object changed.
 Sleeper = Callable[[float], Awaitable[bool]]
@@ -77,6 +80,7 @@ class MemberSupervisor:
         self.events = EventReporter(emit, log)
         self._credentials: int | None = None  # a fingerprint of the Secret's data in use
         self._credentials_checked = 0.0
+        self._zones: tuple[str, ...] = ()  # zones the last successful probe found on the member's nodes
 
     def _report(self, kind: str, reason: str, message: str) -> None:
         # One topic: a member's events all say how it stands (spec, credentials, readiness).
@@ -168,122 +172,130 @@ class MemberSupervisor:
         return _fingerprint(data) != self._credentials
 
     async def _run(self, sleep: Sleeper) -> None:
-        connected_generation: int | None = None
-        spec: MemberClusterSpec | None = None
-        tracker: ProbeTracker | None = None
-        api: client.ApiClient | None = None
-        last_zones: tuple[str, ...] = ()
+        """Connect (again whenever the spec changes or the credentials rotate), then probe every period."""
+        session: _Session | None = None
         while True:
-            meta = self.body.get("metadata", {})
-            generation = int(meta.get("generation") or 0)
-            labels = dict(meta.get("labels") or {})
-            if connected_generation != generation:
+            generation = int(self.body.get("metadata", {}).get("generation") or 0)
+            if session is None or session.generation != generation:
                 self.registry.disconnect(self.name)
-                api, tracker = None, None
-                raw_spec = self.body.get("spec") or {}
-                region = str(raw_spec.get("region") or "")
-                try:
-                    spec = parse_member_cluster_spec(raw_spec)
-                except InvalidSpecError as err:
-                    connected_generation = generation
-                    self._set_ready_metric(False)
-                    self._report("Warning", "InvalidSpec", str(err))
-                    await self._write(
-                        ready=False, reason="InvalidSpec", message=str(err), region=region, zones=()
-                    )
-                    if await sleep(3600):
+                session, pause = await self._connect_session(generation)
+                if session is None:
+                    if await sleep(pause):
                         return
                     continue
-                try:
-                    api = await self._connect(spec)
-                except FederationError as err:
-                    reason = (
-                        "CredentialsInvalid" if isinstance(err, PermanentError) else "CredentialsUnavailable"
-                    )
-                    self._set_ready_metric(False)
-                    self._report("Warning", reason, str(err))
-                    await self._write(
-                        ready=False, reason=reason, message=str(err), region=spec.region, zones=spec.zones
-                    )
-                    if await sleep(CREDENTIALS_RETRY_SECONDS):
-                        return
-                    continue
-                # Start from the stored condition, so an operator restart does not flap a healthy member.
-                previous = self._previous()
-                stored = next(
-                    (c for c in (previous.conditions if previous else ()) if c.type == "Ready"), None
-                )
-                tracker = ProbeTracker(
-                    spec.probe,
-                    ready=stored is not None and stored.status == "True",
-                    last_transition=stored.last_transition_time if stored else None,
-                )
-                self.registry.connect(
-                    ClusterInfo(
-                        name=self.name,
-                        region=spec.region,
-                        zones=spec.zones,
-                        labels=labels,
-                        ready=tracker.ready,
-                        not_ready_since=None if tracker.ready else time.monotonic(),
-                    ),
-                    api,
-                )
-                connected_generation = generation
-                await self._write(
-                    ready=None,
-                    reason="Connecting",
-                    message="first probe pending",
-                    region=spec.region,
-                    zones=spec.zones,
-                )
-            assert spec is not None
-            assert tracker is not None
-            assert api is not None
+            labels = dict(self.body.get("metadata", {}).get("labels") or {})
             self.registry.update(self.name, labels=labels)
-
-            result: ProbeResult = await asyncio.to_thread(fetch_probe, api, float(spec.probe.timeout_seconds))
-            if result.credentials_refused and await self._credentials_rotated(spec):
-                log.info("member %s: its credentials Secret changed; reconnecting", self.name)
-                self._report("Normal", "CredentialsRotated", "credentials Secret changed; reconnecting")
-                connected_generation = None
+            if not await self._probe(session):
+                session = None  # the credentials Secret changed: reconnect with it
                 continue
-            probe_time = _now()
-            state = tracker.observe(result, probe_time)
-            if self.metrics is not None:
-                self.metrics.observe_probe(self.name, ok=result.ok, ready=state.ready)
-            if result.ok and result.zones:
-                last_zones = tuple(sorted(result.zones))
-            zones = last_zones or spec.zones
-            if result.ok and result.regions and spec.region not in result.regions:
-                log.warning(
-                    "member %s: nodes report regions %s, spec says %s",
-                    self.name,
-                    sorted(result.regions),
-                    spec.region,
-                )
-            if state.ready:
-                self.registry.update(self.name, ready=True, zones=zones, not_ready_since=None)
-            elif state.changed:
-                self.registry.update(self.name, ready=False, zones=zones, not_ready_since=time.monotonic())
-            else:
-                self.registry.update(self.name, ready=False, zones=zones)
-            if state.ready:
-                reason, message = "ProbeSucceeded", f"/readyz answered within {spec.probe.timeout_seconds}s"
-            else:
-                reason, message = "ProbeFailed", state.last_error or "probe failed"
-            if state.changed:
-                self._report(
-                    "Normal" if state.ready else "Warning", "Ready" if state.ready else "NotReady", message
-                )
-            await self._write(
-                ready=state.ready,
-                reason=reason,
-                message=message,
-                region=spec.region,
-                zones=zones,
-                version=result.kubernetes_version or (self._written or {}).get("kubernetesVersion"),
-                probe_time=probe_time,
-            )
-            if await sleep(float(spec.probe.period_seconds)):
+            if await sleep(float(session.spec.probe.period_seconds)):
                 return
+
+    async def _connect_session(self, generation: int) -> tuple[_Session | None, float]:
+        """Parse the spec and connect with its Secret's credentials; on failure, say why on the status and
+        return how long to wait before trying again."""
+        raw_spec = self.body.get("spec") or {}
+        try:
+            spec = parse_member_cluster_spec(raw_spec)
+        except InvalidSpecError as err:
+            await self._fail("InvalidSpec", str(err), region=str(raw_spec.get("region") or ""), zones=())
+            return None, INVALID_SPEC_RECHECK_SECONDS
+        try:
+            api = await self._connect(spec)
+        except FederationError as err:
+            reason = "CredentialsInvalid" if isinstance(err, PermanentError) else "CredentialsUnavailable"
+            await self._fail(reason, str(err), region=spec.region, zones=spec.zones)
+            return None, CREDENTIALS_RETRY_SECONDS
+        # Start from the stored condition, so an operator restart does not flap a healthy member.
+        previous = self._previous()
+        stored = next((c for c in (previous.conditions if previous else ()) if c.type == "Ready"), None)
+        tracker = ProbeTracker(
+            spec.probe,
+            ready=stored is not None and stored.status == "True",
+            last_transition=stored.last_transition_time if stored else None,
+        )
+        labels = dict(self.body.get("metadata", {}).get("labels") or {})
+        self.registry.connect(
+            ClusterInfo(
+                name=self.name,
+                region=spec.region,
+                zones=spec.zones,
+                labels=labels,
+                ready=tracker.ready,
+                not_ready_since=None if tracker.ready else time.monotonic(),
+            ),
+            api,
+        )
+        await self._write(
+            ready=None,
+            reason="Connecting",
+            message="first probe pending",
+            region=spec.region,
+            zones=spec.zones,
+        )
+        return _Session(generation, spec, api, tracker), 0.0
+
+    async def _fail(self, reason: str, message: str, *, region: str, zones: tuple[str, ...]) -> None:
+        self._set_ready_metric(False)
+        self._report("Warning", reason, message)
+        await self._write(ready=False, reason=reason, message=message, region=region, zones=zones)
+
+    async def _probe(self, session: _Session) -> bool:
+        """One probe: readiness into the registry, events and status. False when the member refused our
+        credentials and the Secret has changed since we connected."""
+        spec = session.spec
+        result: ProbeResult = await asyncio.to_thread(
+            fetch_probe, session.api, float(spec.probe.timeout_seconds)
+        )
+        if result.credentials_refused and await self._credentials_rotated(spec):
+            log.info("member %s: its credentials Secret changed; reconnecting", self.name)
+            self._report("Normal", "CredentialsRotated", "credentials Secret changed; reconnecting")
+            return False
+        probe_time = _now()
+        state = session.tracker.observe(result, probe_time)
+        if self.metrics is not None:
+            self.metrics.observe_probe(self.name, ok=result.ok, ready=state.ready)
+        if result.ok and result.zones:
+            self._zones = tuple(sorted(result.zones))
+        zones = self._zones or spec.zones
+        if result.ok and result.regions and spec.region not in result.regions:
+            log.warning(
+                "member %s: nodes report regions %s, spec says %s",
+                self.name,
+                sorted(result.regions),
+                spec.region,
+            )
+        if state.ready:
+            self.registry.update(self.name, ready=True, zones=zones, not_ready_since=None)
+        elif state.changed:
+            self.registry.update(self.name, ready=False, zones=zones, not_ready_since=time.monotonic())
+        else:
+            self.registry.update(self.name, ready=False, zones=zones)
+        if state.ready:
+            reason, message = "ProbeSucceeded", f"/readyz answered within {spec.probe.timeout_seconds}s"
+        else:
+            reason, message = "ProbeFailed", state.last_error or "probe failed"
+        if state.changed:
+            self._report(
+                "Normal" if state.ready else "Warning", "Ready" if state.ready else "NotReady", message
+            )
+        await self._write(
+            ready=state.ready,
+            reason=reason,
+            message=message,
+            region=spec.region,
+            zones=zones,
+            version=result.kubernetes_version or (self._written or {}).get("kubernetesVersion"),
+            probe_time=probe_time,
+        )
+        return True
+
+
+@dataclass
+class _Session:
+    """One connection to the member, for one generation of the MemberCluster's spec."""
+
+    generation: int
+    spec: MemberClusterSpec
+    api: client.ApiClient
+    tracker: ProbeTracker
