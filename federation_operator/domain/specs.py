@@ -14,30 +14,21 @@ they validate with JSON semantics (an integer must be a JSON integer, as in the 
 
 from __future__ import annotations
 
-import json
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
-    GetCoreSchemaHandler,
-    GetJsonSchemaHandler,
     PlainValidator,
-    ValidationError,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel, to_snake
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import ErrorDetails, core_schema
 
-from federation_operator.domain.errors import InvalidSpecError
+from federation_operator.domain.kube_model import KubeModel, ListMap, ListSet, parse_model
 
 __all__ = [
     "DNS_LABEL_PATTERN",
@@ -51,11 +42,8 @@ __all__ = [
     "DnsDefaults",
     "DnsSettings",
     "FederatedServiceSpec",
-    "KubeModel",
     "LabelSelector",
     "LabelSelectorRequirement",
-    "ListMap",
-    "ListSet",
     "MemberClusterSpec",
     "PatchOp",
     "Placement",
@@ -67,7 +55,6 @@ __all__ = [
     "TemplateMetadata",
     "parse_federated_service_spec",
     "parse_member_cluster_spec",
-    "parse_model",
 ]
 
 # The same regular expressions appear verbatim in the CRDs; they are written for both Go's RE2 (the API
@@ -103,79 +90,6 @@ MSG_PATCH_PATH_PROTECTED = (
 MSG_SELECTOR_VALUES = (
     "values must be non-empty for operators In and NotIn, and empty for Exists and DoesNotExist"
 )
-
-
-class KubeModel(BaseModel):
-    """Base of the resource models: immutable, camelCase on the wire, unknown fields rejected."""
-
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=True,
-        serialize_by_alias=True,
-    )
-
-
-@dataclass(frozen=True)
-class ListSet:
-    """Annotation for ``x-kubernetes-list-type: set``: a list of unique scalars.
-
-    The API server rejects duplicates in such lists, so the model does too; the marker also appears in the
-    model's JSON schema so that the drift test can compare list types.
-    """
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(_check_unique_items, handler(source))
-
-    def __get_pydantic_json_schema__(
-        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        json_schema = handler(schema)
-        json_schema["x-kubernetes-list-type"] = "set"
-        return json_schema
-
-
-@dataclass(frozen=True, init=False)
-class ListMap:
-    """Annotation for ``x-kubernetes-list-type: map``: objects unique by the given key fields (wire names)."""
-
-    keys: tuple[str, ...]
-
-    def __init__(self, *keys: str) -> None:
-        object.__setattr__(self, "keys", keys)
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(self._check_unique_keys, handler(source))
-
-    def __get_pydantic_json_schema__(
-        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        json_schema = handler(schema)
-        json_schema["x-kubernetes-list-type"] = "map"
-        json_schema["x-kubernetes-list-map-keys"] = list(self.keys)
-        return json_schema
-
-    def _check_unique_keys(self, items: tuple[BaseModel, ...]) -> tuple[BaseModel, ...]:
-        seen: set[tuple[object, ...]] = set()
-        for item in items:
-            key = tuple(getattr(item, to_snake(name)) for name in self.keys)
-            if key in seen:
-                described = ", ".join(f"{name}={value!r}" for name, value in zip(self.keys, key, strict=True))
-                raise ValueError(f"duplicate entry with {described}")
-            seen.add(key)
-        return items
-
-
-def _check_unique_items(items: tuple[object, ...]) -> tuple[object, ...]:
-    duplicates = sorted(repr(item) for item, count in Counter(items).items() if count > 1)
-    if duplicates:
-        raise ValueError(f"duplicate entries: {', '.join(duplicates)}")
-    return items
 
 
 def _port_number_or_name(value: object) -> int | str:
@@ -252,8 +166,8 @@ class MemberClusterSpec(KubeModel):
 class TemplateMetadata(KubeModel):
     """Labels and annotations of every member Service; their name and namespace are the FederatedService's."""
 
-    labels: dict[str, str] = {}
-    annotations: dict[str, str] = {}
+    labels: dict[str, str] = {}  # noqa: RUF012 (pydantic copies defaults)
+    annotations: dict[str, str] = {}  # noqa: RUF012 (pydantic copies defaults)
 
 
 class ServicePort(KubeModel):
@@ -281,7 +195,7 @@ class ServiceSpec(KubeModel):
     # published in DNS at all.
     type: Literal["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"] = "LoadBalancer"
     ports: Annotated[tuple[ServicePort, ...], Field(max_length=100), ListMap("port", "protocol")] = ()
-    selector: dict[str, str] = {}
+    selector: dict[str, str] = {}  # noqa: RUF012 (pydantic copies defaults)
     external_name: str | None = None
     external_traffic_policy: Literal["Cluster", "Local"] | None = None
     internal_traffic_policy: Literal["Cluster", "Local"] | None = None
@@ -335,7 +249,7 @@ class LabelSelectorRequirement(KubeModel):
 class LabelSelector(KubeModel):
     """A standard label selector over MemberCluster labels; an empty selector matches every cluster."""
 
-    match_labels: dict[str, str] = {}
+    match_labels: dict[str, str] = {}  # noqa: RUF012 (pydantic copies defaults)
     match_expressions: Annotated[tuple[LabelSelectorRequirement, ...], Field(max_length=32)] = ()
 
 
@@ -413,25 +327,6 @@ class FederatedServiceSpec(KubeModel):
 
 # --- parsing ------------------------------------------------------------------------------------------------
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-def parse_model(model: type[ModelT], raw: Mapping[str, Any], *, root: str = "spec") -> ModelT:
-    """Validate ``raw`` (the JSON of ``root``) as ``model``, raising :class:`InvalidSpecError` on failure.
-
-    Validation uses JSON semantics in strict mode, like the API server: ``"10"`` is not an integer.
-    """
-    try:
-        document = json.dumps(raw, default=_plain_mapping)
-    except (TypeError, ValueError) as exc:
-        raise InvalidSpecError(((root, f"not a JSON object: {exc}"),)) from exc
-    try:
-        return model.model_validate_json(document, strict=True)
-    except ValidationError as exc:
-        raise InvalidSpecError(
-            tuple((_field_path(root, error["loc"]), _describe(error)) for error in exc.errors())
-        ) from exc
-
 
 def parse_member_cluster_spec(raw: Mapping[str, Any]) -> MemberClusterSpec:
     """Parse ``MemberCluster.spec``; raises :class:`InvalidSpecError` naming the failing fields."""
@@ -441,63 +336,3 @@ def parse_member_cluster_spec(raw: Mapping[str, Any]) -> MemberClusterSpec:
 def parse_federated_service_spec(raw: Mapping[str, Any]) -> FederatedServiceSpec:
     """Parse ``FederatedService.spec``; raises :class:`InvalidSpecError` naming the failing fields."""
     return parse_model(FederatedServiceSpec, raw)
-
-
-def _plain_mapping(value: object) -> dict[str, Any]:
-    # kopf hands specs over as read-only Mapping views, which json cannot serialise as they are.
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _field_path(root: str, loc: tuple[int | str, ...]) -> str:
-    path = root
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return path
-
-
-_TYPE_NAMES = {
-    "int_type": "an integer",
-    "int_parsing": "an integer",
-    "int_from_float": "an integer",
-    "string_type": "a string",
-    "bool_type": "a boolean",
-    "dict_type": "an object",
-    "model_type": "an object",
-    "model_attributes_type": "an object",
-    "list_type": "a list",
-    "tuple_type": "a list",
-}
-
-
-def _describe(error: ErrorDetails) -> str:
-    """A short message in the API server's words rather than pydantic's."""
-    kind, ctx = error["type"], error.get("ctx", {})
-    match kind:
-        case "missing":
-            return "Required value"
-        case "extra_forbidden":
-            return "unknown field"
-        case "greater_than_equal":
-            return f"must be >= {ctx['ge']}"
-        case "less_than_equal":
-            return f"must be <= {ctx['le']}"
-        case "literal_error":
-            return f"must be one of {ctx['expected']}"
-        case "string_pattern_mismatch":
-            return f"must match {ctx['pattern']}"
-        case "string_too_short":
-            return f"must be at least {ctx['min_length']} characters"
-        case "string_too_long":
-            return f"must be at most {ctx['max_length']} characters"
-        case "too_short":
-            return f"must have at least {ctx['min_length']} items"
-        case "too_long":
-            return f"must have at most {ctx['max_length']} items"
-        case "value_error":
-            return str(ctx.get("error", error["msg"]))
-        case _ if kind in _TYPE_NAMES:
-            return f"must be {_TYPE_NAMES[kind]}"
-        case _:
-            return error["msg"]

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from federation_operator.domain.specs import KubeModel, ListMap, ListSet
+from federation_operator.domain.kube_model import KubeModel, ListMap, ListSet
 
 __all__ = [
     "CONDITION_DNS_PUBLISHED",
