@@ -25,7 +25,8 @@ import yaml
 from pydantic import BaseModel
 
 from federation_operator.domain.errors import InvalidSpecError
-from federation_operator.domain.specs import FederatedServiceSpec, MemberClusterSpec, parse_model
+from federation_operator.domain.kube_model import parse_model
+from federation_operator.domain.specs import FederatedServiceSpec, MemberClusterSpec
 from federation_operator.domain.status import FederatedServiceStatus, MemberClusterStatus
 
 CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
