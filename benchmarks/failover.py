@@ -632,7 +632,7 @@ def report(args: argparse.Namespace, bench: Bench, floor: Floor, changes: list[C
 # --- main -------------------------------------------------------------------------------------------------
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -643,6 +643,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.trials < 1 or args.members < 2:
         parser.error("need at least 1 trial and 2 members")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-failover-") as tmp:
         fed = LocalFederation(FederationConfig(Path(tmp) / "fed", members=args.members))

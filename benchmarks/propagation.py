@@ -209,7 +209,7 @@ def dns_published(item: dict) -> bool:  # type: ignore[type-arg]
     return published is not None and published["status"] == "True"
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -220,7 +220,77 @@ def main() -> None:
         "--no-backends", action="store_true", help="no ready endpoints: every shard unhealthy, nothing in DNS"
     )
     parser.add_argument("--rest-seconds", type=float, default=30.0)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def print_requests(
+    fed: LocalFederation,
+    count: int,
+    before: dict[str, collections.Counter[tuple[str, str, str]]],
+    after: dict[str, collections.Counter[tuple[str, str, str]]],
+) -> None:
+    """Requests per object the run cost, in each member and in the host."""
+    for member in fed.members:
+        calls = delta(after[member.spec.name], before[member.spec.name], "services")
+        per = {k: round(v / count, 2) for k, v in calls.items()}
+        print(f"  {member.spec.name} services requests per object: {per}")
+    for resource in ("federatedservices", "events"):
+        host_calls = delta(after["federation"], before["federation"], resource)
+        per_object = {k: round(v / count, 2) for k, v in host_calls.items()}
+        print(f"  host {resource} requests per object: {per_object}")
+    member_totals = collections.Counter[str]()
+    for member in fed.members:
+        earlier = before[member.spec.name]
+        for (verb, res, sub), value in after[member.spec.name].items():
+            member_totals[f"{verb} {res}"] += value - earlier.get((verb, res, sub), 0)
+    busiest = {k: round(v / count, 2) for k, v in member_totals.most_common(8) if v}
+    print(f"  all members, requests per object (top 8): {busiest}")
+
+
+def create_all(fed: LocalFederation, custom: client.CustomObjectsApi, count: int, *, healthy: bool) -> float:
+    """Create `count` FederatedServices (16 at a time), and their endpoints in every member when `healthy`;
+    returns when the last create was answered (time.monotonic())."""
+    if healthy:
+        for member in fed.members:
+            client.CoreV1Api(fed.api_client(member.spec.name)).create_namespace(
+                {"metadata": {"name": "bench"}}
+            )
+
+    def create(i: int) -> None:
+        # With backends: a Service without selector, whose endpoints the benchmark writes itself.
+        template = {"ports": [{"port": 80}]} | ({} if healthy else {"selector": {"app": f"svc-{i}"}})
+        custom.create_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            "bench",
+            "federatedservices",
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "FederatedService",
+                "metadata": {"name": f"svc-{i:05d}"},
+                "spec": {"template": {"spec": template}},
+            },
+        )
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        backends = [pool.submit(write_endpoints, fed, count)] if healthy else []
+        list(pool.map(create, range(count)))
+        created = time.monotonic()
+        for future in backends:
+            future.result()
+    return created
+
+
+def register_all(fed: LocalFederation) -> None:
+    """CRDs and DNS credentials in the host, and every member joined with fedctl."""
+    apply_crds(fed)
+    register_dns_credentials(fed)
+    for member in fed.members:
+        register_member(fed, member)
+
+
+def main() -> None:
+    args = parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-propagation-") as tmp:
         config = FederationConfig(Path(tmp) / "fed", members=args.members, with_dns=not args.no_dns)
@@ -228,10 +298,7 @@ def main() -> None:
         fed.up(log=lambda _m: None)
         op = OperatorProcess(fed, Path(tmp) / "operator.log")
         try:
-            apply_crds(fed)
-            register_dns_credentials(fed)
-            for member in fed.members:
-                register_member(fed, member)
+            register_all(fed)
             op.start()
             eventually(
                 "members Ready", lambda: all(is_member_ready(fed, m.spec.name) for m in fed.members), 90
@@ -243,37 +310,9 @@ def main() -> None:
 
             custom = client.CustomObjectsApi(host)
             healthy = not args.no_backends
-            if healthy:
-                for member in fed.members:
-                    client.CoreV1Api(fed.api_client(member.spec.name)).create_namespace(
-                        {"metadata": {"name": "bench"}}
-                    )
             progress = Progress(fed, args.count, dns=not args.no_dns, healthy=healthy)
             started = time.monotonic()
-
-            def create(i: int) -> None:
-                # With backends: a Service without selector, whose endpoints the benchmark writes itself.
-                template = {"ports": [{"port": 80}]} | ({} if healthy else {"selector": {"app": f"svc-{i}"}})
-                custom.create_namespaced_custom_object(
-                    GROUP,
-                    VERSION,
-                    "bench",
-                    "federatedservices",
-                    {
-                        "apiVersion": f"{GROUP}/{VERSION}",
-                        "kind": "FederatedService",
-                        "metadata": {"name": f"svc-{i:05d}"},
-                        "spec": {"template": {"spec": template}},
-                    },
-                )
-
-            with concurrent.futures.ThreadPoolExecutor(16) as pool:
-                backends = [pool.submit(write_endpoints, fed, args.count)] if healthy else []
-                list(pool.map(create, range(args.count)))
-                created = time.monotonic() - started
-                for future in backends:
-                    future.result()
-
+            created = create_all(fed, custom, args.count, healthy=healthy) - started
             eventually("member Services", lambda: progress.services_done_at, timeout=600, interval=0.5)
             services_at = progress.services_done_at - started
             eventually("status current", lambda: progress.status_done_at, timeout=600, interval=0.5)
@@ -300,23 +339,7 @@ def main() -> None:
             print(f"  operator peak RSS:           {rss:.0f} MiB")
             cpu = {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in sorted(cpu_after.items())}
             print(f"  CPU seconds until converged: {cpu}")
-            for member in fed.members:
-                calls = delta(after[member.spec.name], before[member.spec.name], "services")
-                per = {k: round(v / args.count, 2) for k, v in calls.items()}
-                print(f"  {member.spec.name} services requests per object: {per}")
-            for resource in ("federatedservices", "events"):
-                host_calls = delta(after["federation"], before["federation"], resource)
-                print(
-                    f"  host {resource} requests per object: "
-                    f"{ {k: round(v / args.count, 2) for k, v in host_calls.items()} }"
-                )
-            member_totals = collections.Counter[str]()
-            for member in fed.members:
-                earlier = before[member.spec.name]
-                for (verb, res, sub), value in after[member.spec.name].items():
-                    member_totals[f"{verb} {res}"] += value - earlier.get((verb, res, sub), 0)
-            busiest = {k: round(v / args.count, 2) for k, v in member_totals.most_common(8) if v}
-            print(f"  all members, requests per object (top 8): {busiest}")
+            print_requests(fed, args.count, before, after)
             at_rest = {
                 name: delta(rest[name], quiet_from[name], "services")
                 | delta(rest[name], quiet_from[name], "federatedservices")

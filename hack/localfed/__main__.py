@@ -36,7 +36,7 @@ def _print_status(fed: LocalFederation) -> int:
     return 0 if all(r["ready"] == "True" for r in rows) else 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="local-federation", description=__doc__)
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="default: %(default)s")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -59,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     op = sub.add_parser("operator", help="run the operator in the background (stopped by `down`), or stop it")
     op.add_argument("action", choices=["start", "stop"])
     sub.add_parser("lb-allocator", help="(internal) run the LoadBalancer allocator for the members")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
 
     fed = LocalFederation(
