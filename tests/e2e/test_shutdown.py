@@ -24,7 +24,7 @@ from localfed.federation import free_port
 from localfed.operator import GROUP, VERSION, OperatorProcess, condition, eventually
 
 from tests.e2e.test_dns import FEDERATION, Answer, ask
-from tests.e2e.test_propagation import quiet_serial, soa_serial
+from tests.e2e.test_propagation import fsvc_body, quiet_serial, soa_serial
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dns]
 
@@ -40,18 +40,12 @@ STOPPING, APPLYING = "stopping (signal SIGTERM)", ": applying"
 
 def _body(name: str, namespace: str) -> dict[str, Any]:
     # Every FederatedService selects the same backend Pod, so one Pod per member makes them all healthy.
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "FederatedService",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "template": {
-                "metadata": {"annotations": {"round": "0"}},
-                "spec": {"selector": {"run": BACKEND}, "ports": [{"name": "http", "port": 80}]},
-            },
-            "dns": {"ttl": 30},
-        },
+    body = fsvc_body(name, namespace, dns={"ttl": 30})
+    body["spec"]["template"] = {
+        "metadata": {"annotations": {"round": "0"}},
+        "spec": {"selector": {"run": BACKEND}, "ports": [{"name": "http", "port": 80}]},
     }
+    return body
 
 
 class Fleet:

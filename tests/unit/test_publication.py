@@ -5,26 +5,14 @@ from __future__ import annotations
 import pytest
 
 from federation_operator.domain.health import HealthSnapshot, ShardHealth
-from federation_operator.domain.members import ClusterInfo, Ingress
+from federation_operator.domain.members import Ingress
 from federation_operator.domain.records import Conflict, PublishResult, RecordSet, ServiceNames
 from federation_operator.planning.publication import plan_service_records, plan_topology, render_dns_status
+from tests.unit.test_health import EU, US, cluster
 
 NAMES = ServiceNames(
     service="nginx", namespace="mynamespace", federation="myfederation", domain="example.com"
 )
-GRACE = 40.0
-
-
-def cluster(name: str, *, ready: bool = True, synced: bool = True, since: float | None = None) -> ClusterInfo:
-    region = name.removeprefix("gce-")
-    return ClusterInfo(
-        name=name,
-        region=region,
-        zones=(f"{region}-a", f"{region}-b"),
-        ready=ready,
-        synced=synced,
-        not_ready_since=since,
-    )
 
 
 def shard(name: str, *, healthy: bool, address: str) -> ShardHealth:
@@ -42,9 +30,6 @@ def shard(name: str, *, healthy: bool, address: str) -> ShardHealth:
         message="",
         counted=healthy,
     )
-
-
-US, EU = "gce-us-central1", "gce-europe-west1"
 
 
 def test_records_come_from_counted_shards_over_the_whole_topology() -> None:
