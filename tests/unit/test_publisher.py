@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from federation_operator.controllers.shutdown import ShutdownGate, ShuttingDownError
 from federation_operator.dns.inmemory import InMemoryProvider
 from federation_operator.dns.publisher import Publisher
 from federation_operator.domain.errors import TransientError
@@ -119,3 +120,36 @@ async def test_withdraw_removes_records_and_their_ownership(running: Running) ->
         await publisher.withdraw(KEY)
     assert provider.snapshot() == ()
     assert publisher.result(KEY) is None
+
+
+async def test_once_stopping_no_round_is_applied() -> None:
+    provider = InMemoryProvider(ZONE)
+    gate = ShutdownGate()
+    publisher = Publisher(
+        provider, federation="myfederation", on_result=lambda _key: None, stopping=gate.is_closed
+    )
+    task = asyncio.create_task(publisher.run())
+    try:
+        publisher.submit(KEY, a_record("127.1.1.1"))
+        await settled(publisher, KEY, a_record("127.1.1.1"))
+        calls = provider.calls
+        gate.close("test")
+        # What a reconcile racing the shutdown would submit: its members look gone.
+        publisher.submit(KEY, ())
+        async with asyncio.timeout(5):
+            await task  # the loop ends by itself once it sees the gate closed
+        assert provider.calls == calls
+        assert any(r.type == "A" for r in provider.snapshot())
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def test_the_gate_refuses_writes_once_closed() -> None:
+    gate = ShutdownGate()
+    gate.check("writing")  # open: nothing happens
+    gate.close("signal SIGTERM")
+    gate.close("a second reason")  # the first reason stays
+    with pytest.raises(ShuttingDownError, match=r"not writing: the operator is stopping \(signal SIGTERM\)"):
+        gate.check("writing")
+    assert issubclass(ShuttingDownError, TransientError)
