@@ -146,14 +146,14 @@ class FederatedServiceController:
         if body is None or body["metadata"].get("deletionTimestamp") or self.gate.is_closed():
             return None  # gone, or the delete handler is cleaning up, or we are stopping
         observation = self._observe(key, body)
-        writes = plan_member_writes(observation, self.federation)
-        results = await self._apply_writes(observation, writes)
+        members = plan_member_writes(observation, self.federation)
+        results = await self._apply_writes(observation, members.writes)
         if self.gate.is_closed():
             # Stopping began while the writes were out: members may already be disconnecting, so a plan
             # made now would describe our teardown. Nothing below awaits until the status write, so this
             # one check covers the DNS submission too.
             return None
-        plan = plan_reconcile(observation, self.federation, results)
+        plan = plan_reconcile(observation, self.federation, members, results)
         return await self._settle(key, body, plan)
 
     def _observe(self, key: Key, body: Mapping[str, Any]) -> Observation:

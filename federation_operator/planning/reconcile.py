@@ -33,6 +33,7 @@ __all__ = [
     "UPDATED",
     "WITHDRAWN",
     "Federation",
+    "MemberPlan",
     "MemberWrite",
     "Observation",
     "PlannedEvent",
@@ -126,24 +127,39 @@ class ReconcilePlan:
     retry_after: float | None = None
 
 
-def plan_member_writes(observation: Observation, federation: Federation) -> tuple[MemberWrite, ...]:
-    """The write each member needs (none for an invalid spec: existing Services stay as they are)."""
-    if isinstance(observation.spec, InvalidSpecError):
-        return ()
-    manifests = _plan_manifests(observation, observation.spec, federation.name)
-    return tuple(
-        _plan_write(observation, federation.name, c, manifests.get(c.name)) for c in observation.clusters
+@dataclass(frozen=True)
+class MemberPlan:
+    """The write each member needs; none when the spec is `invalid` (existing Services stay as they are)."""
+
+    writes: tuple[MemberWrite, ...]
+    invalid: InvalidSpecError | None = None
+
+
+def plan_member_writes(observation: Observation, federation: Federation) -> MemberPlan:
+    """The Service each selected member should hold, and the write it needs to get there."""
+    manifests = _plan_manifests(observation, federation.name)
+    if isinstance(manifests, InvalidSpecError):
+        return MemberPlan((), invalid=manifests)
+    return MemberPlan(
+        tuple(
+            _plan_write(observation, federation.name, c, manifests.get(c.name)) for c in observation.clusters
+        )
     )
 
 
 def plan_reconcile(
-    observation: Observation, federation: Federation, results: Mapping[str, WriteResult]
+    observation: Observation,
+    federation: Federation,
+    members: MemberPlan,
+    results: Mapping[str, WriteResult],
 ) -> ReconcilePlan:
-    """Health, records, status and events, from the observation and what the member writes left behind."""
+    """Health, records, status and events, from the observation, the member plan and what its writes left
+    behind (`results`, by cluster)."""
     spec = observation.spec
-    if isinstance(spec, InvalidSpecError):
-        return _plan_invalid(observation, spec)
-    writes = plan_member_writes(observation, federation)
+    if members.invalid is not None:
+        return _plan_invalid(observation, members.invalid)
+    assert not isinstance(spec, InvalidSpecError)
+    writes = members.writes
     selected = [w for w in writes if w.action != "withdraw" and w.manifest is not None]
     by_name = {c.name: c for c in observation.clusters}
     shards = [
@@ -159,7 +175,7 @@ def plan_reconcile(
         expected=observation.expected,
         started_at=observation.started_at,
     )
-    events, cleared = _write_events(observation, writes, results)
+    events, cleared = _write_events(observation, federation.name, writes, results)
     records: tuple[RecordSet, ...] | None = None
     dns = None
     if federation.domain is not None:
@@ -208,7 +224,21 @@ def plan_reconcile(
     )
 
 
-def _plan_manifests(observation: Observation, spec: FederatedServiceSpec, federation: str) -> dict[str, Any]:
+def _plan_manifests(observation: Observation, federation: str) -> dict[str, Any] | InvalidSpecError:
+    """The Service each selected member should hold, or why the spec cannot say (an override that does
+    not apply is only found here, not by the schema)."""
+    spec = observation.spec
+    if isinstance(spec, InvalidSpecError):
+        return spec
+    try:
+        return _render_manifests(observation, spec, federation)
+    except InvalidSpecError as err:
+        return err
+
+
+def _render_manifests(
+    observation: Observation, spec: FederatedServiceSpec, federation: str
+) -> dict[str, Any]:
     namespace, name = observation.key
     manifests: dict[str, Any] = {}
     for cluster in plan_placement(spec.placement, observation.clusters):
@@ -263,7 +293,7 @@ def _observe_shard(
     problem = result.problem if result is not None else None
     if write.action == "wait":
         problem = "cluster not ready" if not cluster.ready else "cluster watches not synced yet"
-    elif write.action == "conflict":
+    elif _is_conflict(observation, federation.name, write, result):
         problem = f"Conflict: {_conflict_message(observation, write.cluster)}"
     return ShardObservation(
         cluster=cluster,
@@ -279,8 +309,22 @@ def _matches(observed: ObservedService | None, manifest: Mapping[str, Any] | Non
     return observed is not None and manifest is not None and is_in_sync(observed.manifest, manifest)
 
 
+def _is_conflict(
+    observation: Observation, federation: str, write: MemberWrite, result: WriteResult | None
+) -> bool:
+    """A Service we do not own holds our name: seen in the cache (planned), or found by our create (the
+    member caches hold only Services carrying our federation label, so a foreign one shows up this way)."""
+    if write.action == "conflict":
+        return True
+    found = result.observed if result is not None else None
+    return found is not None and not _owned(observation, federation, found)
+
+
 def _write_events(
-    observation: Observation, writes: tuple[MemberWrite, ...], results: Mapping[str, WriteResult]
+    observation: Observation,
+    federation: str,
+    writes: tuple[MemberWrite, ...],
+    results: Mapping[str, WriteResult],
 ) -> tuple[list[PlannedEvent], list[str]]:
     """A Conflict warning per member where a foreign Service holds our name, and one event per kind of
     write made, naming the clusters (with many members, an event per cluster would multiply the host's
@@ -290,7 +334,7 @@ def _write_events(
     done: dict[str, list[str]] = {}
     for write in writes:
         result = results.get(write.cluster)
-        if write.action == "conflict":
+        if _is_conflict(observation, federation, write, result):
             message = _conflict_message(observation, write.cluster)
             events.append(PlannedEvent(f"conflict/{write.cluster}", "Warning", "Conflict", message))
         elif write.action in ("create", "update", "keep") and (result is None or result.problem is None):

@@ -19,6 +19,7 @@ from federation_operator.planning.reconcile import (
     CREATED,
     Federation,
     Observation,
+    ReconcilePlan,
     WriteResult,
     plan_member_writes,
     plan_reconcile,
@@ -74,20 +75,28 @@ def observe(
 
 
 def manifests(observation: Observation) -> dict[str, dict[str, Any]]:
-    return {w.cluster: dict(w.manifest or {}) for w in plan_member_writes(observation, FED)}
+    return {w.cluster: dict(w.manifest or {}) for w in plan_member_writes(observation, FED).writes}
 
 
-def conditions(plan: Any) -> dict[str, tuple[str, str]]:
+def actions(observation: Observation) -> list[str]:
+    return [w.action for w in plan_member_writes(observation, FED).writes]
+
+
+def reconcile(observation: Observation, results: dict[str, WriteResult] | None = None) -> ReconcilePlan:
+    return plan_reconcile(observation, FED, plan_member_writes(observation, FED), results or {})
+
+
+def conditions(plan: ReconcilePlan) -> dict[str, tuple[str, str]]:
     return {c.type: (c.status, c.reason) for c in plan.status.conditions}
 
 
 def test_first_round_creates_everywhere_and_publishes_nothing_yet() -> None:
     observation = observe()
-    writes = plan_member_writes(observation, FED)
+    writes = plan_member_writes(observation, FED).writes
     assert [(w.cluster, w.action) for w in writes] == [("us", "create"), ("eu", "create")]
     desired = manifests(observation)
     results = {c: WriteResult(ours(c, desired[c]), True, wrote=CREATED) for c in desired}
-    plan = plan_reconcile(observation, FED, results)
+    plan = reconcile(observation, results)
     assert plan.records == ()  # no shard has an address yet: nothing at all is published
     assert [s.reason for s in plan.status.shards] == ["NoLoadBalancerIngress", "NoLoadBalancerIngress"]
     assert conditions(plan)["Propagated"] == ("True", "InSync")
@@ -99,16 +108,16 @@ def test_healthy_shards_give_records_and_ready_follows_the_publisher() -> None:
     services = {"us": ours("us", desired["us"], "127.0.0.10"), "eu": ours("eu", desired["eu"], "127.0.0.20")}
     endpoints = {c: EndpointSummary(ready=1) for c in services}
     first = observe(services=services, endpoints=endpoints)
-    assert [w.action for w in plan_member_writes(first, FED)] == ["keep", "keep"]
-    plan = plan_reconcile(first, FED, {})
+    assert actions(first) == ["keep", "keep"]
+    plan = reconcile(first, {})
     assert plan.records
     globals_ = [r for r in plan.records if r.name == "nginx.mynamespace.myfederation.svc.example.com."]
     assert [(r.type, r.values) for r in globals_ if r.type == "A"] == [("A", ("127.0.0.10", "127.0.0.20"))]
     # Submitted, not confirmed: Ready waits for the provider.
     assert conditions(plan)[CONDITION_DNS_PUBLISHED] == ("Unknown", "Pending")
     assert conditions(plan)[CONDITION_READY][0] == "False"
-    confirmed = plan_reconcile(
-        observe(services=services, endpoints=endpoints, published=PublishResult(plan.records)), FED, {}
+    confirmed = reconcile(
+        observe(services=services, endpoints=endpoints, published=PublishResult(plan.records)), {}
     )
     assert conditions(confirmed)[CONDITION_DNS_PUBLISHED] == ("True", "Published")
     assert conditions(confirmed)[CONDITION_READY] == ("True", "Ready")
@@ -118,8 +127,8 @@ def test_healthy_shards_give_records_and_ready_follows_the_publisher() -> None:
 def test_a_foreign_service_is_a_conflict_and_never_written() -> None:
     foreign = ObservedService("us", KEY[0], KEY[1], None, None, {"metadata": {}}, (Ingress(ip="127.9.9.9"),))
     observation = observe(clusters=(US,), services={"us": foreign})
-    assert [w.action for w in plan_member_writes(observation, FED)] == ["conflict"]
-    plan = plan_reconcile(observation, FED, {})
+    assert actions(observation) == ["conflict"]
+    plan = reconcile(observation, {})
     assert plan.status.shards[0].reason == "Conflict"
     assert plan.status.shards[0].ingress == ()  # a foreign Service lends no addresses
     assert [(e.topic, e.reason) for e in plan.events][:1] == [("conflict/us", "Conflict")]
@@ -133,8 +142,8 @@ def test_a_member_away_is_not_written_and_its_last_known_shard_is_kept_within_gr
     observation = observe(
         clusters=(US, away), services=services, endpoints={c: EndpointSummary(ready=1) for c in services}
     )
-    assert [w.action for w in plan_member_writes(observation, FED)] == ["keep", "wait"]
-    plan = plan_reconcile(observation, FED, {})
+    assert actions(observation) == ["keep", "wait"]
+    plan = reconcile(observation, {})
     eu = next(s for s in plan.status.shards if s.cluster == "eu")
     assert (eu.healthy, eu.reason) == (False, "ClusterNotReady")
     assert plan.records is not None
@@ -145,7 +154,7 @@ def test_a_member_away_is_not_written_and_its_last_known_shard_is_kept_within_gr
 
 def test_every_member_away_freezes_dns_and_says_so() -> None:
     clusters = tuple(ClusterInfo(**{**c.__dict__, "ready": False, "not_ready_since": 1.0}) for c in (US, EU))
-    plan = plan_reconcile(observe(clusters=clusters), FED, {})
+    plan = reconcile(observe(clusters=clusters), {})
     assert plan.records is None
     assert conditions(plan)[CONDITION_DNS_PUBLISHED] == ("False", "PartitionGuard")
     assert ("partition", "PartitionGuard") in [(e.topic, e.reason) for e in plan.events]
@@ -153,8 +162,8 @@ def test_every_member_away_freezes_dns_and_says_so() -> None:
 
 def test_an_invalid_spec_writes_nothing_and_names_the_field() -> None:
     observation = observe(spec={"template": {"spec": {"ports": "eighty"}}})
-    assert plan_member_writes(observation, FED) == ()
-    plan = plan_reconcile(observation, FED, {})
+    assert plan_member_writes(observation, FED).writes == ()
+    plan = reconcile(observation, {})
     assert plan.records is None
     assert conditions(plan)["Propagated"] == ("False", "InvalidSpec")
     assert "spec.template.spec.ports" in plan.events[0].message
@@ -167,9 +176,9 @@ def test_a_cluster_placement_drops_is_withdrawn_and_not_counted() -> None:
     observation = observe(
         services=services, endpoints={c: EndpointSummary(ready=1) for c in services}, spec=spec
     )
-    writes = {w.cluster: w.action for w in plan_member_writes(observation, FED)}
+    writes = {w.cluster: w.action for w in plan_member_writes(observation, FED).writes}
     assert writes == {"us": "keep", "eu": "withdraw"}
-    plan = plan_reconcile(observation, FED, {"eu": WriteResult(None, False, wrote="Withdrawn")})
+    plan = reconcile(observation, {"eu": WriteResult(None, False, wrote="Withdrawn")})
     assert [s.cluster for s in plan.status.shards] == ["us"]
     assert {v for r in plan.records or () if r.type == "A" for v in r.values} == {"127.0.0.10"}
     assert ("Withdrawn", "Service removed from eu") in [(e.reason, e.message) for e in plan.events]
@@ -178,10 +187,33 @@ def test_a_cluster_placement_drops_is_withdrawn_and_not_counted() -> None:
 def test_a_refused_write_is_on_the_shard_and_retried() -> None:
     observation = observe(clusters=(US,))
     refused = WriteResult(None, False, problem="member said 422: spec.ports[0].nodePort: Invalid value")
-    plan = plan_reconcile(observation, FED, {"us": refused})
+    plan = reconcile(observation, {"us": refused})
     assert "422" in (plan.status.shards[0].message or "")
     assert plan.retry_after is None  # permanent: retried when something changes
-    transient = plan_reconcile(
-        observation, FED, {"us": WriteResult(None, False, problem="timeout", transient=True)}
-    )
+    transient = reconcile(observation, {"us": WriteResult(None, False, problem="timeout", transient=True)})
     assert transient.retry_after == 5.0
+
+
+def test_a_foreign_service_found_by_our_create_is_a_conflict() -> None:
+    # The member caches hold only Services with our federation label: a foreign one is found by creating.
+    observation = observe(clusters=(US,))
+    assert actions(observation) == ["create"]
+    foreign = ObservedService("us", KEY[0], KEY[1], None, None, {"metadata": {}}, (Ingress(ip="127.9.9.9"),))
+    plan = reconcile(observation, {"us": WriteResult(foreign, False)})
+    assert plan.status.shards[0].reason == "Conflict"
+    assert "Conflict: a Service mynamespace/nginx not managed" in (plan.status.shards[0].message or "")
+    assert [(e.topic, e.reason) for e in plan.events][:1] == [("conflict/us", "Conflict")]
+
+
+def test_an_override_that_does_not_apply_is_an_invalid_spec() -> None:
+    spec = {
+        **SPEC,
+        "overrides": [{"clusterName": "us", "clusterOverrides": [{"op": "remove", "path": "/spec/nope"}]}],
+    }
+    observation = observe(spec=spec)
+    members = plan_member_writes(observation, FED)
+    assert members.writes == ()
+    assert members.invalid is not None
+    plan = reconcile(observation)
+    assert conditions(plan)["Propagated"] == ("False", "InvalidSpec")
+    assert "spec.overrides[0]" in plan.events[0].message
