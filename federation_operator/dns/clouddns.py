@@ -25,7 +25,7 @@
   with ``notFound``/``alreadyExists``, a stale plan, and the caller re-reads.
 
 Errors, mapped once here: ``conditionNotMet`` (412), ``notFound`` on a deletion and ``alreadyExists``
-(409) mean the zone changed since the plan → :class:`~federation_operator.dns.provider.StaleChangesError`;
+(409) mean the zone changed since the plan → :class:`~federation_operator.domain.errors.StaleChangesError`;
 ``cnameResourceRecordSetConflict``, other 400s, 401, 403, 413 (a per-change quota lower than
 :class:`ChangeLimits`) and a missing zone or project (404) →
 ``PermanentError``.
@@ -54,9 +54,14 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import dns as google_dns
 from google.oauth2 import service_account
 
-from federation_operator.dns.factory import check_options, number_option
-from federation_operator.dns.provider import StaleChangesError, backoff_delay, check_in_zone
-from federation_operator.domain.errors import FederationError, PermanentError, TransientError
+from federation_operator.dns.options import check_options, number_option
+from federation_operator.dns.provider import backoff_delay, check_in_zone
+from federation_operator.domain.errors import (
+    FederationError,
+    PermanentError,
+    StaleChangesError,
+    TransientError,
+)
 from federation_operator.domain.ownership import group_changes_by_name
 from federation_operator.domain.records import RECORD_TYPES, Changes, RecordKey, RecordSet, normalize_name
 

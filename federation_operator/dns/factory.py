@@ -6,21 +6,22 @@ environment or a Secret), checks them, and imports its SDK only when called, so 
 BIND never loads boto3 or google-cloud-dns. Unknown providers and unknown or malformed options fail fast
 with a ``PermanentError`` naming them.
 
-Registered: ``inmemory`` (dry runs and tests; no options) and ``rfc2136`` (options: ``server`` (required),
-``port``, ``key_name``, ``key_secret``, ``key_algorithm``, ``timeout``).
+Registered: ``inmemory`` (dry runs and tests; no options), ``rfc2136`` (options: ``server`` (required),
+``port``, ``key_name``, ``key_secret``, ``key_algorithm``, ``timeout``), ``route53`` and ``clouddns`` (their
+options: :func:`~federation_operator.dns.route53.build_route53`,
+:func:`~federation_operator.dns.clouddns.build_clouddns`). Option checking itself is
+:mod:`federation_operator.dns.options`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TypeVar
 
+from federation_operator.dns.options import check_options, number_option
 from federation_operator.dns.provider import DnsProvider
 from federation_operator.domain.errors import PermanentError
 
-__all__ = ["PROVIDERS", "ProviderBuilder", "check_options", "make_provider", "number_option"]
-
-NumberT = TypeVar("NumberT", int, float)
+__all__ = ["PROVIDERS", "ProviderBuilder", "make_provider"]
 
 ProviderBuilder = Callable[[str, Mapping[str, str]], DnsProvider]
 """Builds a provider from the zone name and the provider's options."""
@@ -80,27 +81,3 @@ def make_provider(name: str, *, zone: str, options: Mapping[str, str] | None = N
     if builder is None:
         raise PermanentError(f"unknown DNS provider {name!r}; known: {', '.join(sorted(PROVIDERS))}")
     return builder(zone, dict(options or {}))
-
-
-def check_options(
-    provider: str, options: Mapping[str, str], *, required: tuple[str, ...], optional: tuple[str, ...]
-) -> None:
-    missing = [key for key in required if not options.get(key)]
-    if missing:
-        raise PermanentError(f"DNS provider {provider}: option {missing[0]} is required")
-    unknown = sorted(set(options) - set(required) - set(optional))
-    if unknown:
-        known = ", ".join((*required, *optional)) or "none"
-        raise PermanentError(f"DNS provider {provider}: unknown option {unknown[0]} (known: {known})")
-
-
-def number_option(
-    provider: str, options: Mapping[str, str], key: str, kind: type[NumberT], default: NumberT
-) -> NumberT:
-    raw = options.get(key)
-    if raw is None:
-        return default
-    try:
-        return kind(raw)
-    except ValueError as exc:
-        raise PermanentError(f"DNS provider {provider}: option {key}={raw!r} is not a number") from exc

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from federation_operator.dns.provider import StaleChangesError, check_in_zone
-from federation_operator.domain.errors import FederationError
+from federation_operator.dns.provider import check_in_zone
+from federation_operator.domain.errors import FederationError, StaleChangesError
 from federation_operator.domain.records import Changes, RecordSet, normalize_name
 from federation_operator.planning.zone_diff import InapplicableChangesError, render_applied
 

@@ -1,15 +1,15 @@
-"""The narrow DNS provider protocol every adapter implements, and the errors adapters raise.
+"""The narrow DNS provider protocol every adapter implements, and what adapters share around it.
 
 A provider serves one zone. It lists the zone's record sets of the types the operator manages
-(``RECORD_TYPES``: A, AAAA, CNAME, TXT) and applies a
-``Changes`` in as few calls as the provider allows. It knows nothing of
-ownership: :mod:`federation_operator.planning.zone_diff` plans only changes to records the owner owns, and the
-adapter applies exactly those.
+(``RECORD_TYPES``: A, AAAA, CNAME, TXT) and applies a ``Changes`` in as few calls as the provider allows. It
+knows nothing of ownership: :mod:`federation_operator.planning.zone_diff` plans only changes to records the
+owner owns, and the adapter applies exactly those.
 
-Errors: an adapter maps every SDK or network failure once, at its boundary, to
-``TransientError`` (retry with backoff: timeouts, refused connections,
-throttling, server failures) or ``PermanentError`` (bad credentials, a zone
-the server does not serve, an update the server refuses), with ``raise ... from exc``.
+Errors (:mod:`federation_operator.domain.errors`): an adapter maps every SDK or network failure once, at its
+boundary, to ``TransientError`` (retry with backoff: timeouts, refused connections, throttling, server
+failures), its ``StaleChangesError`` (the zone changed since the plan: read it again and plan again) or
+``PermanentError`` (bad credentials, a zone the server does not serve, an update the server refuses), with
+``raise ... from exc``.
 """
 
 from __future__ import annotations
@@ -17,18 +17,10 @@ from __future__ import annotations
 import random
 from typing import Protocol
 
-from federation_operator.domain.errors import PermanentError, TransientError
+from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.records import Changes, RecordSet, normalize_name
 
-__all__ = ["DnsProvider", "StaleChangesError", "backoff_delay", "check_in_zone"]
-
-
-class StaleChangesError(TransientError):
-    """The zone no longer holds what the plan was computed against (a deletion or update found other
-    content, a creation found a record set already there): read the zone again and plan again.
-
-    Transient because a fresh plan fixes it: either the plan now fits, or the diff reports a conflict.
-    """
+__all__ = ["DnsProvider", "backoff_delay", "check_in_zone"]
 
 
 class DnsProvider(Protocol):
@@ -47,7 +39,8 @@ class DnsProvider(Protocol):
         """Apply ``changes`` and return the number of provider calls made; an empty plan makes none.
 
         Deletions and ``update_old`` carry the exact record sets the plan expects to find; a provider
-        that can check them (every adapter here does) raises :class:`StaleChangesError` when the zone
+        that can check them (every adapter here does) raises
+        :class:`~federation_operator.domain.errors.StaleChangesError` when the zone
         differs. When a plan needs several calls, each is atomic but the set is not: after an error the
         caller reads the zone again before planning anew.
         """

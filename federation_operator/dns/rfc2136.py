@@ -4,7 +4,7 @@
   apex SOA and NS, and any other type, are not the operator's business).
 - **Writing** sends TSIG-signed UPDATE messages over TCP. Each change carries a prerequisite, so the server
   itself refuses a message planned against a zone that has changed since (``NXRRSET``/``YXRRSET`` →
-  :class:`~federation_operator.dns.provider.StaleChangesError`) instead of silently doing something else:
+  :class:`~federation_operator.domain.errors.StaleChangesError`) instead of silently doing something else:
 
   ========================  ====================================  ==========================================
   change                    prerequisite                          update
@@ -52,8 +52,8 @@ import dns.update
 import dns.xfr
 import dns.zone
 
-from federation_operator.dns.provider import StaleChangesError, check_in_zone
-from federation_operator.domain.errors import PermanentError, TransientError
+from federation_operator.dns.provider import check_in_zone
+from federation_operator.domain.errors import PermanentError, StaleChangesError, TransientError
 from federation_operator.domain.ownership import group_changes_by_name
 from federation_operator.domain.records import RECORD_TYPES, Changes, RecordSet, RecordType, normalize_name
 

@@ -81,9 +81,14 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from federation_operator.dns.factory import check_options, number_option
-from federation_operator.dns.provider import StaleChangesError, backoff_delay, check_in_zone
-from federation_operator.domain.errors import FederationError, PermanentError, TransientError
+from federation_operator.dns.options import check_options, number_option
+from federation_operator.dns.provider import backoff_delay, check_in_zone
+from federation_operator.domain.errors import (
+    FederationError,
+    PermanentError,
+    StaleChangesError,
+    TransientError,
+)
 from federation_operator.domain.ownership import group_changes_by_name
 from federation_operator.domain.records import (
     RECORD_TYPES,

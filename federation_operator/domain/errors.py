@@ -8,7 +8,7 @@ kopf handlers translate them to kopf's own ``TemporaryError`` / ``PermanentError
 
 from __future__ import annotations
 
-__all__ = ["FederationError", "InvalidSpecError", "PermanentError", "TransientError"]
+__all__ = ["FederationError", "InvalidSpecError", "PermanentError", "StaleChangesError", "TransientError"]
 
 
 class FederationError(Exception):
@@ -21,6 +21,14 @@ class TransientError(FederationError):
     def __init__(self, message: str, *, delay: float | None = None) -> None:
         super().__init__(message)
         self.delay = delay
+
+
+class StaleChangesError(TransientError):
+    """A DNS zone no longer holds what the plan was computed against (a deletion or update found other
+    content, a creation found a record set already there): read the zone again and plan again.
+
+    Transient because a fresh plan fixes it: either the plan now fits, or the diff reports a conflict.
+    """
 
 
 class PermanentError(FederationError):

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from federation_operator.dns.provider import StaleChangesError
-from federation_operator.domain.errors import FederationError, PermanentError
+from federation_operator.domain.errors import FederationError, PermanentError, StaleChangesError
 from federation_operator.domain.keys import Key
 from federation_operator.domain.records import Changes
 

@@ -19,8 +19,7 @@ from google.cloud import dns
 from localfed.federation import free_port
 
 from federation_operator.dns.clouddns import ChangeLimits, CloudDnsProvider, build_clouddns
-from federation_operator.dns.provider import StaleChangesError
-from federation_operator.domain.errors import PermanentError, TransientError
+from federation_operator.domain.errors import PermanentError, StaleChangesError, TransientError
 from federation_operator.domain.ownership import parse_ownership_name, render_ownership_value
 from federation_operator.domain.records import Changes, RecordSet
 from tests.fakes.clouddns import FakeCloudDns

@@ -6,8 +6,7 @@ import pytest
 
 from federation_operator.dns import PROVIDERS, make_provider
 from federation_operator.dns.inmemory import InMemoryProvider
-from federation_operator.dns.provider import StaleChangesError
-from federation_operator.domain.errors import PermanentError, TransientError
+from federation_operator.domain.errors import PermanentError, StaleChangesError, TransientError
 from federation_operator.domain.records import Changes, RecordSet
 
 from . import ASIA, EUROPE, US, global_name, plan_for, publish, seed_records, tier_name, unique_service

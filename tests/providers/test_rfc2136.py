@@ -15,9 +15,8 @@ from localfed.bind import BindServer
 from localfed.federation import free_port
 
 from federation_operator.dns import make_provider
-from federation_operator.dns.provider import StaleChangesError
 from federation_operator.dns.rfc2136 import Rfc2136Provider
-from federation_operator.domain.errors import PermanentError, TransientError
+from federation_operator.domain.errors import PermanentError, StaleChangesError, TransientError
 from federation_operator.domain.records import Changes, RecordSet
 
 from . import (

@@ -29,7 +29,6 @@ from botocore.exceptions import (
 from botocore.stub import Stubber
 from moto.server import ThreadedMotoServer
 
-from federation_operator.dns.provider import StaleChangesError
 from federation_operator.dns.route53 import (
     MAX_BATCH_CHARACTERS,
     MAX_BATCH_VALUES,
@@ -37,7 +36,7 @@ from federation_operator.dns.route53 import (
     build_route53,
     render_txt_value,
 )
-from federation_operator.domain.errors import PermanentError, TransientError
+from federation_operator.domain.errors import PermanentError, StaleChangesError, TransientError
 from federation_operator.domain.ownership import render_ownership_records
 from federation_operator.domain.records import Changes, RecordSet
 

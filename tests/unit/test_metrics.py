@@ -9,9 +9,8 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from federation_operator.dns.inmemory import InMemoryProvider
-from federation_operator.dns.provider import StaleChangesError
 from federation_operator.dns.publisher import Publisher
-from federation_operator.domain.errors import PermanentError, TransientError
+from federation_operator.domain.errors import PermanentError, StaleChangesError, TransientError
 from federation_operator.domain.records import RecordSet
 from federation_operator.observability.metrics import Metrics, ShardHealth, dns_error_kind
 
