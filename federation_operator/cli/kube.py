@@ -22,12 +22,8 @@ from kubernetes.client import ApiClient
 
 from federation_operator import __version__
 from federation_operator.cli.errors import CliError, ClusterUnreachableError, UsageError
-from federation_operator.kube.credentials import (
-    MemberConnectionError,
-    RawResponse,
-    send_request,
-    status_message,
-)
+from federation_operator.kube.errors import ApiConnectionError
+from federation_operator.kube.transport import RawResponse, send_request, status_message
 
 __all__ = [
     "FIELD_MANAGER",
@@ -193,7 +189,7 @@ class Cluster:
                 content_type=content_type,
                 timeout=(5.0, timeout),
             )
-        except MemberConnectionError as exc:
+        except ApiConnectionError as exc:
             raise ClusterUnreachableError(
                 f"cannot reach the {self.label} at {self.server}: {exc.reason}"
             ) from None

@@ -1,13 +1,9 @@
-"""API clients for member clusters, built from their credential Secrets, and the one raw HTTP path to them.
+"""API clients for member clusters, built from their credential Secrets.
 
 A member's Secret (in the host cluster) holds either a ``kubeconfig`` key or a ``token`` key and a ``ca.crt``
 key; :func:`build_api_client` turns it into a :class:`MemberApiClient` with the transport policy every member
-call shares: bounded timeouts, no urllib3-level retries, a small connection pool.
-
-Every request to a member goes through :func:`send_request` (or :func:`open_stream` for watches), which maps
-transport failures (refused, timed out, TLS) to :class:`MemberConnectionError` once, here. HTTP error statuses
-are returned, not raised: each caller knows which ones it expects (404 on a fetch, 409 on a create, 410 on a
-watch).
+call shares: bounded timeouts, no urllib3-level retries, a small connection pool. Requests through it go
+through :mod:`federation_operator.kube.transport`.
 
 Nothing read from a Secret is ever put into a message, a log line or an exception chain.
 """
@@ -16,75 +12,44 @@ from __future__ import annotations
 
 import base64
 import binascii
-import errno
-import json
 import os
 import shutil
-import socket
 import ssl
 import tempfile
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
 
-import urllib3
 import yaml
 from kubernetes.client import ApiClient, Configuration
-from kubernetes.client.exceptions import ApiException
 from kubernetes.client.rest import RESTResponse
 from urllib3.util.retry import Retry
 
 from federation_operator import __version__
-from federation_operator.domain.errors import PermanentError, TransientError
+from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.specs import MemberClusterSpec
+from federation_operator.kube.transport import BEARER_AUTH, DEFAULT_TIMEOUT, Timeout
 
 __all__ = [
     "CONNECTION_POOL_SIZE",
-    "CONNECT_TIMEOUT",
-    "DEFAULT_TIMEOUT",
     "KEY_CA",
     "KEY_KUBECONFIG",
     "KEY_TOKEN",
     "MemberApiClient",
-    "MemberConnectionError",
-    "RawResponse",
-    "Timeout",
     "build_api_client",
-    "describe_failure",
-    "open_stream",
-    "send_request",
-    "status_message",
 ]
 
 KEY_KUBECONFIG = "kubeconfig"
 KEY_TOKEN = "token"
 KEY_CA = "ca.crt"
 
-# One number is a total deadline for the whole request; a pair is (connect, read).
-Timeout = float | tuple[float, float]
-# Connect fast (a member that does not accept a TCP connection in 5 s is down for our purposes); reads may
-# wait longer for admission webhooks and a busy etcd behind the member's API.
-CONNECT_TIMEOUT = 5.0
-DEFAULT_TIMEOUT: Timeout = (CONNECT_TIMEOUT, 30.0)
 # Two watches, the probe and Service writes from the reconcile workers share a member's pool.
 CONNECTION_POOL_SIZE = 16
 
-_BEARER_AUTH = ["BearerToken"]
 _USER_AGENT = f"federation-operator/{__version__}"
 _UNSUPPORTED_USER_FIELDS = ("exec", "auth-provider", "username", "password", "tokenFile")
-
-
-class MemberConnectionError(TransientError):
-    """A member's API could not be reached or talked to (refused, timed out, TLS failure, connection lost).
-
-    ``reason`` is short and credential-free ("connection refused", "timed out"): fit for a condition message.
-    """
-
-    def __init__(self, what: str, reason: str) -> None:
-        super().__init__(f"{what}: {reason}")
-        self.reason = reason
 
 
 class MemberApiClient(ApiClient):
@@ -214,6 +179,25 @@ def _from_kubeconfig(source: _SecretSource) -> _Material:
         raise fail("not valid YAML") from None
     if not isinstance(doc, dict):
         raise fail("not a kubeconfig (expected a YAML mapping)")
+    (cluster_name, cluster), (user_name, user) = _current_entries(doc, fail)
+    ca_pem, tls_server_name = _cluster_trust(cluster, f"clusters[{cluster_name}]", fail)
+    user_entry = f"users[{user_name}]"
+    token, cert_pem, key_pem = _user_credentials(user, user_entry, fail)
+    return _Material(
+        token=token,
+        ca_pem=ca_pem,
+        cert_pem=cert_pem,
+        key_pem=key_pem,
+        tls_server_name=tls_server_name,
+        cert_origin=f"Secret {source.ref} key {KEY_KUBECONFIG!r}: {user_entry}",
+    )
+
+
+_Entry: TypeAlias = tuple[str, dict[str, Any]]
+
+
+def _current_entries(doc: dict[str, Any], fail: _Fail) -> tuple[_Entry, _Entry]:
+    """The cluster and user entries (name, body) of the kubeconfig's current (or only) context."""
     contexts = _named_entries(doc, "contexts", "context", fail)
     context_name = doc.get("current-context") or (next(iter(contexts)) if len(contexts) == 1 else None)
     if not context_name:
@@ -228,40 +212,41 @@ def _from_kubeconfig(source: _SecretSource) -> _Material:
         raise fail(f"context {context_name!r} names cluster {cluster_name!r}, which is not defined")
     if user_name not in users:
         raise fail(f"context {context_name!r} names user {user_name!r}, which is not defined")
-    cluster, user = clusters[cluster_name], users[user_name]
+    return (str(cluster_name), clusters[cluster_name]), (str(user_name), users[user_name])
 
-    def field_fail(entry: str, field: str) -> _Fail:
-        return lambda problem: fail(f"{entry}.{field}: {problem}")
 
-    cluster_entry = f"clusters[{cluster_name}]"
+def _field_fail(fail: _Fail, entry: str, field: str) -> _Fail:
+    return lambda problem: fail(f"{entry}.{field}: {problem}")
+
+
+def _cluster_trust(cluster: dict[str, Any], entry: str, fail: _Fail) -> tuple[bytes | None, str | None]:
+    """The CA (None: the system trust store) and ``tls-server-name`` of a kubeconfig's cluster entry."""
     if cluster.get("insecure-skip-tls-verify"):
-        raise fail(f"{cluster_entry}.insecure-skip-tls-verify is not supported: give the member's CA")
-    ca_pem = _file_or_data(cluster, "certificate-authority", cluster_entry, fail)
+        raise fail(f"{entry}.insecure-skip-tls-verify is not supported: give the member's CA")
+    ca_pem = _file_or_data(cluster, "certificate-authority", entry, fail)
     if ca_pem is not None:
-        ca_pem = _valid_ca(ca_pem, field_fail(cluster_entry, "certificate-authority-data"))
+        ca_pem = _valid_ca(ca_pem, _field_fail(fail, entry, "certificate-authority-data"))
     tls_server_name = cluster.get("tls-server-name")
+    return ca_pem, str(tls_server_name) if tls_server_name else None
 
-    user_entry = f"users[{user_name}]"
+
+def _user_credentials(
+    user: dict[str, Any], entry: str, fail: _Fail
+) -> tuple[str | None, bytes | None, bytes | None]:
+    """The token, client certificate and key of a kubeconfig's user entry (a token or a certificate)."""
     for unsupported in _UNSUPPORTED_USER_FIELDS:
         if user.get(unsupported):
-            raise fail(f"{user_entry}.{unsupported} is not supported: use a token or a client certificate")
+            raise fail(f"{entry}.{unsupported} is not supported: use a token or a client certificate")
     token = user.get("token")
     if token is not None:
-        token = _valid_token(token, field_fail(user_entry, "token"))
-    cert_pem = _file_or_data(user, "client-certificate", user_entry, fail)
-    key_pem = _file_or_data(user, "client-key", user_entry, fail)
+        token = _valid_token(token, _field_fail(fail, entry, "token"))
+    cert_pem = _file_or_data(user, "client-certificate", entry, fail)
+    key_pem = _file_or_data(user, "client-key", entry, fail)
     if (cert_pem is None) != (key_pem is None):
-        raise fail(f"{user_entry}: client-certificate and client-key must be given together")
+        raise fail(f"{entry}: client-certificate and client-key must be given together")
     if token is None and cert_pem is None:
-        raise fail(f"{user_entry}: has neither a token nor a client certificate")
-    return _Material(
-        token=token,
-        ca_pem=ca_pem,
-        cert_pem=cert_pem,
-        key_pem=key_pem,
-        tls_server_name=str(tls_server_name) if tls_server_name else None,
-        cert_origin=f"Secret {source.ref} key {KEY_KUBECONFIG!r}: {user_entry}",
-    )
+        raise fail(f"{entry}: has neither a token nor a client certificate")
+    return token, cert_pem, key_pem
 
 
 def _named_entries(doc: dict[str, Any], section: str, inner: str, fail: _Fail) -> dict[str, dict[str, Any]]:
@@ -333,8 +318,8 @@ def _client_for(endpoint: str, material: _Material) -> MemberApiClient:
     # hanging until its read timeout.
     configuration.keep_alive = True
     if material.token:
-        configuration.api_key = {"BearerToken": material.token}
-        configuration.api_key_prefix = {"BearerToken": "Bearer"}
+        configuration.api_key = {BEARER_AUTH: material.token}
+        configuration.api_key_prefix = {BEARER_AUTH: "Bearer"}
     private_dir: Path | None = None
     if material.cert_pem is not None and material.key_pem is not None:
         private_dir = Path(tempfile.mkdtemp(prefix="fedop-member-"))  # mode 0700
@@ -359,166 +344,3 @@ def _write_private(path: Path, content: bytes) -> Path:
     with os.fdopen(fd, "wb") as file:
         file.write(content)
     return path
-
-
-# --- raw requests ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RawResponse:
-    """A member API response, read in full: the status, headers and undecoded body."""
-
-    status: int
-    body: bytes
-    headers: Mapping[str, str]
-
-    def json(self) -> Any:
-        """The body parsed as JSON (raises ``ValueError`` when it is not JSON)."""
-        return json.loads(self.body)
-
-
-def send_request(
-    api: ApiClient,
-    method: str,
-    path: str,
-    *,
-    what: str,
-    query: Sequence[tuple[str, str | int | bool]] = (),
-    body: Any = None,
-    content_type: str | None = None,
-    accept: str = "application/json",
-    timeout: Timeout = DEFAULT_TIMEOUT,
-) -> RawResponse:
-    """Send one request to a member's API and read the whole response, whatever its status.
-
-    ``what`` ("apply Service ns/name") prefixes the message of the :class:`MemberConnectionError` raised when
-    the member cannot be reached or the connection fails.
-    """
-    response = _open(
-        api,
-        method,
-        path,
-        what=what,
-        query=query,
-        body=body,
-        content_type=content_type,
-        accept=accept,
-        timeout=timeout,
-    )
-    try:
-        data = response.read()
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise MemberConnectionError(what, describe_failure(exc)) from exc
-    finally:
-        response.release_conn()
-    return RawResponse(response.status, data, dict(response.headers))
-
-
-def open_stream(
-    api: ApiClient,
-    path: str,
-    *,
-    what: str,
-    query: Sequence[tuple[str, str | int | bool]] = (),
-    timeout: Timeout = DEFAULT_TIMEOUT,
-) -> urllib3.HTTPResponse:
-    """GET ``path`` and return the response unread, for streaming (watches); the caller closes it."""
-    return _open(
-        api,
-        "GET",
-        path,
-        what=what,
-        query=query,
-        body=None,
-        content_type=None,
-        accept="application/json",
-        timeout=timeout,
-    )
-
-
-def _open(
-    api: ApiClient,
-    method: str,
-    path: str,
-    *,
-    what: str,
-    query: Sequence[tuple[str, str | int | bool]],
-    body: Any,
-    content_type: str | None,
-    accept: str,
-    timeout: Timeout,
-) -> urllib3.HTTPResponse:
-    headers = {"Accept": accept}
-    if content_type:
-        headers["Content-Type"] = content_type
-    request = api.param_serialize(
-        method=method,
-        resource_path=path,
-        query_params=list(query),
-        header_params=headers,
-        body=body,
-        auth_settings=_BEARER_AUTH,
-    )
-    try:
-        response: urllib3.HTTPResponse = api.call_api(*request, _request_timeout=timeout).response
-    except (urllib3.exceptions.HTTPError, OSError, ApiException) as exc:
-        raise MemberConnectionError(what, describe_failure(exc)) from exc
-    return response
-
-
-def status_message(response: RawResponse) -> str:
-    """The API server's own words for an error response (its ``Status.message``), or the HTTP status."""
-    try:
-        status = response.json()
-    except ValueError:
-        status = None
-    message = status.get("message") if isinstance(status, dict) else None
-    if isinstance(message, str) and message:
-        return message if len(message) <= 300 else message[:297] + "..."
-    return f"HTTP {response.status}"
-
-
-def describe_failure(exc: BaseException) -> str:
-    """A short, credential-free reason for a transport failure: "connection refused", "timed out", ...."""
-    chain = list(_exception_chain(exc))
-    for err in chain:
-        if isinstance(err, ssl.SSLCertVerificationError):
-            return f"TLS certificate verification failed ({err.verify_message})"
-    for err in chain:
-        match err:
-            case ConnectionRefusedError():
-                return "connection refused"
-            case socket.gaierror():
-                return "cannot resolve host name"
-            case urllib3.exceptions.ConnectTimeoutError() if not isinstance(
-                err, urllib3.exceptions.NewConnectionError
-            ):
-                return "connect timed out"
-            case urllib3.exceptions.ReadTimeoutError() | TimeoutError():
-                return "timed out"
-            case ssl.SSLError():
-                return f"TLS error ({err.reason or type(err).__name__})"
-            case urllib3.exceptions.SSLError():
-                return "TLS error"
-            case ApiException() if err.status == 0:
-                # The generated client wraps a bare urllib3 SSLError this way.
-                return "TLS error"
-            case ConnectionResetError() | BrokenPipeError() | urllib3.exceptions.ProtocolError():
-                return "connection lost"
-            case OSError() if err.errno is not None:
-                return f"connection failed ({errno.errorcode.get(err.errno, err.errno)})"
-    return f"connection failed ({type(exc).__name__})"
-
-
-def _exception_chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and every exception it wraps (causes, contexts, urllib3 ``reason`` and args), in order."""
-    seen: list[BaseException] = []
-    todo: list[BaseException] = [exc]
-    while todo:
-        err = todo.pop(0)
-        if any(err is s for s in seen):
-            continue
-        seen.append(err)
-        wrapped = [getattr(err, "reason", None), err.__cause__, err.__context__, *err.args]
-        todo.extend(w for w in wrapped if isinstance(w, BaseException))
-    return seen

@@ -1,23 +1,23 @@
 """I/O against the host cluster (other than kopf's own watching): Secrets, and status of our resources.
 
 Blocking calls on the synchronous kubernetes client; the async code runs them with `asyncio.to_thread`.
-Failures are mapped to our errors here, once: 5xx, 429 and connection trouble are transient, the rest is
-permanent.
+Failures are mapped to our errors by the one classification (:mod:`federation_operator.kube.errors`): 429,
+every 5xx and connection trouble are transient, the rest is permanent.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError as Urllib3Error
 
-from federation_operator.domain.errors import PermanentError, TransientError
+from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.keys import GROUP, VERSION
+from federation_operator.kube.errors import TRANSPORT_ERRORS, api_error
 
 __all__ = [
     "build_host_client",
@@ -51,14 +51,6 @@ def build_host_client(kubeconfig: Path | None, context: str | None) -> client.Ap
     return client.ApiClient(configuration)
 
 
-def _translate(exc: ApiException | Urllib3Error | OSError, what: str) -> Exception:
-    if isinstance(exc, ApiException):
-        if exc.status in (429, 500, 502, 503, 504) or exc.status == 0:
-            return TransientError(f"{what}: HTTP {exc.status} {exc.reason}")
-        return PermanentError(f"{what}: HTTP {exc.status} {exc.reason}")
-    return TransientError(f"{what}: {type(exc).__name__}")
-
-
 def fetch_secret_data(api: client.ApiClient, namespace: str, name: str) -> dict[str, bytes]:
     """The decoded `data` of a Secret; its content never appears in errors or logs."""
     try:
@@ -68,9 +60,9 @@ def fetch_secret_data(api: client.ApiClient, namespace: str, name: str) -> dict[
             raise PermanentError(f"Secret {namespace}/{name} not found") from exc
         if exc.status == 403:
             raise PermanentError(f"Secret {namespace}/{name}: the operator may not read it") from exc
-        raise _translate(exc, f"reading Secret {namespace}/{name}") from exc
-    except (Urllib3Error, OSError) as exc:
-        raise _translate(exc, f"reading Secret {namespace}/{name}") from exc
+        raise api_error(f"reading Secret {namespace}/{name}", exc) from exc
+    except TRANSPORT_ERRORS as exc:
+        raise api_error(f"reading Secret {namespace}/{name}", exc) from exc
     return {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
 
 
@@ -78,10 +70,8 @@ def fetch_member_cluster_names(api: client.ApiClient) -> set[str]:
     """The names of every MemberCluster in the host cluster."""
     try:
         listing = client.CustomObjectsApi(api).list_cluster_custom_object(GROUP, VERSION, "memberclusters")
-    except ApiException as exc:
-        raise _translate(exc, "listing MemberClusters") from exc
-    except (Urllib3Error, OSError) as exc:
-        raise _translate(exc, "listing MemberClusters") from exc
+    except (ApiException, *TRANSPORT_ERRORS) as exc:
+        raise api_error("listing MemberClusters", exc) from exc
     items: list[dict[str, Any]] = cast(dict[str, Any], listing).get("items", [])
     return {str(item["metadata"]["name"]) for item in items}
 
@@ -94,9 +84,9 @@ def _status_patch(status: Mapping[str, Any]) -> list[dict[str, Any]]:
 def patch_federated_service_status(
     api: client.ApiClient, namespace: str, name: str, status: Mapping[str, Any]
 ) -> None:
-    what = f"updating status of FederatedService {namespace}/{name}"
-    try:
-        client.CustomObjectsApi(api).patch_namespaced_custom_object_status(
+    _write_status(
+        f"updating status of FederatedService {namespace}/{name}",
+        lambda: client.CustomObjectsApi(api).patch_namespaced_custom_object_status(
             GROUP,
             VERSION,
             namespace,
@@ -104,24 +94,25 @@ def patch_federated_service_status(
             name,
             _status_patch(status),
             _content_type=JSON_PATCH,
-        )
-    except ApiException as exc:
-        if exc.status == 404:
-            return  # deleted meanwhile: nothing to report on
-        raise _translate(exc, what) from exc
-    except (Urllib3Error, OSError) as exc:
-        raise _translate(exc, what) from exc
+        ),
+    )
 
 
 def patch_member_cluster_status(api: client.ApiClient, name: str, status: Mapping[str, Any]) -> None:
-    what = f"updating status of MemberCluster {name}"
-    try:
-        client.CustomObjectsApi(api).patch_cluster_custom_object_status(
+    _write_status(
+        f"updating status of MemberCluster {name}",
+        lambda: client.CustomObjectsApi(api).patch_cluster_custom_object_status(
             GROUP, VERSION, "memberclusters", name, _status_patch(status), _content_type=JSON_PATCH
-        )
+        ),
+    )
+
+
+def _write_status(what: str, patch: Callable[[], object]) -> None:
+    try:
+        patch()
     except ApiException as exc:
         if exc.status == 404:
-            return
-        raise _translate(exc, what) from exc
-    except (Urllib3Error, OSError) as exc:
-        raise _translate(exc, what) from exc
+            return  # deleted meanwhile: nothing to report on
+        raise api_error(what, exc) from exc
+    except TRANSPORT_ERRORS as exc:
+        raise api_error(what, exc) from exc

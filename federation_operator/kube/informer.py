@@ -34,12 +34,18 @@ from typing import Any
 import urllib3
 from kubernetes.client import ApiClient
 
-from federation_operator.kube.credentials import (
+from federation_operator.kube.errors import (
+    TRANSPORT_ERRORS,
+    ApiConnectionError,
+    connection_error,
+    retry_after,
+)
+from federation_operator.kube.transport import (
     DEFAULT_TIMEOUT,
-    MemberConnectionError,
+    Query,
     RawResponse,
     Timeout,
-    describe_failure,
+    api_path,
     open_stream,
     send_request,
     status_message,
@@ -79,8 +85,7 @@ class WatchedResource:
     @property
     def path(self) -> str:
         """The collection's path across all namespaces, e.g. ``/apis/discovery.k8s.io/v1/endpointslices``."""
-        root = "/apis" if "/" in self.api_version else "/api"
-        return f"{root}/{self.api_version}/{self.plural}"
+        return api_path(self.api_version, self.plural)
 
 
 SERVICES = WatchedResource("v1", "Service", "services")
@@ -105,6 +110,11 @@ class _Gone(Exception):
 
 class _ApiRefused(Exception):
     """The member answered a list or watch with an error status (other than 410)."""
+
+    def __init__(self, message: str, response: RawResponse | None = None) -> None:
+        super().__init__(message)
+        # The member's Retry-After (seconds), when it throttles us; the backoff waits at least that long.
+        self.delay = retry_after(response.headers) if response is not None else None
 
 
 class _Stopped(Exception):
@@ -253,24 +263,30 @@ class MemberWatch:
                     # A fresh list's version already too old: something is off; do not spin on the member.
                     self._stopping.wait(self._delay(failures))
                     failures = min(failures + 1, 32)
-            except (MemberConnectionError, _ApiRefused, ValueError) as exc:
+            except (ApiConnectionError, _ApiRefused, ValueError) as exc:
                 if self._stopping.is_set():
                     break
                 resource_version = None
                 self._synced.clear()
                 if self._progressed:
                     failures = 0
-                delay = self._delay(failures)
+                self._stopping.wait(self._report(exc, failures))
                 failures = min(failures + 1, 32)
-                reason = exc.reason if isinstance(exc, MemberConnectionError) else str(exc)
-                message = f"{self._name}: {reason}; retrying in {delay:.1f}s"
-                with self._lock:
-                    self._last_error = message
-                self._count(errors=1)
-                logger.info("%s", message)
-                self._call(self._on_error, message)
-                self._stopping.wait(delay)
         self._synced.clear()
+
+    def _report(self, exc: ApiConnectionError | _ApiRefused | ValueError, failures: int) -> float:
+        """Report a failed list or watch through ``on_error``; returns how long to wait before the next."""
+        delay = self._delay(failures)
+        if isinstance(exc, _ApiRefused) and exc.delay is not None:
+            delay = max(delay, min(exc.delay, self.backoff_max))
+        reason = exc.reason if isinstance(exc, ApiConnectionError) else str(exc)
+        message = f"{self._name}: {reason}; retrying in {delay:.1f}s"
+        with self._lock:
+            self._last_error = message
+        self._count(errors=1)
+        logger.info("%s", message)
+        self._call(self._on_error, message)
+        return delay
 
     def _list(self) -> str:
         """List everything (in pages); hand it over; return the list's resourceVersion."""
@@ -286,7 +302,7 @@ class MemberWatch:
             if response.status == 410:
                 raise _Gone()  # the continue token expired mid-way: start over
             if response.status != 200:
-                raise _ApiRefused(_refusal("list", response))
+                raise _ApiRefused(_refusal("list", response), response)
             page = response.json()
             if not isinstance(page, dict):
                 raise ValueError("list answered with malformed JSON")
@@ -307,7 +323,7 @@ class MemberWatch:
         self._call(self._on_synced)
         return str(metadata.get("resourceVersion") or "")
 
-    def _send(self, path: str, query: list[tuple[str, str | int | bool]]) -> RawResponse:
+    def _send(self, path: str, query: Query) -> RawResponse:
         if self._stopping.is_set():
             raise _Stopped()
         return send_request(
@@ -346,17 +362,17 @@ class MemberWatch:
                 body = RawResponse(response.status, response.read(), dict(response.headers))
                 if response.status == 410:
                     raise _Gone()
-                raise _ApiRefused(_refusal("watch", body))
+                raise _ApiRefused(_refusal("watch", body), body)
             self._count(watches_started=1)
             for event in self._events(response):
                 resource_version = self._handle(event, resource_version)
                 self._progressed = True
             clean = self._progressed = True
             return resource_version
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
+        except TRANSPORT_ERRORS as exc:
             if self._stopping.is_set():
                 raise _Stopped() from exc
-            raise MemberConnectionError(f"watch {self.resource.plural}", describe_failure(exc)) from exc
+            raise connection_error(f"watch {self.resource.plural}", exc) from exc
         finally:
             with self._lock:
                 self._response = None

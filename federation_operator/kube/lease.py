@@ -14,7 +14,9 @@ The rules are client-go's (the ones kube-controller-manager and controller-runti
 - A holder that stops cleanly releases the Lease (empty holder), so a standby takes over within one retry
   period instead of waiting for the Lease to expire.
 
-:func:`plan_attempt` is the decision, pure; :class:`LeaseElector` does the reads and writes.
+:func:`plan_attempt` is the decision, pure; :class:`LeaseElector` does the reads and writes. Their failures
+are mapped by the one classification (:mod:`federation_operator.kube.errors`); the loops retry them all, the
+permanent ones (a Lease the operator may not write) included, since RBAC can be fixed under a running replica.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError
+
+from federation_operator.domain.errors import FederationError
+from federation_operator.kube.errors import TRANSPORT_ERRORS, api_error
 
 __all__ = ["Action", "LeaseElector", "LeaseRecord", "LeaseTimings", "plan_attempt", "replica_identity"]
 
@@ -142,8 +146,10 @@ class LeaseElector:
             lease = self.leases.read_namespaced_lease(self.name, self.namespace, _request_timeout=timeout)
         except ApiException as exc:
             if exc.status != 404:
-                raise
+                raise api_error(f"read {self.where}", exc) from exc
             lease = None
+        except TRANSPORT_ERRORS as exc:
+            raise api_error(f"read {self.where}", exc) from exc
         record = _record(lease) if lease is not None else None
         self.observed_holder = record.holder if record is not None else ""
         now = self.clock()
@@ -168,7 +174,9 @@ class LeaseElector:
         except ApiException as exc:
             if exc.status == 409:  # another candidate wrote first: it won this round
                 return False
-            raise
+            raise api_error(f"write {self.where}", exc) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise api_error(f"write {self.where}", exc) from exc
         if action is not Action.RENEW:
             log.info("%s acquired by %s", self.where, self.identity)
         self._last_renewal = self.clock()
@@ -204,8 +212,8 @@ class LeaseElector:
             try:
                 if self.try_acquire_or_renew():
                     return True
-            except (ApiException, HTTPError, OSError) as exc:
-                log.warning("%s: could not read or write it (%s); retrying", self.where, _brief(exc))
+            except FederationError as exc:
+                log.warning("%s; retrying", exc)
             stop.wait(self.timings.retry_period)
         return False
 
@@ -227,8 +235,8 @@ class LeaseElector:
                     error = None
                 else:  # a write conflict: retry within the renew deadline
                     error = "conflicting write"
-            except (ApiException, HTTPError, OSError) as exc:
-                error = _brief(exc)
+            except FederationError as exc:
+                error = str(exc)
             if error is not None:
                 assert self._last_renewal is not None
                 since = self.clock() - self._last_renewal
@@ -264,9 +272,9 @@ class LeaseElector:
             }
             self.leases.replace_namespaced_lease(self.name, self.namespace, _raw(body), _request_timeout=5)
             log.info("%s released by %s", self.where, self.identity)
-        except (ApiException, HTTPError, OSError) as exc:
+        except (ApiException, *TRANSPORT_ERRORS) as exc:
             # Not fatal: the Lease then expires after its duration and a standby takes it over.
-            log.warning("%s: could not release it (%s)", self.where, _brief(exc))
+            log.warning("%s; it expires after its duration instead", api_error(f"release {self.where}", exc))
 
 
 def _record(lease: client.V1Lease) -> LeaseRecord:
@@ -289,9 +297,3 @@ def _raw(body: dict[str, Any]) -> client.V1Lease:
 def _micro_time(when: datetime) -> str:
     """A Kubernetes MicroTime (RFC 3339 with microseconds, in UTC)."""
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _brief(exc: BaseException) -> str:
-    if isinstance(exc, ApiException):
-        return f"HTTP {exc.status} {exc.reason}"
-    return type(exc).__name__

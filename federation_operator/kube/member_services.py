@@ -3,9 +3,11 @@
 The I/O functions act on one member through its ``ApiClient`` and speak raw JSON (camelCase dicts, as
 ``kubectl get -o json``). Failures come out as the operator's own errors, mapped here once:
 
-* the member cannot be reached, throttles us (429) or fails (5xx), or the object changed under us (409
-  Conflict), or its namespace is being deleted or vanished between two calls → :class:`TransientError`
-  (``delay`` from ``Retry-After`` when the member gives one);
+* the member cannot be reached, throttles us (429) or fails (5xx) → the one classification of
+  :mod:`federation_operator.kube.errors` (transient, ``delay`` from ``Retry-After`` when the member gives
+  one);
+* the object changed under us (409 Conflict), or its namespace is being deleted or vanished between two
+  calls → :class:`TransientError`: rules of these writes, on top of that classification;
 * any other 4xx (invalid manifest, forbidden, unauthorized) → :class:`PermanentError`, with the API server's
   own message; a create that finds the name taken → :class:`ServiceExistsError`.
 
@@ -16,8 +18,7 @@ turn raw objects delivered by the shared watches into the values of :mod:`federa
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
-from urllib.parse import quote
+from typing import Any
 
 from kubernetes.client import ApiClient
 
@@ -32,11 +33,19 @@ from federation_operator.domain.members import (
     Ingress,
     ObservedService,
 )
-from federation_operator.kube.credentials import RawResponse, send_request, status_message
+from federation_operator.kube.transport import (
+    DeleteOutcome,
+    RawResponse,
+    api_path,
+    api_status,
+    response_error,
+    send_delete,
+    send_request,
+    status_message,
+)
 
 __all__ = [
     "LABEL_SERVICE_NAME",
-    "DeleteOutcome",
     "ServiceExistsError",
     "apply_service",
     "create_service",
@@ -50,9 +59,6 @@ __all__ = [
 
 # Set by the EndpointSlice controller on every slice it manages: the Service the slice belongs to.
 LABEL_SERVICE_NAME = "kubernetes.io/service-name"
-
-DeleteOutcome = Literal["deleted", "absent", "uid-mismatch"]
-"""What :func:`delete_service` did: deleted it, found nothing, or found a different object at that name."""
 
 
 class ServiceExistsError(PermanentError):
@@ -83,7 +89,7 @@ def ensure_namespace(api: ApiClient, namespace: str) -> bool:
     recognisable as ours; an existing one is left exactly as it is.
     """
     what = f"get Namespace {namespace}"
-    response = send_request(api, "GET", f"/api/v1/namespaces/{quote(namespace, safe='')}", what=what)
+    response = send_request(api, "GET", api_path("v1", "namespaces", namespace), what=what)
     if response.status == 200:
         return False
     if response.status != 404:
@@ -94,7 +100,7 @@ def ensure_namespace(api: ApiClient, namespace: str) -> bool:
         "kind": "Namespace",
         "metadata": {"name": namespace, "labels": {LABEL_MANAGED_BY: MANAGED_BY}},
     }
-    response = send_request(api, "POST", "/api/v1/namespaces", what=what, body=manifest)
+    response = send_request(api, "POST", api_path("v1", "namespaces"), what=what, body=manifest)
     if response.status == 409:  # created by someone else since we looked: exists, and is not ours
         return False
     _object(response, what)
@@ -109,7 +115,7 @@ def create_service(api: ApiClient, manifest: Mapping[str, Any]) -> dict[str, Any
     """
     namespace, name = _identity(manifest)
     what = f"create Service {namespace}/{name}"
-    path = f"/api/v1/namespaces/{quote(namespace, safe='')}/services"
+    path = api_path("v1", "services", namespace=namespace)
     response = send_request(api, "POST", path, what=what, body=dict(manifest))
     if response.status == 409 and _status_reason(response) == "AlreadyExists":
         raise ServiceExistsError(namespace, name)
@@ -181,25 +187,18 @@ def _port_keys(obj: Mapping[str, Any]) -> frozenset[tuple[object, str]] | None:
 def delete_service(api: ApiClient, namespace: str, name: str, uid: str | None) -> DeleteOutcome:
     """Delete the Service ``namespace/name``, only if its UID is ``uid`` (when given).
 
-    The UID precondition is checked by the API server atomically with the delete, so a Service someone
-    re-created at the same name after we last saw ours is never deleted: that is ``"uid-mismatch"``.
-    ``"absent"`` when there is no Service at that name.
+    ``"uid-mismatch"`` when another Service stands at that name, ``"absent"`` when none does (the rules of
+    :func:`~federation_operator.kube.transport.send_delete`).
     """
     what = f"delete Service {namespace}/{name}"
-    body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
-    if uid:
-        body["preconditions"] = {"uid": uid}
-    response = send_request(api, "DELETE", _service_path(namespace, name), what=what, body=body)
-    if response.status == 404:
-        return "absent"
-    if response.status == 409 and uid:
-        return "uid-mismatch"
-    _object(response, what)
-    return "deleted"
+    outcome, response = send_delete(api, _service_path(namespace, name), what=what, uid=uid)
+    if outcome is None:
+        raise _error(response, what)
+    return outcome
 
 
 def _service_path(namespace: str, name: str) -> str:
-    return f"/api/v1/namespaces/{quote(namespace, safe='')}/services/{quote(name, safe='')}"
+    return api_path("v1", "services", name, namespace)
 
 
 def _identity(manifest: Mapping[str, Any]) -> tuple[str, str]:
@@ -235,43 +234,25 @@ def _object(response: RawResponse, what: str) -> dict[str, Any]:
     return obj
 
 
-def _status(response: RawResponse) -> dict[str, Any]:
-    try:
-        status = response.json()
-    except ValueError:
-        return {}
-    return status if isinstance(status, dict) else {}
-
-
 def _status_reason(response: RawResponse) -> str:
-    return str(_status(response).get("reason") or "")
+    return str(api_status(response).get("reason") or "")
 
 
 def _error(response: RawResponse, what: str) -> FederationError:
-    """The operator's error for an API error response (a ``metav1.Status``)."""
+    """The operator's error for an API error response (a ``metav1.Status``) to a Service write."""
     code = response.status
     message = f"{what}: {status_message(response)}"
-    if code == 429 or code >= 500:
-        return TransientError(message, delay=_retry_after(response))
     if code == 409 and _status_reason(response) != "AlreadyExists":
         # "the object has been modified; please apply your changes to the latest version and try again".
         return TransientError(message)
     if code == 404:
         # A write finding no namespace: it was deleted since ensure_namespace; the retry re-creates it.
         return TransientError(message)
-    causes = (_status(response).get("details") or {}).get("causes") or []
+    causes = (api_status(response).get("details") or {}).get("causes") or []
     if code == 403 and any(cause.get("reason") == "NamespaceTerminating" for cause in causes):
         # The namespace is going away; once it is gone, the retry re-creates it.
         return TransientError(message, delay=5.0)
-    return PermanentError(message)
-
-
-def _retry_after(response: RawResponse) -> float | None:
-    value = {key.lower(): v for key, v in response.headers.items()}.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+    return response_error(response, what)
 
 
 # --- pure: reading raw member objects ----------------------------------------------------------------------

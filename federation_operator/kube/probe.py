@@ -21,7 +21,8 @@ from kubernetes.client import ApiClient
 
 from federation_operator.domain.members import ProbeResult
 from federation_operator.domain.specs import ProbeSettings
-from federation_operator.kube.credentials import MemberConnectionError, RawResponse, send_request
+from federation_operator.kube.errors import ApiConnectionError
+from federation_operator.kube.transport import RawResponse, send_request
 
 __all__ = ["LABEL_REGION", "LABEL_ZONE", "NODE_PAGE_SIZE", "ProbeState", "ProbeTracker", "fetch_probe"]
 
@@ -59,7 +60,7 @@ def fetch_probe(api: ApiClient, timeout: float) -> ProbeResult:
         regions, zones = _node_topology(api, deadline)
     except _ProbeFailed as exc:
         return ProbeResult(ok=False, error=exc.reason, credentials_refused=exc.credentials_refused)
-    except MemberConnectionError as exc:
+    except ApiConnectionError as exc:
         return ProbeResult(ok=False, error=exc.reason)
     except ValueError:
         return ProbeResult(ok=False, error="member answered with malformed JSON")

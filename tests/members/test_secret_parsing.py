@@ -16,7 +16,8 @@ from localfed.pki import CertificateAuthority, KeyPair
 
 from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.specs import MemberClusterSpec
-from federation_operator.kube.credentials import DEFAULT_TIMEOUT, MemberApiClient, build_api_client
+from federation_operator.kube.credentials import MemberApiClient, build_api_client
+from federation_operator.kube.transport import DEFAULT_TIMEOUT
 
 SPEC = MemberClusterSpec.model_validate(
     {

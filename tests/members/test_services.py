@@ -13,7 +13,8 @@ from localfed.federation import free_port
 
 from federation_operator.domain.errors import PermanentError, TransientError
 from federation_operator.domain.members import FIELD_MANAGER, LABEL_MANAGED_BY, MANAGED_BY
-from federation_operator.kube.credentials import MemberApiClient, MemberConnectionError, build_api_client
+from federation_operator.kube.credentials import MemberApiClient, build_api_client
+from federation_operator.kube.errors import ApiConnectionError
 from federation_operator.kube.member_services import (
     ServiceExistsError,
     apply_service,
@@ -181,7 +182,7 @@ def test_unreachable_member_is_transient(federation: LocalFederation) -> None:
     spec = member_spec(federation, MEMBER, apiEndpoint=f"https://127.0.0.1:{free_port()}")
     api = build_api_client(spec, kubeconfig_secret(federation, MEMBER))
     try:
-        with pytest.raises(MemberConnectionError) as caught:
+        with pytest.raises(ApiConnectionError) as caught:
             apply_service(api, service_manifest("default", "nginx"))
     finally:
         api.close()

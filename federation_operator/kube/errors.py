@@ -1,0 +1,144 @@
+"""The one classification of Kubernetes API failures into the operator's errors.
+
+Every module of ``kube`` maps what went wrong here, once, whichever client it used (the generated
+``ApiException``, urllib3's and the socket's exceptions, or a raw response's status):
+
+* the API could not be reached or talked to (refused, timed out, TLS failure, connection lost) →
+  :class:`ApiConnectionError`, a :class:`TransientError` with a short, credential-free ``reason``;
+* 429 Too Many Requests and every 5xx → :class:`TransientError`, after ``Retry-After`` seconds when the
+  server says so;
+* any other error status → :class:`PermanentError`.
+
+Callers that expect a status (404 on a read, 409 on a create) handle it before asking for the error.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import ssl
+from collections.abc import Mapping
+
+import urllib3
+from kubernetes.client.exceptions import ApiException
+
+from federation_operator.domain.errors import FederationError, PermanentError, TransientError
+
+__all__ = [
+    "TRANSPORT_ERRORS",
+    "ApiConnectionError",
+    "api_error",
+    "connection_error",
+    "describe_failure",
+    "is_transient_status",
+    "retry_after",
+    "status_error",
+]
+
+# What the client and the socket under it raise when the connection, not the API, failed.
+TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, OSError)
+
+
+class ApiConnectionError(TransientError):
+    """A cluster's API could not be reached or talked to (refused, timed out, TLS failure, connection lost).
+
+    ``reason`` is short and credential-free ("connection refused", "timed out"): fit for a condition message.
+    """
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(f"{what}: {reason}")
+        self.reason = reason
+
+
+def is_transient_status(status: int) -> bool:
+    """Whether an HTTP error status may go away by itself: 429 (throttled) and every 5xx."""
+    return status == 429 or status >= 500
+
+
+def retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds from a ``Retry-After`` header given in seconds; None when absent or not a number."""
+    value = {key.lower(): v for key, v in (headers or {}).items()}.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def status_error(
+    status: int, message: str, headers: Mapping[str, str] | None = None
+) -> TransientError | PermanentError:
+    """The error for an HTTP error ``status``; ``message`` is the whole message (what failed, and why)."""
+    if is_transient_status(status):
+        return TransientError(message, delay=retry_after(headers))
+    return PermanentError(message)
+
+
+def connection_error(what: str, exc: BaseException) -> ApiConnectionError:
+    """The error for a request ``what`` whose connection failed with ``exc`` (chain it: ``from exc``)."""
+    return ApiConnectionError(what, describe_failure(exc))
+
+
+def api_error(what: str, exc: ApiException | urllib3.exceptions.HTTPError | OSError) -> FederationError:
+    """The error for a call of the generated client that raised ``exc`` (chain it: ``from exc``)."""
+    if isinstance(exc, ApiException) and exc.status:
+        return status_error(exc.status, f"{what}: HTTP {exc.status} {exc.reason}", exc.headers)
+    # Status 0: the generated client wraps a transport failure (a urllib3 SSLError) in an ApiException.
+    return connection_error(what, exc)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A short, credential-free reason for a transport failure: "connection refused", "timed out", ...."""
+    chain = _exception_chain(exc)
+    for err in chain:
+        if isinstance(err, ssl.SSLCertVerificationError):
+            return f"TLS certificate verification failed ({err.verify_message})"
+    for err in chain:
+        reason = _reason_connecting(err) or _reason_talking(err)
+        if reason is not None:
+            return reason
+    return f"connection failed ({type(exc).__name__})"
+
+
+def _reason_connecting(err: BaseException) -> str | None:
+    match err:
+        case ConnectionRefusedError():
+            return "connection refused"
+        case socket.gaierror():
+            return "cannot resolve host name"
+        case urllib3.exceptions.ConnectTimeoutError() if not isinstance(
+            err, urllib3.exceptions.NewConnectionError
+        ):
+            return "connect timed out"
+        case urllib3.exceptions.ReadTimeoutError() | TimeoutError():
+            return "timed out"
+    return None
+
+
+def _reason_talking(err: BaseException) -> str | None:
+    match err:
+        case ssl.SSLError():
+            return f"TLS error ({err.reason or type(err).__name__})"
+        case urllib3.exceptions.SSLError():
+            return "TLS error"
+        case ApiException() if err.status == 0:
+            # The generated client wraps a bare urllib3 SSLError this way.
+            return "TLS error"
+        case ConnectionResetError() | BrokenPipeError() | urllib3.exceptions.ProtocolError():
+            return "connection lost"
+        case OSError() if err.errno is not None:
+            return f"connection failed ({errno.errorcode.get(err.errno, err.errno)})"
+    return None
+
+
+def _exception_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception it wraps (causes, contexts, urllib3 ``reason`` and args), in order."""
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo:
+        err = todo.pop(0)
+        if any(err is s for s in seen):
+            continue
+        seen.append(err)
+        wrapped = [getattr(err, "reason", None), err.__cause__, err.__context__, *err.args]
+        todo.extend(w for w in wrapped if isinstance(w, BaseException))
+    return seen

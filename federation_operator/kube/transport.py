@@ -1,0 +1,194 @@
+"""The one raw request path to a cluster's API: send a request, read the whole response, whatever its status.
+
+Every raw request (to members, and fedctl's to any cluster) goes through :func:`send_request` (or
+:func:`open_stream` for watches), which maps transport failures (refused, timed out, TLS) to
+:class:`~federation_operator.kube.errors.ApiConnectionError` once, here. HTTP error statuses are returned,
+not raised: each caller knows which ones it expects (404 on a fetch, 409 on a create, 410 on a watch) and
+asks :func:`response_error` for the error of the others.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote
+
+import urllib3
+from kubernetes.client import ApiClient
+from kubernetes.client.exceptions import ApiException
+
+from federation_operator.domain.errors import PermanentError, TransientError
+from federation_operator.kube.errors import TRANSPORT_ERRORS, connection_error, status_error
+
+__all__ = [
+    "BEARER_AUTH",
+    "CONNECT_TIMEOUT",
+    "DEFAULT_TIMEOUT",
+    "JSON",
+    "DeleteOutcome",
+    "Query",
+    "RawResponse",
+    "Timeout",
+    "api_path",
+    "api_status",
+    "open_stream",
+    "response_error",
+    "send_delete",
+    "send_request",
+    "status_message",
+]
+
+# One number is a total deadline for the whole request; a pair is (connect, read).
+Timeout = float | tuple[float, float]
+# Connect fast (a cluster that does not accept a TCP connection in 5 s is down for our purposes); reads may
+# wait longer for admission webhooks and a busy etcd behind the API.
+CONNECT_TIMEOUT = 5.0
+DEFAULT_TIMEOUT: Timeout = (CONNECT_TIMEOUT, 30.0)
+
+# The generated client's name for bearer-token authentication (its Configuration's api_key entry).
+BEARER_AUTH = "BearerToken"
+JSON = "application/json"
+Query = Sequence[tuple[str, str | int | bool]]
+
+DeleteOutcome = Literal["deleted", "absent", "uid-mismatch"]
+"""What :func:`send_delete` did: deleted it, found nothing, or found a different object at that name."""
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """An API response, read in full: the status, headers and undecoded body."""
+
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+
+    def json(self) -> Any:
+        """The body parsed as JSON (raises ``ValueError`` when it is not JSON)."""
+        return json.loads(self.body)
+
+
+def api_path(
+    api_version: str, plural: str, name: str | None = None, namespace: str | None = None, sub: str = ""
+) -> str:
+    """The REST path of a collection or object: ``/api/v1/namespaces/ns/secrets/name``."""
+    path = ("/apis/" if "/" in api_version else "/api/") + api_version
+    if namespace is not None:
+        path += f"/namespaces/{quote(namespace, safe='')}"
+    path += f"/{plural}"
+    if name is not None:
+        path += f"/{quote(name, safe='')}"
+    return path + (f"/{sub}" if sub else "")
+
+
+def send_request(
+    api: ApiClient,
+    method: str,
+    path: str,
+    *,
+    what: str,
+    query: Query = (),
+    body: Any = None,
+    content_type: str | None = None,
+    accept: str = JSON,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+) -> RawResponse:
+    """Send one request to a cluster's API and read the whole response, whatever its status.
+
+    ``what`` ("apply Service ns/name") prefixes the message of the
+    :class:`~federation_operator.kube.errors.ApiConnectionError` raised when the cluster cannot be reached
+    or the connection fails.
+    """
+    response = open_stream(
+        api,
+        path,
+        method=method,
+        what=what,
+        query=query,
+        body=body,
+        content_type=content_type,
+        accept=accept,
+        timeout=timeout,
+    )
+    try:
+        data = response.read()
+    except TRANSPORT_ERRORS as exc:
+        raise connection_error(what, exc) from exc
+    finally:
+        response.release_conn()
+    return RawResponse(response.status, data, dict(response.headers))
+
+
+def open_stream(
+    api: ApiClient,
+    path: str,
+    *,
+    what: str,
+    method: str = "GET",
+    query: Query = (),
+    body: Any = None,
+    content_type: str | None = None,
+    accept: str = JSON,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+) -> urllib3.HTTPResponse:
+    """Send a request and return the response unread, for streaming (watches); the caller closes it."""
+    headers = {"Accept": accept}
+    if content_type:
+        headers["Content-Type"] = content_type
+    request = api.param_serialize(
+        method=method,
+        resource_path=path,
+        query_params=list(query),
+        header_params=headers,
+        body=body,
+        auth_settings=[BEARER_AUTH],
+    )
+    try:
+        response: urllib3.HTTPResponse = api.call_api(*request, _request_timeout=timeout).response
+    except (*TRANSPORT_ERRORS, ApiException) as exc:
+        raise connection_error(what, exc) from exc
+    return response
+
+
+def send_delete(
+    api: ApiClient, path: str, *, what: str, uid: str | None = None, timeout: Timeout = DEFAULT_TIMEOUT
+) -> tuple[DeleteOutcome | None, RawResponse]:
+    """Delete the object at ``path`` (dependents in the background), only if its UID is ``uid`` (when given).
+
+    The UID precondition is checked by the API server atomically with the delete, so an object someone
+    re-created at that name after we last saw ours is never deleted: that is ``"uid-mismatch"``.
+    ``"absent"`` when there is nothing at that name; None with any other error status, for the caller to
+    classify.
+    """
+    body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
+    if uid:
+        body["preconditions"] = {"uid": uid}
+    response = send_request(api, "DELETE", path, what=what, body=body, timeout=timeout)
+    if response.status == 404:
+        return "absent", response
+    if response.status == 409 and uid:
+        return "uid-mismatch", response
+    return ("deleted" if 200 <= response.status <= 299 else None), response
+
+
+def api_status(response: RawResponse) -> dict[str, Any]:
+    """The ``metav1.Status`` object of an error response; empty when the body is not one."""
+    try:
+        status = response.json()
+    except ValueError:
+        return {}
+    return status if isinstance(status, dict) else {}
+
+
+def status_message(response: RawResponse) -> str:
+    """The API server's own words for an error response (its ``Status.message``), or the HTTP status."""
+    message = api_status(response).get("message")
+    if isinstance(message, str) and message:
+        return message if len(message) <= 300 else message[:297] + "..."
+    return f"HTTP {response.status}"
+
+
+def response_error(response: RawResponse, what: str) -> TransientError | PermanentError:
+    """The error for an error ``response`` to ``what``, by the one classification (:mod:`.errors`)."""
+    return status_error(response.status, f"{what}: {status_message(response)}", response.headers)
