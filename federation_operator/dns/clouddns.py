@@ -63,7 +63,14 @@ from federation_operator.domain.errors import (
     TransientError,
 )
 from federation_operator.domain.ownership import group_changes_by_name
-from federation_operator.domain.records import RECORD_TYPES, Changes, RecordKey, RecordSet, normalize_name
+from federation_operator.domain.records import (
+    RECORD_TYPES,
+    Changes,
+    RecordKey,
+    RecordSet,
+    cname_clashes,
+    normalize_name,
+)
 
 __all__ = ["DEFAULT_LIMITS", "ChangeLimits", "CloudDnsProvider", "build_clouddns"]
 
@@ -306,19 +313,13 @@ class CloudDnsProvider:
         types_at: dict[str, set[str]] = {}
         for name, rtype in self._seen or {}:
             types_at.setdefault(name, set()).add(rtype)
-        for record in (*changes.delete, *changes.update_old):
-            types_at.get(record.name, set()).discard(record.type)
-        added = {record.name for record in (*changes.update_new, *changes.create)}
-        for record in (*changes.update_new, *changes.create):
-            types_at.setdefault(record.name, set()).add(record.type)
-        for name in sorted(added):
-            types = types_at[name]
-            if "CNAME" in types and len(types) > 1:
-                others = ", ".join(sorted(types - {"CNAME"}))
-                raise PermanentError(
-                    f"{name} would hold a CNAME beside {others} in zone {self._zone}; a CNAME cannot share "
-                    "its name with other data"
-                )
+        clashes = cname_clashes(types_at, changes)
+        if clashes:
+            name, others = clashes[0]
+            raise PermanentError(
+                f"{name} would hold a CNAME beside {', '.join(others)} in zone {self._zone}; a CNAME cannot "
+                "share its name with other data"
+            )
 
     def _remember(self, batch: _Batch) -> None:
         """Keep the last read up to date with a change the server applied."""

@@ -18,7 +18,7 @@ import random
 from typing import Protocol
 
 from federation_operator.domain.errors import PermanentError
-from federation_operator.domain.records import Changes, RecordSet, normalize_name
+from federation_operator.domain.records import Changes, RecordSet, normalize_name, zone_problem
 
 __all__ = ["DnsProvider", "backoff_delay", "check_in_zone"]
 
@@ -51,9 +51,10 @@ def check_in_zone(changes: Changes, zone: str) -> None:
     """Raise :class:`PermanentError` if ``changes`` touch a name outside ``zone`` (or a CNAME at its apex)."""
     zone = normalize_name(zone)
     for record in (*changes.delete, *changes.update_new, *changes.create):
-        if record.name != zone and not record.name.endswith(f".{zone}"):
+        problem = zone_problem(record, zone)
+        if problem == "outside":
             raise PermanentError(f"{record.name} is outside the zone {zone}")
-        if record.name == zone and record.type == "CNAME":
+        if problem == "cname-at-apex":
             raise PermanentError(f"a CNAME cannot be at the zone apex {zone}")
 
 

@@ -55,7 +55,14 @@ import dns.zone
 from federation_operator.dns.provider import check_in_zone
 from federation_operator.domain.errors import PermanentError, StaleChangesError, TransientError
 from federation_operator.domain.ownership import group_changes_by_name
-from federation_operator.domain.records import RECORD_TYPES, Changes, RecordSet, RecordType, normalize_name
+from federation_operator.domain.records import (
+    RECORD_TYPES,
+    Changes,
+    RecordSet,
+    RecordType,
+    cname_clash,
+    normalize_name,
+)
 
 __all__ = ["MAX_MESSAGE_SIZE", "Rfc2136Provider"]
 
@@ -285,9 +292,10 @@ def _steps(group: _Group) -> list[tuple[_Operation, str, RecordType, RecordSet |
         ]
     for record in group.create:
         steps.append(("absent", record.name, record.type, None))
-        others: tuple[RecordType, ...] = ("A", "AAAA", "TXT") if record.type == "CNAME" else ("CNAME",)
         steps += [
-            ("absent", record.name, other, None) for other in others if (record.name, other) not in deleted
+            ("absent", record.name, other, None)
+            for other in RECORD_TYPES
+            if cname_clash((record.type, other)) and (record.name, other) not in deleted
         ]
         steps.append(("add", record.name, record.type, record))
     return steps

@@ -96,6 +96,7 @@ from federation_operator.domain.records import (
     RecordKey,
     RecordSet,
     RecordType,
+    cname_clashes,
     normalize_name,
 )
 
@@ -456,17 +457,13 @@ class _ZoneState:
                 raise StaleChangesError(
                     f"route53: cannot create {record}: the zone already holds {record.type}"
                 )
-        deleted = {record.key for record in changes.delete}
-        for name in sorted(
-            {record.name for record in (*changes.delete, *changes.update_new, *changes.create)}
-        ):
-            types = self.types_at.get(name, set()) - {t for n, t in deleted if n == name}
-            types |= {t for n, t in created if n == name}
-            if "CNAME" in types and len(types) > 1:
-                raise PermanentError(
-                    f"route53: {name} would hold a CNAME beside {', '.join(sorted(types - {'CNAME'}))}, "
-                    "which Route 53 refuses; nothing was sent"
-                )
+        clashes = cname_clashes(self.types_at, changes)
+        if clashes:
+            name, others = clashes[0]
+            raise PermanentError(
+                f"route53: {name} would hold a CNAME beside {', '.join(others)}, "
+                "which Route 53 refuses; nothing was sent"
+            )
 
     def apply(self, changes: Changes) -> None:
         """Advance the state by ``changes``, which Route 53 has just applied (after :meth:`check`)."""

@@ -5,7 +5,10 @@
 - :class:`Changes`: what to do to a zone (create, update old → new, delete), a printable plan;
 - :class:`Conflict`: a record the operator wanted but may not touch (someone else owns the name);
 - :class:`ShardAddresses`: what a healthy shard contributes to DNS (its region, zones and ingress addresses);
-- :class:`ServiceNames`: the seed article's DNS names of one FederatedService, tier by tier.
+- :class:`ServiceNames`: the seed article's DNS names of one FederatedService, tier by tier;
+- the rules of where record sets may stand, each written once for the diff and every provider:
+  :func:`in_zone` and :func:`zone_problem` (inside the zone, no CNAME at its apex), :func:`cname_clash` and
+  :func:`cname_clashes` (a CNAME shares its name with no other data).
 
 Nothing here does I/O or imports a DNS library; :mod:`ipaddress` does the address normalization.
 """
@@ -13,7 +16,7 @@ Nothing here does I/O or imports a DNS library; :mod:`ipaddress` does the addres
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -29,7 +32,12 @@ __all__ = [
     "RecordType",
     "ServiceNames",
     "ShardAddresses",
+    "ZoneProblem",
+    "cname_clash",
+    "cname_clashes",
+    "in_zone",
     "normalize_name",
+    "zone_problem",
 ]
 
 RecordType = Literal["A", "AAAA", "CNAME", "TXT"]
@@ -38,6 +46,11 @@ RECORD_TYPES: tuple[RecordType, ...] = get_args(RecordType)
 
 RecordKey = tuple[str, RecordType]
 """A record set's identity in a zone: (absolute name, type)."""
+
+ZoneProblem = Literal["outside", "cname-at-apex"]
+"""Why a record set cannot stand in a zone (see :func:`zone_problem`)."""
+
+_APEX_TYPES = ("NS", "SOA")  # what every zone holds at its apex
 
 
 def normalize_name(name: str) -> str:
@@ -152,6 +165,59 @@ class Changes:
             lines += [f"  ~ {old}", f"    → {new}"]
         lines += [f"  + {record}" for record in self.create]
         return "\n".join(lines)
+
+
+def in_zone(name: str, zone: str) -> bool:
+    """Whether ``name`` is ``zone`` or a name below it (both as :func:`normalize_name` gives them)."""
+    return name == zone or name.endswith(f".{zone}")
+
+
+def cname_clash(types: Iterable[str]) -> tuple[str, ...]:
+    """Among ``types``, the record types at one name, those standing beside a CNAME, sorted; empty when the
+    types may share the name.
+
+    A CNAME shares its name with no other data (RFC 1034 §3.6.2, RFC 2181 §10.1): servers refuse it, or
+    silently drop one side. Types the operator does not manage (MX, NS, SOA...) count like any other.
+    """
+    present = set(types)
+    return tuple(sorted(present - {"CNAME"})) if "CNAME" in present else ()
+
+
+def cname_clashes(
+    types_at: Mapping[str, Iterable[str]], changes: Changes
+) -> list[tuple[str, tuple[str, ...]]]:
+    """Each name that ``changes`` would leave holding a CNAME beside other data, in name order, with the
+    other types there (:func:`cname_clash`).
+
+    ``types_at`` holds the record types at each name before the changes (all of them, or only those a
+    provider knows of: what is not there cannot clash).
+    """
+    removed: dict[str, set[str]] = {}
+    for record in changes.delete:
+        removed.setdefault(record.name, set()).add(record.type)
+    added: dict[str, set[str]] = {}
+    for record in (*changes.update_new, *changes.create):
+        added.setdefault(record.name, set()).add(record.type)
+    clashes: list[tuple[str, tuple[str, ...]]] = []
+    for name in sorted(added):
+        after = (set(types_at.get(name, ())) - removed.get(name, set())) | added[name]
+        others = cname_clash(after)
+        if others:
+            clashes.append((name, others))
+    return clashes
+
+
+def zone_problem(record: RecordSet, zone: str) -> ZoneProblem | None:
+    """Why ``record`` cannot stand in ``zone`` (normalized), or ``None`` when it can.
+
+    ``"outside"``: its name is not in the zone; ``"cname-at-apex"``: a CNAME at the zone's own name, where the
+    zone's SOA and NS records are (:func:`cname_clash`).
+    """
+    if not in_zone(record.name, zone):
+        return "outside"
+    if record.name == zone and cname_clash((record.type, *_APEX_TYPES)):
+        return "cname-at-apex"
+    return None
 
 
 @dataclass(frozen=True, order=True)

@@ -44,7 +44,9 @@ from federation_operator.domain.records import (
     RecordKey,
     RecordSet,
     RecordType,
+    cname_clash,
     normalize_name,
+    zone_problem,
 )
 
 __all__ = [
@@ -257,10 +259,9 @@ class ZoneIndex:
             self._put(record)
             touched.add(record.name)
         for name in sorted(touched):
-            types = self.types_at.get(name, set())
-            if "CNAME" in types and len(types) > 1:
-                others = ", ".join(sorted(types - {"CNAME"}))
-                raise InapplicableChangesError(f"{name} would hold a CNAME beside {others}")
+            others = cname_clash(self.types_at.get(name, ()))
+            if others:
+                raise InapplicableChangesError(f"{name} would hold a CNAME beside {', '.join(others)}")
             self._refresh_owner(name)
 
     def _expect(self, record: RecordSet, action: str) -> None:
@@ -281,22 +282,18 @@ def _desired_index(desired: Iterable[RecordSet]) -> dict[RecordKey, RecordSet]:
         wanted[record.key] = record
         types_at.setdefault(record.name, set()).add(record.type)
     for name, types in types_at.items():
-        if "CNAME" in types and len(types) > 1:
+        if cname_clash(types):
             raise ValueError(f"desired state holds a CNAME beside other data at {name}")
     return wanted
 
 
-def _in_zone(name: str, zone: str) -> bool:
-    return name == zone or name.endswith(f".{zone}")
-
-
 def _blocker(state: ZoneIndex, record: RecordSet, ours: OwnerTag, zone: str | None) -> str | None:
     """Why ``record`` may not be published for ``ours``, or ``None`` when nothing stands in the way."""
-    if zone is not None:
-        if not _in_zone(record.name, zone):
-            return f"outside the provider's zone {zone}"
-        if record.type == "CNAME" and record.name == zone:
-            return "a CNAME cannot be at the zone apex"
+    problem = zone_problem(record, zone) if zone is not None else None
+    if problem == "outside":
+        return f"outside the provider's zone {zone}"
+    if problem == "cname-at-apex":
+        return "a CNAME cannot be at the zone apex"
     tag_name = ownership_name(record.name, record.type)
     if len(tag_name) - 1 > MAX_NAME_LENGTH or any(len(label) > 63 for label in tag_name.split(".")):
         return f"name too long to publish with its ownership record {tag_name}"
@@ -310,8 +307,7 @@ def _blocker(state: ZoneIndex, record: RecordSet, ours: OwnerTag, zone: str | No
     if key in state.records and key not in state.owners:
         return f"a {record.type} record set without an ownership record already exists here"
     for other in sorted(state.types_at.get(record.name, set()) - {record.type}):
-        clash = record.type == "CNAME" or other == "CNAME"
-        if clash and state.owners.get((record.name, other)) != ours:
+        if cname_clash((record.type, other)) and state.owners.get((record.name, other)) != ours:
             return (
                 f"a {other} record set not owned by {ours.owner} exists at this name, "
                 "and a CNAME cannot share a name with other data"

@@ -1,5 +1,6 @@
 """The ownership-aware DNS diff: named scenarios (first round, second round, switches, foreign records), the
-multi-owner zone plan, and hypothesis properties (idempotency, foreign records never touched)."""
+multi-owner zone plan, the zone rules the diff shares with the providers (in the zone, no CNAME beside other
+data), and hypothesis properties (idempotency, foreign records never touched)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from federation_operator.domain.ownership import ownership_name, read_owners, render_ownership_value
-from federation_operator.domain.records import Changes, Conflict, RecordSet, RecordType
+from federation_operator.domain.records import (
+    Changes,
+    Conflict,
+    RecordSet,
+    RecordType,
+    ZoneProblem,
+    cname_clash,
+    cname_clashes,
+    in_zone,
+    zone_problem,
+)
 from federation_operator.planning.zone_diff import (
     InapplicableChangesError,
     ZoneIndex,
@@ -326,6 +337,55 @@ def test_zone_plan_hands_a_released_name_over_in_one_update() -> None:
     assert read_owners(zone)[(GLOBAL, "A")] is not None
     again, _ = plan_zone_changes(zone, wanted, federation=FED, zone=ZONE)
     assert again.is_empty
+
+
+# --- zone rules ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("types", "others"),
+    [
+        pytest.param(["A", "AAAA", "TXT"], (), id="no-cname"),
+        pytest.param(["CNAME"], (), id="cname-alone"),
+        pytest.param(["CNAME", "TXT", "A"], ("A", "TXT"), id="cname-beside-data"),
+        pytest.param(["MX", "CNAME"], ("MX",), id="unmanaged-types-count"),
+        pytest.param([], (), id="empty"),
+    ],
+)
+def test_a_cname_shares_its_name_with_no_other_data(types: list[str], others: tuple[str, ...]) -> None:
+    assert cname_clash(types) == others
+
+
+def test_cname_clashes_judge_each_name_as_the_changes_leave_it() -> None:
+    types_at = {"a.example.com.": {"A"}, "b.example.com.": {"A", "MX"}, "c.example.com.": {"CNAME"}}
+    changes = Changes(
+        delete=(a("a.example.com.", "192.0.2.1"),),  # an A -> CNAME switch in one plan: fine
+        create=(
+            cname("a.example.com.", GLOBAL),
+            cname("b.example.com.", GLOBAL),  # the MX stays: a clash
+            txt("c.example.com.", "x"),  # beside the CNAME held: a clash
+            txt("d.example.com.", "x"),
+        ),
+    )
+    assert cname_clashes(types_at, changes) == [
+        ("b.example.com.", ("A", "MX")),
+        ("c.example.com.", ("TXT",)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("record", "problem"),
+    [
+        pytest.param(a("www.example.com.", "192.0.2.1"), None, id="below"),
+        pytest.param(a("example.com.", "192.0.2.1"), None, id="address-at-apex"),
+        pytest.param(cname("example.com.", GLOBAL), "cname-at-apex", id="cname-at-apex"),
+        pytest.param(a("www.example.org.", "192.0.2.1"), "outside", id="other-zone"),
+        pytest.param(a("notexample.com.", "192.0.2.1"), "outside", id="same-suffix-other-label"),
+    ],
+)
+def test_where_a_record_set_may_stand_in_a_zone(record: RecordSet, problem: ZoneProblem | None) -> None:
+    assert zone_problem(record, ZONE) == problem
+    assert in_zone(record.name, ZONE) == (problem != "outside")
 
 
 # --- properties --------------------------------------------------------------------------------------------
