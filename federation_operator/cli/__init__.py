@@ -16,12 +16,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from federation_operator.cli.context import Globals, open_kubeconfig, require_context
 from federation_operator.cli.errors import EXIT_ERROR, CliError
-from federation_operator.cli.join import Globals, JoinRequest, UnjoinRequest, join, unjoin
-from federation_operator.cli.kube import load_kubeconfig, resolve_kubeconfig_path
+from federation_operator.cli.join import JoinRequest, join
 from federation_operator.cli.parser import build_parser, program_name
 from federation_operator.cli.registration import ProbeFlags, check_federation_name
 from federation_operator.cli.status import StatusRequest, status
+from federation_operator.cli.unjoin import UnjoinRequest, unjoin
+from federation_operator.domain.errors import FederationError
 
 __all__ = ["main", "run"]
 
@@ -37,6 +39,9 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     except CliError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except FederationError as exc:  # from kube/: an unreachable cluster, a refused request, a bad kubeconfig
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
@@ -45,7 +50,8 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
 
 
 def run(args: argparse.Namespace, prog: str) -> int:
-    """Run the parsed command ``args``; raises :class:`CliError` for expected failures."""
+    """Run the parsed command ``args``; raises :class:`CliError` (or the ``FederationError`` of a Kubernetes
+    call) for expected failures."""
     quiet = bool(args.quiet)
 
     def say(line: str) -> None:
@@ -55,16 +61,16 @@ def run(args: argparse.Namespace, prog: str) -> int:
     def warn(line: str) -> None:
         print(f"{prog}: {line}", file=sys.stderr, flush=True)
 
-    kubeconfig = load_kubeconfig(resolve_kubeconfig_path(args.kubeconfig))
+    kubeconfig = open_kubeconfig(args.kubeconfig)
     g = Globals(
         kubeconfig=kubeconfig,
-        host_context=kubeconfig.require(args.host_context, "--host-context"),
+        host_context=require_context(kubeconfig, args.host_context, "--host-context"),
         federation=check_federation_name(args.federation),
         operator_namespace=args.operator_namespace,
         prog=prog,
     )
     if args.command == "join":
-        kubeconfig.require(args.context, "CONTEXT")
+        require_context(kubeconfig, args.context, "CONTEXT")
         request = JoinRequest(
             context=args.context,
             name=args.name,

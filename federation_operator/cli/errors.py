@@ -2,7 +2,8 @@
 
 ``main`` prints a :class:`CliError` as ``<prog>: error: <message>`` on stderr and exits with its
 ``exit_code``: 1 for a failure, 2 for bad usage (argparse's own code), 3 when ``unjoin`` cleaned the host
-cluster but had to leave objects in an unreachable member.
+cluster but had to leave objects in an unreachable member. The errors of Kubernetes calls (``kube``'s, an
+unreachable cluster or a refused request) are printed the same way, with exit code 1.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ __all__ = [
     "EXIT_PARTIAL",
     "EXIT_USAGE",
     "CliError",
-    "ClusterUnreachableError",
     "UsageError",
 ]
 
@@ -33,7 +33,3 @@ class UsageError(CliError):
     """The command line itself is wrong (a flag's value, a missing argument)."""
 
     exit_code = EXIT_USAGE
-
-
-class ClusterUnreachableError(CliError):
-    """A cluster's API could not be reached (refused, timed out, TLS failure)."""

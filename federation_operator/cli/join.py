@@ -1,42 +1,36 @@
-"""``join`` and ``unjoin``: registering a member cluster with least-privilege credentials, and undoing it.
+"""``join``: registering a member cluster with least-privilege credentials.
 
 ``join`` works in this order, so a failure never leaves a MemberCluster pointing at missing credentials:
 the MemberCluster spec is planned and checked first (region and zones from the flags or the member's nodes);
 then in the member the namespace (only if missing), ServiceAccount, ClusterRole, ClusterRoleBinding and token
 Secret (server-side applied, so running ``join`` again updates them); then, once the member's token
 controller has filled the token, the operator's own probe is tried with it; then in the host the credentials
-Secret and the MemberCluster. ``unjoin`` goes the other way round: MemberCluster (waiting until the operator
-has let it go), credentials Secret, then in the member what ``join`` created, found by its labels.
+Secret and the MemberCluster. ``unjoin`` (:mod:`federation_operator.cli.unjoin`) undoes it.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from federation_operator.cli.errors import (
-    EXIT_OK,
-    EXIT_PARTIAL,
-    CliError,
-    ClusterUnreachableError,
-    UsageError,
-)
-from federation_operator.cli.kube import Cluster, Kubeconfig, api_path, connect, poll
+from federation_operator.cli.context import Globals, Say, fetch_federation_objects
+from federation_operator.cli.errors import EXIT_OK, CliError
 from federation_operator.cli.rbac import (
-    MANAGED_BY_FEDCTL,
     MEMBER_RULES,
     MemberAccess,
+    is_fedctls,
     render_cluster_role,
     render_cluster_role_binding,
     render_fedctl_labels,
-    render_fedctl_selector,
     render_member_namespace,
     render_service_account,
     render_token_secret,
 )
 from federation_operator.cli.registration import (
+    ANNOTATION_MEMBER_SERVICE_ACCOUNT,
+    API_VERSION,
     MemberClusterPlan,
     ProbeFlags,
     Topology,
@@ -48,33 +42,16 @@ from federation_operator.cli.registration import (
     validate_member_cluster_spec,
 )
 from federation_operator.domain.errors import FederationError
-from federation_operator.domain.keys import GROUP, VERSION
-from federation_operator.domain.members import LABEL_FEDERATION, LABEL_MANAGED_BY
 from federation_operator.domain.specs import parse_member_cluster_spec
 from federation_operator.kube.credentials import KEY_CA, KEY_TOKEN, build_api_client
-from federation_operator.kube.member_services import observe_service
 from federation_operator.kube.probe import fetch_probe
+from federation_operator.kube.rest import Cluster, poll
+from federation_operator.kube.transport import api_path
 
-__all__ = ["Globals", "JoinRequest", "UnjoinRequest", "join", "unjoin"]
+__all__ = ["JoinRequest", "join"]
 
-# Where the host Secret records the member's ServiceAccount (`<namespace>/<name>`), for unjoin's messages.
-ANNOTATION_MEMBER_SERVICE_ACCOUNT = "fedop.io/member-service-account"
 ANNOTATION_SA_UID = "kubernetes.io/service-account.uid"
 PROBE_CHECK_SECONDS = 10.0
-GV = f"{GROUP}/{VERSION}"
-
-Say = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Globals:
-    """The global flags, resolved: the kubeconfig, the host context, the federation and its namespace."""
-
-    kubeconfig: Kubeconfig
-    host_context: str
-    federation: str
-    operator_namespace: str
-    prog: str = "fedctl"
 
 
 @dataclass(frozen=True)
@@ -89,20 +66,6 @@ class JoinRequest:
     member_namespace: str = "fedop-system"
     wait: bool = False
     timeout: float = 60.0
-
-
-@dataclass(frozen=True)
-class UnjoinRequest:
-    context: str | None = None
-    name: str | None = None
-    keep_services: bool = False
-    timeout: float = 60.0
-
-
-def _is_fedctls(obj: Mapping[str, Any]) -> bool:
-    """Whether fedctl created ``obj`` (its managed-by label; fedctl never labels what it did not create)."""
-    labels = (obj.get("metadata") or {}).get("labels") or {}
-    return bool(labels.get(LABEL_MANAGED_BY) == MANAGED_BY_FEDCTL)
 
 
 def _apply(cluster: Cluster, path: str, body: Mapping[str, Any], what: str) -> tuple[str, dict[str, Any]]:
@@ -123,8 +86,8 @@ def _apply(cluster: Cluster, path: str, body: Mapping[str, Any], what: str) -> t
 def join(g: Globals, request: JoinRequest, say: Say, warn: Say) -> int:
     """Join the member behind the context ``request.context`` to the federation in the host cluster."""
     name = check_member_cluster_name(request.name or request.context, from_context=request.name is None)
-    host = connect(g.kubeconfig, g.host_context, "host")
-    member = connect(g.kubeconfig, request.context, "member")
+    host = g.connect_host()
+    member = g.connect(request.context, "member")
     try:
         return _join(g, request, name, host=host, member=member, say=say, warn=warn)
     finally:
@@ -136,7 +99,7 @@ def _join(
     g: Globals, request: JoinRequest, name: str, *, host: Cluster, member: Cluster, say: Say, warn: Say
 ) -> int:
     endpoint = request.api_endpoint or member.server
-    members = _member_clusters(host)
+    members = fetch_federation_objects(host, "memberclusters", "list MemberClusters")
     for other in members:
         other_name = str(other.get("metadata", {}).get("name"))
         other_endpoint = str((other.get("spec") or {}).get("apiEndpoint") or "")
@@ -177,19 +140,6 @@ def _join(
         say(f"  MemberCluster {name} is Ready")
     say(f"{name} joined the federation {g.federation}")
     return EXIT_OK
-
-
-def _member_clusters(host: Cluster) -> list[dict[str, Any]]:
-    what = "list MemberClusters"
-    response = host.request("GET", api_path(GV, "memberclusters"), what=what)
-    if response.status == 404:
-        raise CliError(
-            f"the {host.label} does not serve memberclusters.{GROUP}: install the CRDs (kubectl apply -f "
-            "crds/) or the Helm chart first"
-        )
-    if response.status != 200:
-        raise host.fail(response, what)
-    return host.items(api_path(GV, "memberclusters"), what)
 
 
 def _ensure_member_access(
@@ -242,7 +192,7 @@ def _ensure_member_namespace(member: Cluster, access: MemberAccess, timeout: flo
             f"create Namespace {access.namespace}",
         )
         return "created" if created is not None else "exists"
-    if _is_fedctls(existing):
+    if is_fedctls(existing):
         return "exists (created by fedctl)"
     return "exists (not created by fedctl: unjoin will keep it)"
 
@@ -339,12 +289,12 @@ def _put_credentials_secret(
         host.delete(path, f"delete {what}")
         existing = None
     if existing is None:
-        if host.create(api_path("v1", "secrets", namespace=ns), desired, f"create {what}") is not None:
+        created, existing = _create_or_fetch(
+            host, api_path("v1", "secrets", namespace=ns), path, desired, what
+        )
+        if created:
             say(f"  secret {ns}/{secret_name}: created (keys {KEY_TOKEN}, {KEY_CA})")
             return
-        existing = host.get(path, f"get {what}")
-        if existing is None:
-            raise CliError(f"create {what} in the {host.label}: it exists and does not; try again")
     meta = existing.get("metadata") or {}
     if existing.get("data") == desired["data"] and all(
         (meta.get("labels") or {}).get(k) == v for k, v in desired["metadata"]["labels"].items()
@@ -363,10 +313,26 @@ def _put_credentials_secret(
     say(f"  secret {ns}/{secret_name}: updated (keys {KEY_TOKEN}, {KEY_CA})")
 
 
+def _create_or_fetch(
+    host: Cluster, collection: str, path: str, body: Mapping[str, Any], what: str
+) -> tuple[bool, dict[str, Any]]:
+    """Create ``body`` in ``collection``; or, when someone created it at ``path`` meanwhile, fetch that.
+
+    Returns whether this call created it, and the object.
+    """
+    created = host.create(collection, body, f"create {what}")
+    if created is not None:
+        return True, created
+    existing = host.get(path, f"get {what}")
+    if existing is None:
+        raise CliError(f"create {what} in the {host.label}: it exists and does not; try again")
+    return False, existing
+
+
 def _put_member_cluster(host: Cluster, manifest: dict[str, Any], topology: Topology, say: Say) -> int:
     """Create or update the MemberCluster (spec replaced, labels added to); returns its generation."""
     name = manifest["metadata"]["name"]
-    path = api_path(GV, "memberclusters", name)
+    path = api_path(API_VERSION, "memberclusters", name)
     what = f"MemberCluster {name}"
     where = f"region {topology.region}" + (" (from its nodes)" if topology.region_discovered else "")
     if topology.zones:
@@ -375,13 +341,11 @@ def _put_member_cluster(host: Cluster, manifest: dict[str, Any], topology: Topol
         )
     existing = host.get(path, f"get {what}")
     if existing is None:
-        created = host.create(api_path(GV, "memberclusters"), manifest, f"create {what}")
-        if created is not None:
+        collection = api_path(API_VERSION, "memberclusters")
+        created, existing = _create_or_fetch(host, collection, path, manifest, what)
+        if created:
             say(f"  membercluster {name}: created, {where}")
-            return int(created.get("metadata", {}).get("generation") or 1)
-        existing = host.get(path, f"get {what}")
-        if existing is None:
-            raise CliError(f"create {what} in the {host.label}: it exists and does not; try again")
+            return int(existing.get("metadata", {}).get("generation") or 1)
     meta = existing.get("metadata") or {}
     labels = {**(meta.get("labels") or {}), **manifest["metadata"]["labels"]}
     if existing.get("spec") == manifest["spec"] and labels == (meta.get("labels") or {}):
@@ -403,7 +367,7 @@ def _put_member_cluster(host: Cluster, manifest: dict[str, Any], topology: Topol
 
 
 def _wait_ready(host: Cluster, name: str, generation: int, timeout: float, federation: str) -> None:
-    path = api_path(GV, "memberclusters", name)
+    path = api_path(API_VERSION, "memberclusters", name)
     last: dict[str, Any] = {}
 
     def ready() -> bool:
@@ -426,190 +390,3 @@ def _wait_ready(host: Cluster, name: str, generation: int, timeout: float, feder
             f"MemberCluster {name} is not Ready after {timeout:g}s ({detail}); is the operator running, with "
             f"FEDOP_FEDERATION_NAME={federation}?"
         )
-
-
-# --- unjoin -------------------------------------------------------------------------------------------------
-
-
-def unjoin(g: Globals, request: UnjoinRequest, say: Say, warn: Say) -> int:
-    """Remove the member from the federation: host side first, then what ``join`` created in the member."""
-    if request.context is None and request.name is None:
-        raise UsageError("unjoin needs the member's CONTEXT or --name")
-    name = check_member_cluster_name(request.name or str(request.context), from_context=request.name is None)
-    if request.context is not None:
-        g.kubeconfig.require(request.context, "CONTEXT")
-    host = connect(g.kubeconfig, g.host_context, "host")
-    try:
-        found, endpoint, service_account = _unjoin_host(g, host, name, request.timeout, say)
-    finally:
-        host.close()
-
-    context = request.context
-    if context is None and endpoint:
-        candidates = g.kubeconfig.contexts_for_server(endpoint)
-        context = candidates[0] if len(candidates) == 1 else None
-    leftovers = _expected_leftovers(g.federation, service_account, request.keep_services)
-    if context is None:
-        if not found:
-            say(f"{name} is not joined to the federation {g.federation} in the host cluster")
-        why = (
-            f"no kubeconfig context given for it, nor one whose server is {endpoint}"
-            if endpoint
-            else ("no kubeconfig context given for it")
-        )
-        warn(
-            f"the member side was not cleaned: {why}. Left in the member: {leftovers}. "
-            f"Run '{g.prog} unjoin CONTEXT --name {name}' to remove them."
-        )
-        return EXIT_PARTIAL
-    member = connect(g.kubeconfig, context, "member")
-    try:
-        say(f"member cluster {context} ({member.server}):")
-        removed = _unjoin_member(g, member, request.keep_services, request.timeout, say)
-    except ClusterUnreachableError as exc:
-        warn(f"{exc}")
-        again = f"{g.prog} unjoin {context}" + ("" if name == context else f" --name {name}")
-        warn(
-            f"the host side is clean, but the member was not: left in it are {leftovers}. "
-            f"Run '{again}' again once it is reachable."
-        )
-        return EXIT_PARTIAL
-    finally:
-        member.close()
-    if not found and not removed:
-        say(f"{name} was not joined (nothing of the federation {g.federation} found): nothing to do")
-    else:
-        say(f"{name} left the federation {g.federation}")
-    return EXIT_OK
-
-
-def _expected_leftovers(federation: str, service_account: str | None, keep_services: bool) -> str:
-    access = MemberAccess(federation, (service_account or "fedop-system/").split("/", 1)[0])
-    parts = [] if keep_services else [f"the Services of federation {federation}"]
-    parts += [
-        f"ClusterRoleBinding and ClusterRole {access.cluster_role}",
-        f"ServiceAccount {access.namespace}/{access.service_account} and Secret "
-        f"{access.namespace}/{access.token_secret}",
-        f"namespace {access.namespace} if join created it",
-    ]
-    return "; ".join(parts)
-
-
-def _unjoin_host(
-    g: Globals, host: Cluster, name: str, timeout: float, say: Say
-) -> tuple[bool, str | None, str | None]:
-    """Delete the MemberCluster (and wait until it is gone), then its credentials Secret if fedctl made it.
-
-    Returns whether anything was found, the MemberCluster's apiEndpoint and the member ServiceAccount the
-    Secret was minted for (``namespace/name``), when known.
-    """
-    say(f"host cluster {host.context} ({host.server}):")
-    path = api_path(GV, "memberclusters", name)
-    what = f"MemberCluster {name}"
-    mc = host.get(path, f"get {what}")
-    found = mc is not None
-    endpoint: str | None = None
-    secret_ref = {"name": credentials_secret_name(name), "namespace": g.operator_namespace}
-    if mc is not None:
-        spec = mc.get("spec") or {}
-        endpoint = str(spec.get("apiEndpoint") or "") or None
-        ref = spec.get("secretRef") or {}
-        if ref.get("name") and ref.get("namespace"):
-            secret_ref = {"name": str(ref["name"]), "namespace": str(ref["namespace"])}
-        host.delete(path, f"delete {what}")
-        left = host.wait_gone(path, f"get {what}", timeout)
-        if left is not None:
-            finalizers = ", ".join((left.get("metadata") or {}).get("finalizers") or []) or "none"
-            raise CliError(
-                f"{what} is still there {timeout:g}s after its deletion (finalizers: {finalizers}): "
-                "the operator lets it go: is it running? Nothing else was removed; run unjoin again later"
-            )
-        say(f"  membercluster {name}: deleted")
-    else:
-        say(f"  membercluster {name}: not found")
-
-    secret_path = api_path("v1", "secrets", secret_ref["name"], secret_ref["namespace"])
-    secret_what = f"Secret {secret_ref['namespace']}/{secret_ref['name']}"
-    secret = host.get(secret_path, f"get {secret_what}")
-    service_account: str | None = None
-    if secret is None:
-        say(f"  secret {secret_ref['namespace']}/{secret_ref['name']}: not found")
-    elif not _is_fedctls(secret):
-        found = True
-        say(f"  secret {secret_ref['namespace']}/{secret_ref['name']}: kept (not created by fedctl)")
-    else:
-        found = True
-        annotations = (secret.get("metadata") or {}).get("annotations") or {}
-        service_account = annotations.get(ANNOTATION_MEMBER_SERVICE_ACCOUNT)
-        uid = (secret.get("metadata") or {}).get("uid")
-        host.delete(secret_path, f"delete {secret_what}", uid=uid)
-        say(f"  secret {secret_ref['namespace']}/{secret_ref['name']}: deleted")
-    return found, endpoint, service_account
-
-
-def _unjoin_member(g: Globals, member: Cluster, keep_services: bool, timeout: float, say: Say) -> bool:
-    """Delete what ``join`` created in the member (and the federation's Services); whether anything was."""
-    federation = g.federation
-    removed = False
-    if keep_services:
-        say("  services: kept (--keep-services)")
-    else:
-        services = member.items(
-            api_path("v1", "services"), "list Services", label_selector=f"{LABEL_FEDERATION}={federation}"
-        )
-        deleted = []
-        for service in services:
-            observed = observe_service(member.context, service, federation=federation)
-            if observed.owner is None:
-                continue
-            uid = (service.get("metadata") or {}).get("uid")
-            path = api_path("v1", "services", observed.name, observed.namespace)
-            if member.delete(path, f"delete Service {observed.namespace}/{observed.name}", uid=uid):
-                deleted.append(f"{observed.namespace}/{observed.name}")
-        removed |= bool(deleted)
-        say(
-            f"  services of federation {federation}: "
-            + (f"deleted {', '.join(deleted)}" if deleted else "none")
-        )
-
-    selector = render_fedctl_selector(federation)
-    kinds = [
-        ("clusterrolebinding", "rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
-        ("clusterrole", "rbac.authorization.k8s.io/v1", "clusterroles", False),
-        ("secret", "v1", "secrets", True),
-        ("serviceaccount", "v1", "serviceaccounts", True),
-    ]
-    for kind, api_version, plural, namespaced in kinds:
-        objects = member.items(api_path(api_version, plural), f"list {plural}", label_selector=selector)
-        if not objects:
-            say(f"  {kind}: none of fedctl's")
-        for obj in objects:
-            meta = obj.get("metadata") or {}
-            ns = str(meta["namespace"]) if namespaced else None
-            shown = f"{ns}/{meta['name']}" if ns else str(meta["name"])
-            member.delete(
-                api_path(api_version, plural, str(meta["name"]), ns),
-                f"delete {kind} {shown}",
-                uid=meta.get("uid"),
-            )
-            removed = True
-            say(f"  {kind} {shown}: deleted")
-
-    for namespace in member.items(api_path("v1", "namespaces"), "list namespaces", label_selector=selector):
-        ns = str(namespace["metadata"]["name"])
-        others = member.items(
-            api_path("v1", "serviceaccounts", namespace=ns),
-            f"list ServiceAccounts in {ns}",
-            label_selector=f"{LABEL_MANAGED_BY}={MANAGED_BY_FEDCTL}",
-        )
-        if others:
-            say(f"  namespace {ns}: kept (fedctl's ServiceAccounts of other federations are in it)")
-            continue
-        path = api_path("v1", "namespaces", ns)
-        member.delete(path, f"delete Namespace {ns}", uid=namespace["metadata"].get("uid"))
-        removed = True
-        if member.wait_gone(path, f"get Namespace {ns}", timeout) is not None:
-            say(f"  namespace {ns}: deleting (still terminating after {timeout:g}s)")
-        else:
-            say(f"  namespace {ns}: deleted")
-    return removed

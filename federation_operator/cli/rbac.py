@@ -22,6 +22,7 @@ never labelled, so it is never deleted).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -33,6 +34,7 @@ __all__ = [
     "MEMBER_RULES",
     "MemberAccess",
     "PolicyRule",
+    "is_fedctls",
     "render_cluster_role",
     "render_cluster_role_binding",
     "render_fedctl_labels",
@@ -100,6 +102,12 @@ class MemberAccess:
 def render_fedctl_labels(federation: str) -> dict[str, str]:
     """The labels on everything fedctl creates, in members and in the host."""
     return {LABEL_MANAGED_BY: MANAGED_BY_FEDCTL, LABEL_FEDERATION: federation}
+
+
+def is_fedctls(obj: Mapping[str, Any]) -> bool:
+    """Whether fedctl created ``obj`` (its managed-by label; fedctl never labels what it did not create)."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return bool(labels.get(LABEL_MANAGED_BY) == MANAGED_BY_FEDCTL)
 
 
 def render_fedctl_selector(federation: str) -> str:

@@ -27,6 +27,8 @@ from federation_operator.kube.credentials import KEY_CA, KEY_TOKEN
 from federation_operator.kube.probe import LABEL_REGION, LABEL_ZONE
 
 __all__ = [
+    "ANNOTATION_MEMBER_SERVICE_ACCOUNT",
+    "API_VERSION",
     "LABEL_MEMBER_CLUSTER",
     "REGION_LABEL",
     "MemberClusterPlan",
@@ -42,8 +44,12 @@ __all__ = [
     "validate_member_cluster_spec",
 ]
 
+# The apiVersion of the federation's own resources (MemberCluster, FederatedService).
+API_VERSION = f"{GROUP}/{VERSION}"
 # The host Secret names the MemberCluster it holds credentials for.
 LABEL_MEMBER_CLUSTER = "fedop.io/member-cluster"
+# Where the host Secret records the member's ServiceAccount (`<namespace>/<name>`), for unjoin's messages.
+ANNOTATION_MEMBER_SERVICE_ACCOUNT = "fedop.io/member-service-account"
 # The label put on every MemberCluster by default, for placement by region (`clusterSelector`).
 REGION_LABEL = "region"
 
@@ -181,7 +187,7 @@ def render_member_cluster(plan: MemberClusterPlan) -> dict[str, Any]:
     if probe:
         spec["probe"] = probe
     return {
-        "apiVersion": f"{GROUP}/{VERSION}",
+        "apiVersion": API_VERSION,
         "kind": "MemberCluster",
         "metadata": {
             "name": plan.name,

@@ -27,6 +27,7 @@ __all__ = [
     "MemberView",
     "ServiceView",
     "member_view",
+    "published_names",
     "render_json",
     "render_status",
     "render_table",
@@ -163,38 +164,50 @@ def render_service(
     view: ServiceView, answers: Mapping[str, LiveAnswer] | None, server: str | None
 ) -> list[str]:
     """One FederatedService's block: conditions, one line per shard, one line per published DNS name."""
-    status = view.status
     lines = [f"{view.namespace}/{view.name}"]
     if view.problem:
         return [*lines, f"  {view.problem}"]
+    return lines + _conditions(view.status) + _shards(view.status) + _dns(view.status, answers, server)
+
+
+def _conditions(status: FederatedServiceStatus) -> list[str]:
     conditions = [c for kind in CONDITION_ORDER if (c := _condition(status, kind)) is not None]
-    if conditions:
-        lines.append("  " + "  ".join(f"{c.type}={c.status}" for c in conditions))
-        lines += [
-            f"    {c.type}: {c.reason}: {c.message}" for c in conditions if c.status != "True" and c.message
+    if not conditions:
+        return ["  no status yet: is the operator running?"]
+    return ["  " + "  ".join(f"{c.type}={c.status}" for c in conditions)] + [
+        f"    {c.type}: {c.reason}: {c.message}" for c in conditions if c.status != "True" and c.message
+    ]
+
+
+def _shards(status: FederatedServiceStatus) -> list[str]:
+    if not status.shards:
+        return ["  no shards"]
+    rows = [
+        [
+            s.cluster,
+            s.region or NONE,
+            ",".join(s.zones) or NONE,
+            _yes(s.healthy),
+            _yes(s.synced),
+            str(s.ready_endpoints),
+            _ingress(s.ingress),
+            s.reason or NONE,
         ]
-    else:
-        lines.append("  no status yet: is the operator running?")
-    if status.shards:
-        rows = [
-            [
-                s.cluster,
-                s.region or NONE,
-                ",".join(s.zones) or NONE,
-                _yes(s.healthy),
-                _yes(s.synced),
-                str(s.ready_endpoints),
-                _ingress(s.ingress),
-                s.reason or NONE,
-            ]
-            for s in status.shards
-        ]
-        headers = ["CLUSTER", "REGION", "ZONES", "HEALTHY", "SYNCED", "ENDPOINTS", "INGRESS", "REASON"]
-        lines += render_table(headers, rows, indent="  ")
-    else:
-        lines.append("  no shards")
+        for s in status.shards
+    ]
+    headers = ["CLUSTER", "REGION", "ZONES", "HEALTHY", "SYNCED", "ENDPOINTS", "INGRESS", "REASON"]
+    return render_table(headers, rows, indent="  ")
+
+
+def _dns(
+    status: FederatedServiceStatus, answers: Mapping[str, LiveAnswer] | None, server: str | None
+) -> list[str]:
     dns = status.dns
-    if dns is not None and dns.names:
+    if dns is None or (not dns.names and not dns.global_name):
+        return ["  DNS: nothing published"]
+    if not dns.names:
+        lines = [f"  DNS: {dns.global_name} (no records published)"]
+    else:
         headers = ["DNS NAME", "TYPE", "TIER", "POINTS TO"]
         if answers is not None:
             headers.append(f"LIVE ANSWER ({server})" if server else "LIVE ANSWER")
@@ -205,21 +218,19 @@ def render_service(
                 answer = answers.get(record.name)
                 row.append(answer.text() if answer else NONE)
             rows.append(row)
-        lines += render_table(headers, rows, indent="  ")
-    elif dns is not None and dns.global_name:
-        lines.append(f"  DNS: {dns.global_name} (no records published)")
-    else:
-        lines.append("  DNS: nothing published")
-    if (
-        answers is not None
-        and dns is not None
-        and dns.global_name
-        and not any(r.name == dns.global_name for r in dns.names)
-    ):
-        answer = answers.get(dns.global_name)
-        if answer is not None:
-            lines.append(f"  live answer for {dns.global_name}: {answer.text()}")
+        lines = render_table(headers, rows, indent="  ")
+    global_answer = (answers or {}).get(dns.global_name) if dns.global_name else None
+    if global_answer is not None and not any(r.name == dns.global_name for r in dns.names):
+        lines.append(f"  live answer for {dns.global_name}: {global_answer.text()}")
     return lines
+
+
+def published_names(view: ServiceView) -> list[str]:
+    """Every DNS name the operator published for the FederatedService: its records' and its global name."""
+    dns = view.status.dns
+    if dns is None:
+        return []
+    return sorted({r.name for r in dns.names} | ({dns.global_name} if dns.global_name else set()))
 
 
 def render_status(
@@ -261,14 +272,8 @@ def render_json(
     """The same as :func:`render_status`, as a JSON-ready value (statuses as the API holds them)."""
 
     def live(view: ServiceView) -> dict[str, Any]:
-        dns = view.status.dns
-        names = (
-            sorted({r.name for r in dns.names} | ({dns.global_name} if dns.global_name else set()))
-            if dns
-            else []
-        )
         result: dict[str, Any] = {}
-        for name in names:
+        for name in published_names(view):
             answer = (answers or {}).get(name)
             if answer is not None:
                 result[name] = {

@@ -10,23 +10,23 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from federation_operator.cli.context import Globals, fetch_federation_objects
 from federation_operator.cli.errors import EXIT_OK, CliError, UsageError
-from federation_operator.cli.join import Globals
-from federation_operator.cli.kube import Cluster, api_path, connect
+from federation_operator.cli.registration import API_VERSION
 from federation_operator.cli.render import (
     LiveAnswer,
     ServiceView,
     member_view,
+    published_names,
     render_json,
     render_status,
     service_view,
 )
 from federation_operator.cli.resolve import fetch_answers, resolve_server_address
-from federation_operator.domain.keys import GROUP, VERSION
+from federation_operator.kube.rest import Cluster
+from federation_operator.kube.transport import api_path
 
 __all__ = ["StatusRequest", "status"]
-
-GV = f"{GROUP}/{VERSION}"
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,10 @@ def status(g: Globals, request: StatusRequest, out: Callable[[str], None]) -> in
     if request.name and request.all_namespaces:
         raise UsageError("a NAME is looked up in one namespace: drop -A, or give -n NAMESPACE")
     namespace = request.namespace or g.kubeconfig.namespace(g.host_context) or "default"
-    host = connect(g.kubeconfig, g.host_context, "host")
+    host = g.connect_host()
     try:
         members = [
-            member_view(m) for m in _fetch(host, api_path(GV, "memberclusters"), "list MemberClusters")
+            member_view(m) for m in fetch_federation_objects(host, "memberclusters", "list MemberClusters")
         ]
         services = _fetch_services(host, request, namespace)
     finally:
@@ -58,14 +58,7 @@ def status(g: Globals, request: StatusRequest, out: Callable[[str], None]) -> in
         host_name, port = request.resolve
         address = resolve_server_address(host_name)
         server_text = f"{host_name}:{port}"
-        names: list[str] = []
-        for view in services:
-            dns = view.status.dns
-            if dns is not None:
-                names += [r.name for r in dns.names]
-                if dns.global_name:
-                    names.append(dns.global_name)
-        answers = fetch_answers(names, address, port)
+        answers = fetch_answers([name for view in services for name in published_names(view)], address, port)
     if request.output == "json":
         out(json.dumps(render_json(members, services, answers), indent=2, sort_keys=False))
         return EXIT_OK
@@ -76,21 +69,13 @@ def status(g: Globals, request: StatusRequest, out: Callable[[str], None]) -> in
     return EXIT_OK
 
 
-def _fetch(host: Cluster, path: str, what: str) -> list[dict[str, object]]:
-    response = host.request("GET", path, what=what, query=[("limit", 1)])
-    if response.status == 404:
-        raise CliError(f"the {host.label} does not serve {GROUP} resources: install the CRDs first")
-    if response.status != 200:
-        raise host.fail(response, what)
-    return list(host.items(path, what))
-
-
 def _fetch_services(host: Cluster, request: StatusRequest, namespace: str) -> list[ServiceView]:
     if request.name:
         what = f"get FederatedService {namespace}/{request.name}"
-        obj = host.get(api_path(GV, "federatedservices", request.name, namespace), what)
+        obj = host.get(api_path(API_VERSION, "federatedservices", request.name, namespace), what)
         if obj is None:
             raise CliError(f"FederatedService {namespace}/{request.name} not found in the {host.label}")
         return [service_view(obj)]
-    path = api_path(GV, "federatedservices", namespace=None if request.all_namespaces else namespace)
-    return [service_view(obj) for obj in _fetch(host, path, "list FederatedServices")]
+    in_namespace = None if request.all_namespaces else namespace
+    listed = fetch_federation_objects(host, "federatedservices", "list FederatedServices", in_namespace)
+    return [service_view(obj) for obj in listed]

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from federation_operator.cli import main
+from federation_operator.cli.context import open_kubeconfig, require_context
 from federation_operator.cli.errors import EXIT_USAGE, CliError, UsageError
-from federation_operator.cli.kube import Kubeconfig, api_path, load_kubeconfig
 from federation_operator.cli.parser import (
     build_parser,
     parse_dns_server,
@@ -50,6 +50,8 @@ from federation_operator.cli.render import (
     render_table,
     service_view,
 )
+from federation_operator.kube.kubeconfig import Kubeconfig
+from federation_operator.kube.transport import api_path
 
 # --- command line -------------------------------------------------------------------------------------------
 
@@ -477,17 +479,17 @@ def write_kubeconfig(path: Path, server: str = "https://127.0.0.1:1") -> Path:
 
 def test_kubeconfig_contexts(tmp_path: Path) -> None:
     first = write_kubeconfig(tmp_path / "a")
-    kubeconfig = load_kubeconfig(f"{tmp_path / 'missing'}:{first}")
+    kubeconfig = open_kubeconfig(f"{tmp_path / 'missing'}:{first}")
     assert isinstance(kubeconfig, Kubeconfig)
-    assert kubeconfig.require(None, "--host-context") == "host"
-    assert kubeconfig.require("member", "CONTEXT") == "member"
+    assert require_context(kubeconfig, None, "--host-context") == "host"
+    assert require_context(kubeconfig, "member", "CONTEXT") == "member"
     assert kubeconfig.namespace("host") == "team"
     assert kubeconfig.server("member") == "https://127.0.0.1:1"
     assert kubeconfig.contexts_for_server("https://127.0.0.1:1/") == ["host", "member"]
     with pytest.raises(UsageError, match=r"^CONTEXT: no context 'nope' in .* \(contexts: host, member\)"):
-        kubeconfig.require("nope", "CONTEXT")
-    with pytest.raises(UsageError, match="no kubeconfig at"):
-        load_kubeconfig(str(tmp_path / "missing"))
+        require_context(kubeconfig, "nope", "CONTEXT")
+    with pytest.raises(UsageError, match=r"no kubeconfig at .* \(pass --kubeconfig or set KUBECONFIG\)"):
+        open_kubeconfig(str(tmp_path / "missing"))
 
 
 def test_api_paths() -> None:
