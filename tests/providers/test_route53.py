@@ -34,8 +34,8 @@ from federation_operator.dns.route53 import (
     MAX_BATCH_VALUES,
     Route53Provider,
     build_route53,
-    render_txt_value,
 )
+from federation_operator.dns.txt import render_txt
 from federation_operator.domain.errors import PermanentError, StaleChangesError, TransientError
 from federation_operator.domain.ownership import render_ownership_records
 from federation_operator.domain.records import Changes, RecordSet
@@ -351,7 +351,7 @@ async def test_long_and_odd_txt_values_round_trip(
     await provider.apply(Changes(create=(record,)))
     assert record in await provider.records()
     values = {item["Value"] for item in listed(client, zone_id, f"txt.{ZONE}")[0]["ResourceRecords"]}
-    assert render_txt_value("x" * 600) in values
+    assert render_txt("x" * 600, radix=8) in values
     await provider.apply(Changes(delete=(record,)))
     assert record not in await provider.records()
 
@@ -572,7 +572,7 @@ class FakeRoute53:
 
     def put(self, record: RecordSet) -> None:
         """A record set written behind the operator's back."""
-        values = [render_txt_value(v) for v in record.values] if record.type == "TXT" else record.values
+        values = [render_txt(v, radix=8) for v in record.values] if record.type == "TXT" else record.values
         self.rrsets[record.key] = {
             "Name": record.name,
             "Type": record.type,

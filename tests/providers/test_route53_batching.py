@@ -16,10 +16,9 @@ from federation_operator.dns.route53 import (
     MAX_BATCH_VALUES,
     change_cost,
     parse_route53_name,
-    parse_txt_value,
     plan_batches,
-    render_txt_value,
 )
+from federation_operator.dns.txt import parse_txt, render_txt
 from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.ownership import render_ownership_record
 from federation_operator.domain.records import Changes, RecordSet
@@ -187,8 +186,8 @@ def test_batches_respect_the_limits_and_never_split_a_name(changes: Changes) -> 
     ],
 )
 def test_txt_values_are_quoted_escaped_split_and_read_back(text: str, rendered: str) -> None:
-    assert render_txt_value(text) == rendered
-    assert parse_txt_value(rendered) == text
+    assert render_txt(text, radix=8) == rendered
+    assert parse_txt(rendered, radix=8) == text
 
 
 @pytest.mark.parametrize(
@@ -202,7 +201,7 @@ def test_txt_values_are_quoted_escaped_split_and_read_back(text: str, rendered: 
     ],
 )
 def test_txt_values_as_route53_lists_them(listed: str, text: str) -> None:
-    assert parse_txt_value(listed) == text
+    assert parse_txt(listed, radix=8) == text
 
 
 @pytest.mark.parametrize(

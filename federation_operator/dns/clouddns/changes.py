@@ -1,0 +1,186 @@
+"""Record sets as Cloud DNS JSON, and a plan as Cloud DNS *changes* within the per-change limits (pure).
+
+- **Record sets.** :func:`render_rrset` and :func:`read_rrset` translate between a ``RecordSet`` and the
+  v1 API's ``ResourceRecordSet``. TXT data is in presentation form (``"part one" "part two"``, RFC 1035
+  decimal escapes: :mod:`federation_operator.dns.txt`) and is read back as one value per record. A record
+  set with a routing policy is read as the union of its policy's data, so it shows up as the foreign data it
+  is; a type the operator does not manage, or data it cannot read, is skipped (the latter logged).
+- **Changes.** A change is atomic and its ``deletions`` are preconditions: the server applies it only if
+  every deleted record set is held exactly as sent. So deletions and the old side of updates are sent as
+  the record sets were *read* (``as_read``), an update is the deletion of the old record set plus the
+  addition of the new one, and an A → CNAME switch is one change. A plan is one change, unless it exceeds
+  :class:`ChangeLimits`; then it is split into as few changes as fit, never splitting the changes at one
+  name (a record set and its ownership records) across two (:func:`plan_change_requests`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, NotRequired, TypedDict
+
+from federation_operator.dns.packing import pack_greedily
+from federation_operator.dns.txt import parse_txt, render_txt
+from federation_operator.domain.errors import PermanentError
+from federation_operator.domain.ownership import group_changes_by_name
+from federation_operator.domain.records import RECORD_TYPES, Changes, RecordSet
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "ChangeLimits",
+    "ChangeRequest",
+    "NameChanges",
+    "RrsetJson",
+    "plan_change_requests",
+    "read_rrset",
+    "render_rrset",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChangeLimits:
+    """What one Cloud DNS change may hold.
+
+    The defaults are the documented per-project defaults ("Quotas and limits",
+    https://cloud.google.com/dns/quotas: additions per change 1,000, deletions per change 1,000, resource
+    record data size per change 100,000 bytes, records per RR set 100; the API reports a project's own values
+    as ``rrsetAdditionsPerChange``, ``rrsetDeletionsPerChange``, ``totalRrdataSizePerChange`` and
+    ``resourceRecordsPerRrset`` of ``projects.get``). A project granted more can raise them here.
+    """
+
+    additions: int = 1000
+    deletions: int = 1000
+    rrdata_bytes: int = 100_000
+    records_per_rrset: int = 100
+
+    def __post_init__(self) -> None:
+        for name in ("additions", "deletions", "rrdata_bytes", "records_per_rrset"):
+            if getattr(self, name) < 1:
+                raise PermanentError(f"clouddns: limit {name} must be at least 1")
+
+
+DEFAULT_LIMITS = ChangeLimits()
+
+
+class RrsetJson(TypedDict):
+    """A ResourceRecordSet of the Cloud DNS v1 API, as sent and as read."""
+
+    name: str
+    type: str
+    ttl: int
+    rrdatas: NotRequired[list[str]]
+    routingPolicy: NotRequired[dict[str, Any]]
+    kind: NotRequired[str]
+
+
+@dataclass
+class NameChanges:
+    """Every change at one name (a record set's own name and its ownership records' names), as JSON."""
+
+    name: str
+    deletions: list[RrsetJson] = field(default_factory=list)
+    additions: list[RrsetJson] = field(default_factory=list)
+
+
+@dataclass
+class ChangeRequest:
+    """One Cloud DNS change: the whole names it carries, and what they count against the limits."""
+
+    limits: ChangeLimits
+    groups: list[NameChanges] = field(default_factory=list)
+    additions: int = 0
+    deletions: int = 0
+    rrdata_bytes: int = 0
+
+    def add(self, group: NameChanges) -> bool:
+        """Count ``group`` in, unless the change would then exceed the limits (then nothing changes)."""
+        additions = self.additions + len(group.additions)
+        deletions = self.deletions + len(group.deletions)
+        size = self.rrdata_bytes + sum(_rrdata_size(r) for r in (*group.additions, *group.deletions))
+        limits = self.limits
+        if additions > limits.additions or deletions > limits.deletions or size > limits.rrdata_bytes:
+            return False
+        self.groups.append(group)
+        self.additions, self.deletions, self.rrdata_bytes = additions, deletions, size
+        return True
+
+    def body(self) -> dict[str, list[RrsetJson]]:
+        return {
+            "additions": [r for g in self.groups for r in g.additions],
+            "deletions": [r for g in self.groups for r in g.deletions],
+        }
+
+
+def plan_change_requests(
+    changes: Changes, *, limits: ChangeLimits, as_read: Callable[[RecordSet], RrsetJson]
+) -> list[ChangeRequest]:
+    """``changes`` as as few Cloud DNS changes as ``limits`` allow, whole names in name order.
+
+    ``as_read`` gives a deletion's JSON (the record set as last read, where it matches). Raises
+    :class:`PermanentError` for a record set with more records than one may hold, or a name whose changes
+    exceed one change on their own.
+    """
+    groups: list[NameChanges] = []
+    for name, part in group_changes_by_name(changes):
+        group = NameChanges(name)
+        group.deletions += [as_read(record) for record in (*part.delete, *part.update_old)]
+        for record in (*part.update_new, *part.create):
+            if len(record.values) > limits.records_per_rrset:
+                raise PermanentError(
+                    f"{record.name} {record.type} has {len(record.values)} records; Cloud DNS takes at "
+                    f"most {limits.records_per_rrset} per record set"
+                )
+            group.additions.append(render_rrset(record))
+        groups.append(group)
+    return pack_greedily(
+        groups,
+        new_request=lambda: ChangeRequest(limits),
+        add=ChangeRequest.add,
+        too_big=lambda group: PermanentError(
+            f"the changes at {group.name} exceed what one Cloud DNS change may hold ({limits})"
+        ),
+    )
+
+
+def render_rrset(record: RecordSet) -> RrsetJson:
+    """``record`` as the API takes it."""
+    values = [render_txt(v) for v in record.values] if record.type == "TXT" else list(record.values)
+    return {"name": record.name, "type": record.type, "ttl": record.ttl, "rrdatas": values}
+
+
+def read_rrset(raw: dict[str, Any]) -> RecordSet | None:
+    """The record set ``raw`` stands for, or ``None`` for a type the operator does not manage (or data it
+    cannot read, which is logged: a foreign oddity must not stop the zone from being published)."""
+    rtype = raw.get("type")
+    if rtype not in RECORD_TYPES:
+        return None
+    # A record set with a routing policy (geo, weighted) has its data in the policy's items: their union
+    # stands for it, so that it shows up as the foreign record it is at that name.
+    rrdatas = raw.get("rrdatas") or sorted(set(_policy_rrdatas(raw.get("routingPolicy"))))
+    try:
+        values = [parse_txt(v) for v in rrdatas] if rtype == "TXT" else [str(v) for v in rrdatas]
+        return RecordSet(name=str(raw["name"]), type=rtype, ttl=int(raw.get("ttl", 0)), values=tuple(values))
+    except (KeyError, TypeError, ValueError) as exc:
+        log.warning("ignoring Cloud DNS record set %s %s: %s", raw.get("name"), rtype, exc)
+        return None
+
+
+def _policy_rrdatas(policy: object) -> Iterator[str]:
+    if isinstance(policy, dict):
+        for key, value in policy.items():
+            if key == "rrdatas" and isinstance(value, list):
+                yield from (str(v) for v in value)
+            else:
+                yield from _policy_rrdatas(value)
+    elif isinstance(policy, list):
+        for item in policy:
+            yield from _policy_rrdatas(item)
+
+
+def _rrdata_size(rrset: RrsetJson) -> int:
+    # The quota does not say how it measures rrdata; the text as sent, plus a length octet per record,
+    # is at least the wire size for every type the operator writes.
+    return sum(len(data.encode()) + 1 for data in rrset.get("rrdatas", ()))

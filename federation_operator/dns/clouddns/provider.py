@@ -1,0 +1,316 @@
+"""The Cloud DNS provider: one managed zone of Google Cloud DNS, through google-cloud-dns's client.
+
+- **The managed zone** is the one named by ``managed_zone``, or else the one whose ``dnsName`` is the
+  provider's zone (found with ``managedZones.list?dnsName=``). It is looked up once, on first use, and its
+  ``dnsName`` checked against the zone, so a setting that points at another domain fails at once with a
+  clear message instead of with ``invalid`` errors for every record.
+- **Reading** lists the zone's record sets page by page and keeps A, AAAA, CNAME and TXT (the apex SOA and
+  NS, and every other type, are not the operator's business), each with its raw JSON: deletions are sent
+  exactly as read (:mod:`federation_operator.dns.clouddns.changes`).
+- **Writing** checks the plan against the last read for a CNAME beside other data at one name, which the
+  server would refuse less legibly, then creates one Cloud DNS change, or as few as the per-change limits
+  allow. Each change is atomic, the set is not: after an error the caller reads the zone again before
+  planning anew.
+- **Retries.** Throttling, server errors and network failures are retried with jittered exponential backoff,
+  honouring ``Retry-After``; when retries run out, ``TransientError``. Retrying a change whose first attempt
+  may have been applied is safe: its exact deletions and additions then fail with ``notFound``/
+  ``alreadyExists``, a stale plan, and the caller re-reads. Every failure is mapped once
+  (:mod:`federation_operator.dns.clouddns.errors`).
+
+Why the client's JSON connection rather than its ``ManagedZone``/``Changes`` objects: those send only
+``name``/``type``/``ttl``/``rrdatas`` (so a deletion could not carry a record set exactly as read),
+``ResourceRecordSet.from_api_repr`` fails on record sets with a routing policy (no ``rrdatas``), and their
+page iterator cannot retry one page of a listing after a throttled request. The connection is the same
+authenticated session and endpoint the client was built with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from google.cloud import dns as google_dns
+
+from federation_operator.dns.clouddns.changes import (
+    DEFAULT_LIMITS,
+    ChangeLimits,
+    ChangeRequest,
+    RrsetJson,
+    plan_change_requests,
+    read_rrset,
+    render_rrset,
+)
+from federation_operator.dns.clouddns.errors import detail, map_error, retry_after
+from federation_operator.dns.provider import backoff_delay, check_in_zone
+from federation_operator.domain.errors import FederationError, PermanentError, TransientError
+from federation_operator.domain.records import Changes, RecordKey, RecordSet, cname_clashes, normalize_name
+
+__all__ = ["CloudDnsProvider"]
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[object]]
+
+
+@dataclass
+class _Tally:
+    """API requests made by one :meth:`CloudDnsProvider.apply` or :meth:`CloudDnsProvider.records`."""
+
+    calls: int = 0
+
+
+class CloudDnsProvider:
+    """One Cloud DNS managed zone, read and written with an injected ``google.cloud.dns.Client``.
+
+    ``zone`` is the DNS name served (``example.com``); ``managed_zone`` the managed zone's resource name
+    (``example-com``), found by ``dnsName`` when not given. Throttled and failed requests are retried up to
+    ``max_retries`` times, waiting ``backoff_base * 2**attempt`` seconds (jittered, at most ``max_backoff``,
+    at least the server's ``Retry-After``) with ``sleep``. ``api_calls`` counts the API requests made
+    (attempts included) over the provider's life.
+
+    Meant for one caller at a time (the zone's publishing loop): it remembers what it last read, to send
+    deletions exactly as read.
+    """
+
+    def __init__(
+        self,
+        client: google_dns.Client,
+        *,
+        zone: str,
+        managed_zone: str | None = None,
+        max_retries: int = 5,
+        backoff_base: float = 0.2,
+        max_backoff: float = 20.0,
+        limits: ChangeLimits = DEFAULT_LIMITS,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        try:
+            self._zone = normalize_name(zone)
+        except ValueError as exc:
+            raise PermanentError(f"clouddns: {exc}") from exc
+        if max_retries < 0:
+            raise PermanentError(f"clouddns: max_retries must be 0 or more, got {max_retries}")
+        if backoff_base < 0 or max_backoff < backoff_base:
+            raise PermanentError("clouddns: backoff_base must be from 0 to max_backoff")
+        if managed_zone is not None and not managed_zone:
+            raise PermanentError("clouddns: managed_zone must not be empty")
+        self._client = client
+        self._project: str = str(client.project)
+        self._managed_zone = managed_zone
+        self._path: str | None = None  # the managed zone's API path, once looked up and checked
+        self._lookup = asyncio.Lock()
+        self._max_retries = max_retries
+        self._backoff_base = backoff_base
+        self._max_backoff = max_backoff
+        self._limits = limits
+        self._sleep = sleep
+        # The zone's record sets as last read (parsed and raw), kept up to date by our own changes; None
+        # when unknown (before the first read, or after a change that failed).
+        self._seen: dict[RecordKey, tuple[RecordSet, RrsetJson]] | None = None
+        self.api_calls = 0
+
+    @property
+    def zone(self) -> str:
+        return self._zone
+
+    @property
+    def managed_zone(self) -> str | None:
+        """The managed zone's resource name (``None`` until found, when it was not given)."""
+        return self._managed_zone
+
+    def __repr__(self) -> str:
+        managed = self._managed_zone or "?"
+        return f"CloudDnsProvider(project={self._project}, managed_zone={managed}, zone={self._zone})"
+
+    def close(self) -> None:
+        """Close the client's pooled HTTP connections (the provider built by :func:`build_clouddns` owns
+        its client; an injected one may be closed by whoever made it instead)."""
+        self._client.close()
+
+    # --- reading -------------------------------------------------------------------------------------------
+
+    async def records(self) -> list[RecordSet]:
+        tally = _Tally()
+        path = await self._zone_path(tally)
+        seen: dict[RecordKey, tuple[RecordSet, RrsetJson]] = {}
+        token: str | None = None
+        while True:
+            query = {"pageToken": token} if token else None
+            page = await self._request("listing record sets", "GET", f"{path}/rrsets", tally, query=query)
+            for raw in page.get("rrsets") or ():
+                record = read_rrset(raw)
+                if record is not None:
+                    seen[record.key] = (record, cast(RrsetJson, raw))
+            token = page.get("nextPageToken") or None
+            if token is None:
+                break
+        self._seen = seen
+        return sorted(record for record, _ in seen.values())
+
+    # --- writing -------------------------------------------------------------------------------------------
+
+    async def apply(self, changes: Changes) -> int:
+        if changes.is_empty:
+            return 0
+        check_in_zone(changes, self._zone)
+        self._check_cname_exclusive(changes)
+        requests = plan_change_requests(changes, limits=self._limits, as_read=self._as_read)
+        tally = _Tally()
+        path = await self._zone_path(tally)
+        for request in requests:
+            try:
+                await self._request("creating a change", "POST", f"{path}/changes", tally, request=request)
+            except BaseException:
+                # Refused, or unknown (a cancelled request's thread may still get the change through):
+                # what the zone holds now is for the next read to say.
+                self._seen = None
+                raise
+            self._remember(request)
+        return tally.calls
+
+    def _as_read(self, record: RecordSet) -> RrsetJson:
+        found = self._seen.get(record.key) if self._seen is not None else None
+        if found is not None and found[0] == record:
+            # As read, data and all (a routing policy included), less the resource-type marker.
+            return cast(RrsetJson, {key: value for key, value in found[1].items() if key != "kind"})
+        # Not read as planned: the server judges the precondition (and answers conditionNotMet if stale).
+        return render_rrset(record)
+
+    def _check_cname_exclusive(self, changes: Changes) -> None:
+        """Refuse a plan that would leave a CNAME beside other data at one name, judged against the last
+        read (or, with none, against the plan alone): the server would refuse it anyway, less legibly."""
+        types_at: dict[str, set[str]] = {}
+        for name, rtype in self._seen or {}:
+            types_at.setdefault(name, set()).add(rtype)
+        clashes = cname_clashes(types_at, changes)
+        if clashes:
+            name, others = clashes[0]
+            raise PermanentError(
+                f"{name} would hold a CNAME beside {', '.join(others)} in zone {self._zone}; a CNAME cannot "
+                "share its name with other data"
+            )
+
+    def _remember(self, request: ChangeRequest) -> None:
+        """Keep the last read up to date with a change the server applied."""
+        if self._seen is None:
+            return
+        for group in request.groups:
+            for raw in group.deletions:
+                self._seen.pop((normalize_name(raw["name"]), cast(Any, raw["type"])), None)
+            for raw in group.additions:
+                record = read_rrset(cast(dict[str, Any], raw))
+                if record is not None:
+                    self._seen[record.key] = (record, raw)
+
+    # --- the managed zone ----------------------------------------------------------------------------------
+
+    async def _zone_path(self, tally: _Tally) -> str:
+        async with self._lookup:
+            if self._path is None:
+                self._path = await self._find_zone(tally)
+            return self._path
+
+    async def _find_zone(self, tally: _Tally) -> str:
+        base = f"/projects/{self._project}/managedZones"
+        if self._managed_zone is not None:
+            found = await self._request(
+                f"looking up managed zone {self._managed_zone}", "GET", f"{base}/{self._managed_zone}", tally
+            )
+            serves = str(found.get("dnsName", ""))
+            if serves.lower() != self._zone:
+                raise PermanentError(
+                    f"Cloud DNS managed zone {self._managed_zone} (project {self._project}) serves {serves}, "
+                    f"not {self._zone}"
+                )
+            return f"{base}/{self._managed_zone}"
+        zones: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            query = {"dnsName": self._zone, **({"pageToken": token} if token else {})}
+            page = await self._request(
+                f"looking up the managed zone of {self._zone}", "GET", base, tally, query=query
+            )
+            zones += [
+                z for z in page.get("managedZones") or () if str(z.get("dnsName", "")).lower() == self._zone
+            ]
+            token = page.get("nextPageToken") or None
+            if token is None:
+                break
+        if len(zones) > 1:
+            # A public zone and private ones may share a name; the operator publishes to the public one.
+            public = [z for z in zones if z.get("visibility", "public") == "public"]
+            zones = public if len(public) == 1 else zones
+        if not zones:
+            raise PermanentError(f"no Cloud DNS managed zone serves {self._zone} in project {self._project}")
+        if len(zones) > 1:
+            names = ", ".join(sorted(str(z.get("name")) for z in zones))
+            raise PermanentError(
+                f"several Cloud DNS managed zones serve {self._zone} in project {self._project} ({names}); "
+                "choose one with the managed_zone option"
+            )
+        self._managed_zone = str(zones[0]["name"])
+        return f"{base}/{self._managed_zone}"
+
+    # --- requests, retries and error mapping ---------------------------------------------------------------
+
+    async def _request(
+        self,
+        what: str,
+        method: str,
+        path: str,
+        tally: _Tally,
+        *,
+        query: Mapping[str, str] | None = None,
+        request: ChangeRequest | None = None,
+    ) -> dict[str, Any]:
+        """One API request, in a worker thread (the client blocks), retried while the failure may pass."""
+        data = request.body() if request is not None else None
+        attempt = 0
+        while True:
+            self.api_calls += 1
+            tally.calls += 1
+            try:
+                response = await asyncio.to_thread(
+                    self._client._connection.api_request,
+                    method=method,
+                    path=path,
+                    query_params=dict(query) if query else None,
+                    data=data,
+                )
+            except Exception as exc:
+                wait = retry_after(exc)
+                if wait is None:
+                    raise self._error(exc, what, request) from exc
+                delay = self._backoff(attempt, wait)
+                if attempt >= self._max_retries:
+                    raise TransientError(
+                        f"{what} in {self._where()} still failing after {attempt + 1} attempts: "
+                        f"{detail(exc)}",
+                        delay=delay,
+                    ) from exc
+                log.debug("%s in %s failed (%s); retrying in %.2fs", what, self._where(), detail(exc), delay)
+                await self._sleep(delay)
+                attempt += 1
+                continue
+            return cast(dict[str, Any], response) if isinstance(response, dict) else {}
+
+    def _backoff(self, attempt: int, retry_after: float) -> float:
+        # A Retry-After from the server wins when it asks for longer.
+        jittered = backoff_delay(self._backoff_base, attempt, self._max_backoff)
+        return max(jittered, min(retry_after, self._max_backoff))
+
+    def _where(self) -> str:
+        return (
+            f"Cloud DNS zone {self._zone} (project {self._project}, managed zone {self._managed_zone or '?'})"
+        )
+
+    def _error(self, exc: Exception, what: str, request: ChangeRequest | None) -> FederationError:
+        error, zone_missing = map_error(
+            exc, what=what, where=self._where(), request=request, limits=self._limits
+        )
+        if zone_missing:
+            self._path = None  # look the zone up again next time: it may be created again
+        return error

@@ -1,0 +1,141 @@
+"""A plan as Route 53 ``ChangeResourceRecordSets`` requests, within Route 53's limits (pure).
+
+==========================  =========================================================================
+change                      Route 53 changes
+==========================  =========================================================================
+delete ``old``              ``DELETE`` of ``old`` exactly as held (TTL and every value)
+update ``old`` → ``new``    ``DELETE`` of ``old`` exactly as held, then ``CREATE`` of ``new``
+create ``new``              ``CREATE`` of ``new``
+==========================  =========================================================================
+
+Updates are ``DELETE`` + ``CREATE`` rather than ``UPSERT``: Route 53 checks that a ``DELETE`` names the
+current record set exactly and that a ``CREATE`` finds none, and applies a batch all or nothing, so a plan
+made against a zone that changed in between fails whole (→ ``StaleChangesError``) instead of silently
+overwriting someone's edit. It costs Route 53's quota the same as an ``UPSERT``, which counts twice.
+
+All changes about one name (its record sets and their ownership records, so an A → CNAME switch too) travel
+in one batch, so resolvers never see the name empty or holding both. Names are packed in order into as few
+batches as Route 53 accepts: at most 1,000 ``ResourceRecord`` values and 32,000 characters of values per
+request, an ``UPSERT`` counting twice (:func:`plan_batches`). TXT values go in Route 53's text form
+(:mod:`federation_operator.dns.txt`, octal escapes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from federation_operator.dns.txt import render_txt
+from federation_operator.domain.errors import PermanentError
+from federation_operator.domain.ownership import group_changes_by_name
+from federation_operator.domain.records import Changes, RecordSet
+
+if TYPE_CHECKING:
+    from mypy_boto3_route53.literals import ChangeActionType
+    from mypy_boto3_route53.type_defs import ChangeTypeDef, ResourceRecordSetTypeDef
+
+__all__ = [
+    "MAX_BATCH_CHARACTERS",
+    "MAX_BATCH_VALUES",
+    "MAX_VALUE_CHARACTERS",
+    "Batch",
+    "change_cost",
+    "plan_batches",
+]
+
+MAX_BATCH_VALUES: Final = 1000
+"""Route 53's limit on ``ResourceRecord`` elements in one ``ChangeResourceRecordSets`` request."""
+MAX_BATCH_CHARACTERS: Final = 32_000
+"""Route 53's limit on the characters of all ``Value`` elements in one request."""
+MAX_VALUE_CHARACTERS: Final = 4000
+"""Route 53's limit on one ``Value`` element (a TXT value with its quotes and escapes)."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One ``ChangeResourceRecordSets`` request: the part of a plan it carries, and its Route 53 changes."""
+
+    changes: Changes
+    request: tuple[ChangeTypeDef, ...]
+
+
+def plan_batches(
+    changes: Changes, *, max_values: int = MAX_BATCH_VALUES, max_characters: int = MAX_BATCH_CHARACTERS
+) -> list[Batch]:
+    """``changes`` as Route 53 requests, each within the limits; all changes about one name in one request.
+
+    Names are packed greedily in name order (an ownership record goes with the name it stands for). Raises
+    :class:`PermanentError` when the changes about one name exceed a limit on their own, or a value is longer
+    than Route 53 accepts.
+    """
+    batches: list[Batch] = []
+    pending: list[Changes] = []
+    values = characters = 0
+    for name, group in group_changes_by_name(changes):
+        group_values, group_characters = change_cost(_request(group))
+        if group_values > max_values or group_characters > max_characters:
+            raise PermanentError(
+                f"route53: the changes at {name} need {group_values} values and {group_characters} "
+                f"characters, more than one request may carry ({max_values} and {max_characters})"
+            )
+        if pending and (values + group_values > max_values or characters + group_characters > max_characters):
+            batches.append(_batch(pending))
+            pending, values, characters = [], 0, 0
+        pending.append(group)
+        values += group_values
+        characters += group_characters
+    if pending:
+        batches.append(_batch(pending))
+    return batches
+
+
+def change_cost(request: Iterable[ChangeTypeDef]) -> tuple[int, int]:
+    """What ``request`` costs against Route 53's limits: (``ResourceRecord`` values, characters of values).
+
+    Route 53 counts every value, and every character of it, twice in an ``UPSERT``.
+    """
+    values = characters = 0
+    for change in request:
+        weight = 2 if change["Action"] == "UPSERT" else 1
+        records = change["ResourceRecordSet"].get("ResourceRecords", ())
+        values += weight * len(records)
+        characters += weight * sum(len(item["Value"]) for item in records)
+    return values, characters
+
+
+def _request(group: Changes) -> list[ChangeTypeDef]:
+    """The Route 53 changes of one name's changes."""
+    # DELETEs first: an A → CNAME switch must free the name before the CNAME arrives.
+    deletes = [*group.delete, *group.update_old]
+    creates = [*group.update_new, *group.create]
+    return [*(_change("DELETE", r) for r in deletes), *(_change("CREATE", r) for r in creates)]
+
+
+def _batch(groups: Sequence[Changes]) -> Batch:
+    return Batch(
+        changes=Changes(
+            create=tuple(record for group in groups for record in group.create),
+            update_old=tuple(record for group in groups for record in group.update_old),
+            update_new=tuple(record for group in groups for record in group.update_new),
+            delete=tuple(record for group in groups for record in group.delete),
+        ),
+        request=tuple(change for group in groups for change in _request(group)),
+    )
+
+
+def _change(action: ChangeActionType, record: RecordSet) -> ChangeTypeDef:
+    values = [render_txt(v, radix=8) for v in record.values] if record.type == "TXT" else list(record.values)
+    for value in values:
+        if len(value) > MAX_VALUE_CHARACTERS:
+            raise PermanentError(
+                f"route53: a {record.type} value at {record.name} is {len(value)} characters long once "
+                f"quoted; Route 53 takes at most {MAX_VALUE_CHARACTERS}"
+            )
+    rrset: ResourceRecordSetTypeDef = {
+        "Name": record.name,
+        "Type": record.type,
+        "TTL": record.ttl,
+        "ResourceRecords": [{"Value": value} for value in values],
+    }
+    return {"Action": action, "ResourceRecordSet": rrset}

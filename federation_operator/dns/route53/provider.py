@@ -1,0 +1,282 @@
+"""The Route 53 provider: one public hosted zone, through an injected boto3 ``route53`` client.
+
+- **Hosted zone.** Given by id, or looked up once by the zone's name with ``ListHostedZonesByName`` (exact
+  name, public zones only; none, or several public zones of that name, is a ``PermanentError`` naming the
+  zone).
+- **Reading** pages through ``ListResourceRecordSets`` (300 record sets a page) into a
+  :class:`~federation_operator.dns.route53.zone_state.ZoneState` (escapes, alias and routing-policy
+  stand-ins: see there).
+- **Writing** checks the whole plan against the zone as last read (by :meth:`Route53Provider.records`, kept
+  up to date by its own successful batches; read afresh by ``apply`` when there is no such reading), then
+  sends it as ``ChangeResourceRecordSets`` batches (:mod:`federation_operator.dns.route53.batches`). Each
+  batch is atomic; a plan of several is not, so after an error the caller reads the zone again before
+  planning anew. ``apply`` returns the number of requests it sent: one per batch, plus any retries, plus the
+  reading it needed (an empty plan sends none). Between that reading and the request, Route 53 itself has
+  the last word: its ``InvalidChangeBatch`` answers "was not found", "values provided do not match" and
+  "already exists" become ``StaleChangesError``.
+
+**Errors**, mapped once here with ``raise ... from exc``. ``Throttling``, ``PriorRequestNotComplete``,
+``ServiceUnavailable``, any 5xx and connection failures or timeouts are retried with jittered exponential
+backoff up to ``max_retries`` times, then raised as ``TransientError``;
+``InvalidChangeBatch``, ``InvalidInput``, ``NoSuchHostedZone``, ``AccessDenied``, missing credentials and
+every other refusal are permanent. Blocking boto3 calls run in :func:`asyncio.to_thread` (boto3 clients are
+thread-safe), one request at a time per provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    CredentialRetrievalError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from federation_operator.dns.provider import backoff_delay, check_in_zone
+from federation_operator.dns.route53.batches import Batch, plan_batches
+from federation_operator.dns.route53.zone_state import ZoneState, parse_route53_name
+from federation_operator.domain.errors import (
+    FederationError,
+    PermanentError,
+    StaleChangesError,
+    TransientError,
+)
+from federation_operator.domain.records import Changes, RecordSet, normalize_name
+
+if TYPE_CHECKING:
+    from mypy_boto3_route53 import Route53Client
+    from mypy_boto3_route53.type_defs import (
+        ListHostedZonesByNameRequestTypeDef,
+        ListHostedZonesByNameResponseTypeDef,
+        ListResourceRecordSetsRequestTypeDef,
+        ListResourceRecordSetsResponseTypeDef,
+    )
+
+__all__ = ["Route53Provider"]
+
+T = TypeVar("T")
+
+_MAX_BACKOFF = 20.0  # seconds; beyond this a retry loop only delays the next plan, which reads afresh
+# Route 53 answers these with HTTP 400, yet they say "later", not "never".
+_RETRYABLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "PriorRequestNotComplete",
+        "ServiceUnavailable",
+        "InternalError",
+        "InternalFailure",
+        "RequestTimeout",
+    }
+)
+# What Route 53 says, inside an InvalidChangeBatch, when the zone no longer holds what the plan expected.
+_STALE_MARKERS = ("not found", "values provided do not match", "already exists")
+_CREDENTIAL_ERRORS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
+
+
+class Route53Provider:
+    """One public Route 53 hosted zone, behind the narrow :class:`~federation_operator.dns.DnsProvider` API.
+
+    ``client`` is a boto3 ``route53`` client (tests point one at moto's server with ``endpoint_url``); give it
+    no retries of its own (``Config(retries={"total_max_attempts": 1})``, as :func:`build_route53` does), so
+    that ``max_retries`` is the only retry policy. ``sleep`` waits between retries (injectable for tests).
+    ``requests_sent`` counts every request sent to Route 53 over the provider's life, retries included.
+    """
+
+    def __init__(
+        self,
+        client: Route53Client,
+        *,
+        zone: str,
+        hosted_zone_id: str | None = None,
+        max_retries: int = 5,
+        backoff_base: float = 0.2,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if max_retries < 0:
+            raise PermanentError(f"route53: max_retries must be 0 or more, got {max_retries}")
+        if backoff_base < 0:
+            raise PermanentError(f"route53: backoff_base must be 0 or more, got {backoff_base}")
+        self._client = client
+        self._zone = normalize_name(zone)
+        # Route 53 accepts both "Z123" and "/hostedzone/Z123"; the short form reads better in messages.
+        self._zone_id = hosted_zone_id.rsplit("/", 1)[-1] if hosted_zone_id else None
+        self._max_retries = max_retries
+        self._backoff_base = backoff_base
+        self._sleep = sleep
+        self._state: ZoneState | None = None
+        # One request at a time: the zone state is read, checked and advanced in step with the requests.
+        self._lock = asyncio.Lock()
+        self.requests_sent = 0
+
+    @property
+    def zone(self) -> str:
+        return self._zone
+
+    @property
+    def hosted_zone_id(self) -> str | None:
+        """The hosted zone's id (``Z...``), once given or looked up."""
+        return self._zone_id
+
+    def __repr__(self) -> str:
+        return f"Route53Provider(zone={self._zone}, hosted_zone_id={self._zone_id or '(by name)'})"
+
+    # --- reading -------------------------------------------------------------------------------------------
+
+    async def records(self) -> list[RecordSet]:
+        async with self._lock:
+            self._state = await self._read()
+            return sorted(self._state.records.values())
+
+    async def _read(self) -> ZoneState:
+        zone_id = await self._hosted_zone()
+        state = ZoneState()
+        request: ListResourceRecordSetsRequestTypeDef = {"HostedZoneId": zone_id}
+        while True:
+            page = await self._list_page(request)
+            for rrset in page["ResourceRecordSets"]:
+                state.add(rrset)
+            if not page.get("IsTruncated"):
+                return state
+            if not page.get("NextRecordName") or not page.get("NextRecordType"):
+                raise PermanentError(
+                    f"route53: ListResourceRecordSets of {self._where()} is truncated without a next record"
+                )
+            request = {
+                "HostedZoneId": zone_id,
+                "StartRecordName": page["NextRecordName"],
+                "StartRecordType": page["NextRecordType"],
+            }
+            if page.get("NextRecordIdentifier"):  # pages may split the record sets of one routing policy
+                request["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+
+    async def _list_page(
+        self, request: ListResourceRecordSetsRequestTypeDef
+    ) -> ListResourceRecordSetsResponseTypeDef:
+        return await self._call(
+            "ListResourceRecordSets", lambda: self._client.list_resource_record_sets(**request)
+        )
+
+    async def _list_zones_page(
+        self, request: ListHostedZonesByNameRequestTypeDef
+    ) -> ListHostedZonesByNameResponseTypeDef:
+        return await self._call(
+            "ListHostedZonesByName", lambda: self._client.list_hosted_zones_by_name(**request)
+        )
+
+    async def _hosted_zone(self) -> str:
+        if self._zone_id is None:
+            self._zone_id = await self._find_hosted_zone()
+        return self._zone_id
+
+    async def _find_hosted_zone(self) -> str:
+        # Zones come sorted by name, starting at ours; several hosted zones may share a name (a public and a
+        # private one, or two public ones), hence the loop.
+        public: list[str] = []
+        request: ListHostedZonesByNameRequestTypeDef = {"DNSName": self._zone}
+        while True:
+            page = await self._list_zones_page(request)
+            past_ours = False
+            for hosted in page["HostedZones"]:
+                if parse_route53_name(hosted["Name"]) != self._zone:
+                    past_ours = True
+                    break
+                if not hosted.get("Config", {}).get("PrivateZone", False):
+                    public.append(hosted["Id"].rsplit("/", 1)[-1])
+            if past_ours or not page.get("IsTruncated") or not page.get("NextDNSName"):
+                break
+            request = {"DNSName": page["NextDNSName"], "HostedZoneId": page["NextHostedZoneId"]}
+        if not public:
+            raise PermanentError(f"route53: no public hosted zone named {self._zone}")
+        if len(public) > 1:
+            raise PermanentError(
+                f"route53: {len(public)} public hosted zones are named {self._zone} ({', '.join(public)}); "
+                "set the hosted_zone_id option to choose one"
+            )
+        return public[0]
+
+    # --- writing -------------------------------------------------------------------------------------------
+
+    async def apply(self, changes: Changes) -> int:
+        if changes.is_empty:
+            return 0
+        check_in_zone(changes, self._zone)
+        batches = plan_batches(changes)
+        async with self._lock:
+            before = self.requests_sent
+            if self._state is None:
+                self._state = await self._read()
+            zone_id = await self._hosted_zone()
+            # The whole plan, before the first request: a batch that cannot apply entirely sends nothing,
+            # and a refusal here leaves the reading as it was.
+            self._state.check(changes)
+            try:
+                for batch in batches:
+                    await self._send(zone_id, batch)
+                    self._state.apply(batch.changes)
+            except BaseException:
+                # Route 53 refused, or a request failed or was cancelled in flight (applied or not, unknown):
+                # the zone is no longer what this provider last read, so the next apply reads it again.
+                self._state = None
+                raise
+            return self.requests_sent - before
+
+    async def _send(self, zone_id: str, batch: Batch) -> None:
+        changes = list(batch.request)
+        await self._call(
+            "ChangeResourceRecordSets",
+            lambda: self._client.change_resource_record_sets(
+                HostedZoneId=zone_id, ChangeBatch={"Comment": "federation-operator", "Changes": changes}
+            ),
+        )
+
+    # --- requests, retries and errors ----------------------------------------------------------------------
+
+    async def _call(self, operation: str, request: Callable[[], T]) -> T:
+        attempt = 0
+        while True:
+            self.requests_sent += 1
+            try:
+                return await asyncio.to_thread(request)
+            except (ClientError, BotoCoreError) as exc:
+                error, retryable = self._map(exc, operation)
+                if not retryable:
+                    raise error from exc
+                if attempt >= self._max_retries:
+                    raise TransientError(f"{error} (gave up after {attempt + 1} attempts)") from exc
+            await self._sleep(backoff_delay(self._backoff_base, attempt, _MAX_BACKOFF))
+            attempt += 1
+
+    def _where(self) -> str:
+        return f"hosted zone {self._zone_id or '?'} ({self._zone})"
+
+    def _map(self, exc: ClientError | BotoCoreError, operation: str) -> tuple[FederationError, bool]:
+        """Our error for ``exc``, and whether retrying the same request may succeed."""
+        what = f"route53 {operation} on {self._where()}"
+        if isinstance(exc, ClientError):
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            message = str(exc.response.get("Error", {}).get("Message", ""))
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+            text = f"{what} failed: {code or status}: {message}"
+            if code in _RETRYABLE_CODES or status >= 500:
+                return TransientError(text), True
+            if code == "InvalidChangeBatch" and any(marker in message for marker in _STALE_MARKERS):
+                return StaleChangesError(f"{text} (the zone changed since the plan)"), False
+            if code == "AccessDenied":
+                return PermanentError(
+                    f"{text} (the credentials need route53:ListHostedZonesByName, "
+                    "route53:ListResourceRecordSets and route53:ChangeResourceRecordSets)"
+                ), False
+            return PermanentError(text), False
+        if isinstance(exc, BotoConnectionError | HTTPClientError):
+            return TransientError(f"{what} failed: {exc}"), True
+        if isinstance(exc, _CREDENTIAL_ERRORS):
+            return PermanentError(f"{what}: no usable AWS credentials: {exc}"), False
+        return PermanentError(f"{what} failed: {type(exc).__name__}: {exc}"), False

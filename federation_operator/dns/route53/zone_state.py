@@ -1,0 +1,164 @@
+"""The Route 53 hosted zone as the provider last read it, and the rules it checks a plan against (pure).
+
+- **Reading.** ``ListResourceRecordSets`` pages are added to a :class:`ZoneState`, which keeps A, AAAA,
+  CNAME and TXT record sets. Route 53 writes names with octal escapes (``\\052`` for ``*``) and TXT values as
+  quoted character-strings (``"abc" "def"``, with ``\\"``, ``\\\\`` and ``\\ooo`` escapes); both are
+  unescaped (:func:`parse_route53_name`, :mod:`federation_operator.dns.txt`), and the strings of one TXT value
+  joined, so what is read back equals what was planned.
+- **Alias and routing-policy record sets** (``AliasTarget``, ``SetIdentifier``, ``TrafficPolicyInstanceId``)
+  cannot be expressed as a ``RecordSet``, and the operator never writes them. Each (name, type) holding one
+  is listed as a *stand-in*: TTL 0 and the value ``0.0.0.0`` (A), ``::`` (AAAA), ``alias.invalid.`` (CNAME)
+  or ``route53 alias or routing-policy record set`` (TXT). The stand-in occupies its name and type for the
+  diff, and has no ownership record, so :func:`~federation_operator.planning.zone_diff.plan_changes` treats
+  it as foreign: reported as a conflict when wanted, never deleted. A record set listed twice under one name
+  and type, or with values that are no such data (an A without an address), is listed as a stand-in too.
+
+**Rules our own code enforces.** Real Route 53 refuses a CNAME beside other data at one name, a ``DELETE``
+that does not match the current record set, a ``CREATE`` of a record set that exists, and applies a batch
+all or nothing. moto's server (our test double) does none of these faithfully: it stores a CNAME beside an
+A, duplicates a record set on ``CREATE``, checks a ``DELETE`` against its change journal instead of the
+zone, and applies a failing batch partially. So before the first request the provider checks the *whole*
+plan against the zone as it last read it (:meth:`ZoneState.check`), kept up to date by its own successful
+batches (:meth:`ZoneState.apply`):
+
+- a deletion or update whose record set is not held exactly, or a creation that finds one:
+  ``StaleChangesError``, nothing sent;
+- a name that would hold a CNAME beside other data (of any type, foreign or ours): ``PermanentError`` naming
+  the name, nothing sent;
+- a change to an alias or routing-policy record set: ``PermanentError``, nothing sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from federation_operator.dns.txt import parse_txt, unescape_at
+from federation_operator.domain.errors import PermanentError, StaleChangesError
+from federation_operator.domain.records import (
+    RECORD_TYPES,
+    Changes,
+    RecordKey,
+    RecordSet,
+    RecordType,
+    cname_clashes,
+    normalize_name,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_route53.type_defs import ResourceRecordSetOutputTypeDef
+
+__all__ = ["ZoneState", "parse_route53_name"]
+
+_STAND_INS: Mapping[RecordType, str] = {
+    "A": "0.0.0.0",
+    "AAAA": "::",
+    "CNAME": "alias.invalid.",
+    "TXT": "route53 alias or routing-policy record set",
+}
+_SPECIAL_KEYS = ("AliasTarget", "SetIdentifier", "TrafficPolicyInstanceId")
+
+
+@dataclass
+class ZoneState:
+    """The hosted zone as last read, advanced by the provider's own successful batches."""
+
+    records: dict[RecordKey, RecordSet] = field(default_factory=dict)
+    special: set[RecordKey] = field(default_factory=set)
+    """Keys listed as stand-ins: alias and routing-policy record sets, or record sets Route 53 lists oddly."""
+    types_at: dict[str, set[str]] = field(default_factory=dict)
+    """Every record type at every name, unmanaged ones (MX, SRV, NS...) too: CNAME exclusivity needs them."""
+
+    def add(self, rrset: ResourceRecordSetOutputTypeDef) -> None:
+        name = parse_route53_name(rrset["Name"])
+        rtype = rrset["Type"]
+        self.types_at.setdefault(name, set()).add(rtype)
+        if rtype not in RECORD_TYPES:
+            return
+        key: RecordKey = (name, rtype)
+        record = None
+        if key not in self.records and not any(k in rrset for k in _SPECIAL_KEYS):
+            record = _record_of(name, rtype, rrset)
+        if record is None:
+            self.special.add(key)
+            record = RecordSet(name=name, type=rtype, ttl=0, values=(_STAND_INS[rtype],))
+        self.records[key] = record
+
+    def check(self, changes: Changes) -> None:
+        """Raise unless the whole of ``changes`` applies to this zone as Route 53 would apply it."""
+        removed: dict[RecordKey, RecordSet] = {}
+        for record in (*changes.delete, *changes.update_old):
+            if record.key in removed:
+                raise PermanentError(f"route53: the plan removes {record.name} {record.type} twice")
+            removed[record.key] = record
+            if record.key in self.special:
+                raise PermanentError(
+                    f"route53: {record.name} {record.type} is an alias or routing-policy record set, "
+                    "which federation-operator never changes"
+                )
+            held = self.records.get(record.key)
+            if held != record:
+                found = f"the zone holds {held}" if held else "the zone holds no such record set"
+                raise StaleChangesError(f"route53: cannot delete or update {record}: {found}")
+        created: set[RecordKey] = set()
+        for record in changes.create:
+            if record.key in created:
+                raise PermanentError(f"route53: the plan creates {record.name} {record.type} twice")
+            created.add(record.key)
+            if record.key in self.special or (record.key in self.records and record.key not in removed):
+                raise StaleChangesError(
+                    f"route53: cannot create {record}: the zone already holds {record.type}"
+                )
+        clashes = cname_clashes(self.types_at, changes)
+        if clashes:
+            name, others = clashes[0]
+            raise PermanentError(
+                f"route53: {name} would hold a CNAME beside {', '.join(others)}, "
+                "which Route 53 refuses; nothing was sent"
+            )
+
+    def apply(self, changes: Changes) -> None:
+        """Advance the state by ``changes``, which Route 53 has just applied (after :meth:`check`)."""
+        for record in changes.delete:
+            del self.records[record.key]
+            types = self.types_at[record.name]
+            types.discard(record.type)
+            if not types:
+                del self.types_at[record.name]
+        for record in (*changes.update_new, *changes.create):
+            self.records[record.key] = record
+            self.types_at.setdefault(record.name, set()).add(record.type)
+
+
+def _record_of(name: str, rtype: RecordType, rrset: ResourceRecordSetOutputTypeDef) -> RecordSet | None:
+    """The record set Route 53 listed, or ``None`` when it is no plain record set (listed as a stand-in)."""
+    raw = [item["Value"] for item in rrset.get("ResourceRecords", [])]
+    if rtype == "TXT":
+        values = [parse_txt(value, radix=8) for value in raw]
+    elif rtype == "CNAME":
+        values = [parse_route53_name(value) for value in raw]
+    else:
+        values = raw
+    try:
+        return RecordSet(name=name, type=rtype, ttl=rrset.get("TTL", 0), values=tuple(values))
+    except ValueError:  # no values, or values no resolver would read as such: foreign, whatever they are
+        return None
+
+
+def parse_route53_name(name: str) -> str:
+    """A name as Route 53 lists it (``\\052.example.com.``), unescaped and normalized (``*.example.com.``).
+
+    An escaped dot inside a label (``\\056``) cannot be told apart once unescaped; the operator publishes no
+    such name, and a foreign one only has to stay distinct from ours, which it does.
+    """
+    out = bytearray()
+    i = 0
+    while i < len(name):
+        if name[i] == "\\" and i + 1 < len(name):
+            octet, i = unescape_at(name, i, radix=8)
+            out.append(octet)
+        else:
+            out += name[i].encode()
+            i += 1
+    return normalize_name(out.decode(errors="backslashreplace"))
