@@ -23,11 +23,10 @@ exponential, jittered backoff.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -47,6 +46,7 @@ from federation_operator.kube.transport import (
     Timeout,
     api_path,
     open_stream,
+    read_json_lines,
     send_request,
     status_message,
 )
@@ -71,7 +71,6 @@ OnSynced = Callable[[], None]
 OnError = Callable[[str], None]
 
 _CHANGE_EVENTS = frozenset({"ADDED", "MODIFIED", "DELETED"})
-_STREAM_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -364,9 +363,11 @@ class MemberWatch:
                     raise _Gone()
                 raise _ApiRefused(_refusal("watch", body), body)
             self._count(watches_started=1)
-            for event in self._events(response):
+            for event in read_json_lines(response, self._stopping.is_set):
                 resource_version = self._handle(event, resource_version)
                 self._progressed = True
+            if self._stopping.is_set():
+                raise _Stopped()
             clean = self._progressed = True
             return resource_version
         except TRANSPORT_ERRORS as exc:
@@ -379,19 +380,6 @@ class MemberWatch:
             if not clean:
                 response.close()
             response.release_conn()
-
-    def _events(self, response: urllib3.HTTPResponse) -> Iterator[Any]:
-        buffer = b""
-        for chunk in response.stream(_STREAM_CHUNK):
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                if line.strip():
-                    yield json.loads(line)
-            if self._stopping.is_set():
-                raise _Stopped()
-        if buffer.strip():
-            yield json.loads(buffer)
 
     def _handle(self, event: Any, resource_version: str) -> str:
         if not isinstance(event, dict) or not isinstance(event.get("object"), dict):

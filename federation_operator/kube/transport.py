@@ -10,7 +10,7 @@ asks :func:`response_error` for the error of the others.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
@@ -34,6 +34,7 @@ __all__ = [
     "api_path",
     "api_status",
     "open_stream",
+    "read_json_lines",
     "response_error",
     "send_delete",
     "send_request",
@@ -51,6 +52,7 @@ DEFAULT_TIMEOUT: Timeout = (CONNECT_TIMEOUT, 30.0)
 BEARER_AUTH = "BearerToken"
 JSON = "application/json"
 Query = Sequence[tuple[str, str | int | bool]]
+_STREAM_CHUNK = 64 * 1024
 
 DeleteOutcome = Literal["deleted", "absent", "uid-mismatch"]
 """What :func:`send_delete` did: deleted it, found nothing, or found a different object at that name."""
@@ -149,6 +151,24 @@ def open_stream(
     except (*TRANSPORT_ERRORS, ApiException) as exc:
         raise connection_error(what, exc) from exc
     return response
+
+
+def read_json_lines(response: urllib3.HTTPResponse, stopping: Callable[[], bool]) -> Iterator[Any]:
+    """The JSON values of a streamed response, one a line (a watch's events), as they arrive.
+
+    Ends early, between two chunks, once ``stopping()`` is true; a line that is not JSON is a ``ValueError``.
+    """
+    buffer = b""
+    for chunk in response.stream(_STREAM_CHUNK):
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)
+        if stopping():
+            return
+    if buffer.strip():
+        yield json.loads(buffer)
 
 
 def send_delete(
