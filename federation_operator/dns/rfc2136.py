@@ -35,7 +35,6 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Literal
 
 import dns.asyncquery
@@ -52,7 +51,9 @@ import dns.update
 import dns.xfr
 import dns.zone
 
+from federation_operator.dns.packing import pack_greedily
 from federation_operator.dns.provider import check_in_zone
+from federation_operator.dns.txt import split_txt
 from federation_operator.domain.errors import PermanentError, StaleChangesError, TransientError
 from federation_operator.domain.ownership import group_changes_by_name
 from federation_operator.domain.records import (
@@ -72,20 +73,10 @@ MAX_MESSAGE_SIZE = 65535
 # octets), algorithm name, times, a MAC of up to 64 octets and a few fixed fields.
 _TSIG_RESERVE = 512
 _MIN_MESSAGE_SIZE = 1024
-_TXT_CHUNK = 255  # a TXT character-string holds at most 255 octets
 _POINTER_REACH = 0x3FFF  # a compression pointer holds a 14-bit offset
 
 _RDTYPES: dict[RecordType, dns.rdatatype.RdataType] = {t: dns.rdatatype.from_text(t) for t in RECORD_TYPES}
 _STALE_RCODES = {dns.rcode.NXRRSET, dns.rcode.YXRRSET, dns.rcode.NXDOMAIN, dns.rcode.YXDOMAIN}
-
-
-@dataclass
-class _Group:
-    """Every change at one name (a record set's own name and its ownership records' names)."""
-
-    delete: list[RecordSet] = field(default_factory=list)
-    updates: list[tuple[RecordSet, RecordSet]] = field(default_factory=list)
-    create: list[RecordSet] = field(default_factory=list)
 
 
 class Rfc2136Provider:
@@ -170,32 +161,27 @@ class Rfc2136Provider:
             return 0
         check_in_zone(changes, self._zone)
         sent = 0
-        for groups in self._pack(_group(changes)):
-            await self._send(_render(groups, self._origin, self._key))
+        for message in self._pack(changes):
+            await self._send(_render(message.groups, self._origin, self._key))
             sent += 1
         return sent
 
-    def _pack(self, groups: Sequence[_Group]) -> list[list[_Group]]:
-        """Groups packed greedily, in order, into as few messages as stay under the size limit once signed.
+    def _pack(self, changes: Changes) -> list[_SizeBound]:
+        """The changes of each name packed greedily, in name order, into as few messages as stay under the
+        size limit once signed.
 
         Sizes come from :class:`_SizeBound`, an upper bound computed without building messages (building and
         measuring candidate messages with dnspython costs far more than sending them).
         """
         limit = self._max_message_size - _TSIG_RESERVE
-        messages: list[list[_Group]] = []
-        bound = _SizeBound(self._zone)
-        for group in groups:
-            if messages and bound.add(group, limit):
-                messages[-1].append(group)
-                continue
-            bound = _SizeBound(self._zone)
-            if not bound.add(group, limit):
-                first = (group.delete or group.create or [old for old, _ in group.updates])[0]
-                raise PermanentError(
-                    f"the changes at {first.name} exceed what one UPDATE message can carry ({limit} octets)"
-                )
-            messages.append([group])
-        return messages
+        return pack_greedily(
+            group_changes_by_name(changes),
+            new_request=lambda: _SizeBound(self._zone, limit),
+            add=_SizeBound.add,
+            too_big=lambda group: PermanentError(
+                f"the changes at {group[0]} exceed what one UPDATE message can carry ({limit} octets)"
+            ),
+        )
 
     async def _send(self, message: dns.update.UpdateMessage) -> None:
         try:
@@ -262,19 +248,11 @@ class Rfc2136Provider:
         return PermanentError(f"{what} to {where} failed unexpectedly: {type(exc).__name__}: {exc}")
 
 
-def _group(changes: Changes) -> list[_Group]:
-    """The changes grouped by the name they are about, in name order (ownership records with their record)."""
-    return [
-        _Group(delete=list(part.delete), updates=list(part.updates), create=list(part.create))
-        for _name, part in group_changes_by_name(changes)
-    ]
-
-
 _Operation = Literal["present", "absent", "delete", "delete-rrset", "add"]
 _PREREQUISITES: frozenset[_Operation] = frozenset({"present", "absent"})
 
 
-def _steps(group: _Group) -> list[tuple[_Operation, str, RecordType, RecordSet | None]]:
+def _steps(group: Changes) -> list[tuple[_Operation, str, RecordType, RecordSet | None]]:
     """What an UPDATE message says for ``group``, in order: (operation, name, type, records or None).
 
     ``present``, ``delete`` and ``add`` carry the record set whose records they name; ``absent`` and
@@ -302,7 +280,7 @@ def _steps(group: _Group) -> list[tuple[_Operation, str, RecordType, RecordSet |
 
 
 def _render(
-    groups: Sequence[_Group], origin: dns.name.Name, key: dns.tsig.Key | None
+    groups: Sequence[Changes], origin: dns.name.Name, key: dns.tsig.Key | None
 ) -> dns.update.UpdateMessage:
     message = dns.update.UpdateMessage(origin, keyring=key)
     for group in groups:
@@ -321,7 +299,8 @@ def _render(
 
 
 class _SizeBound:
-    """An upper bound of an UPDATE message's wire size, grown group by group.
+    """An UPDATE message being filled: the changes of its names, and an upper bound of its wire size, grown
+    name by name.
 
     Every resource record costs its owner name, 10 octets (type, class, TTL, data length) and its data. Names
     are where dnspython's compression makes the difference, so it is modelled from below: a name costs its
@@ -332,13 +311,18 @@ class _SizeBound:
     pointer targets. Every estimate being an upper bound, so is every position, and the model stays safe.
     """
 
-    def __init__(self, zone: str) -> None:
+    def __init__(self, zone: str, limit: int) -> None:
+        self.groups: list[Changes] = []
+        """The changes of the names counted in, each name's together."""
+        self._limit = limit
         self._known: set[str] = set(_suffixes(zone))
         self._prerequisites_end = 12 + _full_size(zone) + 4  # header; zone section: name, type, class
         self.size = self._prerequisites_end
 
-    def add(self, group: _Group, limit: int) -> bool:
-        """Count ``group`` in, unless the message would then exceed ``limit`` (then nothing changes)."""
+    def add(self, named: tuple[str, Changes]) -> bool:
+        """Count in the changes of one name, unless the message would then exceed its limit (then nothing
+        changes)."""
+        _name, group = named
         learned: set[str] = set()
         position = self._prerequisites_end
         updates = 0
@@ -357,8 +341,9 @@ class _SizeBound:
             else:
                 updates += cost
         size = self.size + (position - self._prerequisites_end) + updates
-        if size > limit:
+        if size > self._limit:
             return False
+        self.groups.append(group)
         self._known |= learned
         self._prerequisites_end, self.size = position, size
         return True
@@ -376,8 +361,7 @@ class _SizeBound:
             return 16
         if rtype == "CNAME":
             return self._name_size(value, learned)
-        length = len(value.encode())
-        return length + max(1, -(-length // _TXT_CHUNK))  # one length octet per character-string
+        return sum(1 + len(string) for string in split_txt(value))  # a length octet per character-string
 
 
 def _suffixes(name: str) -> list[str]:
@@ -399,9 +383,7 @@ def _rdatas(record: RecordSet) -> list[dns.rdata.Rdata]:
 
 
 def _txt(value: str) -> dns.rdata.Rdata:
-    raw = value.encode()
-    chunks = [raw[i : i + _TXT_CHUNK] for i in range(0, len(raw), _TXT_CHUNK)] or [b""]
-    return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT, chunks)
+    return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT, split_txt(value))
 
 
 def _value_of(rdata: dns.rdata.Rdata) -> str:

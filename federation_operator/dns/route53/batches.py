@@ -23,9 +23,10 @@ request, an ``UPSERT`` counting twice (:func:`plan_batches`). TXT values go in R
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+from federation_operator.dns.packing import pack_greedily
 from federation_operator.dns.txt import render_txt
 from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.ownership import group_changes_by_name
@@ -69,25 +70,22 @@ def plan_batches(
     :class:`PermanentError` when the changes about one name exceed a limit on their own, or a value is longer
     than Route 53 accepts.
     """
-    batches: list[Batch] = []
-    pending: list[Changes] = []
-    values = characters = 0
-    for name, group in group_changes_by_name(changes):
-        group_values, group_characters = change_cost(_request(group))
-        if group_values > max_values or group_characters > max_characters:
-            raise PermanentError(
-                f"route53: the changes at {name} need {group_values} values and {group_characters} "
-                f"characters, more than one request may carry ({max_values} and {max_characters})"
-            )
-        if pending and (values + group_values > max_values or characters + group_characters > max_characters):
-            batches.append(_batch(pending))
-            pending, values, characters = [], 0, 0
-        pending.append(group)
-        values += group_values
-        characters += group_characters
-    if pending:
-        batches.append(_batch(pending))
-    return batches
+    groups = [_NameGroup(name, part, _request(part)) for name, part in group_changes_by_name(changes)]
+
+    def too_big(group: _NameGroup) -> PermanentError:
+        values, characters = change_cost(group.request)
+        return PermanentError(
+            f"route53: the changes at {group.name} need {values} values and {characters} "
+            f"characters, more than one request may carry ({max_values} and {max_characters})"
+        )
+
+    pending = pack_greedily(
+        groups,
+        new_request=lambda: _Pending(max_values, max_characters),
+        add=_Pending.add,
+        too_big=too_big,
+    )
+    return [_batch(request.groups) for request in pending]
 
 
 def change_cost(request: Iterable[ChangeTypeDef]) -> tuple[int, int]:
@@ -112,15 +110,46 @@ def _request(group: Changes) -> list[ChangeTypeDef]:
     return [*(_change("DELETE", r) for r in deletes), *(_change("CREATE", r) for r in creates)]
 
 
-def _batch(groups: Sequence[Changes]) -> Batch:
+@dataclass(frozen=True)
+class _NameGroup:
+    """The changes about one name, and their Route 53 changes."""
+
+    name: str
+    changes: Changes
+    request: list[ChangeTypeDef]
+
+
+@dataclass
+class _Pending:
+    """A request being filled, and what it costs so far."""
+
+    max_values: int
+    max_characters: int
+    groups: list[_NameGroup] = field(default_factory=list)
+    values: int = 0
+    characters: int = 0
+
+    def add(self, group: _NameGroup) -> bool:
+        """Count ``group`` in, unless the request would then exceed a limit (then nothing changes)."""
+        values, characters = change_cost(group.request)
+        if self.values + values > self.max_values or self.characters + characters > self.max_characters:
+            return False
+        self.groups.append(group)
+        self.values += values
+        self.characters += characters
+        return True
+
+
+def _batch(groups: Sequence[_NameGroup]) -> Batch:
+    parts = [group.changes for group in groups]
     return Batch(
         changes=Changes(
-            create=tuple(record for group in groups for record in group.create),
-            update_old=tuple(record for group in groups for record in group.update_old),
-            update_new=tuple(record for group in groups for record in group.update_new),
-            delete=tuple(record for group in groups for record in group.delete),
+            create=tuple(record for part in parts for record in part.create),
+            update_old=tuple(record for part in parts for record in part.update_old),
+            update_new=tuple(record for part in parts for record in part.update_new),
+            delete=tuple(record for part in parts for record in part.delete),
         ),
-        request=tuple(change for group in groups for change in _request(group)),
+        request=tuple(change for group in groups for change in group.request),
     )
 
 
