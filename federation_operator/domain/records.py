@@ -35,6 +35,7 @@ __all__ = [
     "ZoneProblem",
     "cname_clash",
     "cname_clashes",
+    "describe_mismatch",
     "in_zone",
     "normalize_name",
     "zone_problem",
@@ -183,11 +184,9 @@ def cname_clash(types: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(present - {"CNAME"})) if "CNAME" in present else ()
 
 
-def cname_clashes(
-    types_at: Mapping[str, Iterable[str]], changes: Changes
-) -> list[tuple[str, tuple[str, ...]]]:
-    """Each name that ``changes`` would leave holding a CNAME beside other data, in name order, with the
-    other types there (:func:`cname_clash`).
+def cname_clashes(types_at: Mapping[str, Iterable[str]], changes: Changes) -> list[str]:
+    """Each name that ``changes`` would leave holding a CNAME beside other data, in name order, said as
+    ``<name> would hold a CNAME beside <types>`` (:func:`cname_clash`).
 
     ``types_at`` holds the record types at each name before the changes (all of them, or only those a
     provider knows of: what is not there cannot clash).
@@ -198,13 +197,20 @@ def cname_clashes(
     added: dict[str, set[str]] = {}
     for record in (*changes.update_new, *changes.create):
         added.setdefault(record.name, set()).add(record.type)
-    clashes: list[tuple[str, tuple[str, ...]]] = []
+    clashes: list[str] = []
     for name in sorted(added):
-        after = (set(types_at.get(name, ())) - removed.get(name, set())) | added[name]
-        others = cname_clash(after)
+        others = cname_clash((set(types_at.get(name, ())) - removed.get(name, set())) | added[name])
         if others:
-            clashes.append((name, others))
+            clashes.append(f"{name} would hold a CNAME beside {', '.join(others)}")
     return clashes
+
+
+def describe_mismatch(expected: RecordSet, held: RecordSet | None) -> str | None:
+    """What a zone holds instead of exactly ``expected`` (the precondition of a deletion or an update, which
+    name the record set as planned, TTL and values), or ``None`` when it holds exactly that."""
+    if held == expected:
+        return None
+    return f"the zone holds {held}" if held else "the zone holds no such record set"
 
 
 def zone_problem(record: RecordSet, zone: str) -> ZoneProblem | None:

@@ -45,6 +45,8 @@ from federation_operator.domain.records import (
     RecordSet,
     RecordType,
     cname_clash,
+    cname_clashes,
+    describe_mismatch,
     normalize_name,
     zone_problem,
 )
@@ -241,6 +243,7 @@ class ZoneIndex:
 
     def apply(self, changes: Changes) -> None:
         """Apply ``changes`` in place, checking them as :func:`render_applied` documents."""
+        clashes = cname_clashes(self.types_at, changes)  # judged on the zone before; raised after staleness
         touched: set[str] = set()
         for record in changes.delete:
             self._expect(record, "delete")
@@ -258,17 +261,15 @@ class ZoneIndex:
                 )
             self._put(record)
             touched.add(record.name)
+        if clashes:
+            raise InapplicableChangesError(clashes[0])
         for name in sorted(touched):
-            others = cname_clash(self.types_at.get(name, ()))
-            if others:
-                raise InapplicableChangesError(f"{name} would hold a CNAME beside {', '.join(others)}")
             self._refresh_owner(name)
 
     def _expect(self, record: RecordSet, action: str) -> None:
-        found = self.records.get(record.key)
-        if found != record:
-            held = f"the zone holds {found}" if found else "the zone holds no such record set"
-            raise InapplicableChangesError(f"cannot {action} {record}: {held}")
+        mismatch = describe_mismatch(record, self.records.get(record.key))
+        if mismatch:
+            raise InapplicableChangesError(f"cannot {action} {record}: {mismatch}")
 
 
 def _desired_index(desired: Iterable[RecordSet]) -> dict[RecordKey, RecordSet]:

@@ -368,8 +368,8 @@ def test_cname_clashes_judge_each_name_as_the_changes_leave_it() -> None:
         ),
     )
     assert cname_clashes(types_at, changes) == [
-        ("b.example.com.", ("A", "MX")),
-        ("c.example.com.", ("TXT",)),
+        "b.example.com. would hold a CNAME beside A, MX",
+        "c.example.com. would hold a CNAME beside TXT",
     ]
 
 

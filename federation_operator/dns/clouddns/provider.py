@@ -187,10 +187,8 @@ class CloudDnsProvider:
             types_at.setdefault(name, set()).add(rtype)
         clashes = cname_clashes(types_at, changes)
         if clashes:
-            name, others = clashes[0]
             raise PermanentError(
-                f"{name} would hold a CNAME beside {', '.join(others)} in zone {self._zone}; a CNAME cannot "
-                "share its name with other data"
+                f"{clashes[0]} in zone {self._zone}; a CNAME cannot share its name with other data"
             )
 
     def _remember(self, request: ChangeRequest) -> None:

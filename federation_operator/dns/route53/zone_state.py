@@ -43,6 +43,7 @@ from federation_operator.domain.records import (
     RecordSet,
     RecordType,
     cname_clashes,
+    describe_mismatch,
     normalize_name,
 )
 
@@ -97,10 +98,9 @@ class ZoneState:
                     f"route53: {record.name} {record.type} is an alias or routing-policy record set, "
                     "which federation-operator never changes"
                 )
-            held = self.records.get(record.key)
-            if held != record:
-                found = f"the zone holds {held}" if held else "the zone holds no such record set"
-                raise StaleChangesError(f"route53: cannot delete or update {record}: {found}")
+            mismatch = describe_mismatch(record, self.records.get(record.key))
+            if mismatch:
+                raise StaleChangesError(f"route53: cannot delete or update {record}: {mismatch}")
         created: set[RecordKey] = set()
         for record in changes.create:
             if record.key in created:
@@ -112,11 +112,7 @@ class ZoneState:
                 )
         clashes = cname_clashes(self.types_at, changes)
         if clashes:
-            name, others = clashes[0]
-            raise PermanentError(
-                f"route53: {name} would hold a CNAME beside {', '.join(others)}, "
-                "which Route 53 refuses; nothing was sent"
-            )
+            raise PermanentError(f"route53: {clashes[0]}, which Route 53 refuses; nothing was sent")
 
     def apply(self, changes: Changes) -> None:
         """Advance the state by ``changes``, which Route 53 has just applied (after :meth:`check`)."""
