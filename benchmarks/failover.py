@@ -70,7 +70,7 @@ POLL_SECONDS = 0.002
 DEADLINE_SECONDS = 30.0
 
 OPERATOR_APPLY = re.compile(
-    r"^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO \[federation_operator\.publishing\] "
+    r"^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO \[federation_operator\.dns\.publisher\] "
     r"DNS zone \S+: applying"
 )
 BIND_LINE = re.compile(
