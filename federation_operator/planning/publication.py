@@ -43,10 +43,7 @@ def plan_service_records(
         if s.region
     ]
     return plan_records(
-        service=names.service,
-        namespace=names.namespace,
-        federation=names.federation,
-        domain=names.domain,
+        names=names,
         ttl=ttl,
         aliases=aliases,
         topology=plan_topology(clusters),

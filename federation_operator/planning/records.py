@@ -36,10 +36,7 @@ _TIER_ORDER: Mapping[Tier, int] = {"global": 0, "region": 1, "zone": 2, "alias":
 
 def plan_records(
     *,
-    service: str,
-    namespace: str,
-    federation: str,
-    domain: str,
+    names: ServiceNames,
     ttl: int,
     aliases: Sequence[str],
     topology: Mapping[str, frozenset[str]],
@@ -69,7 +66,6 @@ def plan_records(
       A zone listed under several regions belongs to the lexicographically first. An alias equal to one of
       the generated names is dropped (it would point at itself); duplicate aliases collapse.
     """
-    names = ServiceNames(service=service, namespace=namespace, federation=federation, domain=domain)
     shards = [shard for shard in healthy if shard.has_addresses]
     if not shards:
         return ()

@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Sequence
 
 from federation_operator.dns.provider import DnsProvider
-from federation_operator.domain.records import Changes, Conflict, RecordSet, ShardAddresses
+from federation_operator.domain.records import Changes, Conflict, RecordSet, ServiceNames, ShardAddresses
 from federation_operator.planning.records import plan_records
 from federation_operator.planning.zone_diff import plan_changes
 
@@ -52,10 +52,7 @@ def seed_records(
 ) -> tuple[RecordSet, ...]:
     """The seed article's records for ``service`` with ``healthy`` shards, TTL 180."""
     return plan_records(
-        service=service,
-        namespace=NAMESPACE,
-        federation=FEDERATION,
-        domain=DOMAIN,
+        names=ServiceNames(service=service, namespace=NAMESPACE, federation=FEDERATION, domain=DOMAIN),
         ttl=180,
         aliases=aliases,
         topology=TOPOLOGY,

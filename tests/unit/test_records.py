@@ -63,10 +63,9 @@ def plan(
     ttl: int = 180,
 ) -> tuple[RecordSet, ...]:
     return plan_records(
-        service="nginx",
-        namespace="mynamespace",
-        federation="myfederation",
-        domain="example.com",
+        names=ServiceNames(
+            service="nginx", namespace="mynamespace", federation="myfederation", domain="example.com"
+        ),
         ttl=ttl,
         aliases=aliases,
         topology=TOPOLOGY if topology is None else topology,
