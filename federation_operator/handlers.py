@@ -102,6 +102,8 @@ def _arm_signals(runtime: Runtime) -> None:
             loop.add_signal_handler(signum, on_signal, signum)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread: kopf said so too
             log.warning("cannot handle %s: a stop may publish what our own teardown looks like", signum.name)
+            return
+    log.info("SIGTERM/SIGINT now close the shutdown gate before the operator stops")
 
 
 class NoDiffBase(kopf.DiffBaseStorage):

@@ -36,6 +36,7 @@ BACKEND = "shutdown-backend"
 # What the operator logs when it stops and when it sends DNS changes (controllers/shutdown.py and
 # dns/publisher.py).
 STOPPING, APPLYING = "stopping (signal SIGTERM)", ": applying"
+ARMED = "SIGTERM/SIGINT now close the shutdown gate"
 
 
 def _body(name: str, namespace: str) -> dict[str, Any]:
@@ -195,6 +196,8 @@ def test_stopping_under_load_never_changes_dns(stopping: OperatorProcess, fleet:
             # Serving again: the DNS zone read, which comes after the start-up handler has wired the
             # publisher (the members connect and the resync runs from here on) ...
             eventually("operator serving", lambda o=offset: "DNS zone" in _log_since(operator, o), timeout=60)
+            # ... with our signal handlers in place (they replace kopf's at the first resource event) ...
+            eventually("signals handled", lambda o=offset: ARMED in _log_since(operator, o), timeout=60)
             # ... and past its grace period, after which a member that goes missing counts as gone.
             eventually(
                 "past the grace period", lambda s=started: time.monotonic() - s > GRACE_SECONDS, timeout=10
