@@ -53,10 +53,11 @@ from federation_operator.planning.reconcile import (
     Observation,
     ReconcilePlan,
     WriteResult,
+    plan_member_write,
     plan_member_writes,
     plan_reconcile,
 )
-from federation_operator.planning.services import is_in_sync, is_owned_by
+from federation_operator.planning.services import is_owned_by
 
 __all__ = ["FederatedServiceController", "FederatedServiceStore"]
 
@@ -259,18 +260,18 @@ class FederatedServiceController:
         if write.action == "withdraw":
             return await self._withdraw(api, info, observation, write)
         assert write.manifest is not None
-        observed = write.observed
         if write.action == "create":
             created = await self._create(api, info, namespace, name, write.manifest)
             if created.wrote is not None:
                 return created
-            observed = created.observed  # it existed after all: judged below like any Service found there
-        if observed is None or not is_owned_by(
-            observed, self.federation.name, namespace, name, observation.uid
-        ):
-            return WriteResult(observed, False)  # planned as a conflict when it is seen in the cache
-        if is_in_sync(observed.manifest, write.manifest):
-            return WriteResult(observed, True)
+            # It existed after all (the member caches hold only Services with our label): plan again
+            # against what is there, as for any Service found in the cache.
+            write = plan_member_write(
+                observation, self.federation.name, info, write.manifest, created.observed
+            )
+        if write.action != "update":
+            return WriteResult(write.observed, write.action == "keep")
+        assert write.manifest is not None
         self.gate.check(f"updating Service {namespace}/{name} in {info.name}")
         applied = await asyncio.to_thread(apply_service, api, write.manifest)
         self._count_write(info.name, "apply")

@@ -79,7 +79,7 @@ def plan_shard_health(
         last_known, _ = _verdict(
             reachable, ours=ours, in_sync=shard.in_sync, ready=ready, need=min_ready_endpoints
         )
-        counted = last_known == REASON_HEALTHY and now - cluster.not_ready_since < grace
+        counted = last_known == REASON_HEALTHY and _grace_left(cluster, grace, now) > 0
     if shard.problem:
         message = f"{message}; {shard.problem}"
     return ShardHealth(
@@ -148,10 +148,16 @@ def _hold(
             continue
         if cluster.not_ready_since is None:
             return f"{cluster.name} has not been probed yet", None
-        remaining = grace - (now - cluster.not_ready_since)
+        remaining = _grace_left(cluster, grace, now)
         if remaining > 0:
             recheck = remaining if recheck is None else min(recheck, remaining)
     return "", recheck
+
+
+def _grace_left(cluster: ClusterInfo, grace: float, now: float) -> float:
+    """Seconds until an unreachable member's shards stop counting (<= 0: they no longer do)."""
+    assert cluster.not_ready_since is not None
+    return grace - (now - cluster.not_ready_since)
 
 
 def _verdict(shard: ShardObservation, *, ours: bool, in_sync: bool, ready: int, need: int) -> tuple[str, str]:

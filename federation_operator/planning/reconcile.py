@@ -26,7 +26,7 @@ from federation_operator.planning.overrides import plan_cluster_overrides
 from federation_operator.planning.placement import plan_placement, unknown_clusters
 from federation_operator.planning.publication import plan_service_records, render_dns_status
 from federation_operator.planning.services import is_in_sync, is_owned_by, render_member_service
-from federation_operator.planning.status import render_shard_status, render_status
+from federation_operator.planning.status import DnsVerdict, render_shard_status, render_status
 
 __all__ = [
     "CREATED",
@@ -39,6 +39,7 @@ __all__ = [
     "PlannedEvent",
     "ReconcilePlan",
     "WriteResult",
+    "plan_member_write",
     "plan_member_writes",
     "plan_reconcile",
 ]
@@ -142,7 +143,10 @@ def plan_member_writes(observation: Observation, federation: Federation) -> Memb
         return MemberPlan((), invalid=manifests)
     return MemberPlan(
         tuple(
-            _plan_write(observation, federation.name, c, manifests.get(c.name)) for c in observation.clusters
+            plan_member_write(
+                observation, federation.name, c, manifests.get(c.name), observation.services.get(c.name)
+            )
+            for c in observation.clusters
         )
     )
 
@@ -202,7 +206,7 @@ def plan_reconcile(
             health=health,
             previous=previous_dns,
         )
-        more_events, more_cleared = _dns_events(health, dns[1].status, dns[1].reason, dns[1].message)
+        more_events, more_cleared = _dns_events(health, dns[1])
         events += more_events
         cleared += more_cleared
     status = render_status(
@@ -255,10 +259,14 @@ def _render_manifests(
     return manifests
 
 
-def _plan_write(
-    observation: Observation, federation: str, cluster: ClusterInfo, manifest: Mapping[str, Any] | None
+def plan_member_write(
+    observation: Observation,
+    federation: str,
+    cluster: ClusterInfo,
+    manifest: Mapping[str, Any] | None,
+    observed: ObservedService | None,
 ) -> MemberWrite:
-    observed = observation.services.get(cluster.name)
+    """The write one member needs for `manifest` (None: not selected) given the Service `observed` there."""
     owned = observed is not None and _owned(observation, federation, observed)
     action: Action
     if manifest is None:
@@ -361,9 +369,7 @@ def _conflict_message(observation: Observation, cluster: str) -> str:
     )
 
 
-def _dns_events(
-    health: HealthSnapshot, status: str, reason: str, message: str
-) -> tuple[list[PlannedEvent], list[str]]:
+def _dns_events(health: HealthSnapshot, verdict: DnsVerdict) -> tuple[list[PlannedEvent], list[str]]:
     events: list[PlannedEvent] = []
     cleared: list[str] = []
     if health.frozen:
@@ -371,10 +377,10 @@ def _dns_events(
         events.append(PlannedEvent("partition", "Warning", "PartitionGuard", text))
     else:
         cleared.append("partition")
-    if reason in ("ProviderError", "Conflict"):
-        events.append(PlannedEvent("dns", "Warning", f"DNS{reason}", message))
-    elif reason == "Published" and status == "True":
-        events.append(PlannedEvent("dns", "Normal", "DNSPublished", message))
+    if verdict.reason in ("ProviderError", "Conflict"):
+        events.append(PlannedEvent("dns", "Warning", f"DNS{verdict.reason}", verdict.message))
+    elif verdict.reason == "Published" and verdict.status == "True":
+        events.append(PlannedEvent("dns", "Normal", "DNSPublished", verdict.message))
     return events, cleared
 
 
