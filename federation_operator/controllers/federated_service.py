@@ -30,7 +30,7 @@ from federation_operator.dns.publisher import Publisher
 from federation_operator.domain.errors import InvalidSpecError, PermanentError, TransientError
 from federation_operator.domain.keys import Key, thaw
 from federation_operator.domain.members import ClusterInfo
-from federation_operator.domain.specs import parse_federated_service_spec
+from federation_operator.domain.specs import FederatedServiceSpec, parse_federated_service_spec
 from federation_operator.domain.status import FederatedServiceStatus
 from federation_operator.kube import host
 from federation_operator.kube.member_services import (
@@ -161,8 +161,9 @@ class FederatedServiceController:
         namespace, name = key
         meta = body["metadata"]
         clusters = tuple(self.registry.clusters())
+        spec: FederatedServiceSpec | InvalidSpecError
         try:
-            spec: Any = parse_federated_service_spec(body.get("spec") or {})
+            spec = parse_federated_service_spec(body.get("spec") or {})
         except InvalidSpecError as err:
             spec = err
         return Observation(
