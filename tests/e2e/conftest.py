@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
+from kubernetes import client
 from localfed import LocalFederation
 from localfed.federation import free_port
 from localfed.operator import (
     OperatorProcess,
     apply_crds,
+    condition,
     eventually,
     is_member_ready,
     register_dns_credentials,
     register_member,
 )
+
+from tests.e2e.test_dns import Seed, ask, serve_everywhere
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +59,37 @@ def operator(
         raise AssertionError(f"{exc}\noperator log:\n{op.tail()}") from exc
     finally:
         op.stop()
+
+
+@pytest.fixture(scope="session")
+def control(operator: OperatorProcess, registered: LocalFederation) -> Control:
+    """A healthy FederatedService served by every member, which fault tests check after each probe: a
+    fault injected for one tenant or one member must leave it (once that member is back) as it was."""
+    namespace = f"control-{uuid.uuid4().hex[:6]}"
+    client.CoreV1Api(registered.api_client("federation")).create_namespace({"metadata": {"name": namespace}})
+    seed = Seed(registered, "control", namespace)
+    addresses = serve_everywhere(seed)
+    return Control(seed, frozenset(addresses.values()))
+
+
+@dataclass(frozen=True)
+class Control:
+    seed: Seed
+    addresses: frozenset[str]
+
+    def _as_before(self) -> bool:
+        ready = condition(self.seed.get(), "Ready")
+        answer = ask(self.seed.fed, self.seed.global_name())
+        return bool(ready and ready["status"] == "True") and answer.addresses == self.addresses
+
+    def assert_undisturbed(self) -> None:
+        """Right now: Ready, and its global name answers every member's address."""
+        answer = ask(self.seed.fed, self.seed.global_name())
+        assert answer.addresses == self.addresses, f"control disturbed: {answer}"
+        ready = condition(self.seed.get(), "Ready")
+        assert ready is not None, "control has no Ready condition"
+        assert ready["status"] == "True", f"control not Ready: {ready}"
+
+    def assert_recovered(self, timeout: float = 90) -> None:
+        """After a fault that legitimately touched it (a member down): back as it was within `timeout`."""
+        eventually("control FederatedService as before", self._as_before, timeout=timeout)
