@@ -180,6 +180,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
                 ttl=config.default_ttl, min_ready_endpoints=config.default_min_ready_endpoints
             ),
             grace=config.unreachable_grace_seconds,
+            alias_domains=config.alias_domains,
         ),
         registry=runtime.registry,
         store=runtime.store,

@@ -8,6 +8,7 @@ before it touches anything, with a message naming the setting.
 from __future__ import annotations
 
 import os
+import re
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,13 @@ class Settings(BaseSettings):
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$",
         description="namespace/name of a Secret whose keys are added to the provider options (credentials).",
     )
+    alias_domains: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description=(
+            "Namespace (or * for every namespace) → DNS domains its FederatedServices may use as aliases, "
+            "beyond <namespace>.<dns_zone> (JSON object in the environment)."
+        ),
+    )
     leader_election: bool = Field(
         default=False,
         description="Run as one of several replicas: only the holder of a Lease is active, the others wait.",
@@ -139,6 +147,16 @@ class Settings(BaseSettings):
                 )
             if not self.dns_zone:
                 raise ValueError("dns_zone: required when dns_provider is set")
+        return self
+
+    @model_validator(mode="after")
+    def _alias_domains_valid(self) -> Settings:
+        for namespace, domains in self.alias_domains.items():
+            if namespace != "*" and not re.fullmatch(DNS_LABEL_PATTERN, namespace):
+                raise ValueError(f"alias_domains: {namespace!r} is neither a namespace name nor *")
+            for domain in domains:
+                if not re.fullmatch(FQDN_PATTERN, domain):
+                    raise ValueError(f"alias_domains[{namespace}]: {domain!r} is not a DNS domain")
         return self
 
     @model_validator(mode="after")

@@ -234,19 +234,27 @@ class FederatedServiceController:
         """Make the writes, to every member at once: a reconcile waits for its slowest member, not for the
         sum of their round trips (members sit in other regions, tens to hundreds of milliseconds away).
 
-        A refused write becomes its member's result; a failed withdrawal fails the whole reconcile (it is
-        retried with backoff), as does anything unexpected.
+        A refused write becomes its member's result (a permanent refusal — a 4xx from the member's API
+        server — is the member rejecting our Service; the Service it holds stays as observed); a failed
+        withdrawal fails the whole reconcile (it is retried with backoff), as does anything unexpected.
         """
         clusters = {c.name: c for c in observation.clusters}
         pending = {w.cluster: self._write(observation, clusters[w.cluster], w) for w in writes if _writes(w)}
         outcomes = await asyncio.gather(*pending.values(), return_exceptions=True)
         results: dict[str, WriteResult] = {}
+        planned = {w.cluster: w for w in writes}
         for (cluster, _), outcome in zip(pending.items(), outcomes, strict=True):
             if isinstance(outcome, TransientError | PermanentError):
-                if any(w.cluster == cluster and w.action == "withdraw" for w in writes):
+                if planned[cluster].action == "withdraw":
                     raise outcome
                 transient = isinstance(outcome, TransientError)
-                results[cluster] = WriteResult(None, False, problem=str(outcome), transient=transient)
+                results[cluster] = WriteResult(
+                    planned[cluster].observed,
+                    False,
+                    problem=str(outcome),
+                    transient=transient,
+                    rejected=not transient,
+                )
             elif isinstance(outcome, BaseException):
                 raise outcome
             else:

@@ -20,6 +20,7 @@ __all__ = [
     "REASON_NO_LOAD_BALANCER_INGRESS",
     "REASON_OUT_OF_SYNC",
     "REASON_PENDING",
+    "REASON_REJECTED",
     "REASON_SERVICE_MISSING",
     "HealthSnapshot",
     "ShardHealth",
@@ -30,6 +31,9 @@ __all__ = [
 REASON_NOT_SELECTED = "NotSelected"
 REASON_CLUSTER_NOT_READY = "ClusterNotReady"
 REASON_PENDING = "Pending"
+# The member's API server refused our write (a 4xx other than a conflict: an invalid manifest for that
+# member, a quota, an admission webhook); it needs the user, like a conflict.
+REASON_REJECTED = "Rejected"
 REASON_SERVICE_MISSING = "ServiceMissing"
 REASON_CONFLICT = "Conflict"
 REASON_OUT_OF_SYNC = "OutOfSync"

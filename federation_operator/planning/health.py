@@ -25,6 +25,7 @@ from federation_operator.domain.health import (
     REASON_NOT_SELECTED,
     REASON_OUT_OF_SYNC,
     REASON_PENDING,
+    REASON_REJECTED,
     REASON_SERVICE_MISSING,
     HealthSnapshot,
     ShardHealth,
@@ -40,8 +41,9 @@ class ShardObservation:
 
     ``owned``: the Service at our name is ours; ``in_sync``: it matches the desired manifest (as this
     reconcile's write left it, or as the member's cache shows it when no write was made); ``problem``: the
-    error of this reconcile's write, added to the shard's message. ``selected`` is False while the Service
-    is being removed from a cluster placement no longer selects.
+    error of this reconcile's write, added to the shard's message; ``rejected``: that error is the member's
+    refusal of the Service itself (not a passing failure), so it is the shard's reason. ``selected`` is
+    False while the Service is being removed from a cluster placement no longer selects.
     """
 
     cluster: ClusterInfo
@@ -51,6 +53,7 @@ class ShardObservation:
     endpoints: EndpointSummary | None
     problem: str | None = None
     selected: bool = True
+    rejected: bool = False
 
 
 def plan_shard_health(
@@ -80,7 +83,7 @@ def plan_shard_health(
             reachable, ours=ours, in_sync=shard.in_sync, ready=ready, need=min_ready_endpoints
         )
         counted = last_known == REASON_HEALTHY and _grace_left(cluster, grace, now) > 0
-    if shard.problem:
+    if shard.problem and not shard.rejected:
         message = f"{message}; {shard.problem}"
     return ShardHealth(
         cluster=cluster.name,
@@ -171,6 +174,8 @@ def _verdict(shard: ShardObservation, *, ours: bool, in_sync: bool, ready: int, 
         )
     if not cluster.ready:
         return REASON_CLUSTER_NOT_READY, f"cluster {cluster.name} is not Ready"
+    if shard.rejected and shard.problem:
+        return REASON_REJECTED, shard.problem
     if observed is None:
         if not cluster.synced:
             return REASON_PENDING, f"waiting for the first list of Services {where}"

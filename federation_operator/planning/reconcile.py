@@ -27,6 +27,7 @@ from federation_operator.planning.placement import plan_placement, unknown_clust
 from federation_operator.planning.publication import plan_service_records, render_dns_status
 from federation_operator.planning.services import is_in_sync, is_owned_by, render_member_service
 from federation_operator.planning.status import DnsVerdict, render_shard_status, render_status
+from federation_operator.planning.tenancy import plan_alias_refusal
 
 __all__ = [
     "CREATED",
@@ -62,6 +63,8 @@ class Federation:
     domain: str | None  # None: DNS publishing is off
     defaults: DnsDefaults = field(default_factory=DnsDefaults)
     grace: float = 40.0
+    # Namespace ("*": every namespace) → the domains its aliases may use, beyond its own subtree.
+    alias_domains: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -97,13 +100,15 @@ class MemberWrite:
 @dataclass(frozen=True)
 class WriteResult:
     """What a member write left behind: the Service now there, whether it is in sync, the write made
-    (CREATED / UPDATED / WITHDRAWN or None), and the member's refusal, if any (`transient`: worth a retry)."""
+    (CREATED / UPDATED / WITHDRAWN or None), and the member's refusal, if any (`transient`: worth a retry;
+    `rejected`: the member's API server refused the Service itself, which only the user can fix)."""
 
     observed: ObservedService | None
     in_sync: bool
     wrote: str | None = None
     problem: str | None = None
     transient: bool = False
+    rejected: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,7 @@ class MemberPlan:
 
 def plan_member_writes(observation: Observation, federation: Federation) -> MemberPlan:
     """The Service each selected member should hold, and the write it needs to get there."""
-    manifests = _plan_manifests(observation, federation.name)
+    manifests = _plan_manifests(observation, federation)
     if isinstance(manifests, InvalidSpecError):
         return MemberPlan((), invalid=manifests)
     return MemberPlan(
@@ -228,14 +233,24 @@ def plan_reconcile(
     )
 
 
-def _plan_manifests(observation: Observation, federation: str) -> dict[str, Any] | InvalidSpecError:
+def _plan_manifests(observation: Observation, federation: Federation) -> dict[str, Any] | InvalidSpecError:
     """The Service each selected member should hold, or why the spec cannot say (an override that does
-    not apply is only found here, not by the schema)."""
+    not apply, or an alias this namespace may not claim, is only found here, not by the schema)."""
     spec = observation.spec
     if isinstance(spec, InvalidSpecError):
         return spec
+    if federation.domain is not None and spec.dns.aliases:
+        refusal = plan_alias_refusal(
+            spec.dns.aliases,
+            namespace=observation.key[0],
+            federation=federation.name,
+            domain=federation.domain,
+            alias_domains=federation.alias_domains,
+        )
+        if refusal is not None:
+            return refusal
     try:
-        return _render_manifests(observation, spec, federation)
+        return _render_manifests(observation, spec, federation.name)
     except InvalidSpecError as err:
         return err
 
@@ -299,6 +314,7 @@ def _observe_shard(
     owned = observed is not None and _owned(observation, federation.name, observed)
     in_sync = result.in_sync if result is not None else owned and _matches(observed, write.manifest)
     problem = result.problem if result is not None else None
+    rejected = result is not None and result.rejected
     if write.action == "wait":
         problem = "cluster not ready" if not cluster.ready else "cluster watches not synced yet"
     elif _is_conflict(observation, federation.name, write, result):
@@ -310,6 +326,7 @@ def _observe_shard(
         in_sync=in_sync,
         endpoints=observation.endpoints.get(cluster.name),
         problem=problem,
+        rejected=rejected,
     )
 
 
@@ -334,9 +351,10 @@ def _write_events(
     writes: tuple[MemberWrite, ...],
     results: Mapping[str, WriteResult],
 ) -> tuple[list[PlannedEvent], list[str]]:
-    """A Conflict warning per member where a foreign Service holds our name, and one event per kind of
-    write made, naming the clusters (with many members, an event per cluster would multiply the host's
-    event writes for no more information)."""
+    """A Conflict warning per member where a foreign Service holds our name, a Rejected warning per member
+    whose API server refused our Service (once per distinct message), and one event per kind of write made,
+    naming the clusters (with many members, an event per cluster would multiply the host's event writes
+    for no more information)."""
     events: list[PlannedEvent] = []
     cleared: list[str] = []
     done: dict[str, list[str]] = {}
@@ -345,8 +363,10 @@ def _write_events(
         if _is_conflict(observation, federation, write, result):
             message = _conflict_message(observation, write.cluster)
             events.append(PlannedEvent(f"conflict/{write.cluster}", "Warning", "Conflict", message))
+        elif result is not None and result.rejected and result.problem:
+            events.append(PlannedEvent(f"rejected/{write.cluster}", "Warning", "Rejected", result.problem))
         elif write.action in ("create", "update", "keep") and (result is None or result.problem is None):
-            cleared.append(f"conflict/{write.cluster}")
+            cleared.extend((f"conflict/{write.cluster}", f"rejected/{write.cluster}"))
         if result is not None and result.wrote is not None:
             done.setdefault(result.wrote, []).append(write.cluster)
     phrases = {

@@ -13,6 +13,7 @@ from federation_operator.domain.health import (
     REASON_CONFLICT,
     REASON_NOT_SELECTED,
     REASON_PENDING,
+    REASON_REJECTED,
     ShardHealth,
 )
 from federation_operator.domain.keys import thaw
@@ -198,9 +199,11 @@ def diff_status(old: Mapping[str, Any] | None, new: FederatedServiceStatus) -> d
 
 
 def _propagation(shards: Sequence[ShardStatus], unknown: Sequence[str]) -> tuple[ConditionStatus, str, str]:
-    # Most pressing first: a conflict and an unknown name need the user; the rest may settle by itself.
+    # Most pressing first: a conflict, a refusal and an unknown name need the user; the rest may settle by
+    # itself. A refusal is listed with the member's own words: they say what to fix.
     groups: dict[str, list[str]] = {
         REASON_CONFLICT: [],
+        REASON_REJECTED: [],
         REASON_UNKNOWN_CLUSTER: sorted(set(unknown)),
         REASON_CLUSTER_NOT_READY: [],
         REASON_PENDING: [],
@@ -210,9 +213,11 @@ def _propagation(shards: Sequence[ShardStatus], unknown: Sequence[str]) -> tuple
         if shard.synced:
             continue
         reason = shard.reason or REASON_PENDING
-        groups[reason if reason in groups else REASON_PENDING].append(shard.cluster)
+        entry = f"{shard.cluster} ({shard.message})" if reason == REASON_REJECTED else shard.cluster
+        groups[reason if reason in groups else REASON_PENDING].append(entry)
     labels = {
         REASON_CONFLICT: "a Service not managed by this FederatedService holds its name in",
+        REASON_REJECTED: "the member's API server rejected the Service in",
         REASON_UNKNOWN_CLUSTER: "not registered as MemberClusters",
         REASON_CLUSTER_NOT_READY: "not Ready",
         REASON_PENDING: "not in sync yet",

@@ -186,12 +186,41 @@ def test_a_cluster_placement_drops_is_withdrawn_and_not_counted() -> None:
 
 def test_a_refused_write_is_on_the_shard_and_retried() -> None:
     observation = observe(clusters=(US,))
-    refused = WriteResult(None, False, problem="member said 422: spec.ports[0].nodePort: Invalid value")
+    problem = "create Service mynamespace/nginx: HTTP 422: spec.ports[0].nodePort: Invalid value"
+    refused = WriteResult(None, False, problem=problem, rejected=True)
     plan = reconcile(observation, {"us": refused})
-    assert "422" in (plan.status.shards[0].message or "")
+    assert plan.status.shards[0].reason == "Rejected"
+    assert plan.status.shards[0].message == problem
     assert plan.retry_after is None  # permanent: retried when something changes
     transient = reconcile(observation, {"us": WriteResult(None, False, problem="timeout", transient=True)})
     assert transient.retry_after == 5.0
+
+
+def test_a_member_rejection_is_propagated_false_naming_the_cluster_and_the_servers_words() -> None:
+    desired = manifests(observe())
+    services = {"us": ours("us", desired["us"], "127.0.0.10"), "eu": ours("eu", desired["eu"], "127.0.0.20")}
+    endpoints = {c: EndpointSummary(ready=1) for c in services}
+    # The Service in eu is out of date, and eu refuses the update (an override it cannot take, say).
+    services["eu"] = ours("eu", {**desired["eu"], "spec": {"ports": []}}, "127.0.0.20")
+    observation = observe(services=services, endpoints=endpoints)
+    assert actions(observation) == ["keep", "update"]
+    words = 'apply Service mynamespace/nginx: Service "nginx" is invalid: spec.ports: Required value'
+    plan = reconcile(observation, {"eu": WriteResult(services["eu"], False, problem=words, rejected=True)})
+    propagated = next(c for c in plan.status.conditions if c.type == "Propagated")
+    assert (propagated.status, propagated.reason) == ("False", "Rejected")
+    assert propagated.message == f"the member's API server rejected the Service in: eu ({words})"
+    assert [(e.topic, e.type, e.reason, e.message) for e in plan.events] == [
+        ("rejected/eu", "Warning", "Rejected", words)
+    ]
+    # The shard is not in sync, so not healthy: DNS keeps only us.
+    assert [(s.cluster, s.reason, s.ingress[0].ip) for s in plan.status.shards] == [
+        ("eu", "Rejected", "127.0.0.20"),
+        ("us", "Healthy", "127.0.0.10"),
+    ]
+    # Once the member takes the write, the warning's topic is cleared (a later refusal is told again).
+    fixed = reconcile(observation, {"eu": WriteResult(ours("eu", desired["eu"], "127.0.0.20"), True)})
+    assert "rejected/eu" in fixed.cleared
+    assert conditions(fixed)["Propagated"] == ("True", "InSync")
 
 
 def test_a_foreign_service_found_by_our_create_is_a_conflict() -> None:

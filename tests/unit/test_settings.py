@@ -80,3 +80,23 @@ def test_leader_election_settings() -> None:
 def test_bad_leader_election_settings_are_named(overrides: dict[str, object], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         load_settings(**overrides)
+
+
+def test_alias_domains_come_from_a_json_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().alias_domains == {}
+    monkeypatch.setenv("FEDOP_ALIAS_DOMAINS", '{"prod": ["acme.com"], "*": ["shared.example.com"]}')
+    assert load_settings().alias_domains == {"prod": ("acme.com",), "*": ("shared.example.com",)}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param('{"Prod": ["acme.com"]}', id="not-a-namespace"),
+        pytest.param('{"prod": ["acme..com"]}', id="not-a-domain"),
+        pytest.param('["acme.com"]', id="not-an-object"),
+    ],
+)
+def test_bad_alias_domains_are_named(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("FEDOP_ALIAS_DOMAINS", value)
+    with pytest.raises(SettingsError, match=r"(?i)alias_domains"):
+        load_settings()
