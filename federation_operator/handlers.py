@@ -29,6 +29,7 @@ from federation_operator.controllers.federated_service import (
 )
 from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.controllers.member_cluster import MemberSupervisor
+from federation_operator.controllers.orphans import OrphanCollector
 from federation_operator.controllers.shutdown import ShutdownGate
 from federation_operator.controllers.workqueue import WorkQueue
 from federation_operator.dns.factory import make_provider
@@ -60,6 +61,7 @@ class Runtime:
     member_names: set[str] = field(default_factory=set)
     workers: list[asyncio.Task[None]] = field(default_factory=list)
     publisher_task: asyncio.Task[None] | None = None
+    collector_task: asyncio.Task[None] | None = None
     metrics: Metrics = field(default_factory=Metrics)
     gate: ShutdownGate = field(default_factory=ShutdownGate)
     # Set (with the signal) to tell kopf to stop, once our own signal handlers have closed the gate.
@@ -191,6 +193,14 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         expected_members=lambda: runtime.member_names,
         gate=runtime.gate,
     )
+    collector = OrphanCollector(
+        registry=runtime.registry,
+        store=runtime.store,
+        host_api=runtime.host_api,
+        gate=runtime.gate,
+        interval=config.orphan_collection_seconds,
+    )
+    runtime.collector_task = asyncio.create_task(collector.run(), name="orphan-collector")
     # The members that exist before any of them connects: until they have, DNS must not treat them as gone.
     try:
         runtime.member_names.update(
@@ -248,7 +258,10 @@ def _ensure_workers(runtime: Runtime) -> None:
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
     runtime.gate.close("operator cleanup")
-    tasks = [*runtime.workers, *([runtime.publisher_task] if runtime.publisher_task else [])]
+    tasks = [
+        *runtime.workers,
+        *(task for task in (runtime.publisher_task, runtime.collector_task) if task is not None),
+    ]
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

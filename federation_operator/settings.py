@@ -90,6 +90,15 @@ class Settings(BaseSettings):
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$",
         description="namespace/name of a Secret whose keys are added to the provider options (credentials).",
     )
+    orphan_collection_seconds: float = Field(
+        default=300.0,
+        ge=10,
+        le=86400,
+        description=(
+            "How often member Services and DNS records of FederatedServices that no longer exist are "
+            "removed (also whenever a member has just been listed)."
+        ),
+    )
     alias_domains: dict[str, tuple[str, ...]] = Field(
         default_factory=dict,
         description=(

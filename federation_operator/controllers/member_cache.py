@@ -140,6 +140,12 @@ class MemberRegistry:
             member = self._members.get(cluster)
             return member.services.get((namespace, name)) if member else None
 
+    def services(self, cluster: str) -> list[ObservedService]:
+        """Every Service of ours the member's watch holds (empty for an unknown member)."""
+        with self._lock:
+            member = self._members.get(cluster)
+            return list(member.services.values()) if member else []
+
     def endpoints(self, cluster: str, namespace: str, name: str) -> EndpointSummary:
         with self._lock:
             member = self._members.get(cluster)

@@ -76,6 +76,19 @@ def fetch_member_cluster_names(api: client.ApiClient) -> set[str]:
     return {str(item["metadata"]["name"]) for item in items}
 
 
+def fetch_federated_service_uids(api: client.ApiClient) -> dict[tuple[str, str], str]:
+    """Every FederatedService in the host cluster: (namespace, name) → UID."""
+    try:
+        listing = client.CustomObjectsApi(api).list_cluster_custom_object(GROUP, VERSION, "federatedservices")
+    except (ApiException, *TRANSPORT_ERRORS) as exc:
+        raise api_error("listing FederatedServices", exc) from exc
+    items: list[dict[str, Any]] = cast(dict[str, Any], listing).get("items", [])
+    return {
+        (str(item["metadata"]["namespace"]), str(item["metadata"]["name"])): str(item["metadata"]["uid"])
+        for item in items
+    }
+
+
 def _status_patch(status: Mapping[str, Any]) -> list[dict[str, Any]]:
     # A JSON patch replacing the whole status: a merge patch could not remove fields that went away.
     return [{"op": "add", "path": "/status", "value": dict(status)}]
