@@ -33,6 +33,8 @@ DNS_AND_METRICS = [
     "--set", "unreachableGraceSeconds=25",
     "--set", "dns.defaultTTL=60",
     "--set", "defaultMinReadyEndpoints=2",
+    "--set-json", 'aliasDomains={"prod": ["acme.com"], "*": ["shared.example.com"]}',
+    "--set", "orphanCollectionSeconds=120",
     "--set", "metrics.enabled=true",
     "--set", "metrics.serviceMonitor.enabled=true",
 ]  # fmt: skip
@@ -158,6 +160,7 @@ def test_defaults_render_the_expected_objects(helm: list[str]) -> None:
         "FEDOP_RENEW_DEADLINE_SECONDS": "10",
         "FEDOP_RETRY_PERIOD_SECONDS": "2",
         "FEDOP_UNREACHABLE_GRACE_SECONDS": "40",
+        "FEDOP_ORPHAN_COLLECTION_SECONDS": "300",
         "FEDOP_DEFAULT_MIN_READY_ENDPOINTS": "1",
         "FEDOP_DEFAULT_TTL": "180",
         "FEDOP_LIVENESS_PORT": "8080",
@@ -290,6 +293,10 @@ def test_rendered_environment_is_accepted_by_the_operator(
             assert settings.dns_options == {"server": "127.0.0.1", "port": "5353", "key_name": "fedop"}
             assert settings.dns_credentials_secret == f"{NAMESPACE}/fedop-dns"
             assert (settings.default_ttl, settings.default_min_ready_endpoints) == (60, 2)
+            assert settings.alias_domains == {"prod": ("acme.com",), "*": ("shared.example.com",)}
+            assert settings.orphan_collection_seconds == 120
+        else:
+            assert settings.alias_domains == {}
         assert set(rendered) <= {f"{ENV_PREFIX}{f}".upper() for f in Settings.model_fields}
 
 
