@@ -166,7 +166,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     def enqueue_all_threadsafe() -> None:
         loop.call_soon_threadsafe(enqueue_all)
 
-    runtime.registry = MemberRegistry(
+    runtime.registry = registry = MemberRegistry(
         runtime.settings.federation_name,
         enqueue=queue.add_threadsafe,
         enqueue_all=enqueue_all_threadsafe,
@@ -190,7 +190,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         emit=_emit,
         publisher=publisher,
         metrics=runtime.metrics,
-        expected_members=lambda: runtime.member_names,
+        # A MemberCluster refused as a duplicate of an older one never connects: DNS must not wait for it.
+        expected_members=lambda: runtime.member_names - registry.refused(),
         gate=runtime.gate,
     )
     collector = OrphanCollector(

@@ -4,6 +4,11 @@ Each registered member owns exactly two watches (Services and EndpointSlices car
 shared by every FederatedService; their events land here, in one index, and mark the owning
 FederatedService dirty. Planning reads the index; nothing here talks to the host cluster.
 
+It also keeps one MemberCluster per real cluster: each supervisor claims the cluster ID it reached (its
+``kube-system`` Namespace UID) before connecting, and of several claims to one cluster only the oldest
+MemberCluster's may connect (:func:`~federation_operator.planning.clusters.plan_cluster_holder`). Two
+MemberClusters serving one cluster would plan its Services twice, each undoing the other's writes.
+
 Watch callbacks arrive on watch threads, the rest is called from the event loop: one lock guards the maps.
 """
 
@@ -17,9 +22,16 @@ from typing import Any
 from kubernetes import client
 
 from federation_operator.domain.keys import Key, object_key, owner_key
-from federation_operator.domain.members import LABEL_FEDERATION, ClusterInfo, EndpointSummary, ObservedService
+from federation_operator.domain.members import (
+    LABEL_FEDERATION,
+    ClusterClaim,
+    ClusterInfo,
+    EndpointSummary,
+    ObservedService,
+)
 from federation_operator.kube.informer import ENDPOINT_SLICES, SERVICES, MemberWatch, WatchCounters
 from federation_operator.kube.member_services import observe_service, summarize_endpoints
+from federation_operator.planning.clusters import plan_cluster_holder
 
 __all__ = ["MemberRegistry"]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -72,11 +84,16 @@ class MemberRegistry:
         self._request_timeout = request_timeout
         self._lock = threading.Lock()
         self._members: dict[str, _Member] = {}
+        self._claims: dict[str, ClusterClaim] = {}  # MemberCluster name -> the cluster it reached
 
     # --- membership -----------------------------------------------------------------------------------
 
-    def connect(self, info: ClusterInfo, api: client.ApiClient) -> None:
-        """Register (or re-register) a member and start its two shared watches."""
+    def connect(self, info: ClusterInfo, api: client.ApiClient) -> bool:
+        """Register (or re-register) a member and start its two shared watches.
+
+        False, and nothing started, when the member's claim no longer holds its cluster (an older
+        MemberCluster of the same cluster claimed it meanwhile); ``api`` is then still the caller's.
+        """
         self.disconnect(info.name, notify=False)
         member = _Member(info=replace(info, synced=False), api=api)
         selector = f"{LABEL_FEDERATION}={self.federation}"
@@ -95,9 +112,12 @@ class MemberRegistry:
                 )
             )
         with self._lock:
+            if self._refused(info.name):
+                return False
             self._members[info.name] = member
         for watch in member.watches:
             watch.start()
+        return True
 
     def disconnect(self, name: str, notify: bool = True) -> None:
         """Forget a member: stop its watches; every FederatedService loses that shard."""
@@ -110,6 +130,53 @@ class MemberRegistry:
         member.api.close()
         if notify:
             self._enqueue_all()
+
+    # --- one MemberCluster per real cluster ----------------------------------------------------------
+
+    def claim(self, claim: ClusterClaim) -> ClusterClaim:
+        """Record that ``claim.name`` reaches cluster ``claim.cluster_id`` (replacing its earlier claim);
+        returns the claim that holds that cluster.
+
+        A connected member this claim displaces (a younger MemberCluster of the same cluster that happened
+        to connect first) is disconnected here, at once, so two MemberClusters never serve one cluster.
+        """
+        with self._lock:
+            self._claims[claim.name] = claim
+            holder = plan_cluster_holder(self._claims.values(), claim.cluster_id)
+            assert holder is not None  # the claim just recorded is a candidate
+            displaced = [
+                c.name
+                for c in self._claims.values()
+                if c.cluster_id == claim.cluster_id and c.name != holder.name and c.name in self._members
+            ]
+        for name in displaced:
+            self.disconnect(name)
+        return holder
+
+    def holder(self, name: str) -> ClusterClaim | None:
+        """The claim holding the cluster ``name`` claimed (None when ``name`` claimed none)."""
+        with self._lock:
+            claim = self._claims.get(name)
+            return plan_cluster_holder(self._claims.values(), claim.cluster_id) if claim else None
+
+    def release(self, name: str) -> None:
+        """``name`` no longer claims any cluster (its MemberCluster is gone): the next oldest may take over
+        (its supervisor notices on its next check)."""
+        with self._lock:
+            self._claims.pop(name, None)
+
+    def refused(self) -> set[str]:
+        """MemberClusters kept out because an older one holds their cluster."""
+        with self._lock:
+            return {name for name in self._claims if self._refused(name)}
+
+    def _refused(self, name: str) -> bool:
+        # Under the lock.
+        claim = self._claims.get(name)
+        if claim is None:
+            return False
+        holder = plan_cluster_holder(self._claims.values(), claim.cluster_id)
+        return holder is not None and holder.name != name
 
     def update(self, name: str, **changes: Any) -> ClusterInfo | None:
         """Change fields of a member's ClusterInfo (ready, labels, zones, ...); dependents are re-planned."""

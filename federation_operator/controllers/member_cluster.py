@@ -7,6 +7,13 @@ when something changed (and the probe time at most once a minute, so a steady cl
 minute, not one per probe). It re-reads its spec whenever the object changes, and its Secret whenever the
 member refuses the credentials (401/403): a rotated token (`fedctl join` again, or a kubeconfig replaced by
 hand) is picked up at the next probe, without polling the Secret while all is well.
+
+Before connecting, it reads which real cluster it reached (the member's `kube-system` Namespace UID, once per
+connection; `status.clusterID`) and claims it in the registry: when an older MemberCluster holds that
+cluster, this one is not connected at all (no watches, no writes, no shards) and says so (`Ready=False`,
+`DuplicateCluster`, naming the holder, and a Warning event); it re-checks every probe period and takes over
+once the holder is gone. Each successful probe also compares the spec's region and zones with the nodes'
+topology labels: a contradiction is the `TopologyConsistent=False` condition and a Warning event.
 """
 
 from __future__ import annotations
@@ -25,15 +32,22 @@ from pydantic import ValidationError
 
 from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.domain.errors import FederationError, InvalidSpecError, PermanentError
-from federation_operator.domain.members import ClusterInfo, ProbeResult
+from federation_operator.domain.members import ClusterClaim, ClusterInfo, ProbeResult
 from federation_operator.domain.specs import MemberClusterSpec, parse_member_cluster_spec
 from federation_operator.domain.status import MemberClusterStatus
 from federation_operator.kube import host
+from federation_operator.kube.cluster_identity import fetch_cluster_id
 from federation_operator.kube.credentials import build_api_client
 from federation_operator.kube.probe import ProbeTracker, fetch_probe
 from federation_operator.observability.events import EventReporter, EventSink
 from federation_operator.observability.metrics import Metrics
-from federation_operator.planning.clusters import render_member_cluster_status
+from federation_operator.planning.clusters import (
+    REASON_DUPLICATE_CLUSTER,
+    TopologyCheck,
+    plan_topology_check,
+    render_duplicate_message,
+    render_member_cluster_status,
+)
 
 __all__ = ["MemberSupervisor"]
 
@@ -55,6 +69,18 @@ def _fingerprint(data: Mapping[str, bytes]) -> int:
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+
+
+def _created(body: Mapping[str, Any]) -> datetime.datetime:
+    """The object's creationTimestamp (which decides, between duplicates, who holds a cluster)."""
+    raw = (body.get("metadata") or {}).get("creationTimestamp")
+    if isinstance(raw, datetime.datetime):
+        return raw
+    try:
+        return datetime.datetime.fromisoformat(str(raw))
+    except ValueError:
+        # The API server always sets it; an object without one is treated as the newest.
+        return _now()
 
 
 class MemberSupervisor:
@@ -81,6 +107,10 @@ class MemberSupervisor:
         self._credentials: int | None = None  # a fingerprint of the Secret's data in use
         self._credentials_checked = 0.0
         self._zones: tuple[str, ...] = ()  # zones the last successful probe found on the member's nodes
+        # The real cluster this MemberCluster reaches (its kube-system Namespace UID), None until known.
+        self._cluster_id: str | None = None
+        self._identified_generation: int | None = None  # the spec generation _cluster_id was read for
+        self._topology: TopologyCheck | None = None  # the last comparison of the spec with the nodes
 
     def _report(self, kind: str, reason: str, message: str) -> None:
         # One topic: a member's events all say how it stands (spec, credentials, readiness).
@@ -121,6 +151,8 @@ class MemberSupervisor:
             probe_time=probe_time,
             previous=previous,
             now=now,
+            cluster_id=self._cluster_id,
+            topology=self._topology,
         )
         rendered = status.model_dump(mode="json", by_alias=True, exclude_none=True)
         significant = {k: v for k, v in rendered.items() if k != "lastProbeTime"}
@@ -139,12 +171,14 @@ class MemberSupervisor:
     async def run(self, sleep: Sleeper, on_exit: Callable[[], None] | None = None) -> None:
         """Serve the member until `sleep` says stop; `on_exit` runs first thing when it ends, however it
         ends, before the member is disconnected."""
+        self._claim_stored()
         try:
             await self._run(sleep)
         finally:
             if on_exit is not None:
                 on_exit()
             self.registry.disconnect(self.name)
+            self.registry.release(self.name)
             if self.metrics is not None:
                 self.metrics.forget_cluster(self.name)
 
@@ -171,6 +205,18 @@ class MemberSupervisor:
             return False
         return _fingerprint(data) != self._credentials
 
+    def _claim_stored(self) -> None:
+        """Claim, before anything is awaited, the cluster the stored status names (if it speaks of the
+        current spec): when the operator restarts, every supervisor starts at once, and claiming before the
+        first of them connects keeps a younger duplicate from serving, even briefly, until the older one
+        has read its cluster's ID again."""
+        previous = self._previous()
+        generation = int(self.body.get("metadata", {}).get("generation") or 0)
+        if previous is None or previous.cluster_id is None or previous.observed_generation != generation:
+            return
+        self._cluster_id, self._identified_generation = previous.cluster_id, generation
+        self.registry.claim(ClusterClaim(self.name, previous.cluster_id, _created(self.body)))
+
     async def _run(self, sleep: Sleeper) -> None:
         """Connect (again whenever the spec changes or the credentials rotate), then probe every period."""
         session: _Session | None = None
@@ -183,17 +229,22 @@ class MemberSupervisor:
                     if await sleep(pause):
                         return
                     continue
-            labels = dict(self.body.get("metadata", {}).get("labels") or {})
-            self.registry.update(self.name, labels=labels)
-            if not await self._probe(session):
-                session = None  # the credentials Secret changed: reconnect with it
+            if session.refused_by is None:
+                labels = dict(self.body.get("metadata", {}).get("labels") or {})
+                self.registry.update(self.name, labels=labels)
+                if not await self._probe(session):
+                    session = None  # the credentials Secret changed: reconnect with it
+                    continue
+            elif self._claim() is None:
+                session = None  # the holder is gone (or re-pointed): connect, reading the cluster's ID afresh
                 continue
             if await sleep(float(session.spec.probe.period_seconds)):
                 return
 
     async def _connect_session(self, generation: int) -> tuple[_Session | None, float]:
-        """Parse the spec and connect with its Secret's credentials; on failure, say why on the status and
-        return how long to wait before trying again."""
+        """Parse the spec, connect with its Secret's credentials and claim the cluster reached; on failure,
+        say why on the status and return how long to wait before trying again. A session refused as a
+        duplicate is returned unconnected (``refused_by`` set)."""
         raw_spec = self.body.get("spec") or {}
         try:
             spec = parse_member_cluster_spec(raw_spec)
@@ -206,6 +257,8 @@ class MemberSupervisor:
             reason = "CredentialsInvalid" if isinstance(err, PermanentError) else "CredentialsUnavailable"
             await self._fail(reason, str(err), region=spec.region, zones=spec.zones)
             return None, CREDENTIALS_RETRY_SECONDS
+        identified = await self._identify(api, spec, generation)
+        self._topology = None  # compared with the nodes again at the next probe (the status keeps the last)
         # Start from the stored condition, so an operator restart does not flap a healthy member.
         previous = self._previous()
         stored = next((c for c in (previous.conditions if previous else ()) if c.type == "Ready"), None)
@@ -214,8 +267,14 @@ class MemberSupervisor:
             ready=stored is not None and stored.status == "True",
             last_transition=stored.last_transition_time if stored else None,
         )
+        session = _Session(generation, spec, api, tracker, identified=identified)
+        session.refused_by = self._claim()
+        if session.refused_by is not None:
+            api.close()
+            await self._refuse(session)
+            return session, 0.0
         labels = dict(self.body.get("metadata", {}).get("labels") or {})
-        self.registry.connect(
+        connected = self.registry.connect(
             ClusterInfo(
                 name=self.name,
                 region=spec.region,
@@ -226,6 +285,11 @@ class MemberSupervisor:
             ),
             api,
         )
+        if not connected:  # an older MemberCluster of this cluster claimed it since we checked
+            api.close()
+            session.refused_by = self._holder_name()
+            await self._refuse(session)
+            return session, 0.0
         await self._write(
             ready=None,
             reason="Connecting",
@@ -233,16 +297,77 @@ class MemberSupervisor:
             region=spec.region,
             zones=spec.zones,
         )
-        return _Session(generation, spec, api, tracker), 0.0
+        return session, 0.0
+
+    async def _identify(self, api: client.ApiClient, spec: MemberClusterSpec, generation: int) -> bool:
+        """Read which cluster ``api`` reaches into ``self._cluster_id``; True when read. When the member
+        cannot say (down, or a role without ``get`` on Namespaces), the cluster ID is the one last read or
+        stored for this generation of the spec, else unknown, and is read again after the next successful
+        probe."""
+        try:
+            self._cluster_id = await asyncio.to_thread(
+                fetch_cluster_id, api, float(spec.probe.timeout_seconds)
+            )
+        except FederationError as exc:
+            if generation != self._identified_generation:
+                self._cluster_id = None
+                self.registry.release(self.name)
+            if isinstance(exc, PermanentError):
+                self._report("Warning", "ClusterIDUnknown", f"cannot tell which cluster this is: {exc}")
+            else:
+                log.info("member %s: cluster ID not read yet: %s", self.name, exc)
+            return False
+        self._identified_generation = generation
+        return True
+
+    def _claim(self) -> str | None:
+        """Claim the cluster this MemberCluster reaches (again: claiming is idempotent); the holder's name
+        when an older MemberCluster has it, None when this one may serve it (or the cluster is not known:
+        served for now, claimed once the member tells us)."""
+        if self._cluster_id is None:
+            return None
+        holder = self.registry.claim(ClusterClaim(self.name, self._cluster_id, _created(self.body)))
+        return holder.name if holder.name != self.name else None
+
+    def _holder_name(self) -> str:
+        holder = self.registry.holder(self.name)
+        return holder.name if holder is not None else "another MemberCluster"
+
+    async def _refuse(self, session: _Session) -> None:
+        """Not connected: an older MemberCluster holds the cluster this one reaches."""
+        assert session.refused_by is not None
+        assert self._cluster_id is not None
+        message = render_duplicate_message(self._cluster_id, session.refused_by)
+        self._set_ready_metric(False)
+        self._report("Warning", REASON_DUPLICATE_CLUSTER, message)
+        await self._write(
+            ready=False,
+            reason=REASON_DUPLICATE_CLUSTER,
+            message=message,
+            region=session.spec.region,
+            zones=session.spec.zones,
+        )
 
     async def _fail(self, reason: str, message: str, *, region: str, zones: tuple[str, ...]) -> None:
         self._set_ready_metric(False)
         self._report("Warning", reason, message)
         await self._write(ready=False, reason=reason, message=message, region=region, zones=zones)
 
+    def _check_topology(self, spec: MemberClusterSpec, result: ProbeResult) -> None:
+        """Compare the spec with what the nodes say; a contradiction (or its end) is an event."""
+        check = plan_topology_check(spec.region, spec.zones, result.regions, result.zones)
+        before, self._topology = self._topology, check
+        if check == before:
+            return
+        if not check.consistent:
+            self.events.report(self.body, "topology", "Warning", check.reason, check.message)
+        elif before is not None and not before.consistent:
+            self.events.report(self.body, "topology", "Normal", "TopologyConsistent", check.message)
+
     async def _probe(self, session: _Session) -> bool:
         """One probe: readiness into the registry, events and status. False when the member refused our
-        credentials and the Secret has changed since we connected."""
+        credentials and the Secret has changed since we connected. A probe that finds an older
+        MemberCluster holding this cluster leaves the session refused and disconnected."""
         spec = session.spec
         result: ProbeResult = await asyncio.to_thread(
             fetch_probe, session.api, float(spec.probe.timeout_seconds)
@@ -251,6 +376,15 @@ class MemberSupervisor:
             log.info("member %s: its credentials Secret changed; reconnecting", self.name)
             self._report("Normal", "CredentialsRotated", "credentials Secret changed; reconnecting")
             return False
+        if result.ok and not session.identified:
+            session.identified = await self._identify(session.api, spec, session.generation)
+        session.refused_by = self._claim()
+        if session.refused_by is not None:
+            # An older MemberCluster of the same cluster claimed it (the registry disconnected us then), or
+            # the cluster, identified only now, turned out to be one an older MemberCluster holds.
+            self.registry.disconnect(self.name)
+            await self._refuse(session)
+            return True
         probe_time = _now()
         state = session.tracker.observe(result, probe_time)
         if self.metrics is not None:
@@ -258,13 +392,8 @@ class MemberSupervisor:
         if result.ok and result.zones:
             self._zones = tuple(sorted(result.zones))
         zones = self._zones or spec.zones
-        if result.ok and result.regions and spec.region not in result.regions:
-            log.warning(
-                "member %s: nodes report regions %s, spec says %s",
-                self.name,
-                sorted(result.regions),
-                spec.region,
-            )
+        if result.ok:
+            self._check_topology(spec, result)
         if state.ready:
             self.registry.update(self.name, ready=True, zones=zones, not_ready_since=None)
         elif state.changed:
@@ -299,3 +428,7 @@ class _Session:
     spec: MemberClusterSpec
     api: client.ApiClient
     tracker: ProbeTracker
+    # Whether the cluster's ID was read on this connection (else it is read after the next good probe).
+    identified: bool = False
+    # The MemberCluster holding the cluster this one reaches: set while this one is refused, unconnected.
+    refused_by: str | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "LABEL_OWNER_NAME",
     "LABEL_OWNER_NAMESPACE",
     "MANAGED_BY",
+    "ClusterClaim",
     "ClusterInfo",
     "EndpointSummary",
     "Ingress",
@@ -53,6 +55,19 @@ class ClusterInfo:
     # time.monotonic() when the member stopped answering its probes (None while ready, or not known): the
     # start of its grace period.
     not_ready_since: float | None = None
+
+
+@dataclass(frozen=True)
+class ClusterClaim:
+    """A MemberCluster's claim to serve the real cluster ``cluster_id`` (its ``kube-system`` Namespace UID).
+
+    One real cluster is served through one MemberCluster only: of several claims to one cluster the oldest
+    (``created``, then ``name``) holds it, whichever supervisor happened to connect first.
+    """
+
+    name: str
+    cluster_id: str
+    created: datetime
 
 
 @dataclass(frozen=True)

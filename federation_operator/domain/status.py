@@ -20,6 +20,7 @@ __all__ = [
     "CONDITION_PROPAGATED",
     "CONDITION_READY",
     "CONDITION_REASON_PATTERN",
+    "CONDITION_TOPOLOGY_CONSISTENT",
     "CONDITION_TYPE_PATTERN",
     "ClusterCounts",
     "Condition",
@@ -40,6 +41,8 @@ CONDITION_HEALTHY = "Healthy"
 """FederatedService: at least one shard is healthy (the message says how many of how many)."""
 CONDITION_DNS_PUBLISHED = "DNSPublished"
 """FederatedService: the DNS provider holds the records planned from the last health snapshot."""
+CONDITION_TOPOLOGY_CONSISTENT = "TopologyConsistent"
+"""MemberCluster: ``spec.region`` and ``spec.zones`` agree with the member's nodes' topology labels."""
 
 # metav1.Condition's own validation, verbatim.
 CONDITION_TYPE_PATTERN = (
@@ -68,6 +71,8 @@ class MemberClusterStatus(KubeModel):
 
     observed_generation: int | None = Field(default=None, ge=0)
     conditions: Conditions = ()
+    # The member's kube-system Namespace UID: which real cluster this MemberCluster reaches.
+    cluster_id: str | None = Field(default=None, alias="clusterID")
     kubernetes_version: str | None = None
     last_probe_time: datetime | None = None
     region: str | None = None
