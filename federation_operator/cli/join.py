@@ -1,11 +1,13 @@
 """``join``: registering a member cluster with least-privilege credentials.
 
 ``join`` works in this order, so a failure never leaves a MemberCluster pointing at missing credentials:
-the MemberCluster spec is planned and checked first (region and zones from the flags or the member's nodes);
-then in the member the namespace (only if missing), ServiceAccount, ClusterRole, ClusterRoleBinding and token
-Secret (server-side applied, so running ``join`` again updates them); then, once the member's token
-controller has filled the token, the operator's own probe is tried with it; then in the host the credentials
-Secret and the MemberCluster. ``unjoin`` (:mod:`federation_operator.cli.unjoin`) undoes it.
+the member is checked not to be joined already under another name (same apiEndpoint, or the same
+``kube-system`` Namespace UID as a MemberCluster's ``status.clusterID``); the MemberCluster spec is planned
+and checked (region and zones from the flags or the member's nodes); then in the member the namespace (only
+if missing), ServiceAccount, ClusterRole, ClusterRoleBinding and token Secret (server-side applied, so
+running ``join`` again updates them); then, once the member's token controller has filled the token, the
+operator's own probe is tried with it; then in the host the credentials Secret and the MemberCluster.
+``unjoin`` (:mod:`federation_operator.cli.unjoin`) undoes it.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from federation_operator.cli.registration import (
     ProbeFlags,
     Topology,
     check_member_cluster_name,
+    check_not_registered,
     credentials_secret_name,
     plan_topology,
     render_credentials_secret,
@@ -43,6 +46,7 @@ from federation_operator.cli.registration import (
 )
 from federation_operator.domain.errors import FederationError
 from federation_operator.domain.specs import parse_member_cluster_spec
+from federation_operator.kube.cluster_identity import IDENTITY_NAMESPACE, read_cluster_id
 from federation_operator.kube.credentials import KEY_CA, KEY_TOKEN, build_api_client
 from federation_operator.kube.probe import fetch_probe
 from federation_operator.kube.rest import Cluster, poll
@@ -100,14 +104,16 @@ def _join(
 ) -> int:
     endpoint = request.api_endpoint or member.server
     members = fetch_federation_objects(host, "memberclusters", "list MemberClusters")
-    for other in members:
-        other_name = str(other.get("metadata", {}).get("name"))
-        other_endpoint = str((other.get("spec") or {}).get("apiEndpoint") or "")
-        if other_name != name and other_endpoint.rstrip("/") == endpoint.rstrip("/"):
-            raise CliError(
-                f"{endpoint} is already joined as MemberCluster {other_name}: unjoin it first, or pass "
-                f"--name {other_name} to update it"
-            )
+    identity = member.get(
+        api_path("v1", "namespaces", IDENTITY_NAMESPACE), f"get Namespace {IDENTITY_NAMESPACE}"
+    )
+    cluster_id = read_cluster_id(identity) if identity is not None else None
+    if cluster_id is None:
+        warn(
+            f"warning: {request.context} has no {IDENTITY_NAMESPACE} Namespace UID, so whether it is already "
+            "joined under another name cannot be checked"
+        )
+    check_not_registered(name, endpoint=endpoint, cluster_id=cluster_id, members=members)
 
     node_labels = None
     if request.region is None or request.zones is None:

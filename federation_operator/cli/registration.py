@@ -2,7 +2,9 @@
 
 The MemberCluster (name, labels, ``apiEndpoint``, ``secretRef``, region, zones, probe settings) and the
 credentials Secret it refers to. The MemberCluster spec is checked with the operator's own parser before
-anything is written, and a problem is reported against the command-line flag it came from.
+anything is written, and a problem is reported against the command-line flag it came from; a cluster that is
+already registered under another name (same ``apiEndpoint``, or the same ``kube-system`` Namespace UID the
+operator recorded as ``status.clusterID``) is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [
     "Topology",
     "check_federation_name",
     "check_member_cluster_name",
+    "check_not_registered",
     "credentials_secret_name",
     "plan_topology",
     "render_credentials_secret",
@@ -83,6 +86,43 @@ def check_federation_name(name: str) -> str:
     if len(name) <= 50 and re.fullmatch(DNS_LABEL_PATTERN, name):
         return name
     raise UsageError(f"--federation {name!r}: must be a lowercase DNS label of at most 50 characters")
+
+
+def check_not_registered(
+    name: str,
+    *,
+    endpoint: str,
+    cluster_id: str | None,
+    members: Iterable[Mapping[str, Any]],
+) -> None:
+    """Refuse to join, as ``name``, a cluster some other MemberCluster already registers.
+
+    The same cluster is recognised by its ``apiEndpoint`` (ignoring a trailing slash) and, whatever URL
+    reaches it, by its ``kube-system`` Namespace UID ``cluster_id`` (None when it could not be read),
+    which the operator records on every MemberCluster it has connected as ``status.clusterID``. Joining
+    again under the same name updates that MemberCluster and is never refused.
+    """
+    others = sorted(
+        (m for m in members if str((m.get("metadata") or {}).get("name")) != name),
+        key=lambda m: (str(m["metadata"].get("creationTimestamp") or ""), str(m["metadata"].get("name"))),
+    )
+    for other in others:
+        other_name = str(other["metadata"].get("name"))
+        other_endpoint = str((other.get("spec") or {}).get("apiEndpoint") or "")
+        if other_endpoint.rstrip("/") == endpoint.rstrip("/"):
+            raise CliError(
+                f"{endpoint} is already joined as MemberCluster {other_name}: unjoin it first, or pass "
+                f"--name {other_name} to update it"
+            )
+    for other in others:
+        other_name = str(other["metadata"].get("name"))
+        if cluster_id is not None and (other.get("status") or {}).get("clusterID") == cluster_id:
+            other_endpoint = str((other.get("spec") or {}).get("apiEndpoint") or "")
+            raise CliError(
+                f"this cluster (kube-system UID {cluster_id}) is already joined as MemberCluster "
+                f"{other_name} (through {other_endpoint}): one cluster is one member; unjoin {other_name} "
+                f"first, or pass --name {other_name} to update it"
+            )
 
 
 def credentials_secret_name(member: str) -> str:

@@ -37,6 +37,7 @@ from federation_operator.cli.registration import (
     Topology,
     check_federation_name,
     check_member_cluster_name,
+    check_not_registered,
     plan_topology,
     render_credentials_secret,
     render_member_cluster,
@@ -439,6 +440,65 @@ def test_names() -> None:
     assert check_federation_name("myfederation") == "myfederation"
     with pytest.raises(UsageError, match="--federation"):
         check_federation_name("My.Federation")
+
+
+def registered(
+    name: str, endpoint: str, cluster_id: str | None = None, created: str = "2026-01-01T00:00:00Z"
+) -> dict[str, Any]:
+    """A MemberCluster as the host lists it, with the cluster ID the operator recorded (if any)."""
+    return {
+        "metadata": {"name": name, "creationTimestamp": created},
+        "spec": {"apiEndpoint": endpoint},
+        "status": {"clusterID": cluster_id} if cluster_id else {},
+    }
+
+
+UID = "0c4f9a3e-1111-4222-8333-444455556666"
+
+
+def test_join_refuses_a_cluster_registered_under_another_name_by_its_kube_system_uid() -> None:
+    members = [registered("gce-us-central1", "https://127.0.0.1:6443", UID)]
+    with pytest.raises(CliError) as caught:
+        check_not_registered(
+            "another-name", endpoint="https://localhost:6443/", cluster_id=UID, members=members
+        )
+    message = str(caught.value)
+    assert f"kube-system UID {UID}" in message
+    assert "already joined as MemberCluster gce-us-central1 (through https://127.0.0.1:6443)" in message
+    assert "--name gce-us-central1" in message
+
+
+def test_join_names_the_oldest_of_several_holders() -> None:
+    members = [
+        registered("dup", "https://b:6443", UID, created="2026-02-01T00:00:00Z"),
+        registered("original", "https://a:6443", UID, created="2026-01-01T00:00:00Z"),
+    ]
+    with pytest.raises(CliError, match="already joined as MemberCluster original "):
+        check_not_registered("new", endpoint="https://c:6443", cluster_id=UID, members=members)
+
+
+def test_join_still_refuses_the_same_api_endpoint() -> None:
+    members = [registered("gce-us-central1", "https://127.0.0.1:6443/")]
+    with pytest.raises(CliError, match=r"https://127.0.0.1:6443 is already joined as MemberCluster gce-us-"):
+        check_not_registered("x", endpoint="https://127.0.0.1:6443", cluster_id=None, members=members)
+
+
+@pytest.mark.parametrize(
+    ("name", "cluster_id"),
+    [
+        pytest.param("gce-us-central1", UID, id="joined again under its own name"),
+        pytest.param("other", "a-different-cluster", id="another cluster"),
+        pytest.param("other", None, id="uid unknown, other endpoint"),
+    ],
+)
+def test_join_accepts(name: str, cluster_id: str | None) -> None:
+    members = [registered("gce-us-central1", "https://127.0.0.1:6443", UID), registered("x", "https://x")]
+    check_not_registered(
+        name,
+        endpoint="https://127.0.0.1:6443" if name == "gce-us-central1" else "https://n",
+        cluster_id=cluster_id,
+        members=members,
+    )
 
 
 def test_credentials_secret_holds_token_and_ca_only() -> None:
