@@ -7,7 +7,8 @@ operator does in a member, and :data:`MEMBER_RULES` is the one place they are wr
   them all (the shared watch), ``create``, ``patch`` (server-side apply, and a JSON patch of the ports),
   ``delete``. The operator never sends a PUT, so no ``update``.
 * EndpointSlices (``discovery.k8s.io``, the shared watch): ``list`` and ``watch``.
-* Namespaces (``ensure_namespace``): ``get`` and ``create``.
+* Namespaces (``ensure_namespace``): ``get`` and ``create``; ``get`` also reads the ``kube-system``
+  Namespace's UID, which tells the operator which cluster it reached (``kube.cluster_identity``).
 * Nodes (the probe reads their topology labels, metadata only): ``list``.
 
 The probe's ``/readyz`` and ``/version`` are non-resource URLs that Kubernetes' default ClusterRole
