@@ -23,6 +23,7 @@ from typing import Any, cast
 import kopf
 from kubernetes import client
 
+from federation_operator.controllers.dns_credentials import follow_dns_credentials, secret_fingerprint
 from federation_operator.controllers.federated_service import (
     FederatedServiceController,
     FederatedServiceStore,
@@ -33,6 +34,7 @@ from federation_operator.controllers.orphans import OrphanCollector
 from federation_operator.controllers.shutdown import ShutdownGate
 from federation_operator.controllers.workqueue import WorkQueue
 from federation_operator.dns.factory import make_provider
+from federation_operator.dns.provider import DnsProvider
 from federation_operator.dns.publisher import Publisher
 from federation_operator.domain.errors import FederationError, PermanentError, TransientError
 from federation_operator.domain.keys import GROUP, VERSION, Key
@@ -62,6 +64,7 @@ class Runtime:
     workers: list[asyncio.Task[None]] = field(default_factory=list)
     publisher_task: asyncio.Task[None] | None = None
     collector_task: asyncio.Task[None] | None = None
+    credentials_task: asyncio.Task[None] | None = None  # follows the DNS credentials Secret
     metrics: Metrics = field(default_factory=Metrics)
     gate: ShutdownGate = field(default_factory=ShutdownGate)
     # Set (with the signal) to tell kopf to stop, once our own signal handlers have closed the gate.
@@ -217,16 +220,27 @@ async def _start_publisher(runtime: Runtime, queue: WorkQueue[Key]) -> Publisher
     if settings.dns_provider is None or settings.dns_zone is None:
         log.info("DNS publishing is off (no FEDOP_DNS_PROVIDER)")
         return None
-    options = dict(settings.dns_options)
-    if settings.dns_credentials_secret:
-        namespace, _slash, name = settings.dns_credentials_secret.partition("/")
+    provider_name, zone = settings.dns_provider, settings.dns_zone
+
+    def build(secret_data: Mapping[str, bytes]) -> DnsProvider:
+        options = dict(settings.dns_options)
+        options.update({k: v.decode() for k, v in secret_data.items()})
+        return make_provider(provider_name, zone=zone, options=options)
+
+    secret = settings.dns_credentials_secret
+    namespace, _slash, name = (secret or "").partition("/")
+
+    async def fetch() -> Mapping[str, bytes]:
+        return await asyncio.to_thread(host.fetch_secret_data, runtime.host_api, namespace, name)
+
+    data: Mapping[str, bytes] = {}
+    if secret:
         try:
-            data = await asyncio.to_thread(host.fetch_secret_data, runtime.host_api, namespace, name)
+            data = await fetch()
         except FederationError as exc:
             raise kopf.PermanentError(f"DNS credentials: {exc}") from exc
-        options.update({k: v.decode() for k, v in data.items()})
     try:
-        provider = make_provider(settings.dns_provider, zone=settings.dns_zone, options=options)
+        provider = build(data)
     except FederationError as exc:
         raise kopf.PermanentError(f"DNS provider {settings.dns_provider}: {exc}") from exc
     publisher = Publisher(
@@ -236,8 +250,23 @@ async def _start_publisher(runtime: Runtime, queue: WorkQueue[Key]) -> Publisher
         metrics=runtime.metrics,
         provider_name=settings.dns_provider,
         stopping=runtime.gate.is_closed,
+        resync_seconds=settings.effective_dns_resync_seconds,
     )
     runtime.publisher_task = asyncio.create_task(publisher.run(), name="dns-publisher")
+    if secret:
+        # A changed Secret is used at once (a poll of that one object: see controllers/dns_credentials).
+        runtime.credentials_task = asyncio.create_task(
+            follow_dns_credentials(
+                secret=secret,
+                fetch=fetch,
+                build=build,
+                publisher=publisher,
+                initial=secret_fingerprint(data),
+                interval=settings.dns_credentials_poll_seconds,
+                stopping=runtime.gate.is_closed,
+            ),
+            name="dns-credentials",
+        )
     log.info("publishing DNS for %s through %s", settings.dns_zone, settings.dns_provider)
     return publisher
 
@@ -261,7 +290,11 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
     runtime.gate.close("operator cleanup")
     tasks = [
         *runtime.workers,
-        *(task for task in (runtime.publisher_task, runtime.collector_task) if task is not None),
+        *(
+            task
+            for task in (runtime.publisher_task, runtime.collector_task, runtime.credentials_task)
+            if task is not None
+        ),
     ]
     for task in tasks:
         task.cancel()

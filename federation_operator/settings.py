@@ -99,6 +99,22 @@ class Settings(BaseSettings):
             "removed (also whenever a member has just been listed)."
         ),
     )
+    dns_resync_seconds: float | None = Field(
+        default=None,
+        ge=1,
+        le=86400,
+        description=(
+            "How often the DNS zone is checked for changes made by others (drift), which are then repaired; "
+            "unset: 60 for rfc2136 and inmemory (one SOA query; the zone is transferred only when its serial "
+            "moved) and 300 for route53 and clouddns (a full paged read each time)."
+        ),
+    )
+    dns_credentials_poll_seconds: float = Field(
+        default=5.0,
+        ge=1,
+        le=3600,
+        description="How often the DNS credentials Secret is read again, so that a changed one is used.",
+    )
     alias_domains: dict[str, tuple[str, ...]] = Field(
         default_factory=dict,
         description=(
@@ -179,6 +195,15 @@ class Settings(BaseSettings):
                 f"{self.lease_duration_seconds})"
             )
         return self
+
+    @property
+    def effective_dns_resync_seconds(self) -> float:
+        """The drift check interval: set, or the provider's default (see `dns_resync_seconds`)."""
+        if self.dns_resync_seconds is not None:
+            return self.dns_resync_seconds
+        # Route 53 and Cloud DNS have no serial that every change moves: each check reads every page of the
+        # zone, and their APIs are rate-limited per account or project, shared with every other tool.
+        return 300.0 if self.dns_provider in ("route53", "clouddns") else 60.0
 
     @property
     def lease_name(self) -> str:

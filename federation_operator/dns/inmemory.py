@@ -5,6 +5,10 @@ It is as strict as the strictest real provider, so that planning bugs show up in
 against Route 53: a deletion or update must name the record set exactly as held (name, type, TTL and
 values), a creation must not find one already there, and a name may never hold a CNAME beside other data.
 A ``Changes`` is applied atomically (one call) or not at all. ``calls`` counts the calls that reached it.
+
+By default it has no serial (``serial()`` is ``None``, as for Route 53 and Cloud DNS: drift checks read
+everything); ``with_serial=True`` makes it keep one that every change moves, like an RFC 2136 server's SOA
+serial. :meth:`edit` changes the zone behind the operator's back, as a person with ``nsupdate`` would.
 """
 
 from __future__ import annotations
@@ -22,10 +26,14 @@ __all__ = ["InMemoryProvider"]
 class InMemoryProvider:
     """One zone's record sets in a dict."""
 
-    def __init__(self, zone: str, records: Iterable[RecordSet] = ()) -> None:
+    def __init__(self, zone: str, records: Iterable[RecordSet] = (), *, with_serial: bool = False) -> None:
         self._zone = normalize_name(zone)
+        self._serial: int | None = 1 if with_serial else None
+        self.serial_reads = 0
+        """Calls to :meth:`serial`."""
         self._records: tuple[RecordSet, ...] = render_applied((), Changes(create=tuple(records)))
         self._failures: list[FederationError] = []
+        self._failures_on_read: list[FederationError] = []
         self.calls = 0
         """Calls to :meth:`apply` that had something to do (successful or not)."""
         self.reads = 0
@@ -35,8 +43,16 @@ class InMemoryProvider:
     def zone(self) -> str:
         return self._zone
 
+    async def serial(self) -> int | None:
+        self.serial_reads += 1
+        if self._failures_on_read:
+            raise self._failures_on_read.pop(0)
+        return self._serial
+
     async def records(self) -> list[RecordSet]:
         self.reads += 1
+        if self._failures_on_read:
+            raise self._failures_on_read.pop(0)
         return list(self._records)
 
     async def apply(self, changes: Changes) -> int:
@@ -50,7 +66,12 @@ class InMemoryProvider:
             self._records = render_applied(self._records, changes)
         except InapplicableChangesError as exc:
             raise StaleChangesError(f"zone {self._zone} changed since the plan: {exc}") from exc
+        self._bump()
         return 1
+
+    def _bump(self) -> None:
+        if self._serial is not None:
+            self._serial += 1
 
     def snapshot(self) -> tuple[RecordSet, ...]:
         """The zone's record sets now, sorted (for assertions; no call is counted)."""
@@ -59,3 +80,12 @@ class InMemoryProvider:
     def fail_next(self, error: FederationError) -> None:
         """Make the next non-empty :meth:`apply` raise ``error`` without changing anything (queued)."""
         self._failures.append(error)
+
+    def fail_next_read(self, error: FederationError) -> None:
+        """Make the next :meth:`serial` or :meth:`records` call raise ``error`` (queued)."""
+        self._failures_on_read.append(error)
+
+    def edit(self, changes: Changes) -> None:
+        """Change the zone as someone else would (a hand edit): no call is counted, the serial moves."""
+        self._records = render_applied(self._records, changes)
+        self._bump()

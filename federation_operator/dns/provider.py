@@ -1,7 +1,9 @@
 """The narrow DNS provider protocol every adapter implements, and what adapters share around it.
 
 A provider serves one zone. It lists the zone's record sets of the types the operator manages
-(``RECORD_TYPES``: A, AAAA, CNAME, TXT) and applies a ``Changes`` in as few calls as the provider allows. It
+(``RECORD_TYPES``: A, AAAA, CNAME, TXT), applies a ``Changes`` in as few calls as the provider allows, and,
+where the provider has one, tells the zone's version cheaply (``serial``: the SOA serial for RFC 2136) so
+that drift checks need not read the whole zone each time. It
 knows nothing of ownership: :mod:`federation_operator.planning.zone_diff` plans only changes to records the
 owner owns, and the adapter applies exactly those.
 
@@ -33,6 +35,15 @@ class DnsProvider(Protocol):
 
     async def records(self) -> list[RecordSet]:
         """Every record set of type A, AAAA, CNAME or TXT in the zone, ours and foreign alike."""
+        ...
+
+    async def serial(self) -> int | None:
+        """A cheap version of the zone that moves whenever any record in it changes (one small request), or
+        ``None`` when the provider has none: then a drift check reads the whole zone (:meth:`records`).
+
+        RFC 2136 servers answer the SOA serial; Route 53 and Cloud DNS keep no serial that every change
+        moves, so their adapters return ``None`` without a call.
+        """
         ...
 
     async def apply(self, changes: Changes) -> int:

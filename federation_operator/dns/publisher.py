@@ -5,13 +5,32 @@ since its last round (bursts of shard changes become one plan), plans the change
 against its view of the zone, and applies them in as few provider calls as the provider allows. After each
 round it tells every owner involved (`on_result`), so their status can say what was published.
 
-Its view of the zone is read from the provider once at start (and again after a stale plan or an error),
-then kept up to date by applying its own plans to it: a quiet zone costs no provider call at all.
+Its view of the zone (a `ZoneIndex`) is read from the provider at start (and again after a stale plan or an
+error), then kept up to date by applying its own plans to it. **Drift** (someone else editing the zone, such
+as an `nsupdate ... update delete` by hand) is caught by a check every `resync_seconds`: providers with a
+cheap serial (RFC 2136: the SOA serial) are asked for it, and the zone is read in full only when it moved
+since the last read; providers without one (Route 53, Cloud DNS) are read in full each time. When the fresh
+read differs from the index, exactly the owners whose records differ lose their "published" verdict (their
+status says Pending, not Published), are planned again against the fresh zone, and so republished. A quiet
+zone costs only those checks.
+
+**Contested names.** Owners are planned oldest first (by their FederatedService's creationTimestamp, then
+namespace/name), so a name that several want goes to the one that asked first. An owner that got a
+conflict waits on that name; when a round deletes or hands over a record set at the name, or a drift check
+finds it changed, its waiters are planned again, oldest first: a freed name changes hands at once.
+
+**Orphans.** `collect_orphans` deletes the record sets of owners of this federation that no longer exist
+(a FederatedService whose finalizer was removed by hand, say), never a foreign record.
+
+**Zone faults.** A read or write that fails for the zone as a whole (the server unreachable, the key
+refused) is kept as the zone's fault and reported as every owner's result until a read succeeds again, so
+the status says why nothing is published instead of "Pending". `replace_provider` swaps in a provider
+built from changed credentials and retries at once.
 
 The partition guard lives here too: while `frozen`, what health says is not applied and the zone stays as
 last published, because when every member is unreachable at once it is this operator that is cut off, not
 the whole world that failed. Withdrawals are the exception: a deleted FederatedService's records go even
-then, since that is what a user asked for, not what a health signal claimed.
+then (and so do orphans'), since that is what a user asked for, not what a health signal claimed.
 """
 
 from __future__ import annotations
@@ -19,24 +38,49 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 
 from federation_operator.dns.provider import DnsProvider
-from federation_operator.domain.errors import FederationError, PermanentError, TransientError
+from federation_operator.domain.errors import (
+    FederationError,
+    PermanentError,
+    StaleChangesError,
+    TransientError,
+)
 from federation_operator.domain.keys import Key
-from federation_operator.domain.records import PublishResult, RecordSet
+from federation_operator.domain.ownership import parse_ownership_name
+from federation_operator.domain.records import Changes, PublishResult, RecordSet
 from federation_operator.observability.metrics import Metrics
-from federation_operator.planning.zone_diff import ZoneIndex, plan_zone_changes_into
+from federation_operator.planning.zone_diff import ZoneIndex, plan_drift, plan_zone_changes_into
 
-__all__ = ["Publisher"]
+__all__ = ["PERMANENT_RETRY_SECONDS", "Publisher", "key_of", "owner_of"]
 
 log = logging.getLogger(__name__)
 
+# An owner whose records the provider refused (a record it rejects) is retried this often, on a timer, so
+# that an unfixable record does not turn every status update into another provider call.
 PERMANENT_RETRY_SECONDS = 60.0
+# Retries of a failed zone read or round: exponential from BACKOFF_START. Transient failures (the server
+# down, throttling) back off to 30 s, so an overloaded provider is not hammered. A refused key or zone is not
+# load: it is fixed on the provider's side (a key added to BIND) without any event we could watch, so the
+# retry interval *is* the recovery time; each retry costs one small request, and 10 s keeps it short.
+BACKOFF_START = 0.2
+TRANSIENT_BACKOFF_CAP = 30.0
+PERMANENT_BACKOFF_CAP = 10.0
+# Owners without a known creationTimestamp are planned after every owner with one.
+_UNKNOWN_CREATED = "~"
 
 
 def owner_of(key: Key) -> str:
     return f"{key[0]}/{key[1]}"
+
+
+def key_of(owner: str) -> Key | None:
+    """The FederatedService key an ownership record's owner (``<namespace>/<name>``) names."""
+    namespace, slash, name = owner.partition("/")
+    if not (namespace and slash and name) or "/" in name:
+        return None
+    return (namespace, name)
 
 
 class Publisher:
@@ -52,6 +96,7 @@ class Publisher:
         metrics: Metrics | None = None,
         provider_name: str | None = None,
         stopping: Callable[[], bool] = lambda: False,
+        resync_seconds: float | None = None,
     ) -> None:
         self.provider = provider
         # True once the operator began to stop: no round is applied from then on.
@@ -60,32 +105,55 @@ class Publisher:
         self.zone = provider.zone
         self._on_result = on_result
         self._coalesce = coalesce_seconds
+        # How often the zone is checked for drift; None: never (tests, dry runs).
+        self._resync = resync_seconds
         self._desired: dict[Key, tuple[RecordSet, ...]] = {}
+        self._created: dict[Key, str] = {}
         self._results: dict[Key, PublishResult] = {}
         self._dirty: set[Key] = set()
         self._wake = asyncio.Event()
+        # Set to cut a retry's backoff short (new credentials).
+        self._kick = asyncio.Event()
         self._zone: ZoneIndex | None = None
+        self._stale = True  # the index must be read again before planning
+        self._serial: int | None = None  # the provider's serial when the index was last read
+        self._next_check = 0.0  # loop time of the next drift check
+        self._fault: str | None = None
+        self._backoff = BACKOFF_START
         self._frozen = False
         self._withdrawn: dict[Key, asyncio.Event] = {}
+        self._collecting: set[Key] = set()
+        self._waiting: dict[str, set[Key]] = {}  # name → owners whose last round found it taken
+        self._waits: dict[Key, set[str]] = {}  # owner → the names it waits on
         self.provider_calls = 0
         self.rounds = 0
+        self.checks = 0
         self._metrics = metrics
         # The `provider` label: the name it was configured by (rfc2136, route53, ...).
         self._provider_name = provider_name or type(provider).__name__
 
     # --- inputs ---------------------------------------------------------------------------------------
 
-    def submit(self, key: Key, records: tuple[RecordSet, ...]) -> None:
+    def submit(self, key: Key, records: tuple[RecordSet, ...], *, created: str = "") -> None:
         """The records `key` should have now; nothing happens if that is what was last submitted.
+
+        ``created`` is the FederatedService's creationTimestamp (RFC 3339, as the API server writes it, so
+        it sorts as text): owners are planned oldest first, and the oldest wins a contested name.
 
         (An owner whose last round failed permanently is retried on a timer, not on every resubmission,
         so an unfixable record cannot turn each status update into another provider call.)
         """
+        if created:
+            self._created[key] = created
+        self._collecting.discard(key)
         if self._desired.get(key) == records and (key in self._results or key in self._dirty):
             return
         self._desired[key] = records
         self._dirty.add(key)
         self._wake.set()
+        if self._fault is not None:
+            # No round will answer while the zone has a fault: say so now, so the status names the fault.
+            self._on_result(key)
 
     async def withdraw(self, key: Key) -> None:
         """Delete every record of `key` and wait until the provider confirmed it (FederatedService deletion).
@@ -98,17 +166,71 @@ class Publisher:
         self._wake.set()
         await done.wait()
         self._withdrawn.pop(key, None)
-        self._desired.pop(key, None)
-        self._results.pop(key, None)
+        self.forget(key)
 
-    def _redirty(self, keys: list[Key]) -> None:
+    def collect_orphans(self, existing: Collection[Key]) -> list[str]:
+        """Plan the deletion of the records of every owner of this federation that the zone holds and that
+        is neither in ``existing`` (the FederatedServices that exist now) nor submitted here; returns those
+        owners (``<namespace>/<name>``), sorted.
+
+        Only record sets whose ownership record names this federation are touched: foreign records, and
+        other federations', never. Nothing is collected before the zone has been read (or while a fault
+        keeps it unread). The deletions are applied by the loop like any round (even while frozen: the
+        owner is gone, which no health signal can change); an owner submitted again meanwhile (re-created)
+        is published instead. A FederatedService created after ``existing`` was listed but not yet
+        reconciled would lose its records until its first reconcile: callers list, then call at once.
+        """
+        if self._zone is None or self._stale:
+            return []
+        present = set(existing)
+        collected: list[str] = []
+        for tag, targets in self._zone.owned.items():
+            if tag.federation != self.federation or not targets:
+                continue
+            key = key_of(tag.owner)
+            if key is None or key in present or key in self._desired:
+                continue
+            self._desired[key] = ()
+            self._dirty.add(key)
+            self._collecting.add(key)
+            collected.append(tag.owner)
+        collected.sort()
+        if collected:
+            log.info(
+                "DNS zone %s: collecting the records of %d deleted FederatedService(s): %s",
+                self.zone,
+                len(collected),
+                ", ".join(collected),
+            )
+            if self._metrics is not None:
+                self._metrics.count_dns_orphans(self._provider_name, len(collected))
+            self._wake.set()
+        return collected
+
+    def replace_provider(self, provider: DnsProvider) -> None:
+        """Use ``provider`` from now on (built from changed credentials): the zone is read again at once,
+        the backoff starts over, and owners the old one refused are retried now rather than on their timer.
+        """
+        self.provider = provider
+        self._stale = True
+        self._serial = None
+        self._backoff = BACKOFF_START
+        self._dirty.update(k for k, r in self._results.items() if r.error and k in self._desired)
+        log.info("DNS zone %s: provider replaced (%r); reading the zone again now", self.zone, provider)
+        self._kick.set()
+        self._wake.set()
+
+    def _redirty(self, keys: Iterable[Key]) -> None:
         self._dirty.update(k for k in keys if k in self._desired)
         self._wake.set()
 
     def forget(self, key: Key) -> None:
         self._desired.pop(key, None)
         self._results.pop(key, None)
+        self._created.pop(key, None)
         self._dirty.discard(key)
+        self._collecting.discard(key)
+        self._wait_on(key, ())
 
     def set_frozen(self, frozen: bool) -> bool:
         """Partition guard on/off; returns True when this call changed it."""
@@ -127,7 +249,18 @@ class Publisher:
         return self._frozen
 
     def result(self, key: Key) -> PublishResult | None:
-        return self._results.get(key)
+        """What the provider holds for ``key`` after its last round; while the zone has a fault (the
+        provider unreachable or refusing us), that fault, for every owner submitted here."""
+        result = self._results.get(key)
+        if self._fault is not None and key in self._desired:
+            conflicts = result.conflicts if result is not None else ()
+            return PublishResult(self._desired[key], conflicts=conflicts, error=self._fault)
+        return result
+
+    @property
+    def fault(self) -> str | None:
+        """Why the zone cannot be read or written right now, or None."""
+        return self._fault
 
     @property
     def ready(self) -> bool:
@@ -137,8 +270,49 @@ class Publisher:
     # --- the loop ---------------------------------------------------------------------------------------
 
     async def _read(self) -> None:
-        self._zone = ZoneIndex(await self.provider.records())
+        """Read the zone afresh (its serial first: a change between the two is seen at the next check) and
+        take in whatever differs from the index kept so far."""
+        serial = await self.provider.serial()
+        if serial is not None:
+            self._count_calls(1)
+        fresh = ZoneIndex(await self.provider.records())
         self._count_calls(1)
+        kept, self._zone, self._serial, self._stale = self._zone, fresh, serial, False
+        self._set_fault(None)
+        if kept is not None:
+            self._take_drift(kept, fresh)
+
+    def _take_drift(self, kept: ZoneIndex, fresh: ZoneIndex) -> None:
+        drift = plan_drift(kept, fresh, federation=self.federation)
+        if not drift:
+            return
+        keys = sorted({k for o in drift.owners if (k := key_of(o)) is not None and k in self._desired})
+        log.warning(
+            "DNS zone %s differs from what this operator published at %d name(s) (%s); republishing %s",
+            self.zone,
+            len(drift.names),
+            ", ".join(sorted(drift.names)[:5]) + (", ..." if len(drift.names) > 5 else ""),
+            ", ".join(owner_of(k) for k in keys) or "no owner of ours",
+        )
+        if self._metrics is not None and keys:
+            self._metrics.count_dns_drift(self._provider_name, len(keys))
+        for key in keys:
+            # Not published any more, until the round that republishes it says so.
+            if self._results.pop(key, None) is not None:
+                self._on_result(key)
+        self._redirty([*keys, *self._waiters(drift.names)])
+
+    async def _check(self) -> None:
+        """The drift check: the serial when the provider has one (the zone is read only if it moved),
+        otherwise a full read."""
+        self.checks += 1
+        serial = await self.provider.serial()
+        if serial is not None:
+            self._count_calls(1)
+            if serial == self._serial:
+                self._set_fault(None)
+                return
+        await self._read()
 
     def _count_calls(self, calls: int) -> None:
         self.provider_calls += calls
@@ -149,54 +323,135 @@ class Publisher:
         if self._metrics is not None:
             self._metrics.count_dns_error(self._provider_name, exc)
 
+    def _set_fault(self, fault: str | None) -> None:
+        """Keep (or clear) the zone's fault; every owner hears of a change, so its status says it."""
+        if fault == self._fault:
+            return
+        cleared = fault is None
+        self._fault = fault
+        if cleared:
+            log.info("DNS zone %s: the provider answers again", self.zone)
+            # What failed while the provider did may have been the fault, not the records: try again now.
+            self._redirty([k for k, r in self._results.items() if r.error])
+        for key in sorted(self._desired):
+            self._on_result(key)
+
+    def _schedule_check(self) -> None:
+        if self._resync is not None:
+            self._next_check = asyncio.get_running_loop().time() + self._resync
+
+    async def _wait_for_wake(self) -> bool:
+        """Wait for work, or for the next drift check; True when woken for work."""
+        if self._resync is None:
+            await self._wake.wait()
+            return True
+        remaining = self._next_check - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            return self._wake.is_set()
+        try:
+            async with asyncio.timeout(remaining):
+                await self._wake.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep before a retry, cut short by `replace_provider`."""
+        self._kick.clear()
+        try:
+            async with asyncio.timeout(seconds):
+                await self._kick.wait()
+        except TimeoutError:
+            pass
+
     async def run(self) -> None:
-        backoff = 0.2
         while True:
             try:
-                if self._zone is None:
-                    await self._read()
-                    log.info("DNS zone %s read: %d record sets", self.zone, len(self._zone or ()))
-                await self._wake.wait()
+                if not await self._keep_current():
+                    return
+                if not await self._wait_for_wake():
+                    continue  # time for a drift check
                 self._wake.clear()
                 if self._stopping():
                     return
+                if self._stale:  # new credentials since the last read: read with them before planning
+                    self._wake.set()
+                    continue
                 # A short window lets a burst of changes (many shards flipping at once) share one plan.
                 await asyncio.sleep(self._coalesce)
-                # Frozen: only withdrawals (deleted FederatedServices) go through; the rest stays dirty.
-                keys = sorted(self._dirty & self._withdrawn.keys() if self._frozen else self._dirty)
+                # Frozen: only withdrawals (deleted FederatedServices, orphans) go through; the rest stays
+                # dirty.
+                allowed = self._withdrawn.keys() | self._collecting
+                keys = self._dirty & allowed if self._frozen else set(self._dirty)
                 if not keys:
                     continue
                 await self._round(keys)
-                backoff = 0.2
+                self._backoff = BACKOFF_START
             except asyncio.CancelledError:
                 raise
-            except FederationError as exc:
-                self._count_error(exc)
-                self._zone = None  # re-read before planning again: the plan may have been half applied
-                log.warning("DNS zone %s: %s; retrying in %.1fs", self.zone, exc, backoff)
-                await asyncio.sleep(backoff * (1 + random.random()))
-                backoff = min(backoff * 2, 30.0)
-                self._wake.set()
-            except Exception as exc:
-                self._count_error(exc)
-                self._zone = None
-                log.exception("DNS zone %s: unexpected error; retrying in %.1fs", self.zone, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
-                self._wake.set()
+            except Exception as exc:  # every failure is retried: none may end the loop
+                await self._recover(exc)
 
-    async def _round(self, keys: list[Key]) -> None:
+    async def _keep_current(self) -> bool:
+        """Read the zone if the index is stale, or check it for drift when due; False when stopping."""
+        if self._zone is None or self._stale:
+            first = self._zone is None
+            await self._read()
+            self._schedule_check()
+            if first:
+                log.info("DNS zone %s read: %d record sets", self.zone, len(self._zone or ()))
+        elif self._resync is not None and asyncio.get_running_loop().time() >= self._next_check:
+            if self._stopping():
+                return False
+            await self._check()
+            self._schedule_check()
+        return True
+
+    async def _recover(self, exc: Exception) -> None:
+        """After a failed read, check or round: keep the fault, back off, and read the zone again."""
+        self._count_error(exc)
+        self._stale = True  # re-read before planning again: the plan may have been half applied
+        if isinstance(exc, StaleChangesError):
+            # Someone else changed the zone under our plan: read it again and plan anew. Not a fault of the
+            # provider; the backoff only keeps a zone that keeps changing from spinning the loop.
+            log.info("DNS zone %s: %s; reading it again", self.zone, exc)
+            await self._pause(self._backoff * random.random())
+            cap = TRANSIENT_BACKOFF_CAP
+        elif isinstance(exc, FederationError):
+            permanent = isinstance(exc, PermanentError)
+            self._set_fault(
+                f"the DNS provider refuses the operator: {exc}"
+                if permanent
+                else f"the DNS provider cannot be reached: {exc}"
+            )
+            log.warning("DNS zone %s: %s; retrying in %.1fs", self.zone, exc, self._backoff)
+            await self._pause(self._backoff * (1 + random.random()))
+            cap = PERMANENT_BACKOFF_CAP if permanent else TRANSIENT_BACKOFF_CAP
+        else:
+            self._set_fault(f"the DNS provider failed unexpectedly: {type(exc).__name__}: {exc}")
+            log.exception("DNS zone %s: unexpected error; retrying in %.1fs", self.zone, self._backoff)
+            await self._pause(self._backoff)
+            cap = TRANSIENT_BACKOFF_CAP
+        self._backoff = min(self._backoff * 2, cap)
+        self._wake.set()
+
+    def _order(self, keys: Iterable[Key]) -> list[Key]:
+        """Oldest FederatedService first, then namespace/name: who gets a contested name."""
+        return sorted(keys, key=lambda k: (self._created.get(k) or _UNKNOWN_CREATED, k))
+
+    async def _round(self, dirty: set[Key]) -> None:
         assert self._zone is not None
         if self._stopping():
             # Stopping: members look gone because we are disconnecting them, not because they failed.
             # (Nothing below awaits before the provider call, so a plan that passes here came from a
             # whole federation.)
             return
+        keys = self._order(dirty)
         self._dirty.difference_update(keys)
         desired = {owner_of(k): self._desired.get(k, ()) for k in keys}
         # The index now holds the zone as this plan leaves it; if the plan is not applied, it is re-read.
         changes, conflicts = plan_zone_changes_into(
-            self._zone, desired, federation=self.federation, zone=self.zone
+            self._zone, desired, federation=self.federation, zone=self.zone, order=[owner_of(k) for k in keys]
         )
         self.rounds += 1
         try:
@@ -207,7 +462,7 @@ class Publisher:
                     self._metrics.count_dns_changes(self._provider_name, changes)
         except PermanentError as exc:
             self._count_error(exc)
-            self._zone = None
+            self._stale = True
             # Retrying at once cannot help (a refused key, a record the provider rejects): report it on each
             # owner, and try again later in case someone fixed the cause.
             for key in keys:
@@ -219,9 +474,40 @@ class Publisher:
             # Including a stale plan: the loop re-reads the zone and plans these owners again.
             self._dirty.update(keys)
             raise
+        self._set_fault(None)
         for key in keys:
             found = conflicts.get(owner_of(key), ())
+            if key in self._collecting and not self._desired.get(key):
+                self.forget(key)  # an orphan's records are gone: nothing is left to tell anyone
+                continue
+            self._wait_on(key, {c.name for c in found})
             self._results[key] = PublishResult(self._desired.get(key, ()), conflicts=found)
             if key in self._withdrawn and not self._desired.get(key):
                 self._withdrawn[key].set()
             self._on_result(key)
+        # Names this round deleted or handed over: whoever waits on them may take them now.
+        self._redirty(self._waiters(_touched_names(changes)))
+
+    def _wait_on(self, key: Key, names: Collection[str]) -> None:
+        for name in self._waits.pop(key, set()):
+            waiting = self._waiting.get(name)
+            if waiting is not None:
+                waiting.discard(key)
+                if not waiting:
+                    del self._waiting[name]
+        if names:
+            self._waits[key] = set(names)
+            for name in names:
+                self._waiting.setdefault(name, set()).add(key)
+
+    def _waiters(self, names: Iterable[str]) -> set[Key]:
+        return {key for name in names for key in self._waiting.get(name, ())}
+
+
+def _touched_names(changes: Changes) -> set[str]:
+    """The names whose record sets ``changes`` delete or replace (ownership records at their record's)."""
+    names: set[str] = set()
+    for record in (*changes.delete, *changes.update_old):
+        target = parse_ownership_name(record.name)
+        names.add(target[0] if target else record.name)
+    return names

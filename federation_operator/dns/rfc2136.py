@@ -1,7 +1,10 @@
 """The RFC 2136 provider: any server taking dynamic UPDATEs (BIND, Knot, PowerDNS, Windows DNS); dnspython.
 
 - **Reading** is one zone transfer (AXFR, TSIG-signed), filtered to A, AAAA, CNAME and TXT record sets (the
-  apex SOA and NS, and any other type, are not the operator's business).
+  apex SOA and NS, and any other type, are not the operator's business). ``serial`` asks for the zone's SOA
+  (one TSIG-signed query over UDP, a few hundred octets): every UPDATE moves the serial, ours and anyone
+  else's, so drift checks transfer the zone only when it moved. A signed query also proves the key each
+  time: a refused key shows up at the cheap check, not only at the next write.
 - **Writing** sends TSIG-signed UPDATE messages over TCP. Each change carries a prerequisite, so the server
   itself refuses a message planned against a zone that has changed since (``NXRRSET``/``YXRRSET`` →
   :class:`~federation_operator.domain.errors.StaleChangesError`) instead of silently doing something else:
@@ -39,12 +42,14 @@ from typing import Literal
 
 import dns.asyncquery
 import dns.exception
+import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.SOA
 import dns.rdtypes.ANY.TXT
 import dns.tsig
 import dns.update
@@ -133,6 +138,31 @@ class Rfc2136Provider:
         return f"Rfc2136Provider(server={self._server}:{self._port}, zone={self._zone}{key})"
 
     # --- reading -------------------------------------------------------------------------------------------
+
+    async def serial(self) -> int:
+        query = dns.message.make_query(self._origin, dns.rdatatype.SOA)
+        if self._key is not None:
+            query.use_tsig(self._key)
+        try:
+            response = await dns.asyncquery.udp(query, self._server, timeout=self._timeout, port=self._port)
+            if response.flags & dns.flags.TC:  # an SOA with a long TSIG can in theory not fit: ask over TCP
+                response = await dns.asyncquery.tcp(
+                    query, self._server, timeout=self._timeout, port=self._port
+                )
+        except Exception as exc:
+            raise self._io_error(exc, "SOA query") from exc
+        rcode = response.rcode()
+        if rcode != dns.rcode.NOERROR:
+            raise self._rcode_error(rcode, "SOA query")
+        for rrset in response.answer:
+            if rrset.name == self._origin and rrset.rdtype == dns.rdatatype.SOA:
+                for rdata in rrset:
+                    if isinstance(rdata, dns.rdtypes.ANY.SOA.SOA):
+                        return int(rdata.serial)
+        # An answer without the zone's SOA: the server does not serve the zone (it may be a resolver).
+        raise PermanentError(
+            f"SOA query to {self._where()} returned no SOA for the zone: is it authoritative?"
+        )
 
     async def records(self) -> list[RecordSet]:
         transfer = dns.zone.Zone(self._origin, relativize=False)

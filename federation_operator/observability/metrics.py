@@ -75,6 +75,18 @@ class Metrics:
         self.dns_errors = Counter(
             "fedop_dns_errors", "DNS publishing errors.", ["provider", "kind"], registry=r
         )
+        self.dns_drift = Counter(
+            "fedop_dns_drift",
+            "Owners whose records were found changed in the zone by someone else, and republished.",
+            ["provider"],
+            registry=r,
+        )
+        self.dns_orphans = Counter(
+            "fedop_dns_orphans_collected",
+            "Owners (deleted FederatedServices) whose leftover DNS records were deleted.",
+            ["provider"],
+            registry=r,
+        )
         self.shards = Gauge(
             "fedop_shards",
             "Shards of FederatedServices in each member cluster, by health.",
@@ -171,6 +183,12 @@ class Metrics:
 
     def count_dns_error(self, provider: str, exc: BaseException) -> None:
         self.dns_errors.labels(provider=provider, kind=dns_error_kind(exc)).inc()
+
+    def count_dns_drift(self, provider: str, owners: int) -> None:
+        self.dns_drift.labels(provider=provider).inc(owners)
+
+    def count_dns_orphans(self, provider: str, owners: int) -> None:
+        self.dns_orphans.labels(provider=provider).inc(owners)
 
     def set_dns_frozen(self, frozen: bool) -> None:
         self.dns_frozen.set(1 if frozen else 0)

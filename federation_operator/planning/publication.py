@@ -4,6 +4,11 @@ Pure functions between the health snapshot and the publisher:
 - `plan_service_records` turns the shards DNS counts (:meth:`HealthSnapshot.counted`) into the geo-tiered
   record sets;
 - `render_dns_status` turns the publisher's last result into `status.dns` and the `DNSPublished` verdict.
+
+The verdict never says `Published` for records the publisher has not confirmed: after a drift check found
+them changed by someone else it reports nothing for the owner until they are republished (`Pending`), and
+while the provider cannot be read or refuses the operator it reports that fault (`ProviderError`, with the
+provider's words, and a Warning event).
 """
 
 from __future__ import annotations
@@ -75,12 +80,14 @@ def render_dns_status(
         )
     if result is None or result.desired != submitted:
         return previous, DnsVerdict("Unknown", "Pending", "records planned, not applied yet")
+    if result.error:
+        # The zone cannot be read or written (or refused these records): what it holds is unknown, so
+        # status.dns keeps what was last seen published rather than listing what was merely asked for.
+        return previous, DnsVerdict("False", "ProviderError", result.error)
     published = render_published(
         result.desired, names=names, regions=list(regions), conflicts=result.conflicts
     )
     status = DnsStatus(global_name=names.global_name, names=published)
-    if result.error:
-        return status, DnsVerdict("False", "ProviderError", result.error)
     if result.conflicts:
         clashes = ", ".join(f"{c.name} {c.type} ({c.reason})" for c in result.conflicts)
         return status, DnsVerdict(

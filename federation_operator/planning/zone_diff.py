@@ -26,7 +26,8 @@ size of the zone (which, with thousands of FederatedServices, holds tens of thou
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from federation_operator.domain.ownership import (
     MAX_NAME_LENGTH,
@@ -53,9 +54,11 @@ from federation_operator.domain.records import (
 
 __all__ = [
     "InapplicableChangesError",
+    "ZoneDrift",
     "ZoneIndex",
     "merge_changes",
     "plan_changes",
+    "plan_drift",
     "plan_zone_changes",
     "plan_zone_changes_into",
     "render_applied",
@@ -117,12 +120,21 @@ def plan_zone_changes_into(
     *,
     federation: str,
     zone: str | None = None,
+    order: Sequence[str] | None = None,
 ) -> tuple[Changes, dict[str, tuple[Conflict, ...]]]:
     """:func:`plan_zone_changes` against an index kept by the caller, which afterwards holds the zone as the
-    plan leaves it (the caller re-reads the zone if the plan is not applied after all)."""
+    plan leaves it (the caller re-reads the zone if the plan is not applied after all).
+
+    ``order`` plans the owners in that order instead of name order (it must list each owner of
+    ``desired_by_owner`` once): an earlier owner wins a name that several want. The publisher passes the
+    oldest FederatedService first, so a contested name goes to the one that asked first.
+    """
+    owners = sorted(desired_by_owner) if order is None else list(order)
+    if sorted(owners) != sorted(desired_by_owner):
+        raise ValueError("order must list every owner of desired_by_owner exactly once")
     plans: list[Changes] = []
     conflicts: dict[str, tuple[Conflict, ...]] = {}
-    for owner in sorted(desired_by_owner):
+    for owner in owners:
         changes, found = _plan_owner(
             state, desired_by_owner[owner], federation=federation, owner=owner, zone=zone
         )
@@ -130,6 +142,42 @@ def plan_zone_changes_into(
         plans.append(changes)
         conflicts[owner] = found
     return merge_changes(plans), conflicts
+
+
+@dataclass(frozen=True)
+class ZoneDrift:
+    """How a zone read afresh differs from the index kept of it: what the publisher must look at again."""
+
+    owners: frozenset[str]
+    """Owners (``<namespace>/<name>``) of this federation with a record set or ownership record that
+    differs, as the kept index or the fresh read names them."""
+    names: frozenset[str]
+    """Every name with a record set that differs (an ownership record counts at the name it stands for):
+    a name freed by hand may be one that an owner is waiting for."""
+
+    def __bool__(self) -> bool:
+        return bool(self.names)
+
+
+def plan_drift(kept: ZoneIndex, fresh: ZoneIndex, *, federation: str) -> ZoneDrift:
+    """What differs between the index ``kept`` from round to round and a ``fresh`` read of the zone.
+
+    Record sets compare whole (TTL and values, which :class:`RecordSet` normalizes); a record set deleted,
+    added or changed by someone else shows up here, with the owners it concerns before and after.
+    Costs time in proportion to the zone (it runs only when a read found the zone changed).
+    """
+    owners: set[str] = set()
+    names: set[str] = set()
+    for key in kept.records.keys() | fresh.records.keys():
+        if kept.records.get(key) == fresh.records.get(key):
+            continue
+        target = parse_ownership_name(key[0]) or key
+        names.add(target[0])
+        for index in (kept, fresh):
+            tag = index.owners.get(target)
+            if tag is not None and tag.federation == federation:
+                owners.add(tag.owner)
+    return ZoneDrift(owners=frozenset(owners), names=frozenset(names))
 
 
 def render_applied(current: Iterable[RecordSet], changes: Changes) -> tuple[RecordSet, ...]:

@@ -721,3 +721,9 @@ def test_builder_uses_the_standard_chain(key_file: Path, monkeypatch: pytest.Mon
 def test_builder_rejects_bad_options(options: dict[str, str], message: str) -> None:
     with pytest.raises(PermanentError, match=message):
         build_clouddns("example.com", options)
+
+
+async def test_no_serial_and_no_call_for_it(provider: CloudDnsProvider, fake: FakeCloudDns) -> None:
+    # Drift checks read the zone (records()) instead: no call is made for a serial.
+    assert await provider.serial() is None
+    assert fake.total_calls == 0

@@ -130,3 +130,17 @@ def test_factory_builds_registered_providers() -> None:
 def test_factory_fails_fast_naming_the_problem(name: str, options: dict[str, str], message: str) -> None:
     with pytest.raises(PermanentError, match=message.replace("(", r"\(")):
         make_provider(name, zone="example.com", options=options)
+
+
+async def test_serial_is_none_unless_asked_for_and_then_every_change_moves_it() -> None:
+    plain = InMemoryProvider("example.com")
+    assert await plain.serial() is None
+    versioned = InMemoryProvider("example.com", with_serial=True)
+    first = await versioned.serial()
+    record = RecordSet(f"{unique_service()}.example.com.", "A", 60, ("192.0.2.1",))
+    await versioned.apply(Changes(create=(record,)))
+    second = await versioned.serial()
+    assert second != first
+    versioned.edit(Changes(delete=(record,)))  # a hand edit moves it too
+    assert await versioned.serial() != second
+    assert versioned.snapshot() == ()

@@ -330,3 +330,49 @@ def test_factory_builds_it_from_settings(bind_server: BindServer) -> None:
     assert isinstance(built, Rfc2136Provider)
     assert built.zone == "example.com."
     assert bind_server.key_secret not in repr(built)
+
+
+async def test_serial_is_the_soa_serial_and_every_update_moves_it(
+    bind_server: BindServer, provider: Rfc2136Provider
+) -> None:
+    before = await provider.serial()
+    assert before == await serial(bind_server)
+    record = RecordSet(f"{unique_service()}.{bind_server.zone}.", "A", 60, ("192.0.2.1",))
+    await provider.apply(Changes(create=(record,)))
+    assert await provider.serial() != before
+    # A hand edit (another client's UPDATE) moves it too: that is what the drift check relies on.
+    moved = await provider.serial()
+    update = dns.update.UpdateMessage(
+        f"{bind_server.zone}.",
+        keyring=dns.tsig.Key(bind_server.key_name, bind_server.key_secret, bind_server.key_algorithm),
+    )
+    update.delete(record.name, "A")
+    response = await dns.asyncquery.tcp(update, bind_server.address, port=bind_server.port, timeout=5)
+    assert response.rcode() == dns.rcode.NOERROR
+    assert await provider.serial() != moved
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        pytest.param(
+            {"key_secret": "d3Jvbmcgc2VjcmV0IG9mIDMyIGJ5dGVzIGxlbmd0aCEh"}, "BADSIG", id="wrong-secret"
+        ),
+        pytest.param({"key_name": "no-such-key"}, "BADKEY", id="unknown-key-name"),
+    ],
+)
+async def test_serial_query_proves_the_key(
+    bind_server: BindServer, overrides: dict[str, object], message: str
+) -> None:
+    with pytest.raises(PermanentError, match=message):
+        await connect(bind_server, **overrides).serial()
+
+
+async def test_serial_of_an_unreachable_server_is_transient(bind_server: BindServer) -> None:
+    with pytest.raises(TransientError, match="SOA query"):
+        await connect(bind_server, port=free_port(), timeout=1.0).serial()
+
+
+async def test_serial_of_a_zone_the_server_does_not_serve_is_permanent(bind_server: BindServer) -> None:
+    with pytest.raises(PermanentError, match=r"REFUSED|NOTAUTH|no SOA"):
+        await connect(bind_server, zone="example.org").serial()

@@ -841,3 +841,9 @@ async def test_missing_credentials_are_permanent() -> None:
     with pytest.raises(PermanentError, match="no usable AWS credentials"):
         await faked(fake, sleep=sleeps).records()
     assert sleeps == []
+
+
+async def test_no_serial_and_no_call_for_it(provider: Route53Provider, wire: Wire) -> None:
+    # Route 53's SOA serial does not move with changes: drift checks read the zone (records()).
+    assert await provider.serial() is None
+    assert wire.operations == []

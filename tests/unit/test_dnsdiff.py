@@ -4,7 +4,7 @@ data), and hypothesis properties (idempotency, foreign records never touched).""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -24,9 +24,11 @@ from federation_operator.domain.records import (
 )
 from federation_operator.planning.zone_diff import (
     InapplicableChangesError,
+    ZoneDrift,
     ZoneIndex,
     merge_changes,
     plan_changes,
+    plan_drift,
     plan_zone_changes,
     plan_zone_changes_into,
     render_applied,
@@ -337,6 +339,70 @@ def test_zone_plan_hands_a_released_name_over_in_one_update() -> None:
     assert read_owners(zone)[(GLOBAL, "A")] is not None
     again, _ = plan_zone_changes(zone, wanted, federation=FED, zone=ZONE)
     assert again.is_empty
+
+
+def test_zone_plan_in_a_given_order_gives_a_contested_name_to_the_first_listed() -> None:
+    wanted = {"ns/a": [a(GLOBAL, "1.1.1.1")], "ns/b": [a(GLOBAL, "2.2.2.2")]}
+    changes, conflicts = plan_zone_changes_into(
+        ZoneIndex([]), wanted, federation=FED, zone=ZONE, order=["ns/b", "ns/a"]
+    )
+    assert changes == Changes(create=(a(GLOBAL, "2.2.2.2"), tag(GLOBAL, "A", owner="ns/b")))
+    assert conflicts["ns/b"] == ()
+    assert [(c.name, c.type) for c in conflicts["ns/a"]] == [(GLOBAL, "A")]
+    with pytest.raises(ValueError, match="order must list every owner"):
+        plan_zone_changes_into(ZoneIndex([]), wanted, federation=FED, zone=ZONE, order=["ns/a"])
+
+
+FOREIGN = "foreign.example.com."
+
+
+@pytest.mark.parametrize(
+    ("fresh", "owners", "names"),
+    [
+        pytest.param(lambda z: z, set(), set(), id="unchanged"),
+        pytest.param(
+            lambda z: [r for r in z if r != a(GLOBAL, "1.1.1.1")], {"ns/a"}, {GLOBAL}, id="our-a-deleted"
+        ),
+        pytest.param(
+            lambda z: [r for r in z if r.name != ownership_name(GLOBAL, "A")],
+            {"ns/a"},
+            {GLOBAL},
+            id="our-ownership-record-deleted",
+        ),
+        pytest.param(
+            lambda z: [r if r != a(REGION, "2.2.2.2") else a(REGION, "9.9.9.9") for r in z],
+            {"ns/b"},
+            {REGION},
+            id="our-values-changed",
+        ),
+        pytest.param(lambda z: [r for r in z if r.name != FOREIGN], set(), {FOREIGN}, id="foreign-deleted"),
+        pytest.param(
+            lambda z: [r for r in z if r.name != "other.example.com."],
+            set(),
+            {"other.example.com."},
+            id="other-federation-not-ours",
+        ),
+    ],
+)
+def test_drift_names_the_owners_and_names_that_differ(
+    fresh: Callable[[list[RecordSet]], list[RecordSet]], owners: set[str], names: set[str]
+) -> None:
+    zone = [
+        *owned(a(GLOBAL, "1.1.1.1"), owner="ns/a"),
+        *owned(a(REGION, "2.2.2.2"), owner="ns/b"),
+        a(FOREIGN, "3.3.3.3"),
+        *owned(a("other.example.com.", "4.4.4.4"), owner="ns/c", federation="otherfed"),
+    ]
+    drift = plan_drift(ZoneIndex(zone), ZoneIndex(fresh(zone)), federation=FED)
+    assert drift == ZoneDrift(owners=frozenset(owners), names=frozenset(names))
+    assert bool(drift) == bool(names)
+
+
+def test_drift_names_both_owners_when_a_record_changed_hands() -> None:
+    before = owned(a(GLOBAL, "1.1.1.1"), owner="ns/a")
+    after = owned(a(GLOBAL, "1.1.1.1"), owner="ns/b")
+    drift = plan_drift(ZoneIndex(before), ZoneIndex(after), federation=FED)
+    assert drift.owners == {"ns/a", "ns/b"}
 
 
 # --- zone rules ------------------------------------------------------------------------------------------

@@ -102,3 +102,26 @@ def test_render_dns_status(
         assert status is not None
         assert status.global_name == NAMES.global_name
         assert [n.name for n in status.names] == [NAMES.global_name]
+
+
+def test_a_provider_error_keeps_the_last_published_names() -> None:
+    published, _ = render_dns_status(
+        names=NAMES,
+        regions=["us-central1"],
+        submitted=(RECORD,),
+        result=PublishResult((RECORD,)),
+        health=HealthSnapshot(()),
+        previous=None,
+    )
+    other = RecordSet(NAMES.global_name, "A", 180, ("127.1.3.9",))
+    status, verdict = render_dns_status(
+        names=NAMES,
+        regions=["us-central1"],
+        submitted=(other,),
+        result=PublishResult((other,), error="the DNS provider cannot be reached: timed out"),
+        health=HealthSnapshot(()),
+        previous=published,
+    )
+    assert status == published
+    assert (verdict.status, verdict.reason) == ("False", "ProviderError")
+    assert "cannot be reached" in verdict.message

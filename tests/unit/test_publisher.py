@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 
 from federation_operator.controllers.shutdown import ShutdownGate, ShuttingDownError
 from federation_operator.dns.inmemory import InMemoryProvider
 from federation_operator.dns.publisher import Publisher
-from federation_operator.domain.errors import TransientError
-from federation_operator.domain.records import RecordSet
+from federation_operator.domain.errors import FederationError, PermanentError, TransientError
+from federation_operator.domain.ownership import OWNERSHIP_TTL, ownership_name, render_ownership_value
+from federation_operator.domain.records import Changes, RecordSet, RecordType
 
 ZONE = "example.com"
 KEY = ("mynamespace", "nginx")
@@ -40,7 +43,7 @@ async def running() -> AsyncIterator[Running]:
 
 async def settled(publisher: Publisher, key: tuple[str, str], records: tuple[RecordSet, ...]) -> None:
     async with asyncio.timeout(5):
-        while (result := publisher.result(key)) is None or result.desired != records:  # noqa: ASYNC110
+        while (result := publisher.result(key)) is None or result.desired != records or result.error:  # noqa: ASYNC110
             await asyncio.sleep(0.01)  # polling the publisher's outcome, with a deadline
 
 
@@ -153,3 +156,220 @@ def test_the_gate_refuses_writes_once_closed() -> None:
     with pytest.raises(ShuttingDownError, match=r"not writing: the operator is stopping \(signal SIGTERM\)"):
         gate.check("writing")
     assert issubclass(ShuttingDownError, TransientError)
+
+
+# --- drift, hand-over, orphans, zone faults ----------------------------------------------------------------
+
+FED = "myfederation"
+ALIAS = "nginx.acme.example.com."
+
+
+def ownership(name: str, rtype: RecordType, owner: str, federation: str = FED) -> RecordSet:
+    value = render_ownership_value(federation=federation, owner=owner)
+    return RecordSet(ownership_name(name, rtype), "TXT", OWNERSHIP_TTL, (value,))
+
+
+def alias(target: str) -> tuple[RecordSet, ...]:
+    return (RecordSet(ALIAS, "CNAME", 180, (target,)),)
+
+
+async def eventually(what: str, probe: Callable[[], bool], deadline: float = 5.0) -> None:
+    async with asyncio.timeout(deadline):
+        while not probe():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)  # polling the publisher's outcome, with a deadline
+    assert probe(), what
+
+
+@asynccontextmanager
+async def running_publisher(
+    provider: InMemoryProvider, **options: Any
+) -> AsyncIterator[tuple[Publisher, list[tuple[str, str]]]]:
+    notified: list[tuple[str, str]] = []
+    publisher = Publisher(provider, federation=FED, on_result=notified.append, **options)
+    task = asyncio.create_task(publisher.run())
+    try:
+        yield publisher, notified
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.mark.parametrize("with_serial", [True, False], ids=["serial", "full-read"])
+async def test_a_record_deleted_by_hand_is_restored_at_the_next_check(with_serial: bool) -> None:
+    provider = InMemoryProvider(ZONE, with_serial=with_serial)
+    async with running_publisher(provider, resync_seconds=0.2) as (publisher, notified):
+        records = a_record("127.1.1.1")
+        publisher.submit(KEY, records)
+        await settled(publisher, KEY, records)
+        provider.edit(Changes(delete=a_record("127.1.1.1")))  # nsupdate ... update delete <name> A
+        await eventually("the owner's verdict withdrawn", lambda: publisher.result(KEY) is None)
+        await settled(publisher, KEY, records)
+        assert a_record("127.1.1.1")[0] in provider.snapshot()
+        assert provider.calls == 2
+        assert notified.count(KEY) >= 3  # published, drift found, republished
+
+
+async def test_at_rest_a_serial_provider_costs_one_serial_query_per_check() -> None:
+    provider = InMemoryProvider(ZONE, with_serial=True)
+    async with running_publisher(provider, resync_seconds=0.05) as (publisher, _):
+        publisher.submit(KEY, a_record("127.1.1.1"))
+        await settled(publisher, KEY, a_record("127.1.1.1"))
+        # Our own write moved the serial: the first check reads the zone once (finding nothing new).
+        await eventually("one check after the write", lambda: publisher.checks >= 2)
+        reads, calls = provider.reads, provider.calls
+        checks = publisher.checks
+        await eventually("five more checks", lambda: publisher.checks >= checks + 5)
+        assert (provider.reads, provider.calls) == (reads, calls)
+        assert provider.serial_reads >= checks + 5
+
+
+async def test_a_provider_without_serial_is_read_in_full_at_each_check() -> None:
+    provider = InMemoryProvider(ZONE)
+    async with running_publisher(provider, resync_seconds=0.05) as (publisher, _):
+        publisher.submit(KEY, a_record("127.1.1.1"))
+        await settled(publisher, KEY, a_record("127.1.1.1"))
+        reads, checks = provider.reads, publisher.checks
+        await eventually("three more checks", lambda: publisher.checks >= checks + 3)
+        assert provider.reads >= reads + 3
+        assert provider.calls == 1
+
+
+async def test_without_resync_the_zone_is_read_once() -> None:
+    provider = InMemoryProvider(ZONE, with_serial=True)
+    async with running_publisher(provider) as (publisher, _):
+        publisher.submit(KEY, a_record("127.1.1.1"))
+        await settled(publisher, KEY, a_record("127.1.1.1"))
+        await asyncio.sleep(0.2)
+        assert (provider.reads, provider.serial_reads, publisher.checks) == (1, 1, 0)
+
+
+async def test_a_freed_alias_goes_to_the_waiting_owner() -> None:
+    provider = InMemoryProvider(ZONE)
+    a_key, b_key = ("ns", "a"), ("ns", "b")
+    async with running_publisher(provider) as (publisher, _):
+        publisher.submit(a_key, alias("a.example.com."), created="2026-01-01T00:00:00Z")
+        await settled(publisher, a_key, alias("a.example.com."))
+        publisher.submit(b_key, alias("b.example.com."), created="2026-01-02T00:00:00Z")
+        await eventually("b in conflict", lambda: bool((r := publisher.result(b_key)) and r.conflicts))
+        publisher.submit(a_key, ())  # A drops the alias; nothing re-submits B
+        await eventually("b published", lambda: bool((r := publisher.result(b_key)) and not r.conflicts))
+        assert RecordSet(ALIAS, "CNAME", 180, ("b.example.com.",)) in provider.snapshot()
+        assert ownership(ALIAS, "CNAME", "ns/b") in provider.snapshot()
+
+
+async def test_a_freed_name_goes_to_the_oldest_waiter_first() -> None:
+    provider = InMemoryProvider(ZONE)
+    holder, newer, older = ("z", "holder"), ("a", "newer"), ("b", "older")
+    async with running_publisher(provider) as (publisher, _):
+        publisher.submit(holder, alias("h.example.com."), created="2026-01-01T00:00:00Z")
+        await settled(publisher, holder, alias("h.example.com."))
+        # "a/newer" sorts first by name, "b/older" was created first: creation time decides.
+        publisher.submit(newer, alias("n.example.com."), created="2026-03-01T00:00:00Z")
+        publisher.submit(older, alias("o.example.com."), created="2026-02-01T00:00:00Z")
+        for key in (newer, older):
+            await eventually(f"{key} waiting", lambda k=key: bool((r := publisher.result(k)) and r.conflicts))
+        publisher.submit(holder, ())
+        await eventually("older published", lambda: bool((r := publisher.result(older)) and not r.conflicts))
+        assert RecordSet(ALIAS, "CNAME", 180, ("o.example.com.",)) in provider.snapshot()
+        result = publisher.result(newer)
+        assert result is not None
+        assert result.conflicts
+
+
+async def test_a_foreign_record_removed_by_hand_frees_its_name_at_the_next_check() -> None:
+    foreign = RecordSet(ALIAS, "CNAME", 300, ("elsewhere.example.net.",))
+    provider = InMemoryProvider(ZONE, [foreign], with_serial=True)
+    async with running_publisher(provider, resync_seconds=0.1) as (publisher, _):
+        publisher.submit(KEY, alias("mine.example.com."))
+        await eventually("in conflict", lambda: bool((r := publisher.result(KEY)) and r.conflicts))
+        provider.edit(Changes(delete=(foreign,)))
+        await eventually("published", lambda: bool((r := publisher.result(KEY)) and not r.conflicts))
+        assert RecordSet(ALIAS, "CNAME", 180, ("mine.example.com.",)) in provider.snapshot()
+
+
+async def test_orphans_of_this_federation_are_collected_and_nothing_else() -> None:
+    kept_name = "kept.ns.myfederation.svc.example.com."
+    gone_name = "gone.ns.myfederation.svc.example.com."
+    other_name = "x.ns.otherfed.svc.example.com."
+    zone = [
+        RecordSet(kept_name, "A", 180, ("127.0.0.1",)),
+        ownership(kept_name, "A", "ns/kept"),
+        RecordSet(gone_name, "A", 180, ("127.0.0.2",)),
+        ownership(gone_name, "A", "ns/gone"),
+        RecordSet(other_name, "A", 180, ("127.0.0.3",)),
+        ownership(other_name, "A", "ns/gone", federation="otherfed"),
+        RecordSet("foreign.example.com.", "A", 180, ("127.0.0.4",)),
+    ]
+    provider = InMemoryProvider(ZONE, zone)
+    async with running_publisher(provider) as (publisher, _):
+        assert publisher.collect_orphans([]) == []  # the zone is not read yet: nothing is known
+        await eventually("zone read", lambda: publisher.ready)
+        publisher.submit(KEY, a_record("127.1.1.1"))
+        await settled(publisher, KEY, a_record("127.1.1.1"))
+        publisher.set_frozen(True)  # a deleted owner's records go even then
+        assert publisher.collect_orphans([("ns", "kept")]) == ["ns/gone"]
+        await eventually("orphan deleted", lambda: gone_name not in {r.name for r in provider.snapshot()})
+        left = set(provider.snapshot())
+        assert set(zone) - left == {zone[2], zone[3]}
+        assert publisher.result(("ns", "gone")) is None
+        assert publisher.collect_orphans([("ns", "kept")]) == []
+        # The submitted owner (KEY) is never collected, though not in `existing`.
+        assert publisher.collect_orphans([]) == ["ns/kept"]
+
+
+async def test_a_collected_owner_submitted_again_is_published() -> None:
+    name = "back.ns.myfederation.svc.example.com."
+    provider = InMemoryProvider(
+        ZONE, [RecordSet(name, "A", 180, ("127.0.0.2",)), ownership(name, "A", "ns/back")]
+    )
+    async with running_publisher(provider) as (publisher, _):
+        await eventually("zone read", lambda: publisher.ready)
+        publisher.set_frozen(True)  # keeps the deletion from running before the re-submission
+        publisher.set_frozen(False)
+        assert publisher.collect_orphans([]) == ["ns/back"]
+        records = (RecordSet(name, "A", 180, ("127.0.0.9",)),)
+        publisher.submit(("ns", "back"), records)
+        await settled(publisher, ("ns", "back"), records)
+        assert records[0] in provider.snapshot()
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (TransientError("AXFR timed out"), "cannot be reached: AXFR timed out"),
+        (PermanentError("BADSIG, the secret does not match"), "refuses the operator: BADSIG"),
+    ],
+)
+async def test_a_zone_that_cannot_be_read_is_every_owners_error_until_it_can(
+    error: FederationError, words: str
+) -> None:
+    provider = InMemoryProvider(ZONE)
+    for _ in range(3):
+        provider.fail_next_read(error)
+    async with running_publisher(provider) as (publisher, notified):
+        publisher.submit(KEY, a_record("127.1.1.1"))
+        await eventually("the fault reported", lambda: bool((r := publisher.result(KEY)) and r.error))
+        result = publisher.result(KEY)
+        assert result is not None
+        assert result.error is not None
+        assert words in result.error
+        assert KEY in notified
+        await settled(publisher, KEY, a_record("127.1.1.1"))  # the reads succeed again
+        assert publisher.fault is None
+
+
+async def test_new_credentials_are_used_at_once() -> None:
+    refused = InMemoryProvider(ZONE)
+    for _ in range(20):  # refuses for much longer than this test waits
+        refused.fail_next_read(PermanentError("BADKEY"))
+    async with running_publisher(refused) as (publisher, _):
+        publisher.submit(KEY, a_record("127.1.1.1"))
+        # Let the backoff grow (0.2, 0.4, 0.8, 1.6 s...): a retry on its own would now be seconds away.
+        await eventually("four refusals", lambda: refused.serial_reads >= 4, deadline=10)
+        fixed = InMemoryProvider(ZONE)
+        started = asyncio.get_running_loop().time()
+        publisher.replace_provider(fixed)
+        await settled(publisher, KEY, a_record("127.1.1.1"))
+        assert asyncio.get_running_loop().time() - started < 1.0
+        assert publisher.fault is None
+        assert fixed.calls == 1

@@ -100,3 +100,26 @@ def test_bad_alias_domains_are_named(monkeypatch: pytest.MonkeyPatch, value: str
     monkeypatch.setenv("FEDOP_ALIAS_DOMAINS", value)
     with pytest.raises(SettingsError, match=r"(?i)alias_domains"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("provider", "resync", "expected"),
+    [
+        ("rfc2136", None, 60.0),  # a SOA query per check: cheap
+        ("inmemory", None, 60.0),
+        ("route53", None, 300.0),  # a full paged read per check
+        ("clouddns", None, 300.0),
+        ("route53", 30, 30.0),
+    ],
+)
+def test_dns_resync_interval_defaults_by_provider(provider: str, resync: int | None, expected: float) -> None:
+    overrides: dict[str, object] = {"dns_provider": provider, "dns_zone": "example.com"}
+    if resync is not None:
+        overrides["dns_resync_seconds"] = resync
+    assert load_settings(**overrides).effective_dns_resync_seconds == expected
+
+
+def test_dns_resync_interval_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEDOP_DNS_RESYNC_SECONDS", "0")
+    with pytest.raises(SettingsError, match="FEDOP_DNS_RESYNC_SECONDS"):
+        load_settings()

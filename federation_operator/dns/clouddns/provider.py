@@ -132,6 +132,10 @@ class CloudDnsProvider:
 
     # --- reading -------------------------------------------------------------------------------------------
 
+    async def serial(self) -> int | None:
+        """No serial that every change moves: a drift check reads the whole zone (no call here)."""
+        return None
+
     async def records(self) -> list[RecordSet]:
         tally = _Tally()
         path = await self._zone_path(tally)

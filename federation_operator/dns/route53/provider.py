@@ -130,6 +130,10 @@ class Route53Provider:
 
     # --- reading -------------------------------------------------------------------------------------------
 
+    async def serial(self) -> int | None:
+        """No serial that every change moves: a drift check reads the whole zone (no call here)."""
+        return None
+
     async def records(self) -> list[RecordSet]:
         async with self._lock:
             self._state = await self._read()
