@@ -189,7 +189,9 @@ class FederatedServiceController:
         if self.publisher is not None and plan.health is not None:
             self.publisher.set_frozen(plan.health.frozen)
             if plan.records is not None:
-                self.publisher.submit(key, plan.records)
+                # Oldest first: of several FederatedServices wanting one name, the one created first gets it.
+                created = str(body["metadata"].get("creationTimestamp") or "")
+                self.publisher.submit(key, plan.records, created=created)
                 result = self.publisher.result(key)
                 publishing = result is None or result.desired != plan.records
         for topic in plan.cleared:
