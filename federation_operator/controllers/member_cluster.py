@@ -235,9 +235,12 @@ class MemberSupervisor:
                 if not await self._probe(session):
                     session = None  # the credentials Secret changed: reconnect with it
                     continue
-            elif self._claim() is None:
+            elif (holder := self._claim()) is None:
                 session = None  # the holder is gone (or re-pointed): connect, reading the cluster's ID afresh
                 continue
+            elif holder != session.refused_by:  # the holder went, and an older duplicate than this took over
+                session.refused_by = holder
+                await self._refuse(session)
             if await sleep(float(session.spec.probe.period_seconds)):
                 return
 
@@ -313,7 +316,14 @@ class MemberSupervisor:
                 self._cluster_id = None
                 self.registry.release(self.name)
             if isinstance(exc, PermanentError):
-                self._report("Warning", "ClusterIDUnknown", f"cannot tell which cluster this is: {exc}")
+                # A topic of its own: retried after every good probe, said once, not between readiness news.
+                self.events.report(
+                    self.body,
+                    "identity",
+                    "Warning",
+                    "ClusterIDUnknown",
+                    f"cannot tell which cluster this is: {exc}",
+                )
             else:
                 log.info("member %s: cluster ID not read yet: %s", self.name, exc)
             return False
