@@ -87,11 +87,9 @@ class OrphanCollector:
             if (body := self.store.get(key)) is not None:
                 existing.setdefault(key, set()).add(str(body["metadata"]["uid"]))
         # Records first, right after the list (no await between): a FederatedService created since is in
-        # the store by then, or has no records yet.
+        # the store by then, or has no records yet. (The publisher logs what it collects.)
         if self.collect_dns is not None and not self.gate.is_closed():
-            owners = self.collect_dns(existing.keys())
-            if owners:
-                log.warning("collecting the DNS records of %s: no such FederatedService", ", ".join(owners))
+            self.collect_dns(existing.keys())
         members = [c.name for c in self.registry.clusters() if c.ready and c.synced]
         services = [s for member in members for s in self.registry.services(member)]
         orphans = plan_orphans(services, {key: frozenset(found) for key, found in existing.items()})
