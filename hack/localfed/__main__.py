@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from . import lb, operator
@@ -50,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     stop.add_argument("cluster")
     start = sub.add_parser("start-apiserver", help="end the outage: start that apiserver again")
     start.add_argument("cluster")
+    pause = sub.add_parser("pause-apiserver", help="fault: freeze a cluster's apiserver (SIGSTOP: hung)")
+    pause.add_argument("cluster")
+    resume = sub.add_parser("resume-apiserver", help="end the hang: SIGCONT to that apiserver")
+    resume.add_argument("cluster")
     backends = sub.add_parser("backends", help="fault: make selected Pods lose or regain readiness")
     backends.add_argument("cluster")
     backends.add_argument("selector", help="label selector, e.g. app=nginx")
@@ -60,6 +65,15 @@ def _parser() -> argparse.ArgumentParser:
     op.add_argument("action", choices=["start", "stop"])
     sub.add_parser("lb-allocator", help="(internal) run the LoadBalancer allocator for the members")
     return parser
+
+
+# Fault hooks on one cluster's apiserver: command -> (what to do, what to say once done).
+_APISERVER_FAULTS: dict[str, tuple[Callable[[LocalFederation, str], None], str]] = {
+    "stop-apiserver": (LocalFederation.stop_apiserver, "stopped"),
+    "start-apiserver": (LocalFederation.start_apiserver, "is back"),
+    "pause-apiserver": (LocalFederation.pause_apiserver, "paused (SIGSTOP); resume it with resume-apiserver"),
+    "resume-apiserver": (LocalFederation.resume_apiserver, "resumed"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,13 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "status":
         return _print_status(fed)
-    if args.command == "stop-apiserver":
-        fed.stop_apiserver(args.cluster)
-        print(f"kube-apiserver of {args.cluster} stopped")
-        return 0
-    if args.command == "start-apiserver":
-        fed.start_apiserver(args.cluster)
-        print(f"kube-apiserver of {args.cluster} is back")
+    if args.command in _APISERVER_FAULTS:
+        action, done = _APISERVER_FAULTS[args.command]
+        action(fed, args.cluster)
+        print(f"kube-apiserver of {args.cluster} {done}")
         return 0
     if args.command == "backends":
         n = fed.set_backends_ready(args.cluster, args.namespace, args.selector, args.ready == "true")

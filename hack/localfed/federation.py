@@ -18,6 +18,7 @@ import ipaddress
 import json
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -617,6 +618,21 @@ class LocalFederation:
             if not processes.is_running(record):
                 state.processes[name] = processes.restart(record)
         self.save()
+
+    def pause_apiserver(self, cluster: str) -> None:
+        """Hung member: the member's apiserver is frozen with SIGSTOP. Unlike a stopped one, its port still
+        accepts connections (the kernel completes the handshakes) but nothing is ever answered, so only a
+        client's own timeouts notice. Always pair with :meth:`resume_apiserver` (in a ``finally``)."""
+        record = self.clusters[cluster].processes["kube-apiserver"]
+        if not processes.is_running(record):
+            raise RuntimeError(f"kube-apiserver of {cluster} is not running")
+        os.kill(record.pid, signal.SIGSTOP)
+
+    def resume_apiserver(self, cluster: str) -> None:
+        """End of the hang: SIGCONT to the member's apiserver (harmless when it was not paused)."""
+        record = self.clusters[cluster].processes["kube-apiserver"]
+        if processes.is_running(record):
+            os.kill(record.pid, signal.SIGCONT)
 
     def set_backends_ready(self, cluster: str, namespace: str, label_selector: str, ready: bool) -> int:
         """Backend failure: the selected Pods report Ready=`ready` (kwok is told to keep its hands off).
