@@ -178,6 +178,7 @@ class FederatedServiceController:
             published=self.publisher.result(key) if self.publisher is not None else None,
             expected=frozenset(self.expected_members()),
             started_at=self.started_at,
+            partition=self.registry.partition(),
             monotonic=time.monotonic(),
             now=datetime.datetime.now(datetime.UTC),
         )

@@ -15,6 +15,7 @@ Watch callbacks arrive on watch threads, the rest is called from the event loop:
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -32,6 +33,7 @@ from federation_operator.domain.members import (
 from federation_operator.kube.informer import ENDPOINT_SLICES, SERVICES, MemberWatch, WatchCounters
 from federation_operator.kube.member_services import observe_service, summarize_endpoints
 from federation_operator.planning.clusters import plan_cluster_holder
+from federation_operator.planning.health import Partition, plan_partition
 
 __all__ = ["MemberRegistry"]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -84,6 +86,9 @@ class MemberRegistry:
         self._request_timeout = request_timeout
         self._lock = threading.Lock()
         self._members: dict[str, _Member] = {}
+        # The latest time every member was unreachable at once: its time does not count toward any member's
+        # grace period (planning/health.py), so its end withdraws nothing that was not already withdrawn.
+        self._partition = Partition()
         self._claims: dict[str, ClusterClaim] = {}  # MemberCluster name -> the cluster it reached
 
     # --- membership -----------------------------------------------------------------------------------
@@ -115,6 +120,7 @@ class MemberRegistry:
             if self._refused(info.name):
                 return False
             self._members[info.name] = member
+            self._track_partition()
         for watch in member.watches:
             watch.start()
         return True
@@ -123,6 +129,7 @@ class MemberRegistry:
         """Forget a member: stop its watches; every FederatedService loses that shard."""
         with self._lock:
             member = self._members.pop(name, None)
+            self._track_partition()
         if member is None:
             return
         for watch in member.watches:
@@ -187,11 +194,22 @@ class MemberRegistry:
             before = member.info
             member.info = replace(before, **changes)
             after = member.info
+            self._track_partition()
         if after != before:
             self._enqueue_all()
         return after
 
+    def _track_partition(self) -> None:
+        """Under the lock, after any change of membership or readiness."""
+        infos = [m.info for m in self._members.values()]
+        self._partition = plan_partition(self._partition, infos, time.monotonic())
+
     # --- reading ------------------------------------------------------------------------------------------
+
+    def partition(self) -> Partition:
+        """The latest partition (every member unreachable at once), as the members' readiness showed it."""
+        with self._lock:
+            return self._partition
 
     def clusters(self) -> list[ClusterInfo]:
         with self._lock:

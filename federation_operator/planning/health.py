@@ -9,6 +9,15 @@ and its shards may still serve their clients; withdrawing them at once would tur
 connectivity into an outage. So for ``grace`` seconds DNS keeps counting a shard as it was last seen, then
 drops it. Why the partition guard: when every member stops answering at the same moment, the likely cause
 is that the operator is cut off, not that the whole federation failed; DNS is frozen as last published.
+
+Why the grace clock stops while the guard holds: during a partition nothing can be learned about any
+member, so that time is not held against them. When the partition ends the members come back one by one
+(the first one's return lifts the guard); a member still away, or back but not yet re-listed, has the rest
+of the grace period it had when the partition began — not a period that ran out while we were cut off
+(which would withdraw its shards the moment the first member returned, and re-add them a moment later).
+A member whose grace had already run out before the partition began stays withdrawn.
+:func:`plan_partition` keeps track of the latest partition (the member registry calls it on every change
+of a member's readiness); :func:`plan_health` takes it.
 """
 
 from __future__ import annotations
@@ -32,7 +41,60 @@ from federation_operator.domain.health import (
 )
 from federation_operator.domain.members import ClusterInfo, EndpointSummary, ObservedService
 
-__all__ = ["ShardObservation", "plan_health", "plan_shard_health"]
+__all__ = [
+    "Partition",
+    "ShardObservation",
+    "is_partitioned",
+    "plan_health",
+    "plan_partition",
+    "plan_shard_health",
+    "unreachable_for",
+]
+
+
+@dataclass(frozen=True)
+class Partition:
+    """The latest partition: every connected member (two or more) unreachable at once.
+
+    ``started_at``: when the last member still reachable stopped answering; ``ended_at``: when one answered
+    again (None while it lasts). Both ``time.monotonic()``, like a member's ``not_ready_since``. The default
+    value is "no partition seen".
+    """
+
+    started_at: float | None = None
+    ended_at: float | None = None
+
+    @property
+    def ongoing(self) -> bool:
+        return self.started_at is not None and self.ended_at is None
+
+
+def is_partitioned(clusters: Collection[ClusterInfo]) -> bool:
+    """The partition guard's condition: two or more members connected, and not one of them reachable."""
+    return len(clusters) >= 2 and not any(c.ready for c in clusters)
+
+
+def plan_partition(previous: Partition, clusters: Collection[ClusterInfo], now: float) -> Partition:
+    """The latest partition after the members changed to ``clusters`` at ``now``."""
+    partitioned = is_partitioned(clusters)
+    if partitioned and not previous.ongoing:
+        return Partition(started_at=now)
+    if not partitioned and previous.ongoing:
+        return replace(previous, ended_at=now)
+    return previous
+
+
+def unreachable_for(cluster: ClusterInfo, now: float, partition: Partition = Partition()) -> float:
+    """Seconds ``cluster`` has been unreachable that count toward its grace period: since its
+    ``not_ready_since``, less the time a partition lasted meanwhile (0 for a reachable member)."""
+    since = cluster.not_ready_since
+    if cluster.ready or since is None:
+        return 0.0
+    elapsed = now - since
+    if partition.started_at is not None:
+        end = now if partition.ended_at is None else min(partition.ended_at, now)
+        elapsed -= max(0.0, end - max(partition.started_at, since))
+    return elapsed
 
 
 @dataclass(frozen=True)
@@ -57,10 +119,15 @@ class ShardObservation:
 
 
 def plan_shard_health(
-    shard: ShardObservation, *, min_ready_endpoints: int, grace: float, now: float
+    shard: ShardObservation,
+    *,
+    min_ready_endpoints: int,
+    grace: float,
+    now: float,
+    partition: Partition = Partition(),
 ) -> ShardHealth:
     """The shard's health now and whether DNS counts it (``now``: ``time.monotonic()``, like the member's
-    ``not_ready_since``)."""
+    ``not_ready_since``; ``partition``: the latest, whose time does not count toward the grace period)."""
     cluster = shard.cluster
     ours = shard.observed is not None and shard.owned
     ingress = shard.observed.ingress if ours and shard.observed is not None else ()
@@ -82,7 +149,7 @@ def plan_shard_health(
         last_known, _ = _verdict(
             reachable, ours=ours, in_sync=shard.in_sync, ready=ready, need=min_ready_endpoints
         )
-        counted = last_known == REASON_HEALTHY and _grace_left(cluster, grace, now) > 0
+        counted = last_known == REASON_HEALTHY and _grace_left(cluster, grace, now, partition) > 0
     if shard.problem and not shard.rejected:
         message = f"{message}; {shard.problem}"
     return ShardHealth(
@@ -109,20 +176,31 @@ def plan_health(
     now: float,
     expected: Collection[str] = (),
     started_at: float | None = None,
+    partition: Partition = Partition(),
 ) -> HealthSnapshot:
     """Every shard's health, and whether DNS may be planned from them.
 
     ``clusters`` are the connected members; ``expected`` names every MemberCluster that exists. DNS holds
     while a member that exists has not connected yet (the operator just started, say) — for at most
     ``grace`` seconds after ``started_at`` — and while a connected member has not been listed or probed
-    yet. It is frozen (partition guard) when two or more members are connected and none is reachable.
+    yet. It is frozen (partition guard) when two or more members are connected and none is reachable;
+    ``partition`` (the latest, from :func:`plan_partition`) does not count toward any grace period.
     """
     planned = tuple(
-        plan_shard_health(s, min_ready_endpoints=min_ready_endpoints, grace=grace, now=now) for s in shards
+        plan_shard_health(
+            s, min_ready_endpoints=min_ready_endpoints, grace=grace, now=now, partition=partition
+        )
+        for s in shards
     )
-    frozen = len(clusters) >= 2 and not any(c.ready for c in clusters)
+    frozen = is_partitioned(clusters)
     hold_reason, recheck = _hold(
-        shards, clusters, grace=grace, now=now, expected=expected, started_at=started_at
+        shards,
+        clusters,
+        grace=grace,
+        now=now,
+        expected=expected,
+        started_at=started_at,
+        partition=partition,
     )
     return HealthSnapshot(planned, frozen=frozen, hold_reason=hold_reason, recheck_after=recheck)
 
@@ -135,6 +213,7 @@ def _hold(
     now: float,
     expected: Collection[str],
     started_at: float | None,
+    partition: Partition,
 ) -> tuple[str, float | None]:
     """Why DNS must wait (or ""), and when a grace period ends."""
     missing = sorted(set(expected) - {c.name for c in clusters})
@@ -151,16 +230,16 @@ def _hold(
             continue
         if cluster.not_ready_since is None:
             return f"{cluster.name} has not been probed yet", None
-        remaining = _grace_left(cluster, grace, now)
+        remaining = _grace_left(cluster, grace, now, partition)
         if remaining > 0:
             recheck = remaining if recheck is None else min(recheck, remaining)
     return "", recheck
 
 
-def _grace_left(cluster: ClusterInfo, grace: float, now: float) -> float:
+def _grace_left(cluster: ClusterInfo, grace: float, now: float, partition: Partition) -> float:
     """Seconds until an unreachable member's shards stop counting (<= 0: they no longer do)."""
     assert cluster.not_ready_since is not None
-    return grace - (now - cluster.not_ready_since)
+    return grace - unreachable_for(cluster, now, partition)
 
 
 def _verdict(shard: ShardObservation, *, ours: bool, in_sync: bool, ready: int, need: int) -> tuple[str, str]:

@@ -21,7 +21,7 @@ from federation_operator.domain.members import ClusterInfo, EndpointSummary, Obs
 from federation_operator.domain.records import PublishResult, RecordSet, ServiceNames
 from federation_operator.domain.specs import DnsDefaults, FederatedServiceSpec
 from federation_operator.domain.status import FederatedServiceStatus
-from federation_operator.planning.health import ShardObservation, plan_health
+from federation_operator.planning.health import Partition, ShardObservation, plan_health
 from federation_operator.planning.overrides import plan_cluster_overrides
 from federation_operator.planning.placement import plan_placement, unknown_clusters
 from federation_operator.planning.publication import plan_service_records, render_dns_status
@@ -84,6 +84,8 @@ class Observation:
     started_at: float
     monotonic: float
     now: datetime
+    # The latest time every member was unreachable at once (its time does not count toward grace periods).
+    partition: Partition = field(default_factory=Partition)
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,7 @@ def plan_reconcile(
         now=observation.monotonic,
         expected=observation.expected,
         started_at=observation.started_at,
+        partition=observation.partition,
     )
     events, cleared = _write_events(observation, federation.name, writes, results)
     records: tuple[RecordSet, ...] | None = None

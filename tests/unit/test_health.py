@@ -1,17 +1,28 @@
-"""Shard health decided once: the health rules, the unreachable grace, DNS holds and the partition guard."""
+"""Shard health decided once: the health rules, the unreachable grace, DNS holds and the partition guard,
+and the end of a partition: its time does not count toward any member's grace period."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from federation_operator.domain.health import HealthSnapshot
 from federation_operator.domain.members import ClusterInfo, EndpointSummary, Ingress, ObservedService
-from federation_operator.planning.health import ShardObservation, plan_health, plan_shard_health
+from federation_operator.planning.health import (
+    Partition,
+    ShardObservation,
+    plan_health,
+    plan_partition,
+    plan_shard_health,
+    unreachable_for,
+)
 
 GRACE = 40.0
 US, EU = "gce-us-central1", "gce-europe-west1"
+NO_PARTITION = Partition()
 
 
 def cluster(name: str, *, ready: bool = True, synced: bool = True, since: float | None = None) -> ClusterInfo:
@@ -45,6 +56,7 @@ def snapshot(
     now: float = 100.0,
     expected: frozenset[str] = frozenset(),
     started_at: float | None = None,
+    partition: Partition = NO_PARTITION,
 ) -> HealthSnapshot:
     return plan_health(
         shards,
@@ -54,6 +66,7 @@ def snapshot(
         now=now,
         expected=expected,
         started_at=started_at,
+        partition=partition,
     )
 
 
@@ -151,3 +164,113 @@ def test_a_shard_being_withdrawn_is_never_counted() -> None:
     leaving = replace(seen(cluster(US)), selected=False)
     shard = plan_shard_health(leaving, min_ready_endpoints=1, grace=GRACE, now=0.0)
     assert (shard.reason, shard.counted, shard.synced) == ("NotSelected", False, False)
+
+
+# --- the end of a partition ---------------------------------------------------------------------------------
+
+AS, US_EAST = "gce-asia-east1", "gce-us-east1"
+
+
+@pytest.mark.parametrize(
+    ("previous", "ready", "now", "expected"),
+    [
+        pytest.param(Partition(), [True, True], 5.0, Partition(), id="all-reachable-no-partition"),
+        pytest.param(Partition(), [True, False], 5.0, Partition(), id="one-member-down-is-no-partition"),
+        pytest.param(Partition(), [False, False], 5.0, Partition(started_at=5.0), id="all-down-starts-one"),
+        pytest.param(
+            Partition(started_at=5.0), [False, False], 9.0, Partition(started_at=5.0), id="it-lasts"
+        ),
+        pytest.param(
+            Partition(started_at=5.0),
+            [True, False],
+            60.0,
+            Partition(5.0, 60.0),
+            id="first-member-back-ends-it",
+        ),
+        pytest.param(Partition(5.0, 60.0), [True, False], 70.0, Partition(5.0, 60.0), id="ended-stays-ended"),
+        pytest.param(
+            Partition(5.0, 60.0), [False, False], 80.0, Partition(started_at=80.0), id="a-new-one-replaces-it"
+        ),
+        pytest.param(Partition(), [False], 5.0, Partition(), id="a-lone-member-is-never-a-partition"),
+    ],
+)
+def test_the_latest_partition_is_tracked_from_the_members_readiness(
+    previous: Partition, ready: list[bool], now: float, expected: Partition
+) -> None:
+    clusters = [
+        cluster(name, ready=r, since=None if r else 1.0)
+        for name, r in zip((US, EU)[: len(ready)], ready, strict=True)
+    ]
+    assert plan_partition(previous, clusters, now) == expected
+
+
+@pytest.mark.parametrize(
+    ("since", "partition", "now", "elapsed"),
+    [
+        pytest.param(90.0, Partition(), 100.0, 10.0, id="no-partition"),
+        pytest.param(0.0, Partition(started_at=5.0), 100.0, 5.0, id="the-clock-stops-during-a-partition"),
+        pytest.param(0.0, Partition(5.0, 60.0), 70.0, 15.0, id="and-runs-again-after-it"),
+        pytest.param(70.0, Partition(5.0, 60.0), 100.0, 30.0, id="down-after-the-partition"),
+        pytest.param(-50.0, Partition(5.0, 60.0), 70.0, 65.0, id="down-long-before-it"),
+        pytest.param(30.0, Partition(5.0, 60.0), 70.0, 10.0, id="down-during-it"),
+    ],
+)
+def test_partition_time_does_not_count_toward_the_grace_period(
+    since: float, partition: Partition, now: float, elapsed: float
+) -> None:
+    assert unreachable_for(cluster(EU, ready=False, since=since), now, partition) == elapsed
+
+
+def test_the_end_of_a_partition_withdraws_no_member_still_away() -> None:
+    """Every member down at once for 100 s (far past the 40 s grace); the first one back lifts the guard.
+    The others, not back yet, keep their shards in DNS for the grace they had left, not a moment less."""
+    partition = Partition(started_at=2.0, ended_at=100.0)
+    back = seen(cluster(US))
+    away = [
+        seen(cluster(name, ready=False, since=0.0), address=f"127.{i}.0.1") for i, name in enumerate((EU, AS))
+    ]
+    right_after = snapshot(back, *away, now=101.0, partition=partition)
+    assert not right_after.frozen
+    assert {s.cluster for s in right_after.counted()} == {US, EU, AS}
+    # 2 s of grace used before the partition began, 1 s after it: rechecked once the rest has run out.
+    assert right_after.recheck_after == pytest.approx(GRACE - 3.0)
+    # Without the partition's record, the same moment would have withdrawn both (the flap this prevents).
+    assert {s.cluster for s in snapshot(back, *away, now=101.0).counted()} == {US}
+    # A member that never comes back is withdrawn once its grace has run out after all.
+    later = snapshot(back, *away, now=100.0 + GRACE - 1.0, partition=partition)
+    assert {s.cluster for s in later.counted()} == {US}
+
+
+def test_a_member_past_its_grace_before_the_partition_stays_withdrawn() -> None:
+    partition = Partition(started_at=100.0, ended_at=200.0)
+    long_gone = seen(cluster(EU, ready=False, since=0.0))
+    health = snapshot(seen(cluster(US)), long_gone, now=201.0, partition=partition)
+    assert {s.cluster for s in health.counted()} == {US}
+
+
+def test_a_member_back_but_not_listed_again_holds_dns_rather_than_counting_as_empty() -> None:
+    """Reconnected (a new connection: its cache is empty until both watches have listed): never planned as
+    a member holding no Services."""
+    relisting = ShardObservation(
+        cluster=cluster(EU, synced=False), observed=None, owned=False, in_sync=False, endpoints=None
+    )
+    health = snapshot(seen(cluster(US)), relisting, now=101.0, partition=Partition(2.0, 100.0))
+    assert health.hold
+    assert not health.publishable
+
+
+times = st.floats(min_value=0.0, max_value=1e6, allow_nan=False)
+
+
+@given(since=times, start=times, length=times, after=times)
+def test_the_grace_clock_stops_exactly_while_the_partition_lasts(
+    since: float, start: float, length: float, after: float
+) -> None:
+    member = cluster(EU, ready=False, since=since)
+    ended = Partition(start, start + length)
+    now = max(since, start + length) + after
+    elapsed = unreachable_for(member, now, ended)
+    assert 0.0 <= elapsed <= now - since + 1e-6
+    if since <= start:
+        # Unreachable when the partition began: at its end, exactly as much grace is used as at its start.
+        assert unreachable_for(member, start + length, ended) == pytest.approx(start - since, abs=1e-6)
