@@ -29,6 +29,7 @@ from federation_operator.controllers.federated_service import (
     FederatedServiceStore,
 )
 from federation_operator.controllers.member_cache import MemberRegistry
+from federation_operator.controllers.member_calls import MemberCalls
 from federation_operator.controllers.member_cluster import MemberSupervisor
 from federation_operator.controllers.orphans import OrphanCollector
 from federation_operator.controllers.shutdown import ShutdownGate
@@ -196,6 +197,9 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         # A MemberCluster refused as a duplicate of an older one never connects: DNS must not wait for it.
         expected_members=lambda: runtime.member_names - registry.refused(),
         gate=runtime.gate,
+        # A hung member holds at most this many I/O threads and reconcile workers, each for at most the
+        # request timeout (README: the hung-member bound).
+        calls=MemberCalls(timeout=config.member_request_timeout, limit=config.workers, api_of=registry.api),
     )
     collector = OrphanCollector(
         registry=runtime.registry,

@@ -25,6 +25,7 @@ from kubernetes import client
 from pydantic import ValidationError
 
 from federation_operator.controllers.member_cache import MemberRegistry
+from federation_operator.controllers.member_calls import MemberCalls
 from federation_operator.controllers.shutdown import ShutdownGate
 from federation_operator.dns.publisher import Publisher
 from federation_operator.domain.errors import InvalidSpecError, PermanentError, TransientError
@@ -111,6 +112,7 @@ class FederatedServiceController:
         metrics: Metrics | None = None,
         expected_members: Callable[[], Collection[str]] = frozenset,
         gate: ShutdownGate | None = None,
+        calls: MemberCalls | None = None,
     ) -> None:
         self.federation = federation
         self.registry = registry
@@ -124,6 +126,8 @@ class FederatedServiceController:
         self.started_at = time.monotonic()
         # Once closed, a reconcile writes nothing: not to members, not to DNS, not to the status.
         self.gate = gate or ShutdownGate()
+        # Every member call goes through here: bounded in time, refused at once while its member is silent.
+        self.calls = calls or MemberCalls(timeout=10.0, limit=8, api_of=registry.api)
         self.events = EventReporter(emit, log)
         self._written: dict[Key, dict[str, Any]] = {}
         self._namespaces: set[tuple[str, str]] = set()  # (cluster, namespace) seen to exist
@@ -242,6 +246,8 @@ class FederatedServiceController:
         withdrawal fails the whole reconcile (it is retried with backoff), as does anything unexpected.
         """
         clusters = {c.name: c for c in observation.clusters}
+        for info in observation.clusters:
+            self.calls.note_readiness(info.name, info.ready)
         pending = {w.cluster: self._write(observation, clusters[w.cluster], w) for w in writes if _writes(w)}
         outcomes = await asyncio.gather(*pending.values(), return_exceptions=True)
         results: dict[str, WriteResult] = {}
@@ -285,7 +291,7 @@ class FederatedServiceController:
             return WriteResult(write.observed, write.action == "keep")
         assert write.manifest is not None
         self.gate.check(f"updating Service {namespace}/{name} in {info.name}")
-        applied = await asyncio.to_thread(apply_service, api, write.manifest)
+        applied = await self.calls.call(info.name, apply_service, api, write.manifest)
         self._count_write(info.name, "apply")
         return WriteResult(observe_service(info.name, applied), True, wrote=UPDATED)
 
@@ -296,16 +302,16 @@ class FederatedServiceController:
         a Service that appeared meanwhile is returned as found (``wrote`` None)."""
         if (info.name, namespace) not in self._namespaces:
             self.gate.check(f"creating namespace {namespace} in {info.name}")
-            await asyncio.to_thread(ensure_namespace, api, namespace)
+            await self.calls.call(info.name, ensure_namespace, api, namespace)
             self._namespaces.add((info.name, namespace))
         try:
             self.gate.check(f"creating Service {namespace}/{name} in {info.name}")
-            created = await asyncio.to_thread(create_service, api, manifest)
+            created = await self.calls.call(info.name, create_service, api, manifest)
         except TransientError:
             self._namespaces.discard((info.name, namespace))  # it may have been deleted meanwhile
             raise
         except ServiceExistsError:
-            live = await asyncio.to_thread(fetch_service, api, namespace, name)
+            live = await self.calls.call(info.name, fetch_service, api, namespace, name)
             if live is None:
                 raise TransientError("Service vanished while being created; retrying") from None
             return WriteResult(observe_service(info.name, live), False)
@@ -320,7 +326,7 @@ class FederatedServiceController:
         assert write.observed is not None
         uid = write.observed.manifest.get("metadata", {}).get("uid")
         self.gate.check(f"removing Service {namespace}/{name} from {info.name}")
-        await asyncio.to_thread(delete_service, api, namespace, name, uid)
+        await self.calls.call(info.name, delete_service, api, namespace, name, uid)
         self._count_write(info.name, "delete")
         return WriteResult(None, False, wrote=WITHDRAWN)
 
@@ -352,13 +358,18 @@ class FederatedServiceController:
                 continue
             observed = self.registry.service(info.name, namespace, name)
             if observed is None and not info.synced:
-                live = await asyncio.to_thread(fetch_service, api, namespace, name)
+                live = await self.calls.call(info.name, fetch_service, api, namespace, name)
                 observed = observe_service(info.name, live) if live else None
             if observed is None or not is_owned_by(observed, self.federation.name, namespace, name, uid):
                 continue
             self.gate.check(f"removing Service {namespace}/{name} from {info.name}")
-            await asyncio.to_thread(
-                delete_service, api, namespace, name, observed.manifest.get("metadata", {}).get("uid")
+            await self.calls.call(
+                info.name,
+                delete_service,
+                api,
+                namespace,
+                name,
+                observed.manifest.get("metadata", {}).get("uid"),
             )
             self._count_write(info.name, "delete")
         # Members disconnected by a shutdown that began meanwhile were passed over above, not cleaned.

@@ -25,6 +25,7 @@ from kubernetes.client.exceptions import ApiException
 from federation_operator.domain.errors import FederationError, PermanentError, TransientError
 
 __all__ = [
+    "TIMEOUT_REASONS",
     "TRANSPORT_ERRORS",
     "ApiConnectionError",
     "api_error",
@@ -37,17 +38,22 @@ __all__ = [
 
 # What the client and the socket under it raise when the connection, not the API, failed.
 TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, OSError)
+# The reasons (describe_failure) of a cluster that did not answer in time.
+TIMEOUT_REASONS = frozenset({"timed out", "connect timed out"})
 
 
 class ApiConnectionError(TransientError):
     """A cluster's API could not be reached or talked to (refused, timed out, TLS failure, connection lost).
 
     ``reason`` is short and credential-free ("connection refused", "timed out"): fit for a condition message.
+    ``timed_out``: the cluster did not answer in time (a hung API server, a black-holed route), as opposed to
+    a failure that came back at once (refused, reset): only the former holds its caller up.
     """
 
     def __init__(self, what: str, reason: str) -> None:
         super().__init__(f"{what}: {reason}")
         self.reason = reason
+        self.timed_out = reason in TIMEOUT_REASONS
 
 
 def is_transient_status(status: int) -> bool:

@@ -1,7 +1,10 @@
 """Member Services and their EndpointSlices: reading them (pure) and writing them (I/O).
 
 The I/O functions act on one member through its ``ApiClient`` and speak raw JSON (camelCase dicts, as
-``kubectl get -o json``). Failures come out as the operator's own errors, mapped here once:
+``kubectl get -o json``). Each call ends within its ``timeout`` (seconds, all of its requests together: an
+apply that repairs ports makes up to four), so a member that accepts connections but never answers (a hung
+API server) holds its caller for that long at most. Failures come out as the operator's own errors, mapped
+here once:
 
 * the member cannot be reached, throttles us (429) or fails (5xx) → the one classification of
   :mod:`federation_operator.kube.errors` (transient, ``delay`` from ``Retry-After`` when the member gives
@@ -34,6 +37,7 @@ from federation_operator.domain.members import (
     ObservedService,
 )
 from federation_operator.kube.transport import (
+    Deadline,
     DeleteOutcome,
     RawResponse,
     api_path,
@@ -45,9 +49,11 @@ from federation_operator.kube.transport import (
 )
 
 __all__ = [
+    "CALL_TIMEOUT",
     "LABEL_SERVICE_NAME",
     "ServiceExistsError",
     "apply_service",
+    "check_answering",
     "create_service",
     "delete_service",
     "endpoint_slice_service",
@@ -59,6 +65,8 @@ __all__ = [
 
 # Set by the EndpointSlice controller on every slice it manages: the Service the slice belongs to.
 LABEL_SERVICE_NAME = "kubernetes.io/service-name"
+# Seconds one call may take when its caller does not say (the operator passes member_request_timeout).
+CALL_TIMEOUT = 10.0
 
 
 class ServiceExistsError(PermanentError):
@@ -73,23 +81,34 @@ class ServiceExistsError(PermanentError):
 # --- I/O ---------------------------------------------------------------------------------------------------
 
 
-def fetch_service(api: ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
+def fetch_service(
+    api: ApiClient, namespace: str, name: str, *, timeout: float = CALL_TIMEOUT
+) -> dict[str, Any] | None:
     """The Service ``namespace/name`` as raw JSON, or None when there is none."""
     what = f"get Service {namespace}/{name}"
-    response = send_request(api, "GET", _service_path(namespace, name), what=what)
+    return _fetch_service(api, namespace, name, Deadline(timeout, what))
+
+
+def _fetch_service(api: ApiClient, namespace: str, name: str, deadline: Deadline) -> dict[str, Any] | None:
+    what = f"get Service {namespace}/{name}"
+    response = send_request(
+        api, "GET", _service_path(namespace, name), what=what, timeout=deadline.remaining()
+    )
     if response.status == 404:
         return None
     return _object(response, what)
 
 
-def ensure_namespace(api: ApiClient, namespace: str) -> bool:
+def ensure_namespace(api: ApiClient, namespace: str, *, timeout: float = CALL_TIMEOUT) -> bool:
     """Make sure ``namespace`` exists; returns True when this call created it.
 
     A namespace we create is labelled ``app.kubernetes.io/managed-by=federation-operator``, so that it is
     recognisable as ours; an existing one is left exactly as it is.
     """
     what = f"get Namespace {namespace}"
-    response = send_request(api, "GET", api_path("v1", "namespaces", namespace), what=what)
+    deadline = Deadline(timeout, f"ensure Namespace {namespace}")
+    path = api_path("v1", "namespaces", namespace)
+    response = send_request(api, "GET", path, what=what, timeout=deadline.remaining())
     if response.status == 200:
         return False
     if response.status != 404:
@@ -100,14 +119,18 @@ def ensure_namespace(api: ApiClient, namespace: str) -> bool:
         "kind": "Namespace",
         "metadata": {"name": namespace, "labels": {LABEL_MANAGED_BY: MANAGED_BY}},
     }
-    response = send_request(api, "POST", api_path("v1", "namespaces"), what=what, body=manifest)
+    response = send_request(
+        api, "POST", api_path("v1", "namespaces"), what=what, body=manifest, timeout=deadline.remaining()
+    )
     if response.status == 409:  # created by someone else since we looked: exists, and is not ours
         return False
     _object(response, what)
     return True
 
 
-def create_service(api: ApiClient, manifest: Mapping[str, Any]) -> dict[str, Any]:
+def create_service(
+    api: ApiClient, manifest: Mapping[str, Any], *, timeout: float = CALL_TIMEOUT
+) -> dict[str, Any]:
     """Create the Service ``manifest`` describes; returns it as stored.
 
     Raises :class:`ServiceExistsError` when the name is taken (by an earlier attempt of ours or by someone
@@ -116,13 +139,15 @@ def create_service(api: ApiClient, manifest: Mapping[str, Any]) -> dict[str, Any
     namespace, name = _identity(manifest)
     what = f"create Service {namespace}/{name}"
     path = api_path("v1", "services", namespace=namespace)
-    response = send_request(api, "POST", path, what=what, body=dict(manifest))
+    response = send_request(api, "POST", path, what=what, body=dict(manifest), timeout=timeout)
     if response.status == 409 and _status_reason(response) == "AlreadyExists":
         raise ServiceExistsError(namespace, name)
     return _object(response, what)
 
 
-def apply_service(api: ApiClient, manifest: Mapping[str, Any]) -> dict[str, Any]:
+def apply_service(
+    api: ApiClient, manifest: Mapping[str, Any], *, timeout: float = CALL_TIMEOUT
+) -> dict[str, Any]:
     """Server-side apply ``manifest`` as field manager ``federation-operator`` (forcing conflicts).
 
     Applying the same manifest again changes nothing (not even the resourceVersion); fields another manager
@@ -137,11 +162,14 @@ def apply_service(api: ApiClient, manifest: Mapping[str, Any]) -> dict[str, Any]
     """
     namespace, name = _identity(manifest)
     what = f"apply Service {namespace}/{name}"
-    response = _server_side_apply(api, namespace, name, manifest, what)
+    deadline = Deadline(timeout, what)
+    response = _server_side_apply(api, namespace, name, manifest, what=what, deadline=deadline)
     desired = _port_keys(manifest)
     if desired is None or response.status not in (200, 201, 422):
         return _object(response, what)
-    live = _object(response, what) if response.status != 422 else fetch_service(api, namespace, name)
+    live = (
+        _object(response, what) if response.status != 422 else _fetch_service(api, namespace, name, deadline)
+    )
     if live is None or _port_keys(live) in (desired, None):
         return _object(response, what)
     patch = [{"op": "add", "path": "/spec/ports", "value": manifest["spec"]["ports"]}]
@@ -153,13 +181,14 @@ def apply_service(api: ApiClient, manifest: Mapping[str, Any]) -> dict[str, Any]
         query=[("fieldManager", FIELD_MANAGER)],
         body=patch,
         content_type="application/json-patch+json",
+        timeout=deadline.remaining(),
     )
     _object(repaired, what)
-    return _object(_server_side_apply(api, namespace, name, manifest, what), what)
+    return _object(_server_side_apply(api, namespace, name, manifest, what=what, deadline=deadline), what)
 
 
 def _server_side_apply(
-    api: ApiClient, namespace: str, name: str, manifest: Mapping[str, Any], what: str
+    api: ApiClient, namespace: str, name: str, manifest: Mapping[str, Any], *, what: str, deadline: Deadline
 ) -> RawResponse:
     return send_request(
         api,
@@ -170,6 +199,7 @@ def _server_side_apply(
         # JSON is YAML: the client sends the manifest as JSON under the apply content type.
         body=dict(manifest),
         content_type="application/apply-patch+yaml",
+        timeout=deadline.remaining(),
     )
 
 
@@ -184,17 +214,25 @@ def _port_keys(obj: Mapping[str, Any]) -> frozenset[tuple[object, str]] | None:
     )
 
 
-def delete_service(api: ApiClient, namespace: str, name: str, uid: str | None) -> DeleteOutcome:
+def delete_service(
+    api: ApiClient, namespace: str, name: str, uid: str | None, *, timeout: float = CALL_TIMEOUT
+) -> DeleteOutcome:
     """Delete the Service ``namespace/name``, only if its UID is ``uid`` (when given).
 
     ``"uid-mismatch"`` when another Service stands at that name, ``"absent"`` when none does (the rules of
     :func:`~federation_operator.kube.transport.send_delete`).
     """
     what = f"delete Service {namespace}/{name}"
-    outcome, response = send_delete(api, _service_path(namespace, name), what=what, uid=uid)
+    outcome, response = send_delete(api, _service_path(namespace, name), what=what, uid=uid, timeout=timeout)
     if outcome is None:
         raise _error(response, what)
     return outcome
+
+
+def check_answering(api: ApiClient, *, timeout: float = CALL_TIMEOUT) -> None:
+    """One request (``/readyz``) to learn whether the member answers at all, whatever it answers;
+    :class:`~federation_operator.kube.errors.ApiConnectionError` when it does not within ``timeout``."""
+    send_request(api, "GET", "/readyz", what="check that it answers", accept="text/plain", timeout=timeout)
 
 
 def _service_path(namespace: str, name: str) -> str:

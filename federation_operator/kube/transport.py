@@ -10,6 +10,7 @@ asks :func:`response_error` for the error of the others.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -20,13 +21,19 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from federation_operator.domain.errors import PermanentError, TransientError
-from federation_operator.kube.errors import TRANSPORT_ERRORS, connection_error, status_error
+from federation_operator.kube.errors import (
+    TRANSPORT_ERRORS,
+    ApiConnectionError,
+    connection_error,
+    status_error,
+)
 
 __all__ = [
     "BEARER_AUTH",
     "CONNECT_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "JSON",
+    "Deadline",
     "DeleteOutcome",
     "Query",
     "RawResponse",
@@ -53,6 +60,23 @@ BEARER_AUTH = "BearerToken"
 JSON = "application/json"
 Query = Sequence[tuple[str, str | int | bool]]
 _STREAM_CHUNK = 64 * 1024
+
+
+class Deadline:
+    """One budget of seconds for every request of one call (an apply that also repairs ports, a create that
+    first makes the namespace): each request gets what is left, so the call as a whole ends in time."""
+
+    def __init__(self, seconds: float, what: str) -> None:
+        self.what = what
+        self._end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left for the next request; :class:`ApiConnectionError` ("timed out") when none are."""
+        left = self._end - time.monotonic()
+        if left <= 0:
+            raise ApiConnectionError(self.what, "timed out")
+        return left
+
 
 DeleteOutcome = Literal["deleted", "absent", "uid-mismatch"]
 """What :func:`send_delete` did: deleted it, found nothing, or found a different object at that name."""
