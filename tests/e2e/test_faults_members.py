@@ -113,38 +113,40 @@ def member_events(fed: LocalFederation, name: str, reason: str) -> list[Any]:
 
 
 class ServiceUids:
-    """The UIDs of the control FederatedService's Services in every member: a Service deleted and created
-    again (two MemberClusters fighting over one cluster) gets a new UID."""
+    """The UIDs of some FederatedServices' Services in every member: a Service deleted and created again
+    (two MemberClusters fighting over one cluster) gets a new UID."""
 
-    def __init__(self, control: Control) -> None:
-        self.fed = control.seed.fed
-        self.name, self.namespace = control.seed.name, control.seed.namespace
-        self.cores = {
-            m.spec.name: client.CoreV1Api(self.fed.api_client(m.spec.name)) for m in self.fed.members
-        }
+    def __init__(self, fed: LocalFederation, *services: tuple[str, str]) -> None:
+        self.services = services  # (namespace, name)
+        self.cores = {m.spec.name: client.CoreV1Api(fed.api_client(m.spec.name)) for m in fed.members}
         self.before = self.now()
 
-    def now(self) -> dict[str, str | None]:
-        uids: dict[str, str | None] = {}
+    def now(self) -> dict[tuple[str, str, str], str | None]:
+        uids: dict[tuple[str, str, str], str | None] = {}
         for cluster, core in self.cores.items():
-            try:
-                uids[cluster] = core.read_namespaced_service(self.name, self.namespace).metadata.uid
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise
-                uids[cluster] = None
+            for namespace, name in self.services:
+                try:
+                    uid = core.read_namespaced_service(name, namespace).metadata.uid
+                except ApiException as exc:
+                    if exc.status != 404:
+                        raise
+                    uid = None
+                uids[(cluster, namespace, name)] = uid
         return uids
 
     def unchanged(self) -> bool:
         return self.now() == self.before
 
 
-def holds(what: str, check: Callable[[], bool], seconds: float = QUIET_SECONDS) -> None:
-    """`check` stays true, polled for `seconds` (several probe periods): something that must not happen
-    can only be shown not to happen for a while."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert check(), f"{what}: no longer true after {seconds - (deadline - time.monotonic()):.1f}s"
+def holds(what: str, checks: dict[str, Callable[[], bool]], seconds: float = QUIET_SECONDS) -> None:
+    """Every one of `checks` stays true, polled for `seconds` (several probe periods): something that must
+    not happen can only be shown not to happen for a while."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        failed = [name for name, check in checks.items() if not check()]
+        assert not failed, (
+            f"{what}: {', '.join(failed)} no longer true after {time.monotonic() - started:.1f}s"
+        )
         time.sleep(0.5)
 
 
@@ -167,6 +169,44 @@ def member(operator: OperatorProcess, registered: LocalFederation) -> ClusterSta
 
 
 @pytest.fixture
+def pinned(member: ClusterState, registered: LocalFederation) -> Iterator[tuple[str, str]]:
+    """A FederatedService placed on `member` only, its Service there: a second MemberCluster of that
+    cluster, connected, would not select it and withdraw the Service the first one keeps creating."""
+    namespace, name = f"pinned-{uuid.uuid4().hex[:6]}", "pinned"
+    host_core = client.CoreV1Api(registered.api_client("federation"))
+    host_core.create_namespace({"metadata": {"name": namespace}})
+    custom(registered).create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        namespace,
+        "federatedservices",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "FederatedService",
+            "metadata": {"name": name},
+            "spec": {
+                "template": {"spec": {"selector": {"run": name}, "ports": [{"name": "http", "port": 80}]}},
+                "placement": {"clusters": [member.spec.name]},
+            },
+        },
+    )
+    core = client.CoreV1Api(registered.api_client(member.spec.name))
+    eventually(f"{name} in {member.spec.name}", lambda: core.read_namespaced_service(name, namespace))
+    yield namespace, name
+    custom(registered).delete_namespaced_custom_object(GROUP, VERSION, namespace, "federatedservices", name)
+    eventually(
+        f"{namespace}/{name} deleted (the operator's finalizer ran)",
+        lambda: (
+            not custom(registered)
+            .list_namespaced_custom_object(GROUP, VERSION, namespace, "federatedservices")
+            .get("items")
+        ),
+    )
+    host_core.delete_namespace(namespace)
+    core.delete_namespace(namespace)  # the operator made it in the member for the Service
+
+
+@pytest.fixture
 def duplicate_name(registered: LocalFederation, operator: OperatorProcess) -> Iterator[str]:
     name = f"dup-{uuid.uuid4().hex[:6]}"
     yield name
@@ -176,14 +216,16 @@ def duplicate_name(registered: LocalFederation, operator: OperatorProcess) -> It
 
 def test_a_second_membercluster_for_a_member_is_refused_and_never_connected(
     member: ClusterState,
+    pinned: tuple[str, str],
     duplicate_name: str,
     registered: LocalFederation,
     operator: OperatorProcess,
     control: Control,
 ) -> None:
     fed, original = registered, member.spec.name
-    uids = ServiceUids(control)
-    assert all(uids.before.values()), uids.before
+    uids = ServiceUids(fed, (control.seed.namespace, control.seed.name), pinned)
+    assert uids.before[(original, *pinned)] is not None
+    assert all(uid for (_c, ns, _n), uid in uids.before.items() if ns == control.seed.namespace), uids.before
     create_duplicate(fed, member, duplicate_name)
 
     ready = eventually("the duplicate refused", lambda: refused_by(fed, duplicate_name), timeout=60)
@@ -196,17 +238,18 @@ def test_a_second_membercluster_for_a_member_is_refused_and_never_connected(
     assert warning.type == "Warning"
     assert original in warning.message
 
-    # Never connected: over several probe periods no member Service is re-created, the duplicate stays
-    # refused, its region and zone are published nowhere, and the original stays Ready.
+    # Never connected: over several probe periods no member Service is re-created (not even the pinned one,
+    # which a connected duplicate would withdraw as not selected), the duplicate stays refused, and its
+    # region and zone are published nowhere.
     holds(
         "nothing disturbed while the duplicate exists",
-        lambda: (
-            uids.unchanged()
-            and refused_by(fed, duplicate_name) is not None
-            and bogus_tiers_unpublished(control)
-            and is_member_ready(fed, original)
-        ),
+        {
+            "member Service UIDs": uids.unchanged,
+            "the duplicate refused": lambda: refused_by(fed, duplicate_name) is not None,
+            "the bogus region and zone unpublished": lambda: bogus_tiers_unpublished(control),
+        },
     )
+    eventually(f"{original} Ready", lambda: is_member_ready(fed, original))
     assert uids.now() == uids.before
     control.assert_undisturbed()
 
@@ -220,11 +263,11 @@ def test_a_second_membercluster_for_a_member_is_refused_and_never_connected(
     )
     holds(
         "nothing disturbed after the restart",
-        lambda: (
-            uids.unchanged()
-            and refused_by(fed, duplicate_name) is not None
-            and bogus_tiers_unpublished(control)
-        ),
+        {
+            "member Service UIDs": uids.unchanged,
+            "the duplicate refused": lambda: refused_by(fed, duplicate_name) is not None,
+            "the bogus region and zone unpublished": lambda: bogus_tiers_unpublished(control),
+        },
     )
     control.assert_recovered()  # the restart itself may briefly hold DNS, never change it
     control.assert_undisturbed()
@@ -232,8 +275,12 @@ def test_a_second_membercluster_for_a_member_is_refused_and_never_connected(
     delete_member_cluster(fed, duplicate_name)
     holds(
         "nothing disturbed once the duplicate is gone",
-        lambda: uids.unchanged() and is_member_ready(fed, original) and bogus_tiers_unpublished(control),
+        {
+            "member Service UIDs": uids.unchanged,
+            "the bogus region and zone unpublished": lambda: bogus_tiers_unpublished(control),
+        },
     )
+    eventually(f"{original} Ready", lambda: is_member_ready(fed, original))
     control.assert_undisturbed()
 
 
@@ -248,7 +295,7 @@ def test_the_duplicate_takes_over_when_the_original_goes(
     says. Then the original is written back and holds the cluster again once the duplicate is deleted."""
     fed, original = registered, member.spec.name
     saved = member_cluster(fed, original)
-    uids = ServiceUids(control)
+    uids = ServiceUids(fed, (control.seed.namespace, control.seed.name))
     create_duplicate(fed, member, duplicate_name)
     eventually("the duplicate refused", lambda: refused_by(fed, duplicate_name), timeout=60)
     restored = False
