@@ -4,15 +4,17 @@ clusters, and a clear transient error when the member cannot be reached."""
 from __future__ import annotations
 
 import socket
+import uuid
 
 import pytest
 from kubernetes import client
 from localfed import LocalFederation
 
+from federation_operator.domain.errors import PermanentError
 from federation_operator.kube.cluster_identity import fetch_cluster_id
 from federation_operator.kube.credentials import build_api_client
 from federation_operator.kube.errors import ApiConnectionError
-from tests.members import MEMBER, admin_client, kubeconfig_secret, member_spec
+from tests.members import MEMBER, admin_client, fresh_namespace, kubeconfig_secret, member_spec
 
 pytestmark = pytest.mark.e2e
 
@@ -58,3 +60,22 @@ def test_an_unreachable_member_is_a_transient_error(federation: LocalFederation)
             fetch_cluster_id(api, 2.0)
     finally:
         api.close()
+
+
+def test_a_role_without_namespaces_is_a_permanent_error(federation: LocalFederation) -> None:
+    """Credentials a user made by hand, without fedctl's role (here: none at all): 403, whatever we retry."""
+    with fresh_namespace(federation, MEMBER) as namespace, admin_client(federation, MEMBER) as admin:
+        core = client.CoreV1Api(admin)
+        account = f"reader-{uuid.uuid4().hex[:6]}"  # no role bound: it may read nothing
+        core.create_namespaced_service_account(namespace, {"metadata": {"name": account}})
+        token = core.create_namespaced_service_account_token(
+            account, namespace, {"spec": {"expirationSeconds": 600}}
+        ).status.token
+        ca = (federation.clusters[MEMBER].dir / "pki" / "ca.crt").read_bytes()
+        api = build_api_client(member_spec(federation, MEMBER), {"token": token.encode(), "ca.crt": ca})
+        try:
+            with pytest.raises(PermanentError, match=r"get Namespace kube-system: .*forbidden") as caught:
+                fetch_cluster_id(api, 5.0)
+        finally:
+            api.close()
+    assert not isinstance(caught.value, ApiConnectionError)
