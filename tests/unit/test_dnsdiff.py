@@ -576,3 +576,13 @@ def test_a_kept_index_plans_as_a_fresh_read_of_the_zone_would(
         assert plan_zone_changes_into(index, wanted, federation=FED, zone=ZONE) == expected
         current = render_applied(current, expected[0])
         assert index.snapshot() == current
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.permutations([f"ns/o{i}" for i in range(4)]))
+def test_a_name_all_owners_want_goes_to_the_first_in_the_order(order: list[str]) -> None:
+    wanted = {owner: [cname(GLOBAL, f"{owner.split('/')[1]}.example.com.")] for owner in order}
+    changes, conflicts = plan_zone_changes_into(ZoneIndex([]), wanted, federation=FED, zone=ZONE, order=order)
+    assert changes.create[0] == cname(GLOBAL, f"{order[0].split('/')[1]}.example.com.")
+    assert conflicts[order[0]] == ()
+    assert all(conflicts[owner] for owner in order[1:])
