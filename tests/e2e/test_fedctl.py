@@ -231,6 +231,40 @@ def test_bad_input_fails_with_a_clear_message(registered: LocalFederation, plugi
     failed(kubectl_fed(registered, "status", "no-such-service", "-n", "default"), 1, "not found")
 
 
+def test_join_of_a_member_under_another_name_and_url_is_refused(
+    operator: OperatorProcess, registered: LocalFederation, plugin: Path
+) -> None:
+    """The same cluster through another URL (its certificate names localhost too) is recognised by its
+    kube-system Namespace UID, which the operator recorded on the MemberCluster; nothing is written."""
+    existing = registered.members[-1]
+    recorded = eventually(
+        f"{existing.spec.name}'s cluster ID recorded",
+        lambda: member_cluster(registered, existing.spec.name).get("status", {}).get("clusterID"),
+        timeout=60,
+    )
+    host_before = fedctl_objects(registered, "federation")
+    member_before = fedctl_objects(registered, existing.spec.name)
+    failed(
+        kubectl_fed(
+            registered,
+            "join",
+            existing.spec.name,
+            "--name",
+            "same-cluster-again",
+            "--api-endpoint",
+            existing.server.replace("127.0.0.1", "localhost"),
+            "--region",
+            existing.spec.region or "",
+        ),
+        1,
+        f"kube-system UID {recorded}",
+        f"already joined as MemberCluster {existing.spec.name}",
+    )
+    assert not member_cluster_exists(registered, "same-cluster-again")
+    assert fedctl_objects(registered, "federation") == host_before
+    assert fedctl_objects(registered, existing.spec.name) == member_before
+
+
 def test_join_unjoin_status_round_trip(
     member: ClusterState, registered: LocalFederation, tmp_path: Path
 ) -> None:
@@ -418,6 +452,7 @@ def test_join_unjoin_status_round_trip(
             ("watch", "endpointslices.discovery.k8s.io", "--all-namespaces"),
             ("list", "nodes"),
             ("create", "namespaces"),
+            ("get", "namespaces/kube-system"),  # its UID says which cluster the operator reached
             ("get", "/readyz"),
             ("get", "/version"),
         ):
