@@ -1,0 +1,68 @@
+"""Every call to a hung member (its apiserver SIGSTOPped: connections accepted, nothing answered) ends
+within its timeout, all of its requests together, also on a connection kept alive from before the hang."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from localfed import LocalFederation
+
+from federation_operator.kube.credentials import build_api_client
+from federation_operator.kube.errors import ApiConnectionError
+from federation_operator.kube.member_services import (
+    apply_service,
+    check_answering,
+    create_service,
+    delete_service,
+    ensure_namespace,
+    fetch_service,
+)
+from tests.members import (
+    FAULT_MEMBER,
+    eventually,
+    fresh_namespace,
+    kubeconfig_secret,
+    member_spec,
+    service_manifest,
+)
+
+pytestmark = pytest.mark.e2e
+
+TIMEOUT = 1.5
+# Time a call may take beyond its timeout (thread scheduling on a busy 2-core machine).
+MARGIN = 1.5
+
+
+def test_every_call_to_a_hung_member_ends_within_its_timeout(federation: LocalFederation) -> None:
+    api = build_api_client(member_spec(federation, FAULT_MEMBER), kubeconfig_secret(federation, FAULT_MEMBER))
+    try:
+        with fresh_namespace(federation, FAULT_MEMBER) as namespace:
+            manifest = service_manifest(namespace, "hung")
+            created = create_service(api, manifest)  # and the connection stays in the pool, alive
+            uid = created["metadata"]["uid"]
+            calls: dict[str, Callable[[], Any]] = {
+                "fetch": lambda: fetch_service(api, namespace, "hung", timeout=TIMEOUT),
+                "apply": lambda: apply_service(api, manifest, timeout=TIMEOUT),
+                "create": lambda: create_service(api, service_manifest(namespace, "other"), timeout=TIMEOUT),
+                "namespace": lambda: ensure_namespace(api, "elsewhere", timeout=TIMEOUT),
+                "delete": lambda: delete_service(api, namespace, "hung", uid, timeout=TIMEOUT),
+                "check": lambda: check_answering(api, timeout=TIMEOUT),
+            }
+            federation.pause_apiserver(FAULT_MEMBER)
+            try:
+                for name, call in calls.items():
+                    started = time.monotonic()
+                    with pytest.raises(ApiConnectionError) as failure:
+                        call()
+                    elapsed = time.monotonic() - started
+                    assert failure.value.timed_out, (name, failure.value)
+                    assert elapsed < TIMEOUT + MARGIN, (name, elapsed)
+            finally:
+                federation.resume_apiserver(FAULT_MEMBER)
+            # The same client works again once the member answers.
+            eventually("the member answers again", lambda: fetch_service(api, namespace, "hung") is not None)
+    finally:
+        api.close()
