@@ -10,6 +10,7 @@ rather than the defaults' minutes), in place of the session's, which it restores
 
 from __future__ import annotations
 
+import datetime
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -204,7 +205,7 @@ def test_a_record_replaced_by_hand_is_reported_not_published_and_retaken_when_fr
 # --- freed names ------------------------------------------------------------------------------------------
 
 
-def test_an_alias_dropped_by_its_holder_goes_to_the_waiting_owner(
+def test_an_alias_dropped_by_its_holder_goes_to_the_oldest_waiting_owner(
     registered: LocalFederation, namespace: str, control: Control
 ) -> None:
     custom = client.CustomObjectsApi(registered.api_client("federation"))
@@ -223,26 +224,39 @@ def test_an_alias_dropped_by_its_holder_goes_to_the_waiting_owner(
     def alias_points_to(seed: Seed) -> bool:
         return ask(registered, alias).cnames[:1] == (seed.global_name(),)
 
-    first = create("first")
-    # One backend (both FederatedServices select it) in one member: an alias is published only while a
-    # shard is healthy.
+    def in_conflict(seed: Seed) -> bool:
+        verdict = dns_verdict(seed.get())
+        return verdict is not None and verdict[:2] == ("False", "Conflict")
+
+    holder = create("holder")
+    # One backend (every FederatedService here selects it) in one member: an alias is published only while
+    # a shard is healthy.
     Seed(registered, backend, namespace).start_backends(registered.members[0].spec.name)
-    eventually("the alias is first's", lambda: alias_points_to(first) and is_published(first), timeout=60)
-    second = create("second")  # younger: it waits
+    eventually("the alias is holder's", lambda: alias_points_to(holder) and is_published(holder), timeout=60)
+    # Two waiters: "zeta" created first, "alpha" after it (a later creationTimestamp second), so that age and
+    # name order disagree: age decides.
+    zeta = create("zeta")
+    eventually("zeta waits on the alias", lambda: in_conflict(zeta), timeout=60)
+    zeta_created = zeta.get()["metadata"]["creationTimestamp"]
     eventually(
-        "second in Conflict over the alias",
-        lambda: (v := dns_verdict(second.get())) is not None and v[:2] == ("False", "Conflict"),
-        timeout=60,
+        "a creationTimestamp second after zeta's",
+        lambda: datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") > zeta_created,
+        timeout=5,
     )
-    assert alias_points_to(first)
+    alpha = create("alpha")
+    eventually("alpha waits on the alias", lambda: in_conflict(alpha), timeout=60)
+    assert alpha.get()["metadata"]["creationTimestamp"] > zeta_created
+    assert alias_points_to(holder)
 
     custom.patch_namespaced_custom_object(
-        GROUP, VERSION, namespace, "federatedservices", "first", {"spec": {"dns": {"aliases": []}}}
+        GROUP, VERSION, namespace, "federatedservices", "holder", {"spec": {"dns": {"aliases": []}}}
     )
-    # Handed over by the round that deletes first's alias: no drift check, no edit of second needed.
-    within("the alias is second's", lambda: alias_points_to(second), DRIFT_BOUND)
-    eventually("second Published", lambda: is_published(second), timeout=ROUND_SECONDS)
-    eventually("first Published", lambda: is_published(first), timeout=ROUND_SECONDS)
+    # Handed over by the round that deletes holder's alias (no edit of the waiters), to the oldest waiter.
+    within("the alias is zeta's", lambda: alias_points_to(zeta), DRIFT_BOUND)
+    eventually("zeta Published", lambda: is_published(zeta), timeout=ROUND_SECONDS)
+    eventually("holder Published", lambda: is_published(holder), timeout=ROUND_SECONDS)
+    assert in_conflict(alpha)
+    assert alias_points_to(zeta)
     control.assert_undisturbed()
 
 
