@@ -207,6 +207,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         host_api=runtime.host_api,
         gate=runtime.gate,
         interval=config.orphan_collection_seconds,
+        collect_dns=publisher.collect_orphans if publisher is not None else None,
     )
     runtime.collector_task = asyncio.create_task(collector.run(), name="orphan-collector")
     # The members that exist before any of them connects: until they have, DNS must not treat them as gone.
