@@ -1,8 +1,8 @@
 """DNS faults against the real federation, BIND and operator process: hand edits in BIND repaired within the
 drift bound (and never reported as published meanwhile), a freed alias handed over to the waiting owner,
-orphaned record sets collected (never foreign ones), and DNS credentials: a wrong TSIG key reported on every
-object (condition and event), at start-up too, and a fixed Secret used at once. Each probe checks that the
-control FederatedService is undisturbed.
+orphaned record sets collected (never foreign ones), DNS reachability and credentials: an unreachable server
+or a wrong TSIG key reported on every object (condition and event), at start-up too, and a fixed Secret used
+at once. Each probe checks that the control FederatedService is undisturbed.
 
 The module runs an operator of its own (a short drift interval and Secret poll, so each probe takes seconds
 rather than the defaults' minutes), in place of the session's, which it restores afterwards.
@@ -11,6 +11,7 @@ rather than the defaults' minutes), in place of the session's, which it restores
 from __future__ import annotations
 
 import datetime
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -367,5 +368,63 @@ def test_a_wrong_dns_key_at_start_up_is_reported_and_fixed_at_once(
     finally:
         register_dns_credentials(registered)
     within("Published with the fixed key", lambda: is_published(seed), POLL_SECONDS + ROUND_SECONDS)
+    control.assert_recovered()
+    control.assert_undisturbed()
+
+
+def test_an_unreachable_dns_server_at_start_up_is_reported(
+    registered: LocalFederation,
+    namespace: str,
+    control: Control,
+    dns_operator: OperatorProcess,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    assert registered.dns is not None
+    seed = Seed(registered, "nobind", namespace)
+    serve_everywhere(seed)
+    eventually("published", lambda: is_published(seed), timeout=60)
+
+    # The operator's view of "BIND is down": its server option names a port nobody listens on.
+    dns_operator.stop()
+    unreachable = OperatorProcess(
+        registered,
+        tmp_path_factory.mktemp("faults-dns-unreachable") / "operator.log",
+        unreachable_grace_seconds="20",
+        dns_options=json.dumps(
+            {
+                "server": registered.dns.address,
+                "port": str(free_port()),
+                "key_algorithm": registered.dns.key_algorithm,
+                "timeout": "2",
+            }
+        ),
+    )
+    unreachable.start()
+    try:
+        eventually(
+            "DNSPublished=False, ProviderError: cannot be reached",
+            lambda: (
+                (v := dns_verdict(seed.get())) is not None
+                and v[:2] == ("False", "ProviderError")
+                and "cannot be reached" in v[2]
+            ),
+            timeout=90,
+        )
+        eventually(
+            "a DNSProviderError Warning event",
+            lambda: any(
+                "cannot be reached" in m
+                for m in warnings_about(registered, namespace, "nobind", "DNSProviderError")
+            ),
+            timeout=ROUND_SECONDS,
+        )
+        # Nothing is withdrawn from the server the operator cannot reach.
+        assert ask(registered, seed.global_name()).addresses
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\noperator log:\n{unreachable.tail()}") from exc
+    finally:
+        unreachable.stop()
+        dns_operator.start()
+    eventually("Published once the server is reachable", lambda: is_published(seed), timeout=90)
     control.assert_recovered()
     control.assert_undisturbed()
