@@ -67,6 +67,9 @@ PERMANENT_RETRY_SECONDS = 60.0
 BACKOFF_START = 0.2
 TRANSIENT_BACKOFF_CAP = 30.0
 PERMANENT_BACKOFF_CAP = 10.0
+# A transient failure is the zone's fault (on every owner's status, with an event) only once its first retry
+# failed too: one lost packet or one throttled call is not news for a thousand objects.
+TRANSIENT_FAILURES_REPORTED = 2
 # Owners without a known creationTimestamp are planned after every owner with one.
 _UNKNOWN_CREATED = "~"
 
@@ -120,6 +123,7 @@ class Publisher:
         self._next_check = 0.0  # loop time of the next drift check
         self._fault: str | None = None
         self._backoff = BACKOFF_START
+        self._transient_failures = 0  # in a row, since the provider last answered
         self._frozen = False
         self._withdrawn: dict[Key, asyncio.Event] = {}
         self._collecting: set[Key] = set()
@@ -325,6 +329,8 @@ class Publisher:
 
     def _set_fault(self, fault: str | None) -> None:
         """Keep (or clear) the zone's fault; every owner hears of a change, so its status says it."""
+        if fault is None:
+            self._transient_failures = 0
         if fault == self._fault:
             return
         cleared = fault is None
@@ -419,11 +425,11 @@ class Publisher:
             cap = TRANSIENT_BACKOFF_CAP
         elif isinstance(exc, FederationError):
             permanent = isinstance(exc, PermanentError)
-            self._set_fault(
-                f"the DNS provider refuses the operator: {exc}"
-                if permanent
-                else f"the DNS provider cannot be reached: {exc}"
-            )
+            self._transient_failures = 0 if permanent else self._transient_failures + 1
+            if permanent:
+                self._set_fault(f"the DNS provider refuses the operator: {exc}")
+            elif self._transient_failures >= TRANSIENT_FAILURES_REPORTED:
+                self._set_fault(f"the DNS provider cannot be reached: {exc}")
             log.warning("DNS zone %s: %s; retrying in %.1fs", self.zone, exc, self._backoff)
             await self._pause(self._backoff * (1 + random.random()))
             cap = PERMANENT_BACKOFF_CAP if permanent else TRANSIENT_BACKOFF_CAP

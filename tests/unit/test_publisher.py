@@ -373,3 +373,19 @@ async def test_new_credentials_are_used_at_once() -> None:
         assert asyncio.get_running_loop().time() - started < 1.0
         assert publisher.fault is None
         assert fixed.calls == 1
+
+
+async def test_one_transient_failure_is_not_reported_on_every_owner() -> None:
+    provider = InMemoryProvider(ZONE, with_serial=True)
+    async with running_publisher(provider, resync_seconds=0.1) as (publisher, notified):
+        publisher.submit(KEY, a_record("127.1.1.1"))
+        await settled(publisher, KEY, a_record("127.1.1.1"))
+        notified.clear()
+        checks = publisher.checks
+        provider.fail_next_read(TransientError("timed out"))  # one lost packet at a check
+        await eventually("two more checks", lambda: publisher.checks >= checks + 2)
+        assert notified == []
+        assert publisher.fault is None
+        result = publisher.result(KEY)
+        assert result is not None
+        assert result.error is None
