@@ -1,4 +1,6 @@
-"""The per-zone publishing loop over the in-memory provider: coalescing, idempotency, freeze, withdrawal."""
+"""The per-zone publishing loop over the in-memory provider: coalescing, idempotency, freeze, withdrawal,
+drift checks and repair, freed names handed to the oldest waiter, orphan collection, zone faults on every
+owner's result, and new credentials used at once."""
 
 from __future__ import annotations
 
