@@ -109,9 +109,9 @@ class MemberRegistry:
                     api,
                     resource,
                     label_selector=selector,
-                    on_event=self._event_handler(info.name, kind),
-                    on_relist=self._relist_handler(info.name, kind),
-                    on_synced=self._synced_handler(info.name, kind),
+                    on_event=self._event_handler(member, kind),
+                    on_relist=self._relist_handler(member, kind),
+                    on_synced=self._synced_handler(member, kind),
                     cluster=info.name,
                     request_timeout=self._request_timeout,
                 )
@@ -133,7 +133,10 @@ class MemberRegistry:
         if member is None:
             return
         for watch in member.watches:
-            watch.stop()
+            # Not waited for: a watch of a hung member may be in a request that only its timeout ends, and
+            # this runs on the event loop. What it still delivers goes to this forgotten member, not to a
+            # member registered again under the same name (the callbacks check which member they serve).
+            watch.stop(timeout=0)
         member.api.close()
         if notify:
             self._enqueue_all()
@@ -246,17 +249,21 @@ class MemberRegistry:
 
     # --- watch callbacks (watch threads) -----------------------------------------------------------------
 
-    def _apply(self, cluster: str, kind: str, event_type: str, obj: Mapping[str, Any]) -> Key | None:
+    def _current(self, member: _Member) -> bool:
+        """Under the lock: ``member`` is still the one registered under its name (its watches' callbacks
+        may run after it was disconnected)."""
+        return self._members.get(member.info.name) is member
+
+    def _apply(self, member: _Member, kind: str, event_type: str, obj: Mapping[str, Any]) -> Key | None:
         """Record one object change under the lock; returns the FederatedService to re-plan."""
-        member = self._members.get(cluster)
-        if member is None:
+        if not self._current(member):
             return None
         key = object_key(obj)
         if kind == "services":
             if event_type == "DELETED":
                 member.services.pop(key, None)
             else:
-                member.services[key] = observe_service(cluster, obj)
+                member.services[key] = observe_service(member.info.name, obj)
         elif event_type == "DELETED":
             member.forget_slice(key)
         else:
@@ -264,21 +271,20 @@ class MemberRegistry:
             member.record_slice(key, str(labels.get(SERVICE_NAME_LABEL, "")), obj)
         return _owner(obj)
 
-    def _event_handler(self, cluster: str, kind: str) -> Callable[[str, dict[str, Any]], None]:
+    def _event_handler(self, member: _Member, kind: str) -> Callable[[str, dict[str, Any]], None]:
         def on_event(event_type: str, obj: dict[str, Any]) -> None:
             with self._lock:
-                owner = self._apply(cluster, kind, event_type, obj)
+                owner = self._apply(member, kind, event_type, obj)
             if owner is not None:
                 self._enqueue(owner)
 
         return on_event
 
-    def _relist_handler(self, cluster: str, kind: str) -> Callable[[list[dict[str, Any]]], None]:
+    def _relist_handler(self, member: _Member, kind: str) -> Callable[[list[dict[str, Any]]], None]:
         def on_relist(objects: list[dict[str, Any]]) -> None:
             owners: set[Key] = set()
             with self._lock:
-                member = self._members.get(cluster)
-                if member is None:
+                if not self._current(member):
                     return
                 # Whatever vanished while we were disconnected must be forgotten (and its owner re-planned).
                 stale = member.services if kind == "services" else member.slices
@@ -290,18 +296,17 @@ class MemberRegistry:
                 if kind != "services":
                     member.slices_by_service.clear()
                 for obj in objects:
-                    if (owner := self._apply(cluster, kind, "ADDED", obj)) is not None:
+                    if (owner := self._apply(member, kind, "ADDED", obj)) is not None:
                         owners.add(owner)
             for owner in owners:
                 self._enqueue(owner)
 
         return on_relist
 
-    def _synced_handler(self, cluster: str, kind: str) -> Callable[[], None]:
+    def _synced_handler(self, member: _Member, kind: str) -> Callable[[], None]:
         def on_synced() -> None:
             with self._lock:
-                member = self._members.get(cluster)
-                if member is None:
+                if not self._current(member):
                     return
                 member.synced.add(kind)
                 became_synced = not member.info.synced and member.synced == {"services", "endpointslices"}

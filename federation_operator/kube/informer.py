@@ -180,7 +180,9 @@ class MemberWatch:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the watch: a request in flight is cut off, and the thread is waited for up to ``timeout``."""
+        """Stop the watch: a request in flight is cut off, and the thread is waited for up to ``timeout``
+        (0: not at all; it ends by itself once a list request in flight, which cannot be cut off, ends
+        within its own timeout). A callback already under way may still complete after this returns."""
         self._stopping.set()
         with self._lock:
             response = self._response
@@ -188,7 +190,7 @@ class MemberWatch:
             # ValueError / RuntimeError: the response already finished or was released; nothing to cut off.
             with contextlib.suppress(ValueError, RuntimeError, OSError):
                 response.shutdown()
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+        if timeout > 0 and self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 logger.warning("%s did not stop within %.1fs", self._name, timeout)
