@@ -144,11 +144,11 @@ def plan_shard_health(
     healthy = reason == REASON_HEALTHY
     counted = healthy and shard.selected
     if not cluster.ready and shard.selected and cluster.not_ready_since is not None:
-        # As it was when its member last answered, for the grace period.
+        # As it was when its member last answered, for the grace period. A spec changed since then could
+        # not reach it, so "out of sync" is no verdict on it: its Service serves as it did (otherwise a
+        # template edited during an outage or a partition withdraws every shard still away at once).
         reachable = replace(shard, cluster=replace(cluster, ready=True, synced=True))
-        last_known, _ = _verdict(
-            reachable, ours=ours, in_sync=shard.in_sync, ready=ready, need=min_ready_endpoints
-        )
+        last_known, _ = _verdict(reachable, ours=ours, in_sync=True, ready=ready, need=min_ready_endpoints)
         counted = last_known == REASON_HEALTHY and _grace_left(cluster, grace, now, partition) > 0
     if shard.problem and not shard.rejected:
         message = f"{message}; {shard.problem}"

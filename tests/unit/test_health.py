@@ -274,3 +274,14 @@ def test_the_grace_clock_stops_exactly_while_the_partition_lasts(
     if since <= start:
         # Unreachable when the partition began: at its end, exactly as much grace is used as at its start.
         assert unreachable_for(member, start + length, ended) == pytest.approx(start - since, abs=1e-6)
+
+
+def test_a_spec_changed_while_a_member_is_away_does_not_withdraw_its_shards() -> None:
+    """The member could not receive the change: within its grace it counts as it was last seen, also
+    when the partition that kept it away has just ended."""
+    away = replace(seen(cluster(EU, ready=False, since=0.0)), in_sync=False)
+    health = snapshot(seen(cluster(US)), away, now=101.0, partition=Partition(2.0, 100.0))
+    assert {s.cluster for s in health.counted()} == {US, EU}
+    # Once it answers again and still differs, it is out of sync like any other shard.
+    back = replace(seen(cluster(EU)), in_sync=False)
+    assert {s.cluster for s in snapshot(seen(cluster(US)), back).counted()} == {US}
