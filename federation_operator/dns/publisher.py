@@ -39,17 +39,20 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
 
 from federation_operator.dns.provider import DnsProvider
 from federation_operator.domain.errors import (
     FederationError,
     PermanentError,
+    RejectedChangeError,
     StaleChangesError,
+    SuspectChangeError,
     TransientError,
 )
 from federation_operator.domain.keys import Key
-from federation_operator.domain.ownership import parse_ownership_name
-from federation_operator.domain.records import Changes, PublishResult, RecordSet
+from federation_operator.domain.ownership import group_changes_by_name, parse_ownership_name
+from federation_operator.domain.records import Changes, Conflict, PublishResult, RecordSet
 from federation_operator.observability.metrics import Metrics
 from federation_operator.planning.zone_diff import ZoneIndex, plan_drift, plan_zone_changes_into
 
@@ -57,9 +60,16 @@ __all__ = ["PERMANENT_RETRY_SECONDS", "Publisher", "key_of", "owner_of"]
 
 log = logging.getLogger(__name__)
 
-# An owner whose records the provider refused (a record it rejects) is retried this often, on a timer, so
-# that an unfixable record does not turn every status update into another provider call.
+# An owner whose records the provider refused (a record it rejects) is retried on a timer of its own, so
+# that an unfixable record does not turn every status update into another provider call: after this long,
+# then twice as long each time it is refused again, up to the cap (a fix on the provider's side, such as a
+# foreign record removed by hand, is seen within the cap; a changed spec is tried at once).
 PERMANENT_RETRY_SECONDS = 60.0
+PERMANENT_RETRY_CAP = 900.0
+# A refused change is split in halves down to single owners, then names. When this many names were refused
+# and nothing went through yet, the refusal is the zone's rather than an owner's (a key the server stopped
+# accepting): splitting on would cost one call per name to learn nothing, so every owner gets the refusal.
+SPLIT_REFUSALS_BEFORE_ZONE_FAULT = 8
 # Retries of a failed zone read or round: exponential from BACKOFF_START. Transient failures (the server
 # down, throttling) back off to 30 s, so an overloaded provider is not hammered. A refused key or zone is not
 # load: it is fixed on the provider's side (a key added to BIND) without any event we could watch, so the
@@ -124,11 +134,17 @@ class Publisher:
         self._fault: str | None = None
         self._backoff = BACKOFF_START
         self._transient_failures = 0  # in a row, since the provider last answered
+        # Rounds in a row that failed transiently (a SERVFAIL on every part) although reads succeed, and the
+        # fault that makes once reported: a read does not clear it, only a round that goes through.
+        self._write_failures = 0
+        self._write_fault: str | None = None
         self._frozen = False
         self._withdrawn: dict[Key, asyncio.Event] = {}
         self._collecting: set[Key] = set()
         self._waiting: dict[str, set[Key]] = {}  # name → owners whose last round found it taken
         self._waits: dict[Key, set[str]] = {}  # owner → the names it waits on
+        self._refusals: dict[Key, int] = {}  # owner → rounds in a row that the provider refused its records
+        self._retries: dict[Key, asyncio.TimerHandle] = {}  # owner → its retry after a refusal
         self.provider_calls = 0
         self.rounds = 0
         self.checks = 0
@@ -228,7 +244,22 @@ class Publisher:
         self._dirty.update(k for k in keys if k in self._desired)
         self._wake.set()
 
+    def _refuse(self, key: Key, error: str, conflicts: tuple[Conflict, ...]) -> None:
+        """Report a refusal of ``key``'s records and retry it later, backing off while it keeps failing."""
+        self._results[key] = PublishResult(self._desired.get(key, ()), conflicts=conflicts, error=error)
+        self._on_result(key)
+        refusals = self._refusals[key] = self._refusals.get(key, 0) + 1
+        delay = min(PERMANENT_RETRY_SECONDS * 2.0 ** (refusals - 1), PERMANENT_RETRY_CAP)
+        previous = self._retries.pop(key, None)
+        if previous is not None:
+            previous.cancel()
+        self._retries[key] = asyncio.get_running_loop().call_later(delay, self._redirty, [key])
+
     def forget(self, key: Key) -> None:
+        retry = self._retries.pop(key, None)
+        if retry is not None:
+            retry.cancel()
+        self._refusals.pop(key, None)
         self._desired.pop(key, None)
         self._results.pop(key, None)
         self._created.pop(key, None)
@@ -256,15 +287,25 @@ class Publisher:
         """What the provider holds for ``key`` after its last round; while the zone has a fault (the
         provider unreachable or refusing us), that fault, for every owner submitted here."""
         result = self._results.get(key)
-        if self._fault is not None and key in self._desired:
+        fault = self.fault
+        if fault is not None and key in self._desired:
             conflicts = result.conflicts if result is not None else ()
-            return PublishResult(self._desired[key], conflicts=conflicts, error=self._fault)
+            return PublishResult(self._desired[key], conflicts=conflicts, error=fault)
         return result
 
     @property
     def fault(self) -> str | None:
         """Why the zone cannot be read or written right now, or None."""
-        return self._fault
+        return self._fault or self._write_fault
+
+    def _set_write_fault(self, fault: str | None) -> None:
+        if fault is None:
+            self._write_failures = 0
+        if fault == self._write_fault:
+            return
+        self._write_fault = fault
+        for key in sorted(self._desired):
+            self._on_result(key)
 
     @property
     def ready(self) -> bool:
@@ -454,35 +495,35 @@ class Publisher:
             return
         keys = self._order(dirty)
         self._dirty.difference_update(keys)
-        desired = {owner_of(k): self._desired.get(k, ()) for k in keys}
-        # The index now holds the zone as this plan leaves it; if the plan is not applied, it is re-read.
-        changes, conflicts = plan_zone_changes_into(
-            self._zone, desired, federation=self.federation, zone=self.zone, order=[owner_of(k) for k in keys]
-        )
         self.rounds += 1
         try:
-            if not changes.is_empty:
-                log.info("DNS zone %s: applying\n%s", self.zone, changes)
-                self._count_calls(await self.provider.apply(changes))
-                if self._metrics is not None:
-                    self._metrics.count_dns_changes(self._provider_name, changes)
+            outcome = await self._publish(keys)
         except PermanentError as exc:
+            # A refusal that splitting cannot pin on one owner (or one that every part got): report it on
+            # each owner, and try again later in case someone fixed the cause.
             self._count_error(exc)
-            self._stale = True
-            # Retrying at once cannot help (a refused key, a record the provider rejects): report it on each
-            # owner, and try again later in case someone fixed the cause.
+            # A refused change was taken back out of the index; anything else may have been half applied.
+            self._stale = self._stale or not isinstance(exc, RejectedChangeError)
             for key in keys:
-                self._results[key] = PublishResult(self._desired.get(key, ()), error=str(exc))
-                self._on_result(key)
-            asyncio.get_running_loop().call_later(PERMANENT_RETRY_SECONDS, self._redirty, keys)
+                self._refuse(key, f"the DNS provider refused the change: {exc}", ())
             return
-        except TransientError:
+        except TransientError as exc:
             # Including a stale plan: the loop re-reads the zone and plans these owners again.
             self._dirty.update(keys)
+            if not isinstance(exc, StaleChangesError):
+                self._write_failures += 1
+                if self._write_failures >= TRANSIENT_FAILURES_REPORTED:
+                    self._set_write_fault(f"the DNS provider fails every change: {exc}")
             raise
         self._set_fault(None)
+        self._set_write_fault(None)
         for key in keys:
-            found = conflicts.get(owner_of(key), ())
+            found = outcome.conflicts.get(owner_of(key), ())
+            refused = outcome.refused.get(key)
+            if refused is not None:
+                self._refuse(key, refused, found)
+                continue
+            self._refusals.pop(key, None)
             if key in self._collecting and not self._desired.get(key):
                 self.forget(key)  # an orphan's records are gone: nothing is left to tell anyone
                 continue
@@ -492,7 +533,94 @@ class Publisher:
                 self._withdrawn[key].set()
             self._on_result(key)
         # Names this round deleted or handed over: whoever waits on them may take them now.
-        self._redirty(self._waiters(_touched_names(changes)))
+        self._redirty(self._waiters(set().union(*(_touched_names(c) for c in outcome.applied))))
+
+    def _plan(self, keys: list[Key]) -> tuple[Changes, dict[str, tuple[Conflict, ...]]]:
+        """The changes for ``keys`` (in that order) against the index, which then holds the zone as they
+        leave it."""
+        assert self._zone is not None
+        desired = {owner_of(k): self._desired.get(k, ()) for k in keys}
+        return plan_zone_changes_into(
+            self._zone, desired, federation=self.federation, zone=self.zone, order=[owner_of(k) for k in keys]
+        )
+
+    async def _apply(self, changes: Changes) -> None:
+        if changes.is_empty:
+            return
+        log.info("DNS zone %s: applying\n%s", self.zone, changes)
+        self._count_calls(await self.provider.apply(changes))
+        if self._metrics is not None:
+            self._metrics.count_dns_changes(self._provider_name, changes)
+
+    def _undo(self, changes: Changes) -> None:
+        """Take a refused change back out of the index (a refusal applied none of it)."""
+        assert self._zone is not None
+        self._zone.apply(render_inverse(changes))
+
+    async def _publish(self, keys: list[Key]) -> _Outcome:
+        """Plan ``keys`` together and apply the plan in one go; when the provider refuses it for its content,
+        split it to find the owners (and names) at fault, so that every other owner publishes now."""
+        changes, conflicts = self._plan(keys)
+        try:
+            await self._apply(changes)
+        except (RejectedChangeError, SuspectChangeError) as exc:
+            self._count_error(exc)
+            # A refusal applied nothing of the request refused; the requests before it (a plan too big for
+            # one) went through, and a split meets them as a stale plan, which re-reads the zone: cheaper than
+            # reading it now for the one case in a thousand.
+            self._undo(changes)
+            if len(keys) == 1 and len(group_changes_by_name(changes)) == 1:
+                raise
+            log.warning(
+                "DNS zone %s: %s; splitting the change of %d owner(s) to find the one at fault",
+                self.zone,
+                exc,
+                len(keys),
+            )
+            split = _Split(first=exc)
+            await self._split(keys, split)
+            return split.outcome()
+        return _Outcome(applied=[changes], conflicts=conflicts)
+
+    async def _split(self, keys: list[Key], split: _Split) -> None:
+        """Apply the owners of a refused change in halves, oldest first, down to the single owner."""
+        if len(keys) == 1:
+            await self._split_owner(keys[0], split)
+            return
+        middle = len(keys) // 2
+        for part in (keys[:middle], keys[middle:]):
+            changes, conflicts = self._plan(part)
+            split.conflicts.update(conflicts)
+            try:
+                await self._apply(changes)
+            except (RejectedChangeError, SuspectChangeError):
+                self._undo(changes)
+                await self._split(part, split)
+            else:
+                split.applied.append(changes)
+
+    async def _split_owner(self, key: Key, split: _Split) -> None:
+        """One owner's refused change, name by name: the names the provider takes are published, and the
+        owner is told which names it refused and why."""
+        assert self._zone is not None
+        changes, conflicts = self._plan([key])
+        split.conflicts.update(conflicts)
+        self._undo(changes)
+        groups = group_changes_by_name(changes)
+        reasons: list[str] = []
+        for name, part in groups:
+            self._zone.apply(part)
+            try:
+                await self._apply(part)
+            except (RejectedChangeError, SuspectChangeError) as exc:
+                self._undo(part)
+                split.failed(exc)
+                split.suspect |= isinstance(exc, SuspectChangeError)
+                reasons.append(f"{name}: {exc}" if len(groups) > 1 else str(exc))
+            else:
+                split.applied.append(part)
+        if reasons:
+            split.refused[key] = "the DNS provider refused this object's records at " + "; ".join(reasons)
 
     def _wait_on(self, key: Key, names: Collection[str]) -> None:
         for name in self._waits.pop(key, set()):
@@ -517,3 +645,46 @@ def _touched_names(changes: Changes) -> set[str]:
         target = parse_ownership_name(record.name)
         names.add(target[0] if target else record.name)
     return names
+
+
+@dataclass
+class _Outcome:
+    """What a round applied (each part the provider took), each owner's conflicts, and the owners whose
+    records the provider refused, with why."""
+
+    applied: list[Changes] = field(default_factory=list)
+    conflicts: dict[str, tuple[Conflict, ...]] = field(default_factory=dict)
+    refused: dict[Key, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Split(_Outcome):
+    """A refused change being split: what went through so far, and what was refused."""
+
+    first: FederationError | None = None
+    failures: int = 0
+    suspect: bool = False  # a refused part failed in a way that may be the server's (SERVFAIL)
+
+    def failed(self, exc: FederationError) -> None:
+        """Count a refused name; once too many were and nothing went through, the refusal is the zone's."""
+        self.failures += 1
+        if not self.applied and self.failures >= SPLIT_REFUSALS_BEFORE_ZONE_FAULT:
+            raise exc
+
+    def outcome(self) -> _Outcome:
+        """What the split found. A failure that may be the server's (SERVFAIL) is an owner's only when
+        something else went through: otherwise it is the server's, and transient."""
+        if self.suspect and not any(not c.is_empty for c in self.applied):
+            assert self.first is not None
+            raise self.first
+        return _Outcome(applied=self.applied, conflicts=self.conflicts, refused=self.refused)
+
+
+def render_inverse(changes: Changes) -> Changes:
+    """The changes that undo ``changes`` on the zone they leave."""
+    return Changes(
+        create=changes.delete,
+        update_old=changes.update_new,
+        update_new=changes.update_old,
+        delete=changes.create,
+    )

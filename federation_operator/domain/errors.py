@@ -8,7 +8,15 @@ kopf handlers translate them to kopf's own ``TemporaryError`` / ``PermanentError
 
 from __future__ import annotations
 
-__all__ = ["FederationError", "InvalidSpecError", "PermanentError", "StaleChangesError", "TransientError"]
+__all__ = [
+    "FederationError",
+    "InvalidSpecError",
+    "PermanentError",
+    "RejectedChangeError",
+    "StaleChangesError",
+    "SuspectChangeError",
+    "TransientError",
+]
 
 
 class FederationError(Exception):
@@ -33,6 +41,20 @@ class StaleChangesError(TransientError):
 
 class PermanentError(FederationError):
     """A failure that retrying cannot fix; it is reported on the object until the object changes."""
+
+
+class SuspectChangeError(TransientError):
+    """A DNS server failed a change in a way that may be the change's fault or the server's (BIND answers
+    SERVFAIL both when it is broken and when a record set would exceed ``max-records-per-type``).
+
+    The publisher splits such a change: a part that keeps failing while other parts go through is that
+    part's permanent error (its owner is told); when nothing goes through, it is the server's transient fault.
+    """
+
+
+class RejectedChangeError(PermanentError):
+    """A DNS provider refused what a change holds (a record set it does not accept), not the operator or the
+    zone: other changes would go through, so the publisher splits the change to find the owner at fault."""
 
 
 class InvalidSpecError(PermanentError):

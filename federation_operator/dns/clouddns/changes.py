@@ -22,7 +22,7 @@ from typing import Any, NotRequired, TypedDict
 
 from federation_operator.dns.packing import pack_greedily
 from federation_operator.dns.txt import parse_txt, render_txt
-from federation_operator.domain.errors import PermanentError
+from federation_operator.domain.errors import PermanentError, RejectedChangeError
 from federation_operator.domain.ownership import group_changes_by_name
 from federation_operator.domain.records import RECORD_TYPES, Changes, RecordSet
 
@@ -120,7 +120,7 @@ def plan_change_requests(
     """``changes`` as as few Cloud DNS changes as ``limits`` allow, whole names in name order.
 
     ``as_read`` gives a deletion's JSON (the record set as last read, where it matches). Raises
-    :class:`PermanentError` for a record set with more records than one may hold, or a name whose changes
+    :class:`RejectedChangeError` for a record set with more records than one may hold, or a name whose changes
     exceed one change on their own.
     """
     groups: list[NameChanges] = []
@@ -129,7 +129,7 @@ def plan_change_requests(
         group.deletions += [as_read(record) for record in (*part.delete, *part.update_old)]
         for record in (*part.update_new, *part.create):
             if len(record.values) > limits.records_per_rrset:
-                raise PermanentError(
+                raise RejectedChangeError(
                     f"{record.name} {record.type} has {len(record.values)} records; Cloud DNS takes at "
                     f"most {limits.records_per_rrset} per record set"
                 )
@@ -139,7 +139,7 @@ def plan_change_requests(
         groups,
         new_request=lambda: ChangeRequest(limits),
         add=ChangeRequest.add,
-        too_big=lambda group: PermanentError(
+        too_big=lambda group: RejectedChangeError(
             f"the changes at {group.name} exceed what one Cloud DNS change may hold ({limits})"
         ),
     )

@@ -2,7 +2,9 @@
 
 ``conditionNotMet`` (412), ``notFound`` on a deletion and ``alreadyExists`` (409) mean the zone changed since
 the plan → ``StaleChangesError``; ``cnameResourceRecordSetConflict``, other 400s, 401, 403, 413 (a per-change
-quota lower than the provider's ``ChangeLimits``) and a missing zone or project (404) → ``PermanentError``.
+quota lower than the provider's ``ChangeLimits``) and a missing zone or project (404) → ``PermanentError``;
+of these, the refusals of what a change holds (a CNAME conflict, a 400, a 413, a 403 ``quotaExceeded``) are
+``RejectedChangeError``, which the publisher splits to find the owner at fault.
 Throttling (429 ``rateLimitExceeded``, 403 ``rateLimitExceeded``/``userRateLimitExceeded``), server errors
 (5xx) and network failures pass by retrying (:func:`retry_after`).
 """
@@ -16,7 +18,12 @@ import requests
 from google.api_core import exceptions as api_exceptions
 
 from federation_operator.dns.clouddns.changes import ChangeLimits, ChangeRequest
-from federation_operator.domain.errors import FederationError, PermanentError, StaleChangesError
+from federation_operator.domain.errors import (
+    FederationError,
+    PermanentError,
+    RejectedChangeError,
+    StaleChangesError,
+)
 
 __all__ = ["detail", "map_error", "retry_after"]
 
@@ -65,7 +72,7 @@ def _refusal(
     code, reason, message = exc.code, _reason(exc), _message(exc)
     if reason == "cnameResourceRecordSetConflict":
         name = _conflicting_name(message, request)
-        return PermanentError(
+        return RejectedChangeError(
             f"{what} in {where} refused: {name} would hold a CNAME beside other data "
             "(cnameResourceRecordSetConflict)"
         )
@@ -73,6 +80,8 @@ def _refusal(
         return PermanentError(f"{what}: {where} not found: {message}")
     if code == 401:
         return PermanentError(f"{what} in {where}: the credentials were rejected (401): {message}")
+    if code == 403 and reason == "quotaExceeded" and request is not None:
+        return RejectedChangeError(f"{what} in {where} refused (403 quotaExceeded): {message}")
     if code == 403:
         return PermanentError(
             f"{what} in {where}: permission denied (403 {reason}); the credentials need the DNS "
@@ -80,10 +89,12 @@ def _refusal(
             f"dns.managedZones.list) on the project: {message}"
         )
     if code == 413:
-        return PermanentError(
+        return RejectedChangeError(
             f"{what} in {where}: the change exceeds the project's Cloud DNS quota per change (413); "
             f"lower the provider's limits ({limits}): {message}"
         )
+    if code == 400 and request is not None:
+        return RejectedChangeError(f"{what} in {where} refused ({code} {reason}): {message}")
     return PermanentError(f"{what} in {where} refused ({code} {reason}): {message}")
 
 
