@@ -18,6 +18,7 @@ from pydantic import Field, IPvAnyAddress, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from federation_operator.dns.factory import PROVIDERS
+from federation_operator.dns.options import tsig_algorithm
 from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.specs import DNS_LABEL_PATTERN, FQDN_PATTERN
 
@@ -172,6 +173,11 @@ class Settings(BaseSettings):
                 )
             if not self.dns_zone:
                 raise ValueError("dns_zone: required when dns_provider is set")
+        if self.dns_provider == "rfc2136" and "key_algorithm" in self.dns_options:
+            try:
+                tsig_algorithm(self.dns_options["key_algorithm"])
+            except PermanentError as exc:
+                raise ValueError(f"dns_options.key_algorithm: {exc}") from exc
         return self
 
     @model_validator(mode="after")

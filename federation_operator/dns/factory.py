@@ -7,7 +7,8 @@ BIND never loads boto3 or google-cloud-dns. Unknown providers and unknown or mal
 with a ``PermanentError`` naming them.
 
 Registered: ``inmemory`` (dry runs and tests; no options), ``rfc2136`` (options: ``server`` (required),
-``port``, ``key_name``, ``key_secret``, ``key_algorithm``, ``timeout``), ``route53`` and ``clouddns`` (their
+``port``, ``key_name``, ``key_secret``, ``key_algorithm`` (any spelling BIND accepts:
+:data:`~federation_operator.dns.options.TSIG_ALGORITHMS`), ``timeout``), ``route53`` and ``clouddns`` (their
 options: :func:`~federation_operator.dns.route53.build_route53`,
 :func:`~federation_operator.dns.clouddns.build_clouddns`). Option checking itself is
 :mod:`federation_operator.dns.options`.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from federation_operator.dns.options import check_options, number_option
+from federation_operator.dns.options import check_options, number_option, tsig_algorithm
 from federation_operator.dns.provider import DnsProvider
 from federation_operator.domain.errors import PermanentError
 
@@ -49,7 +50,7 @@ def _build_rfc2136(zone: str, options: Mapping[str, str]) -> DnsProvider:
         port=number_option("rfc2136", options, "port", int, 53),
         key_name=options.get("key_name"),
         key_secret=options.get("key_secret"),
-        key_algorithm=options.get("key_algorithm", "hmac-sha256"),
+        key_algorithm=tsig_algorithm(options.get("key_algorithm", "hmac-sha256")),
         timeout=number_option("rfc2136", options, "timeout", float, 10.0),
     )
 

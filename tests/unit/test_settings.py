@@ -1,4 +1,5 @@
-"""Operator settings: defaults, config file, environment precedence, and errors naming the setting."""
+"""Operator settings: defaults, config file, environment precedence, errors naming the setting, and TSIG
+algorithms in BIND's spellings (unknown ones refused at start-up)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from federation_operator.dns.factory import make_provider
+from federation_operator.dns.options import tsig_algorithm
+from federation_operator.domain.errors import PermanentError
 from federation_operator.settings import SettingsError, load_settings
 
 
@@ -123,3 +127,48 @@ def test_dns_resync_interval_is_checked(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("FEDOP_DNS_RESYNC_SECONDS", "0")
     with pytest.raises(SettingsError, match="FEDOP_DNS_RESYNC_SECONDS"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("spelled", "wire"),
+    [
+        ("hmac-sha256", "hmac-sha256."),
+        ("HMAC-SHA256.", "hmac-sha256."),
+        ("hmac-md5", "hmac-md5.sig-alg.reg.int."),
+        ("hmac-md5.sig-alg.reg.int", "hmac-md5.sig-alg.reg.int."),
+        ("HMAC-MD5.SIG-ALG.REG.INT.", "hmac-md5.sig-alg.reg.int."),
+        ("hmac-sha512", "hmac-sha512."),
+    ],
+)
+def test_tsig_algorithms_are_accepted_as_bind_spells_them(
+    monkeypatch: pytest.MonkeyPatch, spelled: str, wire: str
+) -> None:
+    monkeypatch.setenv("FEDOP_DNS_PROVIDER", "rfc2136")
+    monkeypatch.setenv("FEDOP_DNS_ZONE", "example.com")
+    monkeypatch.setenv("FEDOP_DNS_OPTIONS", f'{{"server": "127.0.0.1", "key_algorithm": "{spelled}"}}')
+    assert load_settings().dns_options["key_algorithm"] == spelled
+    assert tsig_algorithm(spelled) == wire
+    built = make_provider(
+        "rfc2136",
+        zone="example.com",
+        options={"server": "127.0.0.1", "key_name": "k", "key_secret": "AAAA", "key_algorithm": spelled},
+    )
+    assert "k" in repr(built)
+
+
+@pytest.mark.parametrize("spelled", ["hmac-sha3-256", "gss-tsig", "sha256", ""])
+def test_an_unknown_tsig_algorithm_fails_at_start_up_naming_the_option(
+    monkeypatch: pytest.MonkeyPatch, spelled: str
+) -> None:
+    monkeypatch.setenv("FEDOP_DNS_PROVIDER", "rfc2136")
+    monkeypatch.setenv("FEDOP_DNS_ZONE", "example.com")
+    monkeypatch.setenv("FEDOP_DNS_OPTIONS", f'{{"server": "127.0.0.1", "key_algorithm": "{spelled}"}}')
+    with pytest.raises(SettingsError, match="key_algorithm"):
+        load_settings()
+    # From a Secret (not seen by the settings): refused when the provider is built, not at the first request.
+    with pytest.raises(PermanentError, match="option key_algorithm"):
+        make_provider(
+            "rfc2136",
+            zone="example.com",
+            options={"server": "127.0.0.1", "key_name": "k", "key_secret": "AAAA", "key_algorithm": spelled},
+        )
