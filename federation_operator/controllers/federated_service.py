@@ -19,6 +19,7 @@ import datetime
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import replace
 from typing import Any
 
 from kubernetes import client
@@ -164,7 +165,7 @@ class FederatedServiceController:
     def _observe(self, key: Key, body: Mapping[str, Any]) -> Observation:
         namespace, name = key
         meta = body["metadata"]
-        clusters = tuple(self.registry.clusters())
+        clusters = tuple(self._reachability(c) for c in self.registry.clusters())
         spec: FederatedServiceSpec | InvalidSpecError
         try:
             spec = parse_federated_service_spec(body.get("spec") or {})
@@ -186,6 +187,19 @@ class FederatedServiceController:
             monotonic=time.monotonic(),
             now=datetime.datetime.now(datetime.UTC),
         )
+
+    def _reachability(self, info: ClusterInfo) -> ClusterInfo:
+        """The member as planning should see it: one whose calls went unanswered (silent) is unreachable
+        from then on, whatever its probe says yet — no write is planned for it (none waits on it) and its
+        shards keep their grace period, counted from the first unanswered call."""
+        self.calls.note_readiness(info.name, info.ready)
+        since = self.calls.silent_since(info.name)
+        if since is None:
+            return info
+        self.calls.recheck(info.name)
+        if info.not_ready_since is not None:
+            since = min(since, info.not_ready_since)
+        return replace(info, ready=False, not_ready_since=since)
 
     async def _settle(self, key: Key, body: Mapping[str, Any], plan: ReconcilePlan) -> float | None:
         """Hand the records to the publisher, post the events, and write the status (once the publisher
@@ -246,8 +260,6 @@ class FederatedServiceController:
         withdrawal fails the whole reconcile (it is retried with backoff), as does anything unexpected.
         """
         clusters = {c.name: c for c in observation.clusters}
-        for info in observation.clusters:
-            self.calls.note_readiness(info.name, info.ready)
         pending = {w.cluster: self._write(observation, clusters[w.cluster], w) for w in writes if _writes(w)}
         outcomes = await asyncio.gather(*pending.values(), return_exceptions=True)
         results: dict[str, WriteResult] = {}

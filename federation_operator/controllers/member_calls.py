@@ -7,9 +7,10 @@ still accepts the connection, but nothing ever answers. Every call made here is 
   ``member_request_timeout``), answered or not;
 * **silence**: a call that got no answer in time marks its member *silent*; from then on calls to it are
   refused at once (a :class:`MemberSilentError`, transient), without waiting, until the member answers
-  again. Whether it does is checked in the background — one request at a time, at most once per
-  ``timeout`` while calls keep being refused — never inside a reconcile. So a reconcile waits on a hung
-  member only if its call started before the first call to that member timed out;
+  again. Whether it does is checked in the background — one request at a time, once per ``timeout``, from
+  the first call refused (or :meth:`MemberCalls.recheck`) until it answers — never inside a reconcile. So a
+  reconcile waits on a hung member only if its call started before the first call to that member timed
+  out; the controller plans a silent member as unreachable (no writes, its shards in their grace period);
 * **count**: at most ``limit`` calls to one member are in flight at once (more are refused at once), so a
   member that hangs takes no more than that many of the I/O threads the probes, the host and the other
   members need too.
@@ -25,7 +26,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -67,20 +68,35 @@ class MemberCalls:
         limit: int,
         api_of: Callable[[str], client.ApiClient | None],
         check: Callable[..., None] = check_answering,
+        on_answer: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.timeout = timeout
         self.limit = limit
         self._api_of = api_of
         self._check_answering = check
+        self._on_answer = on_answer  # a silent member answers again (its objects need planning again)
         self._clock = clock
+        self._sleep = sleep
         self._members: dict[str, _Member] = {}
         self._checks: set[asyncio.Task[None]] = set()
 
     def silent(self, cluster: str) -> bool:
         """Whether calls to ``cluster`` are being refused because it did not answer in time."""
+        return self.silent_since(cluster) is not None
+
+    def silent_since(self, cluster: str) -> float | None:
+        """When the latest call to a silent ``cluster`` went unanswered (None: it is not silent)."""
         member = self._members.get(cluster)
-        return member is not None and member.silent_since is not None
+        return member.silent_since if member is not None else None
+
+    def recheck(self, cluster: str) -> None:
+        """A silent member is still wanted: check in the background whether it answers (at most one check at
+        a time and one per timeout); ``on_answer`` is called when it does."""
+        member = self._members.get(cluster)
+        if member is not None and member.silent_since is not None:
+            self._check_later(cluster, member)
 
     async def call(self, cluster: str, function: Callable[..., T], *args: Any) -> T:
         """``function(*args, timeout=...)`` in an I/O thread, for ``cluster``, within the bounds above."""
@@ -127,16 +143,26 @@ class MemberCalls:
         task.add_done_callback(self._checks.discard)
 
     async def _check(self, cluster: str, member: _Member, api: client.ApiClient) -> None:
+        """Ask the member once per timeout until it answers (or is no longer silent, or forgotten)."""
         try:
-            await asyncio.to_thread(functools.partial(self._check_answering, api, timeout=self.timeout))
-        except ApiConnectionError as exc:
-            log.info("member %s still does not answer: %s", cluster, exc.reason)
-        except Exception:  # a bug here must not leave the member refused for good: checked again later
-            log.exception("member %s: checking whether it answers failed", cluster)
-        else:
-            log.info("member %s answers again", cluster)
-            member.silent_since = None
-            member.probe_failed = False
+            while member.silent_since is not None and self._members.get(cluster) is member:
+                try:
+                    await asyncio.to_thread(
+                        functools.partial(self._check_answering, api, timeout=self.timeout)
+                    )
+                except ApiConnectionError as exc:
+                    log.info("member %s still does not answer: %s", cluster, exc.reason)
+                except Exception:  # a bug here must not leave the member refused for good: asked again
+                    log.exception("member %s: checking whether it answers failed", cluster)
+                else:
+                    log.info("member %s answers again", cluster)
+                    member.silent_since = None
+                    member.probe_failed = False
+                    if self._on_answer is not None:
+                        self._on_answer(cluster)
+                    return
+                member.checked_at = self._clock()
+                await self._sleep(self.timeout)
         finally:
             member.checking = False
             member.checked_at = self._clock()
@@ -152,3 +178,5 @@ class MemberCalls:
         elif member.probe_failed:
             member.silent_since = None
             member.probe_failed = False
+            if self._on_answer is not None:
+                self._on_answer(cluster)

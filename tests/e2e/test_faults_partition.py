@@ -279,6 +279,13 @@ def _hang_and_fail_over(seed: Seed, custom: client.CustomObjectsApi, hung: str, 
         lambda: ask(fed, seed.global_name()).addresses == frozenset(addresses.values()),
         timeout=120,
     )
+    # The hung member is written to again once it answers: every template change reaches it, and the
+    # deletions that had to wait for it finish.
+    eventually(
+        "every FederatedService in sync in every member again, the deleted ones gone",
+        lambda: _all_propagated(custom, seed.namespace, len(busy) + 1),
+        timeout=120,
+    )
 
 
 def _set_probe(custom: client.CustomObjectsApi, name: str, probe: dict) -> None:  # type: ignore[type-arg]
@@ -310,5 +317,8 @@ def _busy_body(name: str, namespace: str) -> dict:  # type: ignore[type-arg]
 def _all_propagated(custom: client.CustomObjectsApi, namespace: str, count: int) -> bool:
     items = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, "federatedservices")["items"]
     return len(items) == count and all(
-        (c := condition(item, "Propagated")) is not None and c["status"] == "True" for item in items
+        (c := condition(item, "Propagated")) is not None
+        and c["status"] == "True"
+        and c.get("observedGeneration") == item["metadata"]["generation"]
+        for item in items
     )

@@ -51,16 +51,35 @@ class Member:
             raise ApiConnectionError("check that it answers", "timed out")
 
 
-def make(member: Member, clock: Clock, limit: int = 8) -> MemberCalls:
-    return MemberCalls(timeout=7.0, limit=limit, api_of=lambda _: API, check=member.check, clock=clock)
+class Ticker:
+    """The checks' sleep between two attempts, ended by the test."""
+
+    def __init__(self) -> None:
+        self._tick = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        await self._tick.wait()
+        self._tick.clear()
+
+    def tick(self) -> None:
+        self._tick.set()
 
 
-async def settle(calls: MemberCalls) -> None:
-    """Let background checks finish."""
-    for _ in range(50):
+def make(member: Member, clock: Clock, limit: int = 8, ticker: Ticker | None = None) -> MemberCalls:
+    return MemberCalls(
+        timeout=7.0,
+        limit=limit,
+        api_of=lambda _: API,
+        check=member.check,
+        clock=clock,
+        sleep=(ticker or Ticker()).sleep,
+    )
+
+
+async def settle() -> None:
+    """Let background checks run until they wait again."""
+    for _ in range(20):
         await asyncio.sleep(0.01)
-        if not calls._checks:
-            return
 
 
 async def test_a_call_gets_the_whole_timeout_and_its_result() -> None:
@@ -72,8 +91,8 @@ async def test_a_call_gets_the_whole_timeout_and_its_result() -> None:
 
 
 async def test_a_member_that_did_not_answer_is_refused_at_once_until_it_answers_again() -> None:
-    member, other, clock = Member(), Member(), Clock()
-    calls = make(member, clock)
+    member, other, clock, ticker = Member(), Member(), Clock(), Ticker()
+    calls = make(member, clock, ticker=ticker)
     member.answers = False
     with pytest.raises(ApiConnectionError):
         await calls.call(HUNG, member.write, "x")
@@ -86,37 +105,28 @@ async def test_a_member_that_did_not_answer_is_refused_at_once_until_it_answers_
     # Other members are not affected.
     assert await calls.call(OTHER, other.write, "y") == "y"
     # No background check before a whole timeout has passed since it was given one.
-    await settle(calls)
+    await settle()
     assert member.checks == 0
     clock.now += 7.0
     with pytest.raises(MemberSilentError):
         await calls.call(HUNG, member.write, "x")
-    await settle(calls)
+    await settle()
     assert member.checks == 1
     assert calls.silent(HUNG)
-    # Back: the next check finds it answering, and calls are made again.
-    member.answers = True
-    clock.now += 7.0
-    with pytest.raises(MemberSilentError):
-        await calls.call(HUNG, member.write, "x")
-    await settle(calls)
-    assert member.checks == 2
-    assert not calls.silent(HUNG)
-    assert await calls.call(HUNG, member.write, "x") == "x"
-
-
-async def test_one_background_check_at_a_time() -> None:
-    member, clock = Member(), Clock()
-    calls = make(member, clock)
-    member.answers = False
-    with pytest.raises(ApiConnectionError):
-        await calls.call(HUNG, member.write, "x")
+    # One check at a time: more refusals start none while one waits for its next attempt.
     clock.now += 60.0
     for _ in range(5):
         with pytest.raises(MemberSilentError):
             await calls.call(HUNG, member.write, "x")
-    await settle(calls)
+    await settle()
     assert member.checks == 1
+    # Back: the next attempt (one timeout later) finds it answering, and calls are made again.
+    member.answers = True
+    ticker.tick()
+    await settle()
+    assert member.checks == 2
+    assert not calls.silent(HUNG)
+    assert await calls.call(HUNG, member.write, "x") == "x"
 
 
 async def test_a_failure_that_came_back_at_once_is_not_silence() -> None:
@@ -161,3 +171,38 @@ async def test_a_probe_that_failed_and_then_succeeded_ends_the_silence_at_once()
     assert not calls.silent(HUNG)
     member.answers = True
     assert await calls.call(HUNG, member.write, "x") == "x"
+
+
+async def test_a_silent_member_still_wanted_is_checked_until_it_answers() -> None:
+    member, clock, ticker, answered = Member(), Clock(), Ticker(), []
+    calls = MemberCalls(
+        timeout=7.0,
+        limit=8,
+        api_of=lambda _: API,
+        check=member.check,
+        on_answer=answered.append,
+        clock=clock,
+        sleep=ticker.sleep,
+    )
+    member.answers = False
+    with pytest.raises(ApiConnectionError):
+        await calls.call(HUNG, member.write, "x")
+    assert calls.silent_since(HUNG) == clock.now
+    calls.recheck(HUNG)  # too soon: it was just given a whole timeout
+    await settle()
+    assert member.checks == 0
+    clock.now += 7.0
+    calls.recheck(HUNG)
+    await settle()
+    assert (member.checks, answered) == (1, [])
+    # It keeps being asked, once per timeout, until it answers: nobody needs to call recheck again.
+    ticker.tick()
+    await settle()
+    assert member.checks == 2
+    member.answers = True
+    ticker.tick()
+    await settle()
+    assert (member.checks, answered, calls.silent_since(HUNG)) == (3, [HUNG], None)
+    calls.recheck(HUNG)  # not silent: nothing to check
+    await settle()
+    assert member.checks == 3
