@@ -39,6 +39,7 @@ from federation_operator.dns.provider import DnsProvider
 from federation_operator.dns.publisher import Publisher
 from federation_operator.domain.errors import FederationError, PermanentError, TransientError
 from federation_operator.domain.keys import GROUP, VERSION, Key
+from federation_operator.domain.records import ProviderLimits
 from federation_operator.domain.specs import DnsDefaults
 from federation_operator.kube import host
 from federation_operator.observability.metrics import Metrics
@@ -187,6 +188,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
             ),
             grace=config.unreachable_grace_seconds,
             alias_domains=config.alias_domains,
+            # As the provider knows them at start-up (Cloud DNS: its project's quotas, read with the zone).
+            limits=publisher.provider.limits if publisher is not None else ProviderLimits(),
         ),
         registry=runtime.registry,
         store=runtime.store,

@@ -8,8 +8,9 @@ with a ``PermanentError`` naming them.
 
 Registered: ``inmemory`` (dry runs and tests; no options), ``rfc2136`` (options: ``server`` (required),
 ``port``, ``key_name``, ``key_secret``, ``key_algorithm`` (any spelling BIND accepts:
-:data:`~federation_operator.dns.options.TSIG_ALGORITHMS`), ``timeout``), ``route53`` and ``clouddns`` (their
-options: :func:`~federation_operator.dns.route53.build_route53`,
+:data:`~federation_operator.dns.options.TSIG_ALGORITHMS`), ``timeout``, ``max_records_per_type`` (the
+server's, 100 as BIND's default, 0 for none)), ``route53`` and ``clouddns`` (their options:
+:func:`~federation_operator.dns.route53.build_route53`,
 :func:`~federation_operator.dns.clouddns.build_clouddns`). Option checking itself is
 :mod:`federation_operator.dns.options`.
 """
@@ -42,8 +43,14 @@ def _build_rfc2136(zone: str, options: Mapping[str, str]) -> DnsProvider:
         "rfc2136",
         options,
         required=("server",),
-        optional=("port", "key_name", "key_secret", "key_algorithm", "timeout"),
+        optional=("port", "key_name", "key_secret", "key_algorithm", "timeout", "max_records_per_type"),
     )
+    # BIND's max-records-per-type (100 by default); 0, as in named.conf, is no limit.
+    per_type = number_option("rfc2136", options, "max_records_per_type", int, 100)
+    if per_type < 0:
+        raise PermanentError(
+            f"DNS provider rfc2136: option max_records_per_type must be 0 or more, got {per_type}"
+        )
     return Rfc2136Provider(
         server=options["server"],
         zone=zone,
@@ -52,6 +59,7 @@ def _build_rfc2136(zone: str, options: Mapping[str, str]) -> DnsProvider:
         key_secret=options.get("key_secret"),
         key_algorithm=tsig_algorithm(options.get("key_algorithm", "hmac-sha256")),
         timeout=number_option("rfc2136", options, "timeout", float, 10.0),
+        max_values_per_set=per_type or None,
     )
 
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from federation_operator.dns.provider import check_in_zone
-from federation_operator.domain.errors import FederationError, StaleChangesError
-from federation_operator.domain.records import Changes, RecordSet, normalize_name
+from federation_operator.domain.errors import FederationError, PermanentError, StaleChangesError
+from federation_operator.domain.records import Changes, ProviderLimits, RecordSet, normalize_name
 from federation_operator.planning.zone_diff import InapplicableChangesError, render_applied
 
 __all__ = ["InMemoryProvider"]
@@ -26,8 +26,16 @@ __all__ = ["InMemoryProvider"]
 class InMemoryProvider:
     """One zone's record sets in a dict."""
 
-    def __init__(self, zone: str, records: Iterable[RecordSet] = (), *, with_serial: bool = False) -> None:
+    def __init__(
+        self,
+        zone: str,
+        records: Iterable[RecordSet] = (),
+        *,
+        with_serial: bool = False,
+        limits: ProviderLimits = ProviderLimits(),  # noqa: B008 (frozen, so one shared default is safe)
+    ) -> None:
         self._zone = normalize_name(zone)
+        self._limits = limits
         self._serial: int | None = 1 if with_serial else None
         self.serial_reads = 0
         """Calls to :meth:`serial`."""
@@ -42,6 +50,11 @@ class InMemoryProvider:
     @property
     def zone(self) -> str:
         return self._zone
+
+    @property
+    def limits(self) -> ProviderLimits:
+        """The limits given, enforced by :meth:`apply` as a real provider would (refused, nothing applied)."""
+        return self._limits
 
     async def serial(self) -> int | None:
         self.serial_reads += 1
@@ -63,11 +76,22 @@ class InMemoryProvider:
             raise self._failures.pop(0)
         check_in_zone(changes, self._zone)
         try:
-            self._records = render_applied(self._records, changes)
+            after = render_applied(self._records, changes)
         except InapplicableChangesError as exc:
             raise StaleChangesError(f"zone {self._zone} changed since the plan: {exc}") from exc
+        self._check_limits(changes, after)
+        self._records = after
         self._bump()
         return 1
+
+    def _check_limits(self, changes: Changes, after: tuple[RecordSet, ...]) -> None:
+        most = self._limits.max_values_per_set
+        for record in (*changes.create, *changes.update_new):
+            if most is not None and len(record.values) > most:
+                raise PermanentError(f"{record.name} {record.type}: more than {most} records in one set")
+        quota = self._limits.max_record_sets
+        if quota is not None and len(after) > quota and len(after) > len(self._records):
+            raise PermanentError(f"zone {self._zone}: more than {quota} record sets")
 
     def _bump(self) -> None:
         if self._serial is not None:

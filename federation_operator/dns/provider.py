@@ -1,7 +1,8 @@
 """The narrow DNS provider protocol every adapter implements, and what adapters share around it.
 
 A provider serves one zone. It lists the zone's record sets of the types the operator manages
-(``RECORD_TYPES``: A, AAAA, CNAME, TXT), applies a ``Changes`` in as few calls as the provider allows, and,
+(``RECORD_TYPES``: A, AAAA, CNAME, TXT) and a marker of any other types at a name, says what it accepts
+(``limits``), applies a ``Changes`` in as few calls as the provider allows, and,
 where the provider has one, tells the zone's version cheaply (``serial``: the SOA serial for RFC 2136) so
 that drift checks need not read the whole zone each time. It
 knows nothing of ownership: :mod:`federation_operator.planning.zone_diff` plans only changes to records the
@@ -20,7 +21,14 @@ import random
 from typing import Protocol
 
 from federation_operator.domain.errors import PermanentError
-from federation_operator.domain.records import Changes, RecordSet, normalize_name, zone_problem
+from federation_operator.domain.records import (
+    OTHER,
+    Changes,
+    ProviderLimits,
+    RecordSet,
+    normalize_name,
+    zone_problem,
+)
 
 __all__ = ["DnsProvider", "backoff_delay", "check_in_zone"]
 
@@ -33,8 +41,18 @@ class DnsProvider(Protocol):
         """The zone's absolute name with its trailing dot, such as ``example.com.``."""
         ...
 
+    @property
+    def limits(self) -> ProviderLimits:
+        """What the provider accepts (values per record set, record sets in the zone), as far as known: the
+        planner keeps within them instead of learning them from a refusal. May be refined by a read (Cloud
+        DNS reads its project's quotas with the zone)."""
+        ...
+
     async def records(self) -> list[RecordSet]:
-        """Every record set of type A, AAAA, CNAME or TXT in the zone, ours and foreign alike."""
+        """Every record set of type A, AAAA, CNAME or TXT in the zone, ours and foreign alike, plus one
+        :data:`~federation_operator.domain.records.OTHER` marker at each name holding any other type (MX,
+        SRV, NS...; :func:`~federation_operator.domain.records.other_types_marker`), so that the diff never
+        plans a CNAME beside them."""
         ...
 
     async def serial(self) -> int | None:
@@ -62,6 +80,8 @@ def check_in_zone(changes: Changes, zone: str) -> None:
     """Raise :class:`PermanentError` if ``changes`` touch a name outside ``zone`` (or a CNAME at its apex)."""
     zone = normalize_name(zone)
     for record in (*changes.delete, *changes.update_new, *changes.create):
+        if record.type == OTHER:  # a marker of foreign data: the operator never writes or deletes one
+            raise PermanentError(f"{record.name}: the operator never changes records of other types")
         problem = zone_problem(record, zone)
         if problem == "outside":
             raise PermanentError(f"{record.name} is outside the zone {zone}")

@@ -541,7 +541,13 @@ class Publisher:
         assert self._zone is not None
         desired = {owner_of(k): self._desired.get(k, ()) for k in keys}
         return plan_zone_changes_into(
-            self._zone, desired, federation=self.federation, zone=self.zone, order=[owner_of(k) for k in keys]
+            self._zone,
+            desired,
+            federation=self.federation,
+            zone=self.zone,
+            order=[owner_of(k) for k in keys],
+            # The zone's quota, planned rather than refused: an owner it leaves no room for sees a conflict.
+            max_record_sets=self.provider.limits.max_record_sets,
         )
 
     async def _apply(self, changes: Changes) -> None:

@@ -1,7 +1,8 @@
 """The RFC 2136 provider: any server taking dynamic UPDATEs (BIND, Knot, PowerDNS, Windows DNS); dnspython.
 
-- **Reading** is one zone transfer (AXFR, TSIG-signed), filtered to A, AAAA, CNAME and TXT record sets (the
-  apex SOA and NS, and any other type, are not the operator's business). ``serial`` asks for the zone's SOA
+- **Reading** is one zone transfer (AXFR, TSIG-signed), filtered to A, AAAA, CNAME and TXT record sets, plus
+  one ``OTHER`` marker at each name below the apex holding other types (MX, SRV...): the planner must see
+  them, because BIND silently ignores a CNAME added beside them. ``serial`` asks for the zone's SOA
   (one TSIG-signed query over UDP, a few hundred octets): every UPDATE moves the serial, ours and anyone
   else's, so drift checks transfer the zone only when it moved. A signed query also proves the key each
   time: a refused key shows up at the cheap check, not only at the next write.
@@ -64,13 +65,19 @@ from federation_operator.domain.ownership import group_changes_by_name
 from federation_operator.domain.records import (
     RECORD_TYPES,
     Changes,
+    ProviderLimits,
     RecordSet,
     RecordType,
     cname_clash,
     normalize_name,
+    other_types_marker,
 )
 
-__all__ = ["MAX_MESSAGE_SIZE", "Rfc2136Provider"]
+__all__ = ["BIND_MAX_RECORDS_PER_TYPE", "MAX_MESSAGE_SIZE", "Rfc2136Provider"]
+
+BIND_MAX_RECORDS_PER_TYPE = 100
+"""BIND 9's default ``max-records-per-type`` (since 9.18.28 and 9.20): an UPDATE that would put more records
+in one record set is refused with SERVFAIL ("too many records")."""
 
 MAX_MESSAGE_SIZE = 65535
 """The largest DNS message over TCP (a two-octet length prefix)."""
@@ -103,6 +110,7 @@ class Rfc2136Provider:
         key_algorithm: str = "hmac-sha256",
         timeout: float = 10.0,
         max_message_size: int = MAX_MESSAGE_SIZE,
+        max_values_per_set: int | None = BIND_MAX_RECORDS_PER_TYPE,
     ) -> None:
         if (key_name is None) != (key_secret is None):
             raise PermanentError("rfc2136: give both the TSIG key name and its secret, or neither")
@@ -128,10 +136,16 @@ class Rfc2136Provider:
             except (binascii.Error, ValueError, dns.exception.DNSException) as exc:
                 raise PermanentError(f"rfc2136: TSIG key {key_name!r} is unusable: {exc}") from exc
         self.messages_sent = 0
+        self._limits = ProviderLimits(max_values_per_set=max_values_per_set)
 
     @property
     def zone(self) -> str:
         return self._zone
+
+    @property
+    def limits(self) -> ProviderLimits:
+        """BIND's ``max-records-per-type`` (100 unless the server says otherwise); no zone quota."""
+        return self._limits
 
     def __repr__(self) -> str:
         key = f", key={self._key.name}" if self._key else ""
@@ -176,12 +190,18 @@ class Rfc2136Provider:
         except Exception as exc:
             raise self._io_error(exc, "zone transfer (AXFR)") from exc
         found: list[RecordSet] = []
+        others: dict[str, set[str]] = {}
         for name, rdataset in transfer.iterate_rdatasets():
             rtype = dns.rdatatype.to_text(rdataset.rdtype)
-            if rdataset.rdclass != dns.rdataclass.IN or rtype not in _RDTYPES:
+            if rdataset.rdclass != dns.rdataclass.IN:
+                continue
+            if rtype not in _RDTYPES:
+                if name != self._origin:  # the apex's SOA and NS are the zone's own
+                    others.setdefault(name.to_text(), set()).add(rtype)
                 continue
             values = tuple(_value_of(rdata) for rdata in rdataset)
             found.append(RecordSet(name=name.to_text(), type=rtype, ttl=rdataset.ttl, values=values))
+        found += filter(None, (other_types_marker(name, types) for name, types in others.items()))
         return sorted(found)
 
     # --- writing -------------------------------------------------------------------------------------------

@@ -6,6 +6,10 @@
 - :class:`Conflict`: a record the operator wanted but may not touch (someone else owns the name);
 - :class:`ShardAddresses`: what a healthy shard contributes to DNS (its region, zones and ingress addresses);
 - :class:`ServiceNames`: the seed article's DNS names of one FederatedService, tier by tier;
+- :class:`ProviderLimits`: what a provider accepts (values per record set, record sets per zone), known to
+  the planner before anything is sent;
+- :data:`OTHER`: the marker record set a provider lists at a name holding types the operator does not manage
+  (MX, SRV, NS...), so that the diff sees them (a CNAME may not join them);
 - the rules of where record sets may stand, each written once for the diff and every provider:
   :func:`in_zone` and :func:`zone_problem` (inside the zone, no CNAME at its apex), :func:`cname_clash` and
   :func:`cname_clashes` (a CNAME shares its name with no other data).
@@ -23,9 +27,11 @@ from typing import Literal, get_args
 from federation_operator.domain.members import Ingress
 
 __all__ = [
+    "OTHER",
     "RECORD_TYPES",
     "Changes",
     "Conflict",
+    "ProviderLimits",
     "PublishResult",
     "RecordKey",
     "RecordSet",
@@ -38,12 +44,26 @@ __all__ = [
     "describe_mismatch",
     "in_zone",
     "normalize_name",
+    "other_types_marker",
     "zone_problem",
 ]
 
-RecordType = Literal["A", "AAAA", "CNAME", "TXT"]
-RECORD_TYPES: tuple[RecordType, ...] = get_args(RecordType)
-"""The record types the operator reads and writes; providers list only these."""
+ManagedType = Literal["A", "AAAA", "CNAME", "TXT"]
+RECORD_TYPES: tuple[ManagedType, ...] = get_args(ManagedType)
+"""The record types the operator reads and writes."""
+
+RecordType = Literal["A", "AAAA", "CNAME", "TXT", "OTHER"]
+"""A record set's type: a managed one, or :data:`OTHER`."""
+
+OTHER: Literal["OTHER"] = "OTHER"
+"""The type of the marker a provider lists at a name that holds record types the operator does not manage
+(MX, SRV, NS, CAA...): one marker per name, TTL 0, its values the type names (``("MX", "SRV")``). The
+planner never writes one; it only has to see that the name holds other data, which a CNAME may not join
+(without it, BIND silently drops a CNAME added beside an MX and the status would say published)."""
+
+# DNSSEC's own records may stand beside a CNAME (RFC 4035 §2.5), and the apex's SOA and NS are the zone's:
+# neither counts as other data at a name.
+_NOT_OTHER = frozenset({"RRSIG", "NSEC", "NSEC3", "NSEC3PARAM", "DNSKEY", "CDS", "CDNSKEY", "TYPE65534"})
 
 RecordKey = tuple[str, RecordType]
 """A record set's identity in a zone: (absolute name, type)."""
@@ -81,6 +101,8 @@ def _normalize_values(rtype: RecordType, values: Iterable[str]) -> tuple[str, ..
         if len(targets) != 1:
             raise ValueError(f"a CNAME holds exactly one target, got {sorted(targets)}")
         return tuple(targets)
+    if rtype == OTHER:
+        return tuple(sorted({v.strip().upper() for v in raw}))
     # TXT: the unquoted text, one value per TXT record (its character-strings joined).
     return tuple(sorted(raw))
 
@@ -100,7 +122,7 @@ class RecordSet:
     values: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if self.type not in RECORD_TYPES:
+        if self.type not in RECORD_TYPES and self.type != OTHER:
             raise ValueError(f"unsupported record type {self.type!r}; supported: {', '.join(RECORD_TYPES)}")
         if isinstance(self.ttl, bool) or not isinstance(self.ttl, int) or not 0 <= self.ttl <= 2**31 - 1:
             raise ValueError(f"TTL must be an integer from 0 to 2147483647, got {self.ttl!r}")
@@ -166,6 +188,38 @@ class Changes:
             lines += [f"  ~ {old}", f"    → {new}"]
         lines += [f"  + {record}" for record in self.create]
         return "\n".join(lines)
+
+
+def other_types_marker(name: str, types: Iterable[str]) -> RecordSet | None:
+    """The :data:`OTHER` marker for ``types`` found at ``name`` (any types, as a provider lists them), or
+    ``None`` when none of them is other data: managed types, DNSSEC records and the apex's SOA and NS are
+    left out by the caller or here."""
+    others = {t.upper() for t in types} - set(RECORD_TYPES) - {OTHER} - _NOT_OTHER
+    return RecordSet(name=name, type=OTHER, ttl=0, values=tuple(others)) if others else None
+
+
+@dataclass(frozen=True)
+class ProviderLimits:
+    """What one provider accepts, known to the planner so that nothing is discovered by a refusal.
+
+    ``max_values_per_set``: records in one record set (BIND's ``max-records-per-type``, 100 by default;
+    Cloud DNS's ``resourceRecordsPerRrset``, 100 by default); a tier with more healthy addresses publishes a
+    deterministic subset (lowest addresses first) and says so. ``max_record_sets``: record sets in the zone
+    (Cloud DNS's ``rrsetsPerManagedZone``, 10,000 by default; Route 53's hosted-zone limit, 10,000 by
+    default); an owner whose new record sets would pass it gets them reported as conflicts, and the others
+    publish. ``None``: no known limit.
+    """
+
+    max_values_per_set: int | None = None
+    max_record_sets: int | None = None
+
+    def __post_init__(self) -> None:
+        for label, value in (
+            ("max_values_per_set", self.max_values_per_set),
+            ("max_record_sets", self.max_record_sets),
+        ):
+            if value is not None and value < 1:
+                raise ValueError(f"{label} must be at least 1, got {value}")
 
 
 def in_zone(name: str, zone: str) -> bool:

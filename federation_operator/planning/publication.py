@@ -17,12 +17,18 @@ from collections.abc import Iterable, Sequence
 
 from federation_operator.domain.health import HealthSnapshot, ShardHealth
 from federation_operator.domain.members import ClusterInfo
-from federation_operator.domain.records import PublishResult, RecordSet, ServiceNames, ShardAddresses
+from federation_operator.domain.records import (
+    ProviderLimits,
+    PublishResult,
+    RecordSet,
+    ServiceNames,
+    ShardAddresses,
+)
 from federation_operator.domain.status import DnsStatus
-from federation_operator.planning.records import plan_records, render_published
+from federation_operator.planning.records import TierPlan, plan_tiers, render_published
 from federation_operator.planning.status import DnsVerdict
 
-__all__ = ["plan_service_records", "plan_topology", "render_dns_status"]
+__all__ = ["plan_service_records", "plan_service_tiers", "plan_topology", "render_dns_status"]
 
 
 def plan_topology(clusters: Iterable[ClusterInfo]) -> dict[str, frozenset[str]]:
@@ -40,19 +46,37 @@ def plan_service_records(
     aliases: Sequence[str],
     clusters: Sequence[ClusterInfo],
     counted: Sequence[ShardHealth],
+    limits: ProviderLimits = ProviderLimits(),  # noqa: B008 (frozen, so one shared default is safe)
 ) -> tuple[RecordSet, ...]:
     """The geo-tiered record sets of one FederatedService from the shards DNS counts."""
+    return plan_service_tiers(
+        names=names, ttl=ttl, aliases=aliases, clusters=clusters, counted=counted, limits=limits
+    ).records
+
+
+def plan_service_tiers(
+    *,
+    names: ServiceNames,
+    ttl: int,
+    aliases: Sequence[str],
+    clusters: Sequence[ClusterInfo],
+    counted: Sequence[ShardHealth],
+    limits: ProviderLimits = ProviderLimits(),  # noqa: B008 (frozen, so one shared default is safe)
+) -> TierPlan:
+    """The geo-tiered record sets of one FederatedService from the shards DNS counts, within the provider's
+    ``limits``, with the notes of what a tier leaves out (:func:`plan_tiers`)."""
     addresses = [
         ShardAddresses.from_ingress(cluster=s.cluster, region=s.region, zones=s.zones, ingress=s.ingress)
         for s in counted
         if s.region
     ]
-    return plan_records(
+    return plan_tiers(
         names=names,
         ttl=ttl,
         aliases=aliases,
         topology=plan_topology(clusters),
         healthy=addresses,
+        max_values=limits.max_values_per_set,
     )
 
 
@@ -64,9 +88,11 @@ def render_dns_status(
     result: PublishResult | None,
     health: HealthSnapshot,
     previous: DnsStatus | None,
+    notes: Sequence[str] = (),
 ) -> tuple[DnsStatus | None, DnsVerdict]:
     """`status.dns` and the `DNSPublished` verdict from what the publisher reports for this object
-    (``submitted``: the records handed to it now, None when the snapshot let none be planned)."""
+    (``submitted``: the records handed to it now, None when the snapshot let none be planned; ``notes``:
+    what the tiers leave out, :attr:`TierPlan.notes`, added to the `Published` message)."""
     if health.frozen:
         return previous, DnsVerdict(
             "False",
@@ -96,4 +122,7 @@ def render_dns_status(
     if not result.desired:
         return status, DnsVerdict("True", "NoHealthyShards", "no healthy shard: nothing is published")
     count = len([r for r in result.desired if r.type != "TXT"])
-    return status, DnsVerdict("True", "Published", f"{count} record sets published in {names.domain}")
+    message = f"{count} record sets published in {names.domain}"
+    if notes:
+        message += f"; {'; '.join(notes)}"
+    return status, DnsVerdict("True", "Published", message)

@@ -18,13 +18,13 @@ from federation_operator.domain.errors import InvalidSpecError
 from federation_operator.domain.health import HealthSnapshot
 from federation_operator.domain.keys import Key
 from federation_operator.domain.members import ClusterInfo, EndpointSummary, ObservedService
-from federation_operator.domain.records import PublishResult, RecordSet, ServiceNames
+from federation_operator.domain.records import ProviderLimits, PublishResult, RecordSet, ServiceNames
 from federation_operator.domain.specs import DnsDefaults, FederatedServiceSpec
 from federation_operator.domain.status import FederatedServiceStatus
 from federation_operator.planning.health import Partition, ShardObservation, plan_health
 from federation_operator.planning.overrides import plan_cluster_overrides
 from federation_operator.planning.placement import plan_placement, unknown_clusters
-from federation_operator.planning.publication import plan_service_records, render_dns_status
+from federation_operator.planning.publication import plan_service_tiers, render_dns_status
 from federation_operator.planning.services import is_in_sync, is_owned_by, render_member_service
 from federation_operator.planning.status import DnsVerdict, render_shard_status, render_status
 from federation_operator.planning.tenancy import plan_alias_refusal
@@ -65,6 +65,8 @@ class Federation:
     grace: float = 40.0
     # Namespace ("*": every namespace) → the domains its aliases may use, beyond its own subtree.
     alias_domains: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # What the DNS provider accepts: a tier over its values per record set publishes a subset, said so.
+    limits: ProviderLimits = field(default_factory=ProviderLimits)
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,7 @@ def plan_reconcile(
     )
     events, cleared = _write_events(observation, federation.name, writes, results)
     records: tuple[RecordSet, ...] | None = None
+    notes: tuple[str, ...] = ()
     dns = None
     if federation.domain is not None:
         names = ServiceNames(
@@ -198,13 +201,15 @@ def plan_reconcile(
             domain=federation.domain,
         )
         if health.publishable:
-            records = plan_service_records(
+            tiers = plan_service_tiers(
                 names=names,
                 ttl=spec.dns.effective_ttl(federation.defaults),
                 aliases=spec.dns.aliases,
                 clusters=observation.clusters,
                 counted=health.counted(),
+                limits=federation.limits,
             )
+            records, notes = tiers.records, tiers.notes
         previous_dns = observation.previous.dns if observation.previous else None
         dns = render_dns_status(
             names=names,
@@ -213,6 +218,7 @@ def plan_reconcile(
             result=observation.published,
             health=health,
             previous=previous_dns,
+            notes=notes,
         )
         more_events, more_cleared = _dns_events(health, dns[1])
         events += more_events

@@ -17,6 +17,7 @@ So a client resolving its own zone's name follows CNAMEs up to the nearest tier 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from federation_operator.domain.records import (
@@ -28,10 +29,21 @@ from federation_operator.domain.records import (
 )
 from federation_operator.domain.status import PublishedRecord
 
-__all__ = ["plan_records", "render_published"]
+__all__ = ["TierPlan", "plan_records", "plan_tiers", "render_published"]
 
 Tier = Literal["global", "region", "zone", "alias"]
 _TIER_ORDER: Mapping[Tier, int] = {"global": 0, "region": 1, "zone": 2, "alias": 3}
+
+
+@dataclass(frozen=True)
+class TierPlan:
+    """The record sets of one FederatedService, and what they leave out, said for its status."""
+
+    records: tuple[RecordSet, ...]
+    notes: tuple[str, ...] = ()
+    """One sentence per tier that publishes fewer targets than it has healthy shards for, in tier order
+    (global, regions, zones): over the provider's values per record set, or hostnames a CNAME cannot all
+    hold."""
 
 
 def plan_records(
@@ -41,7 +53,23 @@ def plan_records(
     aliases: Sequence[str],
     topology: Mapping[str, frozenset[str]],
     healthy: Sequence[ShardAddresses],
+    max_values: int | None = None,
 ) -> tuple[RecordSet, ...]:
+    """The record sets of :func:`plan_tiers`, without its notes."""
+    return plan_tiers(
+        names=names, ttl=ttl, aliases=aliases, topology=topology, healthy=healthy, max_values=max_values
+    ).records
+
+
+def plan_tiers(
+    *,
+    names: ServiceNames,
+    ttl: int,
+    aliases: Sequence[str],
+    topology: Mapping[str, frozenset[str]],
+    healthy: Sequence[ShardAddresses],
+    max_values: int | None = None,
+) -> TierPlan:
     """The record sets to publish for one FederatedService, sorted, all with ``ttl``.
 
     ``topology`` maps every region of the federation's member clusters (healthy or not) to its zones, so
@@ -55,20 +83,26 @@ def plan_records(
       no answer. The owner's plan then deletes whatever was published before.
     - **Whenever any shard is healthy, every zone name resolves** (through at most two CNAMEs) to a non-empty
       answer: its own shards, else its region's, else the global name's.
-    - **IP ingress** gives A and AAAA record sets (both at one name when a tier has both families).
+    - **IP ingress** gives A and AAAA record sets (both at one name when a tier has both families; an
+      IPv6-only tier has an AAAA record set alone).
+    - **The provider's limit** (``max_values``, values per record set: 100 on BIND and Cloud DNS): a family
+      with more healthy addresses publishes the lowest ones (by address: deterministic, so the subset only
+      changes when health does, and never more than the limit), and a note says how many of how many.
     - **Hostname ingress** (an AWS ELB's) is never resolved to addresses, which would go stale. A tier whose
       healthy shards are reached by hostnames only becomes a CNAME to one of them; a CNAME holds a single
       target, so it is the lexicographically first hostname of the tier (deterministic, so plans stay
-      stable while health does). A tier mixing IP and hostname shards publishes the IPs only: a CNAME cannot
-      sit beside A records, and the IPs already give clients healthy answers. A shard with both an IP and a
-      hostname counts as an IP shard.
+      stable while health does), and a note names the hostnames left out. A tier mixing IP and hostname
+      shards publishes the IPs (a CNAME cannot sit beside A records, and the IPs already give clients healthy
+      answers) and a note names the hostnames left out. A shard with both an IP and a hostname counts as an
+      IP shard. No shard is ever dropped without its tier's note saying so.
     - **Name clashes.** A zone whose label equals a region's (``dc1`` as both) gets the region's record only.
       A zone listed under several regions belongs to the lexicographically first. An alias equal to one of
       the generated names is dropped (it would point at itself); duplicate aliases collapse.
     """
     shards = [shard for shard in healthy if shard.has_addresses]
     if not shards:
-        return ()
+        return TierPlan(records=())
+    tier = _Tiers(ttl=ttl, max_values=max_values)
 
     region_of_zone: dict[str, str] = {}
     for region in sorted(r.lower() for r in topology):
@@ -79,23 +113,23 @@ def plan_records(
             region_of_zone.setdefault(zone, shard.region)
     regions = {r.lower() for r in topology} | {s.region for s in shards} | set(region_of_zone.values())
 
-    records: list[RecordSet] = list(_tier(names.global_name, shards, ttl))
+    records: list[RecordSet] = list(tier.plan(names.global_name, shards))
     taken = {names.global_name}
     for region in sorted(regions):
         name = names.region_name(region)
         in_region = [s for s in shards if s.region == region]
-        records += _tier(name, in_region, ttl) or [_cname(name, names.global_name, ttl)]
+        records += tier.plan(name, in_region) or [_cname(name, names.global_name, ttl)]
         taken.add(name)
     for zone, region in sorted(region_of_zone.items()):
         name = names.zone_name(zone)
         if name in taken:
             continue
         serving = [s for s in shards if zone in s.zones]
-        records += _tier(name, serving, ttl) or [_cname(name, names.region_name(region), ttl)]
+        records += tier.plan(name, serving) or [_cname(name, names.region_name(region), ttl)]
         taken.add(name)
     for alias in sorted({normalize_name(a) for a in aliases} - taken):
         records.append(_cname(alias, names.global_name, ttl))
-    return tuple(sorted(records))
+    return TierPlan(records=tuple(sorted(records)), notes=tuple(tier.notes))
 
 
 def render_published(
@@ -116,7 +150,7 @@ def render_published(
     blocked = {(c.name, c.type) for c in conflicts}
     published: list[tuple[int, PublishedRecord]] = []
     for record in records:
-        if record.type == "TXT" or record.key in blocked:
+        if record.type not in ("A", "AAAA", "CNAME") or record.key in blocked:
             continue
         label = names.tier_label(record.name)
         tier: Tier
@@ -136,17 +170,57 @@ def _zones_of(topology: Mapping[str, frozenset[str]], region: str) -> frozenset[
     return frozenset().union(*(zones for r, zones in topology.items() if r.lower() == region))
 
 
-def _tier(name: str, shards: Sequence[ShardAddresses], ttl: int) -> list[RecordSet]:
-    """The records answering for ``shards`` at ``name``, or ``[]`` when they have nothing to offer."""
-    ipv4 = {ip for shard in shards for ip in shard.ipv4}
-    ipv6 = {ip for shard in shards for ip in shard.ipv6}
-    if ipv4 or ipv6:
-        found = [RecordSet(name=name, type="A", ttl=ttl, values=tuple(ipv4))] if ipv4 else []
-        if ipv6:
-            found.append(RecordSet(name=name, type="AAAA", ttl=ttl, values=tuple(ipv6)))
-        return found
-    hostnames = sorted({host for shard in shards for host in shard.hostnames})
-    return [_cname(name, hostnames[0], ttl)] if hostnames else []
+class _Tiers:
+    """Plans one tier at a time within the provider's limit, collecting the notes of what was left out."""
+
+    def __init__(self, *, ttl: int, max_values: int | None) -> None:
+        if max_values is not None and max_values < 1:
+            raise ValueError(f"max_values must be at least 1, got {max_values}")
+        self.ttl = ttl
+        self.max_values = max_values
+        self.notes: list[str] = []
+
+    def plan(self, name: str, shards: Sequence[ShardAddresses]) -> list[RecordSet]:
+        """The records answering for ``shards`` at ``name``, or ``[]`` when they have nothing to offer."""
+        found = [
+            record
+            for record in (
+                self._addresses(name, "A", {ip for s in shards for ip in s.ipv4}),
+                self._addresses(name, "AAAA", {ip for s in shards for ip in s.ipv6}),
+            )
+            if record is not None
+        ]
+        hostnames = sorted(
+            {host for shard in shards if not (shard.ipv4 or shard.ipv6) for host in shard.hostnames}
+        )
+        if found:
+            if hostnames:
+                self.notes.append(
+                    f"{name} publishes IP addresses only: the hostname targets {', '.join(hostnames)} are "
+                    "not published (a CNAME cannot stand beside A/AAAA records)"
+                )
+            return found
+        if not hostnames:
+            return []
+        if len(hostnames) > 1:
+            self.notes.append(
+                f"{name} is a CNAME to {hostnames[0]}; {len(hostnames) - 1} more hostname targets are not "
+                f"published (a CNAME holds one target): {', '.join(hostnames[1:])}"
+            )
+        return [_cname(name, hostnames[0], self.ttl)]
+
+    def _addresses(self, name: str, rtype: Literal["A", "AAAA"], addresses: set[str]) -> RecordSet | None:
+        if not addresses:
+            return None
+        record = RecordSet(name=name, type=rtype, ttl=self.ttl, values=tuple(addresses))
+        if self.max_values is None or len(record.values) <= self.max_values:
+            return record
+        # RecordSet sorts values by address: the subset is the lowest addresses, the same for the same health.
+        self.notes.append(
+            f"{name} publishes {self.max_values} of {len(record.values)} healthy {rtype} addresses "
+            f"(lowest addresses first; the DNS provider takes at most {self.max_values} per record set)"
+        )
+        return RecordSet(name=name, type=rtype, ttl=self.ttl, values=record.values[: self.max_values])
 
 
 def _cname(name: str, target: str, ttl: int) -> RecordSet:

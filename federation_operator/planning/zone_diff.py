@@ -40,6 +40,7 @@ from federation_operator.domain.ownership import (
     render_ownership_value,
 )
 from federation_operator.domain.records import (
+    OTHER,
     Changes,
     Conflict,
     RecordKey,
@@ -121,6 +122,7 @@ def plan_zone_changes_into(
     federation: str,
     zone: str | None = None,
     order: Sequence[str] | None = None,
+    max_record_sets: int | None = None,
 ) -> tuple[Changes, dict[str, tuple[Conflict, ...]]]:
     """:func:`plan_zone_changes` against an index kept by the caller, which afterwards holds the zone as the
     plan leaves it (the caller re-reads the zone if the plan is not applied after all).
@@ -128,6 +130,11 @@ def plan_zone_changes_into(
     ``order`` plans the owners in that order instead of name order (it must list each owner of
     ``desired_by_owner`` once): an earlier owner wins a name that several want. The publisher passes the
     oldest FederatedService first, so a contested name goes to the one that asked first.
+
+    ``max_record_sets`` is the zone's quota of record sets (ownership records count: the provider counts
+    them too): an owner whose plan would leave the zone above it publishes none of its *new* names, which
+    are reported as conflicts naming the quota; its updates and deletions still go out, and so do the plans
+    of the owners after it that fit (a deletion frees room for them).
     """
     owners = sorted(desired_by_owner) if order is None else list(order)
     if sorted(owners) != sorted(desired_by_owner):
@@ -138,6 +145,8 @@ def plan_zone_changes_into(
         changes, found = _plan_owner(
             state, desired_by_owner[owner], federation=federation, owner=owner, zone=zone
         )
+        if max_record_sets is not None:
+            changes, found = _within_quota(state, changes, found, max_record_sets)
         state.apply(changes)
         plans.append(changes)
         conflicts[owner] = found
@@ -356,6 +365,12 @@ def _blocker(state: ZoneIndex, record: RecordSet, ours: OwnerTag, zone: str | No
     if key in state.records and key not in state.owners:
         return f"a {record.type} record set without an ownership record already exists here"
     for other in sorted(state.types_at.get(record.name, set()) - {record.type}):
+        if other == OTHER and record.type == "CNAME":
+            kinds = ", ".join(state.records[(record.name, OTHER)].values)
+            return (
+                f"records of type {kinds}, which this operator does not manage, exist at this name, "
+                "and a CNAME cannot share a name with other data"
+            )
         if cname_clash((record.type, other)) and state.owners.get((record.name, other)) != ours:
             return (
                 f"a {other} record set not owned by {ours.owner} exists at this name, "
@@ -418,6 +433,36 @@ def _plan_owner(
         delete=tuple(sorted(delete, key=_reading_order)),
     )
     return changes, tuple(conflicts)
+
+
+def _within_quota(
+    state: ZoneIndex, changes: Changes, conflicts: tuple[Conflict, ...], quota: int
+) -> tuple[Changes, tuple[Conflict, ...]]:
+    """``changes`` without the owner's new names when they would take the zone past ``quota`` record sets.
+
+    A creation at a name the plan also deletes from (an A → CNAME switch) replaces a record set and stays.
+    """
+    after = len(state) + len(changes.create) - len(changes.delete)
+    if after <= quota:
+        return changes, conflicts
+    replaced = {_target_name(record) for record in changes.delete}
+    kept = tuple(record for record in changes.create if _target_name(record) in replaced)
+    dropped = [r for r in changes.create if _target_name(r) not in replaced and not is_ownership_name(r.name)]
+    reason = (
+        f"the zone's quota of {quota} record sets would be exceeded ({len(state)} held, this object's new "
+        f"names need {len(changes.create) - len(kept)} more with their ownership records)"
+    )
+    found = [*conflicts, *(Conflict(name=r.name, type=r.type, reason=reason) for r in dropped)]
+    trimmed = Changes(
+        create=kept, update_old=changes.update_old, update_new=changes.update_new, delete=changes.delete
+    )
+    return trimmed, tuple(sorted(found))
+
+
+def _target_name(record: RecordSet) -> str:
+    """The name a record set stands at, or stands for (an ownership record)."""
+    target = parse_ownership_name(record.name)
+    return target[0] if target else record.name
 
 
 def _reading_order(record: RecordSet) -> tuple[str, bool, str]:

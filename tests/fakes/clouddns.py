@@ -21,6 +21,11 @@ What it models, because provider code depends on it:
   as a whole, or not at all, with the error reasons and HTTP statuses of the real API
   (``invalid``, ``invalidRecordCount``, ``notFound``, ``conditionNotMet``, ``alreadyExists``,
   ``invalidZoneApex``, ``cnameResourceRecordSetConflict``).
+* projects.get with the project's ``quota``; changes are held to two of its quotas, as the real service
+  holds them: ``resourceRecordsPerRrset`` (100 records in one record set) and ``rrsetsPerManagedZone``
+  (10,000 record sets in one zone), both refused with 403 ``quotaExceeded`` and nothing applied (the
+  reason Google APIs give for a quota; the message wording is ours). A change that leaves a zone already
+  over its quota no fuller (a deletion, an update) is accepted.
 * Paging with ``maxResults``/``pageToken``/``nextPageToken`` on every list method.
 * Errors in the standard Google JSON envelope, so ``google.api_core.exceptions`` carry the reason in
   ``exc.errors[0]["reason"]``.
@@ -83,6 +88,7 @@ ROUTE_NAMES = frozenset(
         "changes.create",
         "changes.get",
         "changes.list",
+        "projects.get",
     }
 )
 UNKNOWN_ROUTE = "unknown"
@@ -91,6 +97,7 @@ _HOST = "127.0.0.1"  # never listen beyond loopback
 _API_PREFIX = "/dns/v1/projects/"
 # (HTTP method, path shape below the prefix, API method name); "{x}" captures a path segment.
 _ROUTES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("GET", ("{project}",), "projects.get"),
     ("POST", ("{project}", "managedZones"), "managedZones.create"),
     ("GET", ("{project}", "managedZones"), "managedZones.list"),
     ("GET", ("{project}", "managedZones", "{zone}"), "managedZones.get"),
@@ -326,12 +333,17 @@ class FakeCloudDns:
         default_page_size: int = 100,
         bump_soa_serial: bool = False,
         name_servers: Sequence[str] = DEFAULT_NAME_SERVERS,
+        resource_records_per_rrset: int = 100,
+        rrsets_per_managed_zone: int = 10_000,
     ) -> None:
         if default_page_size < 1:
             raise ValueError("default_page_size must be at least 1")
         self.default_page_size = default_page_size
         self.bump_soa_serial = bump_soa_serial
         self.name_servers = tuple(name_servers)
+        # The project quotas projects.get reports and changes are held to (the real defaults).
+        self.resource_records_per_rrset = resource_records_per_rrset
+        self.rrsets_per_managed_zone = rrsets_per_managed_zone
         # An RLock so the public helpers can be used from inside handlers that already hold it.
         self._lock = threading.RLock()
         self._projects: dict[str, dict[str, Zone]] = {project: {} for project in projects}
@@ -355,6 +367,7 @@ class FakeCloudDns:
             "changes.create": self._create_change,
             "changes.get": self._get_change,
             "changes.list": self._list_changes,
+            "projects.get": self._get_project,
         }
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -676,10 +689,49 @@ class FakeCloudDns:
         page, token = _paginate(items, query, self.default_page_size, descending=descending)
         return 200, _list_response("dns#changesListResponse", "changes", page, token)
 
+    def _get_project(self, args: dict[str, str], query: dict[str, str], body: Any) -> tuple[int, Any]:
+        project = args["project"]
+        self._project(project)
+        return 200, {
+            "kind": "dns#project",
+            "id": project,
+            "number": str(abs(hash(project)) % 10**12),
+            "quota": {
+                "kind": "dns#quota",
+                "managedZones": 10_000,
+                "resourceRecordsPerRrset": self.resource_records_per_rrset,
+                "rrsetsPerManagedZone": self.rrsets_per_managed_zone,
+                "rrsetAdditionsPerChange": 1_000,
+                "rrsetDeletionsPerChange": 1_000,
+                "totalRrdataSizePerChange": 100_000,
+            },
+        }
+
+    def _check_quotas(
+        self, zone: Zone, result: Mapping[RRKey, RecordSet], additions: Sequence[RecordSet]
+    ) -> None:
+        for index, addition in enumerate(additions):
+            if len(addition.rrdatas) > self.resource_records_per_rrset:
+                raise ApiError(
+                    403,
+                    "quotaExceeded",
+                    f"Quota exceeded for 'entity.change.additions[{index}]': {len(addition.rrdatas)} "
+                    "records in one resource record set, quota resourceRecordsPerRrset is "
+                    f"{self.resource_records_per_rrset}",
+                )
+        if len(result) > self.rrsets_per_managed_zone and len(result) > len(zone.rrsets):
+            raise ApiError(
+                403,
+                "quotaExceeded",
+                f"Quota exceeded: the managed zone '{zone.name}' would hold {len(result)} resource record "
+                f"sets, quota rrsetsPerManagedZone is {self.rrsets_per_managed_zone}",
+            )
+
     def _apply(self, zone: Zone, body: Any) -> ChangeRecord:
         """Validate a change against the zone and apply all of it, or raise and apply none of it."""
         additions, deletions = _parse_change(body, zone)
         result = _plan_change(zone, additions, deletions)
+        self._check_quotas(zone, result, additions)
         if self.bump_soa_serial and not any(rrset.type == "SOA" for rrset in additions):
             _bump_soa(result, zone.apex)
         zone.rrsets = result

@@ -13,7 +13,7 @@ from google.cloud.dns.changes import Changes
 from google.cloud.dns.resource_record_set import ResourceRecordSet
 from google.cloud.dns.zone import ManagedZone
 
-from .clouddns import FakeCloudDns
+from .clouddns import ApiError, FakeCloudDns
 
 PROJECT = "federation-test"
 ZONE = "example-com"
@@ -475,3 +475,44 @@ def test_soa_serial_bump_is_opt_in() -> None:
 
     assert serial_after_one_change(FakeCloudDns(projects=[PROJECT])) == "1"
     assert serial_after_one_change(FakeCloudDns(projects=[PROJECT], bump_soa_serial=True)) == "2"
+
+
+# --- project quotas (projects.get) and the two record quotas changes are held to --------------------------
+
+
+def test_project_quotas_are_served_with_the_real_defaults(client: dns.Client, fake: FakeCloudDns) -> None:
+    project = client._connection.api_request(method="GET", path=f"/projects/{PROJECT}")
+    assert project["kind"] == "dns#project"
+    assert project["quota"]["resourceRecordsPerRrset"] == 100
+    assert project["quota"]["rrsetsPerManagedZone"] == 10_000
+    assert fake.calls["projects.get"] == 1
+    with pytest.raises(exceptions.NotFound):
+        client._connection.api_request(method="GET", path="/projects/no-such-project")
+
+
+def test_more_records_in_one_set_than_the_quota_are_refused(zone: ManagedZone, fake: FakeCloudDns) -> None:
+    addresses = [f"10.0.0.{i}" for i in range(1, 102)]
+    with pytest.raises(exceptions.Forbidden) as caught:
+        submit(zone, [record(zone, f"big.{DNS_NAME}", "A", 60, *addresses)])
+    assert reason_of(caught.value) == "quotaExceeded"
+    assert "resourceRecordsPerRrset" in str(caught.value)
+    assert (f"big.{DNS_NAME}", "A") not in state(fake)
+    submit(zone, [record(zone, f"big.{DNS_NAME}", "A", 60, *addresses[:100])])  # exactly the quota: fine
+    assert len(state(fake)[(f"big.{DNS_NAME}", "A")][1]) == 100
+
+
+def test_a_zone_at_its_record_set_quota_refuses_growth_but_not_a_replacement() -> None:
+    with FakeCloudDns(projects=[PROJECT], rrsets_per_managed_zone=4) as small:
+        small.seed_zone(PROJECT, ZONE, DNS_NAME)  # SOA and NS: 2 record sets
+        seed(small, (f"a.{DNS_NAME}", "A", 60, ["10.0.0.1"]), (f"b.{DNS_NAME}", "A", 60, ["10.0.0.2"]))
+        with pytest.raises(ApiError, match="403 quotaExceeded"):
+            seed(small, (f"c.{DNS_NAME}", "A", 60, ["10.0.0.3"]))
+        assert len(small.rrsets(PROJECT, ZONE)) == 4  # nothing of the refused change applied
+        # A replacement (deletion and addition in one change) does not grow the zone: accepted.
+        small.apply_change(
+            PROJECT,
+            ZONE,
+            deletions=[{"name": f"a.{DNS_NAME}", "type": "A", "ttl": 60, "rrdatas": ["10.0.0.1"]}],
+            additions=[{"name": f"c.{DNS_NAME}", "type": "A", "ttl": 60, "rrdatas": ["10.0.0.3"]}],
+        )
+        assert (f"c.{DNS_NAME}", "A") in state(small)

@@ -21,7 +21,15 @@ from localfed.federation import free_port
 from federation_operator.dns.clouddns import ChangeLimits, CloudDnsProvider, build_clouddns
 from federation_operator.domain.errors import PermanentError, StaleChangesError, TransientError
 from federation_operator.domain.ownership import parse_ownership_name, render_ownership_value
-from federation_operator.domain.records import Changes, RecordSet
+from federation_operator.domain.records import (
+    Changes,
+    ProviderLimits,
+    RecordSet,
+    ServiceNames,
+    ShardAddresses,
+)
+from federation_operator.planning.records import plan_tiers
+from federation_operator.planning.zone_diff import ZoneIndex, plan_zone_changes_into
 from tests.fakes.clouddns import FakeCloudDns
 
 from . import (
@@ -588,7 +596,13 @@ async def test_given_managed_zone_is_checked_once(client: dns.Client, fake: Fake
     fake.reset_counters()
     await provider.records()
     await provider.apply(one_record())
-    assert fake.calls == {"managedZones.get": 1, "resourceRecordSets.list": 1, "changes.create": 1}
+    # projects.get: the project's quotas, read once with the zone (the provider's limits).
+    assert fake.calls == {
+        "managedZones.get": 1,
+        "projects.get": 1,
+        "resourceRecordSets.list": 1,
+        "changes.create": 1,
+    }
 
 
 @pytest.mark.parametrize(
@@ -727,3 +741,96 @@ async def test_no_serial_and_no_call_for_it(provider: CloudDnsProvider, fake: Fa
     # Drift checks read the zone (records()) instead: no call is made for a serial.
     assert await provider.serial() is None
     assert fake.total_calls == 0
+
+
+# --- limits planned, foreign types seen (issue #10 item 2) -----------------------------------------------
+
+
+async def test_limits_are_the_projects_quotas_read_with_the_zone() -> None:
+    with FakeCloudDns(
+        projects=[PROJECT], resource_records_per_rrset=50, rrsets_per_managed_zone=500
+    ) as server:
+        server.seed_zone(PROJECT, MANAGED_ZONE, ZONE)
+        client = make_client(server.endpoint)
+        try:
+            provider = CloudDnsProvider(client, zone=ZONE)
+            assert provider.limits == ProviderLimits(
+                max_values_per_set=100, max_record_sets=10_000
+            )  # defaults
+            await provider.records()
+            assert provider.limits == ProviderLimits(max_values_per_set=50, max_record_sets=500)
+            await provider.records()
+            assert server.calls["projects.get"] == 1  # read once
+        finally:
+            client.close()
+
+
+async def test_a_foreign_mx_beside_a_planned_cname_is_a_conflict(
+    provider: CloudDnsProvider, fake: FakeCloudDns
+) -> None:
+    svc = unique_service()
+    region = tier_name(svc, "europe-west1")
+    behind_our_back(fake, additions=[raw(region, "MX", 300, "10 mail.example.net.")])
+    assert RecordSet(region, "OTHER", 0, ("MX",)) in await provider.records()
+    calls, conflicts = await publish(provider, seed_records(svc, [ASIA, US]), svc)
+    assert calls >= 1
+    assert [(c.name, c.type) for c in conflicts] == [(region, "CNAME")]
+    assert (region, "CNAME") not in state(fake)
+    assert state(fake)[(region, "MX")] == (300, ["10 mail.example.net."])
+
+
+async def test_a_tier_over_the_rrdata_quota_publishes_a_subset_the_fake_accepts(
+    provider: CloudDnsProvider, fake: FakeCloudDns
+) -> None:
+    svc = unique_service()
+    await provider.records()
+    shards = [
+        ShardAddresses(
+            cluster=f"c{i}",
+            region="us-central1",
+            zones=frozenset({"us-central1-a"}),
+            ipv4=(f"127.55.{i // 200}.{i % 200 + 1}",),
+        )
+        for i in range(140)
+    ]
+    names = ServiceNames(service=svc, namespace=NAMESPACE, federation=FEDERATION, domain="example.com")
+    tiers = plan_tiers(
+        names=names,
+        ttl=180,
+        aliases=(),
+        topology={"us-central1": frozenset({"us-central1-a"})},
+        healthy=shards,
+        max_values=provider.limits.max_values_per_set,
+    )
+    assert (await publish(provider, tiers.records, svc))[1] == ()
+    assert len(state(fake)[(global_name(svc), "A")][1]) == 100
+
+
+async def test_an_owner_past_the_zone_quota_is_reported_and_the_other_publishes() -> None:
+    with FakeCloudDns(projects=[PROJECT], rrsets_per_managed_zone=12) as server:
+        server.seed_zone(PROJECT, MANAGED_ZONE, ZONE)  # SOA and NS
+        client = make_client(server.endpoint)
+        try:
+            provider = CloudDnsProvider(client, zone=ZONE)
+            big, small = unique_service(), unique_service()
+            index = ZoneIndex(await provider.records())
+            quota = provider.limits.max_record_sets
+            assert quota == 12
+            changes, conflicts = plan_zone_changes_into(
+                index,
+                {
+                    f"{NAMESPACE}/{big}": seed_records(big, [ASIA, EUROPE, US]),
+                    f"{NAMESPACE}/{small}": [RecordSet(global_name(small), "A", 180, ("127.10.0.1",))],
+                },
+                federation=FEDERATION,
+                zone=ZONE,
+                order=[f"{NAMESPACE}/{big}", f"{NAMESPACE}/{small}"],
+                max_record_sets=quota,
+            )
+            assert conflicts[f"{NAMESPACE}/{big}"]
+            assert all("quota of 12 record sets" in c.reason for c in conflicts[f"{NAMESPACE}/{big}"])
+            assert conflicts[f"{NAMESPACE}/{small}"] == ()
+            await provider.apply(changes)  # within the quota: the fake accepts it
+            assert (global_name(small), "A") in state(server)
+        finally:
+            client.close()

@@ -17,11 +17,16 @@ from localfed.federation import free_port
 from federation_operator.dns import make_provider
 from federation_operator.dns.rfc2136 import Rfc2136Provider
 from federation_operator.domain.errors import PermanentError, StaleChangesError, TransientError
-from federation_operator.domain.records import Changes, RecordSet
+from federation_operator.domain.records import Changes, RecordSet, ServiceNames, ShardAddresses
+from federation_operator.planning.records import plan_tiers
+from federation_operator.planning.zone_diff import plan_zone_changes
 
 from . import (
     ASIA,
     EUROPE,
+    FEDERATION,
+    NAMESPACE,
+    TOPOLOGY,
     US,
     global_name,
     plan_for,
@@ -376,3 +381,111 @@ async def test_serial_of_an_unreachable_server_is_transient(bind_server: BindSer
 async def test_serial_of_a_zone_the_server_does_not_serve_is_permanent(bind_server: BindServer) -> None:
     with pytest.raises(PermanentError, match=r"REFUSED|NOTAUTH|no SOA"):
         await connect(bind_server, zone="example.org").serial()
+
+
+# --- limits planned, foreign types seen (issue #10 item 2) -----------------------------------------------
+
+
+async def send_foreign(bind: BindServer, name: str, rtype: str, *values: str) -> int:
+    """Someone else's records, written straight to BIND; returns the rcode."""
+    update = dns.update.UpdateMessage(
+        f"{bind.zone}.", keyring=dns.tsig.Key(bind.key_name, bind.key_secret, bind.key_algorithm)
+    )
+    update.add(name, 60, rtype, *values)
+    return int((await dns.asyncquery.tcp(update, bind.address, port=bind.port)).rcode())
+
+
+async def test_a_foreign_mx_beside_a_planned_cname_is_a_conflict_not_silently_dropped(
+    bind_server: BindServer, provider: Rfc2136Provider
+) -> None:
+    svc = unique_service()
+    region = tier_name(svc, "europe-west1")  # Europe has no healthy shard: a CNAME to the global name
+    assert await send_foreign(bind_server, region, "MX", "10 mail.example.net.") == dns.rcode.NOERROR
+
+    listed = [r for r in await provider.records() if r.name == region]
+    assert listed == [RecordSet(region, "OTHER", 0, ("MX",))]
+    calls, conflicts = await publish(provider, seed_records(svc, [ASIA, US]), svc)
+    assert calls == 1
+    assert [(c.name, c.type) for c in conflicts] == [(region, "CNAME")]
+    assert "MX" in conflicts[0].reason
+    # The rest of the object's records are published; the MX is untouched and no CNAME was sent.
+    assert await ask(bind_server, global_name(svc)) == {"A": ("127.10.0.1", "127.30.0.1")}
+    assert await ask(bind_server, region, "MX") == {"MX": ("10 mail.example.net.",)}
+    assert "CNAME" not in await ask(bind_server, region)
+
+
+async def test_bind_refuses_a_record_set_over_its_limit_so_the_plan_stays_within_it(
+    bind_server: BindServer, provider: Rfc2136Provider
+) -> None:
+    svc, neighbour = unique_service(), unique_service()
+    assert provider.limits.max_values_per_set == 100
+    # The limit is BIND's, not ours: 101 addresses in one UPDATE are refused (SERVFAIL, "too many records").
+    crowded = [f"10.9.{i // 200}.{i % 200 + 1}" for i in range(101)]
+    assert await send_foreign(bind_server, f"crowded-{svc}.{bind_server.zone}.", "A", *crowded) == (
+        dns.rcode.SERVFAIL
+    )
+
+    shards = [
+        ShardAddresses(
+            cluster=f"c{i}",
+            region="us-central1",
+            zones=frozenset({"us-central1-a"}),
+            ipv4=(f"127.77.{i // 200}.{i % 200 + 1}",),
+        )
+        for i in range(140)
+    ]
+    names = ServiceNames(service=svc, namespace=NAMESPACE, federation=FEDERATION, domain=bind_server.zone)
+    tiers = plan_tiers(
+        names=names,
+        ttl=180,
+        aliases=(),
+        topology=TOPOLOGY,
+        healthy=shards,
+        max_values=provider.limits.max_values_per_set,
+    )
+    assert "publishes 100 of 140" in tiers.notes[0]
+    # One round for two owners, as the publisher plans it: the big one and an unrelated small one.
+    changes, conflicts = plan_zone_changes(
+        await provider.records(),
+        {f"{NAMESPACE}/{svc}": tiers.records, f"{NAMESPACE}/{neighbour}": seed_records(neighbour, [ASIA])},
+        federation=FEDERATION,
+        zone=provider.zone,
+    )
+    assert all(found == () for found in conflicts.values())
+    assert await provider.apply(changes) >= 1
+    held = {r.key: r for r in await provider.records()}
+    expected = RecordSet(global_name(svc), "A", 180, tuple(ip for s in shards for ip in s.ipv4)).values[:100]
+    assert held[(global_name(svc), "A")].values == expected  # the 100 lowest addresses, in BIND
+    assert await ask(bind_server, global_name(neighbour)) == {"A": ("127.10.0.1",)}
+    # The same health plans the same subset: nothing more to send.
+    again, _ = plan_zone_changes(
+        await provider.records(),
+        {f"{NAMESPACE}/{svc}": tiers.records, f"{NAMESPACE}/{neighbour}": seed_records(neighbour, [ASIA])},
+        federation=FEDERATION,
+        zone=provider.zone,
+    )
+    assert again.is_empty
+
+
+async def test_an_ipv6_only_tier_publishes_aaaa_alone(
+    bind_server: BindServer, provider: Rfc2136Provider
+) -> None:
+    svc = unique_service()
+    v6 = ShardAddresses(
+        cluster="v6", region="asia-east1", zones=frozenset({"asia-east1-a"}), ipv6=("fd00::10",)
+    )
+    assert (await publish(provider, seed_records(svc, [v6]), svc))[1] == ()
+    assert await ask(bind_server, global_name(svc), "AAAA") == {"AAAA": ("fd00::10",)}
+    assert await ask(bind_server, tier_name(svc, "asia-east1-a"), "AAAA") == {"AAAA": ("fd00::10",)}
+    assert await ask(bind_server, global_name(svc), "A") == {}
+    # A client in Europe follows the CNAMEs to the global name's AAAA.
+    assert (await ask(bind_server, tier_name(svc, "europe-west1-a"), "AAAA"))["AAAA"] == ("fd00::10",)
+
+
+def test_the_servers_limit_is_an_option(bind_server: BindServer) -> None:
+    base = {"server": bind_server.address, "port": str(bind_server.port)}
+    assert make_provider("rfc2136", zone=bind_server.zone, options=base).limits.max_values_per_set == 100
+    raised = make_provider("rfc2136", zone=bind_server.zone, options={**base, "max_records_per_type": "500"})
+    assert raised.limits.max_values_per_set == 500
+    unlimited = make_provider("rfc2136", zone=bind_server.zone, options={**base, "max_records_per_type": "0"})
+    assert unlimited.limits.max_values_per_set is None

@@ -38,7 +38,7 @@ from federation_operator.dns.route53 import (
 from federation_operator.dns.txt import render_txt
 from federation_operator.domain.errors import PermanentError, StaleChangesError, TransientError
 from federation_operator.domain.ownership import render_ownership_records
-from federation_operator.domain.records import Changes, RecordSet
+from federation_operator.domain.records import Changes, ProviderLimits, RecordSet
 
 from . import (
     ASIA,
@@ -847,3 +847,28 @@ async def test_no_serial_and_no_call_for_it(provider: Route53Provider, wire: Wir
     # Route 53's SOA serial does not move with changes: drift checks read the zone (records()).
     assert await provider.serial() is None
     assert wire.operations == []
+
+
+# --- foreign types seen, limits known (issue #10 item 2) -------------------------------------------------
+
+
+async def test_a_foreign_mx_beside_a_planned_cname_is_a_conflict(
+    provider: Route53Provider, client: Any, zone_id: str
+) -> None:
+    svc = unique_service()
+    region = tier_name(svc, "europe-west1")
+    write(client, zone_id, "CREATE", region, "MX", "10 mail.example.net.")
+    assert RecordSet(region, "OTHER", 0, ("MX",)) in await provider.records()
+    calls, conflicts = await publish(provider, seed_records(svc, [ASIA, US]), svc)
+    assert calls >= 1
+    assert [(c.name, c.type) for c in conflicts] == [(region, "CNAME")]
+    assert [r["Type"] for r in listed(client, zone_id, region)] == ["MX"]
+
+
+def test_limits_are_the_hosted_zone_quota_and_the_batch_values(client: Any) -> None:
+    assert Route53Provider(client, zone="example.com").limits == ProviderLimits(
+        max_values_per_set=1000, max_record_sets=10_000
+    )
+    assert (
+        Route53Provider(client, zone="example.com", max_record_sets=20_000).limits.max_record_sets == 20_000
+    )

@@ -20,6 +20,7 @@ from federation_operator.domain.records import (
     cname_clash,
     cname_clashes,
     in_zone,
+    other_types_marker,
     zone_problem,
 )
 from federation_operator.planning.zone_diff import (
@@ -586,3 +587,75 @@ def test_a_name_all_owners_want_goes_to_the_first_in_the_order(order: list[str])
     assert changes.create[0] == cname(GLOBAL, f"{order[0].split('/')[1]}.example.com.")
     assert conflicts[order[0]] == ()
     assert all(conflicts[owner] for owner in order[1:])
+
+
+# --- record types the operator does not manage, and the zone's quota --------------------------------------
+
+
+def test_a_cname_beside_foreign_records_of_other_types_is_a_conflict() -> None:
+    marker = other_types_marker(REGION, ["MX", "SRV"])
+    assert marker == RecordSet(REGION, "OTHER", 0, ("MX", "SRV"))
+    changes, conflicts = plan([marker], [cname(REGION, GLOBAL), a(GLOBAL, "1.1.1.1")])
+    assert changes == Changes(create=(a(GLOBAL, "1.1.1.1"), tag(GLOBAL, "A")))
+    assert [(c.name, c.type) for c in conflicts] == [(REGION, "CNAME")]
+    assert "MX, SRV" in conflicts[0].reason
+    assert "does not manage" in conflicts[0].reason
+
+
+def test_an_a_beside_foreign_records_of_other_types_is_fine() -> None:
+    marker = RecordSet(GLOBAL, "OTHER", 0, ("MX",))
+    changes, conflicts = plan([marker], [a(GLOBAL, "1.1.1.1")])
+    assert changes == Changes(create=(a(GLOBAL, "1.1.1.1"), tag(GLOBAL, "A")))
+    assert conflicts == ()
+
+
+def test_the_marker_leaves_out_managed_types_and_dnssec_records() -> None:
+    assert other_types_marker(GLOBAL, ["A", "TXT", "RRSIG", "NSEC"]) is None
+    assert other_types_marker(GLOBAL, ["mx", "A"]) == RecordSet(GLOBAL, "OTHER", 0, ("MX",))
+
+
+def test_an_owner_past_the_zone_quota_publishes_no_new_names_and_the_next_one_fits() -> None:
+    other = "nginx2.mynamespace.myfederation.svc.example.com."
+    small = "nginx3.mynamespace.myfederation.svc.example.com."
+    zone = owned(a(small, "3.3.3.3"), owner="ns/c")  # 2 record sets held
+    # ns/a wants 3 names (6 record sets with ownership records): 2 + 6 > 5. ns/b's one name (2) fits: 4.
+    changes, conflicts = plan_zone_changes_into(
+        ZoneIndex(zone),
+        {
+            "ns/a": [a(GLOBAL, "1.1.1.1"), cname(REGION, GLOBAL), a("x.example.com.", "9.9.9.9")],
+            "ns/b": [a(other, "2.2.2.2")],
+            "ns/c": [],
+        },
+        federation=FED,
+        zone=ZONE,
+        order=["ns/a", "ns/b", "ns/c"],
+        max_record_sets=5,
+    )
+    assert sorted((c.name, c.type) for c in conflicts["ns/a"]) == [
+        (REGION, "CNAME"),
+        (GLOBAL, "A"),
+        ("x.example.com.", "A"),
+    ]
+    assert all("quota of 5 record sets" in c.reason for c in conflicts["ns/a"])
+    assert conflicts["ns/b"] == ()
+    assert set(changes.create) == {a(other, "2.2.2.2"), tag(other, "A", owner="ns/b")}
+    assert set(changes.delete) == set(zone)  # ns/c's deletion goes out too
+
+
+def test_within_the_quota_nothing_changes() -> None:
+    desired = {"ns/a": [a(GLOBAL, "1.1.1.1")]}
+    assert plan_zone_changes_into(
+        ZoneIndex([]), desired, federation=FED, zone=ZONE, max_record_sets=2
+    ) == plan_zone_changes([], desired, federation=FED, zone=ZONE)
+
+
+@settings(max_examples=30, deadline=None)
+@given(sizes=st.lists(st.integers(0, 4), min_size=1, max_size=6), quota=st.integers(0, 20))
+def test_the_quota_is_never_exceeded_by_new_names(sizes: list[int], quota: int) -> None:
+    desired = {
+        f"ns/o{i}": [a(f"h{j}.o{i}.example.com.", "1.1.1.1") for j in range(size)]
+        for i, size in enumerate(sizes)
+    }
+    state = ZoneIndex([])
+    plan_zone_changes_into(state, desired, federation=FED, zone=ZONE, max_record_sets=max(quota, 1))
+    assert len(state) <= max(quota, 1)

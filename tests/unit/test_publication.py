@@ -6,8 +6,19 @@ import pytest
 
 from federation_operator.domain.health import HealthSnapshot, ShardHealth
 from federation_operator.domain.members import Ingress
-from federation_operator.domain.records import Conflict, PublishResult, RecordSet, ServiceNames
-from federation_operator.planning.publication import plan_service_records, plan_topology, render_dns_status
+from federation_operator.domain.records import (
+    Conflict,
+    ProviderLimits,
+    PublishResult,
+    RecordSet,
+    ServiceNames,
+)
+from federation_operator.planning.publication import (
+    plan_service_records,
+    plan_service_tiers,
+    plan_topology,
+    render_dns_status,
+)
 from tests.unit.test_health import EU, US, cluster
 
 NAMES = ServiceNames(
@@ -125,3 +136,43 @@ def test_a_provider_error_keeps_the_last_published_names() -> None:
     assert status == published
     assert (verdict.status, verdict.reason) == ("False", "ProviderError")
     assert "cannot be reached" in verdict.message
+
+
+def test_a_tier_over_the_providers_limit_is_published_in_part_and_the_status_says_so() -> None:
+    counted = [
+        ShardHealth(
+            cluster=f"c{i}",
+            region="us-central1",
+            zones=("us-central1-a",),
+            selected=True,
+            synced=True,
+            ingress=(Ingress(ip=f"127.1.{i // 200}.{i % 200 + 1}"),),
+            ready_endpoints=1,
+            healthy=True,
+            reason="Healthy",
+            message="",
+            counted=True,
+        )
+        for i in range(140)
+    ]
+    tiers = plan_service_tiers(
+        names=NAMES,
+        ttl=180,
+        aliases=(),
+        clusters=[cluster(US)],
+        counted=counted,
+        limits=ProviderLimits(max_values_per_set=100),
+    )
+    assert max(len(r.values) for r in tiers.records) == 100
+    assert tiers.notes[0].startswith(f"{NAMES.global_name} publishes 100 of 140 healthy A addresses")
+    _, verdict = render_dns_status(
+        names=NAMES,
+        regions=["us-central1"],
+        submitted=tiers.records,
+        result=PublishResult(tiers.records),
+        health=HealthSnapshot(()),
+        previous=None,
+        notes=tiers.notes,
+    )
+    assert (verdict.status, verdict.reason) == ("True", "Published")
+    assert "publishes 100 of 140 healthy A addresses (lowest addresses first" in verdict.message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import random
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 
 from federation_operator.domain.members import Ingress
 from federation_operator.domain.records import Conflict, RecordSet, ServiceNames, ShardAddresses
-from federation_operator.planning.records import plan_records, render_published
+from federation_operator.planning.records import TierPlan, plan_records, plan_tiers, render_published
 
 NAMES = ServiceNames(
     service="nginx", namespace="mynamespace", federation="myfederation", domain="example.com"
@@ -364,3 +366,114 @@ def test_invariants(scenario: tuple[dict[str, frozenset[str]], list[ShardAddress
         at_zone = {r.type: set(r.values) for r in records if r.name == NAMES.zone_name(zone)}
         if serving and zone not in regions:
             assert at_zone["A"] == serving
+
+
+# --- limits and what a tier leaves out (plan_tiers) ---------------------------------------------------
+
+
+def tiers(healthy: Sequence[ShardAddresses], *, max_values: int | None = None) -> TierPlan:
+    return plan_tiers(
+        names=NAMES, ttl=180, aliases=(), topology=TOPOLOGY, healthy=healthy, max_values=max_values
+    )
+
+
+def many_shards(count: int, region: str = "us-central1", zone: str = "us-central1-a") -> list[ShardAddresses]:
+    return [
+        ShardAddresses(
+            cluster=f"c{i}", region=region, zones=frozenset({zone}), ipv4=(f"10.0.{i // 250}.{i % 250 + 1}",)
+        )
+        for i in range(count)
+    ]
+
+
+def test_a_tier_over_the_providers_limit_publishes_the_lowest_addresses_and_says_so() -> None:
+    plan = tiers(many_shards(140), max_values=100)
+    by_key = {r.key: r for r in plan.records}
+    published = by_key[(GLOBAL, "A")].values
+    everything = RecordSet(GLOBAL, "A", 180, tuple(f"10.0.{i // 250}.{i % 250 + 1}" for i in range(140)))
+    assert published == everything.values[:100]
+    assert plan.notes == (
+        f"{GLOBAL} publishes 100 of 140 healthy A addresses (lowest addresses first; the DNS provider takes "
+        "at most 100 per record set)",
+        f"{NAMES.region_name('us-central1')} publishes 100 of 140 healthy A addresses (lowest addresses "
+        "first; the DNS provider takes at most 100 per record set)",
+        f"{NAMES.zone_name('us-central1-a')} publishes 100 of 140 healthy A addresses (lowest addresses "
+        "first; the DNS provider takes at most 100 per record set)",
+    )
+
+
+def test_a_tier_within_the_limit_is_whole_and_has_no_note() -> None:
+    plan = tiers(many_shards(100), max_values=100)
+    assert len({r.key: r for r in plan.records}[(GLOBAL, "A")].values) == 100
+    assert plan.notes == ()
+
+
+def test_an_ipv6_only_tier_is_an_aaaa_record_set_alone() -> None:
+    v6 = ShardAddresses(
+        cluster="v6", region="asia-east1", zones=frozenset({"asia-east1-a"}), ipv6=("2001:db8::1",)
+    )
+    plan = tiers([v6, EUROPE])
+    found = table(plan.records)
+    assert found[("global", "A")] == ("104.155.0.1",)
+    assert found[("global", "AAAA")] == ("2001:db8::1",)
+    assert found[("asia-east1", "AAAA")] == ("2001:db8::1",)
+    assert ("asia-east1", "A") not in found
+    assert found[("asia-east1-a", "AAAA")] == ("2001:db8::1",)
+
+
+def test_hostnames_left_out_of_a_cname_tier_are_named() -> None:
+    plan = tiers([ELB_US, ELB_EU])
+    assert table(plan.records)[("global", "CNAME")] == ("a-456.elb.amazonaws.com.",)
+    assert plan.notes == (
+        f"{GLOBAL} is a CNAME to a-456.elb.amazonaws.com.; 1 more hostname targets are not published (a "
+        "CNAME holds one target): b-123.elb.amazonaws.com.",
+    )
+
+
+def test_hostnames_left_out_of_a_mixed_tier_are_named() -> None:
+    plan = tiers([ELB_US, US_B, EUROPE])
+    assert table(plan.records)[("global", "A")] == ("104.155.0.1", "104.197.0.2")
+    assert any(
+        note.startswith(
+            f"{GLOBAL} publishes IP addresses only: the hostname targets b-123.elb.amazonaws.com."
+        )
+        for note in plan.notes
+    )
+
+
+def test_plan_records_is_plan_tiers_without_notes() -> None:
+    shards = many_shards(5)
+    assert (
+        plan_records(names=NAMES, ttl=180, aliases=(), topology=TOPOLOGY, healthy=shards, max_values=3)
+        == tiers(shards, max_values=3).records
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    addresses=st.sets(st.integers(0, 2**32 - 1), min_size=1, max_size=60),
+    limit=st.integers(1, 40),
+    seed=st.randoms(use_true_random=False),
+)
+def test_the_subset_is_deterministic_never_over_the_limit_and_the_lowest(
+    addresses: set[int], limit: int, seed: random.Random
+) -> None:
+    shards = [
+        ShardAddresses(
+            cluster=f"c{a}",
+            region="us-central1",
+            zones=frozenset({"us-central1-a"}),
+            ipv4=(str(ipaddress.IPv4Address(a)),),
+        )
+        for a in addresses
+    ]
+    shuffled = list(shards)
+    seed.shuffle(shuffled)
+    first, second = tiers(shards, max_values=limit), tiers(shuffled, max_values=limit)
+    assert first == second
+    for record in first.records:
+        assert len(record.values) <= limit
+    published = {r.key: r for r in first.records}[(GLOBAL, "A")].values
+    lowest = sorted(addresses)[:limit]
+    assert published == tuple(str(ipaddress.IPv4Address(a)) for a in lowest)
+    assert bool(first.notes) == (len(addresses) > limit)

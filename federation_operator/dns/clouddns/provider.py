@@ -46,9 +46,21 @@ from federation_operator.dns.clouddns.changes import (
 from federation_operator.dns.clouddns.errors import detail, map_error, retry_after
 from federation_operator.dns.provider import backoff_delay, check_in_zone
 from federation_operator.domain.errors import FederationError, PermanentError, TransientError
-from federation_operator.domain.records import Changes, RecordKey, RecordSet, cname_clashes, normalize_name
+from federation_operator.domain.records import (
+    Changes,
+    ProviderLimits,
+    RecordKey,
+    RecordSet,
+    cname_clashes,
+    normalize_name,
+    other_types_marker,
+)
 
-__all__ = ["CloudDnsProvider"]
+__all__ = ["CLOUDDNS_DEFAULT_QUOTAS", "CloudDnsProvider"]
+
+CLOUDDNS_DEFAULT_QUOTAS = ProviderLimits(max_values_per_set=100, max_record_sets=10_000)
+"""Cloud DNS's default ``resourceRecordsPerRrset`` and ``rrsetsPerManagedZone``, until the project's own
+quotas are read (``projects.get``, with the zone's first read)."""
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +122,18 @@ class CloudDnsProvider:
         # The zone's record sets as last read (parsed and raw), kept up to date by our own changes; None
         # when unknown (before the first read, or after a change that failed).
         self._seen: dict[RecordKey, tuple[RecordSet, RrsetJson]] | None = None
+        self._quotas: ProviderLimits | None = None  # the project's, once read
         self.api_calls = 0
 
     @property
     def zone(self) -> str:
         return self._zone
+
+    @property
+    def limits(self) -> ProviderLimits:
+        """The project's quotas (``resourceRecordsPerRrset``, ``rrsetsPerManagedZone``) once read with the
+        zone, the documented defaults (100, 10,000) before."""
+        return self._quotas or CLOUDDNS_DEFAULT_QUOTAS
 
     @property
     def managed_zone(self) -> str | None:
@@ -139,7 +158,10 @@ class CloudDnsProvider:
     async def records(self) -> list[RecordSet]:
         tally = _Tally()
         path = await self._zone_path(tally)
+        if self._quotas is None:
+            self._quotas = await self._read_quotas(tally)
         seen: dict[RecordKey, tuple[RecordSet, RrsetJson]] = {}
+        others: dict[str, set[str]] = {}
         token: str | None = None
         while True:
             query = {"pageToken": token} if token else None
@@ -148,11 +170,28 @@ class CloudDnsProvider:
                 record = read_rrset(raw)
                 if record is not None:
                     seen[record.key] = (record, cast(RrsetJson, raw))
+                elif str(raw.get("name", "")).lower() != self._zone:  # the apex's SOA and NS are the zone's
+                    others.setdefault(str(raw.get("name", "")), set()).add(str(raw.get("type", "")))
             token = page.get("nextPageToken") or None
             if token is None:
                 break
         self._seen = seen
-        return sorted(record for record, _ in seen.values())
+        markers = [other_types_marker(name, types) for name, types in others.items() if name]
+        return sorted([*(record for record, _ in seen.values()), *filter(None, markers)])
+
+    async def _read_quotas(self, tally: _Tally) -> ProviderLimits:
+        """The project's record quotas (``projects.get``), each falling back to its documented default."""
+        found = await self._request(
+            f"reading the quotas of project {self._project}", "GET", f"/projects/{self._project}", tally
+        )
+        raw = found.get("quota")
+        quota: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        per_set = quota.get("resourceRecordsPerRrset")
+        per_zone = quota.get("rrsetsPerManagedZone")
+        return ProviderLimits(
+            max_values_per_set=int(per_set) if per_set else CLOUDDNS_DEFAULT_QUOTAS.max_values_per_set,
+            max_record_sets=int(per_zone) if per_zone else CLOUDDNS_DEFAULT_QUOTAS.max_record_sets,
+        )
 
     # --- writing -------------------------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from federation_operator.dns.packing import pack_greedily
 from federation_operator.dns.txt import render_txt
 from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.ownership import group_changes_by_name
-from federation_operator.domain.records import Changes, RecordSet
+from federation_operator.domain.records import OTHER, Changes, RecordSet
 
 if TYPE_CHECKING:
     from mypy_boto3_route53.literals import ChangeActionType
@@ -154,6 +154,8 @@ def _batch(groups: Sequence[_NameGroup]) -> Batch:
 
 
 def _change(action: ChangeActionType, record: RecordSet) -> ChangeTypeDef:
+    if record.type == OTHER:  # check_in_zone refuses these first; this narrows the type
+        raise PermanentError(f"route53: {record.name}: the operator never changes records of other types")
     values = [render_txt(v, radix=8) for v in record.values] if record.type == "TXT" else list(record.values)
     for value in values:
         if len(value) > MAX_VALUE_CHARACTERS:

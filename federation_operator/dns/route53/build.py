@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from federation_operator.dns.options import check_options, number_option
-from federation_operator.dns.route53.provider import Route53Provider
+from federation_operator.dns.route53.provider import ROUTE53_MAX_RECORD_SETS, Route53Provider
 from federation_operator.domain.errors import PermanentError
 
 __all__ = ["build_route53"]
@@ -19,10 +19,11 @@ def build_route53(zone: str, options: Mapping[str, str]) -> Route53Provider:
 
     Options: ``hosted_zone_id`` (else looked up by the zone's name), ``endpoint_url`` (a Route 53 compatible
     endpoint, such as a local moto server), ``region`` (for request signing; Route 53 is global, so by default
-    the environment's region or ``us-east-1``), ``max_retries`` (5), ``backoff_base`` (0.2 s) and
-    ``timeout`` (connect and read timeout, 10 s). Credentials come from boto3's standard chain (environment
-    variables, typically from a Secret; a web identity token for IRSA; shared files; instance metadata) and
-    never from options, so they never reach the settings object or its logs.
+    the environment's region or ``us-east-1``), ``max_retries`` (5), ``backoff_base`` (0.2 s), ``timeout``
+    (connect and read timeout, 10 s) and ``max_record_sets`` (the hosted zone's quota of record sets, 10,000
+    unless AWS raised it: the planner keeps within it). Credentials come from boto3's standard chain
+    (environment variables, typically from a Secret; a web identity token for IRSA; shared files; instance
+    metadata) and never from options, so they never reach the settings object or its logs.
     """
     import boto3  # noqa: PLC0415 (boto3 is loaded when Route 53 is chosen)
     from botocore.config import Config  # noqa: PLC0415
@@ -31,8 +32,21 @@ def build_route53(zone: str, options: Mapping[str, str]) -> Route53Provider:
         "route53",
         options,
         required=(),
-        optional=("hosted_zone_id", "endpoint_url", "region", "max_retries", "backoff_base", "timeout"),
+        optional=(
+            "hosted_zone_id",
+            "endpoint_url",
+            "region",
+            "max_retries",
+            "backoff_base",
+            "timeout",
+            "max_record_sets",
+        ),
     )
+    max_record_sets = number_option("route53", options, "max_record_sets", int, ROUTE53_MAX_RECORD_SETS)
+    if max_record_sets < 1:
+        raise PermanentError(
+            f"DNS provider route53: option max_record_sets must be positive, got {max_record_sets}"
+        )
     max_retries = number_option("route53", options, "max_retries", int, 5)
     backoff_base = number_option("route53", options, "backoff_base", float, 0.2)
     timeout = number_option("route53", options, "timeout", float, 10.0)
@@ -52,4 +66,5 @@ def build_route53(zone: str, options: Mapping[str, str]) -> Route53Provider:
         hosted_zone_id=options.get("hosted_zone_id") or None,
         max_retries=max_retries,
         backoff_base=backoff_base,
+        max_record_sets=max_record_sets,
     )

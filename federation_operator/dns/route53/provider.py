@@ -48,7 +48,13 @@ from federation_operator.domain.errors import (
     StaleChangesError,
     TransientError,
 )
-from federation_operator.domain.records import Changes, RecordSet, normalize_name
+from federation_operator.domain.records import (
+    Changes,
+    ProviderLimits,
+    RecordSet,
+    normalize_name,
+    other_types_marker,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client
@@ -59,7 +65,10 @@ if TYPE_CHECKING:
         ListResourceRecordSetsResponseTypeDef,
     )
 
-__all__ = ["Route53Provider"]
+__all__ = ["ROUTE53_MAX_RECORD_SETS", "Route53Provider"]
+
+ROUTE53_MAX_RECORD_SETS = 10_000
+"""Route 53's default quota of records per hosted zone (``MAX_RRSETS_BY_ZONE``)."""
 
 T = TypeVar("T")
 
@@ -97,6 +106,7 @@ class Route53Provider:
         zone: str,
         hosted_zone_id: str | None = None,
         max_retries: int = 5,
+        max_record_sets: int = ROUTE53_MAX_RECORD_SETS,
         backoff_base: float = 0.2,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -109,6 +119,10 @@ class Route53Provider:
         # Route 53 accepts both "Z123" and "/hostedzone/Z123"; the short form reads better in messages.
         self._zone_id = hosted_zone_id.rsplit("/", 1)[-1] if hosted_zone_id else None
         self._max_retries = max_retries
+        # moto implements no GetHostedZoneLimit, so the quota is an option (a raised limit is a support case,
+        # known to whoever configures the operator) rather than a call whose absence a test could not catch.
+        # A ChangeBatch holds at most 1,000 values, so no record set we write may hold more.
+        self._limits = ProviderLimits(max_values_per_set=1000, max_record_sets=max_record_sets)
         self._backoff_base = backoff_base
         self._sleep = sleep
         self._state: ZoneState | None = None
@@ -119,6 +133,11 @@ class Route53Provider:
     @property
     def zone(self) -> str:
         return self._zone
+
+    @property
+    def limits(self) -> ProviderLimits:
+        """The hosted zone's record-set quota (10,000 by default, option ``max_record_sets``)."""
+        return self._limits
 
     @property
     def hosted_zone_id(self) -> str | None:
@@ -137,7 +156,12 @@ class Route53Provider:
     async def records(self) -> list[RecordSet]:
         async with self._lock:
             self._state = await self._read()
-            return sorted(self._state.records.values())
+            markers = (
+                other_types_marker(name, types)
+                for name, types in self._state.types_at.items()
+                if name != self._zone  # the apex's SOA and NS are the zone's own
+            )
+            return sorted([*self._state.records.values(), *filter(None, markers)])
 
     async def _read(self) -> ZoneState:
         zone_id = await self._hosted_zone()

@@ -1,0 +1,109 @@
+"""Provider limits planned, not discovered, through the zone's publisher: a tier over BIND's 100 records per
+set goes out as its deterministic subset beside an unrelated owner (real BIND), and an owner past the zone's
+quota is reported while the others publish (the in-memory provider, which refuses as a real one would)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+import pytest
+from localfed.bind import BindServer
+
+from federation_operator.dns.inmemory import InMemoryProvider
+from federation_operator.dns.provider import DnsProvider
+from federation_operator.dns.publisher import Publisher
+from federation_operator.dns.rfc2136 import Rfc2136Provider
+from federation_operator.domain.records import (
+    ProviderLimits,
+    PublishResult,
+    RecordSet,
+    ServiceNames,
+    ShardAddresses,
+)
+from federation_operator.planning.records import plan_tiers
+
+from . import ASIA, EUROPE, FEDERATION, NAMESPACE, TOPOLOGY, US, global_name, seed_records, unique_service
+
+
+async def run_round(
+    provider: DnsProvider, owners: Mapping[str, tuple[RecordSet, ...]]
+) -> dict[str, PublishResult]:
+    """Submit every owner (service → records) to one publisher at once; each owner's result."""
+    publisher = Publisher(provider, federation=FEDERATION, on_result=lambda _key: None, coalesce_seconds=0.1)
+    task = asyncio.create_task(publisher.run())
+    try:
+        for service, records in owners.items():
+            publisher.submit((NAMESPACE, service), records)
+        async with asyncio.timeout(30):
+            while any(publisher.result((NAMESPACE, s)) is None for s in owners):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)  # the publisher's outcome, polled with a deadline
+        return {s: r for s in owners if (r := publisher.result((NAMESPACE, s))) is not None}
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def crowd(service: str, count: int, max_values: int | None) -> tuple[RecordSet, ...]:
+    shards = [
+        ShardAddresses(
+            cluster=f"c{i}",
+            region="us-central1",
+            zones=frozenset({"us-central1-a"}),
+            ipv4=(f"127.88.{i // 200}.{i % 200 + 1}",),
+        )
+        for i in range(count)
+    ]
+    names = ServiceNames(service=service, namespace=NAMESPACE, federation=FEDERATION, domain="example.com")
+    return plan_tiers(
+        names=names, ttl=180, aliases=(), topology=TOPOLOGY, healthy=shards, max_values=max_values
+    ).records
+
+
+@pytest.mark.dns
+async def test_a_tier_over_binds_limit_publishes_its_subset_and_blocks_no_one(
+    bind_server: BindServer,
+) -> None:
+    provider = Rfc2136Provider(
+        server=bind_server.address,
+        port=bind_server.port,
+        zone=bind_server.zone,
+        key_name=bind_server.key_name,
+        key_secret=bind_server.key_secret,
+        key_algorithm=bind_server.key_algorithm,
+        timeout=5.0,
+    )
+    big, small = unique_service(), unique_service()
+    records = crowd(big, 140, provider.limits.max_values_per_set)
+    results = await run_round(provider, {big: records, small: seed_records(small, [ASIA, EUROPE])})
+    assert results[big].error is None
+    assert results[big].conflicts == ()
+    assert results[small].error is None
+    held = {r.key: r for r in await provider.records()}
+    assert len(held[(global_name(big), "A")].values) == 100
+    assert held[(global_name(big), "A")].values[0] == "127.88.0.1"  # lowest addresses first
+    assert held[(global_name(small), "A")].values == ("127.10.0.1", "127.20.0.1")
+
+
+async def test_an_owner_past_the_zone_quota_is_a_conflict_and_the_others_publish() -> None:
+    # Each owner below needs 2 record sets per name (its record and ownership record).
+    provider = InMemoryProvider("example.com", limits=ProviderLimits(max_record_sets=10))
+    first, big, late = unique_service(), unique_service(), unique_service()
+    one_name = {first: (RecordSet(global_name(first), "A", 180, ("127.10.0.1",)),)}
+    assert (await run_round(provider, one_name))[first].conflicts == ()
+    results = await run_round(
+        provider,
+        {
+            big: seed_records(big, [ASIA, EUROPE, US]),  # every tier: far more than the 8 left
+            late: (RecordSet(global_name(late), "A", 180, ("127.30.0.1",)),),
+        },
+    )
+    assert results[big].error is None
+    assert results[big].conflicts
+    assert all("quota of 10 record sets" in c.reason for c in results[big].conflicts)
+    assert results[late].conflicts == ()
+    assert results[late].error is None
+    names = {r.name for r in provider.snapshot()}
+    assert global_name(late) in names
+    assert global_name(big) not in names
+    assert len(provider.snapshot()) <= 10
