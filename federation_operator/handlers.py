@@ -202,7 +202,12 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         gate=runtime.gate,
         # A hung member holds at most this many I/O threads and reconcile workers, each for at most the
         # request timeout (README: the hung-member bound).
-        calls=MemberCalls(timeout=config.member_request_timeout, limit=config.workers, api_of=registry.api),
+        calls=MemberCalls(
+            timeout=config.member_request_timeout,
+            limit=config.workers,
+            api_of=registry.api,
+            on_answer=lambda _cluster: enqueue_all(),
+        ),
     )
     collector = OrphanCollector(
         registry=runtime.registry,
