@@ -8,7 +8,8 @@ A ``Changes`` is applied atomically (one call) or not at all. ``calls`` counts t
 
 By default it has no serial (``serial()`` is ``None``, as for Route 53 and Cloud DNS: drift checks read
 everything); ``with_serial=True`` makes it keep one that every change moves, like an RFC 2136 server's SOA
-serial. :meth:`edit` changes the zone behind the operator's back, as a person with ``nsupdate`` would.
+serial. :meth:`edit` changes the zone behind the operator's back, as a person with ``nsupdate`` would;
+:meth:`refuse` makes it refuse any change at one name, as a provider refuses a record it does not take.
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from federation_operator.dns.provider import check_in_zone
-from federation_operator.domain.errors import FederationError, PermanentError, StaleChangesError
+from federation_operator.domain.errors import (
+    FederationError,
+    RejectedChangeError,
+    StaleChangesError,
+)
+from federation_operator.domain.ownership import parse_ownership_name
 from federation_operator.domain.records import Changes, ProviderLimits, RecordSet, normalize_name
 from federation_operator.planning.zone_diff import InapplicableChangesError, render_applied
 
@@ -42,6 +48,7 @@ class InMemoryProvider:
         self._records: tuple[RecordSet, ...] = render_applied((), Changes(create=tuple(records)))
         self._failures: list[FederationError] = []
         self._failures_on_read: list[FederationError] = []
+        self._refused: dict[str, FederationError] = {}  # name → the error a change touching it gets
         self.calls = 0
         """Calls to :meth:`apply` that had something to do (successful or not)."""
         self.reads = 0
@@ -75,6 +82,7 @@ class InMemoryProvider:
         if self._failures:
             raise self._failures.pop(0)
         check_in_zone(changes, self._zone)
+        self._check_refused(changes)
         try:
             after = render_applied(self._records, changes)
         except InapplicableChangesError as exc:
@@ -88,10 +96,10 @@ class InMemoryProvider:
         most = self._limits.max_values_per_set
         for record in (*changes.create, *changes.update_new):
             if most is not None and len(record.values) > most:
-                raise PermanentError(f"{record.name} {record.type}: more than {most} records in one set")
+                raise RejectedChangeError(f"{record.name} {record.type}: more than {most} records in one set")
         quota = self._limits.max_record_sets
         if quota is not None and len(after) > quota and len(after) > len(self._records):
-            raise PermanentError(f"zone {self._zone}: more than {quota} record sets")
+            raise RejectedChangeError(f"zone {self._zone}: more than {quota} record sets")
 
     def _bump(self) -> None:
         if self._serial is not None:
@@ -104,6 +112,24 @@ class InMemoryProvider:
     def fail_next(self, error: FederationError) -> None:
         """Make the next non-empty :meth:`apply` raise ``error`` without changing anything (queued)."""
         self._failures.append(error)
+
+    def refuse(self, name: str, error: FederationError | None = None) -> None:
+        """Refuse every change touching ``name`` (its records or their ownership records) with ``error``
+        (by default a :class:`RejectedChangeError`), nothing of the change applied, as a provider refuses a
+        record it does not accept; ``allow`` ends it."""
+        name = normalize_name(name)
+        self._refused[name] = error or RejectedChangeError(f"{name}: the provider does not accept it")
+
+    def allow(self, name: str) -> None:
+        """Stop refusing changes at ``name``."""
+        self._refused.pop(normalize_name(name), None)
+
+    def _check_refused(self, changes: Changes) -> None:
+        for record in (*changes.delete, *changes.update_new, *changes.create):
+            target = parse_ownership_name(record.name)
+            refused = self._refused.get(target[0] if target else record.name)
+            if refused is not None:
+                raise refused
 
     def fail_next_read(self, error: FederationError) -> None:
         """Make the next :meth:`serial` or :meth:`records` call raise ``error`` (queued)."""

@@ -674,13 +674,18 @@ class _Split(_Outcome):
     def failed(self, exc: FederationError) -> None:
         """Count a refused name; once too many were and nothing went through, the refusal is the zone's."""
         self.failures += 1
-        if not self.applied and self.failures >= SPLIT_REFUSALS_BEFORE_ZONE_FAULT:
+        if not self.went_through and self.failures >= SPLIT_REFUSALS_BEFORE_ZONE_FAULT:
             raise exc
+
+    @property
+    def went_through(self) -> bool:
+        """True once the provider took a part that changed something."""
+        return any(not changes.is_empty for changes in self.applied)
 
     def outcome(self) -> _Outcome:
         """What the split found. A failure that may be the server's (SERVFAIL) is an owner's only when
         something else went through: otherwise it is the server's, and transient."""
-        if self.suspect and not any(not c.is_empty for c in self.applied):
+        if self.suspect and not self.went_through:
             assert self.first is not None
             raise self.first
         return _Outcome(applied=self.applied, conflicts=self.conflicts, refused=self.refused)

@@ -29,9 +29,19 @@
   TCP limit). Each message is atomic; a plan split over several is not, so after an error the caller reads the
   zone again before planning anew.
 
+Authentication: TSIG (RFC 8945) with HMAC-MD5, HMAC-SHA1, -SHA224, -SHA256 (the default), -SHA384 and -SHA512
+(and their truncated forms), named as BIND names them (``hmac-sha256``, ``HMAC-SHA256.``,
+``hmac-md5.sig-alg.reg.int``: :data:`~federation_operator.dns.options.TSIG_ALGORITHMS`), an unknown name
+refused when the provider is built; or no key, for servers that allow updates by address. GSS-TSIG
+(Kerberos, as Active Directory's "secure only" updates require) and SIG(0) are not supported.
+
 Errors: timeouts, refused or reset connections and ``SERVFAIL`` are transient; ``REFUSED``, ``NOTAUTH``,
 ``NOTZONE`` and TSIG failures (``BADKEY``, ``BADSIG``, ``BADTIME``) are permanent, with a message naming the
-likely cause.
+likely cause. An UPDATE's ``SERVFAIL`` is a ``SuspectChangeError`` and its ``REFUSED`` (also ``FORMERR``,
+``YXDOMAIN``) a ``RejectedChangeError``: BIND answers SERVFAIL when a record set would pass its
+``max-records-per-type`` and REFUSED when an ``update-policy`` does not grant one name, so the publisher
+splits such a change to find the owner at fault; a SERVFAIL that every part gets is the server's, and
+transient.
 """
 
 from __future__ import annotations
@@ -57,10 +67,17 @@ import dns.update
 import dns.xfr
 import dns.zone
 
+from federation_operator.dns.options import tsig_algorithm
 from federation_operator.dns.packing import pack_greedily
 from federation_operator.dns.provider import check_in_zone
 from federation_operator.dns.txt import split_txt
-from federation_operator.domain.errors import PermanentError, StaleChangesError, TransientError
+from federation_operator.domain.errors import (
+    PermanentError,
+    RejectedChangeError,
+    StaleChangesError,
+    SuspectChangeError,
+    TransientError,
+)
 from federation_operator.domain.ownership import group_changes_by_name
 from federation_operator.domain.records import (
     RECORD_TYPES,
@@ -130,9 +147,10 @@ class Rfc2136Provider:
         self._max_message_size = max_message_size
         self._key: dns.tsig.Key | None = None
         if key_name is not None and key_secret is not None:
+            algorithm = dns.name.from_text(tsig_algorithm(key_algorithm))
             try:
                 base64.b64decode(key_secret, validate=True)
-                self._key = dns.tsig.Key(key_name, key_secret, key_algorithm)
+                self._key = dns.tsig.Key(key_name, key_secret, algorithm)
             except (binascii.Error, ValueError, dns.exception.DNSException) as exc:
                 raise PermanentError(f"rfc2136: TSIG key {key_name!r} is unusable: {exc}") from exc
         self.messages_sent = 0
@@ -228,7 +246,7 @@ class Rfc2136Provider:
             group_changes_by_name(changes),
             new_request=lambda: _SizeBound(self._zone, limit),
             add=_SizeBound.add,
-            too_big=lambda group: PermanentError(
+            too_big=lambda group: RejectedChangeError(
                 f"the changes at {group[0]} exceed what one UPDATE message can carry ({limit} octets)"
             ),
         )
@@ -242,7 +260,7 @@ class Rfc2136Provider:
             self.messages_sent += 1
         rcode = response.rcode()
         if rcode != dns.rcode.NOERROR:
-            raise self._rcode_error(rcode, "UPDATE")
+            raise self._update_error(rcode)
 
     # --- error mapping -------------------------------------------------------------------------------------
 
@@ -273,6 +291,17 @@ class Rfc2136Provider:
         if rcode == dns.rcode.NOTZONE:
             return PermanentError(f"{what} to {where} failed: NOTZONE (a name is outside the zone)")
         return PermanentError(f"{what} to {where} failed: {text}")
+
+    def _update_error(self, rcode: dns.rcode.Rcode) -> TransientError | PermanentError:
+        """An UPDATE's rcode as an error. SERVFAIL may be the server's fault or this message's (BIND's
+        "too many records" past ``max-records-per-type``), and REFUSED may be the key's or one name's (an
+        ``update-policy`` that does not grant it): the publisher splits such a change to tell them apart."""
+        error = self._rcode_error(rcode, "UPDATE")
+        if rcode == dns.rcode.SERVFAIL:
+            return SuspectChangeError(f"{error} (the server failed, or refused this message's records)")
+        if rcode in (dns.rcode.REFUSED, dns.rcode.FORMERR, dns.rcode.YXDOMAIN):
+            return RejectedChangeError(str(error))
+        return error
 
     def _io_error(self, exc: Exception, what: str) -> TransientError | PermanentError:
         where, key = self._where(), self._key_text()

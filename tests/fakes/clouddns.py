@@ -228,12 +228,12 @@ class ChangeRecord:
     additions: tuple[RecordSet, ...]
     deletions: tuple[RecordSet, ...]
 
-    def to_json(self) -> ChangeJson:
+    def to_json(self, status: str = "done") -> ChangeJson:
         result: ChangeJson = {
             "kind": "dns#change",
             "id": self.id,
             "startTime": self.start_time,
-            "status": "done",
+            "status": status,
         }
         # Like the real API (proto3 JSON), empty lists are left out rather than sent as [].
         if self.additions:
@@ -353,6 +353,10 @@ class FakeCloudDns:
         self._thread: threading.Thread | None = None
         self.calls: Counter[str] = Counter()
         self.changes_applied = 0
+        # Changes are "pending" in changes.create's answer and in this many changes.get of each after it,
+        # then "done", as the real API reports a change not yet live on every name server (0: done at once).
+        self.pending_polls = 0
+        self._polls_left: dict[tuple[str, str, str], int] = {}
         self.faults_served = 0
         self.requests: list[RecordedRequest] = []
         # Tracebacks of bugs in the fake itself (answered with 500), so a test can assert there were none.
@@ -662,6 +666,9 @@ class FakeCloudDns:
     def _create_change(self, args: dict[str, str], query: dict[str, str], body: Any) -> tuple[int, Any]:
         change = self._apply(self._zone(args["project"], args["zone"]), body)
         self.changes_applied += 1
+        if self.pending_polls:
+            self._polls_left[(args["project"], args["zone"], change.id)] = self.pending_polls
+            return 200, change.to_json("pending")
         return 200, change.to_json()
 
     def _get_change(self, args: dict[str, str], query: dict[str, str], body: Any) -> tuple[int, Any]:
@@ -673,7 +680,10 @@ class FakeCloudDns:
                 "notFound",
                 f"The 'parameters.changeId' resource named '{args['change']}' does not exist.",
             )
-        return 200, change.to_json()
+        polls = self._polls_left.pop((args["project"], args["zone"], change.id), 0)
+        if polls > 1:
+            self._polls_left[(args["project"], args["zone"], change.id)] = polls - 1
+        return 200, change.to_json("pending" if polls else "done")
 
     def _list_changes(self, args: dict[str, str], query: dict[str, str], body: Any) -> tuple[int, Any]:
         zone = self._zone(args["project"], args["zone"])

@@ -1,6 +1,8 @@
 """The Cloud DNS provider against the Cloud DNS v1 REST fake, through the real google-cloud-dns client: the
 seed article's rounds, zero calls for an unchanged state, atomic A ↔ CNAME switches, deletions exactly as
-read, stale plans, foreign records, paging, per-change limits, retries and error mapping, and the builder."""
+read, stale plans, foreign records, paging, per-change limits, retries and error mapping, and the builder;
+a change polled until "done" within its bound; a publisher round where Cloud DNS refuses one owner and
+publishes the other."""
 
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ from . import (
     tier_name,
     unique_service,
 )
+from .publisher_round import publish_together
 
 PROJECT = "federation-test"
 MANAGED_ZONE = "example-com"
@@ -743,6 +746,29 @@ async def test_no_serial_and_no_call_for_it(provider: CloudDnsProvider, fake: Fa
     assert fake.total_calls == 0
 
 
+async def test_a_round_with_one_owner_cloud_dns_refuses_publishes_the_healthy_one(
+    provider: CloudDnsProvider, fake: FakeCloudDns
+) -> None:
+    """An alias that is not in ASCII (an IDN not turned into punycode) is refused by Cloud DNS (400
+    invalid): the publisher splits the round, the healthy owner is published in it, only the other fails
+    with Cloud DNS's words, and its other names are published."""
+    bad, good = unique_service(), unique_service()
+    alias = f"{bad}-café.acme.example.com."
+    publisher, results = await publish_together(
+        provider,
+        {bad: seed_records(bad, [ASIA], aliases=[alias]), good: seed_records(good, [ASIA, EUROPE, US])},
+    )
+    assert publisher.rounds == 1
+    assert results[good].error is None
+    assert state(fake)[(global_name(good), "A")] == (180, ["127.10.0.1", "127.20.0.1", "127.30.0.1"])
+    error = results[bad].error
+    assert error is not None
+    assert "400 invalid" in error
+    assert alias in error
+    assert (global_name(bad), "A") in state(fake)
+    assert not any(name == alias for name, _ in state(fake))
+
+
 # --- limits planned, foreign types seen (issue #10 item 2) -----------------------------------------------
 
 
@@ -834,3 +860,26 @@ async def test_an_owner_past_the_zone_quota_is_reported_and_the_other_publishes(
             assert (global_name(small), "A") in state(server)
         finally:
             client.close()
+
+
+async def test_apply_returns_once_the_change_is_done(
+    provider: CloudDnsProvider, fake: FakeCloudDns, sleeps: Sleeps
+) -> None:
+    """DNSPublished=True means live: a change answered "pending" is polled until "done"."""
+    fake.pending_polls = 2
+    svc = unique_service()
+    calls, _ = await publish(provider, seed_records(svc, [ASIA]), svc)
+    assert fake.calls["changes.get"] == 3
+    assert sleeps[-2:] == [0.5, 1.0]
+    assert calls >= 4  # the change and its three polls (and the zone's lookup)
+
+
+async def test_a_change_still_pending_past_the_bound_is_a_transient_error(
+    client: dns.Client, fake: FakeCloudDns, sleeps: Sleeps
+) -> None:
+    provider = CloudDnsProvider(client, zone="example.com", sleep=sleeps, done_timeout=3)
+    fake.pending_polls = 100
+    svc = unique_service()
+    with pytest.raises(TransientError, match="still pending after 3s"):
+        await publish(provider, seed_records(svc, [ASIA]), svc)
+    assert sleeps[-3:] == [0.5, 1.0, 1.5]

@@ -1,6 +1,7 @@
 """The RFC 2136 provider against a real BIND 9: rounds of the seed article checked with real DNS answers,
 zero messages for an unchanged state, atomic A ↔ CNAME switches, foreign records, 64 KiB splitting, and
-error mapping (TSIG, stale plans, unreachable server)."""
+error mapping (TSIG, stale plans, unreachable server); a publisher round where BIND refuses one owner
+(SERVFAIL past max-records-per-type) and publishes the other; TSIG in BIND's own spelling."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from . import (
     tier_name,
     unique_service,
 )
+from .publisher_round import publish_together
 
 pytestmark = pytest.mark.dns
 
@@ -381,6 +383,38 @@ async def test_serial_of_an_unreachable_server_is_transient(bind_server: BindSer
 async def test_serial_of_a_zone_the_server_does_not_serve_is_permanent(bind_server: BindServer) -> None:
     with pytest.raises(PermanentError, match=r"REFUSED|NOTAUTH|no SOA"):
         await connect(bind_server, zone="example.org").serial()
+
+
+async def test_a_round_with_one_owner_bind_refuses_publishes_the_healthy_one(bind_server: BindServer) -> None:
+    """BIND refuses a record set past its max-records-per-type (100) with SERVFAIL: the publisher splits the
+    round, the healthy owner is published in it, and only the owner with 101 addresses at one name fails,
+    with BIND's answer; its other names are published."""
+    provider = connect(bind_server, max_values_per_set=None)  # as if the operator did not know BIND's limit
+    bad, good = unique_service(), unique_service()
+    bad_records = (
+        RecordSet(global_name(bad), "A", 180, tuple(f"127.66.0.{i}" for i in range(1, 102))),
+        RecordSet(tier_name(bad, "us-central1"), "CNAME", 180, (global_name(bad),)),
+    )
+    publisher, results = await publish_together(
+        provider, {bad: bad_records, good: seed_records(good, [ASIA, EUROPE, US])}
+    )
+    assert publisher.rounds == 1
+    assert results[good].error is None
+    assert await ask(bind_server, global_name(good)) == {"A": ("127.10.0.1", "127.20.0.1", "127.30.0.1")}
+    error = results[bad].error
+    assert error is not None
+    assert "SERVFAIL" in error
+    assert global_name(bad) in error
+    assert await ask(bind_server, tier_name(bad, "us-central1"), "CNAME") == {"CNAME": (global_name(bad),)}
+    assert publisher.fault is None
+
+
+async def test_a_tsig_algorithm_in_binds_own_spelling_signs(bind_server: BindServer) -> None:
+    spelled = bind_server.key_algorithm.upper() + "."  # HMAC-SHA256., as a named.conf may write it
+    provider = connect(bind_server, key_algorithm=spelled)
+    assert any(r.name == "ns1.example.com." for r in await provider.records())
+    svc = unique_service()
+    assert await publish(provider, seed_records(svc, [ASIA]), svc) == (1, ())
 
 
 # --- limits planned, foreign types seen (issue #10 item 2) -----------------------------------------------

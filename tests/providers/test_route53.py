@@ -6,7 +6,8 @@ name, the factory builder.
 Then, without moto, what moto does not do like Route 53: a Route 53-like fake client shows that a plan which
 cannot apply whole sends nothing (moto applies a failing batch partly), that a zone changed between read and
 write is refused and read again, and that health can flap back and forth (moto refuses to re-create a record
-set it once deleted); botocore's Stubber drives retries, backoff and error mapping."""
+set it once deleted); botocore's Stubber drives retries, backoff and error mapping, and GetChange polled
+until INSYNC within its bound. A publisher round where Route 53 refuses one owner and publishes the other."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ from . import (
     tier_name,
     unique_service,
 )
+from .publisher_round import publish_together
 
 ZONE = "example.com."
 
@@ -568,7 +570,8 @@ class FakeRoute53:
                 )
             work[key] = rrset
         self.rrsets = work
-        return {"ChangeInfo": {"Id": "/change/C1", "Status": "PENDING", "SubmittedAt": datetime.now(UTC)}}
+        # INSYNC at once, as moto answers (the stubbed client below plays PENDING): requests are counted here.
+        return {"ChangeInfo": {"Id": "/change/C1", "Status": "INSYNC", "SubmittedAt": datetime.now(UTC)}}
 
     def put(self, record: RecordSet) -> None:
         """A record set written behind the operator's back."""
@@ -679,6 +682,9 @@ class Sleeps(list[float]):
 
 LISTING: dict[str, Any] = {"ResourceRecordSets": [], "IsTruncated": False, "MaxItems": "300"}
 CHANGED: dict[str, Any] = {
+    "ChangeInfo": {"Id": "/change/C1", "Status": "INSYNC", "SubmittedAt": datetime(2026, 1, 1, tzinfo=UTC)}
+}
+PENDING: dict[str, Any] = {
     "ChangeInfo": {"Id": "/change/C1", "Status": "PENDING", "SubmittedAt": datetime(2026, 1, 1, tzinfo=UTC)}
 }
 NEW = RecordSet(f"new.{ZONE}", "A", 60, ("192.0.2.1",))
@@ -849,6 +855,30 @@ async def test_no_serial_and_no_call_for_it(provider: Route53Provider, wire: Wir
     assert wire.operations == []
 
 
+async def test_a_round_with_one_owner_route53_refuses_publishes_the_healthy_one(
+    provider: Route53Provider,
+) -> None:
+    """An alias that is not in ASCII (an IDN not turned into punycode) is refused by Route 53 (moto:
+    InvalidChangeBatch, UnsupportedCharacter): the publisher splits the round, the healthy owner is
+    published in it, only the other fails with Route 53's words, and its other names are published."""
+    bad, good = unique_service(), unique_service()
+    alias = f"{bad}-café.acme.example.com."
+    publisher, results = await publish_together(
+        provider,
+        {bad: seed_records(bad, [ASIA], aliases=[alias]), good: seed_records(good, [ASIA, EUROPE, US])},
+    )
+    assert publisher.rounds == 1
+    assert results[good].error is None
+    names = {r.name for r in await provider.records()}
+    assert set(owned_records(seed_records(good, [ASIA, EUROPE, US]), good)) <= set(await provider.records())
+    error = results[bad].error
+    assert error is not None
+    assert "UnsupportedCharacter" in error
+    assert alias in error
+    assert global_name(bad) in names
+    assert alias not in names
+
+
 # --- foreign types seen, limits known (issue #10 item 2) -------------------------------------------------
 
 
@@ -872,3 +902,35 @@ def test_limits_are_the_hosted_zone_quota_and_the_batch_values(client: Any) -> N
     assert (
         Route53Provider(client, zone="example.com", max_record_sets=20_000).limits.max_record_sets == 20_000
     )
+
+
+async def test_apply_returns_once_route53_says_insync(stubbed: tuple[Any, Stubber]) -> None:
+    """DNSPublished=True means live: a PENDING change is polled with GetChange until INSYNC (moto answers
+    INSYNC at once, so the stubbed client plays Route 53's PENDING)."""
+    client, stubber = stubbed
+    stubber.add_response("list_resource_record_sets", LISTING)
+    stubber.add_response("change_resource_record_sets", PENDING)
+    stubber.add_response("get_change", PENDING, {"Id": "/change/C1"})
+    stubber.add_response("get_change", PENDING, {"Id": "/change/C1"})
+    stubber.add_response("get_change", CHANGED, {"Id": "/change/C1"})
+    sleeps = Sleeps()
+    provider = Route53Provider(client, zone="example.com", hosted_zone_id="Z1", sleep=sleeps)
+    assert await provider.apply(Changes(create=(NEW,))) == 5
+    assert sleeps == [0.5, 1.0]
+
+
+async def test_a_change_still_pending_past_the_bound_is_a_transient_error(
+    stubbed: tuple[Any, Stubber],
+) -> None:
+    client, stubber = stubbed
+    stubber.add_response("list_resource_record_sets", LISTING)
+    stubber.add_response("change_resource_record_sets", PENDING)
+    for _ in range(4):
+        stubber.add_response("get_change", PENDING, {"Id": "/change/C1"})
+    sleeps = Sleeps()
+    provider = Route53Provider(
+        client, zone="example.com", hosted_zone_id="Z1", sleep=sleeps, insync_timeout=3
+    )
+    with pytest.raises(TransientError, match="still PENDING after 3s"):
+        await provider.apply(Changes(create=(NEW,)))
+    assert sleeps == [0.5, 1.0, 1.5]  # the last wait cut to the bound

@@ -1,6 +1,7 @@
 """The per-zone publishing loop over the in-memory provider: coalescing, idempotency, freeze, withdrawal,
 drift checks and repair, freed names handed to the oldest waiter, orphan collection, zone faults on every
-owner's result, and new credentials used at once."""
+owner's result, new credentials used at once, and containment: a refused owner (or name) found by splitting
+the refused change, reported alone and retried alone with backoff, while every other owner publishes."""
 
 from __future__ import annotations
 
@@ -12,9 +13,16 @@ from typing import Any
 import pytest
 
 from federation_operator.controllers.shutdown import ShutdownGate, ShuttingDownError
+from federation_operator.dns import publisher as publisher_module
 from federation_operator.dns.inmemory import InMemoryProvider
 from federation_operator.dns.publisher import Publisher
-from federation_operator.domain.errors import FederationError, PermanentError, TransientError
+from federation_operator.domain.errors import (
+    FederationError,
+    PermanentError,
+    RejectedChangeError,
+    SuspectChangeError,
+    TransientError,
+)
 from federation_operator.domain.ownership import OWNERSHIP_TTL, ownership_name, render_ownership_value
 from federation_operator.domain.records import Changes, RecordSet, RecordType
 
@@ -391,3 +399,132 @@ async def test_one_transient_failure_is_not_reported_on_every_owner() -> None:
         result = publisher.result(KEY)
         assert result is not None
         assert result.error is None
+
+
+# --- containment: a refused owner does not hold up the others ----------------------------------------------
+
+
+def service_records(service: str, *, with_alias: bool = False) -> tuple[RecordSet, ...]:
+    """A global A record and a region CNAME (and an alias CNAME) for ``service``."""
+    global_name = f"{service}.mynamespace.myfederation.svc.example.com."
+    records = [
+        RecordSet(global_name, "A", 180, ("127.1.1.1",)),
+        RecordSet(
+            f"{service}.mynamespace.myfederation.svc.us-central1.example.com.", "CNAME", 180, (global_name,)
+        ),
+    ]
+    if with_alias:
+        records.append(RecordSet(f"{service}.acme.example.com.", "CNAME", 180, (global_name,)))
+    return tuple(records)
+
+
+def published(publisher: Publisher, key: tuple[str, str]) -> bool:
+    result = publisher.result(key)
+    return result is not None and result.error is None and result.desired == publisher._desired.get(key)
+
+
+async def test_one_refused_owner_fails_alone_and_every_other_owner_publishes_in_the_same_round() -> None:
+    provider = InMemoryProvider(ZONE)
+    provider.refuse(
+        "svc-07.acme.example.com.", RejectedChangeError("a foreign MX holds svc-07.acme.example.com")
+    )
+    keys = [("mynamespace", f"svc-{i:02d}") for i in range(32)]
+    async with running_publisher(provider, coalesce_seconds=0.2) as (publisher, notified):
+        for key in keys:
+            publisher.submit(key, service_records(key[1], with_alias=key[1] == "svc-07"))
+        bad = ("mynamespace", "svc-07")
+        await eventually("every owner answered", lambda: all(publisher.result(k) is not None for k in keys))
+        assert publisher.rounds == 1
+        assert all(published(publisher, k) for k in keys if k != bad)
+        result = publisher.result(bad)
+        assert result is not None
+        assert result.error is not None
+        assert "svc-07.acme.example.com." in result.error
+        assert "a foreign MX holds" in result.error
+        # The names of the refused owner that the provider takes are published; the refused one is not.
+        names = {r.name for r in provider.snapshot()}
+        assert "svc-07.mynamespace.myfederation.svc.example.com." in names
+        assert "svc-07.acme.example.com." not in names
+        # Halving 32 owners down to one costs a call per level and per half, not one per owner; and the
+        # zone is not read again: the refused parts were taken back out of the index.
+        assert provider.calls <= 2 * 6 + 3
+        assert provider.reads == 1
+        # The index holds exactly what was applied: nothing is planned again for the healthy owners.
+        calls = provider.calls
+        for key in keys:
+            if key != bad:
+                publisher.submit(key, service_records(key[1]))
+        await asyncio.sleep(0.3)
+        assert provider.calls == calls
+        assert bad in notified
+
+
+async def test_a_refused_owner_is_retried_alone_with_backoff_and_published_once_fixed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(publisher_module, "PERMANENT_RETRY_SECONDS", 0.2)
+    provider = InMemoryProvider(ZONE)
+    provider.refuse("bad.acme.example.com.")
+    good, bad = ("mynamespace", "good"), ("mynamespace", "bad")
+    async with running_publisher(provider) as (publisher, _):
+        publisher.submit(good, service_records("good"))
+        publisher.submit(bad, service_records("bad", with_alias=True))
+        await eventually("the refusal reported", lambda: bool((r := publisher.result(bad)) and r.error))
+        await eventually("good published", lambda: published(publisher, good))
+        rounds = publisher.rounds
+        # Retried after 0.2 s, then 0.4 s, 0.8 s: about three more rounds in 1.6 s, the healthy owner in none.
+        await asyncio.sleep(1.6)
+        assert 2 <= publisher.rounds - rounds <= 4
+        assert published(publisher, good)
+        provider.allow("bad.acme.example.com.")
+        await eventually("bad published once fixed", lambda: published(publisher, bad), deadline=5)
+
+
+async def test_a_servfail_that_only_one_owner_gets_is_that_owners_permanent_error() -> None:
+    provider = InMemoryProvider(ZONE)
+    too_many = "bad.mynamespace.myfederation.svc.example.com."
+    provider.refuse(too_many, SuspectChangeError("UPDATE failed: SERVFAIL"))
+    good, bad = ("mynamespace", "good"), ("mynamespace", "bad")
+    async with running_publisher(provider, coalesce_seconds=0.1) as (publisher, _):
+        publisher.submit(good, service_records("good"))
+        publisher.submit(bad, service_records("bad"))
+        await eventually("the refusal reported", lambda: bool((r := publisher.result(bad)) and r.error))
+        result = publisher.result(bad)
+        assert result is not None
+        assert result.error is not None
+        assert "SERVFAIL" in result.error
+        assert too_many in result.error
+        assert published(publisher, good)
+        assert publisher.fault is None
+
+
+async def test_a_servfail_on_every_part_is_the_servers_fault_not_an_owners() -> None:
+    provider = InMemoryProvider(ZONE)
+    keys = [("mynamespace", f"svc-{i}") for i in range(4)]
+    for key in keys:
+        for record in service_records(key[1]):
+            provider.refuse(record.name, SuspectChangeError("UPDATE failed: SERVFAIL"))
+    async with running_publisher(provider, coalesce_seconds=0.1) as (publisher, _):
+        for key in keys:
+            publisher.submit(key, service_records(key[1]))
+        await eventually("the zone's fault", lambda: publisher.fault is not None, deadline=10)
+        assert publisher.fault is not None
+        assert "fails every change" in publisher.fault
+        assert "SERVFAIL" in publisher.fault
+
+
+async def test_a_refusal_of_everything_stops_splitting_and_is_every_owners_error() -> None:
+    provider = InMemoryProvider(ZONE)
+    keys = [("mynamespace", f"svc-{i:03d}") for i in range(200)]
+    for key in keys:
+        for record in service_records(key[1]):
+            provider.refuse(record.name)
+    async with running_publisher(provider, coalesce_seconds=0.2) as (publisher, _):
+        for key in keys:
+            publisher.submit(key, service_records(key[1]))
+        await eventually(
+            "every owner refused", lambda: all((r := publisher.result(k)) and r.error for k in keys)
+        )
+        assert publisher.rounds == 1
+        # log2(200) halvings to the first owner, then a handful of names: far fewer than one call per owner.
+        assert provider.calls < 30

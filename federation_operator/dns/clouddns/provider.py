@@ -10,7 +10,9 @@
 - **Writing** checks the plan against the last read for a CNAME beside other data at one name, which the
   server would refuse less legibly, then creates one Cloud DNS change, or as few as the per-change limits
   allow. Each change is atomic, the set is not: after an error the caller reads the zone again before
-  planning anew.
+  planning anew. A change answered ``pending`` is polled (every 0.5 s, doubling to 5 s, at most
+  ``done_timeout``, 120 s by default, then ``TransientError``) until ``done``: ``apply`` returns, and the
+  publisher reports ``DNSPublished=True``, only once the change is live.
 - **Retries.** Throttling, server errors and network failures are retried with jittered exponential backoff,
   honouring ``Retry-After``; when retries run out, ``TransientError``. Retrying a change whose first attempt
   may have been applied is safe: its exact deletions and additions then fail with ``notFound``/
@@ -45,7 +47,12 @@ from federation_operator.dns.clouddns.changes import (
 )
 from federation_operator.dns.clouddns.errors import detail, map_error, retry_after
 from federation_operator.dns.provider import backoff_delay, check_in_zone
-from federation_operator.domain.errors import FederationError, PermanentError, TransientError
+from federation_operator.domain.errors import (
+    FederationError,
+    PermanentError,
+    RejectedChangeError,
+    TransientError,
+)
 from federation_operator.domain.records import (
     Changes,
     ProviderLimits,
@@ -58,6 +65,12 @@ from federation_operator.domain.records import (
 
 __all__ = ["CLOUDDNS_DEFAULT_QUOTAS", "CloudDnsProvider"]
 
+DONE_TIMEOUT = 120.0
+"""How long ``apply`` polls a change that Cloud DNS answered ``pending`` for ``done``."""
+# Every 0.5 s, doubling up to 5 s: changes are usually done within seconds, and polls count against the
+# project's API rate.
+DONE_POLL_START = 0.5
+DONE_POLL_CAP = 5.0
 CLOUDDNS_DEFAULT_QUOTAS = ProviderLimits(max_values_per_set=100, max_record_sets=10_000)
 """Cloud DNS's default ``resourceRecordsPerRrset`` and ``rrsetsPerManagedZone``, until the project's own
 quotas are read (``projects.get``, with the zone's first read)."""
@@ -98,6 +111,7 @@ class CloudDnsProvider:
         max_backoff: float = 20.0,
         limits: ChangeLimits = DEFAULT_LIMITS,
         sleep: Sleep = asyncio.sleep,
+        done_timeout: float = DONE_TIMEOUT,
     ) -> None:
         try:
             self._zone = normalize_name(zone)
@@ -109,6 +123,9 @@ class CloudDnsProvider:
             raise PermanentError("clouddns: backoff_base must be from 0 to max_backoff")
         if managed_zone is not None and not managed_zone:
             raise PermanentError("clouddns: managed_zone must not be empty")
+        if done_timeout <= 0:
+            raise PermanentError(f"clouddns: done_timeout must be positive, got {done_timeout}")
+        self._done_timeout = done_timeout
         self._client = client
         self._project: str = str(client.project)
         self._managed_zone = managed_zone
@@ -203,16 +220,45 @@ class CloudDnsProvider:
         requests = plan_change_requests(changes, limits=self._limits, as_read=self._as_read)
         tally = _Tally()
         path = await self._zone_path(tally)
+        pending: list[str] = []
         for request in requests:
             try:
-                await self._request("creating a change", "POST", f"{path}/changes", tally, request=request)
+                change = await self._request(
+                    "creating a change", "POST", f"{path}/changes", tally, request=request
+                )
+            except RejectedChangeError:
+                # Refused whole (a change is atomic): the last read, with the changes before it, still holds.
+                raise
             except BaseException:
-                # Refused, or unknown (a cancelled request's thread may still get the change through):
-                # what the zone holds now is for the next read to say.
+                # Unknown (a cancelled request's thread may still get the change through), or stale: what
+                # the zone holds now is for the next read to say.
                 self._seen = None
                 raise
             self._remember(request)
+            if change.get("status", "done") != "done":
+                pending.append(str(change.get("id", "")))
+        for change_id in pending:
+            await self._until_done(path, change_id, tally)
         return tally.calls
+
+    async def _until_done(self, path: str, change_id: str, tally: _Tally) -> None:
+        """Poll the change until Cloud DNS says ``done`` (live on its name servers), at most
+        ``done_timeout`` seconds: a change still ``pending`` then is a ``TransientError``."""
+        waited, attempt = 0.0, 0
+        while True:
+            change = await self._request(
+                f"checking change {change_id}", "GET", f"{path}/changes/{change_id}", tally
+            )
+            if change.get("status") == "done":
+                return
+            if waited >= self._done_timeout:
+                raise TransientError(
+                    f"change {change_id} in {self._where()} still pending after {waited:.0f}s"
+                )
+            delay = min(DONE_POLL_START * 2.0**attempt, DONE_POLL_CAP, self._done_timeout - waited)
+            await self._sleep(delay)
+            waited += delay
+            attempt += 1
 
     def _as_read(self, record: RecordSet) -> RrsetJson:
         found = self._seen.get(record.key) if self._seen is not None else None
@@ -230,7 +276,7 @@ class CloudDnsProvider:
             types_at.setdefault(name, set()).add(rtype)
         clashes = cname_clashes(types_at, changes)
         if clashes:
-            raise PermanentError(
+            raise RejectedChangeError(
                 f"{clashes[0]} in zone {self._zone}; a CNAME cannot share its name with other data"
             )
 

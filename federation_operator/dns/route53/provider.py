@@ -14,12 +14,17 @@
   reading it needed (an empty plan sends none). Between that reading and the request, Route 53 itself has
   the last word: its ``InvalidChangeBatch`` answers "was not found", "values provided do not match" and
   "already exists" become ``StaleChangesError``.
+- **Live, not just accepted.** A batch Route 53 answers PENDING is polled with ``GetChange`` until INSYNC
+  (every 0.5 s, doubling to 5 s, at most ``insync_timeout``, 120 s by default, then ``TransientError``), so
+  ``apply`` returns, and the publisher reports ``DNSPublished=True``, only once the change is live.
 
 **Errors**, mapped once here with ``raise ... from exc``. ``Throttling``, ``PriorRequestNotComplete``,
 ``ServiceUnavailable``, any 5xx and connection failures or timeouts are retried with jittered exponential
 backoff up to ``max_retries`` times, then raised as ``TransientError``;
 ``InvalidChangeBatch``, ``InvalidInput``, ``NoSuchHostedZone``, ``AccessDenied``, missing credentials and
-every other refusal are permanent. Blocking boto3 calls run in :func:`asyncio.to_thread` (boto3 clients are
+every other refusal are permanent; the refusals of a batch's content (``InvalidChangeBatch``,
+``InvalidInput``) are ``RejectedChangeError``, which the publisher splits to find the owner at fault.
+Blocking boto3 calls run in :func:`asyncio.to_thread` (boto3 clients are
 thread-safe), one request at a time per provider.
 """
 
@@ -45,6 +50,7 @@ from federation_operator.dns.route53.zone_state import ZoneState, parse_route53_
 from federation_operator.domain.errors import (
     FederationError,
     PermanentError,
+    RejectedChangeError,
     StaleChangesError,
     TransientError,
 )
@@ -65,7 +71,7 @@ if TYPE_CHECKING:
         ListResourceRecordSetsResponseTypeDef,
     )
 
-__all__ = ["ROUTE53_MAX_RECORD_SETS", "Route53Provider"]
+__all__ = ["INSYNC_TIMEOUT", "ROUTE53_MAX_RECORD_SETS", "Route53Provider"]
 
 ROUTE53_MAX_RECORD_SETS = 10_000
 """Route 53's default quota of records per hosted zone (``MAX_RRSETS_BY_ZONE``)."""
@@ -86,7 +92,16 @@ _RETRYABLE_CODES = frozenset(
     }
 )
 # What Route 53 says, inside an InvalidChangeBatch, when the zone no longer holds what the plan expected.
+INSYNC_TIMEOUT = 120.0
+"""How long ``apply`` polls ``GetChange`` for a change to become INSYNC (Route 53 says within 60 s)."""
+# GetChange every 0.5 s, doubling up to 5 s: a change is usually INSYNC within seconds, and the polls share
+# the account's five requests per second with every other Route 53 client.
+INSYNC_POLL_START = 0.5
+INSYNC_POLL_CAP = 5.0
 _STALE_MARKERS = ("not found", "values provided do not match", "already exists")
+# Refusals of a batch's content (a CNAME beside an MX, a name Route 53 does not take): the publisher splits
+# the batch to find the owner at fault.
+_REJECTED_CODES = frozenset({"InvalidChangeBatch", "InvalidInput", "InvalidArgument"})
 _CREDENTIAL_ERRORS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
 
 
@@ -109,9 +124,13 @@ class Route53Provider:
         max_record_sets: int = ROUTE53_MAX_RECORD_SETS,
         backoff_base: float = 0.2,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        insync_timeout: float = INSYNC_TIMEOUT,
     ) -> None:
         if max_retries < 0:
             raise PermanentError(f"route53: max_retries must be 0 or more, got {max_retries}")
+        if insync_timeout <= 0:
+            raise PermanentError(f"route53: insync_timeout must be positive, got {insync_timeout}")
+        self._insync_timeout = insync_timeout
         if backoff_base < 0:
             raise PermanentError(f"route53: backoff_base must be 0 or more, got {backoff_base}")
         self._client = client
@@ -246,24 +265,51 @@ class Route53Provider:
             # and a refusal here leaves the reading as it was.
             self._state.check(changes)
             try:
+                pending: list[str] = []
                 for batch in batches:
-                    await self._send(zone_id, batch)
+                    pending += await self._send(zone_id, batch)
                     self._state.apply(batch.changes)
+                for change_id in pending:
+                    await self._until_insync(change_id)
+            except RejectedChangeError:
+                # Route 53 refused this batch whole (a batch is transactional), the ones before it are in the
+                # reading: still true, so the publisher's split of a refused change costs no re-read per part.
+                raise
             except BaseException:
-                # Route 53 refused, or a request failed or was cancelled in flight (applied or not, unknown):
-                # the zone is no longer what this provider last read, so the next apply reads it again.
+                # A request failed or was cancelled in flight (applied or not, unknown), or was stale: the
+                # zone is no longer what this provider last read, so the next apply reads it again.
                 self._state = None
                 raise
             return self.requests_sent - before
 
-    async def _send(self, zone_id: str, batch: Batch) -> None:
+    async def _send(self, zone_id: str, batch: Batch) -> list[str]:
+        """Send one batch; the id of its change while Route 53 says it is still PENDING."""
         changes = list(batch.request)
-        await self._call(
+        response = await self._call(
             "ChangeResourceRecordSets",
             lambda: self._client.change_resource_record_sets(
                 HostedZoneId=zone_id, ChangeBatch={"Comment": "federation-operator", "Changes": changes}
             ),
         )
+        info = response.get("ChangeInfo", {})
+        return [] if info.get("Status") == "INSYNC" else [str(info.get("Id", ""))]
+
+    async def _until_insync(self, change_id: str) -> None:
+        """Poll ``GetChange`` until Route 53 says the change is INSYNC (live on all its name servers), at
+        most ``insync_timeout`` seconds: a change still PENDING then is a ``TransientError``."""
+        waited, attempt = 0.0, 0
+        while True:
+            response = await self._call("GetChange", lambda: self._client.get_change(Id=change_id))
+            if response.get("ChangeInfo", {}).get("Status") == "INSYNC":
+                return
+            if waited >= self._insync_timeout:
+                raise TransientError(
+                    f"route53 change {change_id} on {self._where()} still PENDING after {waited:.0f}s"
+                )
+            delay = min(INSYNC_POLL_START * 2.0**attempt, INSYNC_POLL_CAP, self._insync_timeout - waited)
+            await self._sleep(delay)
+            waited += delay
+            attempt += 1
 
     # --- requests, retries and errors ----------------------------------------------------------------------
 
@@ -302,6 +348,9 @@ class Route53Provider:
                     f"{text} (the credentials need route53:ListHostedZonesByName, "
                     "route53:ListResourceRecordSets and route53:ChangeResourceRecordSets)"
                 ), False
+            if code in _REJECTED_CODES:
+                # What the batch holds, not who sent it: another batch would go through.
+                return RejectedChangeError(text), False
             return PermanentError(text), False
         if isinstance(exc, BotoConnectionError | HTTPClientError):
             return TransientError(f"{what} failed: {exc}"), True
