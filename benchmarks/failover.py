@@ -2,6 +2,7 @@
 
 Run on demand, not in the test suite:
     .venv/bin/python benchmarks/failover.py [--trials 30] [--members 3] [--settle 1.0] [--per-change]
+        [--poisoned-owner]
 
 Brings up its own local federation (with BIND) in a temporary directory, applies the CRDs, registers the DNS
 credentials and the members, starts the operator as a process with its default settings (RFC 2136 publishing
@@ -22,6 +23,16 @@ itself, and reads the timestamps of the operator's `DNS zone ...: applying` log 
 distinct clients of `signer ... approved` / `updating zone` lines; zone transfers; plans the operator
 applied). Before the trials, the floor is measured: an API write seen by a watch, plus one TSIG-signed
 UPDATE round trip to BIND. At the end, the operator's peak RSS (VmHWM).
+
+`--poisoned-owner` measures failure containment: after the trials, a second FederatedService `poisoned`
+is created with the same selector (so every flip changes its records too, and every round holds both
+owners), whose global name BIND refuses: the benchmark first fills that name with 100 foreign record types
+(private types TYPE65280..., over one signed UPDATE), and BIND 9.18's `max-types-per-name` (100) then
+answers any A added there with SERVFAIL ("too many records"). The publisher then splits each round: the
+round's UPDATE fails, `nginx` (the older owner, planned first) goes out in its own UPDATE, then `poisoned`'s
+UPDATE fails and its names go one by one (the one refused, the others published). Once `poisoned` reports
+DNSPublished=False, the same trials run again, and `nginx`'s latencies are printed for both phases
+(p50/p99), with the UPDATEs per change.
 """
 
 from __future__ import annotations
@@ -36,7 +47,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "hack"), str(REPO)]
@@ -66,6 +77,9 @@ from localfed.processes import memory_bytes  # noqa: E402
 
 NAMESPACE = "bench-failover"
 SERVICE = "nginx"
+POISONED = "poisoned"
+# BIND 9.18's max-types-per-name: a name holding this many types takes no other.
+POISON_TYPES = 100
 POLL_SECONDS = 0.002
 DEADLINE_SECONDS = 30.0
 
@@ -295,7 +309,8 @@ def bind_activity(lines: list[str]) -> BindActivity:
         if not m or not UPDATE_MESSAGE.search(m["msg"]):
             continue
         updates.setdefault(f"{m['ptr']} {m['peer']}", local_epoch(m["ts"], "%d-%b-%Y %H:%M:%S.%f"))
-        failed += "update failed" in m["msg"] or "denied" in m["msg"]
+        # "adding an RR failed: too many records" is BIND 9.18's line for an UPDATE it answered SERVFAIL.
+        failed += "update failed" in m["msg"] or "denied" in m["msg"] or "an RR failed" in m["msg"]
     return BindActivity(updates, failed, transfers)
 
 
@@ -478,9 +493,10 @@ class Bench:
 # --- set-up -----------------------------------------------------------------------------------------------
 
 
-def create_federated_service(fed: LocalFederation) -> None:
+def create_federated_service(fed: LocalFederation, name: str = SERVICE) -> None:
     host = fed.api_client("federation")
-    client.CoreV1Api(host).create_namespace({"metadata": {"name": NAMESPACE}})
+    if name == SERVICE:
+        client.CoreV1Api(host).create_namespace({"metadata": {"name": NAMESPACE}})
     client.CustomObjectsApi(host).create_namespaced_custom_object(
         GROUP,
         VERSION,
@@ -489,7 +505,7 @@ def create_federated_service(fed: LocalFederation) -> None:
         {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "FederatedService",
-            "metadata": {"name": SERVICE},
+            "metadata": {"name": name},
             "spec": {
                 "template": {"spec": {"selector": {"run": SERVICE}, "ports": [{"name": "http", "port": 80}]}},
                 "dns": {"ttl": 30},
@@ -524,6 +540,79 @@ def start_backends(fed: LocalFederation) -> dict[str, str]:
 
         addresses[name] = eventually(f"LoadBalancer address in {name}", lb_address, 60)
     return addresses
+
+
+def poison(server: BindServer, name: str) -> None:
+    """Fill `name` with POISON_TYPES foreign record types, so that BIND refuses any other type there."""
+    keyring = dns.tsigkeyring.from_text({server.key_name: (server.key_algorithm, server.key_secret)})
+    update = dns.update.UpdateMessage(f"{server.zone}.", keyring=keyring)
+    for i in range(POISON_TYPES):
+        update.add(name, 300, f"TYPE{65280 + i}", r"\# 0")
+    response = dns.query.tcp(update, server.address, port=server.port, timeout=5)
+    if response.rcode() != dns.rcode.NOERROR:
+        raise RuntimeError(f"could not fill {name} with foreign types: {dns.rcode.to_text(response.rcode())}")
+
+
+def dns_condition(fed: LocalFederation, name: str) -> dict[str, Any] | None:
+    api = client.CustomObjectsApi(fed.api_client("federation"))
+    obj = cast(
+        dict[str, Any], api.get_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "federatedservices", name)
+    )
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c.get("type") == "DNSPublished"), None)
+
+
+def add_poisoned_owner(fed: LocalFederation) -> str:
+    """The FederatedService `poisoned`, refused by BIND at its global name; returns its DNSPublished
+    message once it reports the refusal."""
+    assert fed.dns is not None
+    poison(fed.dns, f"{POISONED}.{NAMESPACE}.{FEDERATION}.svc.{fed.dns.zone}.")
+    create_federated_service(fed, POISONED)
+
+    def refused() -> str | None:
+        condition = dns_condition(fed, POISONED)
+        if condition and condition.get("status") == "False" and condition.get("reason") == "ProviderError":
+            return str(condition.get("message"))
+        return None
+
+    return eventually("the poisoned owner reported as refused", refused, 120)
+
+
+def run_trials(bench: Bench, trials: int, label: str = "") -> list[Change]:
+    clusters = list(bench.addresses)
+    changes: list[Change] = []
+    for trial in range(trials):
+        cluster = clusters[trial % len(clusters)]
+        eventually("answer steady with every member", lambda: bench.steady(bench.everyone()), 60)
+        for ready in (False, True):
+            change = bench.flip(cluster, ready)
+            changes.append(change)
+            shown = "timeout" if change.latency is None else f"{change.latency * 1000:.0f} ms"
+            progress(
+                f"{label}trial {trial + 1}/{trials} {change.direction:>4} {cluster}: {shown}, "
+                f"{change.updates} UPDATE"
+            )
+            if change.latency is None and not ready:
+                # The up flip is measured from a steady down state only: restore and go on.
+                bench.fed.set_backends_ready(cluster, NAMESPACE, f"run={SERVICE}", ready=True)
+                break
+    return changes
+
+
+def report_containment(clean: list[Change], poisoned: list[Change], refusal: str) -> None:
+    print()
+    print(f"containment: {SERVICE}'s flips without and with a permanently refused owner in the zone, ms")
+    print(f"  ({POISONED}: {refusal})")
+    print(f"  {'':<9} {'n':>3} {'p50':>7} {'p90':>7} {'p99':>7} {'max':>7}")
+    print(latency_row("without", [c.latency for c in clean]))
+    print(latency_row("with", [c.latency for c in poisoned]))
+    for label, subset in (("without", clean), ("with", poisoned)):
+        updates = [c.updates for c in subset] or [0]
+        print(
+            f"  {label}: {mean(updates):.2f} UPDATE messages per change (max {max(updates)}), "
+            f"{sum(c.failed_updates for c in subset)} failed, "
+            f"{sum(c.transfers for c in subset)} zone transfers"
+        )
 
 
 # --- figures ----------------------------------------------------------------------------------------------
@@ -640,6 +729,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--members", type=int, default=3)
     parser.add_argument("--settle", type=float, default=1.0, help="seconds an answer must hold steady")
     parser.add_argument("--per-change", action="store_true", help="also print every change's stages")
+    parser.add_argument(
+        "--poisoned-owner",
+        action="store_true",
+        help="then add a FederatedService BIND refuses and run the trials again (failure containment)",
+    )
     args = parser.parse_args()
     if args.trials < 1 or args.members < 2:
         parser.error("need at least 1 trial and 2 members")
@@ -691,26 +785,17 @@ def main() -> None:
                 LogTail(op.log),
                 LogTail(fed.state_dir / "bind" / "named.log"),
             )
-            clusters = [m.spec.name for m in fed.members]
-            changes: list[Change] = []
-            for trial in range(args.trials):
-                cluster = clusters[trial % len(clusters)]
-                eventually("answer steady with every member", lambda: bench.steady(bench.everyone()), 60)
-                for ready in (False, True):
-                    change = bench.flip(cluster, ready)
-                    changes.append(change)
-                    shown = "timeout" if change.latency is None else f"{change.latency * 1000:.0f} ms"
-                    progress(
-                        f"trial {trial + 1}/{args.trials} {change.direction:>4} {cluster}: {shown}, "
-                        f"{change.updates} UPDATE"
-                    )
-                    if change.latency is None and not ready:
-                        # The up flip is measured from a steady down state only: restore and go on.
-                        fed.set_backends_ready(cluster, NAMESPACE, f"run={SERVICE}", ready=True)
-                        break
+            changes = run_trials(bench, args.trials)
+            if args.poisoned_owner:
+                progress("adding the poisoned owner")
+                refusal = add_poisoned_owner(fed)
+                progress(f"{POISONED} refused: {refusal}")
+                poisoned = run_trials(bench, args.trials, "poisoned: ")
             assert op.proc is not None
             rss = memory_bytes(op.proc.pid, "VmHWM") / 2**20
             report(args, bench, floor, changes, rss)
+            if args.poisoned_owner:
+                report_containment(changes, poisoned, refusal)
         except BaseException:
             progress(f"failed; operator log tail:\n{op.tail(30)}")
             raise
