@@ -1,6 +1,7 @@
 """Provider limits planned, not discovered, through the zone's publisher: a tier over BIND's 100 records per
 set goes out as its deterministic subset beside an unrelated owner (real BIND), and an owner past the zone's
-quota is reported while the others publish (the in-memory provider, which refuses as a real one would)."""
+quota is reported while the others publish (the in-memory provider, and the Cloud DNS fake with the quota
+read from the project, both of which refuse as the real providers would)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,18 @@ import asyncio
 from collections.abc import Mapping
 
 import pytest
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import dns as google_dns
 from localfed.bind import BindServer
 
+from federation_operator.dns.clouddns import CloudDnsProvider
 from federation_operator.dns.inmemory import InMemoryProvider
 from federation_operator.dns.provider import DnsProvider
 from federation_operator.dns.publisher import Publisher
 from federation_operator.dns.rfc2136 import Rfc2136Provider
+from federation_operator.domain.errors import RejectedChangeError
 from federation_operator.domain.records import (
+    Changes,
     ProviderLimits,
     PublishResult,
     RecordSet,
@@ -22,6 +28,7 @@ from federation_operator.domain.records import (
     ShardAddresses,
 )
 from federation_operator.planning.records import plan_tiers
+from tests.fakes.clouddns import FakeCloudDns
 
 from . import ASIA, EUROPE, FEDERATION, NAMESPACE, TOPOLOGY, US, global_name, seed_records, unique_service
 
@@ -107,3 +114,61 @@ async def test_an_owner_past_the_zone_quota_is_a_conflict_and_the_others_publish
     assert global_name(late) in names
     assert global_name(big) not in names
     assert len(provider.snapshot()) <= 10
+
+
+async def test_cloud_dns_zone_quota_read_from_the_project_is_planned_by_the_publisher() -> None:
+    """The zone quota comes from the project's quotas (projects.get, read with the zone): a publisher round
+    in a zone that has room for one small owner gives the big one a conflict naming the quota, and the fake,
+    which refuses past the quota (403 quotaExceeded), is never asked to."""
+    with FakeCloudDns(projects=["quota-test"], rrsets_per_managed_zone=8) as fake:
+        fake.seed_zone("quota-test", "example-com", "example.com.")  # SOA and NS: 2 of the 8
+        client = google_dns.Client(
+            project="quota-test",
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": fake.endpoint},
+        )
+        try:
+            provider = CloudDnsProvider(client, zone="example.com")
+            big, small = unique_service(), unique_service()
+            results = await run_round(
+                provider,
+                {
+                    big: seed_records(big, [ASIA, EUROPE, US]),
+                    small: (RecordSet(global_name(small), "A", 180, ("127.30.0.1",)),),
+                },
+            )
+            assert provider.limits.max_record_sets == 8
+            assert results[big].error is None
+            assert results[big].conflicts
+            assert all("quota of 8 record sets" in c.reason for c in results[big].conflicts)
+            assert results[small] == PublishResult(results[small].desired)
+            held = {(r["name"], r["type"]) for r in fake.rrsets("quota-test", "example-com")}
+            assert (global_name(small), "A") in held
+            assert len(held) <= 8
+            assert not any("quotaExceeded" in str(r.body) for r in fake.requests)
+        finally:
+            client.close()
+
+
+async def test_cloud_dns_refuses_a_set_past_a_lower_project_quota_as_the_owners_fault() -> None:
+    """Planned with the default 100 before the project's quotas were read, a set of 60 in a project whose
+    quota is 50 is refused (403 quotaExceeded) as a refusal of what the change holds (which the publisher
+    contains to its owner), not of the operator's credentials."""
+    with FakeCloudDns(projects=["quota-test"], resource_records_per_rrset=50) as fake:
+        fake.seed_zone("quota-test", "example-com", "example.com.")
+        client = google_dns.Client(
+            project="quota-test",
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": fake.endpoint},
+        )
+        try:
+            provider = CloudDnsProvider(client, zone="example.com")
+            svc = unique_service()
+            records = crowd(svc, 60, None)
+            with pytest.raises(RejectedChangeError, match="quotaExceeded"):
+                await provider.apply(Changes(create=records))
+            await provider.records()  # the publisher reads the zone again after a refusal
+            # Known from here on (the operator takes the per-set limit at start-up: see README, DNS limits).
+            assert provider.limits.max_values_per_set == 50
+        finally:
+            client.close()
