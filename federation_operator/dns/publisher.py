@@ -622,7 +622,7 @@ class Publisher:
                 self._undo(part)
                 split.failed(exc)
                 split.suspect |= isinstance(exc, SuspectChangeError)
-                reasons.append(f"{name}: {exc}" if len(groups) > 1 else str(exc))
+                reasons.append(f"{name}: {exc}")
             else:
                 split.applied.append(part)
         if reasons:
