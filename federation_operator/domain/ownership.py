@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from federation_operator.domain.records import (
+    ALIAS,
     RECORD_TYPES,
     Changes,
     RecordKey,
@@ -69,7 +70,9 @@ OWNERSHIP_TTL = 300
 MAX_NAME_LENGTH = 253
 """The longest DNS name in text form without its trailing dot (RFC 1035: 255 octets on the wire)."""
 
-_TYPES_BY_LABEL: Mapping[str, RecordType] = {f"{OWNERSHIP_PREFIX}{t.lower()}": t for t in RECORD_TYPES}
+_TYPES_BY_LABEL: Mapping[str, RecordType] = {
+    f"{OWNERSHIP_PREFIX}{t.lower()}": t for t in (*RECORD_TYPES, ALIAS)
+}
 _FORBIDDEN_IN_VALUES = frozenset(',="\\ \t\n')
 
 

@@ -27,6 +27,7 @@ from typing import Literal, get_args
 from federation_operator.domain.members import Ingress
 
 __all__ = [
+    "ALIAS",
     "OTHER",
     "RECORD_TYPES",
     "Changes",
@@ -52,8 +53,14 @@ ManagedType = Literal["A", "AAAA", "CNAME", "TXT"]
 RECORD_TYPES: tuple[ManagedType, ...] = get_args(ManagedType)
 """The record types the operator reads and writes."""
 
-RecordType = Literal["A", "AAAA", "CNAME", "TXT", "OTHER"]
-"""A record set's type: a managed one, or :data:`OTHER`."""
+RecordType = Literal["A", "AAAA", "CNAME", "TXT", "OTHER", "ALIAS"]
+"""A record set's type: a managed one, :data:`OTHER`, or :data:`ALIAS`."""
+
+ALIAS: Literal["ALIAS"] = "ALIAS"
+"""Load balancer hostnames answered as addresses by the provider itself, for providers that can (Route 53
+alias records to ELBs: ``ProviderLimits.hostname_aliases``): values are the hostnames, TTL 0 (an alias has
+no TTL of its own). Route 53 writes one weighted alias A record per hostname, with a set identifier the
+operator owns, so that a tier keeps every shard rather than one CNAME target."""
 
 OTHER: Literal["OTHER"] = "OTHER"
 """The type of the marker a provider lists at a name that holds record types the operator does not manage
@@ -63,7 +70,9 @@ planner never writes one; it only has to see that the name holds other data, whi
 
 # DNSSEC's own records may stand beside a CNAME (RFC 4035 §2.5), and the apex's SOA and NS are the zone's:
 # neither counts as other data at a name.
-_NOT_OTHER = frozenset({"RRSIG", "NSEC", "NSEC3", "NSEC3PARAM", "DNSKEY", "CDS", "CDNSKEY", "TYPE65534"})
+_NOT_OTHER = frozenset(
+    {"ALIAS", "RRSIG", "NSEC", "NSEC3", "NSEC3PARAM", "DNSKEY", "CDS", "CDNSKEY", "TYPE65534"}
+)
 
 RecordKey = tuple[str, RecordType]
 """A record set's identity in a zone: (absolute name, type)."""
@@ -103,6 +112,8 @@ def _normalize_values(rtype: RecordType, values: Iterable[str]) -> tuple[str, ..
         return tuple(targets)
     if rtype == OTHER:
         return tuple(sorted({v.strip().upper() for v in raw}))
+    if rtype == ALIAS:
+        return tuple(sorted({normalize_name(v) for v in raw}))
     # TXT: the unquoted text, one value per TXT record (its character-strings joined).
     return tuple(sorted(raw))
 
@@ -122,7 +133,7 @@ class RecordSet:
     values: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if self.type not in RECORD_TYPES and self.type != OTHER:
+        if self.type not in RECORD_TYPES and self.type not in (OTHER, ALIAS):
             raise ValueError(f"unsupported record type {self.type!r}; supported: {', '.join(RECORD_TYPES)}")
         if isinstance(self.ttl, bool) or not isinstance(self.ttl, int) or not 0 <= self.ttl <= 2**31 - 1:
             raise ValueError(f"TTL must be an integer from 0 to 2147483647, got {self.ttl!r}")
@@ -212,6 +223,8 @@ class ProviderLimits:
 
     max_values_per_set: int | None = None
     max_record_sets: int | None = None
+    hostname_aliases: bool = False
+    """Whether the provider answers load balancer hostnames itself (:data:`ALIAS`: Route 53)."""
 
     def __post_init__(self) -> None:
         for label, value in (

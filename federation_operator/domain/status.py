@@ -117,7 +117,7 @@ class PublishedRecord(KubeModel):
     """One DNS name the operator published and what it points to."""
 
     name: str
-    type: Literal["A", "AAAA", "CNAME"]
+    type: Literal["A", "AAAA", "CNAME", "ALIAS"]
     targets: tuple[str, ...] = ()
     tier: Literal["global", "region", "zone", "alias"]
 

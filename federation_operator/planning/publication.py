@@ -77,6 +77,7 @@ def plan_service_tiers(
         topology=plan_topology(clusters),
         healthy=addresses,
         max_values=limits.max_values_per_set,
+        hostname_aliases=limits.hostname_aliases,
     )
 
 

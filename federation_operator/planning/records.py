@@ -20,7 +20,9 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from federation_operator.domain.elb import elb_hosted_zone
 from federation_operator.domain.records import (
+    ALIAS,
     Conflict,
     RecordSet,
     ServiceNames,
@@ -54,10 +56,17 @@ def plan_records(
     topology: Mapping[str, frozenset[str]],
     healthy: Sequence[ShardAddresses],
     max_values: int | None = None,
+    hostname_aliases: bool = False,
 ) -> tuple[RecordSet, ...]:
     """The record sets of :func:`plan_tiers`, without its notes."""
     return plan_tiers(
-        names=names, ttl=ttl, aliases=aliases, topology=topology, healthy=healthy, max_values=max_values
+        names=names,
+        ttl=ttl,
+        aliases=aliases,
+        topology=topology,
+        healthy=healthy,
+        max_values=max_values,
+        hostname_aliases=hostname_aliases,
     ).records
 
 
@@ -69,6 +78,7 @@ def plan_tiers(
     topology: Mapping[str, frozenset[str]],
     healthy: Sequence[ShardAddresses],
     max_values: int | None = None,
+    hostname_aliases: bool = False,
 ) -> TierPlan:
     """The record sets to publish for one FederatedService, sorted, all with ``ttl``.
 
@@ -95,6 +105,11 @@ def plan_tiers(
       shards publishes the IPs (a CNAME cannot sit beside A records, and the IPs already give clients healthy
       answers) and a note names the hostnames left out. A shard with both an IP and a hostname counts as an
       IP shard. No shard is ever dropped without its tier's note saying so.
+    - **Alias records** (``hostname_aliases``: Route 53). A tier whose healthy shards are reached by AWS load
+      balancer hostnames only is one :data:`ALIAS` record set of every such hostname (Route 53 answers with
+      their addresses, weighted equally), so no shard is left out; hostnames that are no known load balancer
+      (:func:`~federation_operator.domain.elb.elb_hosted_zone`) are named in a note, and a tier with none
+      falls back to the CNAME above.
     - **Name clashes.** A zone whose label equals a region's (``dc1`` as both) gets the region's record only.
       A zone listed under several regions belongs to the lexicographically first. An alias equal to one of
       the generated names is dropped (it would point at itself); duplicate aliases collapse.
@@ -102,7 +117,7 @@ def plan_tiers(
     shards = [shard for shard in healthy if shard.has_addresses]
     if not shards:
         return TierPlan(records=())
-    tier = _Tiers(ttl=ttl, max_values=max_values)
+    tier = _Tiers(ttl=ttl, max_values=max_values, hostname_aliases=hostname_aliases)
 
     region_of_zone: dict[str, str] = {}
     for region in sorted(r.lower() for r in topology):
@@ -150,7 +165,7 @@ def render_published(
     blocked = {(c.name, c.type) for c in conflicts}
     published: list[tuple[int, PublishedRecord]] = []
     for record in records:
-        if record.type not in ("A", "AAAA", "CNAME") or record.key in blocked:
+        if record.type not in ("A", "AAAA", "CNAME", "ALIAS") or record.key in blocked:
             continue
         label = names.tier_label(record.name)
         tier: Tier
@@ -173,11 +188,12 @@ def _zones_of(topology: Mapping[str, frozenset[str]], region: str) -> frozenset[
 class _Tiers:
     """Plans one tier at a time within the provider's limit, collecting the notes of what was left out."""
 
-    def __init__(self, *, ttl: int, max_values: int | None) -> None:
+    def __init__(self, *, ttl: int, max_values: int | None, hostname_aliases: bool = False) -> None:
         if max_values is not None and max_values < 1:
             raise ValueError(f"max_values must be at least 1, got {max_values}")
         self.ttl = ttl
         self.max_values = max_values
+        self.hostname_aliases = hostname_aliases
         self.notes: list[str] = []
 
     def plan(self, name: str, shards: Sequence[ShardAddresses]) -> list[RecordSet]:
@@ -202,12 +218,29 @@ class _Tiers:
             return found
         if not hostnames:
             return []
+        if self.hostname_aliases:
+            aliased = [host for host in hostnames if elb_hosted_zone(host)]
+            if aliased:
+                return [self._alias(name, aliased, [h for h in hostnames if h not in aliased])]
         if len(hostnames) > 1:
             self.notes.append(
                 f"{name} is a CNAME to {hostnames[0]}; {len(hostnames) - 1} more hostname targets are not "
                 f"published (a CNAME holds one target): {', '.join(hostnames[1:])}"
             )
         return [_cname(name, hostnames[0], self.ttl)]
+
+    def _alias(self, name: str, aliased: list[str], others: list[str]) -> RecordSet:
+        if self.max_values is not None and len(aliased) > self.max_values:
+            self.notes.append(
+                f"{name} publishes {self.max_values} of {len(aliased)} load balancer aliases (first by name)"
+            )
+            aliased = aliased[: self.max_values]
+        if others:
+            self.notes.append(
+                f"{name} publishes load balancer aliases only: {', '.join(others)} (no known load balancer) "
+                "are not published"
+            )
+        return RecordSet(name=name, type=ALIAS, ttl=0, values=tuple(aliased))
 
     def _addresses(self, name: str, rtype: Literal["A", "AAAA"], addresses: set[str]) -> RecordSet | None:
         if not addresses:

@@ -897,7 +897,7 @@ async def test_a_foreign_mx_beside_a_planned_cname_is_a_conflict(
 
 def test_limits_are_the_hosted_zone_quota_and_the_batch_values(client: Any) -> None:
     assert Route53Provider(client, zone="example.com").limits == ProviderLimits(
-        max_values_per_set=1000, max_record_sets=10_000
+        max_values_per_set=1000, max_record_sets=10_000, hostname_aliases=True
     )
     assert (
         Route53Provider(client, zone="example.com", max_record_sets=20_000).limits.max_record_sets == 20_000

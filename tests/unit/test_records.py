@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from federation_operator.domain.elb import elb_hosted_zone
 from federation_operator.domain.members import Ingress
 from federation_operator.domain.records import Conflict, RecordSet, ServiceNames, ShardAddresses
 from federation_operator.planning.records import TierPlan, plan_records, plan_tiers, render_published
@@ -477,3 +478,72 @@ def test_the_subset_is_deterministic_never_over_the_limit_and_the_lowest(
     lowest = sorted(addresses)[:limit]
     assert published == tuple(str(ipaddress.IPv4Address(a)) for a in lowest)
     assert bool(first.notes) == (len(addresses) > limit)
+
+
+# --- load balancer hostnames as alias records (Route 53) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hostname", "zone"),
+    [
+        ("a1b2-0123456789abcdef.elb.us-east-1.amazonaws.com", "Z26RNL4JYFTOTI"),  # NLB
+        ("k8s-web-1234567890.us-east-1.elb.amazonaws.com.", "Z35SXDOTRQ7X7K"),  # ALB / Classic
+        ("dualstack.k8s-web-1234567890.eu-west-1.elb.amazonaws.com", "Z32O12XQLNTSW2"),
+        ("K8S-WEB.EU-CENTRAL-1.ELB.AMAZONAWS.COM", "Z215JYRZR1TBD5"),
+        ("web.elb.eu-central-1.amazonaws.com", "Z3F0SRJ5LGBH90"),
+        ("web.xx-nowhere-1.elb.amazonaws.com", None),  # a region outside the table
+        ("b-123.elb.amazonaws.com", None),  # no region
+        ("lb.example.net", None),
+    ],
+)
+def test_a_load_balancers_canonical_hosted_zone(hostname: str, zone: str | None) -> None:
+    assert elb_hosted_zone(hostname) == zone
+
+
+NLB = "a1b2.elb.us-east-1.amazonaws.com"
+ALB = "web-1.eu-west-1.elb.amazonaws.com"
+
+
+def test_with_aliases_a_hostname_tier_keeps_every_load_balancer() -> None:
+    shards = [
+        ShardAddresses(
+            cluster="us", region="us-central1", zones=frozenset({"us-central1-a"}), hostnames=(NLB,)
+        ),
+        ShardAddresses(
+            cluster="eu", region="europe-west1", zones=frozenset({"europe-west1-a"}), hostnames=(ALB,)
+        ),
+    ]
+    plan = plan_tiers(
+        names=NAMES, ttl=180, aliases=(), topology=TOPOLOGY, healthy=shards, hostname_aliases=True
+    )
+    by_key = {r.key: r for r in plan.records}
+    assert by_key[(GLOBAL, "ALIAS")] == RecordSet(GLOBAL, "ALIAS", 0, (f"{ALB}.", f"{NLB}."))
+    assert by_key[(NAMES.region_name("europe-west1"), "ALIAS")].values == (f"{ALB}.",)
+    assert (GLOBAL, "CNAME") not in by_key
+    assert plan.notes == ()
+    # Without aliases (RFC 2136, Cloud DNS) the same shards give the CNAME and a note.
+    without = plan_tiers(names=NAMES, ttl=180, aliases=(), topology=TOPOLOGY, healthy=shards)
+    assert {r.key: r for r in without.records}[(GLOBAL, "CNAME")].values == (f"{NLB}.",)
+    assert without.notes
+
+
+def test_with_aliases_a_mixed_tier_still_publishes_its_ips_and_names_the_hostnames() -> None:
+    shards = [
+        ShardAddresses(
+            cluster="us", region="us-central1", zones=frozenset({"us-central1-a"}), hostnames=(NLB,)
+        ),
+        US_B,
+    ]
+    plan = plan_tiers(
+        names=NAMES, ttl=180, aliases=(), topology=TOPOLOGY, healthy=shards, hostname_aliases=True
+    )
+    assert table(plan.records)[("global", "A")] == ("104.197.0.2",)
+    assert any(f"hostname targets {NLB}." in note for note in plan.notes)
+
+
+def test_an_alias_tier_is_listed_in_the_status() -> None:
+    record = RecordSet(GLOBAL, "ALIAS", 0, (f"{NLB}.",))
+    published = render_published([record], names=NAMES, regions=TOPOLOGY)
+    assert [(p.name, p.type, p.targets, p.tier) for p in published] == [
+        (GLOBAL, "ALIAS", (f"{NLB}.",), "global")
+    ]

@@ -8,6 +8,12 @@ update ``old`` → ``new``    ``DELETE`` of ``old`` exactly as held, then ``CREA
 create ``new``              ``CREATE`` of ``new``
 ==========================  =========================================================================
 
+An ``ALIAS`` record set (load balancer hostnames) is one weighted alias A record per hostname: its
+``AliasTarget`` names the load balancer and its canonical hosted zone
+(:func:`~federation_operator.domain.elb.elb_hosted_zone`), its ``SetIdentifier`` is ours
+(:func:`alias_set_identifier`), weight 1 each. Its update deletes and creates only the load balancers that
+went and came.
+
 Updates are ``DELETE`` + ``CREATE`` rather than ``UPSERT``: Route 53 checks that a ``DELETE`` names the
 current record set exactly and that a ``CREATE`` finds none, and applies a batch all or nothing, so a plan
 made against a zone that changed in between fails whole (→ ``StaleChangesError``) instead of silently
@@ -22,15 +28,17 @@ request, an ``UPSERT`` counting twice (:func:`plan_batches`). TXT values go in R
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from federation_operator.dns.packing import pack_greedily
 from federation_operator.dns.txt import render_txt
+from federation_operator.domain.elb import elb_hosted_zone
 from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.ownership import group_changes_by_name
-from federation_operator.domain.records import OTHER, Changes, RecordSet
+from federation_operator.domain.records import ALIAS, OTHER, Changes, RecordSet
 
 if TYPE_CHECKING:
     from mypy_boto3_route53.literals import ChangeActionType
@@ -41,6 +49,7 @@ __all__ = [
     "MAX_BATCH_VALUES",
     "MAX_VALUE_CHARACTERS",
     "Batch",
+    "alias_set_identifier",
     "change_cost",
     "plan_batches",
 ]
@@ -105,9 +114,43 @@ def change_cost(request: Iterable[ChangeTypeDef]) -> tuple[int, int]:
 def _request(group: Changes) -> list[ChangeTypeDef]:
     """The Route 53 changes of one name's changes."""
     # DELETEs first: an A → CNAME switch must free the name before the CNAME arrives.
-    deletes = [*group.delete, *group.update_old]
-    creates = [*group.update_new, *group.create]
-    return [*(_change("DELETE", r) for r in deletes), *(_change("CREATE", r) for r in creates)]
+    deletes = [change for record in group.delete for change in _changes("DELETE", record)]
+    creates: list[ChangeTypeDef] = []
+    for old, new in group.updates:
+        # An alias record set changes load balancer by load balancer: the others' records stay as they are.
+        deletes += _changes("DELETE", old, keep=frozenset(new.values) if old.type == ALIAS else frozenset())
+        creates += _changes("CREATE", new, keep=frozenset(old.values) if new.type == ALIAS else frozenset())
+    creates += [change for record in group.create for change in _changes("CREATE", record)]
+    return [*deletes, *creates]
+
+
+def alias_set_identifier(hostname: str) -> str:
+    """The set identifier of the weighted alias record for ``hostname``: ours (the ``fedop-`` prefix) and
+    the same for the same hostname, so that a deletion names exactly the record a creation made."""
+    return f"fedop-{hashlib.sha256(hostname.encode()).hexdigest()[:16]}"
+
+
+def _changes(
+    action: ChangeActionType, record: RecordSet, *, keep: frozenset[str] = frozenset()
+) -> list[ChangeTypeDef]:
+    """``record`` as Route 53 changes; for an alias record set, one per load balancer not in ``keep``."""
+    if record.type != ALIAS:
+        return [_change(action, record)]
+    # One weighted alias A record per load balancer, equal weights: Route 53 answers each with its share.
+    changes: list[ChangeTypeDef] = []
+    for host in (h for h in record.values if h not in keep):
+        zone = elb_hosted_zone(host)
+        if zone is None:  # the planner aliases only hostnames in the table
+            raise PermanentError(f"route53: {host} is no load balancer with a known hosted zone")
+        rrset: ResourceRecordSetTypeDef = {
+            "Name": record.name,
+            "Type": "A",
+            "SetIdentifier": alias_set_identifier(host),
+            "Weight": 1,
+            "AliasTarget": {"HostedZoneId": zone, "DNSName": host, "EvaluateTargetHealth": True},
+        }
+        changes.append({"Action": action, "ResourceRecordSet": rrset})
+    return changes
 
 
 @dataclass(frozen=True)
@@ -154,7 +197,7 @@ def _batch(groups: Sequence[_NameGroup]) -> Batch:
 
 
 def _change(action: ChangeActionType, record: RecordSet) -> ChangeTypeDef:
-    if record.type == OTHER:  # check_in_zone refuses these first; this narrows the type
+    if record.type in (OTHER, ALIAS):  # check_in_zone refuses OTHER first, _changes takes ALIAS; narrows
         raise PermanentError(f"route53: {record.name}: the operator never changes records of other types")
     values = [render_txt(v, radix=8) for v in record.values] if record.type == "TXT" else list(record.values)
     for value in values:

@@ -141,7 +141,10 @@ class Route53Provider:
         # moto implements no GetHostedZoneLimit, so the quota is an option (a raised limit is a support case,
         # known to whoever configures the operator) rather than a call whose absence a test could not catch.
         # A ChangeBatch holds at most 1,000 values, so no record set we write may hold more.
-        self._limits = ProviderLimits(max_values_per_set=1000, max_record_sets=max_record_sets)
+        # Load balancer hostnames become weighted alias records (batches.py): a tier keeps every shard.
+        self._limits = ProviderLimits(
+            max_values_per_set=1000, max_record_sets=max_record_sets, hostname_aliases=True
+        )
         self._backoff_base = backoff_base
         self._sleep = sleep
         self._state: ZoneState | None = None
@@ -155,7 +158,8 @@ class Route53Provider:
 
     @property
     def limits(self) -> ProviderLimits:
-        """The hosted zone's record-set quota (10,000 by default, option ``max_record_sets``)."""
+        """The hosted zone's record-set quota (10,000 by default, option ``max_record_sets``); load balancer
+        hostnames as alias records."""
         return self._limits
 
     @property

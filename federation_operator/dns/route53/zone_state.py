@@ -5,13 +5,17 @@
   quoted character-strings (``"abc" "def"``, with ``\\"``, ``\\\\`` and ``\\ooo`` escapes); both are
   unescaped (:func:`parse_route53_name`, :mod:`federation_operator.dns.txt`), and the strings of one TXT value
   joined, so what is read back equals what was planned.
-- **Alias and routing-policy record sets** (``AliasTarget``, ``SetIdentifier``, ``TrafficPolicyInstanceId``)
-  cannot be expressed as a ``RecordSet``, and the operator never writes them. Each (name, type) holding one
-  is listed as a *stand-in*: TTL 0 and the value ``0.0.0.0`` (A), ``::`` (AAAA), ``alias.invalid.`` (CNAME)
-  or ``route53 alias or routing-policy record set`` (TXT). The stand-in occupies its name and type for the
-  diff, and has no ownership record, so :func:`~federation_operator.planning.zone_diff.plan_changes` treats
-  it as foreign: reported as a conflict when wanted, never deleted. A record set listed twice under one name
-  and type, or with values that are no such data (an A without an address), is listed as a stand-in too.
+- **The operator's alias records**: weighted alias A records whose ``SetIdentifier`` starts with ``fedop-``
+  are folded, per name, into one ``ALIAS`` record set of their load balancer hostnames (what the planner
+  planned), so that a second round plans nothing.
+- **Other alias and routing-policy record sets** (``AliasTarget``, ``SetIdentifier``,
+  ``TrafficPolicyInstanceId``) cannot be expressed as a ``RecordSet``, and the operator never writes them.
+  Each (name, type) holding one is listed as a *stand-in*: TTL 0 and the value ``0.0.0.0`` (A), ``::`` (AAAA),
+  ``alias.invalid.`` (CNAME) or ``route53 alias or routing-policy record set`` (TXT). The stand-in occupies
+  its name and type for the diff, and has no ownership record, so
+  :func:`~federation_operator.planning.zone_diff.plan_changes` treats it as foreign: reported as a conflict
+  when wanted, never deleted. A record set listed twice under one name and type, or with values that are no
+  such data (an A without an address), is listed as a stand-in too.
 
 **Rules our own code enforces.** Real Route 53 refuses a CNAME beside other data at one name, a ``DELETE``
 that does not match the current record set, a ``CREATE`` of a record set that exists, and applies a batch
@@ -37,6 +41,7 @@ from typing import TYPE_CHECKING
 from federation_operator.dns.txt import parse_txt, unescape_at
 from federation_operator.domain.errors import PermanentError, StaleChangesError
 from federation_operator.domain.records import (
+    ALIAS,
     RECORD_TYPES,
     Changes,
     RecordKey,
@@ -74,6 +79,8 @@ class ZoneState:
     def add(self, rrset: ResourceRecordSetOutputTypeDef) -> None:
         name = parse_route53_name(rrset["Name"])
         rtype = rrset["Type"]
+        if self._add_alias(name, rrset):
+            return
         self.types_at.setdefault(name, set()).add(rtype)
         if rtype not in RECORD_TYPES:
             return
@@ -85,6 +92,18 @@ class ZoneState:
             self.special.add(key)
             record = RecordSet(name=name, type=rtype, ttl=0, values=(_STAND_INS[rtype],))
         self.records[key] = record
+
+    def _add_alias(self, name: str, rrset: ResourceRecordSetOutputTypeDef) -> bool:
+        """Fold one of our weighted alias A records into the name's ALIAS record set; False for any other."""
+        target = rrset.get("AliasTarget")
+        if rrset["Type"] != "A" or target is None or not rrset.get("SetIdentifier", "").startswith("fedop-"):
+            return False
+        key: RecordKey = (name, ALIAS)
+        held = self.records.get(key)
+        values = (*(held.values if held else ()), parse_route53_name(target["DNSName"]))
+        self.records[key] = RecordSet(name=name, type=ALIAS, ttl=0, values=values)
+        self.types_at.setdefault(name, set()).add(ALIAS)
+        return True
 
     def check(self, changes: Changes) -> None:
         """Raise unless the whole of ``changes`` applies to this zone as Route 53 would apply it."""
