@@ -152,15 +152,25 @@ class FederatedServiceController:
         if body is None or body["metadata"].get("deletionTimestamp") or self.gate.is_closed():
             return None  # gone, or the delete handler is cleaning up, or we are stopping
         observation = self._observe(key, body)
-        members = plan_member_writes(observation, self.federation)
+        federation = self._current_federation()
+        members = plan_member_writes(observation, federation)
         results = await self._apply_writes(observation, members.writes)
         if self.gate.is_closed():
             # Stopping began while the writes were out: members may already be disconnecting, so a plan
             # made now would describe our teardown. Nothing below awaits until the status write, so this
             # one check covers the DNS submission too.
             return None
-        plan = plan_reconcile(observation, self.federation, members, results)
+        plan = plan_reconcile(observation, federation, members, results)
         return await self._settle(key, body, plan)
+
+    def _current_federation(self) -> Federation:
+        """The federation with the DNS provider's limits as they are now: Cloud DNS learns its project's
+        quotas with its first zone read, and a changed credentials Secret brings a new provider."""
+        if self.publisher is not None:
+            limits = self.publisher.provider.limits
+            if limits != self.federation.limits:
+                self.federation = replace(self.federation, limits=limits)
+        return self.federation
 
     def _observe(self, key: Key, body: Mapping[str, Any]) -> Observation:
         namespace, name = key
