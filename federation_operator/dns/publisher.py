@@ -575,8 +575,14 @@ class Publisher:
             # one) went through, and a split meets them as a stale plan, which re-reads the zone: cheaper than
             # reading it now for the one case in a thousand.
             self._undo(changes)
-            if len(keys) == 1 and len(group_changes_by_name(changes)) == 1:
-                raise
+            groups = group_changes_by_name(changes)
+            if len(keys) == 1 and len(groups) == 1:
+                if isinstance(exc, RejectedChangeError):
+                    raise
+                # A SERVFAIL on one owner's one name is that owner's (see _Split.outcome): were the server
+                # failing every change, the other owners' changes would show it.
+                reason = f"the DNS provider refused this object's records at {groups[0][0]}: {exc}"
+                return _Outcome(conflicts=conflicts, refused={keys[0]: reason})
             log.warning(
                 "DNS zone %s: %s; splitting the change of %d owner(s) to find the one at fault",
                 self.zone,
@@ -584,12 +590,14 @@ class Publisher:
                 len(keys),
             )
             split = _Split(first=exc)
-            await self._split(keys, split)
+            await self._split(keys, split, changes)
             return split.outcome()
         return _Outcome(applied=[changes], conflicts=conflicts)
 
-    async def _split(self, keys: list[Key], split: _Split) -> None:
-        """Apply the owners of a refused change in halves, oldest first, down to the single owner."""
+    async def _split(self, keys: list[Key], split: _Split, refused: Changes) -> None:
+        """Apply the owners of a refused change (``refused``) in halves, oldest first, down to the single
+        owner. A half that holds the whole refused change (the other half changes nothing) is not sent
+        again: it is known to be refused, so it is split on at once."""
         if len(keys) == 1:
             await self._split_owner(keys[0], split)
             return
@@ -597,11 +605,15 @@ class Publisher:
         for part in (keys[:middle], keys[middle:]):
             changes, conflicts = self._plan(part)
             split.conflicts.update(conflicts)
+            if changes == refused:
+                self._undo(changes)
+                await self._split(part, split, changes)
+                continue
             try:
                 await self._apply(changes)
             except (RejectedChangeError, SuspectChangeError):
                 self._undo(changes)
-                await self._split(part, split)
+                await self._split(part, split, changes)
             else:
                 split.applied.append(changes)
 
@@ -683,9 +695,11 @@ class _Split(_Outcome):
         return any(not changes.is_empty for changes in self.applied)
 
     def outcome(self) -> _Outcome:
-        """What the split found. A failure that may be the server's (SERVFAIL) is an owner's only when
-        something else went through: otherwise it is the server's, and transient."""
-        if self.suspect and not self.went_through:
+        """What the split found. A failure that may be the server's (SERVFAIL) is the server's (transient)
+        when the parts of several owners failed and nothing went through; it is an owner's when something
+        else went through, or when that owner's parts were the only ones that changed anything (a server
+        failing every change shows it on the next round that changes another owner's records)."""
+        if self.suspect and not self.went_through and len(self.refused) != 1:
             assert self.first is not None
             raise self.first
         return _Outcome(applied=self.applied, conflicts=self.conflicts, refused=self.refused)

@@ -498,6 +498,41 @@ async def test_a_servfail_that_only_one_owner_gets_is_that_owners_permanent_erro
         assert publisher.fault is None
 
 
+async def test_a_servfail_on_the_only_owner_with_changes_is_that_owners_not_the_zones() -> None:
+    # The owners already published; then only one of them changes, to records the server refuses with a
+    # SERVFAIL (BIND's "too many records"). Nothing else goes through because nothing else changes: that is
+    # no sign of a server failing every change, so it must stay that owner's error (seen in CI: the whole
+    # zone was reported as failing, and every other owner's status with it).
+    provider = InMemoryProvider(ZONE)
+    keys = [("mynamespace", f"svc-{i:02d}") for i in range(20)]
+    poisoned = ("mynamespace", "svc-07")
+    async with running_publisher(provider, coalesce_seconds=0.05) as (publisher, _):
+        for key in keys:
+            publisher.submit(key, service_records(key[1]))
+        await eventually("all published", lambda: all(published(publisher, k) for k in keys))
+        calls = provider.calls
+        global_name = "svc-07.mynamespace.myfederation.svc.example.com."
+        provider.refuse(global_name, SuspectChangeError("UPDATE failed: SERVFAIL"))
+        more = RecordSet(global_name, "A", 180, ("127.1.1.1", "127.1.1.2"))
+        changed = (more, *service_records("svc-07")[1:])
+        publisher.submit(poisoned, changed)
+        await eventually("the refusal reported", lambda: bool((r := publisher.result(poisoned)) and r.error))
+        result = publisher.result(poisoned)
+        assert result is not None
+        assert result.error is not None
+        assert global_name in result.error
+        assert "SERVFAIL" in result.error
+        assert publisher.fault is None
+        assert all(published(publisher, k) for k in keys if k != poisoned)
+        # One attempt, refused; nothing sent again.
+        assert provider.calls - calls == 1
+        # Another owner changes meanwhile: it publishes, the zone is still not at fault.
+        other = ("mynamespace", "svc-11")
+        publisher.submit(other, service_records("svc-11", with_alias=True))
+        await eventually("the other owner published", lambda: published(publisher, other))
+        assert publisher.fault is None
+
+
 async def test_a_servfail_on_every_part_is_the_servers_fault_not_an_owners() -> None:
     provider = InMemoryProvider(ZONE)
     keys = [("mynamespace", f"svc-{i}") for i in range(4)]
