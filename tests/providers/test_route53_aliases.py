@@ -6,14 +6,11 @@ hostname, and is deleted whole. No shard is left out."""
 from __future__ import annotations
 
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
-from moto.server import ThreadedMotoServer
 
 from federation_operator.dns.route53 import Route53Provider
 from federation_operator.dns.route53.batches import alias_set_identifier
@@ -22,33 +19,13 @@ from federation_operator.planning.records import plan_tiers
 
 from . import FEDERATION, NAMESPACE, TOPOLOGY, global_name, publish, tier_name, unique_service
 
+# Fake keys and nothing else in boto3's credential chain (conftest.py), for every test here.
+pytestmark = pytest.mark.usefixtures("fake_aws_credentials")
+
 NLB_EAST = "a1b2-0123456789abcdef.elb.us-east-1.amazonaws.com"
 ALB_WEST = "k8s-web-1234567890.eu-west-1.elb.amazonaws.com"
 ALB_ASIA = "k8s-web-abcdef.ap-southeast-1.elb.amazonaws.com"
 ELSEWHERE = "lb.example.net"
-
-
-@pytest.fixture(autouse=True)
-def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ROUTE_53"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture
