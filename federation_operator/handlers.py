@@ -179,6 +179,13 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     )
     publisher = await _start_publisher(runtime, queue)
     config = runtime.settings
+    # Every call to a member, from reconciles and the orphan collector alike, goes through these bounds.
+    calls = MemberCalls(
+        timeout=config.member_request_timeout,
+        limit=config.workers,
+        api_of=registry.api,
+        on_answer=lambda _cluster: enqueue_all(),
+    )
     runtime.controller = FederatedServiceController(
         federation=Federation(
             name=config.federation_name,
@@ -202,12 +209,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         gate=runtime.gate,
         # A hung member holds at most this many I/O threads and reconcile workers, each for at most the
         # request timeout (README: the hung-member bound).
-        calls=MemberCalls(
-            timeout=config.member_request_timeout,
-            limit=config.workers,
-            api_of=registry.api,
-            on_answer=lambda _cluster: enqueue_all(),
-        ),
+        calls=calls,
     )
     collector = OrphanCollector(
         registry=runtime.registry,
@@ -215,6 +217,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         host_api=runtime.host_api,
         gate=runtime.gate,
         interval=config.orphan_collection_seconds,
+        calls=calls,
         collect_dns=publisher.collect_orphans if publisher is not None else None,
     )
     runtime.collector_task = asyncio.create_task(collector.run(), name="orphan-collector")

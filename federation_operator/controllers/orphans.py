@@ -26,6 +26,7 @@ from kubernetes import client
 
 from federation_operator.controllers.federated_service import FederatedServiceStore
 from federation_operator.controllers.member_cache import MemberRegistry
+from federation_operator.controllers.member_calls import MemberCalls, MemberSilentError
 from federation_operator.controllers.shutdown import ShutdownGate
 from federation_operator.domain.errors import FederationError
 from federation_operator.domain.keys import Key
@@ -53,9 +54,12 @@ class OrphanCollector:
         host_api: client.ApiClient,
         gate: ShutdownGate,
         interval: float,
+        calls: MemberCalls,
         collect_dns: Callable[[Collection[Key]], list[str]] | None = None,
     ) -> None:
         self.registry = registry
+        # Member calls go the one bounded way (a hung member holds up no one, and is not called while silent).
+        self.calls = calls
         self.store = store
         self.host_api = host_api
         self.gate = gate
@@ -105,7 +109,12 @@ class OrphanCollector:
             return False
         uid = service.manifest.get("metadata", {}).get("uid")
         self.gate.check(f"removing orphan Service {service.namespace}/{service.name} from {service.cluster}")
-        outcome = await asyncio.to_thread(delete_service, api, service.namespace, service.name, uid)
+        try:
+            outcome = await self.calls.call(
+                service.cluster, delete_service, api, service.namespace, service.name, uid
+            )
+        except MemberSilentError:
+            return False  # not called: the member is silent; the next pass collects it
         if outcome != "deleted":
             return False
         self.collected += 1
