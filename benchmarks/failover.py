@@ -571,7 +571,7 @@ def add_poisoned_owner(fed: LocalFederation) -> str:
 
     def refused() -> str | None:
         condition = dns_condition(fed, POISONED)
-        if condition and condition.get("status") == "False" and condition.get("reason") == "ProviderError":
+        if condition and condition.get("status") == "False" and condition.get("reason") == "ProviderRejected":
             return str(condition.get("message"))
         return None
 

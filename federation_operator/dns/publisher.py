@@ -244,9 +244,14 @@ class Publisher:
         self._dirty.update(k for k in keys if k in self._desired)
         self._wake.set()
 
-    def _refuse(self, key: Key, error: str, conflicts: tuple[Conflict, ...]) -> None:
-        """Report a refusal of ``key``'s records and retry it later, backing off while it keeps failing."""
-        self._results[key] = PublishResult(self._desired.get(key, ()), conflicts=conflicts, error=error)
+    def _refuse(self, key: Key, error: str, conflicts: tuple[Conflict, ...], *, rejected: bool) -> None:
+        """Report a refusal of ``key``'s records and retry it later, backing off while it keeps failing.
+
+        ``rejected``: the provider refused what this owner's records hold (``ProviderRejected`` on its
+        status); otherwise a refusal that could not be pinned on one owner (``ProviderError``)."""
+        self._results[key] = PublishResult(
+            self._desired.get(key, ()), conflicts=conflicts, error=error, rejected=rejected
+        )
         self._on_result(key)
         refusals = self._refusals[key] = self._refusals.get(key, 0) + 1
         delay = min(PERMANENT_RETRY_SECONDS * 2.0 ** (refusals - 1), PERMANENT_RETRY_CAP)
@@ -504,8 +509,10 @@ class Publisher:
             self._count_error(exc)
             # A refused change was taken back out of the index; anything else may have been half applied.
             self._stale = self._stale or not isinstance(exc, RejectedChangeError)
+            # A RejectedChangeError reaches here only for one owner's one name (see _publish): its own.
+            rejected = isinstance(exc, RejectedChangeError) and len(keys) == 1
             for key in keys:
-                self._refuse(key, f"the DNS provider refused the change: {exc}", ())
+                self._refuse(key, f"the DNS provider refused the change: {exc}", (), rejected=rejected)
             return
         except TransientError as exc:
             # Including a stale plan: the loop re-reads the zone and plans these owners again.
@@ -521,7 +528,7 @@ class Publisher:
             found = outcome.conflicts.get(owner_of(key), ())
             refused = outcome.refused.get(key)
             if refused is not None:
-                self._refuse(key, refused, found)
+                self._refuse(key, refused, found, rejected=True)
                 continue
             self._refusals.pop(key, None)
             if key in self._collecting and not self._desired.get(key):

@@ -418,3 +418,10 @@ class PublishResult:
     desired: tuple[RecordSet, ...]
     conflicts: tuple[Conflict, ...] = ()
     error: str | None = None
+    rejected: bool = False
+    """True when ``error`` is the provider refusing this owner's own records (what they hold: a name or a set
+    it will not take), which other owners' records do not share; False when it is the zone's fault (the
+    provider unreachable, or refusing the operator), which every owner shares."""
+    unconfirmed: str | None = None
+    """Why the records, sent and accepted, are not known to be live yet (the provider has not confirmed the
+    change within the polling bound), or ``None`` once it has."""

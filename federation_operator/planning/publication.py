@@ -8,7 +8,10 @@ Pure functions between the health snapshot and the publisher:
 The verdict never says `Published` for records the publisher has not confirmed: after a drift check found
 them changed by someone else it reports nothing for the owner until they are republished (`Pending`), and
 while the provider cannot be read or refuses the operator it reports that fault (`ProviderError`, with the
-provider's words, and a Warning event).
+provider's words, and a Warning event); when the provider refuses this owner's own records (a name or a set it
+will not take) while others publish, it says so apart (`ProviderRejected`, with the provider's words), since
+the fix is in this object or at its names, not in the provider's configuration; and while the provider has
+accepted the records but not yet confirmed them live (Route 53 INSYNC, Cloud DNS done) it says `Pending`.
 """
 
 from __future__ import annotations
@@ -110,7 +113,13 @@ def render_dns_status(
     if result.error:
         # The zone cannot be read or written (or refused these records): what it holds is unknown, so
         # status.dns keeps what was last seen published rather than listing what was merely asked for.
-        return previous, DnsVerdict("False", "ProviderError", result.error)
+        reason = "ProviderRejected" if result.rejected else "ProviderError"
+        return previous, DnsVerdict("False", reason, result.error)
+    if result.unconfirmed:
+        # Sent and accepted, not yet live everywhere: Published would claim what the provider has not said.
+        return previous, DnsVerdict(
+            "Unknown", "Pending", f"the DNS provider has not confirmed the change yet: {result.unconfirmed}"
+        )
     published = render_published(
         result.desired, names=names, regions=list(regions), conflicts=result.conflicts
     )

@@ -406,7 +406,7 @@ def _dns_events(health: HealthSnapshot, verdict: DnsVerdict) -> tuple[list[Plann
         events.append(PlannedEvent("partition", "Warning", "PartitionGuard", text))
     else:
         cleared.append("partition")
-    if verdict.reason in ("ProviderError", "Conflict"):
+    if verdict.reason in ("ProviderError", "ProviderRejected", "Conflict"):
         events.append(PlannedEvent("dns", "Warning", f"DNS{verdict.reason}", verdict.message))
     elif verdict.reason == "Published" and verdict.status == "True":
         events.append(PlannedEvent("dns", "Normal", "DNSPublished", verdict.message))

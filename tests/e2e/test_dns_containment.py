@@ -1,8 +1,8 @@
 """Failure containment against the real federation, BIND and operator process: a FederatedService whose
 global name BIND refuses (the name already holds 100 foreign record types, so BIND 9.18's
-max-types-per-name answers its A with SERVFAIL) is DNSPublished=False with BIND's words and a Warning
-event, while a FederatedService created beside it publishes, and the control FederatedService stays
-undisturbed."""
+max-types-per-name answers its A with SERVFAIL) is DNSPublished=False, ProviderRejected (its own records
+refused, not the zone's fault) with BIND's words and a DNSProviderRejected Warning event, while a
+FederatedService created beside it publishes, and the control FederatedService stays undisturbed."""
 
 from __future__ import annotations
 
@@ -24,6 +24,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.dns]
 
 # BIND 9.18's max-types-per-name: a name holding this many types takes no other.
 FOREIGN_TYPES = 100
+
+
+def dns_warnings(fed: LocalFederation, namespace: str, name: str) -> list[str]:
+    """Warning events on ``name`` about DNS refusals, of the owner's records or of the zone."""
+    return [
+        *warnings_about(fed, namespace, name, "DNSProviderRejected"),
+        *warnings_about(fed, namespace, name, "DNSProviderError"),
+    ]
 
 
 def fill_with_foreign_types(update: dns.update.UpdateMessage, name: str) -> None:
@@ -50,7 +58,7 @@ def test_an_owner_bind_refuses_fails_alone_and_the_others_publish(
 
         def refused() -> tuple[str, str, str] | None:
             verdict = dns_verdict(poisoned.get())
-            return verdict if verdict is not None and verdict[:2] == ("False", "ProviderError") else None
+            return verdict if verdict is not None and verdict[:2] == ("False", "ProviderRejected") else None
 
         *_, message = eventually("the poisoned owner reported", refused, timeout=60)
         assert "SERVFAIL" in message, message
@@ -58,10 +66,10 @@ def test_an_owner_bind_refuses_fails_alone_and_the_others_publish(
         assert "refused this object's records" in message, message  # the owner's, not the zone's fault
         eventually(
             "a Warning event on the poisoned owner",
-            lambda: warnings_about(registered, namespace, "poisoned", "DNSProviderError"),
+            lambda: warnings_about(registered, namespace, "poisoned", "DNSProviderRejected"),
             timeout=30,
         )
-        assert not warnings_about(registered, namespace, "healthy", "DNSProviderError")
+        assert not dns_warnings(registered, namespace, "healthy")
         assert ask(registered, poisoned.global_name()).addresses == frozenset()
         assert ask(registered, healthy.global_name()).addresses == frozenset(addresses.values())
         # Later rounds too: with the poisoned owner still refused (and retried on its own timer), another
@@ -74,7 +82,7 @@ def test_an_owner_bind_refuses_fails_alone_and_the_others_publish(
             lambda: ask(registered, healthy.global_name()).addresses == rest,
             timeout=60,
         )
-        assert not warnings_about(registered, namespace, "healthy", "DNSProviderError")
+        assert not dns_warnings(registered, namespace, "healthy")
         control.assert_undisturbed()
     finally:
         # The poison goes, so that no later test shares a zone with an owner BIND refuses.

@@ -85,6 +85,20 @@ RECORD = RecordSet(NAMES.global_name, "A", 180, ("127.1.3.1",))
         ),
         pytest.param(
             (RECORD,),
+            PublishResult((RECORD,), error="BIND answered SERVFAIL", rejected=True),
+            False,
+            ("False", "ProviderRejected"),
+            id="rejected",
+        ),
+        pytest.param(
+            (RECORD,),
+            PublishResult((RECORD,), unconfirmed="route53 change C1 still PENDING"),
+            False,
+            ("Unknown", "Pending"),
+            id="unconfirmed",
+        ),
+        pytest.param(
+            (RECORD,),
             PublishResult((RECORD,), conflicts=(Conflict(NAMES.global_name, "A", "not ours"),)),
             False,
             ("False", "Conflict"),

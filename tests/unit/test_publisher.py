@@ -363,6 +363,7 @@ async def test_a_zone_that_cannot_be_read_is_every_owners_error_until_it_can(
         assert result is not None
         assert result.error is not None
         assert words in result.error
+        assert not result.rejected  # the zone's fault: ProviderError
         assert KEY in notified
         await settled(publisher, KEY, a_record("127.1.1.1"))  # the reads succeed again
         assert publisher.fault is None
@@ -441,6 +442,7 @@ async def test_one_refused_owner_fails_alone_and_every_other_owner_publishes_in_
         assert result.error is not None
         assert "svc-07.acme.example.com." in result.error
         assert "a foreign MX holds" in result.error
+        assert result.rejected  # the owner's own records, not the zone: ProviderRejected on its status
         # The names of the refused owner that the provider takes are published; the refused one is not.
         names = {r.name for r in provider.snapshot()}
         assert "svc-07.mynamespace.myfederation.svc.example.com." in names
@@ -494,6 +496,7 @@ async def test_a_servfail_that_only_one_owner_gets_is_that_owners_permanent_erro
         assert result.error is not None
         assert "SERVFAIL" in result.error
         assert too_many in result.error
+        assert result.rejected
         assert published(publisher, good)
         assert publisher.fault is None
 
@@ -560,6 +563,8 @@ async def test_a_refusal_of_everything_stops_splitting_and_is_every_owners_error
         await eventually(
             "every owner refused", lambda: all((r := publisher.result(k)) and r.error for k in keys)
         )
+        # Pinned on no owner: every owner hears it as the zone's refusal (ProviderError), not its own.
+        assert not any((r := publisher.result(k)) and r.rejected for k in keys)
         assert publisher.rounds == 1
         # log2(200) halvings to the first owner, then a handful of names: far fewer than one call per owner.
         assert provider.calls < 30
