@@ -2,7 +2,7 @@
 
 Run on demand, not in the test suite:
     .venv/bin/python benchmarks/failover.py [--trials 30] [--members 3] [--settle 1.0] [--per-change]
-        [--poisoned-owner]
+        [--poisoned-owner] [--others N]
 
 Brings up its own local federation (with BIND) in a temporary directory, applies the CRDs, registers the DNS
 credentials and the members, starts the operator as a process with its default settings (RFC 2136 publishing
@@ -33,11 +33,19 @@ round's UPDATE fails, `nginx` (the older owner, planned first) goes out in its o
 UPDATE fails and its names go one by one (the one refused, the others published). Once `poisoned` reports
 DNSPublished=False, the same trials run again, and `nginx`'s latencies are printed for both phases
 (p50/p99), with the UPDATEs per change.
+
+`--others N` shares the zone with N more FederatedServices (`other-00000`...), created before the trials
+(16 creates at a time against the host's API server) with a backend Pod `run=other` in every member that
+stays ready, so each of them publishes its own tiers in the same zone; the trials start once every one of
+them reports DNSPublished=True. Their records do not change during the trials: every round holds `nginx`
+(and `poisoned`), planned against a zone index of N + 1 owners. With `--poisoned-owner`, the containment
+phase then runs in that zone of N + 2 owners, one of them refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import datetime
 import re
 import sys
@@ -78,6 +86,8 @@ from localfed.processes import memory_bytes  # noqa: E402
 NAMESPACE = "bench-failover"
 SERVICE = "nginx"
 POISONED = "poisoned"
+OTHER = "other"  # the others' names start with it, and their backend Pods are `run=other`
+OTHERS_DEADLINE_SECONDS = 900.0
 # BIND 9.18's max-types-per-name: a name holding this many types takes no other.
 POISON_TYPES = 100
 POLL_SECONDS = 0.002
@@ -493,7 +503,7 @@ class Bench:
 # --- set-up -----------------------------------------------------------------------------------------------
 
 
-def create_federated_service(fed: LocalFederation, name: str = SERVICE) -> None:
+def create_federated_service(fed: LocalFederation, name: str = SERVICE, selector: str = SERVICE) -> None:
     host = fed.api_client("federation")
     if name == SERVICE:
         client.CoreV1Api(host).create_namespace({"metadata": {"name": NAMESPACE}})
@@ -507,11 +517,64 @@ def create_federated_service(fed: LocalFederation, name: str = SERVICE) -> None:
             "kind": "FederatedService",
             "metadata": {"name": name},
             "spec": {
-                "template": {"spec": {"selector": {"run": SERVICE}, "ports": [{"name": "http", "port": 80}]}},
+                "template": {
+                    "spec": {"selector": {"run": selector}, "ports": [{"name": "http", "port": 80}]}
+                },
                 "dns": {"ttl": 30},
             },
         },
     )
+
+
+def create_others(fed: LocalFederation, count: int) -> float:
+    """`count` FederatedServices beside `nginx` in the same zone, each with a ready backend in every member;
+    returns the seconds until every one of them reported DNSPublished=True."""
+    started = time.monotonic()
+    names = [f"{OTHER}-{i:05d}" for i in range(count)]
+    # Created server-side in parallel, as many clients would: 16 requests in flight against the host.
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda n: create_federated_service(fed, n, selector=OTHER), names))
+    progress(f"{count} others created in {time.monotonic() - started:.1f}s; starting their backends")
+    for member in fed.members:
+        core = client.CoreV1Api(fed.api_client(member.spec.name))
+        core.create_namespaced_pod(
+            NAMESPACE,
+            {
+                "metadata": {"name": OTHER, "labels": {"run": OTHER}},
+                "spec": {"containers": [{"name": "other", "image": "nginx:1.11.1-alpine"}]},
+            },
+        )
+    custom = client.CustomObjectsApi(fed.api_client("federation"))
+    expected = set(names)
+
+    def all_published() -> bool:
+        listed = cast(
+            dict[str, Any],
+            custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "federatedservices"),
+        )
+        done = {
+            item["metadata"]["name"]
+            for item in listed["items"]
+            if any(
+                (c.get("type"), c.get("status"), c.get("reason")) == ("DNSPublished", "True", "Published")
+                for c in (item.get("status") or {}).get("conditions") or []
+            )
+        }
+        progress(f"others published: {len(done & expected)}/{count}")
+        return expected <= done
+
+    eventually("every other FederatedService published", all_published, OTHERS_DEADLINE_SECONDS, interval=5)
+    return time.monotonic() - started
+
+
+def add_others(fed: LocalFederation, count: int) -> float | None:
+    """`--others`: the seconds :func:`create_others` took, or None when there are none."""
+    if not count:
+        return None
+    progress(f"creating {count} other FederatedServices in the same zone")
+    took = create_others(fed, count)
+    progress(f"every other FederatedService published after {took:.0f}s")
+    return took
 
 
 def start_backends(fed: LocalFederation) -> dict[str, str]:
@@ -730,13 +793,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--settle", type=float, default=1.0, help="seconds an answer must hold steady")
     parser.add_argument("--per-change", action="store_true", help="also print every change's stages")
     parser.add_argument(
+        "--others",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N more FederatedServices published in the same zone before the trials (default 0)",
+    )
+    parser.add_argument(
         "--poisoned-owner",
         action="store_true",
         help="then add a FederatedService BIND refuses and run the trials again (failure containment)",
     )
     args = parser.parse_args()
-    if args.trials < 1 or args.members < 2:
-        parser.error("need at least 1 trial and 2 members")
+    if args.trials < 1 or args.members < 2 or args.others < 0:
+        parser.error("need at least 1 trial, 2 members and 0 others")
     return args
 
 
@@ -771,6 +841,7 @@ def main() -> None:
                 lambda: answer(server, name) == frozenset(addresses.values()),
                 90,
             )
+            others_took = add_others(fed, args.others)
             recorder = Recorder()
             watchers = start_watchers(fed, recorder)
             progress("measuring the floor")
@@ -794,6 +865,12 @@ def main() -> None:
             assert op.proc is not None
             rss = memory_bytes(op.proc.pid, "VmHWM") / 2**20
             report(args, bench, floor, changes, rss)
+            if others_took is not None:
+                print()
+                print(
+                    f"zone shared with {args.others} other FederatedServices (each published: "
+                    f"{others_took:.0f}s from the first create to the last DNSPublished=True)"
+                )
             if args.poisoned_owner:
                 report_containment(changes, poisoned, refusal)
         except BaseException:

@@ -344,6 +344,9 @@ class FakeCloudDns:
         # The project quotas projects.get reports and changes are held to (the real defaults).
         self.resource_records_per_rrset = resource_records_per_rrset
         self.rrsets_per_managed_zone = rrsets_per_managed_zone
+        # Per change: record sets added, record sets deleted (settable by a test, to exercise the packing).
+        self.rrset_additions_per_change = 1_000
+        self.rrset_deletions_per_change = 1_000
         # An RLock so the public helpers can be used from inside handlers that already hold it.
         self._lock = threading.RLock()
         self._projects: dict[str, dict[str, Zone]] = {project: {} for project in projects}
@@ -711,15 +714,29 @@ class FakeCloudDns:
                 "managedZones": 10_000,
                 "resourceRecordsPerRrset": self.resource_records_per_rrset,
                 "rrsetsPerManagedZone": self.rrsets_per_managed_zone,
-                "rrsetAdditionsPerChange": 1_000,
-                "rrsetDeletionsPerChange": 1_000,
+                "rrsetAdditionsPerChange": self.rrset_additions_per_change,
+                "rrsetDeletionsPerChange": self.rrset_deletions_per_change,
                 "totalRrdataSizePerChange": 100_000,
             },
         }
 
     def _check_quotas(
-        self, zone: Zone, result: Mapping[RRKey, RecordSet], additions: Sequence[RecordSet]
+        self,
+        zone: Zone,
+        result: Mapping[RRKey, RecordSet],
+        additions: Sequence[RecordSet],
+        deletions: Sequence[RecordSet] = (),
     ) -> None:
+        for what, count, quota, name in (
+            ("additions", len(additions), self.rrset_additions_per_change, "rrsetAdditionsPerChange"),
+            ("deletions", len(deletions), self.rrset_deletions_per_change, "rrsetDeletionsPerChange"),
+        ):
+            if count > quota:
+                raise ApiError(
+                    403,
+                    "quotaExceeded",
+                    f"Quota exceeded: the change holds {count} {what}, quota {name} is {quota}",
+                )
         for index, addition in enumerate(additions):
             if len(addition.rrdatas) > self.resource_records_per_rrset:
                 raise ApiError(
@@ -741,7 +758,7 @@ class FakeCloudDns:
         """Validate a change against the zone and apply all of it, or raise and apply none of it."""
         additions, deletions = _parse_change(body, zone)
         result = _plan_change(zone, additions, deletions)
-        self._check_quotas(zone, result, additions)
+        self._check_quotas(zone, result, additions, deletions)
         if self.bump_soa_serial and not any(rrset.type == "SOA" for rrset in additions):
             _bump_soa(result, zone.apex)
         zone.rrsets = result

@@ -791,6 +791,35 @@ async def test_limits_are_the_projects_quotas_read_with_the_zone() -> None:
             client.close()
 
 
+async def test_one_owners_changes_over_the_projects_per_change_quotas_go_out_in_several_changes() -> None:
+    """The per-change quotas are the project's (read with the zone), and the fake refuses a change over
+    them: one owner's records, more than one change may add (or later delete), are sent as several changes
+    of whole names, and every one is accepted."""
+    with FakeCloudDns(projects=[PROJECT]) as server:
+        server.seed_zone(PROJECT, MANAGED_ZONE, ZONE)
+        server.rrset_additions_per_change = 5
+        server.rrset_deletions_per_change = 5
+        client = make_client(server.endpoint)
+        try:
+            provider = CloudDnsProvider(client, zone=ZONE)
+            svc = unique_service()
+            await provider.records()
+            assert (provider.change_limits.additions, provider.change_limits.deletions) == (5, 5)
+            records = seed_records(svc, [ASIA, EUROPE, US])
+            _, conflicts = await publish(provider, records, svc)
+            assert conflicts == ()
+            bodies = sent_changes(server)
+            assert len(bodies) > 1
+            assert all(len(b["additions"]) <= 5 and len(b["deletions"]) <= 5 for b in bodies)
+            assert {r for r in await provider.records() if svc in r.name} >= set(records)
+            server.reset_counters()
+            await publish(provider, (), svc)  # and withdrawn the same way
+            assert len(sent_changes(server)) > 1
+            assert not any(svc in name for name, _ in state(server))
+        finally:
+            client.close()
+
+
 async def test_a_foreign_mx_beside_a_planned_cname_is_a_conflict(
     provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:

@@ -34,6 +34,7 @@ from federation_operator.dns.route53 import (
     Route53Provider,
     build_route53,
 )
+from federation_operator.dns.route53.provider import ROUTE53_MAX_VALUES_PER_SET
 from federation_operator.dns.txt import render_txt
 from federation_operator.domain.errors import PermanentError, StaleChangesError, TransientError
 from federation_operator.domain.ownership import render_ownership_records
@@ -845,6 +846,27 @@ async def test_a_round_with_one_owner_route53_refuses_publishes_the_healthy_one(
     assert alias not in names
 
 
+async def test_an_owner_whose_one_name_is_over_a_batch_is_refused_alone(provider: Route53Provider) -> None:
+    """A record set that, with its ownership record, exceeds what one ChangeBatch carries (1,000 values) is
+    that owner's fault (ProviderRejected), found before anything is sent: the other owner of the round is
+    published in it."""
+    big, good = unique_service(), unique_service()
+    huge = RecordSet(global_name(big), "A", 60, tuple(f"10.9.{i // 250}.{i % 250 + 1}" for i in range(1000)))
+    publisher, results = await publish_together(
+        provider, {big: (huge,), good: seed_records(good, [ASIA, EUROPE, US])}
+    )
+    assert publisher.rounds == 1
+    assert results[good].error is None
+    assert set(owned_records(seed_records(good, [ASIA, EUROPE, US]), good)) <= set(await provider.records())
+    refused = results[big]
+    assert refused.rejected
+    assert refused.error is not None
+    assert global_name(big) in refused.error
+    assert "more than one request may carry" in refused.error
+    assert publisher.fault is None
+    assert not any(r.name == global_name(big) for r in await provider.records())
+
+
 # --- foreign types seen, limits known (issue #10 item 2) -------------------------------------------------
 
 
@@ -863,7 +885,7 @@ async def test_a_foreign_mx_beside_a_planned_cname_is_a_conflict(
 
 def test_limits_are_the_hosted_zone_quota_and_the_batch_values(client: Any) -> None:
     assert Route53Provider(client, zone="example.com").limits == ProviderLimits(
-        max_values_per_set=1000, max_record_sets=10_000, hostname_aliases=True
+        max_values_per_set=ROUTE53_MAX_VALUES_PER_SET, max_record_sets=10_000, hostname_aliases=True
     )
     assert (
         Route53Provider(client, zone="example.com", max_record_sets=20_000).limits.max_record_sets == 20_000

@@ -18,8 +18,9 @@ from federation_operator.dns.route53 import (
     parse_route53_name,
     plan_batches,
 )
+from federation_operator.dns.route53.provider import ROUTE53_MAX_VALUES_PER_SET
 from federation_operator.dns.txt import parse_txt, render_txt
-from federation_operator.domain.errors import PermanentError
+from federation_operator.domain.errors import RejectedChangeError
 from federation_operator.domain.ownership import render_ownership_record
 from federation_operator.domain.records import Changes, RecordSet
 
@@ -117,13 +118,49 @@ def test_long_txt_values_split_on_characters() -> None:
 
 def test_the_changes_of_one_name_that_exceed_a_batch_are_refused_naming_it() -> None:
     big = RecordSet("big.example.com.", "TXT", 60, tuple(f"{i:03}" + "y" * 900 for i in range(40)))
-    with pytest.raises(PermanentError, match=r"big\.example\.com\."):
+    with pytest.raises(RejectedChangeError, match=r"big\.example\.com\."):
         plan_batches(Changes(create=(big,)))
 
 
 def test_a_value_longer_than_route53_takes_is_refused_naming_its_name() -> None:
-    with pytest.raises(PermanentError, match=r"long\.example\.com\..*4000"):
+    with pytest.raises(RejectedChangeError, match=r"long\.example\.com\..*4000"):
         plan_batches(Changes(create=(RecordSet("long.example.com.", "TXT", 60, ("z" * 3990,)),)))
+
+
+def test_one_owners_changes_larger_than_a_batch_go_out_in_several_whole_names() -> None:
+    # One owner, 150 names of 10 addresses each with their ownership records: 1,650 values, two batches.
+    records = [a_record(f"o{i:03}", *range(1, 11)) for i in range(150)]
+    changes = Changes(create=tuple(r for record in records for r in (record, owned(record))))
+    batches = plan_batches(changes)
+    assert len(batches) == 2
+    assert all(values_and_characters(b.request)[0] <= MAX_BATCH_VALUES for b in batches)
+    assert not names_of(batches[0].request) & names_of(batches[1].request)
+    assert sorted(r for b in batches for r in b.changes.create) == sorted(changes.create)
+
+
+def test_the_fullest_name_the_planner_makes_fits_one_batch() -> None:
+    # The worst case the provider's limit allows: A and AAAA at one name both replaced at once (DELETE and
+    # CREATE of each, the longest IPv6 spelling), with their ownership records created beside them.
+    most = ROUTE53_MAX_VALUES_PER_SET
+    name = "full.example.com."
+
+    def v4(i: int) -> str:
+        return f"{100 + i // 200}.{100 + i % 100}.{200 + i % 50}.{100 + i % 150}"
+
+    def v6(i: int) -> str:
+        return ":".join(f"{0xA000 + i:x}" if k == 7 else f"{0xB000 + k:x}" for k in range(8))
+
+    old_a = RecordSet(name, "A", 60, tuple(v4(i) for i in range(most)))
+    new_a = RecordSet(name, "A", 60, tuple(v4(i + most) for i in range(most)))
+    old_aaaa = RecordSet(name, "AAAA", 60, tuple(v6(i) for i in range(most)))
+    new_aaaa = RecordSet(name, "AAAA", 60, tuple(v6(i + most) for i in range(most)))
+    assert all(len(v) == 39 for v in new_aaaa.values)
+    changes = Changes(
+        create=(owned(new_a), owned(new_aaaa)),
+        update_old=(old_a, old_aaaa),
+        update_new=(new_a, new_aaaa),
+    )
+    assert len(plan_batches(changes)) == 1
 
 
 @st.composite

@@ -80,6 +80,15 @@ log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[object]]
 
 
+def _positive(value: object, default: int) -> int:
+    """A quota as the API gives it (a number, or digits in JSON's int64 string form), else ``default``."""
+    try:
+        number = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return default
+    return number if number > 0 else default
+
+
 @dataclass
 class _Tally:
     """API requests made by one :meth:`CloudDnsProvider.apply` or :meth:`CloudDnsProvider.records`."""
@@ -109,7 +118,7 @@ class CloudDnsProvider:
         max_retries: int = 5,
         backoff_base: float = 0.2,
         max_backoff: float = 20.0,
-        limits: ChangeLimits = DEFAULT_LIMITS,
+        limits: ChangeLimits | None = None,
         sleep: Sleep = asyncio.sleep,
         done_timeout: float = DONE_TIMEOUT,
     ) -> None:
@@ -134,7 +143,10 @@ class CloudDnsProvider:
         self._max_retries = max_retries
         self._backoff_base = backoff_base
         self._max_backoff = max_backoff
-        self._limits = limits
+        # What one change may hold: ``limits`` when given (then the project's quotas only lower it), else the
+        # documented defaults until the project's quotas are read with the zone.
+        self._given_limits = limits
+        self._limits = limits or DEFAULT_LIMITS
         self._sleep = sleep
         # The zone's record sets as last read (parsed and raw), kept up to date by our own changes; None
         # when unknown (before the first read, or after a change that failed).
@@ -151,6 +163,11 @@ class CloudDnsProvider:
         """The project's quotas (``resourceRecordsPerRrset``, ``rrsetsPerManagedZone``) once read with the
         zone, the documented defaults (100, 10,000) before."""
         return self._quotas or CLOUDDNS_DEFAULT_QUOTAS
+
+    @property
+    def change_limits(self) -> ChangeLimits:
+        """What one change may hold: the project's quotas once read with the zone, the given ones before."""
+        return self._limits
 
     @property
     def managed_zone(self) -> str | None:
@@ -205,6 +222,25 @@ class CloudDnsProvider:
         quota: dict[str, Any] = raw if isinstance(raw, dict) else {}
         per_set = quota.get("resourceRecordsPerRrset")
         per_zone = quota.get("rrsetsPerManagedZone")
+        # What one change may hold is the project's too: a change is packed within these (changes.py), so
+        # an owner's changes larger than one change go out in several instead of being refused.
+        project = ChangeLimits(
+            additions=_positive(quota.get("rrsetAdditionsPerChange"), DEFAULT_LIMITS.additions),
+            deletions=_positive(quota.get("rrsetDeletionsPerChange"), DEFAULT_LIMITS.deletions),
+            rrdata_bytes=_positive(quota.get("totalRrdataSizePerChange"), DEFAULT_LIMITS.rrdata_bytes),
+            records_per_rrset=_positive(per_set, DEFAULT_LIMITS.records_per_rrset),
+        )
+        given = self._given_limits
+        self._limits = (
+            project
+            if given is None
+            else ChangeLimits(
+                additions=min(given.additions, project.additions),
+                deletions=min(given.deletions, project.deletions),
+                rrdata_bytes=min(given.rrdata_bytes, project.rrdata_bytes),
+                records_per_rrset=min(given.records_per_rrset, project.records_per_rrset),
+            )
+        )
         return ProviderLimits(
             max_values_per_set=int(per_set) if per_set else CLOUDDNS_DEFAULT_QUOTAS.max_values_per_set,
             max_record_sets=int(per_zone) if per_zone else CLOUDDNS_DEFAULT_QUOTAS.max_record_sets,

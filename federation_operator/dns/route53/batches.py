@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Final
 from federation_operator.dns.packing import pack_greedily
 from federation_operator.dns.txt import render_txt
 from federation_operator.domain.elb import elb_hosted_zone
-from federation_operator.domain.errors import PermanentError
+from federation_operator.domain.errors import PermanentError, RejectedChangeError
 from federation_operator.domain.ownership import group_changes_by_name
 from federation_operator.domain.records import ALIAS, OTHER, Changes, RecordSet
 
@@ -75,15 +75,16 @@ def plan_batches(
 ) -> list[Batch]:
     """``changes`` as Route 53 requests, each within the limits; all changes about one name in one request.
 
-    Names are packed greedily in name order (an ownership record goes with the name it stands for). Raises
-    :class:`PermanentError` when the changes about one name exceed a limit on their own, or a value is longer
-    than Route 53 accepts.
+    Names are packed greedily in name order (an ownership record goes with the name it stands for), so one
+    owner's changes larger than one request go out in several. Raises :class:`RejectedChangeError` (what the
+    changes hold, so the publisher pins it on the owner whose name it is, and the others publish) when the
+    changes about one name exceed a limit on their own, or a value is longer than Route 53 accepts.
     """
     groups = [_NameGroup(name, part, _request(part)) for name, part in group_changes_by_name(changes)]
 
-    def too_big(group: _NameGroup) -> PermanentError:
+    def too_big(group: _NameGroup) -> RejectedChangeError:
         values, characters = change_cost(group.request)
-        return PermanentError(
+        return RejectedChangeError(
             f"route53: the changes at {group.name} need {values} values and {characters} "
             f"characters, more than one request may carry ({max_values} and {max_characters})"
         )
@@ -202,7 +203,7 @@ def _change(action: ChangeActionType, record: RecordSet) -> ChangeTypeDef:
     values = [render_txt(v, radix=8) for v in record.values] if record.type == "TXT" else list(record.values)
     for value in values:
         if len(value) > MAX_VALUE_CHARACTERS:
-            raise PermanentError(
+            raise RejectedChangeError(
                 f"route53: a {record.type} value at {record.name} is {len(value)} characters long once "
                 f"quoted; Route 53 takes at most {MAX_VALUE_CHARACTERS}"
             )

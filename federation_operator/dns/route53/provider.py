@@ -71,10 +71,16 @@ if TYPE_CHECKING:
         ListResourceRecordSetsResponseTypeDef,
     )
 
-__all__ = ["INSYNC_TIMEOUT", "ROUTE53_MAX_RECORD_SETS", "Route53Provider"]
+__all__ = ["INSYNC_TIMEOUT", "ROUTE53_MAX_RECORD_SETS", "ROUTE53_MAX_VALUES_PER_SET", "Route53Provider"]
 
 ROUTE53_MAX_RECORD_SETS = 10_000
 """Route 53's default quota of records per hosted zone (``MAX_RRSETS_BY_ZONE``)."""
+ROUTE53_MAX_VALUES_PER_SET = 240
+"""Addresses the planner puts in one record set, so that the changes at one name always fit one ChangeBatch
+(1,000 values, 32,000 characters): the worst is a tier whose A and AAAA sets both change at once, each a
+DELETE of the old set and a CREATE of the new, 4 x 240 = 960 values and at most 2 x 240 x (15 + 39) =
+25,920 characters, plus their ownership records. Route 53 itself takes more per set; a tier with more healthy
+addresses publishes the lowest 240 and its status says so."""
 
 T = TypeVar("T")
 
@@ -140,10 +146,11 @@ class Route53Provider:
         self._max_retries = max_retries
         # moto implements no GetHostedZoneLimit, so the quota is an option (a raised limit is a support case,
         # known to whoever configures the operator) rather than a call whose absence a test could not catch.
-        # A ChangeBatch holds at most 1,000 values, so no record set we write may hold more.
         # Load balancer hostnames become weighted alias records (batches.py): a tier keeps every shard.
         self._limits = ProviderLimits(
-            max_values_per_set=1000, max_record_sets=max_record_sets, hostname_aliases=True
+            max_values_per_set=ROUTE53_MAX_VALUES_PER_SET,
+            max_record_sets=max_record_sets,
+            hostname_aliases=True,
         )
         self._backoff_base = backoff_base
         self._sleep = sleep
