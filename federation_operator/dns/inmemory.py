@@ -10,11 +10,13 @@ By default it has no serial (``serial()`` is ``None``, as for Route 53 and Cloud
 everything); ``with_serial=True`` makes it keep one that every change moves, like an RFC 2136 server's SOA
 serial. :meth:`edit` changes the zone behind the operator's back, as a person with ``nsupdate`` would;
 :meth:`refuse` makes it refuse any change at one name, as a provider refuses a record it does not take.
+``pending_checks`` (0 by default: live at once) leaves each change unconfirmed (:meth:`unconfirmed`) until
+:meth:`confirmed` has been asked about it that many times, as Route 53 answers PENDING until INSYNC.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from federation_operator.dns.provider import check_in_zone
 from federation_operator.domain.errors import (
@@ -53,6 +55,11 @@ class InMemoryProvider:
         """Calls to :meth:`apply` that had something to do (successful or not)."""
         self.reads = 0
         """Calls to :meth:`records`."""
+        self.pending_checks = 0
+        """How many :meth:`confirmed` checks a change stays unconfirmed for (0: confirmed as applied)."""
+        self._checks_left: dict[str, int] = {}  # change id → checks before it is confirmed
+        self._unconfirmed: tuple[str, ...] = ()
+        self._changes_made = 0
 
     @property
     def zone(self) -> str:
@@ -76,6 +83,7 @@ class InMemoryProvider:
         return list(self._records)
 
     async def apply(self, changes: Changes) -> int:
+        self._unconfirmed = ()
         if changes.is_empty:
             return 0
         self.calls += 1
@@ -90,7 +98,26 @@ class InMemoryProvider:
         self._check_limits(changes, after)
         self._records = after
         self._bump()
+        self._changes_made += 1
+        if self.pending_checks:
+            change_id = f"change-{self._changes_made}"
+            self._checks_left[change_id] = self.pending_checks
+            self._unconfirmed = (change_id,)
         return 1
+
+    def unconfirmed(self) -> tuple[str, ...]:
+        return self._unconfirmed
+
+    async def confirmed(self, change_ids: Collection[str]) -> set[str]:
+        live: set[str] = set()
+        for change_id in change_ids:
+            left = self._checks_left.get(change_id, 1) - 1
+            if left <= 0:
+                self._checks_left.pop(change_id, None)
+                live.add(change_id)
+            else:
+                self._checks_left[change_id] = left
+        return live
 
     def _check_limits(self, changes: Changes, after: tuple[RecordSet, ...]) -> None:
         most = self._limits.max_values_per_set

@@ -18,6 +18,7 @@ failures), its ``StaleChangesError`` (the zone changed since the plan: read it a
 from __future__ import annotations
 
 import random
+from collections.abc import Collection
 from typing import Protocol
 
 from federation_operator.domain.errors import PermanentError
@@ -72,7 +73,22 @@ class DnsProvider(Protocol):
         :class:`~federation_operator.domain.errors.StaleChangesError` when the zone
         differs. When a plan needs several calls, each is atomic but the set is not: after an error the
         caller reads the zone again before planning anew.
+
+        Where the provider says when a change is live (Route 53 ``INSYNC``, Cloud DNS ``done``), ``apply``
+        polls for it within a short bound; a change still not confirmed then is accepted but not known to be
+        live: its id is listed by :meth:`unconfirmed` instead of holding the zone's next round.
         """
+        ...
+
+    def unconfirmed(self) -> tuple[str, ...]:
+        """The ids of the changes the last :meth:`apply` sent that the provider had not yet confirmed live
+        when it returned; ``()`` when all were (always, for a provider that applies before answering, such
+        as an RFC 2136 server)."""
+        ...
+
+    async def confirmed(self, change_ids: Collection[str]) -> set[str]:
+        """Of ``change_ids`` (from :meth:`unconfirmed`), those the provider now says are live: one status
+        read each, no waiting."""
         ...
 
 

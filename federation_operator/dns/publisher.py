@@ -19,6 +19,12 @@ namespace/name), so a name that several want goes to the one that asked first. A
 conflict waits on that name; when a round deletes or hands over a record set at the name, or a drift check
 finds it changed, its waiters are planned again, oldest first: a freed name changes hands at once.
 
+**Live, not just accepted.** An owner is Published once the provider says its change is live. The adapter
+polls for that only briefly; a change still pending then is kept here by id (with the owners of the call that
+sent it), its owners' results say so (``unconfirmed``: their status stays Pending), and it is checked on a
+timer of its own (`CONFIRM_START` doubling to `CONFIRM_CAP`) while later rounds of the zone go out as usual;
+once the provider confirms it, its owners are told again and become Published.
+
 **Orphans.** `collect_orphans` deletes the record sets of owners of this federation that no longer exist
 (a FederatedService whose finalizer was removed by hand, say), never a foreign record.
 
@@ -36,6 +42,7 @@ then (and so do orphans'), since that is what a user asked for, not what a healt
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import Callable, Collection, Iterable
@@ -80,6 +87,12 @@ PERMANENT_BACKOFF_CAP = 10.0
 # A transient failure is the zone's fault (on every owner's status, with an event) only once its first retry
 # failed too: one lost packet or one throttled call is not news for a thousand objects.
 TRANSIENT_FAILURES_REPORTED = 2
+# A change the provider accepted but had not confirmed live when `apply` returned (Route 53 PENDING, Cloud
+# DNS pending: the adapter polls only briefly, so that the zone's next round never waits long on it) is
+# checked on a timer of its own: after CONFIRM_START, then twice as long each time up to CONFIRM_CAP. Its
+# owners stay Pending until the provider says it is live; meanwhile later rounds go out as usual.
+CONFIRM_START = 1.0
+CONFIRM_CAP = 10.0
 # Owners without a known creationTimestamp are planned after every owner with one.
 _UNKNOWN_CREATED = "~"
 
@@ -145,6 +158,11 @@ class Publisher:
         self._waits: dict[Key, set[str]] = {}  # owner → the names it waits on
         self._refusals: dict[Key, int] = {}  # owner → rounds in a row that the provider refused its records
         self._retries: dict[Key, asyncio.TimerHandle] = {}  # owner → its retry after a refusal
+        # Changes the provider accepted but has not confirmed live yet: change id → the owners it carried,
+        # and when it was sent (loop time); checked at `_next_confirm`.
+        self._unconfirmed: dict[str, tuple[set[Key], float]] = {}
+        self._next_confirm = 0.0
+        self._confirm_delay = CONFIRM_START
         self.provider_calls = 0
         self.rounds = 0
         self.checks = 0
@@ -271,6 +289,10 @@ class Publisher:
         self._dirty.discard(key)
         self._collecting.discard(key)
         self._wait_on(key, ())
+        for change_id, (owners, _) in list(self._unconfirmed.items()):
+            owners.discard(key)
+            if not owners:
+                del self._unconfirmed[change_id]
 
     def set_frozen(self, frozen: bool) -> bool:
         """Partition guard on/off; returns True when this call changed it."""
@@ -393,11 +415,14 @@ class Publisher:
             self._next_check = asyncio.get_running_loop().time() + self._resync
 
     async def _wait_for_wake(self) -> bool:
-        """Wait for work, or for the next drift check; True when woken for work."""
-        if self._resync is None:
+        """Wait for work, or for the next drift check or confirmation check; True when woken for work."""
+        due = [self._next_check] if self._resync is not None else []
+        if self._unconfirmed:
+            due.append(self._next_confirm)
+        if not due:
             await self._wake.wait()
             return True
-        remaining = self._next_check - asyncio.get_running_loop().time()
+        remaining = min(due) - asyncio.get_running_loop().time()
         if remaining <= 0:
             return self._wake.is_set()
         try:
@@ -457,7 +482,48 @@ class Publisher:
                 return False
             await self._check()
             self._schedule_check()
+        if self._unconfirmed and asyncio.get_running_loop().time() >= self._next_confirm:
+            if self._stopping():
+                return False
+            await self._confirm()
         return True
+
+    async def _confirm(self) -> None:
+        """Ask the provider which of the changes it had not confirmed are live now; owners with nothing left
+        unconfirmed become Published. A failed check is only logged: the next one asks again."""
+        ids = sorted(self._unconfirmed)
+        try:
+            live = await self.provider.confirmed(ids)
+        except FederationError as exc:
+            self._count_error(exc)
+            log.warning("DNS zone %s: checking changes %s failed: %s", self.zone, ", ".join(ids), exc)
+            live = set()
+        self._count_calls(len(ids))
+        freed: set[Key] = set()
+        for change_id in live:
+            owners, _ = self._unconfirmed.pop(change_id, (set(), 0.0))
+            freed |= owners
+        for key in sorted(freed):
+            result = self._results.get(key)
+            if result is not None and result.unconfirmed and self._unconfirmed_reason(key) is None:
+                self._results[key] = dataclasses.replace(result, unconfirmed=None)
+                self._on_result(key)
+        if live:
+            log.info("DNS zone %s: the provider confirmed changes %s", self.zone, ", ".join(sorted(live)))
+        self._confirm_delay = min(self._confirm_delay * 2, CONFIRM_CAP)
+        self._next_confirm = asyncio.get_running_loop().time() + self._confirm_delay
+
+    def _unconfirmed_reason(self, key: Key) -> str | None:
+        """Why ``key``'s records are not known to be live yet (changes still pending), or None."""
+        ids = sorted(c for c, (owners, _) in self._unconfirmed.items() if key in owners)
+        if not ids:
+            return None
+        now = asyncio.get_running_loop().time()
+        oldest = min(self._unconfirmed[c][1] for c in ids)
+        return (
+            f"change {', '.join(ids)} accepted {now - oldest:.0f}s ago and still pending; checked again "
+            "until the provider says it is live"
+        )
 
     async def _recover(self, exc: Exception) -> None:
         """After a failed read, check or round: keep the fault, back off, and read the zone again."""
@@ -535,7 +601,9 @@ class Publisher:
                 self.forget(key)  # an orphan's records are gone: nothing is left to tell anyone
                 continue
             self._wait_on(key, {c.name for c in found})
-            self._results[key] = PublishResult(self._desired.get(key, ()), conflicts=found)
+            self._results[key] = PublishResult(
+                self._desired.get(key, ()), conflicts=found, unconfirmed=self._unconfirmed_reason(key)
+            )
             if key in self._withdrawn and not self._desired.get(key):
                 self._withdrawn[key].set()
             self._on_result(key)
@@ -557,13 +625,28 @@ class Publisher:
             max_record_sets=self.provider.limits.max_record_sets,
         )
 
-    async def _apply(self, changes: Changes) -> None:
+    async def _apply(self, changes: Changes, keys: Collection[Key]) -> None:
+        """Apply ``changes``, the changes of ``keys``; what the provider leaves unconfirmed is theirs to
+        wait for (all of them: the provider does not say which of its requests holds whose records)."""
         if changes.is_empty:
             return
         log.info("DNS zone %s: applying\n%s", self.zone, changes)
         self._count_calls(await self.provider.apply(changes))
         if self._metrics is not None:
             self._metrics.count_dns_changes(self._provider_name, changes)
+        pending = self.provider.unconfirmed()
+        if pending:
+            now = asyncio.get_running_loop().time()
+            for change_id in pending:
+                self._unconfirmed[change_id] = (set(keys), now)
+            self._confirm_delay = CONFIRM_START
+            self._next_confirm = now + CONFIRM_START
+            log.info(
+                "DNS zone %s: changes %s accepted, not yet live; checking again in %.0fs",
+                self.zone,
+                ", ".join(pending),
+                CONFIRM_START,
+            )
 
     def _undo(self, changes: Changes) -> None:
         """Take a refused change back out of the index (a refusal applied none of it)."""
@@ -575,7 +658,7 @@ class Publisher:
         split it to find the owners (and names) at fault, so that every other owner publishes now."""
         changes, conflicts = self._plan(keys)
         try:
-            await self._apply(changes)
+            await self._apply(changes, keys)
         except (RejectedChangeError, SuspectChangeError) as exc:
             self._count_error(exc)
             # A refusal applied nothing of the request refused; the requests before it (a plan too big for
@@ -617,7 +700,7 @@ class Publisher:
                 await self._split(part, split, changes)
                 continue
             try:
-                await self._apply(changes)
+                await self._apply(changes, part)
             except (RejectedChangeError, SuspectChangeError):
                 self._undo(changes)
                 await self._split(part, split, changes)
@@ -636,7 +719,7 @@ class Publisher:
         for name, part in groups:
             self._zone.apply(part)
             try:
-                await self._apply(part)
+                await self._apply(part, [key])
             except (RejectedChangeError, SuspectChangeError) as exc:
                 self._undo(part)
                 split.failed(exc)

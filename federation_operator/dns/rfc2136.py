@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Literal
 
 import dns.asyncquery
@@ -223,6 +223,13 @@ class Rfc2136Provider:
         return sorted(found)
 
     # --- writing -------------------------------------------------------------------------------------------
+
+    def unconfirmed(self) -> tuple[str, ...]:
+        """Nothing: a server answers an UPDATE once it has applied it (live when ``apply`` returns)."""
+        return ()
+
+    async def confirmed(self, change_ids: Collection[str]) -> set[str]:
+        return set(change_ids)
 
     async def apply(self, changes: Changes) -> int:
         if changes.is_empty:

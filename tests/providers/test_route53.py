@@ -907,18 +907,27 @@ async def test_apply_returns_once_route53_says_insync(stubbed: tuple[Any, Stubbe
     assert sleeps == [0.5, 1.0]
 
 
-async def test_a_change_still_pending_past_the_bound_is_a_transient_error(
+async def test_a_change_still_pending_past_the_bound_is_left_unconfirmed_then_confirmed(
     stubbed: tuple[Any, Stubber],
 ) -> None:
+    """A change still PENDING after ``insync_timeout`` does not hold ``apply`` (the zone's next round) any
+    longer: it returns with the change listed as unconfirmed, and ``confirmed`` says INSYNC once GetChange
+    does (one request per check, no waiting)."""
     client, stubber = stubbed
     stubber.add_response("list_resource_record_sets", LISTING)
     stubber.add_response("change_resource_record_sets", PENDING)
     for _ in range(4):
         stubber.add_response("get_change", PENDING, {"Id": "/change/C1"})
+    stubber.add_response("get_change", PENDING, {"Id": "/change/C1"})
+    stubber.add_response("get_change", CHANGED, {"Id": "/change/C1"})
     sleeps = Sleeps()
     provider = Route53Provider(
         client, zone="example.com", hosted_zone_id="Z1", sleep=sleeps, insync_timeout=3
     )
-    with pytest.raises(TransientError, match="still PENDING after 3s"):
-        await provider.apply(Changes(create=(NEW,)))
+    assert await provider.apply(Changes(create=(NEW,))) == 6
     assert sleeps == [0.5, 1.0, 1.5]  # the last wait cut to the bound
+    assert provider.unconfirmed() == ("/change/C1",)
+    assert await provider.confirmed(["/change/C1"]) == set()
+    assert await provider.confirmed(["/change/C1"]) == {"/change/C1"}
+    assert sleeps == [0.5, 1.0, 1.5]
+    stubber.assert_no_pending_responses()

@@ -568,3 +568,24 @@ async def test_a_refusal_of_everything_stops_splitting_and_is_every_owners_error
         assert publisher.rounds == 1
         # log2(200) halvings to the first owner, then a handful of names: far fewer than one call per owner.
         assert provider.calls < 30
+
+
+async def test_an_unconfirmed_change_leaves_its_owner_pending_until_the_provider_confirms_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(publisher_module, "CONFIRM_START", 0.05)
+    monkeypatch.setattr(publisher_module, "CONFIRM_CAP", 0.1)
+    provider = InMemoryProvider(ZONE)
+    provider.pending_checks = 3
+    async with running_publisher(provider) as (publisher, notified):
+        publisher.submit(KEY, a_record("127.1.1.1"))
+        await eventually("answered", lambda: publisher.result(KEY) is not None)
+        result = publisher.result(KEY)
+        assert result is not None
+        assert result.error is None
+        assert result.unconfirmed is not None
+        assert "change-1" in result.unconfirmed
+        notified.clear()
+        await eventually("confirmed", lambda: (r := publisher.result(KEY)) is not None and not r.unconfirmed)
+        assert KEY in notified  # the owner is told, so its status turns Published
+        assert provider.calls == 1  # confirming sends no change again

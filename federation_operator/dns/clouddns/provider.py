@@ -10,9 +10,10 @@
 - **Writing** checks the plan against the last read for a CNAME beside other data at one name, which the
   server would refuse less legibly, then creates one Cloud DNS change, or as few as the per-change limits
   allow. Each change is atomic, the set is not: after an error the caller reads the zone again before
-  planning anew. A change answered ``pending`` is polled (every 0.5 s, doubling to 5 s, at most
-  ``done_timeout``, 120 s by default, then ``TransientError``) until ``done``: ``apply`` returns, and the
-  publisher reports ``DNSPublished=True``, only once the change is live.
+  planning anew. A change answered ``pending`` is polled (every 0.5 s, doubling, for at most
+  ``done_timeout``, 5 s by default) until ``done``; one still ``pending`` then is left to the caller: its id
+  is in :meth:`CloudDnsProvider.unconfirmed`, and the publisher reports ``DNSPublished=True`` only once
+  :meth:`CloudDnsProvider.confirmed` says ``done`` (asked later, without holding the zone's next round).
 - **Retries.** Throttling, server errors and network failures are retried with jittered exponential backoff,
   honouring ``Retry-After``; when retries run out, ``TransientError``. Retrying a change whose first attempt
   may have been applied is safe: its exact deletions and additions then fail with ``notFound``/
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -65,8 +66,9 @@ from federation_operator.domain.records import (
 
 __all__ = ["CLOUDDNS_DEFAULT_QUOTAS", "CloudDnsProvider"]
 
-DONE_TIMEOUT = 120.0
-"""How long ``apply`` polls a change that Cloud DNS answered ``pending`` for ``done``."""
+DONE_TIMEOUT = 5.0
+"""How long ``apply`` polls a change that Cloud DNS answered ``pending`` for ``done`` before leaving it
+unconfirmed: short, since the zone's next round waits for ``apply``; the rest is checked later."""
 # Every 0.5 s, doubling up to 5 s: changes are usually done within seconds, and polls count against the
 # project's API rate.
 DONE_POLL_START = 0.5
@@ -152,6 +154,7 @@ class CloudDnsProvider:
         # when unknown (before the first read, or after a change that failed).
         self._seen: dict[RecordKey, tuple[RecordSet, RrsetJson]] | None = None
         self._quotas: ProviderLimits | None = None  # the project's, once read
+        self._unconfirmed: tuple[str, ...] = ()  # the last apply's changes still pending when it returned
         self.api_calls = 0
 
     @property
@@ -248,7 +251,25 @@ class CloudDnsProvider:
 
     # --- writing -------------------------------------------------------------------------------------------
 
+    def unconfirmed(self) -> tuple[str, ...]:
+        """The last ``apply``'s changes that Cloud DNS still said ``pending`` when it returned."""
+        return self._unconfirmed
+
+    async def confirmed(self, change_ids: Collection[str]) -> set[str]:
+        """Those of ``change_ids`` that Cloud DNS now says are ``done`` (one ``changes.get`` each)."""
+        tally = _Tally()
+        path = await self._zone_path(tally)
+        live: set[str] = set()
+        for change_id in change_ids:
+            change = await self._request(
+                f"checking change {change_id}", "GET", f"{path}/changes/{change_id}", tally
+            )
+            if change.get("status") == "done":
+                live.add(change_id)
+        return live
+
     async def apply(self, changes: Changes) -> int:
+        self._unconfirmed = ()
         if changes.is_empty:
             return 0
         check_in_zone(changes, self._zone)
@@ -273,24 +294,21 @@ class CloudDnsProvider:
             self._remember(request)
             if change.get("status", "done") != "done":
                 pending.append(str(change.get("id", "")))
-        for change_id in pending:
-            await self._until_done(path, change_id, tally)
+        self._unconfirmed = tuple([c for c in pending if not await self._until_done(path, c, tally)])
         return tally.calls
 
-    async def _until_done(self, path: str, change_id: str, tally: _Tally) -> None:
-        """Poll the change until Cloud DNS says ``done`` (live on its name servers), at most
-        ``done_timeout`` seconds: a change still ``pending`` then is a ``TransientError``."""
+    async def _until_done(self, path: str, change_id: str, tally: _Tally) -> bool:
+        """Poll the change until Cloud DNS says ``done`` (live on its name servers), for at most
+        ``done_timeout`` seconds; False when it is still ``pending`` then."""
         waited, attempt = 0.0, 0
         while True:
             change = await self._request(
                 f"checking change {change_id}", "GET", f"{path}/changes/{change_id}", tally
             )
             if change.get("status") == "done":
-                return
+                return True
             if waited >= self._done_timeout:
-                raise TransientError(
-                    f"change {change_id} in {self._where()} still pending after {waited:.0f}s"
-                )
+                return False
             delay = min(DONE_POLL_START * 2.0**attempt, DONE_POLL_CAP, self._done_timeout - waited)
             await self._sleep(delay)
             waited += delay

@@ -15,8 +15,10 @@
   the last word: its ``InvalidChangeBatch`` answers "was not found", "values provided do not match" and
   "already exists" become ``StaleChangesError``.
 - **Live, not just accepted.** A batch Route 53 answers PENDING is polled with ``GetChange`` until INSYNC
-  (every 0.5 s, doubling to 5 s, at most ``insync_timeout``, 120 s by default, then ``TransientError``), so
-  ``apply`` returns, and the publisher reports ``DNSPublished=True``, only once the change is live.
+  (every 0.5 s, doubling, for at most ``insync_timeout``, 5 s by default). A change still PENDING then is
+  left to the caller: ``apply`` returns with its id in :meth:`Route53Provider.unconfirmed`, and the publisher
+  reports ``DNSPublished=True`` only once :meth:`Route53Provider.confirmed` says INSYNC (it asks again later,
+  without holding the zone's next round).
 
 **Errors**, mapped once here with ``raise ... from exc``. ``Throttling``, ``PriorRequestNotComplete``,
 ``ServiceUnavailable``, any 5xx and connection failures or timeouts are retried with jittered exponential
@@ -31,7 +33,7 @@ thread-safe), one request at a time per provider.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING, TypeVar
 
 from botocore.exceptions import (
@@ -98,8 +100,9 @@ _RETRYABLE_CODES = frozenset(
     }
 )
 # What Route 53 says, inside an InvalidChangeBatch, when the zone no longer holds what the plan expected.
-INSYNC_TIMEOUT = 120.0
-"""How long ``apply`` polls ``GetChange`` for a change to become INSYNC (Route 53 says within 60 s)."""
+INSYNC_TIMEOUT = 5.0
+"""How long ``apply`` polls ``GetChange`` for a change to become INSYNC before leaving it unconfirmed (Route
+53 says within 60 s): short, since the zone's next round waits for ``apply``; the rest is checked later."""
 # GetChange every 0.5 s, doubling up to 5 s: a change is usually INSYNC within seconds, and the polls share
 # the account's five requests per second with every other Route 53 client.
 INSYNC_POLL_START = 0.5
@@ -155,6 +158,7 @@ class Route53Provider:
         self._backoff_base = backoff_base
         self._sleep = sleep
         self._state: ZoneState | None = None
+        self._unconfirmed: tuple[str, ...] = ()  # the last apply's changes still PENDING when it returned
         # One request at a time: the zone state is read, checked and advanced in step with the requests.
         self._lock = asyncio.Lock()
         self.requests_sent = 0
@@ -262,7 +266,24 @@ class Route53Provider:
 
     # --- writing -------------------------------------------------------------------------------------------
 
+    def unconfirmed(self) -> tuple[str, ...]:
+        """The last ``apply``'s changes that Route 53 still said PENDING when it returned."""
+        return self._unconfirmed
+
+    async def confirmed(self, change_ids: Collection[str]) -> set[str]:
+        """Those of ``change_ids`` that ``GetChange`` now says are INSYNC (one request each)."""
+        live: set[str] = set()
+        for change_id in change_ids:
+            if await self._insync(change_id):
+                live.add(change_id)
+        return live
+
+    async def _insync(self, change_id: str) -> bool:
+        response = await self._call("GetChange", lambda: self._client.get_change(Id=change_id))
+        return response.get("ChangeInfo", {}).get("Status") == "INSYNC"
+
     async def apply(self, changes: Changes) -> int:
+        self._unconfirmed = ()
         if changes.is_empty:
             return 0
         check_in_zone(changes, self._zone)
@@ -280,8 +301,8 @@ class Route53Provider:
                 for batch in batches:
                     pending += await self._send(zone_id, batch)
                     self._state.apply(batch.changes)
-                for change_id in pending:
-                    await self._until_insync(change_id)
+                unconfirmed = [c for c in pending if not await self._until_insync(c)]
+                self._unconfirmed = tuple(unconfirmed)
             except RejectedChangeError:
                 # Route 53 refused this batch whole (a batch is transactional), the ones before it are in the
                 # reading: still true, so the publisher's split of a refused change costs no re-read per part.
@@ -305,18 +326,15 @@ class Route53Provider:
         info = response.get("ChangeInfo", {})
         return [] if info.get("Status") == "INSYNC" else [str(info.get("Id", ""))]
 
-    async def _until_insync(self, change_id: str) -> None:
-        """Poll ``GetChange`` until Route 53 says the change is INSYNC (live on all its name servers), at
-        most ``insync_timeout`` seconds: a change still PENDING then is a ``TransientError``."""
+    async def _until_insync(self, change_id: str) -> bool:
+        """Poll ``GetChange`` until Route 53 says the change is INSYNC (live on all its name servers), for at
+        most ``insync_timeout`` seconds; False when it is still PENDING then."""
         waited, attempt = 0.0, 0
         while True:
-            response = await self._call("GetChange", lambda: self._client.get_change(Id=change_id))
-            if response.get("ChangeInfo", {}).get("Status") == "INSYNC":
-                return
+            if await self._insync(change_id):
+                return True
             if waited >= self._insync_timeout:
-                raise TransientError(
-                    f"route53 change {change_id} on {self._where()} still PENDING after {waited:.0f}s"
-                )
+                return False
             delay = min(INSYNC_POLL_START * 2.0**attempt, INSYNC_POLL_CAP, self._insync_timeout - waited)
             await self._sleep(delay)
             waited += delay
