@@ -46,6 +46,7 @@ __all__ = [
     "in_zone",
     "normalize_name",
     "other_types_marker",
+    "split_alias_values",
     "zone_problem",
 ]
 
@@ -58,9 +59,12 @@ RecordType = Literal["A", "AAAA", "CNAME", "TXT", "OTHER", "ALIAS"]
 
 ALIAS: Literal["ALIAS"] = "ALIAS"
 """Load balancer hostnames answered as addresses by the provider itself, for providers that can (Route 53
-alias records to ELBs: ``ProviderLimits.hostname_aliases``): values are the hostnames, TTL 0 (an alias has
-no TTL of its own). Route 53 writes one weighted alias A record per hostname, with a set identifier the
-operator owns, so that a tier keeps every shard rather than one CNAME target."""
+alias records to ELBs: ``ProviderLimits.hostname_aliases``). Values: the hostnames, and on a tier that mixes
+them with IPv4 shards, those addresses too (addresses first, by address; then hostnames, by name:
+:func:`split_alias_values`). TTL: the tier's TTL when it holds addresses, else 0 (an alias has no TTL of its
+own). Route 53 writes one weighted alias A record per hostname and one weighted A record set of the
+addresses, all with set identifiers the operator owns, so that a tier keeps every shard rather than one
+CNAME target or only its IPs."""
 
 OTHER: Literal["OTHER"] = "OTHER"
 """The type of the marker a provider lists at a name that holds record types the operator does not manage
@@ -113,7 +117,8 @@ def _normalize_values(rtype: RecordType, values: Iterable[str]) -> tuple[str, ..
     if rtype == OTHER:
         return tuple(sorted({v.strip().upper() for v in raw}))
     if rtype == ALIAS:
-        return tuple(sorted({normalize_name(v) for v in raw}))
+        addresses, hostnames = split_alias_values(raw)
+        return (*addresses, *hostnames)
     # TXT: the unquoted text, one value per TXT record (its character-strings joined).
     return tuple(sorted(raw))
 
@@ -199,6 +204,19 @@ class Changes:
             lines += [f"  ~ {old}", f"    → {new}"]
         lines += [f"  + {record}" for record in self.create]
         return "\n".join(lines)
+
+
+def split_alias_values(values: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """An :data:`ALIAS` record set's values as (IPv4 addresses, sorted by address; hostnames, normalized and
+    sorted by name)."""
+    addresses: set[ipaddress.IPv4Address] = set()
+    hostnames: set[str] = set()
+    for value in values:
+        try:
+            addresses.add(ipaddress.IPv4Address(value.strip()))
+        except ValueError:
+            hostnames.add(normalize_name(value))
+    return tuple(str(a) for a in sorted(addresses)), tuple(sorted(hostnames))
 
 
 def other_types_marker(name: str, types: Iterable[str]) -> RecordSet | None:

@@ -103,13 +103,17 @@ def plan_tiers(
       target, so it is the lexicographically first hostname of the tier (deterministic, so plans stay
       stable while health does), and a note names the hostnames left out. A tier mixing IP and hostname
       shards publishes the IPs (a CNAME cannot sit beside A records, and the IPs already give clients healthy
-      answers) and a note names the hostnames left out. A shard with both an IP and a hostname counts as an
-      IP shard. No shard is ever dropped without its tier's note saying so.
+      answers) and a note names the hostnames left out, unless the provider has alias records (below). A
+      shard with both an IP and a hostname counts as an IP shard. No shard is ever dropped without its
+      tier's note saying so.
     - **Alias records** (``hostname_aliases``: Route 53). A tier whose healthy shards are reached by AWS load
       balancer hostnames only is one :data:`ALIAS` record set of every such hostname (Route 53 answers with
       their addresses, weighted equally), so no shard is left out; hostnames that are no known load balancer
       (:func:`~federation_operator.domain.elb.elb_hosted_zone`) are named in a note, and a tier with none
-      falls back to the CNAME above.
+      falls back to the CNAME above. A tier **mixing** IP and load balancer shards keeps them all: its IPv4
+      addresses join the :data:`ALIAS` record set (with the tier's TTL; Route 53 writes them as one weighted
+      A record set beside the weighted aliases, every record set of a name and type sharing one routing
+      policy), and its IPv6 addresses stay an AAAA record set (another type, so no weighted group).
     - **Name clashes.** A zone whose label equals a region's (``dc1`` as both) gets the region's record only.
       A zone listed under several regions belongs to the lexicographically first. An alias equal to one of
       the generated names is dropped (it would point at itself); duplicate aliases collapse.
@@ -209,6 +213,10 @@ class _Tiers:
         hostnames = sorted(
             {host for shard in shards if not (shard.ipv4 or shard.ipv6) for host in shard.hostnames}
         )
+        if found and hostnames and self.hostname_aliases:
+            mixed = self._mixed(name, found, hostnames)
+            if mixed is not None:
+                return mixed
         if found:
             if hostnames:
                 self.notes.append(
@@ -228,6 +236,18 @@ class _Tiers:
                 f"published (a CNAME holds one target): {', '.join(hostnames[1:])}"
             )
         return [_cname(name, hostnames[0], self.ttl)]
+
+    def _mixed(self, name: str, found: list[RecordSet], hostnames: list[str]) -> list[RecordSet] | None:
+        """A tier of IP and load balancer shards as one :data:`ALIAS` record set of its IPv4 addresses and
+        load balancers, beside its AAAA record set; None when no hostname is a known load balancer."""
+        aliased = [host for host in hostnames if elb_hosted_zone(host)]
+        if not aliased:
+            return None
+        ipv4 = next((r for r in found if r.type == "A"), None)
+        alias = self._alias(name, aliased, [h for h in hostnames if h not in aliased])
+        if ipv4 is not None:
+            alias = RecordSet(name=name, type=ALIAS, ttl=self.ttl, values=(*ipv4.values, *alias.values))
+        return [alias, *(r for r in found if r.type == "AAAA")]
 
     def _alias(self, name: str, aliased: list[str], others: list[str]) -> RecordSet:
         if self.max_values is not None and len(aliased) > self.max_values:

@@ -38,13 +38,21 @@ from federation_operator.dns.route53.provider import ROUTE53_MAX_VALUES_PER_SET
 from federation_operator.dns.txt import render_txt
 from federation_operator.domain.errors import PermanentError, StaleChangesError, TransientError
 from federation_operator.domain.ownership import render_ownership_records
-from federation_operator.domain.records import Changes, ProviderLimits, RecordSet
+from federation_operator.domain.records import (
+    Changes,
+    ProviderLimits,
+    RecordSet,
+    ServiceNames,
+    ShardAddresses,
+)
+from federation_operator.planning.records import plan_tiers
 
 from . import (
     ASIA,
     EUROPE,
     FEDERATION,
     NAMESPACE,
+    TOPOLOGY,
     US,
     global_name,
     plan_for,
@@ -464,7 +472,9 @@ def invalid_change_batch(message: str) -> ClientError:
 
 class FakeRoute53:
     """One public hosted zone kept the way Route 53 documents it: a DELETE must match the record set exactly,
-    a CREATE must find none, a CNAME shares its name with nothing, and a batch applies whole or not at all.
+    a CREATE must find none, a CNAME shares its name with nothing, every record set of one name and type
+    shares one routing policy (all plain, one of them, or all weighted with set identifiers), and a batch
+    applies whole or not at all (its changes in order, checked as the batch leaves the zone).
 
     ``atomic=False`` applies a batch change by change up to the first failure, as moto does. ``calls`` lists
     every operation called; ``fail_next`` queues exceptions to raise instead of answering.
@@ -472,7 +482,7 @@ class FakeRoute53:
 
     def __init__(self, *, atomic: bool = True) -> None:
         self.atomic = atomic
-        self.rrsets: dict[tuple[str, str], dict[str, Any]] = {}
+        self.rrsets: dict[tuple[str, str, str], dict[str, Any]] = {}  # (name, type, set identifier or "")
         self.calls: list[str] = []
         self._failures: list[Exception] = []
 
@@ -508,16 +518,20 @@ class FakeRoute53:
         work = dict(self.rrsets) if self.atomic else self.rrsets
         for change in ChangeBatch["Changes"]:
             rrset = copy.deepcopy(change["ResourceRecordSet"])
-            key = (rrset["Name"], rrset["Type"])
-            where = f"[name='{key[0]}', type='{key[1]}']"
+            key = (rrset["Name"], rrset["Type"], rrset.get("SetIdentifier", ""))
+            where = f"[name='{key[0]}', type='{key[1]}', set-identifier='{key[2]}']"
             held = work.get(key)
             if change["Action"] == "DELETE":
                 if held is None:
                     raise invalid_change_batch(
                         f"Tried to delete resource record set {where} but it was not found"
                     )
-                if held["TTL"] != rrset["TTL"] or sorted(map(str, held["ResourceRecords"])) != sorted(
-                    map(str, rrset["ResourceRecords"])
+                if (
+                    held.get("TTL") != rrset.get("TTL")
+                    or held.get("Weight") != rrset.get("Weight")
+                    or held.get("AliasTarget") != rrset.get("AliasTarget")
+                    or sorted(map(str, held.get("ResourceRecords", [])))
+                    != sorted(map(str, rrset.get("ResourceRecords", [])))
                 ):
                     raise invalid_change_batch(
                         f"Tried to delete resource record set {where} "
@@ -529,13 +543,21 @@ class FakeRoute53:
                 raise invalid_change_batch(
                     f"Tried to create resource record set {where} but it already exists"
                 )
-            types = {t for n, t in work if n == key[0]}
+            types = {t for n, t, _ in work if n == key[0]}
             if types and "CNAME" in types | {key[1]}:
                 raise invalid_change_batch(
                     f"RRSet of type {key[1]} with DNS name {key[0]} is not permitted as it conflicts "
                     f"with other records with the same DNS name in zone {ZONE}"
                 )
             work[key] = rrset
+        for name, rtype in {(n, t) for n, t, _ in work}:
+            group = [r for (n, t, _), r in work.items() if (n, t) == (name, rtype)]
+            plain = [r for r in group if "SetIdentifier" not in r]
+            if (plain and len(group) > 1) or any(r.get("SetIdentifier") and "Weight" not in r for r in group):
+                raise invalid_change_batch(
+                    f"RRSet with DNS name {name} and type {rtype} would mix routing policies: every record "
+                    "set of one name and type must have the same routing policy"
+                )
         self.rrsets = work
         # INSYNC at once, as moto answers (the stubbed client below plays PENDING): requests are counted here.
         return {"ChangeInfo": {"Id": "/change/C1", "Status": "INSYNC", "SubmittedAt": datetime.now(UTC)}}
@@ -543,7 +565,7 @@ class FakeRoute53:
     def put(self, record: RecordSet) -> None:
         """A record set written behind the operator's back."""
         values = [render_txt(v, radix=8) for v in record.values] if record.type == "TXT" else record.values
-        self.rrsets[record.key] = {
+        self.rrsets[(record.name, record.type, "")] = {
             "Name": record.name,
             "Type": record.type,
             "TTL": record.ttl,
@@ -553,6 +575,74 @@ class FakeRoute53:
 
 def faked(fake: FakeRoute53, **options: Any) -> Route53Provider:
     return Route53Provider(fake, zone="example.com", **options)  # type: ignore[arg-type]
+
+
+def mixed_tier(svc: str, *shards: ShardAddresses) -> tuple[RecordSet, ...]:
+    names = ServiceNames(service=svc, namespace=NAMESPACE, federation=FEDERATION, domain="example.com")
+    return plan_tiers(
+        names=names, ttl=180, aliases=(), topology=TOPOLOGY, healthy=list(shards), hostname_aliases=True
+    ).records
+
+
+async def test_a_mixed_tier_goes_through_every_transition_in_valid_batches() -> None:
+    """IP only → mixed → load balancers only → mixed → IP only on the fake that enforces Route 53's rule
+    that every record set of one name and type shares one routing policy: each transition is one batch
+    (the plain A record set and the weighted group replace each other in it), reads back as planned, and
+    the group holds every shard, weighted per shard."""
+    fake = FakeRoute53()
+    provider = faked(fake)
+    svc = unique_service()
+    name = global_name(svc)
+    ip_a = ShardAddresses(
+        cluster="a", region="us-central1", zones=frozenset({"us-central1-a"}), ipv4=("104.197.0.1",)
+    )
+    ip_b = ShardAddresses(
+        cluster="b", region="us-central1", zones=frozenset({"us-central1-b"}), ipv4=("104.197.0.2",)
+    )
+    elb = ShardAddresses(
+        cluster="aws",
+        region="us-central1",
+        zones=frozenset({"us-central1-a"}),
+        hostnames=("a1.elb.us-east-1.amazonaws.com",),
+    )
+    phases: list[tuple[tuple[ShardAddresses, ...], dict[int, int]]] = [
+        ((ip_a, ip_b), {}),  # a plain A record set: no weights
+        ((ip_a, ip_b, elb), {2: 1, 1: 1}),  # the addresses' set (weight 2) and the load balancer (1)
+        ((elb,), {1: 1}),
+        ((ip_b, elb), {1: 2}),
+        ((ip_a, ip_b), {}),
+    ]
+    for shards, weights in phases:
+        desired = mixed_tier(svc, *shards)
+        calls, conflicts = await publish(provider, desired, svc)
+        assert conflicts == ()
+        assert calls >= 1
+        group = [r for (n, t, _), r in fake.rrsets.items() if (n, t) == (name, "A")]
+        found: dict[int, int] = {}
+        for rrset in group:
+            if "Weight" in rrset:
+                found[rrset["Weight"]] = found.get(rrset["Weight"], 0) + 1
+        assert found == weights
+        assert await publish(provider, desired, svc) == (0, ())
+    # The fake does refuse a plain A record set beside the weighted group (what a wrong plan would send).
+    await publish(provider, mixed_tier(svc, ip_a, elb), svc)
+    with pytest.raises(ClientError, match="mix routing policies"):
+        fake.change_resource_record_sets(
+            HostedZoneId="ZFAKE",
+            ChangeBatch={
+                "Changes": [
+                    {
+                        "Action": "CREATE",
+                        "ResourceRecordSet": {
+                            "Name": name,
+                            "Type": "A",
+                            "TTL": 60,
+                            "ResourceRecords": [{"Value": "192.0.2.9"}],
+                        },
+                    }
+                ]
+            },
+        )
 
 
 async def test_health_flapping_back_and_forth() -> None:
@@ -619,13 +709,13 @@ async def test_a_zone_changed_between_read_and_write_is_refused_by_route53_then_
 
 async def test_escaped_names_and_txt_strings_are_read_as_planned() -> None:
     fake = FakeRoute53()
-    fake.rrsets[("\\052.wild.example.com.", "A")] = {
+    fake.rrsets[("\\052.wild.example.com.", "A", "")] = {
         "Name": "\\052.wild.example.com.",
         "Type": "A",
         "TTL": 60,
         "ResourceRecords": [{"Value": "192.0.2.1"}],
     }
-    fake.rrsets[("Mixed.Example.COM.", "TXT")] = {
+    fake.rrsets[("Mixed.Example.COM.", "TXT", "")] = {
         "Name": "Mixed.Example.COM.",
         "Type": "TXT",
         "TTL": 60,

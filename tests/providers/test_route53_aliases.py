@@ -1,7 +1,8 @@
 """Load balancer hostnames on Route 53 (moto's server): a tier reached by several ELB/NLB hostnames is one
 weighted alias A record per hostname, with the load balancer's canonical hosted zone and a set identifier
 the operator owns; it reads back as what was planned (a second round sends nothing), changes hostname by
-hostname, and is deleted whole. No shard is left out."""
+hostname, and is deleted whole; a tier mixing IP and load balancer shards keeps them all in one weighted
+group. No shard is left out."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from botocore.config import Config
 
 from federation_operator.dns.route53 import Route53Provider
-from federation_operator.dns.route53.batches import alias_set_identifier
+from federation_operator.dns.route53.batches import addresses_set_identifier, alias_set_identifier
 from federation_operator.domain.records import RecordSet, ServiceNames, ShardAddresses
 from federation_operator.planning.records import plan_tiers
 
@@ -83,7 +84,7 @@ async def test_every_load_balancer_of_a_tier_is_a_weighted_alias_and_reads_back_
     by_host = {r["AliasTarget"]["DNSName"].rstrip("."): r for r in aliases}
     assert by_host[NLB_EAST]["AliasTarget"]["HostedZoneId"] == "Z26RNL4JYFTOTI"  # NLB, us-east-1
     assert by_host[ALB_WEST]["AliasTarget"]["HostedZoneId"] == "Z32O12XQLNTSW2"  # ALB/Classic, eu-west-1
-    assert by_host[NLB_EAST]["SetIdentifier"] == alias_set_identifier(f"{NLB_EAST}.")
+    assert by_host[NLB_EAST]["SetIdentifier"] == alias_set_identifier(global_name(svc), f"{NLB_EAST}.")
     assert {r["Weight"] for r in aliases} == {1}
     # A region's own tier is the alias of its one load balancer.
     assert [
@@ -127,3 +128,74 @@ async def test_a_hostname_that_is_no_known_load_balancer_falls_back_to_the_cname
     only_elsewhere = planned(svc, [hostname_shard("x", "us-central1", "us-central1-a", ELSEWHERE)], provider)
     assert RecordSet(global_name(svc), "CNAME", 180, (ELSEWHERE,)) in only_elsewhere
     assert (await publish(provider, only_elsewhere, svc))[1] == ()
+
+
+def ip_shard(cluster: str, region: str, zone: str, address: str) -> ShardAddresses:
+    return ShardAddresses(cluster=cluster, region=region, zones=frozenset({zone}), ipv4=(address,))
+
+
+def weighted(client: Any, name: str) -> dict[str, tuple[int, tuple[str, ...]]]:
+    """The A records at ``name`` by set identifier (``-`` for a plain one): weight and what they answer."""
+    found: dict[str, tuple[int, tuple[str, ...]]] = {}
+    for r in listed(client, name):
+        values = (
+            (r["AliasTarget"]["DNSName"].rstrip("."),)
+            if "AliasTarget" in r
+            else tuple(v["Value"] for v in r["ResourceRecords"])
+        )
+        found[r.get("SetIdentifier", "-")] = (r.get("Weight", 0), values)
+    return found
+
+
+async def test_a_mixed_tier_keeps_every_shard_through_its_transitions(client: Any) -> None:
+    """IP only → mixed → load balancers only → mixed again, each one valid batch on moto: a mixed tier is one
+    weighted group of A records we own (the addresses' record set, weighted by its number of addresses, and
+    an alias per load balancer, weight 1), which reads back as planned (a second round sends nothing, also
+    from a fresh provider) with its ownership record; the plain A record set and the group replace each
+    other in one batch. (Mixed → IP only returns the name to a record set it held before, which moto's
+    change journal refuses to create again: ``test_route53.py`` runs the whole cycle on its stricter fake.)"""
+    provider = Route53Provider(client, zone="example.com")
+    svc = unique_service()
+    name = global_name(svc)
+    nlb = alias_set_identifier(name, f"{NLB_EAST}.")
+    addresses = addresses_set_identifier(name)
+    ip_a = ip_shard("gce-a", "us-central1", "us-central1-a", "104.197.0.1")
+    ip_b = ip_shard("gce-b", "us-central1", "us-central1-b", "104.197.0.2")
+    ip_c = ip_shard("gce-c", "us-central1", "us-central1-a", "104.197.0.3")
+    elb = hostname_shard("aws-us", "us-central1", "us-central1-a", NLB_EAST)
+    phases = [
+        ([ip_a, ip_b], {"-": (0, ("104.197.0.1", "104.197.0.2"))}),
+        (
+            [ip_a, ip_b, elb],
+            {addresses: (2, ("104.197.0.1", "104.197.0.2")), nlb: (1, (NLB_EAST,))},
+        ),
+        ([elb], {nlb: (1, (NLB_EAST,))}),
+        ([ip_c, elb], {addresses: (1, ("104.197.0.3",)), nlb: (1, (NLB_EAST,))}),
+    ]
+    for shards, expected in phases:
+        desired = planned(svc, shards, provider)
+        calls, conflicts = await publish(provider, desired, svc)
+        assert calls >= 1
+        assert conflicts == ()
+        assert weighted(client, name) == expected
+        assert await publish(provider, desired, svc) == (0, ())
+        assert await publish(Route53Provider(client, zone="example.com"), desired, svc) == (0, ())
+    await publish(provider, (), svc)
+    assert listed(client, name) == []
+
+
+async def test_a_mixed_tiers_addresses_change_without_touching_its_aliases(client: Any) -> None:
+    provider = Route53Provider(client, zone="example.com")
+    svc = unique_service()
+    elb = hostname_shard("aws-us", "us-central1", "us-central1-a", NLB_EAST)
+    shards = [ip_shard("gce-a", "us-central1", "us-central1-a", "104.197.0.1"), elb]
+    await publish(provider, planned(svc, shards, provider), svc)
+    before = listed(client, global_name(svc))
+    more = [*shards, ip_shard("gce-b", "us-central1", "us-central1-b", "104.197.0.2")]
+    assert (await publish(provider, planned(svc, more, provider), svc))[1] == ()
+    after = weighted(client, global_name(svc))
+    assert after[addresses_set_identifier(global_name(svc))] == (2, ("104.197.0.1", "104.197.0.2"))
+    alias_id = alias_set_identifier(global_name(svc), f"{NLB_EAST}.")
+    assert [r for r in before if r.get("SetIdentifier") == alias_id] == [
+        r for r in listed(client, global_name(svc)) if r.get("SetIdentifier") == alias_id
+    ]

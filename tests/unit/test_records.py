@@ -527,16 +527,55 @@ def test_with_aliases_a_hostname_tier_keeps_every_load_balancer() -> None:
     assert without.notes
 
 
-def test_with_aliases_a_mixed_tier_still_publishes_its_ips_and_names_the_hostnames() -> None:
+def test_with_aliases_a_mixed_tier_keeps_every_shard_in_one_alias_record_set() -> None:
     shards = [
         ShardAddresses(
             cluster="us", region="us-central1", zones=frozenset({"us-central1-a"}), hostnames=(NLB,)
+        ),
+        US_B,
+        ShardAddresses(
+            cluster="v6", region="us-central1", zones=frozenset({"us-central1-b"}), ipv6=("2001:db8::7",)
+        ),
+    ]
+    plan = plan_tiers(
+        names=NAMES, ttl=180, aliases=(), topology=TOPOLOGY, healthy=shards, hostname_aliases=True
+    )
+    by_key = {r.key: r for r in plan.records}
+    mixed = by_key[(GLOBAL, "ALIAS")]
+    # The IPv4 shard's address and the load balancer, weighted as one group; the TTL is the tier's, for
+    # the addresses' record set. IPv6 stays a plain AAAA record set (another type, no weighted group).
+    assert mixed.values == ("104.197.0.2", f"{NLB}.")
+    assert mixed.ttl == 180
+    assert (GLOBAL, "A") not in by_key
+    assert by_key[(GLOBAL, "AAAA")].values == ("2001:db8::7",)
+    assert not any(NLB in note for note in plan.notes)  # nothing left out, nothing to say
+
+
+def test_with_aliases_a_mixed_tier_whose_hostnames_are_no_load_balancer_publishes_its_ips() -> None:
+    shards = [
+        ShardAddresses(
+            cluster="us",
+            region="us-central1",
+            zones=frozenset({"us-central1-a"}),
+            hostnames=("lb.example.net",),
         ),
         US_B,
     ]
     plan = plan_tiers(
         names=NAMES, ttl=180, aliases=(), topology=TOPOLOGY, healthy=shards, hostname_aliases=True
     )
+    assert table(plan.records)[("global", "A")] == ("104.197.0.2",)
+    assert any("hostname targets lb.example.net." in note for note in plan.notes)
+
+
+def test_without_aliases_a_mixed_tier_publishes_its_ips_and_names_the_hostnames() -> None:
+    shards = [
+        ShardAddresses(
+            cluster="us", region="us-central1", zones=frozenset({"us-central1-a"}), hostnames=(NLB,)
+        ),
+        US_B,
+    ]
+    plan = plan_tiers(names=NAMES, ttl=180, aliases=(), topology=TOPOLOGY, healthy=shards)
     assert table(plan.records)[("global", "A")] == ("104.197.0.2",)
     assert any(f"hostname targets {NLB}." in note for note in plan.notes)
 

@@ -8,11 +8,24 @@ update ``old`` → ``new``    ``DELETE`` of ``old`` exactly as held, then ``CREA
 create ``new``              ``CREATE`` of ``new``
 ==========================  =========================================================================
 
-An ``ALIAS`` record set (load balancer hostnames) is one weighted alias A record per hostname: its
-``AliasTarget`` names the load balancer and its canonical hosted zone
-(:func:`~federation_operator.domain.elb.elb_hosted_zone`), its ``SetIdentifier`` is ours
-(:func:`alias_set_identifier`), weight 1 each. Its update deletes and creates only the load balancers that
-went and came.
+An ``ALIAS`` record set (load balancer hostnames, and on a mixed tier IPv4 addresses) is one weighted group
+of A records, every one with a ``SetIdentifier`` of ours (Route 53 wants every record set of one name and
+type to share one routing policy, so the addresses cannot stay a plain A record set beside the aliases):
+
+- one weighted alias A record per hostname: its ``AliasTarget`` names the load balancer and its canonical
+  hosted zone (:func:`~federation_operator.domain.elb.elb_hosted_zone`), set identifier
+  :func:`alias_set_identifier`, weight 1;
+- when it holds addresses, one weighted A record set of them: set identifier
+  :func:`addresses_set_identifier`, the record set's TTL, weight the number of addresses (at most 255,
+  Route 53's largest weight). Route 53 picks
+  one record set of the group in proportion to its weight and answers all of its values, so each address
+  and each load balancer gets about the same share of queries: one shard each, as a shard has one ingress
+  address or load balancer.
+
+Its update deletes and creates only the load balancers that went and came, and the addresses' record set
+only when its addresses or TTL changed. A switch between a plain A record set and the group (a tier's first
+load balancer shard comes or its last goes) is the ``DELETE`` of one and the ``CREATE`` of the other in one
+batch, which Route 53 applies at once.
 
 Updates are ``DELETE`` + ``CREATE`` rather than ``UPSERT``: Route 53 checks that a ``DELETE`` names the
 current record set exactly and that a ``CREATE`` finds none, and applies a batch all or nothing, so a plan
@@ -38,7 +51,7 @@ from federation_operator.dns.txt import render_txt
 from federation_operator.domain.elb import elb_hosted_zone
 from federation_operator.domain.errors import PermanentError, RejectedChangeError
 from federation_operator.domain.ownership import group_changes_by_name
-from federation_operator.domain.records import ALIAS, OTHER, Changes, RecordSet
+from federation_operator.domain.records import ALIAS, OTHER, Changes, RecordSet, split_alias_values
 
 if TYPE_CHECKING:
     from mypy_boto3_route53.literals import ChangeActionType
@@ -49,6 +62,7 @@ __all__ = [
     "MAX_BATCH_VALUES",
     "MAX_VALUE_CHARACTERS",
     "Batch",
+    "addresses_set_identifier",
     "alias_set_identifier",
     "change_cost",
     "plan_batches",
@@ -60,6 +74,8 @@ MAX_BATCH_CHARACTERS: Final = 32_000
 """Route 53's limit on the characters of all ``Value`` elements in one request."""
 MAX_VALUE_CHARACTERS: Final = 4000
 """Route 53's limit on one ``Value`` element (a TXT value with its quotes and escapes)."""
+MAX_WEIGHT: Final = 255
+"""Route 53's largest weight."""
 
 
 @dataclass(frozen=True)
@@ -118,35 +134,59 @@ def _request(group: Changes) -> list[ChangeTypeDef]:
     deletes = [change for record in group.delete for change in _changes("DELETE", record)]
     creates: list[ChangeTypeDef] = []
     for old, new in group.updates:
-        # An alias record set changes load balancer by load balancer: the others' records stay as they are.
-        deletes += _changes("DELETE", old, keep=frozenset(new.values) if old.type == ALIAS else frozenset())
-        creates += _changes("CREATE", new, keep=frozenset(old.values) if new.type == ALIAS else frozenset())
+        # An alias record set changes record by record: what stays the same is left as it is.
+        deletes += _changes("DELETE", old, beside=new)
+        creates += _changes("CREATE", new, beside=old)
     creates += [change for record in group.create for change in _changes("CREATE", record)]
     return [*deletes, *creates]
 
 
-def alias_set_identifier(hostname: str) -> str:
-    """The set identifier of the weighted alias record for ``hostname``: ours (the ``fedop-`` prefix) and
-    the same for the same hostname, so that a deletion names exactly the record a creation made."""
-    return f"fedop-{hashlib.sha256(hostname.encode()).hexdigest()[:16]}"
+def alias_set_identifier(name: str, hostname: str) -> str:
+    """The set identifier of the weighted alias record for ``hostname`` at ``name``: ours (the ``fedop-``
+    prefix) and the same for the same name and hostname, so that a deletion names exactly the record a
+    creation made. Route 53 needs it unique per name and type only; it is unique in the zone because moto
+    (our test server) deletes a set identifier wherever it is in the zone."""
+    return f"fedop-{_digest(name, hostname)}"
+
+
+def addresses_set_identifier(name: str) -> str:
+    """The set identifier of the weighted A record set of a mixed tier's addresses at ``name`` (ours)."""
+    return f"fedop-addresses-{_digest(name)}"
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256(" ".join(parts).encode()).hexdigest()[:16]
 
 
 def _changes(
-    action: ChangeActionType, record: RecordSet, *, keep: frozenset[str] = frozenset()
+    action: ChangeActionType, record: RecordSet, *, beside: RecordSet | None = None
 ) -> list[ChangeTypeDef]:
-    """``record`` as Route 53 changes; for an alias record set, one per load balancer not in ``keep``."""
+    """``record`` as Route 53 changes; for an alias record set, one per weighted record, less those that
+    ``beside`` (the other side of an update) holds the same."""
     if record.type != ALIAS:
         return [_change(action, record)]
-    # One weighted alias A record per load balancer, equal weights: Route 53 answers each with its share.
+    addresses, hostnames = split_alias_values(record.values)
+    kept_addresses, kept_hosts = split_alias_values(beside.values) if beside else ((), ())
     changes: list[ChangeTypeDef] = []
-    for host in (h for h in record.values if h not in keep):
+    if addresses and not (beside is not None and kept_addresses == addresses and beside.ttl == record.ttl):
+        weighted: ResourceRecordSetTypeDef = {
+            "Name": record.name,
+            "Type": "A",
+            "SetIdentifier": addresses_set_identifier(record.name),
+            "Weight": min(len(addresses), MAX_WEIGHT),
+            "TTL": record.ttl,
+            "ResourceRecords": [{"Value": address} for address in addresses],
+        }
+        changes.append({"Action": action, "ResourceRecordSet": weighted})
+    # One weighted alias A record per load balancer, weight 1: Route 53 answers each with its share.
+    for host in (h for h in hostnames if h not in kept_hosts):
         zone = elb_hosted_zone(host)
         if zone is None:  # the planner aliases only hostnames in the table
             raise PermanentError(f"route53: {host} is no load balancer with a known hosted zone")
         rrset: ResourceRecordSetTypeDef = {
             "Name": record.name,
             "Type": "A",
-            "SetIdentifier": alias_set_identifier(host),
+            "SetIdentifier": alias_set_identifier(record.name, host),
             "Weight": 1,
             "AliasTarget": {"HostedZoneId": zone, "DNSName": host, "EvaluateTargetHealth": True},
         }

@@ -6,8 +6,9 @@
   unescaped (:func:`parse_route53_name`, :mod:`federation_operator.dns.txt`), and the strings of one TXT value
   joined, so what is read back equals what was planned.
 - **The operator's alias records**: weighted alias A records whose ``SetIdentifier`` starts with ``fedop-``
-  are folded, per name, into one ``ALIAS`` record set of their load balancer hostnames (what the planner
-  planned), so that a second round plans nothing.
+  are folded, per name, into one ``ALIAS`` record set of their load balancer hostnames, with the addresses
+  (and TTL) of a mixed tier's weighted A record set (``fedop-addresses-...``), what the planner planned, so
+  that a second round plans nothing.
 - **Other alias and routing-policy record sets** (``AliasTarget``, ``SetIdentifier``,
   ``TrafficPolicyInstanceId``) cannot be expressed as a ``RecordSet``, and the operator never writes them.
   Each (name, type) holding one is listed as a *stand-in*: TTL 0 and the value ``0.0.0.0`` (A), ``::`` (AAAA),
@@ -94,14 +95,29 @@ class ZoneState:
         self.records[key] = record
 
     def _add_alias(self, name: str, rrset: ResourceRecordSetOutputTypeDef) -> bool:
-        """Fold one of our weighted alias A records into the name's ALIAS record set; False for any other."""
+        """Fold one of our weighted A records (an alias, or a mixed tier's addresses) into the name's ALIAS
+        record set; False for any other."""
         target = rrset.get("AliasTarget")
-        if rrset["Type"] != "A" or target is None or not rrset.get("SetIdentifier", "").startswith("fedop-"):
+        identifier = rrset.get("SetIdentifier", "")
+        if rrset["Type"] != "A" or not identifier.startswith("fedop-"):
             return False
         key: RecordKey = (name, ALIAS)
         held = self.records.get(key)
-        values = (*(held.values if held else ()), parse_route53_name(target["DNSName"]))
-        self.records[key] = RecordSet(name=name, type=ALIAS, ttl=0, values=values)
+        ttl = held.ttl if held else 0
+        if target is not None:
+            added = [parse_route53_name(target["DNSName"])]
+        elif rrset.get("ResourceRecords"):
+            added = [item["Value"] for item in rrset.get("ResourceRecords", [])]
+            ttl = rrset.get("TTL", 0)
+        else:
+            return False
+        try:
+            record = RecordSet(
+                name=name, type=ALIAS, ttl=ttl, values=(*(held.values if held else ()), *added)
+            )
+        except ValueError:  # not addresses: not what we write, so foreign
+            return False
+        self.records[key] = record
         self.types_at.setdefault(name, set()).add(ALIAS)
         return True
 
