@@ -653,7 +653,7 @@ def run_trials(bench: Bench, trials: int, label: str = "") -> list[Change]:
             shown = "timeout" if change.latency is None else f"{change.latency * 1000:.0f} ms"
             progress(
                 f"{label}trial {trial + 1}/{trials} {change.direction:>4} {cluster}: {shown}, "
-                f"{change.updates} UPDATE"
+                f"{change.updates} UPDATE" + (f", {change.transfers} AXFR" if change.transfers else "")
             )
             if change.latency is None and not ready:
                 # The up flip is measured from a steady down state only: restore and go on.

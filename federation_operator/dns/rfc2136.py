@@ -4,7 +4,11 @@
   one ``OTHER`` marker at each name below the apex holding other types (MX, SRV...): the planner must see
   them, because BIND silently ignores a CNAME added beside them. ``serial`` asks for the zone's SOA
   (one TSIG-signed query over UDP, a few hundred octets): every UPDATE moves the serial, ours and anyone
-  else's, so drift checks transfer the zone only when it moved. A signed query also proves the key each
+  else's, so drift checks transfer the zone only when it moved. The serial returned discounts the UPDATEs
+  this provider had applied (BIND's default ``serial-update-method increment`` adds one per UPDATE), so the
+  operator's own changes cost no transfer of the whole zone at the next check (a zone of 1,000 owners is
+  ~26,000 record sets, seconds to transfer and parse); with another update method the serial moves with our
+  own UPDATEs too, and the check transfers the zone as before. A signed query also proves the key each
   time: a refused key shows up at the cheap check, not only at the next write.
 - **Writing** sends TSIG-signed UPDATE messages over TCP. Each change carries a prerequisite, so the server
   itself refuses a message planned against a zone that has changed since (``NXRRSET``/``YXRRSET`` →
@@ -154,6 +158,8 @@ class Rfc2136Provider:
             except (binascii.Error, ValueError, dns.exception.DNSException) as exc:
                 raise PermanentError(f"rfc2136: TSIG key {key_name!r} is unusable: {exc}") from exc
         self.messages_sent = 0
+        # UPDATEs the server applied for this provider: serial() discounts them (BIND adds one per UPDATE).
+        self._own_updates = 0
         self._limits = ProviderLimits(max_values_per_set=max_values_per_set)
 
     @property
@@ -172,6 +178,9 @@ class Rfc2136Provider:
     # --- reading -------------------------------------------------------------------------------------------
 
     async def serial(self) -> int:
+        return (await self._soa_serial() - self._own_updates) % 2**32
+
+    async def _soa_serial(self) -> int:
         query = dns.message.make_query(self._origin, dns.rdatatype.SOA)
         if self._key is not None:
             query.use_tsig(self._key)
@@ -268,6 +277,9 @@ class Rfc2136Provider:
         rcode = response.rcode()
         if rcode != dns.rcode.NOERROR:
             raise self._update_error(rcode)
+        # Applied: the server moved its serial for it (see serial()). An UPDATE whose answer was lost is not
+        # counted, so the serial looks moved and the next check reads the zone: the safe direction.
+        self._own_updates += 1
 
     # --- error mapping -------------------------------------------------------------------------------------
 

@@ -339,15 +339,18 @@ def test_factory_builds_it_from_settings(bind_server: BindServer) -> None:
     assert bind_server.key_secret not in repr(built)
 
 
-async def test_serial_is_the_soa_serial_and_every_update_moves_it(
+async def test_serial_moves_with_every_update_but_the_providers_own(
     bind_server: BindServer, provider: Rfc2136Provider
 ) -> None:
+    """The SOA serial, less the UPDATEs this provider had applied: the operator's own changes do not make
+    the next drift check transfer the whole zone; anyone else's UPDATE moves it."""
     before = await provider.serial()
     assert before == await serial(bind_server)
     record = RecordSet(f"{unique_service()}.{bind_server.zone}.", "A", 60, ("192.0.2.1",))
     await provider.apply(Changes(create=(record,)))
-    assert await provider.serial() != before
-    # A hand edit (another client's UPDATE) moves it too: that is what the drift check relies on.
+    assert await serial(bind_server) == before + 1  # BIND moved it...
+    assert await provider.serial() == before  # ...for our own UPDATE
+    # A hand edit (another client's UPDATE) moves it: that is what the drift check relies on.
     moved = await provider.serial()
     update = dns.update.UpdateMessage(
         f"{bind_server.zone}.",
