@@ -2,6 +2,7 @@
 
 Run on demand, not in the test suite:
     .venv/bin/python benchmarks/propagation.py [--count 1000] [--members 4] [--no-dns]
+        [--cpu-profile FILE] [--memory-profile]
 
 Brings up its own local federation, registers the members, starts the operator as a process, creates N
 FederatedServices in the host and (unless --no-backends) one ready endpoint for each of them in every member,
@@ -10,7 +11,14 @@ all its shards synced and healthy for its current generation and (unless --no-dn
 the federation's BIND. API calls are counted by the apiservers themselves (`apiserver_request_total` deltas),
 so they are real: writes and reads of Services in the members, and writes of FederatedService status in the
 host. Then it watches the operator at rest for a while and reports the calls it makes while nothing changes
-(the target is none per object).
+(the target is none per object). The operator's own work (reconciles, member writes, DNS provider calls)
+is read from its /metrics endpoint, and its CPU and memory are also printed per 1,000 objects, so runs of
+different sizes compare (`--count 10000` works; on 2 cores it takes a long while).
+
+`--cpu-profile FILE` attaches py-spy to the operator for the run and prints where its CPU went (by layer
+and function; the collapsed stacks stay in FILE); `--memory-profile` runs the operator under tracemalloc
+(`benchmarks/traced_operator.py`, several times slower: use that run for memory only) and prints what it
+holds once converged, by layer and by allocating line (`benchmarks/profiles.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import argparse
 import collections
 import concurrent.futures
 import contextlib
+import os
 import re
 import ssl
 import sys
@@ -27,14 +36,15 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "hack"), str(REPO)]
+sys.path[:0] = [str(REPO / "hack"), str(REPO), str(REPO / "benchmarks")]
 
 from kubernetes import client, watch  # noqa: E402
 from localfed import FederationConfig, LocalFederation  # noqa: E402
-from localfed.federation import ClusterState  # noqa: E402
+from localfed.federation import ClusterState, free_port  # noqa: E402
 from localfed.operator import (  # noqa: E402
     GROUP,
     VERSION,
@@ -47,6 +57,7 @@ from localfed.operator import (  # noqa: E402
     register_member,
 )
 from localfed.processes import cpu_seconds, memory_bytes  # noqa: E402
+from profiles import CpuProfile, dump_memory, summarize_cpu, summarize_memory  # noqa: E402
 
 METRIC = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>[0-9.e+]+)$")
 
@@ -209,6 +220,28 @@ def dns_published(item: dict) -> bool:  # type: ignore[type-arg]
     return published is not None and published["status"] == "True"
 
 
+OPERATOR_COUNTERS = {
+    "reconciles": "fedop_reconcile_duration_seconds_count",
+    "member writes": "fedop_member_writes_total",
+    "DNS provider calls": "fedop_dns_provider_calls_total",
+    "DNS changes": "fedop_dns_changes_total",
+}
+
+
+def operator_counters(port: int) -> dict[str, float]:
+    """Totals of the operator's own work counters, from its /metrics endpoint (summed over labels)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    totals = dict.fromkeys(OPERATOR_COUNTERS, 0.0)
+    for line in text.splitlines():
+        name, _sep, value = line.rpartition(" ")
+        metric = name.split("{", 1)[0]
+        for label, wanted in OPERATOR_COUNTERS.items():
+            if metric == wanted:
+                totals[label] += float(value)
+    return totals
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -220,6 +253,17 @@ def parse_args() -> argparse.Namespace:
         "--no-backends", action="store_true", help="no ready endpoints: every shard unhealthy, nothing in DNS"
     )
     parser.add_argument("--rest-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--cpu-profile",
+        type=Path,
+        metavar="FILE",
+        help="attach py-spy to the operator, keep its collapsed stacks in FILE and print where CPU goes",
+    )
+    parser.add_argument(
+        "--memory-profile",
+        action="store_true",
+        help="run the operator under tracemalloc (slow: memory figures only) and print what it holds",
+    )
     return parser.parse_args()
 
 
@@ -289,66 +333,137 @@ def register_all(fed: LocalFederation) -> None:
         register_member(fed, member)
 
 
+@dataclass
+class Run:
+    """What one run measured, from the first create until every status was current."""
+
+    created: float
+    services_at: float
+    converged: float
+    settled: float
+    rss_peak: float
+    cpu: dict[str, float]
+    before: dict[str, collections.Counter[tuple[str, str, str]]]
+    after: dict[str, collections.Counter[tuple[str, str, str]]]
+    quiet_from: dict[str, collections.Counter[tuple[str, str, str]]]
+    rest: dict[str, collections.Counter[tuple[str, str, str]]]
+    rest_cpu: float
+    work: dict[str, float]
+
+
+def start_operator(args: argparse.Namespace, fed: LocalFederation, tmp: Path) -> tuple[OperatorProcess, int]:
+    """The operator as a process (under tracemalloc with --memory-profile), its metrics on a loopback port."""
+    module = "federation_operator"
+    if args.memory_profile:
+        os.environ["BENCH_TRACEMALLOC"] = str(tmp / "operator.tracemalloc")  # the operator inherits it
+        module = "benchmarks.traced_operator"
+    metrics_port = free_port()
+    op = OperatorProcess(
+        fed, tmp / "operator.log", module=module, metrics_port=str(metrics_port), metrics_address="127.0.0.1"
+    )
+    register_all(fed)
+    op.start()
+    eventually("members Ready", lambda: all(is_member_ready(fed, m.spec.name) for m in fed.members), 90)
+    return op, metrics_port
+
+
+def measure(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, metrics_port: int) -> Run:
+    host = fed.api_client("federation")
+    client.CoreV1Api(host).create_namespace({"metadata": {"name": "bench"}})
+    before = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
+    cpu_before = cpu_by_component(fed, op)
+    custom = client.CustomObjectsApi(host)
+    healthy = not args.no_backends
+    assert op.proc is not None
+    profile = CpuProfile(op.proc.pid, args.cpu_profile) if args.cpu_profile is not None else None
+    progress = Progress(fed, args.count, dns=not args.no_dns, healthy=healthy)
+    # Generous: a 10,000-object run on 2 cores takes many minutes, and a timeout here only ends a benchmark.
+    deadline = max(600.0, args.count * 0.6)
+    started = time.monotonic()
+    created = create_all(fed, custom, args.count, healthy=healthy) - started
+    eventually("member Services", lambda: progress.services_done_at, timeout=deadline, interval=0.5)
+    assert progress.services_done_at is not None
+    eventually("status current", lambda: progress.status_done_at, timeout=deadline, interval=0.5)
+    assert progress.status_done_at is not None
+    progress.stop()
+    after = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
+    cpu_after = cpu_by_component(fed, op)
+    work = operator_counters(metrics_port)
+    if profile is not None:
+        profile.stop()
+    rss = memory_bytes(op.proc.pid, "VmHWM") / 2**20
+    # "At rest" starts once the trailing updates (LoadBalancer addresses reaching every status) are
+    # done: the window opens when no FederatedService changed for a few seconds.
+    settle_started = time.monotonic()
+    eventually("quiet", lambda: quiet(custom), timeout=deadline, interval=0.5)
+    settled = time.monotonic() - settle_started
+    quiet_from = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
+    rest_cpu = cpu_seconds(op.proc.pid)
+    time.sleep(args.rest_seconds)  # the measurement window itself, not a readiness wait
+    rest = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
+    return Run(
+        created=created,
+        services_at=progress.services_done_at - started,
+        converged=progress.status_done_at - started,
+        settled=settled,
+        rss_peak=rss,
+        cpu={k: round(v - cpu_before.get(k, 0.0), 1) for k, v in sorted(cpu_after.items())},
+        before=before,
+        after=after,
+        quiet_from=quiet_from,
+        rest=rest,
+        rest_cpu=cpu_seconds(op.proc.pid) - rest_cpu,
+        work=work,
+    )
+
+
+def report(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, run: Run) -> None:
+    assert op.proc is not None
+    per_thousand = 1000 / args.count
+    print(f"{args.count} FederatedServices x {args.members} members")
+    print(f"  created in host:            {run.created:.1f}s")
+    print(f"  every member Service exists: {run.services_at:.1f}s")
+    print(f"  every status current{'' if args.no_dns else ', DNS published'}: {run.converged:.1f}s")
+    print(f"  operator peak RSS:           {run.rss_peak:.0f} MiB")
+    print(f"  CPU seconds until converged: {run.cpu}")
+    operator_cpu = run.cpu.get("operator", 0.0)
+    print(f"  operator CPU seconds per 1,000 objects: {operator_cpu * per_thousand:.1f}")
+    print_requests(fed, args.count, run.before, run.after)
+    per_object = {k: round(v / args.count, 2) for k, v in run.work.items()}
+    print(f"  operator work per object until converged: {per_object}")
+    at_rest = {
+        name: delta(run.rest[name], run.quiet_from[name], "services")
+        | delta(run.rest[name], run.quiet_from[name], "federatedservices")
+        for name in run.rest
+    }
+    print(f"  trailing updates settled:    {run.settled:.1f}s later")
+    print(f"  requests during {args.rest_seconds:.0f}s at rest: {at_rest}")
+    print(f"  operator CPU seconds during {args.rest_seconds:.0f}s at rest: {run.rest_cpu:.2f}")
+    rss_now = memory_bytes(op.proc.pid, "VmRSS") / 2**20
+    print(f"  operator RSS at rest: {rss_now:.0f} MiB ({rss_now * per_thousand:.0f} MiB per 1,000 objects)")
+    if args.cpu_profile is not None:
+        summarize_cpu(args.cpu_profile)
+    if args.memory_profile:
+        summarize_memory(dump_memory(op.proc.pid, Path(os.environ["BENCH_TRACEMALLOC"])), args.count)
+
+
 def main() -> None:
     args = parse_args()
-
     with tempfile.TemporaryDirectory(prefix="bench-propagation-") as tmp:
         config = FederationConfig(Path(tmp) / "fed", members=args.members, with_dns=not args.no_dns)
         fed = LocalFederation(config)
         fed.up(log=lambda _m: None)
-        op = OperatorProcess(fed, Path(tmp) / "operator.log")
+        op: OperatorProcess | None = None
         try:
-            register_all(fed)
-            op.start()
-            eventually(
-                "members Ready", lambda: all(is_member_ready(fed, m.spec.name) for m in fed.members), 90
-            )
-            host = fed.api_client("federation")
-            client.CoreV1Api(host).create_namespace({"metadata": {"name": "bench"}})
-            before = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
-            cpu_before = cpu_by_component(fed, op)
-
-            custom = client.CustomObjectsApi(host)
-            healthy = not args.no_backends
-            progress = Progress(fed, args.count, dns=not args.no_dns, healthy=healthy)
-            started = time.monotonic()
-            created = create_all(fed, custom, args.count, healthy=healthy) - started
-            eventually("member Services", lambda: progress.services_done_at, timeout=600, interval=0.5)
-            services_at = progress.services_done_at - started
-            eventually("status current", lambda: progress.status_done_at, timeout=600, interval=0.5)
-            converged = progress.status_done_at - started
-            progress.stop()
-            after = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
-            cpu_after = cpu_by_component(fed, op)
-            assert op.proc is not None
-            rss = memory_bytes(op.proc.pid, "VmHWM") / 2**20
-
-            # "At rest" starts once the trailing updates (LoadBalancer addresses reaching every status) are
-            # done: the window opens when no FederatedService changed for a few seconds.
-            settle_started = time.monotonic()
-            eventually("quiet", lambda: quiet(custom), timeout=600, interval=0.5)
-            settled = time.monotonic() - settle_started
-            quiet_from = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
-            time.sleep(args.rest_seconds)  # the measurement window itself, not a readiness wait
-            rest = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
-
-            print(f"{args.count} FederatedServices x {args.members} members")
-            print(f"  created in host:            {created:.1f}s")
-            print(f"  every member Service exists: {services_at:.1f}s")
-            print(f"  every status current{'' if args.no_dns else ', DNS published'}: {converged:.1f}s")
-            print(f"  operator peak RSS:           {rss:.0f} MiB")
-            cpu = {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in sorted(cpu_after.items())}
-            print(f"  CPU seconds until converged: {cpu}")
-            print_requests(fed, args.count, before, after)
-            at_rest = {
-                name: delta(rest[name], quiet_from[name], "services")
-                | delta(rest[name], quiet_from[name], "federatedservices")
-                for name in rest
-            }
-            print(f"  trailing updates settled:    {settled:.1f}s later")
-            print(f"  requests during {args.rest_seconds:.0f}s at rest: {at_rest}")
+            op, metrics_port = start_operator(args, fed, Path(tmp))
+            report(args, fed, op, measure(args, fed, op, metrics_port))
+        except BaseException:
+            if op is not None:
+                print(op.tail(), file=sys.stderr)
+            raise
         finally:
-            op.stop()
+            if op is not None:
+                op.stop()
             fed.down(log=lambda _m: None)
 
 

@@ -160,9 +160,12 @@ def is_member_ready(fed: LocalFederation, name: str) -> bool:
 class OperatorProcess:
     """`python -m federation_operator` as a child process; `stop()` is idempotent and waits for the exit."""
 
-    def __init__(self, fed: LocalFederation, log: Path, **settings: str) -> None:
+    def __init__(
+        self, fed: LocalFederation, log: Path, *, module: str = "federation_operator", **settings: str
+    ) -> None:
         self.fed = fed
         self.log = log
+        self.module = module  # benchmarks run the operator through a profiling wrapper module
         self.settings = settings
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -171,7 +174,7 @@ class OperatorProcess:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "federation_operator", "--verbose"],
+                [sys.executable, "-m", self.module, "--verbose"],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
