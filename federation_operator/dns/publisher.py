@@ -568,7 +568,7 @@ class Publisher:
         self._dirty.difference_update(keys)
         self.rounds += 1
         try:
-            outcome = await self._publish(keys)
+            outcome = await self._publish_round(keys)
         except PermanentError as exc:
             # A refusal that splitting cannot pin on one owner (or one that every part got): report it on
             # each owner, and try again later in case someone fixed the cause.
@@ -652,6 +652,27 @@ class Publisher:
         """Take a refused change back out of the index (a refusal applied none of it)."""
         assert self._zone is not None
         self._zone.apply(render_inverse(changes))
+
+    async def _publish_round(self, keys: list[Key]) -> _Outcome:
+        """Publish ``keys``: the owners the provider refused last time go after the others, each on its own,
+        so that an owner refused again and again (whose records change with every health change, when it
+        shares its backends with others) does not make every round fail first and split: the others' changes
+        go out in the round's first request, as if it were not there. (A contested name then goes to an
+        owner the provider takes rather than to an older one it refuses.)"""
+        suspects = [k for k in keys if self._refusals.get(k)]
+        if not suspects or len(suspects) == len(keys):
+            return await self._publish(keys)
+        outcome = await self._publish([k for k in keys if not self._refusals.get(k)])
+        for key in suspects:
+            try:
+                part = await self._publish([key])
+            except RejectedChangeError as exc:  # its one name, refused whole (see _publish)
+                outcome.refused[key] = f"the DNS provider refused this object's records: {exc}"
+                continue
+            outcome.applied += part.applied
+            outcome.conflicts.update(part.conflicts)
+            outcome.refused.update(part.refused)
+        return outcome
 
     async def _publish(self, keys: list[Key]) -> _Outcome:
         """Plan ``keys`` together and apply the plan in one go; when the provider refuses it for its content,

@@ -589,3 +589,41 @@ async def test_an_unconfirmed_change_leaves_its_owner_pending_until_the_provider
         await eventually("confirmed", lambda: (r := publisher.result(KEY)) is not None and not r.unconfirmed)
         assert KEY in notified  # the owner is told, so its status turns Published
         assert provider.calls == 1  # confirming sends no change again
+
+
+async def test_an_owner_refused_before_goes_after_the_others_so_their_change_goes_out_first() -> None:
+    """A refused owner whose records change with every health change (it shares its backends) is retried in
+    every round: it goes after the others, on its own, so the others' changes are the round's first request
+    instead of waiting for a refused request and a split."""
+    sent: list[Changes] = []
+
+    class Recording(InMemoryProvider):
+        async def apply(self, changes: Changes) -> int:
+            sent.append(changes)
+            return await super().apply(changes)
+
+    provider = Recording(ZONE)
+    provider.refuse("bad.mynamespace.myfederation.svc.example.com.")
+    good, bad = ("mynamespace", "good"), ("mynamespace", "bad")
+    async with running_publisher(provider, coalesce_seconds=0.05) as (publisher, _):
+        publisher.submit(good, service_records("good"))
+        publisher.submit(bad, service_records("bad"))
+        await eventually("the refusal reported", lambda: bool((r := publisher.result(bad)) and r.error))
+        await eventually("good published", lambda: published(publisher, good))
+        sent.clear()
+        # Both change at once (the same backends flipped).
+        moved = RecordSet("good.mynamespace.myfederation.svc.example.com.", "A", 180, ("127.1.1.2",))
+        publisher.submit(good, (moved, *service_records("good")[1:]))
+        bad_moved = RecordSet("bad.mynamespace.myfederation.svc.example.com.", "A", 180, ("127.1.1.2",))
+        publisher.submit(bad, (bad_moved, *service_records("bad")[1:]))
+        await eventually("good's change published", lambda: published(publisher, good))
+        await eventually("bad refused again", lambda: bool((r := publisher.result(bad)) and r.error))
+        first = sent[0]
+        assert {r.name for r in (*first.update_new, *first.create)} <= {
+            "good.mynamespace.myfederation.svc.example.com.",
+            "_fedop-a.good.mynamespace.myfederation.svc.example.com.",
+        }
+        result = publisher.result(bad)
+        assert result is not None
+        assert result.rejected
+        assert publisher.fault is None
