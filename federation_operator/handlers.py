@@ -366,7 +366,15 @@ async def federated_service_event(event: kopf.RawEvent, body: kopf.Body, memo: k
         if runtime.controller is not None:
             runtime.controller.forget(key)
         return
-    runtime.queue.add(runtime.store.put(body))
+    key, changed = runtime.store.put(body)
+    # An event that only echoes our own status write (or kopf's finalizer) would re-plan the same thing.
+    stored = runtime.store.get(key) or {}
+    if (
+        changed
+        or runtime.controller is None
+        or not runtime.controller.status_is_ours(key, stored.get("status"))
+    ):
+        runtime.queue.add(key)
 
 
 @kopf.on.delete(GROUP, VERSION, FSVC)

@@ -75,11 +75,15 @@ class FederatedServiceStore:
     def __init__(self) -> None:
         self._bodies: dict[Key, dict[str, Any]] = {}
 
-    def put(self, body: Mapping[str, Any]) -> Key:
+    def put(self, body: Mapping[str, Any]) -> tuple[Key, bool]:
+        """Keep the body; returns its key and whether anything a reconcile reads changed, apart from the
+        status (which the caller compares with what the operator wrote itself: see `status_is_ours`)."""
         meta = body["metadata"]
         key = (str(meta["namespace"]), str(meta["name"]))
-        self._bodies[key] = thaw(body)
-        return key
+        previous = self._bodies.get(key)
+        stored = thaw({**body, "metadata": {k: v for k, v in meta.items() if k not in _NOT_READ}})
+        self._bodies[key] = stored
+        return key, previous is None or _essence(previous) != _essence(stored)
 
     def remove(self, key: Key) -> None:
         self._bodies.pop(key, None)
@@ -89,6 +93,19 @@ class FederatedServiceStore:
 
     def known(self) -> list[Key]:
         return list(self._bodies)
+
+
+# Metadata no reconcile reads: server-side apply bookkeeping (often the larger part of a small object).
+_NOT_READ = frozenset({"managedFields"})
+# Written by the API server on every write, or by kopf: a change of only these is our own write's echo.
+_BOOKKEEPING = frozenset({"resourceVersion", "finalizers", "annotations"})
+
+
+def _essence(body: Mapping[str, Any]) -> tuple[Any, Any]:
+    """What a reconcile reads of a FederatedService, less its status: the spec and the metadata that are
+    not bookkeeping (generation, uid, labels, deletionTimestamp, ...)."""
+    meta = body.get("metadata") or {}
+    return body.get("spec"), {k: v for k, v in meta.items() if k not in _BOOKKEEPING}
 
 
 def _previous_status(body: Mapping[str, Any]) -> FederatedServiceStatus | None:
@@ -143,6 +160,11 @@ class FederatedServiceController:
         if self.metrics is not None:
             self.metrics.forget_shards(key)
         self.events.forget(key)
+
+    def status_is_ours(self, key: Key, status: Any) -> bool:
+        """The status is what this operator last wrote for the object (a watch event that only echoes our
+        own status write needs no reconcile)."""
+        return key in self._written and status == self._written[key]
 
     # --- the reconcile ----------------------------------------------------------------------------------
 
@@ -313,9 +335,12 @@ class FederatedServiceController:
             return WriteResult(write.observed, write.action == "keep")
         assert write.manifest is not None
         self.gate.check(f"updating Service {namespace}/{name} in {info.name}")
-        applied = await self.calls.call(info.name, apply_service, api, write.manifest)
+        applied = observe_service(
+            info.name, await self.calls.call(info.name, apply_service, api, write.manifest)
+        )
         self._count_write(info.name, "apply")
-        return WriteResult(observe_service(info.name, applied), True, wrote=UPDATED)
+        self.registry.note_written(info.name, applied)
+        return WriteResult(applied, True, wrote=UPDATED)
 
     async def _create(
         self, api: client.ApiClient, info: ClusterInfo, namespace: str, name: str, manifest: Mapping[str, Any]
@@ -338,7 +363,9 @@ class FederatedServiceController:
                 raise TransientError("Service vanished while being created; retrying") from None
             return WriteResult(observe_service(info.name, live), False)
         self._count_write(info.name, "create")
-        return WriteResult(observe_service(info.name, created), True, wrote=CREATED)
+        observed = observe_service(info.name, created)
+        self.registry.note_written(info.name, observed)
+        return WriteResult(observed, True, wrote=CREATED)
 
     async def _withdraw(
         self, api: client.ApiClient, info: ClusterInfo, observation: Observation, write: MemberWrite

@@ -31,7 +31,12 @@ from federation_operator.domain.members import (
     ObservedService,
 )
 from federation_operator.kube.informer import ENDPOINT_SLICES, SERVICES, MemberWatch, WatchCounters
-from federation_operator.kube.member_services import observe_service, summarize_endpoints
+from federation_operator.kube.member_services import (
+    observe_service,
+    summarize_endpoints,
+    trim_endpoint_slice,
+    trim_service,
+)
 from federation_operator.planning.clusters import plan_cluster_holder
 from federation_operator.planning.health import Partition, plan_partition
 
@@ -54,6 +59,9 @@ class _Member:
     slices: dict[tuple[str, str], tuple[str, Mapping[str, Any]]] = field(default_factory=dict)
     # (namespace, service name) -> names of its slices: summing one Service's endpoints stays O(its slices).
     slices_by_service: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    # (namespace, name) -> resourceVersion of the Service as our own write returned it: the watch event
+    # carrying that same version tells the reconcile nothing it did not already plan from the response.
+    written: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def forget_slice(self, key: tuple[str, str]) -> None:
         entry = self.slices.pop(key, None)
@@ -228,6 +236,15 @@ class MemberRegistry:
             member = self._members.get(cluster)
             return member.services.get((namespace, name)) if member else None
 
+    def note_written(self, cluster: str, service: ObservedService) -> None:
+        """A Service as our own create or update returned it: its watch event re-plans nothing (one
+        reconcile less per write). Kept until the next event of that Service, whatever version it has."""
+        version = (service.manifest.get("metadata") or {}).get("resourceVersion")
+        with self._lock:
+            member = self._members.get(cluster)
+            if member is not None and version:
+                member.written[(service.namespace, service.name)] = str(version)
+
     def services(self, cluster: str) -> list[ObservedService]:
         """Every Service of ours the member's watch holds (empty for an unknown member)."""
         with self._lock:
@@ -260,15 +277,18 @@ class MemberRegistry:
             return None
         key = object_key(obj)
         if kind == "services":
+            echo = member.written.pop(key, None)
             if event_type == "DELETED":
                 member.services.pop(key, None)
             else:
-                member.services[key] = observe_service(member.info.name, obj)
+                member.services[key] = observe_service(member.info.name, trim_service(obj))
+                if echo is not None and echo == obj.get("metadata", {}).get("resourceVersion"):
+                    return None  # our own write, seen back: its reconcile planned from the response
         elif event_type == "DELETED":
             member.forget_slice(key)
         else:
             labels = obj.get("metadata", {}).get("labels") or {}
-            member.record_slice(key, str(labels.get(SERVICE_NAME_LABEL, "")), obj)
+            member.record_slice(key, str(labels.get(SERVICE_NAME_LABEL, "")), trim_endpoint_slice(obj))
         return _owner(obj)
 
     def _event_handler(self, member: _Member, kind: str) -> Callable[[str, dict[str, Any]], None]:

@@ -15,7 +15,9 @@ here once:
   own message; a create that finds the name taken → :class:`ServiceExistsError`.
 
 The pure helpers (:func:`observe_service`, :func:`summarize_endpoints`, :func:`endpoint_slice_service`)
-turn raw objects delivered by the shared watches into the values of :mod:`federation_operator.domain.members`.
+turn raw objects delivered by the shared watches into the values of :mod:`federation_operator.domain.members`;
+:func:`trim_service` and :func:`trim_endpoint_slice` cut a watched object down to what those read, so the
+member cache holds no more of each than that.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ __all__ = [
     "fetch_service",
     "observe_service",
     "summarize_endpoints",
+    "trim_endpoint_slice",
+    "trim_service",
 ]
 
 # Set by the EndpointSlice controller on every slice it manages: the Service the slice belongs to.
@@ -333,6 +337,41 @@ def endpoint_slice_service(obj: Mapping[str, Any]) -> tuple[str, str] | None:
     service = (metadata.get("labels") or {}).get(LABEL_SERVICE_NAME)
     namespace = metadata.get("namespace")
     return (str(namespace), str(service)) if service and namespace else None
+
+
+def trim_service(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The Service without ``metadata.managedFields``: server-side apply bookkeeping that nothing of ours
+    reads, and as large as the rest of a small Service (one entry per writer: us, the LB controller)."""
+    metadata: Mapping[str, Any] = obj.get("metadata") or {}
+    if "managedFields" not in metadata:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
+
+
+def trim_endpoint_slice(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """What :func:`summarize_endpoints` and the owner lookup read of an EndpointSlice: its name, namespace
+    and labels, its address type, and per endpoint the first address, readiness and zone (a slice holds
+    up to 100 endpoints, each with targetRef, nodeName, hints and three conditions otherwise)."""
+    metadata: Mapping[str, Any] = obj.get("metadata") or {}
+    endpoints = []
+    for endpoint in obj.get("endpoints") or ():
+        conditions: Mapping[str, Any] = endpoint.get("conditions") or {}
+        trimmed: dict[str, Any] = {"addresses": list(endpoint.get("addresses") or ())[:1]}
+        if "ready" in conditions:
+            trimmed["conditions"] = {"ready": conditions["ready"]}
+        if endpoint.get("zone"):
+            trimmed["zone"] = endpoint["zone"]
+        endpoints.append(trimmed)
+    return {
+        "metadata": {
+            "name": metadata.get("name"),
+            "namespace": metadata.get("namespace"),
+            "resourceVersion": metadata.get("resourceVersion"),
+            "labels": dict(metadata.get("labels") or {}),
+        },
+        "addressType": obj.get("addressType"),
+        "endpoints": endpoints,
+    }
 
 
 def summarize_endpoints(slices: Iterable[Mapping[str, Any]]) -> EndpointSummary:

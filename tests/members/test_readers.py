@@ -18,6 +18,8 @@ from federation_operator.kube.member_services import (
     endpoint_slice_service,
     observe_service,
     summarize_endpoints,
+    trim_endpoint_slice,
+    trim_service,
 )
 
 
@@ -155,6 +157,41 @@ def slice_of(family: str, *endpoints: dict[str, Any]) -> dict[str, Any]:
 )
 def test_summarize_endpoints(slices: list[dict[str, Any]], expected: EndpointSummary) -> None:
     assert summarize_endpoints(slices) == expected
+    # The member cache keeps slices trimmed: what it keeps must summarize the same.
+    assert summarize_endpoints([trim_endpoint_slice(s) for s in slices]) == expected
+
+
+def test_a_trimmed_slice_keeps_what_the_owner_lookup_and_the_summary_read_and_drops_the_rest() -> None:
+    full = slice_of(
+        "IPv4",
+        {
+            "addresses": ["10.0.0.1", "10.0.0.9"],
+            "conditions": {"ready": False, "serving": True, "terminating": True},
+            "zone": "a",
+            "nodeName": "node-1",
+            "targetRef": {"kind": "Pod", "name": "nginx-1", "namespace": "web", "uid": "u"},
+        },
+    )
+    full["metadata"]["managedFields"] = [{"manager": "endpointslice-controller", "fieldsV1": {"f:x": {}}}]
+    trimmed = trim_endpoint_slice(full)
+    assert trimmed["metadata"]["labels"] == full["metadata"]["labels"]
+    assert endpoint_slice_service(trimmed) == ("web", "nginx")
+    assert trimmed["endpoints"] == [{"addresses": ["10.0.0.1"], "conditions": {"ready": False}, "zone": "a"}]
+    assert "managedFields" not in trimmed["metadata"]
+    assert "ports" not in trimmed
+
+
+def test_a_trimmed_service_drops_only_its_managed_fields() -> None:
+    service = {
+        "metadata": {"name": "nginx", "namespace": "web", "uid": "u", "managedFields": [{"manager": "x"}]},
+        "spec": {"ports": [{"port": 80}]},
+        "status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.9"}]}},
+    }
+    trimmed = trim_service(service)
+    assert trimmed == {**service, "metadata": {"name": "nginx", "namespace": "web", "uid": "u"}}
+    assert service["metadata"]["managedFields"] == [{"manager": "x"}], "the watched object was changed"
+    untouched = {"metadata": {"name": "nginx"}}
+    assert trim_service(untouched) is untouched
 
 
 def test_endpoint_slice_service() -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from kubernetes.client import ApiClient, Configuration
 
 from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.domain.members import LABEL_FEDERATION, ClusterInfo
+from federation_operator.kube.member_services import observe_service
 from federation_operator.planning.health import Partition
 
 US, EU = "gce-us-central1", "gce-europe-west1"
@@ -76,3 +78,52 @@ def test_a_disconnected_members_watch_never_writes_into_its_successor(registry: 
     assert stale._on_relist is not None
     stale._on_relist([service])
     assert registry.service(US, "mynamespace", "nginx") is None
+
+
+def owned_service(version: str, ingress: str | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "nginx",
+            "namespace": "mynamespace",
+            "resourceVersion": version,
+            "labels": {
+                LABEL_FEDERATION: "myfederation",
+                "fedop.io/owner-namespace": "mynamespace",
+                "fedop.io/owner-name": "nginx",
+            },
+            "managedFields": [{"manager": "federation-operator", "operation": "Update"}],
+        },
+        "spec": {"ports": [{"port": 80}]},
+        "status": {"loadBalancer": {"ingress": [{"ip": ingress}]} if ingress else {}},
+    }
+
+
+def test_the_echo_of_our_own_write_replans_nothing_and_the_next_change_does() -> None:
+    queued: list[tuple[str, str]] = []
+    registry = MemberRegistry("myfederation", enqueue=queued.append, enqueue_all=lambda: None)
+    registry.connect(info(US, ready=True), unreachable_api())
+    try:
+        on_event = registry._members[US].watches[0]._on_event  # the Service watch's callback
+        assert on_event is not None
+        created = owned_service("5")
+        registry.note_written(US, observe_service(US, created))
+        on_event("ADDED", created)
+        assert queued == [], "our own create, seen back, was planned again"
+        held = registry.service(US, "mynamespace", "nginx")
+        assert held is not None, "the echo must still update the cache"
+        assert "managedFields" not in held.manifest["metadata"]
+        on_event("MODIFIED", owned_service("6", ingress="127.0.0.9"))  # the LB controller's write
+        assert queued == [("mynamespace", "nginx")]
+        held = registry.service(US, "mynamespace", "nginx")
+        assert held is not None
+        assert [i.ip for i in held.ingress] == ["127.0.0.9"]
+        # A write whose echo came before the note: the note is dropped by the next event, which is planned.
+        registry.note_written(US, observe_service(US, owned_service("7")))
+        on_event("MODIFIED", owned_service("8"))
+        assert queued == [("mynamespace", "nginx")] * 2
+        on_event("MODIFIED", owned_service("7"))  # not an echo any more: the note is gone
+        assert queued == [("mynamespace", "nginx")] * 3
+    finally:
+        registry.disconnect(US, notify=False)

@@ -1,0 +1,90 @@
+"""The FederatedService store: which watch events change what a reconcile reads (and so queue one), and
+that it keeps no server-side apply bookkeeping."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from federation_operator.controllers.federated_service import FederatedServiceStore
+
+
+def body(**changes: Any) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "apiVersion": "fedop.io/v1alpha1",
+        "kind": "FederatedService",
+        "metadata": {
+            "name": "nginx",
+            "namespace": "mynamespace",
+            "uid": "u-1",
+            "generation": 1,
+            "resourceVersion": "100",
+            "creationTimestamp": "2026-12-04T00:00:00Z",
+            "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
+        },
+        "spec": {"template": {"spec": {"ports": [{"port": 80}]}}},
+    }
+    for path, value in changes.items():
+        *parents, leaf = path.split("__")
+        node = obj
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return obj
+
+
+def test_the_first_sight_of_an_object_is_a_change() -> None:
+    store = FederatedServiceStore()
+    assert store.put(body()) == (("mynamespace", "nginx"), True)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"metadata__resourceVersion": "101", "status": {"observedGeneration": 1}}, id="status"),
+        pytest.param(
+            {"metadata__resourceVersion": "101", "metadata__finalizers": ["fedop.io/cleanup"]},
+            id="our finalizer",
+        ),
+        pytest.param({"metadata__managedFields": [{"manager": "federation-operator"}]}, id="managed fields"),
+    ],
+)
+def test_bookkeeping_and_status_alone_are_no_change(changes: dict[str, Any]) -> None:
+    store = FederatedServiceStore()
+    store.put(body())
+    assert store.put(body(**changes)) == (("mynamespace", "nginx"), False)
+    kept = store.get(("mynamespace", "nginx"))
+    assert kept is not None
+    assert kept.get("status") == changes.get("status"), "the latest body must be kept all the same"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param(
+            {"metadata__generation": 2, "spec": {"template": {"spec": {"ports": [{"port": 8080}]}}}},
+            id="spec",
+        ),
+        pytest.param({"metadata__deletionTimestamp": "2026-12-04T01:00:00Z"}, id="deletion"),
+        pytest.param({"metadata__uid": "u-2"}, id="re-created under the same name"),
+        pytest.param({"metadata__labels": {"team": "web"}}, id="labels"),
+    ],
+)
+def test_what_a_reconcile_reads_is_a_change(changes: dict[str, Any]) -> None:
+    store = FederatedServiceStore()
+    store.put(body())
+    assert store.put(body(**changes)) == (("mynamespace", "nginx"), True)
+
+
+def test_the_store_keeps_no_managed_fields_and_a_copy_of_the_body() -> None:
+    store = FederatedServiceStore()
+    original = body()
+    snapshot = copy.deepcopy(original)
+    store.put(original)
+    kept = store.get(("mynamespace", "nginx"))
+    assert kept is not None
+    assert "managedFields" not in kept["metadata"]
+    kept["spec"]["template"]["spec"]["ports"][0]["port"] = 1
+    assert original == snapshot
