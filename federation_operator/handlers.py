@@ -16,7 +16,7 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -117,6 +117,12 @@ class NoDiffBase(kopf.DiffBaseStorage):
     """kopf keeps each object's last handled spec (its "diff base") to tell creations from updates. We have
     no creation, update or resume handlers — every event goes through the work queue — so there is nothing
     to compare, and storing it would cost one PATCH per object. Deletion does not depend on it."""
+
+    def build(
+        self, *, body: kopf.Body, extra_fields: Iterable[kopf.FieldSpec] | None = None
+    ) -> kopf.BodyEssence:
+        # kopf's own build deep-copies the whole body on every event, only to be compared with nothing.
+        return kopf.BodyEssence()
 
     def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
         return None
@@ -366,7 +372,8 @@ async def federated_service_event(event: kopf.RawEvent, body: kopf.Body, memo: k
         if runtime.controller is not None:
             runtime.controller.forget(key)
         return
-    key, changed = runtime.store.put(body)
+    # The raw object (a plain dict from the watch stream), not kopf's read-only view of it.
+    key, changed = runtime.store.put(event["object"])
     # An event that only echoes our own status write (or kopf's finalizer) would re-plan the same thing.
     stored = runtime.store.get(key) or {}
     if (

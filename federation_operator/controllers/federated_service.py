@@ -30,7 +30,7 @@ from federation_operator.controllers.member_calls import MemberCalls
 from federation_operator.controllers.shutdown import ShutdownGate
 from federation_operator.dns.publisher import Publisher
 from federation_operator.domain.errors import InvalidSpecError, PermanentError, TransientError
-from federation_operator.domain.keys import Key, thaw
+from federation_operator.domain.keys import Key
 from federation_operator.domain.members import ClusterInfo
 from federation_operator.domain.specs import FederatedServiceSpec, parse_federated_service_spec
 from federation_operator.domain.status import FederatedServiceStatus
@@ -81,7 +81,8 @@ class FederatedServiceStore:
         meta = body["metadata"]
         key = (str(meta["namespace"]), str(meta["name"]))
         previous = self._bodies.get(key)
-        stored = thaw({**body, "metadata": {k: v for k, v in meta.items() if k not in _NOT_READ}})
+        # The watch's raw object, shared, never copied deep: nothing of ours changes a stored body.
+        stored = {**body, "metadata": {k: v for k, v in meta.items() if k not in _NOT_READ}}
         self._bodies[key] = stored
         return key, previous is None or _essence(previous) != _essence(stored)
 

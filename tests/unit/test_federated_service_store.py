@@ -78,7 +78,7 @@ def test_what_a_reconcile_reads_is_a_change(changes: dict[str, Any]) -> None:
     assert store.put(body(**changes)) == (("mynamespace", "nginx"), True)
 
 
-def test_the_store_keeps_no_managed_fields_and_a_copy_of_the_body() -> None:
+def test_the_store_keeps_no_managed_fields_and_leaves_the_watched_object_alone() -> None:
     store = FederatedServiceStore()
     original = body()
     snapshot = copy.deepcopy(original)
@@ -86,5 +86,8 @@ def test_the_store_keeps_no_managed_fields_and_a_copy_of_the_body() -> None:
     kept = store.get(("mynamespace", "nginx"))
     assert kept is not None
     assert "managedFields" not in kept["metadata"]
-    kept["spec"]["template"]["spec"]["ports"][0]["port"] = 1
+    assert kept == {
+        **snapshot,
+        "metadata": {k: v for k, v in snapshot["metadata"].items() if k != "managedFields"},
+    }
     assert original == snapshot
