@@ -183,6 +183,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         enqueue_all=enqueue_all_threadsafe,
         request_timeout=runtime.settings.member_request_timeout,
     )
+    runtime.metrics.track_objects(lambda: {"federatedservices": len(runtime.store), **registry.held()})
     publisher = await _start_publisher(runtime, queue)
     config = runtime.settings
     # Every call to a member, from reconciles and the orphan collector alike, goes through these bounds.

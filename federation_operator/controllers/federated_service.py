@@ -95,6 +95,9 @@ class FederatedServiceStore:
     def known(self) -> list[Key]:
         return list(self._bodies)
 
+    def __len__(self) -> int:
+        return len(self._bodies)
+
 
 # Metadata no reconcile reads: server-side apply bookkeeping (often the larger part of a small object).
 _NOT_READ = frozenset({"managedFields"})

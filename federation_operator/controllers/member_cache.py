@@ -260,6 +260,15 @@ class MemberRegistry:
             slices = [member.slices[(namespace, n)][1] for n in names]
         return summarize_endpoints(slices)
 
+    def held(self) -> dict[str, int]:
+        """How many Services and EndpointSlices the member caches hold, over all members."""
+        with self._lock:
+            members = list(self._members.values())
+            return {
+                "services": sum(len(m.services) for m in members),
+                "endpointslices": sum(len(m.slices) for m in members),
+            }
+
     def watch_counters(self) -> dict[str, WatchCounters]:
         with self._lock:
             return {w.name: w.counters for m in self._members.values() for w in m.watches}

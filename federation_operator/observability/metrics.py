@@ -10,7 +10,7 @@ this module: metrics are recorded where the effects happen.
 from __future__ import annotations
 
 from collections import Counter as Tally
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -110,6 +110,13 @@ class Metrics:
         self.workqueue_depth = Gauge(
             "fedop_workqueue_depth", "FederatedServices waiting to be reconciled.", registry=r
         )
+        self.objects_held = Gauge(
+            "fedop_objects_held",
+            "Objects the operator holds in memory, by kind: FederatedServices (the host watch's store), and "
+            "the Services and EndpointSlices of all members (the member caches). Memory grows with these.",
+            ["kind"],
+            registry=r,
+        )
         # The shards of each FederatedService as last reported, so the gauge is recomputed, never drifts.
         self._shards: dict[Key, tuple[ShardHealth, ...]] = {}
         self._shard_totals: Tally[tuple[str, bool]] = Tally()
@@ -126,6 +133,15 @@ class Metrics:
     def track_workqueue(self, depth: Callable[[], int]) -> None:
         """Read the queue's depth at each scrape, so the gauge is never stale."""
         self.workqueue_depth.set_function(lambda: float(depth()))
+
+    def track_objects(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        """Read the number of objects held, per kind, at each scrape (the kinds are fixed at start-up)."""
+
+        def held(kind: str) -> Callable[[], float]:
+            return lambda: float(counts().get(kind, 0))
+
+        for kind in counts():
+            self.objects_held.labels(kind=kind).set_function(held(kind))
 
     # --- shard health ---------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ EXPECTED = {
     "fedop_cluster_ready": "gauge",
     "fedop_dns_frozen": "gauge",
     "fedop_workqueue_depth": "gauge",
+    "fedop_objects_held": "gauge",
 }
 
 
@@ -53,6 +54,8 @@ def test_every_metric_is_rendered_with_its_type() -> None:
     metrics.count_dns_error("rfc2136", TransientError("timeout"))
     metrics.observe_probe("gce-us-central1", ok=True, ready=True)
     metrics.track_workqueue(lambda: 3)
+    held = {"federatedservices": 2, "services": 8}
+    metrics.track_objects(lambda: held)
     families = {
         f.name: f.type for f in text_string_to_metric_families(generate_latest(metrics.registry).decode())
     }
@@ -72,6 +75,9 @@ def test_every_metric_is_rendered_with_its_type() -> None:
     assert got[("fedop_cluster_ready", frozenset({("cluster", "gce-us-central1")}))] == 1
     assert got[("fedop_workqueue_depth", frozenset())] == 3
     assert got[("fedop_dns_frozen", frozenset())] == 0
+    assert got[("fedop_objects_held", frozenset({("kind", "services")}))] == 8
+    held["services"] = 12  # read at each scrape, never stale
+    assert samples(metrics)[("fedop_objects_held", frozenset({("kind", "services")}))] == 12
 
 
 def test_instances_do_not_share_series_nor_touch_the_global_registry() -> None:
