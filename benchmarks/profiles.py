@@ -186,6 +186,10 @@ def summarize_memory(snapshot: tracemalloc.Snapshot, objects: int, top: int = 25
     print("  allocating lines (innermost known frame):")
     for name, size in sites.most_common(top):
         print(f"    {size / 2**20:7.1f} MiB  {name}")
+    print("  largest allocation sites, with their stacks (most recent call first):")
+    for stat in stats[:8]:
+        frames = " < ".join(f"{_short_path(f.filename)}:{f.lineno}" for f in stat.traceback)
+        print(f"    {stat.size / 2**20:7.1f} MiB  {frames}")
     print("  held through the operator's own code (innermost operator frame):")
     for name, size in ours.most_common(top):
         print(f"    {size / 2**20:7.1f} MiB  {name}")

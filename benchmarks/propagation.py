@@ -38,6 +38,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "hack"), str(REPO), str(REPO / "benchmarks")]
@@ -116,6 +117,7 @@ class Progress:
         self.fed, self.count, self.dns, self.healthy = fed, count, dns, healthy
         self.services: dict[str, set[str]] = {m.spec.name: set() for m in fed.members}
         self.current: set[str] = set()
+        self.latest: dict[str, Any] = {}  # name -> the object as last seen (to say what is not current)
         self.services_done_at: float | None = None
         self.status_done_at: float | None = None
         self.lock = threading.Lock()
@@ -161,9 +163,15 @@ class Progress:
                 and (not self.dns or dns_published(obj))
             )
             with self.lock:
+                self.latest[obj["metadata"]["name"]] = obj
                 (self.current.add if current else self.current.discard)(obj["metadata"]["name"])
                 if len(self.current) >= self.count and self.status_done_at is None:
                     self.status_done_at = time.monotonic()
+
+    def laggards(self, limit: int = 3) -> list[Any]:
+        """A few objects whose status is not current yet, as last seen."""
+        with self.lock:
+            return [obj for name, obj in sorted(self.latest.items()) if name not in self.current][:limit]
 
     def stop(self) -> None:
         for w in self.watches:
@@ -383,7 +391,12 @@ def measure(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess,
     created = create_all(fed, custom, args.count, healthy=healthy) - started
     eventually("member Services", lambda: progress.services_done_at, timeout=deadline, interval=0.5)
     assert progress.services_done_at is not None
-    eventually("status current", lambda: progress.status_done_at, timeout=deadline, interval=0.5)
+    try:
+        eventually("status current", lambda: progress.status_done_at, timeout=deadline, interval=0.5)
+    except AssertionError:
+        for obj in progress.laggards():
+            print(f"not current: {obj['metadata']} {obj.get('status')}", file=sys.stderr)
+        raise
     assert progress.status_done_at is not None
     progress.stop()
     after = {c.spec.name: request_counts(c) for c in fed.clusters.values()}

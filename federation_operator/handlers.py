@@ -373,15 +373,13 @@ async def federated_service_event(event: kopf.RawEvent, body: kopf.Body, memo: k
         if runtime.controller is not None:
             runtime.controller.forget(key)
         return
-    # The raw object (a plain dict from the watch stream), not kopf's read-only view of it.
-    key, changed = runtime.store.put(event["object"])
-    # An event that only echoes our own status write (or kopf's finalizer) would re-plan the same thing.
-    stored = runtime.store.get(key) or {}
-    if (
-        changed
-        or runtime.controller is None
-        or not runtime.controller.status_is_ours(key, stored.get("status"))
-    ):
+    # The raw object (a plain dict from the watch stream), not kopf's read-only view of it. An event that
+    # only echoes our own status write (or kopf's finalizer) would re-plan the same thing: not queued.
+    controller = runtime.controller
+    key, changed = runtime.store.put(
+        event["object"], ours=controller.written_status if controller is not None else lambda _key: None
+    )
+    if changed:
         runtime.queue.add(key)
 
 

@@ -75,16 +75,24 @@ class FederatedServiceStore:
     def __init__(self) -> None:
         self._bodies: dict[Key, dict[str, Any]] = {}
 
-    def put(self, body: Mapping[str, Any]) -> tuple[Key, bool]:
-        """Keep the body; returns its key and whether anything a reconcile reads changed, apart from the
-        status (which the caller compares with what the operator wrote itself: see `status_is_ours`)."""
+    def put(
+        self, body: Mapping[str, Any], ours: Callable[[Key], Mapping[str, Any] | None] = lambda _key: None
+    ) -> tuple[Key, bool]:
+        """Keep the body; returns its key and whether a reconcile has anything new to read in it: a
+        FederatedService first seen, a change of what a reconcile reads apart from the status, or a status
+        other than ``ours(key)``, the one this operator last wrote (an event that only echoes our own write
+        needs no reconcile). A status equal to ours is kept as that same object: held once, not twice."""
         meta = body["metadata"]
         key = (str(meta["namespace"]), str(meta["name"]))
         previous = self._bodies.get(key)
         # The watch's raw object, shared, never copied deep: nothing of ours changes a stored body.
         stored = {**body, "metadata": {k: v for k, v in meta.items() if k not in _NOT_READ}}
+        written = ours(key)
+        echo = body.get("status") == written  # None twice: no status yet, none written yet
+        if echo and written is not None:
+            stored["status"] = written
         self._bodies[key] = stored
-        return key, previous is None or _essence(previous) != _essence(stored)
+        return key, previous is None or _essence(previous) != _essence(stored) or not echo
 
     def remove(self, key: Key) -> None:
         self._bodies.pop(key, None)
@@ -165,10 +173,9 @@ class FederatedServiceController:
             self.metrics.forget_shards(key)
         self.events.forget(key)
 
-    def status_is_ours(self, key: Key, status: Any) -> bool:
-        """The status is what this operator last wrote for the object (a watch event that only echoes our
-        own status write needs no reconcile)."""
-        return key in self._written and status == self._written[key]
+    def written_status(self, key: Key) -> Mapping[str, Any] | None:
+        """The status this operator last wrote (or found already in place) for the object."""
+        return self._written.get(key)
 
     # --- the reconcile ----------------------------------------------------------------------------------
 

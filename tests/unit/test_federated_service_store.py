@@ -40,10 +40,13 @@ def test_the_first_sight_of_an_object_is_a_change() -> None:
     assert store.put(body()) == (("mynamespace", "nginx"), True)
 
 
+WRITTEN = {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]}
+
+
 @pytest.mark.parametrize(
     "changes",
     [
-        pytest.param({"metadata__resourceVersion": "101", "status": {"observedGeneration": 1}}, id="status"),
+        pytest.param({"metadata__resourceVersion": "101", "status": dict(WRITTEN)}, id="our own status"),
         pytest.param(
             {"metadata__resourceVersion": "101", "metadata__finalizers": ["fedop.io/cleanup"]},
             id="our finalizer",
@@ -51,13 +54,24 @@ def test_the_first_sight_of_an_object_is_a_change() -> None:
         pytest.param({"metadata__managedFields": [{"manager": "federation-operator"}]}, id="managed fields"),
     ],
 )
-def test_bookkeeping_and_status_alone_are_no_change(changes: dict[str, Any]) -> None:
+def test_echoes_of_our_own_writes_are_no_change(changes: dict[str, Any]) -> None:
     store = FederatedServiceStore()
-    store.put(body())
-    assert store.put(body(**changes)) == (("mynamespace", "nginx"), False)
+    written = WRITTEN if "status" in changes else None
+    store.put(body(status=written) if written else body(), ours=lambda _key: written)
+    assert store.put(body(**changes), ours=lambda _key: written) == (("mynamespace", "nginx"), False)
     kept = store.get(("mynamespace", "nginx"))
     assert kept is not None
     assert kept.get("status") == changes.get("status"), "the latest body must be kept all the same"
+    if written is not None:
+        assert kept["status"] is written, "a status equal to ours must be held once, as ours"
+
+
+def test_a_status_we_did_not_write_is_a_change() -> None:
+    store = FederatedServiceStore()
+    store.put(body(status=WRITTEN), ours=lambda _key: WRITTEN)
+    edited = body(status={**WRITTEN, "observedGeneration": 7})  # someone else wrote the status
+    assert store.put(edited, ours=lambda _key: WRITTEN) == (("mynamespace", "nginx"), True)
+    assert store.put(body(), ours=lambda _key: WRITTEN)[1], "a status removed by someone else"
 
 
 @pytest.mark.parametrize(
