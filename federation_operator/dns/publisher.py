@@ -143,6 +143,11 @@ class Publisher:
         self._zone: ZoneIndex | None = None
         self._stale = True  # the index must be read again before planning
         self._serial: int | None = None  # the provider's serial when the index was last read
+        # A drift check's read of the zone, under way beside the rounds (a large zone takes seconds to
+        # transfer and index), and the names those rounds changed meanwhile: the fresh read takes the
+        # index's record sets at those names when it is taken in.
+        self._reading: asyncio.Task[tuple[int | None, ZoneIndex]] | None = None
+        self._changed_while_reading: set[str] = set()
         self._next_check = 0.0  # loop time of the next drift check
         self._fault: str | None = None
         self._backoff = BACKOFF_START
@@ -376,7 +381,7 @@ class Publisher:
 
     async def _check(self) -> None:
         """The drift check: the serial when the provider has one (the zone is read only if it moved),
-        otherwise a full read."""
+        otherwise a full read, which goes on beside the rounds (see `_take_fresh`)."""
         self.checks += 1
         serial = await self.provider.serial()
         if serial is not None:
@@ -384,7 +389,34 @@ class Publisher:
             if serial == self._serial:
                 self._set_fault(None)
                 return
-        await self._read()
+        if self._reading is None:
+            self._changed_while_reading = set()
+            self._reading = asyncio.create_task(self._read_fresh(serial), name=f"dns-read-{self.zone}")
+            self._reading.add_done_callback(lambda _task: self._wake.set())
+
+    async def _read_fresh(self, serial: int | None) -> tuple[int | None, ZoneIndex]:
+        """Read and index the zone; the indexing (seconds for a zone of tens of thousands of record sets)
+        runs in a thread, so the event loop goes on serving reconciles and rounds."""
+        records = await self.provider.records()
+        self._count_calls(1)
+        return serial, await asyncio.to_thread(ZoneIndex, records)
+
+    def _take_fresh(self, reading: asyncio.Task[tuple[int | None, ZoneIndex]]) -> None:
+        """Take in a drift check's read: the names rounds changed while it was read stay as the index has
+        them (the read may have missed those changes); whatever else differs is someone else's drift. A
+        failed read is that of any zone read: the error goes to the loop's recovery."""
+        serial, fresh = reading.result()
+        kept = self._zone
+        assert kept is not None
+        fresh.adopt(self._changed_while_reading, kept)
+        self._zone, self._serial = fresh, serial
+        self._set_fault(None)
+        self._take_drift(kept, fresh)
+
+    def _drop_reading(self) -> None:
+        if self._reading is not None:
+            self._reading.cancel()
+            self._reading = None
 
     def _count_calls(self, calls: int) -> None:
         self.provider_calls += calls
@@ -442,6 +474,12 @@ class Publisher:
             pass
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            self._drop_reading()
+
+    async def _run(self) -> None:
         while True:
             try:
                 if not await self._keep_current():
@@ -471,6 +509,12 @@ class Publisher:
 
     async def _keep_current(self) -> bool:
         """Read the zone if the index is stale, or check it for drift when due; False when stopping."""
+        if self._reading is not None and (self._stale or self._reading.done()):
+            reading, self._reading = self._reading, None
+            if self._stale:
+                reading.cancel()  # a stale index is read again in full below, with the new provider
+            else:
+                self._take_fresh(reading)
         if self._zone is None or self._stale:
             first = self._zone is None
             await self._read()
@@ -631,6 +675,11 @@ class Publisher:
         if changes.is_empty:
             return
         log.info("DNS zone %s: applying\n%s", self.zone, changes)
+        if self._reading is not None:
+            # Before the call: a change the provider applies in part (and then fails) counts as well.
+            self._changed_while_reading |= {
+                r.name for r in (*changes.create, *changes.delete, *changes.update_new)
+            }
         self._count_calls(await self.provider.apply(changes))
         if self._metrics is not None:
             self._metrics.count_dns_changes(self._provider_name, changes)

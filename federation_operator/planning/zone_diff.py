@@ -26,7 +26,7 @@ size of the zone (which, with thousands of FederatedServices, holds tens of thou
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from federation_operator.domain.ownership import (
@@ -297,6 +297,18 @@ class ZoneIndex:
         self.owners[target] = tag
         if tag is not None:
             self.owned.setdefault(tag, set()).add(target)
+
+    def adopt(self, names: Collection[str], source: ZoneIndex) -> None:
+        """Hold ``source``'s record sets at ``names`` instead of this index's own: a fresh read of the zone
+        takes over what the rounds that went out while it was read know of the names they changed (the read
+        may have seen those names before or after the changes)."""
+        for name in names:
+            for rtype in list(self.types_at.get(name, ())):
+                self._drop((name, rtype))
+            for rtype in source.types_at.get(name, ()):
+                self._put(source.records[(name, rtype)])
+        for name in sorted(names):
+            self._refresh_owner(name)
 
     def apply(self, changes: Changes) -> None:
         """Apply ``changes`` in place, checking them as :func:`render_applied` documents."""
