@@ -281,14 +281,29 @@ class FederatedServiceController:
         if self.metrics is not None:
             self.metrics.set_shards(key, (ShardHealth(s.cluster, s.healthy) for s in status.shards))
         rendered = status.model_dump(mode="json", by_alias=True, exclude_none=True)
-        if rendered == self._written.get(key) or rendered == body.get("status"):
-            self._written[key] = rendered
+        if rendered == self._written.get(key):
+            return  # kept as it is: the store may hold that same object as the body's status
+        if rendered == body.get("status"):
+            self._written[key] = body["status"]  # in place already (written before a restart): held once
             return
         namespace, name = key
         if self.gate.is_closed():
             return
-        await asyncio.to_thread(host.patch_federated_service_status, self.host_api, namespace, name, rendered)
+        # Noted before the call: the watch event of this write often comes back before the call returns,
+        # and must be known for the echo it is (see FederatedServiceStore.put).
+        previous = self._written.get(key)
         self._written[key] = rendered
+        try:
+            await asyncio.to_thread(
+                host.patch_federated_service_status, self.host_api, namespace, name, rendered
+            )
+        except BaseException:
+            if self._written.get(key) is rendered:  # not written: the next reconcile must write it
+                if previous is None:
+                    self._written.pop(key, None)
+                else:
+                    self._written[key] = previous
+            raise
 
     # --- member writes -----------------------------------------------------------------------------------
 
