@@ -38,15 +38,20 @@ class WorkQueue(Generic[K]):
         self._loop.call_soon_threadsafe(self.add, key)
 
     def add_after(self, key: K, delay: float) -> None:
-        """Add the key after `delay` seconds (retries with backoff); an earlier pending timer wins."""
-        if key in self._timers:
-            return
+        """Add the key after `delay` seconds (retries with backoff); of two pending timers of one key, the
+        one due first wins (a status write put off for a second is not held back by a 40 s grace timer)."""
+        due = self._loop.time() + delay
+        pending = self._timers.get(key)
+        if pending is not None:
+            if pending.when() <= due:
+                return
+            pending.cancel()
 
         def fire() -> None:
             self._timers.pop(key, None)
             self.add(key)
 
-        self._timers[key] = self._loop.call_later(delay, fire)
+        self._timers[key] = self._loop.call_at(due, fire)
 
     async def get(self) -> K:
         key = await self._queue.get()

@@ -40,3 +40,14 @@ async def test_add_after_fires_once_later_and_threadsafe_add_arrives() -> None:
     await loop.run_in_executor(None, queue.add_threadsafe, "threaded")
     got = {await asyncio.wait_for(queue.get(), 1), await asyncio.wait_for(queue.get(), 1)}
     assert got == {"later", "threaded"}
+
+
+async def test_of_two_pending_timers_the_one_due_first_wins() -> None:
+    loop = asyncio.get_running_loop()
+    queue: WorkQueue[str] = WorkQueue(loop)
+    queue.add_after("key", 30)  # a long retry, say the end of a grace period
+    queue.add_after("key", 0.05)  # then a short one: it must not wait for the long one
+    assert await asyncio.wait_for(queue.get(), 1) == "key"
+    queue.done("key")
+    assert len(queue) == 0, "the long timer was replaced, not kept as well"
+    assert not queue._timers
