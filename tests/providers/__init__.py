@@ -47,12 +47,30 @@ def tier_name(service: str, label: str) -> str:
     return f"{service}.{NAMESPACE}.{FEDERATION}.svc.{label}.{DOMAIN}."
 
 
+def service_names(service: str, domain: str = DOMAIN) -> ServiceNames:
+    """The names of the FederatedService ``mynamespace/<service>`` of our federation, under ``domain``."""
+    return ServiceNames(service=service, namespace=NAMESPACE, federation=FEDERATION, domain=domain)
+
+
+def crowded_shards(count: int, octet: int) -> list[ShardAddresses]:
+    """``count`` shards all in us-central1-a, one IPv4 address each under 127.<octet>.0.0/16 (in order)."""
+    return [
+        ShardAddresses(
+            cluster=f"c{i}",
+            region="us-central1",
+            zones=frozenset({"us-central1-a"}),
+            ipv4=(f"127.{octet}.{i // 200}.{i % 200 + 1}",),
+        )
+        for i in range(count)
+    ]
+
+
 def seed_records(
     service: str, healthy: Sequence[ShardAddresses], aliases: Sequence[str] = ()
 ) -> tuple[RecordSet, ...]:
     """The seed article's records for ``service`` with ``healthy`` shards, TTL 180."""
     return plan_records(
-        names=ServiceNames(service=service, namespace=NAMESPACE, federation=FEDERATION, domain=DOMAIN),
+        names=service_names(service),
         ttl=180,
         aliases=aliases,
         topology=TOPOLOGY,

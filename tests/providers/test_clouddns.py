@@ -31,8 +31,6 @@ from federation_operator.domain.records import (
     ProviderLimits,
     PublishResult,
     RecordSet,
-    ServiceNames,
-    ShardAddresses,
 )
 from federation_operator.planning.records import plan_tiers
 from federation_operator.planning.zone_diff import ZoneIndex, plan_zone_changes_into
@@ -44,10 +42,12 @@ from . import (
     FEDERATION,
     NAMESPACE,
     US,
+    crowded_shards,
     global_name,
     plan_for,
     publish,
     seed_records,
+    service_names,
     tier_name,
     unique_service,
 )
@@ -843,16 +843,8 @@ async def test_a_tier_over_the_rrdata_quota_publishes_a_subset_the_fake_accepts(
 ) -> None:
     svc = unique_service()
     await provider.records()
-    shards = [
-        ShardAddresses(
-            cluster=f"c{i}",
-            region="us-central1",
-            zones=frozenset({"us-central1-a"}),
-            ipv4=(f"127.55.{i // 200}.{i % 200 + 1}",),
-        )
-        for i in range(140)
-    ]
-    names = ServiceNames(service=svc, namespace=NAMESPACE, federation=FEDERATION, domain="example.com")
+    shards = crowded_shards(140, 55)
+    names = service_names(svc)
     tiers = plan_tiers(
         names=names,
         ttl=180,

@@ -24,13 +24,23 @@ from federation_operator.domain.records import (
     ProviderLimits,
     PublishResult,
     RecordSet,
-    ServiceNames,
-    ShardAddresses,
 )
 from federation_operator.planning.records import plan_tiers
 from tests.fakes.clouddns import FakeCloudDns
 
-from . import ASIA, EUROPE, FEDERATION, NAMESPACE, TOPOLOGY, US, global_name, seed_records, unique_service
+from . import (
+    ASIA,
+    EUROPE,
+    FEDERATION,
+    NAMESPACE,
+    TOPOLOGY,
+    US,
+    crowded_shards,
+    global_name,
+    seed_records,
+    service_names,
+    unique_service,
+)
 
 
 async def run_round(
@@ -52,16 +62,8 @@ async def run_round(
 
 
 def crowd(service: str, count: int, max_values: int | None) -> tuple[RecordSet, ...]:
-    shards = [
-        ShardAddresses(
-            cluster=f"c{i}",
-            region="us-central1",
-            zones=frozenset({"us-central1-a"}),
-            ipv4=(f"127.88.{i // 200}.{i % 200 + 1}",),
-        )
-        for i in range(count)
-    ]
-    names = ServiceNames(service=service, namespace=NAMESPACE, federation=FEDERATION, domain="example.com")
+    shards = crowded_shards(count, 88)
+    names = service_names(service)
     return plan_tiers(
         names=names, ttl=180, aliases=(), topology=TOPOLOGY, healthy=shards, max_values=max_values
     ).records

@@ -18,7 +18,7 @@ from localfed.federation import free_port
 from federation_operator.dns import make_provider
 from federation_operator.dns.rfc2136 import Rfc2136Provider
 from federation_operator.domain.errors import PermanentError, StaleChangesError, TransientError
-from federation_operator.domain.records import Changes, RecordSet, ServiceNames, ShardAddresses
+from federation_operator.domain.records import Changes, RecordSet, ShardAddresses
 from federation_operator.planning.records import plan_tiers
 from federation_operator.planning.zone_diff import plan_zone_changes
 
@@ -29,10 +29,12 @@ from . import (
     NAMESPACE,
     TOPOLOGY,
     US,
+    crowded_shards,
     global_name,
     plan_for,
     publish,
     seed_records,
+    service_names,
     tier_name,
     unique_service,
 )
@@ -462,16 +464,8 @@ async def test_bind_refuses_a_record_set_over_its_limit_so_the_plan_stays_within
         dns.rcode.SERVFAIL
     )
 
-    shards = [
-        ShardAddresses(
-            cluster=f"c{i}",
-            region="us-central1",
-            zones=frozenset({"us-central1-a"}),
-            ipv4=(f"127.77.{i // 200}.{i % 200 + 1}",),
-        )
-        for i in range(140)
-    ]
-    names = ServiceNames(service=svc, namespace=NAMESPACE, federation=FEDERATION, domain=bind_server.zone)
+    shards = crowded_shards(140, 77)
+    names = service_names(svc, bind_server.zone)
     tiers = plan_tiers(
         names=names,
         ttl=180,

@@ -42,7 +42,6 @@ from federation_operator.domain.records import (
     Changes,
     ProviderLimits,
     RecordSet,
-    ServiceNames,
     ShardAddresses,
 )
 from federation_operator.planning.records import plan_tiers
@@ -58,6 +57,7 @@ from . import (
     plan_for,
     publish,
     seed_records,
+    service_names,
     tier_name,
     unique_service,
 )
@@ -578,7 +578,7 @@ def faked(fake: FakeRoute53, **options: Any) -> Route53Provider:
 
 
 def mixed_tier(svc: str, *shards: ShardAddresses) -> tuple[RecordSet, ...]:
-    names = ServiceNames(service=svc, namespace=NAMESPACE, federation=FEDERATION, domain="example.com")
+    names = service_names(svc)
     return plan_tiers(
         names=names, ttl=180, aliases=(), topology=TOPOLOGY, healthy=list(shards), hostname_aliases=True
     ).records

@@ -15,10 +15,17 @@ from botocore.config import Config
 
 from federation_operator.dns.route53 import Route53Provider
 from federation_operator.dns.route53.batches import addresses_set_identifier, alias_set_identifier
-from federation_operator.domain.records import RecordSet, ServiceNames, ShardAddresses
+from federation_operator.domain.records import RecordSet, ShardAddresses
 from federation_operator.planning.records import plan_tiers
 
-from . import FEDERATION, NAMESPACE, TOPOLOGY, global_name, publish, tier_name, unique_service
+from . import (
+    TOPOLOGY,
+    global_name,
+    publish,
+    service_names,
+    tier_name,
+    unique_service,
+)
 
 # Fake keys and nothing else in boto3's credential chain (conftest.py), for every test here.
 pytestmark = pytest.mark.usefixtures("fake_aws_credentials")
@@ -51,7 +58,7 @@ def hostname_shard(cluster: str, region: str, zone: str, host: str) -> ShardAddr
 
 
 def planned(service: str, shards: list[ShardAddresses], provider: Route53Provider) -> tuple[RecordSet, ...]:
-    names = ServiceNames(service=service, namespace=NAMESPACE, federation=FEDERATION, domain="example.com")
+    names = service_names(service)
     return plan_tiers(
         names=names,
         ttl=180,
@@ -110,7 +117,7 @@ async def test_every_load_balancer_of_a_tier_is_a_weighted_alias_and_reads_back_
 async def test_a_hostname_that_is_no_known_load_balancer_falls_back_to_the_cname(client: Any) -> None:
     provider = Route53Provider(client, zone="example.com")
     svc = unique_service()
-    names = ServiceNames(service=svc, namespace=NAMESPACE, federation=FEDERATION, domain="example.com")
+    names = service_names(svc)
     plan = plan_tiers(
         names=names,
         ttl=180,
