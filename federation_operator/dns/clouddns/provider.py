@@ -47,6 +47,7 @@ from federation_operator.dns.clouddns.changes import (
     render_rrset,
 )
 from federation_operator.dns.clouddns.errors import detail, map_error, retry_after
+from federation_operator.dns.polling import poll_until_live
 from federation_operator.dns.provider import backoff_delay, check_in_zone
 from federation_operator.domain.errors import (
     FederationError,
@@ -300,19 +301,16 @@ class CloudDnsProvider:
     async def _until_done(self, path: str, change_id: str, tally: _Tally) -> bool:
         """Poll the change until Cloud DNS says ``done`` (live on its name servers), for at most
         ``done_timeout`` seconds; False when it is still ``pending`` then."""
-        waited, attempt = 0.0, 0
-        while True:
+
+        async def done() -> bool:
             change = await self._request(
                 f"checking change {change_id}", "GET", f"{path}/changes/{change_id}", tally
             )
-            if change.get("status") == "done":
-                return True
-            if waited >= self._done_timeout:
-                return False
-            delay = min(DONE_POLL_START * 2.0**attempt, DONE_POLL_CAP, self._done_timeout - waited)
-            await self._sleep(delay)
-            waited += delay
-            attempt += 1
+            return change.get("status") == "done"
+
+        return await poll_until_live(
+            done, within=self._done_timeout, start=DONE_POLL_START, cap=DONE_POLL_CAP, sleep=self._sleep
+        )
 
     def _as_read(self, record: RecordSet) -> RrsetJson:
         found = self._seen.get(record.key) if self._seen is not None else None

@@ -46,6 +46,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from federation_operator.dns.polling import poll_until_live
 from federation_operator.dns.provider import backoff_delay, check_in_zone
 from federation_operator.dns.route53.batches import Batch, plan_batches
 from federation_operator.dns.route53.zone_state import ZoneState, parse_route53_name
@@ -329,16 +330,13 @@ class Route53Provider:
     async def _until_insync(self, change_id: str) -> bool:
         """Poll ``GetChange`` until Route 53 says the change is INSYNC (live on all its name servers), for at
         most ``insync_timeout`` seconds; False when it is still PENDING then."""
-        waited, attempt = 0.0, 0
-        while True:
-            if await self._insync(change_id):
-                return True
-            if waited >= self._insync_timeout:
-                return False
-            delay = min(INSYNC_POLL_START * 2.0**attempt, INSYNC_POLL_CAP, self._insync_timeout - waited)
-            await self._sleep(delay)
-            waited += delay
-            attempt += 1
+        return await poll_until_live(
+            lambda: self._insync(change_id),
+            within=self._insync_timeout,
+            start=INSYNC_POLL_START,
+            cap=INSYNC_POLL_CAP,
+            sleep=self._sleep,
+        )
 
     # --- requests, retries and errors ----------------------------------------------------------------------
 
