@@ -352,8 +352,7 @@ class Publisher:
         serial = await self.provider.serial()
         if serial is not None:
             self._count_calls(1)
-        fresh = ZoneIndex(await self.provider.records())
-        self._count_calls(1)
+        serial, fresh = await self._read_fresh(serial)
         kept, self._zone, self._serial, self._stale = self._zone, fresh, serial, False
         self._set_fault(None)
         if kept is not None:
