@@ -3,6 +3,8 @@
 Run on demand, not in the test suite:
     .venv/bin/python benchmarks/failover.py [--trials 30] [--members 3] [--settle 1.0] [--per-change]
         [--poisoned-owner] [--others N]
+    .venv/bin/python benchmarks/failover.py --churn [--churn-services 300] [--churn-rate 30]
+        [--churn-members N] [--duration 120] [--cpu-profile FILE] [--per-change]
 
 Brings up its own local federation (with BIND) in a temporary directory, applies the CRDs, registers the DNS
 credentials and the members, starts the operator as a process with its default settings (RFC 2136 publishing
@@ -45,6 +47,17 @@ stays ready, so each of them publishes its own tiers in the same zone; the trial
 them reports DNSPublished=True. Their records do not change during the trials: every round holds `nginx`
 (and `poisoned`), planned against a zone index of N + 1 owners. With `--poisoned-owner`, the containment
 phase then runs in that zone of N + 2 owners, one of them refused.
+
+`--churn` measures failover under churn instead of the trials: `--churn-services` FederatedServices
+(`churn-00000`...), each with its own backend Pod in every member, all published; then for `--duration`
+seconds, every second `--churn-rate` random backends of the first `--churn-members` members flip readiness
+(one Pod status patch each, 16 at a time). One flip a second is sampled: its service is not flipped again
+until BIND's global answer shows the flip (polled over UDP), and its lag is t0 (just before its patch) → the
+answer changed, split at the EndpointSlice change (the benchmark's own watch) and the operator's first
+`applying` naming the service. Meanwhile the operator's /metrics are scraped every second (work-queue
+depth, reconciles, DNS calls). When the churn stops, every global and region answer of every churning
+service and every status (shard health, DNSPublished) must come to match the truth (the last flip of each
+backend): nothing lost. `--cpu-profile FILE` attaches py-spy to the operator for the churn.
 """
 
 from __future__ import annotations
@@ -52,11 +65,14 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import datetime
+import os
+import random
 import re
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +91,8 @@ import dns.update  # noqa: E402
 from kubernetes import client, watch  # noqa: E402
 from localfed import FederationConfig, LocalFederation  # noqa: E402
 from localfed.bind import BindServer  # noqa: E402
+from localfed.federation import KWOK_HANDS_OFF_ANNOTATION as KWOK_HANDS_OFF  # noqa: E402
+from localfed.federation import free_port  # noqa: E402
 from localfed.operator import (  # noqa: E402
     FEDERATION,
     GROUP,
@@ -88,6 +106,8 @@ from localfed.operator import (  # noqa: E402
 )
 from localfed.processes import memory_bytes  # noqa: E402
 
+from benchmarks.profiles import CpuProfile, summarize_cpu  # noqa: E402
+
 NAMESPACE = "bench-failover"
 SERVICE = "nginx"
 POISONED = "poisoned"
@@ -96,6 +116,7 @@ OTHERS_DEADLINE_SECONDS = 900.0
 # BIND 9.18's max-types-per-name: a name holding this many types takes no other.
 POISON_TYPES = 100
 POLL_SECONDS = 0.002
+SLOW_POLL_SECONDS = 0.01
 DEADLINE_SECONDS = 30.0
 
 OPERATOR_APPLY = re.compile(
@@ -130,14 +151,22 @@ def answer(server: BindServer, name: str, timeout: float = 1.0) -> frozenset[str
 
 
 def poll_until(
-    server: BindServer, name: str, done: Callable[[frozenset[str]], bool], deadline: float
+    server: BindServer,
+    name: str,
+    done: Callable[[frozenset[str]], bool],
+    deadline: float,
+    slow_after: float | None = None,
 ) -> float | None:
-    """Ask every POLL_SECONDS until `done(answer)`: the monotonic time it first held (None: `deadline`)."""
-    while time.monotonic() < deadline:
+    """Ask every POLL_SECONDS until `done(answer)`: the monotonic time it first held (None: `deadline`).
+    After `slow_after` seconds, every SLOW_POLL_SECONDS (many polls at once: a lag of seconds needs no
+    2 ms resolution, and BIND answers them all)."""
+    started = time.monotonic()
+    while (now := time.monotonic()) < deadline:
         got = answer(server, name)
         if got is not None and done(got):
             return time.monotonic()
-        time.sleep(POLL_SECONDS)
+        slow = slow_after is not None and now - started > slow_after
+        time.sleep(SLOW_POLL_SECONDS if slow else POLL_SECONDS)
     return None
 
 
@@ -724,6 +753,524 @@ def report_containment(clean: list[Change], poisoned: list[Change], refusal: str
         )
 
 
+# --- churn ------------------------------------------------------------------------------------------------
+
+
+CHURN = "churn"  # the churning FederatedServices' names start with it; each has its own backends
+CHURN_SAMPLE_DEADLINE = 60.0
+CHURN_CONVERGE_SECONDS = 180.0
+CHURN_THREADS = 16
+
+
+def churn_names(count: int) -> list[str]:
+    return [f"{CHURN}-{i:05d}" for i in range(count)]
+
+
+def pod_status(ready: bool) -> dict[str, Any]:
+    """The status patch a flip sends: the Pod's readiness, as the kubelet would report it."""
+    status = "True" if ready else "False"
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {
+        "status": {
+            "conditions": [
+                {"type": t, "status": status, "lastTransitionTime": now} for t in ("Ready", "ContainersReady")
+            ],
+            "containerStatuses": [
+                {
+                    "name": "app",
+                    "image": "nginx:1.11.1-alpine",
+                    "imageID": "",
+                    "ready": ready,
+                    "restartCount": 0,
+                    "started": True,
+                    "state": {"running": {"startedAt": now}},
+                }
+            ],
+        }
+    }
+
+
+class Clients:
+    """One API client per member and thread (the client's connection pool is small, its threads many)."""
+
+    def __init__(self, fed: LocalFederation) -> None:
+        self.fed = fed
+        self.local = threading.local()
+
+    def core(self, member: str) -> client.CoreV1Api:
+        apis: dict[str, client.CoreV1Api] = self.local.__dict__.setdefault("apis", {})
+        if member not in apis:
+            apis[member] = client.CoreV1Api(self.fed.api_client(member))
+        return apis[member]
+
+
+def parallel(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+    with concurrent.futures.ThreadPoolExecutor(CHURN_THREADS) as pool:
+        return list(pool.map(fn, items))
+
+
+def create_churn_services(
+    fed: LocalFederation, names: list[str], clients: Clients
+) -> dict[tuple[str, str], str]:
+    """The churning FederatedServices, each with one backend Pod (named after it) in every member, every
+    Pod Ready; returns each shard's LoadBalancer address, by (service, member)."""
+    assert fed.dns is not None
+    server = fed.dns
+    client.CoreV1Api(fed.api_client("federation")).create_namespace({"metadata": {"name": NAMESPACE}})
+    started = time.monotonic()
+    parallel(lambda n: create_federated_service(fed, n, selector=n), names)
+    members = [m.spec.name for m in fed.members]
+    for member in members:
+        eventually(f"namespace in {member}", lambda m=member: clients.core(m).read_namespace(NAMESPACE), 60)
+
+    def create_pod(pair: tuple[str, str]) -> None:
+        name, member = pair
+        clients.core(member).create_namespaced_pod(
+            NAMESPACE,
+            {
+                "metadata": {"name": name, "labels": {"run": name}},
+                "spec": {"containers": [{"name": "app", "image": "nginx:1.11.1-alpine"}]},
+            },
+        )
+
+    pairs = [(n, m) for n in names for m in members]
+    parallel(create_pod, pairs)
+    progress(
+        f"{len(names)} FederatedServices and {len(pairs)} Pods created in {time.monotonic() - started:.0f}s"
+    )
+
+    def addresses() -> dict[tuple[str, str], str] | None:
+        found = {}
+        for member in members:
+            for svc in clients.core(member).list_namespaced_service(NAMESPACE).items:
+                ingress = svc.status.load_balancer.ingress if svc.status.load_balancer else None
+                if ingress:
+                    found[(svc.metadata.name, member)] = str(ingress[0].ip)
+        return found if len(found) == len(pairs) else None
+
+    lb = eventually("every member Service with a LoadBalancer address", addresses, 300, interval=2)
+
+    def published() -> bool:
+        missing = [
+            n for n in names if answer(server, global_name(fed, n)) != frozenset(lb[(n, m)] for m in members)
+        ]
+        progress(f"churn services answering every member: {len(names) - len(missing)}/{len(names)}")
+        return not missing
+
+    eventually("every churn service published", published, 600, interval=5)
+    progress(f"every churn service published after {time.monotonic() - started:.0f}s; taking over the Pods")
+
+    # From now on kwok leaves the Pods' status alone: a flip is one status patch.
+    def hands_off(pair: tuple[str, str]) -> None:
+        name, member = pair
+        clients.core(member).patch_namespaced_pod(
+            name, NAMESPACE, {"metadata": {"annotations": {KWOK_HANDS_OFF: "custom"}}}
+        )
+
+    parallel(hands_off, pairs)
+    return lb
+
+
+def global_name(fed: LocalFederation, service: str) -> str:
+    assert fed.dns is not None
+    return f"{service}.{NAMESPACE}.{FEDERATION}.svc.{fed.dns.zone}."
+
+
+def region_name(fed: LocalFederation, service: str, region: str) -> str:
+    assert fed.dns is not None
+    return f"{service}.{NAMESPACE}.{FEDERATION}.svc.{region}.{fed.dns.zone}."
+
+
+@dataclass
+class Sample:
+    """One sampled flip: its service is not flipped again until BIND's answer shows it (or its deadline)."""
+
+    service: str
+    member: str
+    ready: bool
+    t0: float
+    latency: float | None = None
+    slice_at: float | None = None  # the benchmark's own watch saw the EndpointSlice change
+    apply_at: float | None = None  # the operator's first `applying` naming the service after that
+
+    @property
+    def seen_at(self) -> float | None:
+        return None if self.latency is None else self.t0 + self.latency
+
+
+@dataclass
+class MetricsSeries:
+    """The operator's work-queue depth and work counters, scraped once a second during the churn."""
+
+    depth: list[float] = field(default_factory=list)
+    first: dict[str, float] = field(default_factory=dict)
+    last: dict[str, float] = field(default_factory=dict)
+
+
+CHURN_COUNTERS = {
+    "reconciles": "fedop_reconcile_duration_seconds_count",
+    "reconcile seconds": "fedop_reconcile_duration_seconds_sum",
+    "DNS provider calls": "fedop_dns_provider_calls_total",
+    "DNS record-set changes": "fedop_dns_changes_total",
+}
+
+
+def scrape(port: int) -> tuple[float, dict[str, float]]:
+    """The work-queue depth and the totals of CHURN_COUNTERS, from the operator's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    totals = dict.fromkeys(CHURN_COUNTERS, 0.0)
+    depth = 0.0
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        name, _sep, value = line.rpartition(" ")
+        metric = name.split("{", 1)[0]
+        if metric == "fedop_workqueue_depth":
+            depth = float(value)
+        for label, wanted in CHURN_COUNTERS.items():
+            if metric == wanted:
+                totals[label] += float(value)
+    return depth, totals
+
+
+class Churner:
+    """Flips backends for `duration` seconds: every second `rate` random shards of the churning members
+    (one status patch each, CHURN_THREADS at a time), one of them sampled for its flip → answer lag."""
+
+    def __init__(
+        self,
+        fed: LocalFederation,
+        clients: Clients,
+        lb: dict[tuple[str, str], str],
+        members: list[str],
+        recorder: Recorder,
+    ) -> None:
+        self.fed, self.clients, self.lb, self.members = fed, clients, lb, members
+        self.recorder = recorder
+        self.truth = dict.fromkeys(lb, True)
+        self.pair_locks = {pair: threading.Lock() for pair in lb}
+        self.lock = threading.Lock()
+        self.sampled: set[str] = set()  # services with a sample in flight: not flipped meanwhile
+        self.samples: list[Sample] = []
+        self.flips = 0
+        self.patch_seconds: list[float] = []
+        self.pool = concurrent.futures.ThreadPoolExecutor(CHURN_THREADS)
+        self.samplers: list[threading.Thread] = []
+
+    def flip(self, pair: tuple[str, str]) -> tuple[bool, float]:
+        """Flip one shard's backend; returns its new readiness and t0 (just before the patch)."""
+        name, member = pair
+        with self.pair_locks[pair]:
+            ready = not self.truth[pair]
+            self.truth[pair] = ready
+            t0 = time.monotonic()
+            self.clients.core(member).patch_namespaced_pod_status(name, NAMESPACE, pod_status(ready))
+            took = time.monotonic() - t0
+        with self.lock:
+            self.flips += 1
+            self.patch_seconds.append(took)
+        return ready, t0
+
+    def sample(self, pair: tuple[str, str]) -> None:
+        name, member = pair
+        address = self.lb[pair]
+        ready, t0 = self.flip(pair)
+        sample = Sample(name, member, ready, t0)
+        assert self.fed.dns is not None
+        seen = poll_until(
+            self.fed.dns,
+            global_name(self.fed, name),
+            (lambda got: address in got) if ready else (lambda got: address not in got),
+            t0 + CHURN_SAMPLE_DEADLINE,
+            slow_after=0.5,
+        )
+        sample.latency = None if seen is None else seen - t0
+        sample.slice_at = self.recorder.first(member, "slice", f"{name}={ready}", t0)
+        with self.lock:
+            self.samples.append(sample)
+            self.sampled.discard(name)
+
+    def run(self, duration: float, rate: int) -> float:
+        """Churn for `duration` seconds; returns the seconds it actually took (the last patches included)."""
+        started = time.monotonic()
+        pairs = [p for p in self.lb if p[1] in self.members]
+        second = 0
+        futures: list[concurrent.futures.Future[Any]] = []
+        while second < duration:
+            time.sleep(max(0.0, started + second - time.monotonic()))
+            with self.lock:
+                free = [p for p in pairs if p[0] not in self.sampled]
+            chosen = random.sample(free, min(rate, len(free)))
+            if chosen:
+                probe, *rest = chosen
+                with self.lock:
+                    self.sampled.add(probe[0])
+                thread = threading.Thread(target=self.sample, args=(probe,), daemon=True)
+                thread.start()
+                self.samplers.append(thread)
+                futures += [self.pool.submit(self.flip, p) for p in rest]
+            second += 1
+            if second % 10 == 0:
+                with self.lock:
+                    lags = [s.latency for s in self.samples if s.latency is not None]
+                progress(
+                    f"churn {second}/{duration:.0f}s: {self.flips} flips, {len(self.samples)} samples seen, "
+                    + (f"lag p50 {percentile(lags, 0.5) * 1000:.0f} ms" if lags else "no lag yet")
+                )
+        for future in futures:
+            future.result()
+        took = time.monotonic() - started
+        for thread in self.samplers:
+            thread.join()
+        self.pool.shutdown()
+        return took
+
+
+def churn_mismatches(fed: LocalFederation, churner: Churner, names: list[str]) -> list[str]:
+    """Where BIND's answers (global and region tiers) or the statuses differ from the truth; [] when none."""
+    assert fed.dns is not None
+    server = fed.dns
+    regions = {m.spec.name: m.spec.region for m in fed.members}
+    found: list[str] = []
+    for name in names:
+        ready = {m: churner.lb[(name, m)] for m in regions if churner.truth[(name, m)]}
+        everyone = frozenset(ready.values())
+        if (got := answer(server, global_name(fed, name))) != everyone:
+            found.append(f"{name}: global answers {sorted(got or ())}, expected {sorted(everyone)}")
+        for member, region in regions.items():
+            assert region is not None
+            expected = frozenset({ready[member]}) if member in ready else everyone
+            if (got := answer(server, region_name(fed, name, region))) != expected:
+                found.append(f"{name}: {region} answers {sorted(got or ())}, expected {sorted(expected)}")
+    api = client.CustomObjectsApi(fed.api_client("federation"))
+    listed = cast(
+        dict[str, Any], api.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "federatedservices")
+    )
+    for item in listed["items"]:
+        name = item["metadata"]["name"]
+        status = item.get("status") or {}
+        healthy = {s["cluster"]: s["healthy"] for s in status.get("shards") or []}
+        expected_health = {m: churner.truth[(name, m)] for m in regions}
+        if healthy != expected_health:
+            found.append(f"{name}: status shards healthy {healthy}, expected {expected_health}")
+        published = any(
+            (c.get("type"), c.get("status")) == ("DNSPublished", "True")
+            for c in status.get("conditions") or []
+        )
+        if not published:
+            found.append(f"{name}: status not DNSPublished=True")
+    return found
+
+
+def applies_naming(lines: list[str], wall_offset: float) -> list[tuple[float, set[str]]]:
+    """The operator's `applying` blocks: (monotonic time, the churn services they change)."""
+    blocks: list[tuple[float, set[str]]] = []
+    service = re.compile(rf"\b({CHURN}-\d+)\.{NAMESPACE}\.")
+    for line in lines:
+        if m := OPERATOR_APPLY.match(line):
+            blocks.append((local_epoch(m["ts"], "%Y-%m-%d %H:%M:%S,%f") - wall_offset, set()))
+        elif blocks and line.startswith("  "):
+            blocks[-1][1].update(service.findall(line))
+    return blocks
+
+
+def watch_slices(fed: LocalFederation, members: list[str], recorder: Recorder) -> list[Watcher]:
+    """One watch of the namespace's EndpointSlices per member, recording `<service>=<any ready>`."""
+    watchers = [
+        Watcher(
+            fed,
+            member,
+            kind="slice",
+            list_fn=lambda api: client.DiscoveryV1Api(api).list_namespaced_endpoint_slice,
+            classify=lambda obj: (
+                f"{obj['metadata']['labels'].get('kubernetes.io/service-name')}={slice_ready(obj)}"
+            ),
+            recorder=recorder,
+        )
+        for member in members
+    ]
+    for w in watchers:
+        w.start()
+    for w in watchers:
+        if not w.synced.wait(30):
+            raise RuntimeError(f"{w.name}: no initial list within 30s")
+    return watchers
+
+
+class Scraper(threading.Thread):
+    """Scrapes the operator's /metrics once a second until `stop()`."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(name="scraper", daemon=True)
+        self.port = port
+        self.series = MetricsSeries()
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(1.0):
+            try:
+                depth, totals = scrape(self.port)
+            except OSError:
+                continue
+            self.series.depth.append(depth)
+            self.series.first = self.series.first or totals
+            self.series.last = totals
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join()
+
+
+@dataclass
+class ChurnRun:
+    """What a churn measured, for `report_churn`."""
+
+    churner: Churner
+    series: MetricsSeries
+    took: float  # seconds of churn, the last patches included
+    cpu: float  # the operator's CPU-seconds meanwhile
+    settled: float | None  # seconds from the churn's end until everything matched the truth
+    remaining: list[str]  # what still did not, when it never did
+    plans: int  # plans the operator applied from the churn's start until it settled
+    rss: float  # the operator's peak RSS, MiB
+
+
+def run_churn(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, metrics_port: int) -> None:
+    names = churn_names(args.churn_services)
+    clients = Clients(fed)
+    lb = create_churn_services(fed, names, clients)
+    members = [m.spec.name for m in fed.members][: args.churn_members]
+    recorder = Recorder()
+    watchers = watch_slices(fed, members, recorder)
+    op_log = LogTail(op.log)
+    scraper = Scraper(metrics_port)
+    assert op.proc is not None
+    cpu_before = process_cpu_seconds(op.proc.pid)
+    profile = CpuProfile(op.proc.pid, args.cpu_profile) if args.cpu_profile else None
+    scraper.start()
+    churner = Churner(fed, clients, lb, members, recorder)
+    progress(
+        f"churning {len(names)} FederatedServices for {args.duration:.0f}s: {args.churn_rate} flips a second "
+        f"in {', '.join(members)}"
+    )
+    try:
+        took = churner.run(args.duration, args.churn_rate)
+    finally:
+        scraper.stop()
+        if profile is not None:
+            profile.stop()
+        for w in watchers:
+            w.stop()
+    cpu = process_cpu_seconds(op.proc.pid) - cpu_before
+    progress(f"churn over after {took:.0f}s; waiting for DNS and statuses to match the truth")
+    settled, remaining = settle(fed, churner, names)
+    blocks = applies_naming(op_log.read(), time.time() - time.monotonic())
+    for sample in churner.samples:
+        after = sample.slice_at if sample.slice_at is not None else sample.t0
+        sample.apply_at = next(
+            (t for t, named in blocks if t >= after - 0.005 and sample.service in named), None
+        )
+    rss = memory_bytes(op.proc.pid, "VmHWM") / 2**20
+    report_churn(args, ChurnRun(churner, scraper.series, took, cpu, settled, remaining, len(blocks), rss))
+    if args.cpu_profile:
+        summarize_cpu(args.cpu_profile)
+
+
+def settle(fed: LocalFederation, churner: Churner, names: list[str]) -> tuple[float | None, list[str]]:
+    """Seconds until every answer and status matched the truth (None: not within CHURN_CONVERGE_SECONDS,
+    and what still did not then)."""
+    stopped = time.monotonic()
+    remaining: list[str] = []
+
+    def converged() -> bool:
+        nonlocal remaining
+        remaining = churn_mismatches(fed, churner, names)
+        return not remaining
+
+    try:
+        eventually("DNS and statuses match the truth", converged, CHURN_CONVERGE_SECONDS, interval=1)
+    except AssertionError:
+        return None, remaining
+    return time.monotonic() - stopped, []
+
+
+def process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+CHURN_STAGES: tuple[tuple[str, Callable[[Sample], float | None]], ...] = (
+    ("t0 -> EndpointSlice change seen on a watch", lambda s: _gap(s.t0, s.slice_at)),
+    ("EndpointSlice event -> operator 'applying' naming the service", lambda s: _gap(s.slice_at, s.apply_at)),
+    ("'applying' -> BIND's answer changed", lambda s: _gap(s.apply_at, s.seen_at)),
+)
+
+
+def report_churn(args: argparse.Namespace, run: ChurnRun) -> None:
+    churner = run.churner
+    samples = sorted(churner.samples, key=lambda s: s.t0)
+    patches = churner.patch_seconds or [0.0]
+    print(
+        f"churn: {args.churn_services} FederatedServices x {len(churner.members)} churning members "
+        f"(of {args.members}); {churner.flips} flips in {run.took:.0f}s ({churner.flips / run.took:.1f}/s, "
+        f"asked {args.churn_rate}/s), each one Pod status patch (p50 {percentile(patches, 0.5) * 1000:.0f} "
+        f"ms, max {max(patches) * 1000:.0f} ms); operator defaults"
+    )
+    print()
+    print("lag of sampled flips, t0 (just before the Pod status patch) -> BIND's global answer changed, ms")
+    print(f"  {'':<9} {'n':>3} {'p50':>7} {'p90':>7} {'p99':>7} {'max':>7}")
+    print(latency_row("down", [s.latency for s in samples if not s.ready]))
+    print(latency_row("up", [s.latency for s in samples if s.ready]))
+    print(latency_row("combined", [s.latency for s in samples]))
+    print("  by stage:")
+    for label, of in CHURN_STAGES:
+        print(latency_row("", [of(s) for s in samples]) + f"  {label}")
+    print()
+    seconds = max(len(run.series.depth), 1)
+    work = {k: run.series.last.get(k, 0.0) - run.series.first.get(k, 0.0) for k in CHURN_COUNTERS}
+    depth = run.series.depth or [0.0]
+    print(
+        f"operator during the churn: {run.cpu:.1f} CPU-s ({run.cpu / run.took * 100:.0f}% of a core); work "
+        f"queue depth p50 {percentile(depth, 0.5):.0f}, max {max(depth):.0f}; per second: "
+        f"{work['reconciles'] / seconds:.1f} reconciles (mean "
+        f"{work['reconcile seconds'] / max(work['reconciles'], 1) * 1000:.0f} ms), "
+        f"{work['DNS provider calls'] / seconds:.1f} DNS provider calls, "
+        f"{work['DNS record-set changes'] / seconds:.1f} record-set changes; {run.plans} plans applied"
+    )
+    print(f"operator peak RSS (VmHWM): {run.rss:.0f} MiB")
+    print()
+    lost = sum(s.latency is None for s in samples)
+    if run.settled is not None:
+        print(
+            f"end state: every global and region answer and every status matched the truth "
+            f"{run.settled:.1f}s after the churn stopped; {lost} of {len(samples)} sampled flips not seen "
+            f"within {CHURN_SAMPLE_DEADLINE:.0f}s"
+        )
+    else:
+        print(
+            f"end state: {len(run.remaining)} mismatches {CHURN_CONVERGE_SECONDS:.0f}s after the churn "
+            f"stopped (first: {'; '.join(run.remaining[:5])})"
+        )
+    if args.per_change:
+        print()
+        print("per sample: t0(s) direction service member total | eps apply bind, ms")
+        origin = samples[0].t0 if samples else 0.0
+        for s in samples:
+            parts = " ".join(_ms_or_dash(of(s)) for _, of in CHURN_STAGES)
+            total = "timeout" if s.latency is None else f"{s.latency * 1000:.0f}"
+            direction = "up" if s.ready else "down"
+            print(f"  {s.t0 - origin:7.1f} {direction:<4} {s.service} {s.member} {total:>7} | {parts}")
+
+
+def _ms_or_dash(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.0f}"
+
+
+def _gap(start: float | None, end: float | None) -> float | None:
+    return None if start is None or end is None else end - start
+
+
 # --- figures ----------------------------------------------------------------------------------------------
 
 
@@ -850,10 +1397,53 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="then add a FederatedService BIND refuses and run the trials again (failure containment)",
     )
+    parser.add_argument(
+        "--churn",
+        action="store_true",
+        help="instead of the trials: backends of many FederatedServices flip readiness every second",
+    )
+    parser.add_argument(
+        "--churn-services",
+        type=int,
+        default=300,
+        metavar="N",
+        help="churning FederatedServices (default 300)",
+    )
+    parser.add_argument(
+        "--churn-rate", type=int, default=30, metavar="N", help="backend flips a second, in all (default 30)"
+    )
+    parser.add_argument(
+        "--churn-members",
+        type=int,
+        default=None,
+        metavar="N",
+        help="flip backends in the first N members (default: every member)",
+    )
+    parser.add_argument("--duration", type=float, default=120.0, help="seconds of churn (default 120)")
+    parser.add_argument(
+        "--cpu-profile", type=Path, default=None, metavar="FILE", help="py-spy the operator during the churn"
+    )
     args = parser.parse_args()
     if args.trials < 1 or args.members < 2 or args.others < 0:
         parser.error("need at least 1 trial, 2 members and 0 others")
+    if args.churn and (args.churn_services < 1 or args.churn_rate < 1 or args.duration <= 0):
+        parser.error("--churn needs at least 1 service, 1 flip a second and a positive duration")
+    args.churn_members = min(args.churn_members or args.members, args.members)
     return args
+
+
+def start_operator(fed: LocalFederation, op: OperatorProcess) -> None:
+    """CRDs, DNS credentials and members registered, then the operator, until every member is Ready."""
+    apply_crds(fed)
+    register_dns_credentials(fed)
+    for member in fed.members:
+        register_member(fed, member)
+    op.start()
+    eventually(
+        "members Ready",
+        lambda: op.alive() and all(is_member_ready(fed, m.spec.name) for m in fed.members),
+        90,
+    )
 
 
 def main() -> None:
@@ -863,20 +1453,17 @@ def main() -> None:
         fed = LocalFederation(FederationConfig(Path(tmp) / "fed", members=args.members))
         progress("bringing up the local federation")
         fed.up(log=progress)
-        op = OperatorProcess(fed, Path(tmp) / "operator.log")
+        metrics_port = free_port()
+        op = OperatorProcess(
+            fed, Path(tmp) / "operator.log", metrics_port=str(metrics_port), metrics_address="127.0.0.1"
+        )
         watchers: list[Watcher] = []
         try:
             assert fed.dns is not None
-            apply_crds(fed)
-            register_dns_credentials(fed)
-            for member in fed.members:
-                register_member(fed, member)
-            op.start()
-            eventually(
-                "members Ready",
-                lambda: op.alive() and all(is_member_ready(fed, m.spec.name) for m in fed.members),
-                90,
-            )
+            start_operator(fed, op)
+            if args.churn:
+                run_churn(args, fed, op, metrics_port)
+                return
             progress("operator up, members Ready; creating the FederatedService and backends")
             create_federated_service(fed)
             addresses = start_backends(fed)
