@@ -5,6 +5,11 @@ The controller (:mod:`federation_operator.controllers.federated_service`) runs i
 observe → :func:`plan_member_writes` → apply the writes → :func:`plan_reconcile` → submit the records and
 write the status. The writes' results are observations too (a created Service, a member's refusal), so
 health is planned after them: the status then says what the members hold now, in one write.
+
+A FederatedService re-created under its old name (a restore) adopts the member Services its predecessor
+left, by their labels (:func:`~federation_operator.planning.services.is_owned_by`): they are planned like
+any Service of its own, so one that matches the spec is kept without a write, and an ``Adopted`` event says
+so once per member.
 """
 
 from __future__ import annotations
@@ -25,11 +30,17 @@ from federation_operator.planning.health import Partition, ShardObservation, pla
 from federation_operator.planning.overrides import plan_cluster_overrides
 from federation_operator.planning.placement import plan_placement, unknown_clusters
 from federation_operator.planning.publication import plan_service_tiers, render_dns_status
-from federation_operator.planning.services import is_in_sync, is_owned_by, render_member_service
+from federation_operator.planning.services import (
+    is_adopted,
+    is_in_sync,
+    is_owned_by,
+    render_member_service,
+)
 from federation_operator.planning.status import DnsVerdict, render_shard_status, render_status
 from federation_operator.planning.tenancy import plan_alias_refusal
 
 __all__ = [
+    "ADOPTED",
     "CREATED",
     "UPDATED",
     "WITHDRAWN",
@@ -47,6 +58,8 @@ __all__ = [
 
 # The writes to member Services a reconcile reports (event reasons).
 CREATED, UPDATED, WITHDRAWN = "Created", "Updated", "Withdrawn"
+# A member Service left by an earlier FederatedService of the same name, taken over (event reason).
+ADOPTED = "Adopted"
 # How soon to look again after a member refused a write for a reason that may pass.
 TRANSIENT_RETRY_SECONDS = 5.0
 # How soon to look again while DNS holds for a member still being listed.
@@ -361,9 +374,10 @@ def _write_events(
     results: Mapping[str, WriteResult],
 ) -> tuple[list[PlannedEvent], list[str]]:
     """A Conflict warning per member where a foreign Service holds our name, a Rejected warning per member
-    whose API server refused our Service (once per distinct message), and one event per kind of write made,
-    naming the clusters (with many members, an event per cluster would multiply the host's event writes
-    for no more information)."""
+    whose API server refused our Service (once per distinct message), an Adopted event per member whose
+    Service a predecessor of the same name left (once per distinct message), and one event per kind of
+    write made, naming the clusters (with many members, an event per cluster would multiply the host's
+    event writes for no more information)."""
     events: list[PlannedEvent] = []
     cleared: list[str] = []
     done: dict[str, list[str]] = {}
@@ -376,6 +390,12 @@ def _write_events(
             events.append(PlannedEvent(f"rejected/{write.cluster}", "Warning", "Rejected", result.problem))
         elif write.action in ("create", "update", "keep") and (result is None or result.problem is None):
             cleared.extend((f"conflict/{write.cluster}", f"rejected/{write.cluster}"))
+            if (predecessor := _predecessor(observation, federation, write, result)) is not None:
+                message = (
+                    f"Service left in {write.cluster} by an earlier FederatedService of this name "
+                    f"(uid {predecessor}) adopted"
+                )
+                events.append(PlannedEvent(f"adopted/{write.cluster}", "Normal", ADOPTED, message))
         if result is not None and result.wrote is not None:
             done.setdefault(result.wrote, []).append(write.cluster)
     phrases = {
@@ -388,6 +408,17 @@ def _write_events(
             PlannedEvent(None, "Normal", reason, phrases[reason].format(", ".join(sorted(clusters))))
         )
     return events, cleared
+
+
+def _predecessor(
+    observation: Observation, federation: str, write: MemberWrite, result: WriteResult | None
+) -> str | None:
+    """The UID of the earlier FederatedService whose Service this write took over, if it did: the Service as
+    it was before any write (planned against the cache, or found by our create)."""
+    before = write.observed or (result.observed if result is not None and result.wrote is None else None)
+    if before is None or not _owned(observation, federation, before):
+        return None
+    return before.owner_uid if is_adopted(before, observation.uid) else None
 
 
 def _conflict_message(observation: Observation, cluster: str) -> str:

@@ -1,4 +1,21 @@
-"""Member Services: the manifest each member cluster should hold, and whether what it holds matches."""
+"""Member Services: the manifest each member cluster should hold, whether what it holds matches, and
+whether it is ours.
+
+**Ownership is the labels, not the UID.** A member Service belongs to the FederatedService ``namespace/name``
+of federation ``F`` when it is that Service (same namespace and name) and carries ``fedop.io/federation=F``
+and the owner labels naming ``namespace/name``. The owner's UID, in the ``fedop.io/owner-uid`` annotation,
+is only a hint: it tells a Service written by this very object from one its predecessor of the same name
+left behind. So a FederatedService re-created from git or a backup (a new UID) adopts its predecessor's
+Services as they are, with no write when they already match its spec, the way its DNS records are already
+owned by federation and ``namespace/name`` (:mod:`federation_operator.domain.ownership`).
+
+A Service without our labels, or with another federation's or another owner's, is never ours: it is a
+conflict, reported and left untouched. To refuse adoption, a user either takes the Service out of the
+federation (removes or changes its ``fedop.io/federation`` label: it is then foreign to every object), or
+pins it to the one object that wrote it with the annotation ``fedop.io/adopt: "false"`` (set on the member
+Service, or in the template so that every member Service of the object carries it): a pinned Service is
+owned only by the FederatedService whose UID its ``fedop.io/owner-uid`` annotation names.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +34,18 @@ from federation_operator.domain.members import (
 from federation_operator.domain.specs import PatchOp, ServiceTemplate
 from federation_operator.planning.overrides import apply_overrides
 
-__all__ = ["is_in_sync", "is_owned_by", "render_member_service", "render_ownership_labels"]
+__all__ = [
+    "ANNOTATION_ADOPT",
+    "is_adopted",
+    "is_in_sync",
+    "is_owned_by",
+    "render_member_service",
+    "render_ownership_labels",
+]
+
+# ``"false"`` pins a member Service to the FederatedService whose UID it names: a successor of the same
+# name sees a conflict instead of adopting it.
+ANNOTATION_ADOPT = "fedop.io/adopt"
 
 # Maps the API treats as one value (``+mapType=atomic``): a key someone added changes what the field means
 # (one more selector label selects other Pods), so these must match exactly, not just contain ours.
@@ -83,14 +111,22 @@ def is_in_sync(observed: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
     observed object at the same index. Scalars must be equal with the same JSON type: ``targetPort: 80`` and
     ``targetPort: "80"`` differ (the string names a container port). A desired empty list or object, or
     null, matches an absent field, since the API server omits empty fields.
+
+    The owner-UID annotation does not count either: it is a hint, and an adopted Service naming its
+    predecessor's UID is in sync when everything else matches (the next real write refreshes it).
     """
     desired_meta = desired.get("metadata") or {}
+    desired_annotations = {
+        key: value
+        for key, value in (desired_meta.get("annotations") or {}).items()
+        if key != ANNOTATION_OWNER_UID
+    }
     observed_meta = observed.get("metadata") or {}
     desired_spec = desired.get("spec") or {}
     observed_spec = observed.get("spec") or {}
     return (
         _is_subset(desired_meta.get("labels") or {}, observed_meta.get("labels") or {})
-        and _is_subset(desired_meta.get("annotations") or {}, observed_meta.get("annotations") or {})
+        and _is_subset(desired_annotations, observed_meta.get("annotations") or {})
         and _is_subset(desired_spec, observed_spec)
         and all(
             _is_subset(observed_spec.get(key) or {}, desired_spec[key] or {})
@@ -103,17 +139,29 @@ def is_in_sync(observed: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
 def is_owned_by(observed: ObservedService, federation: str, namespace: str, name: str, uid: str) -> bool:
     """Whether ``observed`` is the member Service of FederatedService ``namespace/name`` (UID ``uid``).
 
-    It must carry this federation's label, the owner labels and the owner's UID: a Service that someone
-    re-created under the same name, or one left over from an earlier FederatedService of the same name, is not
-    ours, and the operator reports a conflict rather than overwrite it.
+    It must be that Service and carry this federation's label and the owner labels naming ``namespace/name``;
+    the owner-UID annotation need not be ``uid`` (a predecessor's Service is adopted, see the module's
+    docstring) unless the Service is pinned with ``fedop.io/adopt: "false"``. Anything else (no labels,
+    another federation, another owner) is not ours, and the operator reports a conflict rather than
+    overwrite it.
     """
-    labels = (observed.manifest.get("metadata") or {}).get("labels") or {}
-    return (
+    metadata = observed.manifest.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    if not (
         observed.owner == (namespace, name)
-        and observed.owner_uid == uid
         and labels.get(LABEL_FEDERATION) == federation
         and (observed.namespace, observed.name) == (namespace, name)
-    )
+    ):
+        return False
+    pinned = str((metadata.get("annotations") or {}).get(ANNOTATION_ADOPT, "")).lower() == "false"
+    return observed.owner_uid == uid if pinned else True
+
+
+def is_adopted(observed: ObservedService, uid: str) -> bool:
+    """Whether an owned ``observed`` was written by an earlier FederatedService of the same name: its
+    owner-UID annotation names another object (a Service written before the annotation existed names none,
+    and counts as ours all along)."""
+    return observed.owner_uid is not None and observed.owner_uid != uid
 
 
 def _prune(value: Any) -> Any:

@@ -20,7 +20,13 @@ from federation_operator.domain.members import (
     ObservedService,
 )
 from federation_operator.domain.specs import PatchOp, ServiceTemplate
-from federation_operator.planning.services import is_in_sync, is_owned_by, render_member_service
+from federation_operator.planning.services import (
+    ANNOTATION_ADOPT,
+    is_adopted,
+    is_in_sync,
+    is_owned_by,
+    render_member_service,
+)
 
 OURS = {
     LABEL_FEDERATION: "myfederation",
@@ -219,7 +225,12 @@ def live(*changes: tuple[tuple[str | int, ...], Any]) -> dict[str, Any]:
         pytest.param(
             live((("metadata", "labels", LABEL_OWNER_NAME), _DELETE)), False, id="ownership-label-removed"
         ),
-        pytest.param(live((("metadata", "annotations"), _DELETE)), False, id="annotations-gone"),
+        # The owner-UID annotation is a hint (ownership is the labels): its absence or a predecessor's UID is
+        # no reason to write.
+        pytest.param(live((("metadata", "annotations"), _DELETE)), True, id="owner-uid-hint-gone"),
+        pytest.param(
+            live((("metadata", "annotations", ANNOTATION_OWNER_UID), "uid-0")), True, id="predecessors-uid"
+        ),
         pytest.param(live((("spec",), _DELETE)), False, id="spec-gone"),
     ],
 )
@@ -266,14 +277,16 @@ def observed_service(
     uid: str | None = "uid-1",
     federation: str = "myfederation",
     name: str = "nginx",
+    adopt: str | None = None,
 ) -> ObservedService:
+    annotations = {ANNOTATION_ADOPT: adopt} if adopt is not None else {}
     return ObservedService(
         cluster="us-east",
         namespace="mynamespace",
         name=name,
         owner=owner,
         owner_uid=uid,
-        manifest={"metadata": {"labels": {**OURS, LABEL_FEDERATION: federation}}},
+        manifest={"metadata": {"labels": {**OURS, LABEL_FEDERATION: federation}, "annotations": annotations}},
     )
 
 
@@ -283,13 +296,51 @@ def observed_service(
         pytest.param(observed_service(), True, id="ours"),
         pytest.param(observed_service(owner=None, uid=None), False, id="foreign"),
         pytest.param(observed_service(owner=("mynamespace", "other")), False, id="another-owner"),
-        pytest.param(observed_service(uid="uid-0"), False, id="earlier-incarnation"),
+        # A restore re-creates the FederatedService under a new UID: the labels prove the Service is its.
+        pytest.param(observed_service(uid="uid-0"), True, id="earlier-incarnation-adopted"),
+        pytest.param(observed_service(uid=None), True, id="written-before-uid-annotations"),
+        pytest.param(observed_service(uid="uid-0", adopt="false"), False, id="pinned-to-earlier-incarnation"),
+        pytest.param(observed_service(uid="uid-0", adopt="False"), False, id="pinned-any-case"),
+        pytest.param(observed_service(adopt="false"), True, id="pinned-to-this-incarnation"),
+        pytest.param(observed_service(uid="uid-0", adopt="true"), True, id="adopt-true-is-the-default"),
+        pytest.param(observed_service(uid=None, adopt="false"), False, id="pinned-to-no-one"),
         pytest.param(observed_service(federation="elsewhere"), False, id="another-federation"),
+        pytest.param(
+            observed_service(federation="elsewhere", uid="uid-0"), False, id="another-federation-old"
+        ),
+        pytest.param(observed_service(owner=None, uid="uid-1"), False, id="uid-alone-proves-nothing"),
+        pytest.param(observed_service(owner=("mynamespace", "other"), uid="uid-0"), False, id="other-old"),
         pytest.param(observed_service(name="nginx2"), False, id="another-name"),
     ],
 )
 def test_is_owned_by(observed: ObservedService, owned: bool) -> None:
     assert is_owned_by(observed, "myfederation", "mynamespace", "nginx", "uid-1") is owned
+
+
+@pytest.mark.parametrize(
+    ("uid", "adopted"),
+    [("uid-1", False), ("uid-0", True), (None, False)],
+    ids=["written-by-this-object", "left-by-a-predecessor", "no-uid-annotation"],
+)
+def test_is_adopted_reads_the_uid_hint(uid: str | None, adopted: bool) -> None:
+    assert is_adopted(observed_service(uid=uid), "uid-1") is adopted
+
+
+def test_a_predecessors_service_is_in_sync_though_its_uid_annotation_differs() -> None:
+    # What the predecessor (uid-0) wrote, as the member holds it, against what the successor (uid-1) renders.
+    left = render_member_service(
+        federation="myfederation",
+        namespace="mynamespace",
+        name="nginx",
+        owner_uid="uid-0",
+        template=template(),
+    )
+    assert left["metadata"]["annotations"][ANNOTATION_OWNER_UID] == "uid-0"
+    assert is_in_sync(left, render())
+    # Any other difference still counts.
+    changed = copy.deepcopy(left)
+    changed["spec"]["ports"][0]["port"] = 8080
+    assert not is_in_sync(changed, render())
 
 
 # --- properties ---------------------------------------------------------------------------------------------
