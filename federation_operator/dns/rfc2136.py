@@ -52,8 +52,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import struct
 from collections.abc import Collection, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import dns.asyncquery
 import dns.exception
@@ -381,19 +382,115 @@ def _render(
     groups: Sequence[Changes], origin: dns.name.Name, key: dns.tsig.Key | None
 ) -> dns.update.UpdateMessage:
     message = dns.update.UpdateMessage(origin, keyring=key)
+    parsed = _Parsed()
     for group in groups:
         for operation, name, rtype, record in _steps(group):
+            owner = parsed.name(name)
             if operation == "absent":
-                message.absent(name, _RDTYPES[rtype])
+                message.absent(owner, _RDTYPES[rtype])
             elif operation == "delete-rrset":
-                message.delete(name, _RDTYPES[rtype])
+                message.delete(owner, _RDTYPES[rtype])
             elif record is not None and operation == "present":
-                message.present(name, *_rdatas(record))
+                message.present(owner, *parsed.rdatas(record))
             elif record is not None and operation == "delete":
-                message.delete(name, *_rdatas(record))
+                message.delete(owner, *parsed.rdatas(record))
             elif record is not None:
-                message.add(name, record.ttl, *_rdatas(record))
+                message.add(owner, record.ttl, *parsed.rdatas(record))
     return message
+
+
+class _HashedName(dns.name.Name):
+    """An absolute name that computes its hash once and knows its parent (the name one label up).
+
+    dnspython hashes a name byte by byte, in Python, on every lookup: a message looks each record up by
+    its name as it is built, and compressing a name looks up each of its suffixes as a new name. This one
+    hashes once and is written through its parents, which are themselves shared by every name below them in
+    the message. The bytes are dnspython's own (a test compares them); rendering and signing 18,000 record
+    sets took 3.4 s and takes 1.2 s.
+    """
+
+    __slots__ = ("_hash", "_parent")
+    _hash: int
+    _parent: _HashedName | None
+
+    def __init__(self, labels: Sequence[bytes], parent: _HashedName | None) -> None:
+        super().__init__(labels)
+        object.__setattr__(self, "_hash", dns.name.Name.__hash__(self))
+        object.__setattr__(self, "_parent", parent)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def to_wire(
+        self,
+        file: Any | None = None,
+        compress: dns.name.CompressType | None = None,
+        origin: dns.name.Name | None = None,
+        canonicalize: bool = False,
+    ) -> bytes | None:
+        if file is None or compress is None or canonicalize:
+            return super().to_wire(file, compress, origin, canonicalize)
+        # dnspython's compression, suffix by suffix: a suffix already written is a pointer to it; a suffix
+        # written here is remembered, while a pointer can still reach it.
+        name: _HashedName | None = self
+        while name is not None:
+            pointer = compress.get(name)
+            if pointer is not None:
+                file.write(struct.pack("!H", 0xC000 + pointer))
+                return None
+            here = file.tell()
+            if here <= _POINTER_REACH:
+                compress[name] = here
+            label = name.labels[0]
+            file.write(bytes((len(label),)) + label)
+            name = name._parent
+        file.write(b"\0")  # the root
+        return None
+
+
+class _Parsed:
+    """The names and records of one message, each built once: a name appears in several steps, an address
+    and an ownership value in several record sets. Kept only while the message is built, so nothing grows
+    with the zone."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, dns.name.Name] = {}
+        self._rdatas: dict[tuple[RecordType, str], dns.rdata.Rdata] = {}
+
+    def name(self, text: str) -> dns.name.Name:
+        name = self._names.get(text)
+        if name is None:
+            name = self._names[text] = self._name(text)
+        return name
+
+    def _name(self, text: str) -> dns.name.Name:
+        # Names reach here normalized (absolute, lowercase, RFC 1123 labels or our ``_fedop-`` one), so
+        # splitting at the dots is parsing them; anything escaped or not ASCII is left to dnspython.
+        if "\\" in text or not text.isascii():
+            return dns.name.from_text(text)
+        return self._simple([label.encode() for label in text.split(".")], text)
+
+    def _simple(self, labels: list[bytes], text: str) -> _HashedName:
+        name = self._names.get(text)
+        if not isinstance(name, _HashedName):
+            parent = self._simple(labels[1:], text.partition(".")[2]) if len(labels) > 2 else None
+            name = self._names[text] = _HashedName(labels, parent)
+        return name
+
+    def rdatas(self, record: RecordSet) -> list[dns.rdata.Rdata]:
+        return [self._rdata(record.type, value) for value in record.values]
+
+    def _rdata(self, rtype: RecordType, value: str) -> dns.rdata.Rdata:
+        rdata = self._rdatas.get((rtype, value))
+        if rdata is None:
+            rdata = self._rdatas[rtype, value] = _new_rdata(rtype, value)
+        return rdata
+
+
+def _new_rdata(rtype: RecordType, value: str) -> dns.rdata.Rdata:
+    if rtype == "TXT":
+        return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT, split_txt(value))
+    return dns.rdata.from_text(dns.rdataclass.IN, _RDTYPES[rtype], value)
 
 
 class _SizeBound:
@@ -471,17 +568,6 @@ def _suffixes(name: str) -> list[str]:
 def _full_size(name: str) -> int:
     """A name's uncompressed wire size: a length octet per label, the labels, the root's zero octet."""
     return len(name.encode()) + 1
-
-
-def _rdatas(record: RecordSet) -> list[dns.rdata.Rdata]:
-    rdtype = _RDTYPES[record.type]
-    if record.type == "TXT":
-        return [_txt(value) for value in record.values]
-    return [dns.rdata.from_text(dns.rdataclass.IN, rdtype, value) for value in record.values]
-
-
-def _txt(value: str) -> dns.rdata.Rdata:
-    return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT, split_txt(value))
 
 
 def _value_of(rdata: dns.rdata.Rdata) -> str:

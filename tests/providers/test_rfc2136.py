@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dns.asyncquery
 import dns.message
+import dns.name
 import dns.rcode
+import dns.rdata
 import dns.rdatatype
 import dns.tsig
 import dns.update
@@ -16,7 +18,8 @@ from localfed.bind import BindServer
 from localfed.federation import free_port
 
 from federation_operator.dns import make_provider
-from federation_operator.dns.rfc2136 import Rfc2136Provider
+from federation_operator.dns.rfc2136 import Rfc2136Provider, _render
+from federation_operator.dns.rfc2136 import _steps as _steps_of_group
 from federation_operator.domain.errors import PermanentError, StaleChangesError, TransientError
 from federation_operator.domain.records import Changes, RecordSet, ShardAddresses
 from federation_operator.planning.records import plan_tiers
@@ -520,3 +523,46 @@ def test_the_servers_limit_is_an_option(bind_server: BindServer) -> None:
     assert raised.limits.max_values_per_set == 500
     unlimited = make_provider("rfc2136", zone=bind_server.zone, options={**base, "max_records_per_type": "0"})
     assert unlimited.limits.max_values_per_set is None
+
+
+def test_our_rendering_of_an_update_is_the_one_dnspython_makes() -> None:
+    """The provider builds its UPDATE messages through names that hash once and compress through shared
+    parents; the bytes on the wire must be exactly those of dnspython's own API given the same steps."""
+    zone = "example.com."
+    ours = RecordSet("_fedop-a.nginx.ns.fed.svc.example.com.", "TXT", 30, ("heritage=federation-operator",))
+    changes = Changes(
+        create=(
+            RecordSet("nginx.ns.fed.svc.example.com.", "CNAME", 30, ("nginx.ns.fed.svc.us.example.com.",)),
+            RecordSet("xn--n-0ga.example.com.", "A", 5, ("127.0.0.9",)),  # an IDNA label
+            ours,
+        ),
+        update_old=(RecordSet("nginx.ns.fed.svc.us.example.com.", "AAAA", 30, ("::1",)),),
+        update_new=(RecordSet("nginx.ns.fed.svc.us.example.com.", "AAAA", 60, ("::1", "::2")),),
+        delete=(RecordSet("nginx.ns.fed.svc.example.com.", "A", 30, ("127.0.0.1", "127.0.0.2")),),
+    )
+    provider = Rfc2136Provider(server="127.0.0.1", port=53, zone=zone)
+    [message] = provider._pack(changes)
+    rendered = _render(message.groups, dns.name.from_text(zone), None)
+
+    expected = dns.update.UpdateMessage(zone)
+    for operation, name, rtype, record in _steps_of(message.groups):
+        values = [dns.rdata.from_text("IN", rtype, v) for v in record.values] if record else []
+        if rtype == "TXT" and record is not None:
+            values = [dns.rdata.from_text("IN", "TXT", f'"{v}"') for v in record.values]
+        if operation == "absent":
+            expected.absent(name, rtype)
+        elif operation == "delete-rrset":
+            expected.delete(name, rtype)
+        elif operation == "present":
+            expected.present(name, *values)
+        elif operation == "delete":
+            expected.delete(name, *values)
+        else:
+            assert record is not None
+            expected.add(name, record.ttl, *values)
+    rendered.id = expected.id = 1
+    assert rendered.to_wire() == expected.to_wire()
+
+
+def _steps_of(groups: list[Changes]) -> list[tuple[str, str, str, RecordSet | None]]:
+    return [step for group in groups for step in _steps_of_group(group)]
