@@ -75,11 +75,19 @@ build_helm() {
 }
 
 build_kind() { GOBIN="$1" go install -ldflags "-s -w" "sigs.k8s.io/kind@$KIND_VERSION" && mv "$1/kind" "$1/kind-$KIND_VERSION"; }
+# Module tag v0.3XX.Y is Prometheus v3.XX.Y; the ldflag makes `promtool --version` report that release.
+build_promtool() {
+  local tag="${PROMTOOL_VERSION#v0.}"
+  local release="3.$((${tag%%.*} - 300)).${tag#*.}"
+  GOBIN="$1" go install -ldflags "-s -w -X github.com/prometheus/common/version.Version=$release" \
+    "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION" && mv "$1/promtool" "$1/promtool-$PROMTOOL_VERSION"
+}
 
 install_one etcd build_etcd
 install_one kwok build_kwok
 install_one helm build_helm
 install_one "kind-$KIND_VERSION" build_kind
+install_one "promtool-$PROMTOOL_VERSION" build_promtool
 
 log "binaries ready in $bin_dir"
 "$bin_dir/kube-apiserver" --version
