@@ -72,4 +72,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.metrics.serviceMonitor.enabled (not .Values.metrics.enabled) }}
 {{- fail "metrics.serviceMonitor.enabled needs metrics.enabled=true" }}
 {{- end }}
+{{- if and .Values.metrics.prometheusRule.enabled (not .Values.metrics.enabled) }}
+{{- fail "metrics.prometheusRule.enabled needs metrics.enabled=true" }}
+{{- end }}
+{{- if and .Values.metrics.dashboard.enabled (not .Values.metrics.enabled) }}
+{{- fail "metrics.dashboard.enabled needs metrics.enabled=true" }}
+{{- end }}
+{{- end }}
+
+{{/* The series of this release's operator, as Prometheus scrapes them through the metrics Service (a
+ServiceMonitor names a target's job after its Service). */}}
+{{- define "federation-operator.metricsSelector" -}}
+job="{{ include "federation-operator.fullname" . }}-metrics",namespace="{{ .Release.Namespace }}"
 {{- end }}
