@@ -3,8 +3,10 @@
 ``join CONTEXT`` gives the operator least-privilege access to the member behind a kubeconfig context (a
 ServiceAccount bound to a ClusterRole over Services, EndpointSlices, Namespaces and Nodes read), stores the
 minted token in the host cluster and creates the MemberCluster; ``unjoin`` undoes it; ``status`` shows every
-FederatedService with its shards, health and DNS names. Installed as the console scripts ``fedctl`` and
-``kubectl-fed`` (so ``kubectl fed join ...`` works); ``python -m federation_operator.cli`` runs it too.
+FederatedService with its shards, health and DNS names; ``backup`` and ``restore`` export the federation's
+host objects to one YAML stream and create them again in a rebuilt host cluster. Installed as the console
+scripts ``fedctl`` and ``kubectl-fed`` (so ``kubectl fed join ...`` works); ``python -m
+federation_operator.cli`` runs it too.
 
 Expected failures (unknown context, unreachable cluster, forbidden, bad flag) end with one line on stderr
 and a non-zero exit code: 1 failed, 2 bad usage, 3 ``unjoin`` left objects in an unreachable member.
@@ -15,9 +17,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 
+from federation_operator.cli.backup import BackupRequest, RestoreRequest, backup, restore
 from federation_operator.cli.context import Globals, open_kubeconfig, require_context
-from federation_operator.cli.errors import EXIT_ERROR, CliError
+from federation_operator.cli.errors import EXIT_ERROR, CliError, UsageError
 from federation_operator.cli.join import JoinRequest, join
 from federation_operator.cli.parser import build_parser, program_name
 from federation_operator.cli.registration import ProbeFlags, check_federation_name
@@ -93,6 +98,20 @@ def run(args: argparse.Namespace, prog: str) -> int:
             say,
             warn,
         )
+    if args.command == "backup":
+        request_backup = BackupRequest(args.output, args.include_credentials, tuple(args.secrets))
+        if request_backup.secrets and not request_backup.include_credentials:
+            raise UsageError("--secret adds credentials: give --include-credentials too")
+        # On stdout the backup is the output: the summary goes to stderr.
+        report = warn if request_backup.output is None else say
+        return backup(g, request_backup, lambda text: print(text, end="", flush=True), report, _now)
+    if args.command == "restore":
+        source = args.source
+
+        def read() -> str:
+            return sys.stdin.read() if source == "-" else Path(source).read_text()
+
+        return restore(g, RestoreRequest(source, dry_run=args.dry_run), say, warn, read)
     request_status = StatusRequest(
         name=args.name,
         namespace=args.service_namespace,
@@ -101,3 +120,7 @@ def run(args: argparse.Namespace, prog: str) -> int:
         output=args.output,
     )
     return status(g, request_status, lambda text: print(text, flush=True))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -310,4 +310,46 @@ def build_parser(prog: str = "fedctl") -> argparse.ArgumentParser:
     )
     status.add_argument("-o", "--output", choices=["table", "json"], default="table", help="output format")
     _global_flags(status, top=False, with_namespace=False)
+
+    backup = commands.add_parser(
+        "backup",
+        help="export the MemberClusters and FederatedServices (and credentials, if asked) to YAML",
+        description="Write every MemberCluster and FederatedService of the host cluster, with the Namespaces "
+        "they need, to one YAML stream: what was declared (spec, labels, annotations), never status, UIDs or "
+        "finalizers. Member Services and DNS records stay where they are: restored objects adopt them. "
+        "Credentials are left out unless --include-credentials.",
+    )
+    backup.add_argument(
+        "-f", "--file", dest="output", metavar="FILE", help="write to FILE (mode 0600), not stdout"
+    )
+    backup.add_argument(
+        "--include-credentials",
+        action="store_true",
+        help="also the Secrets the MemberClusters' secretRef names, and every --secret: the file then holds "
+        "credentials and must be kept secret",
+    )
+    backup.add_argument(
+        "--secret",
+        metavar="NAME",
+        dest="secrets",
+        action="append",
+        default=[],
+        help="with --include-credentials, one more Secret of the operator's namespace to include, e.g. the "
+        "DNS credentials (repeatable)",
+    )
+    _global_flags(backup, top=False)
+
+    restore = commands.add_parser(
+        "restore",
+        help="create the objects of a backup in a host cluster (existing ones are left as they are)",
+        description="Create the Namespaces, Secrets, MemberClusters and FederatedServices of a fedctl backup "
+        "in the host cluster, in that order; an object that exists already is left as it is and reported. "
+        "The CRDs must be installed. Start the operator afterwards: it adopts the member Services and DNS "
+        "records the restored objects owned, writing nothing when nothing changed.",
+    )
+    restore.add_argument(
+        "-f", "--file", dest="source", metavar="FILE", required=True, help="the backup ('-': stdin)"
+    )
+    restore.add_argument("--dry-run", action="store_true", help="only list what would be created")
+    _global_flags(restore, top=False)
     return parser
