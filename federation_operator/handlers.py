@@ -1,8 +1,9 @@
-"""The kopf handlers: thin wiring between kopf's watches of the host cluster and the operator's parts.
+"""The kopf handlers: thin wiring between kopf and the operator's parts.
 
-- FederatedService events update the in-memory store and mark the object dirty; reconcile workers (started
-  at start-up) do the work, so bursts coalesce. Deletion runs behind our finalizer and removes the member
-  Services we own.
+- Start-up builds the parts: the work queue and its reconcile workers, the member cache, the DNS publisher,
+  the event poster, and the FederatedService watch (our own list+watch of the host, not kopf's: see
+  ``controllers/host_watch.py``), which feeds the store and marks objects dirty so bursts coalesce.
+  Deletion runs behind our finalizer, kept by the controller.
 - Each MemberCluster gets a daemon (its supervisor: credentials, shared watches, probes, status).
 
 Our own errors become kopf's here and only here.
@@ -18,7 +19,7 @@ import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import kopf
 from kubernetes import client
@@ -28,6 +29,7 @@ from federation_operator.controllers.federated_service import (
     FederatedServiceController,
     FederatedServiceStore,
 )
+from federation_operator.controllers.host_watch import FederatedServiceWatch
 from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.controllers.member_calls import MemberCalls
 from federation_operator.controllers.member_cluster import MemberSupervisor
@@ -38,10 +40,12 @@ from federation_operator.dns.factory import make_provider
 from federation_operator.dns.provider import DnsProvider
 from federation_operator.dns.publisher import Publisher
 from federation_operator.domain.errors import FederationError, PermanentError, TransientError
-from federation_operator.domain.keys import GROUP, VERSION, Key
+from federation_operator.domain.keys import FINALIZER, GROUP, VERSION, Key
 from federation_operator.domain.records import ProviderLimits
 from federation_operator.domain.specs import DnsDefaults
 from federation_operator.kube import host
+from federation_operator.kube.events import EventPoster
+from federation_operator.observability.events import EventSink
 from federation_operator.observability.metrics import Metrics
 from federation_operator.planning.reconcile import Federation
 from federation_operator.settings import Settings
@@ -67,6 +71,9 @@ class Runtime:
     publisher_task: asyncio.Task[None] | None = None
     collector_task: asyncio.Task[None] | None = None
     credentials_task: asyncio.Task[None] | None = None  # follows the DNS credentials Secret
+    events: EventPoster | None = None
+    events_task: asyncio.Task[None] | None = None
+    watch: FederatedServiceWatch | None = None
     metrics: Metrics = field(default_factory=Metrics)
     gate: ShutdownGate = field(default_factory=ShutdownGate)
     # Set (with the signal) to tell kopf to stop, once our own signal handlers have closed the gate.
@@ -74,9 +81,12 @@ class Runtime:
     signals_armed: bool = False
 
 
-def _emit(body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
-    # kopf only reads apiVersion, kind and metadata from the body to build the event's object reference.
-    kopf.event(cast(kopf.Body, body), type=kind, reason=reason, message=message)
+def _emitter(runtime: Runtime) -> EventSink:
+    def emit(body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
+        if runtime.events is not None:
+            runtime.events.emit(body, kind, reason, message)
+
+    return emit
 
 
 def _runtime(memo: kopf.Memo) -> Runtime:
@@ -91,8 +101,10 @@ def _arm_signals(runtime: Runtime) -> None:
     """Take SIGTERM/SIGINT over from kopf: close the shutdown gate first, then let kopf stop.
 
     kopf installs its own handlers while it starts its tasks, and the startup activity may run before it
-    has; resource handlers run only once startup is over, so the first of them replaces kopf's. Before one
-    has run there is nothing to protect: no reconcile, no member and no DNS round exists yet.
+    has. So ours are installed later: when the FederatedService watch has come back with its first list
+    (a round trip to the host cluster after start-up), or at the first MemberCluster handler (which kopf
+    runs only once start-up is over), whichever comes first. Before then there is nothing to protect: no
+    member is connected and no DNS round has gone out.
     """
     if runtime.signals_armed:
         return
@@ -115,8 +127,8 @@ def _arm_signals(runtime: Runtime) -> None:
 
 class NoDiffBase(kopf.DiffBaseStorage):
     """kopf keeps each object's last handled spec (its "diff base") to tell creations from updates. We have
-    no creation, update or resume handlers — every event goes through the work queue — so there is nothing
-    to compare, and storing it would cost one PATCH per object. Deletion does not depend on it."""
+    no creation, update or resume handlers, so there is nothing to compare, and storing it would cost one
+    PATCH per object. Deletion does not depend on it."""
 
     def build(
         self, *, body: kopf.Body, extra_fields: Iterable[kopf.FieldSpec] | None = None
@@ -152,7 +164,7 @@ def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
 async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
     # Our bookkeeping lives in annotations under our own prefix; the status belongs to the CRD's schema.
-    settings.persistence.finalizer = "fedop.io/cleanup"
+    settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="fedop.io")
     settings.persistence.diffbase_storage = NoDiffBase()
     # Only warnings from kopf's own handler bookkeeping become events; ours are posted explicitly.
@@ -166,6 +178,10 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
 
     loop = asyncio.get_running_loop()
     loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(runtime.settings.io_threads, "fedop-io"))
+    runtime.events = EventPoster(
+        runtime.host_api, component=settings.posting.reporting_component, instance=socket.gethostname()
+    )
+    runtime.events_task = asyncio.create_task(runtime.events.run(), name="event-poster")
     queue: WorkQueue[Key] = WorkQueue(loop)
     runtime.queue = queue
     runtime.metrics.track_workqueue(queue.__len__)
@@ -208,7 +224,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         registry=runtime.registry,
         store=runtime.store,
         host_api=runtime.host_api,
-        emit=_emit,
+        emit=_emitter(runtime),
         publisher=publisher,
         metrics=runtime.metrics,
         # A MemberCluster refused as a duplicate of an older one never connects: DNS must not wait for it.
@@ -235,6 +251,21 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         )
     except FederationError as exc:  # the MemberCluster events fill it in shortly anyway
         log.warning("could not list MemberClusters at start-up: %s", exc)
+    controller = runtime.controller
+    runtime.workers = [
+        asyncio.create_task(_work(queue, controller, runtime.metrics, runtime.gate), name=f"reconcile-{i}")
+        for i in range(config.workers)
+    ]
+    runtime.watch = FederatedServiceWatch(
+        runtime.host_api,
+        store=runtime.store,
+        queue=queue,
+        ours=controller.written_status,
+        forget=controller.forget,
+        # By the time a list has come back, kopf has long installed its signal handlers: ours replace them.
+        on_synced=lambda: _arm_signals(runtime),
+    )
+    runtime.watch.start()
 
 
 async def _start_publisher(runtime: Runtime, queue: WorkQueue[Key]) -> Publisher | None:
@@ -294,28 +325,22 @@ async def _start_publisher(runtime: Runtime, queue: WorkQueue[Key]) -> Publisher
     return publisher
 
 
-def _ensure_workers(runtime: Runtime) -> None:
-    """Start the reconcile workers from inside a handler: tasks inherit its context, which is where
-    kopf keeps what `kopf.event` needs (startup activities run without it)."""
-    if runtime.workers or runtime.queue is None or runtime.controller is None:
-        return
-    runtime.workers = [
-        asyncio.create_task(
-            _work(runtime.queue, runtime.controller, runtime.metrics, runtime.gate), name=f"reconcile-{i}"
-        )
-        for i in range(runtime.settings.workers)
-    ]
-
-
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
     runtime.gate.close("operator cleanup")
+    if runtime.watch is not None:
+        runtime.watch.stop()
     tasks = [
         *runtime.workers,
         *(
             task
-            for task in (runtime.publisher_task, runtime.collector_task, runtime.credentials_task)
+            for task in (
+                runtime.publisher_task,
+                runtime.collector_task,
+                runtime.credentials_task,
+                runtime.events_task,
+            )
             if task is not None
         ),
     ]
@@ -355,51 +380,6 @@ async def _work(
         metrics.observe_reconcile(time.perf_counter() - started, ok=ok)
         if delay is not None:
             queue.add_after(key, delay)
-
-
-# --- FederatedService ---------------------------------------------------------------------------------------
-
-
-@kopf.on.event(GROUP, VERSION, FSVC)
-async def federated_service_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    runtime = _runtime(memo)
-    _arm_signals(runtime)
-    if runtime.queue is None:
-        return
-    _ensure_workers(runtime)
-    if event.get("type") == "DELETED":
-        key = (str(body.metadata.namespace), str(body.metadata.name))
-        runtime.store.remove(key)
-        if runtime.controller is not None:
-            runtime.controller.forget(key)
-        return
-    # The raw object (a plain dict from the watch stream), not kopf's read-only view of it. An event that
-    # only echoes our own status write (or kopf's finalizer) would re-plan the same thing: not queued.
-    controller = runtime.controller
-    key, changed = runtime.store.put(
-        event["object"], ours=controller.written_status if controller is not None else lambda _key: None
-    )
-    if changed:
-        runtime.queue.add(key)
-
-
-@kopf.on.delete(GROUP, VERSION, FSVC)
-async def federated_service_deleted(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    runtime = _runtime(memo)
-    _arm_signals(runtime)
-    assert runtime.controller is not None
-    try:
-        skipped = await runtime.controller.cleanup(body)
-    except TransientError as exc:
-        raise kopf.TemporaryError(str(exc), delay=5) from exc
-    except PermanentError as exc:
-        raise kopf.PermanentError(str(exc)) from exc
-    for cluster in skipped:
-        kopf.warn(
-            body,
-            reason="CleanupSkipped",
-            message=f"{cluster} is not reachable; its Service {body.metadata.name} was left in place",
-        )
 
 
 # --- MemberCluster ------------------------------------------------------------------------------------------
@@ -444,7 +424,7 @@ async def member_cluster_daemon(
         body=body,
         registry=runtime.registry,
         host_api=runtime.host_api,
-        emit=_emit,
+        emit=_emitter(runtime),
         metrics=runtime.metrics,
     )
 

@@ -18,7 +18,7 @@ import asyncio
 import datetime
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -30,7 +30,7 @@ from federation_operator.controllers.member_calls import MemberCalls
 from federation_operator.controllers.shutdown import ShutdownGate
 from federation_operator.dns.publisher import Publisher
 from federation_operator.domain.errors import InvalidSpecError, PermanentError, TransientError
-from federation_operator.domain.keys import Key
+from federation_operator.domain.keys import FINALIZER, Key
 from federation_operator.domain.members import ClusterInfo
 from federation_operator.domain.specs import FederatedServiceSpec, parse_federated_service_spec
 from federation_operator.domain.status import FederatedServiceStatus
@@ -67,6 +67,8 @@ log = logging.getLogger(__name__)
 
 # How long a status write may wait for the DNS provider's answer to records just submitted.
 STATUS_DEFER_SECONDS = 1.0
+# When a finalizer write found the object changed: again this soon, with the version the watch brought.
+FINALIZER_RETRY_SECONDS = 0.5
 
 
 class FederatedServiceStore:
@@ -93,6 +95,25 @@ class FederatedServiceStore:
             stored["status"] = written
         self._bodies[key] = stored
         return key, previous is None or _essence(previous) != _essence(stored) or not echo
+
+    def replace(
+        self,
+        bodies: Iterable[Mapping[str, Any]],
+        ours: Callable[[Key], Mapping[str, Any] | None] = lambda _key: None,
+    ) -> tuple[list[Key], list[Key]]:
+        """Keep exactly ``bodies`` (a complete list); returns the keys a reconcile has anything new to read
+        in (as :meth:`put` decides) and the keys of objects gone."""
+        listed: set[Key] = set()
+        news: list[Key] = []
+        for body in bodies:
+            key, changed = self.put(body, ours)
+            listed.add(key)
+            if changed:
+                news.append(key)
+        gone = [key for key in self._bodies if key not in listed]
+        for key in gone:
+            del self._bodies[key]
+        return news, gone
 
     def remove(self, key: Key) -> None:
         self._bodies.pop(key, None)
@@ -182,8 +203,17 @@ class FederatedServiceController:
     async def reconcile(self, key: Key) -> float | None:
         """Bring members, DNS and status in line with the FederatedService; returns a retry delay or None."""
         body = self.store.get(key)
-        if body is None or body["metadata"].get("deletionTimestamp") or self.gate.is_closed():
-            return None  # gone, or the delete handler is cleaning up, or we are stopping
+        if body is None or self.gate.is_closed():
+            return None  # gone, or we are stopping
+        meta = body["metadata"]
+        if meta.get("deletionTimestamp"):
+            return await self._finalize(key, body)
+        if FINALIZER not in (meta.get("finalizers") or ()):
+            # Before anything is written for it: its deletion must find what to remove.
+            held = await self._hold(key, body)
+            if held is None:
+                return FINALIZER_RETRY_SECONDS  # changed meanwhile: again, with the version the watch brings
+            body = held
         observation = self._observe(key, body)
         federation = self._current_federation()
         members = plan_member_writes(observation, federation)
@@ -411,6 +441,53 @@ class FederatedServiceController:
             self.metrics.count_member_write(cluster, verb)
 
     # --- deletion ----------------------------------------------------------------------------------------
+
+    async def _hold(self, key: Key, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Add our finalizer; returns the object as written (kept in the store), or None if it changed."""
+        namespace, name = key
+        meta = body["metadata"]
+        self.gate.check(f"adding the finalizer of {namespace}/{name}")
+        written = await asyncio.to_thread(
+            host.patch_federated_service_finalizers,
+            self.host_api,
+            namespace,
+            name,
+            [*(meta.get("finalizers") or ()), FINALIZER],
+            str(meta.get("resourceVersion") or ""),
+        )
+        if written is not None:
+            self.store.put(written, ours=self.written_status)
+        return written
+
+    async def _finalize(self, key: Key, body: Mapping[str, Any]) -> float | None:
+        """A FederatedService being deleted: clean up, then release it (remove our finalizer)."""
+        meta = body["metadata"]
+        finalizers = list(meta.get("finalizers") or ())
+        if FINALIZER not in finalizers:
+            return None  # not held by us (any more): its deletion event ends our part
+        try:
+            skipped = await self.cleanup(body)
+        except PermanentError as exc:
+            self.events.report(body, "cleanup", "Warning", "CleanupFailed", str(exc))
+            raise  # retried with backoff: a member that refuses now may not later
+        for cluster in skipped:
+            self.events.post(
+                body,
+                "Warning",
+                "CleanupSkipped",
+                f"{cluster} is not reachable; its Service {key[1]} was left in place",
+            )
+        namespace, name = key
+        self.gate.check(f"releasing {namespace}/{name}")
+        released = await asyncio.to_thread(
+            host.patch_federated_service_finalizers,
+            self.host_api,
+            namespace,
+            name,
+            [f for f in finalizers if f != FINALIZER],
+            str(meta.get("resourceVersion") or ""),
+        )
+        return None if released is not None else FINALIZER_RETRY_SECONDS
 
     async def cleanup(self, body: Mapping[str, Any]) -> list[str]:
         """Remove this FederatedService's Services from every member; returns clusters that were skipped.

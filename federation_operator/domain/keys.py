@@ -9,11 +9,14 @@ from typing import Any
 
 from federation_operator.domain.members import LABEL_FEDERATION, LABEL_OWNER_NAME, LABEL_OWNER_NAMESPACE
 
-__all__ = ["GROUP", "VERSION", "Key", "object_key", "owner_key", "thaw"]
+__all__ = ["FINALIZER", "GROUP", "VERSION", "Key", "object_key", "owner_key", "thaw"]
 
 # The custom resources' API group and version (crds/).
 GROUP = "fedop.io"
 VERSION = "v1alpha1"
+
+# Held on every FederatedService until its member Services and DNS records are removed.
+FINALIZER = "fedop.io/cleanup"
 
 # (namespace, name) of an object; the namespace is "" for cluster-scoped ones (a MemberCluster).
 Key = tuple[str, str]

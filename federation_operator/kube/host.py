@@ -1,4 +1,4 @@
-"""I/O against the host cluster (other than kopf's own watching): Secrets, and status of our resources.
+"""I/O against the host cluster (other than the watches): Secrets, finalizers and status of our resources.
 
 Blocking calls on the synchronous kubernetes client; the async code runs them with `asyncio.to_thread`.
 Failures are mapped to our errors by the one classification (:mod:`federation_operator.kube.errors`): 429,
@@ -8,7 +8,7 @@ every 5xx and connection trouble are transient, the rest is permanent.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -18,17 +18,20 @@ from kubernetes.client.exceptions import ApiException
 from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.keys import GROUP, VERSION
 from federation_operator.kube.errors import TRANSPORT_ERRORS, api_error
+from federation_operator.kube.transport import api_path, response_error, send_request
 
 __all__ = [
     "build_host_client",
     "fetch_member_cluster_names",
     "fetch_secret_data",
+    "patch_federated_service_finalizers",
     "patch_federated_service_status",
     "patch_member_cluster_status",
 ]
 
 # The client would send a list body as a merge patch; say explicitly that it is a JSON patch.
 JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
 
 
 def build_host_client(kubeconfig: Path | None, context: str | None) -> client.ApiClient:
@@ -89,6 +92,29 @@ def fetch_federated_service_uids(api: client.ApiClient) -> dict[tuple[str, str],
     }
 
 
+def patch_federated_service_finalizers(
+    api: client.ApiClient, namespace: str, name: str, finalizers: list[str], resource_version: str
+) -> dict[str, Any] | None:
+    """Set the FederatedService's finalizers, if it is still at ``resource_version``; returns it as written,
+    or None when it changed meanwhile (409) or is gone (404): the caller looks again at the newer version."""
+    what = f"updating finalizers of FederatedService {namespace}/{name}"
+    patch = {"metadata": {"finalizers": finalizers, "resourceVersion": resource_version}}
+    response = send_request(
+        api,
+        "PATCH",
+        api_path(f"{GROUP}/{VERSION}", "federatedservices", name, namespace),
+        what=what,
+        body=patch,
+        content_type=MERGE_PATCH,
+    )
+    if response.status in (404, 409):
+        return None
+    if response.status >= 300:
+        raise response_error(response, what)
+    written: dict[str, Any] = response.json()
+    return written
+
+
 def _status_patch(status: Mapping[str, Any]) -> list[dict[str, Any]]:
     # A JSON patch replacing the whole status: a merge patch could not remove fields that went away.
     return [{"op": "add", "path": "/status", "value": dict(status)}]
@@ -98,34 +124,29 @@ def patch_federated_service_status(
     api: client.ApiClient, namespace: str, name: str, status: Mapping[str, Any]
 ) -> None:
     _write_status(
+        api,
+        api_path(f"{GROUP}/{VERSION}", "federatedservices", name, namespace, sub="status"),
         f"updating status of FederatedService {namespace}/{name}",
-        lambda: client.CustomObjectsApi(api).patch_namespaced_custom_object_status(
-            GROUP,
-            VERSION,
-            namespace,
-            "federatedservices",
-            name,
-            _status_patch(status),
-            _content_type=JSON_PATCH,
-        ),
+        status,
     )
 
 
 def patch_member_cluster_status(api: client.ApiClient, name: str, status: Mapping[str, Any]) -> None:
     _write_status(
+        api,
+        api_path(f"{GROUP}/{VERSION}", "memberclusters", name, sub="status"),
         f"updating status of MemberCluster {name}",
-        lambda: client.CustomObjectsApi(api).patch_cluster_custom_object_status(
-            GROUP, VERSION, "memberclusters", name, _status_patch(status), _content_type=JSON_PATCH
-        ),
+        status,
     )
 
 
-def _write_status(what: str, patch: Callable[[], object]) -> None:
-    try:
-        patch()
-    except ApiException as exc:
-        if exc.status == 404:
-            return  # deleted meanwhile: nothing to report on
-        raise api_error(what, exc) from exc
-    except TRANSPORT_ERRORS as exc:
-        raise api_error(what, exc) from exc
+def _write_status(api: client.ApiClient, path: str, what: str, status: Mapping[str, Any]) -> None:
+    # Raw JSON both ways: the generated client's (de)serialization of a custom object costs more than the
+    # request itself, and a status is written for every change of every FederatedService.
+    response = send_request(
+        api, "PATCH", path, what=what, body=_status_patch(status), content_type=JSON_PATCH
+    )
+    if response.status == 404:
+        return  # deleted meanwhile: nothing to report on
+    if response.status >= 300:
+        raise response_error(response, what)

@@ -105,3 +105,23 @@ def test_the_store_keeps_no_managed_fields_and_leaves_the_watched_object_alone()
         "metadata": {k: v for k, v in snapshot["metadata"].items() if k != "managedFields"},
     }
     assert original == snapshot
+
+
+def test_a_relist_keeps_exactly_what_was_listed_and_names_the_news_and_the_gone() -> None:
+    store = FederatedServiceStore()
+    store.put(body())
+    store.put(body(metadata__name="kept"))
+    store.put(body(metadata__name="deleted-while-away"))
+
+    news, gone = store.replace(
+        [body(metadata__name="kept"), body(spec__ports=[{"port": 81}]), body(metadata__name="new")]
+    )
+
+    assert sorted(news) == [("mynamespace", "new"), ("mynamespace", "nginx")]  # "kept" is unchanged
+    assert gone == [("mynamespace", "deleted-while-away")]
+    assert sorted(store.known()) == [
+        ("mynamespace", "kept"),
+        ("mynamespace", "new"),
+        ("mynamespace", "nginx"),
+    ]
+    assert store.get(("mynamespace", "deleted-while-away")) is None

@@ -1,0 +1,105 @@
+"""The host cluster's FederatedServices, as the operator sees them: one list+watch (the same shared
+informer the members' Services and EndpointSlices use, :mod:`federation_operator.kube.informer`) feeding
+the store, and the work queue with every object a reconcile has something new to read in.
+
+kopf handled this watch before, and its per-event processing (causes, handler selection, its own patches
+and bookkeeping for every event) cost more CPU than the reconciles themselves; the finalizer it kept is now
+the controller's (``FederatedServiceController._hold`` / ``_finalize``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kubernetes.client import ApiClient
+
+from federation_operator.controllers.federated_service import FederatedServiceStore
+from federation_operator.controllers.workqueue import WorkQueue
+from federation_operator.domain.keys import GROUP, VERSION, Key
+from federation_operator.kube.informer import MemberWatch, WatchedResource
+
+__all__ = ["FEDERATED_SERVICES", "FederatedServiceWatch"]
+
+log = logging.getLogger(__name__)
+
+FEDERATED_SERVICES = WatchedResource(f"{GROUP}/{VERSION}", "FederatedService", "federatedservices")
+
+
+class FederatedServiceWatch:
+    """Lists and watches every FederatedService in the host cluster until :meth:`stop`.
+
+    ``ours(key)`` is the status this operator last wrote for the object (an event only echoing it queues
+    nothing); ``forget(key)`` drops what the operator keeps about an object gone; ``on_synced`` runs on
+    the event loop after every complete list. Created on the event loop, which every callback runs on.
+    """
+
+    def __init__(
+        self,
+        api: ApiClient,
+        *,
+        store: FederatedServiceStore,
+        queue: WorkQueue[Key],
+        ours: Callable[[Key], Mapping[str, Any] | None],
+        forget: Callable[[Key], None],
+        on_synced: Callable[[], None] = lambda: None,
+        request_timeout: float = 30.0,
+    ) -> None:
+        self._store = store
+        self._queue = queue
+        self._ours = ours
+        self._forget = forget
+        self._on_synced = on_synced
+        loop = asyncio.get_running_loop()
+        self._watch = MemberWatch(
+            api,
+            FEDERATED_SERVICES,
+            label_selector="",
+            cluster="the host cluster",
+            on_event=_on_loop(loop, self._event),
+            on_relist=_on_loop(loop, self._relist),
+            on_synced=_on_loop(loop, self._on_synced),
+            on_error=lambda message: log.warning("watching FederatedServices: %s", message),
+            request_timeout=(5.0, request_timeout),
+            watch_timeout=300,
+        )
+
+    def start(self) -> None:
+        self._watch.start()
+
+    def stop(self) -> None:
+        """Stop the watch; returns at once (a list in flight ends within its own timeout)."""
+        self._watch.stop(timeout=0)
+
+    @property
+    def synced(self) -> bool:
+        return self._watch.synced
+
+    def _event(self, kind: str, obj: dict[str, Any]) -> None:
+        if kind == "DELETED":
+            meta = obj.get("metadata") or {}
+            key = (str(meta.get("namespace")), str(meta.get("name")))
+            self._store.remove(key)
+            self._forget(key)
+            return
+        key, changed = self._store.put(obj, ours=self._ours)
+        if changed:
+            self._queue.add(key)
+
+    def _relist(self, objects: list[dict[str, Any]]) -> None:
+        news, gone = self._store.replace(objects, ours=self._ours)
+        for key in gone:  # deleted while the watch was away
+            self._forget(key)
+        for key in news:
+            self._queue.add(key)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop, callback: Callable[..., None]) -> Callable[..., None]:
+    """``callback``, called from the watch's thread, run on the event loop."""
+
+    def hand_over(*args: Any) -> None:
+        loop.call_soon_threadsafe(callback, *args)
+
+    return hand_over

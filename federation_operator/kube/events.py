@@ -1,0 +1,128 @@
+"""Kubernetes events about our objects, posted in the background (what ``kubectl describe`` lists).
+
+:class:`EventPoster` is the operator's one event sink: ``emit`` renders a core/v1 Event and queues it, and
+:meth:`EventPoster.run` posts the queue in order, in a thread, one request at a time. Posting never holds up
+the reconcile that reports something, and a failed post is logged and dropped: events are help for people,
+never state. An object's events go to its namespace; a cluster-scoped object's (a MemberCluster's) to
+``default``, where ``kubectl describe`` looks for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes.client import ApiClient
+
+from federation_operator.domain.errors import FederationError
+from federation_operator.kube.transport import api_path, response_error, send_request
+
+__all__ = ["MAX_MESSAGE_LENGTH", "EventPoster", "render_event"]
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_LENGTH = 1024
+"""Longer messages are cut in the middle: the API server refuses an event whose message passes its limit,
+and the start (what) and the end (why) of a message say the most."""
+_CUT = " … "
+_CLUSTER_SCOPED_NAMESPACE = "default"
+
+
+def render_event(
+    body: Mapping[str, Any],
+    kind: str,
+    reason: str,
+    message: str,
+    *,
+    component: str,
+    instance: str,
+    now: datetime.datetime,
+    prefix: str = "fedop-",
+) -> dict[str, Any]:
+    """The core/v1 Event saying ``reason: message`` about the object ``body`` (only its apiVersion, kind
+    and metadata are read)."""
+    meta = body.get("metadata") or {}
+    namespace = meta.get("namespace") or _CLUSTER_SCOPED_NAMESPACE
+    if len(message) > MAX_MESSAGE_LENGTH:
+        half = (MAX_MESSAGE_LENGTH - len(_CUT)) // 2
+        message = message[:half] + _CUT + message[-half:]
+    stamp = now.isoformat()
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"namespace": namespace, "generateName": prefix},
+        "involvedObject": {
+            "apiVersion": body.get("apiVersion"),
+            "kind": body.get("kind"),
+            "name": meta.get("name"),
+            "namespace": namespace,
+            "uid": meta.get("uid"),
+        },
+        "type": kind,
+        "reason": reason,
+        "message": message,
+        "action": reason,
+        "source": {"component": component},  # the "From" column of `kubectl describe`
+        "reportingComponent": component,
+        "reportingInstance": instance,
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "eventTime": now.isoformat(timespec="microseconds"),
+        "count": 1,
+    }
+
+
+class EventPoster:
+    """Queues events (``emit``, on the event loop) and posts them in order (``run``, a task)."""
+
+    def __init__(self, api: ApiClient, *, component: str, instance: str, limit: int = 10_000) -> None:
+        self._api = api
+        self._component = component
+        self._instance = instance
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(limit)
+        self.posted = 0
+        self.dropped = 0
+
+    def emit(self, body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
+        """Queue the event (an :data:`~federation_operator.observability.events.EventSink`)."""
+        event = render_event(
+            body,
+            kind,
+            reason,
+            message,
+            component=self._component,
+            instance=self._instance,
+            now=datetime.datetime.now(datetime.UTC),
+        )
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            log.warning("event queue full: dropped %s %s about %s", kind, reason, _about(event))
+
+    async def run(self) -> None:
+        """Post queued events until cancelled."""
+        while True:
+            event = await self._queue.get()
+            try:
+                await asyncio.to_thread(self._post, event)
+                self.posted += 1
+            except FederationError as exc:
+                log.warning("could not post event %s about %s: %s", event["reason"], _about(event), exc)
+
+    def _post(self, event: dict[str, Any]) -> None:
+        namespace = event["metadata"]["namespace"]
+        what = f"posting event {event['reason']} about {_about(event)}"
+        response = send_request(
+            self._api, "POST", api_path("v1", "events", namespace=namespace), what=what, body=event
+        )
+        if response.status >= 300:
+            raise response_error(response, what)
+
+
+def _about(event: Mapping[str, Any]) -> str:
+    ref = event["involvedObject"]
+    return f"{ref['kind']} {ref['namespace']}/{ref['name']}"
