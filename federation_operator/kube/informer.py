@@ -1,4 +1,5 @@
-"""One shared list+watch of one resource kind in one member cluster, run in its own daemon thread.
+"""One shared list+watch of one resource kind in one cluster, run in its own daemon thread: each member's
+Services and EndpointSlices, and the host's FederatedServices.
 
 A :class:`MemberWatch` lists every object of its kind (across all namespaces, filtered by a label selector)
 and then watches for changes, handing raw JSON objects (camelCase, as ``kubectl get -o json`` prints them)
