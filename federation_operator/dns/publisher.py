@@ -149,6 +149,7 @@ class Publisher:
         self._reading: asyncio.Task[tuple[int | None, ZoneIndex]] | None = None
         self._changed_while_reading: set[str] = set()
         self._next_check = 0.0  # loop time of the next drift check
+        self._round_ended = float("-inf")  # loop time the last round ended: a zone busy until then
         self._fault: str | None = None
         self._backoff = BACKOFF_START
         self._transient_failures = 0  # in a row, since the provider last answered
@@ -491,8 +492,7 @@ class Publisher:
                 if self._stale:  # new credentials since the last read: read with them before planning
                     self._wake.set()
                     continue
-                # A short window lets a burst of changes (many shards flipping at once) share one plan.
-                await asyncio.sleep(self._coalesce)
+                await self._gather_burst()
                 # Frozen: only withdrawals (deleted FederatedServices, orphans) go through; the rest stays
                 # dirty.
                 allowed = self._withdrawn.keys() | self._collecting
@@ -500,11 +500,21 @@ class Publisher:
                 if not keys:
                     continue
                 await self._round(keys)
+                self._round_ended = asyncio.get_running_loop().time()
                 self._backoff = BACKOFF_START
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # every failure is retried: none may end the loop
                 await self._recover(exc)
+
+    async def _gather_burst(self) -> None:
+        """Let a burst of changes (many shards flipping at once) share one plan: a window of
+        ``coalesce_seconds`` while the zone is busy (a round ended less than that ago). The first change
+        after a quiet spell goes out at once, since a lone failover should not wait for company; whatever
+        follows it arrives while its round is out and makes the next round's plan."""
+        since = asyncio.get_running_loop().time() - self._round_ended
+        # Even at once, the reconciles already runnable (one event's siblings) submit first.
+        await asyncio.sleep(self._coalesce if since < self._coalesce else 0)
 
     async def _keep_current(self) -> bool:
         """Read the zone if the index is stale, or check it for drift when due; False when stopping."""
