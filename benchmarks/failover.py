@@ -11,8 +11,9 @@ credentials and the members, starts the operator as a process with its default s
 to the federation's BIND), and creates one FederatedService `nginx` with a backend Pod (`run=nginx`) in every
 member. Once the global name answers every member's address, each trial takes one member (round robin):
 
-* **down**: t0 = `time.monotonic()` just before `set_backends_ready(..., ready=False)` (which patches the
-  Pod's status), then BIND is asked for the global name over UDP every 2 ms until the member's address is
+* **down**: t0 = `time.monotonic()` just before the Pod status patch that makes the backend not Ready
+  (one request, on an API client held since set-up; kwok is told to keep its hands off the Pods once they
+  are Ready), then BIND is asked for the global name over UDP every 2 ms until the member's address is
   gone;
 * **up**: the same with `ready=True`, until the address is back.
 
@@ -433,7 +434,7 @@ class Change:
     direction: str  # "down" or "up"
     member: str
     latency: float | None  # t0 → answer changed, seconds; None: not within the deadline
-    call: float  # t0 → set_backends_ready returned
+    call: float  # t0 → the Pod status patch returned
     stages: dict[str, float | None]  # per-stage seconds (see STAGES)
     updates: int  # UPDATE messages BIND received in this change's window
     failed_updates: int
@@ -449,7 +450,7 @@ class Change:
 
 
 STAGES = (
-    ("t0 -> Pod readiness seen on a watch (harness: client, list, 2 patches)", "pod"),
+    ("t0 -> Pod readiness seen on a watch (one Pod status patch)", "pod"),
     ("Pod event -> EndpointSlice event (EndpointSlice controller + watch)", "slice"),
     ("EndpointSlice event -> operator 'applying' (its watch, reconcile, 20 ms coalescing, plan)", "apply"),
     ("'applying' -> BIND received the UPDATE (TCP connect, TSIG)", "bind"),
@@ -468,11 +469,18 @@ class Bench:
     op_log: LogTail
     bind_log: LogTail
     wall_offset: float = field(default_factory=lambda: time.time() - time.monotonic())
+    cores: dict[str, client.CoreV1Api] = field(default_factory=dict)  # one API client per member
 
     @property
     def server(self) -> BindServer:
         assert self.fed.dns is not None
         return self.fed.dns
+
+    def set_ready(self, member: str, ready: bool) -> None:
+        """The backend in `member` reports Ready=`ready`: one Pod status patch."""
+        if member not in self.cores:
+            self.cores[member] = client.CoreV1Api(self.fed.api_client(member))
+        self.cores[member].patch_namespaced_pod_status(SERVICE, NAMESPACE, pod_status(ready, "nginx"))
 
     def everyone(self) -> frozenset[str]:
         return frozenset(self.addresses.values())
@@ -496,7 +504,7 @@ class Bench:
         expected = self.everyone() if ready else self.everyone() - {address}
 
         t0 = time.monotonic()
-        self.fed.set_backends_ready(member, NAMESPACE, f"run={SERVICE}", ready=ready)
+        self.set_ready(member, ready)
         call = time.monotonic() - t0
         seen = poll_until(
             self.server,
@@ -639,6 +647,14 @@ def start_backends(fed: LocalFederation) -> dict[str, str]:
     return addresses
 
 
+def take_over_backends(fed: LocalFederation) -> None:
+    """kwok keeps its hands off the `nginx` Pods from now on (they are Ready): a flip is one status patch."""
+    for member in fed.members:
+        client.CoreV1Api(fed.api_client(member.spec.name)).patch_namespaced_pod(
+            SERVICE, NAMESPACE, {"metadata": {"annotations": {KWOK_HANDS_OFF: "custom"}}}
+        )
+
+
 def poison(server: BindServer, name: str) -> None:
     """Fill `name` with POISON_TYPES foreign record types, so that BIND refuses any other type there."""
     keyring = dns.tsigkeyring.from_text({server.key_name: (server.key_algorithm, server.key_secret)})
@@ -705,7 +721,7 @@ def warm_up(bench: Bench, label: str) -> None:
     started = time.monotonic()
     for ready in (False, True):
         address = bench.addresses[cluster]
-        bench.fed.set_backends_ready(cluster, NAMESPACE, f"run={SERVICE}", ready=ready)
+        bench.set_ready(cluster, ready)
         poll_until(
             bench.server,
             bench.name,
@@ -732,7 +748,7 @@ def run_trials(bench: Bench, trials: int, label: str = "") -> list[Change]:
             )
             if change.latency is None and not ready:
                 # The up flip is measured from a steady down state only: restore and go on.
-                bench.fed.set_backends_ready(cluster, NAMESPACE, f"run={SERVICE}", ready=True)
+                bench.set_ready(cluster, True)
                 break
     return changes
 
@@ -760,13 +776,14 @@ CHURN = "churn"  # the churning FederatedServices' names start with it; each has
 CHURN_SAMPLE_DEADLINE = 60.0
 CHURN_CONVERGE_SECONDS = 180.0
 CHURN_THREADS = 16
+NODE_PODS = 110  # what the harness's kwok nodes allow each
 
 
 def churn_names(count: int) -> list[str]:
     return [f"{CHURN}-{i:05d}" for i in range(count)]
 
 
-def pod_status(ready: bool) -> dict[str, Any]:
+def pod_status(ready: bool, container: str = "app") -> dict[str, Any]:
     """The status patch a flip sends: the Pod's readiness, as the kubelet would report it."""
     status = "True" if ready else "False"
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -777,7 +794,7 @@ def pod_status(ready: bool) -> dict[str, Any]:
             ],
             "containerStatuses": [
                 {
-                    "name": "app",
+                    "name": container,
                     "image": "nginx:1.11.1-alpine",
                     "imageID": "",
                     "ready": ready,
@@ -833,6 +850,8 @@ def create_churn_services(
             },
         )
 
+    for member in members:
+        add_nodes(clients.core(member), len(names))
     pairs = [(n, m) for n in names for m in members]
     parallel(create_pod, pairs)
     progress(
@@ -871,6 +890,28 @@ def create_churn_services(
     return lb
 
 
+def add_nodes(core: client.CoreV1Api, pods: int) -> None:
+    """More fake nodes, copies of the member's own (same zones), until `pods` more Pods fit beside the
+    ones already placed (a kwok node takes NODE_PODS)."""
+    nodes = core.list_node().items
+    placed = len(core.list_pod_for_all_namespaces().items)
+    wanted = -(-(placed + pods) // NODE_PODS)
+    for i in range(len(nodes), wanted):
+        model = nodes[i % len(nodes)]
+        name = f"{model.metadata.name.rsplit('-', 1)[0]}-{i // len(nodes)}"
+        resources = model.status.allocatable
+        core.create_node(
+            {
+                "metadata": {
+                    "name": name,
+                    "labels": {**model.metadata.labels, "kubernetes.io/hostname": name},
+                    "annotations": model.metadata.annotations,
+                },
+                "status": {"allocatable": resources, "capacity": resources},
+            }
+        )
+
+
 def global_name(fed: LocalFederation, service: str) -> str:
     assert fed.dns is not None
     return f"{service}.{NAMESPACE}.{FEDERATION}.svc.{fed.dns.zone}."
@@ -891,7 +932,7 @@ class Sample:
     t0: float
     latency: float | None = None
     slice_at: float | None = None  # the benchmark's own watch saw the EndpointSlice change
-    apply_at: float | None = None  # the operator's first `applying` naming the service after that
+    apply_at: float | None = None  # the operator's first `applying` of the flip's global A record set
 
     @property
     def seen_at(self) -> float | None:
@@ -1003,7 +1044,10 @@ class Churner:
                 free = [p for p in pairs if p[0] not in self.sampled]
             chosen = random.sample(free, min(rate, len(free)))
             if chosen:
-                probe, *rest = chosen
+                probe = chosen[0]
+                # The sampled service's other shards stay as they are too: the answer then moves only with
+                # the sampled flip, and so does the operator's plan naming it.
+                rest = [p for p in chosen[1:] if p[0] != probe[0]]
                 with self.lock:
                     self.sampled.add(probe[0])
                 thread = threading.Thread(target=self.sample, args=(probe,), daemon=True)
@@ -1063,15 +1107,26 @@ def churn_mismatches(fed: LocalFederation, churner: Churner, names: list[str]) -
     return found
 
 
-def applies_naming(lines: list[str], wall_offset: float) -> list[tuple[float, set[str]]]:
-    """The operator's `applying` blocks: (monotonic time, the churn services they change)."""
-    blocks: list[tuple[float, set[str]]] = []
-    service = re.compile(rf"\b({CHURN}-\d+)\.{NAMESPACE}\.")
+# A line of a printed plan that leaves a churning service's global A record set with these values:
+# "  + <name> <ttl> A <values>", "    → <name> <ttl> A <values>" or "  - <name> ..." (then it has none).
+PLAN_GLOBAL_A = re.compile(
+    rf"^\s+(?P<op>[+→-]) (?P<service>{CHURN}-\d+)\.{NAMESPACE}\.{FEDERATION}\.svc\.(?P<domain>\S+) "
+    r"\d+ A(?P<values>.*)$"
+)
+
+
+def applies_naming(
+    lines: list[str], wall_offset: float, zone: str
+) -> list[tuple[float, dict[str, frozenset[str]]]]:
+    """The operator's `applying` blocks: (monotonic time, the global A values each churn service they
+    change is left with)."""
+    blocks: list[tuple[float, dict[str, frozenset[str]]]] = []
     for line in lines:
         if m := OPERATOR_APPLY.match(line):
-            blocks.append((local_epoch(m["ts"], "%Y-%m-%d %H:%M:%S,%f") - wall_offset, set()))
-        elif blocks and line.startswith("  "):
-            blocks[-1][1].update(service.findall(line))
+            blocks.append((local_epoch(m["ts"], "%Y-%m-%d %H:%M:%S,%f") - wall_offset, {}))
+        elif blocks and (m := PLAN_GLOBAL_A.match(line)) and m["domain"] == f"{zone}.":
+            values = frozenset() if m["op"] == "-" else frozenset(m["values"].split())
+            blocks[-1][1][m["service"]] = values
     return blocks
 
 
@@ -1165,11 +1220,19 @@ def run_churn(args: argparse.Namespace, fed: LocalFederation, op: OperatorProces
     cpu = process_cpu_seconds(op.proc.pid) - cpu_before
     progress(f"churn over after {took:.0f}s; waiting for DNS and statuses to match the truth")
     settled, remaining = settle(fed, churner, names)
-    blocks = applies_naming(op_log.read(), time.time() - time.monotonic())
+    assert fed.dns is not None
+    blocks = applies_naming(op_log.read(), time.time() - time.monotonic(), fed.dns.zone.rstrip("."))
     for sample in churner.samples:
-        after = sample.slice_at if sample.slice_at is not None else sample.t0
+        address = churner.lb[(sample.service, sample.member)]
         sample.apply_at = next(
-            (t for t, named in blocks if t >= after - 0.005 and sample.service in named), None
+            (
+                t
+                for t, planned in blocks
+                if t >= sample.t0 - 0.001
+                and sample.service in planned
+                and (address in planned[sample.service]) == sample.ready
+            ),
+            None,
         )
     rss = memory_bytes(op.proc.pid, "VmHWM") / 2**20
     report_churn(args, ChurnRun(churner, scraper.series, took, cpu, settled, remaining, len(blocks), rss))
@@ -1202,7 +1265,7 @@ def process_cpu_seconds(pid: int) -> float:
 
 CHURN_STAGES: tuple[tuple[str, Callable[[Sample], float | None]], ...] = (
     ("t0 -> EndpointSlice change seen on a watch", lambda s: _gap(s.t0, s.slice_at)),
-    ("EndpointSlice event -> operator 'applying' naming the service", lambda s: _gap(s.slice_at, s.apply_at)),
+    ("EndpointSlice event -> operator 'applying' the change", lambda s: _gap(s.slice_at, s.apply_at)),
     ("'applying' -> BIND's answer changed", lambda s: _gap(s.apply_at, s.seen_at)),
 )
 
@@ -1312,7 +1375,7 @@ def report(args: argparse.Namespace, bench: Bench, floor: Floor, changes: list[C
     )
     print(f"  name polled: {bench.name} (UDP, every {POLL_SECONDS * 1000:.0f} ms)")
     print()
-    print("latency, t0 (just before set_backends_ready) -> BIND's answer changed, ms")
+    print("latency, t0 (just before the Pod status patch) -> BIND's answer changed, ms")
     print(f"  {'':<9} {'n':>3} {'p50':>7} {'p90':>7} {'p99':>7} {'max':>7}")
     print(latency_row("down", [c.latency for c in down]))
     print(latency_row("up", [c.latency for c in up]))
@@ -1346,7 +1409,7 @@ def report(args: argparse.Namespace, bench: Bench, floor: Floor, changes: list[C
         print(f"  {' '.join(columns)}  {label}" + (f" [{missing} unmatched]" if missing else ""))
     calls = [c.call for c in changes]
     print(
-        f"  (set_backends_ready itself returned after p50 {percentile(calls, 0.5) * 1000:.1f} ms, "
+        f"  (the Pod status patch itself returned after p50 {percentile(calls, 0.5) * 1000:.1f} ms, "
         f"p90 {percentile(calls, 0.9) * 1000:.1f} ms; log timestamps are whole ms, and BIND 9.18's can run a "
         "few ms early, so the split between the last two stages is approximate)"
     )
@@ -1474,6 +1537,7 @@ def main() -> None:
                 lambda: answer(server, name) == frozenset(addresses.values()),
                 90,
             )
+            take_over_backends(fed)
             others_took = add_others(fed, args.others)
             recorder = Recorder()
             watchers = start_watchers(fed, recorder)
