@@ -44,8 +44,17 @@ __all__ = ["MemberRegistry"]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
-def _owner(obj: Mapping[str, Any]) -> Key | None:
-    return owner_key((obj.get("metadata") or {}).get("labels") or {})
+def _owner(obj: Mapping[str, Any], kind: str) -> Key | None:
+    """The FederatedService to re-plan when ``obj`` changes: the one its owner labels name; for an
+    EndpointSlice without them (one written by hand or by a controller that does not copy the Service's
+    labels, as the EndpointSlice controller does), the one its Service's name says: a member Service has its
+    FederatedService's namespace and name."""
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    owner = owner_key(labels)
+    if owner is None and kind == "endpointslices" and labels.get(SERVICE_NAME_LABEL):
+        owner = (str(meta.get("namespace") or ""), str(labels[SERVICE_NAME_LABEL]))
+    return owner
 
 
 @dataclass
@@ -298,7 +307,7 @@ class MemberRegistry:
         else:
             labels = obj.get("metadata", {}).get("labels") or {}
             member.record_slice(key, str(labels.get(SERVICE_NAME_LABEL, "")), trim_endpoint_slice(obj))
-        return _owner(obj)
+        return _owner(obj, kind)
 
     def _event_handler(self, member: _Member, kind: str) -> Callable[[str, dict[str, Any]], None]:
         def on_event(event_type: str, obj: dict[str, Any]) -> None:
@@ -319,7 +328,7 @@ class MemberRegistry:
                 stale = member.services if kind == "services" else member.slices
                 for entry in stale.values():
                     raw = entry.manifest if isinstance(entry, ObservedService) else entry[1]
-                    if (owner := _owner(raw)) is not None:
+                    if (owner := _owner(raw, kind)) is not None:
                         owners.add(owner)
                 stale.clear()
                 if kind != "services":

@@ -127,3 +127,33 @@ def test_the_echo_of_our_own_write_replans_nothing_and_the_next_change_does() ->
         assert queued == [("mynamespace", "nginx")] * 3
     finally:
         registry.disconnect(US, notify=False)
+
+
+def test_a_slice_without_owner_labels_re_plans_the_federated_service_its_service_name_names() -> None:
+    """The EndpointSlice controller copies a Service's labels (ours among them) onto its slices; a slice
+    written by anyone else may carry only the federation label and the Service's name. Its readiness
+    change must still re-plan the FederatedService, or the shard stays unhealthy until something else
+    happens to change."""
+    queued: list[tuple[str, str]] = []
+    registry = MemberRegistry("myfederation", enqueue=queued.append, enqueue_all=lambda: None)
+    registry.connect(info(US, ready=True), unreachable_api())
+    try:
+        slices = registry._members[US].watches[1]
+        assert slices.resource.plural == "endpointslices"
+        assert slices._on_event is not None
+        endpoint_slice = {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": "nginx-by-hand",
+                "namespace": "mynamespace",
+                "labels": {LABEL_FEDERATION: "myfederation", "kubernetes.io/service-name": "nginx"},
+            },
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": True}}],
+        }
+        slices._on_event("ADDED", endpoint_slice)
+        assert queued == [("mynamespace", "nginx")]
+        assert registry.endpoints(US, "mynamespace", "nginx").ready == 1
+    finally:
+        registry.disconnect(US, notify=False)
