@@ -511,10 +511,14 @@ class Publisher:
         """Let a burst of changes (many shards flipping at once) share one plan: a window of
         ``coalesce_seconds`` while the zone is busy (a round ended less than that ago). The first change
         after a quiet spell goes out at once, since a lone failover should not wait for company; whatever
-        follows it arrives while its round is out and makes the next round's plan."""
-        since = asyncio.get_running_loop().time() - self._round_ended
+        follows it arrives while its round is out and makes the next round's plan. Owners the provider
+        refused last time are no reason to hurry: a round of only them waits the window, so that another
+        owner's change arriving meanwhile (the same backends' other FederatedService) goes first rather
+        than behind their refusal and its split."""
+        quiet = asyncio.get_running_loop().time() - self._round_ended >= self._coalesce
+        hurry = quiet and any(not self._refusals.get(key) for key in self._dirty)
         # Even at once, the reconciles already runnable (one event's siblings) submit first.
-        await asyncio.sleep(self._coalesce if since < self._coalesce else 0)
+        await asyncio.sleep(0 if hurry else self._coalesce)
 
     async def _keep_current(self) -> bool:
         """Read the zone if the index is stale, or check it for drift when due; False when stopping."""

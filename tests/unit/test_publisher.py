@@ -631,6 +631,40 @@ async def test_an_owner_refused_before_goes_after_the_others_so_their_change_goe
         assert publisher.fault is None
 
 
+async def test_a_refused_owners_lone_change_waits_the_window_so_another_owners_change_goes_first() -> None:
+    """Two FederatedServices on the same backends, one refused by the provider: when the refused one's change
+    reaches the publisher first, it is no reason to go out at once (a refused round and its split take
+    several calls); the other's change, arriving a moment later, is the round's first request."""
+    sent: list[Changes] = []
+
+    class Recording(InMemoryProvider):
+        async def apply(self, changes: Changes) -> int:
+            sent.append(changes)
+            return await super().apply(changes)
+
+    provider = Recording(ZONE)
+    provider.refuse("bad.mynamespace.myfederation.svc.example.com.")
+    good, bad = ("mynamespace", "good"), ("mynamespace", "bad")
+    async with running_publisher(provider, coalesce_seconds=1.0) as (publisher, _):
+        publisher.submit(good, service_records("good"))
+        publisher.submit(bad, service_records("bad"))
+        await eventually("the refusal reported", lambda: bool((r := publisher.result(bad)) and r.error))
+        await eventually("good published", lambda: published(publisher, good))
+        await asyncio.sleep(1.0)  # the zone quiet again: no round within the window
+        sent.clear()
+        bad_moved = RecordSet("bad.mynamespace.myfederation.svc.example.com.", "A", 180, ("127.1.1.2",))
+        publisher.submit(bad, (bad_moved, *service_records("bad")[1:]))
+        for _ in range(3):
+            await asyncio.sleep(0)  # the publisher wakes for bad's change alone
+        moved = RecordSet("good.mynamespace.myfederation.svc.example.com.", "A", 180, ("127.1.1.2",))
+        publisher.submit(good, (moved, *service_records("good")[1:]))
+        await eventually("good's change published", lambda: published(publisher, good))
+        assert {r.name for r in (*sent[0].update_new, *sent[0].create)} <= {
+            "good.mynamespace.myfederation.svc.example.com.",
+            "_fedop-a.good.mynamespace.myfederation.svc.example.com.",
+        }
+
+
 class SlowReadProvider(InMemoryProvider):
     """A zone whose transfer takes as long as the test says: what a read returns is the zone as it was
     when the read began (a transfer is a snapshot), released when ``release`` is set."""
