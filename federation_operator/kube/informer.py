@@ -23,12 +23,13 @@ exponential, jittered backoff.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import urllib3
@@ -168,7 +169,7 @@ class MemberWatch:
         self._stopping = threading.Event()
         self._synced = threading.Event()
         self._lock = threading.Lock()
-        self._counters = WatchCounters()
+        self._counts: collections.Counter[str] = collections.Counter()  # WatchCounters' fields
         self._response: urllib3.HTTPResponse | None = None
         self._last_error: str | None = None
         self._progressed = False
@@ -221,7 +222,7 @@ class MemberWatch:
     @property
     def counters(self) -> WatchCounters:
         with self._lock:
-            return self._counters
+            return WatchCounters(**self._counts)
 
     @property
     def last_error(self) -> str | None:
@@ -232,11 +233,9 @@ class MemberWatch:
     # --- the thread ---
 
     def _count(self, **increments: int) -> None:
+        # Called for every event: a Counter updated in place, the frozen WatchCounters built only when read.
         with self._lock:
-            counters = self._counters
-            self._counters = replace(
-                counters, **{name: getattr(counters, name) + n for name, n in increments.items()}
-            )
+            self._counts.update(increments)
 
     def _delay(self, failures: int) -> float:
         """Exponential backoff with jitter, so that many watches cut off at once do not return in step."""
