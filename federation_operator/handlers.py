@@ -300,7 +300,7 @@ async def _start_publisher(runtime: Runtime, queue: WorkQueue[Key]) -> Publisher
     publisher = Publisher(
         provider,
         federation=settings.federation_name,
-        on_result=queue.add,
+        on_result=queue.add_routine,
         metrics=runtime.metrics,
         provider_name=settings.dns_provider,
         stopping=runtime.gate.is_closed,
