@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds, once, every binary the local federation needs and caches it by version outside the repository:
 #   kube-apiserver, kube-controller-manager, kube-scheduler (k8s.io/kubernetes from the Go module proxy,
-#   through the wrapper module in hack/tools), etcd (same module graph), kwok, helm and kind (go install).
+#   through the wrapper module in hack/tools), etcd (same module graph), kwok, helm, kind, promtool and
+#   CoreDNS (go install).
 # Each binary is built into a temporary file and renamed into place, so an interrupted run leaves nothing
 # half-written and the next run resumes where it stopped. Prints where the binaries are.
 #
@@ -83,11 +84,18 @@ build_promtool() {
     "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION" && mv "$1/promtool" "$1/promtool-$PROMTOOL_VERSION"
 }
 
+# CoreDNS's default plugin set (its generated plugin list is part of the module), as its release binaries have.
+build_coredns() {
+  GOBIN="$1" go install -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION" \
+    && mv "$1/coredns" "$1/coredns-$COREDNS_VERSION"
+}
+
 install_one etcd build_etcd
 install_one kwok build_kwok
 install_one helm build_helm
 install_one "kind-$KIND_VERSION" build_kind
 install_one "promtool-$PROMTOOL_VERSION" build_promtool
+install_one "coredns-$COREDNS_VERSION" build_coredns
 
 log "binaries ready in $bin_dir"
 "$bin_dir/kube-apiserver" --version

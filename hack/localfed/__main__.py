@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from . import lb, operator
+from . import coredns, lb, operator
 from .federation import REPO_ROOT, FederationConfig, LocalFederation
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".localfed"
@@ -19,7 +19,7 @@ def _print_status(fed: LocalFederation) -> int:
     if not rows:
         print("local federation is not running")
         return 1
-    columns = ["cluster", "role", "ready", "version", "nodes", "region", "zones", "lb_pool", "server"]
+    columns = ["cluster", "role", "ready", "version", "nodes", "region", "zones", "lb_pool", "dns", "server"]
     widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
     print("  ".join(c.upper().ljust(widths[c]) for c in columns))
     for r in rows:
@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     op = sub.add_parser("operator", help="run the operator in the background (stopped by `down`), or stop it")
     op.add_argument("action", choices=["start", "stop"])
     sub.add_parser("lb-allocator", help="(internal) run the LoadBalancer allocator for the members")
+    sub.add_parser("corefile-sync", help="(internal) keep each member's CoreDNS Corefile from its ConfigMap")
     return parser
 
 
@@ -126,6 +127,15 @@ def main(argv: list[str] | None = None) -> int:
                 (c.spec.name, fed.api_client(c.spec.name), ipaddress.IPv4Network(c.spec.lb_pool))
                 for c in fed.members
                 if c.spec.lb_pool
+            ]
+        )
+        return 0
+    if args.command == "corefile-sync":
+        coredns.run_sync(
+            [
+                (c.spec.name, fed.api_client(c.spec.name), coredns.corefile_path(c.dir))
+                for c in fed.members
+                if c.dns
             ]
         )
         return 0

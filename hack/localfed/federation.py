@@ -3,9 +3,11 @@
 One etcd is shared (each cluster stores under its own `--etcd-prefix`). Every cluster, the host
 (`federation`) and each member, is a real kube-apiserver with its own CA, client-certificate authentication
 and RBAC, a kube-controller-manager, a kube-scheduler, and kwok acting as the kubelets of fake nodes labelled
-with their region and zone, so Pods get scheduled and become Ready and real EndpointSlices appear. A small
-allocator plays the cloud's LoadBalancer controller from per-member loopback pools, and BIND serves the DNS
-zone. Everything is recorded in `<state dir>/state.json` and stopped by PID.
+with their region and zone, so Pods get scheduled and become Ready and real EndpointSlices appear. Each member
+has a real CoreDNS as its cluster DNS on a loopback port, configured from its `kube-system/coredns`
+ConfigMap (`coredns.py`). A small allocator plays the cloud's LoadBalancer controller from per-member
+loopback pools, and BIND serves the DNS zone. Everything is recorded in `<state dir>/state.json` and
+stopped by PID.
 
 Also here: the fault hooks the tests need (stop and restart a member's apiserver; make a member's backends
 lose and regain readiness).
@@ -35,7 +37,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from . import bind, pki, processes
+from . import bind, coredns, pki, processes
 
 HACK_DIR = Path(__file__).resolve().parent.parent
 REPO_ROOT = HACK_DIR.parent
@@ -111,10 +113,28 @@ def binaries_dir() -> Path:
     return Path(out.stdout.strip())
 
 
+def pinned_versions() -> dict[str, str]:
+    """hack/versions.env, the versions hack/build-binaries.sh builds, as NAME -> version."""
+    lines = (HACK_DIR / "versions.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def coredns_binary(directory: Path) -> Path:
+    """CoreDNS is cached as coredns-<version> (a bump builds just that binary)."""
+    return directory / f"coredns-{pinned_versions()['COREDNS_VERSION']}"
+
+
 def ensure_binaries() -> Path:
     """Build whatever binary is missing (a no-op, in about a second, once they are cached)."""
     directory = binaries_dir()
-    needed = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+    needed = (
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kwok",
+        coredns_binary(directory).name,
+    )
     if not all((directory / name).exists() for name in needed):
         subprocess.run(["bash", str(HACK_DIR / "build-binaries.sh")], check=True)
     return directory
@@ -145,6 +165,7 @@ class ClusterState:
     port: int
     dir: Path
     processes: dict[str, processes.ProcessRecord] = field(default_factory=dict)
+    dns: coredns.CoreDNSPorts | None = None  # the member's CoreDNS (members only)
 
     @property
     def server(self) -> str:
@@ -160,13 +181,15 @@ class ClusterState:
             "port": self.port,
             "dir": str(self.dir),
             "processes": {k: v.to_json() for k, v in self.processes.items()},
+            "dns": self.dns.to_json() if self.dns else None,
         }
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> ClusterState:
         spec = ClusterSpec(raw["name"], raw["index"], raw["region"], tuple(raw["zones"]), raw["lb_pool"])
         procs = {k: processes.ProcessRecord.from_json(v) for k, v in raw["processes"].items()}
-        return cls(spec, int(raw["port"]), Path(raw["dir"]), procs)
+        dns = coredns.CoreDNSPorts.from_json(raw["dns"]) if raw.get("dns") else None
+        return cls(spec, int(raw["port"]), Path(raw["dir"]), procs, dns)
 
 
 class LocalFederation:
@@ -251,6 +274,10 @@ class LocalFederation:
         for spec in self.cfg.clusters:
             directory = self.state_dir / spec.name
             self.clusters[spec.name] = ClusterState(spec, free_port(), directory)
+            if spec.is_member:
+                self.clusters[spec.name].dns = coredns.CoreDNSPorts(
+                    free_port(), free_port(), free_port(), free_port()
+                )
             self._write_pki(self.clusters[spec.name])
         self._write_kubeconfig()
         self.save()
@@ -275,6 +302,8 @@ class LocalFederation:
             self._start_dns()
         with concurrent.futures.ThreadPoolExecutor(len(self.clusters)) as pool:
             list(pool.map(self._bootstrap_cluster, self.clusters.values()))
+        log("starting the members' CoreDNS")
+        self._start_member_dns(bins)
 
     def down(self, log: Callable[[str], None] = print, keep_logs: bool = False) -> None:
         """Stop every recorded process (dependents first) and remove the state. Safe to repeat."""
@@ -325,7 +354,11 @@ class LocalFederation:
         # kwok plays every kubelet of the cluster (node status, leases, pod status): it gets cluster-admin.
         ca.issue("kwok", "kwok", organization="system:masters")
         pki.write_signing_key(pki_dir)
-        for user in ("admin", "kube-controller-manager", "kube-scheduler", "kwok"):
+        users = ["admin", "kube-controller-manager", "kube-scheduler", "kwok"]
+        if cluster.spec.is_member:
+            ca.issue("coredns", coredns.USER, organization=coredns.GROUP)
+            users.append("coredns")
+        for user in users:
             self._write_component_kubeconfig(cluster, user)
 
     def _kubeconfig_doc(self, entries: list[tuple[ClusterState, str]]) -> dict[str, Any]:
@@ -539,6 +572,40 @@ class LocalFederation:
 
         _wait(f"nodes of {cluster.spec.name}", nodes_ready, 60)
         _wait(f"kube-controller-manager of {cluster.spec.name}", controllers_running, 60)
+        if cluster.dns:
+            kubeconfig = cluster.dir / "coredns.kubeconfig"
+            corefile = coredns.render_corefile(cluster.dns, kubeconfig, cluster.spec.name)
+            coredns.apply_bootstrap(self.api_client(cluster.spec.name), corefile)
+
+    def _start_member_dns(self, bins: Path) -> None:
+        """The Corefile projection first (CoreDNS needs its file to start), then each member's CoreDNS."""
+        argv = [sys.executable, "-m", "localfed", "--state-dir", str(self.state_dir), "corefile-sync"]
+        env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(HACK_DIR), os.environ.get("PYTHONPATH")]))}
+        self.shared["corefile-sync"] = processes.start(
+            "corefile-sync", argv, self.state_dir / "corefile-sync.log", env=env
+        )
+        self.save()
+        members = [c for c in self.members if c.dns]
+        for cluster in members:
+            path = coredns.corefile_path(cluster.dir)
+            _wait(f"Corefile of {cluster.spec.name} ({path})", path.exists, 60)
+            cluster.processes["coredns"] = processes.start(
+                "coredns", coredns.argv(coredns_binary(bins), path), cluster.dir / "coredns.log"
+            )
+            self.save()
+        with concurrent.futures.ThreadPoolExecutor(max(len(members), 1)) as pool:
+            list(pool.map(self._wait_dns, members))
+
+    def _wait_dns(self, cluster: ClusterState, timeout: float = 60) -> None:
+        record, ports = cluster.processes["coredns"], cluster.dns
+        assert ports is not None
+
+        def ready() -> bool:
+            if not processes.is_running(record):
+                raise RuntimeError(f"CoreDNS of {cluster.spec.name} exited; see {record.log}")
+            return coredns.is_ready(ports)
+
+        _wait(f"CoreDNS of {cluster.spec.name}", ready, timeout)
 
     # ----- access ---
 
@@ -568,6 +635,7 @@ class LocalFederation:
                 "zones": ",".join(cluster.spec.zones) or "-",
                 "server": cluster.server,
                 "lb_pool": cluster.spec.lb_pool or "-",
+                "dns": self._dns_status(cluster),
                 "processes": sum(processes.is_running(p) for p in cluster.processes.values()),
                 "version": "-",
                 "ready": "False",
@@ -588,6 +656,17 @@ class LocalFederation:
             rows.append(row)
         return rows
 
+    @staticmethod
+    def _dns_status(cluster: ClusterState) -> str:
+        if cluster.dns is None:
+            return "-"
+        record = cluster.processes.get("coredns")
+        return (
+            cluster.dns.address
+            if record and processes.is_running(record)
+            else f"{cluster.dns.address} (down)"
+        )
+
     # ----- fault hooks ---
 
     def stop_apiserver(self, cluster: str) -> None:
@@ -596,13 +675,15 @@ class LocalFederation:
 
         The dependents go down too because that is what a control-plane outage is, and because client-go
         informers left running would retry with a backoff of up to half a minute after the apiserver
-        returns, leaving the member half-working for a while after every outage.
+        returns, leaving the member half-working for a while after every outage. CoreDNS is the exception:
+        it is a workload, not part of the control plane, and in a cluster it keeps answering from what it
+        last read while the apiserver is away.
         """
         state = self.clusters[cluster]
         # An outage is abrupt: a second to exit, then SIGKILL (a draining apiserver would otherwise keep its
         # watch connections open for many seconds, which is not what an outage looks like).
         for name, record in state.processes.items():
-            if name != "kube-apiserver":
+            if name not in ("kube-apiserver", "coredns"):
                 processes.stop(record, timeout=1.0)
         processes.stop(state.processes["kube-apiserver"], timeout=1.0)
 
