@@ -1,9 +1,11 @@
-"""Each member's CoreDNS: it answers for that member's Services, follows its ConfigMap's Corefile, and keeps
-answering through an apiserver outage; `status` shows where it listens."""
+"""Each member's CoreDNS: it answers for that member's Services, follows its ConfigMap's Corefile (keeping the
+last good one when a change does not load), and keeps answering through an apiserver outage; `status` shows
+where it listens."""
 
 from __future__ import annotations
 
 import subprocess
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,6 +96,30 @@ def test_a_change_of_the_configmaps_corefile_is_picked_up(federation: LocalFeder
     eventually(f"{probe} answered after the reload", lambda: addresses(ask(member, probe)) == ["10.96.77.77"])
     # The projected file is the ConfigMap's Corefile byte for byte, as a kubelet-mounted ConfigMap is.
     assert coredns.corefile_path(member.dir).read_bytes() == changed.encode()
+
+
+def reload_failures(member: ClusterState) -> float:
+    """CoreDNS's own count of Corefile changes it could not load, from its metrics endpoint."""
+    assert member.dns is not None
+    with urllib.request.urlopen(f"http://127.0.0.1:{member.dns.metrics}/metrics", timeout=2) as r:
+        lines = r.read().decode().splitlines()
+    return sum(float(line.split()[-1]) for line in lines if line.startswith("coredns_reload_failed_total"))
+
+
+def test_a_corefile_that_does_not_load_leaves_the_last_good_one_serving(
+    federation: LocalFederation, corefile: str
+) -> None:
+    member = federation.members[0]
+    name = "kubernetes.default.svc.cluster.local"
+    failures = reload_failures(member)
+    # It parses, so CoreDNS tries it (and counts the failure); `bufsize` then refuses its argument.
+    broken = corefile.replace("    loadbalance\n", "    loadbalance\n    bufsize 1\n")
+    assert broken != corefile
+    client.CoreV1Api(federation.api_client(member.spec.name)).patch_namespaced_config_map(
+        coredns.NAME, coredns.NAMESPACE, {"data": {"Corefile": broken}}
+    )
+    eventually("CoreDNS tried the broken Corefile", lambda: reload_failures(member) > failures)
+    assert addresses(ask(member, name)) == ["10.96.0.1"]
 
 
 def test_coredns_keeps_answering_while_its_apiserver_is_down(federation: LocalFederation) -> None:
