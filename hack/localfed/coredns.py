@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -138,11 +139,15 @@ def apply_bootstrap(api: client.ApiClient, corefile: str) -> None:
             "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}],
         },
     )
-    _create(
-        core.create_namespaced_config_map,
-        NAMESPACE,
-        {"metadata": {"name": NAME}, "data": {"Corefile": corefile}},
-    )
+    config_map = {"metadata": {"name": NAME}, "data": {"Corefile": corefile}}
+    try:
+        core.create_namespaced_config_map(NAMESPACE, config_map)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        # Left in etcd by an earlier run in the same state directory (its data is kept after a failed start
+        # or a test session): its Corefile names that run's ports, so this run's replaces it.
+        core.patch_namespaced_config_map(NAME, NAMESPACE, {"data": {"Corefile": corefile}})
 
 
 def write_atomically(path: Path, content: str) -> bool:
@@ -167,8 +172,14 @@ def argv(binary: Path, corefile: Path) -> list[str]:
 
 def is_ready(ports: CoreDNSPorts) -> bool:
     """CoreDNS's `ready` plugin answers 200 once every plugin is (`kubernetes`: its informers have synced)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{ports.ready}/ready", timeout=2) as r:
-        return bool(r.status == 200)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports.ready}/ready", timeout=2) as r:
+            return bool(r.status == 200)
+    except urllib.error.HTTPError as exc:
+        # 503 until then. The error holds the response's socket: close it here, not in the garbage collector
+        # (whose ResourceWarning fails a test session that happens to be starting the federation).
+        exc.close()
+        return False
 
 
 class CorefileSync:

@@ -146,6 +146,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_dns_port() -> int:
+    """A loopback port free for both TCP and UDP (a DNS server listens on both)."""
+    while True:
+        port = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+
+
 def _wait(what: str, check: Callable[[], bool], timeout: float, interval: float = 0.2) -> None:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
@@ -276,7 +288,7 @@ class LocalFederation:
             self.clusters[spec.name] = ClusterState(spec, free_port(), directory)
             if spec.is_member:
                 self.clusters[spec.name].dns = coredns.CoreDNSPorts(
-                    free_port(), free_port(), free_port(), free_port()
+                    free_dns_port(), free_port(), free_port(), free_port()
                 )
             self._write_pki(self.clusters[spec.name])
         self._write_kubeconfig()
@@ -579,13 +591,16 @@ class LocalFederation:
 
     def _start_member_dns(self, bins: Path) -> None:
         """The Corefile projection first (CoreDNS needs its file to start), then each member's CoreDNS."""
+        members = [c for c in self.members if c.dns]
+        for cluster in members:
+            # One left by an earlier run names that run's ports: wait for this run's projection instead.
+            coredns.corefile_path(cluster.dir).unlink(missing_ok=True)
         argv = [sys.executable, "-m", "localfed", "--state-dir", str(self.state_dir), "corefile-sync"]
         env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(HACK_DIR), os.environ.get("PYTHONPATH")]))}
         self.shared["corefile-sync"] = processes.start(
             "corefile-sync", argv, self.state_dir / "corefile-sync.log", env=env
         )
         self.save()
-        members = [c for c in self.members if c.dns]
         for cluster in members:
             path = coredns.corefile_path(cluster.dir)
             _wait(f"Corefile of {cluster.spec.name} ({path})", path.exists, 60)
