@@ -2,8 +2,9 @@
 # Installs everything this project needs on a fresh machine, idempotently (a second run takes seconds):
 #   - BIND 9 (named) and dig from Debian's packages, when missing;
 #   - a virtualenv in .venv with the package and its dev tools (reinstalled when pyproject.toml changes);
-#   - the Kubernetes, etcd, kwok and helm binaries, built once from the Go module proxy and cached by version
-#     under ~/.cache/federation-operator (hack/build-binaries.sh).
+#   - the Kubernetes, etcd, kwok and helm binaries (and promtool, which tests the chart's alerting rules),
+#     built once from the Go module proxy and cached by version under ~/.cache/federation-operator
+#     (hack/build-binaries.sh).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

@@ -24,6 +24,7 @@ from federation_operator.planning.reconcile import (
     Federation,
     Observation,
     ReconcilePlan,
+    WriteResult,
     plan_member_writes,
     plan_reconcile,
 )
@@ -160,3 +161,15 @@ def test_the_object_that_wrote_its_services_is_told_of_no_adoption() -> None:
     services, _ = before_restore()
     plan = reconcile(observe(OLD_UID, dict(services)))
     assert [e.reason for e in plan.events if e.reason == ADOPTED] == []
+
+
+def test_a_predecessors_service_found_by_our_create_is_adopted_too() -> None:
+    # Not in the member's cache yet (still being listed), so the plan was "create"; the create found the
+    # predecessor's Service there, which the controller plans again as "keep" (no write).
+    services, _ = before_restore()
+    first = replace(observe(NEW_UID, {}), endpoints={c: EndpointSummary(ready=2) for c in ("us", "eu")})
+    assert [w.action for w in plan_member_writes(first, FED).writes] == ["create", "create"]
+    results = {c: WriteResult(services[c], True) for c in ("us", "eu")}
+    plan = plan_reconcile(first, FED, plan_member_writes(first, FED), results)
+    assert [(e.topic, e.reason) for e in plan.events] == [("adopted/us", ADOPTED), ("adopted/eu", ADOPTED)]
+    assert [s.healthy for s in plan.status.shards] == [True, True]
