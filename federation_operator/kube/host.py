@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.keys import GROUP, VERSION
 from federation_operator.kube.errors import TRANSPORT_ERRORS, api_error
-from federation_operator.kube.transport import api_path, response_error, send_request
+from federation_operator.kube.transport import METADATA_ONLY_LIST, api_path, response_error, send_request
 
 __all__ = [
     "build_host_client",
@@ -79,17 +79,30 @@ def fetch_member_cluster_names(api: client.ApiClient) -> set[str]:
     return {str(item["metadata"]["name"]) for item in items}
 
 
-def fetch_federated_service_uids(api: client.ApiClient) -> dict[tuple[str, str], str]:
-    """Every FederatedService in the host cluster: (namespace, name) → UID."""
-    try:
-        listing = client.CustomObjectsApi(api).list_cluster_custom_object(GROUP, VERSION, "federatedservices")
-    except (ApiException, *TRANSPORT_ERRORS) as exc:
-        raise api_error("listing FederatedServices", exc) from exc
-    items: list[dict[str, Any]] = cast(dict[str, Any], listing).get("items", [])
-    return {
-        (str(item["metadata"]["namespace"]), str(item["metadata"]["name"])): str(item["metadata"]["uid"])
-        for item in items
-    }
+def fetch_federated_service_uids(api: client.ApiClient, page_size: int = 500) -> dict[tuple[str, str], str]:
+    """Every FederatedService in the host cluster: (namespace, name) → UID.
+
+    Only their metadata is listed (a ``PartialObjectMetadataList``, in pages): the statuses, most of a
+    FederatedService's size, are not transferred or parsed."""
+    path = api_path(f"{GROUP}/{VERSION}", "federatedservices")
+    uids: dict[tuple[str, str], str] = {}
+    token = ""
+    while True:
+        query: list[tuple[str, str | int | bool]] = [("limit", page_size)]
+        if token:
+            query.append(("continue", token))
+        response = send_request(
+            api, "GET", path, what="listing FederatedServices", query=query, accept=METADATA_ONLY_LIST
+        )
+        if response.status != 200:
+            raise response_error(response, "listing FederatedServices")
+        page = response.json()
+        for item in page.get("items") or []:
+            meta = item["metadata"]
+            uids[(str(meta["namespace"]), str(meta["name"]))] = str(meta["uid"])
+        token = (page.get("metadata") or {}).get("continue") or ""
+        if not token:
+            return uids
 
 
 def patch_federated_service_finalizers(

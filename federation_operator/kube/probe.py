@@ -22,7 +22,7 @@ from kubernetes.client import ApiClient
 from federation_operator.domain.members import ProbeResult
 from federation_operator.domain.specs import ProbeSettings
 from federation_operator.kube.errors import ApiConnectionError
-from federation_operator.kube.transport import RawResponse, send_request
+from federation_operator.kube.transport import METADATA_ONLY_LIST, RawResponse, send_request
 
 __all__ = ["LABEL_REGION", "LABEL_ZONE", "NODE_PAGE_SIZE", "ProbeState", "ProbeTracker", "fetch_probe"]
 
@@ -31,7 +31,6 @@ LABEL_ZONE = "topology.kubernetes.io/zone"
 NODE_PAGE_SIZE = 500
 # Only node metadata is needed: asking for PartialObjectMetadata spares the member from sending (and us from
 # parsing) every node's status, which lists its images and can run to tens of kilobytes a node.
-_METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 
 
 class _ProbeFailed(Exception):
@@ -75,7 +74,9 @@ def _node_topology(api: ApiClient, deadline: float) -> tuple[frozenset[str], fro
         query: list[tuple[str, str | int | bool]] = [("limit", NODE_PAGE_SIZE)]
         if token:
             query.append(("continue", token))
-        page = _get(api, "/api/v1/nodes", "list nodes", deadline, accept=_METADATA_ONLY, query=query).json()
+        page = _get(
+            api, "/api/v1/nodes", "list nodes", deadline, accept=METADATA_ONLY_LIST, query=query
+        ).json()
         if not isinstance(page, dict):
             raise ValueError("not a list")
         for node in page.get("items") or []:

@@ -33,6 +33,7 @@ __all__ = [
     "CONNECT_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "JSON",
+    "METADATA_ONLY_LIST",
     "Deadline",
     "DeleteOutcome",
     "Query",
@@ -58,6 +59,8 @@ DEFAULT_TIMEOUT: Timeout = (CONNECT_TIMEOUT, 30.0)
 # The generated client's name for bearer-token authentication (its Configuration's api_key entry).
 BEARER_AUTH = "BearerToken"
 JSON = "application/json"
+# Accept: a list of only the objects' metadata (the server falls back to the full objects if it cannot).
+METADATA_ONLY_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 Query = Sequence[tuple[str, str | int | bool]]
 _STREAM_CHUNK = 64 * 1024
 
