@@ -445,15 +445,9 @@ class FederatedServiceController:
     async def _hold(self, key: Key, body: Mapping[str, Any]) -> dict[str, Any] | None:
         """Add our finalizer; returns the object as written (kept in the store), or None if it changed."""
         namespace, name = key
-        meta = body["metadata"]
         self.gate.check(f"adding the finalizer of {namespace}/{name}")
-        written = await asyncio.to_thread(
-            host.patch_federated_service_finalizers,
-            self.host_api,
-            namespace,
-            name,
-            [*(meta.get("finalizers") or ()), FINALIZER],
-            str(meta.get("resourceVersion") or ""),
+        written = await self._set_finalizers(
+            key, body, [*(body["metadata"].get("finalizers") or ()), FINALIZER]
         )
         if written is not None:
             self.store.put(written, ours=self.written_status)
@@ -479,15 +473,17 @@ class FederatedServiceController:
             )
         namespace, name = key
         self.gate.check(f"releasing {namespace}/{name}")
-        released = await asyncio.to_thread(
-            host.patch_federated_service_finalizers,
-            self.host_api,
-            namespace,
-            name,
-            [f for f in finalizers if f != FINALIZER],
-            str(meta.get("resourceVersion") or ""),
-        )
+        released = await self._set_finalizers(key, body, [f for f in finalizers if f != FINALIZER])
         return None if released is not None else FINALIZER_RETRY_SECONDS
+
+    async def _set_finalizers(
+        self, key: Key, body: Mapping[str, Any], finalizers: list[str]
+    ) -> dict[str, Any] | None:
+        """Write the object's finalizers, if it is still the version ``body`` is (None: it changed)."""
+        version = str(body["metadata"].get("resourceVersion") or "")
+        return await asyncio.to_thread(
+            host.patch_federated_service_finalizers, self.host_api, *key, finalizers, version
+        )
 
     async def cleanup(self, body: Mapping[str, Any]) -> list[str]:
         """Remove this FederatedService's Services from every member; returns clusters that were skipped.
