@@ -85,18 +85,15 @@ class OrphanCollector:
 
     async def collect(self) -> list[ObservedService]:
         """One pass: the Services removed (DNS records are removed by the publisher, asynchronously)."""
-        uids = await asyncio.to_thread(host.fetch_federated_service_uids, self.host_api)
-        existing = {key: {uid} for key, uid in uids.items()}
-        for key in self.store.known():
-            if (body := self.store.get(key)) is not None:
-                existing.setdefault(key, set()).add(str(body["metadata"]["uid"]))
+        listed = await asyncio.to_thread(host.fetch_federated_service_uids, self.host_api)
+        existing = {*listed, *self.store.known()}
         # Records first, right after the list (no await between): a FederatedService created since is in
         # the store by then, or has no records yet. (The publisher logs what it collects.)
         if self.collect_dns is not None and not self.gate.is_closed():
-            self.collect_dns(existing.keys())
+            self.collect_dns(existing)
         members = [c.name for c in self.registry.clusters() if c.ready and c.synced]
         services = [s for member in members for s in self.registry.services(member)]
-        orphans = plan_orphans(services, {key: frozenset(found) for key, found in existing.items()})
+        orphans = plan_orphans(services, existing)
         return [s for s in orphans if await self._remove(s)]
 
     async def _remove(self, service: ObservedService) -> bool:

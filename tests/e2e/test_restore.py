@@ -100,13 +100,6 @@ def operator_back(operator: OperatorProcess, registered: LocalFederation) -> Ite
     )
 
 
-# Strict: once the orphan collector stops removing adopted Services, this passes and the marker must go.
-@pytest.mark.xfail(
-    strict=True,
-    reason="the orphan collector (planning/orphans.py plan_orphans, controllers/orphans.py _remove) still "
-    "removes a member Service whose fedop.io/owner-uid names a predecessor, so the restored object "
-    "re-creates it: new UIDs and resourceVersions (passes with that change, see issue #13)",
-)
 def test_a_rebuilt_host_restored_from_a_backup_changes_nothing_and_still_fails_over(
     operator_back: OperatorProcess, registered: LocalFederation, control: Control, tmp_path: Path
 ) -> None:
