@@ -306,6 +306,7 @@ async def _start_publisher(runtime: Runtime, queue: WorkQueue[Key]) -> Publisher
         stopping=runtime.gate.is_closed,
         resync_seconds=settings.effective_dns_resync_seconds,
     )
+    runtime.metrics.track_dns_pending(publisher.pending_ages)
     runtime.publisher_task = asyncio.create_task(publisher.run(), name="dns-publisher")
     if secret:
         # A changed Secret is used at once (a poll of that one object: see controllers/dns_credentials).

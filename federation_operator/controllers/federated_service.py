@@ -309,7 +309,9 @@ class FederatedServiceController:
 
     async def _write_status(self, key: Key, body: Mapping[str, Any], status: FederatedServiceStatus) -> None:
         if self.metrics is not None:
-            self.metrics.set_shards(key, (ShardHealth(s.cluster, s.healthy) for s in status.shards))
+            self.metrics.set_shards(
+                key, (ShardHealth(s.cluster, s.healthy, s.region or "") for s in status.shards)
+            )
         rendered = status.model_dump(mode="json", by_alias=True, exclude_none=True)
         if rendered == self._written.get(key):
             return  # kept as it is: the store may hold that same object as the body's status

@@ -99,8 +99,8 @@ class OrphanCollector:
     async def _remove(self, service: ObservedService) -> bool:
         assert service.owner is not None
         body = self.store.get(service.owner)
-        if body is not None and str(body["metadata"]["uid"]) == service.owner_uid:
-            return False  # created (again) since the list
+        if body is not None:
+            return False  # created (again) since the list: it adopts the Service, whatever its UID
         api = self.registry.api(service.cluster)
         if api is None:
             return False

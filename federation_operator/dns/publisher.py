@@ -45,6 +45,7 @@ import asyncio
 import dataclasses
 import logging
 import random
+import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
@@ -299,6 +300,12 @@ class Publisher:
             owners.discard(key)
             if not owners:
                 del self._unconfirmed[change_id]
+
+    def pending_ages(self) -> list[float]:
+        """Seconds each change the provider accepted has waited so far to be confirmed live. Safe from any
+        thread (the metrics' scrape): the loop's clock is the monotonic clock."""
+        now = time.monotonic()
+        return [now - sent for _, sent in list(self._unconfirmed.values())]
 
     def set_frozen(self, frozen: bool) -> bool:
         """Partition guard on/off; returns True when this call changed it."""

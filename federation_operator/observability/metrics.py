@@ -10,7 +10,7 @@ this module: metrics are recorded where the effects happen.
 from __future__ import annotations
 
 from collections import Counter as Tally
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -30,10 +30,11 @@ RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10
 
 @dataclass(frozen=True)
 class ShardHealth:
-    """One shard as the metrics see it: its cluster and whether it is healthy."""
+    """One shard as the metrics see it: its cluster, whether it is healthy, and its region."""
 
     cluster: str
     healthy: bool
+    region: str = ""
 
 
 def dns_error_kind(exc: BaseException) -> str:
@@ -107,6 +108,29 @@ class Metrics:
             "1 while this replica is the active one (it holds the Lease, or runs without leader election).",
             registry=r,
         )
+        self.services_unserved = Gauge(
+            "fedop_services_unserved",
+            "FederatedServices with shards but not one healthy: their global name has no address record.",
+            registry=r,
+        )
+        self.regions_unserved = Gauge(
+            "fedop_regions_unserved",
+            "FederatedServices with shards in the region but not one healthy there: the region's names fall "
+            "back to the global name.",
+            ["region"],
+            registry=r,
+        )
+        self.dns_pending_changes = Gauge(
+            "fedop_dns_pending_changes",
+            "DNS changes the provider accepted but has not confirmed live yet (Route 53 PENDING, Cloud DNS "
+            "pending); their owners' records are not known to be served.",
+            registry=r,
+        )
+        self.dns_oldest_pending = Gauge(
+            "fedop_dns_oldest_pending_seconds",
+            "How long the oldest DNS change not yet confirmed live has waited so far; 0 when none waits.",
+            registry=r,
+        )
         self.workqueue_depth = Gauge(
             "fedop_workqueue_depth", "FederatedServices waiting to be reconciled.", registry=r
         )
@@ -120,6 +144,9 @@ class Metrics:
         # The shards of each FederatedService as last reported, so the gauge is recomputed, never drifts.
         self._shards: dict[Key, tuple[ShardHealth, ...]] = {}
         self._shard_totals: Tally[tuple[str, bool]] = Tally()
+        # How many FederatedServices have no healthy shard at all, and none in each region.
+        self._unserved = 0
+        self._unserved_regions: Tally[str] = Tally()
 
     # --- reconciles and member writes -----------------------------------------------------------------
 
@@ -133,6 +160,11 @@ class Metrics:
     def track_workqueue(self, depth: Callable[[], int]) -> None:
         """Read the queue's depth at each scrape, so the gauge is never stale."""
         self.workqueue_depth.set_function(lambda: float(depth()))
+
+    def track_dns_pending(self, ages: Callable[[], Sequence[float]]) -> None:
+        """Read at each scrape how long each change the DNS provider accepted has waited to be live."""
+        self.dns_pending_changes.set_function(lambda: float(len(ages())))
+        self.dns_oldest_pending.set_function(lambda: max(ages(), default=0.0))
 
     def track_objects(self, counts: Callable[[], Mapping[str, int]]) -> None:
         """Read the number of objects held, per kind, at each scrape (the kinds are fixed at start-up)."""
@@ -158,6 +190,13 @@ class Metrics:
         else:
             self._shards.pop(key, None)
         self._render_shards({s.cluster for s in (*old, *new)})
+        (was_unserved, old_regions), (is_unserved, new_regions) = _unserved(old), _unserved(new)
+        self._unserved += int(is_unserved) - int(was_unserved)
+        self.services_unserved.set(self._unserved)
+        self._unserved_regions.subtract(old_regions)
+        self._unserved_regions.update(new_regions)
+        for region in old_regions | new_regions:
+            self.regions_unserved.labels(region=region).set(self._unserved_regions[region])
 
     def forget_shards(self, key: Key) -> None:
         self.set_shards(key, ())
@@ -208,6 +247,14 @@ class Metrics:
 
     def set_dns_frozen(self, frozen: bool) -> None:
         self.dns_frozen.set(1 if frozen else 0)
+
+
+def _unserved(shards: tuple[ShardHealth, ...]) -> tuple[bool, frozenset[str]]:
+    """Whether these shards of one FederatedService leave it with no healthy shard, and the regions where
+    they leave it none (a shard of unknown region counts only toward the first)."""
+    healthy_regions = {s.region for s in shards if s.healthy}
+    regions = frozenset(s.region for s in shards if s.region and s.region not in healthy_regions)
+    return bool(shards) and not healthy_regions, regions
 
 
 def _bool(value: bool) -> str:

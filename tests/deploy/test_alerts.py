@@ -28,9 +28,12 @@ ALERTS = {
     "FederationShardsUnhealthy",
     "FederationMemberServesNothing",
     "FederationNoHealthyShard",
+    "FederationServiceWithoutHealthyShard",
+    "FederationRegionWithoutHealthyShard",
     "FederationDNSFrozen",
     "FederationMemberNotReady",
     "FederationDNSPublishingFailing",
+    "FederationDNSChangesPendingTooLong",
     "FederationNoActiveOperator",
     "FederationReconcileErrors",
 }

@@ -115,6 +115,46 @@ def test_shard_gauge_is_exact_after_updates_and_removal() -> None:
     assert shard_series(metrics) == {}
 
 
+def unserved(metrics: Metrics) -> tuple[float, dict[str, float]]:
+    got = samples(metrics)
+    regions = {
+        dict(labels)["region"]: value
+        for (name, labels), value in got.items()
+        if name == "fedop_regions_unserved"
+    }
+    return got[("fedop_services_unserved", frozenset())], regions
+
+
+def test_services_and_regions_without_a_healthy_shard_are_counted_exactly() -> None:
+    metrics = Metrics()
+    assert unserved(metrics) == (0, {})
+    us, eu = ShardHealth("us-1", True, "us"), ShardHealth("eu-1", True, "eu")
+    down = ShardHealth("eu-2", False, "eu")
+    metrics.set_shards(("ns", "web"), [us, eu, down])  # healthy somewhere in every region
+    metrics.set_shards(("ns", "api"), [ShardHealth("us-1", False, "us"), down])  # nowhere healthy
+    assert unserved(metrics) == (1, {"us": 1, "eu": 1})
+    metrics.set_shards(("ns", "web"), [us, ShardHealth("eu-1", False, "eu"), down])  # eu lost
+    assert unserved(metrics) == (1, {"us": 1, "eu": 2})
+    metrics.set_shards(("ns", "api"), [ShardHealth("us-1", True, "us"), down])  # api back in us
+    assert unserved(metrics) == (0, {"us": 0, "eu": 2})
+    metrics.forget_shards(("ns", "api"))
+    metrics.forget_shards(("ns", "web"))
+    assert unserved(metrics) == (0, {"us": 0, "eu": 0})
+    metrics.set_shards(("ns", "new"), [])  # not placed anywhere yet: not "unserved"
+    assert unserved(metrics) == (0, {"us": 0, "eu": 0})
+
+
+def test_dns_pending_changes_are_read_at_each_scrape() -> None:
+    metrics = Metrics()
+    ages: list[float] = []
+    metrics.track_dns_pending(lambda: ages)
+    assert samples(metrics)[("fedop_dns_pending_changes", frozenset())] == 0
+    assert samples(metrics)[("fedop_dns_oldest_pending_seconds", frozenset())] == 0
+    ages.extend([12.5, 340.0])
+    assert samples(metrics)[("fedop_dns_pending_changes", frozenset())] == 2
+    assert samples(metrics)[("fedop_dns_oldest_pending_seconds", frozenset())] == 340.0
+
+
 def test_cluster_ready_follows_probes_and_goes_away_with_the_member() -> None:
     metrics = Metrics()
     metrics.observe_probe("east", ok=False, ready=True)  # below the failure threshold: still Ready
