@@ -176,6 +176,10 @@ class Publisher:
         self._metrics = metrics
         # The `provider` label: the name it was configured by (rfc2136, route53, ...).
         self._provider_name = provider_name or type(provider).__name__
+        # When each owner's records not yet live were submitted (monotonic): its publish latency.
+        self._submitted: dict[Key, float] = {}
+        if metrics is not None:
+            metrics.track_dns_publish(self._provider_name)
 
     # --- inputs ---------------------------------------------------------------------------------------
 
@@ -194,6 +198,7 @@ class Publisher:
         if self._desired.get(key) == records and (key in self._results or key in self._dirty):
             return
         self._desired[key] = records
+        self._submitted.setdefault(key, time.monotonic())  # the oldest records not yet live
         self._dirty.add(key)
         self._wake.set()
         if self._fault is not None:
@@ -285,7 +290,14 @@ class Publisher:
             previous.cancel()
         self._retries[key] = asyncio.get_running_loop().call_later(delay, self._redirty, [key])
 
+    def _observe_live(self, key: Key) -> None:
+        """``key``'s records are live: how long since they were submitted (the first of them not yet live)."""
+        submitted = self._submitted.pop(key, None)
+        if submitted is not None and self._metrics is not None:
+            self._metrics.observe_dns_publish(self._provider_name, time.monotonic() - submitted)
+
     def forget(self, key: Key) -> None:
+        self._submitted.pop(key, None)
         retry = self._retries.pop(key, None)
         if retry is not None:
             retry.cancel()
@@ -571,6 +583,7 @@ class Publisher:
             result = self._results.get(key)
             if result is not None and result.unconfirmed and self._unconfirmed_reason(key) is None:
                 self._results[key] = dataclasses.replace(result, unconfirmed=None)
+                self._observe_live(key)
                 self._on_result(key)
         if live:
             log.info("DNS zone %s: the provider confirmed changes %s", self.zone, ", ".join(sorted(live)))
@@ -668,6 +681,8 @@ class Publisher:
             self._results[key] = PublishResult(
                 self._desired.get(key, ()), conflicts=found, unconfirmed=self._unconfirmed_reason(key)
             )
+            if self._results[key].unconfirmed is None:
+                self._observe_live(key)
             if key in self._withdrawn and not self._desired.get(key):
                 self._withdrawn[key].set()
             self._on_result(key)

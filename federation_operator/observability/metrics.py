@@ -25,6 +25,8 @@ __all__ = ["Metrics", "ShardHealth", "dns_error_kind"]
 
 # Reconciles are mostly in-memory (milliseconds) but can wait on member writes and the status patch, and a
 # member near its request timeout (10 s by default) shows up in the top buckets.
+# Rounds take milliseconds on RFC 2136; Route 53 and Cloud DNS confirm in seconds to a minute or two.
+DNS_PUBLISH_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -59,6 +61,14 @@ class Metrics:
             "Time to reconcile one FederatedService.",
             ["result"],
             buckets=RECONCILE_BUCKETS,
+            registry=r,
+        )
+        self.dns_publish = Histogram(
+            "fedop_dns_publish_seconds",
+            "From new records submitted for a FederatedService to the provider having them live (a change "
+            "the provider holds pending counts until it confirms it; a refused one until it is published).",
+            ["provider"],
+            buckets=DNS_PUBLISH_BUCKETS,
             registry=r,
         )
         self.member_writes = Counter(
@@ -228,6 +238,13 @@ class Metrics:
             self.cluster_ready.remove(cluster)
 
     # --- DNS ----------------------------------------------------------------------------------------------
+
+    def track_dns_publish(self, provider: str) -> None:
+        """Export the provider's publish-latency series from start-up on, empty until a first observation."""
+        self.dns_publish.labels(provider=provider)
+
+    def observe_dns_publish(self, provider: str, seconds: float) -> None:
+        self.dns_publish.labels(provider=provider).observe(seconds)
 
     def count_dns_calls(self, provider: str, calls: int) -> None:
         self.dns_provider_calls.labels(provider=provider).inc(calls)

@@ -25,6 +25,7 @@ from federation_operator.domain.errors import (
 )
 from federation_operator.domain.ownership import OWNERSHIP_TTL, ownership_name, render_ownership_value
 from federation_operator.domain.records import Changes, RecordSet, RecordType
+from federation_operator.observability.metrics import Metrics
 
 ZONE = "example.com"
 KEY = ("mynamespace", "nginx")
@@ -710,3 +711,43 @@ async def test_a_drift_check_reading_a_large_zone_holds_no_round_and_keeps_what_
         assert published is not None
         assert not published.error
         assert notified.count(KEY) == 1, "the change that went out during the read was taken for drift"
+
+
+def publish_latencies(metrics: Metrics) -> tuple[float, float]:
+    """(count, sum) of the in-memory provider's fedop_dns_publish_seconds."""
+    labels = {"provider": "inmemory"}
+    count = metrics.registry.get_sample_value("fedop_dns_publish_seconds_count", labels)
+    total = metrics.registry.get_sample_value("fedop_dns_publish_seconds_sum", labels)
+    assert count is not None, "the series is exported from start-up on"
+    assert total is not None
+    return count, total
+
+
+async def test_publish_latency_is_observed_once_records_are_live_and_not_for_a_resubmission(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(publisher_module, "CONFIRM_START", 0.05)
+    monkeypatch.setattr(publisher_module, "CONFIRM_CAP", 0.1)
+    metrics = Metrics()
+    provider = InMemoryProvider(ZONE)
+    async with running_publisher(provider, metrics=metrics, provider_name="inmemory") as (publisher, _):
+        assert publish_latencies(metrics) == (0, 0)
+        publisher.submit(KEY, a_record("127.1.1.1"))
+        await settled(publisher, KEY, a_record("127.1.1.1"))
+        count, first = publish_latencies(metrics)
+        assert count == 1
+        assert first > 0
+
+        publisher.submit(KEY, a_record("127.1.1.1"))  # the same records: nothing new to publish
+        await asyncio.sleep(0.1)
+        assert publish_latencies(metrics)[0] == 1
+
+        # A change the provider holds pending counts once it confirms it, not when it is accepted.
+        provider.pending_checks = 3
+        publisher.submit(KEY, a_record("127.1.1.2"))
+        await eventually("accepted", lambda: (r := publisher.result(KEY)) is not None and bool(r.unconfirmed))
+        assert publish_latencies(metrics)[0] == 1
+        await eventually("confirmed", lambda: (r := publisher.result(KEY)) is not None and not r.unconfirmed)
+        count, total = publish_latencies(metrics)
+        assert count == 2
+        assert total - first >= 0.05  # at least one confirmation check later
