@@ -118,6 +118,18 @@ class Metrics:
             "1 while this replica is the active one (it holds the Lease, or runs without leader election).",
             registry=r,
         )
+        self.service_shards = Gauge(
+            "fedop_service_shards",
+            "Shards of each FederatedService, healthy or not, from its latest status.",
+            ["namespace", "name", "healthy"],
+            registry=r,
+        )
+        self.region_shards = Gauge(
+            "fedop_region_shards",
+            "Shards in each region across all FederatedServices, healthy or not, from their latest status.",
+            ["region", "healthy"],
+            registry=r,
+        )
         self.services_unserved = Gauge(
             "fedop_services_unserved",
             "FederatedServices with shards but not one healthy: their global name has no address record.",
@@ -154,6 +166,7 @@ class Metrics:
         # The shards of each FederatedService as last reported, so the gauge is recomputed, never drifts.
         self._shards: dict[Key, tuple[ShardHealth, ...]] = {}
         self._shard_totals: Tally[tuple[str, bool]] = Tally()
+        self._region_totals: Tally[tuple[str, bool]] = Tally()
         # How many FederatedServices have no healthy shard at all, and none in each region.
         self._unserved = 0
         self._unserved_regions: Tally[str] = Tally()
@@ -200,6 +213,14 @@ class Metrics:
         else:
             self._shards.pop(key, None)
         self._render_shards({s.cluster for s in (*old, *new)})
+        self._render_service(key, new)
+        self._region_totals.subtract((s.region, s.healthy) for s in old if s.region)
+        self._region_totals.update((s.region, s.healthy) for s in new if s.region)
+        for region in {s.region for s in (*old, *new) if s.region}:
+            for healthy in (True, False):
+                self.region_shards.labels(region=region, healthy=_bool(healthy)).set(
+                    self._region_totals[(region, healthy)]
+                )
         (was_unserved, old_regions), (is_unserved, new_regions) = _unserved(old), _unserved(new)
         self._unserved += int(is_unserved) - int(was_unserved)
         self.services_unserved.set(self._unserved)
@@ -210,6 +231,17 @@ class Metrics:
 
     def forget_shards(self, key: Key) -> None:
         self.set_shards(key, ())
+
+    def _render_service(self, key: Key, shards: tuple[ShardHealth, ...]) -> None:
+        namespace, name = key
+        if not shards:  # gone (or placed nowhere): its series go too
+            for label in ("true", "false"):
+                with suppress(KeyError):
+                    self.service_shards.remove(namespace, name, label)
+            return
+        healthy = sum(s.healthy for s in shards)
+        self.service_shards.labels(namespace=namespace, name=name, healthy="true").set(healthy)
+        self.service_shards.labels(namespace=namespace, name=name, healthy="false").set(len(shards) - healthy)
 
     def _render_shards(self, clusters: set[str]) -> None:
         for cluster in clusters:

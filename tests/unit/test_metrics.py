@@ -204,3 +204,45 @@ async def test_publisher_counts_changes_calls_and_freezing() -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def series_of(metrics: Metrics, metric: str, *keys: str) -> dict[tuple[str, ...], float]:
+    return {
+        tuple(dict(labels)[k] for k in keys): value
+        for (name, labels), value in samples(metrics).items()
+        if name == metric
+    }
+
+
+def test_shards_per_federated_service_and_per_region_follow_each_status_and_go_with_the_object() -> None:
+    metrics = Metrics()
+    us, eu, eu_down = (
+        ShardHealth("us-1", True, "us"),
+        ShardHealth("eu-1", True, "eu"),
+        ShardHealth("eu-2", False, "eu"),
+    )
+    metrics.set_shards(("shop", "web"), [us, eu, eu_down])
+    metrics.set_shards(("shop", "api"), [ShardHealth("us-1", False, "us")])
+    per_service = series_of(metrics, "fedop_service_shards", "namespace", "name", "healthy")
+    assert per_service == {
+        ("shop", "web", "true"): 2,
+        ("shop", "web", "false"): 1,
+        ("shop", "api", "true"): 0,
+        ("shop", "api", "false"): 1,
+    }
+    per_region = series_of(metrics, "fedop_region_shards", "region", "healthy")
+    assert per_region == {("us", "true"): 1, ("us", "false"): 1, ("eu", "true"): 1, ("eu", "false"): 1}
+
+    metrics.set_shards(("shop", "web"), [us, ShardHealth("eu-1", False, "eu"), eu_down])  # eu-1 fails over
+    assert (
+        series_of(metrics, "fedop_service_shards", "namespace", "name", "healthy")[("shop", "web", "true")]
+        == 1
+    )
+    assert series_of(metrics, "fedop_region_shards", "region", "healthy")[("eu", "false")] == 2
+
+    metrics.forget_shards(("shop", "web"))  # deleted: its series go, the regions' totals drop
+    assert ("shop", "web", "true") not in series_of(
+        metrics, "fedop_service_shards", "namespace", "name", "healthy"
+    )
+    per_region = series_of(metrics, "fedop_region_shards", "region", "healthy")
+    assert per_region == {("us", "true"): 0, ("us", "false"): 1, ("eu", "true"): 0, ("eu", "false"): 0}
