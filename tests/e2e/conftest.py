@@ -68,14 +68,25 @@ def control(operator: OperatorProcess, registered: LocalFederation) -> Control:
     namespace = f"control-{uuid.uuid4().hex[:6]}"
     client.CoreV1Api(registered.api_client("federation")).create_namespace({"metadata": {"name": namespace}})
     seed = Seed(registered, "control", namespace)
-    addresses = serve_everywhere(seed)
-    return Control(seed, frozenset(addresses.values()))
+    serve_everywhere(seed)
+    return Control(seed)
 
 
 @dataclass(frozen=True)
 class Control:
     seed: Seed
-    addresses: frozenset[str]
+
+    @property
+    def addresses(self) -> frozenset[str]:
+        """Every member's LoadBalancer address for the control, as the members hold them now: a member taken
+        out of the federation and joined again (test_fedctl) gets the Service created anew, and the allocator
+        may give it another address than at the start of the session. A KeyError (which `eventually` polls
+        past) while a member's Service has none."""
+        found = {member.spec.name: self.seed.address(member.spec.name) for member in self.seed.fed.members}
+        missing = sorted(name for name, address in found.items() if address is None)
+        if missing:
+            raise KeyError(f"the control's Service has no address yet in {', '.join(missing)}")
+        return frozenset(address for address in found.values() if address is not None)
 
     def _as_before(self) -> bool:
         ready = condition(self.seed.get(), "Ready")
