@@ -559,6 +559,11 @@ class LocalFederation:
             )
         return nodes
 
+    def bootstrap(self, name: str) -> None:
+        """Create the cluster's nodes (and a member's CoreDNS objects) and wait for them and its controllers:
+        again, after a test wiped every object of the cluster (idempotent)."""
+        self._bootstrap_cluster(self.clusters[name])
+
     def _bootstrap_cluster(self, cluster: ClusterState) -> None:
         api = client.CoreV1Api(self.api_client(cluster.spec.name))
         names = []

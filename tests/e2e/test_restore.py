@@ -54,7 +54,8 @@ def member_services(fed: LocalFederation, namespace: str, name: str) -> dict[str
 
 def wipe_host(fed: LocalFederation) -> None:
     """Every object of the host cluster gone: its apiserver stopped, its keys deleted from etcd (through
-    etcd's JSON gateway, deleterange over the host's prefix), the apiserver started again on nothing."""
+    etcd's JSON gateway, deleterange over the host's prefix), the apiserver started again on nothing, and
+    its node created again (a rebuilt cluster has nodes; the session's later tests need them Ready)."""
     prefix = f"/clusters/{HOST}/".encode()
     end = prefix[:-1] + bytes([prefix[-1] + 1])  # the first key after every key with the prefix
     fed.stop_apiserver(HOST)
@@ -71,6 +72,7 @@ def wipe_host(fed: LocalFederation) -> None:
         assert deleted > 0, "no key deleted under the host's prefix"
     finally:
         fed.start_apiserver(HOST)
+    fed.bootstrap(HOST)
 
 
 def host_crds(fed: LocalFederation) -> list[str]:
