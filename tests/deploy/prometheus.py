@@ -35,6 +35,18 @@ def promtool() -> Path:
     return binary
 
 
+def check_rules(path: Path, groups: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+    """`promtool check rules` of ``groups``, written to ``path``."""
+    path.write_text(yaml.safe_dump({"groups": groups}))
+    return subprocess.run(
+        [str(promtool()), "check", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
 def render_chart(helm: list[str], *values: str) -> list[dict[str, Any]]:
     out = subprocess.run(
         [*helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE, *values],

@@ -16,6 +16,7 @@ from prometheus_client import generate_latest
 from federation_operator.observability.metrics import Metrics
 from tests.deploy.prometheus import (
     WITH_ALERTS,
+    check_rules,
     exported_series,
     metric_names,
     promtool,
@@ -87,15 +88,7 @@ def test_promtool_accepts_the_rendered_rules(helm: list[str], tmp_path: Path) ->
     for rule in alerts(groups):
         assert rule["labels"]["severity"] in ("warning", "critical"), rule["alert"]
         assert rule["annotations"]["runbook_url"] == f"https://example.com/README.md#{rule['alert'].lower()}"
-    path = tmp_path / "rules.yaml"
-    path.write_text(yaml.safe_dump({"groups": groups}))
-    out = subprocess.run(
-        [str(promtool()), "check", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    out = check_rules(tmp_path / "rules.yaml", groups)
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"SUCCESS: {len(ALERTS)} rules found" in out.stdout
 

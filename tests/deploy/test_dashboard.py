@@ -12,7 +12,7 @@ import yaml
 from prometheus_client import generate_latest
 
 from federation_operator.observability.metrics import Metrics
-from tests.deploy.prometheus import exported_series, metric_names, promtool, render_chart
+from tests.deploy.prometheus import check_rules, exported_series, metric_names, promtool, render_chart
 
 WITH_DASHBOARD = ["--set", "metrics.enabled=true", "--set", "metrics.dashboard.enabled=true"]
 SELECTOR = 'job="fedop-federation-operator-metrics",namespace="fedop-system"'
@@ -76,14 +76,7 @@ def test_every_query_is_valid_promql(helm: list[str], tmp_path: Path) -> None:
         for i, query in enumerate(queries(board))
     ]
     path = tmp_path / "queries.yaml"
-    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
-    out = subprocess.run(
-        [str(promtool()), "check", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    out = check_rules(path, [{"name": "dashboard", "rules": rules}])
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"SUCCESS: {len(rules)} rules found" in out.stdout
     # The control: a broken query is refused.
