@@ -170,7 +170,7 @@ class MemberWatch:
         self._synced = threading.Event()
         self._lock = threading.Lock()
         self._counts: collections.Counter[str] = collections.Counter()  # WatchCounters' fields
-        self._response: urllib3.HTTPResponse | None = None
+        self._response: urllib3.BaseHTTPResponse | None = None
         self._last_error: str | None = None
         self._progressed = False
         self._thread = threading.Thread(target=self._run, name=f"watch:{self.name}", daemon=True)
