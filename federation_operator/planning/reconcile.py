@@ -38,6 +38,7 @@ from federation_operator.planning.services import (
 )
 from federation_operator.planning.status import DnsVerdict, render_shard_status, render_status
 from federation_operator.planning.tenancy import plan_alias_refusal
+from federation_operator.planning.zones import plan_alias_zone_refusal
 
 __all__ = [
     "ADOPTED",
@@ -80,6 +81,12 @@ class Federation:
     alias_domains: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # What the DNS provider accepts: a tier over its values per record set publishes a subset, said so.
     limits: ProviderLimits = field(default_factory=ProviderLimits)
+    # Every zone DNS is published to (aliases must lie in one); empty: ``domain`` alone.
+    zones: tuple[str, ...] = ()
+
+    @property
+    def managed_zones(self) -> tuple[str, ...]:
+        return self.zones or ((self.domain,) if self.domain is not None else ())
 
 
 @dataclass(frozen=True)
@@ -262,13 +269,16 @@ def _plan_manifests(observation: Observation, federation: Federation) -> dict[st
     if isinstance(spec, InvalidSpecError):
         return spec
     if federation.domain is not None and spec.dns.aliases:
-        refusal = plan_alias_refusal(
-            spec.dns.aliases,
-            namespace=observation.key[0],
-            federation=federation.name,
-            domain=federation.domain,
-            alias_domains=federation.alias_domains,
-        )
+        refusal = plan_alias_zone_refusal(spec.dns.aliases, zones=federation.managed_zones)
+        if refusal is None:
+            refusal = plan_alias_refusal(
+                spec.dns.aliases,
+                namespace=observation.key[0],
+                federation=federation.name,
+                domain=federation.domain,
+                alias_domains=federation.alias_domains,
+                zones=federation.managed_zones,
+            )
         if refusal is not None:
             return refusal
     try:
