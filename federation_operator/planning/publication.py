@@ -27,6 +27,7 @@ from federation_operator.domain.records import (
     ServiceNames,
     ShardAddresses,
 )
+from federation_operator.domain.specs import Alias
 from federation_operator.domain.status import DnsMirrorStatus, DnsStatus
 from federation_operator.planning.records import TierPlan, plan_tiers, render_published
 from federation_operator.planning.status import DnsVerdict
@@ -52,7 +53,7 @@ def plan_service_records(
     *,
     names: ServiceNames,
     ttl: int,
-    aliases: Sequence[str],
+    aliases: Sequence[str | Alias],
     clusters: Sequence[ClusterInfo],
     counted: Sequence[ShardHealth],
     limits: ProviderLimits = ProviderLimits(),  # noqa: B008 (frozen, so one shared default is safe)
@@ -67,7 +68,7 @@ def plan_service_tiers(
     *,
     names: ServiceNames,
     ttl: int,
-    aliases: Sequence[str],
+    aliases: Sequence[str | Alias],
     clusters: Sequence[ClusterInfo],
     counted: Sequence[ShardHealth],
     limits: ProviderLimits = ProviderLimits(),  # noqa: B008 (frozen, so one shared default is safe)

@@ -29,7 +29,8 @@ from federation_operator.domain.status import FederatedServiceStatus
 from federation_operator.planning.health import Partition, ShardObservation, plan_health
 from federation_operator.planning.overrides import plan_cluster_overrides
 from federation_operator.planning.placement import plan_placement, unknown_clusters
-from federation_operator.planning.publication import plan_service_tiers, render_dns_status
+from federation_operator.planning.publication import plan_service_tiers, plan_topology, render_dns_status
+from federation_operator.planning.records import plan_alias_tier_problems
 from federation_operator.planning.services import (
     is_adopted,
     is_in_sync,
@@ -231,6 +232,7 @@ def plan_reconcile(
             )
             records, notes = tiers.records, tiers.notes
         previous_dns = observation.previous.dns if observation.previous else None
+        alias_problems = plan_alias_tier_problems(spec.dns.aliases, plan_topology(observation.clusters))
         dns = render_dns_status(
             names=names,
             regions=[c.region for c in observation.clusters],
@@ -240,6 +242,14 @@ def plan_reconcile(
             previous=previous_dns,
             notes=notes,
         )
+        if alias_problems and dns[1].status == "True":
+            # The rest is published; the alias to a tier the federation lacks is not, and Ready says so.
+            dns = (
+                dns[0],
+                DnsVerdict(
+                    "False", "InvalidAlias", f"{'; '.join(alias_problems)} (the rest: {dns[1].message})"
+                ),
+            )
         more_events, more_cleared = _dns_events(health, dns[1])
         events += more_events
         cleared += more_cleared
@@ -269,10 +279,10 @@ def _plan_manifests(observation: Observation, federation: Federation) -> dict[st
     if isinstance(spec, InvalidSpecError):
         return spec
     if federation.domain is not None and spec.dns.aliases:
-        refusal = plan_alias_zone_refusal(spec.dns.aliases, zones=federation.managed_zones)
+        refusal = plan_alias_zone_refusal(spec.dns.alias_names, zones=federation.managed_zones)
         if refusal is None:
             refusal = plan_alias_refusal(
-                spec.dns.aliases,
+                spec.dns.alias_names,
                 namespace=observation.key[0],
                 federation=federation.name,
                 domain=federation.domain,
@@ -447,7 +457,7 @@ def _dns_events(health: HealthSnapshot, verdict: DnsVerdict) -> tuple[list[Plann
         events.append(PlannedEvent("partition", "Warning", "PartitionGuard", text))
     else:
         cleared.append("partition")
-    if verdict.reason in ("ProviderError", "ProviderRejected", "Conflict"):
+    if verdict.reason in ("ProviderError", "ProviderRejected", "Conflict", "InvalidAlias"):
         events.append(PlannedEvent("dns", "Warning", f"DNS{verdict.reason}", verdict.message))
     elif verdict.reason == "Published" and verdict.status == "True":
         events.append(PlannedEvent("dns", "Normal", "DNSPublished", verdict.message))
