@@ -4,10 +4,10 @@ Sources, later ones winning: built-in defaults, a YAML file (``--config`` or ``F
 environment variables ``FEDOP_<FIELD>`` (e.g. ``FEDOP_FEDERATION_NAME``). A bad setting stops the operator
 before it touches anything, with a message naming the setting.
 
-DNS is published to one zone (``dns_provider``, ``dns_zone``, ``dns_options``, ``dns_credentials_secret``)
-or to a list of them (``dns_zones``: each with its own provider, options and credentials; the same zone
-listed twice is a mirror, published to both). Either way the operator works on :attr:`Settings.dns_targets`,
-a list of one in the first case.
+DNS is published to one zone (``dns_provider``, ``dns_zone``, ``dns_options``, ``dns_credentials_secret``),
+plus the zones listed in ``dns_zones`` (each with its own provider, options and credentials; a zone listed
+again with another mirror name is a mirror, published to both), or to ``dns_zones`` alone. Either way the
+operator works on :attr:`Settings.dns_targets`, a list of one in the first case.
 """
 
 from __future__ import annotations
@@ -135,9 +135,9 @@ class Settings(BaseSettings):
     dns_zones: tuple[DnsTarget, ...] = Field(
         default=(),
         description=(
-            "Several zones, each on its own provider (JSON list in the environment): objects with zone, "
-            "provider, options, credentialsSecret and mirror; the same zone twice is published to both "
-            "(mirrors). Instead of dns_provider, dns_options and dns_credentials_secret; dns_zone then names "
+            "More zones, each on its own provider (JSON list in the environment): objects with zone, "
+            "provider, options, credentialsSecret and mirror; a zone listed again under another mirror name "
+            "is published to both (mirrors). Beside the zone of dns_provider, or alone: dns_zone then names "
             "the zone of the federated names (unset: the first entry's)."
         ),
     )
@@ -218,13 +218,16 @@ class Settings(BaseSettings):
     def _dns_zones_valid(self) -> Settings:
         if not self.dns_zones:
             return self
-        for single in ("dns_provider", "dns_options", "dns_credentials_secret"):
-            if getattr(self, single):
-                raise ValueError(
-                    f"{single}: set either dns_zones or dns_provider, dns_options and dns_credentials_secret "
-                    "(one zone), not both"
-                )
+        if self.dns_provider is None:
+            for single in ("dns_options", "dns_credentials_secret"):
+                if getattr(self, single):
+                    raise ValueError(
+                        f"{single}: applies to the zone of dns_provider, which is unset; give each entry of "
+                        "dns_zones its own options and credentialsSecret"
+                    )
         seen: set[tuple[str, str]] = set()
+        if self.dns_provider is not None and self.dns_zone is not None:
+            seen.add((_zone_key(self.dns_zone), self.dns_provider))
         for index, target in enumerate(self.dns_zones):
             where = f"dns_zones[{index}]"
             if target.provider not in PROVIDERS:
@@ -239,12 +242,12 @@ class Settings(BaseSettings):
             identity = (_zone_key(target.zone), target.mirror_name)
             if identity in seen:
                 raise ValueError(
-                    f"{where}.mirror: zone {target.zone} is listed twice as mirror {target.mirror_name!r}; "
-                    "give each mirror of a zone its own mirror name"
+                    f"{where}.mirror: zone {target.zone} is already published as mirror "
+                    f"{target.mirror_name!r}; give each mirror of a zone its own mirror name"
                 )
             seen.add(identity)
         zones = [_zone_key(t.zone) for t in self.dns_zones]
-        if self.dns_zone is not None and _zone_key(self.dns_zone) not in zones:
+        if self.dns_provider is None and self.dns_zone is not None and _zone_key(self.dns_zone) not in zones:
             raise ValueError(
                 f"dns_zone: {self.dns_zone} is not among dns_zones ({', '.join(dict.fromkeys(zones))}): the "
                 "federated names must be published in a zone the operator manages"
@@ -306,27 +309,24 @@ class Settings(BaseSettings):
 
     @property
     def dns_targets(self) -> tuple[DnsTarget, ...]:
-        """Every zone and mirror DNS is published to: ``dns_zones``, or the one zone of ``dns_provider``;
-        empty when DNS publishing is off."""
-        if self.dns_zones:
-            return self.dns_zones
+        """Every zone and mirror DNS is published to: the zone of ``dns_provider`` (if set), then
+        ``dns_zones``; empty when DNS publishing is off."""
         if self.dns_provider is None or self.dns_zone is None:
-            return ()
-        return (
-            DnsTarget(
-                zone=self.dns_zone,
-                provider=self.dns_provider,
-                options=dict(self.dns_options),
-                credentials_secret=self.dns_credentials_secret,
-            ),
+            return self.dns_zones
+        single = DnsTarget(
+            zone=self.dns_zone,
+            provider=self.dns_provider,
+            options=dict(self.dns_options),
+            credentials_secret=self.dns_credentials_secret,
         )
+        return (single, *self.dns_zones)
 
     @property
     def federation_zone(self) -> str | None:
         """The zone of the federated names (global, region and zone tiers); None when DNS is off."""
-        if self.dns_zones:
-            return self.dns_zone or self.dns_zones[0].zone
-        return self.dns_zone if self.dns_provider is not None else None
+        if self.dns_provider is not None or not self.dns_zones:
+            return self.dns_zone if self.dns_provider is not None else None
+        return self.dns_zone or self.dns_zones[0].zone
 
     @property
     def lease_name(self) -> str:

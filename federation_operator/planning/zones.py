@@ -102,9 +102,11 @@ def combine_results(
 
     One publisher: its result, as it is (a single zone reads exactly as before). Several: the records are
     published when every one of them says so; a failing mirror is that mirror's error (named, so the status
-    says which provider to look at) while the others publish on their own loops, and a mirror that has not
-    answered the latest records yet keeps the verdict Pending. Each mirror's state is listed in
-    :attr:`PublishResult.mirrors` whatever the combined verdict.
+    says which provider to look at) while the others publish on their own loops. While some have not
+    answered the latest records yet and none has failed, there is no result yet (None, as for one publisher
+    that has not answered: the status write waits briefly for the answer rather than saying Pending first);
+    once one has failed, the others still on their way are Pending beside it. Each mirror's state is listed
+    in :attr:`PublishResult.mirrors`.
     """
     if len(answers) == 1:
         return answers[0].result
@@ -113,10 +115,12 @@ def combine_results(
     rejected = True
     unconfirmed: list[str] = []
     conflicts: list[Conflict] = []
+    unanswered = 0
     for answer in answers:
         label = f"{answer.zone.rstrip('.')} ({answer.mirror})"
         result = answer.result
         if result is None or result.desired != answer.submitted:
+            unanswered += 1
             states.append(_state(answer, "Pending", "records planned, not applied yet"))
             unconfirmed.append(f"{label}: not applied yet")
             continue
@@ -133,6 +137,8 @@ def combine_results(
             states.append(_state(answer, "Conflict", f"records this operator does not own: {clashes}"))
         else:
             states.append(_state(answer, "Published", f"{len(answer.submitted)} record sets"))
+    if unanswered and not errors:
+        return None
     return PublishResult(
         submitted,
         conflicts=tuple(dict.fromkeys(conflicts)),

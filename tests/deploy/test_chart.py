@@ -49,6 +49,9 @@ DNS_ZONES = [
     ),
 ]  # fmt: skip
 
+# The one zone of dns.provider, and more zones (and mirrors of it) beside it.
+ONE_ZONE_AND_MORE = [*DNS_AND_METRICS, *DNS_ZONES[2:]]
+
 Docs = list[dict[str, Any]]
 
 
@@ -286,7 +289,7 @@ def test_rendered_environment_is_accepted_by_the_operator(
     helm: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The operator parses every FEDOP_* variable the chart sets (it refuses unknown or invalid ones)."""
-    for values in ([], DNS_AND_METRICS, ONE_REPLICA, DNS_ZONES):
+    for values in ([], DNS_AND_METRICS, ONE_REPLICA, DNS_ZONES, ONE_ZONE_AND_MORE):
         rendered = {k: v for k, v in env(render(helm, *values)).items() if k.startswith(ENV_PREFIX)}
         with monkeypatch.context() as m:
             for name in [k for k in os.environ if k.startswith(ENV_PREFIX)]:
@@ -308,7 +311,15 @@ def test_rendered_environment_is_accepted_by_the_operator(
         if settings.leader_election:
             assert settings.leader_election_namespace == NAMESPACE
             assert settings.lease_name == "federation-operator-myfederation"
-        if values == DNS_AND_METRICS:
+        if values == ONE_ZONE_AND_MORE:
+            assert [t.label for t in settings.dns_targets] == [
+                "example.com (rfc2136)",
+                "example.com (route53)",
+                "example.com (gcp)",
+                "acme.com (rfc2136)",
+            ]
+            assert settings.dns_credentials_secret == f"{NAMESPACE}/fedop-dns"
+        elif values == DNS_AND_METRICS:
             assert settings.dns_options == {"server": "127.0.0.1", "port": "5353", "key_name": "fedop"}
             assert settings.dns_credentials_secret == f"{NAMESPACE}/fedop-dns"
             assert (settings.default_ttl, settings.default_min_ready_endpoints) == (60, 2)
@@ -329,7 +340,6 @@ def test_rendered_environment_is_accepted_by_the_operator(
             "must be the release namespace",
         ),
         (["--set", "metrics.serviceMonitor.enabled=true"], "needs metrics.enabled=true"),
-        (["--set", "dns.provider=route53", "--set", "dns.zone=a.com", *DNS_ZONES], "set one of them"),
         (["--set-json", 'dns.zones=[{"zone": "a.com"}]'], "dns.zones[0] needs zone and provider"),
     ],
     ids=[
@@ -337,7 +347,6 @@ def test_rendered_environment_is_accepted_by_the_operator(
         "provider-without-zone",
         "secret-elsewhere",
         "monitor-without-metrics",
-        "provider-and-zones",
         "zone-without-provider",
     ],
 )

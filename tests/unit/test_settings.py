@@ -241,7 +241,7 @@ def test_several_zones_with_a_mirror(monkeypatch: pytest.MonkeyPatch) -> None:
                     '[{"zone": "a.com", "provider": "inmemory"}, {"zone": "a.com.", "provider": "inmemory"}]'
                 )
             },
-            r"dns_zones\[1\]\.mirror: zone a.com. is listed twice as mirror 'inmemory'",
+            r"dns_zones\[1\]\.mirror: zone a.com. is already published as mirror 'inmemory'",
             id="same-mirror-twice",
         ),
         pytest.param(
@@ -252,10 +252,19 @@ def test_several_zones_with_a_mirror(monkeypatch: pytest.MonkeyPatch) -> None:
         pytest.param(
             {
                 "FEDOP_DNS_ZONES": '[{"zone": "a.com", "provider": "inmemory"}]',
-                "FEDOP_DNS_PROVIDER": "inmemory",
+                "FEDOP_DNS_OPTIONS": '{"a": "b"}',
             },
-            r"FEDOP_DNS_PROVIDER: .*set either dns_zones or dns_provider",
-            id="both-shapes",
+            r"FEDOP_DNS_OPTIONS: .*applies to the zone of dns_provider, which is unset",
+            id="options-without-provider",
+        ),
+        pytest.param(
+            {
+                "FEDOP_DNS_PROVIDER": "inmemory",
+                "FEDOP_DNS_ZONE": "a.com",
+                "FEDOP_DNS_ZONES": '[{"zone": "a.com", "provider": "inmemory"}]',
+            },
+            r"dns_zones\[0\]\.mirror: zone a.com is already published as mirror 'inmemory'",
+            id="mirror-of-the-single-zone-unnamed",
         ),
         pytest.param(
             {
@@ -275,3 +284,23 @@ def test_bad_dns_zones_fail_naming_the_entry(
         monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=named):
         load_settings()
+
+
+def test_more_zones_beside_the_single_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-zone settings stay as they are; dns_zones adds zones (and mirrors) beside them."""
+    monkeypatch.setenv("FEDOP_DNS_PROVIDER", "rfc2136")
+    monkeypatch.setenv("FEDOP_DNS_ZONE", "example.com")
+    monkeypatch.setenv("FEDOP_DNS_OPTIONS", '{"server": "127.0.0.1"}')
+    monkeypatch.setenv(
+        "FEDOP_DNS_ZONES",
+        '[{"zone": "acme.com", "provider": "rfc2136", "options": {"server": "127.0.0.2"}},'
+        ' {"zone": "example.com", "provider": "rfc2136", "mirror": "secondary",'
+        ' "options": {"server": "::1"}}]',
+    )
+    settings = load_settings()
+    assert [(t.label, t.options["server"]) for t in settings.dns_targets] == [
+        ("example.com (rfc2136)", "127.0.0.1"),
+        ("acme.com (rfc2136)", "127.0.0.2"),
+        ("example.com (secondary)", "::1"),
+    ]
+    assert settings.federation_zone == "example.com"

@@ -95,16 +95,27 @@ def test_a_failing_mirror_is_named_while_the_other_is_published() -> None:
     ]
 
 
-def test_a_mirror_behind_keeps_the_verdict_pending_and_conflicts_are_kept() -> None:
+def test_a_mirror_behind_means_no_answer_yet_unless_another_failed() -> None:
+    behind = answer("b", (GLOBAL,), PublishResult(()))  # an older round's answer: not these records yet
+    assert combine_results((GLOBAL,), [answer("a", (GLOBAL,), PublishResult((GLOBAL,))), behind]) is None
+    failed = answer("a", (GLOBAL,), PublishResult((GLOBAL,), error="refused"))
+    combined = combine_results((GLOBAL,), [failed, behind])
+    assert combined is not None
+    assert combined.error == "example.com (a): refused"
+    assert combined.unconfirmed == "example.com (b): not applied yet"
+    assert [m.state for m in combined.mirrors] == ["Failed", "Pending"]
+
+
+def test_conflicts_of_each_mirror_are_kept() -> None:
     clash = Conflict(GLOBAL.name, "A", "owned by someone else")
     combined = combine_results(
         (GLOBAL,),
         [
             answer("a", (GLOBAL,), PublishResult((GLOBAL,), conflicts=(clash,))),
-            answer("b", (GLOBAL,), PublishResult(())),  # an older round's answer: not these records yet
+            answer("b", (GLOBAL,), PublishResult((GLOBAL,), unconfirmed="change c-1 pending")),
         ],
     )
     assert combined is not None
-    assert combined.unconfirmed == "example.com (b): not applied yet"
     assert combined.conflicts == (clash,)
+    assert combined.unconfirmed == "example.com (b): change c-1 pending"
     assert [m.state for m in combined.mirrors] == ["Conflict", "Pending"]

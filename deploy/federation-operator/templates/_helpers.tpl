@@ -87,9 +87,6 @@ Secret as <release namespace>/<name> (the operator may read Secrets only there).
 {{- if and .Values.dns.provider (not .Values.dns.zone) }}
 {{- fail "dns.zone is required when dns.provider is set" }}
 {{- end }}
-{{- if and .Values.dns.provider .Values.dns.zones }}
-{{- fail "dns.zones replaces dns.provider (one zone): set one of them" }}
-{{- end }}
 {{- range $index, $zone := .Values.dns.zones }}
 {{- if not (and $zone.zone $zone.provider) }}
 {{- fail (printf "dns.zones[%d] needs zone and provider" $index) }}
