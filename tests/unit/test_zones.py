@@ -5,6 +5,8 @@ and the answers of several zones and mirrors combined into one verdict with each
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from federation_operator.domain.errors import InvalidSpecError
 from federation_operator.domain.records import Conflict, PublishResult, RecordSet
@@ -119,3 +121,30 @@ def test_conflicts_of_each_mirror_are_kept() -> None:
     assert combined.conflicts == (clash,)
     assert combined.unconfirmed == "example.com (b): change c-1 pending"
     assert [m.state for m in combined.mirrors] == ["Conflict", "Pending"]
+
+
+LABELS = st.sampled_from(["a", "b", "eu", "example", "acme", "com", "org"])
+
+
+@given(
+    names=st.lists(st.lists(LABELS, min_size=1, max_size=4), max_size=12),
+    zones=st.lists(st.lists(LABELS, min_size=1, max_size=3), min_size=1, max_size=4),
+)
+def test_every_record_goes_to_exactly_its_most_specific_zone(
+    names: list[list[str]], zones: list[list[str]]
+) -> None:
+    managed = [".".join(z) + "." for z in zones]
+    records = [RecordSet(".".join(n) + ".", "CNAME", 60, ("target.example.com.",)) for n in names]
+    shares, outside = plan_records_by_zone(records, managed)
+    assert set(shares) == set(managed)
+    placed = [r for share in shares.values() for r in share]
+    assert sorted(placed + list(outside)) == sorted(records)  # each exactly once
+    for zone, share in shares.items():
+        for record in share:
+            assert record.name == zone or record.name.endswith("." + zone)
+            assert not any(
+                len(other) > len(zone) and (record.name == other or record.name.endswith("." + other))
+                for other in managed
+            )
+    for record in outside:
+        assert not any(record.name == z or record.name.endswith("." + z) for z in managed)
