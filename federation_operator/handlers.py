@@ -39,6 +39,7 @@ from federation_operator.controllers.workqueue import WorkQueue
 from federation_operator.dns.factory import make_provider
 from federation_operator.dns.provider import DnsProvider
 from federation_operator.dns.publisher import Publisher
+from federation_operator.dns.publishers import PublisherGroup, ZonePublisher
 from federation_operator.domain.errors import FederationError, PermanentError, TransientError
 from federation_operator.domain.keys import FINALIZER, GROUP, VERSION, Key
 from federation_operator.domain.records import ProviderLimits
@@ -48,7 +49,7 @@ from federation_operator.kube.events import EventPoster
 from federation_operator.observability.events import EventSink
 from federation_operator.observability.metrics import Metrics
 from federation_operator.planning.reconcile import Federation
-from federation_operator.settings import Settings
+from federation_operator.settings import DnsTarget, Settings
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,9 @@ class Runtime:
     kicks: dict[str, asyncio.Event] = field(default_factory=dict)
     member_names: set[str] = field(default_factory=set)
     workers: list[asyncio.Task[None]] = field(default_factory=list)
-    publisher_task: asyncio.Task[None] | None = None
+    publisher_tasks: list[asyncio.Task[None]] = field(default_factory=list)  # one per zone and mirror
     collector_task: asyncio.Task[None] | None = None
-    credentials_task: asyncio.Task[None] | None = None  # follows the DNS credentials Secret
+    credentials_tasks: list[asyncio.Task[None]] = field(default_factory=list)  # follow credentials Secrets
     events: EventPoster | None = None
     events_task: asyncio.Task[None] | None = None
     watch: FederatedServiceWatch | None = None
@@ -200,7 +201,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         request_timeout=runtime.settings.member_request_timeout,
     )
     runtime.metrics.track_objects(lambda: {"federatedservices": len(runtime.store), **registry.held()})
-    publisher = await _start_publisher(runtime, queue)
+    publisher = await _start_publishers(runtime, queue)
     config = runtime.settings
     # Every call to a member, from reconciles and the orphan collector alike, goes through these bounds.
     calls = MemberCalls(
@@ -212,14 +213,15 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     runtime.controller = FederatedServiceController(
         federation=Federation(
             name=config.federation_name,
-            domain=config.dns_zone if publisher is not None else None,
+            domain=config.federation_zone if publisher is not None else None,
+            zones=publisher.zones if publisher is not None else (),
             defaults=DnsDefaults(
                 ttl=config.default_ttl, min_ready_endpoints=config.default_min_ready_endpoints
             ),
             grace=config.unreachable_grace_seconds,
             alias_domains=config.alias_domains,
             # As the provider knows them at start-up (Cloud DNS: its project's quotas, read with the zone).
-            limits=publisher.provider.limits if publisher is not None else ProviderLimits(),
+            limits=publisher.limits if publisher is not None else ProviderLimits(),
         ),
         registry=runtime.registry,
         store=runtime.store,
@@ -268,20 +270,31 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     runtime.watch.start()
 
 
-async def _start_publisher(runtime: Runtime, queue: WorkQueue[Key]) -> Publisher | None:
-    """The DNS provider from the settings (credentials from their Secret) and its publishing loop."""
+async def _start_publishers(runtime: Runtime, queue: WorkQueue[Key]) -> PublisherGroup | None:
+    """A publishing loop for every zone and mirror of the settings, as one group; None when DNS is off."""
     settings = runtime.settings
-    if settings.dns_provider is None or settings.dns_zone is None:
-        log.info("DNS publishing is off (no FEDOP_DNS_PROVIDER)")
+    targets = settings.dns_targets
+    if not targets:
+        log.info("DNS publishing is off (no FEDOP_DNS_PROVIDER or FEDOP_DNS_ZONES)")
         return None
-    provider_name, zone = settings.dns_provider, settings.dns_zone
+    members = [await _start_publisher(runtime, queue, target) for target in targets]
+    runtime.metrics.track_dns_pending(
+        lambda: [age for member in members for age in member.publisher.pending_ages()]
+    )
+    return PublisherGroup(members, federation_zone=settings.federation_zone)
+
+
+async def _start_publisher(runtime: Runtime, queue: WorkQueue[Key], target: DnsTarget) -> ZonePublisher:
+    """One zone's provider (credentials from its Secret) and its publishing loop."""
+    settings = runtime.settings
+    provider_name, zone = target.provider, target.zone
 
     def build(secret_data: Mapping[str, bytes]) -> DnsProvider:
-        options = dict(settings.dns_options)
+        options = dict(target.options)
         options.update({k: v.decode() for k, v in secret_data.items()})
         return make_provider(provider_name, zone=zone, options=options)
 
-    secret = settings.dns_credentials_secret
+    secret = target.credentials_secret
     namespace, _slash, name = (secret or "").partition("/")
 
     async def fetch() -> Mapping[str, bytes]:
@@ -292,38 +305,39 @@ async def _start_publisher(runtime: Runtime, queue: WorkQueue[Key]) -> Publisher
         try:
             data = await fetch()
         except FederationError as exc:
-            raise kopf.PermanentError(f"DNS credentials: {exc}") from exc
+            raise kopf.PermanentError(f"DNS credentials of {target.label}: {exc}") from exc
     try:
         provider = build(data)
     except FederationError as exc:
-        raise kopf.PermanentError(f"DNS provider {settings.dns_provider}: {exc}") from exc
+        raise kopf.PermanentError(f"DNS provider {provider_name} of {target.label}: {exc}") from exc
     publisher = Publisher(
         provider,
         federation=settings.federation_name,
         on_result=queue.add_routine,
         metrics=runtime.metrics,
-        provider_name=settings.dns_provider,
+        provider_name=provider_name,
         stopping=runtime.gate.is_closed,
-        resync_seconds=settings.effective_dns_resync_seconds,
+        resync_seconds=settings.dns_resync_seconds_for(provider_name),
     )
-    runtime.metrics.track_dns_pending(publisher.pending_ages)
-    runtime.publisher_task = asyncio.create_task(publisher.run(), name="dns-publisher")
+    runtime.publisher_tasks.append(asyncio.create_task(publisher.run(), name=f"dns-publisher {target.label}"))
     if secret:
         # A changed Secret is used at once (a poll of that one object: see controllers/dns_credentials).
-        runtime.credentials_task = asyncio.create_task(
-            follow_dns_credentials(
-                secret=secret,
-                fetch=fetch,
-                build=build,
-                publisher=publisher,
-                initial=secret_fingerprint(data),
-                interval=settings.dns_credentials_poll_seconds,
-                stopping=runtime.gate.is_closed,
-            ),
-            name="dns-credentials",
+        runtime.credentials_tasks.append(
+            asyncio.create_task(
+                follow_dns_credentials(
+                    secret=secret,
+                    fetch=fetch,
+                    build=build,
+                    publisher=publisher,
+                    initial=secret_fingerprint(data),
+                    interval=settings.dns_credentials_poll_seconds,
+                    stopping=runtime.gate.is_closed,
+                ),
+                name=f"dns-credentials {target.label}",
+            )
         )
-    log.info("publishing DNS for %s through %s", settings.dns_zone, settings.dns_provider)
-    return publisher
+    log.info("publishing DNS for %s through %s", zone, target.mirror_name)
+    return ZonePublisher(publisher, mirror=target.mirror_name, provider_name=provider_name)
 
 
 @kopf.on.cleanup()
@@ -334,16 +348,9 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
         runtime.watch.stop()
     tasks = [
         *runtime.workers,
-        *(
-            task
-            for task in (
-                runtime.publisher_task,
-                runtime.collector_task,
-                runtime.credentials_task,
-                runtime.events_task,
-            )
-            if task is not None
-        ),
+        *runtime.publisher_tasks,
+        *runtime.credentials_tasks,
+        *(task for task in (runtime.collector_task, runtime.events_task) if task is not None),
     ]
     for task in tasks:
         task.cancel()

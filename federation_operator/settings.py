@@ -3,6 +3,11 @@
 Sources, later ones winning: built-in defaults, a YAML file (``--config`` or ``FEDOP_CONFIG_FILE``),
 environment variables ``FEDOP_<FIELD>`` (e.g. ``FEDOP_FEDERATION_NAME``). A bad setting stops the operator
 before it touches anything, with a message naming the setting.
+
+DNS is published to one zone (``dns_provider``, ``dns_zone``, ``dns_options``, ``dns_credentials_secret``),
+plus the zones listed in ``dns_zones`` (each with its own provider, options and credentials; a zone listed
+again with another mirror name is a mirror, published to both), or to ``dns_zones`` alone. Either way the
+operator works on :attr:`Settings.dns_targets`, a list of one in the first case.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, IPvAnyAddress, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from federation_operator.dns.factory import PROVIDERS
@@ -22,13 +28,48 @@ from federation_operator.dns.options import tsig_algorithm
 from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.specs import DNS_LABEL_PATTERN, FQDN_PATTERN
 
-__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "load_settings"]
+__all__ = ["ENV_PREFIX", "DnsTarget", "Settings", "SettingsError", "load_settings"]
 
 ENV_PREFIX = "FEDOP_"
 
 
 class SettingsError(PermanentError):
     """A setting is missing or invalid; the message names it."""
+
+
+_SECRET_REF_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$"
+
+
+class DnsTarget(BaseModel):
+    """One zone on one provider: an entry of ``dns_zones`` (keys in snake_case or camelCase)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    zone: str = Field(pattern=FQDN_PATTERN, description="The DNS zone, e.g. acme.com.")
+    provider: str = Field(description="rfc2136, route53, clouddns or inmemory.")
+    options: dict[str, str] = Field(default_factory=dict, description="The provider's options.")
+    credentials_secret: str | None = Field(
+        default=None,
+        pattern=_SECRET_REF_PATTERN,
+        description="namespace/name of a Secret whose keys are added to the options (credentials).",
+    )
+    mirror: str | None = Field(
+        default=None,
+        pattern=DNS_LABEL_PATTERN,
+        max_length=63,
+        description=(
+            "Tells apart two entries of one zone (mirrors: the zone published to both); unset: the provider."
+        ),
+    )
+
+    @property
+    def mirror_name(self) -> str:
+        return self.mirror or self.provider
+
+    @property
+    def label(self) -> str:
+        """How logs, events and the status name it: ``acme.com (route53)``."""
+        return f"{self.zone.rstrip('.').lower()} ({self.mirror_name})"
 
 
 class Settings(BaseSettings):
@@ -88,8 +129,17 @@ class Settings(BaseSettings):
     )
     dns_credentials_secret: str | None = Field(
         default=None,
-        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$",
+        pattern=_SECRET_REF_PATTERN,
         description="namespace/name of a Secret whose keys are added to the provider options (credentials).",
+    )
+    dns_zones: tuple[DnsTarget, ...] = Field(
+        default=(),
+        description=(
+            "More zones, each on its own provider (JSON list in the environment): objects with zone, "
+            "provider, options, credentialsSecret and mirror; a zone listed again under another mirror name "
+            "is published to both (mirrors). Beside the zone of dns_provider, or alone: dns_zone then names "
+            "the zone of the federated names (unset: the first entry's)."
+        ),
     )
     orphan_collection_seconds: float = Field(
         default=300.0,
@@ -165,6 +215,46 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
+    def _dns_zones_valid(self) -> Settings:
+        if not self.dns_zones:
+            return self
+        if self.dns_provider is None:
+            for single in ("dns_options", "dns_credentials_secret"):
+                if getattr(self, single):
+                    raise ValueError(
+                        f"{single}: applies to the zone of dns_provider, which is unset; give each entry of "
+                        "dns_zones its own options and credentialsSecret"
+                    )
+        seen: set[tuple[str, str]] = set()
+        if self.dns_provider is not None and self.dns_zone is not None:
+            seen.add((_zone_key(self.dns_zone), self.dns_provider))
+        for index, target in enumerate(self.dns_zones):
+            where = f"dns_zones[{index}]"
+            if target.provider not in PROVIDERS:
+                raise ValueError(
+                    f"{where}.provider: unknown provider {target.provider!r} (known: {', '.join(PROVIDERS)})"
+                )
+            if target.provider == "rfc2136" and "key_algorithm" in target.options:
+                try:
+                    tsig_algorithm(target.options["key_algorithm"])
+                except PermanentError as exc:
+                    raise ValueError(f"{where}.options.key_algorithm: {exc}") from exc
+            identity = (_zone_key(target.zone), target.mirror_name)
+            if identity in seen:
+                raise ValueError(
+                    f"{where}.mirror: zone {target.zone} is already published as mirror "
+                    f"{target.mirror_name!r}; give each mirror of a zone its own mirror name"
+                )
+            seen.add(identity)
+        zones = [_zone_key(t.zone) for t in self.dns_zones]
+        if self.dns_provider is None and self.dns_zone is not None and _zone_key(self.dns_zone) not in zones:
+            raise ValueError(
+                f"dns_zone: {self.dns_zone} is not among dns_zones ({', '.join(dict.fromkeys(zones))}): the "
+                "federated names must be published in a zone the operator manages"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _dns_complete(self) -> Settings:
         if self.dns_provider is not None:
             if self.dns_provider not in PROVIDERS:
@@ -204,16 +294,47 @@ class Settings(BaseSettings):
 
     @property
     def effective_dns_resync_seconds(self) -> float:
-        """The drift check interval: set, or the provider's default (see `dns_resync_seconds`)."""
+        """The drift check interval of the (first) provider: see :meth:`dns_resync_seconds_for`."""
+        targets = self.dns_targets
+        return self.dns_resync_seconds_for(targets[0].provider if targets else self.dns_provider)
+
+    def dns_resync_seconds_for(self, provider: str | None) -> float:
+        """The drift check interval of a zone on ``provider``: set, or the provider's default (see
+        `dns_resync_seconds`)."""
         if self.dns_resync_seconds is not None:
             return self.dns_resync_seconds
         # Route 53 and Cloud DNS have no serial that every change moves: each check reads every page of the
         # zone, and their APIs are rate-limited per account or project, shared with every other tool.
-        return 300.0 if self.dns_provider in ("route53", "clouddns") else 60.0
+        return 300.0 if provider in ("route53", "clouddns") else 60.0
+
+    @property
+    def dns_targets(self) -> tuple[DnsTarget, ...]:
+        """Every zone and mirror DNS is published to: the zone of ``dns_provider`` (if set), then
+        ``dns_zones``; empty when DNS publishing is off."""
+        if self.dns_provider is None or self.dns_zone is None:
+            return self.dns_zones
+        single = DnsTarget(
+            zone=self.dns_zone,
+            provider=self.dns_provider,
+            options=dict(self.dns_options),
+            credentials_secret=self.dns_credentials_secret,
+        )
+        return (single, *self.dns_zones)
+
+    @property
+    def federation_zone(self) -> str | None:
+        """The zone of the federated names (global, region and zone tiers); None when DNS is off."""
+        if self.dns_provider is not None or not self.dns_zones:
+            return self.dns_zone if self.dns_provider is not None else None
+        return self.dns_zone or self.dns_zones[0].zone
 
     @property
     def lease_name(self) -> str:
         return self.leader_election_lease or f"federation-operator-{self.federation_name}"
+
+
+def _zone_key(zone: str) -> str:
+    return zone.strip().rstrip(".").lower()
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
@@ -260,8 +381,12 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return Settings(**values)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
+        field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"])
+        field = field.lstrip(".")
         if not field and ":" in str(first["msg"]):  # a model-level check names its field itself
             field = str(first["msg"]).split(":", 1)[0].removeprefix("Value error, ")
-        source = f"{ENV_PREFIX}{field}".upper() if f"{ENV_PREFIX}{field}".upper() in os.environ else field
+        # Named as the environment variable that set it, when one did (dns_zones[1].provider: the top name).
+        top = re.split(r"[.\[]", field, maxsplit=1)[0]
+        env = f"{ENV_PREFIX}{top}".upper()
+        source = f"{env}{field[len(top) :]}" if env in os.environ else field
         raise SettingsError(f"setting {source}: {first['msg']}") from exc

@@ -54,6 +54,16 @@ for tier in "" $(kubectl --context federation get mc -o jsonpath='{range .items[
   echo "\$ dig +noall +answer @127.0.0.1 -p $dns_port $name"
   dig +noall +answer @127.0.0.1 -p "$dns_port" "$name"
 done
+# BIND answers without recursion, so it does not follow a CNAME into its other zone; a resolver does, and
+# the target's answer is printed after it.
+echo; echo "+ The aliases (spec.dns.aliases) in the second zone, acme.com, each a CNAME to its tier:"
+for name in nginx.acme.com eu.nginx.acme.com; do
+  echo "\$ dig +noall +answer @127.0.0.1 -p $dns_port $name"
+  answer=$(dig +noall +answer @127.0.0.1 -p "$dns_port" "$name")
+  echo "$answer"
+  target=$(awk '$4 == "CNAME" {print $5; exit}' <<<"$answer")
+  if [[ -n "$target" ]]; then dig +noall +answer @127.0.0.1 -p "$dns_port" "$target"; fi
+done
 
 echo
 echo "The operator keeps running (log: .localfed/operator.log). Try: hack/local-federation backends gce-asia-east1 run=nginx -n mynamespace --ready false"

@@ -28,7 +28,7 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFedera
 @pytest.fixture(scope="session")
 def bind_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BindServer]:
     """A BIND of its own (not the federation's), for DNS adapter tests that don't need clusters."""
-    server, record = start_bind(tmp_path_factory.mktemp("bind"), free_port())
+    server, record = start_bind(tmp_path_factory.mktemp("bind"), free_port(), extra_zones=("acme.com",))
     try:
         yield server
     finally:

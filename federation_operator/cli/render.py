@@ -222,6 +222,10 @@ def _dns(
     global_answer = (answers or {}).get(dns.global_name) if dns.global_name else None
     if global_answer is not None and not any(r.name == dns.global_name for r in dns.names):
         lines.append(f"  live answer for {dns.global_name}: {global_answer.text()}")
+    # Several zones or mirrors: each one's own state (a failing mirror is named here).
+    for mirror in dns.mirrors:
+        detail = f": {mirror.message}" if mirror.message and mirror.state != "Published" else ""
+        lines.append(f"  DNS {mirror.zone} ({mirror.mirror}, {mirror.provider}): {mirror.state}{detail}")
     return lines
 
 

@@ -29,6 +29,7 @@ from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.controllers.member_calls import MemberCalls
 from federation_operator.controllers.shutdown import ShutdownGate
 from federation_operator.dns.publisher import Publisher
+from federation_operator.dns.publishers import PublisherGroup
 from federation_operator.domain.errors import InvalidSpecError, PermanentError, TransientError
 from federation_operator.domain.keys import FINALIZER, Key
 from federation_operator.domain.members import ClusterInfo
@@ -159,7 +160,7 @@ class FederatedServiceController:
         store: FederatedServiceStore,
         host_api: client.ApiClient,
         emit: EventSink,
-        publisher: Publisher | None = None,
+        publisher: PublisherGroup | Publisher | None = None,
         metrics: Metrics | None = None,
         expected_members: Callable[[], Collection[str]] = frozenset,
         gate: ShutdownGate | None = None,
@@ -169,7 +170,8 @@ class FederatedServiceController:
         self.registry = registry
         self.store = store
         self.host_api = host_api
-        self.publisher = publisher
+        # Every zone and mirror behind one face; a lone Publisher (tests, benchmarks) is a group of one.
+        self.publisher = PublisherGroup.single(publisher) if isinstance(publisher, Publisher) else publisher
         self.metrics = metrics
         # Every MemberCluster that exists, connected or not; and when we started: DNS holds while a member
         # that exists has not connected yet (for at most the grace period), so a restart withdraws nothing.
@@ -230,7 +232,7 @@ class FederatedServiceController:
         """The federation with the DNS provider's limits as they are now: Cloud DNS learns its project's
         quotas with its first zone read, and a changed credentials Secret brings a new provider."""
         if self.publisher is not None:
-            limits = self.publisher.provider.limits
+            limits = self.publisher.limits
             if limits != self.federation.limits:
                 self.federation = replace(self.federation, limits=limits)
         return self.federation

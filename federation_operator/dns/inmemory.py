@@ -140,6 +140,11 @@ class InMemoryProvider:
         """Make the next non-empty :meth:`apply` raise ``error`` without changing anything (queued)."""
         self._failures.append(error)
 
+    def clear_failures(self) -> None:
+        """Drop the failures :meth:`fail_next` and :meth:`fail_next_read` queued: it answers again."""
+        self._failures.clear()
+        self._failures_on_read.clear()
+
     def refuse(self, name: str, error: FederationError | None = None) -> None:
         """Refuse every change touching ``name`` (its records or their ownership records) with ``error``
         (by default a :class:`RejectedChangeError`), nothing of the change applied, as a provider refuses a

@@ -33,6 +33,7 @@ __all__ = [
     "RECORD_TYPES",
     "Changes",
     "Conflict",
+    "MirrorState",
     "ProviderLimits",
     "PublishResult",
     "RecordKey",
@@ -434,6 +435,18 @@ class ServiceNames:
 
 
 @dataclass(frozen=True)
+class MirrorState:
+    """How one zone on one provider (a mirror, when the zone has several) holds one owner's records:
+    ``Published``, ``Pending``, ``Conflict`` or ``Failed``, and why."""
+
+    zone: str
+    mirror: str
+    provider: str
+    state: Literal["Published", "Pending", "Conflict", "Failed"]
+    message: str
+
+
+@dataclass(frozen=True)
 class PublishResult:
     """What the provider holds for one FederatedService after the last publishing round involving it."""
 
@@ -447,3 +460,5 @@ class PublishResult:
     unconfirmed: str | None = None
     """Why the records, sent and accepted, are not known to be live yet (the provider has not confirmed the
     change within the polling bound), or ``None`` once it has."""
+    mirrors: tuple[MirrorState, ...] = ()
+    """With several zones or mirrors: each one's own state (empty with one zone on one provider)."""

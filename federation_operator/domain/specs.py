@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     ConfigDict,
     Field,
+    PlainSerializer,
     PlainValidator,
     WithJsonSchema,
     field_validator,
@@ -37,7 +38,9 @@ __all__ = [
     "HTTPS_URL_PATTERN",
     "IANA_SVC_NAME_PATTERN",
     "JSON_POINTER_PATTERN",
+    "MSG_ALIAS_FORM",
     "PROTECTED_PATCH_PATHS",
+    "Alias",
     "ClusterOverride",
     "DnsDefaults",
     "DnsSettings",
@@ -125,6 +128,68 @@ PortNumberOrName = Annotated[
         }
     ),
 ]
+
+
+@dataclass(frozen=True)
+class Alias:
+    """One entry of ``spec.dns.aliases``: a name published as a CNAME to one tier of the Service's names:
+    the global name (neither ``region`` nor ``zone``), a region's name, or a zone's name. The alias follows
+    that tier's fallback, as the tier's name is itself a CNAME up the tiers while it has no healthy shard."""
+
+    name: str
+    region: str | None = None
+    zone: str | None = None
+
+    @property
+    def tier(self) -> str:
+        if self.region is not None:
+            return f"region {self.region}"
+        return f"zone {self.zone}" if self.zone is not None else "the global name"
+
+
+MSG_ALIAS_FORM = "an alias is a DNS name, or an object with name and at most one of region and zone"
+_ALIAS_KEYS = frozenset({"name", "region", "zone"})
+
+
+def _alias(value: object) -> Alias:
+    # A plain string (the global tier: what every alias was before tiers) or {name, region | zone}. The CRD
+    # cannot type a list item that is either (a structural schema has one type per node), so the item is
+    # untyped there and checked here; a bad one is reported on the object's status.
+    if isinstance(value, str):
+        return Alias(_alias_name(value))
+    if not isinstance(value, dict) or "name" not in value or not set(value) <= _ALIAS_KEYS:
+        raise ValueError(MSG_ALIAS_FORM)
+    region, zone = value.get("region"), value.get("zone")
+    if region is not None and zone is not None:
+        raise ValueError(MSG_ALIAS_FORM)
+    for label, found in (("region", region), ("zone", zone)):
+        if found is not None and not (
+            isinstance(found, str) and len(found) <= 63 and re.fullmatch(DNS_LABEL_PATTERN, found)
+        ):
+            raise ValueError(f"{label} must match {DNS_LABEL_PATTERN} and be at most 63 characters")
+    if not isinstance(value["name"], str):
+        raise ValueError(MSG_ALIAS_FORM)
+    return Alias(_alias_name(value["name"]), region=region, zone=zone)
+
+
+def _alias_name(name: str) -> str:
+    # The messages a typed schema node would give (see kube_model): "must match ...", "must be at most ...".
+    if not re.fullmatch(FQDN_PATTERN, name):
+        raise ValueError(f"must match {FQDN_PATTERN} (a fully qualified DNS name): {name!r}")
+    if len(name) > 254:
+        raise ValueError("must be at most 254 characters")
+    return name
+
+
+def _dump_alias(alias: Alias) -> str | dict[str, str]:
+    """An alias as it was written: a plain name for the global tier, else the object."""
+    if alias.region is None and alias.zone is None:
+        return alias.name
+    tier = {"region": alias.region} if alias.region is not None else {"zone": alias.zone or ""}
+    return {"name": alias.name, **tier}
+
+
+AliasEntry = Annotated[Alias, PlainValidator(_alias), PlainSerializer(_dump_alias), WithJsonSchema({})]
 
 
 # --- MemberCluster ------------------------------------------------------------------------------------------
@@ -305,7 +370,20 @@ class DnsSettings(KubeModel):
 
     ttl: int | None = Field(default=None, ge=1, le=86400)
     min_ready_endpoints: int | None = Field(default=None, ge=1)
-    aliases: Annotated[tuple[Fqdn, ...], ListSet()] = ()
+    aliases: tuple[AliasEntry, ...] = ()
+
+    @field_validator("aliases")
+    @classmethod
+    def _alias_names_unique(cls, aliases: tuple[Alias, ...]) -> tuple[Alias, ...]:
+        names = [alias.name.rstrip(".") for alias in aliases]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate entries: {', '.join(duplicates)}")
+        return aliases
+
+    @property
+    def alias_names(self) -> tuple[str, ...]:
+        return tuple(alias.name for alias in self.aliases)
 
     def effective_ttl(self, defaults: DnsDefaults) -> int:
         return self.ttl if self.ttl is not None else defaults.ttl

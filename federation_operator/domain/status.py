@@ -24,6 +24,7 @@ __all__ = [
     "CONDITION_TYPE_PATTERN",
     "ClusterCounts",
     "Condition",
+    "DnsMirrorStatus",
     "DnsStatus",
     "FederatedServiceStatus",
     "IngressAddress",
@@ -122,11 +123,22 @@ class PublishedRecord(KubeModel):
     tier: Literal["global", "region", "zone", "alias"]
 
 
+class DnsMirrorStatus(KubeModel):
+    """How one zone on one provider holds the FederatedService's records (several zones or mirrors)."""
+
+    zone: str
+    mirror: str
+    provider: str
+    state: Literal["Published", "Pending", "Conflict", "Failed"]
+    message: str | None = None
+
+
 class DnsStatus(KubeModel):
     """The DNS names published for the FederatedService."""
 
     global_name: str | None = None
     names: Annotated[tuple[PublishedRecord, ...], ListMap("name", "type")] = ()
+    mirrors: Annotated[tuple[DnsMirrorStatus, ...], ListMap("zone", "mirror")] = ()
 
 
 class FederatedServiceStatus(KubeModel):

@@ -27,11 +27,18 @@ from federation_operator.domain.records import (
     ServiceNames,
     ShardAddresses,
 )
-from federation_operator.domain.status import DnsStatus
+from federation_operator.domain.specs import Alias
+from federation_operator.domain.status import DnsMirrorStatus, DnsStatus
 from federation_operator.planning.records import TierPlan, plan_tiers, render_published
 from federation_operator.planning.status import DnsVerdict
 
-__all__ = ["plan_service_records", "plan_service_tiers", "plan_topology", "render_dns_status"]
+__all__ = [
+    "plan_service_records",
+    "plan_service_tiers",
+    "plan_topology",
+    "render_dns_status",
+    "render_mirrors",
+]
 
 
 def plan_topology(clusters: Iterable[ClusterInfo]) -> dict[str, frozenset[str]]:
@@ -46,7 +53,7 @@ def plan_service_records(
     *,
     names: ServiceNames,
     ttl: int,
-    aliases: Sequence[str],
+    aliases: Sequence[str | Alias],
     clusters: Sequence[ClusterInfo],
     counted: Sequence[ShardHealth],
     limits: ProviderLimits = ProviderLimits(),  # noqa: B008 (frozen, so one shared default is safe)
@@ -61,7 +68,7 @@ def plan_service_tiers(
     *,
     names: ServiceNames,
     ttl: int,
-    aliases: Sequence[str],
+    aliases: Sequence[str | Alias],
     clusters: Sequence[ClusterInfo],
     counted: Sequence[ShardHealth],
     limits: ProviderLimits = ProviderLimits(),  # noqa: B008 (frozen, so one shared default is safe)
@@ -110,20 +117,22 @@ def render_dns_status(
         )
     if result is None or result.desired != submitted:
         return previous, DnsVerdict("Unknown", "Pending", "records planned, not applied yet")
+    mirrors = render_mirrors(result)
     if result.error:
         # The zone cannot be read or written (or refused these records): what it holds is unknown, so
-        # status.dns keeps what was last seen published rather than listing what was merely asked for.
+        # status.dns keeps what was last seen published rather than listing what was merely asked for
+        # (beside each mirror's own state, with several).
         reason = "ProviderRejected" if result.rejected else "ProviderError"
-        return previous, DnsVerdict("False", reason, result.error)
+        return _with_mirrors(previous, names, mirrors), DnsVerdict("False", reason, result.error)
     if result.unconfirmed:
         # Sent and accepted, not yet live everywhere: Published would claim what the provider has not said.
-        return previous, DnsVerdict(
+        return _with_mirrors(previous, names, mirrors), DnsVerdict(
             "Unknown", "Pending", f"the DNS provider has not confirmed the change yet: {result.unconfirmed}"
         )
     published = render_published(
         result.desired, names=names, regions=list(regions), conflicts=result.conflicts
     )
-    status = DnsStatus(global_name=names.global_name, names=published)
+    status = DnsStatus(global_name=names.global_name, names=published, mirrors=mirrors)
     if result.conflicts:
         clashes = ", ".join(f"{c.name} {c.type} ({c.reason})" for c in result.conflicts)
         return status, DnsVerdict(
@@ -136,3 +145,22 @@ def render_dns_status(
     if notes:
         message += f"; {'; '.join(notes)}"
     return status, DnsVerdict("True", "Published", message)
+
+
+def render_mirrors(result: PublishResult) -> tuple[DnsMirrorStatus, ...]:
+    """Each zone's and mirror's state for `status.dns.mirrors` (none with one zone on one provider)."""
+    return tuple(
+        DnsMirrorStatus(
+            zone=m.zone, mirror=m.mirror, provider=m.provider, state=m.state, message=m.message or None
+        )
+        for m in result.mirrors
+    )
+
+
+def _with_mirrors(
+    previous: DnsStatus | None, names: ServiceNames, mirrors: tuple[DnsMirrorStatus, ...]
+) -> DnsStatus | None:
+    if not mirrors:
+        return previous
+    base = previous or DnsStatus(global_name=names.global_name)
+    return base.model_copy(update={"mirrors": mirrors})

@@ -29,7 +29,8 @@ from federation_operator.domain.status import FederatedServiceStatus
 from federation_operator.planning.health import Partition, ShardObservation, plan_health
 from federation_operator.planning.overrides import plan_cluster_overrides
 from federation_operator.planning.placement import plan_placement, unknown_clusters
-from federation_operator.planning.publication import plan_service_tiers, render_dns_status
+from federation_operator.planning.publication import plan_service_tiers, plan_topology, render_dns_status
+from federation_operator.planning.records import plan_alias_tier_problems
 from federation_operator.planning.services import (
     is_adopted,
     is_in_sync,
@@ -38,6 +39,7 @@ from federation_operator.planning.services import (
 )
 from federation_operator.planning.status import DnsVerdict, render_shard_status, render_status
 from federation_operator.planning.tenancy import plan_alias_refusal
+from federation_operator.planning.zones import plan_alias_zone_refusal
 
 __all__ = [
     "ADOPTED",
@@ -80,6 +82,12 @@ class Federation:
     alias_domains: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # What the DNS provider accepts: a tier over its values per record set publishes a subset, said so.
     limits: ProviderLimits = field(default_factory=ProviderLimits)
+    # Every zone DNS is published to (aliases must lie in one); empty: ``domain`` alone.
+    zones: tuple[str, ...] = ()
+
+    @property
+    def managed_zones(self) -> tuple[str, ...]:
+        return self.zones or ((self.domain,) if self.domain is not None else ())
 
 
 @dataclass(frozen=True)
@@ -224,6 +232,7 @@ def plan_reconcile(
             )
             records, notes = tiers.records, tiers.notes
         previous_dns = observation.previous.dns if observation.previous else None
+        alias_problems = plan_alias_tier_problems(spec.dns.aliases, plan_topology(observation.clusters))
         dns = render_dns_status(
             names=names,
             regions=[c.region for c in observation.clusters],
@@ -233,6 +242,14 @@ def plan_reconcile(
             previous=previous_dns,
             notes=notes,
         )
+        if alias_problems and dns[1].status == "True":
+            # The rest is published; the alias to a tier the federation lacks is not, and Ready says so.
+            dns = (
+                dns[0],
+                DnsVerdict(
+                    "False", "InvalidAlias", f"{'; '.join(alias_problems)} (the rest: {dns[1].message})"
+                ),
+            )
         more_events, more_cleared = _dns_events(health, dns[1])
         events += more_events
         cleared += more_cleared
@@ -262,13 +279,16 @@ def _plan_manifests(observation: Observation, federation: Federation) -> dict[st
     if isinstance(spec, InvalidSpecError):
         return spec
     if federation.domain is not None and spec.dns.aliases:
-        refusal = plan_alias_refusal(
-            spec.dns.aliases,
-            namespace=observation.key[0],
-            federation=federation.name,
-            domain=federation.domain,
-            alias_domains=federation.alias_domains,
-        )
+        refusal = plan_alias_zone_refusal(spec.dns.alias_names, zones=federation.managed_zones)
+        if refusal is None:
+            refusal = plan_alias_refusal(
+                spec.dns.alias_names,
+                namespace=observation.key[0],
+                federation=federation.name,
+                domain=federation.domain,
+                alias_domains=federation.alias_domains,
+                zones=federation.managed_zones,
+            )
         if refusal is not None:
             return refusal
     try:
@@ -437,7 +457,7 @@ def _dns_events(health: HealthSnapshot, verdict: DnsVerdict) -> tuple[list[Plann
         events.append(PlannedEvent("partition", "Warning", "PartitionGuard", text))
     else:
         cleared.append("partition")
-    if verdict.reason in ("ProviderError", "ProviderRejected", "Conflict"):
+    if verdict.reason in ("ProviderError", "ProviderRejected", "Conflict", "InvalidAlias"):
         events.append(PlannedEvent("dns", "Warning", f"DNS{verdict.reason}", verdict.message))
     elif verdict.reason == "Published" and verdict.status == "True":
         events.append(PlannedEvent("dns", "Normal", "DNSPublished", verdict.message))

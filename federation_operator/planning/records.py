@@ -8,7 +8,9 @@ The layout is the seed article's (Federation v1 federated services). For service
   else is a CNAME to the global name;
 - zone: ``nginx.mynamespace.myfederation.svc.us-central1-a.example.com.`` holds the healthy shards serving
   the zone, else is a CNAME to its region's name;
-- alias: each of ``spec.dns.aliases`` (say ``nginx.acme.com.``) is a CNAME to the global name.
+- alias: each of ``spec.dns.aliases`` (say ``nginx.acme.com.``) is a CNAME to the global name, or to the
+  region's or zone's name it names (``eu.nginx.acme.com.`` → the ``europe-west1`` name): it follows that
+  tier's fallback.
 
 So a client resolving its own zone's name follows CNAMEs up to the nearest tier that has a healthy shard.
 :func:`plan_records` spells out the rules; :func:`render_published` turns records into the status's list.
@@ -29,9 +31,10 @@ from federation_operator.domain.records import (
     ShardAddresses,
     normalize_name,
 )
+from federation_operator.domain.specs import Alias
 from federation_operator.domain.status import PublishedRecord
 
-__all__ = ["TierPlan", "plan_records", "plan_tiers", "render_published"]
+__all__ = ["TierPlan", "plan_alias_tier_problems", "plan_records", "plan_tiers", "render_published"]
 
 Tier = Literal["global", "region", "zone", "alias"]
 _TIER_ORDER: Mapping[Tier, int] = {"global": 0, "region": 1, "zone": 2, "alias": 3}
@@ -52,7 +55,7 @@ def plan_records(
     *,
     names: ServiceNames,
     ttl: int,
-    aliases: Sequence[str],
+    aliases: Sequence[str | Alias],
     topology: Mapping[str, frozenset[str]],
     healthy: Sequence[ShardAddresses],
     max_values: int | None = None,
@@ -74,7 +77,7 @@ def plan_tiers(
     *,
     names: ServiceNames,
     ttl: int,
-    aliases: Sequence[str],
+    aliases: Sequence[str | Alias],
     topology: Mapping[str, frozenset[str]],
     healthy: Sequence[ShardAddresses],
     max_values: int | None = None,
@@ -116,7 +119,9 @@ def plan_tiers(
       policy), and its IPv6 addresses stay an AAAA record set (another type, so no weighted group).
     - **Name clashes.** A zone whose label equals a region's (``dc1`` as both) gets the region's record only.
       A zone listed under several regions belongs to the lexicographically first. An alias equal to one of
-      the generated names is dropped (it would point at itself); duplicate aliases collapse.
+      the generated names is dropped (it would point at itself); duplicate aliases collapse (the first
+      wins). An alias to a region or zone the federation does not have is left out (the reconcile reports
+      it: :func:`plan_alias_tier_problems`).
     """
     shards = [shard for shard in healthy if shard.has_addresses]
     if not shards:
@@ -146,8 +151,14 @@ def plan_tiers(
         serving = [s for s in shards if zone in s.zones]
         records += tier.plan(name, serving) or [_cname(name, names.region_name(region), ttl)]
         taken.add(name)
-    for alias in sorted({normalize_name(a) for a in aliases} - taken):
-        records.append(_cname(alias, names.global_name, ttl))
+    targets: dict[str, str] = {}
+    for alias in aliases:
+        entry = Alias(alias) if isinstance(alias, str) else alias
+        target = _alias_target(entry, names, regions=regions, zones=region_of_zone)
+        if target is not None:
+            targets.setdefault(normalize_name(entry.name), target)
+    for alias in sorted(targets.keys() - taken):
+        records.append(_cname(alias, targets[alias], ttl))
     return TierPlan(records=tuple(sorted(records)), notes=tuple(tier.notes))
 
 
@@ -183,6 +194,48 @@ def render_published(
         published.append((_TIER_ORDER[tier], item))
     published.sort(key=lambda pair: (pair[0], pair[1].name, pair[1].type))
     return tuple(item for _, item in published)
+
+
+def plan_alias_tier_problems(
+    aliases: Sequence[str | Alias], topology: Mapping[str, frozenset[str]]
+) -> tuple[str, ...]:
+    """Why some of ``aliases`` point at no tier: a region or zone that none of the federation's member
+    clusters has (``topology``: region → zones, as for :func:`plan_tiers`), one sentence per alias naming
+    its field and what the federation has."""
+    regions = sorted({r.lower() for r in topology})
+    zones = sorted({z.lower() for r in topology for z in topology[r]})
+    problems: list[str] = []
+    for index, alias in enumerate(aliases):
+        if isinstance(alias, str):
+            continue
+        field = f"spec.dns.aliases[{index}]"
+        if alias.region is not None and alias.region.lower() not in regions:
+            known = ", ".join(regions) or "none yet"
+            problems.append(
+                f"{field}: {alias.name} points at region {alias.region}, which no member cluster of the "
+                f"federation is in (regions: {known}); it is not published"
+            )
+        elif alias.zone is not None and alias.zone.lower() not in zones and alias.zone.lower() not in regions:
+            known = ", ".join(zones) or "none yet"
+            problems.append(
+                f"{field}: {alias.name} points at zone {alias.zone}, which no member cluster of the "
+                f"federation is in (zones: {known}); it is not published"
+            )
+    return tuple(problems)
+
+
+def _alias_target(
+    alias: Alias, names: ServiceNames, *, regions: Collection[str], zones: Mapping[str, str]
+) -> str | None:
+    """The name ``alias`` points at, or None for a region or zone the federation does not have."""
+    if alias.region is not None:
+        region = alias.region.lower()
+        return names.region_name(region) if region in regions else None
+    if alias.zone is not None:
+        zone = alias.zone.lower()
+        # A zone labelled like a region has the region's record only (see the name clashes above).
+        return names.zone_name(zone) if zone in zones or zone in regions else None
+    return names.global_name
 
 
 def _zones_of(topology: Mapping[str, frozenset[str]], region: str) -> frozenset[str]:

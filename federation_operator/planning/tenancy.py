@@ -8,7 +8,8 @@ would hand it the name (and ``prod/victim``'s clients). Two rules close it:
    global tier) or ``<federation>.svc.<label>.<domain>`` (the region and zone tiers) belongs to the
    FederatedService it names, whether that object exists yet or not.
 2. **A namespace claims aliases only in its alias domains.** By default that is the subtree named after the
-   namespace itself, ``<namespace>.<domain>`` (``prod`` may use ``shop.prod.example.com``): namespaces are
+   namespace itself, ``<namespace>.<domain>`` (``prod`` may use ``shop.prod.example.com``; with several
+   managed zones, ``<namespace>.<zone>`` in each of them): namespaces are
    the tenancy boundary of Kubernetes, and a namespace's name is already unique in the cluster. A cluster
    admin grants more with the ``alias_domains`` setting: namespace → domain suffixes, ``"*"`` for every
    namespace (``{"prod": ["acme.com"], "*": ["shared.example.com"]}``).
@@ -36,11 +37,13 @@ def plan_alias_refusal(
     federation: str,
     domain: str,
     alias_domains: Mapping[str, Sequence[str]],
+    zones: Sequence[str] = (),
 ) -> InvalidSpecError | None:
-    """Why the aliases of a FederatedService in ``namespace`` may not be published, or None when they may."""
+    """Why the aliases of a FederatedService in ``namespace`` may not be published, or None when they may
+    (``zones``: every managed zone, when there are several; ``domain`` is the federated names')."""
     zone = normalize_name(domain)
     allowed = [
-        normalize_name(f"{namespace}.{domain}"),
+        *(normalize_name(f"{namespace}.{z}") for z in (domain, *zones)),
         *(normalize_name(d) for d in alias_domains.get(namespace, ())),
         *(normalize_name(d) for d in alias_domains.get(ALL_NAMESPACES, ())),
     ]

@@ -27,7 +27,8 @@ def _print_status(fed: LocalFederation) -> int:
     if fed.dns:
         d = fed.dns
         print(
-            f"\nDNS: BIND serving {d.zone} on {d.address}:{d.port} (TSIG key {d.key_name}, {d.key_algorithm})"
+            f"\nDNS: BIND serving {', '.join(d.zones)} on {d.address}:{d.port} "
+            f"(TSIG key {d.key_name}, {d.key_algorithm})"
         )
         print(f"     dig @{d.address} -p {d.port} {d.zone} SOA")
     print(f"\nkubeconfig: export KUBECONFIG={fed.kubeconfig}")

@@ -1,4 +1,5 @@
-"""A local BIND 9 (`named`) serving one zone on a loopback port, accepting TSIG-signed RFC 2136 updates.
+"""A local BIND 9 (`named`) serving a zone (and any extra zones, such as ``acme.com`` for aliases) on a
+loopback port, accepting TSIG-signed RFC 2136 updates.
 
 It is the local default DNS provider of the federation and the real server the rfc2136 provider is tested
 against: updates and zone transfers are allowed only with the TSIG key, queries from anyone (on loopback).
@@ -12,6 +13,7 @@ import json
 import secrets
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +39,12 @@ class BindServer:
     key_name: str
     key_algorithm: str
     key_secret: str
+    extra_zones: tuple[str, ...] = ()
+    """More zones the same server serves with the same key (the local federation's alias zone)."""
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        return (self.zone, *self.extra_zones)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -46,10 +54,12 @@ class BindServer:
             "key_name": self.key_name,
             "key_algorithm": self.key_algorithm,
             "key_secret": self.key_secret,
+            "extra_zones": list(self.extra_zones),
         }
 
     @classmethod
     def from_json(cls, raw: dict[str, object]) -> BindServer:
+        extra = raw.get("extra_zones")  # absent in the state of a federation started before it existed
         return cls(
             address=str(raw["address"]),
             port=int(str(raw["port"])),
@@ -57,6 +67,7 @@ class BindServer:
             key_name=str(raw["key_name"]),
             key_algorithm=str(raw["key_algorithm"]),
             key_secret=str(raw["key_secret"]),
+            extra_zones=tuple(str(z) for z in extra) if isinstance(extra, list | tuple) else (),
         )
 
 
@@ -79,7 +90,18 @@ def _zone_file(zone: str) -> str:
     )
 
 
-def _config(directory: Path, address: str, port: int, zone: str, secret: str) -> str:
+def _zone_config(directory: Path, zone: str) -> str:
+    return f"""
+zone "{zone}" {{
+    type primary;
+    file "{directory}/{zone}.zone";
+    allow-update {{ key "{TSIG_KEY_NAME}"; }};
+    allow-transfer {{ key "{TSIG_KEY_NAME}"; }};
+}};
+"""
+
+
+def _config(directory: Path, address: str, port: int, zones: Sequence[str], secret: str) -> str:
     d = directory
     return f"""
 options {{
@@ -105,27 +127,27 @@ logging {{
     category update {{ local_file; }};
     category xfer-out {{ local_file; }};
 }};
-zone "{zone}" {{
-    type primary;
-    file "{d}/{zone}.zone";
-    allow-update {{ key "{TSIG_KEY_NAME}"; }};
-    allow-transfer {{ key "{TSIG_KEY_NAME}"; }};
-}};
-"""
+""" + "".join(_zone_config(d, zone) for zone in zones)
 
 
 def start_bind(
-    directory: Path, port: int, zone: str = "example.com", address: str = "127.0.0.1"
+    directory: Path,
+    port: int,
+    zone: str = "example.com",
+    address: str = "127.0.0.1",
+    extra_zones: Sequence[str] = (),
 ) -> tuple[BindServer, processes.ProcessRecord]:
-    """Write a fresh configuration and zone into `directory`, start `named` and wait until it answers."""
+    """Write a fresh configuration and zones into `directory`, start `named` and wait until it answers."""
     directory.mkdir(parents=True, exist_ok=True)
     secret = base64.b64encode(secrets.token_bytes(32)).decode()
-    (directory / f"{zone}.zone").write_text(_zone_file(zone))
+    zones = (zone, *extra_zones)
+    for served in zones:
+        (directory / f"{served}.zone").write_text(_zone_file(served))
     for journal in directory.glob("*.jnl"):
         journal.unlink()
     conf = directory / "named.conf"
-    conf.write_text(_config(directory, address, port, zone, secret))
-    server = BindServer(address, port, zone, TSIG_KEY_NAME, TSIG_ALGORITHM, secret)
+    conf.write_text(_config(directory, address, port, zones, secret))
+    server = BindServer(address, port, zone, TSIG_KEY_NAME, TSIG_ALGORITHM, secret, tuple(extra_zones))
     (directory / "server.json").write_text(json.dumps(server.to_json(), indent=2))
     # -f: foreground (we keep the PID); -4: IPv4 only; -n 2: two worker threads are plenty on loopback.
     record = processes.start(
@@ -140,19 +162,23 @@ def start_bind(
 
 
 def wait_until_serving(server: BindServer, record: processes.ProcessRecord, timeout: float = 30.0) -> None:
-    """Poll the zone's SOA until BIND answers authoritatively."""
+    """Poll each zone's SOA until BIND answers authoritatively for all of them."""
     deadline = time.monotonic() + timeout
-    query = dns.message.make_query(f"{server.zone}.", dns.rdatatype.SOA)
+    waiting = list(server.zones)
     last_error = "no answer yet"
     while time.monotonic() < deadline:
         if not processes.is_running(record):
             raise RuntimeError(f"named exited during start-up; see {Path(record.log).parent}/named.log")
+        query = dns.message.make_query(f"{waiting[0]}.", dns.rdatatype.SOA)
         try:
             response = dns.query.udp(query, server.address, port=server.port, timeout=0.5)
             if response.rcode() == dns.rcode.NOERROR and response.answer:
-                return
+                waiting.pop(0)
+                if not waiting:
+                    return
+                continue
             last_error = f"rcode {dns.rcode.to_text(response.rcode())}"
         except (OSError, dns.exception.Timeout) as exc:
             last_error = str(exc) or type(exc).__name__
         time.sleep(0.1)
-    raise TimeoutError(f"named did not serve {server.zone} within {timeout:.0f}s: {last_error}")
+    raise TimeoutError(f"named did not serve {waiting[0]} within {timeout:.0f}s: {last_error}")

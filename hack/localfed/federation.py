@@ -94,6 +94,8 @@ class FederationConfig:
     state_dir: Path
     members: int = 3
     dns_zone: str = "example.com"
+    # The zone aliases such as nginx.acme.com live in: the same BIND serves it (the seed article's own).
+    alias_zone: str | None = "acme.com"
     dns_port: int = 0  # 0: any free loopback port
     with_dns: bool = True
 
@@ -526,7 +528,10 @@ class LocalFederation:
 
     def _start_dns(self) -> None:
         port = self.cfg.dns_port or free_port()
-        self.dns, self.shared["named"] = bind.start_bind(self.state_dir / "bind", port, self.cfg.dns_zone)
+        extra = (self.cfg.alias_zone,) if self.cfg.alias_zone else ()
+        self.dns, self.shared["named"] = bind.start_bind(
+            self.state_dir / "bind", port, self.cfg.dns_zone, extra_zones=extra
+        )
         self.save()
 
     def _nodes(self, cluster: ClusterState) -> list[dict[str, Any]]:

@@ -227,7 +227,9 @@ def register_dns_credentials(fed: LocalFederation) -> None:
 
 def operator_env(fed: LocalFederation, **settings: str) -> dict[str, str]:
     """The environment the operator runs with on the local federation: host context, federation name, and
-    (when the federation has its BIND) RFC 2136 publishing to it with the TSIG key from a Secret."""
+    (when the federation has its BIND) RFC 2136 publishing to it with the TSIG key from a Secret: the
+    federation's zone, and the alias zone (acme.com) as a second managed zone on the same server, in which
+    every namespace may claim aliases (the seed article's nginx.acme.com)."""
     env = {
         "FEDOP_KUBECONFIG": str(fed.kubeconfig),
         "FEDOP_HOST_CONTEXT": "federation",
@@ -248,6 +250,24 @@ def operator_env(fed: LocalFederation, **settings: str) -> dict[str, str]:
                 "FEDOP_DNS_CREDENTIALS_SECRET": f"{OPERATOR_NAMESPACE}/{DNS_SECRET}",
             }
         )
+        if fed.dns.extra_zones:
+            options = {
+                "server": fed.dns.address,
+                "port": str(fed.dns.port),
+                "key_algorithm": fed.dns.key_algorithm,
+            }
+            env["FEDOP_DNS_ZONES"] = json.dumps(
+                [
+                    {
+                        "zone": zone,
+                        "provider": "rfc2136",
+                        "options": options,
+                        "credentialsSecret": f"{OPERATOR_NAMESPACE}/{DNS_SECRET}",
+                    }
+                    for zone in fed.dns.extra_zones
+                ]
+            )
+            env["FEDOP_ALIAS_DOMAINS"] = json.dumps({"*": list(fed.dns.extra_zones)})
     env.update({f"FEDOP_{k.upper()}": v for k, v in settings.items()})
     return env
 

@@ -39,6 +39,19 @@ DNS_AND_METRICS = [
     "--set", "metrics.serviceMonitor.enabled=true",
 ]  # fmt: skip
 
+# Several zones and a mirror (dns.zones instead of dns.provider).
+DNS_ZONES = [
+    "--set", "dns.zone=example.com",
+    "--set-json", (
+        'dns.zones=[{"zone": "example.com", "provider": "route53", "credentialsSecret": "aws-dns"},'
+        ' {"zone": "example.com", "provider": "clouddns", "options": {"project": "p"}, "mirror": "gcp"},'
+        ' {"zone": "acme.com", "provider": "rfc2136", "options": {"server": "10.0.0.53", "port": 53}}]'
+    ),
+]  # fmt: skip
+
+# The one zone of dns.provider, and more zones (and mirrors of it) beside it.
+ONE_ZONE_AND_MORE = [*DNS_AND_METRICS, *DNS_ZONES[2:]]
+
 Docs = list[dict[str, Any]]
 
 
@@ -276,7 +289,7 @@ def test_rendered_environment_is_accepted_by_the_operator(
     helm: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The operator parses every FEDOP_* variable the chart sets (it refuses unknown or invalid ones)."""
-    for values in ([], DNS_AND_METRICS, ONE_REPLICA):
+    for values in ([], DNS_AND_METRICS, ONE_REPLICA, DNS_ZONES, ONE_ZONE_AND_MORE):
         rendered = {k: v for k, v in env(render(helm, *values)).items() if k.startswith(ENV_PREFIX)}
         with monkeypatch.context() as m:
             for name in [k for k in os.environ if k.startswith(ENV_PREFIX)]:
@@ -286,10 +299,27 @@ def test_rendered_environment_is_accepted_by_the_operator(
             settings = load_settings()
         assert settings.liveness_port == 8080
         assert settings.leader_election is (values != ONE_REPLICA)
+        if values == DNS_ZONES:
+            assert [(t.zone, t.provider, t.mirror_name) for t in settings.dns_targets] == [
+                ("example.com", "route53", "route53"),
+                ("example.com", "clouddns", "gcp"),
+                ("acme.com", "rfc2136", "rfc2136"),
+            ]
+            assert settings.dns_targets[0].credentials_secret == f"{NAMESPACE}/aws-dns"
+            assert settings.dns_targets[2].options == {"server": "10.0.0.53", "port": "53"}
+            assert settings.federation_zone == "example.com"
         if settings.leader_election:
             assert settings.leader_election_namespace == NAMESPACE
             assert settings.lease_name == "federation-operator-myfederation"
-        if values == DNS_AND_METRICS:
+        if values == ONE_ZONE_AND_MORE:
+            assert [t.label for t in settings.dns_targets] == [
+                "example.com (rfc2136)",
+                "example.com (route53)",
+                "example.com (gcp)",
+                "acme.com (rfc2136)",
+            ]
+            assert settings.dns_credentials_secret == f"{NAMESPACE}/fedop-dns"
+        elif values == DNS_AND_METRICS:
             assert settings.dns_options == {"server": "127.0.0.1", "port": "5353", "key_name": "fedop"}
             assert settings.dns_credentials_secret == f"{NAMESPACE}/fedop-dns"
             assert (settings.default_ttl, settings.default_min_ready_endpoints) == (60, 2)
@@ -310,8 +340,15 @@ def test_rendered_environment_is_accepted_by_the_operator(
             "must be the release namespace",
         ),
         (["--set", "metrics.serviceMonitor.enabled=true"], "needs metrics.enabled=true"),
+        (["--set-json", 'dns.zones=[{"zone": "a.com"}]'], "dns.zones[0] needs zone and provider"),
     ],
-    ids=["two-active-replicas", "provider-without-zone", "secret-elsewhere", "monitor-without-metrics"],
+    ids=[
+        "two-active-replicas",
+        "provider-without-zone",
+        "secret-elsewhere",
+        "monitor-without-metrics",
+        "zone-without-provider",
+    ],
 )
 def test_unsafe_values_are_refused(helm: list[str], values: list[str], message: str) -> None:
     out = run([*helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE, *values])

@@ -131,6 +131,11 @@ def helm_install(helm: list[str], fed: LocalFederation) -> dict[str, str]:
         "--set", f"dns.zone={fed.dns.zone}",
         "--set-json", f"dns.options={json.dumps(options)}",
         "--set", f"dns.credentialsSecret.name={DNS_SECRET}",
+        # A second zone (the BIND's acme.com), as the chart's dns.zones renders it, with its own Secret.
+        "--set-json", (
+            f'dns.zones=[{{"zone": "acme.com", "provider": "rfc2136", "options": {json.dumps(options)},'
+            f' "credentialsSecret": "{DNS_SECRET}"}}]'
+        ),
         "--set", "unreachableGraceSeconds=20",
         "--set", f"dns.defaultTTL={DEFAULT_TTL}",
         *(arg for key, v in LEASE_VALUES.items() for arg in ("--set", f"leaderElection.{key}={v}")),
@@ -241,6 +246,10 @@ def test_full_flow_under_the_chart_service_account(installed: Install) -> None:
             member_cluster(fed, m)["status"]["lastProbeTime"] != probed_before[m] for m in probed_before
         ),
     )
+    # Both zones of the chart's values are published to, each as one of status.dns.mirrors (read with the
+    # ServiceAccount's get on the credentials Secret, in the release namespace).
+    mirrors = {(m["zone"], m["state"]) for m in seed.get()["status"]["dns"]["mirrors"]}
+    assert mirrors == {(fed.dns.zone if fed.dns else "", "Published"), ("acme.com", "Published")}
     # The seed sets spec.dns.ttl (30); without it, the chart's default applies.
     assert ttl(fed, seed.global_name()) == 30
     seed.custom.patch_namespaced_custom_object(

@@ -450,6 +450,11 @@ class FakeCloudDns:
         with self._lock:
             self._faults.append(Fault(status, reason, text, count, route, retry_after))
 
+    def clear_faults(self) -> None:
+        """Drop every fault still queued by ``fail_next``: the service answers normally again."""
+        with self._lock:
+            self._faults.clear()
+
     @property
     def pending_faults(self) -> int:
         with self._lock:

@@ -273,6 +273,25 @@ def test_bind_accepts_tsig_signed_updates_and_transfers(federation: LocalFederat
     assert zone.get_rdataset(name, "A") is not None
 
 
+def test_bind_serves_the_alias_zone_with_the_same_key(federation: LocalFederation) -> None:
+    """acme.com, where the seed article's aliases live, is a second zone of the same server and key."""
+    server = federation.dns
+    assert server is not None
+    assert server.zones == (server.zone, "acme.com")
+    keyring = _keyring(server)
+    update = dns.update.UpdateMessage("acme.com", keyring=keyring, keyalgorithm=server.key_algorithm)
+    update.add("probe", 60, "CNAME", f"probe.{server.zone}.")
+    assert dns.query.tcp(update, server.address, port=server.port, timeout=5).rcode() == dns.rcode.NOERROR
+    answer = dns.query.udp(
+        dns.message.make_query("probe.acme.com.", "CNAME"), server.address, port=server.port, timeout=5
+    )
+    assert answer.rcode() == dns.rcode.NOERROR
+    assert [r.to_text() for rrset in answer.answer for r in rrset] == [f"probe.{server.zone}."]
+    delete = dns.update.UpdateMessage("acme.com", keyring=keyring, keyalgorithm=server.key_algorithm)
+    delete.delete("probe")
+    assert dns.query.tcp(delete, server.address, port=server.port, timeout=5).rcode() == dns.rcode.NOERROR
+
+
 def test_bind_refuses_unsigned_updates(federation: LocalFederation) -> None:
     server = federation.dns
     assert server is not None

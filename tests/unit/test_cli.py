@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
@@ -737,6 +738,23 @@ def test_status_shows_members_services_shards_and_dns() -> None:
     ]
     columns_of(dns_header, region, ["TYPE", "TIER", "POINTS TO"])
     assert all(line == line.rstrip() for line in lines)
+
+
+def test_status_shows_each_dns_mirror() -> None:
+    mirrored = copy.deepcopy(FSVC)
+    mirrored["status"]["dns"]["mirrors"] = [
+        {"zone": "example.com", "mirror": "rfc2136", "provider": "rfc2136", "state": "Published"},
+        {
+            "zone": "example.com",
+            "mirror": "secondary",
+            "provider": "rfc2136",
+            "state": "Failed",
+            "message": "the DNS provider cannot be reached",
+        },
+    ]
+    lines = render_status([member_view(MEMBER)], [service_view(mirrored)], scope="").splitlines()
+    assert "  DNS example.com (rfc2136, rfc2136): Published" in lines
+    assert "  DNS example.com (secondary, rfc2136): Failed: the DNS provider cannot be reached" in lines
 
 
 def test_status_with_live_answers() -> None:

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from federation_operator.domain.errors import InvalidSpecError
 from federation_operator.domain.kube_model import parse_model
-from federation_operator.domain.specs import FederatedServiceSpec, MemberClusterSpec
+from federation_operator.domain.specs import MSG_ALIAS_FORM, FederatedServiceSpec, MemberClusterSpec
 from federation_operator.domain.status import FederatedServiceStatus, MemberClusterStatus
 
 CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
@@ -99,6 +99,8 @@ PRESERVED_UNKNOWN_FIELDS = {
         "spec.template.spec",
         # A JSON-patch value is any JSON value.
         "spec.overrides[].clusterOverrides[].value",
+        # An alias is a name or {name, region | zone}: one node cannot type both (checked by the model).
+        "spec.dns.aliases[]",
     },
 }
 
@@ -462,6 +464,15 @@ MODEL_ONLY_RULES: dict[str, tuple[str, dict[str, Any], str]] = {
         "federatedservice.yaml",
         {**SERVICE, "overrides": [{"clusterName": "eu", "clusterOverrides": [{"path": "/spec/type"}]}]},
         "spec.overrides[0].clusterOverrides[0]",
+    ),
+    # Nor an alias, which is a string or an object.
+    MSG_ALIAS_FORM: (
+        "federatedservice.yaml",
+        {
+            **SERVICE,
+            "dns": {"aliases": ["nginx.acme.com", {"name": "eu.acme.com", "region": "eu", "zone": "a"}]},
+        },
+        "spec.dns.aliases[1]",
     ),
 }
 

@@ -172,3 +172,135 @@ def test_an_unknown_tsig_algorithm_fails_at_start_up_naming_the_option(
             zone="example.com",
             options={"server": "127.0.0.1", "key_name": "k", "key_secret": "AAAA", "key_algorithm": spelled},
         )
+
+
+ZONES = (
+    '[{"zone": "example.com", "provider": "rfc2136", "options": {"server": "127.0.0.1"}},'
+    ' {"zone": "example.com", "provider": "inmemory", "mirror": "standby"},'
+    ' {"zone": "acme.com", "provider": "route53", "credentialsSecret": "fedop-system/aws"}]'
+)
+
+
+def test_a_single_zone_is_a_list_of_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEDOP_DNS_PROVIDER", "rfc2136")
+    monkeypatch.setenv("FEDOP_DNS_ZONE", "example.com")
+    monkeypatch.setenv("FEDOP_DNS_OPTIONS", '{"server": "127.0.0.1"}')
+    monkeypatch.setenv("FEDOP_DNS_CREDENTIALS_SECRET", "fedop-system/bind")
+    settings = load_settings()
+    [target] = settings.dns_targets
+    assert (target.zone, target.provider, target.options) == (
+        "example.com",
+        "rfc2136",
+        {"server": "127.0.0.1"},
+    )
+    assert (target.credentials_secret, target.mirror_name) == ("fedop-system/bind", "rfc2136")
+    assert settings.federation_zone == "example.com"
+    assert load_settings(dns_provider=None).dns_targets == ()  # DNS off
+
+
+def test_several_zones_with_a_mirror(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEDOP_DNS_ZONES", ZONES)
+    settings = load_settings()
+    assert [t.label for t in settings.dns_targets] == [
+        "example.com (rfc2136)",
+        "example.com (standby)",
+        "acme.com (route53)",
+    ]
+    assert settings.dns_targets[2].credentials_secret == "fedop-system/aws"
+    assert settings.federation_zone == "example.com"  # the first entry's, unless dns_zone says
+    monkeypatch.setenv("FEDOP_DNS_ZONE", "acme.com")
+    assert load_settings().federation_zone == "acme.com"
+    # Each zone's drift check follows its own provider's default.
+    assert (settings.dns_resync_seconds_for("rfc2136"), settings.dns_resync_seconds_for("route53")) == (
+        60,
+        300,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        pytest.param(
+            {"FEDOP_DNS_ZONES": '[{"zone": "example.com", "provider": "bind"}]'},
+            r"FEDOP_DNS_ZONES\[0\]\.provider: .*unknown provider 'bind'",
+            id="unknown-provider",
+        ),
+        pytest.param(
+            {"FEDOP_DNS_ZONES": '[{"zone": "not a zone", "provider": "inmemory"}]'},
+            r"FEDOP_DNS_ZONES\[0\]\.zone",
+            id="bad-zone",
+        ),
+        pytest.param(
+            {"FEDOP_DNS_ZONES": '[{"zone": "a.com", "provider": "inmemory", "server": "x"}]'},
+            r"FEDOP_DNS_ZONES\[0\]\.server",
+            id="unknown-key",
+        ),
+        pytest.param(
+            {
+                "FEDOP_DNS_ZONES": (
+                    '[{"zone": "a.com", "provider": "inmemory"}, {"zone": "a.com.", "provider": "inmemory"}]'
+                )
+            },
+            r"dns_zones\[1\]\.mirror: zone a.com. is already published as mirror 'inmemory'",
+            id="same-mirror-twice",
+        ),
+        pytest.param(
+            {"FEDOP_DNS_ZONES": '[{"zone": "a.com", "provider": "inmemory"}]', "FEDOP_DNS_ZONE": "b.com"},
+            r"FEDOP_DNS_ZONE: .*b.com is not among dns_zones \(a.com\)",
+            id="federation-zone-unmanaged",
+        ),
+        pytest.param(
+            {
+                "FEDOP_DNS_ZONES": '[{"zone": "a.com", "provider": "inmemory"}]',
+                "FEDOP_DNS_OPTIONS": '{"a": "b"}',
+            },
+            r"FEDOP_DNS_OPTIONS: .*applies to the zone of dns_provider, which is unset",
+            id="options-without-provider",
+        ),
+        pytest.param(
+            {
+                "FEDOP_DNS_PROVIDER": "inmemory",
+                "FEDOP_DNS_ZONE": "a.com",
+                "FEDOP_DNS_ZONES": '[{"zone": "a.com", "provider": "inmemory"}]',
+            },
+            r"dns_zones\[0\]\.mirror: zone a.com is already published as mirror 'inmemory'",
+            id="mirror-of-the-single-zone-unnamed",
+        ),
+        pytest.param(
+            {
+                "FEDOP_DNS_ZONES": (
+                    '[{"zone": "a.com", "provider": "rfc2136", "options": {"key_algorithm": "sha1"}}]'
+                )
+            },
+            r"dns_zones\[0\]\.options\.key_algorithm",
+            id="bad-tsig-algorithm",
+        ),
+    ],
+)
+def test_bad_dns_zones_fail_naming_the_entry(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=named):
+        load_settings()
+
+
+def test_more_zones_beside_the_single_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-zone settings stay as they are; dns_zones adds zones (and mirrors) beside them."""
+    monkeypatch.setenv("FEDOP_DNS_PROVIDER", "rfc2136")
+    monkeypatch.setenv("FEDOP_DNS_ZONE", "example.com")
+    monkeypatch.setenv("FEDOP_DNS_OPTIONS", '{"server": "127.0.0.1"}')
+    monkeypatch.setenv(
+        "FEDOP_DNS_ZONES",
+        '[{"zone": "acme.com", "provider": "rfc2136", "options": {"server": "127.0.0.2"}},'
+        ' {"zone": "example.com", "provider": "rfc2136", "mirror": "secondary",'
+        ' "options": {"server": "::1"}}]',
+    )
+    settings = load_settings()
+    assert [(t.label, t.options["server"]) for t in settings.dns_targets] == [
+        ("example.com (rfc2136)", "127.0.0.1"),
+        ("acme.com (rfc2136)", "127.0.0.2"),
+        ("example.com (secondary)", "::1"),
+    ]
+    assert settings.federation_zone == "example.com"

@@ -66,3 +66,20 @@ def test_a_squatter_in_another_namespace_is_refused() -> None:
         "spec.dns.aliases[1]: victim.prod.example.com is outside the alias domains of namespace evil"
         in message
     )
+
+
+def test_with_several_zones_a_namespace_owns_its_subtree_in_each() -> None:
+    def several(alias: str) -> str:
+        error = plan_alias_refusal(
+            [alias],
+            namespace="shop",
+            federation="myfed",
+            domain="example.com",
+            alias_domains={},
+            zones=("example.com.", "acme.com."),
+        )
+        return "" if error is None else str(error)
+
+    assert several("www.shop.acme.com") == ""
+    assert several("www.shop.example.com") == ""
+    assert "(shop.example.com, shop.acme.com)" in several("nginx.acme.com")

@@ -58,6 +58,27 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- toJson $options }}
 {{- end }}
 
+{{/* FEDOP_DNS_ZONES: dns.zones as the operator's JSON list: option values as strings, each credentials
+Secret as <release namespace>/<name> (the operator may read Secrets only there). */}}
+{{- define "federation-operator.dnsZones" -}}
+{{- $zones := list }}
+{{- range .Values.dns.zones }}
+{{- $options := dict }}
+{{- range $key, $value := (.options | default dict) }}
+{{- $_ := set $options $key (toString $value) }}
+{{- end }}
+{{- $zone := dict "zone" .zone "provider" .provider "options" $options }}
+{{- with .credentialsSecret }}
+{{- $_ := set $zone "credentialsSecret" (printf "%s/%s" $.Release.Namespace .) }}
+{{- end }}
+{{- with .mirror }}
+{{- $_ := set $zone "mirror" . }}
+{{- end }}
+{{- $zones = append $zones $zone }}
+{{- end }}
+{{- toJson $zones }}
+{{- end }}
+
 {{/* Refuse values that would install something broken or less safe than it looks. */}}
 {{- define "federation-operator.validate" -}}
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
@@ -65,6 +86,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- if and .Values.dns.provider (not .Values.dns.zone) }}
 {{- fail "dns.zone is required when dns.provider is set" }}
+{{- end }}
+{{- range $index, $zone := .Values.dns.zones }}
+{{- if not (and $zone.zone $zone.provider) }}
+{{- fail (printf "dns.zones[%d] needs zone and provider" $index) }}
+{{- end }}
 {{- end }}
 {{- if and .Values.dns.credentialsSecret.name .Values.dns.credentialsSecret.namespace (ne .Values.dns.credentialsSecret.namespace .Release.Namespace) }}
 {{- fail (printf "dns.credentialsSecret.namespace must be the release namespace (%s): the operator may read Secrets only there" .Release.Namespace) }}
