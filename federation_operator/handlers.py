@@ -220,6 +220,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
             alias_domains=config.alias_domains,
             # As the provider knows them at start-up (Cloud DNS: its project's quotas, read with the zone).
             limits=publisher.provider.limits if publisher is not None else ProviderLimits(),
+            provider=config.dns_provider if publisher is not None else None,
         ),
         registry=runtime.registry,
         store=runtime.store,

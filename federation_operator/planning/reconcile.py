@@ -29,6 +29,7 @@ from federation_operator.domain.status import FederatedServiceStatus
 from federation_operator.planning.health import Partition, ShardObservation, plan_health
 from federation_operator.planning.overrides import plan_cluster_overrides
 from federation_operator.planning.placement import plan_placement, unknown_clusters
+from federation_operator.planning.policy import plan_policy_refusal
 from federation_operator.planning.publication import plan_service_tiers, render_dns_status
 from federation_operator.planning.services import (
     is_adopted,
@@ -80,6 +81,8 @@ class Federation:
     alias_domains: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # What the DNS provider accepts: a tier over its values per record set publishes a subset, said so.
     limits: ProviderLimits = field(default_factory=ProviderLimits)
+    # The DNS provider's name (settings.dns_provider): which spec.dns.policy types it can publish.
+    provider: str | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,7 @@ def plan_reconcile(
                 clusters=observation.clusters,
                 counted=health.counted(),
                 limits=federation.limits,
+                policy=spec.dns.policy,
             )
             records, notes = tiers.records, tiers.notes
         previous_dns = observation.previous.dns if observation.previous else None
@@ -271,6 +275,15 @@ def _plan_manifests(observation: Observation, federation: Federation) -> dict[st
         )
         if refusal is not None:
             return refusal
+    if federation.domain is not None and spec.dns.policy is not None:
+        placed = set(plan_placement(spec.placement, observation.clusters))
+        refused = plan_policy_refusal(
+            spec.dns.policy,
+            provider=federation.provider,
+            regions=[c.region for c in observation.clusters if c.name in placed],
+        )
+        if refused is not None:
+            return refused
     try:
         return _render_manifests(observation, spec, federation.name)
     except InvalidSpecError as err:

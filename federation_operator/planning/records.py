@@ -57,6 +57,7 @@ def plan_records(
     healthy: Sequence[ShardAddresses],
     max_values: int | None = None,
     hostname_aliases: bool = False,
+    global_clusters: frozenset[str] | None = None,
 ) -> tuple[RecordSet, ...]:
     """The record sets of :func:`plan_tiers`, without its notes."""
     return plan_tiers(
@@ -67,6 +68,7 @@ def plan_records(
         healthy=healthy,
         max_values=max_values,
         hostname_aliases=hostname_aliases,
+        global_clusters=global_clusters,
     ).records
 
 
@@ -79,6 +81,7 @@ def plan_tiers(
     healthy: Sequence[ShardAddresses],
     max_values: int | None = None,
     hostname_aliases: bool = False,
+    global_clusters: frozenset[str] | None = None,
 ) -> TierPlan:
     """The record sets to publish for one FederatedService, sorted, all with ``ttl``.
 
@@ -114,6 +117,9 @@ def plan_tiers(
       addresses join the :data:`ALIAS` record set (with the tier's TTL; Route 53 writes them as one weighted
       A record set beside the weighted aliases, every record set of a name and type sharing one routing
       policy), and its IPv6 addresses stay an AAAA record set (another type, so no weighted group).
+    - **A policy at the global name** (``global_clusters``, from ``spec.dns.policy``:
+      :mod:`federation_operator.planning.policy`): the global name answers only the healthy shards of those
+      clusters; region and zone names still answer their own healthy shards. None: every healthy shard.
     - **Name clashes.** A zone whose label equals a region's (``dc1`` as both) gets the region's record only.
       A zone listed under several regions belongs to the lexicographically first. An alias equal to one of
       the generated names is dropped (it would point at itself); duplicate aliases collapse.
@@ -132,7 +138,8 @@ def plan_tiers(
             region_of_zone.setdefault(zone, shard.region)
     regions = {r.lower() for r in topology} | {s.region for s in shards} | set(region_of_zone.values())
 
-    records: list[RecordSet] = list(tier.plan(names.global_name, shards))
+    answering = shards if global_clusters is None else [s for s in shards if s.cluster in global_clusters]
+    records: list[RecordSet] = list(tier.plan(names.global_name, answering))
     taken = {names.global_name}
     for region in sorted(regions):
         name = names.region_name(region)

@@ -1,0 +1,300 @@
+"""spec.dns.policy: parsing, which providers may publish each policy, failover's choice of the global name's
+shards (named scenarios and hypothesis invariants), weights and region locations, and the reconcile's
+refusal of a policy the provider cannot express."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from federation_operator.domain.errors import InvalidSpecError
+from federation_operator.domain.members import ClusterInfo, Ingress
+from federation_operator.domain.policies import DEFAULT_LOCATIONS, POLICY_PROVIDERS
+from federation_operator.domain.records import RecordSet, ServiceNames, ShardAddresses
+from federation_operator.domain.specs import DnsPolicy, parse_federated_service_spec
+from federation_operator.planning.policy import (
+    plan_failover_ranks,
+    plan_global_clusters,
+    plan_location,
+    plan_policy_refusal,
+    plan_weights,
+)
+from federation_operator.planning.publication import plan_service_tiers
+from federation_operator.planning.reconcile import Federation, plan_member_writes, plan_reconcile
+from federation_operator.planning.records import plan_tiers
+from tests.unit.test_publication import shard
+from tests.unit.test_reconcile import SPEC, observe
+
+NAMES = ServiceNames(service="nginx", namespace="ns", federation="fed", domain="example.com")
+
+
+def policy(**raw: Any) -> DnsPolicy:
+    spec = parse_federated_service_spec({**SPEC, "dns": {"policy": raw}})
+    assert spec.dns.policy is not None
+    return spec.dns.policy
+
+
+def member(name: str, region: str = "r1", **labels: str) -> ClusterInfo:
+    return ClusterInfo(
+        name=name, region=region, zones=(f"{region}-a",), labels=labels, ready=True, synced=True
+    )
+
+
+def healthy(name: str, address: str, region: str = "r1") -> ShardAddresses:
+    return ShardAddresses(cluster=name, region=region, zones=frozenset({f"{region}-a"}), ipv4=(address,))
+
+
+def global_a(records: tuple[RecordSet, ...]) -> tuple[str, ...]:
+    return next((r.values for r in records if r.key == (NAMES.global_name, "A")), ())
+
+
+# --- the spec -----------------------------------------------------------------------------------------------
+
+
+def test_no_policy_is_none_and_tiered_is_the_default_type() -> None:
+    assert parse_federated_service_spec(SPEC).dns.policy is None
+    assert policy().type == "tiered"
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        pytest.param({"type": "roundrobin"}, "spec.dns.policy.type", id="unknown-type"),
+        pytest.param({"type": "failover", "groups": []}, "spec.dns.policy", id="failover-without-groups"),
+        pytest.param(
+            {"type": "weighted", "weights": [{"clusters": ["a"], "weight": 256}]},
+            "spec.dns.policy.weights[0].weight",
+            id="weight-over-255",
+        ),
+        pytest.param(
+            {"type": "weighted", "weights": [{"clusters": ["a"]}]},
+            "spec.dns.policy.weights[0].weight",
+            id="weight-missing",
+        ),
+        pytest.param(
+            {"type": "geolocation", "locations": [{"region": "dc1", "country": "de"}]},
+            "spec.dns.policy.locations[0].country",
+            id="country-lowercase",
+        ),
+        pytest.param(
+            {"type": "latency", "locations": [{"region": "dc1"}, {"region": "dc1"}]},
+            "spec.dns.policy.locations",
+            id="duplicate-region",
+        ),
+    ],
+)
+def test_bad_policies_are_refused_naming_the_field(raw: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidSpecError) as caught:
+        parse_federated_service_spec({**SPEC, "dns": {"policy": raw}})
+    assert caught.value.field == field
+
+
+# --- which providers publish what ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["rfc2136", "route53", "clouddns", "inmemory", None])
+@pytest.mark.parametrize("kind", ["tiered", "failover"])
+def test_operator_computed_policies_go_to_every_provider(provider: str | None, kind: str) -> None:
+    raw: dict[str, Any] = {"type": kind, "groups": [{"clusters": ["a"]}]} if kind == "failover" else {}
+    assert plan_policy_refusal(policy(**raw), provider=provider, regions=["r1"]) is None
+
+
+@pytest.mark.parametrize("kind", ["weighted", "latency", "geolocation"])
+def test_rfc2136_refuses_routing_policies_naming_the_field_and_the_alternatives(kind: str) -> None:
+    refusal = plan_policy_refusal(policy(type=kind), provider="rfc2136", regions=["us-east-1"])
+    assert refusal is not None
+    assert refusal.field == "spec.dns.policy.type"
+    assert "rfc2136" in refusal.message
+    assert "plain DNS" in refusal.message
+    assert "Route 53" in refusal.message  # where it would be answered
+    assert "tiered and failover work with every provider" in refusal.message
+    # Nothing publishes these yet: the message says so rather than naming a provider that would downgrade it.
+    assert POLICY_PROVIDERS[kind] == ()
+    assert "no provider of this operator version publishes it yet" in refusal.message
+
+
+def test_a_region_without_a_location_is_named_under_latency() -> None:
+    refusal = plan_policy_refusal(policy(type="latency"), provider="route53", regions=["dc1", "eu-west-1"])
+    assert refusal is not None
+    assert ("spec.dns.policy.locations", refusal.problems[-1][1]) == refusal.problems[-1]
+    assert "dc1" in refusal.problems[-1][1]
+    assert "eu-west-1" not in refusal.problems[-1][1]
+    located = policy(type="latency", locations=[{"region": "dc1", "awsRegion": "eu-central-1"}])
+    refusal = plan_policy_refusal(located, provider="route53", regions=["dc1"])
+    assert refusal is not None
+    assert [f for f, _ in refusal.problems] == ["spec.dns.policy.type"]
+
+
+def test_locations_override_the_built_in_table_field_by_field() -> None:
+    assert plan_location(None, "europe-west1") == DEFAULT_LOCATIONS["europe-west1"]
+    assert plan_location(None, "dc1") is None
+    given_ = policy(type="geolocation", locations=[{"region": "europe-west1", "country": "NL"}])
+    location = plan_location(given_, "europe-west1")
+    assert location is not None
+    assert (location.country, location.continent, location.gcp_region) == ("NL", "EU", "europe-west1")
+
+
+@pytest.mark.parametrize(
+    "region", ["us-east-1", "eu-central-1", "us-central1", "europe-west4", "eastus", "westeurope"]
+)
+def test_the_table_covers_eks_gke_and_aks_names(region: str) -> None:
+    location = DEFAULT_LOCATIONS[region]
+    assert location.continent in {"AF", "AN", "AS", "EU", "NA", "OC", "SA"}
+    assert len(location.country) == 2
+    assert location.aws_region in DEFAULT_LOCATIONS
+
+
+def test_weights_first_entry_wins_then_the_default() -> None:
+    weighted = policy(
+        type="weighted",
+        weights=[{"clusters": ["a"], "weight": 0}, {"matchLabels": {"tier": "canary"}, "weight": 5}],
+        defaultWeight=100,
+    )
+    clusters = [member("a", tier="canary"), member("b", tier="canary"), member("c")]
+    assert plan_weights(weighted, clusters) == {"a": 0, "b": 5, "c": 100}
+
+
+# --- failover -----------------------------------------------------------------------------------------------
+
+FAILOVER = {"type": "failover", "groups": [{"clusters": ["a", "b"]}, {"matchLabels": {"site": "backup"}}]}
+CLUSTERS = [member("a"), member("b"), member("c", site="backup"), member("d")]
+
+
+def test_ranks_first_group_wins_and_unchosen_clusters_form_a_last_group() -> None:
+    both = policy(type="failover", groups=[{"clusters": ["a"]}, {"clusters": ["a", "c"]}])
+    assert plan_failover_ranks(both, CLUSTERS) == {"a": 0, "b": 2, "c": 1, "d": 2}
+    assert plan_failover_ranks(policy(**FAILOVER), CLUSTERS) == {"a": 0, "b": 0, "c": 1, "d": 2}
+
+
+@pytest.mark.parametrize(
+    ("up", "answering", "group"),
+    [
+        pytest.param({"a", "b", "c", "d"}, {"a", "b"}, 0, id="primaries-healthy"),
+        pytest.param({"b", "c", "d"}, {"b"}, 0, id="one-primary-left"),
+        pytest.param({"c", "d"}, {"c"}, 1, id="backup-group"),
+        pytest.param({"d"}, {"d"}, 2, id="implicit-last-group"),
+        pytest.param(set(), set(), None, id="nothing-healthy"),
+    ],
+)
+def test_failover_answers_the_first_group_with_a_healthy_shard(
+    up: set[str], answering: set[str], group: int | None
+) -> None:
+    shards = [healthy(name, f"127.0.0.{i + 1}") for i, name in enumerate("abcd") if name in up]
+    assert plan_global_clusters(policy(**FAILOVER), CLUSTERS, shards) == (frozenset(answering), group)
+
+
+def test_a_shard_without_an_address_cannot_answer_for_its_group() -> None:
+    shards = [ShardAddresses(cluster="a", region="r1"), healthy("c", "127.0.0.3")]
+    assert plan_global_clusters(policy(**FAILOVER), CLUSTERS, shards) == (frozenset({"c"}), 1)
+
+
+def test_without_failover_the_global_name_answers_every_shard() -> None:
+    shards = [healthy("a", "127.0.0.1")]
+    assert plan_global_clusters(None, CLUSTERS, shards) == (None, None)
+    assert plan_global_clusters(policy(), CLUSTERS, shards) == (None, None)
+
+
+def test_failover_changes_the_global_name_only_and_says_which_group_answers() -> None:
+    clusters = [member("a", "r1"), member("c", "r2", site="backup")]
+    counted = [shard("a", healthy=True, address="127.0.0.1"), shard("c", healthy=True, address="127.0.0.3")]
+    counted = [replace(s, region=c.region, zones=c.zones) for s, c in zip(counted, clusters, strict=True)]
+    tiered = plan_service_tiers(names=NAMES, ttl=60, aliases=(), clusters=clusters, counted=counted)
+    failover = plan_service_tiers(
+        names=NAMES, ttl=60, aliases=(), clusters=clusters, counted=counted, policy=policy(**FAILOVER)
+    )
+    assert global_a(tiered.records) == ("127.0.0.1", "127.0.0.3")
+    assert global_a(failover.records) == ("127.0.0.1",)
+    # Region and zone names are the same under both: each region still answers its own shards.
+    others = {r for r in tiered.records if r.name != NAMES.global_name}
+    assert others == {r for r in failover.records if r.name != NAMES.global_name}
+    assert failover.notes == ()
+    backup = plan_service_tiers(
+        names=NAMES, ttl=60, aliases=(), clusters=clusters, counted=counted[1:], policy=policy(**FAILOVER)
+    )
+    assert global_a(backup.records) == ("127.0.0.3",)
+    assert backup.notes[0].startswith(f"failover: {NAMES.global_name} answers group 2 (c)")
+
+
+def test_tiered_and_no_policy_plan_the_same_records() -> None:
+    clusters = [member("a", "r1"), member("c", "r2")]
+    counted = [shard("a", healthy=True, address="127.0.0.1")]
+    none = plan_service_tiers(names=NAMES, ttl=60, aliases=(), clusters=clusters, counted=counted)
+    tiered = plan_service_tiers(
+        names=NAMES, ttl=60, aliases=(), clusters=clusters, counted=counted, policy=policy(type="tiered")
+    )
+    assert none == tiered
+
+
+NAMES_AB = st.sampled_from(["a", "b", "c", "d", "e"])
+
+
+@given(
+    groups=st.lists(st.lists(NAMES_AB, min_size=1, max_size=3, unique=True), min_size=1, max_size=4),
+    up=st.sets(NAMES_AB),
+)
+def test_failover_invariants(groups: list[list[str]], up: set[str]) -> None:
+    chosen = policy(type="failover", groups=[{"clusters": g} for g in groups])
+    clusters = [member(name, f"r{i % 2}") for i, name in enumerate("abcde")]
+    shards = [healthy(name, f"127.0.0.{i + 1}", f"r{i % 2}") for i, name in enumerate("abcde") if name in up]
+    ranks = plan_failover_ranks(chosen, clusters)
+    answering, group = plan_global_clusters(chosen, clusters, shards)
+    assert answering is not None
+    # Something healthy: the global name answers; nothing healthy: it answers nothing.
+    assert bool(answering) == bool(up)
+    # Only healthy clusters answer, all of one group, and no healthy cluster ranks before them.
+    assert answering <= up
+    assert {ranks[c] for c in answering} <= {group}
+    assert all(ranks[c] >= (group or 0) for c in up)
+    # Every healthy cluster of the answering group answers.
+    assert {c for c in up if ranks[c] == group} == answering
+    records = plan_tiers(
+        names=NAMES,
+        ttl=60,
+        aliases=(),
+        topology={"r0": frozenset({"r0-a"}), "r1": frozenset({"r1-a"})},
+        healthy=shards,
+        global_clusters=answering,
+    ).records
+    expected = {f"127.0.0.{'abcde'.index(c) + 1}" for c in answering}
+    assert set(global_a(records)) == expected
+
+
+# --- the reconcile ------------------------------------------------------------------------------------------
+
+
+def test_a_policy_the_provider_cannot_publish_is_an_invalid_spec_and_nothing_is_written() -> None:
+    federation = Federation(name="myfederation", domain="example.com", provider="rfc2136")
+    observation = observe(spec={**SPEC, "dns": {"policy": {"type": "weighted"}}})
+    members = plan_member_writes(observation, federation)
+    assert members.writes == ()
+    plan = plan_reconcile(observation, federation, members, {})
+    assert plan.records is None
+    assert {c.type: c.reason for c in plan.status.conditions}["Propagated"] == "InvalidSpec"
+    ((event),) = plan.events
+    assert (event.type, event.reason) == ("Warning", "InvalidSpec")
+    assert "spec.dns.policy.type: weighted cannot be published by the rfc2136 provider" in event.message
+
+
+def test_a_failover_policy_reconciles_on_rfc2136() -> None:
+    federation = Federation(name="myfederation", domain="example.com", provider="rfc2136")
+    observation = observe(
+        spec={**SPEC, "dns": {"policy": {"type": "failover", "groups": [{"clusters": ["eu"]}]}}}
+    )
+    members = plan_member_writes(observation, federation)
+    assert members.invalid is None
+    assert [w.action for w in members.writes] == ["create", "create"]
+
+
+def test_ingress_hostnames_follow_failover_too() -> None:
+    shards = [
+        ShardAddresses.from_ingress(
+            cluster="a", region="r1", zones=(), ingress=(Ingress(hostname="a.elb.example.net"),)
+        ),
+        healthy("c", "127.0.0.3", "r2"),
+    ]
+    answering, group = plan_global_clusters(policy(**FAILOVER), CLUSTERS, shards)
+    assert (answering, group) == (frozenset({"a"}), 0)
