@@ -98,6 +98,10 @@ class ShardStatus(KubeModel):
     healthy: bool
     reason: str | None = None
     message: str | None = None
+    # Set under a spec.dns.policy only (an object without one keeps exactly its former status).
+    priority: int | None = Field(default=None, ge=1)
+    weight: int | None = Field(default=None, ge=0, le=255)
+    answering: bool | None = None
 
 
 class ClusterCounts(KubeModel):
@@ -126,6 +130,7 @@ class DnsStatus(KubeModel):
     """The DNS names published for the FederatedService."""
 
     global_name: str | None = None
+    policy: Literal["tiered", "weighted", "failover", "latency", "geolocation"] | None = None
     names: Annotated[tuple[PublishedRecord, ...], ListMap("name", "type")] = ()
 
 

@@ -11,7 +11,9 @@ answers under it. Pure code, no I/O.
   event, one DNS round). Region and zone names keep their geo meaning: a region with a healthy shard still
   answers it, and a region without one is a CNAME to the global name, which then follows the failover order.
 - :func:`plan_weights`: each cluster's ``weighted`` weight, for status (published by the routing-policy
-  providers once they express it).
+  providers once they express it);
+- :func:`render_policy_shards`: ``status.shards`` with each shard's failover group (``priority``) or weight,
+  and whether the global name answers it now.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from federation_operator.domain.errors import InvalidSpecError
+from federation_operator.domain.health import ShardHealth
 from federation_operator.domain.members import ClusterInfo
 from federation_operator.domain.policies import (
     DEFAULT_LOCATIONS,
@@ -28,6 +31,7 @@ from federation_operator.domain.policies import (
 )
 from federation_operator.domain.records import ShardAddresses
 from federation_operator.domain.specs import ClusterSet, DnsPolicy
+from federation_operator.domain.status import ShardStatus
 
 __all__ = [
     "is_chosen_by",
@@ -36,6 +40,7 @@ __all__ = [
     "plan_location",
     "plan_policy_refusal",
     "plan_weights",
+    "render_policy_shards",
 ]
 
 
@@ -156,4 +161,40 @@ def plan_location(policy: DnsPolicy | None, region: str) -> Location | None:
         country=given.country or (base.country if base else ""),
         aws_region=given.aws_region or (base.aws_region if base else ""),
         gcp_region=given.gcp_region or (base.gcp_region if base else ""),
+    )
+
+
+def render_policy_shards(
+    policy: DnsPolicy,
+    clusters: Sequence[ClusterInfo],
+    shards: Sequence[ShardStatus],
+    counted: Sequence[ShardHealth] | None,
+) -> tuple[ShardStatus, ...]:
+    """``shards`` with what ``policy`` makes of each: ``priority`` (failover group, 1 first) or ``weight``,
+    and ``answering`` (the global name answers the shard now) from the shards DNS counts (None: DNS is held
+    or frozen, so what it answers is not planned now and ``answering`` is left out)."""
+    by_name = {c.name: c for c in clusters}
+    known = [by_name.get(s.cluster) or ClusterInfo(name=s.cluster, region=s.region or "") for s in shards]
+    ranks = plan_failover_ranks(policy, known) if policy.type == "failover" else {}
+    weights = plan_weights(policy, known) if policy.type == "weighted" else {}
+    answering: frozenset[str] | None = None
+    if counted is not None:
+        addresses = [
+            ShardAddresses.from_ingress(cluster=s.cluster, region=s.region, zones=s.zones, ingress=s.ingress)
+            for s in counted
+            if s.region
+        ]
+        chosen, _ = plan_global_clusters(policy, known, addresses)
+        answering = (
+            chosen if chosen is not None else frozenset(a.cluster for a in addresses if a.has_addresses)
+        )
+    return tuple(
+        shard.model_copy(
+            update={
+                "priority": ranks[shard.cluster] + 1 if shard.cluster in ranks else None,
+                "weight": weights.get(shard.cluster),
+                "answering": None if answering is None else shard.cluster in answering,
+            }
+        )
+        for shard in shards
     )

@@ -29,7 +29,7 @@ from federation_operator.domain.status import FederatedServiceStatus
 from federation_operator.planning.health import Partition, ShardObservation, plan_health
 from federation_operator.planning.overrides import plan_cluster_overrides
 from federation_operator.planning.placement import plan_placement, unknown_clusters
-from federation_operator.planning.policy import plan_policy_refusal
+from federation_operator.planning.policy import plan_policy_refusal, render_policy_shards
 from federation_operator.planning.publication import plan_service_tiers, render_dns_status
 from federation_operator.planning.services import (
     is_adopted,
@@ -237,12 +237,20 @@ def plan_reconcile(
             previous=previous_dns,
             notes=notes,
         )
+        if spec.dns.policy is not None and dns[0] is not None and dns[0] is not previous_dns:
+            dns = (dns[0].model_copy(update={"policy": spec.dns.policy.type}), dns[1])
         more_events, more_cleared = _dns_events(health, dns[1])
         events += more_events
         cleared += more_cleared
+    shard_status = [render_shard_status(s) for s in health.shards]
+    if federation.domain is not None and spec.dns.policy is not None:
+        counted = health.counted() if health.publishable else None
+        shard_status = list(
+            render_policy_shards(spec.dns.policy, observation.clusters, shard_status, counted)
+        )
     status = render_status(
         generation=observation.generation,
-        shards=[render_shard_status(s) for s in health.shards],
+        shards=shard_status,
         unknown_clusters=unknown_clusters(spec.placement, observation.clusters),
         invalid=None,
         previous=observation.previous,

@@ -92,6 +92,10 @@ def test_failover_answers_the_first_healthy_group_and_fails_over_and_back(seed: 
         lambda: (c := condition(seed.get(), "DNSPublished")) and "failover" in c["message"] and c,
     )
     assert f"answers group 2 ({backup})" in published["message"]
+    status = seed.get()["status"]
+    assert status["dns"]["policy"] == "failover"
+    shards = {s["cluster"]: (s["priority"], s.get("answering")) for s in status["shards"]}
+    assert shards == {primary: (1, False), backup: (2, True), **{c: (3, False) for c in rest}}
 
     # The backup fails too: the clusters no group names form the last group.
     seed.fed.set_backends_ready(backup, seed.namespace, f"run={seed.name}", ready=False)

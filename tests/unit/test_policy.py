@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from federation_operator.cli.render import render_service, service_view
 from federation_operator.domain.errors import InvalidSpecError
-from federation_operator.domain.members import ClusterInfo, Ingress
+from federation_operator.domain.members import ClusterInfo, EndpointSummary, Ingress
 from federation_operator.domain.policies import DEFAULT_LOCATIONS, POLICY_PROVIDERS
-from federation_operator.domain.records import RecordSet, ServiceNames, ShardAddresses
+from federation_operator.domain.records import PublishResult, RecordSet, ServiceNames, ShardAddresses
 from federation_operator.domain.specs import DnsPolicy, parse_federated_service_spec
 from federation_operator.planning.policy import (
     plan_failover_ranks,
@@ -26,8 +27,9 @@ from federation_operator.planning.policy import (
 from federation_operator.planning.publication import plan_service_tiers
 from federation_operator.planning.reconcile import Federation, plan_member_writes, plan_reconcile
 from federation_operator.planning.records import plan_tiers
+from tests.unit.test_cli import FSVC
 from tests.unit.test_publication import shard
-from tests.unit.test_reconcile import SPEC, observe
+from tests.unit.test_reconcile import SPEC, manifests, observe, ours
 
 NAMES = ServiceNames(service="nginx", namespace="ns", federation="fed", domain="example.com")
 
@@ -298,3 +300,73 @@ def test_ingress_hostnames_follow_failover_too() -> None:
     ]
     answering, group = plan_global_clusters(policy(**FAILOVER), CLUSTERS, shards)
     assert (answering, group) == (frozenset({"a"}), 0)
+
+
+# --- status -------------------------------------------------------------------------------------------------
+
+
+def test_status_shows_the_policy_and_each_shards_priority_and_whether_it_answers() -> None:
+    federation = Federation(name="myfederation", domain="example.com", provider="rfc2136")
+    spec = {**SPEC, "dns": {"policy": {"type": "failover", "groups": [{"clusters": ["eu"]}]}}}
+    desired = manifests(observe(spec=spec))
+    services = {"us": ours("us", desired["us"], "127.0.0.10"), "eu": ours("eu", desired["eu"], "127.0.0.20")}
+    endpoints = {"us": EndpointSummary(ready=1), "eu": EndpointSummary(ready=1)}
+    first = observe(spec=spec, services=services, endpoints=endpoints)
+    plan = plan_reconcile(first, federation, plan_member_writes(first, federation), {})
+    assert plan.records is not None
+    assert global_a_of(plan.records) == ("127.0.0.20",)
+    shards = {s.cluster: (s.priority, s.weight, s.answering) for s in plan.status.shards}
+    assert shards == {"eu": (1, None, True), "us": (2, None, False)}
+    confirmed = observe(
+        spec=spec, services=services, endpoints=endpoints, published=PublishResult(plan.records)
+    )
+    done = plan_reconcile(confirmed, federation, plan_member_writes(confirmed, federation), {})
+    assert done.status.dns is not None
+    assert done.status.dns.policy == "failover"
+    # Europe fails: the global name answers the implicit last group.
+    down = observe(
+        spec=spec, services=services, endpoints={**endpoints, "eu": EndpointSummary(ready=0)}, published=None
+    )
+    after = plan_reconcile(down, federation, plan_member_writes(down, federation), {})
+    assert after.records is not None
+    assert global_a_of(after.records) == ("127.0.0.10",)
+    assert {s.cluster: s.answering for s in after.status.shards} == {"eu": False, "us": True}
+
+
+def test_status_of_an_object_without_a_policy_carries_no_policy_fields() -> None:
+    federation = Federation(name="myfederation", domain="example.com", provider="rfc2136")
+    desired = manifests(observe())
+    services = {"us": ours("us", desired["us"], "127.0.0.10"), "eu": ours("eu", desired["eu"], "127.0.0.20")}
+    endpoints = {"us": EndpointSummary(ready=1), "eu": EndpointSummary(ready=1)}
+    first = observe(services=services, endpoints=endpoints)
+    plan = plan_reconcile(first, federation, plan_member_writes(first, federation), {})
+    assert plan.records is not None
+    confirmed = observe(services=services, endpoints=endpoints, published=PublishResult(plan.records))
+    done = plan_reconcile(confirmed, federation, plan_member_writes(confirmed, federation), {})
+    written = done.status.model_dump(mode="json", exclude_none=True)
+    assert "policy" not in written["dns"]
+    assert all({"priority", "weight", "answering"}.isdisjoint(s) for s in written["shards"])
+
+
+def test_fedctl_status_shows_policy_columns_only_under_a_policy() -> None:
+    plain = render_service(service_view(FSVC), None, None)
+    assert not any("PRIORITY" in line or "DNS policy" in line for line in plain)
+    status = dict(FSVC["status"])
+    status["shards"] = [
+        {**status["shards"][0], "priority": 1, "answering": True},
+        {**status["shards"][1], "priority": 2, "answering": False},
+    ]
+    status["dns"] = {**status["dns"], "policy": "failover"}
+    lines = render_service(service_view({**FSVC, "status": status}), None, None)
+    assert "  DNS policy: failover" in lines
+    header = next(line for line in lines if line.strip().startswith("CLUSTER"))
+    assert header.split()[-2:] == ["PRIORITY", "ANSWERING"]
+    asia = next(line for line in lines if line.startswith("  gce-asia-east1  "))
+    us = next(line for line in lines if line.startswith("  gce-us-central1  "))
+    assert asia.split()[-2:] == ["1", "yes"]
+    assert us.split()[-2:] == ["2", "no"]
+
+
+def global_a_of(records: tuple[RecordSet, ...]) -> tuple[str, ...]:
+    name = "nginx.mynamespace.myfederation.svc.example.com."
+    return next((r.values for r in records if r.key == (name, "A")), ())
