@@ -20,6 +20,7 @@ Nothing here does I/O or imports a DNS library; :mod:`ipaddress` does the addres
 from __future__ import annotations
 
 import functools
+import hashlib
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ __all__ = [
     "ALIAS",
     "OTHER",
     "RECORD_TYPES",
+    "WEIGHTED",
     "Changes",
     "Conflict",
     "ProviderLimits",
@@ -48,6 +50,9 @@ __all__ = [
     "normalize_name",
     "other_types_marker",
     "split_alias_values",
+    "split_weighted_values",
+    "weighted_set_identifier",
+    "weighted_value",
     "zone_problem",
 ]
 
@@ -55,8 +60,8 @@ ManagedType = Literal["A", "AAAA", "CNAME", "TXT"]
 RECORD_TYPES: tuple[ManagedType, ...] = get_args(ManagedType)
 """The record types the operator reads and writes."""
 
-RecordType = Literal["A", "AAAA", "CNAME", "TXT", "OTHER", "ALIAS"]
-"""A record set's type: a managed one, :data:`OTHER`, or :data:`ALIAS`."""
+RecordType = Literal["A", "AAAA", "CNAME", "TXT", "OTHER", "ALIAS", "WEIGHTED"]
+"""A record set's type: a managed one, :data:`OTHER`, :data:`ALIAS` or :data:`WEIGHTED`."""
 
 ALIAS: Literal["ALIAS"] = "ALIAS"
 """Load balancer hostnames answered as addresses by the provider itself, for providers that can (Route 53
@@ -67,6 +72,12 @@ own). Route 53 writes one weighted alias A record per hostname and one weighted 
 addresses, all with set identifiers the operator owns, so that a tier keeps every shard rather than one
 CNAME target or only its IPs."""
 
+WEIGHTED: Literal["WEIGHTED"] = "WEIGHTED"
+"""IPv4 answers in weighted shares, for providers with weighted routing (Route 53: ``spec.dns.policy`` type
+``weighted``). One value per address, ``<set identifier> <weight> <address>`` (:func:`weighted_value`),
+sorted; a set identifier (one per member cluster, owned by the operator) has one weight. Route 53 writes one
+weighted A record set per set identifier, with the record set's TTL."""
+
 OTHER: Literal["OTHER"] = "OTHER"
 """The type of the marker a provider lists at a name that holds record types the operator does not manage
 (MX, SRV, NS, CAA...): one marker per name, TTL 0, its values the type names (``("MX", "SRV")``). The
@@ -76,7 +87,7 @@ planner never writes one; it only has to see that the name holds other data, whi
 # DNSSEC's own records may stand beside a CNAME (RFC 4035 §2.5), and the apex's SOA and NS are the zone's:
 # neither counts as other data at a name.
 _NOT_OTHER = frozenset(
-    {"ALIAS", "RRSIG", "NSEC", "NSEC3", "NSEC3PARAM", "DNSKEY", "CDS", "CDNSKEY", "TYPE65534"}
+    {"ALIAS", "WEIGHTED", "RRSIG", "NSEC", "NSEC3", "NSEC3PARAM", "DNSKEY", "CDS", "CDNSKEY", "TYPE65534"}
 )
 
 RecordKey = tuple[str, RecordType]
@@ -123,6 +134,13 @@ def _normalize_values(rtype: RecordType, values: Iterable[str]) -> tuple[str, ..
     if rtype == ALIAS:
         addresses, hostnames = split_alias_values(raw)
         return (*addresses, *hostnames)
+    if rtype == WEIGHTED:
+        groups = split_weighted_values(raw)
+        return tuple(
+            weighted_value(identifier, weight, address)
+            for identifier, (weight, addresses) in sorted(groups.items())
+            for address in addresses
+        )
     # TXT: the unquoted text, one value per TXT record (its character-strings joined).
     return tuple(sorted(raw))
 
@@ -142,7 +160,7 @@ class RecordSet:
     values: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if self.type not in RECORD_TYPES and self.type not in (OTHER, ALIAS):
+        if self.type not in RECORD_TYPES and self.type not in (OTHER, ALIAS, WEIGHTED):
             raise ValueError(f"unsupported record type {self.type!r}; supported: {', '.join(RECORD_TYPES)}")
         if isinstance(self.ttl, bool) or not isinstance(self.ttl, int) or not 0 <= self.ttl <= 2**31 - 1:
             raise ValueError(f"TTL must be an integer from 0 to 2147483647, got {self.ttl!r}")
@@ -221,6 +239,40 @@ def split_alias_values(values: Iterable[str]) -> tuple[tuple[str, ...], tuple[st
         except ValueError:
             hostnames.add(normalize_name(value))
     return tuple(str(a) for a in sorted(addresses)), tuple(sorted(hostnames))
+
+
+def weighted_set_identifier(name: str, cluster: str) -> str:
+    """The set identifier of ``cluster``'s weighted record set at ``name``: ours (``fedop-weight-``), the same
+    for the same name and cluster, and unique in the zone (moto, our Route 53 test server, deletes a set
+    identifier wherever it is in the zone)."""
+    digest = hashlib.sha256(f"{normalize_name(name)} {cluster}".encode()).hexdigest()[:16]
+    return f"fedop-weight-{digest}"
+
+
+def weighted_value(identifier: str, weight: int, address: str) -> str:
+    """One value of a :data:`WEIGHTED` record set."""
+    return f"{identifier} {weight} {address}"
+
+
+def split_weighted_values(values: Iterable[str]) -> dict[str, tuple[int, tuple[str, ...]]]:
+    """A :data:`WEIGHTED` record set's values as set identifier → (weight, its IPv4 addresses, sorted);
+    :class:`ValueError` for a value of another shape, a weight outside 0-255, or two weights of one set."""
+    groups: dict[str, tuple[int, set[ipaddress.IPv4Address]]] = {}
+    for value in values:
+        parts = value.split()
+        if len(parts) != 3 or not parts[1].isdigit() or not 0 <= int(parts[1]) <= 255:
+            raise ValueError(
+                f"a weighted value is '<set identifier> <weight 0-255> <address>', got {value!r}"
+            )
+        identifier, weight = parts[0], int(parts[1])
+        held = groups.setdefault(identifier, (weight, set()))
+        if held[0] != weight:
+            raise ValueError(f"set identifier {identifier} has two weights: {held[0]} and {weight}")
+        held[1].add(ipaddress.IPv4Address(parts[2]))
+    return {
+        identifier: (weight, tuple(str(a) for a in sorted(addresses)))
+        for identifier, (weight, addresses) in groups.items()
+    }
 
 
 def other_types_marker(name: str, types: Iterable[str]) -> RecordSet | None:

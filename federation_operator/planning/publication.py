@@ -30,7 +30,7 @@ from federation_operator.domain.records import (
 )
 from federation_operator.domain.specs import DnsPolicy
 from federation_operator.domain.status import DnsStatus
-from federation_operator.planning.policy import plan_global_clusters
+from federation_operator.planning.policy import plan_global_clusters, plan_weights
 from federation_operator.planning.records import TierPlan, plan_tiers, render_published
 from federation_operator.planning.status import DnsVerdict
 
@@ -87,6 +87,7 @@ def plan_service_tiers(
         if s.region
     ]
     answering, group = plan_global_clusters(policy, clusters, addresses)
+    weights = plan_weights(policy, clusters) if policy is not None and policy.type == "weighted" else None
     plan = plan_tiers(
         names=names,
         ttl=ttl,
@@ -96,6 +97,7 @@ def plan_service_tiers(
         max_values=limits.max_values_per_set,
         hostname_aliases=limits.hostname_aliases,
         global_clusters=answering,
+        global_weights=weights,
     )
     if group and answering:
         note = (

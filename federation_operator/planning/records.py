@@ -23,11 +23,15 @@ from typing import Literal
 from federation_operator.domain.elb import elb_hosted_zone
 from federation_operator.domain.records import (
     ALIAS,
+    WEIGHTED,
     Conflict,
     RecordSet,
     ServiceNames,
     ShardAddresses,
     normalize_name,
+    split_weighted_values,
+    weighted_set_identifier,
+    weighted_value,
 )
 from federation_operator.domain.status import PublishedRecord
 
@@ -58,6 +62,7 @@ def plan_records(
     max_values: int | None = None,
     hostname_aliases: bool = False,
     global_clusters: frozenset[str] | None = None,
+    global_weights: Mapping[str, int] | None = None,
 ) -> tuple[RecordSet, ...]:
     """The record sets of :func:`plan_tiers`, without its notes."""
     return plan_tiers(
@@ -69,6 +74,7 @@ def plan_records(
         max_values=max_values,
         hostname_aliases=hostname_aliases,
         global_clusters=global_clusters,
+        global_weights=global_weights,
     ).records
 
 
@@ -82,6 +88,7 @@ def plan_tiers(
     max_values: int | None = None,
     hostname_aliases: bool = False,
     global_clusters: frozenset[str] | None = None,
+    global_weights: Mapping[str, int] | None = None,
 ) -> TierPlan:
     """The record sets to publish for one FederatedService, sorted, all with ``ttl``.
 
@@ -120,6 +127,11 @@ def plan_tiers(
     - **A policy at the global name** (``global_clusters``, from ``spec.dns.policy``:
       :mod:`federation_operator.planning.policy`): the global name answers only the healthy shards of those
       clusters; region and zone names still answer their own healthy shards. None: every healthy shard.
+      ``global_weights`` (cluster → weight, the ``weighted`` policy, on providers with weighted routing)
+      makes the global name's IPv4 answers one :data:`WEIGHTED` record set, a set per cluster with its
+      weight (a cluster left out weighs 1); its IPv6 addresses stay a plain AAAA record set, and shards
+      reached by hostnames only are left out, said in a note (a tier with no IPv4 shard is planned as
+      ``tiered``).
     - **Name clashes.** A zone whose label equals a region's (``dc1`` as both) gets the region's record only.
       A zone listed under several regions belongs to the lexicographically first. An alias equal to one of
       the generated names is dropped (it would point at itself); duplicate aliases collapse.
@@ -139,7 +151,11 @@ def plan_tiers(
     regions = {r.lower() for r in topology} | {s.region for s in shards} | set(region_of_zone.values())
 
     answering = shards if global_clusters is None else [s for s in shards if s.cluster in global_clusters]
-    records: list[RecordSet] = list(tier.plan(names.global_name, answering))
+    records: list[RecordSet] = (
+        tier.weighted(names.global_name, answering, global_weights)
+        if global_weights is not None
+        else tier.plan(names.global_name, answering)
+    )
     taken = {names.global_name}
     for region in sorted(regions):
         name = names.region_name(region)
@@ -176,7 +192,7 @@ def render_published(
     blocked = {(c.name, c.type) for c in conflicts}
     published: list[tuple[int, PublishedRecord]] = []
     for record in records:
-        if record.type not in ("A", "AAAA", "CNAME", "ALIAS") or record.key in blocked:
+        if record.type not in ("A", "AAAA", "CNAME", ALIAS, WEIGHTED) or record.key in blocked:
             continue
         label = names.tier_label(record.name)
         tier: Tier
@@ -186,7 +202,11 @@ def render_published(
             tier = "global"
         else:
             tier = "region" if label in region_labels else "zone"
-        item = PublishedRecord(name=record.name, type=record.type, targets=record.values, tier=tier)
+        targets = record.values
+        if record.type == WEIGHTED:  # addresses with their weight, not the provider's set identifiers
+            groups = split_weighted_values(record.values).values()
+            targets = tuple(sorted(f"{a} weight {w}" for w, addresses in groups for a in addresses))
+        item = PublishedRecord(name=record.name, type=record.type, targets=targets, tier=tier)
         published.append((_TIER_ORDER[tier], item))
     published.sort(key=lambda pair: (pair[0], pair[1].name, pair[1].type))
     return tuple(item for _, item in published)
@@ -243,6 +263,29 @@ class _Tiers:
                 f"published (a CNAME holds one target): {', '.join(hostnames[1:])}"
             )
         return [_cname(name, hostnames[0], self.ttl)]
+
+    def weighted(
+        self, name: str, shards: Sequence[ShardAddresses], weights: Mapping[str, int]
+    ) -> list[RecordSet]:
+        """The answers of ``shards`` at ``name`` in weighted shares: a :data:`WEIGHTED` record set of their
+        IPv4 addresses (a set per cluster) beside a plain AAAA record set; as :meth:`plan` without IPv4."""
+        with_ipv4 = [s for s in shards if s.ipv4]
+        if not with_ipv4:
+            return self.plan(name, shards)
+        values = [
+            weighted_value(weighted_set_identifier(name, s.cluster), weights.get(s.cluster, 1), address)
+            for s in with_ipv4
+            for address in s.ipv4
+        ]
+        left_out = sorted(s.cluster for s in shards if not (s.ipv4 or s.ipv6) and s.hostnames)
+        if left_out:
+            self.notes.append(
+                f"{name} answers in weighted shares by IPv4 address: the shards of {', '.join(left_out)}, "
+                "reached by hostnames only, are not published there"
+            )
+        ipv6 = self._addresses(name, "AAAA", {ip for s in shards for ip in s.ipv6})
+        weighted = RecordSet(name=name, type=WEIGHTED, ttl=self.ttl, values=tuple(values))
+        return [weighted, *([ipv6] if ipv6 is not None else [])]
 
     def _mixed(self, name: str, found: list[RecordSet], hostnames: list[str]) -> list[RecordSet] | None:
         """A tier of IP and load balancer shards as one :data:`ALIAS` record set of its IPv4 addresses and

@@ -14,8 +14,15 @@ from hypothesis import strategies as st
 from federation_operator.cli.render import render_service, service_view
 from federation_operator.domain.errors import InvalidSpecError
 from federation_operator.domain.members import ClusterInfo, EndpointSummary, Ingress
-from federation_operator.domain.policies import DEFAULT_LOCATIONS, POLICY_PROVIDERS
-from federation_operator.domain.records import PublishResult, RecordSet, ServiceNames, ShardAddresses
+from federation_operator.domain.policies import DEFAULT_LOCATIONS
+from federation_operator.domain.records import (
+    PublishResult,
+    RecordSet,
+    ServiceNames,
+    ShardAddresses,
+    split_weighted_values,
+    weighted_set_identifier,
+)
 from federation_operator.domain.specs import DnsPolicy, parse_federated_service_spec
 from federation_operator.planning.policy import (
     plan_failover_ranks,
@@ -26,7 +33,7 @@ from federation_operator.planning.policy import (
 )
 from federation_operator.planning.publication import plan_service_tiers
 from federation_operator.planning.reconcile import Federation, plan_member_writes, plan_reconcile
-from federation_operator.planning.records import plan_tiers
+from federation_operator.planning.records import plan_tiers, render_published
 from tests.unit.test_cli import FSVC
 from tests.unit.test_publication import shard
 from tests.unit.test_reconcile import SPEC, manifests, observe, ours
@@ -105,8 +112,15 @@ def test_operator_computed_policies_go_to_every_provider(provider: str | None, k
     assert plan_policy_refusal(policy(**raw), provider=provider, regions=["r1"]) is None
 
 
-@pytest.mark.parametrize("kind", ["weighted", "latency", "geolocation"])
-def test_rfc2136_refuses_routing_policies_naming_the_field_and_the_alternatives(kind: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "able"),
+    [
+        ("weighted", "providers that publish it: route53"),
+        ("latency", "no provider of this operator version publishes it yet"),
+        ("geolocation", "no provider of this operator version publishes it yet"),
+    ],
+)
+def test_rfc2136_refuses_routing_policies_naming_the_field_and_the_alternatives(kind: str, able: str) -> None:
     refusal = plan_policy_refusal(policy(type=kind), provider="rfc2136", regions=["us-east-1"])
     assert refusal is not None
     assert refusal.field == "spec.dns.policy.type"
@@ -114,9 +128,16 @@ def test_rfc2136_refuses_routing_policies_naming_the_field_and_the_alternatives(
     assert "plain DNS" in refusal.message
     assert "Route 53" in refusal.message  # where it would be answered
     assert "tiered and failover work with every provider" in refusal.message
-    # Nothing publishes these yet: the message says so rather than naming a provider that would downgrade it.
-    assert POLICY_PROVIDERS[kind] == ()
-    assert "no provider of this operator version publishes it yet" in refusal.message
+    # Never a provider that would downgrade it: only those that publish it, or none.
+    assert able in refusal.message
+
+
+def test_route53_takes_weighted_and_refuses_what_it_does_not_publish_yet() -> None:
+    assert plan_policy_refusal(policy(type="weighted"), provider="route53", regions=["dc1"]) is None
+    refusal = plan_policy_refusal(policy(type="weighted"), provider="clouddns", regions=["dc1"])
+    assert refusal is not None
+    assert "providers that publish it: route53" in refusal.message
+    assert plan_policy_refusal(policy(type="latency"), provider="route53", regions=["us-east-1"]) is not None
 
 
 def test_a_region_without_a_location_is_named_under_latency() -> None:
@@ -370,3 +391,70 @@ def test_fedctl_status_shows_policy_columns_only_under_a_policy() -> None:
 def global_a_of(records: tuple[RecordSet, ...]) -> tuple[str, ...]:
     name = "nginx.mynamespace.myfederation.svc.example.com."
     return next((r.values for r in records if r.key == (name, "A")), ())
+
+
+# --- weighted -----------------------------------------------------------------------------------------------
+
+
+def test_weighted_global_name_is_one_weighted_set_per_cluster_and_other_names_stay_tiered() -> None:
+    shards = [
+        healthy("a", "127.0.0.1"),
+        ShardAddresses(
+            cluster="b", region="r2", zones=frozenset({"r2-a"}), ipv4=("127.0.0.2",), ipv6=("::2",)
+        ),
+        ShardAddresses(cluster="c", region="r2", hostnames=("c.elb.example.net",)),
+    ]
+    topology = {"r1": frozenset({"r1-a"}), "r2": frozenset({"r2-a"})}
+    plan = plan_tiers(
+        names=NAMES, ttl=60, aliases=(), topology=topology, healthy=shards, global_weights={"a": 0}
+    )
+    at_global = {r.type: r for r in plan.records if r.name == NAMES.global_name}
+    assert set(at_global) == {"WEIGHTED", "AAAA"}
+    assert split_weighted_values(at_global["WEIGHTED"].values) == {
+        weighted_set_identifier(NAMES.global_name, "a"): (0, ("127.0.0.1",)),
+        weighted_set_identifier(NAMES.global_name, "b"): (1, ("127.0.0.2",)),
+    }
+    assert at_global["AAAA"].values == ("::2",)
+    assert plan.notes[0] == (
+        f"{NAMES.global_name} answers in weighted shares by IPv4 address: the shards of c, reached by "
+        "hostnames only, are not published there"
+    )
+    tiered = plan_tiers(names=NAMES, ttl=60, aliases=(), topology=topology, healthy=shards)
+    assert {r for r in plan.records if r.name != NAMES.global_name} == {
+        r for r in tiered.records if r.name != NAMES.global_name
+    }
+    published = render_published(plan.records, names=NAMES, regions=["r1", "r2"])
+    assert next(p for p in published if p.type == "WEIGHTED").targets == (
+        "127.0.0.1 weight 0",
+        "127.0.0.2 weight 1",
+    )
+
+
+def test_weighted_values_are_checked_and_normalized() -> None:
+    a = weighted_set_identifier(NAMES.global_name, "a")
+    record = RecordSet(NAMES.global_name, "WEIGHTED", 60, (f"{a} 5 127.0.0.2", f"{a} 5 127.0.0.1"))
+    assert record.values == (f"{a} 5 127.0.0.1", f"{a} 5 127.0.0.2")
+    for bad in (f"{a} 256 127.0.0.1", f"{a} five 127.0.0.1", f"{a} 5 ::1", "127.0.0.1"):
+        with pytest.raises(ValueError):  # noqa: PT011 (ipaddress's own messages for the address)
+            RecordSet(NAMES.global_name, "WEIGHTED", 60, (bad,))
+    with pytest.raises(ValueError, match="two weights"):
+        RecordSet(NAMES.global_name, "WEIGHTED", 60, (f"{a} 5 127.0.0.1", f"{a} 6 127.0.0.2"))
+
+
+def test_weighted_reconciles_on_route53_with_each_shards_weight_in_status() -> None:
+    federation = Federation(name="myfederation", domain="example.com", provider="route53")
+    raw = {"type": "weighted", "weights": [{"clusters": ["eu"], "weight": 9}], "defaultWeight": 2}
+    spec = {**SPEC, "dns": {"policy": raw}}
+    desired = manifests(observe(spec=spec))
+    services = {"us": ours("us", desired["us"], "127.0.0.10"), "eu": ours("eu", desired["eu"], "127.0.0.20")}
+    endpoints = {"us": EndpointSummary(ready=1), "eu": EndpointSummary(ready=1)}
+    first = observe(spec=spec, services=services, endpoints=endpoints)
+    plan = plan_reconcile(first, federation, plan_member_writes(first, federation), {})
+    assert plan.records is not None
+    name = "nginx.mynamespace.myfederation.svc.example.com."
+    (group,) = [r for r in plan.records if r.key == (name, "WEIGHTED")]
+    assert sorted(w for w, _ in split_weighted_values(group.values).values()) == [2, 9]
+    assert {s.cluster: (s.weight, s.answering) for s in plan.status.shards} == {
+        "eu": (9, True),
+        "us": (2, True),
+    }

@@ -8,6 +8,10 @@ update ``old`` → ``new``    ``DELETE`` of ``old`` exactly as held, then ``CREA
 create ``new``              ``CREATE`` of ``new``
 ==========================  =========================================================================
 
+A ``WEIGHTED`` record set (``spec.dns.policy`` type ``weighted``) is one weighted A record set per set
+identifier it holds (one per member cluster, ``fedop-weight-...``, owned by the operator), with its weight
+and the record set's TTL; its update deletes and creates only the sets whose weight or addresses changed.
+
 An ``ALIAS`` record set (load balancer hostnames, and on a mixed tier IPv4 addresses) is one weighted group
 of A records, every one with a ``SetIdentifier`` of ours (Route 53 wants every record set of one name and
 type to share one routing policy, so the addresses cannot stay a plain A record set beside the aliases):
@@ -51,7 +55,15 @@ from federation_operator.dns.txt import render_txt
 from federation_operator.domain.elb import elb_hosted_zone
 from federation_operator.domain.errors import PermanentError, RejectedChangeError
 from federation_operator.domain.ownership import group_changes_by_name
-from federation_operator.domain.records import ALIAS, OTHER, Changes, RecordSet, split_alias_values
+from federation_operator.domain.records import (
+    ALIAS,
+    OTHER,
+    WEIGHTED,
+    Changes,
+    RecordSet,
+    split_alias_values,
+    split_weighted_values,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_route53.literals import ChangeActionType
@@ -163,6 +175,8 @@ def _changes(
 ) -> list[ChangeTypeDef]:
     """``record`` as Route 53 changes; for an alias record set, one per weighted record, less those that
     ``beside`` (the other side of an update) holds the same."""
+    if record.type == WEIGHTED:
+        return _weighted_changes(action, record, beside=beside)
     if record.type != ALIAS:
         return [_change(action, record)]
     addresses, hostnames = split_alias_values(record.values)
@@ -189,6 +203,28 @@ def _changes(
             "SetIdentifier": alias_set_identifier(record.name, host),
             "Weight": 1,
             "AliasTarget": {"HostedZoneId": zone, "DNSName": host, "EvaluateTargetHealth": True},
+        }
+        changes.append({"Action": action, "ResourceRecordSet": rrset})
+    return changes
+
+
+def _weighted_changes(
+    action: ChangeActionType, record: RecordSet, *, beside: RecordSet | None
+) -> list[ChangeTypeDef]:
+    """A :data:`WEIGHTED` record set as one weighted A record set per set identifier, less those that
+    ``beside`` (the other side of an update) holds the same (weight, addresses and TTL)."""
+    kept = split_weighted_values(beside.values) if beside is not None else {}
+    changes: list[ChangeTypeDef] = []
+    for identifier, (weight, addresses) in sorted(split_weighted_values(record.values).items()):
+        if beside is not None and beside.ttl == record.ttl and kept.get(identifier) == (weight, addresses):
+            continue
+        rrset: ResourceRecordSetTypeDef = {
+            "Name": record.name,
+            "Type": "A",
+            "SetIdentifier": identifier,
+            "Weight": weight,
+            "TTL": record.ttl,
+            "ResourceRecords": [{"Value": address} for address in addresses],
         }
         changes.append({"Action": action, "ResourceRecordSet": rrset})
     return changes
@@ -238,7 +274,8 @@ def _batch(groups: Sequence[_NameGroup]) -> Batch:
 
 
 def _change(action: ChangeActionType, record: RecordSet) -> ChangeTypeDef:
-    if record.type in (OTHER, ALIAS):  # check_in_zone refuses OTHER first, _changes takes ALIAS; narrows
+    # check_in_zone refuses OTHER first, _changes takes ALIAS and WEIGHTED; narrows the type
+    if record.type in (OTHER, ALIAS, WEIGHTED):
         raise PermanentError(f"route53: {record.name}: the operator never changes records of other types")
     values = [render_txt(v, radix=8) for v in record.values] if record.type == "TXT" else list(record.values)
     for value in values:

@@ -9,6 +9,9 @@
   are folded, per name, into one ``ALIAS`` record set of their load balancer hostnames, with the addresses
   (and TTL) of a mixed tier's weighted A record set (``fedop-addresses-...``), what the planner planned, so
   that a second round plans nothing.
+- **The operator's weighted record sets** (``spec.dns.policy`` type ``weighted``): weighted A record sets
+  whose ``SetIdentifier`` starts with ``fedop-weight-`` are folded, per name, into one ``WEIGHTED`` record
+  set (set identifier, weight and address per value), what the planner planned.
 - **Other alias and routing-policy record sets** (``AliasTarget``, ``SetIdentifier``,
   ``TrafficPolicyInstanceId``) cannot be expressed as a ``RecordSet``, and the operator never writes them.
   Each (name, type) holding one is listed as a *stand-in*: TTL 0 and the value ``0.0.0.0`` (A), ``::`` (AAAA),
@@ -30,7 +33,9 @@ batches (:meth:`ZoneState.apply`):
   ``StaleChangesError``, nothing sent;
 - a name that would hold a CNAME beside other data (of any type, foreign or ours): ``PermanentError`` naming
   the name, nothing sent;
-- a change to an alias or routing-policy record set: ``PermanentError``, nothing sent.
+- a change to an alias or routing-policy record set: ``PermanentError``, nothing sent;
+- a name that would hold A record sets under two routing policies (a plain A beside our weighted sets or
+  our alias group): ``PermanentError``, nothing sent (moto stores them; Route 53 refuses them).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from federation_operator.domain.errors import PermanentError, StaleChangesError
 from federation_operator.domain.records import (
     ALIAS,
     RECORD_TYPES,
+    WEIGHTED,
     Changes,
     RecordKey,
     RecordSet,
@@ -51,6 +57,7 @@ from federation_operator.domain.records import (
     cname_clashes,
     describe_mismatch,
     normalize_name,
+    weighted_value,
 )
 
 if TYPE_CHECKING:
@@ -80,7 +87,7 @@ class ZoneState:
     def add(self, rrset: ResourceRecordSetOutputTypeDef) -> None:
         name = parse_route53_name(rrset["Name"])
         rtype = rrset["Type"]
-        if self._add_alias(name, rrset):
+        if self._add_weighted(name, rrset) or self._add_alias(name, rrset):
             return
         self.types_at.setdefault(name, set()).add(rtype)
         if rtype not in RECORD_TYPES:
@@ -93,6 +100,39 @@ class ZoneState:
             self.special.add(key)
             record = RecordSet(name=name, type=rtype, ttl=0, values=(_STAND_INS[rtype],))
         self.records[key] = record
+
+    def _add_weighted(self, name: str, rrset: ResourceRecordSetOutputTypeDef) -> bool:
+        """Fold one of our weighted A record sets of a ``weighted`` policy (set identifier
+        ``fedop-weight-...``) into the name's WEIGHTED record set; False for any other."""
+        identifier = rrset.get("SetIdentifier", "")
+        weight = rrset.get("Weight")
+        addresses = [item["Value"] for item in rrset.get("ResourceRecords", [])]
+        if (
+            rrset["Type"] != "A"
+            or not identifier.startswith("fedop-weight-")
+            or weight is None
+            or not addresses
+        ):
+            return False
+        key: RecordKey = (name, WEIGHTED)
+        held = self.records.get(key)
+        try:
+            record = RecordSet(
+                name=name,
+                type=WEIGHTED,
+                ttl=rrset.get("TTL", 0),
+                values=(
+                    *(held.values if held else ()),
+                    *(weighted_value(identifier, weight, a) for a in addresses),
+                ),
+            )
+        except ValueError:  # not what we write (a second weight for one set, no addresses): foreign
+            return False
+        if held is not None and held.ttl != record.ttl:
+            return False
+        self.records[key] = record
+        self.types_at.setdefault(name, set()).add(WEIGHTED)
+        return True
 
     def _add_alias(self, name: str, rrset: ResourceRecordSetOutputTypeDef) -> bool:
         """Fold one of our weighted A records (an alias, or a mixed tier's addresses) into the name's ALIAS
@@ -148,6 +188,9 @@ class ZoneState:
         clashes = cname_clashes(self.types_at, changes)
         if clashes:
             raise PermanentError(f"route53: {clashes[0]}, which Route 53 refuses; nothing was sent")
+        mixed = _routing_clashes(self.types_at, changes)
+        if mixed:
+            raise PermanentError(f"route53: {mixed[0]}, which Route 53 refuses; nothing was sent")
 
     def apply(self, changes: Changes) -> None:
         """Advance the state by ``changes``, which Route 53 has just applied (after :meth:`check`)."""
@@ -160,6 +203,28 @@ class ZoneState:
         for record in (*changes.update_new, *changes.create):
             self.records[record.key] = record
             self.types_at.setdefault(record.name, set()).add(record.type)
+
+
+# What Route 53 holds as A record sets: a plain one, our weighted group of aliases (and addresses), or our
+# weighted sets of a weighted policy. Every A record set of a name shares one routing policy (moto does not
+# check it), so at most one of these stands at a name.
+_A_KINDS = frozenset({"A", ALIAS, WEIGHTED})
+
+
+def _routing_clashes(types_at: Mapping[str, set[str]], changes: Changes) -> list[str]:
+    """Each name ``changes`` would leave with A record sets of two routing policies, said as such."""
+    removed: dict[str, set[str]] = {}
+    for record in changes.delete:
+        removed.setdefault(record.name, set()).add(record.type)
+    found: list[str] = []
+    for name in sorted({r.name for r in (*changes.create, *changes.update_new)}):
+        kinds = (types_at.get(name, set()) - removed.get(name, set())) & _A_KINDS
+        kinds |= {r.type for r in (*changes.create, *changes.update_new) if r.name == name} & _A_KINDS
+        if len(kinds) > 1:
+            found.append(
+                f"{name} would hold A record sets of two routing policies ({', '.join(sorted(kinds))})"
+            )
+    return found
 
 
 def _record_of(name: str, rtype: RecordType, rrset: ResourceRecordSetOutputTypeDef) -> RecordSet | None:
