@@ -139,7 +139,9 @@ class ZoneState:
         record set; False for any other."""
         target = rrset.get("AliasTarget")
         identifier = rrset.get("SetIdentifier", "")
-        if rrset["Type"] != "A" or not identifier.startswith("fedop-"):
+        # A weighted policy's set that _add_weighted did not take is not what we write: foreign.
+        ours = identifier.startswith("fedop-") and not identifier.startswith("fedop-weight-")
+        if rrset["Type"] != "A" or not ours:
             return False
         key: RecordKey = (name, ALIAS)
         held = self.records.get(key)
