@@ -23,6 +23,7 @@ from federation_operator.domain.records import (
 from federation_operator.planning.records import plan_records
 
 from . import ASIA, EUROPE, TOPOLOGY, US, global_name, publish, service_names, unique_service
+from .publisher_round import publish_together
 from .test_route53 import Wire, create_zone, new_client
 
 pytestmark = pytest.mark.usefixtures("fake_aws_credentials")
@@ -149,3 +150,20 @@ async def test_a_plain_a_record_set_beside_weighted_sets_is_refused_before_sendi
     with pytest.raises(PermanentError, match="two routing policies"):
         await provider.apply(Changes(create=(group, plain)))
     assert "ChangeResourceRecordSets" not in wire.operations
+
+
+async def test_the_publisher_publishes_a_weighted_owner_beside_a_tiered_one(
+    provider: Route53Provider, client: Any, zone_id: str
+) -> None:
+    first, second = unique_service(), unique_service()
+    owners = {
+        first: weighted(first, [ASIA, EUROPE], {"europe": 4}),
+        second: weighted(second, [ASIA, EUROPE], None),
+    }
+    _, results = await publish_together(provider, owners)
+    assert {s: (r.error, r.conflicts) for s, r in results.items()} == {first: (None, ()), second: (None, ())}
+    assert held_sets(client, zone_id, global_name(first)) == {
+        weighted_set_identifier(global_name(first), "asia"): (1, ("127.10.0.1",)),
+        weighted_set_identifier(global_name(first), "europe"): (4, ("127.20.0.1",)),
+    }
+    assert held_sets(client, zone_id, global_name(second)) == {}
