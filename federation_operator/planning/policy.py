@@ -188,6 +188,9 @@ def render_policy_shards(
         answering = (
             chosen if chosen is not None else frozenset(a.cluster for a in addresses if a.has_addresses)
         )
+        if weights and any(weights[c] > 0 for c in answering if c in weights):
+            # Route 53 answers a weight-0 set only while every other healthy set weighs 0 too.
+            answering = frozenset(c for c in answering if weights.get(c, 1) > 0)
     return tuple(
         shard.model_copy(
             update={

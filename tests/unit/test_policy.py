@@ -458,3 +458,11 @@ def test_weighted_reconciles_on_route53_with_each_shards_weight_in_status() -> N
         "eu": (9, True),
         "us": (2, True),
     }
+    # Drained to 0: still published, not answered while another healthy cluster weighs more.
+    drained = {**SPEC, "dns": {"policy": {**raw, "defaultWeight": 0}}}
+    second = observe(spec=drained, services=services, endpoints=endpoints)
+    after = plan_reconcile(second, federation, plan_member_writes(second, federation), {})
+    assert {s.cluster: (s.weight, s.answering) for s in after.status.shards} == {
+        "eu": (9, True),
+        "us": (0, False),
+    }
