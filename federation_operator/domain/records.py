@@ -241,11 +241,14 @@ def split_alias_values(values: Iterable[str]) -> tuple[tuple[str, ...], tuple[st
     return tuple(str(a) for a in sorted(addresses)), tuple(sorted(hostnames))
 
 
-def weighted_set_identifier(name: str, cluster: str) -> str:
-    """The set identifier of ``cluster``'s weighted record set at ``name``: ours (``fedop-weight-``), the same
-    for the same name and cluster, and unique in the zone (moto, our Route 53 test server, deletes a set
-    identifier wherever it is in the zone)."""
-    digest = hashlib.sha256(f"{normalize_name(name)} {cluster}".encode()).hexdigest()[:16]
+def weighted_set_identifier(name: str, weight: int, addresses: Iterable[str]) -> str:
+    """The set identifier of a weighted share at ``name``: ours (``fedop-weight-``) and derived from what the
+    share holds (its weight and addresses), so that a provider that keeps no identifier of its own (Cloud
+    DNS's weighted round robin items) reads back exactly what was planned. It is unique in the zone (moto,
+    our Route 53 test server, deletes a set identifier wherever it is in the zone); a cluster whose weight or
+    addresses change gets a new one, its old share deleted and the new one created in one change."""
+    canonical = " ".join(str(a) for a in sorted(ipaddress.IPv4Address(a.strip()) for a in addresses))
+    digest = hashlib.sha256(f"{normalize_name(name)} {weight} {canonical}".encode()).hexdigest()[:16]
     return f"fedop-weight-{digest}"
 
 

@@ -273,8 +273,9 @@ class _Tiers:
         if not with_ipv4:
             return self.plan(name, shards)
         values = [
-            weighted_value(weighted_set_identifier(name, s.cluster), weights.get(s.cluster, 1), address)
+            weighted_value(weighted_set_identifier(name, weight, s.ipv4), weight, address)
             for s in with_ipv4
+            for weight in (weights.get(s.cluster, 1),)
             for address in s.ipv4
         ]
         left_out = sorted(s.cluster for s in shards if not (s.ipv4 or s.ipv6) and s.hostnames)

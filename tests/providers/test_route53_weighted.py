@@ -84,24 +84,24 @@ async def test_weighted_sets_are_published_read_back_and_changed_one_by_one(
     calls, conflicts = await publish(provider, desired, svc)
     assert (calls, conflicts) == (1, ())
     assert held_sets(client, zone_id, name) == {
-        weighted_set_identifier(name, "asia"): (5, ("127.10.0.1",)),
-        weighted_set_identifier(name, "europe"): (0, ("127.20.0.1",)),
-        weighted_set_identifier(name, "us"): (1, ("127.30.0.1",)),
+        weighted_set_identifier(name, 5, ASIA.ipv4): (5, ("127.10.0.1",)),
+        weighted_set_identifier(name, 0, EUROPE.ipv4): (0, ("127.20.0.1",)),
+        weighted_set_identifier(name, 1, US.ipv4): (1, ("127.30.0.1",)),
     }
     records = client.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
     assert any(r["Name"] == f"_fedop-weighted.{name}" and r["Type"] == "TXT" for r in records)
     # Read back as planned: a fresh provider (a restarted operator) plans nothing.
     fresh = Route53Provider(client, zone="example.com")
     assert await publish(fresh, desired, svc) == (0, ())
-    # One weight changes: only that cluster's set is deleted and created again.
+    # One weight changes: only that cluster's set is replaced (its identifier follows its weight).
     wire.batches.clear()
     calls, _ = await publish(fresh, weighted(svc, [ASIA, EUROPE, US], {"asia": 5, "europe": 10}), svc)
     assert calls == 1
     (batch,) = wire.batches
     touched = {(c["Action"], c["ResourceRecordSet"].get("SetIdentifier")) for c in batch}
-    europe = weighted_set_identifier(name, "europe")
-    assert touched == {("DELETE", europe), ("CREATE", europe)}
-    assert held_sets(client, zone_id, name)[europe] == (10, ("127.20.0.1",))
+    before, after = (weighted_set_identifier(name, w, EUROPE.ipv4) for w in (0, 10))
+    assert touched == {("DELETE", before), ("CREATE", after)}
+    assert held_sets(client, zone_id, name)[after] == (10, ("127.20.0.1",))
 
 
 async def test_switching_between_tiered_and_weighted_is_one_batch_each(
@@ -163,7 +163,7 @@ async def test_the_publisher_publishes_a_weighted_owner_beside_a_tiered_one(
     _, results = await publish_together(provider, owners)
     assert {s: (r.error, r.conflicts) for s, r in results.items()} == {first: (None, ()), second: (None, ())}
     assert held_sets(client, zone_id, global_name(first)) == {
-        weighted_set_identifier(global_name(first), "asia"): (1, ("127.10.0.1",)),
-        weighted_set_identifier(global_name(first), "europe"): (4, ("127.20.0.1",)),
+        weighted_set_identifier(global_name(first), 1, ASIA.ipv4): (1, ("127.10.0.1",)),
+        weighted_set_identifier(global_name(first), 4, EUROPE.ipv4): (4, ("127.20.0.1",)),
     }
     assert held_sets(client, zone_id, global_name(second)) == {}

@@ -411,8 +411,8 @@ def test_weighted_global_name_is_one_weighted_set_per_cluster_and_other_names_st
     at_global = {r.type: r for r in plan.records if r.name == NAMES.global_name}
     assert set(at_global) == {"WEIGHTED", "AAAA"}
     assert split_weighted_values(at_global["WEIGHTED"].values) == {
-        weighted_set_identifier(NAMES.global_name, "a"): (0, ("127.0.0.1",)),
-        weighted_set_identifier(NAMES.global_name, "b"): (1, ("127.0.0.2",)),
+        weighted_set_identifier(NAMES.global_name, 0, ["127.0.0.1"]): (0, ("127.0.0.1",)),
+        weighted_set_identifier(NAMES.global_name, 1, ["127.0.0.2"]): (1, ("127.0.0.2",)),
     }
     assert at_global["AAAA"].values == ("::2",)
     assert plan.notes[0] == (
@@ -431,7 +431,7 @@ def test_weighted_global_name_is_one_weighted_set_per_cluster_and_other_names_st
 
 
 def test_weighted_values_are_checked_and_normalized() -> None:
-    a = weighted_set_identifier(NAMES.global_name, "a")
+    a = weighted_set_identifier(NAMES.global_name, 5, ["127.0.0.1", "127.0.0.2"])
     record = RecordSet(NAMES.global_name, "WEIGHTED", 60, (f"{a} 5 127.0.0.2", f"{a} 5 127.0.0.1"))
     assert record.values == (f"{a} 5 127.0.0.1", f"{a} 5 127.0.0.2")
     for bad in (f"{a} 256 127.0.0.1", f"{a} five 127.0.0.1", f"{a} 5 ::1", "127.0.0.1"):
