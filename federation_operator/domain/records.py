@@ -49,6 +49,7 @@ __all__ = [
     "in_zone",
     "normalize_name",
     "other_types_marker",
+    "routing_clashes",
     "split_alias_values",
     "split_weighted_values",
     "weighted_set_identifier",
@@ -347,6 +348,28 @@ def cname_clashes(types_at: Mapping[str, Iterable[str]], changes: Changes) -> li
         if others:
             clashes.append(f"{name} would hold a CNAME beside {', '.join(others)}")
     return clashes
+
+
+def routing_clashes(
+    types_at: Mapping[str, Iterable[str]], changes: Changes, kinds: frozenset[str]
+) -> list[str]:
+    """Each name ``changes`` would leave holding two of ``kinds`` (record set types a provider stores as one
+    type under different routing: a plain A, :data:`ALIAS`, :data:`WEIGHTED`), in name order, said as
+    ``<name> would hold A record sets of two routing policies (<types>)``."""
+    removed: dict[str, set[str]] = {}
+    for record in changes.delete:
+        removed.setdefault(record.name, set()).add(record.type)
+    added: dict[str, set[str]] = {}
+    for record in (*changes.update_new, *changes.create):
+        added.setdefault(record.name, set()).add(record.type)
+    found: list[str] = []
+    for name in sorted(added):
+        present = ((set(types_at.get(name, ())) - removed.get(name, set())) | added[name]) & kinds
+        if len(present) > 1:
+            found.append(
+                f"{name} would hold A record sets of two routing policies ({', '.join(sorted(present))})"
+            )
+    return found
 
 
 def describe_mismatch(expected: RecordSet, held: RecordSet | None) -> str | None:

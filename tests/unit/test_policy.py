@@ -115,7 +115,7 @@ def test_operator_computed_policies_go_to_every_provider(provider: str | None, k
 @pytest.mark.parametrize(
     ("kind", "able"),
     [
-        ("weighted", "providers that publish it: route53"),
+        ("weighted", "providers that publish it: clouddns, route53"),
         ("latency", "no provider of this operator version publishes it yet"),
         ("geolocation", "no provider of this operator version publishes it yet"),
     ],
@@ -132,12 +132,15 @@ def test_rfc2136_refuses_routing_policies_naming_the_field_and_the_alternatives(
     assert able in refusal.message
 
 
-def test_route53_takes_weighted_and_refuses_what_it_does_not_publish_yet() -> None:
-    assert plan_policy_refusal(policy(type="weighted"), provider="route53", regions=["dc1"]) is None
-    refusal = plan_policy_refusal(policy(type="weighted"), provider="clouddns", regions=["dc1"])
+def test_route53_and_clouddns_take_weighted_and_refuse_what_they_do_not_publish_yet() -> None:
+    for provider in ("route53", "clouddns"):
+        assert plan_policy_refusal(policy(type="weighted"), provider=provider, regions=["dc1"]) is None
+        refusal = plan_policy_refusal(policy(type="latency"), provider=provider, regions=["us-east-1"])
+        assert refusal is not None
+        assert "no provider of this operator version publishes it yet" in refusal.message
+    refusal = plan_policy_refusal(policy(type="weighted"), provider="inmemory", regions=["dc1"])
     assert refusal is not None
-    assert "providers that publish it: route53" in refusal.message
-    assert plan_policy_refusal(policy(type="latency"), provider="route53", regions=["us-east-1"]) is not None
+    assert "providers that publish it: clouddns, route53" in refusal.message
 
 
 def test_a_region_without_a_location_is_named_under_latency() -> None:

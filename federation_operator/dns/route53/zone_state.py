@@ -57,6 +57,7 @@ from federation_operator.domain.records import (
     cname_clashes,
     describe_mismatch,
     normalize_name,
+    routing_clashes,
     weighted_value,
 )
 
@@ -190,7 +191,7 @@ class ZoneState:
         clashes = cname_clashes(self.types_at, changes)
         if clashes:
             raise PermanentError(f"route53: {clashes[0]}, which Route 53 refuses; nothing was sent")
-        mixed = _routing_clashes(self.types_at, changes)
+        mixed = routing_clashes(self.types_at, changes, _A_KINDS)
         if mixed:
             raise PermanentError(f"route53: {mixed[0]}, which Route 53 refuses; nothing was sent")
 
@@ -211,22 +212,6 @@ class ZoneState:
 # weighted sets of a weighted policy. Every A record set of a name shares one routing policy (moto does not
 # check it), so at most one of these stands at a name.
 _A_KINDS = frozenset({"A", ALIAS, WEIGHTED})
-
-
-def _routing_clashes(types_at: Mapping[str, set[str]], changes: Changes) -> list[str]:
-    """Each name ``changes`` would leave with A record sets of two routing policies, said as such."""
-    removed: dict[str, set[str]] = {}
-    for record in changes.delete:
-        removed.setdefault(record.name, set()).add(record.type)
-    found: list[str] = []
-    for name in sorted({r.name for r in (*changes.create, *changes.update_new)}):
-        kinds = (types_at.get(name, set()) - removed.get(name, set())) & _A_KINDS
-        kinds |= {r.type for r in (*changes.create, *changes.update_new) if r.name == name} & _A_KINDS
-        if len(kinds) > 1:
-            found.append(
-                f"{name} would hold A record sets of two routing policies ({', '.join(sorted(kinds))})"
-            )
-    return found
 
 
 def _record_of(name: str, rtype: RecordType, rrset: ResourceRecordSetOutputTypeDef) -> RecordSet | None:
