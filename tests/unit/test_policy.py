@@ -469,3 +469,25 @@ def test_weighted_reconciles_on_route53_with_each_shards_weight_in_status() -> N
         "eu": (9, True),
         "us": (0, False),
     }
+
+
+@given(
+    up=st.sets(NAMES_AB, min_size=1),
+    weights=st.dictionaries(NAMES_AB, st.integers(min_value=0, max_value=255)),
+)
+def test_weighted_invariants(up: set[str], weights: dict[str, int]) -> None:
+    shards = [healthy(name, f"127.0.0.{i + 1}", f"r{i % 2}") for i, name in enumerate("abcde") if name in up]
+    topology = {"r0": frozenset({"r0-a"}), "r1": frozenset({"r1-a"})}
+    records = plan_tiers(
+        names=NAMES, ttl=60, aliases=(), topology=topology, healthy=shards, global_weights=weights
+    ).records
+    (group,) = [r for r in records if r.name == NAMES.global_name]
+    shares = split_weighted_values(group.values)
+    # Every healthy shard's address is answered once, with its cluster's weight (1 when unnamed).
+    answered = {a: w for w, addresses in shares.values() for a in addresses}
+    assert answered == {f"127.0.0.{'abcde'.index(c) + 1}": weights.get(c, 1) for c in up}
+    # The provider's identifiers follow from the shares alone, so a provider that keeps none reads them back.
+    for identifier, (weight, addresses) in shares.items():
+        assert identifier == weighted_set_identifier(NAMES.global_name, weight, addresses)
+    # Region names stay tiered: plain A record sets of their own shards, or CNAMEs up.
+    assert all(r.type in ("A", "CNAME") for r in records if r.name != NAMES.global_name)
