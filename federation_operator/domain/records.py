@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, get_args
@@ -47,10 +48,13 @@ __all__ = [
     "cname_clashes",
     "describe_mismatch",
     "in_zone",
+    "latency_set_identifier",
+    "latency_value",
     "normalize_name",
     "other_types_marker",
     "routing_clashes",
     "split_alias_values",
+    "split_latency_values",
     "split_weighted_values",
     "weighted_set_identifier",
     "weighted_value",
@@ -61,8 +65,8 @@ ManagedType = Literal["A", "AAAA", "CNAME", "TXT"]
 RECORD_TYPES: tuple[ManagedType, ...] = get_args(ManagedType)
 """The record types the operator reads and writes."""
 
-RecordType = Literal["A", "AAAA", "CNAME", "TXT", "OTHER", "ALIAS", "WEIGHTED"]
-"""A record set's type: a managed one, :data:`OTHER`, :data:`ALIAS` or :data:`WEIGHTED`."""
+RecordType = Literal["A", "AAAA", "CNAME", "TXT", "OTHER", "ALIAS", "WEIGHTED", "LATENCY"]
+"""A record set's type: a managed one, :data:`OTHER`, :data:`ALIAS`, :data:`WEIGHTED` or :data:`LATENCY`."""
 
 ALIAS: Literal["ALIAS"] = "ALIAS"
 """Load balancer hostnames answered as addresses by the provider itself, for providers that can (Route 53
@@ -79,6 +83,12 @@ WEIGHTED: Literal["WEIGHTED"] = "WEIGHTED"
 sorted; a set identifier (one per member cluster, owned by the operator) has one weight. Route 53 writes one
 weighted A record set per set identifier, with the record set's TTL."""
 
+LATENCY: Literal["LATENCY"] = "LATENCY"
+"""IPv4 answers by lowest latency, for providers with latency routing (Route 53: ``spec.dns.policy`` type
+``latency``). One value per address, ``<set identifier> <AWS region> <address>`` (:func:`latency_value`),
+sorted; a set identifier (one per AWS region the members are nearest to, owned by the operator) has one
+region. Route 53 writes one latency A record set per set identifier, with the record set's TTL."""
+
 OTHER: Literal["OTHER"] = "OTHER"
 """The type of the marker a provider lists at a name that holds record types the operator does not manage
 (MX, SRV, NS, CAA...): one marker per name, TTL 0, its values the type names (``("MX", "SRV")``). The
@@ -88,7 +98,19 @@ planner never writes one; it only has to see that the name holds other data, whi
 # DNSSEC's own records may stand beside a CNAME (RFC 4035 §2.5), and the apex's SOA and NS are the zone's:
 # neither counts as other data at a name.
 _NOT_OTHER = frozenset(
-    {"ALIAS", "WEIGHTED", "RRSIG", "NSEC", "NSEC3", "NSEC3PARAM", "DNSKEY", "CDS", "CDNSKEY", "TYPE65534"}
+    {
+        "ALIAS",
+        "WEIGHTED",
+        "LATENCY",
+        "RRSIG",
+        "NSEC",
+        "NSEC3",
+        "NSEC3PARAM",
+        "DNSKEY",
+        "CDS",
+        "CDNSKEY",
+        "TYPE65534",
+    }
 )
 
 RecordKey = tuple[str, RecordType]
@@ -135,6 +157,13 @@ def _normalize_values(rtype: RecordType, values: Iterable[str]) -> tuple[str, ..
     if rtype == ALIAS:
         addresses, hostnames = split_alias_values(raw)
         return (*addresses, *hostnames)
+    if rtype == LATENCY:
+        regions = split_latency_values(raw)
+        return tuple(
+            latency_value(identifier, region, address)
+            for identifier, (region, addresses) in sorted(regions.items())
+            for address in addresses
+        )
     if rtype == WEIGHTED:
         groups = split_weighted_values(raw)
         return tuple(
@@ -161,7 +190,7 @@ class RecordSet:
     values: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if self.type not in RECORD_TYPES and self.type not in (OTHER, ALIAS, WEIGHTED):
+        if self.type not in RECORD_TYPES and self.type not in (OTHER, ALIAS, WEIGHTED, LATENCY):
             raise ValueError(f"unsupported record type {self.type!r}; supported: {', '.join(RECORD_TYPES)}")
         if isinstance(self.ttl, bool) or not isinstance(self.ttl, int) or not 0 <= self.ttl <= 2**31 - 1:
             raise ValueError(f"TTL must be an integer from 0 to 2147483647, got {self.ttl!r}")
@@ -276,6 +305,45 @@ def split_weighted_values(values: Iterable[str]) -> dict[str, tuple[int, tuple[s
     return {
         identifier: (weight, tuple(str(a) for a in sorted(addresses)))
         for identifier, (weight, addresses) in groups.items()
+    }
+
+
+_AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+
+
+def latency_set_identifier(name: str, region: str, addresses: Iterable[str]) -> str:
+    """The set identifier of the latency share of AWS ``region`` at ``name``: ours (``fedop-latency-``),
+    derived from what the share holds, and unique in the zone (as :func:`weighted_set_identifier`)."""
+    canonical = " ".join(str(a) for a in sorted(ipaddress.IPv4Address(a.strip()) for a in addresses))
+    digest = hashlib.sha256(f"{normalize_name(name)} {region} {canonical}".encode()).hexdigest()[:16]
+    return f"fedop-latency-{digest}"
+
+
+def latency_value(identifier: str, region: str, address: str) -> str:
+    """One value of a :data:`LATENCY` record set."""
+    return f"{identifier} {region} {address}"
+
+
+def split_latency_values(values: Iterable[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """A :data:`LATENCY` record set's values as set identifier → (AWS region, its IPv4 addresses, sorted);
+    :class:`ValueError` for a value of another shape, a region that is no AWS region name, two regions of
+    one set, or two sets of one region (Route 53 answers one record set per region)."""
+    groups: dict[str, tuple[str, set[ipaddress.IPv4Address]]] = {}
+    for value in values:
+        parts = value.split()
+        if len(parts) != 3 or not _AWS_REGION.match(parts[1]):
+            raise ValueError(f"a latency value is '<set identifier> <AWS region> <address>', got {value!r}")
+        identifier, region = parts[0], parts[1]
+        held = groups.setdefault(identifier, (region, set()))
+        if held[0] != region:
+            raise ValueError(f"set identifier {identifier} has two regions: {held[0]} and {region}")
+        held[1].add(ipaddress.IPv4Address(parts[2]))
+    regions = [region for region, _ in groups.values()]
+    if len(regions) != len(set(regions)):
+        raise ValueError(f"one latency record set per region, got {sorted(regions)}")
+    return {
+        identifier: (region, tuple(str(a) for a in sorted(addresses)))
+        for identifier, (region, addresses) in groups.items()
     }
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "is_chosen_by",
     "plan_failover_ranks",
     "plan_global_clusters",
+    "plan_latency_regions",
     "plan_location",
     "plan_policy_refusal",
     "plan_weights",
@@ -146,6 +147,17 @@ def plan_weights(policy: DnsPolicy, clusters: Iterable[ClusterInfo]) -> dict[str
         )
         for cluster in clusters
     }
+
+
+def plan_latency_regions(policy: DnsPolicy, clusters: Iterable[ClusterInfo]) -> dict[str, str]:
+    """Cluster name → the AWS region its region is nearest to (``latency``), for the clusters whose region
+    has one (:func:`plan_location`)."""
+    regions: dict[str, str] = {}
+    for cluster in clusters:
+        location = plan_location(policy, cluster.region)
+        if location is not None and location.aws_region:
+            regions[cluster.name] = location.aws_region
+    return regions
 
 
 def plan_location(policy: DnsPolicy | None, region: str) -> Location | None:

@@ -30,7 +30,7 @@ from federation_operator.domain.records import (
 )
 from federation_operator.domain.specs import DnsPolicy
 from federation_operator.domain.status import DnsStatus
-from federation_operator.planning.policy import plan_global_clusters, plan_weights
+from federation_operator.planning.policy import plan_global_clusters, plan_latency_regions, plan_weights
 from federation_operator.planning.records import TierPlan, plan_tiers, render_published
 from federation_operator.planning.status import DnsVerdict
 
@@ -88,6 +88,9 @@ def plan_service_tiers(
     ]
     answering, group = plan_global_clusters(policy, clusters, addresses)
     weights = plan_weights(policy, clusters) if policy is not None and policy.type == "weighted" else None
+    regions = (
+        plan_latency_regions(policy, clusters) if policy is not None and policy.type == "latency" else None
+    )
     plan = plan_tiers(
         names=names,
         ttl=ttl,
@@ -98,6 +101,7 @@ def plan_service_tiers(
         hostname_aliases=limits.hostname_aliases,
         global_clusters=answering,
         global_weights=weights,
+        global_regions=regions,
     )
     if group and answering:
         note = (

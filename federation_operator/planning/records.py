@@ -23,12 +23,16 @@ from typing import Literal
 from federation_operator.domain.elb import elb_hosted_zone
 from federation_operator.domain.records import (
     ALIAS,
+    LATENCY,
     WEIGHTED,
     Conflict,
     RecordSet,
     ServiceNames,
     ShardAddresses,
+    latency_set_identifier,
+    latency_value,
     normalize_name,
+    split_latency_values,
     split_weighted_values,
     weighted_set_identifier,
     weighted_value,
@@ -63,6 +67,7 @@ def plan_records(
     hostname_aliases: bool = False,
     global_clusters: frozenset[str] | None = None,
     global_weights: Mapping[str, int] | None = None,
+    global_regions: Mapping[str, str] | None = None,
 ) -> tuple[RecordSet, ...]:
     """The record sets of :func:`plan_tiers`, without its notes."""
     return plan_tiers(
@@ -75,6 +80,7 @@ def plan_records(
         hostname_aliases=hostname_aliases,
         global_clusters=global_clusters,
         global_weights=global_weights,
+        global_regions=global_regions,
     ).records
 
 
@@ -89,6 +95,7 @@ def plan_tiers(
     hostname_aliases: bool = False,
     global_clusters: frozenset[str] | None = None,
     global_weights: Mapping[str, int] | None = None,
+    global_regions: Mapping[str, str] | None = None,
 ) -> TierPlan:
     """The record sets to publish for one FederatedService, sorted, all with ``ttl``.
 
@@ -131,7 +138,9 @@ def plan_tiers(
       makes the global name's IPv4 answers one :data:`WEIGHTED` record set, a set per cluster with its
       weight (a cluster left out weighs 1); its IPv6 addresses stay a plain AAAA record set, and shards
       reached by hostnames only are left out, said in a note (a tier with no IPv4 shard is planned as
-      ``tiered``).
+      ``tiered``). ``global_regions`` (cluster → the AWS region it is nearest to, the ``latency`` policy)
+      likewise makes them one :data:`LATENCY` record set, a set per AWS region (a cluster without a region
+      is left out, said in a note).
     - **Name clashes.** A zone whose label equals a region's (``dc1`` as both) gets the region's record only.
       A zone listed under several regions belongs to the lexicographically first. An alias equal to one of
       the generated names is dropped (it would point at itself); duplicate aliases collapse.
@@ -151,11 +160,13 @@ def plan_tiers(
     regions = {r.lower() for r in topology} | {s.region for s in shards} | set(region_of_zone.values())
 
     answering = shards if global_clusters is None else [s for s in shards if s.cluster in global_clusters]
-    records: list[RecordSet] = (
-        tier.weighted(names.global_name, answering, global_weights)
-        if global_weights is not None
-        else tier.plan(names.global_name, answering)
-    )
+    records: list[RecordSet]
+    if global_weights is not None:
+        records = tier.weighted(names.global_name, answering, global_weights)
+    elif global_regions is not None:
+        records = tier.latency(names.global_name, answering, global_regions)
+    else:
+        records = tier.plan(names.global_name, answering)
     taken = {names.global_name}
     for region in sorted(regions):
         name = names.region_name(region)
@@ -192,7 +203,7 @@ def render_published(
     blocked = {(c.name, c.type) for c in conflicts}
     published: list[tuple[int, PublishedRecord]] = []
     for record in records:
-        if record.type not in ("A", "AAAA", "CNAME", ALIAS, WEIGHTED) or record.key in blocked:
+        if record.type not in ("A", "AAAA", "CNAME", ALIAS, WEIGHTED, LATENCY) or record.key in blocked:
             continue
         label = names.tier_label(record.name)
         tier: Tier
@@ -206,6 +217,9 @@ def render_published(
         if record.type == WEIGHTED:  # addresses with their weight, not the provider's set identifiers
             groups = split_weighted_values(record.values).values()
             targets = tuple(sorted(f"{a} weight {w}" for w, addresses in groups for a in addresses))
+        elif record.type == LATENCY:
+            located = split_latency_values(record.values).values()
+            targets = tuple(sorted(f"{a} region {r}" for r, addresses in located for a in addresses))
         item = PublishedRecord(name=record.name, type=record.type, targets=targets, tier=tier)
         published.append((_TIER_ORDER[tier], item))
     published.sort(key=lambda pair: (pair[0], pair[1].name, pair[1].type))
@@ -287,6 +301,32 @@ class _Tiers:
         ipv6 = self._addresses(name, "AAAA", {ip for s in shards for ip in s.ipv6})
         weighted = RecordSet(name=name, type=WEIGHTED, ttl=self.ttl, values=tuple(values))
         return [weighted, *([ipv6] if ipv6 is not None else [])]
+
+    def latency(
+        self, name: str, shards: Sequence[ShardAddresses], regions: Mapping[str, str]
+    ) -> list[RecordSet]:
+        """The answers of ``shards`` at ``name`` by lowest latency: a :data:`LATENCY` record set of their IPv4
+        addresses (a set per AWS region) beside a plain AAAA record set; as :meth:`plan` without IPv4."""
+        located = [s for s in shards if s.ipv4 and s.cluster in regions]
+        if not located:
+            return self.plan(name, shards)
+        by_region: dict[str, list[str]] = {}
+        for shard in located:
+            by_region.setdefault(regions[shard.cluster], []).extend(shard.ipv4)
+        values = [
+            latency_value(latency_set_identifier(name, region, addresses), region, address)
+            for region, addresses in sorted(by_region.items())
+            for address in addresses
+        ]
+        left_out = sorted(s.cluster for s in shards if s not in located and not s.ipv6)
+        if left_out:
+            self.notes.append(
+                f"{name} answers by latency from IPv4 addresses in known regions: the shards of "
+                f"{', '.join(left_out)} are not published there"
+            )
+        ipv6 = self._addresses(name, "AAAA", {ip for s in shards for ip in s.ipv6})
+        latency = RecordSet(name=name, type=LATENCY, ttl=self.ttl, values=tuple(values))
+        return [latency, *([ipv6] if ipv6 is not None else [])]
 
     def _mixed(self, name: str, found: list[RecordSet], hostnames: list[str]) -> list[RecordSet] | None:
         """A tier of IP and load balancer shards as one :data:`ALIAS` record set of its IPv4 addresses and

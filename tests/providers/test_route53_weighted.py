@@ -1,7 +1,8 @@
-"""The weighted policy on Route 53 against moto's server: the global name as one weighted A record set per
-member cluster with set identifiers and an ownership record of ours, read back as planned (a second round
-sends nothing), a weight change touching only that cluster's set, a switch from and back to tiered in one
-batch each, and the one-routing-policy-per-name rule moto does not enforce checked by our own code."""
+"""The weighted and latency policies on Route 53 against moto's server: the global name as one weighted A
+record set per member cluster (or one latency A record set per AWS region) with set identifiers and an
+ownership record of ours, read back as planned (a second round sends nothing), a change touching only the
+set that changed, a switch from and back to tiered in one batch each, and the one-routing-policy-per-name
+rule moto does not enforce checked by our own code."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from federation_operator.dns.route53 import Route53Provider
 from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.records import (
+    LATENCY,
     WEIGHTED,
     Changes,
     RecordSet,
@@ -167,3 +169,59 @@ async def test_the_publisher_publishes_a_weighted_owner_beside_a_tiered_one(
         weighted_set_identifier(global_name(first), 4, EUROPE.ipv4): (4, ("127.20.0.1",)),
     }
     assert held_sets(client, zone_id, global_name(second)) == {}
+
+
+# --- latency ------------------------------------------------------------------------------------------------
+
+
+def latency(svc: str, healthy: Sequence[ShardAddresses], regions: Mapping[str, str]) -> tuple[RecordSet, ...]:
+    names = service_names(svc)
+    return plan_records(
+        names=names, ttl=60, aliases=(), topology=TOPOLOGY, healthy=healthy, global_regions=regions
+    )
+
+
+def held_latency(client: Any, zone_id: str, name: str) -> dict[str, tuple[str, ...]]:
+    """The latency A record sets at ``name``: AWS region → addresses."""
+    records = client.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    return {
+        r["Region"]: tuple(v["Value"] for v in r["ResourceRecords"])
+        for r in records
+        if r["Name"] == name and r["Type"] == "A" and "Region" in r
+    }
+
+
+async def test_latency_sets_are_published_per_region_read_back_and_switched_from_tiered(
+    provider: Route53Provider, client: Any, zone_id: str, wire: Wire
+) -> None:
+    svc = unique_service()
+    name = global_name(svc)
+    await publish(provider, latency(svc, [ASIA, US], {}), svc)  # no region known: planned as tiered
+    assert held_latency(client, zone_id, name) == {}
+    regions = {"asia": "ap-east-1", "europe": "eu-west-1", "us": "us-east-2"}
+    desired = latency(svc, [ASIA, EUROPE, US], regions)
+    assert [r.type for r in desired if r.name == name] == [LATENCY]
+    wire.batches.clear()
+    assert await publish(provider, desired, svc) == (1, ())
+    assert len(wire.batches) == 1  # the plain A record set out, the latency sets in, at once
+    assert held_latency(client, zone_id, name) == {
+        "ap-east-1": ("127.10.0.1",),
+        "eu-west-1": ("127.20.0.1",),
+        "us-east-2": ("127.30.0.1",),
+    }
+    records = client.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    assert any(r["Name"] == f"_fedop-latency.{name}" for r in records)
+    fresh = Route53Provider(client, zone="example.com")
+    assert await publish(fresh, desired, svc) == (0, ())
+    # The US shard's address changes: only its region's set is replaced at the global name. (Not a shard
+    # going away: its region would flip back to a CNAME, which moto refuses to create again.)
+    moved = ShardAddresses(cluster="us", region=US.region, zones=US.zones, ipv4=("127.30.0.2",))
+    wire.batches.clear()
+    assert (await publish(fresh, latency(svc, [ASIA, EUROPE, moved], regions), svc))[0] == 1
+    (batch,) = wire.batches
+    at_global = [c for c in batch if c["ResourceRecordSet"]["Name"] == name]
+    assert sorted((c["Action"], c["ResourceRecordSet"].get("Region")) for c in at_global) == [
+        ("CREATE", "us-east-2"),
+        ("DELETE", "us-east-2"),
+    ]
+    assert held_latency(client, zone_id, name)["us-east-2"] == ("127.30.0.2",)

@@ -20,6 +20,8 @@ from federation_operator.domain.records import (
     RecordSet,
     ServiceNames,
     ShardAddresses,
+    latency_set_identifier,
+    split_latency_values,
     split_weighted_values,
     weighted_set_identifier,
 )
@@ -27,6 +29,7 @@ from federation_operator.domain.specs import DnsPolicy, parse_federated_service_
 from federation_operator.planning.policy import (
     plan_failover_ranks,
     plan_global_clusters,
+    plan_latency_regions,
     plan_location,
     plan_policy_refusal,
     plan_weights,
@@ -116,7 +119,7 @@ def test_operator_computed_policies_go_to_every_provider(provider: str | None, k
     ("kind", "able"),
     [
         ("weighted", "providers that publish it: clouddns, route53"),
-        ("latency", "no provider of this operator version publishes it yet"),
+        ("latency", "providers that publish it: route53"),
         ("geolocation", "no provider of this operator version publishes it yet"),
     ],
 )
@@ -132,12 +135,16 @@ def test_rfc2136_refuses_routing_policies_naming_the_field_and_the_alternatives(
     assert able in refusal.message
 
 
-def test_route53_and_clouddns_take_weighted_and_refuse_what_they_do_not_publish_yet() -> None:
+def test_what_route53_and_clouddns_take() -> None:
     for provider in ("route53", "clouddns"):
         assert plan_policy_refusal(policy(type="weighted"), provider=provider, regions=["dc1"]) is None
-        refusal = plan_policy_refusal(policy(type="latency"), provider=provider, regions=["us-east-1"])
+        refusal = plan_policy_refusal(policy(type="geolocation"), provider=provider, regions=["us-east-1"])
         assert refusal is not None
         assert "no provider of this operator version publishes it yet" in refusal.message
+    assert plan_policy_refusal(policy(type="latency"), provider="route53", regions=["us-east-1"]) is None
+    refusal = plan_policy_refusal(policy(type="latency"), provider="clouddns", regions=["us-east-1"])
+    assert refusal is not None
+    assert "providers that publish it: route53" in refusal.message
     refusal = plan_policy_refusal(policy(type="weighted"), provider="inmemory", regions=["dc1"])
     assert refusal is not None
     assert "providers that publish it: clouddns, route53" in refusal.message
@@ -150,9 +157,7 @@ def test_a_region_without_a_location_is_named_under_latency() -> None:
     assert "dc1" in refusal.problems[-1][1]
     assert "eu-west-1" not in refusal.problems[-1][1]
     located = policy(type="latency", locations=[{"region": "dc1", "awsRegion": "eu-central-1"}])
-    refusal = plan_policy_refusal(located, provider="route53", regions=["dc1"])
-    assert refusal is not None
-    assert [f for f, _ in refusal.problems] == ["spec.dns.policy.type"]
+    assert plan_policy_refusal(located, provider="route53", regions=["dc1"]) is None
 
 
 def test_locations_override_the_built_in_table_field_by_field() -> None:
@@ -491,3 +496,51 @@ def test_weighted_invariants(up: set[str], weights: dict[str, int]) -> None:
         assert identifier == weighted_set_identifier(NAMES.global_name, weight, addresses)
     # Region names stay tiered: plain A record sets of their own shards, or CNAMEs up.
     assert all(r.type in ("A", "CNAME") for r in records if r.name != NAMES.global_name)
+
+
+# --- latency ------------------------------------------------------------------------------------------------
+
+
+def test_latency_global_name_is_one_set_per_aws_region_and_other_names_stay_tiered() -> None:
+    clusters = [
+        member("gke", "us-east1"),
+        member("aks", "eastus"),
+        member("eks", "eu-central-1"),
+        member("dc"),
+    ]
+    latency = policy(type="latency", locations=[{"region": "r1", "country": "DE"}])
+    regions = plan_latency_regions(latency, clusters)
+    # us-east1 (GKE) and eastus (AKS) are both nearest to us-east-1; dc's r1 has no AWS region.
+    assert regions == {"gke": "us-east-1", "aks": "us-east-1", "eks": "eu-central-1"}
+    shards = [
+        healthy("gke", "127.0.0.1", "us-east1"),
+        healthy("aks", "127.0.0.2", "eastus"),
+        healthy("eks", "127.0.0.3", "eu-central-1"),
+        healthy("dc", "127.0.0.4"),
+    ]
+    topology = {c.region: frozenset(c.zones) for c in clusters}
+    plan = plan_tiers(
+        names=NAMES, ttl=60, aliases=(), topology=topology, healthy=shards, global_regions=regions
+    )
+    (group,) = [r for r in plan.records if r.name == NAMES.global_name]
+    assert group.type == "LATENCY"
+    assert sorted(split_latency_values(group.values).values()) == [
+        ("eu-central-1", ("127.0.0.3",)),
+        ("us-east-1", ("127.0.0.1", "127.0.0.2")),
+    ]
+    assert "the shards of dc are not published there" in plan.notes[0]
+    assert all(r.type in ("A", "CNAME") for r in plan.records if r.name != NAMES.global_name)
+    published = render_published(plan.records, names=NAMES, regions=list(topology))
+    assert next(p for p in published if p.type == "LATENCY").targets == (
+        "127.0.0.1 region us-east-1",
+        "127.0.0.2 region us-east-1",
+        "127.0.0.3 region eu-central-1",
+    )
+
+
+def test_latency_values_are_checked() -> None:
+    a = latency_set_identifier(NAMES.global_name, "us-east-1", ["127.0.0.1"])
+    b = latency_set_identifier(NAMES.global_name, "us-east-1", ["127.0.0.2"])
+    for bad in ((f"{a} mars 127.0.0.1",), (f"{a} us-east-1 127.0.0.1", f"{b} us-east-1 127.0.0.2")):
+        with pytest.raises(ValueError):  # noqa: PT011 (the shape, or two sets of one region)
+            RecordSet(NAMES.global_name, "LATENCY", 60, bad)

@@ -11,6 +11,8 @@ create ``new``              ``CREATE`` of ``new``
 A ``WEIGHTED`` record set (``spec.dns.policy`` type ``weighted``) is one weighted A record set per set
 identifier it holds (one per member cluster, ``fedop-weight-...``, owned by the operator), with its weight
 and the record set's TTL; its update deletes and creates only the sets whose weight or addresses changed.
+A ``LATENCY`` record set (type ``latency``) is likewise one latency A record set per AWS region
+(``fedop-latency-...``, its ``Region``).
 
 An ``ALIAS`` record set (load balancer hostnames, and on a mixed tier IPv4 addresses) is one weighted group
 of A records, every one with a ``SetIdentifier`` of ours (Route 53 wants every record set of one name and
@@ -48,7 +50,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 from federation_operator.dns.packing import pack_greedily
 from federation_operator.dns.txt import render_txt
@@ -57,16 +59,19 @@ from federation_operator.domain.errors import PermanentError, RejectedChangeErro
 from federation_operator.domain.ownership import group_changes_by_name
 from federation_operator.domain.records import (
     ALIAS,
+    LATENCY,
     OTHER,
     WEIGHTED,
     Changes,
     RecordSet,
     split_alias_values,
+    split_latency_values,
     split_weighted_values,
 )
 
 if TYPE_CHECKING:
     from mypy_boto3_route53.literals import ChangeActionType
+    from mypy_boto3_route53.literals import ResourceRecordSetRegionType as RegionType
     from mypy_boto3_route53.type_defs import ChangeTypeDef, ResourceRecordSetTypeDef
 
 __all__ = [
@@ -177,6 +182,8 @@ def _changes(
     ``beside`` (the other side of an update) holds the same."""
     if record.type == WEIGHTED:
         return _weighted_changes(action, record, beside=beside)
+    if record.type == LATENCY:
+        return _latency_changes(action, record, beside=beside)
     if record.type != ALIAS:
         return [_change(action, record)]
     addresses, hostnames = split_alias_values(record.values)
@@ -230,6 +237,28 @@ def _weighted_changes(
     return changes
 
 
+def _latency_changes(
+    action: ChangeActionType, record: RecordSet, *, beside: RecordSet | None
+) -> list[ChangeTypeDef]:
+    """A :data:`LATENCY` record set as one latency A record set per set identifier (its AWS region), less
+    those that ``beside`` (the other side of an update) holds the same."""
+    kept = split_latency_values(beside.values) if beside is not None else {}
+    changes: list[ChangeTypeDef] = []
+    for identifier, (region, addresses) in sorted(split_latency_values(record.values).items()):
+        if beside is not None and beside.ttl == record.ttl and kept.get(identifier) == (region, addresses):
+            continue
+        rrset: ResourceRecordSetTypeDef = {
+            "Name": record.name,
+            "Type": "A",
+            "SetIdentifier": identifier,
+            "Region": cast("RegionType", region),
+            "TTL": record.ttl,
+            "ResourceRecords": [{"Value": address} for address in addresses],
+        }
+        changes.append({"Action": action, "ResourceRecordSet": rrset})
+    return changes
+
+
 @dataclass(frozen=True)
 class _NameGroup:
     """The changes about one name, and their Route 53 changes."""
@@ -275,7 +304,7 @@ def _batch(groups: Sequence[_NameGroup]) -> Batch:
 
 def _change(action: ChangeActionType, record: RecordSet) -> ChangeTypeDef:
     # check_in_zone refuses OTHER first, _changes takes ALIAS and WEIGHTED; narrows the type
-    if record.type in (OTHER, ALIAS, WEIGHTED):
+    if record.type in (OTHER, ALIAS, WEIGHTED, LATENCY):
         raise PermanentError(f"route53: {record.name}: the operator never changes records of other types")
     values = [render_txt(v, radix=8) for v in record.values] if record.type == "TXT" else list(record.values)
     for value in values:

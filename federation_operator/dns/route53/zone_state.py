@@ -12,6 +12,8 @@
 - **The operator's weighted record sets** (``spec.dns.policy`` type ``weighted``): weighted A record sets
   whose ``SetIdentifier`` starts with ``fedop-weight-`` are folded, per name, into one ``WEIGHTED`` record
   set (set identifier, weight and address per value), what the planner planned.
+- **The operator's latency record sets** (type ``latency``): latency A record sets whose ``SetIdentifier``
+  starts with ``fedop-latency-`` are folded into one ``LATENCY`` record set the same way.
 - **Other alias and routing-policy record sets** (``AliasTarget``, ``SetIdentifier``,
   ``TrafficPolicyInstanceId``) cannot be expressed as a ``RecordSet``, and the operator never writes them.
   Each (name, type) holding one is listed as a *stand-in*: TTL 0 and the value ``0.0.0.0`` (A), ``::`` (AAAA),
@@ -48,6 +50,7 @@ from federation_operator.dns.txt import parse_txt, unescape_at
 from federation_operator.domain.errors import PermanentError, StaleChangesError
 from federation_operator.domain.records import (
     ALIAS,
+    LATENCY,
     RECORD_TYPES,
     WEIGHTED,
     Changes,
@@ -56,6 +59,7 @@ from federation_operator.domain.records import (
     RecordType,
     cname_clashes,
     describe_mismatch,
+    latency_value,
     normalize_name,
     routing_clashes,
     weighted_value,
@@ -88,7 +92,7 @@ class ZoneState:
     def add(self, rrset: ResourceRecordSetOutputTypeDef) -> None:
         name = parse_route53_name(rrset["Name"])
         rtype = rrset["Type"]
-        if self._add_weighted(name, rrset) or self._add_alias(name, rrset):
+        if self._add_weighted(name, rrset) or self._add_latency(name, rrset) or self._add_alias(name, rrset):
             return
         self.types_at.setdefault(name, set()).add(rtype)
         if rtype not in RECORD_TYPES:
@@ -135,13 +139,44 @@ class ZoneState:
         self.types_at.setdefault(name, set()).add(WEIGHTED)
         return True
 
+    def _add_latency(self, name: str, rrset: ResourceRecordSetOutputTypeDef) -> bool:
+        """Fold one of our latency A record sets of a ``latency`` policy (set identifier
+        ``fedop-latency-...``) into the name's LATENCY record set; False for any other."""
+        identifier = rrset.get("SetIdentifier", "")
+        region = rrset.get("Region")
+        addresses = [item["Value"] for item in rrset.get("ResourceRecords", [])]
+        ours = rrset["Type"] == "A" and identifier.startswith("fedop-latency-")
+        if not ours or region is None or not addresses:
+            return False
+        key: RecordKey = (name, LATENCY)
+        held = self.records.get(key)
+        try:
+            record = RecordSet(
+                name=name,
+                type=LATENCY,
+                ttl=rrset.get("TTL", 0),
+                values=(
+                    *(held.values if held else ()),
+                    *(latency_value(identifier, region, a) for a in addresses),
+                ),
+            )
+        except ValueError:  # not what we write: foreign
+            return False
+        if held is not None and held.ttl != record.ttl:
+            return False
+        self.records[key] = record
+        self.types_at.setdefault(name, set()).add(LATENCY)
+        return True
+
     def _add_alias(self, name: str, rrset: ResourceRecordSetOutputTypeDef) -> bool:
         """Fold one of our weighted A records (an alias, or a mixed tier's addresses) into the name's ALIAS
         record set; False for any other."""
         target = rrset.get("AliasTarget")
         identifier = rrset.get("SetIdentifier", "")
         # A weighted policy's set that _add_weighted did not take is not what we write: foreign.
-        ours = identifier.startswith("fedop-") and not identifier.startswith("fedop-weight-")
+        ours = identifier.startswith("fedop-") and not identifier.startswith(
+            ("fedop-weight-", "fedop-latency-")
+        )
         if rrset["Type"] != "A" or not ours:
             return False
         key: RecordKey = (name, ALIAS)
@@ -211,7 +246,7 @@ class ZoneState:
 # What Route 53 holds as A record sets: a plain one, our weighted group of aliases (and addresses), or our
 # weighted sets of a weighted policy. Every A record set of a name shares one routing policy (moto does not
 # check it), so at most one of these stands at a name.
-_A_KINDS = frozenset({"A", ALIAS, WEIGHTED})
+_A_KINDS = frozenset({"A", ALIAS, WEIGHTED, LATENCY})
 
 
 def _record_of(name: str, rtype: RecordType, rrset: ResourceRecordSetOutputTypeDef) -> RecordSet | None:
