@@ -47,6 +47,8 @@ __all__ = [
     "cname_clash",
     "cname_clashes",
     "describe_mismatch",
+    "geo_set_identifier",
+    "geo_value",
     "in_zone",
     "latency_set_identifier",
     "latency_value",
@@ -54,6 +56,7 @@ __all__ = [
     "other_types_marker",
     "routing_clashes",
     "split_alias_values",
+    "split_geo_values",
     "split_latency_values",
     "split_weighted_values",
     "weighted_set_identifier",
@@ -65,8 +68,9 @@ ManagedType = Literal["A", "AAAA", "CNAME", "TXT"]
 RECORD_TYPES: tuple[ManagedType, ...] = get_args(ManagedType)
 """The record types the operator reads and writes."""
 
-RecordType = Literal["A", "AAAA", "CNAME", "TXT", "OTHER", "ALIAS", "WEIGHTED", "LATENCY"]
-"""A record set's type: a managed one, :data:`OTHER`, :data:`ALIAS`, :data:`WEIGHTED` or :data:`LATENCY`."""
+RecordType = Literal["A", "AAAA", "CNAME", "TXT", "OTHER", "ALIAS", "WEIGHTED", "LATENCY", "GEO"]
+"""A record set's type: a managed one, :data:`OTHER`, :data:`ALIAS`, or a routing policy's group
+(:data:`WEIGHTED`, :data:`LATENCY`, :data:`GEO`)."""
 
 ALIAS: Literal["ALIAS"] = "ALIAS"
 """Load balancer hostnames answered as addresses by the provider itself, for providers that can (Route 53
@@ -88,6 +92,12 @@ LATENCY: Literal["LATENCY"] = "LATENCY"
 ``latency``). One value per address, ``<set identifier> <AWS region> <address>`` (:func:`latency_value`),
 sorted; a set identifier (one per AWS region the members are nearest to, owned by the operator) has one
 region. Route 53 writes one latency A record set per set identifier, with the record set's TTL."""
+
+GEO: Literal["GEO"] = "GEO"
+"""IPv4 answers by the client's location, for providers with geolocation routing (Route 53:
+``spec.dns.policy`` type ``geolocation``). One value per address, ``<set identifier> <location> <address>``
+(:func:`geo_value`), sorted; a location is ``country:<ISO code>``, ``continent:<code>`` or ``*`` (Route 53's
+default location, for clients no other set covers), one set per location."""
 
 OTHER: Literal["OTHER"] = "OTHER"
 """The type of the marker a provider lists at a name that holds record types the operator does not manage
@@ -157,6 +167,13 @@ def _normalize_values(rtype: RecordType, values: Iterable[str]) -> tuple[str, ..
     if rtype == ALIAS:
         addresses, hostnames = split_alias_values(raw)
         return (*addresses, *hostnames)
+    if rtype == GEO:
+        places = split_geo_values(raw)
+        return tuple(
+            geo_value(identifier, place, address)
+            for identifier, (place, addresses) in sorted(places.items())
+            for address in addresses
+        )
     if rtype == LATENCY:
         regions = split_latency_values(raw)
         return tuple(
@@ -190,7 +207,7 @@ class RecordSet:
     values: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if self.type not in RECORD_TYPES and self.type not in (OTHER, ALIAS, WEIGHTED, LATENCY):
+        if self.type not in RECORD_TYPES and self.type not in (OTHER, ALIAS, WEIGHTED, LATENCY, GEO):
             raise ValueError(f"unsupported record type {self.type!r}; supported: {', '.join(RECORD_TYPES)}")
         if isinstance(self.ttl, bool) or not isinstance(self.ttl, int) or not 0 <= self.ttl <= 2**31 - 1:
             raise ValueError(f"TTL must be an integer from 0 to 2147483647, got {self.ttl!r}")
@@ -344,6 +361,48 @@ def split_latency_values(values: Iterable[str]) -> dict[str, tuple[str, tuple[st
     return {
         identifier: (region, tuple(str(a) for a in sorted(addresses)))
         for identifier, (region, addresses) in groups.items()
+    }
+
+
+_GEO_LOCATION = re.compile(r"^(\*|country:[A-Z]{2}|continent:(AF|AN|AS|EU|NA|OC|SA))$")
+
+
+def geo_set_identifier(name: str, location: str, addresses: Iterable[str]) -> str:
+    """The set identifier of the geolocation share of ``location`` at ``name``: ours (``fedop-geo-``),
+    derived from what the share holds, and unique in the zone (as :func:`weighted_set_identifier`)."""
+    canonical = " ".join(str(a) for a in sorted(ipaddress.IPv4Address(a.strip()) for a in addresses))
+    digest = hashlib.sha256(f"{normalize_name(name)} {location} {canonical}".encode()).hexdigest()[:16]
+    return f"fedop-geo-{digest}"
+
+
+def geo_value(identifier: str, location: str, address: str) -> str:
+    """One value of a :data:`GEO` record set."""
+    return f"{identifier} {location} {address}"
+
+
+def split_geo_values(values: Iterable[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """A :data:`GEO` record set's values as set identifier → (location, its IPv4 addresses, sorted);
+    :class:`ValueError` for a value of another shape, two locations of one set, or two sets of one location
+    (Route 53 refuses two record sets for one location)."""
+    groups: dict[str, tuple[str, set[ipaddress.IPv4Address]]] = {}
+    for value in values:
+        parts = value.split()
+        if len(parts) != 3 or not _GEO_LOCATION.match(parts[1]):
+            raise ValueError(
+                "a geolocation value is '<set identifier> <country:XX|continent:XX|*> <address>', "
+                f"got {value!r}"
+            )
+        identifier, place = parts[0], parts[1]
+        held = groups.setdefault(identifier, (place, set()))
+        if held[0] != place:
+            raise ValueError(f"set identifier {identifier} has two locations: {held[0]} and {place}")
+        held[1].add(ipaddress.IPv4Address(parts[2]))
+    places = [place for place, _ in groups.values()]
+    if len(places) != len(set(places)):
+        raise ValueError(f"one geolocation record set per location, got {sorted(places)}")
+    return {
+        identifier: (place, tuple(str(a) for a in sorted(addresses)))
+        for identifier, (place, addresses) in groups.items()
     }
 
 

@@ -36,6 +36,7 @@ from federation_operator.domain.status import ShardStatus
 __all__ = [
     "is_chosen_by",
     "plan_failover_ranks",
+    "plan_geo_places",
     "plan_global_clusters",
     "plan_latency_regions",
     "plan_location",
@@ -158,6 +159,19 @@ def plan_latency_regions(policy: DnsPolicy, clusters: Iterable[ClusterInfo]) -> 
         if location is not None and location.aws_region:
             regions[cluster.name] = location.aws_region
     return regions
+
+
+def plan_geo_places(policy: DnsPolicy, clusters: Iterable[ClusterInfo]) -> dict[str, str]:
+    """Cluster name → its Route 53 geolocation (``geolocation``): ``country:<code>`` when its region's
+    location has a country, else ``continent:<code>``; clusters whose region has neither are left out."""
+    places: dict[str, str] = {}
+    for cluster in clusters:
+        location = plan_location(policy, cluster.region)
+        if location is not None and location.country:
+            places[cluster.name] = f"country:{location.country}"
+        elif location is not None and location.continent:
+            places[cluster.name] = f"continent:{location.continent}"
+    return places
 
 
 def plan_location(policy: DnsPolicy | None, region: str) -> Location | None:

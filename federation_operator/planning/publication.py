@@ -30,7 +30,12 @@ from federation_operator.domain.records import (
 )
 from federation_operator.domain.specs import DnsPolicy
 from federation_operator.domain.status import DnsStatus
-from federation_operator.planning.policy import plan_global_clusters, plan_latency_regions, plan_weights
+from federation_operator.planning.policy import (
+    plan_geo_places,
+    plan_global_clusters,
+    plan_latency_regions,
+    plan_weights,
+)
 from federation_operator.planning.records import TierPlan, plan_tiers, render_published
 from federation_operator.planning.status import DnsVerdict
 
@@ -87,10 +92,10 @@ def plan_service_tiers(
         if s.region
     ]
     answering, group = plan_global_clusters(policy, clusters, addresses)
-    weights = plan_weights(policy, clusters) if policy is not None and policy.type == "weighted" else None
-    regions = (
-        plan_latency_regions(policy, clusters) if policy is not None and policy.type == "latency" else None
-    )
+    kind = policy.type if policy is not None else "tiered"
+    weights = plan_weights(policy, clusters) if policy is not None and kind == "weighted" else None
+    regions = plan_latency_regions(policy, clusters) if policy is not None and kind == "latency" else None
+    places = plan_geo_places(policy, clusters) if policy is not None and kind == "geolocation" else None
     plan = plan_tiers(
         names=names,
         ttl=ttl,
@@ -102,6 +107,7 @@ def plan_service_tiers(
         global_clusters=answering,
         global_weights=weights,
         global_regions=regions,
+        global_places=places,
     )
     if group and answering:
         note = (

@@ -1,5 +1,6 @@
-"""The weighted and latency policies on Route 53 against moto's server: the global name as one weighted A
-record set per member cluster (or one latency A record set per AWS region) with set identifiers and an
+"""The weighted, latency and geolocation policies on Route 53 against moto's server: the global name as one
+weighted A record set per member cluster (one latency A record set per AWS region, one geolocation A record
+set per location and the default) with set identifiers and an
 ownership record of ours, read back as planned (a second round sends nothing), a change touching only the
 set that changed, a switch from and back to tiered in one batch each, and the one-routing-policy-per-name
 rule moto does not enforce checked by our own code."""
@@ -15,6 +16,7 @@ import pytest
 from federation_operator.dns.route53 import Route53Provider
 from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.records import (
+    GEO,
     LATENCY,
     WEIGHTED,
     Changes,
@@ -225,3 +227,54 @@ async def test_latency_sets_are_published_per_region_read_back_and_switched_from
         ("DELETE", "us-east-2"),
     ]
     assert held_latency(client, zone_id, name)["us-east-2"] == ("127.30.0.2",)
+
+
+# --- geolocation --------------------------------------------------------------------------------------------
+
+
+def geolocated(
+    svc: str, healthy: Sequence[ShardAddresses], places: Mapping[str, str]
+) -> tuple[RecordSet, ...]:
+    names = service_names(svc)
+    return plan_records(
+        names=names, ttl=60, aliases=(), topology=TOPOLOGY, healthy=healthy, global_places=places
+    )
+
+
+def held_geo(client: Any, zone_id: str, name: str) -> dict[str, tuple[str, ...]]:
+    """The geolocation A record sets at ``name``: location (as Route 53 lists it) → addresses."""
+    records = client.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    return {
+        "/".join(f"{k}={v}" for k, v in sorted(r["GeoLocation"].items())): tuple(
+            v["Value"] for v in r["ResourceRecords"]
+        )
+        for r in records
+        if r["Name"] == name and r["Type"] == "A" and "GeoLocation" in r
+    }
+
+
+async def test_geolocation_sets_with_the_default_location_are_published_and_read_back(
+    provider: Route53Provider, client: Any, zone_id: str, wire: Wire
+) -> None:
+    svc = unique_service()
+    name = global_name(svc)
+    places = {"asia": "country:TW", "europe": "continent:EU", "us": "country:US"}
+    desired = geolocated(svc, [ASIA, EUROPE, US], places)
+    assert [r.type for r in desired if r.name == name] == [GEO]
+    assert await publish(provider, desired, svc) == (1, ())
+    assert held_geo(client, zone_id, name) == {
+        "CountryCode=*": ("127.10.0.1", "127.20.0.1", "127.30.0.1"),
+        "CountryCode=TW": ("127.10.0.1",),
+        "ContinentCode=EU": ("127.20.0.1",),
+        "CountryCode=US": ("127.30.0.1",),
+    }
+    records = client.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    assert any(r["Name"] == f"_fedop-geo.{name}" for r in records)
+    fresh = Route53Provider(client, zone="example.com")
+    assert await publish(fresh, desired, svc) == (0, ())
+    # A plain A record set beside the group: refused before sending (moto would store both).
+    plain = RecordSet(name=name, type="A", ttl=60, values=("127.10.0.1",))
+    wire.operations.clear()
+    with pytest.raises(PermanentError, match="two routing policies"):
+        await fresh.apply(Changes(create=(plain,)))
+    assert "ChangeResourceRecordSets" not in wire.operations

@@ -20,7 +20,9 @@ from federation_operator.domain.records import (
     RecordSet,
     ServiceNames,
     ShardAddresses,
+    geo_set_identifier,
     latency_set_identifier,
+    split_geo_values,
     split_latency_values,
     split_weighted_values,
     weighted_set_identifier,
@@ -28,6 +30,7 @@ from federation_operator.domain.records import (
 from federation_operator.domain.specs import DnsPolicy, parse_federated_service_spec
 from federation_operator.planning.policy import (
     plan_failover_ranks,
+    plan_geo_places,
     plan_global_clusters,
     plan_latency_regions,
     plan_location,
@@ -120,7 +123,7 @@ def test_operator_computed_policies_go_to_every_provider(provider: str | None, k
     [
         ("weighted", "providers that publish it: clouddns, route53"),
         ("latency", "providers that publish it: route53"),
-        ("geolocation", "no provider of this operator version publishes it yet"),
+        ("geolocation", "providers that publish it: route53"),
     ],
 )
 def test_rfc2136_refuses_routing_policies_naming_the_field_and_the_alternatives(kind: str, able: str) -> None:
@@ -136,15 +139,13 @@ def test_rfc2136_refuses_routing_policies_naming_the_field_and_the_alternatives(
 
 
 def test_what_route53_and_clouddns_take() -> None:
-    for provider in ("route53", "clouddns"):
-        assert plan_policy_refusal(policy(type="weighted"), provider=provider, regions=["dc1"]) is None
-        refusal = plan_policy_refusal(policy(type="geolocation"), provider=provider, regions=["us-east-1"])
+    for kind in ("weighted", "latency", "geolocation"):
+        assert plan_policy_refusal(policy(type=kind), provider="route53", regions=["us-east-1"]) is None
+    assert plan_policy_refusal(policy(type="weighted"), provider="clouddns", regions=["dc1"]) is None
+    for kind in ("latency", "geolocation"):
+        refusal = plan_policy_refusal(policy(type=kind), provider="clouddns", regions=["us-east-1"])
         assert refusal is not None
-        assert "no provider of this operator version publishes it yet" in refusal.message
-    assert plan_policy_refusal(policy(type="latency"), provider="route53", regions=["us-east-1"]) is None
-    refusal = plan_policy_refusal(policy(type="latency"), provider="clouddns", regions=["us-east-1"])
-    assert refusal is not None
-    assert "providers that publish it: route53" in refusal.message
+        assert "providers that publish it: route53" in refusal.message
     refusal = plan_policy_refusal(policy(type="weighted"), provider="inmemory", regions=["dc1"])
     assert refusal is not None
     assert "providers that publish it: clouddns, route53" in refusal.message
@@ -544,3 +545,46 @@ def test_latency_values_are_checked() -> None:
     for bad in ((f"{a} mars 127.0.0.1",), (f"{a} us-east-1 127.0.0.1", f"{b} us-east-1 127.0.0.2")):
         with pytest.raises(ValueError):  # noqa: PT011 (the shape, or two sets of one region)
             RecordSet(NAMES.global_name, "LATENCY", 60, bad)
+
+
+# --- geolocation --------------------------------------------------------------------------------------------
+
+
+def test_geolocation_global_name_is_one_set_per_location_and_a_default_of_them_all() -> None:
+    clusters = [
+        member("gke", "europe-west3"),
+        member("eks", "eu-central-1"),
+        member("dc"),
+        member("aks", "eastus"),
+    ]
+    geo = policy(type="geolocation", locations=[{"region": "r1", "continent": "EU"}])
+    places = plan_geo_places(geo, clusters)
+    # Both German regions share one country set; dc's r1 is placed by continent only.
+    assert places == {"gke": "country:DE", "eks": "country:DE", "dc": "continent:EU", "aks": "country:US"}
+    shards = [
+        healthy("gke", "127.0.0.1", "europe-west3"),
+        healthy("eks", "127.0.0.2", "eu-central-1"),
+        healthy("dc", "127.0.0.3"),
+        healthy("aks", "127.0.0.4", "eastus"),
+    ]
+    topology = {c.region: frozenset(c.zones) for c in clusters}
+    plan = plan_tiers(
+        names=NAMES, ttl=60, aliases=(), topology=topology, healthy=shards, global_places=places
+    )
+    (group,) = [r for r in plan.records if r.name == NAMES.global_name]
+    assert group.type == "GEO"
+    assert sorted(split_geo_values(group.values).values()) == [
+        ("*", ("127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4")),
+        ("continent:EU", ("127.0.0.3",)),
+        ("country:DE", ("127.0.0.1", "127.0.0.2")),
+        ("country:US", ("127.0.0.4",)),
+    ]
+    assert all(r.type in ("A", "CNAME") for r in plan.records if r.name != NAMES.global_name)
+
+
+def test_geolocation_values_are_checked() -> None:
+    a = geo_set_identifier(NAMES.global_name, "country:DE", ["127.0.0.1"])
+    b = geo_set_identifier(NAMES.global_name, "country:DE", ["127.0.0.2"])
+    for bad in ((f"{a} germany 127.0.0.1",), (f"{a} country:DE 127.0.0.1", f"{b} country:DE 127.0.0.2")):
+        with pytest.raises(ValueError):  # noqa: PT011 (the shape, or two sets of one location)
+            RecordSet(NAMES.global_name, "GEO", 60, bad)

@@ -12,7 +12,8 @@ A ``WEIGHTED`` record set (``spec.dns.policy`` type ``weighted``) is one weighte
 identifier it holds (one per member cluster, ``fedop-weight-...``, owned by the operator), with its weight
 and the record set's TTL; its update deletes and creates only the sets whose weight or addresses changed.
 A ``LATENCY`` record set (type ``latency``) is likewise one latency A record set per AWS region
-(``fedop-latency-...``, its ``Region``).
+(``fedop-latency-...``, its ``Region``), and a ``GEO`` record set (type ``geolocation``) one geolocation A
+record set per location (``fedop-geo-...``, its ``GeoLocation``, ``*`` for the default).
 
 An ``ALIAS`` record set (load balancer hostnames, and on a mixed tier IPv4 addresses) is one weighted group
 of A records, every one with a ``SetIdentifier`` of ours (Route 53 wants every record set of one name and
@@ -48,7 +49,7 @@ request, an ``UPSERT`` counting twice (:func:`plan_batches`). TXT values go in R
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, cast
 
@@ -59,12 +60,14 @@ from federation_operator.domain.errors import PermanentError, RejectedChangeErro
 from federation_operator.domain.ownership import group_changes_by_name
 from federation_operator.domain.records import (
     ALIAS,
+    GEO,
     LATENCY,
     OTHER,
     WEIGHTED,
     Changes,
     RecordSet,
     split_alias_values,
+    split_geo_values,
     split_latency_values,
     split_weighted_values,
 )
@@ -72,7 +75,7 @@ from federation_operator.domain.records import (
 if TYPE_CHECKING:
     from mypy_boto3_route53.literals import ChangeActionType
     from mypy_boto3_route53.literals import ResourceRecordSetRegionType as RegionType
-    from mypy_boto3_route53.type_defs import ChangeTypeDef, ResourceRecordSetTypeDef
+    from mypy_boto3_route53.type_defs import ChangeTypeDef, GeoLocationTypeDef, ResourceRecordSetTypeDef
 
 __all__ = [
     "MAX_BATCH_CHARACTERS",
@@ -83,6 +86,8 @@ __all__ = [
     "alias_set_identifier",
     "change_cost",
     "plan_batches",
+    "read_geolocation",
+    "render_geolocation",
 ]
 
 MAX_BATCH_VALUES: Final = 1000
@@ -184,6 +189,8 @@ def _changes(
         return _weighted_changes(action, record, beside=beside)
     if record.type == LATENCY:
         return _latency_changes(action, record, beside=beside)
+    if record.type == GEO:
+        return _geo_changes(action, record, beside=beside)
     if record.type != ALIAS:
         return [_change(action, record)]
     addresses, hostnames = split_alias_values(record.values)
@@ -259,6 +266,47 @@ def _latency_changes(
     return changes
 
 
+def _geo_changes(
+    action: ChangeActionType, record: RecordSet, *, beside: RecordSet | None
+) -> list[ChangeTypeDef]:
+    """A :data:`GEO` record set as one geolocation A record set per set identifier (its location), less
+    those that ``beside`` (the other side of an update) holds the same."""
+    kept = split_geo_values(beside.values) if beside is not None else {}
+    changes: list[ChangeTypeDef] = []
+    for identifier, (place, addresses) in sorted(split_geo_values(record.values).items()):
+        if beside is not None and beside.ttl == record.ttl and kept.get(identifier) == (place, addresses):
+            continue
+        rrset: ResourceRecordSetTypeDef = {
+            "Name": record.name,
+            "Type": "A",
+            "SetIdentifier": identifier,
+            "GeoLocation": render_geolocation(place),
+            "TTL": record.ttl,
+            "ResourceRecords": [{"Value": address} for address in addresses],
+        }
+        changes.append({"Action": action, "ResourceRecordSet": rrset})
+    return changes
+
+
+def render_geolocation(place: str) -> GeoLocationTypeDef:
+    """A :data:`GEO` location as Route 53's ``GeoLocation`` (``*`` is its default location)."""
+    kind, _, code = place.partition(":")
+    if place == "*":
+        return {"CountryCode": "*"}
+    return {"CountryCode": code} if kind == "country" else {"ContinentCode": code}
+
+
+def read_geolocation(geolocation: Mapping[str, str]) -> str | None:
+    """Route 53's ``GeoLocation`` as a :data:`GEO` location, or None for one the operator never writes (a
+    subdivision)."""
+    if set(geolocation) == {"CountryCode"}:
+        code = geolocation["CountryCode"]
+        return "*" if code == "*" else f"country:{code}"
+    if set(geolocation) == {"ContinentCode"}:
+        return f"continent:{geolocation['ContinentCode']}"
+    return None
+
+
 @dataclass(frozen=True)
 class _NameGroup:
     """The changes about one name, and their Route 53 changes."""
@@ -304,7 +352,7 @@ def _batch(groups: Sequence[_NameGroup]) -> Batch:
 
 def _change(action: ChangeActionType, record: RecordSet) -> ChangeTypeDef:
     # check_in_zone refuses OTHER first, _changes takes ALIAS and WEIGHTED; narrows the type
-    if record.type in (OTHER, ALIAS, WEIGHTED, LATENCY):
+    if record.type in (OTHER, ALIAS, WEIGHTED, LATENCY, GEO):
         raise PermanentError(f"route53: {record.name}: the operator never changes records of other types")
     values = [render_txt(v, radix=8) for v in record.values] if record.type == "TXT" else list(record.values)
     for value in values:

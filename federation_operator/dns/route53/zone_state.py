@@ -13,7 +13,8 @@
   whose ``SetIdentifier`` starts with ``fedop-weight-`` are folded, per name, into one ``WEIGHTED`` record
   set (set identifier, weight and address per value), what the planner planned.
 - **The operator's latency record sets** (type ``latency``): latency A record sets whose ``SetIdentifier``
-  starts with ``fedop-latency-`` are folded into one ``LATENCY`` record set the same way.
+  starts with ``fedop-latency-`` are folded into one ``LATENCY`` record set the same way, and geolocation A
+  record sets starting with ``fedop-geo-`` into one ``GEO`` record set (type ``geolocation``).
 - **Other alias and routing-policy record sets** (``AliasTarget``, ``SetIdentifier``,
   ``TrafficPolicyInstanceId``) cannot be expressed as a ``RecordSet``, and the operator never writes them.
   Each (name, type) holding one is listed as a *stand-in*: TTL 0 and the value ``0.0.0.0`` (A), ``::`` (AAAA),
@@ -44,12 +45,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from federation_operator.dns.route53.batches import read_geolocation
 from federation_operator.dns.txt import parse_txt, unescape_at
 from federation_operator.domain.errors import PermanentError, StaleChangesError
 from federation_operator.domain.records import (
     ALIAS,
+    GEO,
     LATENCY,
     RECORD_TYPES,
     WEIGHTED,
@@ -59,6 +62,7 @@ from federation_operator.domain.records import (
     RecordType,
     cname_clashes,
     describe_mismatch,
+    geo_value,
     latency_value,
     normalize_name,
     routing_clashes,
@@ -92,7 +96,9 @@ class ZoneState:
     def add(self, rrset: ResourceRecordSetOutputTypeDef) -> None:
         name = parse_route53_name(rrset["Name"])
         rtype = rrset["Type"]
-        if self._add_weighted(name, rrset) or self._add_latency(name, rrset) or self._add_alias(name, rrset):
+        if any(fold(name, rrset) for fold in (self._add_weighted, self._add_latency, self._add_geo)):
+            return
+        if self._add_alias(name, rrset):
             return
         self.types_at.setdefault(name, set()).add(rtype)
         if rtype not in RECORD_TYPES:
@@ -166,6 +172,36 @@ class ZoneState:
             return False
         self.records[key] = record
         self.types_at.setdefault(name, set()).add(LATENCY)
+        return True
+
+    def _add_geo(self, name: str, rrset: ResourceRecordSetOutputTypeDef) -> bool:
+        """Fold one of our geolocation A record sets of a ``geolocation`` policy (set identifier
+        ``fedop-geo-...``) into the name's GEO record set; False for any other."""
+        identifier = rrset.get("SetIdentifier", "")
+        geolocation = rrset.get("GeoLocation")
+        addresses = [item["Value"] for item in rrset.get("ResourceRecords", [])]
+        ours = rrset["Type"] == "A" and identifier.startswith("fedop-geo-")
+        place = read_geolocation(cast(Mapping[str, str], geolocation)) if geolocation else None
+        if not ours or place is None or not addresses:
+            return False
+        key: RecordKey = (name, GEO)
+        held = self.records.get(key)
+        try:
+            record = RecordSet(
+                name=name,
+                type=GEO,
+                ttl=rrset.get("TTL", 0),
+                values=(
+                    *(held.values if held else ()),
+                    *(geo_value(identifier, place, a) for a in addresses),
+                ),
+            )
+        except ValueError:  # not what we write: foreign
+            return False
+        if held is not None and held.ttl != record.ttl:
+            return False
+        self.records[key] = record
+        self.types_at.setdefault(name, set()).add(GEO)
         return True
 
     def _add_alias(self, name: str, rrset: ResourceRecordSetOutputTypeDef) -> bool:
@@ -246,7 +282,7 @@ class ZoneState:
 # What Route 53 holds as A record sets: a plain one, our weighted group of aliases (and addresses), or our
 # weighted sets of a weighted policy. Every A record set of a name shares one routing policy (moto does not
 # check it), so at most one of these stands at a name.
-_A_KINDS = frozenset({"A", ALIAS, WEIGHTED, LATENCY})
+_A_KINDS = frozenset({"A", ALIAS, WEIGHTED, LATENCY, GEO})
 
 
 def _record_of(name: str, rtype: RecordType, rrset: ResourceRecordSetOutputTypeDef) -> RecordSet | None:
