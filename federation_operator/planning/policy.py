@@ -10,8 +10,10 @@ answers under it. Pure code, no I/O.
   aggregates, so it works on every provider, RFC 2136 included, and moves as fast as health does (one watch
   event, one DNS round). Region and zone names keep their geo meaning: a region with a healthy shard still
   answers it, and a region without one is a CNAME to the global name, which then follows the failover order.
-- :func:`plan_weights`: each cluster's ``weighted`` weight, for status (published by the routing-policy
-  providers once they express it);
+- :func:`plan_weights`, :func:`plan_latency_regions`, :func:`plan_geo_places`: what ``weighted``,
+  ``latency`` and ``geolocation`` make of each cluster (its weight, the AWS region it is nearest to, its
+  Route 53 location), from which :func:`~federation_operator.planning.records.plan_tiers` makes the global
+  name's routing-policy group (``WEIGHTED``, ``LATENCY``, ``GEO``) that the managed DNS service answers;
 - :func:`render_policy_shards`: ``status.shards`` with each shard's failover group (``priority``) or weight,
   and whether the global name answers it now.
 """
