@@ -222,6 +222,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
             alias_domains=config.alias_domains,
             # As the provider knows them at start-up (Cloud DNS: its project's quotas, read with the zone).
             limits=publisher.limits if publisher is not None else ProviderLimits(),
+            providers=publisher.federation_providers if publisher is not None else (),
         ),
         registry=runtime.registry,
         store=runtime.store,

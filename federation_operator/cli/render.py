@@ -6,7 +6,7 @@ answers) and return text or JSON-ready values.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from federation_operator.domain.status import (
     Condition,
     FederatedServiceStatus,
     IngressAddress,
+    ShardStatus,
 )
 
 __all__ = [
@@ -196,6 +197,18 @@ def _shards(status: FederatedServiceStatus) -> list[str]:
         for s in status.shards
     ]
     headers = ["CLUSTER", "REGION", "ZONES", "HEALTHY", "SYNCED", "ENDPOINTS", "INGRESS", "REASON"]
+    # Under a spec.dns.policy only, so that the table of an object without one reads as before.
+    columns: list[tuple[str, Callable[[ShardStatus], object]]] = [
+        ("PRIORITY", lambda s: s.priority),
+        ("WEIGHT", lambda s: s.weight),
+        ("ANSWERING", lambda s: None if s.answering is None else _yes(s.answering)),
+    ]
+    for header, value in columns:
+        values = [value(shard) for shard in status.shards]
+        if any(v is not None for v in values):
+            headers.append(header)
+            for row, v in zip(rows, values, strict=True):
+                row.append(NONE if v is None else str(v))
     return render_table(headers, rows, indent="  ")
 
 
@@ -205,8 +218,9 @@ def _dns(
     dns = status.dns
     if dns is None or (not dns.names and not dns.global_name):
         return ["  DNS: nothing published"]
+    policy = [f"  DNS policy: {dns.policy}"] if dns.policy else []
     if not dns.names:
-        lines = [f"  DNS: {dns.global_name} (no records published)"]
+        lines = [*policy, f"  DNS: {dns.global_name} (no records published)"]
     else:
         headers = ["DNS NAME", "TYPE", "TIER", "POINTS TO"]
         if answers is not None:
@@ -218,7 +232,7 @@ def _dns(
                 answer = answers.get(record.name)
                 row.append(answer.text() if answer else NONE)
             rows.append(row)
-        lines = render_table(headers, rows, indent="  ")
+        lines = [*policy, *render_table(headers, rows, indent="  ")]
     global_answer = (answers or {}).get(dns.global_name) if dns.global_name else None
     if global_answer is not None and not any(r.name == dns.global_name for r in dns.names):
         lines.append(f"  live answer for {dns.global_name}: {global_answer.text()}")

@@ -62,6 +62,11 @@ class PublisherGroup:
         return tuple(m.publisher for m in self.members)
 
     @property
+    def federation_providers(self) -> tuple[str, ...]:
+        """The providers of the federation's zone, one per mirror (what spec.dns.policy must suit)."""
+        return tuple(dict.fromkeys(m.provider_name for m in self.members if m.zone == self.federation_zone))
+
+    @property
     def limits(self) -> ProviderLimits:
         """What every provider of the federation's zone accepts: the tiers are planned once for all its
         mirrors, so the lowest limit of any of them, and load balancer aliases only if all have them."""

@@ -36,7 +36,10 @@ from dataclasses import dataclass
 
 from federation_operator.domain.records import (
     ALIAS,
+    GEO,
+    LATENCY,
     RECORD_TYPES,
+    WEIGHTED,
     Changes,
     RecordKey,
     RecordSet,
@@ -71,7 +74,7 @@ MAX_NAME_LENGTH = 253
 """The longest DNS name in text form without its trailing dot (RFC 1035: 255 octets on the wire)."""
 
 _TYPES_BY_LABEL: Mapping[str, RecordType] = {
-    f"{OWNERSHIP_PREFIX}{t.lower()}": t for t in (*RECORD_TYPES, ALIAS)
+    f"{OWNERSHIP_PREFIX}{t.lower()}": t for t in (*RECORD_TYPES, ALIAS, WEIGHTED, LATENCY, GEO)
 }
 _FORBIDDEN_IN_VALUES = frozenset(',="\\ \t\n')
 

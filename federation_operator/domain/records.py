@@ -20,7 +20,9 @@ Nothing here does I/O or imports a DNS library; :mod:`ipaddress` does the addres
 from __future__ import annotations
 
 import functools
+import hashlib
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, get_args
@@ -31,6 +33,7 @@ __all__ = [
     "ALIAS",
     "OTHER",
     "RECORD_TYPES",
+    "WEIGHTED",
     "Changes",
     "Conflict",
     "MirrorState",
@@ -45,10 +48,20 @@ __all__ = [
     "cname_clash",
     "cname_clashes",
     "describe_mismatch",
+    "geo_set_identifier",
+    "geo_value",
     "in_zone",
+    "latency_set_identifier",
+    "latency_value",
     "normalize_name",
     "other_types_marker",
+    "routing_clashes",
     "split_alias_values",
+    "split_geo_values",
+    "split_latency_values",
+    "split_weighted_values",
+    "weighted_set_identifier",
+    "weighted_value",
     "zone_problem",
 ]
 
@@ -56,8 +69,9 @@ ManagedType = Literal["A", "AAAA", "CNAME", "TXT"]
 RECORD_TYPES: tuple[ManagedType, ...] = get_args(ManagedType)
 """The record types the operator reads and writes."""
 
-RecordType = Literal["A", "AAAA", "CNAME", "TXT", "OTHER", "ALIAS"]
-"""A record set's type: a managed one, :data:`OTHER`, or :data:`ALIAS`."""
+RecordType = Literal["A", "AAAA", "CNAME", "TXT", "OTHER", "ALIAS", "WEIGHTED", "LATENCY", "GEO"]
+"""A record set's type: a managed one, :data:`OTHER`, :data:`ALIAS`, or a routing policy's group
+(:data:`WEIGHTED`, :data:`LATENCY`, :data:`GEO`)."""
 
 ALIAS: Literal["ALIAS"] = "ALIAS"
 """Load balancer hostnames answered as addresses by the provider itself, for providers that can (Route 53
@@ -68,6 +82,24 @@ own). Route 53 writes one weighted alias A record per hostname and one weighted 
 addresses, all with set identifiers the operator owns, so that a tier keeps every shard rather than one
 CNAME target or only its IPs."""
 
+WEIGHTED: Literal["WEIGHTED"] = "WEIGHTED"
+"""IPv4 answers in weighted shares, for providers with weighted routing (Route 53: ``spec.dns.policy`` type
+``weighted``). One value per address, ``<set identifier> <weight> <address>`` (:func:`weighted_value`),
+sorted; a set identifier (one per member cluster, owned by the operator) has one weight. Route 53 writes one
+weighted A record set per set identifier, with the record set's TTL."""
+
+LATENCY: Literal["LATENCY"] = "LATENCY"
+"""IPv4 answers by lowest latency, for providers with latency routing (Route 53: ``spec.dns.policy`` type
+``latency``). One value per address, ``<set identifier> <AWS region> <address>`` (:func:`latency_value`),
+sorted; a set identifier (one per AWS region the members are nearest to, owned by the operator) has one
+region. Route 53 writes one latency A record set per set identifier, with the record set's TTL."""
+
+GEO: Literal["GEO"] = "GEO"
+"""IPv4 answers by the client's location, for providers with geolocation routing (Route 53:
+``spec.dns.policy`` type ``geolocation``). One value per address, ``<set identifier> <location> <address>``
+(:func:`geo_value`), sorted; a location is ``country:<ISO code>``, ``continent:<code>`` or ``*`` (Route 53's
+default location, for clients no other set covers), one set per location."""
+
 OTHER: Literal["OTHER"] = "OTHER"
 """The type of the marker a provider lists at a name that holds record types the operator does not manage
 (MX, SRV, NS, CAA...): one marker per name, TTL 0, its values the type names (``("MX", "SRV")``). The
@@ -77,7 +109,19 @@ planner never writes one; it only has to see that the name holds other data, whi
 # DNSSEC's own records may stand beside a CNAME (RFC 4035 §2.5), and the apex's SOA and NS are the zone's:
 # neither counts as other data at a name.
 _NOT_OTHER = frozenset(
-    {"ALIAS", "RRSIG", "NSEC", "NSEC3", "NSEC3PARAM", "DNSKEY", "CDS", "CDNSKEY", "TYPE65534"}
+    {
+        "ALIAS",
+        "WEIGHTED",
+        "LATENCY",
+        "RRSIG",
+        "NSEC",
+        "NSEC3",
+        "NSEC3PARAM",
+        "DNSKEY",
+        "CDS",
+        "CDNSKEY",
+        "TYPE65534",
+    }
 )
 
 RecordKey = tuple[str, RecordType]
@@ -124,6 +168,27 @@ def _normalize_values(rtype: RecordType, values: Iterable[str]) -> tuple[str, ..
     if rtype == ALIAS:
         addresses, hostnames = split_alias_values(raw)
         return (*addresses, *hostnames)
+    if rtype == GEO:
+        places = split_geo_values(raw)
+        return tuple(
+            geo_value(identifier, place, address)
+            for identifier, (place, addresses) in sorted(places.items())
+            for address in addresses
+        )
+    if rtype == LATENCY:
+        regions = split_latency_values(raw)
+        return tuple(
+            latency_value(identifier, region, address)
+            for identifier, (region, addresses) in sorted(regions.items())
+            for address in addresses
+        )
+    if rtype == WEIGHTED:
+        groups = split_weighted_values(raw)
+        return tuple(
+            weighted_value(identifier, weight, address)
+            for identifier, (weight, addresses) in sorted(groups.items())
+            for address in addresses
+        )
     # TXT: the unquoted text, one value per TXT record (its character-strings joined).
     return tuple(sorted(raw))
 
@@ -143,7 +208,7 @@ class RecordSet:
     values: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if self.type not in RECORD_TYPES and self.type not in (OTHER, ALIAS):
+        if self.type not in RECORD_TYPES and self.type not in (OTHER, ALIAS, WEIGHTED, LATENCY, GEO):
             raise ValueError(f"unsupported record type {self.type!r}; supported: {', '.join(RECORD_TYPES)}")
         if isinstance(self.ttl, bool) or not isinstance(self.ttl, int) or not 0 <= self.ttl <= 2**31 - 1:
             raise ValueError(f"TTL must be an integer from 0 to 2147483647, got {self.ttl!r}")
@@ -224,6 +289,124 @@ def split_alias_values(values: Iterable[str]) -> tuple[tuple[str, ...], tuple[st
     return tuple(str(a) for a in sorted(addresses)), tuple(sorted(hostnames))
 
 
+def weighted_set_identifier(name: str, weight: int, addresses: Iterable[str]) -> str:
+    """The set identifier of a weighted share at ``name``: ours (``fedop-weight-``) and derived from what the
+    share holds (its weight and addresses), so that a provider that keeps no identifier of its own (Cloud
+    DNS's weighted round robin items) reads back exactly what was planned. It is unique in the zone (moto,
+    our Route 53 test server, deletes a set identifier wherever it is in the zone); a cluster whose weight or
+    addresses change gets a new one, its old share deleted and the new one created in one change."""
+    canonical = " ".join(str(a) for a in sorted(ipaddress.IPv4Address(a.strip()) for a in addresses))
+    digest = hashlib.sha256(f"{normalize_name(name)} {weight} {canonical}".encode()).hexdigest()[:16]
+    return f"fedop-weight-{digest}"
+
+
+def weighted_value(identifier: str, weight: int, address: str) -> str:
+    """One value of a :data:`WEIGHTED` record set."""
+    return f"{identifier} {weight} {address}"
+
+
+def split_weighted_values(values: Iterable[str]) -> dict[str, tuple[int, tuple[str, ...]]]:
+    """A :data:`WEIGHTED` record set's values as set identifier → (weight, its IPv4 addresses, sorted);
+    :class:`ValueError` for a value of another shape, a weight outside 0-255, or two weights of one set."""
+    groups: dict[str, tuple[int, set[ipaddress.IPv4Address]]] = {}
+    for value in values:
+        parts = value.split()
+        if len(parts) != 3 or not parts[1].isdigit() or not 0 <= int(parts[1]) <= 255:
+            raise ValueError(
+                f"a weighted value is '<set identifier> <weight 0-255> <address>', got {value!r}"
+            )
+        identifier, weight = parts[0], int(parts[1])
+        held = groups.setdefault(identifier, (weight, set()))
+        if held[0] != weight:
+            raise ValueError(f"set identifier {identifier} has two weights: {held[0]} and {weight}")
+        held[1].add(ipaddress.IPv4Address(parts[2]))
+    return {
+        identifier: (weight, tuple(str(a) for a in sorted(addresses)))
+        for identifier, (weight, addresses) in groups.items()
+    }
+
+
+_AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+
+
+def latency_set_identifier(name: str, region: str, addresses: Iterable[str]) -> str:
+    """The set identifier of the latency share of AWS ``region`` at ``name``: ours (``fedop-latency-``),
+    derived from what the share holds, and unique in the zone (as :func:`weighted_set_identifier`)."""
+    canonical = " ".join(str(a) for a in sorted(ipaddress.IPv4Address(a.strip()) for a in addresses))
+    digest = hashlib.sha256(f"{normalize_name(name)} {region} {canonical}".encode()).hexdigest()[:16]
+    return f"fedop-latency-{digest}"
+
+
+def latency_value(identifier: str, region: str, address: str) -> str:
+    """One value of a :data:`LATENCY` record set."""
+    return f"{identifier} {region} {address}"
+
+
+def split_latency_values(values: Iterable[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """A :data:`LATENCY` record set's values as set identifier → (AWS region, its IPv4 addresses, sorted);
+    :class:`ValueError` for a value of another shape, a region that is no AWS region name, two regions of
+    one set, or two sets of one region (Route 53 answers one record set per region)."""
+    groups: dict[str, tuple[str, set[ipaddress.IPv4Address]]] = {}
+    for value in values:
+        parts = value.split()
+        if len(parts) != 3 or not _AWS_REGION.match(parts[1]):
+            raise ValueError(f"a latency value is '<set identifier> <AWS region> <address>', got {value!r}")
+        identifier, region = parts[0], parts[1]
+        held = groups.setdefault(identifier, (region, set()))
+        if held[0] != region:
+            raise ValueError(f"set identifier {identifier} has two regions: {held[0]} and {region}")
+        held[1].add(ipaddress.IPv4Address(parts[2]))
+    regions = [region for region, _ in groups.values()]
+    if len(regions) != len(set(regions)):
+        raise ValueError(f"one latency record set per region, got {sorted(regions)}")
+    return {
+        identifier: (region, tuple(str(a) for a in sorted(addresses)))
+        for identifier, (region, addresses) in groups.items()
+    }
+
+
+_GEO_LOCATION = re.compile(r"^(\*|country:[A-Z]{2}|continent:(AF|AN|AS|EU|NA|OC|SA))$")
+
+
+def geo_set_identifier(name: str, location: str, addresses: Iterable[str]) -> str:
+    """The set identifier of the geolocation share of ``location`` at ``name``: ours (``fedop-geo-``),
+    derived from what the share holds, and unique in the zone (as :func:`weighted_set_identifier`)."""
+    canonical = " ".join(str(a) for a in sorted(ipaddress.IPv4Address(a.strip()) for a in addresses))
+    digest = hashlib.sha256(f"{normalize_name(name)} {location} {canonical}".encode()).hexdigest()[:16]
+    return f"fedop-geo-{digest}"
+
+
+def geo_value(identifier: str, location: str, address: str) -> str:
+    """One value of a :data:`GEO` record set."""
+    return f"{identifier} {location} {address}"
+
+
+def split_geo_values(values: Iterable[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """A :data:`GEO` record set's values as set identifier → (location, its IPv4 addresses, sorted);
+    :class:`ValueError` for a value of another shape, two locations of one set, or two sets of one location
+    (Route 53 refuses two record sets for one location)."""
+    groups: dict[str, tuple[str, set[ipaddress.IPv4Address]]] = {}
+    for value in values:
+        parts = value.split()
+        if len(parts) != 3 or not _GEO_LOCATION.match(parts[1]):
+            raise ValueError(
+                "a geolocation value is '<set identifier> <country:XX|continent:XX|*> <address>', "
+                f"got {value!r}"
+            )
+        identifier, place = parts[0], parts[1]
+        held = groups.setdefault(identifier, (place, set()))
+        if held[0] != place:
+            raise ValueError(f"set identifier {identifier} has two locations: {held[0]} and {place}")
+        held[1].add(ipaddress.IPv4Address(parts[2]))
+    places = [place for place, _ in groups.values()]
+    if len(places) != len(set(places)):
+        raise ValueError(f"one geolocation record set per location, got {sorted(places)}")
+    return {
+        identifier: (place, tuple(str(a) for a in sorted(addresses)))
+        for identifier, (place, addresses) in groups.items()
+    }
+
+
 def other_types_marker(name: str, types: Iterable[str]) -> RecordSet | None:
     """The :data:`OTHER` marker for ``types`` found at ``name`` (any types, as a provider lists them), or
     ``None`` when none of them is other data: managed types, DNSSEC records and the apex's SOA and NS are
@@ -293,6 +476,28 @@ def cname_clashes(types_at: Mapping[str, Iterable[str]], changes: Changes) -> li
         if others:
             clashes.append(f"{name} would hold a CNAME beside {', '.join(others)}")
     return clashes
+
+
+def routing_clashes(
+    types_at: Mapping[str, Iterable[str]], changes: Changes, kinds: frozenset[str]
+) -> list[str]:
+    """Each name ``changes`` would leave holding two of ``kinds`` (record set types a provider stores as one
+    type under different routing: a plain A, :data:`ALIAS`, :data:`WEIGHTED`), in name order, said as
+    ``<name> would hold A record sets of two routing policies (<types>)``."""
+    removed: dict[str, set[str]] = {}
+    for record in changes.delete:
+        removed.setdefault(record.name, set()).add(record.type)
+    added: dict[str, set[str]] = {}
+    for record in (*changes.update_new, *changes.create):
+        added.setdefault(record.name, set()).add(record.type)
+    found: list[str] = []
+    for name in sorted(added):
+        present = ((set(types_at.get(name, ())) - removed.get(name, set())) | added[name]) & kinds
+        if len(present) > 1:
+            found.append(
+                f"{name} would hold A record sets of two routing policies ({', '.join(sorted(present))})"
+            )
+    return found
 
 
 def describe_mismatch(expected: RecordSet, held: RecordSet | None) -> str | None:

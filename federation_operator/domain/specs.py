@@ -39,18 +39,24 @@ __all__ = [
     "IANA_SVC_NAME_PATTERN",
     "JSON_POINTER_PATTERN",
     "MSG_ALIAS_FORM",
+    "POLICY_TYPES",
     "PROTECTED_PATCH_PATHS",
     "Alias",
     "ClusterOverride",
+    "ClusterSet",
     "DnsDefaults",
+    "DnsPolicy",
     "DnsSettings",
+    "FailoverGroup",
     "FederatedServiceSpec",
     "LabelSelector",
     "LabelSelectorRequirement",
     "MemberClusterSpec",
     "PatchOp",
     "Placement",
+    "PolicyWeight",
     "ProbeSettings",
+    "RegionLocation",
     "SecretRef",
     "ServicePort",
     "ServiceSpec",
@@ -93,6 +99,20 @@ MSG_PATCH_PATH_PROTECTED = (
 MSG_SELECTOR_VALUES = (
     "values must be non-empty for operators In and NotIn, and empty for Exists and DoesNotExist"
 )
+MSG_WEIGHTS_ONLY_WEIGHTED = "weights apply to type weighted only"
+MSG_GROUPS_ONLY_FAILOVER = "groups apply to type failover only"
+MSG_FAILOVER_NEEDS_GROUPS = "type failover needs at least one group"
+MSG_LOCATIONS_ONLY_GEO = "locations apply to types latency and geolocation only"
+
+POLICY_TYPES = ("tiered", "weighted", "failover", "latency", "geolocation")
+"""The values of ``spec.dns.policy.type``; ``tiered`` (today's geo tiers) is the default."""
+PolicyType = Literal["tiered", "weighted", "failover", "latency", "geolocation"]
+# Route 53's continent codes (GeoLocation.ContinentCode).
+Continent = Literal["AF", "AN", "AS", "EU", "NA", "OC", "SA"]
+COUNTRY_PATTERN = r"^[A-Z]{2}$"
+"""An ISO 3166-1 alpha-2 country code, as Route 53's GeoLocation.CountryCode takes it."""
+# Route 53 takes weights 0-255 (0: never answered while another weight is above 0).
+WEIGHT_MAX = 255
 
 
 def _port_number_or_name(value: object) -> int | str:
@@ -353,6 +373,65 @@ class ClusterOverride(KubeModel):
     cluster_overrides: Annotated[tuple[PatchOp, ...], Field(max_length=64)] = ()
 
 
+class ClusterSet(KubeModel):
+    """Some member clusters: by name, by labels (every ``matchLabels`` pair), or both (the named clusters
+    whose labels match); neither field: every cluster."""
+
+    clusters: Annotated[tuple[ObjectName, ...], Field(max_length=128), ListSet()] = ()
+    match_labels: dict[str, str] = {}  # noqa: RUF012 (pydantic copies defaults)
+
+
+class PolicyWeight(ClusterSet):
+    """The weight of the clusters an entry of ``policy.weights`` chooses (the first entry choosing a cluster
+    wins)."""
+
+    weight: int = Field(ge=0, le=WEIGHT_MAX)
+
+
+class FailoverGroup(ClusterSet):
+    """One group of ``policy.groups``: its clusters answer while they have a healthy shard and no earlier
+    group has one (a cluster chosen by several groups belongs to the first)."""
+
+
+class RegionLocation(KubeModel):
+    """Where a member region is, in the provider's terms; overrides the built-in table
+    (:data:`~federation_operator.domain.policies.DEFAULT_LOCATIONS`) for that region."""
+
+    region: DnsLabel
+    continent: Continent | None = None
+    country: str | None = Field(default=None, pattern=COUNTRY_PATTERN)
+    aws_region: DnsLabel | None = None
+    gcp_region: DnsLabel | None = None
+
+
+class DnsPolicy(KubeModel):
+    """How the global name chooses among the healthy shards (``spec.dns.policy``).
+
+    ``tiered``: every healthy shard (today's behaviour, and what an object without a policy gets);
+    ``failover``: only the healthy shards of the first group in ``groups`` that has one, computed by the
+    operator (any provider); ``weighted``, ``latency`` and ``geolocation``: answered by the managed DNS
+    service's routing policies. Region and zone names keep their geo meaning whatever the policy.
+    """
+
+    type: PolicyType = "tiered"
+    weights: Annotated[tuple[PolicyWeight, ...], Field(max_length=64)] = ()
+    default_weight: int = Field(default=1, ge=0, le=WEIGHT_MAX)
+    groups: Annotated[tuple[FailoverGroup, ...], Field(max_length=16)] = ()
+    locations: Annotated[tuple[RegionLocation, ...], Field(max_length=256), ListMap("region")] = ()
+
+    @model_validator(mode="after")
+    def _fields_match_type(self) -> DnsPolicy:
+        if self.type != "weighted" and self.weights:
+            raise ValueError(MSG_WEIGHTS_ONLY_WEIGHTED)
+        if self.type != "failover" and self.groups:
+            raise ValueError(MSG_GROUPS_ONLY_FAILOVER)
+        if self.type == "failover" and not self.groups:
+            raise ValueError(MSG_FAILOVER_NEEDS_GROUPS)
+        if self.type not in ("latency", "geolocation") and self.locations:
+            raise ValueError(MSG_LOCATIONS_ONLY_GEO)
+        return self
+
+
 @dataclass(frozen=True)
 class DnsDefaults:
     """What a FederatedService gets for the ``spec.dns`` fields it leaves out: the operator's settings.
@@ -371,6 +450,8 @@ class DnsSettings(KubeModel):
     ttl: int | None = Field(default=None, ge=1, le=86400)
     min_ready_endpoints: int | None = Field(default=None, ge=1)
     aliases: tuple[AliasEntry, ...] = ()
+    # None (no policy) publishes exactly as ``tiered``.
+    policy: DnsPolicy | None = None
 
     @field_validator("aliases")
     @classmethod

@@ -99,6 +99,10 @@ class ShardStatus(KubeModel):
     healthy: bool
     reason: str | None = None
     message: str | None = None
+    # Set under a spec.dns.policy only (an object without one keeps exactly its former status).
+    priority: int | None = Field(default=None, ge=1)
+    weight: int | None = Field(default=None, ge=0, le=255)
+    answering: bool | None = None
 
 
 class ClusterCounts(KubeModel):
@@ -118,7 +122,7 @@ class PublishedRecord(KubeModel):
     """One DNS name the operator published and what it points to."""
 
     name: str
-    type: Literal["A", "AAAA", "CNAME", "ALIAS"]
+    type: Literal["A", "AAAA", "CNAME", "ALIAS", "WEIGHTED", "LATENCY", "GEO"]
     targets: tuple[str, ...] = ()
     tier: Literal["global", "region", "zone", "alias"]
 
@@ -137,6 +141,7 @@ class DnsStatus(KubeModel):
     """The DNS names published for the FederatedService."""
 
     global_name: str | None = None
+    policy: Literal["tiered", "weighted", "failover", "latency", "geolocation"] | None = None
     names: Annotated[tuple[PublishedRecord, ...], ListMap("name", "type")] = ()
     mirrors: Annotated[tuple[DnsMirrorStatus, ...], ListMap("zone", "mirror")] = ()
 

@@ -17,6 +17,7 @@ accepted the records but not yet confirmed them live (Route 53 INSYNC, Cloud DNS
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from federation_operator.domain.health import HealthSnapshot, ShardHealth
 from federation_operator.domain.members import ClusterInfo
@@ -27,8 +28,14 @@ from federation_operator.domain.records import (
     ServiceNames,
     ShardAddresses,
 )
-from federation_operator.domain.specs import Alias
+from federation_operator.domain.specs import Alias, DnsPolicy
 from federation_operator.domain.status import DnsMirrorStatus, DnsStatus
+from federation_operator.planning.policy import (
+    plan_geo_places,
+    plan_global_clusters,
+    plan_latency_regions,
+    plan_weights,
+)
 from federation_operator.planning.records import TierPlan, plan_tiers, render_published
 from federation_operator.planning.status import DnsVerdict
 
@@ -57,10 +64,17 @@ def plan_service_records(
     clusters: Sequence[ClusterInfo],
     counted: Sequence[ShardHealth],
     limits: ProviderLimits = ProviderLimits(),  # noqa: B008 (frozen, so one shared default is safe)
+    policy: DnsPolicy | None = None,
 ) -> tuple[RecordSet, ...]:
     """The geo-tiered record sets of one FederatedService from the shards DNS counts."""
     return plan_service_tiers(
-        names=names, ttl=ttl, aliases=aliases, clusters=clusters, counted=counted, limits=limits
+        names=names,
+        ttl=ttl,
+        aliases=aliases,
+        clusters=clusters,
+        counted=counted,
+        limits=limits,
+        policy=policy,
     ).records
 
 
@@ -72,15 +86,23 @@ def plan_service_tiers(
     clusters: Sequence[ClusterInfo],
     counted: Sequence[ShardHealth],
     limits: ProviderLimits = ProviderLimits(),  # noqa: B008 (frozen, so one shared default is safe)
+    policy: DnsPolicy | None = None,
 ) -> TierPlan:
     """The geo-tiered record sets of one FederatedService from the shards DNS counts, within the provider's
-    ``limits``, with the notes of what a tier leaves out (:func:`plan_tiers`)."""
+    ``limits``, with the notes of what a tier leaves out (:func:`plan_tiers`); under a ``failover``
+    ``policy`` the global name answers the first group with a healthy shard, and a note says which while it
+    is not the first."""
     addresses = [
         ShardAddresses.from_ingress(cluster=s.cluster, region=s.region, zones=s.zones, ingress=s.ingress)
         for s in counted
         if s.region
     ]
-    return plan_tiers(
+    answering, group = plan_global_clusters(policy, clusters, addresses)
+    kind = policy.type if policy is not None else "tiered"
+    weights = plan_weights(policy, clusters) if policy is not None and kind == "weighted" else None
+    regions = plan_latency_regions(policy, clusters) if policy is not None and kind == "latency" else None
+    places = plan_geo_places(policy, clusters) if policy is not None and kind == "geolocation" else None
+    plan = plan_tiers(
         names=names,
         ttl=ttl,
         aliases=aliases,
@@ -88,7 +110,18 @@ def plan_service_tiers(
         healthy=addresses,
         max_values=limits.max_values_per_set,
         hostname_aliases=limits.hostname_aliases,
+        global_clusters=answering,
+        global_weights=weights,
+        global_regions=regions,
+        global_places=places,
     )
+    if group and answering:
+        note = (
+            f"failover: {names.global_name} answers group {group + 1} ({', '.join(sorted(answering))}), "
+            "no earlier group has a healthy shard"
+        )
+        plan = replace(plan, notes=(note, *plan.notes))
+    return plan
 
 
 def render_dns_status(

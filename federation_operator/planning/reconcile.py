@@ -29,6 +29,7 @@ from federation_operator.domain.status import FederatedServiceStatus
 from federation_operator.planning.health import Partition, ShardObservation, plan_health
 from federation_operator.planning.overrides import plan_cluster_overrides
 from federation_operator.planning.placement import plan_placement, unknown_clusters
+from federation_operator.planning.policy import plan_policy_refusal, render_policy_shards
 from federation_operator.planning.publication import plan_service_tiers, plan_topology, render_dns_status
 from federation_operator.planning.records import plan_alias_tier_problems
 from federation_operator.planning.services import (
@@ -84,6 +85,9 @@ class Federation:
     limits: ProviderLimits = field(default_factory=ProviderLimits)
     # Every zone DNS is published to (aliases must lie in one); empty: ``domain`` alone.
     zones: tuple[str, ...] = ()
+    # The DNS providers of the federation's zone (every mirror): which spec.dns.policy types all of them
+    # publish. Empty: not known here (only what no provider publishes is refused).
+    providers: tuple[str, ...] = ()
 
     @property
     def managed_zones(self) -> tuple[str, ...]:
@@ -229,6 +233,7 @@ def plan_reconcile(
                 clusters=observation.clusters,
                 counted=health.counted(),
                 limits=federation.limits,
+                policy=spec.dns.policy,
             )
             records, notes = tiers.records, tiers.notes
         previous_dns = observation.previous.dns if observation.previous else None
@@ -250,12 +255,20 @@ def plan_reconcile(
                     "False", "InvalidAlias", f"{'; '.join(alias_problems)} (the rest: {dns[1].message})"
                 ),
             )
+        if spec.dns.policy is not None and dns[0] is not None and dns[0] is not previous_dns:
+            dns = (dns[0].model_copy(update={"policy": spec.dns.policy.type}), dns[1])
         more_events, more_cleared = _dns_events(health, dns[1])
         events += more_events
         cleared += more_cleared
+    shard_status = [render_shard_status(s) for s in health.shards]
+    if federation.domain is not None and spec.dns.policy is not None:
+        counted = health.counted() if health.publishable else None
+        shard_status = list(
+            render_policy_shards(spec.dns.policy, observation.clusters, shard_status, counted)
+        )
     status = render_status(
         generation=observation.generation,
-        shards=[render_shard_status(s) for s in health.shards],
+        shards=shard_status,
         unknown_clusters=unknown_clusters(spec.placement, observation.clusters),
         invalid=None,
         previous=observation.previous,
@@ -291,6 +304,14 @@ def _plan_manifests(observation: Observation, federation: Federation) -> dict[st
             )
         if refusal is not None:
             return refusal
+    if federation.domain is not None and spec.dns.policy is not None:
+        placed = set(plan_placement(spec.placement, observation.clusters))
+        regions = [c.region for c in observation.clusters if c.name in placed]
+        # Every mirror of the federation's zone publishes the global name: each must be able to.
+        for provider in federation.providers or (None,):
+            refused = plan_policy_refusal(spec.dns.policy, provider=provider, regions=regions)
+            if refused is not None:
+                return refused
     try:
         return _render_manifests(observation, spec, federation.name)
     except InvalidSpecError as err:

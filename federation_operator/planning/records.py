@@ -25,11 +25,23 @@ from typing import Literal
 from federation_operator.domain.elb import elb_hosted_zone
 from federation_operator.domain.records import (
     ALIAS,
+    GEO,
+    LATENCY,
+    WEIGHTED,
     Conflict,
     RecordSet,
     ServiceNames,
     ShardAddresses,
+    geo_set_identifier,
+    geo_value,
+    latency_set_identifier,
+    latency_value,
     normalize_name,
+    split_geo_values,
+    split_latency_values,
+    split_weighted_values,
+    weighted_set_identifier,
+    weighted_value,
 )
 from federation_operator.domain.specs import Alias
 from federation_operator.domain.status import PublishedRecord
@@ -60,6 +72,10 @@ def plan_records(
     healthy: Sequence[ShardAddresses],
     max_values: int | None = None,
     hostname_aliases: bool = False,
+    global_clusters: frozenset[str] | None = None,
+    global_weights: Mapping[str, int] | None = None,
+    global_regions: Mapping[str, str] | None = None,
+    global_places: Mapping[str, str] | None = None,
 ) -> tuple[RecordSet, ...]:
     """The record sets of :func:`plan_tiers`, without its notes."""
     return plan_tiers(
@@ -70,6 +86,10 @@ def plan_records(
         healthy=healthy,
         max_values=max_values,
         hostname_aliases=hostname_aliases,
+        global_clusters=global_clusters,
+        global_weights=global_weights,
+        global_regions=global_regions,
+        global_places=global_places,
     ).records
 
 
@@ -82,6 +102,10 @@ def plan_tiers(
     healthy: Sequence[ShardAddresses],
     max_values: int | None = None,
     hostname_aliases: bool = False,
+    global_clusters: frozenset[str] | None = None,
+    global_weights: Mapping[str, int] | None = None,
+    global_regions: Mapping[str, str] | None = None,
+    global_places: Mapping[str, str] | None = None,
 ) -> TierPlan:
     """The record sets to publish for one FederatedService, sorted, all with ``ttl``.
 
@@ -117,6 +141,18 @@ def plan_tiers(
       addresses join the :data:`ALIAS` record set (with the tier's TTL; Route 53 writes them as one weighted
       A record set beside the weighted aliases, every record set of a name and type sharing one routing
       policy), and its IPv6 addresses stay an AAAA record set (another type, so no weighted group).
+    - **A policy at the global name** (``global_clusters``, from ``spec.dns.policy``:
+      :mod:`federation_operator.planning.policy`): the global name answers only the healthy shards of those
+      clusters; region and zone names still answer their own healthy shards. None: every healthy shard.
+      ``global_weights`` (cluster → weight, the ``weighted`` policy, on providers with weighted routing)
+      makes the global name's IPv4 answers one :data:`WEIGHTED` record set, a set per cluster with its
+      weight (a cluster left out weighs 1); its IPv6 addresses stay a plain AAAA record set, and shards
+      reached by hostnames only are left out, said in a note (a tier with no IPv4 shard is planned as
+      ``tiered``). ``global_regions`` (cluster → the AWS region it is nearest to, the ``latency`` policy)
+      likewise makes them one :data:`LATENCY` record set, a set per AWS region (a cluster without a region
+      is left out, said in a note), and ``global_places`` (cluster → ``country:XX`` or ``continent:XX``, the
+      ``geolocation`` policy) one :data:`GEO` record set, a set per location plus the default location
+      ``*`` holding every shard, for clients no other set covers.
     - **Name clashes.** A zone whose label equals a region's (``dc1`` as both) gets the region's record only.
       A zone listed under several regions belongs to the lexicographically first. An alias equal to one of
       the generated names is dropped (it would point at itself); duplicate aliases collapse (the first
@@ -137,7 +173,10 @@ def plan_tiers(
             region_of_zone.setdefault(zone, shard.region)
     regions = {r.lower() for r in topology} | {s.region for s in shards} | set(region_of_zone.values())
 
-    records: list[RecordSet] = list(tier.plan(names.global_name, shards))
+    answering = shards if global_clusters is None else [s for s in shards if s.cluster in global_clusters]
+    records = tier.plan_global(
+        names.global_name, answering, weights=global_weights, regions=global_regions, places=global_places
+    )
     taken = {names.global_name}
     for region in sorted(regions):
         name = names.region_name(region)
@@ -180,7 +219,7 @@ def render_published(
     blocked = {(c.name, c.type) for c in conflicts}
     published: list[tuple[int, PublishedRecord]] = []
     for record in records:
-        if record.type not in ("A", "AAAA", "CNAME", "ALIAS") or record.key in blocked:
+        if record.type not in ("A", "AAAA", "CNAME", ALIAS, WEIGHTED, LATENCY, GEO) or record.key in blocked:
             continue
         label = names.tier_label(record.name)
         tier: Tier
@@ -190,7 +229,17 @@ def render_published(
             tier = "global"
         else:
             tier = "region" if label in region_labels else "zone"
-        item = PublishedRecord(name=record.name, type=record.type, targets=record.values, tier=tier)
+        targets = record.values
+        if record.type == WEIGHTED:  # addresses with their weight, not the provider's set identifiers
+            groups = split_weighted_values(record.values).values()
+            targets = tuple(sorted(f"{a} weight {w}" for w, addresses in groups for a in addresses))
+        elif record.type == LATENCY:
+            located = split_latency_values(record.values).values()
+            targets = tuple(sorted(f"{a} region {r}" for r, addresses in located for a in addresses))
+        elif record.type == GEO:
+            places = split_geo_values(record.values).values()
+            targets = tuple(sorted(f"{a} location {p}" for p, addresses in places for a in addresses))
+        item = PublishedRecord(name=record.name, type=record.type, targets=targets, tier=tier)
         published.append((_TIER_ORDER[tier], item))
     published.sort(key=lambda pair: (pair[0], pair[1].name, pair[1].type))
     return tuple(item for _, item in published)
@@ -289,6 +338,103 @@ class _Tiers:
                 f"published (a CNAME holds one target): {', '.join(hostnames[1:])}"
             )
         return [_cname(name, hostnames[0], self.ttl)]
+
+    def plan_global(
+        self,
+        name: str,
+        shards: Sequence[ShardAddresses],
+        *,
+        weights: Mapping[str, int] | None,
+        regions: Mapping[str, str] | None,
+        places: Mapping[str, str] | None,
+    ) -> list[RecordSet]:
+        """The global name's records: under a routing policy's mapping (weights, latency regions or
+        geolocations, at most one given) its group, else as :meth:`plan`."""
+        if weights is not None:
+            return self.weighted(name, shards, weights)
+        if regions is not None:
+            return self.latency(name, shards, regions)
+        if places is not None:
+            return self.geolocation(name, shards, places)
+        return self.plan(name, shards)
+
+    def weighted(
+        self, name: str, shards: Sequence[ShardAddresses], weights: Mapping[str, int]
+    ) -> list[RecordSet]:
+        """The answers of ``shards`` at ``name`` in weighted shares: a :data:`WEIGHTED` record set of their
+        IPv4 addresses (a set per cluster) beside a plain AAAA record set; as :meth:`plan` without IPv4."""
+        with_ipv4 = [s for s in shards if s.ipv4]
+        if not with_ipv4:
+            return self.plan(name, shards)
+        values = [
+            weighted_value(weighted_set_identifier(name, weight, s.ipv4), weight, address)
+            for s in with_ipv4
+            for weight in (weights.get(s.cluster, 1),)
+            for address in s.ipv4
+        ]
+        left_out = sorted(s.cluster for s in shards if not (s.ipv4 or s.ipv6) and s.hostnames)
+        if left_out:
+            self.notes.append(
+                f"{name} answers in weighted shares by IPv4 address: the shards of {', '.join(left_out)}, "
+                "reached by hostnames only, are not published there"
+            )
+        ipv6 = self._addresses(name, "AAAA", {ip for s in shards for ip in s.ipv6})
+        weighted = RecordSet(name=name, type=WEIGHTED, ttl=self.ttl, values=tuple(values))
+        return [weighted, *([ipv6] if ipv6 is not None else [])]
+
+    def latency(
+        self, name: str, shards: Sequence[ShardAddresses], regions: Mapping[str, str]
+    ) -> list[RecordSet]:
+        """The answers of ``shards`` at ``name`` by lowest latency: a :data:`LATENCY` record set of their IPv4
+        addresses (a set per AWS region) beside a plain AAAA record set; as :meth:`plan` without IPv4."""
+        located = [s for s in shards if s.ipv4 and s.cluster in regions]
+        if not located:
+            return self.plan(name, shards)
+        by_region: dict[str, list[str]] = {}
+        for shard in located:
+            by_region.setdefault(regions[shard.cluster], []).extend(shard.ipv4)
+        values = [
+            latency_value(latency_set_identifier(name, region, addresses), region, address)
+            for region, addresses in sorted(by_region.items())
+            for address in addresses
+        ]
+        left_out = sorted(s.cluster for s in shards if s not in located and not s.ipv6)
+        if left_out:
+            self.notes.append(
+                f"{name} answers by latency from IPv4 addresses in known regions: the shards of "
+                f"{', '.join(left_out)} are not published there"
+            )
+        ipv6 = self._addresses(name, "AAAA", {ip for s in shards for ip in s.ipv6})
+        latency = RecordSet(name=name, type=LATENCY, ttl=self.ttl, values=tuple(values))
+        return [latency, *([ipv6] if ipv6 is not None else [])]
+
+    def geolocation(
+        self, name: str, shards: Sequence[ShardAddresses], places: Mapping[str, str]
+    ) -> list[RecordSet]:
+        """The answers of ``shards`` at ``name`` by the client's location: a :data:`GEO` record set of their
+        IPv4 addresses (a set per location, and the default ``*`` of them all) beside a plain AAAA record
+        set; as :meth:`plan` without IPv4."""
+        with_ipv4 = [s for s in shards if s.ipv4]
+        if not with_ipv4:
+            return self.plan(name, shards)
+        by_place: dict[str, list[str]] = {"*": [a for s in with_ipv4 for a in s.ipv4]}
+        for shard in with_ipv4:
+            if shard.cluster in places:
+                by_place.setdefault(places[shard.cluster], []).extend(shard.ipv4)
+        values = [
+            geo_value(geo_set_identifier(name, place, addresses), place, address)
+            for place, addresses in sorted(by_place.items())
+            for address in addresses
+        ]
+        left_out = sorted(s.cluster for s in shards if not (s.ipv4 or s.ipv6) and s.hostnames)
+        if left_out:
+            self.notes.append(
+                f"{name} answers by location from IPv4 addresses: the shards of {', '.join(left_out)}, "
+                "reached by hostnames only, are not published there"
+            )
+        ipv6 = self._addresses(name, "AAAA", {ip for s in shards for ip in s.ipv6})
+        geo = RecordSet(name=name, type=GEO, ttl=self.ttl, values=tuple(values))
+        return [geo, *([ipv6] if ipv6 is not None else [])]
 
     def _mixed(self, name: str, found: list[RecordSet], hostnames: list[str]) -> list[RecordSet] | None:
         """A tier of IP and load balancer shards as one :data:`ALIAS` record set of its IPv4 addresses and

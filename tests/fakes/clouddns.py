@@ -16,7 +16,11 @@ What it models, because provider code depends on it:
 * managedZones create/get/list/delete. A new zone gets the apex SOA and NS record sets (recorded as
   change "0", as the real service does); deleting a zone that holds anything else fails with
   ``containerNotEmpty``.
-* resourceRecordSets list (``name``/``type`` filters) and get.
+* resourceRecordSets list (``name``/``type`` filters) and get; a record set holds ``rrdatas`` or a
+  ``routingPolicy`` (``wrr`` or ``geo``, checked as the API documents: exactly one kind, never beside
+  ``rrdatas``, ``wrr`` weights non-negative, ``geo`` locations unique, every item with valid rrdatas),
+  stored and returned as sent and compared as a whole by a deletion. ``primaryBackup`` and health-checked
+  targets are not modelled: refused with 400 rather than accepted unchecked.
 * changes create/get/list. A change is validated completely against the current state and then applied
   as a whole, or not at all, with the error reasons and HTTP statuses of the real API
   (``invalid``, ``invalidRecordCount``, ``notFound``, ``conditionNotMet``, ``alreadyExists``,
@@ -135,7 +139,8 @@ class RecordSetJson(TypedDict):
     name: str
     type: str
     ttl: int
-    rrdatas: list[str]
+    rrdatas: NotRequired[list[str]]
+    routingPolicy: NotRequired[dict[str, Any]]
 
 
 class ZoneJson(TypedDict):
@@ -194,6 +199,9 @@ class RecordSet:
     type: str
     ttl: int
     rrdatas: tuple[str, ...]
+    """The record set's data; with a routing policy, the union of its items' (what quotas count)."""
+    routing_policy: str | None = None
+    """The routing policy as canonical JSON (sorted keys), or None for static data."""
 
     @property
     def key(self) -> RRKey:
@@ -204,19 +212,30 @@ class RecordSet:
         return f"{self.name} ({self.type})"
 
     def same_data(self, other: RecordSet) -> bool:
-        """Whether a deletion of ``other`` matches this set: the API compares rrdatas as a set."""
+        """Whether a deletion of ``other`` matches this set: the API compares rrdatas as a set, and a routing
+        policy as a whole."""
+        if self.routing_policy is not None or other.routing_policy is not None:
+            return (
+                self.key == other.key
+                and self.ttl == other.ttl
+                and self.routing_policy == other.routing_policy
+            )
         return (
             self.key == other.key and self.ttl == other.ttl and sorted(self.rrdatas) == sorted(other.rrdatas)
         )
 
     def to_json(self) -> RecordSetJson:
-        return {
+        rrset: RecordSetJson = {
             "kind": "dns#resourceRecordSet",
             "name": self.name,
             "type": self.type,
             "ttl": self.ttl,
-            "rrdatas": list(self.rrdatas),
         }
+        if self.routing_policy is not None:
+            rrset["routingPolicy"] = json.loads(self.routing_policy)
+        else:
+            rrset["rrdatas"] = list(self.rrdatas)
+        return rrset
 
 
 @dataclass(frozen=True)
@@ -809,6 +828,15 @@ def _parse_rrset(item: Any, path: str, zone: Zone) -> RecordSet:
         raise _invalid(f"{path}.type", rtype)
     ttl = _parse_ttl(rrset.get("ttl"), f"{path}.ttl")
     rrdatas = rrset.get("rrdatas")
+    policy = rrset.get("routingPolicy")
+    if policy is not None:
+        # "A valid ResourceRecordSet contains only rrdata (for static resolution) or a routingPolicy (for
+        # dynamic resolution)."
+        if rrdatas:
+            raise _invalid(f"{path}.routingPolicy", "rrdatas and routingPolicy together")
+        data = _parse_routing_policy(policy, rtype, f"{path}.routingPolicy")
+        canonical = json.dumps(policy, sort_keys=True, separators=(",", ":"))
+        return RecordSet(name, rtype, ttl, data, canonical)
     if not isinstance(rrdatas, list) or not rrdatas:
         raise _invalid(f"{path}.rrdata", "<empty>")
     if rtype in SINGLE_RECORD_TYPES and len(rrdatas) > 1:
@@ -822,6 +850,56 @@ def _parse_rrset(item: Any, path: str, zone: Zone) -> RecordSet:
         if not _valid_rrdata(rtype, data):
             raise _invalid(f"{path}.rrdata[{index}]", data)
     return RecordSet(name, rtype, ttl, tuple(rrdatas))
+
+
+def _parse_routing_policy(policy: Any, rtype: str, path: str) -> tuple[str, ...]:
+    """Check a routing policy as the API does (exactly one of ``geo``, ``wrr``, ``primaryBackup``; ``wrr``
+    items with a non-negative weight; every item with data valid for the type) and return the union of its
+    items' rrdatas. ``primaryBackup`` and health-checked targets are not modelled: an item must carry
+    rrdatas."""
+    if not isinstance(policy, dict):
+        raise _invalid(path, policy)
+    kinds = [key for key in ("geo", "wrr", "primaryBackup") if key in policy]
+    if len(kinds) != 1 or set(policy) - {"geo", "wrr", "primaryBackup", "kind", "healthCheck"}:
+        raise _invalid(path, "exactly one of geo, wrr or primaryBackup")
+    (kind,) = kinds
+    body = policy[kind]
+    if not isinstance(body, dict):
+        raise _invalid(f"{path}.{kind}", body)
+    if kind == "primaryBackup":
+        # Its targets are health-checked load balancers and endpoints, which this fake does not model (the
+        # operator writes none): refused rather than accepted unchecked.
+        raise ApiError(400, "invalid", f"'{path}.primaryBackup': not modelled by this fake")
+    items = body.get("items")
+    if not isinstance(items, list) or not items:
+        raise _invalid(f"{path}.{kind}.items", "<empty>")
+    data: list[str] = []
+    locations: set[str] = set()
+    for index, item in enumerate(items):
+        data += _parse_policy_item(item, kind, rtype, f"{path}.{kind}.items[{index}]", locations)
+    return tuple(dict.fromkeys(data))
+
+
+def _parse_policy_item(item: Any, kind: str, rtype: str, where: str, locations: set[str]) -> list[str]:
+    """One routing policy item's rrdatas, checked (a ``geo`` location not yet in ``locations`` is added)."""
+    if not isinstance(item, dict):
+        raise _invalid(where, item)
+    if kind == "wrr":
+        weight = item.get("weight")
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+            raise _invalid(f"{where}.weight", weight)
+    if kind == "geo":
+        location = item.get("location")
+        if not isinstance(location, str) or not location or location in locations:
+            raise _invalid(f"{where}.location", location)
+        locations.add(location)
+    rrdatas = item.get("rrdatas")
+    if not isinstance(rrdatas, list) or not rrdatas:
+        raise _invalid(f"{where}.rrdatas", "<empty>")
+    for number, value in enumerate(rrdatas):
+        if not _valid_rrdata(rtype, value):
+            raise _invalid(f"{where}.rrdatas[{number}]", value)
+    return [str(value) for value in rrdatas]
 
 
 def _parse_ttl(value: Any, path: str) -> int:

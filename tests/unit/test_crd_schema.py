@@ -454,6 +454,26 @@ CEL_TWINS: dict[str, tuple[str, dict[str, Any], str]] = {
         },
         "spec.overrides[0].clusterOverrides[0]",
     ),
+    "weights apply to type weighted only": (
+        "federatedservice.yaml",
+        {**SERVICE, "dns": {"policy": {"type": "tiered", "weights": [{"clusters": ["eu"], "weight": 5}]}}},
+        "spec.dns.policy",
+    ),
+    "groups apply to type failover only": (
+        "federatedservice.yaml",
+        {**SERVICE, "dns": {"policy": {"type": "weighted", "groups": [{"clusters": ["eu"]}]}}},
+        "spec.dns.policy",
+    ),
+    "type failover needs at least one group": (
+        "federatedservice.yaml",
+        {**SERVICE, "dns": {"policy": {"type": "failover"}}},
+        "spec.dns.policy",
+    ),
+    "locations apply to types latency and geolocation only": (
+        "federatedservice.yaml",
+        {**SERVICE, "dns": {"policy": {"type": "tiered", "locations": [{"region": "dc1", "country": "DE"}]}}},
+        "spec.dns.policy",
+    ),
 }
 
 

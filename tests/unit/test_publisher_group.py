@@ -135,3 +135,16 @@ def test_the_tiers_are_planned_within_the_lowest_limit_of_the_federation_zone() 
     assert built.group.zones == ("example.com.", "acme.com.")
     single = PublisherGroup.single(built.publishers[2])
     assert single.limits == ProviderLimits()
+
+
+def test_the_policy_must_suit_every_provider_of_the_federation_zone_and_only_those() -> None:
+    built = Group()
+    mixed = PublisherGroup(
+        [
+            ZonePublisher(built.publishers[0], mirror="aws", provider_name="route53"),
+            ZonePublisher(built.publishers[1], mirror="bind", provider_name="rfc2136"),
+            ZonePublisher(built.publishers[2], mirror="gcp", provider_name="clouddns"),  # acme.com: not it
+        ],
+        federation_zone="example.com",
+    )
+    assert mixed.federation_providers == ("route53", "rfc2136")

@@ -2,8 +2,10 @@
 
 - **Record sets.** :func:`render_rrset` and :func:`read_rrset` translate between a ``RecordSet`` and the
   v1 API's ``ResourceRecordSet``. TXT data is in presentation form (``"part one" "part two"``, RFC 1035
-  decimal escapes: :mod:`federation_operator.dns.txt`) and is read back as one value per record. A record
-  set with a routing policy is read as the union of its policy's data, so it shows up as the foreign data it
+  decimal escapes: :mod:`federation_operator.dns.txt`) and is read back as one value per record. A
+  ``WEIGHTED`` record set (the ``weighted`` policy) is an A record set with a weighted round robin routing
+  policy, an item per share, and such a record set of plain items is read back as one. Any other record set
+  with a routing policy is read as the union of its policy's data, so it shows up as the foreign data it
   is; a type the operator does not manage, or data it cannot read, is skipped (the latter logged).
 - **Changes.** A change is atomic and its ``deletions`` are preconditions: the server applies it only if
   every deleted record set is held exactly as sent. So deletions and the old side of updates are sent as
@@ -24,7 +26,15 @@ from federation_operator.dns.packing import pack_greedily
 from federation_operator.dns.txt import parse_txt, render_txt
 from federation_operator.domain.errors import PermanentError, RejectedChangeError
 from federation_operator.domain.ownership import group_changes_by_name
-from federation_operator.domain.records import RECORD_TYPES, Changes, RecordSet
+from federation_operator.domain.records import (
+    RECORD_TYPES,
+    WEIGHTED,
+    Changes,
+    RecordSet,
+    split_weighted_values,
+    weighted_set_identifier,
+    weighted_value,
+)
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -146,9 +156,52 @@ def plan_change_requests(
 
 
 def render_rrset(record: RecordSet) -> RrsetJson:
-    """``record`` as the API takes it."""
+    """``record`` as the API takes it; a :data:`WEIGHTED` record set as an A record set with a weighted round
+    robin routing policy, an item per share (its weight and addresses), in set identifier order."""
+    if record.type == WEIGHTED:
+        shares = sorted(split_weighted_values(record.values).items())
+        items = [{"weight": weight, "rrdatas": list(addresses)} for _, (weight, addresses) in shares]
+        return {
+            "name": record.name,
+            "type": "A",
+            "ttl": record.ttl,
+            "routingPolicy": {"wrr": {"items": items}},
+        }
     values = [render_txt(v) for v in record.values] if record.type == "TXT" else list(record.values)
     return {"name": record.name, "type": record.type, "ttl": record.ttl, "rrdatas": values}
+
+
+def _read_weighted(raw: dict[str, Any]) -> RecordSet | None:
+    """An A record set whose routing policy is a weighted round robin of plain items (whole weights 0-255,
+    IPv4 rrdatas), as the :data:`WEIGHTED` record set it stands for; None for anything else."""
+    policy = raw.get("routingPolicy")
+    if raw.get("type") != "A" or raw.get("rrdatas") or not isinstance(policy, dict):
+        return None
+    if set(policy) - {"kind"} != {"wrr"} or not isinstance(policy["wrr"], dict):
+        return None
+    items = policy["wrr"].get("items")
+    if not isinstance(items, list) or not items:
+        return None
+    values: list[str] = []
+    for item in items:
+        if not isinstance(item, dict) or set(item) - {"kind", "weight", "rrdatas"}:
+            return None
+        weight, addresses = item.get("weight"), item.get("rrdatas")
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight != int(weight):
+            return None
+        if not isinstance(addresses, list) or not addresses:
+            return None
+        try:
+            identifier = weighted_set_identifier(str(raw["name"]), int(weight), [str(a) for a in addresses])
+        except ValueError:  # not IPv4 addresses
+            return None
+        values += [weighted_value(identifier, int(weight), str(a)) for a in addresses]
+    try:
+        return RecordSet(
+            name=str(raw["name"]), type=WEIGHTED, ttl=int(raw.get("ttl", 0)), values=tuple(values)
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def read_rrset(raw: dict[str, Any]) -> RecordSet | None:
@@ -157,6 +210,9 @@ def read_rrset(raw: dict[str, Any]) -> RecordSet | None:
     rtype = raw.get("type")
     if rtype not in RECORD_TYPES:
         return None
+    weighted = _read_weighted(raw)
+    if weighted is not None:
+        return weighted
     # A record set with a routing policy (geo, weighted) has its data in the policy's items: their union
     # stands for it, so that it shows up as the foreign record it is at that name.
     rrdatas = raw.get("rrdatas") or sorted(set(_policy_rrdatas(raw.get("routingPolicy"))))
@@ -183,4 +239,5 @@ def _policy_rrdatas(policy: object) -> Iterator[str]:
 def _rrdata_size(rrset: RrsetJson) -> int:
     # The quota does not say how it measures rrdata; the text as sent, plus a length octet per record,
     # is at least the wire size for every type the operator writes.
-    return sum(len(data.encode()) + 1 for data in rrset.get("rrdatas", ()))
+    rrdatas = [*rrset.get("rrdatas", ()), *_policy_rrdatas(rrset.get("routingPolicy"))]
+    return sum(len(data.encode()) + 1 for data in rrdatas)

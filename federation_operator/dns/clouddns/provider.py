@@ -56,6 +56,7 @@ from federation_operator.domain.errors import (
     TransientError,
 )
 from federation_operator.domain.records import (
+    WEIGHTED,
     Changes,
     ProviderLimits,
     RecordKey,
@@ -63,6 +64,7 @@ from federation_operator.domain.records import (
     cname_clashes,
     normalize_name,
     other_types_marker,
+    routing_clashes,
 )
 
 __all__ = ["CLOUDDNS_DEFAULT_QUOTAS", "CloudDnsProvider"]
@@ -331,6 +333,12 @@ class CloudDnsProvider:
             raise RejectedChangeError(
                 f"{clashes[0]} in zone {self._zone}; a CNAME cannot share its name with other data"
             )
+        # A plain A record set and a weighted round robin one are both Cloud DNS's one A record set at a name.
+        mixed = routing_clashes(types_at, changes, frozenset({"A", WEIGHTED}))
+        if mixed:
+            raise RejectedChangeError(
+                f"{mixed[0]} in zone {self._zone}; Cloud DNS holds one A record set per name"
+            )
 
     def _remember(self, request: ChangeRequest) -> None:
         """Keep the last read up to date with a change the server applied."""
@@ -338,7 +346,9 @@ class CloudDnsProvider:
             return
         for group in request.groups:
             for raw in group.deletions:
-                self._seen.pop((normalize_name(raw["name"]), cast(Any, raw["type"])), None)
+                read = read_rrset(cast(dict[str, Any], raw))
+                key = read.key if read is not None else (normalize_name(raw["name"]), cast(Any, raw["type"]))
+                self._seen.pop(key, None)
             for raw in group.additions:
                 record = read_rrset(cast(dict[str, Any], raw))
                 if record is not None:

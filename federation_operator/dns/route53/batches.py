@@ -8,6 +8,13 @@ update ``old`` → ``new``    ``DELETE`` of ``old`` exactly as held, then ``CREA
 create ``new``              ``CREATE`` of ``new``
 ==========================  =========================================================================
 
+A ``WEIGHTED`` record set (``spec.dns.policy`` type ``weighted``) is one weighted A record set per set
+identifier it holds (one per member cluster, ``fedop-weight-...``, owned by the operator), with its weight
+and the record set's TTL; its update deletes and creates only the sets whose weight or addresses changed.
+A ``LATENCY`` record set (type ``latency``) is likewise one latency A record set per AWS region
+(``fedop-latency-...``, its ``Region``), and a ``GEO`` record set (type ``geolocation``) one geolocation A
+record set per location (``fedop-geo-...``, its ``GeoLocation``, ``*`` for the default).
+
 An ``ALIAS`` record set (load balancer hostnames, and on a mixed tier IPv4 addresses) is one weighted group
 of A records, every one with a ``SetIdentifier`` of ours (Route 53 wants every record set of one name and
 type to share one routing policy, so the addresses cannot stay a plain A record set beside the aliases):
@@ -42,20 +49,33 @@ request, an ``UPSERT`` counting twice (:func:`plan_batches`). TXT values go in R
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 from federation_operator.dns.packing import pack_greedily
 from federation_operator.dns.txt import render_txt
 from federation_operator.domain.elb import elb_hosted_zone
 from federation_operator.domain.errors import PermanentError, RejectedChangeError
 from federation_operator.domain.ownership import group_changes_by_name
-from federation_operator.domain.records import ALIAS, OTHER, Changes, RecordSet, split_alias_values
+from federation_operator.domain.records import (
+    ALIAS,
+    GEO,
+    LATENCY,
+    OTHER,
+    WEIGHTED,
+    Changes,
+    RecordSet,
+    split_alias_values,
+    split_geo_values,
+    split_latency_values,
+    split_weighted_values,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_route53.literals import ChangeActionType
-    from mypy_boto3_route53.type_defs import ChangeTypeDef, ResourceRecordSetTypeDef
+    from mypy_boto3_route53.literals import ResourceRecordSetRegionType as RegionType
+    from mypy_boto3_route53.type_defs import ChangeTypeDef, GeoLocationTypeDef, ResourceRecordSetTypeDef
 
 __all__ = [
     "MAX_BATCH_CHARACTERS",
@@ -66,6 +86,8 @@ __all__ = [
     "alias_set_identifier",
     "change_cost",
     "plan_batches",
+    "read_geolocation",
+    "render_geolocation",
 ]
 
 MAX_BATCH_VALUES: Final = 1000
@@ -163,6 +185,12 @@ def _changes(
 ) -> list[ChangeTypeDef]:
     """``record`` as Route 53 changes; for an alias record set, one per weighted record, less those that
     ``beside`` (the other side of an update) holds the same."""
+    if record.type == WEIGHTED:
+        return _weighted_changes(action, record, beside=beside)
+    if record.type == LATENCY:
+        return _latency_changes(action, record, beside=beside)
+    if record.type == GEO:
+        return _geo_changes(action, record, beside=beside)
     if record.type != ALIAS:
         return [_change(action, record)]
     addresses, hostnames = split_alias_values(record.values)
@@ -192,6 +220,91 @@ def _changes(
         }
         changes.append({"Action": action, "ResourceRecordSet": rrset})
     return changes
+
+
+def _weighted_changes(
+    action: ChangeActionType, record: RecordSet, *, beside: RecordSet | None
+) -> list[ChangeTypeDef]:
+    """A :data:`WEIGHTED` record set as one weighted A record set per set identifier, less those that
+    ``beside`` (the other side of an update) holds the same (weight, addresses and TTL)."""
+    kept = split_weighted_values(beside.values) if beside is not None else {}
+    changes: list[ChangeTypeDef] = []
+    for identifier, (weight, addresses) in sorted(split_weighted_values(record.values).items()):
+        if beside is not None and beside.ttl == record.ttl and kept.get(identifier) == (weight, addresses):
+            continue
+        rrset: ResourceRecordSetTypeDef = {
+            "Name": record.name,
+            "Type": "A",
+            "SetIdentifier": identifier,
+            "Weight": weight,
+            "TTL": record.ttl,
+            "ResourceRecords": [{"Value": address} for address in addresses],
+        }
+        changes.append({"Action": action, "ResourceRecordSet": rrset})
+    return changes
+
+
+def _latency_changes(
+    action: ChangeActionType, record: RecordSet, *, beside: RecordSet | None
+) -> list[ChangeTypeDef]:
+    """A :data:`LATENCY` record set as one latency A record set per set identifier (its AWS region), less
+    those that ``beside`` (the other side of an update) holds the same."""
+    kept = split_latency_values(beside.values) if beside is not None else {}
+    changes: list[ChangeTypeDef] = []
+    for identifier, (region, addresses) in sorted(split_latency_values(record.values).items()):
+        if beside is not None and beside.ttl == record.ttl and kept.get(identifier) == (region, addresses):
+            continue
+        rrset: ResourceRecordSetTypeDef = {
+            "Name": record.name,
+            "Type": "A",
+            "SetIdentifier": identifier,
+            "Region": cast("RegionType", region),
+            "TTL": record.ttl,
+            "ResourceRecords": [{"Value": address} for address in addresses],
+        }
+        changes.append({"Action": action, "ResourceRecordSet": rrset})
+    return changes
+
+
+def _geo_changes(
+    action: ChangeActionType, record: RecordSet, *, beside: RecordSet | None
+) -> list[ChangeTypeDef]:
+    """A :data:`GEO` record set as one geolocation A record set per set identifier (its location), less
+    those that ``beside`` (the other side of an update) holds the same."""
+    kept = split_geo_values(beside.values) if beside is not None else {}
+    changes: list[ChangeTypeDef] = []
+    for identifier, (place, addresses) in sorted(split_geo_values(record.values).items()):
+        if beside is not None and beside.ttl == record.ttl and kept.get(identifier) == (place, addresses):
+            continue
+        rrset: ResourceRecordSetTypeDef = {
+            "Name": record.name,
+            "Type": "A",
+            "SetIdentifier": identifier,
+            "GeoLocation": render_geolocation(place),
+            "TTL": record.ttl,
+            "ResourceRecords": [{"Value": address} for address in addresses],
+        }
+        changes.append({"Action": action, "ResourceRecordSet": rrset})
+    return changes
+
+
+def render_geolocation(place: str) -> GeoLocationTypeDef:
+    """A :data:`GEO` location as Route 53's ``GeoLocation`` (``*`` is its default location)."""
+    kind, _, code = place.partition(":")
+    if place == "*":
+        return {"CountryCode": "*"}
+    return {"CountryCode": code} if kind == "country" else {"ContinentCode": code}
+
+
+def read_geolocation(geolocation: Mapping[str, str]) -> str | None:
+    """Route 53's ``GeoLocation`` as a :data:`GEO` location, or None for one the operator never writes (a
+    subdivision)."""
+    if set(geolocation) == {"CountryCode"}:
+        code = geolocation["CountryCode"]
+        return "*" if code == "*" else f"country:{code}"
+    if set(geolocation) == {"ContinentCode"}:
+        return f"continent:{geolocation['ContinentCode']}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -238,7 +351,8 @@ def _batch(groups: Sequence[_NameGroup]) -> Batch:
 
 
 def _change(action: ChangeActionType, record: RecordSet) -> ChangeTypeDef:
-    if record.type in (OTHER, ALIAS):  # check_in_zone refuses OTHER first, _changes takes ALIAS; narrows
+    # check_in_zone refuses OTHER first, _changes takes ALIAS and WEIGHTED; narrows the type
+    if record.type in (OTHER, ALIAS, WEIGHTED, LATENCY, GEO):
         raise PermanentError(f"route53: {record.name}: the operator never changes records of other types")
     values = [render_txt(v, radix=8) for v in record.values] if record.type == "TXT" else list(record.values)
     for value in values:

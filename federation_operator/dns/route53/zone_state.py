@@ -9,6 +9,12 @@
   are folded, per name, into one ``ALIAS`` record set of their load balancer hostnames, with the addresses
   (and TTL) of a mixed tier's weighted A record set (``fedop-addresses-...``), what the planner planned, so
   that a second round plans nothing.
+- **The operator's weighted record sets** (``spec.dns.policy`` type ``weighted``): weighted A record sets
+  whose ``SetIdentifier`` starts with ``fedop-weight-`` are folded, per name, into one ``WEIGHTED`` record
+  set (set identifier, weight and address per value), what the planner planned.
+- **The operator's latency record sets** (type ``latency``): latency A record sets whose ``SetIdentifier``
+  starts with ``fedop-latency-`` are folded into one ``LATENCY`` record set the same way, and geolocation A
+  record sets starting with ``fedop-geo-`` into one ``GEO`` record set (type ``geolocation``).
 - **Other alias and routing-policy record sets** (``AliasTarget``, ``SetIdentifier``,
   ``TrafficPolicyInstanceId``) cannot be expressed as a ``RecordSet``, and the operator never writes them.
   Each (name, type) holding one is listed as a *stand-in*: TTL 0 and the value ``0.0.0.0`` (A), ``::`` (AAAA),
@@ -30,27 +36,37 @@ batches (:meth:`ZoneState.apply`):
   ``StaleChangesError``, nothing sent;
 - a name that would hold a CNAME beside other data (of any type, foreign or ours): ``PermanentError`` naming
   the name, nothing sent;
-- a change to an alias or routing-policy record set: ``PermanentError``, nothing sent.
+- a change to an alias or routing-policy record set: ``PermanentError``, nothing sent;
+- a name that would hold A record sets under two routing policies (a plain A beside our weighted sets or
+  our alias group): ``PermanentError``, nothing sent (moto stores them; Route 53 refuses them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from federation_operator.dns.route53.batches import read_geolocation
 from federation_operator.dns.txt import parse_txt, unescape_at
 from federation_operator.domain.errors import PermanentError, StaleChangesError
 from federation_operator.domain.records import (
     ALIAS,
+    GEO,
+    LATENCY,
     RECORD_TYPES,
+    WEIGHTED,
     Changes,
     RecordKey,
     RecordSet,
     RecordType,
     cname_clashes,
     describe_mismatch,
+    geo_value,
+    latency_value,
     normalize_name,
+    routing_clashes,
+    weighted_value,
 )
 
 if TYPE_CHECKING:
@@ -80,6 +96,8 @@ class ZoneState:
     def add(self, rrset: ResourceRecordSetOutputTypeDef) -> None:
         name = parse_route53_name(rrset["Name"])
         rtype = rrset["Type"]
+        if any(fold(name, rrset) for fold in (self._add_weighted, self._add_latency, self._add_geo)):
+            return
         if self._add_alias(name, rrset):
             return
         self.types_at.setdefault(name, set()).add(rtype)
@@ -94,12 +112,108 @@ class ZoneState:
             record = RecordSet(name=name, type=rtype, ttl=0, values=(_STAND_INS[rtype],))
         self.records[key] = record
 
+    def _add_weighted(self, name: str, rrset: ResourceRecordSetOutputTypeDef) -> bool:
+        """Fold one of our weighted A record sets of a ``weighted`` policy (set identifier
+        ``fedop-weight-...``) into the name's WEIGHTED record set; False for any other."""
+        identifier = rrset.get("SetIdentifier", "")
+        weight = rrset.get("Weight")
+        addresses = [item["Value"] for item in rrset.get("ResourceRecords", [])]
+        if (
+            rrset["Type"] != "A"
+            or not identifier.startswith("fedop-weight-")
+            or weight is None
+            or not addresses
+        ):
+            return False
+        key: RecordKey = (name, WEIGHTED)
+        held = self.records.get(key)
+        try:
+            record = RecordSet(
+                name=name,
+                type=WEIGHTED,
+                ttl=rrset.get("TTL", 0),
+                values=(
+                    *(held.values if held else ()),
+                    *(weighted_value(identifier, weight, a) for a in addresses),
+                ),
+            )
+        except ValueError:  # not what we write (a second weight for one set, no addresses): foreign
+            return False
+        if held is not None and held.ttl != record.ttl:
+            return False
+        self.records[key] = record
+        self.types_at.setdefault(name, set()).add(WEIGHTED)
+        return True
+
+    def _add_latency(self, name: str, rrset: ResourceRecordSetOutputTypeDef) -> bool:
+        """Fold one of our latency A record sets of a ``latency`` policy (set identifier
+        ``fedop-latency-...``) into the name's LATENCY record set; False for any other."""
+        identifier = rrset.get("SetIdentifier", "")
+        region = rrset.get("Region")
+        addresses = [item["Value"] for item in rrset.get("ResourceRecords", [])]
+        ours = rrset["Type"] == "A" and identifier.startswith("fedop-latency-")
+        if not ours or region is None or not addresses:
+            return False
+        key: RecordKey = (name, LATENCY)
+        held = self.records.get(key)
+        try:
+            record = RecordSet(
+                name=name,
+                type=LATENCY,
+                ttl=rrset.get("TTL", 0),
+                values=(
+                    *(held.values if held else ()),
+                    *(latency_value(identifier, region, a) for a in addresses),
+                ),
+            )
+        except ValueError:  # not what we write: foreign
+            return False
+        if held is not None and held.ttl != record.ttl:
+            return False
+        self.records[key] = record
+        self.types_at.setdefault(name, set()).add(LATENCY)
+        return True
+
+    def _add_geo(self, name: str, rrset: ResourceRecordSetOutputTypeDef) -> bool:
+        """Fold one of our geolocation A record sets of a ``geolocation`` policy (set identifier
+        ``fedop-geo-...``) into the name's GEO record set; False for any other."""
+        identifier = rrset.get("SetIdentifier", "")
+        geolocation = rrset.get("GeoLocation")
+        addresses = [item["Value"] for item in rrset.get("ResourceRecords", [])]
+        ours = rrset["Type"] == "A" and identifier.startswith("fedop-geo-")
+        place = read_geolocation(cast(Mapping[str, str], geolocation)) if geolocation else None
+        if not ours or place is None or not addresses:
+            return False
+        key: RecordKey = (name, GEO)
+        held = self.records.get(key)
+        try:
+            record = RecordSet(
+                name=name,
+                type=GEO,
+                ttl=rrset.get("TTL", 0),
+                values=(
+                    *(held.values if held else ()),
+                    *(geo_value(identifier, place, a) for a in addresses),
+                ),
+            )
+        except ValueError:  # not what we write: foreign
+            return False
+        if held is not None and held.ttl != record.ttl:
+            return False
+        self.records[key] = record
+        self.types_at.setdefault(name, set()).add(GEO)
+        return True
+
     def _add_alias(self, name: str, rrset: ResourceRecordSetOutputTypeDef) -> bool:
         """Fold one of our weighted A records (an alias, or a mixed tier's addresses) into the name's ALIAS
         record set; False for any other."""
         target = rrset.get("AliasTarget")
         identifier = rrset.get("SetIdentifier", "")
-        if rrset["Type"] != "A" or not identifier.startswith("fedop-"):
+        # A weighted policy's set that _add_weighted did not take is not what we write: foreign.
+        ours = identifier.startswith("fedop-") and not identifier.startswith(
+            ("fedop-weight-", "fedop-latency-")
+        )
+        if rrset["Type"] != "A" or not ours:
             return False
         key: RecordKey = (name, ALIAS)
         held = self.records.get(key)
@@ -148,6 +262,9 @@ class ZoneState:
         clashes = cname_clashes(self.types_at, changes)
         if clashes:
             raise PermanentError(f"route53: {clashes[0]}, which Route 53 refuses; nothing was sent")
+        mixed = routing_clashes(self.types_at, changes, _A_KINDS)
+        if mixed:
+            raise PermanentError(f"route53: {mixed[0]}, which Route 53 refuses; nothing was sent")
 
     def apply(self, changes: Changes) -> None:
         """Advance the state by ``changes``, which Route 53 has just applied (after :meth:`check`)."""
@@ -160,6 +277,12 @@ class ZoneState:
         for record in (*changes.update_new, *changes.create):
             self.records[record.key] = record
             self.types_at.setdefault(record.name, set()).add(record.type)
+
+
+# What Route 53 holds as A record sets: a plain one, our weighted group of aliases (and addresses), or our
+# weighted sets of a weighted policy. Every A record set of a name shares one routing policy (moto does not
+# check it), so at most one of these stands at a name.
+_A_KINDS = frozenset({"A", ALIAS, WEIGHTED, LATENCY, GEO})
 
 
 def _record_of(name: str, rtype: RecordType, rrset: ResourceRecordSetOutputTypeDef) -> RecordSet | None:

@@ -1,0 +1,231 @@
+"""``spec.dns.policy``, planned: whether the DNS provider can publish it, and which shards the global name
+answers under it. Pure code, no I/O.
+
+- :func:`plan_policy_refusal`: a policy the configured provider cannot express (plain DNS has no weights,
+  no latency or location routing), or a ``latency``/``geolocation`` policy over a member region with no known
+  location, is an ``InvalidSpec`` naming the field and the providers that can publish it, never a silent
+  downgrade to ``tiered``;
+- :func:`plan_failover_ranks` and :func:`plan_global_clusters`: ``failover`` answers, at the global name,
+  only the healthy shards of the first group that has one. The operator decides it from the health it
+  aggregates, so it works on every provider, RFC 2136 included, and moves as fast as health does (one watch
+  event, one DNS round). Region and zone names keep their geo meaning: a region with a healthy shard still
+  answers it, and a region without one is a CNAME to the global name, which then follows the failover order.
+- :func:`plan_weights`, :func:`plan_latency_regions`, :func:`plan_geo_places`: what ``weighted``,
+  ``latency`` and ``geolocation`` make of each cluster (its weight, the AWS region it is nearest to, its
+  Route 53 location), from which :func:`~federation_operator.planning.records.plan_tiers` makes the global
+  name's routing-policy group (``WEIGHTED``, ``LATENCY``, ``GEO``) that the managed DNS service answers;
+- :func:`render_policy_shards`: ``status.shards`` with each shard's failover group (``priority``) or weight,
+  and whether the global name answers it now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from federation_operator.domain.errors import InvalidSpecError
+from federation_operator.domain.health import ShardHealth
+from federation_operator.domain.members import ClusterInfo
+from federation_operator.domain.policies import (
+    DEFAULT_LOCATIONS,
+    POLICY_PROVIDERS,
+    PROVIDER_ROUTING,
+    Location,
+)
+from federation_operator.domain.records import ShardAddresses
+from federation_operator.domain.specs import ClusterSet, DnsPolicy
+from federation_operator.domain.status import ShardStatus
+
+__all__ = [
+    "is_chosen_by",
+    "plan_failover_ranks",
+    "plan_geo_places",
+    "plan_global_clusters",
+    "plan_latency_regions",
+    "plan_location",
+    "plan_policy_refusal",
+    "plan_weights",
+    "render_policy_shards",
+]
+
+
+def plan_policy_refusal(
+    policy: DnsPolicy | None, *, provider: str | None, regions: Iterable[str]
+) -> InvalidSpecError | None:
+    """Why ``policy`` cannot be published by ``provider`` for members in ``regions``, or None when it can.
+
+    ``provider`` None (not known to the caller) refuses only what no provider publishes. ``regions``: those
+    of the clusters the object is placed on; under ``latency`` and ``geolocation`` each needs a location (the
+    built-in table or ``policy.locations``).
+    """
+    if policy is None:
+        return None
+    problems: list[tuple[str, str]] = []
+    able = POLICY_PROVIDERS[policy.type]
+    if (provider is None and not able) or (provider is not None and provider not in able):
+        problems.append(("spec.dns.policy.type", _refusal(policy.type, provider, able)))
+    if policy.type in ("latency", "geolocation"):
+        unknown = sorted({r.lower() for r in regions if not _located(policy, r, provider)})
+        if unknown:
+            problems.append(
+                (
+                    "spec.dns.policy.locations",
+                    f"no location is known for region {', '.join(unknown)}: add it to policy.locations "
+                    "(the built-in table holds GKE, EKS and AKS region names)",
+                )
+            )
+    return InvalidSpecError(tuple(problems)) if problems else None
+
+
+def _located(policy: DnsPolicy, region: str, provider: str | None) -> bool:
+    """Whether ``region`` has what ``provider`` needs for ``policy``: an AWS region for Route 53 latency, a
+    continent or country for Route 53 geolocation, a Google Cloud region for Cloud DNS geo."""
+    location = plan_location(policy, region)
+    if location is None:
+        return False
+    if policy.type == "latency":
+        return bool(location.aws_region)
+    route53, clouddns = bool(location.continent or location.country), bool(location.gcp_region)
+    return {"route53": route53, "clouddns": clouddns}.get(provider or "", route53 or clouddns)
+
+
+def _refusal(policy: str, provider: str | None, able: Sequence[str]) -> str:
+    which = f"the {provider} provider" if provider else "this operator's DNS provider"
+    why = {"rfc2136": "plain DNS (RFC 2136) has no weights or source-aware answers"}.get(provider or "")
+    message = f"{policy} cannot be published by {which}"
+    if why:
+        message += f": {why}"
+    if policy in PROVIDER_ROUTING:
+        message += f"; it is answered by the managed DNS service ({PROVIDER_ROUTING[policy]})"
+    if able:
+        message += f"; providers that publish it: {', '.join(able)}"
+    else:
+        message += "; no provider of this operator version publishes it yet"
+    return message + "; tiered and failover work with every provider"
+
+
+def is_chosen_by(chooser: ClusterSet, cluster: ClusterInfo) -> bool:
+    """Whether an entry of ``weights`` or ``groups`` chooses ``cluster``: named (when it names clusters) and
+    carrying every one of its ``matchLabels`` (when it has some); an entry with neither chooses every
+    cluster."""
+    if chooser.clusters and cluster.name not in chooser.clusters:
+        return False
+    return all(cluster.labels.get(key) == value for key, value in chooser.match_labels.items())
+
+
+def plan_failover_ranks(policy: DnsPolicy, clusters: Iterable[ClusterInfo]) -> dict[str, int]:
+    """Cluster name → its failover group (0 first): the first group choosing it, else ``len(groups)``, the
+    implicit last group of clusters no group chooses (so no cluster is left unanswered by a typo)."""
+    last = len(policy.groups)
+    return {
+        cluster.name: next((i for i, g in enumerate(policy.groups) if is_chosen_by(g, cluster)), last)
+        for cluster in clusters
+    }
+
+
+def plan_global_clusters(
+    policy: DnsPolicy | None, clusters: Iterable[ClusterInfo], healthy: Sequence[ShardAddresses]
+) -> tuple[frozenset[str] | None, int | None]:
+    """The clusters whose healthy shards the global name answers (None: all of them, as ``tiered``), and
+    under ``failover`` the group answering (0 first; None while no shard has an address).
+
+    Only shards with an address count: a group whose healthy shards have nothing to publish cannot answer.
+    """
+    if policy is None or policy.type != "failover":
+        return None, None
+    ranks = plan_failover_ranks(policy, clusters)
+    last = len(policy.groups)
+    candidates = [s for s in healthy if s.has_addresses]
+    if not candidates:
+        return frozenset(), None
+    first = min(ranks.get(s.cluster, last) for s in candidates)
+    return frozenset(s.cluster for s in candidates if ranks.get(s.cluster, last) == first), first
+
+
+def plan_weights(policy: DnsPolicy, clusters: Iterable[ClusterInfo]) -> dict[str, int]:
+    """Cluster name → its ``weighted`` weight: the first entry of ``weights`` choosing it, else
+    ``defaultWeight``."""
+    return {
+        cluster.name: next(
+            (w.weight for w in policy.weights if is_chosen_by(w, cluster)), policy.default_weight
+        )
+        for cluster in clusters
+    }
+
+
+def plan_latency_regions(policy: DnsPolicy, clusters: Iterable[ClusterInfo]) -> dict[str, str]:
+    """Cluster name → the AWS region its region is nearest to (``latency``), for the clusters whose region
+    has one (:func:`plan_location`)."""
+    regions: dict[str, str] = {}
+    for cluster in clusters:
+        location = plan_location(policy, cluster.region)
+        if location is not None and location.aws_region:
+            regions[cluster.name] = location.aws_region
+    return regions
+
+
+def plan_geo_places(policy: DnsPolicy, clusters: Iterable[ClusterInfo]) -> dict[str, str]:
+    """Cluster name → its Route 53 geolocation (``geolocation``): ``country:<code>`` when its region's
+    location has a country, else ``continent:<code>``; clusters whose region has neither are left out."""
+    places: dict[str, str] = {}
+    for cluster in clusters:
+        location = plan_location(policy, cluster.region)
+        if location is not None and location.country:
+            places[cluster.name] = f"country:{location.country}"
+        elif location is not None and location.continent:
+            places[cluster.name] = f"continent:{location.continent}"
+    return places
+
+
+def plan_location(policy: DnsPolicy | None, region: str) -> Location | None:
+    """Where ``region`` is: its ``policy.locations`` entry over the built-in table (fields it leaves out come
+    from the table), or None when neither knows it."""
+    region = region.lower()
+    base = DEFAULT_LOCATIONS.get(region)
+    given = next((loc for loc in policy.locations if loc.region == region), None) if policy else None
+    if given is None:
+        return base
+    return Location(
+        continent=given.continent or (base.continent if base else ""),
+        country=given.country or (base.country if base else ""),
+        aws_region=given.aws_region or (base.aws_region if base else ""),
+        gcp_region=given.gcp_region or (base.gcp_region if base else ""),
+    )
+
+
+def render_policy_shards(
+    policy: DnsPolicy,
+    clusters: Sequence[ClusterInfo],
+    shards: Sequence[ShardStatus],
+    counted: Sequence[ShardHealth] | None,
+) -> tuple[ShardStatus, ...]:
+    """``shards`` with what ``policy`` makes of each: ``priority`` (failover group, 1 first) or ``weight``,
+    and ``answering`` (the global name answers the shard now) from the shards DNS counts (None: DNS is held
+    or frozen, so what it answers is not planned now and ``answering`` is left out)."""
+    by_name = {c.name: c for c in clusters}
+    known = [by_name.get(s.cluster) or ClusterInfo(name=s.cluster, region=s.region or "") for s in shards]
+    ranks = plan_failover_ranks(policy, known) if policy.type == "failover" else {}
+    weights = plan_weights(policy, known) if policy.type == "weighted" else {}
+    answering: frozenset[str] | None = None
+    if counted is not None:
+        addresses = [
+            ShardAddresses.from_ingress(cluster=s.cluster, region=s.region, zones=s.zones, ingress=s.ingress)
+            for s in counted
+            if s.region
+        ]
+        chosen, _ = plan_global_clusters(policy, known, addresses)
+        answering = (
+            chosen if chosen is not None else frozenset(a.cluster for a in addresses if a.has_addresses)
+        )
+        if weights and any(weights[c] > 0 for c in answering if c in weights):
+            # Route 53 answers a weight-0 set only while every other healthy set weighs 0 too.
+            answering = frozenset(c for c in answering if weights.get(c, 1) > 0)
+    return tuple(
+        shard.model_copy(
+            update={
+                "priority": ranks[shard.cluster] + 1 if shard.cluster in ranks else None,
+                "weight": weights.get(shard.cluster),
+                "answering": None if answering is None else shard.cluster in answering,
+            }
+        )
+        for shard in shards
+    )

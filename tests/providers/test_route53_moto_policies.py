@@ -1,0 +1,193 @@
+"""What moto's standalone Route 53 does with routing policies and health checks (#14): what it stores and
+lists back, so that adapter tests of policy record sets and health checks can run against it, and which of
+Route 53's documented rules it does not enforce, so that our own checks must (as the adapter already does
+for CNAME exclusivity). A test here failing means moto changed: revisit the adapter's checks."""
+
+from __future__ import annotations
+
+import urllib.request
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.providers.test_route53 import create_zone, new_client
+
+pytestmark = pytest.mark.usefixtures("fake_aws_credentials")
+
+
+@pytest.fixture
+def client(moto_url: str) -> Any:
+    with urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")) as reply:
+        reply.read()
+    return new_client(moto_url)
+
+
+@pytest.fixture
+def zone_id(client: Any) -> str:
+    return create_zone(client, "example.com")
+
+
+def health_check(client: Any, **config: Any) -> str:
+    settings = {
+        "IPAddress": "127.0.0.1",
+        "Port": 80,
+        "Type": "TCP",
+        "RequestInterval": 10,
+        "FailureThreshold": 3,
+    }
+    created = client.create_health_check(
+        CallerReference=str(uuid.uuid4()), HealthCheckConfig={**settings, **config}
+    )
+    return str(created["HealthCheck"]["Id"])
+
+
+def create(client: Any, zone_id: str, *rrsets: dict[str, Any]) -> str:
+    changes = [{"Action": "CREATE", "ResourceRecordSet": r} for r in rrsets]
+    reply = client.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+    return str(reply["ChangeInfo"]["Status"])
+
+
+def a(name: str, address: str, **routing: Any) -> dict[str, Any]:
+    return {"Name": name, "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": address}], **routing}
+
+
+def listed(client: Any, zone_id: str, name: str) -> list[dict[str, Any]]:
+    records = client.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    return [{k: v for k, v in r.items() if k != "ResourceRecords"} for r in records if r["Name"] == name]
+
+
+def test_policy_record_sets_are_stored_and_listed_with_their_routing(client: Any, zone_id: str) -> None:
+    check = health_check(client)
+    name = "p.example.com."
+    assert create(
+        client,
+        zone_id,
+        a(name, "127.0.0.1", SetIdentifier="fedop-a", Weight=5, HealthCheckId=check),
+        a(name, "127.0.0.2", SetIdentifier="fedop-b", Weight=0),
+    ) in ("PENDING", "INSYNC")
+    assert sorted(
+        (r["SetIdentifier"], r["Weight"], r.get("HealthCheckId")) for r in listed(client, zone_id, name)
+    ) == [
+        ("fedop-a", 5, check),
+        ("fedop-b", 0, None),
+    ]
+    geo = "g.example.com."
+    create(
+        client,
+        zone_id,
+        a(geo, "127.0.0.1", SetIdentifier="eu", GeoLocation={"ContinentCode": "EU"}),
+        a(geo, "127.0.0.2", SetIdentifier="de", GeoLocation={"CountryCode": "DE"}),
+        a(geo, "127.0.0.3", SetIdentifier="default", GeoLocation={"CountryCode": "*"}),
+    )
+    assert sorted(str(r["GeoLocation"]) for r in listed(client, zone_id, geo)) == sorted(
+        str(g) for g in ({"ContinentCode": "EU"}, {"CountryCode": "DE"}, {"CountryCode": "*"})
+    )
+    latency, failover = "l.example.com.", "f.example.com."
+    create(client, zone_id, a(latency, "127.0.0.1", SetIdentifier="use1", Region="us-east-1"))
+    assert [r["Region"] for r in listed(client, zone_id, latency)] == ["us-east-1"]
+    create(
+        client,
+        zone_id,
+        a(failover, "127.0.0.1", SetIdentifier="p", Failover="PRIMARY", HealthCheckId=check),
+        a(failover, "127.0.0.2", SetIdentifier="s", Failover="SECONDARY"),
+    )
+    assert sorted(r["Failover"] for r in listed(client, zone_id, failover)) == ["PRIMARY", "SECONDARY"]
+
+
+def test_health_checks_are_created_tagged_updated_listed_and_deleted(client: Any) -> None:
+    check = health_check(client, Type="HTTP", ResourcePath="/healthz", RequestInterval=30, FailureThreshold=2)
+    config = client.get_health_check(HealthCheckId=check)["HealthCheck"]["HealthCheckConfig"]
+    assert (config["Type"], config["ResourcePath"], config["FailureThreshold"]) == ("HTTP", "/healthz", 2)
+    client.change_tags_for_resource(
+        ResourceType="healthcheck", ResourceId=check, AddTags=[{"Key": "fedop.io/owner", "Value": "ns/nginx"}]
+    )
+    tags = client.list_tags_for_resource(ResourceType="healthcheck", ResourceId=check)["ResourceTagSet"][
+        "Tags"
+    ]
+    assert tags == [{"Key": "fedop.io/owner", "Value": "ns/nginx"}]
+    client.update_health_check(HealthCheckId=check, IPAddress="127.0.0.2")
+    config = client.get_health_check(HealthCheckId=check)["HealthCheck"]["HealthCheckConfig"]
+    assert config["IPAddress"] == "127.0.0.2"
+    assert check in [h["Id"] for h in client.list_health_checks()["HealthChecks"]]
+    client.delete_health_check(HealthCheckId=check)
+    assert check not in [h["Id"] for h in client.list_health_checks()["HealthChecks"]]
+
+
+def test_health_check_status_always_reports_success(client: Any) -> None:
+    """moto never probes: a failing check cannot be simulated, so 'a shard failing the provider's health
+    check shows in status' needs a fake of get_health_check_status in the adapter tests."""
+    check = health_check(client, IPAddress="127.0.0.1", Port=9)  # nothing listens on port 9
+    observations = client.get_health_check_status(HealthCheckId=check)["HealthCheckObservations"]
+    assert observations
+    assert all(o["StatusReport"]["Status"].startswith("Success") for o in observations)
+
+
+def delete_health_check_in_use(client: Any, zone_id: str) -> None:
+    check = health_check(client)
+    create(
+        client, zone_id, a("u.example.com.", "127.0.0.1", SetIdentifier="x", Weight=1, HealthCheckId=check)
+    )
+    client.delete_health_check(HealthCheckId=check)  # Route 53: HealthCheckInUse
+
+
+# Each: a change batch (or call) real Route 53 refuses, which moto accepts. Our own checks must refuse them.
+Refused = Callable[[Any, str], object]
+NOT_ENFORCED: list[Any] = [
+    pytest.param(
+        lambda c, z: create(c, z, a("w.example.com.", "127.0.0.1", SetIdentifier="x", Weight=256)),
+        id="weight-over-255",
+    ),
+    pytest.param(
+        lambda c, z: create(
+            c,
+            z,
+            a("m.example.com.", "127.0.0.1"),
+            a("m.example.com.", "127.0.0.2", SetIdentifier="x", Weight=1),
+        ),
+        id="simple-beside-weighted",
+    ),
+    pytest.param(
+        lambda c, z: create(
+            c,
+            z,
+            a("m.example.com.", "127.0.0.1", SetIdentifier="x", Weight=1),
+            a("m.example.com.", "127.0.0.2", SetIdentifier="y", Region="us-east-1"),
+        ),
+        id="two-routing-policies-at-one-name",
+    ),
+    pytest.param(
+        lambda c, z: create(
+            c,
+            z,
+            a("f.example.com.", "127.0.0.1", SetIdentifier="p", Failover="PRIMARY"),
+            a("f.example.com.", "127.0.0.2", SetIdentifier="q", Failover="PRIMARY"),
+        ),
+        id="two-primaries",
+    ),
+    pytest.param(
+        lambda c, z: create(c, z, a("l.example.com.", "127.0.0.1", SetIdentifier="x", Region="mars-1")),
+        id="unknown-latency-region",
+    ),
+    pytest.param(
+        lambda c, z: create(
+            c, z, a("g.example.com.", "127.0.0.1", SetIdentifier="x", GeoLocation={"ContinentCode": "XX"})
+        ),
+        id="unknown-continent",
+    ),
+    pytest.param(
+        lambda c, z: create(
+            c,
+            z,
+            a("h.example.com.", "127.0.0.1", SetIdentifier="x", Weight=1, HealthCheckId=str(uuid.uuid4())),
+        ),
+        id="unknown-health-check",
+    ),
+    pytest.param(delete_health_check_in_use, id="delete-a-health-check-in-use"),
+]
+
+
+@pytest.mark.parametrize("refused", NOT_ENFORCED)
+def test_moto_accepts_what_route53_refuses(client: Any, zone_id: str, refused: Refused) -> None:
+    refused(client, zone_id)  # no error: moto does not enforce this rule
