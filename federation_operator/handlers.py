@@ -24,6 +24,7 @@ from typing import Any
 import kopf
 from kubernetes import client
 
+from federation_operator.controllers.discovery import DiscoveryController
 from federation_operator.controllers.dns_credentials import follow_dns_credentials, secret_fingerprint
 from federation_operator.controllers.federated_service import (
     FederatedServiceController,
@@ -233,6 +234,10 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         # A hung member holds at most this many I/O threads and reconcile workers, each for at most the
         # request timeout (README: the hung-member bound).
         calls=calls,
+        # In-cluster discovery (#11): members whose MemberCluster carries fedop.io/discovery.
+        discovery=DiscoveryController(
+            federation=config.federation_name, registry=registry, calls=calls, gate=runtime.gate
+        ),
     )
     collector = OrphanCollector(
         registry=runtime.registry,
