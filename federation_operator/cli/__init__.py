@@ -22,6 +22,7 @@ from pathlib import Path
 
 from federation_operator.cli.backup import BackupRequest, RestoreRequest, backup, restore
 from federation_operator.cli.context import Globals, open_kubeconfig, require_context
+from federation_operator.cli.discovery import DiscoveryRequest, discovery
 from federation_operator.cli.errors import EXIT_ERROR, CliError, UsageError
 from federation_operator.cli.join import JoinRequest, join
 from federation_operator.cli.parser import build_parser, program_name
@@ -95,6 +96,19 @@ def run(args: argparse.Namespace, prog: str) -> int:
         return unjoin(
             g,
             UnjoinRequest(args.context, args.name, keep_services=args.keep_services, timeout=args.timeout),
+            say,
+            warn,
+        )
+    if args.command == "discovery":
+        return discovery(
+            g,
+            DiscoveryRequest(
+                args.action,
+                args.context,
+                args.name,
+                configmap=args.configmap,
+                cluster_domain=args.cluster_domain,
+            ),
             say,
             warn,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from federation_operator.cli.context import Globals, Say, require_context
+from federation_operator.cli.discovery import DEFAULT_COREFILE_CONFIGMAP, remove_member_discovery
 from federation_operator.cli.errors import EXIT_OK, EXIT_PARTIAL, CliError, UsageError
 from federation_operator.cli.rbac import MANAGED_BY_FEDCTL, MemberAccess, is_fedctls, render_fedctl_selector
 from federation_operator.cli.registration import (
@@ -201,6 +202,8 @@ def _unjoin_member(g: Globals, member: Cluster, keep_services: bool, timeout: fl
             removed = True
             say(f"  {kind} {shown}: deleted")
 
+    # In-cluster discovery: our rule out of the member's Corefile (the namespace goes with fedctl's below).
+    removed |= remove_member_discovery(federation, member, DEFAULT_COREFILE_CONFIGMAP, say)
     for namespace in member.items(api_path("v1", "namespaces"), "list namespaces", label_selector=selector):
         ns = str(namespace["metadata"]["name"])
         others = member.items(

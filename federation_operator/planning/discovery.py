@@ -38,12 +38,14 @@ from federation_operator.domain.records import ServiceNames
 __all__ = [
     "LABEL_DISCOVERY",
     "LABEL_DISCOVERY_FEDERATION",
+    "LABEL_DISCOVERY_ZONE",
     "CorefileError",
     "DiscoveryAnswer",
     "DiscoveryPlan",
     "discovery_namespace",
     "discovery_owner",
     "discovery_service_name",
+    "discovery_zone",
     "find_cluster_domain",
     "member_cluster_domain",
     "plan_corefile_disable",
@@ -59,6 +61,8 @@ LABEL_DISCOVERY = "fedop.io/discovery"
 # On our ExternalName Services in a member: the federation they answer for. Not `fedop.io/federation`, so the
 # shared Service watch (which selects on that label) never mistakes them for shards.
 LABEL_DISCOVERY_FEDERATION = "fedop.io/discovery-federation"
+# On a MemberCluster: the zone its Pods fall back to (see discovery_zone), set by `fedctl discovery enable`.
+LABEL_DISCOVERY_ZONE = "fedop.io/discovery-zone"
 
 State = Literal["Local", "Fallback"]
 LOCAL: State = "Local"
@@ -120,15 +124,27 @@ class DiscoveryPlan:
     problem: str | None = None
 
 
-def _fallback_name(names: ServiceNames, info: ClusterInfo) -> str:
-    """The public name a member's Pods fall back to: its zone's, when the member is in exactly one zone.
+def discovery_zone(info: ClusterInfo) -> str | None:
+    """The zone whose public name a member's Pods fall back to.
 
-    A member whose nodes span several zones has Pods in all of them, and no zone is more its own than the
-    others: its fallback is its region's name (healthy shards of the whole region, else global), never an
-    arbitrary one of its zones. Without a region either, the global name.
+    CoreDNS runs as a few replicas but gives one answer (one discovery Service per member), so a member has
+    one zone for discovery, like kube-dns, which used the zone of the node it ran on: the zone `fedctl
+    discovery enable` found for the member's CoreDNS Pods, or was given (``--zone``), kept in the label
+    ``fedop.io/discovery-zone``; without it, the member's only zone, else the first of its zones (the
+    MemberCluster's order); None for a member with no zones.
     """
-    if len(info.zones) == 1:
-        return names.zone_name(info.zones[0])
+    chosen = info.labels.get(LABEL_DISCOVERY_ZONE)
+    if chosen:
+        return chosen
+    return info.zones[0] if info.zones else None
+
+
+def _fallback_name(names: ServiceNames, info: ClusterInfo) -> str:
+    """The zone-tier name (which the public tiers chain to the region, then global); the region's name for a
+    member without zones, the global name without a region either."""
+    zone = discovery_zone(info)
+    if zone:
+        return names.zone_name(zone)
     if info.region:
         return names.region_name(info.region)
     return names.global_name

@@ -3,6 +3,8 @@ manifests, and the Corefile rule that `fedctl discovery enable` adds and `disabl
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,6 +13,7 @@ from federation_operator.domain.health import ShardHealth
 from federation_operator.domain.members import ClusterInfo
 from federation_operator.planning.discovery import (
     LABEL_DISCOVERY,
+    LABEL_DISCOVERY_ZONE,
     CorefileError,
     DiscoveryAnswer,
     discovery_service_name,
@@ -71,9 +74,17 @@ def test_unhealthy_shard_falls_back_to_the_zone_name() -> None:
     )
 
 
-def test_member_in_several_zones_falls_back_to_its_region() -> None:
+def test_member_in_several_zones_falls_back_to_its_chosen_zone_else_its_first() -> None:
     info = member("us", zones=("us-central1-a", "us-central1-b"))
     plan = plan_discovery(KEY, "myfederation", "example.com", [info], [])
+    assert plan.answers[0].target == "nginx.mynamespace.myfederation.svc.us-central1-a.example.com"
+    chosen = replace(info, labels={**ON, LABEL_DISCOVERY_ZONE: "us-central1-b"})
+    plan = plan_discovery(KEY, "myfederation", "example.com", [chosen], [])
+    assert plan.answers[0].target == "nginx.mynamespace.myfederation.svc.us-central1-b.example.com"
+
+
+def test_member_without_zones_falls_back_to_its_region() -> None:
+    plan = plan_discovery(KEY, "myfederation", "example.com", [member("us", zones=())], [])
     assert plan.answers[0].target == "nginx.mynamespace.myfederation.svc.us-central1.example.com"
 
 
