@@ -57,6 +57,7 @@ class DiscoveryRequest:
     configmap: str = DEFAULT_COREFILE_CONFIGMAP
     cluster_domain: str | None = None
     zone: str | None = None
+    timeout: float = 60.0
 
 
 def discovery(g: Globals, request: DiscoveryRequest, say: Say, warn: Say) -> int:
@@ -109,6 +110,28 @@ def _edit_corefile(member: Cluster, configmap: str, edit: Any) -> str:
     raise CliError(f"{what} kept changing while it was being updated; try again")
 
 
+def _ensure_namespace(member: Cluster, namespace: str, federation: str, timeout: float) -> bool:
+    """Create the discovery namespace (fedctl's labels); whether it was created. One still terminating (a
+    `disable` just deleted it) is waited for first: the operator's writes would fail in it."""
+    path = api_path("v1", "namespaces", namespace)
+    what = f"get Namespace {namespace}"
+    existing = member.get(path, what)
+    if existing is not None and (existing.get("metadata") or {}).get("deletionTimestamp"):
+        if member.wait_gone(path, what, timeout) is not None:
+            raise CliError(
+                f"namespace {namespace} of the {member.label} is still being deleted after {timeout:g}s"
+            )
+        existing = None
+    if existing is not None:
+        return False
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "labels": render_fedctl_labels(federation)},
+    }
+    return member.create(api_path("v1", "namespaces"), manifest, f"create Namespace {namespace}") is not None
+
+
 def _member_cluster(host: Cluster, name: str, g: Globals) -> dict[str, Any] | None:
     return host.get(api_path(API_VERSION, "memberclusters", name), f"get MemberCluster {name}")
 
@@ -157,16 +180,8 @@ def _enable(
         )
     say(f"member cluster {request.context} ({member.server}):")
     namespace = discovery_namespace(g.federation)
-    created = member.create(
-        api_path("v1", "namespaces"),
-        {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": namespace, "labels": render_fedctl_labels(g.federation)},
-        },
-        f"create Namespace {namespace}",
-    )
-    say(f"  namespace {namespace}: {'created' if created is not None else 'exists'}")
+    created = _ensure_namespace(member, namespace, g.federation, request.timeout)
+    say(f"  namespace {namespace}: {'created' if created else 'exists'}")
     outcome = _edit_corefile(
         member, request.configmap, lambda text: plan_corefile_enable(text, g.federation, cluster_domain)
     )

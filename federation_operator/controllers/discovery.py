@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Literal
 
 from kubernetes import client
@@ -30,6 +30,7 @@ from federation_operator.planning.discovery import (
     DiscoveryAnswer,
     DiscoveryPlan,
     discovery_namespace,
+    discovery_owner_of,
     discovery_service_name,
     member_cluster_domain,
     render_discovery_service,
@@ -47,26 +48,37 @@ class DiscoveryController:
     """The discovery Services of one federation in every member with discovery on."""
 
     def __init__(
-        self, *, federation: str, registry: MemberRegistry, calls: MemberCalls, gate: ShutdownGate
+        self,
+        *,
+        federation: str,
+        registry: MemberRegistry,
+        calls: MemberCalls,
+        gate: ShutdownGate,
+        store_has: Callable[[Key], bool] = lambda _key: False,
+        enqueue: Callable[[Key], None] = lambda _key: None,
     ) -> None:
         self.federation = federation
         self.namespace = discovery_namespace(federation)
         self.registry = registry
         self.calls = calls
         self.gate = gate
+        # Whether the operator's store holds a FederatedService now (one created since the orphan list).
+        self.store_has = store_has
+        self.enqueue = enqueue  # a FederatedService whose discovery Service someone else changed
         # Per member: the client its holdings were listed with, and discovery Service name -> externalName.
         self._held: dict[str, tuple[client.ApiClient, dict[str, str]]] = {}
         self._listing: dict[str, asyncio.Lock] = {}
         self.writes = 0  # applies and deletes sent (for tests and benchmarks)
 
-    async def _holdings(self, cluster: str, api: client.ApiClient) -> dict[str, str]:
-        """What ``cluster`` holds, listed once per connection (a reconnected member is listed again)."""
+    async def _holdings(self, cluster: str, api: client.ApiClient, *, fresh: bool = False) -> dict[str, str]:
+        """What ``cluster`` holds, listed once per connection (a reconnected member is listed again), or
+        listed now (``fresh``)."""
         held = self._held.get(cluster)
-        if held is not None and held[0] is api:
+        if held is not None and held[0] is api and not fresh:
             return held[1]
         async with self._listing.setdefault(cluster, asyncio.Lock()):
             held = self._held.get(cluster)
-            if held is not None and held[0] is api:
+            if held is not None and held[0] is api and not fresh:
                 return held[1]
             selector = f"{LABEL_DISCOVERY_FEDERATION}={self.federation}"
             listed = await self.calls.call(cluster, fetch_discovery_services, api, self.namespace, selector)
@@ -104,6 +116,7 @@ class DiscoveryController:
             if isinstance(outcome, TransientError | PermanentError):
                 retry = DISCOVERY_RETRY_SECONDS
                 message: str | None = str(outcome)
+                log.warning("%s: discovery Service of %s/%s not written: %s", cluster, *key, outcome)
             elif isinstance(outcome, BaseException):
                 raise outcome
             else:
@@ -164,6 +177,44 @@ class DiscoveryController:
             ):
                 continue
             await self._sync_member(info, key, service, None)
+
+    async def collect_orphans(self, existing: Collection[Key]) -> int:
+        """Remove, from every connected member with discovery on, the discovery Services of FederatedServices
+        not in ``existing`` (the host's list, plus the store) nor in the store now; returns how many."""
+        removed = 0
+        for info in self.registry.clusters():
+            api = self.registry.api(info.name)
+            if api is None or not info.ready or member_cluster_domain(info) is None:
+                continue
+            before = dict(self._held[info.name][1]) if info.name in self._held else None
+            try:
+                # Listed afresh: what someone else changed meanwhile (a discovery Service deleted by hand,
+                # the namespace deleted and made again by a quick disable and enable) is written again.
+                held = await self._holdings(info.name, api, fresh=True)
+            except (TransientError, PermanentError) as exc:
+                log.warning(
+                    "%s: discovery Services not listed (%s); collected at the next pass", info.name, exc
+                )
+                continue
+            for service, target in (before or {}).items():
+                owner = discovery_owner_of(service)
+                if owner is not None and held.get(service) != target and self.store_has(owner):
+                    self.enqueue(owner)
+            for service in list(held):
+                owner = discovery_owner_of(service)
+                if owner is None or owner in existing or self.store_has(owner):
+                    continue
+                try:
+                    await self._sync_member(info, owner, service, None)
+                except (TransientError, PermanentError) as exc:
+                    log.warning("%s: orphan discovery Service %s not removed: %s", info.name, service, exc)
+                    continue
+                removed += 1
+                log.warning(
+                    "collected orphan discovery Service %s/%s in %s: FederatedService %s/%s no longer exists",
+                    self.namespace, service, info.name, *owner,
+                )  # fmt: skip
+        return removed
 
     def holdings(self) -> Mapping[str, Mapping[str, str]]:
         """What each member is known to hold (for tests)."""

@@ -20,7 +20,7 @@ text edits (which restore the original byte for byte).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -43,7 +43,7 @@ __all__ = [
     "DiscoveryAnswer",
     "DiscoveryPlan",
     "discovery_namespace",
-    "discovery_owner",
+    "discovery_owner_of",
     "discovery_service_name",
     "discovery_zone",
     "find_cluster_domain",
@@ -208,10 +208,11 @@ def render_discovery_service(
     }
 
 
-def discovery_owner(labels: Mapping[str, str]) -> Key | None:
-    """The FederatedService a discovery Service answers for, from its labels."""
-    namespace, name = labels.get(LABEL_OWNER_NAMESPACE), labels.get(LABEL_OWNER_NAME)
-    return (namespace, name) if namespace and name else None
+def discovery_owner_of(service: str) -> Key | None:
+    """The FederatedService a discovery Service answers for, from its name (the inverse of
+    :func:`discovery_service_name`: the namespace is what follows the last ``--``)."""
+    name, sep, namespace = service.rpartition("--")
+    return (namespace, name) if sep and name and namespace else None
 
 
 # --- the Corefile -------------------------------------------------------------------------------------------

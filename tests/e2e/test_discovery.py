@@ -196,3 +196,49 @@ def test_pod_lookup_answers_locally_falls_back_to_the_zone_name_and_comes_back(
     seed.delete_and_wait()
     assert discovery_services(fed, MEMBER) == []
     assert resolve_like_pod(discovery, short) is None
+
+
+def test_restart_collects_orphans_and_rewrites_what_someone_deleted(
+    discovery: ClusterState, seed: Seed, operator: OperatorProcess
+) -> None:
+    fed = seed.fed
+    kept = seed
+    gone = Seed(fed, "gone", seed.namespace)
+    for each in (kept, gone):
+        each.create()
+        each.start_backends(MEMBER)
+    expected = sorted(f"{s.name}--{s.namespace}" for s in (kept, gone))
+    eventually("both discovery Services written", lambda: discovery_services(fed, MEMBER) == expected)
+
+    operator.stop()
+    try:
+        # While it is stopped: one FederatedService goes without its cleanup (its finalizer removed by hand),
+        # and someone deletes the other's discovery Service.
+        gone.custom.patch_namespaced_custom_object(
+            "fedop.io", "v1alpha1", gone.namespace, "federatedservices", gone.name,
+            {"metadata": {"finalizers": None}},
+        )  # fmt: skip
+        gone.delete()
+        client.CoreV1Api(fed.api_client(MEMBER)).delete_namespaced_service(
+            f"{kept.name}--{kept.namespace}", f"fedop-discovery-{FEDERATION}"
+        )
+    finally:
+        operator.start()
+    # The first orphan pass (when the member has been listed) removes the orphan and lists what is left
+    # afresh, so the deleted one is written again.
+    eventually(
+        "orphan collected and the deleted one written again",
+        lambda: discovery_services(fed, MEMBER) == [f"{kept.name}--{kept.namespace}"],
+        timeout=60,
+    )
+    local_ip = cluster_ip(fed, MEMBER, kept.namespace, kept.name)
+    eventually(
+        "the kept one answers locally",
+        lambda: (
+            (a := resolve_like_pod(discovery, f"{kept.name}.{kept.namespace}.{FEDERATION}")) is not None
+            and a.addresses == {local_ip}
+        ),
+        timeout=30,
+    )
+    assert resolve_like_pod(discovery, f"{gone.name}.{gone.namespace}.{FEDERATION}") is None
+    kept.delete_and_wait()

@@ -16,6 +16,7 @@ from federation_operator.planning.discovery import (
     LABEL_DISCOVERY_ZONE,
     CorefileError,
     DiscoveryAnswer,
+    discovery_owner_of,
     discovery_service_name,
     find_cluster_domain,
     plan_corefile_disable,
@@ -167,3 +168,12 @@ def test_round_trip_restores_any_corefile(extra: list[str], newline: str) -> Non
     enabled = plan_corefile_enable(corefile, "f", "cluster.local")
     assert enabled != corefile
     assert plan_corefile_disable(enabled, "f") == corefile
+
+
+@pytest.mark.parametrize(
+    ("name", "namespace"), [("nginx", "mynamespace"), ("a--b", "c"), ("web-1", "team-a"), ("x", "y")]
+)
+def test_owner_is_read_back_from_the_service_name(name: str, namespace: str) -> None:
+    service = discovery_service_name(name, namespace)
+    assert service is not None
+    assert discovery_owner_of(service) == (namespace, name)
