@@ -36,6 +36,7 @@ from federation_operator.domain.members import (
 from federation_operator.domain.records import ServiceNames
 
 __all__ = [
+    "ANSWER_TTL",
     "LABEL_DISCOVERY",
     "LABEL_DISCOVERY_FEDERATION",
     "LABEL_DISCOVERY_ZONE",
@@ -68,6 +69,8 @@ State = Literal["Local", "Fallback"]
 LOCAL: State = "Local"
 FALLBACK: State = "Fallback"
 
+# A discovery answer's TTL (seconds): how long a cache may keep it after the local shard's health changed.
+ANSWER_TTL = 5
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _MAX_LABEL = 63
 
@@ -239,22 +242,36 @@ def find_cluster_domain(corefile: str) -> str | None:
     return None
 
 
-def render_corefile_rule(federation: str, cluster_domain: str, indent: str = "    ") -> list[str]:
-    """Our lines: one `rewrite` rule mapping the federation's names onto its discovery Services and back.
+def _literal(name: str) -> str:
+    """A DNS name as a Go regexp matching just it: names hold only [a-z0-9-.], so escaping dots is enough."""
+    return name.replace(".", "\\.")
 
-    The rule sits before the `kubernetes` plugin in the same server block (CoreDNS orders plugins itself:
-    `rewrite` always runs before `kubernetes` and after `cache`). Only names of exactly the form
-    ``<svc>.<ns>.<federation>.svc.<cluster domain>`` match; every other name is untouched.
+
+def render_corefile_rule(federation: str, cluster_domain: str, indent: str = "    ") -> list[str]:
+    """Our lines: two `rewrite` rules for the federation's names, ``<svc>.<ns>.<federation>.svc.<domain>``.
+
+    - the first caps the answer's TTL at :data:`ANSWER_TTL` seconds (``continue``: the next rule applies too),
+      so that a `cache` that keeps `cluster.local` answers (and any cache in the Pod) keeps this one that
+      long at most: the answer follows the local shard's health within seconds whatever the Corefile's cache;
+    - the second looks the name up as ``<svc>--<ns>.fedop-discovery-<federation>.svc.<domain>`` (the discovery
+      Service the operator keeps) and names the answer back as asked.
+
+    They sit before the `kubernetes` plugin in the same server block (CoreDNS orders plugins itself:
+    `rewrite` always runs before `kubernetes`, and after `cache`). No other name matches.
     """
-    fed, dom = re.escape(federation), re.escape(cluster_domain)
+    # DNS names hold only [a-z0-9-.]: escaping the dots makes them literal in Go's regexp syntax.
+    fed, dom = _literal(federation), _literal(cluster_domain)
     target_ns = discovery_namespace(federation)
     label = "[a-z0-9-]+"
+    asked = f"^({label})\\.({label})\\.{fed}\\.svc\\.{dom}\\.$"
     return [
         indent + _BEGIN.format(federation=federation),
+        indent + "rewrite continue {",
+        f"{indent}    ttl regex {asked} {ANSWER_TTL}",
+        indent + "}",
         indent + "rewrite stop {",
-        f"{indent}    name regex ^({label})\\.({label})\\.{fed}\\.svc\\.{dom}\\.$ "
-        f"{{1}}--{{2}}.{target_ns}.svc.{cluster_domain}.",
-        f"{indent}    answer name ^({label})--({label})\\.{re.escape(target_ns)}\\.svc\\.{dom}\\.$ "
+        f"{indent}    name regex {asked} {{1}}--{{2}}.{target_ns}.svc.{cluster_domain}.",
+        f"{indent}    answer name ^({label})--({label})\\.{_literal(target_ns)}\\.svc\\.{dom}\\.$ "
         f"{{1}}.{{2}}.{federation}.svc.{cluster_domain}.",
         indent + "}",
         indent + _END.format(federation=federation),

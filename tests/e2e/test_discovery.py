@@ -24,6 +24,7 @@ from localfed.federation import ClusterState
 from localfed.operator import FEDERATION, OperatorProcess, eventually, fedctl_flags
 
 from federation_operator.cli import main as fedctl
+from federation_operator.planning.discovery import ANSWER_TTL
 from tests.e2e.test_dns import Seed, serve_everywhere
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dns]
@@ -41,6 +42,7 @@ class PodAnswer:
     owner: str  # the owner name of the answer's first record: must be the name asked (or a resolver drops it)
     cnames: tuple[str, ...]
     addresses: frozenset[str]
+    ttl: int  # the longest TTL in the answer: how long a cache may keep it
 
 
 def search_names(name: str, pod_namespace: str, ndots: int = 5) -> list[str]:
@@ -62,7 +64,8 @@ def resolve_like_pod(member: ClusterState, name: str) -> PodAnswer | None:
         records = [(rrset.rdtype, r) for rrset in response.answer for r in rrset]
         cnames = tuple(r.target.to_text() for kind, r in records if kind == dns.rdatatype.CNAME)
         addresses = frozenset(r.address for kind, r in records if kind == dns.rdatatype.A)
-        return PodAnswer(candidate, response.answer[0].name.to_text(), cnames, addresses)
+        ttl = max(rrset.ttl for rrset in response.answer)
+        return PodAnswer(candidate, response.answer[0].name.to_text(), cnames, addresses, ttl)
     return None
 
 
@@ -148,6 +151,7 @@ def test_pod_lookup_answers_locally_falls_back_to_the_zone_name_and_comes_back(
     assert local.name == f"{fqdn}."
     assert local.owner == f"{fqdn}."  # the answer is named as asked (rewritten back)
     assert local.cnames == (local_target,)
+    assert local.ttl <= ANSWER_TTL  # a cache keeps the answer no longer than that after health changes
     assert resolve_like_pod(discovery, fqdn) == local
     assert discovery_state(seed, MEMBER) == "Local"
 
@@ -156,6 +160,7 @@ def test_pod_lookup_answers_locally_falls_back_to_the_zone_name_and_comes_back(
     assert ordinary is not None
     assert ordinary.cnames == ()
     assert ordinary.addresses == {local_ip}
+    assert ordinary.ttl == 30  # the kubernetes plugin's own (the harness's Corefile says `ttl 30`): untouched
     kubernetes = resolve_like_pod(discovery, "kubernetes.default")
     assert kubernetes is not None
     assert kubernetes.addresses == {cluster_ip(fed, MEMBER, "default", "kubernetes")}
@@ -179,6 +184,7 @@ def test_pod_lookup_answers_locally_falls_back_to_the_zone_name_and_comes_back(
         timeout=30,
     )
     assert fallback.owner == f"{fqdn}."
+    assert fallback.ttl <= ANSWER_TTL
     assert local_ip not in fallback.addresses
     eventually("status says Fallback", lambda: discovery_state(seed, MEMBER) == "Fallback")
 
