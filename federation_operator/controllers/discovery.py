@@ -98,6 +98,13 @@ class DiscoveryController:
         service = plan.service or discovery_service_name(key[1], key[0])
         answers = {a.cluster: a for a in plan.answers}
         infos = {c.name: c for c in self.registry.clusters()}
+        if plan.problem is not None:
+            # No name for it in any member: each member with discovery on says why.
+            return tuple(
+                DiscoveryStatus(cluster=c.name, state="Off", message=plan.problem)
+                for c in infos.values()
+                if member_cluster_domain(c) is not None
+            ), None
         # Members to write to: those with an answer, and those holding one they should not any more.
         clusters = set(answers) | {c for c, (_, held) in self._held.items() if service in held and c in infos}
         if service is None or not clusters:

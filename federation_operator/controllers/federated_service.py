@@ -230,10 +230,12 @@ class FederatedServiceController:
             return None
         plan = plan_reconcile(observation, federation, members, results)
         if self.discovery is not None and plan.health is not None:
-            plan = await self._discover(observation, plan)
+            plan = await self._discover(body, observation, plan)
         return await self._settle(key, body, plan)
 
-    async def _discover(self, observation: Observation, plan: ReconcilePlan) -> ReconcilePlan:
+    async def _discover(
+        self, body: Mapping[str, Any], observation: Observation, plan: ReconcilePlan
+    ) -> ReconcilePlan:
         """Each member's in-cluster answer, from the shard health just planned (see controllers/discovery)."""
         assert self.discovery is not None
         assert plan.health is not None
@@ -245,6 +247,10 @@ class FederatedServiceController:
             plan.health.shards,
         )
         answers, retry = await self.discovery.sync(observation.key, wanted)
+        if wanted.problem is not None:
+            self.events.report(body, "discovery", "Warning", "DiscoveryUnavailable", wanted.problem)
+        else:
+            self.events.clear(observation.key, "discovery")
         if retry is not None:
             retry = retry if plan.retry_after is None else min(retry, plan.retry_after)
         else:

@@ -248,3 +248,31 @@ def test_restart_collects_orphans_and_rewrites_what_someone_deleted(
     )
     assert resolve_like_pod(discovery, f"{gone.name}.{gone.namespace}.{FEDERATION}") is None
     kept.delete_and_wait()
+
+
+def test_a_name_discovery_cannot_map_is_reported_on_the_object(
+    discovery: ClusterState, operator: OperatorProcess, registered: LocalFederation
+) -> None:
+    namespace = f"d--{uuid.uuid4().hex[:6]}"  # the answer is mapped back at the last '--': ambiguous
+    host = client.CoreV1Api(registered.api_client("federation"))
+    host.create_namespace({"metadata": {"name": namespace}})
+    seed = Seed(registered, "nginx", namespace)
+    seed.create()
+    try:
+        entry = eventually(
+            "status.discovery says why",
+            lambda: next(iter((seed.get().get("status") or {}).get("discovery") or []), None),
+        )
+        assert entry["cluster"] == MEMBER
+        assert entry["state"] == "Off"
+        assert "contains '--'" in entry["message"]
+        eventually(
+            "a DiscoveryUnavailable Warning event",
+            lambda: any(
+                e.reason == "DiscoveryUnavailable" and e.type == "Warning"
+                for e in host.list_namespaced_event(namespace).items
+            ),
+        )
+        assert discovery_services(registered, MEMBER) == []
+    finally:
+        seed.delete_and_wait()
