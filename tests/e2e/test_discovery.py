@@ -21,7 +21,14 @@ import pytest
 from kubernetes import client
 from localfed import LocalFederation
 from localfed.federation import ClusterState
-from localfed.operator import FEDERATION, OperatorProcess, eventually, fedctl_flags
+from localfed.operator import (
+    FEDERATION,
+    OperatorProcess,
+    eventually,
+    fedctl_flags,
+    is_member_ready,
+    register_member,
+)
 
 from federation_operator.cli import main as fedctl
 from federation_operator.planning.discovery import ANSWER_TTL
@@ -276,3 +283,20 @@ def test_a_name_discovery_cannot_map_is_reported_on_the_object(
         assert discovery_services(registered, MEMBER) == []
     finally:
         seed.delete_and_wait()
+
+
+def test_unjoin_removes_the_rule_and_the_namespace(
+    discovery: ClusterState, operator: OperatorProcess, registered: LocalFederation
+) -> None:
+    fed = registered
+    assert f"fedop.io/discovery {FEDERATION}: begin" in corefile(fed, MEMBER)
+    run_fedctl(fed, "unjoin", MEMBER)
+    try:
+        assert f"fedop.io/discovery {FEDERATION}" not in corefile(fed, MEMBER)
+        core = client.CoreV1Api(fed.api_client(MEMBER))
+        names = {n.metadata.name for n in core.list_namespace().items}
+        assert f"fedop-discovery-{FEDERATION}" not in names
+    finally:
+        register_member(fed, fed.clusters[MEMBER])
+        eventually("member Ready again", lambda: is_member_ready(fed, MEMBER), timeout=60)
+    # The fixture's disable then finds nothing to remove, and the Corefile as it was before enable.
