@@ -106,7 +106,9 @@ class DiscoveryController:
                 if member_cluster_domain(c) is not None
             ), None
         # Members to write to: those with an answer, and those holding one they should not any more.
-        clusters = set(answers) | {c for c, (_, held) in self._held.items() if service in held and c in infos}
+        # (Of the members registered now: one may have gone since the plan was made.)
+        holding = {c for c, (_, held) in self._held.items() if service in held}
+        clusters = (set(answers) | holding) & set(infos)
         if service is None or not clusters:
             return (), None
         names = sorted(clusters)
