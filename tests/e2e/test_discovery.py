@@ -92,11 +92,13 @@ def member_labels(fed: LocalFederation, cluster: str) -> dict[str, str]:
     return dict(mc["metadata"].get("labels") or {})
 
 
-def discovery_services(fed: LocalFederation, cluster: str) -> list[str]:
+def discovery_services(fed: LocalFederation, cluster: str, namespace: str) -> list[str]:
+    """The discovery Services in ``cluster`` of FederatedServices in ``namespace`` (the session's other tests
+    leave FederatedServices of their own, which get theirs too)."""
     services = client.CoreV1Api(fed.api_client(cluster)).list_namespaced_service(
         f"fedop-discovery-{FEDERATION}"
     )
-    return sorted(s.metadata.name for s in services.items)
+    return sorted(s.metadata.name for s in services.items if s.metadata.name.endswith(f"--{namespace}"))
 
 
 @pytest.fixture
@@ -205,9 +207,9 @@ def test_pod_lookup_answers_locally_falls_back_to_the_zone_name_and_comes_back(
     eventually("status says Local", lambda: discovery_state(seed, MEMBER) == "Local")
 
     # Deleting the FederatedService removes its discovery Service from the member.
-    assert discovery_services(fed, MEMBER) == [f"{seed.name}--{seed.namespace}"]
+    assert discovery_services(fed, MEMBER, seed.namespace) == [f"{seed.name}--{seed.namespace}"]
     seed.delete_and_wait()
-    assert discovery_services(fed, MEMBER) == []
+    assert discovery_services(fed, MEMBER, seed.namespace) == []
     assert resolve_like_pod(discovery, short) is None
 
 
@@ -221,7 +223,9 @@ def test_restart_collects_orphans_and_rewrites_what_someone_deleted(
         each.create()
         each.start_backends(MEMBER)
     expected = sorted(f"{s.name}--{s.namespace}" for s in (kept, gone))
-    eventually("both discovery Services written", lambda: discovery_services(fed, MEMBER) == expected)
+    eventually(
+        "both discovery Services written", lambda: discovery_services(fed, MEMBER, seed.namespace) == expected
+    )
 
     operator.stop()
     try:
@@ -241,7 +245,7 @@ def test_restart_collects_orphans_and_rewrites_what_someone_deleted(
     # afresh, so the deleted one is written again.
     eventually(
         "orphan collected and the deleted one written again",
-        lambda: discovery_services(fed, MEMBER) == [f"{kept.name}--{kept.namespace}"],
+        lambda: discovery_services(fed, MEMBER, seed.namespace) == [f"{kept.name}--{kept.namespace}"],
         timeout=60,
     )
     local_ip = cluster_ip(fed, MEMBER, kept.namespace, kept.name)
@@ -280,7 +284,7 @@ def test_a_name_discovery_cannot_map_is_reported_on_the_object(
                 for e in host.list_namespaced_event(namespace).items
             ),
         )
-        assert discovery_services(registered, MEMBER) == []
+        assert discovery_services(registered, MEMBER, namespace) == []
     finally:
         seed.delete_and_wait()
 
