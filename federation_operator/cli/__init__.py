@@ -23,7 +23,7 @@ from pathlib import Path
 from federation_operator.cli.backup import BackupRequest, RestoreRequest, backup, restore
 from federation_operator.cli.context import Globals, open_kubeconfig, require_context
 from federation_operator.cli.discovery import DiscoveryRequest, discovery
-from federation_operator.cli.errors import EXIT_ERROR, CliError, UsageError
+from federation_operator.cli.errors import EXIT_ERROR, EXIT_OK, CliError, UsageError
 from federation_operator.cli.join import JoinRequest, join
 from federation_operator.cli.parser import build_parser, program_name
 from federation_operator.cli.registration import ProbeFlags, check_federation_name
@@ -91,7 +91,12 @@ def run(args: argparse.Namespace, prog: str) -> int:
             wait=args.wait,
             timeout=args.timeout,
         )
-        return join(g, request, say, warn)
+        joined = join(g, request, say, warn)
+        if joined != EXIT_OK or not args.discovery:
+            return joined
+        return discovery(
+            g, DiscoveryRequest("enable", args.context, args.name, timeout=args.timeout), say, warn
+        )
     if args.command == "unjoin":
         return unjoin(
             g,

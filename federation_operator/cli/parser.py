@@ -245,6 +245,11 @@ def build_parser(prog: str = "fedctl") -> argparse.ArgumentParser:
         "--wait", action="store_true", help="wait until the operator reports the MemberCluster Ready"
     )
     join.add_argument(
+        "--discovery",
+        action="store_true",
+        help="also turn in-cluster discovery on in the member (as 'discovery enable CONTEXT' does)",
+    )
+    join.add_argument(
         "--timeout",
         metavar="SECONDS",
         type=parse_timeout,

@@ -23,6 +23,7 @@ from localfed import LocalFederation
 from localfed.federation import ClusterState
 from localfed.operator import (
     FEDERATION,
+    JOIN_PROBE_FLAGS,
     OperatorProcess,
     eventually,
     fedctl_flags,
@@ -300,7 +301,20 @@ def test_unjoin_removes_the_rule_and_the_namespace(
         core = client.CoreV1Api(fed.api_client(MEMBER))
         names = {n.metadata.name for n in core.list_namespace().items}
         assert f"fedop-discovery-{FEDERATION}" not in names
-    finally:
+    except BaseException:
         register_member(fed, fed.clusters[MEMBER])
-        eventually("member Ready again", lambda: is_member_ready(fed, MEMBER), timeout=60)
-    # The fixture's disable then finds nothing to remove, and the Corefile as it was before enable.
+        raise
+    # Joined again with --discovery: the rule and the labels are back in one step.
+    spec = fed.clusters[MEMBER].spec
+    try:
+        run_fedctl(
+            fed, "join", MEMBER, "--region", spec.region or "", "--zones", ",".join(spec.zones),
+            *JOIN_PROBE_FLAGS, "--discovery",
+        )  # fmt: skip
+    except BaseException:
+        register_member(fed, fed.clusters[MEMBER])  # the session keeps its member, whatever failed
+        raise
+    eventually("member Ready again", lambda: is_member_ready(fed, MEMBER), timeout=60)
+    assert f"fedop.io/discovery {FEDERATION}: begin" in corefile(fed, MEMBER)
+    assert member_labels(fed, MEMBER)["fedop.io/discovery"] == CLUSTER_DOMAIN
+    # The fixture's disable then restores the Corefile as it was before the first enable.

@@ -839,3 +839,20 @@ def test_status_shows_each_members_in_cluster_discovery() -> None:
 def test_status_without_discovery_shows_no_discovery_table() -> None:
     text = render_status([member_view(MEMBER)], [service_view(FSVC)], scope="")
     assert "IN-CLUSTER DISCOVERY" not in text
+
+
+def test_discovery_flags() -> None:
+    args = build_parser().parse_args(
+        ["discovery", "enable", "gce-us-central1", "--zone", "us-central1-b", "--configmap", "dns/coredns"]
+    )
+    assert (args.command, args.action, args.context) == ("discovery", "enable", "gce-us-central1")
+    assert (args.zone, args.configmap, args.cluster_domain, args.name) == (
+        "us-central1-b",
+        "dns/coredns",
+        None,
+        None,
+    )
+    assert build_parser().parse_args(["join", "ctx", "--discovery"]).discovery is True
+    assert build_parser().parse_args(["join", "ctx"]).discovery is False
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["discovery", "toggle", "ctx"])
