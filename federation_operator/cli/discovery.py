@@ -34,6 +34,7 @@ from federation_operator.planning.discovery import (
     CorefileError,
     discovery_namespace,
     find_cluster_domain,
+    plan_cache_warning,
     plan_corefile_disable,
     plan_corefile_enable,
 )
@@ -68,7 +69,7 @@ def discovery(g: Globals, request: DiscoveryRequest, say: Say, warn: Say) -> int
     member = g.connect(request.context, "member")
     try:
         if request.action == "enable":
-            return _enable(g, request, name, host=host, member=member, say=say)
+            return _enable(g, request, name, host=host, member=member, say=say, warn=warn)
         return _disable(g, request, name, host=host, member=member, say=say, warn=warn)
     finally:
         host.close()
@@ -163,7 +164,7 @@ def _label_member_cluster(host: Cluster, name: str, labels: dict[str, str | None
 
 
 def _enable(
-    g: Globals, request: DiscoveryRequest, name: str, *, host: Cluster, member: Cluster, say: Say
+    g: Globals, request: DiscoveryRequest, name: str, *, host: Cluster, member: Cluster, say: Say, warn: Say
 ) -> int:
     mc = _member_cluster(host, name, g)
     if mc is None:
@@ -179,6 +180,9 @@ def _enable(
             f"ConfigMap {request.configmap} in the {member.label} has no Corefile with the kubernetes plugin"
         )
     say(f"member cluster {request.context} ({member.server}):")
+    lag = plan_cache_warning(corefile, cluster_domain)
+    if lag is not None:
+        warn(f"warning: {request.configmap}: {lag}")
     namespace = discovery_namespace(g.federation)
     created = _ensure_namespace(member, namespace, g.federation, request.timeout)
     say(f"  namespace {namespace}: {'created' if created else 'exists'}")

@@ -49,6 +49,7 @@ __all__ = [
     "discovery_zone",
     "find_cluster_domain",
     "member_cluster_domain",
+    "plan_cache_warning",
     "plan_corefile_disable",
     "plan_corefile_enable",
     "plan_discovery",
@@ -247,17 +248,46 @@ def _literal(name: str) -> str:
     return name.replace(".", "\\.")
 
 
+def plan_cache_warning(corefile: str, cluster_domain: str) -> str | None:
+    """Why a switch of the answer may lag in CoreDNS itself, if it may: a `cache` that keeps answers of the
+    cluster domain. Since CoreDNS 1.14.7 `rewrite` runs before `cache`, so such a cache keeps the discovery
+    Service's answer under its own name for the `kubernetes` plugin's TTL; kubeadm's Corefile does not cache
+    the cluster domain since Kubernetes 1.32 (``disable success <cluster domain>``). None: no such cache."""
+    lines = [line.split("#", 1)[0].strip() for line in corefile.splitlines()]
+    caches = [i for i, line in enumerate(lines) if line == "cache" or line.startswith(("cache ", "cache{"))]
+    if not caches:
+        return None
+    for i in caches:
+        if not lines[i].endswith("{"):
+            break  # a cache without options caches every zone
+        block = []
+        for line in lines[i + 1 :]:
+            if line.startswith("}"):
+                break
+            block.append(line.split())
+        if ["disable", "success", cluster_domain] not in [words[:3] for words in block if len(words) >= 3]:
+            break
+    else:
+        return None
+    return (
+        f"this Corefile's cache keeps answers of {cluster_domain}: with CoreDNS 1.14.7 or later a discovery "
+        "answer may then lag a shard's health by up to the kubernetes plugin's `ttl` (kubeadm's: 30 s). "
+        f"To avoid it, give the cache `disable success {cluster_domain}` (kubeadm's Corefile has it since "
+        "Kubernetes 1.32); fedctl does not change your cache settings"
+    )
+
+
 def render_corefile_rule(federation: str, cluster_domain: str, indent: str = "    ") -> list[str]:
     """Our lines: two `rewrite` rules for the federation's names, ``<svc>.<ns>.<federation>.svc.<domain>``.
 
     - the first caps the answer's TTL at :data:`ANSWER_TTL` seconds (``continue``: the next rule applies too),
-      so that a `cache` that keeps `cluster.local` answers (and any cache in the Pod) keeps this one that
-      long at most: the answer follows the local shard's health within seconds whatever the Corefile's cache;
+      so that a cache after CoreDNS (a Pod's, NodeLocal DNSCache's) keeps it that long at most after a switch
+      (CoreDNS's own cache is :func:`plan_cache_warning`'s concern);
     - the second looks the name up as ``<svc>--<ns>.fedop-discovery-<federation>.svc.<domain>`` (the discovery
       Service the operator keeps) and names the answer back as asked.
 
-    They sit before the `kubernetes` plugin in the same server block (CoreDNS orders plugins itself:
-    `rewrite` always runs before `kubernetes`, and after `cache`). No other name matches.
+    They sit before the `kubernetes` plugin in the same server block (CoreDNS orders plugins itself: `rewrite`
+    always runs before `kubernetes`). No other name matches.
     """
     # DNS names hold only [a-z0-9-.]: escaping the dots makes them literal in Go's regexp syntax.
     fed, dom = _literal(federation), _literal(cluster_domain)

@@ -19,6 +19,7 @@ from federation_operator.planning.discovery import (
     discovery_owner_of,
     discovery_service_name,
     find_cluster_domain,
+    plan_cache_warning,
     plan_corefile_disable,
     plan_corefile_enable,
     plan_discovery,
@@ -177,3 +178,24 @@ def test_owner_is_read_back_from_the_service_name(name: str, namespace: str) -> 
     service = discovery_service_name(name, namespace)
     assert service is not None
     assert discovery_owner_of(service) == (namespace, name)
+
+
+@pytest.mark.parametrize(
+    ("cache", "warned"),
+    [
+        ("    cache 30\n", True),  # kubeadm before Kubernetes 1.32: every zone cached
+        (
+            "    cache 30 {\n       disable success cluster.local\n       disable denial cluster.local\n"
+            "    }\n",
+            False,
+        ),
+        ("    cache 30 {\n       disable denial cluster.local\n    }\n", True),
+        ("", False),
+    ],
+)
+def test_a_cache_that_keeps_the_cluster_domain_is_warned_about(cache: str, warned: bool) -> None:
+    corefile = KUBEADM.replace("    cache 30\n", cache)
+    warning = plan_cache_warning(corefile, "cluster.local")
+    assert (warning is not None) == warned
+    if warning is not None:
+        assert "disable success cluster.local" in warning
