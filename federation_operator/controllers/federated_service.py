@@ -239,6 +239,11 @@ class FederatedServiceController:
         """Each member's in-cluster answer, from the shard health just planned (see controllers/discovery)."""
         assert self.discovery is not None
         assert plan.health is not None
+        if plan.health.hold or plan.health.frozen:
+            # As for DNS: a member not listed yet (a restart) would look unhealthy, and a partition is ours;
+            # every member keeps its answer, and the status says what it was.
+            previous = observation.previous.discovery if observation.previous is not None else None
+            return replace(plan, status=plan.status.model_copy(update={"discovery": previous}))
         wanted = plan_discovery(
             observation.key,
             self.federation.name,
