@@ -24,6 +24,7 @@ from typing import Any
 import kopf
 from kubernetes import client
 
+from federation_operator.controllers.discovery import DiscoveryController
 from federation_operator.controllers.dns_credentials import follow_dns_credentials, secret_fingerprint
 from federation_operator.controllers.federated_service import (
     FederatedServiceController,
@@ -210,6 +211,15 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         api_of=registry.api,
         on_answer=lambda _cluster: enqueue_all(),
     )
+    # In-cluster discovery (#11): members whose MemberCluster carries fedop.io/discovery.
+    discovery = DiscoveryController(
+        federation=config.federation_name,
+        registry=registry,
+        calls=calls,
+        gate=runtime.gate,
+        store_has=lambda key: runtime.store.get(key) is not None,
+        enqueue=queue.add,
+    )
     runtime.controller = FederatedServiceController(
         federation=Federation(
             name=config.federation_name,
@@ -236,6 +246,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         # A hung member holds at most this many I/O threads and reconcile workers, each for at most the
         # request timeout (README: the hung-member bound).
         calls=calls,
+        discovery=discovery,
     )
     collector = OrphanCollector(
         registry=runtime.registry,
@@ -245,6 +256,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         interval=config.orphan_collection_seconds,
         calls=calls,
         collect_dns=publisher.collect_orphans if publisher is not None else None,
+        collect_discovery=discovery.collect_orphans,
     )
     runtime.collector_task = asyncio.create_task(collector.run(), name="orphan-collector")
     # The members that exist before any of them connects: until they have, DNS must not treat them as gone.

@@ -65,6 +65,31 @@ for name in nginx.acme.com eu.nginx.acme.com; do
   if [[ -n "$target" ]]; then dig +noall +answer @127.0.0.1 -p "$dns_port" "$target"; fi
 done
 
+# In-cluster discovery (#11): a Pod in gce-us-central1 asks its cluster DNS (the member's CoreDNS) for
+# nginx.mynamespace.myfederation; its search path makes that the .svc.cluster.local name asked below.
+member=gce-us-central1
+member_dns=$(.venv/bin/python -c "import json; print(next(c['dns']['dns'] for c in json.load(open('.localfed/state.json'))['clusters'] if c['name'] == '$member'))")
+pod_name=nginx.mynamespace.myfederation.svc.cluster.local
+echo; echo "+ kubectl fed discovery enable $member --host-context federation"
+PATH="$root/.venv/bin:$PATH" kubectl fed discovery enable "$member" --host-context federation
+ask_member() { dig +noall +answer @127.0.0.1 -p "$member_dns" "$pod_name"; }
+wait_member() { # until the member's answer mentions $1 (CoreDNS reloads its Corefile within seconds)
+  for _ in $(seq 1 100); do ask_member | grep -q "$1" && return 0; sleep 0.1; done
+}
+echo; echo "+ from a Pod in $member (its CoreDNS, 127.0.0.1:$member_dns), its shard healthy: its own ClusterIP"
+wait_member "nginx.mynamespace.svc.cluster.local"
+echo "\$ dig +noall +answer @127.0.0.1 -p $member_dns $pod_name"
+ask_member
+echo; echo "+ hack/local-federation backends $member run=nginx -n mynamespace --ready false"
+hack/local-federation backends "$member" run=nginx -n mynamespace --ready false
+wait_member "example.com"
+echo "+ the same lookup now: a CNAME to the zone name, which the public tiers chain to a healthy region"
+echo "\$ dig +noall +answer @127.0.0.1 -p $member_dns $pod_name"
+ask_member
+hack/local-federation backends "$member" run=nginx -n mynamespace --ready true >/dev/null
+wait_member "nginx.mynamespace.svc.cluster.local"
+echo "+ backends Ready again: local again (kubectl fed discovery disable $member restores its Corefile)"
+
 echo
 echo "The operator keeps running (log: .localfed/operator.log). Try: hack/local-federation backends gce-asia-east1 run=nginx -n mynamespace --ready false"
 echo "Stop everything with: hack/local-federation down"

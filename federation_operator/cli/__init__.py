@@ -22,7 +22,8 @@ from pathlib import Path
 
 from federation_operator.cli.backup import BackupRequest, RestoreRequest, backup, restore
 from federation_operator.cli.context import Globals, open_kubeconfig, require_context
-from federation_operator.cli.errors import EXIT_ERROR, CliError, UsageError
+from federation_operator.cli.discovery import DiscoveryRequest, discovery
+from federation_operator.cli.errors import EXIT_ERROR, EXIT_OK, CliError, UsageError
 from federation_operator.cli.join import JoinRequest, join
 from federation_operator.cli.parser import build_parser, program_name
 from federation_operator.cli.registration import ProbeFlags, check_federation_name
@@ -90,11 +91,29 @@ def run(args: argparse.Namespace, prog: str) -> int:
             wait=args.wait,
             timeout=args.timeout,
         )
-        return join(g, request, say, warn)
+        joined = join(g, request, say, warn)
+        if joined != EXIT_OK or not args.discovery:
+            return joined
+        return discovery(
+            g, DiscoveryRequest("enable", args.context, args.name, timeout=args.timeout), say, warn
+        )
     if args.command == "unjoin":
         return unjoin(
             g,
             UnjoinRequest(args.context, args.name, keep_services=args.keep_services, timeout=args.timeout),
+            say,
+            warn,
+        )
+    if args.command == "discovery":
+        return discovery(
+            g,
+            DiscoveryRequest(
+                args.action,
+                args.context,
+                args.name,
+                configmap=args.configmap,
+                cluster_domain=args.cluster_domain,
+            ),
             say,
             warn,
         )

@@ -245,6 +245,11 @@ def build_parser(prog: str = "fedctl") -> argparse.ArgumentParser:
         "--wait", action="store_true", help="wait until the operator reports the MemberCluster Ready"
     )
     join.add_argument(
+        "--discovery",
+        action="store_true",
+        help="also turn in-cluster discovery on in the member (as 'discovery enable CONTEXT' does)",
+    )
+    join.add_argument(
         "--timeout",
         metavar="SECONDS",
         type=parse_timeout,
@@ -283,6 +288,8 @@ def build_parser(prog: str = "fedctl") -> argparse.ArgumentParser:
         help="how long to wait for each deletion to finish (default: %(default)g)",
     )
     _global_flags(unjoin, top=False)
+
+    _discovery_command(commands)
 
     status = commands.add_parser(
         "status",
@@ -353,3 +360,36 @@ def build_parser(prog: str = "fedctl") -> argparse.ArgumentParser:
     restore.add_argument("--dry-run", action="store_true", help="only list what would be created")
     _global_flags(restore, top=False)
     return parser
+
+
+def _discovery_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``discovery enable|disable CONTEXT``."""
+    discovery = commands.add_parser(
+        "discovery",
+        help="turn in-cluster discovery on or off in a member (its CoreDNS answers federated names)",
+        description="enable: create the namespace fedop-discovery-FEDERATION in the member, add one rewrite "
+        "rule to its CoreDNS Corefile (ConfigMap kube-system/coredns) and label its MemberCluster "
+        "fedop.io/discovery=CLUSTER_DOMAIN, so that Pods there resolve SERVICE.NAMESPACE.FEDERATION to the "
+        "member's own Service while its shard is healthy, else to the public zone name. disable: remove "
+        "exactly that (the Corefile is restored byte for byte). Both are idempotent.",
+    )
+    discovery.add_argument("action", choices=["enable", "disable"], help="turn discovery on or off")
+    discovery.add_argument("context", metavar="CONTEXT", help="the member cluster's kubeconfig context")
+    discovery.add_argument("--name", help="the MemberCluster's name (default: CONTEXT)")
+    discovery.add_argument(
+        "--configmap",
+        metavar="NAMESPACE/NAME",
+        default="kube-system/coredns",
+        help="the ConfigMap holding the member's Corefile (default: %(default)s)",
+    )
+    discovery.add_argument(
+        "--cluster-domain",
+        metavar="DOMAIN",
+        help="the member's cluster domain (default: the first zone of the Corefile's kubernetes plugin)",
+    )
+    discovery.add_argument(
+        "--zone",
+        help="the zone whose public name the member's Pods fall back to (default: the zone of the node "
+        "running its first CoreDNS Pod, else the MemberCluster's first zone)",
+    )
+    _global_flags(discovery, top=False)

@@ -168,7 +168,13 @@ def render_service(
     lines = [f"{view.namespace}/{view.name}"]
     if view.problem:
         return [*lines, f"  {view.problem}"]
-    return lines + _conditions(view.status) + _shards(view.status) + _dns(view.status, answers, server)
+    return (
+        lines
+        + _conditions(view.status)
+        + _shards(view.status)
+        + _dns(view.status, answers, server)
+        + _discovery(view.status)
+    )
 
 
 def _conditions(status: FederatedServiceStatus) -> list[str]:
@@ -241,6 +247,14 @@ def _dns(
         detail = f": {mirror.message}" if mirror.message and mirror.state != "Published" else ""
         lines.append(f"  DNS {mirror.zone} ({mirror.mirror}, {mirror.provider}): {mirror.state}{detail}")
     return lines
+
+
+def _discovery(status: FederatedServiceStatus) -> list[str]:
+    """Per member with in-cluster discovery on: whether its cluster DNS answers locally or by fallback."""
+    if not status.discovery:
+        return []
+    rows = [[d.cluster, d.state.lower(), d.target or NONE, d.message or ""] for d in status.discovery]
+    return render_table(["IN-CLUSTER DISCOVERY", "ANSWERS", "POINTS TO", "PROBLEM"], rows, indent="  ")
 
 
 def published_names(view: ServiceView) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from federation_operator.cli.context import Globals, Say, require_context
+from federation_operator.cli.discovery import DEFAULT_COREFILE_CONFIGMAP, remove_member_discovery
 from federation_operator.cli.errors import EXIT_OK, EXIT_PARTIAL, CliError, UsageError
 from federation_operator.cli.rbac import MANAGED_BY_FEDCTL, MemberAccess, is_fedctls, render_fedctl_selector
 from federation_operator.cli.registration import (
@@ -20,6 +21,7 @@ from federation_operator.cli.registration import (
     check_member_cluster_name,
     credentials_secret_name,
 )
+from federation_operator.domain.errors import PermanentError, TransientError
 from federation_operator.domain.members import LABEL_FEDERATION, LABEL_MANAGED_BY
 from federation_operator.kube.errors import ApiConnectionError
 from federation_operator.kube.member_services import observe_service
@@ -153,6 +155,19 @@ def _unjoin_host(
     return found, endpoint, service_account
 
 
+def _remove_discovery(g: Globals, member: Cluster, say: Say) -> bool:
+    """In-cluster discovery's rule out of the member's Corefile, and its namespace. A member whose ConfigMap
+    fedctl may not read or write still unjoins, and what is left is said (an unreachable member is the
+    caller's to report)."""
+    try:
+        return remove_member_discovery(g.federation, member, DEFAULT_COREFILE_CONFIGMAP, say)
+    except ApiConnectionError:
+        raise
+    except (CliError, PermanentError, TransientError) as exc:
+        say(f"  in-cluster discovery: not removed ({exc}); run '{g.prog} discovery disable' once you can")
+        return False
+
+
 def _unjoin_member(g: Globals, member: Cluster, keep_services: bool, timeout: float, say: Say) -> bool:
     """Delete what ``join`` created in the member (and the federation's Services); whether anything was."""
     federation = g.federation
@@ -201,6 +216,7 @@ def _unjoin_member(g: Globals, member: Cluster, keep_services: bool, timeout: fl
             removed = True
             say(f"  {kind} {shown}: deleted")
 
+    removed |= _remove_discovery(g, member, say)
     for namespace in member.items(api_path("v1", "namespaces"), "list namespaces", label_selector=selector):
         ns = str(namespace["metadata"]["name"])
         others = member.items(

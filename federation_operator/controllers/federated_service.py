@@ -25,6 +25,7 @@ from typing import Any
 from kubernetes import client
 from pydantic import ValidationError
 
+from federation_operator.controllers.discovery import DiscoveryController
 from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.controllers.member_calls import MemberCalls
 from federation_operator.controllers.shutdown import ShutdownGate
@@ -47,6 +48,7 @@ from federation_operator.kube.member_services import (
 )
 from federation_operator.observability.events import EventReporter, EventSink
 from federation_operator.observability.metrics import Metrics, ShardHealth
+from federation_operator.planning.discovery import plan_discovery
 from federation_operator.planning.reconcile import (
     CREATED,
     UPDATED,
@@ -165,6 +167,7 @@ class FederatedServiceController:
         expected_members: Callable[[], Collection[str]] = frozenset,
         gate: ShutdownGate | None = None,
         calls: MemberCalls | None = None,
+        discovery: DiscoveryController | None = None,
     ) -> None:
         self.federation = federation
         self.registry = registry
@@ -182,6 +185,8 @@ class FederatedServiceController:
         # Every member call goes through here: bounded in time, refused at once while its member is silent.
         self.calls = calls or MemberCalls(timeout=10.0, limit=8, api_of=registry.api)
         self.events = EventReporter(emit, log)
+        # Members' in-cluster discovery answers (#11); None: not kept by this operator.
+        self.discovery = discovery
         self._written: dict[Key, dict[str, Any]] = {}
         self._namespaces: set[tuple[str, str]] = set()  # (cluster, namespace) seen to exist
         self._status_deferred: dict[Key, float] = {}  # when a status write was first put off (monotonic)
@@ -226,7 +231,39 @@ class FederatedServiceController:
             # one check covers the DNS submission too.
             return None
         plan = plan_reconcile(observation, federation, members, results)
+        if self.discovery is not None and plan.health is not None:
+            plan = await self._discover(body, observation, plan)
         return await self._settle(key, body, plan)
+
+    async def _discover(
+        self, body: Mapping[str, Any], observation: Observation, plan: ReconcilePlan
+    ) -> ReconcilePlan:
+        """Each member's in-cluster answer, from the shard health just planned (see controllers/discovery)."""
+        assert self.discovery is not None
+        assert plan.health is not None
+        if plan.health.hold or plan.health.frozen:
+            # As for DNS: a member not listed yet (a restart) would look unhealthy, and a partition is ours;
+            # every member keeps its answer, and the status says what it was.
+            previous = observation.previous.discovery if observation.previous is not None else None
+            return replace(plan, status=plan.status.model_copy(update={"discovery": previous}))
+        wanted = plan_discovery(
+            observation.key,
+            self.federation.name,
+            self.federation.domain,
+            observation.clusters,
+            plan.health.shards,
+        )
+        answers, retry = await self.discovery.sync(observation.key, wanted)
+        if wanted.problem is not None:
+            self.events.report(body, "discovery", "Warning", "DiscoveryUnavailable", wanted.problem)
+        else:
+            self.events.clear(observation.key, "discovery")
+        if retry is not None:
+            retry = retry if plan.retry_after is None else min(retry, plan.retry_after)
+        else:
+            retry = plan.retry_after
+        status = plan.status.model_copy(update={"discovery": answers or None})
+        return replace(plan, status=status, retry_after=retry)
 
     def _current_federation(self) -> Federation:
         """The federation with the DNS provider's limits as they are now: Cloud DNS learns its project's
@@ -526,6 +563,8 @@ class FederatedServiceController:
             self._count_write(info.name, "delete")
         # Members disconnected by a shutdown that began meanwhile were passed over above, not cleaned.
         self.gate.check(f"finishing the cleanup of {namespace}/{name}")
+        if self.discovery is not None:
+            await self.discovery.remove((namespace, name))
         if self.publisher is not None:
             try:
                 async with asyncio.timeout(20):

@@ -5,7 +5,8 @@ Two kinds of leftovers (planning rules in :mod:`federation_operator.planning.orp
 - **member Services** whose owner labels name a FederatedService that no longer exists (deleted while that
   member was unreachable, so its cleanup skipped it; or its finalizer removed by hand while the operator was
   stopped), or exists only as a newer object under another UID;
-- **DNS record sets** whose ownership record names such a FederatedService (the publisher removes them).
+- **DNS record sets** whose ownership record names such a FederatedService (the publisher removes them);
+- **discovery Services** (in-cluster discovery) answering for such a FederatedService.
 
 The host API is the authority on what exists: each collection lists the FederatedServices once (one LIST),
 adds what the operator's own store holds (objects created since), and only then deletes, each Service with
@@ -20,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 
 from kubernetes import client
 
@@ -56,6 +57,7 @@ class OrphanCollector:
         interval: float,
         calls: MemberCalls,
         collect_dns: Callable[[Collection[Key]], list[str]] | None = None,
+        collect_discovery: Callable[[Collection[Key]], Awaitable[int]] | None = None,
     ) -> None:
         self.registry = registry
         # Member calls go the one bounded way (a hung member holds up no one, and is not called while silent).
@@ -66,6 +68,8 @@ class OrphanCollector:
         self.interval = interval
         # The publisher's collection: deletes the records of every owner not in the given collection.
         self.collect_dns = collect_dns
+        # The discovery Services' collection (controllers/discovery.py): the same rule, in members' CoreDNS.
+        self.collect_discovery = collect_discovery
         self.collected = 0  # member Services removed (for tests and benchmarks)
 
     async def run(self) -> None:
@@ -94,7 +98,10 @@ class OrphanCollector:
         members = [c.name for c in self.registry.clusters() if c.ready and c.synced]
         services = [s for member in members for s in self.registry.services(member)]
         orphans = plan_orphans(services, existing)
-        return [s for s in orphans if await self._remove(s)]
+        removed = [s for s in orphans if await self._remove(s)]
+        if self.collect_discovery is not None and not self.gate.is_closed():
+            await self.collect_discovery(existing)
+        return removed
 
     async def _remove(self, service: ObservedService) -> bool:
         assert service.owner is not None

@@ -24,6 +24,7 @@ __all__ = [
     "CONDITION_TYPE_PATTERN",
     "ClusterCounts",
     "Condition",
+    "DiscoveryStatus",
     "DnsMirrorStatus",
     "DnsStatus",
     "FederatedServiceStatus",
@@ -105,6 +106,15 @@ class ShardStatus(KubeModel):
     answering: bool | None = None
 
 
+class DiscoveryStatus(KubeModel):
+    """What one member's cluster DNS answers for the FederatedService's in-cluster name (#11)."""
+
+    cluster: str
+    state: Literal["Local", "Fallback", "Off"]
+    target: str | None = None
+    message: str | None = None
+
+
 class ClusterCounts(KubeModel):
     """How many selected clusters hold a healthy shard."""
 
@@ -156,3 +166,4 @@ class FederatedServiceStatus(KubeModel):
     shards: Annotated[tuple[ShardStatus, ...], ListMap("cluster")] = ()
     load_balancer: LoadBalancerStatus | None = None
     dns: DnsStatus | None = None
+    discovery: Annotated[tuple[DiscoveryStatus, ...], ListMap("cluster")] | None = None

@@ -65,7 +65,9 @@ class CoreDNSPorts:
         return cls(int(raw["dns"]), int(raw["health"]), int(raw["ready"]), int(raw["metrics"]))
 
 
-def render_corefile(ports: CoreDNSPorts, kubeconfig: Path, context: str) -> str:
+def render_corefile(
+    ports: CoreDNSPorts, kubeconfig: Path, context: str, public: tuple[str, str] | None = None
+) -> str:
     """kubeadm's default Corefile, changed only where a process on loopback must differ from a Pod.
 
     - Listeners: `.:53` on the Pod's IP becomes the member's own loopback port (`bind 127.0.0.1`), and
@@ -74,8 +76,24 @@ def render_corefile(ports: CoreDNSPorts, kubeconfig: Path, context: str) -> str:
     - `cache` does not cache `cluster.local`, so a Service's answer follows the Service at once.
     - `reload 2s` rather than its 30 s default, so a Corefile change is live within seconds in tests.
     - No `lameduck` on `health`: stopping a member's DNS should not take 5 s.
+    - ``public`` (the federation's DNS zone and the BIND serving it, ``host:port``): a server block sending
+      that zone to BIND. In a real cluster `forward . /etc/resolv.conf` reaches resolvers that find the
+      public zone through its delegation; here nothing delegates to the local BIND, so this block stands in
+      for the Internet (in-cluster discovery's fallback names resolve through it).
     """
-    return f"""\
+    stub = ""
+    if public is not None:
+        zone, server = public
+        stub = f"""\
+{zone}:{ports.dns} {{
+    bind 127.0.0.1
+    errors
+    forward . {server}
+}}
+"""
+    return (
+        stub
+        + f"""\
 .:{ports.dns} {{
     bind 127.0.0.1
     errors
@@ -100,6 +118,7 @@ def render_corefile(ports: CoreDNSPorts, kubeconfig: Path, context: str) -> str:
     loadbalance
 }}
 """
+    )
 
 
 def _cluster_role() -> dict[str, Any]:

@@ -829,3 +829,48 @@ def test_json_output() -> None:
         "cnames": [],
         "addresses": ["127.1.0.1"],
     }
+
+
+def test_status_shows_each_members_in_cluster_discovery() -> None:
+    discovery = [
+        {"cluster": "gce-asia-east1", "state": "Local", "target": "nginx.mynamespace.svc.cluster.local"},
+        {
+            "cluster": "gce-us-central1",
+            "state": "Fallback",
+            "target": "nginx.mynamespace.myfederation.svc.us-central1-a.example.com",
+        },
+    ]
+    fsvc = {**FSVC, "status": {**FSVC["status"], "discovery": discovery}}  # type: ignore[dict-item]
+    lines = render_status([member_view(MEMBER)], [service_view(fsvc)], scope="").splitlines()
+    header = next(line for line in lines if line.strip().startswith("IN-CLUSTER DISCOVERY"))
+    asia = next(line for line in lines if line.startswith("  gce-asia-east1  ") and "local" in line)
+    us = next(line for line in lines if line.startswith("  gce-us-central1  ") and "fallback" in line)
+    assert asia.split() == ["gce-asia-east1", "local", "nginx.mynamespace.svc.cluster.local"]
+    assert us.split() == [
+        "gce-us-central1",
+        "fallback",
+        "nginx.mynamespace.myfederation.svc.us-central1-a.example.com",
+    ]
+    columns_of(header, us, ["ANSWERS", "POINTS TO"])
+
+
+def test_status_without_discovery_shows_no_discovery_table() -> None:
+    text = render_status([member_view(MEMBER)], [service_view(FSVC)], scope="")
+    assert "IN-CLUSTER DISCOVERY" not in text
+
+
+def test_discovery_flags() -> None:
+    args = build_parser().parse_args(
+        ["discovery", "enable", "gce-us-central1", "--zone", "us-central1-b", "--configmap", "dns/coredns"]
+    )
+    assert (args.command, args.action, args.context) == ("discovery", "enable", "gce-us-central1")
+    assert (args.zone, args.configmap, args.cluster_domain, args.name) == (
+        "us-central1-b",
+        "dns/coredns",
+        None,
+        None,
+    )
+    assert build_parser().parse_args(["join", "ctx", "--discovery"]).discovery is True
+    assert build_parser().parse_args(["join", "ctx"]).discovery is False
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["discovery", "toggle", "ctx"])

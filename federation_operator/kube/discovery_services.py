@@ -1,0 +1,55 @@
+"""A member's discovery Services (the ExternalName Services its CoreDNS answers federated names from).
+
+Written with the same calls as the member Services (`member_services.apply_service`, `delete_service`: the
+member role already allows them in every namespace); read here, once per member connection, so that a
+restarted operator knows what each member holds and rewrites nothing that is already right.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes.client import ApiClient
+
+from federation_operator.domain.errors import TransientError
+from federation_operator.kube.member_services import CALL_TIMEOUT
+from federation_operator.kube.transport import Deadline, api_path, response_error, send_request
+
+__all__ = ["fetch_discovery_services"]
+
+
+def fetch_discovery_services(
+    api: ApiClient, namespace: str, label_selector: str, *, timeout: float = CALL_TIMEOUT
+) -> dict[str, str]:
+    """Every Service in ``namespace`` matching ``label_selector``: name -> externalName ("" if none).
+
+    A namespace that does not exist holds none (the API lists an empty collection for it).
+    """
+    what = f"list Services in {namespace}"
+    deadline = Deadline(timeout, what)
+    held: dict[str, str] = {}
+    token = ""
+    while True:
+        query: list[tuple[str, str | int | bool]] = [("labelSelector", label_selector), ("limit", 500)]
+        if token:
+            query.append(("continue", token))
+        response = send_request(
+            api,
+            "GET",
+            api_path("v1", "services", namespace=namespace),
+            what=what,
+            query=query,
+            timeout=deadline.remaining(),
+        )
+        if response.status != 200:
+            raise response_error(response, what)
+        try:
+            page: Any = response.json()
+        except ValueError:
+            raise TransientError(f"{what}: the member answered with malformed JSON") from None
+        for item in page.get("items") or []:
+            meta, spec = item.get("metadata") or {}, item.get("spec") or {}
+            held[str(meta.get("name"))] = str(spec.get("externalName") or "")
+        token = str((page.get("metadata") or {}).get("continue") or "")
+        if not token:
+            return held
