@@ -27,6 +27,7 @@ from federation_operator.domain.records import (
     RecordSet,
     ServiceNames,
     ShardAddresses,
+    normalize_name,
 )
 from federation_operator.domain.specs import Alias, DnsPolicy
 from federation_operator.domain.status import DnsMirrorStatus, DnsStatus
@@ -38,6 +39,7 @@ from federation_operator.planning.policy import (
 )
 from federation_operator.planning.records import TierPlan, plan_tiers, render_published
 from federation_operator.planning.status import DnsVerdict
+from federation_operator.planning.zones import plan_zone_of
 
 __all__ = [
     "plan_service_records",
@@ -174,7 +176,11 @@ def render_dns_status(
     if not result.desired:
         return status, DnsVerdict("True", "NoHealthyShards", "no healthy shard: nothing is published")
     count = len([r for r in result.desired if r.type != "TXT"])
-    message = f"{count} record sets published in {names.domain}"
+    # With several zones: the zones that hold some of them (each mirror of a zone holds the same).
+    managed = [normalize_name(m.zone) for m in result.mirrors]
+    holding = dict.fromkeys(plan_zone_of(r.name, managed) for r in result.desired if r.type != "TXT")
+    zones = [zone for zone in holding if zone is not None] or [names.domain]
+    message = f"{count} record sets published in {', '.join(zones)}"
     if notes:
         message += f"; {'; '.join(notes)}"
     return status, DnsVerdict("True", "Published", message)

@@ -8,6 +8,7 @@ from federation_operator.domain.health import HealthSnapshot, ShardHealth
 from federation_operator.domain.members import Ingress
 from federation_operator.domain.records import (
     Conflict,
+    MirrorState,
     ProviderLimits,
     PublishResult,
     RecordSet,
@@ -190,3 +191,28 @@ def test_a_tier_over_the_providers_limit_is_published_in_part_and_the_status_say
     )
     assert (verdict.status, verdict.reason) == ("True", "Published")
     assert "publishes 100 of 140 healthy A addresses (lowest addresses first" in verdict.message
+
+
+@pytest.mark.parametrize(
+    ("aliases", "said"),
+    [
+        pytest.param(("nginx.acme.com.",), "2 record sets published in example.com., acme.com.", id="both"),
+        pytest.param((), "1 record sets published in example.com.", id="federation zone only"),
+    ],
+)
+def test_published_names_the_zones_that_hold_the_records(aliases: tuple[str, ...], said: str) -> None:
+    records = (RECORD, *(RecordSet(a, "CNAME", 180, (NAMES.global_name,)) for a in aliases))
+    # Each zone on each provider answers (several: mirrors listed), the acme.com one with an empty share.
+    mirrors = tuple(
+        MirrorState(zone=zone, mirror="rfc2136", provider="rfc2136", state="Published", message="")
+        for zone in ("example.com", "acme.com")
+    )
+    _, found = render_dns_status(
+        names=NAMES,
+        regions=["us-central1"],
+        submitted=records,
+        result=PublishResult(records, mirrors=mirrors),
+        health=HealthSnapshot(()),
+        previous=None,
+    )
+    assert (found.reason, found.message) == ("Published", said)
