@@ -125,25 +125,9 @@ class ZoneState:
             or not addresses
         ):
             return False
-        key: RecordKey = (name, WEIGHTED)
-        held = self.records.get(key)
-        try:
-            record = RecordSet(
-                name=name,
-                type=WEIGHTED,
-                ttl=rrset.get("TTL", 0),
-                values=(
-                    *(held.values if held else ()),
-                    *(weighted_value(identifier, weight, a) for a in addresses),
-                ),
-            )
-        except ValueError:  # not what we write (a second weight for one set, no addresses): foreign
-            return False
-        if held is not None and held.ttl != record.ttl:
-            return False
-        self.records[key] = record
-        self.types_at.setdefault(name, set()).add(WEIGHTED)
-        return True
+        return self._fold(
+            name, WEIGHTED, rrset.get("TTL", 0), [weighted_value(identifier, weight, a) for a in addresses]
+        )
 
     def _add_latency(self, name: str, rrset: ResourceRecordSetOutputTypeDef) -> bool:
         """Fold one of our latency A record sets of a ``latency`` policy (set identifier
@@ -154,25 +138,9 @@ class ZoneState:
         ours = rrset["Type"] == "A" and identifier.startswith("fedop-latency-")
         if not ours or region is None or not addresses:
             return False
-        key: RecordKey = (name, LATENCY)
-        held = self.records.get(key)
-        try:
-            record = RecordSet(
-                name=name,
-                type=LATENCY,
-                ttl=rrset.get("TTL", 0),
-                values=(
-                    *(held.values if held else ()),
-                    *(latency_value(identifier, region, a) for a in addresses),
-                ),
-            )
-        except ValueError:  # not what we write: foreign
-            return False
-        if held is not None and held.ttl != record.ttl:
-            return False
-        self.records[key] = record
-        self.types_at.setdefault(name, set()).add(LATENCY)
-        return True
+        return self._fold(
+            name, LATENCY, rrset.get("TTL", 0), [latency_value(identifier, region, a) for a in addresses]
+        )
 
     def _add_geo(self, name: str, rrset: ResourceRecordSetOutputTypeDef) -> bool:
         """Fold one of our geolocation A record sets of a ``geolocation`` policy (set identifier
@@ -184,24 +152,26 @@ class ZoneState:
         place = read_geolocation(cast(Mapping[str, str], geolocation)) if geolocation else None
         if not ours or place is None or not addresses:
             return False
-        key: RecordKey = (name, GEO)
+        return self._fold(
+            name, GEO, rrset.get("TTL", 0), [geo_value(identifier, place, a) for a in addresses]
+        )
+
+    def _fold(self, name: str, kind: RecordType, ttl: int, values: list[str]) -> bool:
+        """Add the ``values`` of one provider record set to the name's ``kind`` group (WEIGHTED, LATENCY,
+        GEO: one logical record set of several provider ones); False when the group would not be one we
+        write (values of another shape, two weights or places for one set, two TTLs): foreign."""
+        key: RecordKey = (name, kind)
         held = self.records.get(key)
         try:
             record = RecordSet(
-                name=name,
-                type=GEO,
-                ttl=rrset.get("TTL", 0),
-                values=(
-                    *(held.values if held else ()),
-                    *(geo_value(identifier, place, a) for a in addresses),
-                ),
+                name=name, type=kind, ttl=ttl, values=(*(held.values if held else ()), *values)
             )
-        except ValueError:  # not what we write: foreign
+        except ValueError:
             return False
         if held is not None and held.ttl != record.ttl:
             return False
         self.records[key] = record
-        self.types_at.setdefault(name, set()).add(GEO)
+        self.types_at.setdefault(name, set()).add(kind)
         return True
 
     def _add_alias(self, name: str, rrset: ResourceRecordSetOutputTypeDef) -> bool:
