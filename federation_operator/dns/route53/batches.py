@@ -49,9 +49,9 @@ request, an ``UPSERT`` counting twice (:func:`plan_batches`). TXT values go in R
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from federation_operator.dns.packing import pack_greedily
 from federation_operator.dns.txt import render_txt
@@ -186,11 +186,25 @@ def _changes(
     """``record`` as Route 53 changes; for an alias record set, one per weighted record, less those that
     ``beside`` (the other side of an update) holds the same."""
     if record.type == WEIGHTED:
-        return _weighted_changes(action, record, beside=beside)
+        return _group_changes(
+            action, record, beside=beside, split=split_weighted_values, routing=lambda w: {"Weight": w}
+        )
     if record.type == LATENCY:
-        return _latency_changes(action, record, beside=beside)
+        return _group_changes(
+            action,
+            record,
+            beside=beside,
+            split=split_latency_values,
+            routing=lambda region: {"Region": cast("RegionType", region)},
+        )
     if record.type == GEO:
-        return _geo_changes(action, record, beside=beside)
+        return _group_changes(
+            action,
+            record,
+            beside=beside,
+            split=split_geo_values,
+            routing=lambda place: {"GeoLocation": render_geolocation(place)},
+        )
     if record.type != ALIAS:
         return [_change(action, record)]
     addresses, hostnames = split_alias_values(record.values)
@@ -222,68 +236,33 @@ def _changes(
     return changes
 
 
-def _weighted_changes(
-    action: ChangeActionType, record: RecordSet, *, beside: RecordSet | None
+def _group_changes(
+    action: ChangeActionType,
+    record: RecordSet,
+    *,
+    beside: RecordSet | None,
+    split: Callable[[Iterable[str]], Mapping[str, tuple[Any, tuple[str, ...]]]],
+    routing: Callable[[Any], Mapping[str, Any]],
 ) -> list[ChangeTypeDef]:
-    """A :data:`WEIGHTED` record set as one weighted A record set per set identifier, less those that
-    ``beside`` (the other side of an update) holds the same (weight, addresses and TTL)."""
-    kept = split_weighted_values(beside.values) if beside is not None else {}
+    """A routing-policy group (:data:`WEIGHTED`, :data:`LATENCY`, :data:`GEO`) as one A record set per set
+    identifier, its routing field from ``routing`` (of the weight, AWS region or location ``split`` reads),
+    less those that ``beside`` (the other side of an update) holds the same (that and the addresses, TTL)."""
+    kept = split(beside.values) if beside is not None else {}
     changes: list[ChangeTypeDef] = []
-    for identifier, (weight, addresses) in sorted(split_weighted_values(record.values).items()):
-        if beside is not None and beside.ttl == record.ttl and kept.get(identifier) == (weight, addresses):
+    for identifier, (key, addresses) in sorted(split(record.values).items()):
+        if beside is not None and beside.ttl == record.ttl and kept.get(identifier) == (key, addresses):
             continue
-        rrset: ResourceRecordSetTypeDef = {
-            "Name": record.name,
-            "Type": "A",
-            "SetIdentifier": identifier,
-            "Weight": weight,
-            "TTL": record.ttl,
-            "ResourceRecords": [{"Value": address} for address in addresses],
-        }
-        changes.append({"Action": action, "ResourceRecordSet": rrset})
-    return changes
-
-
-def _latency_changes(
-    action: ChangeActionType, record: RecordSet, *, beside: RecordSet | None
-) -> list[ChangeTypeDef]:
-    """A :data:`LATENCY` record set as one latency A record set per set identifier (its AWS region), less
-    those that ``beside`` (the other side of an update) holds the same."""
-    kept = split_latency_values(beside.values) if beside is not None else {}
-    changes: list[ChangeTypeDef] = []
-    for identifier, (region, addresses) in sorted(split_latency_values(record.values).items()):
-        if beside is not None and beside.ttl == record.ttl and kept.get(identifier) == (region, addresses):
-            continue
-        rrset: ResourceRecordSetTypeDef = {
-            "Name": record.name,
-            "Type": "A",
-            "SetIdentifier": identifier,
-            "Region": cast("RegionType", region),
-            "TTL": record.ttl,
-            "ResourceRecords": [{"Value": address} for address in addresses],
-        }
-        changes.append({"Action": action, "ResourceRecordSet": rrset})
-    return changes
-
-
-def _geo_changes(
-    action: ChangeActionType, record: RecordSet, *, beside: RecordSet | None
-) -> list[ChangeTypeDef]:
-    """A :data:`GEO` record set as one geolocation A record set per set identifier (its location), less
-    those that ``beside`` (the other side of an update) holds the same."""
-    kept = split_geo_values(beside.values) if beside is not None else {}
-    changes: list[ChangeTypeDef] = []
-    for identifier, (place, addresses) in sorted(split_geo_values(record.values).items()):
-        if beside is not None and beside.ttl == record.ttl and kept.get(identifier) == (place, addresses):
-            continue
-        rrset: ResourceRecordSetTypeDef = {
-            "Name": record.name,
-            "Type": "A",
-            "SetIdentifier": identifier,
-            "GeoLocation": render_geolocation(place),
-            "TTL": record.ttl,
-            "ResourceRecords": [{"Value": address} for address in addresses],
-        }
+        rrset = cast(
+            "ResourceRecordSetTypeDef",
+            {
+                "Name": record.name,
+                "Type": "A",
+                "SetIdentifier": identifier,
+                **routing(key),
+                "TTL": record.ttl,
+                "ResourceRecords": [{"Value": address} for address in addresses],
+            },
+        )
         changes.append({"Action": action, "ResourceRecordSet": rrset})
     return changes
 
