@@ -780,3 +780,40 @@ def test_a_clouddns_group_is_held_to_the_limit_as_one_record_set_each_set_keepin
         ("gcp:r-one1", ("127.1.0.1", "127.1.0.2")),
         ("gcp:r-three3", ("127.3.0.1",)),
     ]
+
+
+@given(
+    sizes=st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=5),
+    limit=st.integers(min_value=1, max_value=8),
+    one_set=st.booleans(),
+)
+def test_group_limit_invariants(sizes: list[int], limit: int, one_set: bool) -> None:
+    shards = [crowd(f"c{i}", f"r{i}", i + 1, n) for i, n in enumerate(sizes)]
+    weights = {s.cluster: 1 for s in shards}
+    plan = plan_tiers(
+        names=NAMES,
+        ttl=60,
+        aliases=(),
+        topology={s.region: frozenset() for s in shards},
+        healthy=shards,
+        max_values=limit,
+        group_in_one_set=one_set,
+        global_weights=weights,
+    )
+    (group,) = [r for r in plan.records if r.name == NAMES.global_name]
+    shares = split_weighted_values(group.values)
+    healthy_addresses = {a for s in shards for a in s.ipv4}
+    published = [a for _, addresses in shares.values() for a in addresses]
+    assert set(published) <= healthy_addresses
+    if one_set:
+        assert len(published) == min(limit, len(healthy_addresses))
+        # Every cluster keeps an answer while the limit allows one each.
+        assert len(shares) == min(limit, len(shards))
+    else:
+        assert len(shares) == len(shards)
+        assert all(
+            len(addresses) == min(limit, n)
+            for (_, addresses), n in zip(sorted(shares.values(), key=lambda v: v[1]), sizes, strict=True)
+        )
+    # Said whenever something was left out, never otherwise.
+    assert bool(global_notes(plan)) == (len(published) < len(healthy_addresses))
