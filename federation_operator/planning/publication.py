@@ -121,6 +121,7 @@ def plan_service_tiers(
         global_regions=regions,
         global_places=places,
         group_in_one_set=limits.group_in_one_set,
+        geo_by_gcp_region=limits.geo_by_gcp_region,
     )
     if group and answering:
         note = (

@@ -78,6 +78,7 @@ def plan_records(
     global_regions: Mapping[str, str] | None = None,
     global_places: Mapping[str, str] | None = None,
     group_in_one_set: bool = False,
+    geo_by_gcp_region: bool = False,
 ) -> tuple[RecordSet, ...]:
     """The record sets of :func:`plan_tiers`, without its notes."""
     return plan_tiers(
@@ -93,6 +94,7 @@ def plan_records(
         global_regions=global_regions,
         global_places=global_places,
         group_in_one_set=group_in_one_set,
+        geo_by_gcp_region=geo_by_gcp_region,
     ).records
 
 
@@ -110,6 +112,7 @@ def plan_tiers(
     global_regions: Mapping[str, str] | None = None,
     global_places: Mapping[str, str] | None = None,
     group_in_one_set: bool = False,
+    geo_by_gcp_region: bool = False,
 ) -> TierPlan:
     """The record sets to publish for one FederatedService, sorted, all with ``ttl``.
 
@@ -157,7 +160,8 @@ def plan_tiers(
       is left out, said in a note), and ``global_places`` (cluster → ``country:XX`` or ``continent:XX``, the
       ``geolocation`` policy) one :data:`GEO` record set, a set per location plus the default location
       ``*`` holding every shard, for clients no other set covers; with Google Cloud regions (``gcp:<region>``,
-      Cloud DNS) a set per region and no default, as Cloud DNS answers a client the nearest region's item.
+      ``geo_by_gcp_region``: Cloud DNS) a set per region and no default, as Cloud DNS answers a client the
+      nearest region's item (a shard without a region is left out, said in a note).
     - **The provider's limit in a routing-policy group**: each set of a group is held to ``max_values`` as
       a tier is (its lowest addresses, and a note), or, with ``group_in_one_set`` (Cloud DNS, where a group
       is one record set of policy items), the whole group is: the lowest addresses of each set in turn, so
@@ -172,7 +176,11 @@ def plan_tiers(
     if not shards:
         return TierPlan(records=())
     tier = _Tiers(
-        ttl=ttl, max_values=max_values, hostname_aliases=hostname_aliases, group_in_one_set=group_in_one_set
+        ttl=ttl,
+        max_values=max_values,
+        hostname_aliases=hostname_aliases,
+        group_in_one_set=group_in_one_set,
+        geo_by_gcp_region=geo_by_gcp_region,
     )
 
     region_of_zone: dict[str, str] = {}
@@ -312,6 +320,7 @@ class _Tiers:
         max_values: int | None,
         hostname_aliases: bool = False,
         group_in_one_set: bool = False,
+        geo_by_gcp_region: bool = False,
     ) -> None:
         if max_values is not None and max_values < 1:
             raise ValueError(f"max_values must be at least 1, got {max_values}")
@@ -319,6 +328,7 @@ class _Tiers:
         self.max_values = max_values
         self.hostname_aliases = hostname_aliases
         self.group_in_one_set = group_in_one_set
+        self.geo_by_gcp_region = geo_by_gcp_region
         self.notes: list[str] = []
 
     def plan(self, name: str, shards: Sequence[ShardAddresses]) -> list[RecordSet]:
@@ -439,8 +449,16 @@ class _Tiers:
         has no location is left out, said in a note."""
         with_ipv4 = [s for s in shards if s.ipv4]
         located = [s for s in with_ipv4 if s.cluster in places]
-        by_region = any(place.startswith("gcp:") for place in places.values())
+        by_region = self.geo_by_gcp_region or any(p.startswith("gcp:") for p in places.values())
+        unplaced = sorted(s.cluster for s in with_ipv4 if s not in located) if by_region else []
+        if unplaced:
+            self.notes.append(
+                f"{name} answers by Google Cloud region: the shards of {', '.join(unplaced)}, whose region "
+                "has no Google Cloud region, are not published there"
+            )
         if not with_ipv4 or (by_region and not located):
+            # Nothing to locate: as tiered, so the name still answers (a region without a Google Cloud
+            # region is refused on the object's spec, so this is a passing state at most).
             return self.plan(name, shards)
         by_place: dict[str, list[str]] = {} if by_region else {"*": [a for s in with_ipv4 for a in s.ipv4]}
         for shard in located:
@@ -456,12 +474,6 @@ class _Tiers:
             self.notes.append(
                 f"{name} answers by location from IPv4 addresses: the shards of {', '.join(left_out)}, "
                 "reached by hostnames only, are not published there"
-            )
-        unplaced = sorted(s.cluster for s in with_ipv4 if s not in located) if by_region else []
-        if unplaced:
-            self.notes.append(
-                f"{name} answers by Google Cloud region: the shards of {', '.join(unplaced)}, whose region "
-                "has no Google Cloud region, are not published there"
             )
         ipv6 = self._addresses(name, "AAAA", {ip for s in shards for ip in s.ipv6})
         geo = RecordSet(name=name, type=GEO, ttl=self.ttl, values=tuple(values))

@@ -699,6 +699,18 @@ def test_a_shard_without_a_gcp_region_is_left_out_of_clouddns_geolocation_and_sa
     (group,) = [r for r in plan.records if r.name == NAMES.global_name]
     assert list(split_geo_values(group.values).values()) == [("gcp:europe-west3", ("127.0.0.1",))]
     assert any("dc" in note and "Google Cloud region" in note for note in plan.notes)
+    # With no shard located at all, Cloud DNS gets no Route 53 default "*": the name answers as tiered.
+    nowhere = plan_tiers(
+        names=NAMES,
+        ttl=60,
+        aliases=(),
+        topology={"dc1": frozenset()},
+        healthy=shards[1:],
+        global_places={},
+        geo_by_gcp_region=True,
+    )
+    assert global_a(nowhere.records) == ("127.0.0.2",)
+    assert any("dc" in note and "Google Cloud region" in note for note in nowhere.notes)
 
 
 # --- the provider's limit inside a routing-policy group -----------------------------------------------------
