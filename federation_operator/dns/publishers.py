@@ -79,6 +79,10 @@ class PublisherGroup:
             max_values_per_set=min(values, default=None),
             max_record_sets=min(sets, default=None),
             hostname_aliases=all(x.hostname_aliases for x in own),
+            # Route 53 and Cloud DNS mirrors together cannot publish geolocation (the reconcile refuses
+            # it); a group counted as one record set anywhere is held to the limit as one.
+            geo_by_gcp_region=any(x.geo_by_gcp_region for x in own),
+            group_in_one_set=any(x.group_in_one_set for x in own),
         )
 
     def submit(self, key: Key, records: tuple[RecordSet, ...], *, created: str = "") -> None:

@@ -5,9 +5,9 @@
   them; ``weighted``, ``latency`` and ``geolocation`` need the managed DNS service's own routing (Route 53
   routing policies, Cloud DNS ``routingPolicy``), which plain DNS (RFC 2136) cannot express at all. This
   version publishes ``weighted`` on Route 53 (weighted record sets) and Cloud DNS (a weighted round robin
-  routing policy), and ``latency`` and ``geolocation`` on Route 53 (latency and geolocation record sets;
-  Cloud DNS ``geo`` not yet): anything else is refused with a message saying so, never silently published
-  as ``tiered``.
+  routing policy), ``latency`` on Route 53 (latency record sets) and ``geolocation`` on Route 53
+  (geolocation record sets) and Cloud DNS (a ``geo`` routing policy by Google Cloud region): anything else
+  is refused with a message saying so, never silently published as ``tiered``.
 - :data:`DEFAULT_LOCATIONS`: the built-in table from GKE, EKS and AKS region names to where they are in the
   providers' terms (Route 53 continent and country codes, the nearest AWS region for latency records, the
   nearest Google Cloud region for Cloud DNS geo policies); ``policy.locations`` overrides it per region.
@@ -36,7 +36,7 @@ POLICY_PROVIDERS: Mapping[str, tuple[str, ...]] = {
     "failover": ALL_PROVIDERS,
     "weighted": ("clouddns", "route53"),
     "latency": ("route53",),
-    "geolocation": ("route53",),
+    "geolocation": ("clouddns", "route53"),
 }
 """Policy → the providers that publish it in this version (sorted)."""
 

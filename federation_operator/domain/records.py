@@ -95,10 +95,11 @@ sorted; a set identifier (one per AWS region the members are nearest to, owned b
 region. Route 53 writes one latency A record set per set identifier, with the record set's TTL."""
 
 GEO: Literal["GEO"] = "GEO"
-"""IPv4 answers by the client's location, for providers with geolocation routing (Route 53:
-``spec.dns.policy`` type ``geolocation``). One value per address, ``<set identifier> <location> <address>``
-(:func:`geo_value`), sorted; a location is ``country:<ISO code>``, ``continent:<code>`` or ``*`` (Route 53's
-default location, for clients no other set covers), one set per location."""
+"""IPv4 answers by the client's location, for providers with geolocation routing (``spec.dns.policy`` type
+``geolocation``). One value per address, ``<set identifier> <location> <address>`` (:func:`geo_value`),
+sorted, one set per location. On Route 53 a location is ``country:<ISO code>``, ``continent:<code>`` or
+``*`` (its default location, for clients no other set covers); on Cloud DNS it is ``gcp:<Google Cloud
+region>`` (an item of a ``geo`` routing policy: Cloud DNS answers a client the nearest region's item)."""
 
 OTHER: Literal["OTHER"] = "OTHER"
 """The type of the marker a provider lists at a name that holds record types the operator does not manage
@@ -365,7 +366,10 @@ def split_latency_values(values: Iterable[str]) -> dict[str, tuple[str, tuple[st
     }
 
 
-_GEO_LOCATION = re.compile(r"^(\*|country:[A-Z]{2}|continent:(AF|AN|AS|EU|NA|OC|SA))$")
+# Google Cloud region names: ``us-central1``, ``northamerica-northeast1``, ``me-central2``.
+_GEO_LOCATION = re.compile(
+    r"^(\*|country:[A-Z]{2}|continent:(AF|AN|AS|EU|NA|OC|SA)|gcp:[a-z]+(-[a-z]+)+[0-9]+)$"
+)
 
 
 def geo_set_identifier(name: str, location: str, addresses: Iterable[str]) -> str:
@@ -390,7 +394,7 @@ def split_geo_values(values: Iterable[str]) -> dict[str, tuple[str, tuple[str, .
         parts = value.split()
         if len(parts) != 3 or not _GEO_LOCATION.match(parts[1]):
             raise ValueError(
-                "a geolocation value is '<set identifier> <country:XX|continent:XX|*> <address>', "
+                "a geolocation value is '<set identifier> <country:XX|continent:XX|*|gcp:region> <address>', "
                 f"got {value!r}"
             )
         identifier, place = parts[0], parts[1]
@@ -431,6 +435,14 @@ class ProviderLimits:
     max_record_sets: int | None = None
     hostname_aliases: bool = False
     """Whether the provider answers load balancer hostnames itself (:data:`ALIAS`: Route 53)."""
+    geo_by_gcp_region: bool = False
+    """Whether the provider's geolocation routing is by Google Cloud region with no default location, each
+    client answered from the nearest region's item (Cloud DNS ``geo``), rather than by Route 53 country or
+    continent with the default ``*``."""
+    group_in_one_set: bool = False
+    """Whether a routing-policy group (:data:`WEIGHTED`, :data:`GEO`) is one record set at the provider
+    (Cloud DNS: the items of one ``routingPolicy``), so ``max_values_per_set`` counts the addresses of all
+    its sets together; else (Route 53) each set of the group is a record set of its own, held to it alone."""
 
     def __post_init__(self) -> None:
         for label, value in (

@@ -4,7 +4,8 @@ answers under it. Pure code, no I/O.
 - :func:`plan_policy_refusal`: a policy the configured provider cannot express (plain DNS has no weights,
   no latency or location routing), or a ``latency``/``geolocation`` policy over a member region with no known
   location, is an ``InvalidSpec`` naming the field and the providers that can publish it, never a silent
-  downgrade to ``tiered``;
+  downgrade to ``tiered``; :func:`plan_mirrors_refusal` refuses ``geolocation`` on Route 53 and Cloud DNS
+  mirrors of one zone, which locate clients differently;
 - :func:`plan_failover_ranks` and :func:`plan_global_clusters`: ``failover`` answers, at the global name,
   only the healthy shards of the first group that has one. The operator decides it from the health it
   aggregates, so it works on every provider, RFC 2136 included, and moves as fast as health does (one watch
@@ -42,6 +43,7 @@ __all__ = [
     "plan_global_clusters",
     "plan_latency_regions",
     "plan_location",
+    "plan_mirrors_refusal",
     "plan_policy_refusal",
     "plan_weights",
     "render_policy_shards",
@@ -74,6 +76,20 @@ def plan_policy_refusal(
                 )
             )
     return InvalidSpecError(tuple(problems)) if problems else None
+
+
+def plan_mirrors_refusal(policy: DnsPolicy | None, providers: Sequence[str]) -> InvalidSpecError | None:
+    """Why ``policy`` cannot be published by the mirrors ``providers`` of the federation's zone together,
+    though each could on its own, or None: ``geolocation`` means a country or continent on Route 53 and the
+    nearest Google Cloud region on Cloud DNS, so the global name would answer differently by mirror."""
+    if policy is None or policy.type != "geolocation" or not {"clouddns", "route53"} <= set(providers):
+        return None
+    message = (
+        "geolocation cannot be published by mirrors on clouddns and route53 together: Route 53 routes by "
+        "country or continent with a default location, Cloud DNS by the nearest Google Cloud region, so the "
+        "global name would answer differently by mirror; use one of them, or tiered, failover or weighted"
+    )
+    return InvalidSpecError((("spec.dns.policy.type", message),))
 
 
 def _located(policy: DnsPolicy, region: str, provider: str | None) -> bool:
@@ -163,13 +179,20 @@ def plan_latency_regions(policy: DnsPolicy, clusters: Iterable[ClusterInfo]) -> 
     return regions
 
 
-def plan_geo_places(policy: DnsPolicy, clusters: Iterable[ClusterInfo]) -> dict[str, str]:
-    """Cluster name → its Route 53 geolocation (``geolocation``): ``country:<code>`` when its region's
-    location has a country, else ``continent:<code>``; clusters whose region has neither are left out."""
+def plan_geo_places(
+    policy: DnsPolicy, clusters: Iterable[ClusterInfo], *, gcp_regions: bool = False
+) -> dict[str, str]:
+    """Cluster name → its geolocation (``geolocation``). On Route 53: ``country:<code>`` when its region's
+    location has a country, else ``continent:<code>``; with ``gcp_regions`` (Cloud DNS, whose ``geo`` items
+    are Google Cloud regions): ``gcp:<region>``, the Google Cloud region nearest to its region. Clusters
+    whose region has no such location are left out."""
     places: dict[str, str] = {}
     for cluster in clusters:
         location = plan_location(policy, cluster.region)
-        if location is not None and location.country:
+        if gcp_regions:
+            if location is not None and location.gcp_region:
+                places[cluster.name] = f"gcp:{location.gcp_region}"
+        elif location is not None and location.country:
             places[cluster.name] = f"country:{location.country}"
         elif location is not None and location.continent:
             places[cluster.name] = f"continent:{location.continent}"

@@ -103,7 +103,11 @@ def plan_service_tiers(
     kind = policy.type if policy is not None else "tiered"
     weights = plan_weights(policy, clusters) if policy is not None and kind == "weighted" else None
     regions = plan_latency_regions(policy, clusters) if policy is not None and kind == "latency" else None
-    places = plan_geo_places(policy, clusters) if policy is not None and kind == "geolocation" else None
+    places = (
+        plan_geo_places(policy, clusters, gcp_regions=limits.geo_by_gcp_region)
+        if policy is not None and kind == "geolocation"
+        else None
+    )
     plan = plan_tiers(
         names=names,
         ttl=ttl,
@@ -116,6 +120,8 @@ def plan_service_tiers(
         global_weights=weights,
         global_regions=regions,
         global_places=places,
+        group_in_one_set=limits.group_in_one_set,
+        geo_by_gcp_region=limits.geo_by_gcp_region,
     )
     if group and answering:
         note = (

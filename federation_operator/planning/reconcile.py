@@ -29,7 +29,11 @@ from federation_operator.domain.status import FederatedServiceStatus
 from federation_operator.planning.health import Partition, ShardObservation, plan_health
 from federation_operator.planning.overrides import plan_cluster_overrides
 from federation_operator.planning.placement import plan_placement, unknown_clusters
-from federation_operator.planning.policy import plan_policy_refusal, render_policy_shards
+from federation_operator.planning.policy import (
+    plan_mirrors_refusal,
+    plan_policy_refusal,
+    render_policy_shards,
+)
 from federation_operator.planning.publication import plan_service_tiers, plan_topology, render_dns_status
 from federation_operator.planning.records import plan_alias_tier_problems
 from federation_operator.planning.services import (
@@ -312,6 +316,9 @@ def _plan_manifests(observation: Observation, federation: Federation) -> dict[st
             refused = plan_policy_refusal(spec.dns.policy, provider=provider, regions=regions)
             if refused is not None:
                 return refused
+        refused = plan_mirrors_refusal(spec.dns.policy, federation.providers)
+        if refused is not None:
+            return refused
     try:
         return _render_manifests(observation, spec, federation.name)
     except InvalidSpecError as err:

@@ -18,6 +18,7 @@ So a client resolving its own zone's name follows CNAMEs up to the nearest tier 
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -76,6 +77,8 @@ def plan_records(
     global_weights: Mapping[str, int] | None = None,
     global_regions: Mapping[str, str] | None = None,
     global_places: Mapping[str, str] | None = None,
+    group_in_one_set: bool = False,
+    geo_by_gcp_region: bool = False,
 ) -> tuple[RecordSet, ...]:
     """The record sets of :func:`plan_tiers`, without its notes."""
     return plan_tiers(
@@ -90,6 +93,8 @@ def plan_records(
         global_weights=global_weights,
         global_regions=global_regions,
         global_places=global_places,
+        group_in_one_set=group_in_one_set,
+        geo_by_gcp_region=geo_by_gcp_region,
     ).records
 
 
@@ -106,6 +111,8 @@ def plan_tiers(
     global_weights: Mapping[str, int] | None = None,
     global_regions: Mapping[str, str] | None = None,
     global_places: Mapping[str, str] | None = None,
+    group_in_one_set: bool = False,
+    geo_by_gcp_region: bool = False,
 ) -> TierPlan:
     """The record sets to publish for one FederatedService, sorted, all with ``ttl``.
 
@@ -152,7 +159,13 @@ def plan_tiers(
       likewise makes them one :data:`LATENCY` record set, a set per AWS region (a cluster without a region
       is left out, said in a note), and ``global_places`` (cluster → ``country:XX`` or ``continent:XX``, the
       ``geolocation`` policy) one :data:`GEO` record set, a set per location plus the default location
-      ``*`` holding every shard, for clients no other set covers.
+      ``*`` holding every shard, for clients no other set covers; with Google Cloud regions (``gcp:<region>``,
+      ``geo_by_gcp_region``: Cloud DNS) a set per region and no default, as Cloud DNS answers a client the
+      nearest region's item (a shard without a region is left out, said in a note).
+    - **The provider's limit in a routing-policy group**: each set of a group is held to ``max_values`` as
+      a tier is (its lowest addresses, and a note), or, with ``group_in_one_set`` (Cloud DNS, where a group
+      is one record set of policy items), the whole group is: the lowest addresses of each set in turn, so
+      every set keeps an answer while the limit allows, and a note says how many of how many.
     - **Name clashes.** A zone whose label equals a region's (``dc1`` as both) gets the region's record only.
       A zone listed under several regions belongs to the lexicographically first. An alias equal to one of
       the generated names is dropped (it would point at itself); duplicate aliases collapse (the first
@@ -162,7 +175,13 @@ def plan_tiers(
     shards = [shard for shard in healthy if shard.has_addresses]
     if not shards:
         return TierPlan(records=())
-    tier = _Tiers(ttl=ttl, max_values=max_values, hostname_aliases=hostname_aliases)
+    tier = _Tiers(
+        ttl=ttl,
+        max_values=max_values,
+        hostname_aliases=hostname_aliases,
+        group_in_one_set=group_in_one_set,
+        geo_by_gcp_region=geo_by_gcp_region,
+    )
 
     region_of_zone: dict[str, str] = {}
     for region in sorted(r.lower() for r in topology):
@@ -294,12 +313,22 @@ def _zones_of(topology: Mapping[str, frozenset[str]], region: str) -> frozenset[
 class _Tiers:
     """Plans one tier at a time within the provider's limit, collecting the notes of what was left out."""
 
-    def __init__(self, *, ttl: int, max_values: int | None, hostname_aliases: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        ttl: int,
+        max_values: int | None,
+        hostname_aliases: bool = False,
+        group_in_one_set: bool = False,
+        geo_by_gcp_region: bool = False,
+    ) -> None:
         if max_values is not None and max_values < 1:
             raise ValueError(f"max_values must be at least 1, got {max_values}")
         self.ttl = ttl
         self.max_values = max_values
         self.hostname_aliases = hostname_aliases
+        self.group_in_one_set = group_in_one_set
+        self.geo_by_gcp_region = geo_by_gcp_region
         self.notes: list[str] = []
 
     def plan(self, name: str, shards: Sequence[ShardAddresses]) -> list[RecordSet]:
@@ -363,14 +392,15 @@ class _Tiers:
     ) -> list[RecordSet]:
         """The answers of ``shards`` at ``name`` in weighted shares: a :data:`WEIGHTED` record set of their
         IPv4 addresses (a set per cluster) beside a plain AAAA record set; as :meth:`plan` without IPv4."""
-        with_ipv4 = [s for s in shards if s.ipv4]
+        with_ipv4 = sorted((s for s in shards if s.ipv4), key=lambda s: s.cluster)
         if not with_ipv4:
             return self.plan(name, shards)
+        kept = self._limit_group(name, "weighted", [(s.cluster, s.ipv4) for s in with_ipv4])
         values = [
-            weighted_value(weighted_set_identifier(name, weight, s.ipv4), weight, address)
-            for s in with_ipv4
-            for weight in (weights.get(s.cluster, 1),)
-            for address in s.ipv4
+            weighted_value(weighted_set_identifier(name, weight, addresses), weight, address)
+            for cluster, addresses in kept
+            for weight in (weights.get(cluster, 1),)
+            for address in addresses
         ]
         left_out = sorted(s.cluster for s in shards if not (s.ipv4 or s.ipv6) and s.hostnames)
         if left_out:
@@ -393,9 +423,10 @@ class _Tiers:
         by_region: dict[str, list[str]] = {}
         for shard in located:
             by_region.setdefault(regions[shard.cluster], []).extend(shard.ipv4)
+        kept = self._limit_group(name, "latency", sorted(by_region.items()))
         values = [
             latency_value(latency_set_identifier(name, region, addresses), region, address)
-            for region, addresses in sorted(by_region.items())
+            for region, addresses in kept
             for address in addresses
         ]
         left_out = sorted(s.cluster for s in shards if s not in located and not s.ipv6)
@@ -412,18 +443,30 @@ class _Tiers:
         self, name: str, shards: Sequence[ShardAddresses], places: Mapping[str, str]
     ) -> list[RecordSet]:
         """The answers of ``shards`` at ``name`` by the client's location: a :data:`GEO` record set of their
-        IPv4 addresses (a set per location, and the default ``*`` of them all) beside a plain AAAA record
-        set; as :meth:`plan` without IPv4."""
+        IPv4 addresses (a set per location, and on Route 53 the default ``*`` of them all) beside a plain
+        AAAA record set; as :meth:`plan` without IPv4. Google Cloud region locations (``gcp:``, Cloud DNS)
+        get no default: Cloud DNS answers a client from the nearest region's item, so a shard whose cluster
+        has no location is left out, said in a note."""
         with_ipv4 = [s for s in shards if s.ipv4]
-        if not with_ipv4:
+        located = [s for s in with_ipv4 if s.cluster in places]
+        by_region = self.geo_by_gcp_region or any(p.startswith("gcp:") for p in places.values())
+        unplaced = sorted(s.cluster for s in with_ipv4 if s not in located) if by_region else []
+        if unplaced:
+            self.notes.append(
+                f"{name} answers by Google Cloud region: the shards of {', '.join(unplaced)}, whose region "
+                "has no Google Cloud region, are not published there"
+            )
+        if not with_ipv4 or (by_region and not located):
+            # Nothing to locate: as tiered, so the name still answers (a region without a Google Cloud
+            # region is refused on the object's spec, so this is a passing state at most).
             return self.plan(name, shards)
-        by_place: dict[str, list[str]] = {"*": [a for s in with_ipv4 for a in s.ipv4]}
-        for shard in with_ipv4:
-            if shard.cluster in places:
-                by_place.setdefault(places[shard.cluster], []).extend(shard.ipv4)
+        by_place: dict[str, list[str]] = {} if by_region else {"*": [a for s in with_ipv4 for a in s.ipv4]}
+        for shard in located:
+            by_place.setdefault(places[shard.cluster], []).extend(shard.ipv4)
+        kept = self._limit_group(name, "geolocation", sorted(by_place.items()))
         values = [
             geo_value(geo_set_identifier(name, place, addresses), place, address)
-            for place, addresses in sorted(by_place.items())
+            for place, addresses in kept
             for address in addresses
         ]
         left_out = sorted(s.cluster for s in shards if not (s.ipv4 or s.ipv6) and s.hostnames)
@@ -435,6 +478,46 @@ class _Tiers:
         ipv6 = self._addresses(name, "AAAA", {ip for s in shards for ip in s.ipv6})
         geo = RecordSet(name=name, type=GEO, ttl=self.ttl, values=tuple(values))
         return [geo, *([ipv6] if ipv6 is not None else [])]
+
+    def _limit_group(
+        self, name: str, kind: str, sets: Sequence[tuple[str, Sequence[str]]]
+    ) -> list[tuple[str, tuple[str, ...]]]:
+        """The IPv4 addresses of each set of a routing-policy group (``sets``: key → addresses, in a stable
+        order) within the provider's values per record set, as plain tiers are: a deterministic subset and
+        a note saying how many of how many. Each set is a record set of its own (Route 53): its lowest
+        addresses. The group is one record set (``group_in_one_set``, Cloud DNS): the sets' lowest addresses
+        in turn, one of each set per round, so every set keeps an answer while the limit allows one."""
+        ordered = [(key, _sorted_ipv4(addresses)) for key, addresses in sets]
+        limit = self.max_values
+        if limit is None:
+            return ordered
+        why = f"the DNS provider takes at most {limit} per record set"
+        if not self.group_in_one_set:
+            kept: list[tuple[str, tuple[str, ...]]] = []
+            for key, addresses in ordered:
+                if len(addresses) > limit:
+                    self.notes.append(
+                        f"{name} publishes {limit} of {len(addresses)} healthy A addresses in its {kind} set "
+                        f"{key} (lowest addresses first; {why})"
+                    )
+                kept.append((key, addresses[:limit]))
+            return kept
+        total = {a for _, addresses in ordered for a in addresses}
+        if len(total) <= limit:
+            return ordered
+        chosen: set[str] = set()
+        taken: dict[str, list[str]] = {key: [] for key, _ in ordered}
+        for round_ in range(max(len(addresses) for _, addresses in ordered)):
+            for key, addresses in ordered:
+                if round_ < len(addresses) and len(chosen) < limit:
+                    address = addresses[round_]
+                    taken[key].append(address)
+                    chosen.add(address)
+        self.notes.append(
+            f"{name} publishes {limit} of {len(total)} healthy A addresses in its {kind} group (the lowest "
+            f"addresses of each set in turn; {why})"
+        )
+        return [(key, tuple(taken[key])) for key, _ in ordered if taken[key]]
 
     def _mixed(self, name: str, found: list[RecordSet], hostnames: list[str]) -> list[RecordSet] | None:
         """A tier of IP and load balancer shards as one :data:`ALIAS` record set of its IPv4 addresses and
@@ -473,6 +556,10 @@ class _Tiers:
             f"(lowest addresses first; the DNS provider takes at most {self.max_values} per record set)"
         )
         return RecordSet(name=name, type=rtype, ttl=self.ttl, values=record.values[: self.max_values])
+
+
+def _sorted_ipv4(addresses: Iterable[str]) -> tuple[str, ...]:
+    return tuple(str(a) for a in sorted({ipaddress.IPv4Address(a.strip()) for a in addresses}))
 
 
 def _cname(name: str, target: str, ttl: int) -> RecordSet:

@@ -18,7 +18,8 @@ What it models, because provider code depends on it:
   ``containerNotEmpty``.
 * resourceRecordSets list (``name``/``type`` filters) and get; a record set holds ``rrdatas`` or a
   ``routingPolicy`` (``wrr`` or ``geo``, checked as the API documents: exactly one kind, never beside
-  ``rrdatas``, ``wrr`` weights non-negative, ``geo`` locations unique, every item with valid rrdatas),
+  ``rrdatas``, ``wrr`` weights non-negative, ``geo`` locations unique Google Cloud region names and
+  ``enableFencing`` a boolean, every item with valid rrdatas),
   stored and returned as sent and compared as a whole by a deletion. ``primaryBackup`` and health-checked
   targets are not modelled: refused with 400 rather than accepted unchecked.
 * changes create/get/list. A change is validated completely against the current state and then applied
@@ -36,7 +37,8 @@ What it models, because provider code depends on it:
 
 Test hooks: ``calls`` (a Counter keyed by API method name such as ``"changes.create"``),
 ``changes_applied``, ``requests`` (every request received), ``fail_next()`` to inject error responses,
-and ``apply_change()``/``seed_zone()``/``rrsets()`` to set up and inspect state without HTTP.
+and ``apply_change()``/``seed_zone()``/``rrsets()`` to set up and inspect state without HTTP; ``answer()``
+says what a client in a given Google Cloud region is answered (a ``geo`` policy's nearest item).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ import binascii
 import contextlib
 import ipaddress
 import json
+import math
 import re
 import socket
 import threading
@@ -129,6 +132,30 @@ _DEFAULT_FAULT_REASONS = {
 _ZONE_NAME_RE = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 _LABEL_RE = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 _INTEGER_RE = re.compile(r"^-?[0-9]+$")
+_GCP_REGION_RE = re.compile(r"^[a-z]+(?:-[a-z]+)+[0-9]+$")  # us-east1, northamerica-northeast1
+
+# Where some Google Cloud regions are (latitude, longitude of their metro, roughly): enough for ``answer`` to
+# pick the nearest geo item, as Cloud DNS does for a client in a region no item names.
+GCP_REGION_COORDINATES: Mapping[str, tuple[float, float]] = {
+    "us-central1": (41.3, -95.9),
+    "us-east1": (33.2, -80.0),
+    "us-east4": (39.0, -77.5),
+    "us-west1": (45.6, -121.2),
+    "us-west2": (34.1, -118.2),
+    "northamerica-northeast1": (45.5, -73.6),
+    "southamerica-east1": (-23.5, -46.6),
+    "europe-west1": (50.4, 3.8),
+    "europe-west2": (51.5, -0.1),
+    "europe-west3": (50.1, 8.7),
+    "europe-west4": (53.4, 6.8),
+    "europe-north1": (60.6, 27.2),
+    "asia-east1": (24.1, 120.5),
+    "asia-east2": (22.3, 114.2),
+    "asia-northeast1": (35.7, 139.7),
+    "asia-south1": (19.1, 72.9),
+    "asia-southeast1": (1.3, 103.8),
+    "australia-southeast1": (-33.9, 151.2),
+}
 
 _T = TypeVar("_T")
 RRKey = tuple[str, str]  # (lower-cased owner name, type): DNS names compare case-insensitively.
@@ -526,6 +553,28 @@ class FakeCloudDns:
             found = self._zone(project, zone)
             return [found.rrsets[key].to_json() for key in sorted(found.rrsets)]
 
+    def answer(self, project: str, zone: str, name: str, rtype: str, *, client_region: str) -> list[str]:
+        """What Cloud DNS answers a client in Google Cloud region ``client_region`` for ``name``/``rtype``:
+        a plain record set's rrdatas; under a ``geo`` policy the item of that region, else of the nearest
+        region that has one (by :data:`GCP_REGION_COORDINATES`; Cloud DNS has no default location); under
+        ``wrr`` every item's rrdatas (the shares are a matter of frequency, not modelled). [] when the name
+        holds no such record set."""
+        with self._lock:
+            found = self._zone(project, zone).rrsets.get((name.lower(), rtype))
+        if found is None:
+            return []
+        if found.routing_policy is None:
+            return list(found.rrdatas)
+        policy = json.loads(found.routing_policy)
+        if "geo" not in policy:
+            return list(found.rrdatas)
+        items = {item["location"]: list(item["rrdatas"]) for item in policy["geo"]["items"]}
+        if client_region in items:
+            return items[client_region]
+        here = GCP_REGION_COORDINATES[client_region]
+        nearest = min(items, key=lambda region: _distance(here, GCP_REGION_COORDINATES[region]))
+        return items[nearest]
+
     def zones(self, project: str) -> list[ZoneJson]:
         with self._lock:
             return [zone.to_json() for _, zone in sorted(self._project(project).items())]
@@ -866,6 +915,8 @@ def _parse_routing_policy(policy: Any, rtype: str, path: str) -> tuple[str, ...]
     body = policy[kind]
     if not isinstance(body, dict):
         raise _invalid(f"{path}.{kind}", body)
+    if kind == "geo" and not isinstance(body.get("enableFencing", False), bool):
+        raise _invalid(f"{path}.geo.enableFencing", body.get("enableFencing"))
     if kind == "primaryBackup":
         # Its targets are health-checked load balancers and endpoints, which this fake does not model (the
         # operator writes none): refused rather than accepted unchecked.
@@ -889,8 +940,10 @@ def _parse_policy_item(item: Any, kind: str, rtype: str, where: str, locations: 
         if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
             raise _invalid(f"{where}.weight", weight)
     if kind == "geo":
+        # A geo item's location is a Google Cloud region ("us-east1"); the API refuses anything else (a
+        # country, a continent, Route 53's "*" default: Cloud DNS has none, it answers the nearest item).
         location = item.get("location")
-        if not isinstance(location, str) or not location or location in locations:
+        if not isinstance(location, str) or not _GCP_REGION_RE.fullmatch(location) or location in locations:
             raise _invalid(f"{where}.location", location)
         locations.add(location)
     rrdatas = item.get("rrdatas")
@@ -900,6 +953,13 @@ def _parse_policy_item(item: Any, kind: str, rtype: str, where: str, locations: 
         if not _valid_rrdata(rtype, value):
             raise _invalid(f"{where}.rrdatas[{number}]", value)
     return [str(value) for value in rrdatas]
+
+
+def _distance(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance between two (latitude, longitude) points, in radians."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * math.asin(math.sqrt(h))
 
 
 def _parse_ttl(value: Any, path: str) -> int:

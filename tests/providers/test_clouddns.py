@@ -410,7 +410,8 @@ async def test_txt_values_round_trip(provider: CloudDnsProvider, fake: FakeCloud
 async def test_record_sets_with_a_routing_policy_are_read_as_foreign_data(
     provider: CloudDnsProvider, client: dns.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The fake stores only plain record sets; the real API also returns geo-routed ones, without rrdatas.
+    # A routing policy the operator never writes (here geo with fencing) has no rrdatas: the union of its
+    # items' stands for it. (A plain geo policy is read as the GEO group it may be: test_clouddns_geo.py.)
     name = f"{unique_service()}.example.com."
     geo = {
         "kind": "dns#resourceRecordSet",
@@ -419,10 +420,11 @@ async def test_record_sets_with_a_routing_policy_are_read_as_foreign_data(
         "ttl": 60,
         "routingPolicy": {
             "geo": {
+                "enableFencing": True,
                 "items": [
                     {"location": "us-east1", "rrdatas": ["192.0.2.1"]},
                     {"location": "europe-west1", "rrdatas": ["192.0.2.2", "192.0.2.1"]},
-                ]
+                ],
             }
         },
     }
@@ -784,11 +786,13 @@ async def test_limits_are_the_projects_quotas_read_with_the_zone() -> None:
         client = make_client(server.endpoint)
         try:
             provider = CloudDnsProvider(client, zone=ZONE)
+            # Cloud DNS's geo items are Google Cloud regions, and a routing policy is one record set.
+            cloud = {"geo_by_gcp_region": True, "group_in_one_set": True}
             assert provider.limits == ProviderLimits(
-                max_values_per_set=100, max_record_sets=10_000
+                max_values_per_set=100, max_record_sets=10_000, **cloud
             )  # defaults
             await provider.records()
-            assert provider.limits == ProviderLimits(max_values_per_set=50, max_record_sets=500)
+            assert provider.limits == ProviderLimits(max_values_per_set=50, max_record_sets=500, **cloud)
             await provider.records()
             assert server.calls["projects.get"] == 1  # read once
         finally:

@@ -278,3 +278,17 @@ async def test_geolocation_sets_with_the_default_location_are_published_and_read
     with pytest.raises(PermanentError, match="two routing policies"):
         await fresh.apply(Changes(create=(plain,)))
     assert "ChangeResourceRecordSets" not in wire.operations
+
+
+async def test_google_cloud_region_locations_are_refused_before_sending(
+    provider: Route53Provider, wire: Wire
+) -> None:
+    # gcp:<region> is Cloud DNS's kind of location; Route 53 locates by country or continent only.
+    svc = unique_service()
+    await provider.records()
+    desired = geolocated(svc, [ASIA, US], {"asia": "gcp:asia-east1", "us": "gcp:us-central1"})
+    group = next(r for r in desired if r.type == GEO)
+    wire.operations.clear()
+    with pytest.raises(PermanentError, match=r"gcp:asia-east1.*not by Google Cloud region"):
+        await provider.apply(Changes(create=(group,)))
+    assert "ChangeResourceRecordSets" not in wire.operations

@@ -16,6 +16,7 @@ from federation_operator.domain.errors import InvalidSpecError
 from federation_operator.domain.members import ClusterInfo, EndpointSummary, Ingress
 from federation_operator.domain.policies import DEFAULT_LOCATIONS
 from federation_operator.domain.records import (
+    ProviderLimits,
     PublishResult,
     RecordSet,
     ServiceNames,
@@ -34,6 +35,7 @@ from federation_operator.planning.policy import (
     plan_global_clusters,
     plan_latency_regions,
     plan_location,
+    plan_mirrors_refusal,
     plan_policy_refusal,
     plan_weights,
 )
@@ -123,7 +125,7 @@ def test_operator_computed_policies_go_to_every_provider(provider: str | None, k
     [
         ("weighted", "providers that publish it: clouddns, route53"),
         ("latency", "providers that publish it: route53"),
-        ("geolocation", "providers that publish it: route53"),
+        ("geolocation", "providers that publish it: clouddns, route53"),
     ],
 )
 def test_rfc2136_refuses_routing_policies_naming_the_field_and_the_alternatives(kind: str, able: str) -> None:
@@ -142,10 +144,10 @@ def test_what_route53_and_clouddns_take() -> None:
     for kind in ("weighted", "latency", "geolocation"):
         assert plan_policy_refusal(policy(type=kind), provider="route53", regions=["us-east-1"]) is None
     assert plan_policy_refusal(policy(type="weighted"), provider="clouddns", regions=["dc1"]) is None
-    for kind in ("latency", "geolocation"):
-        refusal = plan_policy_refusal(policy(type=kind), provider="clouddns", regions=["us-east-1"])
-        assert refusal is not None
-        assert "providers that publish it: route53" in refusal.message
+    assert plan_policy_refusal(policy(type="geolocation"), provider="clouddns", regions=["us-east-1"]) is None
+    refusal = plan_policy_refusal(policy(type="latency"), provider="clouddns", regions=["us-east-1"])
+    assert refusal is not None
+    assert "providers that publish it: route53" in refusal.message
     refusal = plan_policy_refusal(policy(type="weighted"), provider="inmemory", regions=["dc1"])
     assert refusal is not None
     assert "providers that publish it: clouddns, route53" in refusal.message
@@ -601,3 +603,229 @@ def test_geolocation_values_are_checked() -> None:
     for bad in ((f"{a} germany 127.0.0.1",), (f"{a} country:DE 127.0.0.1", f"{b} country:DE 127.0.0.2")):
         with pytest.raises(ValueError):  # noqa: PT011 (the shape, or two sets of one location)
             RecordSet(NAMES.global_name, "GEO", 60, bad)
+
+
+# --- geolocation on Cloud DNS (Google Cloud regions) --------------------------------------------------------
+
+
+def test_clouddns_geolocation_needs_a_gcp_region_for_every_member_region() -> None:
+    # A continent is enough for Route 53, not for Cloud DNS: dc1 is refused, naming it, until it has one.
+    by_continent = policy(type="geolocation", locations=[{"region": "dc1", "continent": "EU"}])
+    assert plan_policy_refusal(by_continent, provider="route53", regions=["dc1"]) is None
+    refusal = plan_policy_refusal(by_continent, provider="clouddns", regions=["dc1", "us-east-1"])
+    assert refusal is not None
+    assert refusal.field == "spec.dns.policy.locations"
+    assert "dc1" in refusal.message
+    assert "us-east-1" not in refusal.message
+    placed = policy(type="geolocation", locations=[{"region": "dc1", "gcpRegion": "europe-west3"}])
+    assert plan_policy_refusal(placed, provider="clouddns", regions=["dc1"]) is None
+
+
+def test_geolocation_on_route53_and_clouddns_mirrors_together_is_refused() -> None:
+    geo = policy(type="geolocation")
+    refusal = plan_mirrors_refusal(geo, ("route53", "clouddns"))
+    assert refusal is not None
+    assert refusal.field == "spec.dns.policy.type"
+    assert "clouddns and route53" in refusal.message
+    assert plan_mirrors_refusal(geo, ("clouddns",)) is None
+    assert plan_mirrors_refusal(policy(type="weighted"), ("route53", "clouddns")) is None
+    federation = Federation(name="myfederation", domain="example.com", providers=("route53", "clouddns"))
+    observation = observe(spec={**SPEC, "dns": {"policy": {"type": "geolocation"}}})
+    members = plan_member_writes(observation, federation)
+    assert members.writes == ()
+    assert members.invalid is not None
+
+
+def test_clouddns_geolocation_is_one_set_per_gcp_region_and_no_default() -> None:
+    clusters = [
+        member("gke", "europe-west3"),
+        member("aks", "germanywestcentral"),
+        member("eks", "us-east-1"),
+        member("dc", "dc1"),
+    ]
+    geo = policy(type="geolocation", locations=[{"region": "dc1", "gcpRegion": "asia-east1"}])
+    places = plan_geo_places(geo, clusters, gcp_regions=True)
+    assert places == {
+        "gke": "gcp:europe-west3",
+        "aks": "gcp:europe-west3",
+        "eks": "gcp:us-east4",
+        "dc": "gcp:asia-east1",
+    }
+    shards = [
+        healthy("gke", "127.0.0.1", "europe-west3"),
+        healthy("aks", "127.0.0.2", "germanywestcentral"),
+        healthy("eks", "127.0.0.3", "us-east-1"),
+    ]
+    tiers = plan_service_tiers(
+        names=NAMES,
+        ttl=60,
+        aliases=(),
+        clusters=[replace(c, zones=()) for c in clusters],
+        counted=[
+            replace(shard(s.cluster, healthy=True, address=s.ipv4[0]), region=s.region, zones=())
+            for s in shards
+        ],
+        limits=ProviderLimits(max_values_per_set=100, geo_by_gcp_region=True, group_in_one_set=True),
+        policy=geo,
+    )
+    (group,) = [r for r in tiers.records if r.name == NAMES.global_name]
+    assert group.type == "GEO"
+    # No "*": Cloud DNS answers a client of a region without an item from the nearest one.
+    assert sorted(split_geo_values(group.values).values()) == [
+        ("gcp:europe-west3", ("127.0.0.1", "127.0.0.2")),
+        ("gcp:us-east4", ("127.0.0.3",)),
+    ]
+    assert [
+        p.targets for p in render_published(tiers.records, names=NAMES, regions=()) if p.type == "GEO"
+    ] == [
+        (
+            "127.0.0.1 location gcp:europe-west3",
+            "127.0.0.2 location gcp:europe-west3",
+            "127.0.0.3 location gcp:us-east4",
+        )
+    ]
+
+
+def test_a_shard_without_a_gcp_region_is_left_out_of_clouddns_geolocation_and_said() -> None:
+    shards = [healthy("gke", "127.0.0.1", "europe-west3"), healthy("dc", "127.0.0.2", "dc1")]
+    plan = plan_tiers(
+        names=NAMES,
+        ttl=60,
+        aliases=(),
+        topology={"europe-west3": frozenset(), "dc1": frozenset()},
+        healthy=shards,
+        global_places={"gke": "gcp:europe-west3"},
+    )
+    (group,) = [r for r in plan.records if r.name == NAMES.global_name]
+    assert list(split_geo_values(group.values).values()) == [("gcp:europe-west3", ("127.0.0.1",))]
+    assert any("dc" in note and "Google Cloud region" in note for note in plan.notes)
+    # With no shard located at all, Cloud DNS gets no Route 53 default "*": the name answers as tiered.
+    nowhere = plan_tiers(
+        names=NAMES,
+        ttl=60,
+        aliases=(),
+        topology={"dc1": frozenset()},
+        healthy=shards[1:],
+        global_places={},
+        geo_by_gcp_region=True,
+    )
+    assert global_a(nowhere.records) == ("127.0.0.2",)
+    assert any("dc" in note and "Google Cloud region" in note for note in nowhere.notes)
+
+
+# --- the provider's limit inside a routing-policy group -----------------------------------------------------
+
+
+def crowd(cluster: str, region: str, octet: int, count: int) -> ShardAddresses:
+    """A shard of ``count`` IPv4 addresses 127.<octet>.0.1.. (in order)."""
+    addresses = tuple(f"127.{octet}.0.{i + 1}" for i in range(count))
+    return ShardAddresses(cluster=cluster, region=region, zones=frozenset(), ipv4=addresses)
+
+
+def group_plan(shards: list[ShardAddresses], *, one_set: bool, **policy_: Any) -> Any:
+    return plan_tiers(
+        names=NAMES,
+        ttl=60,
+        aliases=(),
+        topology={s.region: frozenset() for s in shards},
+        healthy=shards,
+        max_values=3,
+        group_in_one_set=one_set,
+        **policy_,
+    )
+
+
+def global_notes(plan: Any) -> tuple[str, ...]:
+    """The notes on the global name (region tiers say their own)."""
+    return tuple(n for n in plan.notes if n.startswith(f"{NAMES.global_name} "))
+
+
+def test_route53_geo_default_set_is_held_to_the_limit_per_set_and_said() -> None:
+    shards = [crowd("a", "eu-central-1", 1, 2), crowd("b", "us-east-1", 2, 2)]
+    plan = group_plan(shards, one_set=False, global_places={"a": "country:DE", "b": "country:US"})
+    (group,) = [r for r in plan.records if r.name == NAMES.global_name]
+    sets = dict(split_geo_values(group.values).values())
+    # "*" holds every address (4): the lowest 3 of them; each country set (2) is within the limit.
+    assert sets == {
+        "*": ("127.1.0.1", "127.1.0.2", "127.2.0.1"),
+        "country:DE": ("127.1.0.1", "127.1.0.2"),
+        "country:US": ("127.2.0.1", "127.2.0.2"),
+    }
+    assert global_notes(plan) == (
+        f"{NAMES.global_name} publishes 3 of 4 healthy A addresses in its geolocation set * (lowest "
+        "addresses first; the DNS provider takes at most 3 per record set)",
+    )
+
+
+@pytest.mark.parametrize(
+    "policy_",
+    [
+        pytest.param({"global_weights": {"a": 1, "b": 2}}, id="weighted"),
+        pytest.param({"global_regions": {"a": "eu-central-1", "b": "us-east-1"}}, id="latency"),
+    ],
+)
+def test_each_route53_set_of_a_group_is_held_to_the_limit(policy_: dict[str, Any]) -> None:
+    plan = group_plan([crowd("a", "r1", 1, 5), crowd("b", "r2", 2, 1)], one_set=False, **policy_)
+    (group,) = [r for r in plan.records if r.name == NAMES.global_name]
+    addresses = sorted(v.split()[2] for v in group.values)
+    assert addresses == ["127.1.0.1", "127.1.0.2", "127.1.0.3", "127.2.0.1"]
+    (note,) = global_notes(plan)
+    assert "3 of 5 healthy A addresses" in note
+
+
+def test_a_clouddns_group_is_held_to_the_limit_as_one_record_set_each_set_keeping_an_answer() -> None:
+    shards = [crowd("a", "r1", 1, 4), crowd("b", "r2", 2, 1), crowd("c", "r3", 3, 2)]
+    plan = group_plan(shards, one_set=True, global_weights={"a": 1, "b": 1, "c": 1})
+    (group,) = [r for r in plan.records if r.name == NAMES.global_name]
+    shares = sorted(split_weighted_values(group.values).values())
+    # One address of each set in turn (lowest first): every cluster keeps its share.
+    assert shares == [(1, ("127.1.0.1",)), (1, ("127.2.0.1",)), (1, ("127.3.0.1",))]
+    assert global_notes(plan) == (
+        f"{NAMES.global_name} publishes 3 of 7 healthy A addresses in its weighted group (the lowest "
+        "addresses of each set in turn; the DNS provider takes at most 3 per record set)",
+    )
+    # The same health plans the same subset: a second round sends nothing.
+    assert group_plan(shards, one_set=True, global_weights={"a": 1, "b": 1, "c": 1}) == plan
+    geo = group_plan(shards, one_set=True, global_places={"a": "gcp:r-one1", "c": "gcp:r-three3"})
+    (group,) = [r for r in geo.records if r.name == NAMES.global_name]
+    assert sorted(split_geo_values(group.values).values()) == [
+        ("gcp:r-one1", ("127.1.0.1", "127.1.0.2")),
+        ("gcp:r-three3", ("127.3.0.1",)),
+    ]
+
+
+@given(
+    sizes=st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=5),
+    limit=st.integers(min_value=1, max_value=8),
+    one_set=st.booleans(),
+)
+def test_group_limit_invariants(sizes: list[int], limit: int, one_set: bool) -> None:
+    shards = [crowd(f"c{i}", f"r{i}", i + 1, n) for i, n in enumerate(sizes)]
+    weights = {s.cluster: 1 for s in shards}
+    plan = plan_tiers(
+        names=NAMES,
+        ttl=60,
+        aliases=(),
+        topology={s.region: frozenset() for s in shards},
+        healthy=shards,
+        max_values=limit,
+        group_in_one_set=one_set,
+        global_weights=weights,
+    )
+    (group,) = [r for r in plan.records if r.name == NAMES.global_name]
+    shares = split_weighted_values(group.values)
+    healthy_addresses = {a for s in shards for a in s.ipv4}
+    published = [a for _, addresses in shares.values() for a in addresses]
+    assert set(published) <= healthy_addresses
+    if one_set:
+        assert len(published) == min(limit, len(healthy_addresses))
+        # Every cluster keeps an answer while the limit allows one each.
+        assert len(shares) == min(limit, len(shards))
+    else:
+        assert len(shares) == len(shards)
+        assert all(
+            len(addresses) == min(limit, n)
+            for (_, addresses), n in zip(sorted(shares.values(), key=lambda v: v[1]), sizes, strict=True)
+        )
+    # Said whenever something was left out, never otherwise.
+    assert bool(global_notes(plan)) == (len(published) < len(healthy_addresses))

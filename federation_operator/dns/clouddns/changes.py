@@ -4,7 +4,9 @@
   v1 API's ``ResourceRecordSet``. TXT data is in presentation form (``"part one" "part two"``, RFC 1035
   decimal escapes: :mod:`federation_operator.dns.txt`) and is read back as one value per record. A
   ``WEIGHTED`` record set (the ``weighted`` policy) is an A record set with a weighted round robin routing
-  policy, an item per share, and such a record set of plain items is read back as one. Any other record set
+  policy, an item per share, and a ``GEO`` record set (the ``geolocation`` policy, its locations Google Cloud
+  regions) an A record set with a ``geo`` routing policy, an item per region; such record sets of plain
+  items (no health checks, no fencing) are read back as the groups they stand for. Any other record set
   with a routing policy is read as the union of its policy's data, so it shows up as the foreign data it
   is; a type the operator does not manage, or data it cannot read, is skipped (the latter logged).
 - **Changes.** A change is atomic and its ``deletions`` are preconditions: the server applies it only if
@@ -27,10 +29,14 @@ from federation_operator.dns.txt import parse_txt, render_txt
 from federation_operator.domain.errors import PermanentError, RejectedChangeError
 from federation_operator.domain.ownership import group_changes_by_name
 from federation_operator.domain.records import (
+    GEO,
     RECORD_TYPES,
     WEIGHTED,
     Changes,
     RecordSet,
+    geo_set_identifier,
+    geo_value,
+    split_geo_values,
     split_weighted_values,
     weighted_set_identifier,
     weighted_value,
@@ -48,6 +54,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_GCP = "gcp:"  # a GEO location that is a Google Cloud region, as Cloud DNS geo items name them
 
 
 @dataclass(frozen=True)
@@ -157,7 +165,27 @@ def plan_change_requests(
 
 def render_rrset(record: RecordSet) -> RrsetJson:
     """``record`` as the API takes it; a :data:`WEIGHTED` record set as an A record set with a weighted round
-    robin routing policy, an item per share (its weight and addresses), in set identifier order."""
+    robin routing policy, an item per share (its weight and addresses), in set identifier order; a
+    :data:`GEO` record set as an A record set with a ``geo`` routing policy, an item per Google Cloud region
+    (its addresses), in region order. :class:`RejectedChangeError` for a GEO location that is no Google Cloud
+    region (Route 53's countries, continents and ``*``: Cloud DNS has no such locations)."""
+    if record.type == GEO:
+        places = sorted(split_geo_values(record.values).values())
+        foreign = [place for place, _ in places if not place.startswith(_GCP)]
+        if foreign:
+            raise RejectedChangeError(
+                f"{record.name} geolocation locations {', '.join(foreign)}: Cloud DNS geo routing locates "
+                "clients by Google Cloud region only"
+            )
+        geo_items = [
+            {"location": place.removeprefix(_GCP), "rrdatas": list(addresses)} for place, addresses in places
+        ]
+        return {
+            "name": record.name,
+            "type": "A",
+            "ttl": record.ttl,
+            "routingPolicy": {"geo": {"items": geo_items}},
+        }
     if record.type == WEIGHTED:
         shares = sorted(split_weighted_values(record.values).items())
         items = [{"weight": weight, "rrdatas": list(addresses)} for _, (weight, addresses) in shares]
@@ -204,15 +232,48 @@ def _read_weighted(raw: dict[str, Any]) -> RecordSet | None:
         return None
 
 
+def _read_geo(raw: dict[str, Any]) -> RecordSet | None:
+    """An A record set whose routing policy is ``geo`` of plain items (a location, IPv4 rrdatas; no health
+    checks, no fencing), as the :data:`GEO` record set it stands for; None for anything else."""
+    policy = raw.get("routingPolicy")
+    if raw.get("type") != "A" or raw.get("rrdatas") or not isinstance(policy, dict):
+        return None
+    if set(policy) - {"kind"} != {"geo"} or not isinstance(policy["geo"], dict):
+        return None
+    geo = policy["geo"]
+    items = geo.get("items")
+    if set(geo) - {"kind", "items", "enableFencing"} or geo.get("enableFencing"):
+        return None
+    if not isinstance(items, list) or not items:
+        return None
+    values: list[str] = []
+    for item in items:
+        if not isinstance(item, dict) or set(item) - {"kind", "location", "rrdatas"}:
+            return None
+        location, addresses = item.get("location"), item.get("rrdatas")
+        if not isinstance(location, str) or not isinstance(addresses, list) or not addresses:
+            return None
+        place = f"{_GCP}{location}"
+        try:
+            identifier = geo_set_identifier(str(raw["name"]), place, [str(a) for a in addresses])
+        except ValueError:  # not IPv4 addresses
+            return None
+        values += [geo_value(identifier, place, str(a)) for a in addresses]
+    try:
+        return RecordSet(name=str(raw["name"]), type=GEO, ttl=int(raw.get("ttl", 0)), values=tuple(values))
+    except (KeyError, TypeError, ValueError):  # a location that is no Google Cloud region name, say
+        return None
+
+
 def read_rrset(raw: dict[str, Any]) -> RecordSet | None:
     """The record set ``raw`` stands for, or ``None`` for a type the operator does not manage (or data it
     cannot read, which is logged: a foreign oddity must not stop the zone from being published)."""
     rtype = raw.get("type")
     if rtype not in RECORD_TYPES:
         return None
-    weighted = _read_weighted(raw)
-    if weighted is not None:
-        return weighted
+    grouped = _read_weighted(raw) or _read_geo(raw)
+    if grouped is not None:
+        return grouped
     # A record set with a routing policy (geo, weighted) has its data in the policy's items: their union
     # stands for it, so that it shows up as the foreign record it is at that name.
     rrdatas = raw.get("rrdatas") or sorted(set(_policy_rrdatas(raw.get("routingPolicy"))))

@@ -56,6 +56,7 @@ from federation_operator.domain.errors import (
     TransientError,
 )
 from federation_operator.domain.records import (
+    GEO,
     WEIGHTED,
     Changes,
     ProviderLimits,
@@ -76,7 +77,9 @@ unconfirmed: short, since the zone's next round waits for ``apply``; the rest is
 # project's API rate.
 DONE_POLL_START = 0.5
 DONE_POLL_CAP = 5.0
-CLOUDDNS_DEFAULT_QUOTAS = ProviderLimits(max_values_per_set=100, max_record_sets=10_000)
+CLOUDDNS_DEFAULT_QUOTAS = ProviderLimits(
+    max_values_per_set=100, max_record_sets=10_000, geo_by_gcp_region=True, group_in_one_set=True
+)
 """Cloud DNS's default ``resourceRecordsPerRrset`` and ``rrsetsPerManagedZone``, until the project's own
 quotas are read (``projects.get``, with the zone's first read)."""
 
@@ -250,6 +253,8 @@ class CloudDnsProvider:
         return ProviderLimits(
             max_values_per_set=int(per_set) if per_set else CLOUDDNS_DEFAULT_QUOTAS.max_values_per_set,
             max_record_sets=int(per_zone) if per_zone else CLOUDDNS_DEFAULT_QUOTAS.max_record_sets,
+            geo_by_gcp_region=True,
+            group_in_one_set=True,
         )
 
     # --- writing -------------------------------------------------------------------------------------------
@@ -333,8 +338,9 @@ class CloudDnsProvider:
             raise RejectedChangeError(
                 f"{clashes[0]} in zone {self._zone}; a CNAME cannot share its name with other data"
             )
-        # A plain A record set and a weighted round robin one are both Cloud DNS's one A record set at a name.
-        mixed = routing_clashes(types_at, changes, frozenset({"A", WEIGHTED}))
+        # A plain A record set and a weighted round robin or geo one are all Cloud DNS's one A record set at
+        # a name.
+        mixed = routing_clashes(types_at, changes, frozenset({"A", WEIGHTED, GEO}))
         if mixed:
             raise RejectedChangeError(
                 f"{mixed[0]} in zone {self._zone}; Cloud DNS holds one A record set per name"

@@ -268,8 +268,14 @@ def _group_changes(
 
 
 def render_geolocation(place: str) -> GeoLocationTypeDef:
-    """A :data:`GEO` location as Route 53's ``GeoLocation`` (``*`` is its default location)."""
+    """A :data:`GEO` location as Route 53's ``GeoLocation`` (``*`` is its default location);
+    :class:`RejectedChangeError` for a Google Cloud region (``gcp:``), which Route 53 cannot locate."""
     kind, _, code = place.partition(":")
+    if kind == "gcp":
+        raise RejectedChangeError(
+            f"geolocation location {place}: Route 53 locates clients by country or continent, not by "
+            "Google Cloud region"
+        )
     if place == "*":
         return {"CountryCode": "*"}
     return {"CountryCode": code} if kind == "country" else {"ContinentCode": code}
