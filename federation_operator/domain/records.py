@@ -23,9 +23,9 @@ import functools
 import hashlib
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
 
 from federation_operator.domain.members import Ingress
 
@@ -169,25 +169,17 @@ def _normalize_values(rtype: RecordType, values: Iterable[str]) -> tuple[str, ..
     if rtype == ALIAS:
         addresses, hostnames = split_alias_values(raw)
         return (*addresses, *hostnames)
-    if rtype == GEO:
-        places = split_geo_values(raw)
+    if rtype in (GEO, LATENCY, WEIGHTED):
+        shares: Mapping[str, tuple[str | int, tuple[str, ...]]]
+        if rtype == GEO:
+            shares = split_geo_values(raw)
+        elif rtype == LATENCY:
+            shares = split_latency_values(raw)
+        else:
+            shares = split_weighted_values(raw)
         return tuple(
-            geo_value(identifier, place, address)
-            for identifier, (place, addresses) in sorted(places.items())
-            for address in addresses
-        )
-    if rtype == LATENCY:
-        regions = split_latency_values(raw)
-        return tuple(
-            latency_value(identifier, region, address)
-            for identifier, (region, addresses) in sorted(regions.items())
-            for address in addresses
-        )
-    if rtype == WEIGHTED:
-        groups = split_weighted_values(raw)
-        return tuple(
-            weighted_value(identifier, weight, address)
-            for identifier, (weight, addresses) in sorted(groups.items())
+            f"{identifier} {key} {address}"
+            for identifier, (key, addresses) in sorted(shares.items())
             for address in addresses
         )
     # TXT: the unquoted text, one value per TXT record (its character-strings joined).
@@ -296,9 +288,7 @@ def weighted_set_identifier(name: str, weight: int, addresses: Iterable[str]) ->
     DNS's weighted round robin items) reads back exactly what was planned. It is unique in the zone (moto,
     our Route 53 test server, deletes a set identifier wherever it is in the zone); a cluster whose weight or
     addresses change gets a new one, its old share deleted and the new one created in one change."""
-    canonical = " ".join(str(a) for a in sorted(ipaddress.IPv4Address(a.strip()) for a in addresses))
-    digest = hashlib.sha256(f"{normalize_name(name)} {weight} {canonical}".encode()).hexdigest()[:16]
-    return f"fedop-weight-{digest}"
+    return _share_identifier("weight", name, weight, addresses)
 
 
 def weighted_value(identifier: str, weight: int, address: str) -> str:
@@ -309,22 +299,13 @@ def weighted_value(identifier: str, weight: int, address: str) -> str:
 def split_weighted_values(values: Iterable[str]) -> dict[str, tuple[int, tuple[str, ...]]]:
     """A :data:`WEIGHTED` record set's values as set identifier → (weight, its IPv4 addresses, sorted);
     :class:`ValueError` for a value of another shape, a weight outside 0-255, or two weights of one set."""
-    groups: dict[str, tuple[int, set[ipaddress.IPv4Address]]] = {}
-    for value in values:
-        parts = value.split()
-        if len(parts) != 3 or not parts[1].isdigit() or not 0 <= int(parts[1]) <= 255:
-            raise ValueError(
-                f"a weighted value is '<set identifier> <weight 0-255> <address>', got {value!r}"
-            )
-        identifier, weight = parts[0], int(parts[1])
-        held = groups.setdefault(identifier, (weight, set()))
-        if held[0] != weight:
-            raise ValueError(f"set identifier {identifier} has two weights: {held[0]} and {weight}")
-        held[1].add(ipaddress.IPv4Address(parts[2]))
-    return {
-        identifier: (weight, tuple(str(a) for a in sorted(addresses)))
-        for identifier, (weight, addresses) in groups.items()
-    }
+    return _split_shares(
+        values, _weight, kind="weighted", shape="<set identifier> <weight 0-255> <address>", key="weight"
+    )
+
+
+def _weight(text: str) -> int | None:
+    return int(text) if text.isdigit() and 0 <= int(text) <= 255 else None
 
 
 _AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
@@ -333,9 +314,7 @@ _AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 def latency_set_identifier(name: str, region: str, addresses: Iterable[str]) -> str:
     """The set identifier of the latency share of AWS ``region`` at ``name``: ours (``fedop-latency-``),
     derived from what the share holds, and unique in the zone (as :func:`weighted_set_identifier`)."""
-    canonical = " ".join(str(a) for a in sorted(ipaddress.IPv4Address(a.strip()) for a in addresses))
-    digest = hashlib.sha256(f"{normalize_name(name)} {region} {canonical}".encode()).hexdigest()[:16]
-    return f"fedop-latency-{digest}"
+    return _share_identifier("latency", name, region, addresses)
 
 
 def latency_value(identifier: str, region: str, address: str) -> str:
@@ -347,23 +326,14 @@ def split_latency_values(values: Iterable[str]) -> dict[str, tuple[str, tuple[st
     """A :data:`LATENCY` record set's values as set identifier → (AWS region, its IPv4 addresses, sorted);
     :class:`ValueError` for a value of another shape, a region that is no AWS region name, two regions of
     one set, or two sets of one region (Route 53 answers one record set per region)."""
-    groups: dict[str, tuple[str, set[ipaddress.IPv4Address]]] = {}
-    for value in values:
-        parts = value.split()
-        if len(parts) != 3 or not _AWS_REGION.match(parts[1]):
-            raise ValueError(f"a latency value is '<set identifier> <AWS region> <address>', got {value!r}")
-        identifier, region = parts[0], parts[1]
-        held = groups.setdefault(identifier, (region, set()))
-        if held[0] != region:
-            raise ValueError(f"set identifier {identifier} has two regions: {held[0]} and {region}")
-        held[1].add(ipaddress.IPv4Address(parts[2]))
-    regions = [region for region, _ in groups.values()]
-    if len(regions) != len(set(regions)):
-        raise ValueError(f"one latency record set per region, got {sorted(regions)}")
-    return {
-        identifier: (region, tuple(str(a) for a in sorted(addresses)))
-        for identifier, (region, addresses) in groups.items()
-    }
+    return _split_shares(
+        values,
+        lambda text: text if _AWS_REGION.match(text) else None,
+        kind="latency",
+        shape="<set identifier> <AWS region> <address>",
+        key="region",
+        one_set_each=True,
+    )
 
 
 # Google Cloud region names: ``us-central1``, ``northamerica-northeast1``, ``me-central2``.
@@ -375,9 +345,7 @@ _GEO_LOCATION = re.compile(
 def geo_set_identifier(name: str, location: str, addresses: Iterable[str]) -> str:
     """The set identifier of the geolocation share of ``location`` at ``name``: ours (``fedop-geo-``),
     derived from what the share holds, and unique in the zone (as :func:`weighted_set_identifier`)."""
-    canonical = " ".join(str(a) for a in sorted(ipaddress.IPv4Address(a.strip()) for a in addresses))
-    digest = hashlib.sha256(f"{normalize_name(name)} {location} {canonical}".encode()).hexdigest()[:16]
-    return f"fedop-geo-{digest}"
+    return _share_identifier("geo", name, location, addresses)
 
 
 def geo_value(identifier: str, location: str, address: str) -> str:
@@ -389,25 +357,54 @@ def split_geo_values(values: Iterable[str]) -> dict[str, tuple[str, tuple[str, .
     """A :data:`GEO` record set's values as set identifier → (location, its IPv4 addresses, sorted);
     :class:`ValueError` for a value of another shape, two locations of one set, or two sets of one location
     (Route 53 refuses two record sets for one location)."""
-    groups: dict[str, tuple[str, set[ipaddress.IPv4Address]]] = {}
+    return _split_shares(
+        values,
+        lambda text: text if _GEO_LOCATION.match(text) else None,
+        kind="geolocation",
+        shape="<set identifier> <country:XX|continent:XX|*|gcp:region> <address>",
+        key="location",
+        one_set_each=True,
+    )
+
+
+def _share_identifier(prefix: str, name: str, key: str | int, addresses: Iterable[str]) -> str:
+    canonical = " ".join(str(a) for a in sorted(ipaddress.IPv4Address(a.strip()) for a in addresses))
+    digest = hashlib.sha256(f"{normalize_name(name)} {key} {canonical}".encode()).hexdigest()[:16]
+    return f"fedop-{prefix}-{digest}"
+
+
+_Key = TypeVar("_Key", str, int)
+
+
+def _split_shares(
+    values: Iterable[str],
+    parse: Callable[[str], _Key | None],
+    *,
+    kind: str,
+    shape: str,
+    key: str,
+    one_set_each: bool = False,
+) -> dict[str, tuple[_Key, tuple[str, ...]]]:
+    """The values of a routing-policy group (each ``<set identifier> <key> <address>``) as set identifier →
+    (its key: weight, region or location, and its IPv4 addresses, sorted); with ``one_set_each``, two sets
+    may not share a key."""
+    groups: dict[str, tuple[_Key, set[ipaddress.IPv4Address]]] = {}
     for value in values:
         parts = value.split()
-        if len(parts) != 3 or not _GEO_LOCATION.match(parts[1]):
-            raise ValueError(
-                "a geolocation value is '<set identifier> <country:XX|continent:XX|*|gcp:region> <address>', "
-                f"got {value!r}"
-            )
-        identifier, place = parts[0], parts[1]
-        held = groups.setdefault(identifier, (place, set()))
-        if held[0] != place:
-            raise ValueError(f"set identifier {identifier} has two locations: {held[0]} and {place}")
+        parsed = parse(parts[1]) if len(parts) == 3 else None
+        if parsed is None:
+            raise ValueError(f"a {kind} value is '{shape}', got {value!r}")
+        identifier = parts[0]
+        held = groups.setdefault(identifier, (parsed, set()))
+        if held[0] != parsed:
+            raise ValueError(f"set identifier {identifier} has two {key}s: {held[0]} and {parsed}")
         held[1].add(ipaddress.IPv4Address(parts[2]))
-    places = [place for place, _ in groups.values()]
-    if len(places) != len(set(places)):
-        raise ValueError(f"one geolocation record set per location, got {sorted(places)}")
+    keys = [held for held, _ in groups.values()]
+    if one_set_each and len(keys) != len(set(keys)):
+        raise ValueError(f"one {kind} record set per {key}, got {sorted(keys)}")
     return {
-        identifier: (place, tuple(str(a) for a in sorted(addresses)))
-        for identifier, (place, addresses) in groups.items()
+        identifier: (held, tuple(str(a) for a in sorted(addresses)))
+        for identifier, (held, addresses) in groups.items()
     }
 
 
