@@ -31,6 +31,7 @@ from federation_operator.domain.records import (
     WEIGHTED,
     Conflict,
     RecordSet,
+    RecordType,
     ServiceNames,
     ShardAddresses,
     geo_set_identifier,
@@ -408,9 +409,7 @@ class _Tiers:
                 f"{name} answers in weighted shares by IPv4 address: the shards of {', '.join(left_out)}, "
                 "reached by hostnames only, are not published there"
             )
-        ipv6 = self._addresses(name, "AAAA", {ip for s in shards for ip in s.ipv6})
-        weighted = RecordSet(name=name, type=WEIGHTED, ttl=self.ttl, values=tuple(values))
-        return [weighted, *([ipv6] if ipv6 is not None else [])]
+        return self._group(WEIGHTED, name, values, shards)
 
     def latency(
         self, name: str, shards: Sequence[ShardAddresses], regions: Mapping[str, str]
@@ -435,9 +434,7 @@ class _Tiers:
                 f"{name} answers by latency from IPv4 addresses in known regions: the shards of "
                 f"{', '.join(left_out)} are not published there"
             )
-        ipv6 = self._addresses(name, "AAAA", {ip for s in shards for ip in s.ipv6})
-        latency = RecordSet(name=name, type=LATENCY, ttl=self.ttl, values=tuple(values))
-        return [latency, *([ipv6] if ipv6 is not None else [])]
+        return self._group(LATENCY, name, values, shards)
 
     def geolocation(
         self, name: str, shards: Sequence[ShardAddresses], places: Mapping[str, str]
@@ -475,9 +472,16 @@ class _Tiers:
                 f"{name} answers by location from IPv4 addresses: the shards of {', '.join(left_out)}, "
                 "reached by hostnames only, are not published there"
             )
+        return self._group(GEO, name, values, shards)
+
+    def _group(
+        self, rtype: RecordType, name: str, values: Sequence[str], shards: Sequence[ShardAddresses]
+    ) -> list[RecordSet]:
+        """A routing-policy group of IPv4 ``values`` (groups answer by IPv4 address) beside a plain AAAA
+        record set of the shards' IPv6 addresses."""
         ipv6 = self._addresses(name, "AAAA", {ip for s in shards for ip in s.ipv6})
-        geo = RecordSet(name=name, type=GEO, ttl=self.ttl, values=tuple(values))
-        return [geo, *([ipv6] if ipv6 is not None else [])]
+        group = RecordSet(name=name, type=rtype, ttl=self.ttl, values=tuple(values))
+        return [group, *([ipv6] if ipv6 is not None else [])]
 
     def _limit_group(
         self, name: str, kind: str, sets: Sequence[tuple[str, Sequence[str]]]
