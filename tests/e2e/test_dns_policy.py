@@ -24,26 +24,7 @@ class PolicySeed(Seed):
     """A seed-shaped FederatedService created with a ``spec.dns.policy``."""
 
     def create_with(self, policy: dict[str, Any] | None) -> None:
-        dns: dict[str, Any] = {"ttl": 30}
-        if policy is not None:
-            dns["policy"] = policy
-        self.custom.create_namespaced_custom_object(
-            GROUP,
-            VERSION,
-            self.namespace,
-            "federatedservices",
-            {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "FederatedService",
-                "metadata": {"name": self.name},
-                "spec": {
-                    "template": {
-                        "spec": {"selector": {"run": self.name}, "ports": [{"name": "http", "port": 80}]}
-                    },
-                    "dns": dns,
-                },
-            },
-        )
+        self.create(**({"policy": policy} if policy is not None else {}))
 
     def set_policy(self, policy: dict[str, Any]) -> None:
         self.custom.patch_namespaced_custom_object(

@@ -24,7 +24,7 @@ from kubernetes import client
 from localfed import LocalFederation, processes
 from localfed.bind import BindServer, start_bind, wait_until_serving
 from localfed.federation import free_port
-from localfed.operator import GROUP, VERSION, OperatorProcess, condition, eventually, is_member_ready
+from localfed.operator import OperatorProcess, condition, eventually, is_member_ready
 
 from tests.e2e.conftest import Control
 from tests.e2e.test_dns import FEDERATION, Answer, Seed, ask, member_names, start_backends_everywhere
@@ -41,24 +41,8 @@ class AliasedSeed(Seed):
         super().__init__(fed, name, namespace)
         self.aliases = aliases
 
-    def create(self) -> None:
-        self.custom.create_namespaced_custom_object(
-            GROUP,
-            VERSION,
-            self.namespace,
-            "federatedservices",
-            {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "FederatedService",
-                "metadata": {"name": self.name},
-                "spec": {
-                    "template": {
-                        "spec": {"selector": {"run": self.name}, "ports": [{"name": "http", "port": 80}]}
-                    },
-                    "dns": {"ttl": 30, "aliases": self.aliases},
-                },
-            },
-        )
+    def create(self, **dns: Any) -> None:
+        super().create(aliases=self.aliases, **dns)
 
 
 def ask_at(server: BindServer, name: str) -> Answer:
