@@ -245,7 +245,9 @@ def _dns(
     # Several zones or mirrors: each one's own state (a failing mirror is named here).
     for mirror in dns.mirrors:
         detail = f": {mirror.message}" if mirror.message and mirror.state != "Published" else ""
-        lines.append(f"  DNS {mirror.zone} ({mirror.mirror}, {mirror.provider}): {mirror.state}{detail}")
+        # A mirror is named after its provider unless the settings name it: then say both.
+        which = mirror.provider if mirror.mirror == mirror.provider else f"{mirror.mirror}, {mirror.provider}"
+        lines.append(f"  DNS {mirror.zone} ({which}): {mirror.state}{detail}")
     return lines
 
 

@@ -753,7 +753,7 @@ def test_status_shows_each_dns_mirror() -> None:
         },
     ]
     lines = render_status([member_view(MEMBER)], [service_view(mirrored)], scope="").splitlines()
-    assert "  DNS example.com (rfc2136, rfc2136): Published" in lines
+    assert "  DNS example.com (rfc2136): Published" in lines
     assert "  DNS example.com (secondary, rfc2136): Failed: the DNS provider cannot be reached" in lines
 
 
