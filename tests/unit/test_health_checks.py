@@ -12,7 +12,10 @@ from federation_operator.domain.health_checks import HealthCheck, read_health_ch
 from federation_operator.domain.records import ServiceNames, ShardAddresses, split_weighted_values
 from federation_operator.domain.specs import DnsPolicy
 from federation_operator.planning.policy import plan_policy_refusal
+from federation_operator.planning.publication import plan_service_tiers
 from federation_operator.planning.records import plan_records
+from tests.unit.test_policy import NAMES, member
+from tests.unit.test_publication import shard
 
 
 def policy(**raw: Any) -> DnsPolicy:
@@ -102,3 +105,15 @@ def test_the_planner_puts_the_check_in_every_share_and_a_new_setting_is_a_new_id
     assert {read_health_check(i) for i in with_check} == {check}
     assert not with_check & identifiers(HealthCheck("HTTP", 81, "/hz"))
     assert {read_health_check(i) for i in identifiers(None)} == {None}
+
+
+def test_the_object_spec_reaches_the_planned_identifiers() -> None:
+    # What the reconciler plans from the spec (plan_service_tiers), not only the planner's own argument.
+    clusters = [member("a", "r1"), member("c", "r2")]
+    counted = [shard("a", healthy=True, address="127.0.0.1"), shard("c", healthy=True, address="127.0.0.3")]
+    kinds = {"type": "weighted", "healthCheck": {"protocol": "TCP", "port": 443}}
+    tiers = plan_service_tiers(
+        names=NAMES, ttl=60, aliases=(), clusters=clusters, counted=counted, policy=policy(**kinds)
+    )
+    (group,) = [r for r in tiers.records if r.type == "WEIGHTED"]
+    assert {read_health_check(i) for i in split_weighted_values(group.values)} == {HealthCheck("TCP", 443)}

@@ -497,7 +497,9 @@ class Route53Provider:
             if code == "AccessDenied":
                 return PermanentError(
                     f"{text} (the credentials need route53:ListHostedZonesByName, "
-                    "route53:ListResourceRecordSets and route53:ChangeResourceRecordSets)"
+                    "route53:ListResourceRecordSets and route53:ChangeResourceRecordSets; with "
+                    "spec.dns.policy.healthCheck also route53:CreateHealthCheck, route53:DeleteHealthCheck, "
+                    "route53:ListHealthChecks and route53:ChangeTagsForResource)"
                 ), False
             if code in _REJECTED_CODES:
                 # What the batch holds, not who sent it: another batch would go through.
