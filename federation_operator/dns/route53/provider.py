@@ -21,14 +21,14 @@
   without holding the zone's next round).
 - **Health checks** (``spec.dns.policy.healthCheck``, carried in the set identifiers of the routing-policy
   sets: :mod:`federation_operator.domain.health_checks`). Before the batches, ``apply`` creates one health
-  check per new share that asks for one (on the share's first address; ``CallerReference`` our zone's
-  prefix and a nonce, tagged with the zone and the set identifier) and names it in the set's
-  ``HealthCheckId``; after them, it deletes the health checks of the shares the plan removed. A share whose
-  address or settings change has a new set identifier, so its health check is replaced. Health checks whose
-  ``CallerReference`` carries our zone's prefix and that no set of the zone names (a crash between the
-  creation and the batch, a failed deletion) are deleted by the next :meth:`Route53Provider.records`, which
-  lists the health checks while the zone holds a health-checked set or this provider has written one (so a
-  zone without health checks costs no extra request).
+  check per new share that asks for one, on the share's first address (``CallerReference``: our zone's
+  prefix and a nonce; tagged with the zone and the set identifier without its settings), and names it in
+  the set's ``HealthCheckId``; after them, it deletes the health checks of the shares the plan removed. A
+  share whose address or settings change has a new set identifier, so its health check is replaced. Ours
+  (by the ``CallerReference`` prefix) that no set of the zone names (a crash between the creation and the
+  batch, a failed deletion) are deleted by the next :meth:`Route53Provider.records`, which lists the health
+  checks while the zone holds a health-checked set or this provider has written one (so a zone without
+  health checks costs no extra request).
 
 **Errors**, mapped once here with ``raise ... from exc``. ``Throttling``, ``PriorRequestNotComplete``,
 ``ServiceUnavailable``, any 5xx and connection failures or timeouts are retried with jittered exponential
@@ -385,7 +385,8 @@ class Route53Provider:
         health_check_id = response["HealthCheck"]["Id"]
         tags: list[TagTypeDef] = [
             {"Key": "federation-operator/zone", "Value": self._zone},
-            {"Key": "federation-operator/set-identifier", "Value": identifier},
+            # The identifier without its settings: tag values take letters, digits and " .:/=+-@" only.
+            {"Key": "federation-operator/set-identifier", "Value": identifier.partition("~")[0]},
         ]
         await self._call(
             "ChangeTagsForResource",
