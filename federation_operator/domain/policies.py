@@ -8,6 +8,7 @@
   routing policy), ``latency`` on Route 53 (latency record sets) and ``geolocation`` on Route 53
   (geolocation record sets) and Cloud DNS (a ``geo`` routing policy by Google Cloud region): anything else
   is refused with a message saying so, never silently published as ``tiered``.
+- :data:`HEALTH_CHECK_PROVIDERS`: the providers that run ``policy.healthCheck`` themselves (Route 53).
 - :data:`DEFAULT_LOCATIONS`: the built-in table from GKE, EKS and AKS region names to where they are in the
   providers' terms (Route 53 continent and country codes, the nearest AWS region for latency records, the
   nearest Google Cloud region for Cloud DNS geo policies); ``policy.locations`` overrides it per region.
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "DEFAULT_LOCATIONS",
+    "HEALTH_CHECK_PROVIDERS",
     "OPERATOR_POLICIES",
     "POLICY_PROVIDERS",
     "PROVIDER_ROUTING",
@@ -39,6 +41,9 @@ POLICY_PROVIDERS: Mapping[str, tuple[str, ...]] = {
     "geolocation": ("clouddns", "route53"),
 }
 """Policy → the providers that publish it in this version (sorted)."""
+
+HEALTH_CHECK_PROVIDERS = ("route53",)
+"""The providers that run ``policy.healthCheck`` (Route 53 health checks on each share) in this version."""
 
 PROVIDER_ROUTING: Mapping[str, str] = {
     "weighted": "Route 53 weighted record sets or a Cloud DNS wrr routing policy",

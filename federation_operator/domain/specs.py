@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from federation_operator.domain.health_checks import HEALTH_CHECK_PATH_PATTERN, HealthCheck
 from federation_operator.domain.kube_model import KubeModel, ListMap, ListSet, parse_model
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "MemberClusterSpec",
     "PatchOp",
     "Placement",
+    "PolicyHealthCheck",
     "PolicyWeight",
     "ProbeSettings",
     "RegionLocation",
@@ -103,6 +105,8 @@ MSG_WEIGHTS_ONLY_WEIGHTED = "weights apply to type weighted only"
 MSG_GROUPS_ONLY_FAILOVER = "groups apply to type failover only"
 MSG_FAILOVER_NEEDS_GROUPS = "type failover needs at least one group"
 MSG_LOCATIONS_ONLY_GEO = "locations apply to types latency and geolocation only"
+MSG_HEALTH_CHECK_ONLY_ROUTED = "healthCheck applies to types weighted, latency and geolocation only"
+MSG_HEALTH_CHECK_PATH_ONLY_HTTP = "healthCheck.path applies to protocols HTTP and HTTPS only"
 
 POLICY_TYPES = ("tiered", "weighted", "failover", "latency", "geolocation")
 """The values of ``spec.dns.policy.type``; ``tiered`` (today's geo tiers) is the default."""
@@ -404,6 +408,32 @@ class RegionLocation(KubeModel):
     gcp_region: DnsLabel | None = None
 
 
+class PolicyHealthCheck(KubeModel):
+    """The health check the managed DNS service runs on each share of a routing policy
+    (``spec.dns.policy.healthCheck``; Route 53 only in this version)."""
+
+    protocol: Literal["TCP", "HTTP", "HTTPS"]
+    port: PortNumber
+    path: str | None = Field(default=None, pattern=HEALTH_CHECK_PATH_PATTERN)
+    interval_seconds: Literal[10, 30] = 30
+    failure_threshold: int = Field(default=3, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _path_for_http(self) -> PolicyHealthCheck:
+        if self.protocol == "TCP" and self.path is not None:
+            raise ValueError(MSG_HEALTH_CHECK_PATH_ONLY_HTTP)
+        return self
+
+    def to_health_check(self) -> HealthCheck:
+        return HealthCheck(
+            protocol=self.protocol,
+            port=self.port,
+            path=self.path or "/",
+            interval=self.interval_seconds,
+            failure_threshold=self.failure_threshold,
+        )
+
+
 class DnsPolicy(KubeModel):
     """How the global name chooses among the healthy shards (``spec.dns.policy``).
 
@@ -418,9 +448,12 @@ class DnsPolicy(KubeModel):
     default_weight: int = Field(default=1, ge=0, le=WEIGHT_MAX)
     groups: Annotated[tuple[FailoverGroup, ...], Field(max_length=16)] = ()
     locations: Annotated[tuple[RegionLocation, ...], Field(max_length=256), ListMap("region")] = ()
+    health_check: PolicyHealthCheck | None = None
 
     @model_validator(mode="after")
     def _fields_match_type(self) -> DnsPolicy:
+        if self.type not in ("weighted", "latency", "geolocation") and self.health_check is not None:
+            raise ValueError(MSG_HEALTH_CHECK_ONLY_ROUTED)
         if self.type != "weighted" and self.weights:
             raise ValueError(MSG_WEIGHTS_ONLY_WEIGHTED)
         if self.type != "failover" and self.groups:

@@ -28,6 +28,7 @@ from federation_operator.domain.health import ShardHealth
 from federation_operator.domain.members import ClusterInfo
 from federation_operator.domain.policies import (
     DEFAULT_LOCATIONS,
+    HEALTH_CHECK_PROVIDERS,
     POLICY_PROVIDERS,
     PROVIDER_ROUTING,
     Location,
@@ -65,6 +66,15 @@ def plan_policy_refusal(
     able = POLICY_PROVIDERS[policy.type]
     if (provider is None and not able) or (provider is not None and provider not in able):
         problems.append(("spec.dns.policy.type", _refusal(policy.type, provider, able)))
+    if policy.health_check is not None and provider is not None and provider not in HEALTH_CHECK_PROVIDERS:
+        problems.append(
+            (
+                "spec.dns.policy.healthCheck",
+                f"health checks cannot be run by the {provider} provider; providers that run them: "
+                f"{', '.join(HEALTH_CHECK_PROVIDERS)} (Route 53 health checks); remove healthCheck to "
+                "publish the policy without them",
+            )
+        )
     if policy.type in ("latency", "geolocation"):
         unknown = sorted({r.lower() for r in regions if not _located(policy, r, provider)})
         if unknown:

@@ -122,6 +122,9 @@ def plan_service_tiers(
         global_places=places,
         group_in_one_set=limits.group_in_one_set,
         geo_by_gcp_region=limits.geo_by_gcp_region,
+        global_health_check=(
+            policy.health_check.to_health_check() if policy is not None and policy.health_check else None
+        ),
     )
     if group and answering:
         note = (

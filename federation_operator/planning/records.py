@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from federation_operator.domain.elb import elb_hosted_zone
+from federation_operator.domain.health_checks import HealthCheck, with_health_check
 from federation_operator.domain.records import (
     ALIAS,
     GEO,
@@ -80,6 +81,7 @@ def plan_records(
     global_places: Mapping[str, str] | None = None,
     group_in_one_set: bool = False,
     geo_by_gcp_region: bool = False,
+    global_health_check: HealthCheck | None = None,
 ) -> tuple[RecordSet, ...]:
     """The record sets of :func:`plan_tiers`, without its notes."""
     return plan_tiers(
@@ -96,6 +98,7 @@ def plan_records(
         global_places=global_places,
         group_in_one_set=group_in_one_set,
         geo_by_gcp_region=geo_by_gcp_region,
+        global_health_check=global_health_check,
     ).records
 
 
@@ -114,6 +117,7 @@ def plan_tiers(
     global_places: Mapping[str, str] | None = None,
     group_in_one_set: bool = False,
     geo_by_gcp_region: bool = False,
+    global_health_check: HealthCheck | None = None,
 ) -> TierPlan:
     """The record sets to publish for one FederatedService, sorted, all with ``ttl``.
 
@@ -163,6 +167,8 @@ def plan_tiers(
       ``*`` holding every shard, for clients no other set covers; with Google Cloud regions (``gcp:<region>``,
       ``geo_by_gcp_region``: Cloud DNS) a set per region and no default, as Cloud DNS answers a client the
       nearest region's item (a shard without a region is left out, said in a note).
+    - **A health check per share** (``global_health_check``, ``policy.healthCheck``): its settings ride in
+      each set identifier of the group (:mod:`federation_operator.domain.health_checks`).
     - **The provider's limit in a routing-policy group**: each set of a group is held to ``max_values`` as
       a tier is (its lowest addresses, and a note), or, with ``group_in_one_set`` (Cloud DNS, where a group
       is one record set of policy items), the whole group is: the lowest addresses of each set in turn, so
@@ -182,6 +188,7 @@ def plan_tiers(
         hostname_aliases=hostname_aliases,
         group_in_one_set=group_in_one_set,
         geo_by_gcp_region=geo_by_gcp_region,
+        health_check=global_health_check,
     )
 
     region_of_zone: dict[str, str] = {}
@@ -322,6 +329,7 @@ class _Tiers:
         hostname_aliases: bool = False,
         group_in_one_set: bool = False,
         geo_by_gcp_region: bool = False,
+        health_check: HealthCheck | None = None,
     ) -> None:
         if max_values is not None and max_values < 1:
             raise ValueError(f"max_values must be at least 1, got {max_values}")
@@ -330,7 +338,12 @@ class _Tiers:
         self.hostname_aliases = hostname_aliases
         self.group_in_one_set = group_in_one_set
         self.geo_by_gcp_region = geo_by_gcp_region
+        self.health_check = health_check
         self.notes: list[str] = []
+
+    def _checked(self, identifier: str) -> str:
+        """A routing-policy set's identifier, carrying the policy's health check when it asks for one."""
+        return with_health_check(identifier, self.health_check)
 
     def plan(self, name: str, shards: Sequence[ShardAddresses]) -> list[RecordSet]:
         """The records answering for ``shards`` at ``name``, or ``[]`` when they have nothing to offer."""
@@ -398,7 +411,7 @@ class _Tiers:
             return self.plan(name, shards)
         kept = self._limit_group(name, "weighted", [(s.cluster, s.ipv4) for s in with_ipv4])
         values = [
-            weighted_value(weighted_set_identifier(name, weight, addresses), weight, address)
+            weighted_value(self._checked(weighted_set_identifier(name, weight, addresses)), weight, address)
             for cluster, addresses in kept
             for weight in (weights.get(cluster, 1),)
             for address in addresses
@@ -424,7 +437,7 @@ class _Tiers:
             by_region.setdefault(regions[shard.cluster], []).extend(shard.ipv4)
         kept = self._limit_group(name, "latency", sorted(by_region.items()))
         values = [
-            latency_value(latency_set_identifier(name, region, addresses), region, address)
+            latency_value(self._checked(latency_set_identifier(name, region, addresses)), region, address)
             for region, addresses in kept
             for address in addresses
         ]
@@ -462,7 +475,7 @@ class _Tiers:
             by_place.setdefault(places[shard.cluster], []).extend(shard.ipv4)
         kept = self._limit_group(name, "geolocation", sorted(by_place.items()))
         values = [
-            geo_value(geo_set_identifier(name, place, addresses), place, address)
+            geo_value(self._checked(geo_set_identifier(name, place, addresses)), place, address)
             for place, addresses in kept
             for address in addresses
         ]

@@ -415,6 +415,7 @@ def test_service_spec_keeps_unknown_fields_but_still_types_the_known_ones() -> N
 SERVICE = {"template": {"spec": {"ports": [{"port": 80}]}}}
 
 # CEL message -> (file, a spec only that rule rejects, the field path both the API server and the model name).
+TCP_CHECK = {"protocol": "TCP", "port": 443}
 CEL_TWINS: dict[str, tuple[str, dict[str, Any], str]] = {
     "ports must list at least one port unless type is ExternalName": (
         "federatedservice.yaml",
@@ -473,6 +474,16 @@ CEL_TWINS: dict[str, tuple[str, dict[str, Any], str]] = {
         "federatedservice.yaml",
         {**SERVICE, "dns": {"policy": {"type": "tiered", "locations": [{"region": "dc1", "country": "DE"}]}}},
         "spec.dns.policy",
+    ),
+    "healthCheck applies to types weighted, latency and geolocation only": (
+        "federatedservice.yaml",
+        {**SERVICE, "dns": {"policy": {"type": "failover", "groups": [{}], "healthCheck": TCP_CHECK}}},
+        "spec.dns.policy",
+    ),
+    "healthCheck.path applies to protocols HTTP and HTTPS only": (
+        "federatedservice.yaml",
+        {**SERVICE, "dns": {"policy": {"type": "weighted", "healthCheck": {**TCP_CHECK, "path": "/"}}}},
+        "spec.dns.policy.healthCheck",
     ),
 }
 

@@ -109,16 +109,23 @@ class Batch:
 
 
 def plan_batches(
-    changes: Changes, *, max_values: int = MAX_BATCH_VALUES, max_characters: int = MAX_BATCH_CHARACTERS
+    changes: Changes,
+    *,
+    max_values: int = MAX_BATCH_VALUES,
+    max_characters: int = MAX_BATCH_CHARACTERS,
+    health_check_ids: Mapping[str, str] | None = None,
 ) -> list[Batch]:
     """``changes`` as Route 53 requests, each within the limits; all changes about one name in one request.
 
     Names are packed greedily in name order (an ownership record goes with the name it stands for), so one
-    owner's changes larger than one request go out in several. Raises :class:`RejectedChangeError` (what the
-    changes hold, so the publisher pins it on the owner whose name it is, and the others publish) when the
-    changes about one name exceed a limit on their own, or a value is longer than Route 53 accepts.
+    owner's changes larger than one request go out in several. A routing-policy set whose set identifier is
+    in ``health_check_ids`` names that Route 53 health check (``HealthCheckId``). Raises
+    :class:`RejectedChangeError` (what the changes hold, so the publisher pins it on the owner whose name it
+    is, and the others publish) when the changes about one name exceed a limit on their own, or a value is
+    longer than Route 53 accepts.
     """
-    groups = [_NameGroup(name, part, _request(part)) for name, part in group_changes_by_name(changes)]
+    checks = health_check_ids or {}
+    groups = [_NameGroup(name, part, _request(part, checks)) for name, part in group_changes_by_name(changes)]
 
     def too_big(group: _NameGroup) -> RejectedChangeError:
         values, characters = change_cost(group.request)
@@ -150,16 +157,16 @@ def change_cost(request: Iterable[ChangeTypeDef]) -> tuple[int, int]:
     return values, characters
 
 
-def _request(group: Changes) -> list[ChangeTypeDef]:
+def _request(group: Changes, checks: Mapping[str, str]) -> list[ChangeTypeDef]:
     """The Route 53 changes of one name's changes."""
     # DELETEs first: an A → CNAME switch must free the name before the CNAME arrives.
-    deletes = [change for record in group.delete for change in _changes("DELETE", record)]
+    deletes = [change for record in group.delete for change in _changes("DELETE", record, checks=checks)]
     creates: list[ChangeTypeDef] = []
     for old, new in group.updates:
         # An alias record set changes record by record: what stays the same is left as it is.
-        deletes += _changes("DELETE", old, beside=new)
-        creates += _changes("CREATE", new, beside=old)
-    creates += [change for record in group.create for change in _changes("CREATE", record)]
+        deletes += _changes("DELETE", old, beside=new, checks=checks)
+        creates += _changes("CREATE", new, beside=old, checks=checks)
+    creates += [change for record in group.create for change in _changes("CREATE", record, checks=checks)]
     return [*deletes, *creates]
 
 
@@ -181,13 +188,22 @@ def _digest(*parts: str) -> str:
 
 
 def _changes(
-    action: ChangeActionType, record: RecordSet, *, beside: RecordSet | None = None
+    action: ChangeActionType,
+    record: RecordSet,
+    *,
+    beside: RecordSet | None = None,
+    checks: Mapping[str, str] | None = None,
 ) -> list[ChangeTypeDef]:
     """``record`` as Route 53 changes; for an alias record set, one per weighted record, less those that
     ``beside`` (the other side of an update) holds the same."""
     if record.type == WEIGHTED:
         return _group_changes(
-            action, record, beside=beside, split=split_weighted_values, routing=lambda w: {"Weight": w}
+            action,
+            record,
+            beside=beside,
+            split=split_weighted_values,
+            routing=lambda w: {"Weight": w},
+            checks=checks or {},
         )
     if record.type == LATENCY:
         return _group_changes(
@@ -196,6 +212,7 @@ def _changes(
             beside=beside,
             split=split_latency_values,
             routing=lambda region: {"Region": cast("RegionType", region)},
+            checks=checks or {},
         )
     if record.type == GEO:
         return _group_changes(
@@ -204,6 +221,7 @@ def _changes(
             beside=beside,
             split=split_geo_values,
             routing=lambda place: {"GeoLocation": render_geolocation(place)},
+            checks=checks or {},
         )
     if record.type != ALIAS:
         return [_change(action, record)]
@@ -243,10 +261,12 @@ def _group_changes(
     beside: RecordSet | None,
     split: Callable[[Iterable[str]], Mapping[str, tuple[Any, tuple[str, ...]]]],
     routing: Callable[[Any], Mapping[str, Any]],
+    checks: Mapping[str, str],
 ) -> list[ChangeTypeDef]:
     """A routing-policy group (:data:`WEIGHTED`, :data:`LATENCY`, :data:`GEO`) as one A record set per set
     identifier, its routing field from ``routing`` (of the weight, AWS region or location ``split`` reads),
-    less those that ``beside`` (the other side of an update) holds the same (that and the addresses, TTL)."""
+    less those that ``beside`` (the other side of an update) holds the same (that and the addresses, TTL);
+    with its health check's id from ``checks`` when it has one."""
     kept = split(beside.values) if beside is not None else {}
     changes: list[ChangeTypeDef] = []
     for identifier, (key, addresses) in sorted(split(record.values).items()):
@@ -261,6 +281,7 @@ def _group_changes(
                 **routing(key),
                 "TTL": record.ttl,
                 "ResourceRecords": [{"Value": address} for address in addresses],
+                **({"HealthCheckId": checks[identifier]} if identifier in checks else {}),
             },
         )
         changes.append({"Action": action, "ResourceRecordSet": rrset})

@@ -19,6 +19,16 @@
   left to the caller: ``apply`` returns with its id in :meth:`Route53Provider.unconfirmed`, and the publisher
   reports ``DNSPublished=True`` only once :meth:`Route53Provider.confirmed` says INSYNC (it asks again later,
   without holding the zone's next round).
+- **Health checks** (``spec.dns.policy.healthCheck``, carried in the set identifiers of the routing-policy
+  sets: :mod:`federation_operator.domain.health_checks`). Before the batches, ``apply`` creates one health
+  check per new share that asks for one, on the share's first address (``CallerReference``: our zone's
+  prefix and a nonce; tagged with the zone and the set identifier without its settings), and names it in
+  the set's ``HealthCheckId``; after them, it deletes the health checks of the shares the plan removed. A
+  share whose address or settings change has a new set identifier, so its health check is replaced. Ours
+  (by the ``CallerReference`` prefix) that no set of the zone names (a crash between the creation and the
+  batch, a failed deletion) are deleted by the next :meth:`Route53Provider.records`, which lists the health
+  checks while the zone holds a health-checked set or this provider has written one (so a zone without
+  health checks costs no extra request).
 
 **Errors**, mapped once here with ``raise ... from exc``. ``Throttling``, ``PriorRequestNotComplete``,
 ``ServiceUnavailable``, any 5xx and connection failures or timeouts are retried with jittered exponential
@@ -33,6 +43,8 @@ thread-safe), one request at a time per provider.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import uuid
 from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING, TypeVar
 
@@ -57,21 +69,32 @@ from federation_operator.domain.errors import (
     StaleChangesError,
     TransientError,
 )
+from federation_operator.domain.health_checks import HealthCheck, read_health_check
 from federation_operator.domain.records import (
+    GEO,
+    LATENCY,
+    WEIGHTED,
     Changes,
     ProviderLimits,
     RecordSet,
     normalize_name,
     other_types_marker,
+    split_geo_values,
+    split_latency_values,
+    split_weighted_values,
 )
 
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client
     from mypy_boto3_route53.type_defs import (
+        HealthCheckConfigTypeDef,
+        ListHealthChecksRequestTypeDef,
+        ListHealthChecksResponseTypeDef,
         ListHostedZonesByNameRequestTypeDef,
         ListHostedZonesByNameResponseTypeDef,
         ListResourceRecordSetsRequestTypeDef,
         ListResourceRecordSetsResponseTypeDef,
+        TagTypeDef,
     )
 
 __all__ = ["INSYNC_TIMEOUT", "ROUTE53_MAX_RECORD_SETS", "ROUTE53_MAX_VALUES_PER_SET", "Route53Provider"]
@@ -163,6 +186,9 @@ class Route53Provider:
         # One request at a time: the zone state is read, checked and advanced in step with the requests.
         self._lock = asyncio.Lock()
         self.requests_sent = 0
+        # Ours among the account's health checks: the zone's digest at the start of the CallerReference.
+        self._reference_prefix = f"fedop-{hashlib.sha256(self._zone.encode()).hexdigest()[:16]}-"
+        self._wrote_health_checks = False
 
     @property
     def zone(self) -> str:
@@ -191,6 +217,8 @@ class Route53Provider:
     async def records(self) -> list[RecordSet]:
         async with self._lock:
             self._state = await self._read()
+            if self._state.health_checks or self._wrote_health_checks:
+                await self._collect_health_checks(self._state)
             markers = (
                 other_types_marker(name, types)
                 for name, types in self._state.types_at.items()
@@ -298,12 +326,15 @@ class Route53Provider:
             # and a refusal here leaves the reading as it was.
             self._state.check(changes)
             try:
+                if await self._create_health_checks(self._state, changes):
+                    batches = plan_batches(changes, health_check_ids=self._state.health_checks)
                 pending: list[str] = []
                 for batch in batches:
                     pending += await self._send(zone_id, batch)
                     self._state.apply(batch.changes)
                 unconfirmed = [c for c in pending if not await self._until_insync(c)]
                 self._unconfirmed = tuple(unconfirmed)
+                await self._delete_health_checks(self._state, changes)
             except RejectedChangeError:
                 # Route 53 refused this batch whole (a batch is transactional), the ones before it are in the
                 # reading: still true, so the publisher's split of a refused change costs no re-read per part.
@@ -314,6 +345,100 @@ class Route53Provider:
                 self._state = None
                 raise
             return self.requests_sent - before
+
+    # --- health checks -------------------------------------------------------------------------------------
+
+    async def _create_health_checks(self, state: ZoneState, changes: Changes) -> bool:
+        """Create the health checks of the shares ``changes`` adds that ask for one and have none; True when
+        it created any (their ids are then in ``state.health_checks``)."""
+        created = False
+        for record in (*changes.create, *changes.update_new):
+            for identifier, addresses in _shares(record).items():
+                check = read_health_check(identifier)
+                if check is None or identifier in state.health_checks:
+                    continue
+                state.health_checks[identifier] = await self._create_health_check(
+                    identifier, addresses[0], check
+                )
+                created = True
+        return created
+
+    async def _create_health_check(self, identifier: str, address: str, check: HealthCheck) -> str:
+        config: HealthCheckConfigTypeDef = {
+            "IPAddress": address,
+            "Port": check.port,
+            "Type": check.protocol,
+            "RequestInterval": check.interval,
+            "FailureThreshold": check.failure_threshold,
+        }
+        if check.protocol != "TCP":
+            config["ResourcePath"] = check.path
+        # A nonce made once, before the retries: a retried creation is the same one (Route 53 answers it
+        # with the health check it made), and a share that comes back later gets a fresh reference (Route 53
+        # refuses a reference used before, even by a deleted health check).
+        reference = f"{self._reference_prefix}{uuid.uuid4().hex[:16]}"
+        self._wrote_health_checks = True
+        response = await self._call(
+            "CreateHealthCheck",
+            lambda: self._client.create_health_check(CallerReference=reference, HealthCheckConfig=config),
+        )
+        health_check_id = response["HealthCheck"]["Id"]
+        tags: list[TagTypeDef] = [
+            {"Key": "federation-operator/zone", "Value": self._zone},
+            # The identifier without its settings: tag values take letters, digits and " .:/=+-@" only.
+            {"Key": "federation-operator/set-identifier", "Value": identifier.partition("~")[0]},
+        ]
+        await self._call(
+            "ChangeTagsForResource",
+            lambda: self._client.change_tags_for_resource(
+                ResourceType="healthcheck", ResourceId=health_check_id, AddTags=tags
+            ),
+        )
+        return health_check_id
+
+    async def _delete_health_checks(self, state: ZoneState, changes: Changes) -> None:
+        """Delete the health checks of the shares ``changes`` removed (and did not add back)."""
+        kept = {i for record in (*changes.create, *changes.update_new) for i in _shares(record)}
+        for record in (*changes.delete, *changes.update_old):
+            for identifier in _shares(record):
+                health_check_id = state.health_checks.get(identifier)
+                if identifier in kept or health_check_id is None:
+                    continue
+                del state.health_checks[identifier]
+                await self._delete_health_check(health_check_id)
+
+    async def _delete_health_check(self, health_check_id: str) -> None:
+        try:
+            await self._call(
+                "DeleteHealthCheck", lambda: self._client.delete_health_check(HealthCheckId=health_check_id)
+            )
+        except PermanentError as error:
+            if "NoSuchHealthCheck" not in str(error):
+                raise
+
+    async def _collect_health_checks(self, state: ZoneState) -> None:
+        """Delete the health checks that are ours (by ``CallerReference``) and that no set of ``state``
+        names: left by a crash between a creation and its batch, or by a failed deletion."""
+        used = set(state.health_checks.values())
+        orphans: list[str] = []
+        request: ListHealthChecksRequestTypeDef = {}
+        while True:
+            page = await self._list_health_checks_page(request)
+            orphans += [
+                check["Id"]
+                for check in page["HealthChecks"]
+                if check["CallerReference"].startswith(self._reference_prefix) and check["Id"] not in used
+            ]
+            if not page.get("IsTruncated") or not page.get("NextMarker"):
+                break
+            request = {"Marker": page["NextMarker"]}
+        for health_check_id in orphans:
+            await self._delete_health_check(health_check_id)
+
+    async def _list_health_checks_page(
+        self, request: ListHealthChecksRequestTypeDef
+    ) -> ListHealthChecksResponseTypeDef:
+        return await self._call("ListHealthChecks", lambda: self._client.list_health_checks(**request))
 
     async def _send(self, zone_id: str, batch: Batch) -> list[str]:
         """Send one batch; the id of its change while Route 53 says it is still PENDING."""
@@ -373,7 +498,9 @@ class Route53Provider:
             if code == "AccessDenied":
                 return PermanentError(
                     f"{text} (the credentials need route53:ListHostedZonesByName, "
-                    "route53:ListResourceRecordSets and route53:ChangeResourceRecordSets)"
+                    "route53:ListResourceRecordSets and route53:ChangeResourceRecordSets; with "
+                    "spec.dns.policy.healthCheck also route53:CreateHealthCheck, route53:DeleteHealthCheck, "
+                    "route53:ListHealthChecks and route53:ChangeTagsForResource)"
                 ), False
             if code in _REJECTED_CODES:
                 # What the batch holds, not who sent it: another batch would go through.
@@ -384,3 +511,14 @@ class Route53Provider:
         if isinstance(exc, _CREDENTIAL_ERRORS):
             return PermanentError(f"{what}: no usable AWS credentials: {exc}"), False
         return PermanentError(f"{what} failed: {type(exc).__name__}: {exc}"), False
+
+
+def _shares(record: RecordSet) -> dict[str, tuple[str, ...]]:
+    """A routing-policy group's sets as set identifier → addresses (none for any other record set)."""
+    if record.type == WEIGHTED:
+        return {i: addresses for i, (_, addresses) in split_weighted_values(record.values).items()}
+    if record.type == LATENCY:
+        return {i: addresses for i, (_, addresses) in split_latency_values(record.values).items()}
+    if record.type == GEO:
+        return {i: addresses for i, (_, addresses) in split_geo_values(record.values).items()}
+    return {}

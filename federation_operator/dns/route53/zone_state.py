@@ -15,6 +15,9 @@
 - **The operator's latency record sets** (type ``latency``): latency A record sets whose ``SetIdentifier``
   starts with ``fedop-latency-`` are folded into one ``LATENCY`` record set the same way, and geolocation A
   record sets starting with ``fedop-geo-`` into one ``GEO`` record set (type ``geolocation``).
+- **Health checks**: the ``HealthCheckId`` of each of our routing-policy sets is kept by set identifier
+  (:attr:`ZoneState.health_checks`), so a ``DELETE`` names the set exactly and the provider knows which of
+  its health checks are in use.
 - **Other alias and routing-policy record sets** (``AliasTarget``, ``SetIdentifier``,
   ``TrafficPolicyInstanceId``) cannot be expressed as a ``RecordSet``, and the operator never writes them.
   Each (name, type) holding one is listed as a *stand-in*: TTL 0 and the value ``0.0.0.0`` (A), ``::`` (AAAA),
@@ -92,11 +95,16 @@ class ZoneState:
     """Keys listed as stand-ins: alias and routing-policy record sets, or record sets Route 53 lists oddly."""
     types_at: dict[str, set[str]] = field(default_factory=dict)
     """Every record type at every name, unmanaged ones (MX, SRV, NS...) too: CNAME exclusivity needs them."""
+    health_checks: dict[str, str] = field(default_factory=dict)
+    """Set identifier → the ``HealthCheckId`` of our routing-policy set that names one (kept by the provider
+    as it creates and deletes them)."""
 
     def add(self, rrset: ResourceRecordSetOutputTypeDef) -> None:
         name = parse_route53_name(rrset["Name"])
         rtype = rrset["Type"]
         if any(fold(name, rrset) for fold in (self._add_weighted, self._add_latency, self._add_geo)):
+            if rrset.get("HealthCheckId"):
+                self.health_checks[rrset.get("SetIdentifier", "")] = rrset["HealthCheckId"]
             return
         if self._add_alias(name, rrset):
             return
