@@ -19,6 +19,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from localfed import LocalFederation
+from localfed.bind import BindServer
 from localfed.operator import GROUP, VERSION, OperatorProcess, condition, eventually, is_member_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dns]
@@ -36,8 +37,12 @@ class Answer:
 
 
 def ask(fed: LocalFederation, name: str) -> Answer:
-    server = fed.dns
-    assert server is not None
+    assert fed.dns is not None
+    return ask_at(fed.dns, name)
+
+
+def ask_at(server: BindServer, name: str) -> Answer:
+    """What ``server`` answers for ``name`` (A, following CNAMEs it holds)."""
     response = dns.query.udp(dns.message.make_query(name, "A"), server.address, port=server.port, timeout=3)
     cnames: list[str] = []
     addresses: set[str] = set()

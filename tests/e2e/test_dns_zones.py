@@ -27,7 +27,7 @@ from localfed.federation import free_port
 from localfed.operator import OperatorProcess, condition, eventually, is_member_ready
 
 from tests.e2e.conftest import Control
-from tests.e2e.test_dns import FEDERATION, Answer, Seed, ask, member_names, start_backends_everywhere
+from tests.e2e.test_dns import FEDERATION, Answer, Seed, ask, ask_at, member_names, start_backends_everywhere
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dns]
 
@@ -43,20 +43,6 @@ class AliasedSeed(Seed):
 
     def create(self, **dns: Any) -> None:
         super().create(aliases=self.aliases, **dns)
-
-
-def ask_at(server: BindServer, name: str) -> Answer:
-    """What ``server`` answers for ``name`` (A, following CNAMEs it holds)."""
-    response = dns.query.udp(dns.message.make_query(name, "A"), server.address, port=server.port, timeout=3)
-    cnames: list[str] = []
-    addresses: set[str] = set()
-    for rrset in response.answer:
-        for record in rrset:
-            if rrset.rdtype == dns.rdatatype.CNAME:
-                cnames.append(record.target.to_text())
-            elif rrset.rdtype == dns.rdatatype.A:
-                addresses.add(record.address)
-    return Answer(dns.rcode.to_text(response.rcode()), tuple(cnames), frozenset(addresses))
 
 
 def resolve(fed: LocalFederation, name: str) -> Answer:
