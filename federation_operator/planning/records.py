@@ -19,9 +19,9 @@ So a client resolving its own zone's name follows CNAMEs up to the nearest tier 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from federation_operator.domain.elb import elb_hosted_zone
 from federation_operator.domain.health_checks import HealthCheck, with_health_check
@@ -53,6 +53,9 @@ __all__ = ["TierPlan", "plan_alias_tier_problems", "plan_records", "plan_tiers",
 
 Tier = Literal["global", "region", "zone", "alias"]
 _TIER_ORDER: Mapping[Tier, int] = {"global": 0, "region": 1, "zone": 2, "alias": 3}
+
+
+_Key = TypeVar("_Key", int, str)
 
 
 @dataclass(frozen=True)
@@ -410,19 +413,16 @@ class _Tiers:
         if not with_ipv4:
             return self.plan(name, shards)
         kept = self._limit_group(name, "weighted", [(s.cluster, s.ipv4) for s in with_ipv4])
-        values = [
-            weighted_value(self._checked(weighted_set_identifier(name, weight, addresses)), weight, address)
-            for cluster, addresses in kept
-            for weight in (weights.get(cluster, 1),)
-            for address in addresses
-        ]
         left_out = sorted(s.cluster for s in shards if not (s.ipv4 or s.ipv6) and s.hostnames)
         if left_out:
             self.notes.append(
                 f"{name} answers in weighted shares by IPv4 address: the shards of {', '.join(left_out)}, "
                 "reached by hostnames only, are not published there"
             )
-        return self._group(WEIGHTED, name, values, shards)
+        shares = [(weights.get(cluster, 1), addresses) for cluster, addresses in kept]
+        return self._group(
+            WEIGHTED, name, shares, identify=weighted_set_identifier, value=weighted_value, shards=shards
+        )
 
     def latency(
         self, name: str, shards: Sequence[ShardAddresses], regions: Mapping[str, str]
@@ -436,18 +436,15 @@ class _Tiers:
         for shard in located:
             by_region.setdefault(regions[shard.cluster], []).extend(shard.ipv4)
         kept = self._limit_group(name, "latency", sorted(by_region.items()))
-        values = [
-            latency_value(self._checked(latency_set_identifier(name, region, addresses)), region, address)
-            for region, addresses in kept
-            for address in addresses
-        ]
         left_out = sorted(s.cluster for s in shards if s not in located and not s.ipv6)
         if left_out:
             self.notes.append(
                 f"{name} answers by latency from IPv4 addresses in known regions: the shards of "
                 f"{', '.join(left_out)} are not published there"
             )
-        return self._group(LATENCY, name, values, shards)
+        return self._group(
+            LATENCY, name, kept, identify=latency_set_identifier, value=latency_value, shards=shards
+        )
 
     def geolocation(
         self, name: str, shards: Sequence[ShardAddresses], places: Mapping[str, str]
@@ -474,25 +471,35 @@ class _Tiers:
         for shard in located:
             by_place.setdefault(places[shard.cluster], []).extend(shard.ipv4)
         kept = self._limit_group(name, "geolocation", sorted(by_place.items()))
-        values = [
-            geo_value(self._checked(geo_set_identifier(name, place, addresses)), place, address)
-            for place, addresses in kept
-            for address in addresses
-        ]
         left_out = sorted(s.cluster for s in shards if not (s.ipv4 or s.ipv6) and s.hostnames)
         if left_out:
             self.notes.append(
                 f"{name} answers by location from IPv4 addresses: the shards of {', '.join(left_out)}, "
                 "reached by hostnames only, are not published there"
             )
-        return self._group(GEO, name, values, shards)
+        return self._group(GEO, name, kept, identify=geo_set_identifier, value=geo_value, shards=shards)
 
     def _group(
-        self, rtype: RecordType, name: str, values: Sequence[str], shards: Sequence[ShardAddresses]
+        self,
+        rtype: RecordType,
+        name: str,
+        shares: Sequence[tuple[_Key, Sequence[str]]],
+        *,
+        identify: Callable[[str, _Key, Sequence[str]], str],
+        value: Callable[[str, _Key, str], str],
+        shards: Sequence[ShardAddresses],
     ) -> list[RecordSet]:
-        """A routing-policy group of IPv4 ``values`` (groups answer by IPv4 address) beside a plain AAAA
-        record set of the shards' IPv6 addresses."""
-        ipv6 = self._addresses(name, "AAAA", {ip for s in shards for ip in s.ipv6})
+        """A routing-policy group beside a plain AAAA record set of the shards' IPv6 addresses: each share's
+        key (a weight, an AWS region, a location) and IPv4 addresses (groups answer by IPv4 address), under
+        the set identifier ``identify`` derives (carrying the policy's health check), as ``value`` writes
+        them."""
+        values = [
+            value(identifier, key, address)
+            for key, addresses in shares
+            for identifier in (self._checked(identify(name, key, addresses)),)
+            for address in addresses
+        ]
+        ipv6: RecordSet | None = self._addresses(name, "AAAA", {ip for s in shards for ip in s.ipv6})
         group = RecordSet(name=name, type=rtype, ttl=self.ttl, values=tuple(values))
         return [group, *([ipv6] if ipv6 is not None else [])]
 
