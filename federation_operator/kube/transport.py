@@ -16,6 +16,7 @@ faster than the standard json module on watch events and lists, the bulk of what
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -59,7 +60,8 @@ Timeout = float | tuple[float, float]
 # Connect fast (a cluster that does not accept a TCP connection in 5 s is down for our purposes); reads may
 # wait longer for admission webhooks and a busy etcd behind the API.
 CONNECT_TIMEOUT = 5.0
-DEFAULT_TIMEOUT: Timeout = (CONNECT_TIMEOUT, 30.0)
+DEFAULT_READ_TIMEOUT = 30.0
+DEFAULT_TIMEOUT: Timeout = (CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)
 
 # The generated client's name for bearer-token authentication (its Configuration's api_key entry).
 BEARER_AUTH = "BearerToken"
@@ -177,16 +179,46 @@ def open_stream(
     for setting in configuration.auth_settings().values():
         if setting["in"] == "header" and setting["value"]:
             headers[setting["key"]] = setting["value"]
-    url = configuration.host + path
     if query:
-        url += "?" + urlencode([(key, _query_value(value)) for key, value in query])
+        path += "?" + urlencode([(key, _query_value(value)) for key, value in query])
+    options: dict[str, Any] = {
+        "body": data,
+        "headers": headers,
+        "timeout": _urllib3_timeout(timeout),
+        "preload_content": False,
+    }
     try:
-        response: urllib3.BaseHTTPResponse = api.rest_client.pool_manager.urlopen(
-            method, url, body=data, headers=headers, timeout=_urllib3_timeout(timeout), preload_content=False
-        )
+        manager = api.rest_client.pool_manager
+        if isinstance(manager, urllib3.ProxyManager):
+            # Through a proxy: its manager adds the proxy's headers and picks the form of the URL.
+            response: urllib3.BaseHTTPResponse = manager.urlopen(method, configuration.host + path, **options)
+        else:
+            pool, prefix = _pool(api, manager)
+            # The API server answers, it does not redirect; a pool of one host never changes hosts.
+            response = pool.urlopen(method, prefix + path, redirect=False, assert_same_host=False, **options)
     except TRANSPORT_ERRORS as exc:
         raise connection_error(what, exc) from exc
     return response
+
+
+# The connection pool of each client's API server, found once: the pool manager's way to it (parse the URL,
+# normalize a pool key, look the pool up) cost as much CPU per request as encoding the body.
+_POOLS: weakref.WeakKeyDictionary[
+    ApiClient, tuple[urllib3.PoolManager, str, urllib3.HTTPConnectionPool, str]
+] = weakref.WeakKeyDictionary()
+
+
+def _pool(api: ApiClient, manager: urllib3.PoolManager) -> tuple[urllib3.HTTPConnectionPool, str]:
+    """The pool of connections to ``api``'s server (found once, found again if the client's manager or host
+    changed or the pool was closed), and the server's own path prefix (an API server behind a path)."""
+    host: str = api.configuration.host
+    known = _POOLS.get(api)
+    if known is not None and known[0] is manager and known[1] == host and known[2].pool is not None:
+        return known[2], known[3]
+    pool = manager.connection_from_url(host)
+    prefix = (urllib3.util.parse_url(host).path or "").rstrip("/")
+    _POOLS[api] = (manager, host, pool, prefix)
+    return pool, prefix
 
 
 def _query_value(value: str | int | bool) -> str:
@@ -197,9 +229,14 @@ def _query_value(value: str | int | bool) -> str:
 
 
 def _urllib3_timeout(timeout: Timeout) -> urllib3.Timeout:
+    if timeout == DEFAULT_TIMEOUT:
+        return _DEFAULT_URLLIB3_TIMEOUT  # most requests: built once (urllib3 copies it per connection)
     if isinstance(timeout, tuple):
         return urllib3.Timeout(connect=timeout[0], read=timeout[1])
     return urllib3.Timeout(total=timeout)
+
+
+_DEFAULT_URLLIB3_TIMEOUT = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=DEFAULT_READ_TIMEOUT)
 
 
 def read_json_lines(response: urllib3.BaseHTTPResponse, stopping: Callable[[], bool]) -> Iterator[Any]:

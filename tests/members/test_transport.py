@@ -1,0 +1,97 @@
+"""The one raw request path (kube/transport.py) as a client is configured: a server behind a path prefix, the
+client's own credentials, a pool closed under it, and an HTTP proxy; against a real HTTP server on loopback
+that records what it was sent."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from kubernetes.client import ApiClient, Configuration
+
+from federation_operator.kube.transport import send_request
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    seen: list[tuple[str, str, str | None]] = []  # noqa: RUF012  (one per server class below)
+
+    def do_GET(self) -> None:
+        self.seen.append((self.command, self.path, self.headers.get("Authorization")))
+        body = b'{"kind": "Status", "message": "ok"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, list[tuple[str, str, str | None]]]]:
+    seen: list[tuple[str, str, str | None]] = []
+    handler = type("Handler", (_Recorder,), {"seen": seen})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+def _client(host: str, *, proxy: str | None = None) -> ApiClient:
+    configuration = Configuration(
+        host=host, api_key={"BearerToken": "t0ken"}, api_key_prefix={"BearerToken": "Bearer"}
+    )
+    configuration.proxy = proxy
+    return ApiClient(configuration)
+
+
+def test_a_server_behind_a_path_prefix_gets_the_prefix_the_query_and_the_credentials(
+    server: tuple[str, list[tuple[str, str, str | None]]],
+) -> None:
+    url, seen = server
+    api = _client(url + "/k8s/clusters/c-1/")
+    try:
+        for _ in range(2):  # the second request goes through the pool found by the first
+            response = send_request(
+                api, "GET", "/api/v1/services", what="list", query=[("limit", 5), ("watch", True)]
+            )
+            assert response.status == 200
+            assert response.json()["message"] == "ok"
+    finally:
+        api.close()
+    assert seen == [("GET", "/k8s/clusters/c-1/api/v1/services?limit=5&watch=true", "Bearer t0ken")] * 2
+
+
+def test_a_pool_closed_under_the_client_is_found_again(
+    server: tuple[str, list[tuple[str, str, str | None]]],
+) -> None:
+    url, seen = server
+    api = _client(url)
+    try:
+        assert send_request(api, "GET", "/version", what="version").status == 200
+        api.rest_client.pool_manager.clear()  # closes every pool it held
+        assert send_request(api, "GET", "/version", what="version").status == 200
+    finally:
+        api.close()
+    assert [path for _, path, _ in seen] == ["/version", "/version"]
+
+
+def test_through_an_http_proxy_the_request_names_the_whole_url(
+    server: tuple[str, list[tuple[str, str, str | None]]],
+) -> None:
+    proxy, seen = server
+    # The API server is never reached: the proxy (our recorder) answers for it.
+    api = _client("http://127.0.0.2:6443", proxy=proxy)
+    try:
+        assert send_request(api, "GET", "/readyz", what="readyz").status == 200
+    finally:
+        api.close()
+    assert seen == [("GET", "http://127.0.0.2:6443/readyz", "Bearer t0ken")]
