@@ -139,6 +139,7 @@ class Publisher:
         self._results: dict[Key, PublishResult] = {}
         self._dirty: set[Key] = set()
         self._wake = asyncio.Event()
+        self._company = asyncio.Event()  # an owner not refused last time submitted (see _gather_burst)
         # Set to cut a retry's backoff short (new credentials).
         self._kick = asyncio.Event()
         self._zone: ZoneIndex | None = None
@@ -201,6 +202,8 @@ class Publisher:
         self._submitted.setdefault(key, time.monotonic())  # the oldest records not yet live
         self._dirty.add(key)
         self._wake.set()
+        if not self._refusals.get(key):
+            self._company.set()
         if self._fault is not None:
             # No round will answer while the zone has a fault: say so now, so the status names the fault.
             self._on_result(key)
@@ -533,11 +536,27 @@ class Publisher:
         follows it arrives while its round is out and makes the next round's plan. Owners the provider
         refused last time are no reason to hurry: a round of only them waits the window, so that another
         owner's change arriving meanwhile (the same backends' other FederatedService) goes first rather
-        than behind their refusal and its split."""
-        quiet = asyncio.get_running_loop().time() - self._round_ended >= self._coalesce
-        hurry = quiet and any(not self._refusals.get(key) for key in self._dirty)
-        # Even at once, the reconciles already runnable (one event's siblings) submit first.
-        await asyncio.sleep(0 if hurry else self._coalesce)
+        than behind their refusal and its split; that change ends the wait, as a lone change goes at once."""
+        if not self._dirty:
+            return  # woken for something else (a read done, a withdrawal): no change to wait with
+        loop = asyncio.get_running_loop()
+        quiet = loop.time() - self._round_ended >= self._coalesce
+        if not quiet:
+            await asyncio.sleep(self._coalesce)
+            return
+        # Quiet: at once, unless only refused owners wait, in which case the window, cut short by the first
+        # other owner's change. Even at once, the reconciles already runnable (one event's siblings) submit
+        # first.
+        deadline = loop.time() + self._coalesce
+        self._company.clear()
+        while not any(not self._refusals.get(key) for key in self._dirty):
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._company.wait()
+            except TimeoutError:
+                return
+            self._company.clear()
+        await asyncio.sleep(0)
 
     async def _keep_current(self) -> bool:
         """Read the zone if the index is stale, or check it for drift when due; False when stopping."""

@@ -666,6 +666,28 @@ async def test_a_refused_owners_lone_change_waits_the_window_so_another_owners_c
         }
 
 
+async def test_another_owners_change_ends_the_wait_of_a_refused_owners_lone_change() -> None:
+    """The window a refused owner's lone change waits is for company: the other owner's change, once it
+    arrives, goes out at once (a failover of the healthy owner is not held back by the refused one)."""
+    provider = InMemoryProvider(ZONE)
+    provider.refuse("bad.mynamespace.myfederation.svc.example.com.")
+    good, bad = ("mynamespace", "good"), ("mynamespace", "bad")
+    # A window far longer than the test's deadlines: only the company ending it lets good's change out.
+    async with running_publisher(provider, coalesce_seconds=3600.0) as (publisher, _):
+        publisher.submit(good, service_records("good"))
+        publisher.submit(bad, service_records("bad"))
+        await eventually("the refusal reported", lambda: bool((r := publisher.result(bad)) and r.error))
+        await eventually("good published", lambda: published(publisher, good))
+        publisher._round_ended = float("-inf")  # the zone quiet again, as an hour later
+        bad_moved = RecordSet("bad.mynamespace.myfederation.svc.example.com.", "A", 180, ("127.1.1.2",))
+        publisher.submit(bad, (bad_moved, *service_records("bad")[1:]))
+        for _ in range(3):
+            await asyncio.sleep(0)  # the publisher wakes for bad's change alone, and waits
+        moved = RecordSet("good.mynamespace.myfederation.svc.example.com.", "A", 180, ("127.1.1.2",))
+        publisher.submit(good, (moved, *service_records("good")[1:]))
+        await eventually("good's change published within the window", lambda: published(publisher, good))
+
+
 class SlowReadProvider(InMemoryProvider):
     """A zone whose transfer takes as long as the test says: what a read returns is the zone as it was
     when the read began (a transfer is a snapshot), released when ``release`` is set."""
