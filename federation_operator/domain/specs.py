@@ -107,6 +107,14 @@ MSG_FAILOVER_NEEDS_GROUPS = "type failover needs at least one group"
 MSG_LOCATIONS_ONLY_GEO = "locations apply to types latency and geolocation only"
 MSG_HEALTH_CHECK_ONLY_ROUTED = "healthCheck applies to types weighted, latency and geolocation only"
 MSG_HEALTH_CHECK_PATH_ONLY_HTTP = "healthCheck.path applies to protocols HTTP and HTTPS only"
+MSG_GCP_HEALTH_CHECK_ONLY_FAILOVER = "gcpHealthCheck applies to type failover only"
+GCP_HEALTH_CHECK_PATTERN = (
+    r"^(https://www\.googleapis\.com/compute/v1/)?projects/[a-z][-a-z0-9]{4,28}[a-z0-9]"
+    r"/global/healthChecks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+)
+"""A global Compute Engine health check: ``projects/<project>/global/healthChecks/<name>``, or its
+``selfLink`` (the same after ``https://www.googleapis.com/compute/v1/``)."""
+GCP_COMPUTE_API = "https://www.googleapis.com/compute/v1/"
 
 POLICY_TYPES = ("tiered", "weighted", "failover", "latency", "geolocation")
 """The values of ``spec.dns.policy.type``; ``tiered`` (today's geo tiers) is the default."""
@@ -449,6 +457,9 @@ class DnsPolicy(KubeModel):
     groups: Annotated[tuple[FailoverGroup, ...], Field(max_length=16)] = ()
     locations: Annotated[tuple[RegionLocation, ...], Field(max_length=256), ListMap("region")] = ()
     health_check: PolicyHealthCheck | None = None
+    # Cloud DNS: a Compute Engine health check the user made (the operator manages none), named in a
+    # primaryBackup routing policy that probes the first group's addresses.
+    gcp_health_check: str | None = Field(default=None, pattern=GCP_HEALTH_CHECK_PATTERN)
 
     @model_validator(mode="after")
     def _fields_match_type(self) -> DnsPolicy:
@@ -462,7 +473,17 @@ class DnsPolicy(KubeModel):
             raise ValueError(MSG_FAILOVER_NEEDS_GROUPS)
         if self.type not in ("latency", "geolocation") and self.locations:
             raise ValueError(MSG_LOCATIONS_ONLY_GEO)
+        if self.type != "failover" and self.gcp_health_check is not None:
+            raise ValueError(MSG_GCP_HEALTH_CHECK_ONLY_FAILOVER)
         return self
+
+    @property
+    def gcp_health_check_url(self) -> str | None:
+        """``gcpHealthCheck`` as the Cloud DNS API names it: the health check's full URL (its selfLink)."""
+        if self.gcp_health_check is None:
+            return None
+        path = self.gcp_health_check.removeprefix(GCP_COMPUTE_API)
+        return f"{GCP_COMPUTE_API}{path}"
 
 
 @dataclass(frozen=True)

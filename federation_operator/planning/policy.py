@@ -4,7 +4,8 @@ answers under it. Pure code, no I/O.
 - :func:`plan_policy_refusal`: a policy the configured provider cannot express (plain DNS has no weights,
   no latency or location routing), or a ``latency``/``geolocation`` policy over a member region with no known
   location, is an ``InvalidSpec`` naming the field and the providers that can publish it, never a silent
-  downgrade to ``tiered``; :func:`plan_mirrors_refusal` refuses ``geolocation`` on Route 53 and Cloud DNS
+  downgrade to ``tiered``; so is a ``healthCheck`` or ``gcpHealthCheck`` the provider cannot run;
+  :func:`plan_mirrors_refusal` refuses ``geolocation`` on Route 53 and Cloud DNS
   mirrors of one zone, which locate clients differently;
 - :func:`plan_failover_ranks` and :func:`plan_global_clusters`: ``failover`` answers, at the global name,
   only the healthy shards of the first group that has one. The operator decides it from the health it
@@ -28,6 +29,7 @@ from federation_operator.domain.health import ShardHealth
 from federation_operator.domain.members import ClusterInfo
 from federation_operator.domain.policies import (
     DEFAULT_LOCATIONS,
+    GCP_HEALTH_CHECK_PROVIDERS,
     HEALTH_CHECK_PROVIDERS,
     POLICY_PROVIDERS,
     PROVIDER_ROUTING,
@@ -73,6 +75,19 @@ def plan_policy_refusal(
                 f"health checks cannot be run by the {provider} provider; providers that run them: "
                 f"{', '.join(HEALTH_CHECK_PROVIDERS)} (Route 53 health checks); remove healthCheck to "
                 "publish the policy without them",
+            )
+        )
+    if (
+        policy.gcp_health_check is not None
+        and provider is not None
+        and provider not in GCP_HEALTH_CHECK_PROVIDERS
+    ):
+        problems.append(
+            (
+                "spec.dns.policy.gcpHealthCheck",
+                f"a Compute Engine health check cannot be used by the {provider} provider; providers that "
+                f"use it: {', '.join(GCP_HEALTH_CHECK_PROVIDERS)} (a Cloud DNS primaryBackup routing "
+                "policy); remove gcpHealthCheck to publish failover as computed by the operator",
             )
         )
     if policy.type in ("latency", "geolocation"):

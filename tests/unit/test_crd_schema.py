@@ -480,6 +480,19 @@ CEL_TWINS: dict[str, tuple[str, dict[str, Any], str]] = {
         {**SERVICE, "dns": {"policy": {"type": "failover", "groups": [{}], "healthCheck": TCP_CHECK}}},
         "spec.dns.policy",
     ),
+    "gcpHealthCheck applies to type failover only": (
+        "federatedservice.yaml",
+        {
+            **SERVICE,
+            "dns": {
+                "policy": {
+                    "type": "weighted",
+                    "gcpHealthCheck": "projects/my-project/global/healthChecks/web",
+                }
+            },
+        },
+        "spec.dns.policy",
+    ),
     "healthCheck.path applies to protocols HTTP and HTTPS only": (
         "federatedservice.yaml",
         {**SERVICE, "dns": {"policy": {"type": "weighted", "healthCheck": {**TCP_CHECK, "path": "/"}}}},
