@@ -60,6 +60,7 @@ from federation_operator.domain.errors import PermanentError, RejectedChangeErro
 from federation_operator.domain.ownership import group_changes_by_name
 from federation_operator.domain.records import (
     ALIAS,
+    FAILOVER,
     GEO,
     LATENCY,
     OTHER,
@@ -358,7 +359,7 @@ def _batch(groups: Sequence[_NameGroup]) -> Batch:
 
 def _change(action: ChangeActionType, record: RecordSet) -> ChangeTypeDef:
     # check_in_zone refuses OTHER first, _changes takes ALIAS and WEIGHTED; narrows the type
-    if record.type in (OTHER, ALIAS, WEIGHTED, LATENCY, GEO):
+    if record.type in (OTHER, ALIAS, WEIGHTED, LATENCY, GEO, FAILOVER):
         raise PermanentError(f"route53: {record.name}: the operator never changes records of other types")
     values = [render_txt(v, radix=8) for v in record.values] if record.type == "TXT" else list(record.values)
     for value in values:
