@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from federation_operator.domain.gcp_failover import GCP_COMPUTE_API
 from federation_operator.domain.health_checks import HEALTH_CHECK_PATH_PATTERN, HealthCheck
 from federation_operator.domain.kube_model import KubeModel, ListMap, ListSet, parse_model
 
@@ -104,7 +105,9 @@ MSG_SELECTOR_VALUES = (
 MSG_WEIGHTS_ONLY_WEIGHTED = "weights apply to type weighted only"
 MSG_GROUPS_ONLY_FAILOVER = "groups apply to type failover only"
 MSG_FAILOVER_NEEDS_GROUPS = "type failover needs at least one group"
-MSG_LOCATIONS_ONLY_GEO = "locations apply to types latency and geolocation only"
+MSG_LOCATIONS_ONLY_GEO = (
+    "locations apply to types latency and geolocation, and to failover with gcpHealthCheck, only"
+)
 MSG_HEALTH_CHECK_ONLY_ROUTED = "healthCheck applies to types weighted, latency and geolocation only"
 MSG_HEALTH_CHECK_PATH_ONLY_HTTP = "healthCheck.path applies to protocols HTTP and HTTPS only"
 MSG_GCP_HEALTH_CHECK_ONLY_FAILOVER = "gcpHealthCheck applies to type failover only"
@@ -114,7 +117,6 @@ GCP_HEALTH_CHECK_PATTERN = (
 )
 """A global Compute Engine health check: ``projects/<project>/global/healthChecks/<name>``, or its
 ``selfLink`` (the same after ``https://www.googleapis.com/compute/v1/``)."""
-GCP_COMPUTE_API = "https://www.googleapis.com/compute/v1/"
 
 POLICY_TYPES = ("tiered", "weighted", "failover", "latency", "geolocation")
 """The values of ``spec.dns.policy.type``; ``tiered`` (today's geo tiers) is the default."""
@@ -471,7 +473,10 @@ class DnsPolicy(KubeModel):
             raise ValueError(MSG_GROUPS_ONLY_FAILOVER)
         if self.type == "failover" and not self.groups:
             raise ValueError(MSG_FAILOVER_NEEDS_GROUPS)
-        if self.type not in ("latency", "geolocation") and self.locations:
+        located = self.type in ("latency", "geolocation") or (
+            self.type == "failover" and self.gcp_health_check is not None
+        )
+        if not located and self.locations:
             raise ValueError(MSG_LOCATIONS_ONLY_GEO)
         if self.type != "failover" and self.gcp_health_check is not None:
             raise ValueError(MSG_GCP_HEALTH_CHECK_ONLY_FAILOVER)

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from federation_operator.domain.errors import InvalidSpecError
+from federation_operator.domain.gcp_failover import GcpFailover
 from federation_operator.domain.health import ShardHealth
 from federation_operator.domain.members import ClusterInfo
 from federation_operator.domain.policies import (
@@ -42,6 +43,7 @@ from federation_operator.domain.status import ShardStatus
 __all__ = [
     "is_chosen_by",
     "plan_failover_ranks",
+    "plan_gcp_failover",
     "plan_geo_places",
     "plan_global_clusters",
     "plan_latency_regions",
@@ -90,7 +92,10 @@ def plan_policy_refusal(
                 "policy); remove gcpHealthCheck to publish failover as computed by the operator",
             )
         )
-    if policy.type in ("latency", "geolocation"):
+    located = policy.type in ("latency", "geolocation") or (
+        policy.gcp_health_check is not None and provider in GCP_HEALTH_CHECK_PROVIDERS
+    )
+    if located:
         unknown = sorted({r.lower() for r in regions if not _located(policy, r, provider)})
         if unknown:
             problems.append(
@@ -125,6 +130,8 @@ def _located(policy: DnsPolicy, region: str, provider: str | None) -> bool:
         return False
     if policy.type == "latency":
         return bool(location.aws_region)
+    if policy.type == "failover":  # a Cloud DNS backup item is in a Google Cloud region
+        return bool(location.gcp_region)
     route53, clouddns = bool(location.continent or location.country), bool(location.gcp_region)
     return {"route53": route53, "clouddns": clouddns}.get(provider or "", route53 or clouddns)
 
@@ -180,6 +187,41 @@ def plan_global_clusters(
         return frozenset(), None
     first = min(ranks.get(s.cluster, last) for s in candidates)
     return frozenset(s.cluster for s in candidates if ranks.get(s.cluster, last) == first), first
+
+
+def plan_gcp_failover(
+    policy: DnsPolicy | None,
+    clusters: Iterable[ClusterInfo],
+    healthy: Sequence[ShardAddresses],
+    answering: frozenset[str] | None,
+) -> GcpFailover | None:
+    """Under ``failover`` with ``gcpHealthCheck`` (Cloud DNS), the backup of the clusters the global name
+    answers (``answering``, from :func:`plan_global_clusters`): the clusters of the next group with a healthy
+    shard with an IPv4 address, else ``answering`` itself; its item's location, the first (by name) Google
+    Cloud region of those clusters. None without that policy, without an answer, or without a region (a
+    placed region without one is refused on the spec: :func:`plan_policy_refusal`)."""
+    url = policy.gcp_health_check_url if policy is not None and policy.type == "failover" else None
+    if policy is None or url is None or not answering:
+        return None
+    known = list(clusters)
+    ranks = plan_failover_ranks(policy, known)
+    last = len(policy.groups)
+    first = min(ranks.get(cluster, last) for cluster in answering)
+    later = [s for s in healthy if s.ipv4 and ranks.get(s.cluster, last) > first]
+    if later:
+        nearest = min(ranks.get(s.cluster, last) for s in later)
+        backup = frozenset(s.cluster for s in later if ranks.get(s.cluster, last) == nearest)
+    else:
+        backup = answering
+    by_name = {c.name: c for c in known}
+    regions = sorted(
+        location.gcp_region
+        for cluster in backup
+        if cluster in by_name
+        for location in (plan_location(policy, by_name[cluster].region),)
+        if location is not None and location.gcp_region
+    )
+    return GcpFailover(backup=backup, location=regions[0], health_check=url) if regions else None
 
 
 def plan_weights(policy: DnsPolicy, clusters: Iterable[ClusterInfo]) -> dict[str, int]:

@@ -32,6 +32,7 @@ from federation_operator.domain.records import (
 from federation_operator.domain.specs import Alias, DnsPolicy
 from federation_operator.domain.status import DnsMirrorStatus, DnsStatus
 from federation_operator.planning.policy import (
+    plan_gcp_failover,
     plan_geo_places,
     plan_global_clusters,
     plan_latency_regions,
@@ -125,6 +126,7 @@ def plan_service_tiers(
         global_health_check=(
             policy.health_check.to_health_check() if policy is not None and policy.health_check else None
         ),
+        global_gcp_failover=plan_gcp_failover(policy, clusters, addresses, answering),
     )
     if group and answering:
         note = (

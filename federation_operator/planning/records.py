@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from federation_operator.domain.elb import elb_hosted_zone
+from federation_operator.domain.gcp_failover import GcpFailover, with_gcp_health_check, with_gcp_location
 from federation_operator.domain.health_checks import HealthCheck, with_health_check
 from federation_operator.domain.records import (
     ALIAS,
+    FAILOVER,
     GEO,
     LATENCY,
     WEIGHTED,
@@ -35,11 +37,14 @@ from federation_operator.domain.records import (
     RecordType,
     ServiceNames,
     ShardAddresses,
+    failover_set_identifier,
+    failover_value,
     geo_set_identifier,
     geo_value,
     latency_set_identifier,
     latency_value,
     normalize_name,
+    split_failover_values,
     split_geo_values,
     split_latency_values,
     split_weighted_values,
@@ -85,6 +90,7 @@ def plan_records(
     group_in_one_set: bool = False,
     geo_by_gcp_region: bool = False,
     global_health_check: HealthCheck | None = None,
+    global_gcp_failover: GcpFailover | None = None,
 ) -> tuple[RecordSet, ...]:
     """The record sets of :func:`plan_tiers`, without its notes."""
     return plan_tiers(
@@ -102,6 +108,7 @@ def plan_records(
         group_in_one_set=group_in_one_set,
         geo_by_gcp_region=geo_by_gcp_region,
         global_health_check=global_health_check,
+        global_gcp_failover=global_gcp_failover,
     ).records
 
 
@@ -121,6 +128,7 @@ def plan_tiers(
     group_in_one_set: bool = False,
     geo_by_gcp_region: bool = False,
     global_health_check: HealthCheck | None = None,
+    global_gcp_failover: GcpFailover | None = None,
 ) -> TierPlan:
     """The record sets to publish for one FederatedService, sorted, all with ``ttl``.
 
@@ -172,6 +180,12 @@ def plan_tiers(
       nearest region's item (a shard without a region is left out, said in a note).
     - **A health check per share** (``global_health_check``, ``policy.healthCheck``): its settings ride in
       each set identifier of the group (:mod:`federation_operator.domain.health_checks`).
+    - **Cloud DNS failover** (``global_gcp_failover``: ``failover`` with ``gcpHealthCheck``): the global
+      name's IPv4 answers become one :data:`FAILOVER` record set, a PRIMARY set of the answering shards
+      (``global_clusters``), its identifier carrying the Compute Engine health check, and a SECONDARY set of
+      the backup's shards, its identifier carrying the backup item's Google Cloud region
+      (:mod:`federation_operator.domain.gcp_failover`); their IPv6 addresses stay a plain AAAA record set,
+      and shards reached by hostnames only are left out, said in a note.
     - **The provider's limit in a routing-policy group**: each set of a group is held to ``max_values`` as
       a tier is (its lowest addresses, and a note), or, with ``group_in_one_set`` (Cloud DNS, where a group
       is one record set of policy items), the whole group is: the lowest addresses of each set in turn, so
@@ -204,8 +218,14 @@ def plan_tiers(
     regions = {r.lower() for r in topology} | {s.region for s in shards} | set(region_of_zone.values())
 
     answering = shards if global_clusters is None else [s for s in shards if s.cluster in global_clusters]
+    backup = [s for s in shards if global_gcp_failover and s.cluster in global_gcp_failover.backup]
     records = tier.plan_global(
-        names.global_name, answering, weights=global_weights, regions=global_regions, places=global_places
+        names.global_name,
+        answering,
+        weights=global_weights,
+        regions=global_regions,
+        places=global_places,
+        failover=(global_gcp_failover, backup) if global_gcp_failover else None,
     )
     taken = {names.global_name}
     for region in sorted(regions):
@@ -249,7 +269,9 @@ def render_published(
     blocked = {(c.name, c.type) for c in conflicts}
     published: list[tuple[int, PublishedRecord]] = []
     for record in records:
-        if record.type not in ("A", "AAAA", "CNAME", ALIAS, WEIGHTED, LATENCY, GEO) or record.key in blocked:
+        if record.type not in ("A", "AAAA", "CNAME", ALIAS, WEIGHTED, LATENCY, GEO, FAILOVER) or (
+            record.key in blocked
+        ):
             continue
         label = names.tier_label(record.name)
         tier: Tier
@@ -269,6 +291,9 @@ def render_published(
         elif record.type == GEO:
             places = split_geo_values(record.values).values()
             targets = tuple(sorted(f"{a} location {p}" for p, addresses in places for a in addresses))
+        elif record.type == FAILOVER:
+            roles = split_failover_values(record.values).values()
+            targets = tuple(sorted(f"{a} role {r}" for r, addresses in roles for a in addresses))
         item = PublishedRecord(name=record.name, type=record.type, targets=targets, tier=tier)
         published.append((_TIER_ORDER[tier], item))
     published.sort(key=lambda pair: (pair[0], pair[1].name, pair[1].type))
@@ -393,9 +418,13 @@ class _Tiers:
         weights: Mapping[str, int] | None,
         regions: Mapping[str, str] | None,
         places: Mapping[str, str] | None,
+        failover: tuple[GcpFailover, Sequence[ShardAddresses]] | None = None,
     ) -> list[RecordSet]:
         """The global name's records: under a routing policy's mapping (weights, latency regions or
-        geolocations, at most one given) its group, else as :meth:`plan`."""
+        geolocations, at most one given) or a Cloud DNS failover (with its backup's shards) its group, else
+        as :meth:`plan`."""
+        if failover is not None and shards:
+            return self.gcp_failover(name, shards, failover[1], failover[0])
         if weights is not None:
             return self.weighted(name, shards, weights)
         if regions is not None:
@@ -478,6 +507,37 @@ class _Tiers:
                 "reached by hostnames only, are not published there"
             )
         return self._group(GEO, name, kept, identify=geo_set_identifier, value=geo_value, shards=shards)
+
+    def gcp_failover(
+        self,
+        name: str,
+        primary: Sequence[ShardAddresses],
+        backup: Sequence[ShardAddresses],
+        failover: GcpFailover,
+    ) -> list[RecordSet]:
+        """The answers of ``primary`` at ``name`` with ``backup`` behind them, for Cloud DNS: a
+        :data:`FAILOVER` record set of their IPv4 addresses (a PRIMARY set probed by the Compute Engine health
+        check, a SECONDARY set in the backup's region) beside a plain AAAA record set of the primary's IPv6
+        addresses; as :meth:`plan` when either has no IPv4 address (nothing to fail over to by address)."""
+        primary_v4 = [a for s in primary for a in s.ipv4]
+        backup_v4 = [a for s in backup for a in s.ipv4]
+        if not primary_v4 or not backup_v4:
+            return self.plan(name, primary)
+        left_out = sorted(s.cluster for s in primary if not (s.ipv4 or s.ipv6) and s.hostnames)
+        if left_out:
+            self.notes.append(
+                f"{name} fails over by IPv4 address: the shards of {', '.join(left_out)}, reached by "
+                "hostnames only, are not published there"
+            )
+        kept = self._limit_group(name, "failover", [("PRIMARY", primary_v4), ("SECONDARY", backup_v4)])
+
+        def identify(at: str, role: str, addresses: Sequence[str]) -> str:
+            identifier = failover_set_identifier(at, role, addresses)
+            if role == "PRIMARY":
+                return with_gcp_health_check(identifier, failover.health_check)
+            return with_gcp_location(identifier, failover.location)
+
+        return self._group(FAILOVER, name, kept, identify=identify, value=failover_value, shards=primary)
 
     def _group(
         self,

@@ -470,7 +470,7 @@ CEL_TWINS: dict[str, tuple[str, dict[str, Any], str]] = {
         {**SERVICE, "dns": {"policy": {"type": "failover"}}},
         "spec.dns.policy",
     ),
-    "locations apply to types latency and geolocation only": (
+    "locations apply to types latency and geolocation, and to failover with gcpHealthCheck, only": (
         "federatedservice.yaml",
         {**SERVICE, "dns": {"policy": {"type": "tiered", "locations": [{"region": "dc1", "country": "DE"}]}}},
         "spec.dns.policy",
