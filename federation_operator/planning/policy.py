@@ -11,12 +11,17 @@ answers under it. Pure code, no I/O.
   aggregates, so it works on every provider, RFC 2136 included, and moves as fast as health does (one watch
   event, one DNS round). Region and zone names keep their geo meaning: a region with a healthy shard still
   answers it, and a region without one is a CNAME to the global name, which then follows the failover order.
+- :func:`plan_failover_roles`: ``failover`` with ``healthCheck`` is decided by the managed DNS service
+  itself (Route 53 failover record sets), so it keeps failing over while the operator or the host cluster
+  is down: the first group with a healthy IPv4 shard is the ``PRIMARY`` (health-checked by the provider),
+  the next such group the ``SECONDARY`` (the standby the provider answers while the primary fails);
 - :func:`plan_weights`, :func:`plan_latency_regions`, :func:`plan_geo_places`: what ``weighted``,
   ``latency`` and ``geolocation`` make of each cluster (its weight, the AWS region it is nearest to, its
   Route 53 location), from which :func:`~federation_operator.planning.records.plan_tiers` makes the global
   name's routing-policy group (``WEIGHTED``, ``LATENCY``, ``GEO``) that the managed DNS service answers;
 - :func:`render_policy_shards`: ``status.shards`` with each shard's failover group (``priority``) or weight,
-  and whether the global name answers it now.
+  and whether the global name answers it now (under provider failover: may answer it, as the primary or
+  the standby).
 """
 
 from __future__ import annotations
@@ -33,13 +38,14 @@ from federation_operator.domain.policies import (
     PROVIDER_ROUTING,
     Location,
 )
-from federation_operator.domain.records import ShardAddresses
+from federation_operator.domain.records import FAILOVER_ROLES, ShardAddresses
 from federation_operator.domain.specs import ClusterSet, DnsPolicy
 from federation_operator.domain.status import ShardStatus
 
 __all__ = [
     "is_chosen_by",
     "plan_failover_ranks",
+    "plan_failover_roles",
     "plan_geo_places",
     "plan_global_clusters",
     "plan_latency_regions",
@@ -167,6 +173,35 @@ def plan_global_clusters(
     return frozenset(s.cluster for s in candidates if ranks.get(s.cluster, last) == first), first
 
 
+def plan_failover_roles(
+    policy: DnsPolicy | None, clusters: Iterable[ClusterInfo], healthy: Sequence[ShardAddresses]
+) -> dict[str, str] | None:
+    """Under ``failover`` with ``healthCheck`` (the provider fails over on its own health checks): cluster →
+    ``PRIMARY`` for the healthy shards with an IPv4 address of the first group that has one, ``SECONDARY``
+    for those of the next group that has one; clusters of later groups have no role (a provider holds one
+    primary and one secondary per name). Only one such group: a primary alone, as the operator has nothing
+    healthy to stand by. None without ``healthCheck`` or under another policy: the operator decides
+    (:func:`plan_global_clusters`).
+
+    By IPv4 address, as the provider's failover record sets are A record sets; the groups are the
+    operator's (:func:`plan_failover_ranks`), so a group the operator finds unhealthy is withdrawn as under
+    the operator's own failover, and the provider moves on its own only between the two it is given.
+    """
+    if policy is None or policy.type != "failover" or policy.health_check is None:
+        return None
+    ranks = plan_failover_ranks(policy, clusters)
+    last = len(policy.groups)
+    with_ipv4 = [s for s in healthy if s.ipv4]
+    # The first two groups holding such a shard, in order: zip stops at the roles.
+    ranked = sorted({ranks.get(s.cluster, last) for s in with_ipv4})
+    role_of_rank = dict(zip(ranked, FAILOVER_ROLES, strict=False))
+    return {
+        s.cluster: role_of_rank[rank]
+        for s in with_ipv4
+        if (rank := ranks.get(s.cluster, last)) in role_of_rank
+    }
+
+
 def plan_weights(policy: DnsPolicy, clusters: Iterable[ClusterInfo]) -> dict[str, int]:
     """Cluster name → its ``weighted`` weight: the first entry of ``weights`` choosing it, else
     ``defaultWeight``."""
@@ -233,7 +268,10 @@ def render_policy_shards(
 ) -> tuple[ShardStatus, ...]:
     """``shards`` with what ``policy`` makes of each: ``priority`` (failover group, 1 first) or ``weight``,
     and ``answering`` (the global name answers the shard now) from the shards DNS counts (None: DNS is held
-    or frozen, so what it answers is not planned now and ``answering`` is left out)."""
+    or frozen, so what it answers is not planned now and ``answering`` is left out). Under failover with
+    ``healthCheck`` the provider chooses between the primary and the standby on its own health checks, so
+    both are answering (the provider may answer either; their ``priority`` says which is which), as are
+    the IPv6 addresses of the operator's first group, which stay a plain record set."""
     by_name = {c.name: c for c in clusters}
     known = [by_name.get(s.cluster) or ClusterInfo(name=s.cluster, region=s.region or "") for s in shards]
     ranks = plan_failover_ranks(policy, known) if policy.type == "failover" else {}
@@ -249,6 +287,10 @@ def render_policy_shards(
         answering = (
             chosen if chosen is not None else frozenset(a.cluster for a in addresses if a.has_addresses)
         )
+        roles = plan_failover_roles(policy, known, addresses)
+        if roles is not None:
+            ipv6 = {a.cluster for a in addresses if a.ipv6}
+            answering = frozenset(roles) | (answering & ipv6)
         if weights and any(weights[c] > 0 for c in answering if c in weights):
             # Route 53 answers a weight-0 set only while every other healthy set weighs 0 too.
             answering = frozenset(c for c in answering if weights.get(c, 1) > 0)
