@@ -41,12 +41,9 @@ _REGION = re.compile(r"^[a-z]+(?:-[a-z]+)+[0-9]+$")
 
 @dataclass(frozen=True)
 class GcpFailover:
-    """What a Cloud DNS failover adds to the clusters the global name answers (its primary targets): the
-    clusters of its ``backup`` (the next group with a healthy shard, else the primary group itself, so that a
-    primary failing its health check with nothing behind it is still answered), the Google Cloud region of
-    the backup item (``location``) and the Compute Engine ``health_check`` (its URL) probing the primary."""
+    """What a Cloud DNS failover adds to a ``FAILOVER`` group's roles: the Google Cloud region of the backup
+    item (``location``) and the Compute Engine ``health_check`` (its URL) probing the primary targets."""
 
-    backup: frozenset[str]
     location: str
     health_check: str
 

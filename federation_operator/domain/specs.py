@@ -108,7 +108,7 @@ MSG_FAILOVER_NEEDS_GROUPS = "type failover needs at least one group"
 MSG_LOCATIONS_ONLY_GEO = (
     "locations apply to types latency and geolocation, and to failover with gcpHealthCheck, only"
 )
-MSG_HEALTH_CHECK_ONLY_ROUTED = "healthCheck applies to types weighted, latency and geolocation only"
+MSG_HEALTH_CHECK_ONLY_ROUTED = "healthCheck applies to types weighted, latency, geolocation and failover only"
 MSG_HEALTH_CHECK_PATH_ONLY_HTTP = "healthCheck.path applies to protocols HTTP and HTTPS only"
 MSG_GCP_HEALTH_CHECK_ONLY_FAILOVER = "gcpHealthCheck applies to type failover only"
 GCP_HEALTH_CHECK_PATTERN = (
@@ -449,8 +449,10 @@ class DnsPolicy(KubeModel):
 
     ``tiered``: every healthy shard (today's behaviour, and what an object without a policy gets);
     ``failover``: only the healthy shards of the first group in ``groups`` that has one, computed by the
-    operator (any provider); ``weighted``, ``latency`` and ``geolocation``: answered by the managed DNS
-    service's routing policies. Region and zone names keep their geo meaning whatever the policy.
+    operator (any provider), or with ``health_check`` by the managed DNS service (Route 53 failover record
+    sets: that group the primary, the next one the standby); ``weighted``, ``latency`` and ``geolocation``:
+    answered by the managed DNS service's routing policies. Region and zone names keep their geo meaning
+    whatever the policy.
     """
 
     type: PolicyType = "tiered"
@@ -465,7 +467,7 @@ class DnsPolicy(KubeModel):
 
     @model_validator(mode="after")
     def _fields_match_type(self) -> DnsPolicy:
-        if self.type not in ("weighted", "latency", "geolocation") and self.health_check is not None:
+        if self.type == "tiered" and self.health_check is not None:
             raise ValueError(MSG_HEALTH_CHECK_ONLY_ROUTED)
         if self.type != "weighted" and self.weights:
             raise ValueError(MSG_WEIGHTS_ONLY_WEIGHTED)

@@ -12,17 +12,22 @@ answers under it. Pure code, no I/O.
   aggregates, so it works on every provider, RFC 2136 included, and moves as fast as health does (one watch
   event, one DNS round). Region and zone names keep their geo meaning: a region with a healthy shard still
   answers it, and a region without one is a CNAME to the global name, which then follows the failover order.
+- :func:`plan_failover_roles`: ``failover`` with ``healthCheck`` is decided by the managed DNS service
+  itself (Route 53 failover record sets), so it keeps failing over while the operator or the host cluster
+  is down: the first group with a healthy IPv4 shard is the ``PRIMARY`` (health-checked by the provider),
+  the next such group the ``SECONDARY`` (the standby the provider answers while the primary fails);
 - :func:`plan_weights`, :func:`plan_latency_regions`, :func:`plan_geo_places`: what ``weighted``,
   ``latency`` and ``geolocation`` make of each cluster (its weight, the AWS region it is nearest to, its
   Route 53 location), from which :func:`~federation_operator.planning.records.plan_tiers` makes the global
   name's routing-policy group (``WEIGHTED``, ``LATENCY``, ``GEO``) that the managed DNS service answers;
 - :func:`render_policy_shards`: ``status.shards`` with each shard's failover group (``priority``) or weight,
-  and whether the global name answers it now.
+  and whether the global name answers it now (under provider failover: may answer it, as the primary or
+  the standby).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from federation_operator.domain.errors import InvalidSpecError
 from federation_operator.domain.gcp_failover import GcpFailover
@@ -36,13 +41,14 @@ from federation_operator.domain.policies import (
     PROVIDER_ROUTING,
     Location,
 )
-from federation_operator.domain.records import ShardAddresses
+from federation_operator.domain.records import FAILOVER_ROLES, ShardAddresses
 from federation_operator.domain.specs import ClusterSet, DnsPolicy
 from federation_operator.domain.status import ShardStatus
 
 __all__ = [
     "is_chosen_by",
     "plan_failover_ranks",
+    "plan_failover_roles",
     "plan_gcp_failover",
     "plan_geo_places",
     "plan_global_clusters",
@@ -189,39 +195,59 @@ def plan_global_clusters(
     return frozenset(s.cluster for s in candidates if ranks.get(s.cluster, last) == first), first
 
 
-def plan_gcp_failover(
-    policy: DnsPolicy | None,
-    clusters: Iterable[ClusterInfo],
-    healthy: Sequence[ShardAddresses],
-    answering: frozenset[str] | None,
-) -> GcpFailover | None:
-    """Under ``failover`` with ``gcpHealthCheck`` (Cloud DNS), the backup of the clusters the global name
-    answers (``answering``, from :func:`plan_global_clusters`): the clusters of the next group with a healthy
-    shard with an IPv4 address, else ``answering`` itself; its item's location, the first (by name) Google
-    Cloud region of those clusters. None without that policy, without an answer, or without a region (a
-    placed region without one is refused on the spec: :func:`plan_policy_refusal`)."""
-    url = policy.gcp_health_check_url if policy is not None and policy.type == "failover" else None
-    if policy is None or url is None or not answering:
+def plan_failover_roles(
+    policy: DnsPolicy | None, clusters: Iterable[ClusterInfo], healthy: Sequence[ShardAddresses]
+) -> dict[str, str] | None:
+    """Under ``failover`` with ``healthCheck`` or ``gcpHealthCheck`` (the provider fails over on its own
+    health checks: Route 53, Cloud DNS): cluster → ``PRIMARY`` for the healthy shards with an IPv4 address
+    of the first group that has one, ``SECONDARY`` for those of the next group that has one; clusters of
+    later groups have no role (a provider holds one primary and one secondary per name). Only one such
+    group: a primary alone, as the operator has nothing healthy to stand by. None without a health check or
+    under another policy: the operator decides (:func:`plan_global_clusters`).
+
+    By IPv4 address, as the provider's failover record sets are A record sets; the groups are the
+    operator's (:func:`plan_failover_ranks`), so a group the operator finds unhealthy is withdrawn as under
+    the operator's own failover, and the provider moves on its own only between the two it is given.
+    """
+    if policy is None or policy.type != "failover":
         return None
-    known = list(clusters)
-    ranks = plan_failover_ranks(policy, known)
+    if policy.health_check is None and policy.gcp_health_check is None:
+        return None
+    ranks = plan_failover_ranks(policy, clusters)
     last = len(policy.groups)
-    first = min(ranks.get(cluster, last) for cluster in answering)
-    later = [s for s in healthy if s.ipv4 and ranks.get(s.cluster, last) > first]
-    if later:
-        nearest = min(ranks.get(s.cluster, last) for s in later)
-        backup = frozenset(s.cluster for s in later if ranks.get(s.cluster, last) == nearest)
-    else:
-        backup = answering
-    by_name = {c.name: c for c in known}
+    with_ipv4 = [s for s in healthy if s.ipv4]
+    # The first two groups holding such a shard, in order: zip stops at the roles.
+    ranked = sorted({ranks.get(s.cluster, last) for s in with_ipv4})
+    role_of_rank = dict(zip(ranked, FAILOVER_ROLES, strict=False))
+    return {
+        s.cluster: role_of_rank[rank]
+        for s in with_ipv4
+        if (rank := ranks.get(s.cluster, last)) in role_of_rank
+    }
+
+
+def plan_gcp_failover(
+    policy: DnsPolicy | None, clusters: Iterable[ClusterInfo], roles: Mapping[str, str] | None
+) -> GcpFailover | None:
+    """Under ``failover`` with ``gcpHealthCheck`` (Cloud DNS's ``primaryBackup``), what the provider needs
+    beside the ``roles`` (:func:`plan_failover_roles`): the health check's URL, and the Google Cloud region
+    of the backup item, the first (by name) of the SECONDARY clusters' regions, or of the PRIMARY's when
+    there is no SECONDARY (the primary is then its own backup: Cloud DNS has no failover without one). None
+    without that policy, without roles, or without a region (a placed region without one is refused on the
+    spec: :func:`plan_policy_refusal`)."""
+    url = policy.gcp_health_check_url if policy is not None and policy.type == "failover" else None
+    if url is None or not roles:
+        return None
+    role = "SECONDARY" if "SECONDARY" in roles.values() else "PRIMARY"
+    by_name = {c.name: c for c in clusters}
     regions = sorted(
         location.gcp_region
-        for cluster in backup
-        if cluster in by_name
+        for cluster, held in roles.items()
+        if held == role and cluster in by_name
         for location in (plan_location(policy, by_name[cluster].region),)
         if location is not None and location.gcp_region
     )
-    return GcpFailover(backup=backup, location=regions[0], health_check=url) if regions else None
+    return GcpFailover(location=regions[0], health_check=url) if regions else None
 
 
 def plan_weights(policy: DnsPolicy, clusters: Iterable[ClusterInfo]) -> dict[str, int]:
@@ -290,7 +316,10 @@ def render_policy_shards(
 ) -> tuple[ShardStatus, ...]:
     """``shards`` with what ``policy`` makes of each: ``priority`` (failover group, 1 first) or ``weight``,
     and ``answering`` (the global name answers the shard now) from the shards DNS counts (None: DNS is held
-    or frozen, so what it answers is not planned now and ``answering`` is left out)."""
+    or frozen, so what it answers is not planned now and ``answering`` is left out). Under failover with
+    ``healthCheck`` the provider chooses between the primary and the standby on its own health checks, so
+    both are answering (the provider may answer either; their ``priority`` says which is which), as are
+    the IPv6 addresses of the operator's first group, which stay a plain record set."""
     by_name = {c.name: c for c in clusters}
     known = [by_name.get(s.cluster) or ClusterInfo(name=s.cluster, region=s.region or "") for s in shards]
     ranks = plan_failover_ranks(policy, known) if policy.type == "failover" else {}
@@ -306,6 +335,10 @@ def render_policy_shards(
         answering = (
             chosen if chosen is not None else frozenset(a.cluster for a in addresses if a.has_addresses)
         )
+        roles = plan_failover_roles(policy, known, addresses)
+        if roles is not None:
+            ipv6 = {a.cluster for a in addresses if a.ipv6}
+            answering = frozenset(roles) | (answering & ipv6)
         if weights and any(weights[c] > 0 for c in answering if c in weights):
             # Route 53 answers a weight-0 set only while every other healthy set weighs 0 too.
             answering = frozenset(c for c in answering if weights.get(c, 1) > 0)

@@ -67,9 +67,11 @@ def planned(
     backup: Sequence[ShardAddresses] = (),
     location: str = "europe-west1",
 ) -> tuple[RecordSet, ...]:
-    """The records of ``svc`` whose global name answers ``primary``: with ``backup`` behind it on Cloud DNS,
-    else the operator's own failover (plain records)."""
-    failover = GcpFailover(frozenset(s.cluster for s in backup), location, CHECK) if backup else None
+    """The records of ``svc`` whose global name answers ``primary``: with ``backup`` behind it on Cloud DNS
+    (the primary alone: its own backup), else the operator's own failover (plain records)."""
+    roles = {s.cluster: "PRIMARY" for s in primary} | {
+        s.cluster: "SECONDARY" for s in backup if s not in primary
+    }
     return plan_records(
         names=service_names(svc),
         ttl=60,
@@ -77,7 +79,8 @@ def planned(
         topology=TOPOLOGY,
         healthy=[*primary, *(s for s in backup if s not in primary)],
         global_clusters=frozenset(s.cluster for s in primary),
-        global_gcp_failover=failover,
+        global_roles=roles if backup else None,
+        global_gcp_failover=GcpFailover(location, CHECK) if backup else None,
     )
 
 
@@ -151,6 +154,10 @@ async def test_the_operators_failover_moves_both_roles_in_one_change(
     assert failover["backupGeoTargets"]["items"] == [{"location": "asia-east1", "rrdatas": ["127.10.0.1"]}]
     # Nothing behind the last group: the primary is its own backup, so the name still answers.
     assert (await publish(provider, planned(svc, [ASIA], [ASIA], "asia-east1"), svc))[0] == 1
+    (rrset,) = [r for r in held(fake, name) if r["type"] == "A"]
+    assert rrset["routingPolicy"]["primaryBackup"]["backupGeoTargets"]["items"] == [
+        {"location": "asia-east1", "rrdatas": ["127.10.0.1"]}
+    ]
     fake.set_endpoint_health("127.10.0.1", healthy=False)
     assert answer(fake, name) == ["127.10.0.1"]
 

@@ -475,9 +475,9 @@ CEL_TWINS: dict[str, tuple[str, dict[str, Any], str]] = {
         {**SERVICE, "dns": {"policy": {"type": "tiered", "locations": [{"region": "dc1", "country": "DE"}]}}},
         "spec.dns.policy",
     ),
-    "healthCheck applies to types weighted, latency and geolocation only": (
+    "healthCheck applies to types weighted, latency, geolocation and failover only": (
         "federatedservice.yaml",
-        {**SERVICE, "dns": {"policy": {"type": "failover", "groups": [{}], "healthCheck": TCP_CHECK}}},
+        {**SERVICE, "dns": {"policy": {"type": "tiered", "healthCheck": TCP_CHECK}}},
         "spec.dns.policy",
     ),
     "gcpHealthCheck applies to type failover only": (

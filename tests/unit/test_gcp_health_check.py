@@ -154,7 +154,7 @@ def test_the_first_group_is_primary_probed_by_the_health_check_and_the_next_the_
     assert next(r for r in plan.records if r.name == NAMES.region_name("eastasia")).values == ("127.0.0.3",)
     shown = render_published(plan.records, names=NAMES, regions=[c.region for c in CLUSTERS])
     assert shown[0].type == FAILOVER
-    assert shown[0].targets == ("127.0.0.1 role PRIMARY", "127.0.0.2 role SECONDARY")
+    assert shown[0].targets == ("127.0.0.1 failover PRIMARY", "127.0.0.2 failover SECONDARY")
 
 
 def test_the_operators_failover_moves_both_roles_down_the_groups() -> None:
