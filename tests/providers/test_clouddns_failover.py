@@ -233,3 +233,23 @@ async def test_a_failover_policy_of_someone_elses_is_read_as_the_foreign_data_it
     )
     (found,) = [r for r in await provider.records() if r.name == name]
     assert (found.type, found.values) == ("A", ("127.20.0.1", "127.30.0.1"))
+
+
+async def test_a_primary_that_is_its_own_backup_counts_its_addresses_once_against_the_quota(
+    provider: CloudDnsProvider, fake: FakeCloudDns
+) -> None:
+    # 60 addresses listed twice (targets and backup item) are 60 records of the project's 100 per record set.
+    svc = unique_service()
+    crowded = ShardAddresses(
+        cluster="us",
+        region="us-central1",
+        zones=frozenset({"us-central1-a"}),
+        ipv4=tuple(f"127.30.1.{i}" for i in range(1, 61)),
+    )
+    assert await publish(provider, planned(svc, [crowded], [crowded], "us-central1"), svc) == (1, ())
+    (rrset,) = [r for r in held(fake, global_name(svc)) if r["type"] == "A"]
+    failover = rrset["routingPolicy"]["primaryBackup"]
+    assert len(failover["primaryTargets"]["externalEndpoints"]) == 60
+    assert (
+        failover["backupGeoTargets"]["items"][0]["rrdatas"] == failover["primaryTargets"]["externalEndpoints"]
+    )
