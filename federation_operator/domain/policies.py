@@ -8,7 +8,9 @@
   routing policy), ``latency`` on Route 53 (latency record sets) and ``geolocation`` on Route 53
   (geolocation record sets) and Cloud DNS (a ``geo`` routing policy by Google Cloud region): anything else
   is refused with a message saying so, never silently published as ``tiered``.
-- :data:`HEALTH_CHECK_PROVIDERS`: the providers that run ``policy.healthCheck`` themselves (Route 53).
+- :data:`HEALTH_CHECK_PROVIDERS`: the providers that run ``policy.healthCheck`` themselves (Route 53); under
+  ``failover`` it makes the failover the provider's own (Route 53 failover record sets, PRIMARY and
+  SECONDARY), so only they take ``failover`` with ``healthCheck``.
 - :data:`DEFAULT_LOCATIONS`: the built-in table from GKE, EKS and AKS region names to where they are in the
   providers' terms (Route 53 continent and country codes, the nearest AWS region for latency records, the
   nearest Google Cloud region for Cloud DNS geo policies); ``policy.locations`` overrides it per region.
