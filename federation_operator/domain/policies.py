@@ -8,7 +8,9 @@
   routing policy), ``latency`` on Route 53 (latency record sets) and ``geolocation`` on Route 53
   (geolocation record sets) and Cloud DNS (a ``geo`` routing policy by Google Cloud region): anything else
   is refused with a message saying so, never silently published as ``tiered``.
-- :data:`HEALTH_CHECK_PROVIDERS`: the providers that run ``policy.healthCheck`` themselves (Route 53);
+- :data:`HEALTH_CHECK_PROVIDERS`: the providers that run ``policy.healthCheck`` themselves (Route 53); under
+  ``failover`` it makes the failover the provider's own (Route 53 failover record sets, PRIMARY and
+  SECONDARY), so only they take ``failover`` with ``healthCheck``;
   :data:`GCP_HEALTH_CHECK_PROVIDERS`: those that probe with a Compute Engine health check the user names in
   ``policy.gcpHealthCheck`` (Cloud DNS, under ``failover``: a ``primaryBackup`` routing policy).
 - :data:`DEFAULT_LOCATIONS`: the built-in table from GKE, EKS and AKS region names to where they are in the
