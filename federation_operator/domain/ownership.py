@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from federation_operator.domain.records import (
     ALIAS,
+    FAILOVER,
     GEO,
     LATENCY,
     RECORD_TYPES,
@@ -74,7 +75,7 @@ MAX_NAME_LENGTH = 253
 """The longest DNS name in text form without its trailing dot (RFC 1035: 255 octets on the wire)."""
 
 _TYPES_BY_LABEL: Mapping[str, RecordType] = {
-    f"{OWNERSHIP_PREFIX}{t.lower()}": t for t in (*RECORD_TYPES, ALIAS, WEIGHTED, LATENCY, GEO)
+    f"{OWNERSHIP_PREFIX}{t.lower()}": t for t in (*RECORD_TYPES, ALIAS, WEIGHTED, LATENCY, GEO, FAILOVER)
 }
 _FORBIDDEN_IN_VALUES = frozenset(',="\\ \t\n')
 

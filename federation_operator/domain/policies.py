@@ -8,7 +8,11 @@
   routing policy), ``latency`` on Route 53 (latency record sets) and ``geolocation`` on Route 53
   (geolocation record sets) and Cloud DNS (a ``geo`` routing policy by Google Cloud region): anything else
   is refused with a message saying so, never silently published as ``tiered``.
-- :data:`HEALTH_CHECK_PROVIDERS`: the providers that run ``policy.healthCheck`` themselves (Route 53).
+- :data:`HEALTH_CHECK_PROVIDERS`: the providers that run ``policy.healthCheck`` themselves (Route 53); under
+  ``failover`` it makes the failover the provider's own (Route 53 failover record sets, PRIMARY and
+  SECONDARY), so only they take ``failover`` with ``healthCheck``;
+  :data:`GCP_HEALTH_CHECK_PROVIDERS`: those that probe with a Compute Engine health check the user names in
+  ``policy.gcpHealthCheck`` (Cloud DNS, under ``failover``: a ``primaryBackup`` routing policy).
 - :data:`DEFAULT_LOCATIONS`: the built-in table from GKE, EKS and AKS region names to where they are in the
   providers' terms (Route 53 continent and country codes, the nearest AWS region for latency records, the
   nearest Google Cloud region for Cloud DNS geo policies); ``policy.locations`` overrides it per region.
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "DEFAULT_LOCATIONS",
+    "GCP_HEALTH_CHECK_PROVIDERS",
     "HEALTH_CHECK_PROVIDERS",
     "OPERATOR_POLICIES",
     "POLICY_PROVIDERS",
@@ -44,6 +49,10 @@ POLICY_PROVIDERS: Mapping[str, tuple[str, ...]] = {
 
 HEALTH_CHECK_PROVIDERS = ("route53",)
 """The providers that run ``policy.healthCheck`` (Route 53 health checks on each share) in this version."""
+
+GCP_HEALTH_CHECK_PROVIDERS = ("clouddns",)
+"""The providers that take ``policy.gcpHealthCheck`` (a Compute Engine health check named in a Cloud DNS
+``primaryBackup`` routing policy, under ``failover``)."""
 
 PROVIDER_ROUTING: Mapping[str, str] = {
     "weighted": "Route 53 weighted record sets or a Cloud DNS wrr routing policy",

@@ -31,6 +31,8 @@ from federation_operator.domain.members import Ingress
 
 __all__ = [
     "ALIAS",
+    "FAILOVER",
+    "FAILOVER_ROLES",
     "OTHER",
     "RECORD_TYPES",
     "WEIGHTED",
@@ -48,6 +50,8 @@ __all__ = [
     "cname_clash",
     "cname_clashes",
     "describe_mismatch",
+    "failover_set_identifier",
+    "failover_value",
     "geo_set_identifier",
     "geo_value",
     "in_zone",
@@ -57,6 +61,7 @@ __all__ = [
     "other_types_marker",
     "routing_clashes",
     "split_alias_values",
+    "split_failover_values",
     "split_geo_values",
     "split_latency_values",
     "split_weighted_values",
@@ -69,9 +74,9 @@ ManagedType = Literal["A", "AAAA", "CNAME", "TXT"]
 RECORD_TYPES: tuple[ManagedType, ...] = get_args(ManagedType)
 """The record types the operator reads and writes."""
 
-RecordType = Literal["A", "AAAA", "CNAME", "TXT", "OTHER", "ALIAS", "WEIGHTED", "LATENCY", "GEO"]
+RecordType = Literal["A", "AAAA", "CNAME", "TXT", "OTHER", "ALIAS", "WEIGHTED", "LATENCY", "GEO", "FAILOVER"]
 """A record set's type: a managed one, :data:`OTHER`, :data:`ALIAS`, or a routing policy's group
-(:data:`WEIGHTED`, :data:`LATENCY`, :data:`GEO`)."""
+(:data:`WEIGHTED`, :data:`LATENCY`, :data:`GEO`, :data:`FAILOVER`)."""
 
 ALIAS: Literal["ALIAS"] = "ALIAS"
 """Load balancer hostnames answered as addresses by the provider itself, for providers that can (Route 53
@@ -101,6 +106,18 @@ sorted, one set per location. On Route 53 a location is ``country:<ISO code>``, 
 ``*`` (its default location, for clients no other set covers); on Cloud DNS it is ``gcp:<Google Cloud
 region>`` (an item of a ``geo`` routing policy: Cloud DNS answers a client the nearest region's item)."""
 
+FAILOVER: Literal["FAILOVER"] = "FAILOVER"
+"""IPv4 answers in failover order decided by the managed DNS service itself, for providers with failover
+routing and health checks (Route 53 failover record sets: ``spec.dns.policy`` type ``failover`` with
+``healthCheck``). One value per address, ``<set identifier> <PRIMARY|SECONDARY> <address>``
+(:func:`failover_value`), sorted; at most one set per role (Route 53 takes exactly one PRIMARY and one
+SECONDARY per name and type), and a set identifier has one role. The provider answers the PRIMARY set while
+its health check passes, else the SECONDARY (the standby). Route 53 writes one failover A record set per set
+identifier, with the record set's TTL."""
+
+FAILOVER_ROLES = ("PRIMARY", "SECONDARY")
+"""The roles of a :data:`FAILOVER` group's sets, in failover order."""
+
 OTHER: Literal["OTHER"] = "OTHER"
 """The type of the marker a provider lists at a name that holds record types the operator does not manage
 (MX, SRV, NS, CAA...): one marker per name, TTL 0, its values the type names (``("MX", "SRV")``). The
@@ -114,6 +131,7 @@ _NOT_OTHER = frozenset(
         "ALIAS",
         "WEIGHTED",
         "LATENCY",
+        "FAILOVER",
         "RRSIG",
         "NSEC",
         "NSEC3",
@@ -169,9 +187,11 @@ def _normalize_values(rtype: RecordType, values: Iterable[str]) -> tuple[str, ..
     if rtype == ALIAS:
         addresses, hostnames = split_alias_values(raw)
         return (*addresses, *hostnames)
-    if rtype in (GEO, LATENCY, WEIGHTED):
+    if rtype in (GEO, LATENCY, WEIGHTED, FAILOVER):
         shares: Mapping[str, tuple[str | int, tuple[str, ...]]]
-        if rtype == GEO:
+        if rtype == FAILOVER:
+            shares = split_failover_values(raw)
+        elif rtype == GEO:
             shares = split_geo_values(raw)
         elif rtype == LATENCY:
             shares = split_latency_values(raw)
@@ -201,7 +221,14 @@ class RecordSet:
     values: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if self.type not in RECORD_TYPES and self.type not in (OTHER, ALIAS, WEIGHTED, LATENCY, GEO):
+        if self.type not in RECORD_TYPES and self.type not in (
+            OTHER,
+            ALIAS,
+            WEIGHTED,
+            LATENCY,
+            GEO,
+            FAILOVER,
+        ):
             raise ValueError(f"unsupported record type {self.type!r}; supported: {', '.join(RECORD_TYPES)}")
         if isinstance(self.ttl, bool) or not isinstance(self.ttl, int) or not 0 <= self.ttl <= 2**31 - 1:
             raise ValueError(f"TTL must be an integer from 0 to 2147483647, got {self.ttl!r}")
@@ -363,6 +390,33 @@ def split_geo_values(values: Iterable[str]) -> dict[str, tuple[str, tuple[str, .
         kind="geolocation",
         shape="<set identifier> <country:XX|continent:XX|*|gcp:region> <address>",
         key="location",
+        one_set_each=True,
+    )
+
+
+def failover_set_identifier(name: str, role: str, addresses: Iterable[str]) -> str:
+    """The set identifier of the failover share of ``role`` (``PRIMARY`` or ``SECONDARY``) at ``name``: ours
+    (``fedop-failover-``), derived from what the share holds, and unique in the zone (as
+    :func:`weighted_set_identifier`), so a share whose addresses change, or that changes role, is a new set:
+    its old set deleted and the new one created in one change."""
+    return _share_identifier("failover", name, role, addresses)
+
+
+def failover_value(identifier: str, role: str, address: str) -> str:
+    """One value of a :data:`FAILOVER` record set."""
+    return f"{identifier} {role} {address}"
+
+
+def split_failover_values(values: Iterable[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """A :data:`FAILOVER` record set's values as set identifier → (``PRIMARY`` or ``SECONDARY``, its IPv4
+    addresses, sorted); :class:`ValueError` for a value of another shape, two roles of one set, or two sets
+    of one role (Route 53 takes one PRIMARY and one SECONDARY per name and type)."""
+    return _split_shares(
+        values,
+        lambda text: text if text in FAILOVER_ROLES else None,
+        kind="failover",
+        shape="<set identifier> <PRIMARY|SECONDARY> <address>",
+        key="role",
         one_set_each=True,
     )
 

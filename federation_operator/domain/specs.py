@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from federation_operator.domain.gcp_failover import GCP_COMPUTE_API
 from federation_operator.domain.health_checks import HEALTH_CHECK_PATH_PATTERN, HealthCheck
 from federation_operator.domain.kube_model import KubeModel, ListMap, ListSet, parse_model
 
@@ -104,9 +105,18 @@ MSG_SELECTOR_VALUES = (
 MSG_WEIGHTS_ONLY_WEIGHTED = "weights apply to type weighted only"
 MSG_GROUPS_ONLY_FAILOVER = "groups apply to type failover only"
 MSG_FAILOVER_NEEDS_GROUPS = "type failover needs at least one group"
-MSG_LOCATIONS_ONLY_GEO = "locations apply to types latency and geolocation only"
-MSG_HEALTH_CHECK_ONLY_ROUTED = "healthCheck applies to types weighted, latency and geolocation only"
+MSG_LOCATIONS_ONLY_GEO = (
+    "locations apply to types latency and geolocation, and to failover with gcpHealthCheck, only"
+)
+MSG_HEALTH_CHECK_ONLY_ROUTED = "healthCheck applies to types weighted, latency, geolocation and failover only"
 MSG_HEALTH_CHECK_PATH_ONLY_HTTP = "healthCheck.path applies to protocols HTTP and HTTPS only"
+MSG_GCP_HEALTH_CHECK_ONLY_FAILOVER = "gcpHealthCheck applies to type failover only"
+GCP_HEALTH_CHECK_PATTERN = (
+    r"^(https://www\.googleapis\.com/compute/v1/)?projects/[a-z][-a-z0-9]{4,28}[a-z0-9]"
+    r"/global/healthChecks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+)
+"""A global Compute Engine health check: ``projects/<project>/global/healthChecks/<name>``, or its
+``selfLink`` (the same after ``https://www.googleapis.com/compute/v1/``)."""
 
 POLICY_TYPES = ("tiered", "weighted", "failover", "latency", "geolocation")
 """The values of ``spec.dns.policy.type``; ``tiered`` (today's geo tiers) is the default."""
@@ -439,8 +449,10 @@ class DnsPolicy(KubeModel):
 
     ``tiered``: every healthy shard (today's behaviour, and what an object without a policy gets);
     ``failover``: only the healthy shards of the first group in ``groups`` that has one, computed by the
-    operator (any provider); ``weighted``, ``latency`` and ``geolocation``: answered by the managed DNS
-    service's routing policies. Region and zone names keep their geo meaning whatever the policy.
+    operator (any provider), or with ``health_check`` by the managed DNS service (Route 53 failover record
+    sets: that group the primary, the next one the standby); ``weighted``, ``latency`` and ``geolocation``:
+    answered by the managed DNS service's routing policies. Region and zone names keep their geo meaning
+    whatever the policy.
     """
 
     type: PolicyType = "tiered"
@@ -449,10 +461,13 @@ class DnsPolicy(KubeModel):
     groups: Annotated[tuple[FailoverGroup, ...], Field(max_length=16)] = ()
     locations: Annotated[tuple[RegionLocation, ...], Field(max_length=256), ListMap("region")] = ()
     health_check: PolicyHealthCheck | None = None
+    # Cloud DNS: a Compute Engine health check the user made (the operator manages none), named in a
+    # primaryBackup routing policy that probes the first group's addresses.
+    gcp_health_check: str | None = Field(default=None, pattern=GCP_HEALTH_CHECK_PATTERN)
 
     @model_validator(mode="after")
     def _fields_match_type(self) -> DnsPolicy:
-        if self.type not in ("weighted", "latency", "geolocation") and self.health_check is not None:
+        if self.type == "tiered" and self.health_check is not None:
             raise ValueError(MSG_HEALTH_CHECK_ONLY_ROUTED)
         if self.type != "weighted" and self.weights:
             raise ValueError(MSG_WEIGHTS_ONLY_WEIGHTED)
@@ -460,9 +475,22 @@ class DnsPolicy(KubeModel):
             raise ValueError(MSG_GROUPS_ONLY_FAILOVER)
         if self.type == "failover" and not self.groups:
             raise ValueError(MSG_FAILOVER_NEEDS_GROUPS)
-        if self.type not in ("latency", "geolocation") and self.locations:
+        located = self.type in ("latency", "geolocation") or (
+            self.type == "failover" and self.gcp_health_check is not None
+        )
+        if not located and self.locations:
             raise ValueError(MSG_LOCATIONS_ONLY_GEO)
+        if self.type != "failover" and self.gcp_health_check is not None:
+            raise ValueError(MSG_GCP_HEALTH_CHECK_ONLY_FAILOVER)
         return self
+
+    @property
+    def gcp_health_check_url(self) -> str | None:
+        """``gcpHealthCheck`` as the Cloud DNS API names it: the health check's full URL (its selfLink)."""
+        if self.gcp_health_check is None:
+            return None
+        path = self.gcp_health_check.removeprefix(GCP_COMPUTE_API)
+        return f"{GCP_COMPUTE_API}{path}"
 
 
 @dataclass(frozen=True)

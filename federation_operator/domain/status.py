@@ -132,7 +132,7 @@ class PublishedRecord(KubeModel):
     """One DNS name the operator published and what it points to."""
 
     name: str
-    type: Literal["A", "AAAA", "CNAME", "ALIAS", "WEIGHTED", "LATENCY", "GEO"]
+    type: Literal["A", "AAAA", "CNAME", "ALIAS", "WEIGHTED", "LATENCY", "GEO", "FAILOVER"]
     targets: tuple[str, ...] = ()
     tier: Literal["global", "region", "zone", "alias"]
 

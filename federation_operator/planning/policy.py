@@ -4,42 +4,52 @@ answers under it. Pure code, no I/O.
 - :func:`plan_policy_refusal`: a policy the configured provider cannot express (plain DNS has no weights,
   no latency or location routing), or a ``latency``/``geolocation`` policy over a member region with no known
   location, is an ``InvalidSpec`` naming the field and the providers that can publish it, never a silent
-  downgrade to ``tiered``; :func:`plan_mirrors_refusal` refuses ``geolocation`` on Route 53 and Cloud DNS
+  downgrade to ``tiered``; so is a ``healthCheck`` or ``gcpHealthCheck`` the provider cannot run;
+  :func:`plan_mirrors_refusal` refuses ``geolocation`` on Route 53 and Cloud DNS
   mirrors of one zone, which locate clients differently;
 - :func:`plan_failover_ranks` and :func:`plan_global_clusters`: ``failover`` answers, at the global name,
   only the healthy shards of the first group that has one. The operator decides it from the health it
   aggregates, so it works on every provider, RFC 2136 included, and moves as fast as health does (one watch
   event, one DNS round). Region and zone names keep their geo meaning: a region with a healthy shard still
   answers it, and a region without one is a CNAME to the global name, which then follows the failover order.
+- :func:`plan_failover_roles`: ``failover`` with ``healthCheck`` is decided by the managed DNS service
+  itself (Route 53 failover record sets), so it keeps failing over while the operator or the host cluster
+  is down: the first group with a healthy IPv4 shard is the ``PRIMARY`` (health-checked by the provider),
+  the next such group the ``SECONDARY`` (the standby the provider answers while the primary fails);
 - :func:`plan_weights`, :func:`plan_latency_regions`, :func:`plan_geo_places`: what ``weighted``,
   ``latency`` and ``geolocation`` make of each cluster (its weight, the AWS region it is nearest to, its
   Route 53 location), from which :func:`~federation_operator.planning.records.plan_tiers` makes the global
   name's routing-policy group (``WEIGHTED``, ``LATENCY``, ``GEO``) that the managed DNS service answers;
 - :func:`render_policy_shards`: ``status.shards`` with each shard's failover group (``priority``) or weight,
-  and whether the global name answers it now.
+  and whether the global name answers it now (under provider failover: may answer it, as the primary or
+  the standby).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from federation_operator.domain.errors import InvalidSpecError
+from federation_operator.domain.gcp_failover import GcpFailover
 from federation_operator.domain.health import ShardHealth
 from federation_operator.domain.members import ClusterInfo
 from federation_operator.domain.policies import (
     DEFAULT_LOCATIONS,
+    GCP_HEALTH_CHECK_PROVIDERS,
     HEALTH_CHECK_PROVIDERS,
     POLICY_PROVIDERS,
     PROVIDER_ROUTING,
     Location,
 )
-from federation_operator.domain.records import ShardAddresses
+from federation_operator.domain.records import FAILOVER_ROLES, ShardAddresses
 from federation_operator.domain.specs import ClusterSet, DnsPolicy
 from federation_operator.domain.status import ShardStatus
 
 __all__ = [
     "is_chosen_by",
     "plan_failover_ranks",
+    "plan_failover_roles",
+    "plan_gcp_failover",
     "plan_geo_places",
     "plan_global_clusters",
     "plan_latency_regions",
@@ -75,7 +85,23 @@ def plan_policy_refusal(
                 "publish the policy without them",
             )
         )
-    if policy.type in ("latency", "geolocation"):
+    if (
+        policy.gcp_health_check is not None
+        and provider is not None
+        and provider not in GCP_HEALTH_CHECK_PROVIDERS
+    ):
+        problems.append(
+            (
+                "spec.dns.policy.gcpHealthCheck",
+                f"a Compute Engine health check cannot be used by the {provider} provider; providers that "
+                f"use it: {', '.join(GCP_HEALTH_CHECK_PROVIDERS)} (a Cloud DNS primaryBackup routing "
+                "policy); remove gcpHealthCheck to publish failover as computed by the operator",
+            )
+        )
+    located = policy.type in ("latency", "geolocation") or (
+        policy.gcp_health_check is not None and provider in GCP_HEALTH_CHECK_PROVIDERS
+    )
+    if located:
         unknown = sorted({r.lower() for r in regions if not _located(policy, r, provider)})
         if unknown:
             problems.append(
@@ -110,6 +136,8 @@ def _located(policy: DnsPolicy, region: str, provider: str | None) -> bool:
         return False
     if policy.type == "latency":
         return bool(location.aws_region)
+    if policy.type == "failover":  # a Cloud DNS backup item is in a Google Cloud region
+        return bool(location.gcp_region)
     route53, clouddns = bool(location.continent or location.country), bool(location.gcp_region)
     return {"route53": route53, "clouddns": clouddns}.get(provider or "", route53 or clouddns)
 
@@ -165,6 +193,61 @@ def plan_global_clusters(
         return frozenset(), None
     first = min(ranks.get(s.cluster, last) for s in candidates)
     return frozenset(s.cluster for s in candidates if ranks.get(s.cluster, last) == first), first
+
+
+def plan_failover_roles(
+    policy: DnsPolicy | None, clusters: Iterable[ClusterInfo], healthy: Sequence[ShardAddresses]
+) -> dict[str, str] | None:
+    """Under ``failover`` with ``healthCheck`` or ``gcpHealthCheck`` (the provider fails over on its own
+    health checks: Route 53, Cloud DNS): cluster → ``PRIMARY`` for the healthy shards with an IPv4 address
+    of the first group that has one, ``SECONDARY`` for those of the next group that has one; clusters of
+    later groups have no role (a provider holds one primary and one secondary per name). Only one such
+    group: a primary alone, as the operator has nothing healthy to stand by. None without a health check or
+    under another policy: the operator decides (:func:`plan_global_clusters`).
+
+    By IPv4 address, as the provider's failover record sets are A record sets; the groups are the
+    operator's (:func:`plan_failover_ranks`), so a group the operator finds unhealthy is withdrawn as under
+    the operator's own failover, and the provider moves on its own only between the two it is given.
+    """
+    if policy is None or policy.type != "failover":
+        return None
+    if policy.health_check is None and policy.gcp_health_check is None:
+        return None
+    ranks = plan_failover_ranks(policy, clusters)
+    last = len(policy.groups)
+    with_ipv4 = [s for s in healthy if s.ipv4]
+    # The first two groups holding such a shard, in order: zip stops at the roles.
+    ranked = sorted({ranks.get(s.cluster, last) for s in with_ipv4})
+    role_of_rank = dict(zip(ranked, FAILOVER_ROLES, strict=False))
+    return {
+        s.cluster: role_of_rank[rank]
+        for s in with_ipv4
+        if (rank := ranks.get(s.cluster, last)) in role_of_rank
+    }
+
+
+def plan_gcp_failover(
+    policy: DnsPolicy | None, clusters: Iterable[ClusterInfo], roles: Mapping[str, str] | None
+) -> GcpFailover | None:
+    """Under ``failover`` with ``gcpHealthCheck`` (Cloud DNS's ``primaryBackup``), what the provider needs
+    beside the ``roles`` (:func:`plan_failover_roles`): the health check's URL, and the Google Cloud region
+    of the backup item, the first (by name) of the SECONDARY clusters' regions, or of the PRIMARY's when
+    there is no SECONDARY (the primary is then its own backup: Cloud DNS has no failover without one). None
+    without that policy, without roles, or without a region (a placed region without one is refused on the
+    spec: :func:`plan_policy_refusal`)."""
+    url = policy.gcp_health_check_url if policy is not None and policy.type == "failover" else None
+    if url is None or not roles:
+        return None
+    role = "SECONDARY" if "SECONDARY" in roles.values() else "PRIMARY"
+    by_name = {c.name: c for c in clusters}
+    regions = sorted(
+        location.gcp_region
+        for cluster, held in roles.items()
+        if held == role and cluster in by_name
+        for location in (plan_location(policy, by_name[cluster].region),)
+        if location is not None and location.gcp_region
+    )
+    return GcpFailover(location=regions[0], health_check=url) if regions else None
 
 
 def plan_weights(policy: DnsPolicy, clusters: Iterable[ClusterInfo]) -> dict[str, int]:
@@ -233,7 +316,10 @@ def render_policy_shards(
 ) -> tuple[ShardStatus, ...]:
     """``shards`` with what ``policy`` makes of each: ``priority`` (failover group, 1 first) or ``weight``,
     and ``answering`` (the global name answers the shard now) from the shards DNS counts (None: DNS is held
-    or frozen, so what it answers is not planned now and ``answering`` is left out)."""
+    or frozen, so what it answers is not planned now and ``answering`` is left out). Under failover with
+    ``healthCheck`` the provider chooses between the primary and the standby on its own health checks, so
+    both are answering (the provider may answer either; their ``priority`` says which is which), as are
+    the IPv6 addresses of the operator's first group, which stay a plain record set."""
     by_name = {c.name: c for c in clusters}
     known = [by_name.get(s.cluster) or ClusterInfo(name=s.cluster, region=s.region or "") for s in shards]
     ranks = plan_failover_ranks(policy, known) if policy.type == "failover" else {}
@@ -249,6 +335,10 @@ def render_policy_shards(
         answering = (
             chosen if chosen is not None else frozenset(a.cluster for a in addresses if a.has_addresses)
         )
+        roles = plan_failover_roles(policy, known, addresses)
+        if roles:  # else no IPv4 shard: the operator's failover is published (plan_tiers)
+            ipv6 = {a.cluster for a in addresses if a.ipv6}
+            answering = frozenset(roles) | (answering & ipv6)
         if weights and any(weights[c] > 0 for c in answering if c in weights):
             # Route 53 answers a weight-0 set only while every other healthy set weighs 0 too.
             answering = frozenset(c for c in answering if weights.get(c, 1) > 0)

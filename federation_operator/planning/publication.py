@@ -32,6 +32,8 @@ from federation_operator.domain.records import (
 from federation_operator.domain.specs import Alias, DnsPolicy
 from federation_operator.domain.status import DnsMirrorStatus, DnsStatus
 from federation_operator.planning.policy import (
+    plan_failover_roles,
+    plan_gcp_failover,
     plan_geo_places,
     plan_global_clusters,
     plan_latency_regions,
@@ -93,13 +95,15 @@ def plan_service_tiers(
     """The geo-tiered record sets of one FederatedService from the shards DNS counts, within the provider's
     ``limits``, with the notes of what a tier leaves out (:func:`plan_tiers`); under a ``failover``
     ``policy`` the global name answers the first group with a healthy shard, and a note says which while it
-    is not the first."""
+    is not the first; with ``healthCheck``, that group is the provider's primary and the next one its
+    standby (:func:`plan_failover_roles`)."""
     addresses = [
         ShardAddresses.from_ingress(cluster=s.cluster, region=s.region, zones=s.zones, ingress=s.ingress)
         for s in counted
         if s.region
     ]
     answering, group = plan_global_clusters(policy, clusters, addresses)
+    roles = plan_failover_roles(policy, clusters, addresses)
     kind = policy.type if policy is not None else "tiered"
     weights = plan_weights(policy, clusters) if policy is not None and kind == "weighted" else None
     regions = plan_latency_regions(policy, clusters) if policy is not None and kind == "latency" else None
@@ -120,11 +124,13 @@ def plan_service_tiers(
         global_weights=weights,
         global_regions=regions,
         global_places=places,
+        global_roles=roles,
         group_in_one_set=limits.group_in_one_set,
         geo_by_gcp_region=limits.geo_by_gcp_region,
         global_health_check=(
             policy.health_check.to_health_check() if policy is not None and policy.health_check else None
         ),
+        global_gcp_failover=plan_gcp_failover(policy, clusters, roles),
     )
     if group and answering:
         note = (

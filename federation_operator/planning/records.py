@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from federation_operator.domain.elb import elb_hosted_zone
+from federation_operator.domain.gcp_failover import GcpFailover, with_gcp_health_check, with_gcp_location
 from federation_operator.domain.health_checks import HealthCheck, with_health_check
 from federation_operator.domain.records import (
     ALIAS,
+    FAILOVER,
     GEO,
     LATENCY,
     WEIGHTED,
@@ -35,11 +37,14 @@ from federation_operator.domain.records import (
     RecordType,
     ServiceNames,
     ShardAddresses,
+    failover_set_identifier,
+    failover_value,
     geo_set_identifier,
     geo_value,
     latency_set_identifier,
     latency_value,
     normalize_name,
+    split_failover_values,
     split_geo_values,
     split_latency_values,
     split_weighted_values,
@@ -82,9 +87,11 @@ def plan_records(
     global_weights: Mapping[str, int] | None = None,
     global_regions: Mapping[str, str] | None = None,
     global_places: Mapping[str, str] | None = None,
+    global_roles: Mapping[str, str] | None = None,
     group_in_one_set: bool = False,
     geo_by_gcp_region: bool = False,
     global_health_check: HealthCheck | None = None,
+    global_gcp_failover: GcpFailover | None = None,
 ) -> tuple[RecordSet, ...]:
     """The record sets of :func:`plan_tiers`, without its notes."""
     return plan_tiers(
@@ -99,9 +106,11 @@ def plan_records(
         global_weights=global_weights,
         global_regions=global_regions,
         global_places=global_places,
+        global_roles=global_roles,
         group_in_one_set=group_in_one_set,
         geo_by_gcp_region=geo_by_gcp_region,
         global_health_check=global_health_check,
+        global_gcp_failover=global_gcp_failover,
     ).records
 
 
@@ -118,9 +127,11 @@ def plan_tiers(
     global_weights: Mapping[str, int] | None = None,
     global_regions: Mapping[str, str] | None = None,
     global_places: Mapping[str, str] | None = None,
+    global_roles: Mapping[str, str] | None = None,
     group_in_one_set: bool = False,
     geo_by_gcp_region: bool = False,
     global_health_check: HealthCheck | None = None,
+    global_gcp_failover: GcpFailover | None = None,
 ) -> TierPlan:
     """The record sets to publish for one FederatedService, sorted, all with ``ttl``.
 
@@ -170,8 +181,19 @@ def plan_tiers(
       ``*`` holding every shard, for clients no other set covers; with Google Cloud regions (``gcp:<region>``,
       ``geo_by_gcp_region``: Cloud DNS) a set per region and no default, as Cloud DNS answers a client the
       nearest region's item (a shard without a region is left out, said in a note).
+      ``global_roles`` (cluster → ``PRIMARY`` or ``SECONDARY``, ``failover`` with ``healthCheck``:
+      :func:`~federation_operator.planning.policy.plan_failover_roles`) makes them one :data:`FAILOVER`
+      record set, the primary's and the standby's IPv4 addresses a set each, which the provider answers in
+      that order on its own health checks; the IPv6 addresses of the clusters in ``global_clusters`` (the
+      operator's first group) stay a plain AAAA record set, and shards of that group reached by hostnames
+      only are left out, said in a note (without a role, the global name is planned as the operator's
+      failover).
     - **A health check per share** (``global_health_check``, ``policy.healthCheck``): its settings ride in
       each set identifier of the group (:mod:`federation_operator.domain.health_checks`).
+    - **Cloud DNS failover** (``global_gcp_failover``, with ``global_roles``: ``failover`` with
+      ``gcpHealthCheck``): the PRIMARY set's identifier carries the Compute Engine health check, the
+      SECONDARY's the backup item's Google Cloud region (:mod:`federation_operator.domain.gcp_failover`), and
+      a PRIMARY without a SECONDARY stands behind itself (Cloud DNS has no failover without a backup).
     - **The provider's limit in a routing-policy group**: each set of a group is held to ``max_values`` as
       a tier is (its lowest addresses, and a note), or, with ``group_in_one_set`` (Cloud DNS, where a group
       is one record set of policy items), the whole group is: the lowest addresses of each set in turn, so
@@ -192,6 +214,7 @@ def plan_tiers(
         group_in_one_set=group_in_one_set,
         geo_by_gcp_region=geo_by_gcp_region,
         health_check=global_health_check,
+        gcp_failover=global_gcp_failover,
     )
 
     region_of_zone: dict[str, str] = {}
@@ -205,7 +228,12 @@ def plan_tiers(
 
     answering = shards if global_clusters is None else [s for s in shards if s.cluster in global_clusters]
     records = tier.plan_global(
-        names.global_name, answering, weights=global_weights, regions=global_regions, places=global_places
+        names.global_name,
+        answering,
+        weights=global_weights,
+        regions=global_regions,
+        places=global_places,
+        roles=(global_roles, shards) if global_roles else None,
     )
     taken = {names.global_name}
     for region in sorted(regions):
@@ -249,7 +277,9 @@ def render_published(
     blocked = {(c.name, c.type) for c in conflicts}
     published: list[tuple[int, PublishedRecord]] = []
     for record in records:
-        if record.type not in ("A", "AAAA", "CNAME", ALIAS, WEIGHTED, LATENCY, GEO) or record.key in blocked:
+        if record.type not in ("A", "AAAA", "CNAME", ALIAS, WEIGHTED, LATENCY, GEO, FAILOVER):
+            continue
+        if record.key in blocked:
             continue
         label = names.tier_label(record.name)
         tier: Tier
@@ -269,6 +299,9 @@ def render_published(
         elif record.type == GEO:
             places = split_geo_values(record.values).values()
             targets = tuple(sorted(f"{a} location {p}" for p, addresses in places for a in addresses))
+        elif record.type == FAILOVER:  # the primary's addresses first, then the standby's
+            roles = sorted(split_failover_values(record.values).values())
+            targets = tuple(f"{a} failover {role}" for role, addresses in roles for a in addresses)
         item = PublishedRecord(name=record.name, type=record.type, targets=targets, tier=tier)
         published.append((_TIER_ORDER[tier], item))
     published.sort(key=lambda pair: (pair[0], pair[1].name, pair[1].type))
@@ -333,6 +366,7 @@ class _Tiers:
         group_in_one_set: bool = False,
         geo_by_gcp_region: bool = False,
         health_check: HealthCheck | None = None,
+        gcp_failover: GcpFailover | None = None,
     ) -> None:
         if max_values is not None and max_values < 1:
             raise ValueError(f"max_values must be at least 1, got {max_values}")
@@ -342,6 +376,7 @@ class _Tiers:
         self.group_in_one_set = group_in_one_set
         self.geo_by_gcp_region = geo_by_gcp_region
         self.health_check = health_check
+        self.gcp_failover = gcp_failover
         self.notes: list[str] = []
 
     def _checked(self, identifier: str) -> str:
@@ -393,9 +428,13 @@ class _Tiers:
         weights: Mapping[str, int] | None,
         regions: Mapping[str, str] | None,
         places: Mapping[str, str] | None,
+        roles: tuple[Mapping[str, str], Sequence[ShardAddresses]] | None = None,
     ) -> list[RecordSet]:
-        """The global name's records: under a routing policy's mapping (weights, latency regions or
-        geolocations, at most one given) its group, else as :meth:`plan`."""
+        """The global name's records: under a routing policy's mapping (weights, latency regions,
+        geolocations, or failover roles with every healthy shard: at most one given) its group, else as
+        :meth:`plan`."""
+        if roles is not None:
+            return self.failover(name, roles[1], roles[0], shards)
         if weights is not None:
             return self.weighted(name, shards, weights)
         if regions is not None:
@@ -478,6 +517,48 @@ class _Tiers:
                 "reached by hostnames only, are not published there"
             )
         return self._group(GEO, name, kept, identify=geo_set_identifier, value=geo_value, shards=shards)
+
+    def failover(
+        self,
+        name: str,
+        shards: Sequence[ShardAddresses],
+        roles: Mapping[str, str],
+        answering: Sequence[ShardAddresses],
+    ) -> list[RecordSet]:
+        """The answers at ``name`` in the provider's failover order: a :data:`FAILOVER` record set of the
+        IPv4 addresses of the shards with a role in ``roles`` (a set per role, ``PRIMARY`` first), beside a
+        plain AAAA record set of ``answering`` (the operator's first group); as :meth:`plan` of
+        ``answering`` when no shard has a role."""
+        by_role: dict[str, list[str]] = {}
+        for shard in shards:
+            if shard.ipv4 and shard.cluster in roles:
+                by_role.setdefault(roles[shard.cluster], []).extend(shard.ipv4)
+        if not by_role:
+            return self.plan(name, answering)
+        if self.gcp_failover is not None and "SECONDARY" not in by_role:
+            # Cloud DNS has no failover without a backup: the primary stands behind itself, so the name
+            # keeps an answer while it fails its health check and no other group is healthy.
+            by_role["SECONDARY"] = list(by_role["PRIMARY"])
+        kept = self._limit_group(name, "failover", sorted(by_role.items()))
+        left_out = sorted(s.cluster for s in answering if not (s.ipv4 or s.ipv6) and s.hostnames)
+        if left_out:
+            self.notes.append(
+                f"{name} fails over by IPv4 address: the shards of {', '.join(left_out)}, reached by "
+                "hostnames only, are not published there"
+            )
+        return self._group(
+            FAILOVER, name, kept, identify=self._failover_identifier, value=failover_value, shards=answering
+        )
+
+    def _failover_identifier(self, name: str, role: str, addresses: Sequence[str]) -> str:
+        """A failover share's set identifier; for Cloud DNS (``gcp_failover``), the PRIMARY's carries the
+        Compute Engine health check and the SECONDARY's the backup item's region."""
+        identifier = failover_set_identifier(name, role, addresses)
+        if self.gcp_failover is None:
+            return identifier
+        if role == "PRIMARY":
+            return with_gcp_health_check(identifier, self.gcp_failover.health_check)
+        return with_gcp_location(identifier, self.gcp_failover.location)
 
     def _group(
         self,

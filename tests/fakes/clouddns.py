@@ -17,11 +17,13 @@ What it models, because provider code depends on it:
   change "0", as the real service does); deleting a zone that holds anything else fails with
   ``containerNotEmpty``.
 * resourceRecordSets list (``name``/``type`` filters) and get; a record set holds ``rrdatas`` or a
-  ``routingPolicy`` (``wrr`` or ``geo``, checked as the API documents: exactly one kind, never beside
-  ``rrdatas``, ``wrr`` weights non-negative, ``geo`` locations unique Google Cloud region names and
-  ``enableFencing`` a boolean, every item with valid rrdatas),
-  stored and returned as sent and compared as a whole by a deletion. ``primaryBackup`` and health-checked
-  targets are not modelled: refused with 400 rather than accepted unchecked.
+  ``routingPolicy`` (``wrr``, ``geo`` or ``primaryBackup``, checked as the API documents: exactly one kind,
+  never beside ``rrdatas``, ``wrr`` weights non-negative, ``geo`` locations unique Google Cloud region names
+  and ``enableFencing`` a boolean, every item with valid rrdatas or health-checked targets, not both;
+  ``primaryBackup`` with ``primaryTargets`` (external endpoints: IP addresses of the record set's type) and
+  ``backupGeoTargets`` (a ``geo`` policy), ``trickleTraffic`` from 0 to 1; external endpoints only with the
+  policy's ``healthCheck``, a Compute Engine health check's URL; internal load balancers refused, as every
+  zone here is public), stored and returned as sent and compared as a whole by a deletion.
 * changes create/get/list. A change is validated completely against the current state and then applied
   as a whole, or not at all, with the error reasons and HTTP statuses of the real API
   (``invalid``, ``invalidRecordCount``, ``notFound``, ``conditionNotMet``, ``alreadyExists``,
@@ -38,7 +40,9 @@ What it models, because provider code depends on it:
 Test hooks: ``calls`` (a Counter keyed by API method name such as ``"changes.create"``),
 ``changes_applied``, ``requests`` (every request received), ``fail_next()`` to inject error responses,
 and ``apply_change()``/``seed_zone()``/``rrsets()`` to set up and inspect state without HTTP; ``answer()``
-says what a client in a given Google Cloud region is answered (a ``geo`` policy's nearest item).
+says what a client in a given Google Cloud region is answered (a ``geo`` policy's nearest item; a
+``primaryBackup`` policy's primary targets while one passes the health check, else its backup), and
+``set_endpoint_health()`` plays the health checks' verdict on an external endpoint.
 """
 
 from __future__ import annotations
@@ -133,6 +137,12 @@ _ZONE_NAME_RE = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 _LABEL_RE = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 _INTEGER_RE = re.compile(r"^-?[0-9]+$")
 _GCP_REGION_RE = re.compile(r"^[a-z]+(?:-[a-z]+)+[0-9]+$")  # us-east1, northamerica-northeast1
+# RRSetRoutingPolicy.healthCheck: "the fully qualified URL of the HealthCheck ... like
+# https://www.googleapis.com/compute/v1/projects/{project}/global/healthChecks/{healthCheck}".
+_HEALTH_CHECK_URL_RE = re.compile(
+    r"^https://www\.googleapis\.com/compute/v1/projects/[a-z][-a-z0-9.:]{4,61}[a-z0-9]"
+    r"/global/healthChecks/[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$"
+)
 
 # Where some Google Cloud regions are (latitude, longitude of their metro, roughly): enough for ``answer`` to
 # pick the nearest geo item, as Cloud DNS does for a client in a region no item names.
@@ -406,6 +416,8 @@ class FakeCloudDns:
         # then "done", as the real API reports a change not yet live on every name server (0: done at once).
         self.pending_polls = 0
         self._polls_left: dict[tuple[str, str, str], int] = {}
+        # External endpoints the health checks find failing (set_endpoint_health): every other is healthy.
+        self._failing_endpoints: set[str] = set()
         self.faults_served = 0
         self.requests: list[RecordedRequest] = []
         # Tracebacks of bugs in the fake itself (answered with 500), so a test can assert there were none.
@@ -553,27 +565,39 @@ class FakeCloudDns:
             found = self._zone(project, zone)
             return [found.rrsets[key].to_json() for key in sorted(found.rrsets)]
 
+    def set_endpoint_health(self, address: str, *, healthy: bool) -> None:
+        """Play the health checks' verdict on the external endpoint ``address`` (all pass by default)."""
+        with self._lock:
+            if healthy:
+                self._failing_endpoints.discard(address)
+            else:
+                self._failing_endpoints.add(address)
+
     def answer(self, project: str, zone: str, name: str, rtype: str, *, client_region: str) -> list[str]:
         """What Cloud DNS answers a client in Google Cloud region ``client_region`` for ``name``/``rtype``:
         a plain record set's rrdatas; under a ``geo`` policy the item of that region, else of the nearest
         region that has one (by :data:`GCP_REGION_COORDINATES`; Cloud DNS has no default location); under
-        ``wrr`` every item's rrdatas (the shares are a matter of frequency, not modelled). [] when the name
-        holds no such record set."""
+        ``wrr`` every item's rrdatas (the shares are a matter of frequency, not modelled); under
+        ``primaryBackup`` the primary external endpoints that pass their health check
+        (:meth:`set_endpoint_health`), and while none does, the backup ``geo`` policy's answer (trickled
+        traffic is a matter of frequency, not modelled). [] when the name holds no such record set."""
         with self._lock:
             found = self._zone(project, zone).rrsets.get((name.lower(), rtype))
+            failing = set(self._failing_endpoints)
         if found is None:
             return []
         if found.routing_policy is None:
             return list(found.rrdatas)
         policy = json.loads(found.routing_policy)
+        if "primaryBackup" in policy:
+            primary = policy["primaryBackup"]["primaryTargets"].get("externalEndpoints", [])
+            healthy = [address for address in primary if address not in failing]
+            if healthy:
+                return healthy
+            return _geo_answer(policy["primaryBackup"]["backupGeoTargets"], client_region, failing)
         if "geo" not in policy:
             return list(found.rrdatas)
-        items = {item["location"]: list(item["rrdatas"]) for item in policy["geo"]["items"]}
-        if client_region in items:
-            return items[client_region]
-        here = GCP_REGION_COORDINATES[client_region]
-        nearest = min(items, key=lambda region: _distance(here, GCP_REGION_COORDINATES[region]))
-        return items[nearest]
+        return _geo_answer(policy["geo"], client_region, failing)
 
     def zones(self, project: str) -> list[ZoneJson]:
         with self._lock:
@@ -903,9 +927,9 @@ def _parse_rrset(item: Any, path: str, zone: Zone) -> RecordSet:
 
 def _parse_routing_policy(policy: Any, rtype: str, path: str) -> tuple[str, ...]:
     """Check a routing policy as the API does (exactly one of ``geo``, ``wrr``, ``primaryBackup``; ``wrr``
-    items with a non-negative weight; every item with data valid for the type) and return the union of its
-    items' rrdatas. ``primaryBackup`` and health-checked targets are not modelled: an item must carry
-    rrdatas."""
+    items with a non-negative weight; every item with data valid for the type, as rrdatas or health-checked
+    targets; external endpoints only with the policy's ``healthCheck``) and return the union of its items'
+    data, external endpoints included."""
     if not isinstance(policy, dict):
         raise _invalid(path, policy)
     kinds = [key for key in ("geo", "wrr", "primaryBackup") if key in policy]
@@ -915,24 +939,88 @@ def _parse_routing_policy(policy: Any, rtype: str, path: str) -> tuple[str, ...]
     body = policy[kind]
     if not isinstance(body, dict):
         raise _invalid(f"{path}.{kind}", body)
-    if kind == "geo" and not isinstance(body.get("enableFencing", False), bool):
-        raise _invalid(f"{path}.geo.enableFencing", body.get("enableFencing"))
+    health_check = policy.get("healthCheck")
+    if health_check is not None and (
+        not isinstance(health_check, str) or not _HEALTH_CHECK_URL_RE.fullmatch(health_check)
+    ):
+        raise _invalid(f"{path}.healthCheck", health_check)
+    endpoints: list[str] = []  # the external endpoints anywhere in the policy, which need the health check
     if kind == "primaryBackup":
-        # Its targets are health-checked load balancers and endpoints, which this fake does not model (the
-        # operator writes none): refused rather than accepted unchecked.
-        raise ApiError(400, "invalid", f"'{path}.primaryBackup': not modelled by this fake")
-    items = body.get("items")
-    if not isinstance(items, list) or not items:
-        raise _invalid(f"{path}.{kind}.items", "<empty>")
-    data: list[str] = []
-    locations: set[str] = set()
-    for index, item in enumerate(items):
-        data += _parse_policy_item(item, kind, rtype, f"{path}.{kind}.items[{index}]", locations)
+        data = _parse_primary_backup(body, rtype, f"{path}.primaryBackup", endpoints)
+    else:
+        data = _parse_policy_items(body, kind, rtype, f"{path}.{kind}", endpoints)
+    if endpoints and health_check is None:
+        # External endpoints are probed by the Compute Engine health check the policy names; without one
+        # nothing would say whether they are healthy.
+        raise _required(f"{path}.healthCheck")
     return tuple(dict.fromkeys(data))
 
 
-def _parse_policy_item(item: Any, kind: str, rtype: str, where: str, locations: set[str]) -> list[str]:
-    """One routing policy item's rrdatas, checked (a ``geo`` location not yet in ``locations`` is added)."""
+def _parse_primary_backup(body: Mapping[str, Any], rtype: str, path: str, endpoints: list[str]) -> list[str]:
+    """A ``primaryBackup`` policy's data: its primary targets' and its backup ``geo`` policy's."""
+    if set(body) - {"kind", "primaryTargets", "backupGeoTargets", "trickleTraffic"}:
+        raise _invalid(
+            path, sorted(set(body) - {"kind", "primaryTargets", "backupGeoTargets", "trickleTraffic"})
+        )
+    primary = body.get("primaryTargets")
+    if primary is None:
+        raise _required(f"{path}.primaryTargets")
+    data = _parse_targets(primary, rtype, f"{path}.primaryTargets", endpoints)
+    backup = body.get("backupGeoTargets")
+    if backup is None:
+        raise _required(f"{path}.backupGeoTargets")
+    if not isinstance(backup, dict):
+        raise _invalid(f"{path}.backupGeoTargets", backup)
+    data += _parse_policy_items(backup, "geo", rtype, f"{path}.backupGeoTargets", endpoints)
+    trickle = body.get("trickleTraffic", 0)
+    # A fraction of the traffic sent to the backup while the primary is healthy.
+    if isinstance(trickle, bool) or not isinstance(trickle, int | float) or not 0 <= trickle <= 1:
+        raise _invalid(f"{path}.trickleTraffic", trickle)
+    return data
+
+
+def _parse_targets(targets: Any, rtype: str, path: str, endpoints: list[str]) -> list[str]:
+    """Health-checked targets (``internalLoadBalancers`` or ``externalEndpoints``, one of them), checked;
+    their external endpoints are added to ``endpoints``."""
+    if not isinstance(targets, dict) or set(targets) - {"kind", "internalLoadBalancers", "externalEndpoints"}:
+        raise _invalid(path, targets)
+    balancers, external = targets.get("internalLoadBalancers"), targets.get("externalEndpoints")
+    if balancers and external:
+        raise _invalid(path, "internalLoadBalancers and externalEndpoints together")
+    if balancers:
+        # Internal load balancers answer inside a VPC network: a private zone's business. Every zone of
+        # this fake is public.
+        raise _invalid(f"{path}.internalLoadBalancers", "internal load balancers in a public zone")
+    if not isinstance(external, list) or not external:
+        raise _invalid(f"{path}.externalEndpoints", "<empty>")
+    for index, address in enumerate(external):
+        if rtype not in ("A", "AAAA") or not _valid_rrdata(rtype, address):
+            raise _invalid(f"{path}.externalEndpoints[{index}]", address)
+    endpoints += [str(a) for a in external]
+    return [str(a) for a in external]
+
+
+def _parse_policy_items(
+    body: Mapping[str, Any], kind: str, rtype: str, path: str, endpoints: list[str]
+) -> list[str]:
+    """A ``wrr`` or ``geo`` policy's items, checked, and the union of their data."""
+    if kind == "geo" and not isinstance(body.get("enableFencing", False), bool):
+        raise _invalid(f"{path}.enableFencing", body.get("enableFencing"))
+    items = body.get("items")
+    if not isinstance(items, list) or not items:
+        raise _invalid(f"{path}.items", "<empty>")
+    data: list[str] = []
+    locations: set[str] = set()
+    for index, item in enumerate(items):
+        data += _parse_policy_item(item, kind, rtype, f"{path}.items[{index}]", locations, endpoints)
+    return data
+
+
+def _parse_policy_item(
+    item: Any, kind: str, rtype: str, where: str, locations: set[str], endpoints: list[str]
+) -> list[str]:
+    """One routing policy item's data, checked (a ``geo`` location not yet in ``locations`` is added): its
+    rrdatas or its health-checked targets, one of them."""
     if not isinstance(item, dict):
         raise _invalid(where, item)
     if kind == "wrr":
@@ -946,13 +1034,36 @@ def _parse_policy_item(item: Any, kind: str, rtype: str, where: str, locations: 
         if not isinstance(location, str) or not _GCP_REGION_RE.fullmatch(location) or location in locations:
             raise _invalid(f"{where}.location", location)
         locations.add(location)
-    rrdatas = item.get("rrdatas")
+    rrdatas, checked = item.get("rrdatas"), item.get("healthCheckedTargets")
+    if checked is not None:
+        if rrdatas:
+            raise _invalid(where, "rrdatas and healthCheckedTargets together")
+        return _parse_targets(checked, rtype, f"{where}.healthCheckedTargets", endpoints)
     if not isinstance(rrdatas, list) or not rrdatas:
         raise _invalid(f"{where}.rrdatas", "<empty>")
     for number, value in enumerate(rrdatas):
         if not _valid_rrdata(rtype, value):
             raise _invalid(f"{where}.rrdatas[{number}]", value)
     return [str(value) for value in rrdatas]
+
+
+def _geo_answer(geo: Mapping[str, Any], client_region: str, failing: set[str]) -> list[str]:
+    """A ``geo`` policy's answer to a client in ``client_region``: the item of that region, else of the
+    nearest region whose item answers (a health-checked item answers while one of its targets passes)."""
+
+    def answers(item: Mapping[str, Any]) -> list[str]:
+        if "healthCheckedTargets" in item:
+            return [a for a in item["healthCheckedTargets"].get("externalEndpoints", []) if a not in failing]
+        return list(item["rrdatas"])
+
+    items = {item["location"]: answers(item) for item in geo["items"]}
+    live = {region: found for region, found in items.items() if found}
+    if not live:
+        return []
+    if client_region in live:
+        return live[client_region]
+    here = GCP_REGION_COORDINATES[client_region]
+    return live[min(live, key=lambda region: _distance(here, GCP_REGION_COORDINATES[region]))]
 
 
 def _distance(a: tuple[float, float], b: tuple[float, float]) -> float:

@@ -115,6 +115,22 @@ def test_health_checks_are_created_tagged_updated_listed_and_deleted(client: Any
     assert check not in [h["Id"] for h in client.list_health_checks()["HealthChecks"]]
 
 
+def test_calculated_health_checks_are_stored_with_their_children(client: Any) -> None:
+    """What a failover share of several addresses would need to be checked on each (a CALCULATED health
+    check over one per address): moto stores it. The operator checks a share on its first address only."""
+    children = [health_check(client, IPAddress=f"127.0.0.{i}") for i in (1, 2)]
+    parent = client.create_health_check(
+        CallerReference=str(uuid.uuid4()),
+        HealthCheckConfig={"Type": "CALCULATED", "ChildHealthChecks": children, "HealthThreshold": 1},
+    )["HealthCheck"]["Id"]
+    config = client.get_health_check(HealthCheckId=parent)["HealthCheck"]["HealthCheckConfig"]
+    assert (config["Type"], config["ChildHealthChecks"], config["HealthThreshold"]) == (
+        "CALCULATED",
+        children,
+        1,
+    )
+
+
 def test_health_check_status_always_reports_success(client: Any) -> None:
     """moto never probes: a failing check cannot be simulated, so 'a shard failing the provider's health
     check shows in status' needs a fake of get_health_check_status in the adapter tests."""

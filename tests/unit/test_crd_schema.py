@@ -470,14 +470,27 @@ CEL_TWINS: dict[str, tuple[str, dict[str, Any], str]] = {
         {**SERVICE, "dns": {"policy": {"type": "failover"}}},
         "spec.dns.policy",
     ),
-    "locations apply to types latency and geolocation only": (
+    "locations apply to types latency and geolocation, and to failover with gcpHealthCheck, only": (
         "federatedservice.yaml",
         {**SERVICE, "dns": {"policy": {"type": "tiered", "locations": [{"region": "dc1", "country": "DE"}]}}},
         "spec.dns.policy",
     ),
-    "healthCheck applies to types weighted, latency and geolocation only": (
+    "healthCheck applies to types weighted, latency, geolocation and failover only": (
         "federatedservice.yaml",
-        {**SERVICE, "dns": {"policy": {"type": "failover", "groups": [{}], "healthCheck": TCP_CHECK}}},
+        {**SERVICE, "dns": {"policy": {"type": "tiered", "healthCheck": TCP_CHECK}}},
+        "spec.dns.policy",
+    ),
+    "gcpHealthCheck applies to type failover only": (
+        "federatedservice.yaml",
+        {
+            **SERVICE,
+            "dns": {
+                "policy": {
+                    "type": "weighted",
+                    "gcpHealthCheck": "projects/my-project/global/healthChecks/web",
+                }
+            },
+        },
         "spec.dns.policy",
     ),
     "healthCheck.path applies to protocols HTTP and HTTPS only": (

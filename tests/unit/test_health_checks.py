@@ -39,7 +39,7 @@ def test_the_spec_becomes_the_health_check_with_defaults() -> None:
     [
         (
             {"type": "tiered", "healthCheck": {"protocol": "TCP", "port": 80}},
-            "weighted, latency and geolocation",
+            "weighted, latency, geolocation and failover",
         ),
         ({"type": "weighted", "healthCheck": {"protocol": "TCP", "port": 80, "path": "/"}}, "HTTP and HTTPS"),
         ({"type": "weighted", "healthCheck": {**HTTP, "intervalSeconds": 20}}, "intervalSeconds"),

@@ -6,7 +6,11 @@
   ``WEIGHTED`` record set (the ``weighted`` policy) is an A record set with a weighted round robin routing
   policy, an item per share, and a ``GEO`` record set (the ``geolocation`` policy, its locations Google Cloud
   regions) an A record set with a ``geo`` routing policy, an item per region; such record sets of plain
-  items (no health checks, no fencing) are read back as the groups they stand for. Any other record set
+  items (no health checks, no fencing) are read back as the groups they stand for. A ``FAILOVER`` record set
+  (``failover`` with ``gcpHealthCheck``) is an A record set with a ``primaryBackup`` routing policy: the
+  PRIMARY share's addresses as external endpoints probed by the Compute Engine health check its set
+  identifier names, the SECONDARY share's as the one backup ``geo`` item, in the region its identifier names
+  (:mod:`federation_operator.domain.gcp_failover`); read back into the same identifiers. Any other record set
   with a routing policy is read as the union of its policy's data, so it shows up as the foreign data it
   is; a type the operator does not manage, or data it cannot read, is skipped (the latter logged).
 - **Changes.** A change is atomic and its ``deletions`` are preconditions: the server applies it only if
@@ -27,15 +31,25 @@ from typing import Any, NotRequired, TypedDict
 from federation_operator.dns.packing import pack_greedily
 from federation_operator.dns.txt import parse_txt, render_txt
 from federation_operator.domain.errors import PermanentError, RejectedChangeError
+from federation_operator.domain.gcp_failover import (
+    read_gcp_health_check,
+    read_gcp_location,
+    with_gcp_health_check,
+    with_gcp_location,
+)
 from federation_operator.domain.ownership import group_changes_by_name
 from federation_operator.domain.records import (
+    FAILOVER,
     GEO,
     RECORD_TYPES,
     WEIGHTED,
     Changes,
     RecordSet,
+    failover_set_identifier,
+    failover_value,
     geo_set_identifier,
     geo_value,
+    split_failover_values,
     split_geo_values,
     split_weighted_values,
     weighted_set_identifier,
@@ -146,12 +160,16 @@ def plan_change_requests(
         group = NameChanges(name)
         group.deletions += [as_read(record) for record in (*part.delete, *part.update_old)]
         for record in (*part.update_new, *part.create):
-            if len(record.values) > limits.records_per_rrset:
+            rendered = render_rrset(record)
+            # A routing policy's records are counted as its distinct data (a failover whose primary is its own
+            # backup lists each address twice); the quota's documentation does not say, our fake does so.
+            count = len(set(rendered.get("rrdatas") or _policy_rrdatas(rendered.get("routingPolicy"))))
+            if count > limits.records_per_rrset:
                 raise RejectedChangeError(
-                    f"{record.name} {record.type} has {len(record.values)} records; Cloud DNS takes at "
+                    f"{record.name} {record.type} has {count} records; Cloud DNS takes at "
                     f"most {limits.records_per_rrset} per record set"
                 )
-            group.additions.append(render_rrset(record))
+            group.additions.append(rendered)
         groups.append(group)
     return pack_greedily(
         groups,
@@ -168,7 +186,10 @@ def render_rrset(record: RecordSet) -> RrsetJson:
     robin routing policy, an item per share (its weight and addresses), in set identifier order; a
     :data:`GEO` record set as an A record set with a ``geo`` routing policy, an item per Google Cloud region
     (its addresses), in region order. :class:`RejectedChangeError` for a GEO location that is no Google Cloud
-    region (Route 53's countries, continents and ``*``: Cloud DNS has no such locations)."""
+    region (Route 53's countries, continents and ``*``: Cloud DNS has no such locations); a :data:`FAILOVER`
+    record set as an A record set with a ``primaryBackup`` routing policy (:func:`_render_failover`)."""
+    if record.type == FAILOVER:
+        return _render_failover(record)
     if record.type == GEO:
         places = sorted(split_geo_values(record.values).values())
         foreign = [place for place, _ in places if not place.startswith(_GCP)]
@@ -197,6 +218,39 @@ def render_rrset(record: RecordSet) -> RrsetJson:
         }
     values = [render_txt(v) for v in record.values] if record.type == "TXT" else list(record.values)
     return {"name": record.name, "type": record.type, "ttl": record.ttl, "rrdatas": values}
+
+
+def _render_failover(record: RecordSet) -> RrsetJson:
+    """A :data:`FAILOVER` record set as a ``primaryBackup`` routing policy: the PRIMARY share's addresses as
+    external endpoints, probed by the Compute Engine health check its identifier carries, and the SECONDARY
+    share's as the one backup ``geo`` item, in the region its identifier carries (a lone item is every
+    client's nearest). :class:`RejectedChangeError` for a group without them: Cloud DNS has no failover
+    without a health check (``spec.dns.policy.gcpHealthCheck``) and a backup."""
+    roles = {
+        role: (identifier, addresses)
+        for identifier, (role, addresses) in split_failover_values(record.values).items()
+    }
+    primary, backup = roles.get("PRIMARY"), roles.get("SECONDARY")
+    check = read_gcp_health_check(primary[0]) if primary is not None else None
+    location = read_gcp_location(backup[0]) if backup is not None else None
+    if primary is None or backup is None or check is None or location is None:
+        raise RejectedChangeError(
+            f"{record.name} failover: Cloud DNS fails over with a primaryBackup routing policy, which needs "
+            "a PRIMARY share probed by a Compute Engine health check (spec.dns.policy.gcpHealthCheck) and a "
+            "SECONDARY share in a Google Cloud region"
+        )
+    return {
+        "name": record.name,
+        "type": "A",
+        "ttl": record.ttl,
+        "routingPolicy": {
+            "primaryBackup": {
+                "primaryTargets": {"externalEndpoints": list(primary[1])},
+                "backupGeoTargets": {"items": [{"location": location, "rrdatas": list(backup[1])}]},
+            },
+            "healthCheck": check,
+        },
+    }
 
 
 def _read_weighted(raw: dict[str, Any]) -> RecordSet | None:
@@ -265,17 +319,62 @@ def _read_geo(raw: dict[str, Any]) -> RecordSet | None:
         return None
 
 
+def _read_failover(raw: dict[str, Any]) -> RecordSet | None:
+    """An A record set whose routing policy is ``primaryBackup`` as the operator writes it (external
+    endpoints probed by a global Compute Engine health check, one plain backup ``geo`` item, no fencing, no
+    trickled traffic), as the :data:`FAILOVER` record set it stands for; None for anything else."""
+    policy = raw.get("routingPolicy")
+    if raw.get("type") != "A" or raw.get("rrdatas") or not isinstance(policy, dict):
+        return None
+    if set(policy) - {"kind"} != {"primaryBackup", "healthCheck"}:
+        return None
+    body, check = policy["primaryBackup"], policy["healthCheck"]
+    if not isinstance(body, dict) or not isinstance(check, str):
+        return None
+    if set(body) - {"kind", "trickleTraffic"} != {"primaryTargets", "backupGeoTargets"}:
+        return None
+    trickle = body.get("trickleTraffic", 0)
+    targets, backup = body["primaryTargets"], body["backupGeoTargets"]
+    if isinstance(trickle, bool) or trickle not in (0, 0.0) or not isinstance(targets, dict):
+        return None
+    if set(targets) - {"kind"} != {"externalEndpoints"} or not isinstance(backup, dict):
+        return None
+    if set(backup) - {"kind", "items", "enableFencing"} or backup.get("enableFencing"):
+        return None
+    endpoints, items = targets["externalEndpoints"], backup.get("items")
+    if not isinstance(endpoints, list) or not endpoints or not isinstance(items, list) or len(items) != 1:
+        return None
+    (item,) = items
+    if not isinstance(item, dict) or set(item) - {"kind", "location", "rrdatas"}:
+        return None
+    location, addresses = item.get("location"), item.get("rrdatas")
+    if not isinstance(location, str) or not isinstance(addresses, list) or not addresses:
+        return None
+    name = str(raw.get("name", ""))
+    try:
+        primary = [str(a) for a in endpoints]
+        standby = [str(a) for a in addresses]
+        primary_id = with_gcp_health_check(failover_set_identifier(name, "PRIMARY", primary), check)
+        backup_id = with_gcp_location(failover_set_identifier(name, "SECONDARY", standby), location)
+        values = [failover_value(primary_id, "PRIMARY", a) for a in primary]
+        values += [failover_value(backup_id, "SECONDARY", a) for a in standby]
+        return RecordSet(name=name, type=FAILOVER, ttl=int(raw.get("ttl", 0)), values=tuple(values))
+    except (TypeError, ValueError):  # not IPv4 addresses, a health check of another shape...
+        return None
+
+
 def read_rrset(raw: dict[str, Any]) -> RecordSet | None:
     """The record set ``raw`` stands for, or ``None`` for a type the operator does not manage (or data it
     cannot read, which is logged: a foreign oddity must not stop the zone from being published)."""
     rtype = raw.get("type")
     if rtype not in RECORD_TYPES:
         return None
-    grouped = _read_weighted(raw) or _read_geo(raw)
+    grouped = _read_weighted(raw) or _read_geo(raw) or _read_failover(raw)
     if grouped is not None:
         return grouped
-    # A record set with a routing policy (geo, weighted) has its data in the policy's items: their union
-    # stands for it, so that it shows up as the foreign record it is at that name.
+    # A record set with a routing policy (geo, weighted, primaryBackup) has its data in the policy's items
+    # (and a failover's primary targets): their union stands for it, so that it shows up as the foreign
+    # record it is at that name.
     rrdatas = raw.get("rrdatas") or sorted(set(_policy_rrdatas(raw.get("routingPolicy"))))
     try:
         values = [parse_txt(v) for v in rrdatas] if rtype == "TXT" else [str(v) for v in rrdatas]
@@ -288,7 +387,8 @@ def read_rrset(raw: dict[str, Any]) -> RecordSet | None:
 def _policy_rrdatas(policy: object) -> Iterator[str]:
     if isinstance(policy, dict):
         for key, value in policy.items():
-            if key == "rrdatas" and isinstance(value, list):
+            # A failover policy's primary targets are its external endpoints: data like rrdatas.
+            if key in ("rrdatas", "externalEndpoints") and isinstance(value, list):
                 yield from (str(v) for v in value)
             else:
                 yield from _policy_rrdatas(value)

@@ -56,6 +56,7 @@ from federation_operator.domain.errors import (
     TransientError,
 )
 from federation_operator.domain.records import (
+    FAILOVER,
     GEO,
     WEIGHTED,
     Changes,
@@ -338,9 +339,9 @@ class CloudDnsProvider:
             raise RejectedChangeError(
                 f"{clashes[0]} in zone {self._zone}; a CNAME cannot share its name with other data"
             )
-        # A plain A record set and a weighted round robin or geo one are all Cloud DNS's one A record set at
-        # a name.
-        mixed = routing_clashes(types_at, changes, frozenset({"A", WEIGHTED, GEO}))
+        # A plain A record set and a weighted round robin, geo or primaryBackup one are all Cloud DNS's one A
+        # record set at a name.
+        mixed = routing_clashes(types_at, changes, frozenset({"A", WEIGHTED, GEO, FAILOVER}))
         if mixed:
             raise RejectedChangeError(
                 f"{mixed[0]} in zone {self._zone}; Cloud DNS holds one A record set per name"

@@ -13,7 +13,10 @@ identifier it holds (one per member cluster, ``fedop-weight-...``, owned by the 
 and the record set's TTL; its update deletes and creates only the sets whose weight or addresses changed.
 A ``LATENCY`` record set (type ``latency``) is likewise one latency A record set per AWS region
 (``fedop-latency-...``, its ``Region``), and a ``GEO`` record set (type ``geolocation``) one geolocation A
-record set per location (``fedop-geo-...``, its ``GeoLocation``, ``*`` for the default).
+record set per location (``fedop-geo-...``, its ``GeoLocation``, ``*`` for the default), and a
+``FAILOVER`` record set (type ``failover`` with ``healthCheck``) one failover A record set per role
+(``fedop-failover-...``, its ``Failover``: ``PRIMARY``, and the ``SECONDARY`` Route 53 answers while the
+primary's health check fails).
 
 An ``ALIAS`` record set (load balancer hostnames, and on a mixed tier IPv4 addresses) is one weighted group
 of A records, every one with a ``SetIdentifier`` of ours (Route 53 wants every record set of one name and
@@ -60,6 +63,7 @@ from federation_operator.domain.errors import PermanentError, RejectedChangeErro
 from federation_operator.domain.ownership import group_changes_by_name
 from federation_operator.domain.records import (
     ALIAS,
+    FAILOVER,
     GEO,
     LATENCY,
     OTHER,
@@ -67,13 +71,14 @@ from federation_operator.domain.records import (
     Changes,
     RecordSet,
     split_alias_values,
+    split_failover_values,
     split_geo_values,
     split_latency_values,
     split_weighted_values,
 )
 
 if TYPE_CHECKING:
-    from mypy_boto3_route53.literals import ChangeActionType
+    from mypy_boto3_route53.literals import ChangeActionType, ResourceRecordSetFailoverType
     from mypy_boto3_route53.literals import ResourceRecordSetRegionType as RegionType
     from mypy_boto3_route53.type_defs import ChangeTypeDef, GeoLocationTypeDef, ResourceRecordSetTypeDef
 
@@ -223,6 +228,15 @@ def _changes(
             routing=lambda place: {"GeoLocation": render_geolocation(place)},
             checks=checks or {},
         )
+    if record.type == FAILOVER:
+        return _group_changes(
+            action,
+            record,
+            beside=beside,
+            split=split_failover_values,
+            routing=lambda role: {"Failover": cast("ResourceRecordSetFailoverType", role)},
+            checks=checks or {},
+        )
     if record.type != ALIAS:
         return [_change(action, record)]
     addresses, hostnames = split_alias_values(record.values)
@@ -263,7 +277,8 @@ def _group_changes(
     routing: Callable[[Any], Mapping[str, Any]],
     checks: Mapping[str, str],
 ) -> list[ChangeTypeDef]:
-    """A routing-policy group (:data:`WEIGHTED`, :data:`LATENCY`, :data:`GEO`) as one A record set per set
+    """A routing-policy group (:data:`WEIGHTED`, :data:`LATENCY`, :data:`GEO`, :data:`FAILOVER`) as one A
+    record set per set
     identifier, its routing field from ``routing`` (of the weight, AWS region or location ``split`` reads),
     less those that ``beside`` (the other side of an update) holds the same (that and the addresses, TTL);
     with its health check's id from ``checks`` when it has one."""
@@ -358,7 +373,7 @@ def _batch(groups: Sequence[_NameGroup]) -> Batch:
 
 def _change(action: ChangeActionType, record: RecordSet) -> ChangeTypeDef:
     # check_in_zone refuses OTHER first, _changes takes ALIAS and WEIGHTED; narrows the type
-    if record.type in (OTHER, ALIAS, WEIGHTED, LATENCY, GEO):
+    if record.type in (OTHER, ALIAS, WEIGHTED, LATENCY, GEO, FAILOVER):
         raise PermanentError(f"route53: {record.name}: the operator never changes records of other types")
     values = [render_txt(v, radix=8) for v in record.values] if record.type == "TXT" else list(record.values)
     for value in values:

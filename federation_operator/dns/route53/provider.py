@@ -71,6 +71,7 @@ from federation_operator.domain.errors import (
 )
 from federation_operator.domain.health_checks import HealthCheck, read_health_check
 from federation_operator.domain.records import (
+    FAILOVER,
     GEO,
     LATENCY,
     WEIGHTED,
@@ -79,6 +80,7 @@ from federation_operator.domain.records import (
     RecordSet,
     normalize_name,
     other_types_marker,
+    split_failover_values,
     split_geo_values,
     split_latency_values,
     split_weighted_values,
@@ -521,4 +523,6 @@ def _shares(record: RecordSet) -> dict[str, tuple[str, ...]]:
         return {i: addresses for i, (_, addresses) in split_latency_values(record.values).items()}
     if record.type == GEO:
         return {i: addresses for i, (_, addresses) in split_geo_values(record.values).items()}
+    if record.type == FAILOVER:
+        return {i: addresses for i, (_, addresses) in split_failover_values(record.values).items()}
     return {}

@@ -14,7 +14,10 @@
   set (set identifier, weight and address per value), what the planner planned.
 - **The operator's latency record sets** (type ``latency``): latency A record sets whose ``SetIdentifier``
   starts with ``fedop-latency-`` are folded into one ``LATENCY`` record set the same way, and geolocation A
-  record sets starting with ``fedop-geo-`` into one ``GEO`` record set (type ``geolocation``).
+  record sets starting with ``fedop-geo-`` into one ``GEO`` record set (type ``geolocation``), and failover
+  A record sets starting with ``fedop-failover-`` into one ``FAILOVER`` record set (type ``failover`` with
+  ``healthCheck``; a name holding two of one role, which Route 53 refuses and moto stores, is not one we
+  write: its sets are stand-ins).
 - **Health checks**: the ``HealthCheckId`` of each of our routing-policy sets is kept by set identifier
   (:attr:`ZoneState.health_checks`), so a ``DELETE`` names the set exactly and the provider knows which of
   its health checks are in use.
@@ -41,7 +44,9 @@ batches (:meth:`ZoneState.apply`):
   the name, nothing sent;
 - a change to an alias or routing-policy record set: ``PermanentError``, nothing sent;
 - a name that would hold A record sets under two routing policies (a plain A beside our weighted sets or
-  our alias group): ``PermanentError``, nothing sent (moto stores them; Route 53 refuses them).
+  our alias group): ``PermanentError``, nothing sent (moto stores them; Route 53 refuses them);
+- one PRIMARY and one SECONDARY failover set per name: a ``FAILOVER`` record set cannot hold two sets of
+  one role (:func:`~federation_operator.domain.records.split_failover_values`), so no plan sends them.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from federation_operator.dns.txt import parse_txt, unescape_at
 from federation_operator.domain.errors import PermanentError, StaleChangesError
 from federation_operator.domain.records import (
     ALIAS,
+    FAILOVER,
     GEO,
     LATENCY,
     RECORD_TYPES,
@@ -65,6 +71,7 @@ from federation_operator.domain.records import (
     RecordType,
     cname_clashes,
     describe_mismatch,
+    failover_value,
     geo_value,
     latency_value,
     normalize_name,
@@ -102,7 +109,10 @@ class ZoneState:
     def add(self, rrset: ResourceRecordSetOutputTypeDef) -> None:
         name = parse_route53_name(rrset["Name"])
         rtype = rrset["Type"]
-        if any(fold(name, rrset) for fold in (self._add_weighted, self._add_latency, self._add_geo)):
+        if any(
+            fold(name, rrset)
+            for fold in (self._add_weighted, self._add_latency, self._add_geo, self._add_failover)
+        ):
             if rrset.get("HealthCheckId"):
                 self.health_checks[rrset.get("SetIdentifier", "")] = rrset["HealthCheckId"]
             return
@@ -164,10 +174,23 @@ class ZoneState:
             name, GEO, rrset.get("TTL", 0), [geo_value(identifier, place, a) for a in addresses]
         )
 
+    def _add_failover(self, name: str, rrset: ResourceRecordSetOutputTypeDef) -> bool:
+        """Fold one of our failover A record sets of a ``failover`` policy with ``healthCheck`` (set
+        identifier ``fedop-failover-...``) into the name's FAILOVER record set; False for any other."""
+        identifier = rrset.get("SetIdentifier", "")
+        role = rrset.get("Failover")
+        addresses = [item["Value"] for item in rrset.get("ResourceRecords", [])]
+        ours = rrset["Type"] == "A" and identifier.startswith("fedop-failover-")
+        if not ours or role is None or not addresses:
+            return False
+        return self._fold(
+            name, FAILOVER, rrset.get("TTL", 0), [failover_value(identifier, role, a) for a in addresses]
+        )
+
     def _fold(self, name: str, kind: RecordType, ttl: int, values: list[str]) -> bool:
         """Add the ``values`` of one provider record set to the name's ``kind`` group (WEIGHTED, LATENCY,
-        GEO: one logical record set of several provider ones); False when the group would not be one we
-        write (values of another shape, two weights or places for one set, two TTLs): foreign."""
+        GEO, FAILOVER: one logical record set of several provider ones); False when the group would not be
+        one we write (values of another shape, two weights or places for one set, two TTLs): foreign."""
         key: RecordKey = (name, kind)
         held = self.records.get(key)
         try:
@@ -189,7 +212,7 @@ class ZoneState:
         identifier = rrset.get("SetIdentifier", "")
         # A weighted policy's set that _add_weighted did not take is not what we write: foreign.
         ours = identifier.startswith("fedop-") and not identifier.startswith(
-            ("fedop-weight-", "fedop-latency-")
+            ("fedop-weight-", "fedop-latency-", "fedop-geo-", "fedop-failover-")
         )
         if rrset["Type"] != "A" or not ours:
             return False
@@ -260,7 +283,7 @@ class ZoneState:
 # What Route 53 holds as A record sets: a plain one, our weighted group of aliases (and addresses), or our
 # weighted sets of a weighted policy. Every A record set of a name shares one routing policy (moto does not
 # check it), so at most one of these stands at a name.
-_A_KINDS = frozenset({"A", ALIAS, WEIGHTED, LATENCY, GEO})
+_A_KINDS = frozenset({"A", ALIAS, WEIGHTED, LATENCY, GEO, FAILOVER})
 
 
 def _record_of(name: str, rtype: RecordType, rrset: ResourceRecordSetOutputTypeDef) -> RecordSet | None:
