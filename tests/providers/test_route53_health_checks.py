@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from federation_operator.dns import make_provider
+from federation_operator.dns.provider import ReportsHealthChecks
 from federation_operator.dns.publisher import Publisher
 from federation_operator.dns.route53 import Route53Provider
 from federation_operator.domain.errors import PermanentError
@@ -439,3 +441,13 @@ async def test_the_publisher_sweeps_after_start_and_reports_a_failing_check_to_i
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def test_the_factory_tells_the_provider_its_federation(moto_url: str) -> None:
+    built = make_provider(
+        "route53", zone="example.com", options={"endpoint_url": moto_url}, federation="east"
+    )
+    assert isinstance(built, Route53Provider)
+    assert built.federation == "east"
+    assert built.health_check_reference_prefix.startswith("fedop-east-")
+    assert isinstance(built, ReportsHealthChecks)

@@ -161,6 +161,8 @@ class Route53Provider:
     no retries of its own (``Config(retries={"total_max_attempts": 1})``, as :func:`build_route53` does), so
     that ``max_retries`` is the only retry policy. ``sleep`` waits between retries (injectable for tests).
     ``requests_sent`` counts every request sent to Route 53 over the provider's life, retries included.
+    ``federation`` (the settings' federation name) is in the ``CallerReference`` and tags of the health
+    checks it creates, and only such checks are ever collected as orphans.
     """
 
     def __init__(
