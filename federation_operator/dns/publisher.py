@@ -404,6 +404,11 @@ class Publisher:
         )
         if self._metrics is not None and keys:
             self._metrics.count_dns_drift(self._provider_name, len(keys))
+        # An owner the provider refused last time keeps its error and waits for its retry timer: the index
+        # still held its refused change (a refusal not pinned on a name is not taken back out), so this read
+        # differs at its names, and republishing it now would be refused again at once, read again, differ
+        # again: a loop of provider calls as fast as they answer.
+        keys = [key for key in keys if not self._refusals.get(key)]
         for key in keys:
             # Not published any more, until the round that republishes it says so.
             if self._results.pop(key, None) is not None:
