@@ -305,7 +305,7 @@ async def _start_publisher(runtime: Runtime, queue: WorkQueue[Key], target: DnsT
     def build(secret_data: Mapping[str, bytes]) -> DnsProvider:
         options = dict(target.options)
         options.update({k: v.decode() for k, v in secret_data.items()})
-        return make_provider(provider_name, zone=zone, options=options)
+        return make_provider(provider_name, zone=zone, options=options, federation=settings.federation_name)
 
     secret = target.credentials_secret
     namespace, _slash, name = (secret or "").partition("/")
@@ -331,6 +331,7 @@ async def _start_publisher(runtime: Runtime, queue: WorkQueue[Key], target: DnsT
         provider_name=provider_name,
         stopping=runtime.gate.is_closed,
         resync_seconds=settings.dns_resync_seconds_for(provider_name),
+        health_check_seconds=settings.dns_health_check_poll_seconds,
     )
     runtime.publisher_tasks.append(asyncio.create_task(publisher.run(), name=f"dns-publisher {target.label}"))
     if secret:

@@ -160,6 +160,16 @@ class Settings(BaseSettings):
             "moved) and 300 for route53 and clouddns (a full paged read each time)."
         ),
     )
+    dns_health_check_poll_seconds: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description=(
+            "How often each zone's provider is asked what its own health checks (Route 53, "
+            "spec.dns.policy.healthCheck) say of the shares, for status.shards[].providerHealth: one request "
+            "per health check; none while the zone holds no health check."
+        ),
+    )
     dns_credentials_poll_seconds: float = Field(
         default=5.0,
         ge=1,

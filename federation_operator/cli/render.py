@@ -208,6 +208,8 @@ def _shards(status: FederatedServiceStatus) -> list[str]:
         ("PRIORITY", lambda s: s.priority),
         ("WEIGHT", lambda s: s.weight),
         ("ANSWERING", lambda s: None if s.answering is None else _yes(s.answering)),
+        # The DNS provider's own health check (Route 53, under healthCheck): its state and check id.
+        ("PROVIDER HEALTH", _provider_health),
     ]
     for header, value in columns:
         values = [value(shard) for shard in status.shards]
@@ -216,6 +218,13 @@ def _shards(status: FederatedServiceStatus) -> list[str]:
             for row, v in zip(rows, values, strict=True):
                 row.append(NONE if v is None else str(v))
     return render_table(headers, rows, indent="  ")
+
+
+def _provider_health(shard: ShardStatus) -> str | None:
+    health = shard.provider_health
+    if health is None:
+        return None
+    return f"{health.state} ({health.health_check_id})" if health.health_check_id else health.state
 
 
 def _dns(

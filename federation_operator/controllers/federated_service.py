@@ -293,6 +293,7 @@ class FederatedServiceController:
             services={c.name: self.registry.service(c.name, namespace, name) for c in clusters},
             endpoints={c.name: self.registry.endpoints(c.name, namespace, name) for c in clusters},
             published=self.publisher.result(key) if self.publisher is not None else None,
+            provider_health=self.publisher.provider_health(key) if self.publisher is not None else {},
             expected=frozenset(self.expected_members()),
             started_at=self.started_at,
             partition=self.registry.partition(),

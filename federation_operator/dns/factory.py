@@ -25,18 +25,19 @@ from federation_operator.domain.errors import PermanentError
 
 __all__ = ["PROVIDERS", "ProviderBuilder", "make_provider"]
 
-ProviderBuilder = Callable[[str, Mapping[str, str]], DnsProvider]
-"""Builds a provider from the zone name and the provider's options."""
+ProviderBuilder = Callable[[str, Mapping[str, str], str], DnsProvider]
+"""Builds a provider from the zone name, the provider's options and the federation's name (a provider that
+keeps objects of its own outside the zone, such as Route 53 health checks, marks them with it)."""
 
 
-def _build_inmemory(zone: str, options: Mapping[str, str]) -> DnsProvider:
+def _build_inmemory(zone: str, options: Mapping[str, str], _federation: str) -> DnsProvider:
     from federation_operator.dns.inmemory import InMemoryProvider  # noqa: PLC0415 (loaded when chosen)
 
     check_options("inmemory", options, required=(), optional=())
     return InMemoryProvider(zone)
 
 
-def _build_rfc2136(zone: str, options: Mapping[str, str]) -> DnsProvider:
+def _build_rfc2136(zone: str, options: Mapping[str, str], _federation: str) -> DnsProvider:
     from federation_operator.dns.rfc2136 import Rfc2136Provider  # noqa: PLC0415 (dnspython loaded when chosen)
 
     check_options(
@@ -63,13 +64,13 @@ def _build_rfc2136(zone: str, options: Mapping[str, str]) -> DnsProvider:
     )
 
 
-def _build_route53(zone: str, options: Mapping[str, str]) -> DnsProvider:
+def _build_route53(zone: str, options: Mapping[str, str], federation: str) -> DnsProvider:
     from federation_operator.dns.route53 import build_route53  # noqa: PLC0415 (boto3 loaded when chosen)
 
-    return build_route53(zone, options)
+    return build_route53(zone, options, federation=federation)
 
 
-def _build_clouddns(zone: str, options: Mapping[str, str]) -> DnsProvider:
+def _build_clouddns(zone: str, options: Mapping[str, str], _federation: str) -> DnsProvider:
     from federation_operator.dns.clouddns import build_clouddns  # noqa: PLC0415 (google loaded when chosen)
 
     return build_clouddns(zone, options)
@@ -84,9 +85,11 @@ PROVIDERS: Mapping[str, ProviderBuilder] = {
 """Every provider the operator can publish to, by the name used in the settings."""
 
 
-def make_provider(name: str, *, zone: str, options: Mapping[str, str] | None = None) -> DnsProvider:
-    """The provider called ``name`` serving ``zone``, configured from ``options``."""
+def make_provider(
+    name: str, *, zone: str, options: Mapping[str, str] | None = None, federation: str = "myfederation"
+) -> DnsProvider:
+    """The provider called ``name`` serving ``zone`` for ``federation``, configured from ``options``."""
     builder = PROVIDERS.get(name)
     if builder is None:
         raise PermanentError(f"unknown DNS provider {name!r}; known: {', '.join(sorted(PROVIDERS))}")
-    return builder(zone, dict(options or {}))
+    return builder(zone, dict(options or {}), federation)

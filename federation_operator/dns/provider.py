@@ -13,15 +13,20 @@ boundary, to ``TransientError`` (retry with backoff: timeouts, refused connectio
 failures), its ``StaleChangesError`` (the zone changed since the plan: read it again and plan again) or
 ``PermanentError`` (bad credentials, a zone the server does not serve, an update the server refuses), with
 ``raise ... from exc``.
+
+An optional capability beside the protocol: :class:`ReportsHealthChecks`, a provider that runs health checks
+of its own (Route 53) and says what they find; the publisher asks it on a timer. Providers without it need
+implement nothing.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Collection
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from federation_operator.domain.errors import PermanentError
+from federation_operator.domain.health_checks import ProviderHealth
 from federation_operator.domain.records import (
     OTHER,
     Changes,
@@ -31,7 +36,7 @@ from federation_operator.domain.records import (
     zone_problem,
 )
 
-__all__ = ["DnsProvider", "backoff_delay", "check_in_zone"]
+__all__ = ["DnsProvider", "ReportsHealthChecks", "backoff_delay", "check_in_zone"]
 
 
 class DnsProvider(Protocol):
@@ -89,6 +94,21 @@ class DnsProvider(Protocol):
     async def confirmed(self, change_ids: Collection[str]) -> set[str]:
         """Of ``change_ids`` (from :meth:`unconfirmed`), those the provider now says are live: one status
         read each, no waiting."""
+        ...
+
+
+@runtime_checkable
+class ReportsHealthChecks(Protocol):
+    """A provider that probes the shares of routing-policy groups itself (``spec.dns.policy.healthCheck``)."""
+
+    async def health_check_states(self, identifiers: Collection[str]) -> dict[str, ProviderHealth] | None:
+        """The provider's own verdict on the health check of each set of ``identifiers`` that has one, by set
+        identifier; ``None`` when it cannot say now (the zone not read since a failure)."""
+        ...
+
+    async def collect_health_checks(self) -> None:
+        """Delete the provider's health checks of this operator that no set of the zone names (the
+        publisher calls it once after start: a run may have stopped between a change and a deletion)."""
         ...
 
 

@@ -33,6 +33,13 @@ refused) is kept as the zone's fault and reported as every owner's result until 
 the status says why nothing is published instead of "Pending". `replace_provider` swaps in a provider
 built from changed credentials and retries at once.
 
+**The provider's health checks.** With ``health_check_seconds``, a task beside the loop asks a provider
+that runs health checks of its own (:class:`~federation_operator.dns.provider.ReportsHealthChecks`: Route
+53) what they say, every that many seconds (one request per health check; none while the zone holds
+none), and tells only the owners whose shares changed state (`on_result`), whose reconcile reads
+`provider_health` into their status. It decides nothing here: the records stay what the operator's own
+health rules planned.
+
 The partition guard lives here too: while `frozen`, what health says is not applied and the zone stays as
 last published, because when every member is unreachable at once it is this operator that is cut off, not
 the whole world that failed. Withdrawals are the exception: a deleted FederatedService's records go even
@@ -49,7 +56,7 @@ import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
-from federation_operator.dns.provider import DnsProvider
+from federation_operator.dns.provider import DnsProvider, ReportsHealthChecks
 from federation_operator.domain.errors import (
     FederationError,
     PermanentError,
@@ -58,6 +65,7 @@ from federation_operator.domain.errors import (
     SuspectChangeError,
     TransientError,
 )
+from federation_operator.domain.health_checks import ProviderHealth, read_health_check, read_shares
 from federation_operator.domain.keys import Key
 from federation_operator.domain.ownership import group_changes_by_name, parse_ownership_name
 from federation_operator.domain.records import Changes, Conflict, PublishResult, RecordSet
@@ -124,6 +132,7 @@ class Publisher:
         provider_name: str | None = None,
         stopping: Callable[[], bool] = lambda: False,
         resync_seconds: float | None = None,
+        health_check_seconds: float | None = None,
     ) -> None:
         self.provider = provider
         # True once the operator began to stop: no round is applied from then on.
@@ -134,6 +143,9 @@ class Publisher:
         self._coalesce = coalesce_seconds
         # How often the zone is checked for drift; None: never (tests, dry runs).
         self._resync = resync_seconds
+        # How often the provider's own health checks are asked about; None: never.
+        self._health_check_seconds = health_check_seconds
+        self._health: dict[str, ProviderHealth] = {}  # set identifier → what the provider last said
         self._desired: dict[Key, tuple[RecordSet, ...]] = {}
         self._created: dict[Key, str] = {}
         self._results: dict[Key, PublishResult] = {}
@@ -395,6 +407,11 @@ class Publisher:
         )
         if self._metrics is not None and keys:
             self._metrics.count_dns_drift(self._provider_name, len(keys))
+        # An owner the provider refused last time keeps its error and waits for its retry timer: the index
+        # still held its refused change (a refusal not pinned on a name is not taken back out), so this read
+        # differs at its names, and republishing it now would be refused again at once, read again, differ
+        # again: a loop of provider calls as fast as they answer.
+        keys = [key for key in keys if not self._refusals.get(key)]
         for key in keys:
             # Not published any more, until the round that republishes it says so.
             if self._results.pop(key, None) is not None:
@@ -495,11 +512,109 @@ class Publisher:
         except TimeoutError:
             pass
 
+    def provider_health(self, key: Key) -> dict[str, ProviderHealth]:
+        """What the provider's own health checks last said of ``key``'s shares, by set identifier (only
+        those it has said anything of)."""
+        if not self._health:
+            return {}
+        return {
+            identifier: self._health[identifier]
+            for record in self._desired.get(key, ())
+            for identifier in read_shares(record)
+            if identifier in self._health
+        }
+
     async def run(self) -> None:
+        watch = (
+            asyncio.create_task(
+                self._watch_health(self._health_check_seconds), name=f"dns-health {self.zone}"
+            )
+            if self._health_check_seconds is not None
+            else None
+        )
         try:
             await self._run()
         finally:
             self._drop_reading()
+            if watch is not None:
+                watch.cancel()
+
+    async def _watch_health(self, interval: float) -> None:
+        """Ask the provider what its health checks say every ``interval`` seconds (see the module's
+        docstring); a failed poll keeps what was last said and is only logged: the next one asks again."""
+        swept = False
+        while True:
+            await asyncio.sleep(interval)
+            if self._stopping():
+                return
+            if not swept and self.ready:
+                swept = await self.sweep_health_checks()
+            await self.poll_health()
+
+    async def sweep_health_checks(self) -> bool:
+        """Have the provider delete this operator's health checks that no set of the zone names (once after
+        start: see ``ReportsHealthChecks.collect_health_checks``); True once done, or when the provider runs
+        no health checks; False after a failure (logged: the next poll tries again)."""
+        provider = self.provider
+        if not isinstance(provider, ReportsHealthChecks):
+            return True
+        try:
+            await provider.collect_health_checks()
+        except FederationError as exc:
+            self._count_error(exc)
+            log.warning("DNS zone %s: collecting orphaned health checks failed: %s", self.zone, exc)
+            return False
+        return True
+
+    async def poll_health(self) -> None:
+        """One poll of the provider's health checks: owners whose shares' state changed are told."""
+        provider = self.provider
+        if not isinstance(provider, ReportsHealthChecks):
+            return
+        wanted = {
+            identifier
+            for records in self._desired.values()
+            for record in records
+            for identifier in read_shares(record)
+            if read_health_check(identifier) is not None
+        }
+        if not wanted and not self._health:
+            return  # no share asks for a health check: no provider call
+        try:
+            states = await provider.health_check_states(wanted) if wanted else {}
+        except FederationError as exc:
+            self._count_error(exc)
+            log.warning("DNS zone %s: reading the provider's health checks failed: %s", self.zone, exc)
+            return
+        if states is None:
+            return
+        self._count_calls(len(states))
+        self.take_health(states)
+
+    def take_health(self, states: dict[str, ProviderHealth]) -> None:
+        """Keep ``states`` (set identifier → the provider's verdict) and tell the owners whose shares changed
+        state, each once."""
+        changed = {
+            identifier
+            for identifier in states.keys() | self._health.keys()
+            if not (states.get(identifier) or _NO_HEALTH).same_state(self._health.get(identifier))
+        }
+        for identifier in sorted(changed):
+            health = states.get(identifier)
+            if health is not None and health.state == "Unhealthy":
+                log.warning(
+                    "DNS zone %s: the provider's health check %s of set %s fails: %s",
+                    self.zone,
+                    health.health_check_id,
+                    identifier,
+                    health.message,
+                )
+        self._health = states
+        if not changed:
+            return
+        for key, records in list(self._desired.items()):
+            if any(i in changed for record in records for i in read_shares(record)):
+                self._on_result(key)
 
     async def _run(self) -> None:
         while True:
@@ -868,6 +983,9 @@ class Publisher:
 
     def _waiters(self, names: Iterable[str]) -> set[Key]:
         return {key for name in names for key in self._waiting.get(name, ())}
+
+
+_NO_HEALTH = ProviderHealth("Unknown", "")  # what a check no longer listed compares as
 
 
 def _touched_names(changes: Changes) -> set[str]:

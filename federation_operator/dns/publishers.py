@@ -20,6 +20,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from federation_operator.dns.publisher import Publisher
+from federation_operator.domain.health_checks import ProviderHealth
 from federation_operator.domain.keys import Key
 from federation_operator.domain.records import ProviderLimits, PublishResult, RecordSet, normalize_name
 from federation_operator.planning.zones import MirrorAnswer, combine_results, plan_records_by_zone
@@ -116,6 +117,14 @@ class PublisherGroup:
                 for m in self.members
             ],
         )
+
+    def provider_health(self, key: Key) -> dict[str, ProviderHealth]:
+        """What the providers' own health checks last said of ``key``'s shares, by set identifier, from
+        every zone and mirror (set identifiers are unique: derived from the name)."""
+        found: dict[str, ProviderHealth] = {}
+        for member in self.members:
+            found.update(member.publisher.provider_health(key))
+        return found
 
     async def withdraw(self, key: Key) -> None:
         """Delete every record of ``key`` in every zone and mirror, at once; returns when all have."""

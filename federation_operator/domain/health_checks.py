@@ -6,18 +6,40 @@ should probe carries its health-check settings in its set identifier: ``<identif
 the provider's reading of the zone (Route 53 lists the set identifier as written), so a second round plans
 nothing, and a change of settings or addresses is a new identifier: the old share (and its health check)
 deleted, the new one created, in one change.
+
+What the provider makes of its health checks is reported, not decided here: :class:`ProviderHealth` (one
+check's state, as the provider last said it) and :func:`read_checker_reports` (Route 53's documented rule
+for turning its checkers' reports into one state).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from federation_operator.domain.records import (
+    FAILOVER,
+    GEO,
+    LATENCY,
+    WEIGHTED,
+    RecordSet,
+    split_failover_values,
+    split_geo_values,
+    split_latency_values,
+    split_weighted_values,
+)
+
 __all__ = [
+    "HEALTHY_CHECKER_SHARE",
     "HEALTH_CHECK_PATH_PATTERN",
     "HealthCheck",
+    "ProviderHealth",
+    "ProviderHealthState",
+    "read_checker_reports",
     "read_health_check",
+    "read_shares",
     "with_health_check",
 ]
 
@@ -78,3 +100,62 @@ def read_health_check(identifier: str) -> HealthCheck | None:
         )
     except ValueError:
         return None
+
+
+def read_shares(record: RecordSet) -> dict[str, tuple[str, ...]]:
+    """A routing-policy group's shares as set identifier → addresses (sorted; a share's health check probes
+    the first), or ``{}`` for any other record set."""
+    if record.type == WEIGHTED:
+        return {i: addresses for i, (_, addresses) in split_weighted_values(record.values).items()}
+    if record.type == LATENCY:
+        return {i: addresses for i, (_, addresses) in split_latency_values(record.values).items()}
+    if record.type == GEO:
+        return {i: addresses for i, (_, addresses) in split_geo_values(record.values).items()}
+    if record.type == FAILOVER:
+        return {i: addresses for i, (_, addresses) in split_failover_values(record.values).items()}
+    return {}
+
+
+ProviderHealthState = Literal["Healthy", "Unhealthy", "Unknown"]
+
+
+@dataclass(frozen=True)
+class ProviderHealth:
+    """What the provider last said of one of its health checks: ``Healthy`` or ``Unhealthy`` by its own
+    probes, ``Unknown`` while it has no verdict (a new check not yet probed, or one the provider no longer
+    has). ``message`` says why; the operator's own health rules never read it."""
+
+    state: ProviderHealthState
+    health_check_id: str
+    message: str = ""
+
+    def same_state(self, other: ProviderHealth | None) -> bool:
+        """True when ``other`` says the same of the same check (the message, such as how many checkers
+        agree, may move without the state moving: no reason to re-render a status)."""
+        return other is not None and (other.state, other.health_check_id) == (
+            self.state,
+            self.health_check_id,
+        )
+
+
+HEALTHY_CHECKER_SHARE = 0.18
+"""Route 53 considers an endpoint healthy when more than 18% of its health checkers report it healthy, and
+unhealthy otherwise (Route 53 Developer Guide, "How Amazon Route 53 determines whether a health check is
+healthy"): a value chosen so that checkers cut off from the endpoint by the network do not fail it."""
+
+
+def read_checker_reports(statuses: Sequence[str], health_check_id: str) -> ProviderHealth:
+    """One health check's state from its checkers' last reports (Route 53 ``StatusReport.Status`` strings,
+    ``Success: ...`` or ``Failure: ...``): Healthy when more than :data:`HEALTHY_CHECKER_SHARE` of them
+    succeed, Unknown when there are none yet."""
+    if not statuses:
+        return ProviderHealth("Unknown", health_check_id, "no health checker has reported yet")
+    healthy = sum(1 for status in statuses if status.startswith("Success"))
+    if healthy > HEALTHY_CHECKER_SHARE * len(statuses):
+        return ProviderHealth("Healthy", health_check_id, f"{healthy} of {len(statuses)} checkers succeed")
+    failures = sorted({status for status in statuses if not status.startswith("Success")})
+    return ProviderHealth(
+        "Unhealthy",
+        health_check_id,
+        f"{healthy} of {len(statuses)} checkers succeed: {failures[0] if failures else 'no report'}",
+    )

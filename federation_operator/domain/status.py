@@ -31,6 +31,7 @@ __all__ = [
     "IngressAddress",
     "LoadBalancerStatus",
     "MemberClusterStatus",
+    "ProviderHealthStatus",
     "PublishedRecord",
     "ShardStatus",
 ]
@@ -88,6 +89,17 @@ class IngressAddress(KubeModel):
     hostname: str | None = None
 
 
+class ProviderHealthStatus(KubeModel):
+    """What the DNS provider's own health check of a shard's share says (Route 53, under
+    ``spec.dns.policy.healthCheck``): reported beside the operator's own verdict, never mixed into it."""
+
+    state: Literal["Healthy", "Unhealthy", "Unknown"]
+    health_check_id: str | None = None
+    address: str | None = None
+    """The address the health check probes (a share's first; a share of several clusters has one check)."""
+    message: str | None = None
+
+
 class ShardStatus(KubeModel):
     """The Service in one member cluster, as last seen."""
 
@@ -104,6 +116,8 @@ class ShardStatus(KubeModel):
     priority: int | None = Field(default=None, ge=1)
     weight: int | None = Field(default=None, ge=0, le=255)
     answering: bool | None = None
+    # Under a policy with healthCheck only, for a shard in a share the provider checks.
+    provider_health: ProviderHealthStatus | None = None
 
 
 class DiscoveryStatus(KubeModel):

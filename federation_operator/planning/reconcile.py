@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from federation_operator.domain.errors import InvalidSpecError
 from federation_operator.domain.health import HealthSnapshot
+from federation_operator.domain.health_checks import ProviderHealth
 from federation_operator.domain.keys import Key
 from federation_operator.domain.members import ClusterInfo, EndpointSummary, ObservedService
 from federation_operator.domain.records import ProviderLimits, PublishResult, RecordSet, ServiceNames
@@ -33,6 +34,10 @@ from federation_operator.planning.policy import (
     plan_mirrors_refusal,
     plan_policy_refusal,
     render_policy_shards,
+)
+from federation_operator.planning.provider_health import (
+    plan_provider_health_events,
+    render_provider_health,
 )
 from federation_operator.planning.publication import plan_service_tiers, plan_topology, render_dns_status
 from federation_operator.planning.records import plan_alias_tier_problems
@@ -117,6 +122,8 @@ class Observation:
     now: datetime
     # The latest time every member was unreachable at once (its time does not count toward grace periods).
     partition: Partition = field(default_factory=Partition)
+    # What the DNS provider's own health checks last said of the object's shares, by set identifier.
+    provider_health: Mapping[str, ProviderHealth] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -270,6 +277,12 @@ def plan_reconcile(
         shard_status = list(
             render_policy_shards(spec.dns.policy, observation.clusters, shard_status, counted)
         )
+        if spec.dns.policy.health_check is not None:
+            checked = records if records is not None else _published(observation)
+            shard_status = list(render_provider_health(shard_status, checked, observation.provider_health))
+            failing, healed = plan_provider_health_events(shard_status)
+            events += [PlannedEvent(t, "Warning", "ProviderHealthCheckFailed", m) for t, m in failing]
+            cleared += tuple(healed)
     status = render_status(
         generation=observation.generation,
         shards=shard_status,
@@ -287,6 +300,11 @@ def plan_reconcile(
         cleared=("spec", *cleared),
         retry_after=_retry_after(health, results, dns_on=federation.domain is not None),
     )
+
+
+def _published(observation: Observation) -> tuple[RecordSet, ...]:
+    """The records last handed to the publisher (what its health checks are of), while none are planned."""
+    return observation.published.desired if observation.published is not None else ()
 
 
 def _plan_manifests(observation: Observation, federation: Federation) -> dict[str, Any] | InvalidSpecError:

@@ -35,6 +35,7 @@ DNS_AND_METRICS = [
     "--set", "defaultMinReadyEndpoints=2",
     "--set-json", 'aliasDomains={"prod": ["acme.com"], "*": ["shared.example.com"]}',
     "--set", "orphanCollectionSeconds=120",
+    "--set", "dns.healthCheckPollSeconds=15",
     "--set", "metrics.enabled=true",
     "--set", "metrics.serviceMonitor.enabled=true",
 ]  # fmt: skip
@@ -271,6 +272,7 @@ def test_dns_and_metrics_values(helm: list[str]) -> None:
     assert values["FEDOP_UNREACHABLE_GRACE_SECONDS"] == "25"
     assert values["FEDOP_DEFAULT_TTL"] == "60"
     assert values["FEDOP_DEFAULT_MIN_READY_ENDPOINTS"] == "2"
+    assert values["FEDOP_DNS_HEALTH_CHECK_POLL_SECONDS"] == "15"
     assert values["FEDOP_METRICS_PORT"] == "9090"
     assert {"name": "metrics", "containerPort": 9090, "protocol": "TCP"} in container(docs)["ports"]
 
@@ -325,6 +327,7 @@ def test_rendered_environment_is_accepted_by_the_operator(
             assert (settings.default_ttl, settings.default_min_ready_endpoints) == (60, 2)
             assert settings.alias_domains == {"prod": ("acme.com",), "*": ("shared.example.com",)}
             assert settings.orphan_collection_seconds == 120
+            assert settings.dns_health_check_poll_seconds == 15
         else:
             assert settings.alias_domains == {}
         assert set(rendered) <= {f"{ENV_PREFIX}{f}".upper() for f in Settings.model_fields}

@@ -79,18 +79,18 @@ def seed_records(
 
 
 async def plan_for(
-    provider: DnsProvider, desired: Sequence[RecordSet], service: str
+    provider: DnsProvider, desired: Sequence[RecordSet], service: str, federation: str = FEDERATION
 ) -> tuple[Changes, tuple[Conflict, ...]]:
     """Read the provider's zone and plan ``desired`` for the FederatedService ``mynamespace/<service>``."""
     current = await provider.records()
     return plan_changes(
-        current, desired, federation=FEDERATION, owner=f"{NAMESPACE}/{service}", zone=provider.zone
+        current, desired, federation=federation, owner=f"{NAMESPACE}/{service}", zone=provider.zone
     )
 
 
 async def publish(
-    provider: DnsProvider, desired: Sequence[RecordSet], service: str
+    provider: DnsProvider, desired: Sequence[RecordSet], service: str, federation: str = FEDERATION
 ) -> tuple[int, tuple[Conflict, ...]]:
     """Read, plan and apply, as the operator does; returns the provider calls made and the conflicts."""
-    changes, conflicts = await plan_for(provider, desired, service)
+    changes, conflicts = await plan_for(provider, desired, service, federation)
     return await provider.apply(changes), conflicts

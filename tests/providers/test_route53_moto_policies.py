@@ -140,6 +140,23 @@ def test_health_check_status_always_reports_success(client: Any) -> None:
     assert all(o["StatusReport"]["Status"].startswith("Success") for o in observations)
 
 
+def test_health_check_status_and_tags_of_what_the_adapter_reads(client: Any) -> None:
+    """What the adapter's poll and collector read: GetHealthCheckStatus answers NoSuchHealthCheck for an id
+    it does not have (the adapter's Unknown), and ListTagsForResources names each check with its tags, none
+    for one never tagged (the collector's "created, not yet tagged")."""
+    with pytest.raises(client.exceptions.NoSuchHealthCheck):
+        client.get_health_check_status(HealthCheckId=str(uuid.uuid4()))
+    tagged, untagged = health_check(client), health_check(client)
+    client.change_tags_for_resource(
+        ResourceType="healthcheck", ResourceId=tagged, AddTags=[{"Key": "k", "Value": "v"}]
+    )
+    sets = client.list_tags_for_resources(ResourceType="healthcheck", ResourceIds=[tagged, untagged])
+    assert {s["ResourceId"]: s["Tags"] for s in sets["ResourceTagSets"]} == {
+        tagged: [{"Key": "k", "Value": "v"}],
+        untagged: [],
+    }
+
+
 def delete_health_check_in_use(client: Any, zone_id: str) -> None:
     check = health_check(client)
     create(

@@ -773,3 +773,23 @@ async def test_publish_latency_is_observed_once_records_are_live_and_not_for_a_r
         count, total = publish_latencies(metrics)
         assert count == 2
         assert total - first >= 0.05  # at least one confirmation check later
+
+
+async def test_a_change_the_provider_refuses_for_the_zone_waits_for_its_retry_not_for_the_next_read() -> None:
+    """A refusal that is no RejectedChangeError (the provider's credentials lack a permission the change
+    needs, say) leaves the index stale: the zone is read again and differs at the refused names. That is
+    the refusal, not someone else's drift: the owner keeps its error and waits for its retry timer, instead
+    of being republished at once, refused, read, and republished again as fast as the provider answers."""
+    provider = InMemoryProvider(ZONE)
+    for _ in range(50):
+        provider.fail_next(PermanentError("AccessDenied: route53:CreateHealthCheck"))
+    async with running_publisher(provider) as (publisher, _):
+        publisher.submit(KEY, a_record("127.1.1.1"))
+        await eventually("the refusal reported", lambda: bool((r := publisher.result(KEY)) and r.error))
+        await eventually("the zone read again", lambda: provider.reads >= 2)
+        await asyncio.sleep(0.5)  # room for a loop to show itself: nothing is due for 60 s
+        assert (provider.calls, provider.reads) == (1, 2)
+        result = publisher.result(KEY)
+        assert result is not None
+        assert result.error is not None
+        assert "AccessDenied" in result.error

@@ -14,8 +14,11 @@ from federation_operator.domain.errors import PermanentError
 __all__ = ["build_route53"]
 
 
-def build_route53(zone: str, options: Mapping[str, str]) -> Route53Provider:
-    """The Route 53 provider for ``zone``, from the operator's string options (a factory builder).
+def build_route53(
+    zone: str, options: Mapping[str, str], *, federation: str = "myfederation"
+) -> Route53Provider:
+    """The Route 53 provider for ``zone``, from the operator's string options (a factory builder); its
+    health checks carry ``federation`` (the settings' federation name).
 
     Options: ``hosted_zone_id`` (else looked up by the zone's name), ``endpoint_url`` (a Route 53 compatible
     endpoint, such as a local moto server), ``region`` (for request signing; Route 53 is global, so by default
@@ -67,4 +70,5 @@ def build_route53(zone: str, options: Mapping[str, str]) -> Route53Provider:
         max_retries=max_retries,
         backoff_base=backoff_base,
         max_record_sets=max_record_sets,
+        federation=federation,
     )

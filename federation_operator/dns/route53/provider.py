@@ -21,14 +21,18 @@
   without holding the zone's next round).
 - **Health checks** (``spec.dns.policy.healthCheck``, carried in the set identifiers of the routing-policy
   sets: :mod:`federation_operator.domain.health_checks`). Before the batches, ``apply`` creates one health
-  check per new share that asks for one, on the share's first address (``CallerReference``: our zone's
-  prefix and a nonce; tagged with the zone and the set identifier without its settings), and names it in
-  the set's ``HealthCheckId``; after them, it deletes the health checks of the shares the plan removed. A
-  share whose address or settings change has a new set identifier, so its health check is replaced. Ours
-  (by the ``CallerReference`` prefix) that no set of the zone names (a crash between the creation and the
+  check per new share that asks for one, on the share's first address (``CallerReference``: a prefix of
+  the federation and zone, then a nonce; tagged with the federation, the owner, the zone and the set
+  identifier without its settings), and names it in the set's ``HealthCheckId``; after them, it deletes
+  the health checks of the shares the plan removed. A share whose address or settings change has a new set
+  identifier, so its health check is replaced. Ours (by the ``CallerReference`` prefix, and tagged with our
+  federation or not tagged at all) that no set of the zone names (a crash between the creation and the
   batch, a failed deletion) are deleted by the next :meth:`Route53Provider.records`, which lists the health
   checks while the zone holds a health-checked set or this provider has written one (so a zone without
-  health checks costs no extra request).
+  health checks costs no extra request). Another federation's operator writing the same hosted zone has
+  another prefix and tag: neither collects the other's. :meth:`Route53Provider.health_check_states` says
+  what Route 53's checkers make of each check the zone's sets name (``GetHealthCheckStatus``, one request
+  per check, none without checks), for the publisher's poll.
 
 **Errors**, mapped once here with ``raise ... from exc``. ``Throttling``, ``PriorRequestNotComplete``,
 ``ServiceUnavailable``, any 5xx and connection failures or timeouts are retried with jittered exponential
@@ -43,6 +47,7 @@ thread-safe), one request at a time per provider.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable, Collection
@@ -69,21 +74,20 @@ from federation_operator.domain.errors import (
     StaleChangesError,
     TransientError,
 )
-from federation_operator.domain.health_checks import HealthCheck, read_health_check
+from federation_operator.domain.health_checks import (
+    HealthCheck,
+    ProviderHealth,
+    read_checker_reports,
+    read_health_check,
+    read_shares,
+)
+from federation_operator.domain.ownership import ownership_name, read_owner
 from federation_operator.domain.records import (
-    FAILOVER,
-    GEO,
-    LATENCY,
-    WEIGHTED,
     Changes,
     ProviderLimits,
     RecordSet,
     normalize_name,
     other_types_marker,
-    split_failover_values,
-    split_geo_values,
-    split_latency_values,
-    split_weighted_values,
 )
 
 if TYPE_CHECKING:
@@ -96,10 +100,17 @@ if TYPE_CHECKING:
         ListHostedZonesByNameResponseTypeDef,
         ListResourceRecordSetsRequestTypeDef,
         ListResourceRecordSetsResponseTypeDef,
+        ListTagsForResourcesResponseTypeDef,
         TagTypeDef,
     )
 
-__all__ = ["INSYNC_TIMEOUT", "ROUTE53_MAX_RECORD_SETS", "ROUTE53_MAX_VALUES_PER_SET", "Route53Provider"]
+__all__ = [
+    "FEDERATION_TAG",
+    "INSYNC_TIMEOUT",
+    "ROUTE53_MAX_RECORD_SETS",
+    "ROUTE53_MAX_VALUES_PER_SET",
+    "Route53Provider",
+]
 
 ROUTE53_MAX_RECORD_SETS = 10_000
 """Route 53's default quota of records per hosted zone (``MAX_RRSETS_BY_ZONE``)."""
@@ -137,6 +148,9 @@ _STALE_MARKERS = ("not found", "values provided do not match", "already exists")
 # Refusals of a batch's content (a CNAME beside an MX, a name Route 53 does not take): the publisher splits
 # the batch to find the owner at fault.
 _REJECTED_CODES = frozenset({"InvalidChangeBatch", "InvalidInput", "InvalidArgument"})
+FEDERATION_TAG = "federation-operator/federation"
+"""The tag naming the federation whose operator created a health check: the collector deletes only its own."""
+_TAGS_PER_REQUEST = 10  # ListTagsForResources takes up to 10 resource ids
 _CREDENTIAL_ERRORS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
 
 
@@ -147,6 +161,8 @@ class Route53Provider:
     no retries of its own (``Config(retries={"total_max_attempts": 1})``, as :func:`build_route53` does), so
     that ``max_retries`` is the only retry policy. ``sleep`` waits between retries (injectable for tests).
     ``requests_sent`` counts every request sent to Route 53 over the provider's life, retries included.
+    ``federation`` (the settings' federation name) is in the ``CallerReference`` and tags of the health
+    checks it creates, and only such checks are ever collected as orphans.
     """
 
     def __init__(
@@ -160,6 +176,7 @@ class Route53Provider:
         backoff_base: float = 0.2,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         insync_timeout: float = INSYNC_TIMEOUT,
+        federation: str = "myfederation",
     ) -> None:
         if max_retries < 0:
             raise PermanentError(f"route53: max_retries must be 0 or more, got {max_retries}")
@@ -188,8 +205,12 @@ class Route53Provider:
         # One request at a time: the zone state is read, checked and advanced in step with the requests.
         self._lock = asyncio.Lock()
         self.requests_sent = 0
-        # Ours among the account's health checks: the zone's digest at the start of the CallerReference.
-        self._reference_prefix = f"fedop-{hashlib.sha256(self._zone.encode()).hexdigest()[:16]}-"
+        # Ours among the account's health checks: the federation (readable, cut to fit the reference's 64
+        # characters) and a digest of the federation and zone at the start of the CallerReference, so that
+        # the operators of two federations writing one hosted zone never take each other's for orphans.
+        self._federation = federation
+        digest = hashlib.sha256(f"{federation} {self._zone}".encode()).hexdigest()[:16]
+        self._reference_prefix = f"fedop-{federation[:20]}-{digest}-"
         self._wrote_health_checks = False
 
     @property
@@ -206,6 +227,16 @@ class Route53Provider:
     def hosted_zone_id(self) -> str | None:
         """The hosted zone's id (``Z...``), once given or looked up."""
         return self._zone_id
+
+    @property
+    def health_check_reference_prefix(self) -> str:
+        """How the ``CallerReference`` of every health check this provider creates begins."""
+        return self._reference_prefix
+
+    @property
+    def federation(self) -> str:
+        """The federation whose health checks this provider creates, tags and collects."""
+        return self._federation
 
     def __repr__(self) -> str:
         return f"Route53Provider(zone={self._zone}, hosted_zone_id={self._zone_id or '(by name)'})"
@@ -355,17 +386,19 @@ class Route53Provider:
         it created any (their ids are then in ``state.health_checks``)."""
         created = False
         for record in (*changes.create, *changes.update_new):
-            for identifier, addresses in _shares(record).items():
+            for identifier, addresses in read_shares(record).items():
                 check = read_health_check(identifier)
                 if check is None or identifier in state.health_checks:
                     continue
                 state.health_checks[identifier] = await self._create_health_check(
-                    identifier, addresses[0], check
+                    identifier, addresses[0], check, _owner_of(record, state, changes)
                 )
                 created = True
         return created
 
-    async def _create_health_check(self, identifier: str, address: str, check: HealthCheck) -> str:
+    async def _create_health_check(
+        self, identifier: str, address: str, check: HealthCheck, owner: str | None
+    ) -> str:
         config: HealthCheckConfigTypeDef = {
             "IPAddress": address,
             "Port": check.port,
@@ -386,10 +419,13 @@ class Route53Provider:
         )
         health_check_id = response["HealthCheck"]["Id"]
         tags: list[TagTypeDef] = [
+            {"Key": FEDERATION_TAG, "Value": self._federation},
             {"Key": "federation-operator/zone", "Value": self._zone},
             # The identifier without its settings: tag values take letters, digits and " .:/=+-@" only.
             {"Key": "federation-operator/set-identifier", "Value": identifier.partition("~")[0]},
         ]
+        if owner is not None:  # <namespace>/<name>: Kubernetes names fit the tag values' alphabet
+            tags.append({"Key": "federation-operator/owner", "Value": owner})
         await self._call(
             "ChangeTagsForResource",
             lambda: self._client.change_tags_for_resource(
@@ -400,9 +436,9 @@ class Route53Provider:
 
     async def _delete_health_checks(self, state: ZoneState, changes: Changes) -> None:
         """Delete the health checks of the shares ``changes`` removed (and did not add back)."""
-        kept = {i for record in (*changes.create, *changes.update_new) for i in _shares(record)}
+        kept = {i for record in (*changes.create, *changes.update_new) for i in read_shares(record)}
         for record in (*changes.delete, *changes.update_old):
-            for identifier in _shares(record):
+            for identifier in read_shares(record):
                 health_check_id = state.health_checks.get(identifier)
                 if identifier in kept or health_check_id is None:
                     continue
@@ -420,7 +456,10 @@ class Route53Provider:
 
     async def _collect_health_checks(self, state: ZoneState) -> None:
         """Delete the health checks that are ours (by ``CallerReference``) and that no set of ``state``
-        names: left by a crash between a creation and its batch, or by a failed deletion."""
+        names: left by a crash between a creation and its batch, or by a failed deletion. Before deleting,
+        their tags are read (only when there is a candidate): one tagged with another federation is kept
+        (the prefix already says ours; the tag is the owner's own word), one not tagged at all is ours,
+        created by a run that stopped before tagging it."""
         used = set(state.health_checks.values())
         orphans: list[str] = []
         request: ListHealthChecksRequestTypeDef = {}
@@ -434,8 +473,68 @@ class Route53Provider:
             if not page.get("IsTruncated") or not page.get("NextMarker"):
                 break
             request = {"Marker": page["NextMarker"]}
-        for health_check_id in orphans:
+        for health_check_id in await self._of_our_federation(orphans):
             await self._delete_health_check(health_check_id)
+
+    async def _of_our_federation(self, health_check_ids: list[str]) -> list[str]:
+        """Those of ``health_check_ids`` whose federation tag is ours, or that carry no tag of ours at all."""
+        ours: list[str] = []
+        for start in range(0, len(health_check_ids), _TAGS_PER_REQUEST):
+            chunk = health_check_ids[start : start + _TAGS_PER_REQUEST]
+            answer: ListTagsForResourcesResponseTypeDef = await self._call(
+                "ListTagsForResources",
+                functools.partial(
+                    self._client.list_tags_for_resources, ResourceType="healthcheck", ResourceIds=chunk
+                ),
+            )
+            for tag_set in answer["ResourceTagSets"]:
+                tags = {t.get("Key", ""): t.get("Value", "") for t in tag_set.get("Tags", [])}
+                if tags.get(FEDERATION_TAG, self._federation) == self._federation:
+                    ours.append(tag_set.get("ResourceId", ""))
+        return [i for i in health_check_ids if i in ours]
+
+    async def collect_health_checks(self) -> None:
+        """Delete ours that no set of the zone names, whatever the zone holds (the publisher calls it once
+        after start): a run that stopped after the batch that dropped the zone's last health-checked set,
+        before deleting its check, left an orphan that nothing in the zone hints at, so :meth:`records`
+        would never look. Credentials without ``ListHealthChecks`` (made for a federation without health
+        checks) are no fault here: there is nothing of theirs to collect."""
+        async with self._lock:
+            if self._state is None:
+                self._state = await self._read()
+            try:
+                await self._collect_health_checks(self._state)
+            except PermanentError as error:
+                if "AccessDenied" not in str(error) or self._state.health_checks or self._wrote_health_checks:
+                    raise
+
+    async def health_check_states(self, identifiers: Collection[str]) -> dict[str, ProviderHealth] | None:
+        """What Route 53's checkers make of the health check of each set of ``identifiers`` that the zone
+        names one for, by set identifier: one ``GetHealthCheckStatus`` each (none for a set without one);
+        ``None`` when the zone has not been read since the last failure, so nothing can be said now. Not
+        under the zone's lock: a poll of many checks never holds up a round (boto3 clients are
+        thread-safe)."""
+        if self._state is None:
+            return None
+        held = self._state.health_checks
+        owned = sorted((i, held[i]) for i in identifiers if i in held)
+        states: dict[str, ProviderHealth] = {}
+        for identifier, health_check_id in owned:
+            states[identifier] = await self._health_check_state(health_check_id)
+        return states
+
+    async def _health_check_state(self, health_check_id: str) -> ProviderHealth:
+        try:
+            answer = await self._call(
+                "GetHealthCheckStatus",
+                lambda: self._client.get_health_check_status(HealthCheckId=health_check_id),
+            )
+        except PermanentError as error:
+            if "NoSuchHealthCheck" not in str(error):
+                raise
+            return ProviderHealth("Unknown", health_check_id, "Route 53 has no such health check")
+        reports = [o.get("StatusReport", {}).get("Status", "") for o in answer["HealthCheckObservations"]]
+        return read_checker_reports(reports, health_check_id)
 
     async def _list_health_checks_page(
         self, request: ListHealthChecksRequestTypeDef
@@ -502,7 +601,8 @@ class Route53Provider:
                     f"{text} (the credentials need route53:ListHostedZonesByName, "
                     "route53:ListResourceRecordSets and route53:ChangeResourceRecordSets; with "
                     "spec.dns.policy.healthCheck also route53:CreateHealthCheck, route53:DeleteHealthCheck, "
-                    "route53:ListHealthChecks and route53:ChangeTagsForResource)"
+                    "route53:ListHealthChecks, route53:ChangeTagsForResource, "
+                    "route53:ListTagsForResources and route53:GetHealthCheckStatus)"
                 ), False
             if code in _REJECTED_CODES:
                 # What the batch holds, not who sent it: another batch would go through.
@@ -515,14 +615,14 @@ class Route53Provider:
         return PermanentError(f"{what} failed: {type(exc).__name__}: {exc}"), False
 
 
-def _shares(record: RecordSet) -> dict[str, tuple[str, ...]]:
-    """A routing-policy group's sets as set identifier → addresses (none for any other record set)."""
-    if record.type == WEIGHTED:
-        return {i: addresses for i, (_, addresses) in split_weighted_values(record.values).items()}
-    if record.type == LATENCY:
-        return {i: addresses for i, (_, addresses) in split_latency_values(record.values).items()}
-    if record.type == GEO:
-        return {i: addresses for i, (_, addresses) in split_geo_values(record.values).items()}
-    if record.type == FAILOVER:
-        return {i: addresses for i, (_, addresses) in split_failover_values(record.values).items()}
-    return {}
+def _owner_of(record: RecordSet, state: ZoneState, changes: Changes) -> str | None:
+    """The owner (``<namespace>/<name>``) the ownership record of ``record`` names, in ``changes`` (a new
+    group) or else in the zone as read; None when neither says."""
+    at = ownership_name(record.name, record.type)
+    for candidate in (*changes.create, *changes.update_new):
+        if candidate.name == at:
+            tag = read_owner([candidate])
+            return tag.owner if tag is not None else None
+    held = state.records.get((at, "TXT"))
+    tag = read_owner([held]) if held is not None else None
+    return tag.owner if tag is not None else None
