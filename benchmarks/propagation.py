@@ -29,6 +29,7 @@ import concurrent.futures
 import contextlib
 import os
 import re
+import shutil
 import ssl
 import sys
 import tempfile
@@ -43,6 +44,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "hack"), str(REPO), str(REPO / "benchmarks")]
 
+import lifecycle  # noqa: E402
 from kubernetes import client, watch  # noqa: E402
 from localfed import FederationConfig, LocalFederation  # noqa: E402
 from localfed.federation import ClusterState, free_port  # noqa: E402
@@ -261,6 +263,40 @@ def parse_args() -> argparse.Namespace:
         "--no-backends", action="store_true", help="no ready endpoints: every shard unhealthy, nothing in DNS"
     )
     parser.add_argument("--rest-seconds", type=float, default=30.0)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--bulk",
+        type=int,
+        metavar="N",
+        help="instead: kubectl apply -f of N FederatedServices, seconds until the last answers in BIND; then "
+        "kubectl delete -f, seconds until none is left (use with --members 3)",
+    )
+    mode.add_argument(
+        "--cycle",
+        action="store_true",
+        help="also: RSS at idle, after --count converged, and after deleting them all "
+        "(with --memory-profile: what tracemalloc sees grown between idle and after)",
+    )
+    mode.add_argument(
+        "--relist",
+        action="store_true",
+        help="also: once converged, restart every kube-apiserver (every watch relists) and count the writes "
+        "the operator makes afterwards",
+    )
+    parser.add_argument(
+        "--operator-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an operator setting (FEDOP_<NAME>), e.g. workers=32; repeatable",
+    )
+    parser.add_argument("--operator-log", type=Path, metavar="FILE", help="keep a copy of the operator's log")
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=30.0,
+        help="--cycle: how long the operator is left alone before each RSS reading",
+    )
     parser.add_argument(
         "--cpu-profile",
         type=Path,
@@ -366,8 +402,14 @@ def start_operator(args: argparse.Namespace, fed: LocalFederation, tmp: Path) ->
         os.environ["BENCH_TRACEMALLOC"] = str(tmp / "operator.tracemalloc")  # the operator inherits it
         module = "benchmarks.traced_operator"
     metrics_port = free_port()
+    settings = dict(s.split("=", 1) for s in args.operator_setting)
     op = OperatorProcess(
-        fed, tmp / "operator.log", module=module, metrics_port=str(metrics_port), metrics_address="127.0.0.1"
+        fed,
+        tmp / "operator.log",
+        module=module,
+        metrics_port=str(metrics_port),
+        metrics_address="127.0.0.1",
+        **settings,
     )
     register_all(fed)
     op.start()
@@ -460,16 +502,109 @@ def report(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, 
         summarize_memory(dump_memory(op.proc.pid, Path(os.environ["BENCH_TRACEMALLOC"])), args.count)
 
 
+def cycle(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, metrics_port: int) -> None:
+    """RSS at idle, at the peak of creating --count, and after deleting them all (item 8 of issue 15)."""
+    assert op.proc is not None
+    time.sleep(args.settle_seconds)  # the idle operator's measurement window, not a readiness wait
+    idle = lifecycle.rss_mib(op)
+    idle_snapshot = None
+    if args.memory_profile:
+        idle_snapshot = dump_memory(op.proc.pid, Path(os.environ["BENCH_TRACEMALLOC"]))
+    print(f"cycle: operator RSS at idle {idle:.0f} MiB (load average {lifecycle.load_average()})")
+    run = measure(args, fed, op, metrics_port)
+    report(args, fed, op, run)
+    converged = lifecycle.rss_mib(op)
+    started = time.monotonic()
+    lifecycle.delete_all(fed, timeout=max(600.0, args.count * 0.6))
+    deleted = time.monotonic() - started
+    # The backends go too (a user deleting the services deletes their apps): a member's EndpointSlices
+    # carrying the federation label are held by the member cache for as long as they exist.
+    lifecycle.delete_endpoints(fed)
+    print(f"  all deleted, their members' Services and DNS names gone: {deleted:.1f}s")
+    time.sleep(args.settle_seconds)  # the measurement window after the delete, not a readiness wait
+    after = lifecycle.rss_mib(op)
+    peak = lifecycle.rss_mib(op, "VmHWM")
+    within = after <= idle * 1.2
+    print(
+        f"  operator RSS: idle {idle:.0f} MiB, peak {peak:.0f} MiB, converged {converged:.0f} MiB, "
+        f"after deleting all {after:.0f} MiB ({100 * (after / idle - 1):+.0f}% of idle: "
+        f"{'within' if within else 'NOT within'} 20%), load average {lifecycle.load_average()}"
+    )
+    held = lifecycle.series(metrics_port, "fedop_objects_held")
+    print(f"  objects the operator says it holds after: {held}")
+    if idle_snapshot is not None:
+        after_snapshot = dump_memory(op.proc.pid, Path(os.environ["BENCH_TRACEMALLOC"]))
+        lifecycle.rest_memory_summary(idle_snapshot, after_snapshot)
+
+
+WRITES = {"create", "update", "patch", "delete", "deletecollection"}
+
+
+def relist(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, metrics_port: int) -> None:
+    """Restart every kube-apiserver once converged: every watch of the operator breaks and relists; count
+    the writes that follow (item 9 of issue 15)."""
+    work_before = operator_counters(metrics_port)
+    print(f"relist: restarting every kube-apiserver (load average {lifecycle.load_average()})")
+    started = time.monotonic()
+    for cluster in [*fed.members, fed.clusters["federation"]]:
+        lifecycle.restart_apiserver(fed, cluster)
+    restarted = time.monotonic() - started
+    # The counters of a restarted apiserver start from zero: all they count is what came after its restart.
+    time.sleep(args.rest_seconds)  # the measurement window after the relists, not a readiness wait
+    counts = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
+    work_after = operator_counters(metrics_port)
+    print(f"  apiservers restarted in {restarted:.1f}s; {args.rest_seconds:.0f}s later:")
+    for member in fed.members:
+        member_writes = {
+            k: v
+            for k, v in lifecycle.count_calls(counts[member.spec.name], WRITES).items()
+            if k.split(" ", 1)[1] == "services"
+        }
+        lists = {
+            k: v
+            for k, v in lifecycle.count_calls(counts[member.spec.name], {"list", "watch"}).items()
+            if k.split(" ", 1)[1] in ("services", "endpointslices")
+        }
+        print(f"    {member.spec.name}: Service writes {member_writes}; lists and watches {lists}")
+    host = {
+        k: v
+        for k, v in lifecycle.count_calls(counts["federation"], WRITES | {"list", "watch"}).items()
+        if k.split(" ", 1)[1].split("/")[0] in ("federatedservices", "events")
+    }
+    print(f"    host: FederatedService and event requests {host}")
+    work = {k: round(v - work_before.get(k, 0.0)) for k, v in work_after.items()}
+    print(f"    operator work since the restarts: {work} (load average {lifecycle.load_average()})")
+
+
 def main() -> None:
     args = parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-propagation-") as tmp:
+        if args.bulk and args.no_dns:
+            raise SystemExit("--bulk measures BIND's answers: it needs DNS")
         config = FederationConfig(Path(tmp) / "fed", members=args.members, with_dns=not args.no_dns)
         fed = LocalFederation(config)
         fed.up(log=lambda _m: None)
         op: OperatorProcess | None = None
         try:
             op, metrics_port = start_operator(args, fed, Path(tmp))
-            report(args, fed, op, measure(args, fed, op, metrics_port))
+            if args.bulk:
+                lifecycle.bulk(
+                    args,
+                    fed,
+                    op,
+                    metrics_port,
+                    tmp=Path(tmp),
+                    write_endpoints=write_endpoints,
+                    cpu_by_component=cpu_by_component,
+                    operator_counters=operator_counters,
+                )
+            elif args.cycle:
+                cycle(args, fed, op, metrics_port)
+            elif args.relist:
+                report(args, fed, op, measure(args, fed, op, metrics_port))
+                relist(args, fed, op, metrics_port)
+            else:
+                report(args, fed, op, measure(args, fed, op, metrics_port))
         except BaseException:
             if op is not None:
                 print(op.tail(), file=sys.stderr)
@@ -477,6 +612,8 @@ def main() -> None:
         finally:
             if op is not None:
                 op.stop()
+                if args.operator_log is not None:
+                    shutil.copyfile(op.log, args.operator_log)
             fed.down(log=lambda _m: None)
 
 
