@@ -26,6 +26,8 @@ import collections
 import contextlib
 import json
 import os
+import shutil
+import subprocess
 import threading
 import time
 import urllib.request
@@ -383,6 +385,22 @@ def bulk(
 def rss_mib(op: OperatorProcess, field_name: str = "VmRSS") -> float:
     assert op.proc is not None
     return processes.memory_bytes(op.proc.pid, field_name) / 2**20
+
+
+def rss_after_malloc_trim(op: OperatorProcess) -> float | None:
+    """The operator's RSS once glibc has been asked to hand its free memory back (malloc_trim(0), called in
+    the running process through gdb): how much of what it holds is free memory the allocator kept. None
+    without gdb."""
+    gdb = shutil.which("gdb")
+    if gdb is None or op.proc is None:
+        return None
+    subprocess.run(
+        [gdb, "-p", str(op.proc.pid), "-batch", "-ex", "call (int) malloc_trim(0)"],
+        check=False,
+        capture_output=True,
+        timeout=120,
+    )
+    return rss_mib(op)
 
 
 def delete_all(fed: LocalFederation, timeout: float) -> float:

@@ -532,6 +532,12 @@ def cycle(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, m
     )
     held = lifecycle.series(metrics_port, "fedop_objects_held")
     print(f"  objects the operator says it holds after: {held}")
+    trimmed = lifecycle.rss_after_malloc_trim(op)
+    if trimmed is not None:
+        print(
+            f"  operator RSS after glibc's malloc_trim(0) (called in it through gdb, a probe): "
+            f"{trimmed:.0f} MiB ({100 * (trimmed / idle - 1):+.0f}% of idle)"
+        )
     if idle_snapshot is not None:
         after_snapshot = dump_memory(op.proc.pid, Path(os.environ["BENCH_TRACEMALLOC"]))
         lifecycle.rest_memory_summary(idle_snapshot, after_snapshot)
