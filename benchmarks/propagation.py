@@ -413,7 +413,11 @@ def start_operator(args: argparse.Namespace, fed: LocalFederation, tmp: Path) ->
     )
     register_all(fed)
     op.start()
-    eventually("members Ready", lambda: all(is_member_ready(fed, m.spec.name) for m in fed.members), 90)
+    # Traced, the operator takes minutes to start on a loaded machine (the Kubernetes client's imports).
+    ready_timeout = 600 if args.memory_profile else 90
+    eventually(
+        "members Ready", lambda: all(is_member_ready(fed, m.spec.name) for m in fed.members), ready_timeout
+    )
     return op, metrics_port
 
 
