@@ -10,11 +10,14 @@
 * **cycle**: the operator's RSS at idle (members registered, no FederatedService), at its peak while N
   are created and converge, and after all are deleted and gone and the operator has settled; with
   `--memory-profile`, tracemalloc snapshots at idle and after, and what grew between them.
-* **relist**: once N have converged and the federation is quiet, every member's kube-apiserver and the
-  host's are restarted (the process only: etcd keeps the data, the controllers keep running), so every
-  watch of the operator breaks and lists again; then the writes the operator makes afterwards are counted
-  (member Service writes, status writes, events, DNS changes), from the apiservers' own
-  `apiserver_request_total` and the operator's /metrics. Unchanged objects should cost none.
+* **relist**: once N have converged and the federation is quiet, every TCP connection of the operator to
+  the members' and the host's kube-apiservers is aborted (`ss -K`, as root), so every watch of the
+  operator breaks mid-stream and lists again (after a broken connection the watch relists, the same path
+  as a `410 Gone`), while the members stay Ready (their probes answer); then the writes the operator
+  makes afterwards are counted (member Service writes, status writes, events, DNS changes), from the
+  apiservers' own `apiserver_request_total` and the operator's /metrics. Unchanged objects should cost
+  none. (Restarting an apiserver instead is an outage: the member turns NotReady, rightly rewriting every
+  status twice.)
 
 The DNS answers are read with dnspython from the federation's BIND (UDP queries, and an AXFR to check that
 a deleted owner left no name behind).
@@ -47,7 +50,6 @@ import dns.zone
 from kubernetes import client
 from localfed import LocalFederation, processes
 from localfed.bind import BindServer
-from localfed.federation import ClusterState
 from localfed.operator import FEDERATION, GROUP, VERSION, OperatorProcess, eventually
 
 NAMESPACE = "bench"
@@ -435,22 +437,31 @@ def delete_endpoints(fed: LocalFederation) -> None:
         )
 
 
-def restart_apiserver(fed: LocalFederation, cluster: ClusterState) -> None:
-    """Restart one cluster's kube-apiserver process (SIGTERM, then the same command again) and wait until it
-    serves; etcd keeps the data, and the cluster's controllers reconnect by themselves."""
-    record = cluster.processes["kube-apiserver"]
-    processes.stop(record, timeout=10.0)
-    cluster.processes["kube-apiserver"] = processes.restart(record)
-    fed.save()
-
-    def serving() -> bool | None:
-        try:
-            client.VersionApi(fed.api_client(cluster.spec.name)).get_code(_request_timeout=2)
-        except Exception:  # still starting: refused connections, 503s
-            return None
-        return True
-
-    eventually(f"kube-apiserver of {cluster.spec.name}", serving, 120, 0.5)
+def cut_connections(pid: int, ports: Iterable[int]) -> int:
+    """Abort every TCP connection process `pid` holds to 127.0.0.1 on one of `ports` (`ss -K`, as root):
+    its watches there break mid-stream, as when a load balancer or a NAT drops them, and the apiservers
+    and everyone else's connections are left alone. Returns how many were cut."""
+    wanted = {str(port) for port in ports}
+    listing = subprocess.run(
+        ["ss", "-tnpH", "state", "established"], capture_output=True, text=True, check=True
+    )
+    cut = 0
+    for line in listing.stdout.splitlines():
+        if f"pid={pid}," not in line:
+            continue
+        fields = line.split()
+        local, peer = fields[2], fields[3]
+        peer_host, _sep, peer_port = peer.rpartition(":")
+        if peer_host != "127.0.0.1" or peer_port not in wanted:
+            continue
+        local_port = local.rpartition(":")[2]
+        subprocess.run(
+            ["ss", "-K", "src", "127.0.0.1", "sport", "=", f":{local_port}", "dport", "=", f":{peer_port}"],
+            capture_output=True,
+            check=False,
+        )
+        cut += 1
+    return cut
 
 
 def rest_memory_summary(before: Any, after: Any, top: int = 20) -> None:
