@@ -474,7 +474,7 @@ def rest_memory_summary(before: Any, after: Any, top: int = 20) -> None:
     for stat in grown[:top]:
         frames = " < ".join(
             f"{f.filename.rsplit('site-packages/', 1)[-1].rsplit('wt-15b/', 1)[-1]}:{f.lineno}"
-            for f in list(stat.traceback)[:6]
+            for f in list(reversed(stat.traceback))[:6]  # a Traceback lists its frames oldest first
         )
         print(f"    {stat.size_diff / 2**20:+7.2f} MiB ({stat.count_diff:+d} blocks)  {frames}")
 
