@@ -167,7 +167,8 @@ def summarize_memory(snapshot: tracemalloc.Snapshot, objects: int, top: int = 25
     for stat in stats:
         total += stat.size
         charged, site = "other", None
-        for frame in stat.traceback:  # most recent call first
+        # A tracemalloc Traceback lists its frames oldest first: walk it from the allocation outwards.
+        for frame in reversed(stat.traceback):
             found = layer_of(frame.filename)
             if found is not None:
                 charged, site = found, f"{_short_path(frame.filename)}:{frame.lineno}"
@@ -175,7 +176,7 @@ def summarize_memory(snapshot: tracemalloc.Snapshot, objects: int, top: int = 25
         layers[charged] += stat.size
         if site:
             sites[site] += stat.size
-        for frame in stat.traceback:
+        for frame in reversed(stat.traceback):
             if "federation_operator/" in frame.filename:
                 ours[f"{frame.filename.split('federation_operator/', 1)[1]}:{frame.lineno}"] += stat.size
                 break
@@ -188,7 +189,7 @@ def summarize_memory(snapshot: tracemalloc.Snapshot, objects: int, top: int = 25
         print(f"    {size / 2**20:7.1f} MiB  {name}")
     print("  largest allocation sites, with their stacks (most recent call first):")
     for stat in stats[:8]:
-        frames = " < ".join(f"{_short_path(f.filename)}:{f.lineno}" for f in stat.traceback)
+        frames = " < ".join(f"{_short_path(f.filename)}:{f.lineno}" for f in reversed(stat.traceback))
         print(f"    {stat.size / 2**20:7.1f} MiB  {frames}")
     print("  held through the operator's own code (innermost operator frame):")
     for name, size in ours.most_common(top):

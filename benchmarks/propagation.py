@@ -29,6 +29,7 @@ import concurrent.futures
 import contextlib
 import os
 import re
+import shutil
 import ssl
 import sys
 import tempfile
@@ -43,6 +44,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "hack"), str(REPO), str(REPO / "benchmarks")]
 
+import lifecycle  # noqa: E402
 from kubernetes import client, watch  # noqa: E402
 from localfed import FederationConfig, LocalFederation  # noqa: E402
 from localfed.federation import ClusterState, free_port  # noqa: E402
@@ -261,6 +263,40 @@ def parse_args() -> argparse.Namespace:
         "--no-backends", action="store_true", help="no ready endpoints: every shard unhealthy, nothing in DNS"
     )
     parser.add_argument("--rest-seconds", type=float, default=30.0)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--bulk",
+        type=int,
+        metavar="N",
+        help="instead: kubectl apply -f of N FederatedServices, seconds until the last answers in BIND; then "
+        "kubectl delete -f, seconds until none is left (use with --members 3)",
+    )
+    mode.add_argument(
+        "--cycle",
+        action="store_true",
+        help="also: RSS at idle, after --count converged, and after deleting them all "
+        "(with --memory-profile: what tracemalloc sees grown between idle and after)",
+    )
+    mode.add_argument(
+        "--relist",
+        action="store_true",
+        help="also: once converged, cut the operator's connections to every kube-apiserver (every watch "
+        "relists) and count the writes the operator makes afterwards (needs root, for ss -K)",
+    )
+    parser.add_argument(
+        "--operator-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an operator setting (FEDOP_<NAME>), e.g. workers=32; repeatable",
+    )
+    parser.add_argument("--operator-log", type=Path, metavar="FILE", help="keep a copy of the operator's log")
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=30.0,
+        help="--cycle: how long the operator is left alone before each RSS reading",
+    )
     parser.add_argument(
         "--cpu-profile",
         type=Path,
@@ -366,12 +402,22 @@ def start_operator(args: argparse.Namespace, fed: LocalFederation, tmp: Path) ->
         os.environ["BENCH_TRACEMALLOC"] = str(tmp / "operator.tracemalloc")  # the operator inherits it
         module = "benchmarks.traced_operator"
     metrics_port = free_port()
+    settings = dict(s.split("=", 1) for s in args.operator_setting)
     op = OperatorProcess(
-        fed, tmp / "operator.log", module=module, metrics_port=str(metrics_port), metrics_address="127.0.0.1"
+        fed,
+        tmp / "operator.log",
+        module=module,
+        metrics_port=str(metrics_port),
+        metrics_address="127.0.0.1",
+        **settings,
     )
     register_all(fed)
     op.start()
-    eventually("members Ready", lambda: all(is_member_ready(fed, m.spec.name) for m in fed.members), 90)
+    # Traced, the operator takes minutes to start on a loaded machine (the Kubernetes client's imports).
+    ready_timeout = 600 if args.memory_profile else 90
+    eventually(
+        "members Ready", lambda: all(is_member_ready(fed, m.spec.name) for m in fed.members), ready_timeout
+    )
     return op, metrics_port
 
 
@@ -460,16 +506,124 @@ def report(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, 
         summarize_memory(dump_memory(op.proc.pid, Path(os.environ["BENCH_TRACEMALLOC"])), args.count)
 
 
+def cycle(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, metrics_port: int) -> None:
+    """RSS at idle, at the peak of creating --count, and after deleting them all (item 8 of issue 15)."""
+    assert op.proc is not None
+    time.sleep(args.settle_seconds)  # the idle operator's measurement window, not a readiness wait
+    idle = lifecycle.rss_mib(op)
+    idle_snapshot = None
+    if args.memory_profile:
+        idle_snapshot = dump_memory(op.proc.pid, Path(os.environ["BENCH_TRACEMALLOC"]))
+    census_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"fedop-census-{op.proc.pid}.json"
+    idle_census = lifecycle.python_census(op, census_path)
+    print(f"cycle: operator RSS at idle {idle:.0f} MiB (load average {lifecycle.load_average()})")
+    run = measure(args, fed, op, metrics_port)
+    report(args, fed, op, run)
+    converged = lifecycle.rss_mib(op)
+    started = time.monotonic()
+    lifecycle.delete_all(fed, timeout=max(600.0, args.count * 0.6))
+    deleted = time.monotonic() - started
+    # The backends go too (a user deleting the services deletes their apps): a member's EndpointSlices
+    # carrying the federation label are held by the member cache for as long as they exist.
+    lifecycle.delete_endpoints(fed)
+    print(f"  all deleted, their members' Services and DNS names gone: {deleted:.1f}s")
+    time.sleep(args.settle_seconds)  # the measurement window after the delete, not a readiness wait
+    after = lifecycle.rss_mib(op)
+    peak = lifecycle.rss_mib(op, "VmHWM")
+    within = after <= idle * 1.2
+    print(
+        f"  operator RSS: idle {idle:.0f} MiB, peak {peak:.0f} MiB, converged {converged:.0f} MiB, "
+        f"after deleting all {after:.0f} MiB ({100 * (after / idle - 1):+.0f}% of idle: "
+        f"{'within' if within else 'NOT within'} 20%), load average {lifecycle.load_average()}"
+    )
+    held = lifecycle.series(metrics_port, "fedop_objects_held")
+    print(f"  objects the operator says it holds after: {held}")
+    lifecycle.print_census(idle_census, lifecycle.python_census(op, census_path))
+    census_path.unlink(missing_ok=True)
+    trimmed = lifecycle.rss_after_malloc_trim(op)
+    if trimmed is not None:
+        print(
+            f"  operator RSS after glibc's malloc_trim(0) (called in it through gdb, a probe): "
+            f"{trimmed:.0f} MiB ({100 * (trimmed / idle - 1):+.0f}% of idle)"
+        )
+    if idle_snapshot is not None:
+        after_snapshot = dump_memory(op.proc.pid, Path(os.environ["BENCH_TRACEMALLOC"]))
+        lifecycle.rest_memory_summary(idle_snapshot, after_snapshot)
+
+
+WRITES = {"POST", "PUT", "PATCH", "DELETE", "DELETECOLLECTION", "APPLY"}
+
+
+def relist(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, metrics_port: int) -> None:
+    """Break every watch of the operator once converged (each lists again); count the writes that follow
+    (item 9 of issue 15)."""
+    assert op.proc is not None
+    before = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
+    work_before = operator_counters(metrics_port)
+    ports = [int(c.server.rsplit(":", 1)[1]) for c in fed.clusters.values()]
+    cut = lifecycle.cut_connections(op.proc.pid, ports)
+    print(
+        f"relist: cut the operator's {cut} connections to the kube-apiservers "
+        f"(load average {lifecycle.load_average()})"
+    )
+    time.sleep(args.rest_seconds)  # the measurement window after the relists, not a readiness wait
+    after = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
+    work_after = operator_counters(metrics_port)
+    print(f"  {args.rest_seconds:.0f}s later:")
+
+    def calls(cluster: str, verbs: set[str], resources: tuple[str, ...]) -> dict[str, int]:
+        made = collections.Counter[tuple[str, str, str]]()
+        for key, value in after[cluster].items():
+            made[key] = value - before[cluster].get(key, 0)
+        return {
+            k: v
+            for k, v in lifecycle.count_calls(made, verbs).items()
+            if k.split(" ", 1)[1].split("/")[0] in resources
+        }
+
+    for member in fed.members:
+        name = member.spec.name
+        print(
+            f"    {name}: Service writes {calls(name, WRITES, ('services',))}; "
+            f"lists {calls(name, {'LIST'}, ('services', 'endpointslices'))}"
+        )
+    print(
+        f"    host: writes {calls('federation', WRITES, ('federatedservices', 'events', 'memberclusters'))}; "
+        f"lists {calls('federation', {'LIST'}, ('federatedservices', 'memberclusters'))}"
+    )
+    work = {k: round(v - work_before.get(k, 0.0)) for k, v in work_after.items()}
+    print(f"    operator work since: {work} (load average {lifecycle.load_average()})")
+
+
 def main() -> None:
     args = parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-propagation-") as tmp:
+        if args.bulk and args.no_dns:
+            raise SystemExit("--bulk measures BIND's answers: it needs DNS")
         config = FederationConfig(Path(tmp) / "fed", members=args.members, with_dns=not args.no_dns)
         fed = LocalFederation(config)
         fed.up(log=lambda _m: None)
         op: OperatorProcess | None = None
         try:
             op, metrics_port = start_operator(args, fed, Path(tmp))
-            report(args, fed, op, measure(args, fed, op, metrics_port))
+            if args.bulk:
+                lifecycle.bulk(
+                    args,
+                    fed,
+                    op,
+                    metrics_port,
+                    tmp=Path(tmp),
+                    write_endpoints=write_endpoints,
+                    cpu_by_component=cpu_by_component,
+                    operator_counters=operator_counters,
+                )
+            elif args.cycle:
+                cycle(args, fed, op, metrics_port)
+            elif args.relist:
+                report(args, fed, op, measure(args, fed, op, metrics_port))
+                relist(args, fed, op, metrics_port)
+            else:
+                report(args, fed, op, measure(args, fed, op, metrics_port))
         except BaseException:
             if op is not None:
                 print(op.tail(), file=sys.stderr)
@@ -477,6 +631,8 @@ def main() -> None:
         finally:
             if op is not None:
                 op.stop()
+                if args.operator_log is not None:
+                    shutil.copyfile(op.log, args.operator_log)
             fed.down(log=lambda _m: None)
 
 

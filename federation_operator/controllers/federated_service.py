@@ -18,7 +18,7 @@ import asyncio
 import datetime
 import logging
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -528,10 +528,14 @@ class FederatedServiceController:
         )
 
     async def cleanup(self, body: Mapping[str, Any]) -> list[str]:
-        """Remove this FederatedService's Services from every member; returns clusters that were skipped.
+        """Remove this FederatedService's Services from every member and its DNS records; returns clusters
+        that were skipped.
 
         Only Services we own (labels naming this object) are deleted, each with a UID precondition. A member
-        that is not Ready is skipped with a warning rather than blocking the deletion forever.
+        that is not Ready is skipped with a warning rather than blocking the deletion forever. The members'
+        deletions and the DNS withdrawal go out at once: a deletion waits for the slowest of them, not for
+        the sum of their round trips (a bulk delete is otherwise bound by each worker waiting on three
+        members one after another, then on a DNS round).
         """
         meta = body["metadata"]
         namespace, name, uid = str(meta["namespace"]), str(meta["name"]), str(meta["uid"])
@@ -539,6 +543,7 @@ class FederatedServiceController:
         # A member that our own shutdown disconnected is not "unreachable": keep the finalizer for the next
         # replica rather than skipping it.
         self.gate.check(f"cleaning up {namespace}/{name}")
+        removals: list[Awaitable[None]] = []
         for info in self.registry.clusters():
             api = self.registry.api(info.name)
             if api is None:
@@ -546,34 +551,48 @@ class FederatedServiceController:
             if not info.ready:
                 skipped.append(info.name)
                 continue
-            observed = self.registry.service(info.name, namespace, name)
-            if observed is None and not info.synced:
-                live = await self.calls.call(info.name, fetch_service, api, namespace, name)
-                observed = observe_service(info.name, live) if live else None
-            if observed is None or not is_owned_by(observed, self.federation.name, namespace, name, uid):
-                continue
-            self.gate.check(f"removing Service {namespace}/{name} from {info.name}")
-            await self.calls.call(
-                info.name,
-                delete_service,
-                api,
-                namespace,
-                name,
-                observed.manifest.get("metadata", {}).get("uid"),
-            )
-            self._count_write(info.name, "delete")
+            removals.append(self._remove_member_service(info, api, namespace, name, uid))
+        if self.discovery is not None:
+            removals.append(self.discovery.remove((namespace, name)))
+        if self.publisher is not None:
+            removals.append(self._withdraw_records((namespace, name)))
+        outcomes = await asyncio.gather(*removals, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome  # all of them have ended: nothing is left running behind the retry
         # Members disconnected by a shutdown that began meanwhile were passed over above, not cleaned.
         self.gate.check(f"finishing the cleanup of {namespace}/{name}")
-        if self.discovery is not None:
-            await self.discovery.remove((namespace, name))
-        if self.publisher is not None:
-            try:
-                async with asyncio.timeout(20):
-                    await self.publisher.withdraw((namespace, name))
-            except TimeoutError as exc:
-                raise TransientError("its DNS records are not removed yet") from exc
         self.forget((namespace, name))
         return skipped
+
+    async def _remove_member_service(
+        self, info: ClusterInfo, api: client.ApiClient, namespace: str, name: str, uid: str
+    ) -> None:
+        """Delete our Service for the FederatedService ``uid`` from one member, if it holds one."""
+        observed = self.registry.service(info.name, namespace, name)
+        if observed is None and not info.synced:
+            live = await self.calls.call(info.name, fetch_service, api, namespace, name)
+            observed = observe_service(info.name, live) if live else None
+        if observed is None or not is_owned_by(observed, self.federation.name, namespace, name, uid):
+            return
+        self.gate.check(f"removing Service {namespace}/{name} from {info.name}")
+        await self.calls.call(
+            info.name,
+            delete_service,
+            api,
+            namespace,
+            name,
+            observed.manifest.get("metadata", {}).get("uid"),
+        )
+        self._count_write(info.name, "delete")
+
+    async def _withdraw_records(self, key: Key) -> None:
+        assert self.publisher is not None
+        try:
+            async with asyncio.timeout(20):
+                await self.publisher.withdraw(key)
+        except TimeoutError as exc:
+            raise TransientError("its DNS records are not removed yet") from exc
 
 
 def _writes(write: MemberWrite) -> bool:

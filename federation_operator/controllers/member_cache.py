@@ -57,6 +57,14 @@ def _owner(obj: Mapping[str, Any], kind: str) -> Key | None:
     return owner
 
 
+def _same_version(held: Mapping[str, Any] | None, listed: Mapping[str, Any]) -> bool:
+    """The object was held at the resourceVersion it was listed at (so it has not changed since)."""
+    if held is None:
+        return False
+    version = (held.get("metadata") or {}).get("resourceVersion")
+    return version is not None and version == (listed.get("metadata") or {}).get("resourceVersion")
+
+
 @dataclass
 class _Member:
     info: ClusterInfo
@@ -324,17 +332,26 @@ class MemberRegistry:
             with self._lock:
                 if not self._current(member):
                     return
-                # Whatever vanished while we were disconnected must be forgotten (and its owner re-planned).
-                stale = member.services if kind == "services" else member.slices
-                for entry in stale.values():
-                    raw = entry.manifest if isinstance(entry, ObservedService) else entry[1]
-                    if (owner := _owner(raw, kind)) is not None:
-                        owners.add(owner)
-                stale.clear()
+                held = member.services if kind == "services" else member.slices
+                previous: dict[tuple[str, str], Mapping[str, Any]] = {
+                    key: entry.manifest if isinstance(entry, ObservedService) else entry[1]
+                    for key, entry in held.items()
+                }
+                held.clear()
                 if kind != "services":
                     member.slices_by_service.clear()
                 for obj in objects:
-                    if (owner := self._apply(member, kind, "ADDED", obj)) is not None:
+                    key = object_key(obj)
+                    before = previous.pop(key, None)
+                    owner = self._apply(member, kind, "ADDED", obj)
+                    # A relist (a reconnect, a 410 Gone) hands over every object again: one still at the
+                    # version held tells its owner nothing new, and re-planning them all would be N
+                    # reconciles for one broken connection.
+                    if owner is not None and not _same_version(before, obj):
+                        owners.add(owner)
+                # Whatever vanished while we were disconnected is forgotten, and its owner re-planned.
+                for raw in previous.values():
+                    if (owner := _owner(raw, kind)) is not None:
                         owners.add(owner)
             for owner in owners:
                 self._enqueue(owner)

@@ -24,15 +24,18 @@ class EventReporter:
     def __init__(self, emit: EventSink, log: logging.Logger) -> None:
         self._emit = emit
         self._log = log
-        self._last: dict[tuple[Key, str], str] = {}
+        # object → topic → what was last posted about it. Per object, so that forgetting one deleted object
+        # costs its own topics, not a scan of every object's (a bulk delete of N objects was O(N²)).
+        self._last: dict[Key, dict[str, str]] = {}
 
     def report(self, body: Mapping[str, Any], topic: str, kind: str, reason: str, message: str) -> None:
         """Post unless this is what was last posted about ``topic`` of this object."""
         key = object_key(body)
         said = f"{reason}:{message}"
-        if self._last.get((key, topic)) == said:
+        topics = self._last.setdefault(key, {})
+        if topics.get(topic) == said:
             return
-        self._last[(key, topic)] = said
+        topics[topic] = said
         self.post(body, kind, reason, message)
 
     def post(self, body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
@@ -43,9 +46,16 @@ class EventReporter:
         self._emit(body, kind, reason, message)
 
     def clear(self, key: Key, topic: str) -> None:
-        self._last.pop((key, topic), None)
+        topics = self._last.get(key)
+        if topics is not None:
+            topics.pop(topic, None)
+            if not topics:
+                del self._last[key]
 
     def forget(self, key: Key) -> None:
         """The object is gone: drop everything remembered about it."""
-        for remembered in [k for k in self._last if k[0] == key]:
-            del self._last[remembered]
+        self._last.pop(key, None)
+
+    def __len__(self) -> int:
+        """How many objects something is remembered about."""
+        return len(self._last)

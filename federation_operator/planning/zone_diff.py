@@ -289,7 +289,10 @@ class ZoneIndex:
             return
         previous = self.owners.pop(target, None)
         if previous is not None:
-            self.owned[previous].discard(target)
+            targets = self.owned[previous]
+            targets.discard(target)
+            if not targets:  # an owner with nothing left here (deleted) is forgotten, not kept empty
+                del self.owned[previous]
         found = [self.records[(name, rtype)] for rtype in sorted(self.types_at.get(name, ()))]
         if not found:
             return

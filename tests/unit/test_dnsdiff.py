@@ -659,3 +659,19 @@ def test_the_quota_is_never_exceeded_by_new_names(sizes: list[int], quota: int) 
     state = ZoneIndex([])
     plan_zone_changes_into(state, desired, federation=FED, zone=ZONE, max_record_sets=max(quota, 1))
     assert len(state) <= max(quota, 1)
+
+
+def test_the_zone_index_forgets_an_owner_whose_records_are_all_deleted() -> None:
+    """A deleted FederatedService leaves nothing in the kept index of the zone (memory comes back after a bulk
+    delete): not its records, nor an empty entry in the index by owner."""
+    state = ZoneIndex([])
+    owners = [f"ns/web-{i}" for i in range(20)]
+    wanted = {owner: [a(f"web-{i}.ns.{FED}.svc.example.com.", "1.1.1.1")] for i, owner in enumerate(owners)}
+    plan_zone_changes_into(state, wanted, federation=FED, zone=ZONE)
+    assert len(state.owned) == 20
+    assert len(state) == 40  # each A record set and its ownership TXT
+    plan_zone_changes_into(state, {owner: [] for owner in owners}, federation=FED, zone=ZONE)
+    assert len(state) == 0
+    assert state.owners == {}
+    assert state.owned == {}
+    assert state.types_at == {}

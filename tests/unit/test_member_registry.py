@@ -157,3 +157,70 @@ def test_a_slice_without_owner_labels_re_plans_the_federated_service_its_service
         assert registry.endpoints(US, "mynamespace", "nginx").ready == 1
     finally:
         registry.disconnect(US, notify=False)
+
+
+def owned_slice(owner: str, version: str, *, ready: bool = True) -> dict[str, Any]:
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": f"{owner}-abcde",
+            "namespace": "mynamespace",
+            "resourceVersion": version,
+            "labels": {LABEL_FEDERATION: "myfederation", "kubernetes.io/service-name": owner},
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": ready}}],
+    }
+
+
+def renamed(service: dict[str, Any], name: str) -> dict[str, Any]:
+    labels = {**service["metadata"]["labels"], "fedop.io/owner-name": name}
+    return {**service, "metadata": {**service["metadata"], "name": name, "labels": labels}}
+
+
+def test_a_relist_re_plans_only_the_owners_of_what_changed_appeared_or_vanished() -> None:
+    """A watch that reconnects, or is told 410 Gone, lists everything again: the objects still at the
+    version held re-plan nothing (10,000 reconciles for one broken connection otherwise); a changed, new or
+    vanished object re-plans its owner, and the cache holds exactly what was listed."""
+    queued: list[tuple[str, str]] = []
+    registry = MemberRegistry("myfederation", enqueue=queued.append, enqueue_all=lambda: None)
+    registry.connect(info(US, ready=True), unreachable_api())
+    try:
+        services, slices = registry._members[US].watches
+        assert services._on_relist is not None
+        assert slices._on_relist is not None
+        first = [renamed(owned_service("5"), n) for n in ("same", "changed", "vanished")]
+        services._on_relist(first)
+        slices._on_relist([owned_slice("same", "7"), owned_slice("changed", "8")])
+        assert sorted(set(queued)) == [("mynamespace", n) for n in ("changed", "same", "vanished")]
+        queued.clear()
+
+        services._on_relist(first)  # nothing changed meanwhile
+        slices._on_relist([owned_slice("same", "7"), owned_slice("changed", "8")])
+        assert queued == []
+
+        services._on_relist([renamed(owned_service("5"), "same"), renamed(owned_service("6"), "changed")])
+        assert sorted(queued) == [("mynamespace", "changed"), ("mynamespace", "vanished")]
+        assert registry.service(US, "mynamespace", "vanished") is None
+        changed = registry.service(US, "mynamespace", "changed")
+        assert changed is not None
+        assert changed.manifest["metadata"]["resourceVersion"] == "6"
+        queued.clear()
+
+        slices._on_relist([owned_slice("same", "7"), owned_slice("changed", "9", ready=False)])
+        assert queued == [("mynamespace", "changed")]
+        assert registry.endpoints(US, "mynamespace", "changed").ready == 0
+        assert registry.endpoints(US, "mynamespace", "same").ready == 1
+        queued.clear()
+
+        services._on_relist(
+            [
+                renamed(owned_service("5"), "same"),
+                renamed(owned_service("6"), "changed"),
+                renamed(owned_service("9"), "new"),
+            ]
+        )
+        assert queued == [("mynamespace", "new")]
+    finally:
+        registry.disconnect(US, notify=False)

@@ -44,3 +44,20 @@ def test_topics_and_objects_are_independent_and_forget_drops_an_object() -> None
     events.report(FSVC, "spec", "Warning", "InvalidSpec", "bad")
     events.report(MC, "member", "Warning", "InvalidSpec", "bad")
     assert len(posted) == 4
+
+
+def test_nothing_is_kept_of_an_object_forgotten_or_all_of_whose_topics_were_cleared() -> None:
+    """A deleted FederatedService leaves no bookkeeping behind (memory comes back after a bulk delete)."""
+    events, _posted = reporter()
+    for i in range(100):
+        body = {"metadata": {"namespace": "ns", "name": f"web-{i}"}}
+        events.report(body, "spec", "Warning", "InvalidSpec", "bad")
+        events.report(body, "dns", "Normal", "DNSPublished", "10 record sets")
+    assert len(events) == 100
+    for i in range(50):
+        events.forget(("ns", f"web-{i}"))
+    for i in range(50, 100):
+        events.clear(("ns", f"web-{i}"), "spec")
+        assert len(events) == 100 - i  # one topic left: still remembered
+        events.clear(("ns", f"web-{i}"), "dns")
+    assert len(events) == 0
