@@ -173,6 +173,7 @@ class Publisher:
         self._write_fault: str | None = None
         self._frozen = False
         self._withdrawn: dict[Key, asyncio.Event] = {}
+        self._planned: dict[Key, tuple[RecordSet, ...]] = {}  # owner → the records its round's plan took
         self._collecting: set[Key] = set()
         self._waiting: dict[str, set[Key]] = {}  # name → owners whose last round found it taken
         self._waits: dict[Key, set[str]] = {}  # owner → the names it waits on
@@ -318,6 +319,7 @@ class Publisher:
             retry.cancel()
         self._refusals.pop(key, None)
         self._desired.pop(key, None)
+        self._planned.pop(key, None)
         self._results.pop(key, None)
         self._created.pop(key, None)
         self._dirty.discard(key)
@@ -808,16 +810,19 @@ class Publisher:
                 self._refuse(key, refused, found, rejected=True)
                 continue
             self._refusals.pop(key, None)
-            if key in self._collecting and not self._desired.get(key):
+            # What this round published for the owner: a submission or a withdrawal that came while the
+            # round was out is not in it (it made the owner dirty again, for the next round).
+            planned = self._planned.pop(key, self._desired.get(key, ()))
+            if key in self._collecting and not planned:
                 self.forget(key)  # an orphan's records are gone: nothing is left to tell anyone
                 continue
             self._wait_on(key, {c.name for c in found})
             self._results[key] = PublishResult(
-                self._desired.get(key, ()), conflicts=found, unconfirmed=self._unconfirmed_reason(key)
+                planned, conflicts=found, unconfirmed=self._unconfirmed_reason(key)
             )
             if self._results[key].unconfirmed is None:
                 self._observe_live(key)
-            if key in self._withdrawn and not self._desired.get(key):
+            if key in self._withdrawn and not planned:
                 self._withdrawn[key].set()
             self._on_result(key)
         # Names this round deleted or handed over: whoever waits on them may take them now.
@@ -827,7 +832,9 @@ class Publisher:
         """The changes for ``keys`` (in that order) against the index, which then holds the zone as they
         leave it."""
         assert self._zone is not None
-        desired = {owner_of(k): self._desired.get(k, ()) for k in keys}
+        for key in keys:
+            self._planned[key] = self._desired.get(key, ())
+        desired = {owner_of(k): self._planned[k] for k in keys}
         return plan_zone_changes_into(
             self._zone,
             desired,

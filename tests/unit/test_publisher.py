@@ -136,6 +136,43 @@ async def test_withdraw_removes_records_and_their_ownership(running: Running) ->
     assert publisher.result(KEY) is None
 
 
+async def test_a_withdrawal_during_a_round_that_publishes_the_owner_waits_for_its_own_round() -> None:
+    """A deletion's withdrawal that arrives while a round is out with the owner's last records (a readiness
+    change just before the delete) is not answered by that round: the records it wrote are deleted by the
+    next one, before withdraw returns (else the finalizer goes and the records stay, until orphan
+    collection)."""
+
+    class Held(InMemoryProvider):
+        def __init__(self) -> None:
+            super().__init__(ZONE)
+            self.hold = False
+            self.entered = asyncio.Event()
+            self.release = asyncio.Event()
+
+        async def apply(self, changes: Changes) -> int:
+            if self.hold:
+                self.hold = False
+                self.entered.set()
+                await self.release.wait()
+            return await super().apply(changes)
+
+    provider = Held()
+    async with running_publisher(provider) as (publisher, _):
+        publisher.submit(KEY, a_record("127.1.1.1"))
+        await settled(publisher, KEY, a_record("127.1.1.1"))
+        provider.hold = True
+        publisher.submit(KEY, a_record("127.1.1.2"))
+        async with asyncio.timeout(5):
+            await provider.entered.wait()  # the round with 127.1.1.2 is out
+        withdrawal = asyncio.create_task(publisher.withdraw(KEY))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        provider.release.set()
+        async with asyncio.timeout(5):
+            await withdrawal
+        assert provider.snapshot() == ()
+
+
 async def test_once_stopping_no_round_is_applied() -> None:
     provider = InMemoryProvider(ZONE)
     gate = ShutdownGate()
