@@ -221,6 +221,7 @@ def plan_reconcile(
     events, cleared = _write_events(observation, federation.name, writes, results)
     records: tuple[RecordSet, ...] | None = None
     notes: tuple[str, ...] = ()
+    unanswered: frozenset[str] = frozenset()
     dns = None
     if federation.domain is not None:
         names = ServiceNames(
@@ -239,7 +240,7 @@ def plan_reconcile(
                 limits=federation.limits,
                 policy=spec.dns.policy,
             )
-            records, notes = tiers.records, tiers.notes
+            records, notes, unanswered = tiers.records, tiers.notes, tiers.unanswered
         previous_dns = observation.previous.dns if observation.previous else None
         alias_problems = plan_alias_tier_problems(spec.dns.aliases, plan_topology(observation.clusters))
         dns = render_dns_status(
@@ -268,7 +269,14 @@ def plan_reconcile(
     if federation.domain is not None and spec.dns.policy is not None:
         counted = health.counted() if health.publishable else None
         shard_status = list(
-            render_policy_shards(spec.dns.policy, observation.clusters, shard_status, counted)
+            render_policy_shards(
+                spec.dns.policy,
+                observation.clusters,
+                shard_status,
+                counted,
+                hostname_aliases=federation.limits.hostname_aliases,
+                unanswered=unanswered,
+            )
         )
     status = render_status(
         generation=observation.generation,
