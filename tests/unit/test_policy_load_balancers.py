@@ -10,6 +10,8 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from federation_operator.domain.health_checks import HealthCheck, read_health_check
 from federation_operator.domain.members import ClusterInfo, EndpointSummary, Ingress
@@ -328,3 +330,59 @@ def test_status_says_a_load_balancer_shard_answers_where_the_group_holds_it(
         "eu": (3, answering),
         "us": (1, True),
     }
+
+
+# --- invariants ---------------------------------------------------------------------------------------------
+
+REACH = st.sampled_from(["ipv4", "elb", "other-host", "ipv6"])
+
+
+def reached(cluster: str, how: str, index: int) -> ShardAddresses:
+    region = f"r{index % 2 + 1}"
+    if how == "ipv4":
+        return by_ip(cluster, f"127.0.0.{index + 1}", region)
+    if how == "elb":
+        return by_host(cluster, f"lb-{cluster}.us-east-1.elb.amazonaws.com", region=region)
+    if how == "other-host":
+        return by_host(cluster, f"lb-{cluster}.example.net", region=region)
+    return ShardAddresses(cluster=cluster, region=region, ipv6=(f"::{index + 1}",))
+
+
+@given(
+    reach=st.dictionaries(st.sampled_from("abcdef"), REACH, min_size=1),
+    keys=st.dictionaries(st.sampled_from("abcdef"), st.sampled_from([0, 1])),
+    kind=st.sampled_from(["weighted", "latency", "geolocation", "failover"]),
+)
+def test_every_shard_is_in_the_group_or_said_left_out(
+    reach: dict[str, str], keys: dict[str, int], kind: str
+) -> None:
+    shards = [reached(c, how, i) for i, (c, how) in enumerate(sorted(reach.items()))]
+    policy: dict[str, Any] = {"global_health_check": CHECK}
+    if kind == "weighted":
+        policy["global_weights"] = {c: k + 1 for c, k in keys.items()}
+    elif kind == "latency":
+        policy["global_regions"] = {c: ("us-east-1", "eu-west-1")[k] for c, k in keys.items()}
+    elif kind == "geolocation":
+        policy["global_places"] = {c: ("country:US", "continent:EU")[k] for c, k in keys.items()}
+    else:
+        policy["global_roles"] = {c: ("PRIMARY", "SECONDARY")[k] for c, k in keys.items()}
+        policy["global_clusters"] = frozenset(c for c, k in keys.items() if k == 0)
+    plan = tiers(shards, **policy)
+    at_global = [r for r in plan.records if r.name == NAME and r.type in (WEIGHTED, LATENCY, GEO, FAILOVER)]
+    split = {WEIGHTED: split_weighted_values, LATENCY: split_latency_values, GEO: split_geo_values}
+    held: dict[str, tuple[Any, tuple[str, ...]]] = (
+        dict(split.get(at_global[0].type, split_failover_values)(at_global[0].values)) if at_global else {}
+    )
+    targets = {t for _, ts in held.values() for t in ts}
+    for shard in shards:
+        if shard.ipv6 or (kind == "failover" and shard.cluster not in keys):
+            continue  # a plain AAAA record set; no failover role: neither published nor said
+        if not at_global:
+            continue  # planned as tiered: no group to be left out of
+        published = bool(set(shard.ipv4) & targets or set(shard.hostnames) & targets)
+        assert published != (shard.cluster in plan.unanswered), shard
+    if plan.unanswered:
+        assert any(n.startswith(NAME) for n in plan.notes)
+    # An alias share carries no health check; an address share carries the policy's.
+    for identifier, (_, ts) in held.items():
+        assert (read_health_check(identifier) is None) == (share_hostname(ts) is not None)
