@@ -386,3 +386,37 @@ def test_every_shard_is_in_the_group_or_said_left_out(
     # An alias share carries no health check; an address share carries the policy's.
     for identifier, (_, ts) in held.items():
         assert (read_health_check(identifier) is None) == (share_hostname(ts) is not None)
+
+
+def test_failover_reconciles_on_route53_with_a_load_balancer_primary_both_answering() -> None:
+    limits = ProviderLimits(hostname_aliases=True)
+    federation = Federation(name="myfederation", domain="example.com", providers=("route53",), limits=limits)
+    raw = {
+        "type": "failover",
+        "groups": [{"clusters": ["eu"]}],
+        "healthCheck": {"protocol": "TCP", "port": 80},
+    }
+    spec = {**SPEC, "dns": {"policy": raw}}
+    desired = manifests(observe(spec=spec))
+    services = {"us": ours("us", desired["us"], "127.0.0.10"), "eu": elb("eu", desired["eu"], ALB)}
+    endpoints = {"us": EndpointSummary(ready=1), "eu": EndpointSummary(ready=1)}
+    first = observe(spec=spec, services=services, endpoints=endpoints)
+    plan = plan_reconcile(first, federation, plan_member_writes(first, federation), {})
+    assert plan.records is not None
+    seed = ServiceNames(
+        service="nginx", namespace="mynamespace", federation="myfederation", domain="example.com"
+    )
+    (group,) = [r for r in plan.records if r.key == (seed.global_name, FAILOVER)]
+    assert sorted(split_failover_values(group.values).values()) == [
+        ("PRIMARY", (ALB,)),
+        ("SECONDARY", ("127.0.0.10",)),
+    ]
+    assert {s.cluster: (s.priority, s.answering) for s in plan.status.shards} == {
+        "eu": (1, True),
+        "us": (2, True),
+    }
+    published = render_published(plan.records, names=seed, regions=())
+    assert next(p.targets for p in published if p.type == FAILOVER) == (
+        f"{ALB} failover PRIMARY",
+        "127.0.0.10 failover SECONDARY",
+    )
