@@ -293,3 +293,25 @@ async def test_an_alias_set_of_ours_edited_by_hand_is_left_alone_and_the_plan_re
         await publish(fresh, plan.records, svc)
     assert wire.batches == []
     assert sets_at(client, zone_id, name)[elb_set["SetIdentifier"]]["AliasTarget"] == edited["AliasTarget"]
+
+
+async def test_an_object_of_load_balancers_only_switches_from_tiered_to_weighted_in_one_batch(
+    provider: Route53Provider, client: Any, zone_id: str, wire: Wire
+) -> None:
+    """Tiered, the global name of load balancers only is the tier's weighted alias group (ALIAS, weight 1
+    each); weighted, the policy's group of alias shares: the one replaces the other in one batch (an object
+    published before this version switches so on its first round)."""
+    svc = unique_service()
+    name = global_name(svc)
+    tiered = planned(svc, [ELB_ASIA, ELB_US])
+    assert [r.type for r in tiered.records if r.name == name] == ["ALIAS"]
+    await publish(provider, tiered.records, svc)
+    wire.reset()
+    weighted = planned(svc, [ELB_ASIA, ELB_US], global_weights={"us": 3})
+    assert await round_trip(client, weighted.records, svc) == (1, ())
+    held = sets_at(client, zone_id, name)
+    assert {i: (r["Weight"], r["AliasTarget"]["DNSName"]) for i, r in held.items()} == {
+        weighted_set_identifier(name, 1, [NLB_WEST]): (1, NLB_WEST),
+        weighted_set_identifier(name, 3, [ALB_EAST]): (3, ALB_EAST),
+    }
+    assert await round_trip(client, weighted.records, svc) == (0, ())
