@@ -306,7 +306,7 @@ def render_policy_shards(
             chosen if chosen is not None else frozenset(a.cluster for a in addresses if a.has_addresses)
         )
         roles = plan_failover_roles(policy, known, addresses, aliases=hostname_aliases)
-        if roles is not None:
+        if roles:  # else no IPv4 (or aliased load balancer) shard: the operator's failover (plan_tiers)
             ipv6 = {a.cluster for a in addresses if a.ipv6}
             answering = frozenset(roles) | (answering & ipv6)
         if weights and any(weights[c] > 0 for c in answering if c in weights):

@@ -163,3 +163,26 @@ def test_the_api_server_and_the_operator_refuse_what_they_cannot_take(seed: Poli
         with pytest.raises(ApiException) as missing:
             client.CoreV1Api(seed.fed.api_client(cluster)).read_namespaced_service(seed.name, seed.namespace)
         assert missing.value.status == 404
+
+
+def test_failover_with_health_check_is_taken_by_the_api_server_and_refused_on_rfc2136(
+    seed: PolicySeed,
+) -> None:
+    with pytest.raises(ApiException) as caught:
+        seed.create_with({"type": "tiered", "healthCheck": {"protocol": "TCP", "port": 80}})
+    assert caught.value.status == 422
+    assert "healthCheck applies to types weighted, latency, geolocation and failover only" in str(
+        caught.value.body
+    )
+    # The schema takes healthCheck under failover (Route 53 failover record sets); plain DNS cannot run it.
+    primary, *_ = member_names(seed.fed)
+    seed.create_with({**failover([primary]), "healthCheck": {"protocol": "TCP", "port": 80}})
+    propagated = eventually(
+        "the health check refused on status",
+        lambda: (c := condition(seed.get(), "Propagated")) and c["reason"] == "InvalidSpec" and c,
+    )
+    assert (
+        "spec.dns.policy.healthCheck: health checks cannot be run by the rfc2136 provider"
+        in (propagated["message"])
+    )
+    assert "route53" in propagated["message"]

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from federation_operator.domain.health_checks import HealthCheck, read_health_check
-from federation_operator.domain.members import EndpointSummary
+from federation_operator.domain.members import EndpointSummary, Ingress
 from federation_operator.domain.records import (
     FAILOVER,
     FAILOVER_ROLES,
@@ -337,3 +337,32 @@ def test_failover_with_health_check_is_refused_on_rfc2136_naming_the_field() -> 
     writes = plan_member_writes(observe(spec=spec), federation)
     assert writes.invalid is not None
     assert "spec.dns.policy.healthCheck" in str(writes.invalid)
+
+
+def test_load_balancer_hostnames_only_are_answered_as_the_operators_failover_and_said_so_in_status() -> None:
+    federation = Federation(name="myfederation", domain="example.com", providers=("route53",))
+    raw = {
+        "type": "failover",
+        "groups": [{"clusters": ["eu"]}],
+        "healthCheck": {"protocol": "TCP", "port": 80},
+    }
+    spec = {**SPEC, "dns": {"policy": raw}}
+    desired = manifests(observe(spec=spec))
+    elb = "eu-1.elb.eu-west-1.amazonaws.com"
+    services = {
+        "us": replace(
+            ours("us", desired["us"]), ingress=(Ingress(hostname="us-1.elb.us-east-1.amazonaws.com"),)
+        ),
+        "eu": replace(ours("eu", desired["eu"]), ingress=(Ingress(hostname=elb),)),
+    }
+    endpoints = {"us": EndpointSummary(ready=1), "eu": EndpointSummary(ready=1)}
+    first = observe(spec=spec, services=services, endpoints=endpoints)
+    plan = plan_reconcile(first, federation, plan_member_writes(first, federation), {})
+    assert plan.records is not None
+    name = "nginx.mynamespace.myfederation.svc.example.com."
+    # No IPv4 shard to fail over by: the operator's failover, the first group's load balancer.
+    assert [r.type for r in plan.records if r.name == name] != [FAILOVER]
+    assert {s.cluster: (s.priority, s.answering) for s in plan.status.shards} == {
+        "eu": (1, True),
+        "us": (2, False),
+    }
