@@ -420,3 +420,33 @@ def test_failover_reconciles_on_route53_with_a_load_balancer_primary_both_answer
         f"{ALB} failover PRIMARY",
         "127.0.0.10 failover SECONDARY",
     )
+
+
+def test_failover_of_load_balancers_only_on_route53_is_two_alias_sets_both_answering() -> None:
+    """Where the provider has no alias records (tests/unit/test_failover_routing.py), load balancers only
+    fail over by the operator; on Route 53 they are the PRIMARY and SECONDARY alias sets."""
+    limits = ProviderLimits(hostname_aliases=True)
+    federation = Federation(name="myfederation", domain="example.com", providers=("route53",), limits=limits)
+    raw = {
+        "type": "failover",
+        "groups": [{"clusters": ["eu"]}],
+        "healthCheck": {"protocol": "TCP", "port": 80},
+    }
+    spec = {**SPEC, "dns": {"policy": raw}}
+    desired = manifests(observe(spec=spec))
+    services = {"us": elb("us", desired["us"], ALB), "eu": elb("eu", desired["eu"], NLB)}
+    endpoints = {"us": EndpointSummary(ready=1), "eu": EndpointSummary(ready=1)}
+    first = observe(spec=spec, services=services, endpoints=endpoints)
+    plan = plan_reconcile(first, federation, plan_member_writes(first, federation), {})
+    assert plan.records is not None
+    name = "nginx.mynamespace.myfederation.svc.example.com."
+    (group,) = [r for r in plan.records if r.name == name]
+    assert (group.type, group.ttl) == (FAILOVER, 0)
+    assert sorted(split_failover_values(group.values).values()) == [
+        ("PRIMARY", (NLB,)),
+        ("SECONDARY", (ALB,)),
+    ]
+    assert {s.cluster: (s.priority, s.answering) for s in plan.status.shards} == {
+        "eu": (1, True),
+        "us": (2, True),
+    }
