@@ -506,10 +506,13 @@ def _share_targets(targets: Iterable[str]) -> tuple[str, ...]:
     """A share's targets, canonical: its IPv4 addresses sorted by address, or its one load balancer hostname
     (:func:`share_hostname`)."""
     held = tuple(targets)
-    hostname = share_hostname(held)
-    if hostname is not None:
-        return (hostname,)
-    return tuple(str(a) for a in sorted({ipaddress.IPv4Address(t) for t in held}))
+    addresses: set[ipaddress.IPv4Address] = set()
+    for target in held:
+        try:
+            addresses.add(ipaddress.IPv4Address(target))
+        except ValueError:  # a hostname: parsed once, as zone reads fold thousands of these values
+            return (share_hostname(held) or target,)
+    return tuple(str(a) for a in sorted(addresses))
 
 
 def other_types_marker(name: str, types: Iterable[str]) -> RecordSet | None:
