@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar, get_args
 
+from federation_operator.domain.elb import elb_hosted_zone
 from federation_operator.domain.members import Ingress
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "normalize_name",
     "other_types_marker",
     "routing_clashes",
+    "share_hostname",
     "split_alias_values",
     "split_failover_values",
     "split_geo_values",
@@ -91,7 +93,14 @@ WEIGHTED: Literal["WEIGHTED"] = "WEIGHTED"
 """IPv4 answers in weighted shares, for providers with weighted routing (Route 53: ``spec.dns.policy`` type
 ``weighted``). One value per address, ``<set identifier> <weight> <address>`` (:func:`weighted_value`),
 sorted; a set identifier (one per member cluster, owned by the operator) has one weight. Route 53 writes one
-weighted A record set per set identifier, with the record set's TTL."""
+weighted A record set per set identifier, with the record set's TTL.
+
+Each of the routing-policy groups (this one, :data:`LATENCY`, :data:`GEO`, :data:`FAILOVER`) may also hold
+*alias shares*, on providers with alias records (Route 53): a share of a shard reached by an AWS load
+balancer's hostname only is one value, ``<set identifier> <key> <hostname>`` (the hostname absolute, with
+its final dot: :func:`share_hostname`), which Route 53 writes as an alias A record set with the share's
+routing field. A group of alias shares only has TTL 0 (an alias has no TTL of its own), else the TTL of its
+address shares."""
 
 LATENCY: Literal["LATENCY"] = "LATENCY"
 """IPv4 answers by lowest latency, for providers with latency routing (Route 53: ``spec.dns.policy`` type
@@ -421,10 +430,44 @@ def split_failover_values(values: Iterable[str]) -> dict[str, tuple[str, tuple[s
     )
 
 
-def _share_identifier(prefix: str, name: str, key: str | int, addresses: Iterable[str]) -> str:
-    canonical = " ".join(str(a) for a in sorted(ipaddress.IPv4Address(a.strip()) for a in addresses))
+def _share_identifier(prefix: str, name: str, key: str | int, targets: Iterable[str]) -> str:
+    held = tuple(targets)
+    hostname = share_hostname(held)
+    if hostname is not None:
+        canonical = hostname
+    else:
+        canonical = " ".join(str(a) for a in sorted(ipaddress.IPv4Address(a.strip()) for a in held))
     digest = hashlib.sha256(f"{normalize_name(name)} {key} {canonical}".encode()).hexdigest()[:16]
     return f"fedop-{prefix}-{digest}"
+
+
+def share_hostname(targets: Iterable[str]) -> str | None:
+    """The load balancer hostname of an *alias share* of a routing-policy group (a share whose one target is
+    an AWS load balancer's hostname, which the provider answers with the load balancer's current addresses:
+    Route 53 alias record sets with a routing policy), normalized; None for a share of IPv4 addresses.
+    :class:`ValueError` for a hostname that is no load balancer Route 53 can alias to
+    (:func:`~federation_operator.domain.elb.elb_hosted_zone`), or a hostname beside other targets (an alias
+    record set names one target)."""
+    held = [t.strip() for t in targets]
+    hostnames = [t for t in held if not _is_ipv4(t)]
+    if not hostnames:
+        return None
+    if len(held) != 1:
+        raise ValueError(
+            f"an alias share holds one load balancer hostname and nothing else, got {sorted(held)}"
+        )
+    hostname = normalize_name(hostnames[0])
+    if elb_hosted_zone(hostname) is None:
+        raise ValueError(f"{hostname} is no AWS load balancer with a known hosted zone: it cannot be aliased")
+    return hostname
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 _Key = TypeVar("_Key", str, int)
@@ -442,7 +485,7 @@ def _split_shares(
     """The values of a routing-policy group (each ``<set identifier> <key> <address>``) as set identifier →
     (its key: weight, region or location, and its IPv4 addresses, sorted); with ``one_set_each``, two sets
     may not share a key."""
-    groups: dict[str, tuple[_Key, set[ipaddress.IPv4Address]]] = {}
+    groups: dict[str, tuple[_Key, set[str]]] = {}
     for value in values:
         parts = value.split()
         parsed = parse(parts[1]) if len(parts) == 3 else None
@@ -452,14 +495,24 @@ def _split_shares(
         held = groups.setdefault(identifier, (parsed, set()))
         if held[0] != parsed:
             raise ValueError(f"set identifier {identifier} has two {key}s: {held[0]} and {parsed}")
-        held[1].add(ipaddress.IPv4Address(parts[2]))
+        held[1].add(parts[2])
     keys = [held for held, _ in groups.values()]
     if one_set_each and len(keys) != len(set(keys)):
         raise ValueError(f"one {kind} record set per {key}, got {sorted(keys)}")
-    return {
-        identifier: (held, tuple(str(a) for a in sorted(addresses)))
-        for identifier, (held, addresses) in groups.items()
-    }
+    return {identifier: (held, _share_targets(targets)) for identifier, (held, targets) in groups.items()}
+
+
+def _share_targets(targets: Iterable[str]) -> tuple[str, ...]:
+    """A share's targets, canonical: its IPv4 addresses sorted by address, or its one load balancer hostname
+    (:func:`share_hostname`)."""
+    held = tuple(targets)
+    addresses: set[ipaddress.IPv4Address] = set()
+    for target in held:
+        try:
+            addresses.add(ipaddress.IPv4Address(target))
+        except ValueError:  # a hostname: parsed once, as zone reads fold thousands of these values
+            return (share_hostname(held) or target,)
+    return tuple(str(a) for a in sorted(addresses))
 
 
 def other_types_marker(name: str, types: Iterable[str]) -> RecordSet | None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from federation_operator.domain.elb import elb_hosted_zone
 from federation_operator.domain.errors import InvalidSpecError
 from federation_operator.domain.gcp_failover import GcpFailover
 from federation_operator.domain.health import ShardHealth
@@ -196,7 +197,11 @@ def plan_global_clusters(
 
 
 def plan_failover_roles(
-    policy: DnsPolicy | None, clusters: Iterable[ClusterInfo], healthy: Sequence[ShardAddresses]
+    policy: DnsPolicy | None,
+    clusters: Iterable[ClusterInfo],
+    healthy: Sequence[ShardAddresses],
+    *,
+    aliases: bool = False,
 ) -> dict[str, str] | None:
     """Under ``failover`` with ``healthCheck`` or ``gcpHealthCheck`` (the provider fails over on its own
     health checks: Route 53, Cloud DNS): cluster → ``PRIMARY`` for the healthy shards with an IPv4 address
@@ -205,9 +210,11 @@ def plan_failover_roles(
     group: a primary alone, as the operator has nothing healthy to stand by. None without a health check or
     under another policy: the operator decides (:func:`plan_global_clusters`).
 
-    By IPv4 address, as the provider's failover record sets are A record sets; the groups are the
-    operator's (:func:`plan_failover_ranks`), so a group the operator finds unhealthy is withdrawn as under
-    the operator's own failover, and the provider moves on its own only between the two it is given.
+    By IPv4 address, as the provider's failover record sets are A record sets, and with ``aliases`` (the
+    provider aliases AWS load balancers: Route 53) by load balancer too: a shard reached only by hostnames,
+    one of them an AWS load balancer, can be a failover alias set. The groups are the operator's
+    (:func:`plan_failover_ranks`), so a group the operator finds unhealthy is withdrawn as under the
+    operator's own failover, and the provider moves on its own only between the two it is given.
     """
     if policy is None or policy.type != "failover":
         return None
@@ -215,7 +222,7 @@ def plan_failover_roles(
         return None
     ranks = plan_failover_ranks(policy, clusters)
     last = len(policy.groups)
-    with_ipv4 = [s for s in healthy if s.ipv4]
+    with_ipv4 = [s for s in healthy if s.ipv4 or (aliases and _aliased(s))]
     # The first two groups holding such a shard, in order: zip stops at the roles.
     ranked = sorted({ranks.get(s.cluster, last) for s in with_ipv4})
     role_of_rank = dict(zip(ranked, FAILOVER_ROLES, strict=False))
@@ -248,6 +255,11 @@ def plan_gcp_failover(
         if location is not None and location.gcp_region
     )
     return GcpFailover(location=regions[0], health_check=url) if regions else None
+
+
+def _aliased(shard: ShardAddresses) -> bool:
+    """Whether ``shard`` is reached by hostnames only, one of them an AWS load balancer (an alias share)."""
+    return not shard.ipv6 and not shard.ipv4 and any(elb_hosted_zone(h) for h in shard.hostnames)
 
 
 def plan_weights(policy: DnsPolicy, clusters: Iterable[ClusterInfo]) -> dict[str, int]:
@@ -313,13 +325,19 @@ def render_policy_shards(
     clusters: Sequence[ClusterInfo],
     shards: Sequence[ShardStatus],
     counted: Sequence[ShardHealth] | None,
+    *,
+    hostname_aliases: bool = False,
+    unanswered: frozenset[str] = frozenset(),
 ) -> tuple[ShardStatus, ...]:
     """``shards`` with what ``policy`` makes of each: ``priority`` (failover group, 1 first) or ``weight``,
     and ``answering`` (the global name answers the shard now) from the shards DNS counts (None: DNS is held
     or frozen, so what it answers is not planned now and ``answering`` is left out). Under failover with
     ``healthCheck`` the provider chooses between the primary and the standby on its own health checks, so
     both are answering (the provider may answer either; their ``priority`` says which is which), as are
-    the IPv6 addresses of the operator's first group, which stay a plain record set."""
+    the IPv6 addresses of the operator's first group, which stay a plain record set. ``hostname_aliases``:
+    the provider answers AWS load balancers in a group (Route 53 alias shares), so they may hold a failover
+    role; ``unanswered``: the clusters the planned group left out
+    (:attr:`~federation_operator.planning.records.TierPlan.unanswered`), which do not answer."""
     by_name = {c.name: c for c in clusters}
     known = [by_name.get(s.cluster) or ClusterInfo(name=s.cluster, region=s.region or "") for s in shards]
     ranks = plan_failover_ranks(policy, known) if policy.type == "failover" else {}
@@ -335,13 +353,14 @@ def render_policy_shards(
         answering = (
             chosen if chosen is not None else frozenset(a.cluster for a in addresses if a.has_addresses)
         )
-        roles = plan_failover_roles(policy, known, addresses)
-        if roles:  # else no IPv4 shard: the operator's failover is published (plan_tiers)
+        roles = plan_failover_roles(policy, known, addresses, aliases=hostname_aliases)
+        if roles:  # else no IPv4 (or aliased load balancer) shard: the operator's failover (plan_tiers)
             ipv6 = {a.cluster for a in addresses if a.ipv6}
             answering = frozenset(roles) | (answering & ipv6)
         if weights and any(weights[c] > 0 for c in answering if c in weights):
             # Route 53 answers a weight-0 set only while every other healthy set weighs 0 too.
             answering = frozenset(c for c in answering if weights.get(c, 1) > 0)
+        answering -= unanswered
     return tuple(
         shard.model_copy(
             update={

@@ -103,7 +103,7 @@ def plan_service_tiers(
         if s.region
     ]
     answering, group = plan_global_clusters(policy, clusters, addresses)
-    roles = plan_failover_roles(policy, clusters, addresses)
+    roles = plan_failover_roles(policy, clusters, addresses, aliases=limits.hostname_aliases)
     kind = policy.type if policy is not None else "tiered"
     weights = plan_weights(policy, clusters) if policy is not None and kind == "weighted" else None
     regions = plan_latency_regions(policy, clusters) if policy is not None and kind == "latency" else None

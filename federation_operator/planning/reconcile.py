@@ -228,6 +228,7 @@ def plan_reconcile(
     events, cleared = _write_events(observation, federation.name, writes, results)
     records: tuple[RecordSet, ...] | None = None
     notes: tuple[str, ...] = ()
+    unanswered: frozenset[str] = frozenset()
     dns = None
     if federation.domain is not None:
         names = ServiceNames(
@@ -246,7 +247,7 @@ def plan_reconcile(
                 limits=federation.limits,
                 policy=spec.dns.policy,
             )
-            records, notes = tiers.records, tiers.notes
+            records, notes, unanswered = tiers.records, tiers.notes, tiers.unanswered
         previous_dns = observation.previous.dns if observation.previous else None
         alias_problems = plan_alias_tier_problems(spec.dns.aliases, plan_topology(observation.clusters))
         dns = render_dns_status(
@@ -275,7 +276,14 @@ def plan_reconcile(
     if federation.domain is not None and spec.dns.policy is not None:
         counted = health.counted() if health.publishable else None
         shard_status = list(
-            render_policy_shards(spec.dns.policy, observation.clusters, shard_status, counted)
+            render_policy_shards(
+                spec.dns.policy,
+                observation.clusters,
+                shard_status,
+                counted,
+                hostname_aliases=federation.limits.hostname_aliases,
+                unanswered=unanswered,
+            )
         )
         if spec.dns.policy.health_check is not None:
             checked = records if records is not None else _published(observation)

@@ -44,6 +44,7 @@ from federation_operator.domain.records import (
     latency_set_identifier,
     latency_value,
     normalize_name,
+    share_hostname,
     split_failover_values,
     split_geo_values,
     split_latency_values,
@@ -72,6 +73,10 @@ class TierPlan:
     """One sentence per tier that publishes fewer targets than it has healthy shards for, in tier order
     (global, regions, zones): over the provider's values per record set, or hostnames a CNAME cannot all
     hold."""
+    unanswered: frozenset[str] = frozenset()
+    """The clusters whose healthy shards the global name's routing-policy group leaves out (reached by
+    hostnames the provider cannot alias, or a load balancer whose region or location already has a set), so
+    that the status does not call them answering."""
 
 
 def plan_records(
@@ -188,8 +193,17 @@ def plan_tiers(
       operator's first group) stay a plain AAAA record set, and shards of that group reached by hostnames
       only are left out, said in a note (without a role, the global name is planned as the operator's
       failover).
+    - **Load balancers in a group** (``hostname_aliases``: Route 53). A shard reached by hostnames only,
+      one of them an AWS load balancer, is an *alias share* of the group (its first such hostname by name,
+      :func:`~federation_operator.domain.records.share_hostname`) with its weight, AWS region, location or
+      role, beside the address shares; where the group holds one set per key (latency region, location,
+      failover role) and addresses hold it already, the load balancer is left out and said. With no
+      address at all, the geolocation default ``*`` is the first load balancer by name. Other hostnames,
+      and every hostname without alias records, are left out and said. :attr:`TierPlan.unanswered` names
+      the clusters a group leaves out.
     - **A health check per share** (``global_health_check``, ``policy.healthCheck``): its settings ride in
-      each set identifier of the group (:mod:`federation_operator.domain.health_checks`).
+      each set identifier of the group (:mod:`federation_operator.domain.health_checks`), except an alias
+      share's: the provider evaluates the load balancer's own health instead.
     - **Cloud DNS failover** (``global_gcp_failover``, with ``global_roles``: ``failover`` with
       ``gcpHealthCheck``): the PRIMARY set's identifier carries the Compute Engine health check, the
       SECONDARY's the backup item's Google Cloud region (:mod:`federation_operator.domain.gcp_failover`), and
@@ -256,7 +270,9 @@ def plan_tiers(
             targets.setdefault(normalize_name(entry.name), target)
     for alias in sorted(targets.keys() - taken):
         records.append(_cname(alias, targets[alias], ttl))
-    return TierPlan(records=tuple(sorted(records)), notes=tuple(tier.notes))
+    return TierPlan(
+        records=tuple(sorted(records)), notes=tuple(tier.notes), unanswered=frozenset(tier.unanswered)
+    )
 
 
 def render_published(
@@ -378,6 +394,7 @@ class _Tiers:
         self.health_check = health_check
         self.gcp_failover = gcp_failover
         self.notes: list[str] = []
+        self.unanswered: set[str] = set()
 
     def _checked(self, identifier: str) -> str:
         """A routing-policy set's identifier, carrying the policy's health check when it asks for one."""
@@ -447,18 +464,17 @@ class _Tiers:
         self, name: str, shards: Sequence[ShardAddresses], weights: Mapping[str, int]
     ) -> list[RecordSet]:
         """The answers of ``shards`` at ``name`` in weighted shares: a :data:`WEIGHTED` record set of their
-        IPv4 addresses (a set per cluster) beside a plain AAAA record set; as :meth:`plan` without IPv4."""
+        IPv4 addresses (a set per cluster) and, with alias records, of the load balancers of the shards
+        reached by one only (an alias share per cluster: :meth:`_balancers`), beside a plain AAAA record set;
+        as :meth:`plan` with neither."""
         with_ipv4 = sorted((s for s in shards if s.ipv4), key=lambda s: s.cluster)
-        if not with_ipv4:
+        balancers = self._balancers(name, shards)
+        if not with_ipv4 and not balancers:
             return self.plan(name, shards)
         kept = self._limit_group(name, "weighted", [(s.cluster, s.ipv4) for s in with_ipv4])
-        left_out = sorted(s.cluster for s in shards if not (s.ipv4 or s.ipv6) and s.hostnames)
-        if left_out:
-            self.notes.append(
-                f"{name} answers in weighted shares by IPv4 address: the shards of {', '.join(left_out)}, "
-                "reached by hostnames only, are not published there"
-            )
+        self._leave_out(name, "answers in weighted shares by IPv4 address", shards, balancers)
         shares = [(weights.get(cluster, 1), addresses) for cluster, addresses in kept]
+        shares += [(weights.get(cluster, 1), (host,)) for cluster, host in sorted(balancers.items())]
         return self._group(
             WEIGHTED, name, shares, identify=weighted_set_identifier, value=weighted_value, shards=shards
         )
@@ -469,18 +485,26 @@ class _Tiers:
         """The answers of ``shards`` at ``name`` by lowest latency: a :data:`LATENCY` record set of their IPv4
         addresses (a set per AWS region) beside a plain AAAA record set; as :meth:`plan` without IPv4."""
         located = [s for s in shards if s.ipv4 and s.cluster in regions]
-        if not located:
+        balancers = self._balancers(name, [s for s in shards if s.cluster in regions])
+        if not located and not balancers:
             return self.plan(name, shards)
         by_region: dict[str, list[str]] = {}
         for shard in located:
             by_region.setdefault(regions[shard.cluster], []).extend(shard.ipv4)
-        kept = self._limit_group(name, "latency", sorted(by_region.items()))
-        left_out = sorted(s.cluster for s in shards if s not in located and not s.ipv6)
+        kept: list[tuple[str, tuple[str, ...]]] = self._limit_group(
+            name, "latency", sorted(by_region.items())
+        )
+        kept += self._alias_shares(name, "AWS region", balancers, regions, {region for region, _ in kept})
+        left_out = sorted(
+            s.cluster for s in shards if s not in located and s.cluster not in balancers and not s.ipv6
+        )
         if left_out:
+            what = "IPv4 addresses and AWS load balancers" if self.hostname_aliases else "IPv4 addresses"
             self.notes.append(
-                f"{name} answers by latency from IPv4 addresses in known regions: the shards of "
+                f"{name} answers by latency from {what} in known regions: the shards of "
                 f"{', '.join(left_out)} are not published there"
             )
+            self.unanswered.update(left_out)
         return self._group(
             LATENCY, name, kept, identify=latency_set_identifier, value=latency_value, shards=shards
         )
@@ -502,20 +526,37 @@ class _Tiers:
                 f"{name} answers by Google Cloud region: the shards of {', '.join(unplaced)}, whose region "
                 "has no Google Cloud region, are not published there"
             )
-        if not with_ipv4 or (by_region and not located):
+            self.unanswered.update(unplaced)
+        balancers = {} if by_region else self._balancers(name, shards)
+        if (not with_ipv4 and not balancers) or (by_region and not located):
             # Nothing to locate: as tiered, so the name still answers (a region without a Google Cloud
             # region is refused on the object's spec, so this is a passing state at most).
+            self.unanswered.difference_update(unplaced)
             return self.plan(name, shards)
-        by_place: dict[str, list[str]] = {} if by_region else {"*": [a for s in with_ipv4 for a in s.ipv4]}
+        by_place: dict[str, list[str]] = {}
+        if with_ipv4 and not by_region:
+            by_place["*"] = [a for s in with_ipv4 for a in s.ipv4]
         for shard in located:
             by_place.setdefault(places[shard.cluster], []).extend(shard.ipv4)
-        kept = self._limit_group(name, "geolocation", sorted(by_place.items()))
-        left_out = sorted(s.cluster for s in shards if not (s.ipv4 or s.ipv6) and s.hostnames)
-        if left_out:
+        kept: list[tuple[str, tuple[str, ...]]] = self._limit_group(
+            name, "geolocation", sorted(by_place.items())
+        )
+        if balancers and not with_ipv4:
+            # The default location answers every client no other set covers: with no address to give them,
+            # the first load balancer by name (an alias set names one target).
+            kept.append(("*", (min(balancers.values()),)))
+        placed = {c: host for c, host in balancers.items() if c in places}
+        kept += self._alias_shares(name, "location", placed, places, {place for place, _ in kept})
+        # A load balancer outside every location answers only as the default, when it is that one.
+        default = dict(kept).get("*", ())
+        unplaced_balancers = sorted(c for c, h in balancers.items() if c not in places and (h,) != default)
+        if unplaced_balancers:
             self.notes.append(
-                f"{name} answers by location from IPv4 addresses: the shards of {', '.join(left_out)}, "
-                "reached by hostnames only, are not published there"
+                f"{name} answers by location: the load balancers of {', '.join(unplaced_balancers)}, whose "
+                "region has no location, are not published there"
             )
+            self.unanswered.update(unplaced_balancers)
+        self._leave_out(name, "answers by location from IPv4 addresses", shards, balancers)
         return self._group(GEO, name, kept, identify=geo_set_identifier, value=geo_value, shards=shards)
 
     def failover(
@@ -533,19 +574,16 @@ class _Tiers:
         for shard in shards:
             if shard.ipv4 and shard.cluster in roles:
                 by_role.setdefault(roles[shard.cluster], []).extend(shard.ipv4)
-        if not by_role:
+        balancers = self._balancers(name, [s for s in shards if s.cluster in roles])
+        if not by_role and not balancers:
             return self.plan(name, answering)
-        if self.gcp_failover is not None and "SECONDARY" not in by_role:
+        if self.gcp_failover is not None and "PRIMARY" in by_role and "SECONDARY" not in by_role:
             # Cloud DNS has no failover without a backup: the primary stands behind itself, so the name
             # keeps an answer while it fails its health check and no other group is healthy.
             by_role["SECONDARY"] = list(by_role["PRIMARY"])
-        kept = self._limit_group(name, "failover", sorted(by_role.items()))
-        left_out = sorted(s.cluster for s in answering if not (s.ipv4 or s.ipv6) and s.hostnames)
-        if left_out:
-            self.notes.append(
-                f"{name} fails over by IPv4 address: the shards of {', '.join(left_out)}, reached by "
-                "hostnames only, are not published there"
-            )
+        kept: list[tuple[str, tuple[str, ...]]] = self._limit_group(name, "failover", sorted(by_role.items()))
+        kept += self._alias_shares(name, "role", balancers, roles, {role for role, _ in kept})
+        self._leave_out(name, "fails over by IPv4 address", answering, balancers)
         return self._group(
             FAILOVER, name, kept, identify=self._failover_identifier, value=failover_value, shards=answering
         )
@@ -560,6 +598,80 @@ class _Tiers:
             return with_gcp_health_check(identifier, self.gcp_failover.health_check)
         return with_gcp_location(identifier, self.gcp_failover.location)
 
+    def _balancers(self, name: str, shards: Sequence[ShardAddresses]) -> dict[str, str]:
+        """Cluster → the load balancer hostname its alias share answers with: on providers with alias records
+        (Route 53), for each of ``shards`` reached by hostnames only, the first of them (by name) that is an
+        AWS load balancer Route 53 can alias to. An alias set names one target, so a shard's other hostnames
+        are left out, said in a note; a shard with none such is left out by :meth:`_leave_out`."""
+        found: dict[str, str] = {}
+        if not self.hostname_aliases:
+            return found
+        for shard in sorted(shards, key=lambda s: s.cluster):
+            if shard.ipv4 or shard.ipv6:
+                continue
+            known = [host for host in shard.hostnames if elb_hosted_zone(host)]
+            if not known:
+                continue
+            found[shard.cluster] = known[0]
+            if len(known) > 1:
+                self.notes.append(
+                    f"{name} answers the shard of {shard.cluster} by its load balancer {known[0]}: "
+                    f"{', '.join(known[1:])} are not published there (an alias set names one target)"
+                )
+        return found
+
+    def _alias_shares(
+        self,
+        name: str,
+        kind: str,
+        balancers: Mapping[str, str],
+        keys: Mapping[str, str],
+        taken: set[str],
+    ) -> list[tuple[str, tuple[str, ...]]]:
+        """The alias shares of ``balancers`` (cluster → hostname) in a group with one set per key (an AWS
+        region, a location, a failover role: ``keys``, cluster → key): a key that already has a set
+        (``taken``, address sets first) keeps it, and the load balancers crowded out are left out, said in a
+        note."""
+        shares: list[tuple[str, tuple[str, ...]]] = []
+        crowded: list[str] = []
+        for cluster, host in sorted(balancers.items()):
+            key = keys.get(cluster)
+            if key is None:
+                continue
+            if key in taken:
+                crowded.append(cluster)
+                continue
+            taken.add(key)
+            shares.append((key, (host,)))
+        if crowded:
+            self.notes.append(
+                f"{name} holds one set per {kind}: the load balancers of {', '.join(crowded)} are not "
+                f"published there, as their {kind} already has one"
+            )
+            self.unanswered.update(crowded)
+        return shares
+
+    def _leave_out(
+        self, name: str, how: str, shards: Sequence[ShardAddresses], balancers: Mapping[str, str]
+    ) -> None:
+        """Note the shards reached by hostnames only that the group at ``name`` (which ``how`` answers) cannot
+        answer: every such shard without alias records, else those with no AWS load balancer among their
+        hostnames."""
+        left_out = sorted(
+            s.cluster for s in shards if not (s.ipv4 or s.ipv6) and s.hostnames and s.cluster not in balancers
+        )
+        if not left_out:
+            return
+        self.unanswered.update(left_out)
+        reached = (
+            "reached by hostnames that are no AWS load balancer (Route 53 aliases only to those)"
+            if self.hostname_aliases
+            else "reached by hostnames only"
+        )
+        self.notes.append(
+            f"{name} {how}: the shards of {', '.join(left_out)}, {reached}, are not published there"
+        )
+
     def _group(
         self,
         rtype: RecordType,
@@ -571,17 +683,18 @@ class _Tiers:
         shards: Sequence[ShardAddresses],
     ) -> list[RecordSet]:
         """A routing-policy group beside a plain AAAA record set of the shards' IPv6 addresses: each share's
-        key (a weight, an AWS region, a location) and IPv4 addresses (groups answer by IPv4 address), under
-        the set identifier ``identify`` derives (carrying the policy's health check), as ``value`` writes
-        them."""
-        values = [
-            value(identifier, key, address)
-            for key, addresses in shares
-            for identifier in (self._checked(identify(name, key, addresses)),)
-            for address in addresses
-        ]
+        key (a weight, an AWS region, a location) and IPv4 addresses (groups answer by IPv4 address) or one
+        load balancer hostname (an alias share), under the set identifier ``identify`` derives (carrying the
+        policy's health check, except on an alias share: the provider evaluates the load balancer's own
+        health instead), as ``value`` writes them. TTL 0 when every share is an alias (which has none)."""
+        values: list[str] = []
+        for key, targets in shares:
+            identifier = identify(name, key, targets)
+            aliased = share_hostname(targets) is not None
+            values += [value(identifier if aliased else self._checked(identifier), key, t) for t in targets]
         ipv6: RecordSet | None = self._addresses(name, "AAAA", {ip for s in shards for ip in s.ipv6})
-        group = RecordSet(name=name, type=rtype, ttl=self.ttl, values=tuple(values))
+        timed = any(share_hostname(targets) is None for _, targets in shares)
+        group = RecordSet(name=name, type=rtype, ttl=self.ttl if timed else 0, values=tuple(values))
         return [group, *([ipv6] if ipv6 is not None else [])]
 
     def _limit_group(

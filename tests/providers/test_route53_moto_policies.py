@@ -53,6 +53,16 @@ def a(name: str, address: str, **routing: Any) -> dict[str, Any]:
     return {"Name": name, "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": address}], **routing}
 
 
+ELB = "k8s-web-1234567890.us-east-1.elb.amazonaws.com."
+ELB_ZONE = "Z35SXDOTRQ7X7K"  # us-east-1's Application and Classic Load Balancers
+
+
+def elb_alias(name: str, **routing: Any) -> dict[str, Any]:
+    """An alias A record set to a load balancer, with a routing policy's fields."""
+    target = {"HostedZoneId": ELB_ZONE, "DNSName": ELB, "EvaluateTargetHealth": True}
+    return {"Name": name, "Type": "A", "AliasTarget": target, **routing}
+
+
 def listed(client: Any, zone_id: str, name: str) -> list[dict[str, Any]]:
     records = client.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
     return [{k: v for k, v in r.items() if k != "ResourceRecords"} for r in records if r["Name"] == name]
@@ -94,6 +104,44 @@ def test_policy_record_sets_are_stored_and_listed_with_their_routing(client: Any
         a(failover, "127.0.0.2", SetIdentifier="s", Failover="SECONDARY"),
     )
     assert sorted(r["Failover"] for r in listed(client, zone_id, failover)) == ["PRIMARY", "SECONDARY"]
+
+
+def test_alias_record_sets_with_a_routing_policy_are_stored_and_listed_beside_address_sets(
+    client: Any, zone_id: str
+) -> None:
+    """What an ELB shard of a routing-policy group needs: an alias A record set with a set identifier and
+    its routing field, beside a plain A record set of the same group; moto lists it back with its alias
+    target and no TTL, and a DELETE naming it removes it."""
+    groups: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+        "w.example.com.": ({"Weight": 5}, {"Weight": 3}),
+        "l.example.com.": ({"Region": "us-east-1"}, {"Region": "eu-west-1"}),
+        "g.example.com.": ({"GeoLocation": {"CountryCode": "US"}}, {"GeoLocation": {"CountryCode": "*"}}),
+        "f.example.com.": ({"Failover": "PRIMARY"}, {"Failover": "SECONDARY"}),
+    }
+    for name, (alias_routing, address_routing) in groups.items():
+        create(
+            client,
+            zone_id,
+            elb_alias(name, SetIdentifier="fedop-alias", **alias_routing),
+            a(name, "127.0.0.1", SetIdentifier="fedop-address", **address_routing),
+        )
+        held = {r["SetIdentifier"]: r for r in listed(client, zone_id, name)}
+        assert held["fedop-alias"] == {
+            "Name": name,
+            "Type": "A",
+            "SetIdentifier": "fedop-alias",
+            "AliasTarget": {"HostedZoneId": ELB_ZONE, "DNSName": ELB, "EvaluateTargetHealth": True},
+            **alias_routing,
+        }
+        assert held["fedop-address"]["TTL"] == 60
+        changes = [
+            {
+                "Action": "DELETE",
+                "ResourceRecordSet": elb_alias(name, SetIdentifier="fedop-alias", **alias_routing),
+            }
+        ]
+        client.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+        assert [r["SetIdentifier"] for r in listed(client, zone_id, name)] == ["fedop-address"]
 
 
 def test_health_checks_are_created_tagged_updated_listed_and_deleted(client: Any) -> None:
@@ -218,6 +266,44 @@ NOT_ENFORCED: list[Any] = [
         id="unknown-health-check",
     ),
     pytest.param(delete_health_check_in_use, id="delete-a-health-check-in-use"),
+    # Alias record sets of routing-policy groups: the adapter never writes a TTL on an alias, always sets
+    # EvaluateTargetHealth (a failover alias must), names the hosted zone from AWS's table of load
+    # balancers, and plans one latency set per region (split_latency_values).
+    pytest.param(
+        lambda c, z: create(c, z, {**elb_alias("t.example.com.", SetIdentifier="x", Weight=1), "TTL": 60}),
+        id="alias-with-a-ttl",
+    ),
+    pytest.param(
+        lambda c, z: create(
+            c,
+            z,
+            {
+                **elb_alias("e.example.com.", SetIdentifier="x", Failover="PRIMARY"),
+                "AliasTarget": {"HostedZoneId": ELB_ZONE, "DNSName": ELB, "EvaluateTargetHealth": False},
+            },
+        ),
+        id="failover-alias-without-evaluate-target-health",
+    ),
+    pytest.param(
+        lambda c, z: create(
+            c,
+            z,
+            {
+                **elb_alias("z.example.com.", SetIdentifier="x", Weight=1),
+                "AliasTarget": {"HostedZoneId": "ZNOSUCHZONE", "DNSName": ELB, "EvaluateTargetHealth": True},
+            },
+        ),
+        id="alias-to-a-hosted-zone-that-is-not-the-load-balancers",
+    ),
+    pytest.param(
+        lambda c, z: create(
+            c,
+            z,
+            a("r.example.com.", "127.0.0.1", SetIdentifier="x", Region="us-east-1"),
+            elb_alias("r.example.com.", SetIdentifier="y", Region="us-east-1"),
+        ),
+        id="two-latency-sets-in-one-region",
+    ),
 ]
 
 

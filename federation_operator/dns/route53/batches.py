@@ -16,7 +16,11 @@ A ``LATENCY`` record set (type ``latency``) is likewise one latency A record set
 record set per location (``fedop-geo-...``, its ``GeoLocation``, ``*`` for the default), and a
 ``FAILOVER`` record set (type ``failover`` with ``healthCheck``) one failover A record set per role
 (``fedop-failover-...``, its ``Failover``: ``PRIMARY``, and the ``SECONDARY`` Route 53 answers while the
-primary's health check fails).
+primary's health check fails). A share of one of these groups that is a load balancer's hostname (an
+*alias share*: a shard reached by an AWS load balancer only) is the same set as an alias A record set: its
+``AliasTarget`` (the load balancer, its canonical hosted zone, ``EvaluateTargetHealth`` true, which stands
+in for a health check of ours) instead of ``TTL`` and ``ResourceRecords``, and no ``HealthCheckId``; one
+set of a group may be an alias and another plain A, as Route 53 allows.
 
 An ``ALIAS`` record set (load balancer hostnames, and on a mixed tier IPv4 addresses) is one weighted group
 of A records, every one with a ``SetIdentifier`` of ours (Route 53 wants every record set of one name and
@@ -70,6 +74,7 @@ from federation_operator.domain.records import (
     WEIGHTED,
     Changes,
     RecordSet,
+    share_hostname,
     split_alias_values,
     split_failover_values,
     split_geo_values,
@@ -80,7 +85,12 @@ from federation_operator.domain.records import (
 if TYPE_CHECKING:
     from mypy_boto3_route53.literals import ChangeActionType, ResourceRecordSetFailoverType
     from mypy_boto3_route53.literals import ResourceRecordSetRegionType as RegionType
-    from mypy_boto3_route53.type_defs import ChangeTypeDef, GeoLocationTypeDef, ResourceRecordSetTypeDef
+    from mypy_boto3_route53.type_defs import (
+        AliasTargetTypeDef,
+        ChangeTypeDef,
+        GeoLocationTypeDef,
+        ResourceRecordSetTypeDef,
+    )
 
 __all__ = [
     "MAX_BATCH_CHARACTERS",
@@ -254,15 +264,12 @@ def _changes(
         changes.append({"Action": action, "ResourceRecordSet": weighted})
     # One weighted alias A record per load balancer, weight 1: Route 53 answers each with its share.
     for host in (h for h in hostnames if h not in kept_hosts):
-        zone = elb_hosted_zone(host)
-        if zone is None:  # the planner aliases only hostnames in the table
-            raise PermanentError(f"route53: {host} is no load balancer with a known hosted zone")
         rrset: ResourceRecordSetTypeDef = {
             "Name": record.name,
             "Type": "A",
             "SetIdentifier": alias_set_identifier(record.name, host),
             "Weight": 1,
-            "AliasTarget": {"HostedZoneId": zone, "DNSName": host, "EvaluateTargetHealth": True},
+            "AliasTarget": _alias_target(host),
         }
         changes.append({"Action": action, "ResourceRecordSet": rrset})
     return changes
@@ -284,9 +291,17 @@ def _group_changes(
     with its health check's id from ``checks`` when it has one."""
     kept = split(beside.values) if beside is not None else {}
     changes: list[ChangeTypeDef] = []
-    for identifier, (key, addresses) in sorted(split(record.values).items()):
-        if beside is not None and beside.ttl == record.ttl and kept.get(identifier) == (key, addresses):
+    for identifier, (key, targets) in sorted(split(record.values).items()):
+        hostname = share_hostname(targets)
+        # An alias share has no TTL of its own: the group's TTL changing leaves it as it is.
+        same_ttl = hostname is not None or (beside is not None and beside.ttl == record.ttl)
+        if beside is not None and same_ttl and kept.get(identifier) == (key, targets):
             continue
+        answer: dict[str, Any]
+        if hostname is not None:
+            answer = {"AliasTarget": _alias_target(hostname)}
+        else:
+            answer = {"TTL": record.ttl, "ResourceRecords": [{"Value": address} for address in targets]}
         rrset = cast(
             "ResourceRecordSetTypeDef",
             {
@@ -294,13 +309,23 @@ def _group_changes(
                 "Type": "A",
                 "SetIdentifier": identifier,
                 **routing(key),
-                "TTL": record.ttl,
-                "ResourceRecords": [{"Value": address} for address in addresses],
+                **answer,
                 **({"HealthCheckId": checks[identifier]} if identifier in checks else {}),
             },
         )
         changes.append({"Action": action, "ResourceRecordSet": rrset})
     return changes
+
+
+def _alias_target(hostname: str) -> AliasTargetTypeDef:
+    """The ``AliasTarget`` of a load balancer: its canonical hosted zone, and ``EvaluateTargetHealth`` true,
+    so that Route 53 answers it only while the load balancer has healthy targets (it stands in for a
+    health check of ours, which Route 53 advises against for load balancers, and a failover alias set
+    requires it)."""
+    zone = elb_hosted_zone(hostname)
+    if zone is None:  # the planner aliases only hostnames in the table
+        raise PermanentError(f"route53: {hostname} is no load balancer with a known hosted zone")
+    return {"HostedZoneId": zone, "DNSName": hostname, "EvaluateTargetHealth": True}
 
 
 def render_geolocation(place: str) -> GeoLocationTypeDef:

@@ -17,7 +17,11 @@
   record sets starting with ``fedop-geo-`` into one ``GEO`` record set (type ``geolocation``), and failover
   A record sets starting with ``fedop-failover-`` into one ``FAILOVER`` record set (type ``failover`` with
   ``healthCheck``; a name holding two of one role, which Route 53 refuses and moto stores, is not one we
-  write: its sets are stand-ins).
+  write: its sets are stand-ins). A set of these groups may be an alias A record set of ours (a shard
+  reached by an AWS load balancer only): it folds in as the load balancer's hostname when its
+  ``AliasTarget`` is what the operator writes (the load balancer's canonical hosted zone,
+  ``EvaluateTargetHealth`` true), and, having no TTL, leaves the group's TTL to its address sets (0 when it
+  has none), as the planner plans it.
 - **Health checks**: the ``HealthCheckId`` of each of our routing-policy sets is kept by set identifier
   (:attr:`ZoneState.health_checks`), so a ``DELETE`` names the set exactly and the provider knows which of
   its health checks are in use.
@@ -57,6 +61,7 @@ from typing import TYPE_CHECKING, cast
 
 from federation_operator.dns.route53.batches import read_geolocation
 from federation_operator.dns.txt import parse_txt, unescape_at
+from federation_operator.domain.elb import elb_hosted_zone
 from federation_operator.domain.errors import PermanentError, StaleChangesError
 from federation_operator.domain.records import (
     ALIAS,
@@ -105,6 +110,9 @@ class ZoneState:
     health_checks: dict[str, str] = field(default_factory=dict)
     """Set identifier → the ``HealthCheckId`` of our routing-policy set that names one (kept by the provider
     as it creates and deletes them)."""
+    _timed: set[RecordKey] = field(default_factory=set, repr=False)
+    """The routing-policy groups read so far holding an address set (whose TTL is the group's), as against
+    alias sets only (no TTL): while reading, a later address set sets the TTL of a group of aliases."""
 
     def add(self, rrset: ResourceRecordSetOutputTypeDef) -> None:
         name = parse_route53_name(rrset["Name"])
@@ -135,7 +143,7 @@ class ZoneState:
         ``fedop-weight-...``) into the name's WEIGHTED record set; False for any other."""
         identifier = rrset.get("SetIdentifier", "")
         weight = rrset.get("Weight")
-        addresses = [item["Value"] for item in rrset.get("ResourceRecords", [])]
+        addresses = _share_targets(rrset)
         if (
             rrset["Type"] != "A"
             or not identifier.startswith("fedop-weight-")
@@ -144,7 +152,7 @@ class ZoneState:
         ):
             return False
         return self._fold(
-            name, WEIGHTED, rrset.get("TTL", 0), [weighted_value(identifier, weight, a) for a in addresses]
+            name, WEIGHTED, _share_ttl(rrset), [weighted_value(identifier, weight, a) for a in addresses]
         )
 
     def _add_latency(self, name: str, rrset: ResourceRecordSetOutputTypeDef) -> bool:
@@ -152,12 +160,12 @@ class ZoneState:
         ``fedop-latency-...``) into the name's LATENCY record set; False for any other."""
         identifier = rrset.get("SetIdentifier", "")
         region = rrset.get("Region")
-        addresses = [item["Value"] for item in rrset.get("ResourceRecords", [])]
+        addresses = _share_targets(rrset)
         ours = rrset["Type"] == "A" and identifier.startswith("fedop-latency-")
         if not ours or region is None or not addresses:
             return False
         return self._fold(
-            name, LATENCY, rrset.get("TTL", 0), [latency_value(identifier, region, a) for a in addresses]
+            name, LATENCY, _share_ttl(rrset), [latency_value(identifier, region, a) for a in addresses]
         )
 
     def _add_geo(self, name: str, rrset: ResourceRecordSetOutputTypeDef) -> bool:
@@ -165,42 +173,44 @@ class ZoneState:
         ``fedop-geo-...``) into the name's GEO record set; False for any other."""
         identifier = rrset.get("SetIdentifier", "")
         geolocation = rrset.get("GeoLocation")
-        addresses = [item["Value"] for item in rrset.get("ResourceRecords", [])]
+        addresses = _share_targets(rrset)
         ours = rrset["Type"] == "A" and identifier.startswith("fedop-geo-")
         place = read_geolocation(cast(Mapping[str, str], geolocation)) if geolocation else None
         if not ours or place is None or not addresses:
             return False
-        return self._fold(
-            name, GEO, rrset.get("TTL", 0), [geo_value(identifier, place, a) for a in addresses]
-        )
+        return self._fold(name, GEO, _share_ttl(rrset), [geo_value(identifier, place, a) for a in addresses])
 
     def _add_failover(self, name: str, rrset: ResourceRecordSetOutputTypeDef) -> bool:
         """Fold one of our failover A record sets of a ``failover`` policy with ``healthCheck`` (set
         identifier ``fedop-failover-...``) into the name's FAILOVER record set; False for any other."""
         identifier = rrset.get("SetIdentifier", "")
         role = rrset.get("Failover")
-        addresses = [item["Value"] for item in rrset.get("ResourceRecords", [])]
+        addresses = _share_targets(rrset)
         ours = rrset["Type"] == "A" and identifier.startswith("fedop-failover-")
         if not ours or role is None or not addresses:
             return False
         return self._fold(
-            name, FAILOVER, rrset.get("TTL", 0), [failover_value(identifier, role, a) for a in addresses]
+            name, FAILOVER, _share_ttl(rrset), [failover_value(identifier, role, a) for a in addresses]
         )
 
-    def _fold(self, name: str, kind: RecordType, ttl: int, values: list[str]) -> bool:
+    def _fold(self, name: str, kind: RecordType, ttl: int | None, values: list[str]) -> bool:
         """Add the ``values`` of one provider record set to the name's ``kind`` group (WEIGHTED, LATENCY,
         GEO, FAILOVER: one logical record set of several provider ones); False when the group would not be
-        one we write (values of another shape, two weights or places for one set, two TTLs): foreign."""
+        one we write (values of another shape, two weights or places for one set, two TTLs): foreign.
+        ``ttl`` None: an alias share, which has no TTL; the group's is its address sets' (0 without any)."""
         key: RecordKey = (name, kind)
         held = self.records.get(key)
+        if held is not None and ttl is not None and key in self._timed and held.ttl != ttl:
+            return False
+        group_ttl = ttl if ttl is not None else (held.ttl if held is not None else 0)
         try:
             record = RecordSet(
-                name=name, type=kind, ttl=ttl, values=(*(held.values if held else ()), *values)
+                name=name, type=kind, ttl=group_ttl, values=(*(held.values if held else ()), *values)
             )
         except ValueError:
             return False
-        if held is not None and held.ttl != record.ttl:
-            return False
+        if ttl is not None:
+            self._timed.add(key)
         self.records[key] = record
         self.types_at.setdefault(name, set()).add(kind)
         return True
@@ -284,6 +294,26 @@ class ZoneState:
 # weighted sets of a weighted policy. Every A record set of a name shares one routing policy (moto does not
 # check it), so at most one of these stands at a name.
 _A_KINDS = frozenset({"A", ALIAS, WEIGHTED, LATENCY, GEO, FAILOVER})
+
+
+def _share_targets(rrset: ResourceRecordSetOutputTypeDef) -> list[str]:
+    """The targets of one set of a routing-policy group: its addresses, or for an alias set the load
+    balancer's hostname, when the alias is one we write (the load balancer's canonical hosted zone, and
+    ``EvaluateTargetHealth`` true); empty otherwise (not ours)."""
+    target = rrset.get("AliasTarget")
+    if target is None:
+        return [item["Value"] for item in rrset.get("ResourceRecords", [])]
+    hostname = parse_route53_name(target["DNSName"])
+    if rrset.get("ResourceRecords") or not target.get("EvaluateTargetHealth"):
+        return []
+    if elb_hosted_zone(hostname) != target["HostedZoneId"]:
+        return []
+    return [hostname]
+
+
+def _share_ttl(rrset: ResourceRecordSetOutputTypeDef) -> int | None:
+    """A set's TTL; None for an alias set, which has none (Route 53 answers with the target's)."""
+    return None if "AliasTarget" in rrset else rrset.get("TTL", 0)
 
 
 def _record_of(name: str, rtype: RecordType, rrset: ResourceRecordSetOutputTypeDef) -> RecordSet | None:
