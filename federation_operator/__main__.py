@@ -30,6 +30,9 @@ from federation_operator.settings import Settings, SettingsError, load_settings
 log = logging.getLogger("federation_operator")
 
 EXIT_LOST_LEADERSHIP = 3
+# Host connections beyond one per reconcile worker: the event poster, the FederatedService watch, the orphan
+# collector, the lease, the DNS credentials poll.
+HOST_POOL_SPARE = 8
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     try:
         settings = load_settings(args.config)
-        host_api = build_host_client(settings.kubeconfig, settings.host_context)
+        host_api = build_host_client(
+            settings.kubeconfig, settings.host_context, pool_size=settings.workers + HOST_POOL_SPARE
+        )
     except (SettingsError, PermanentError) as exc:
         print(f"federation-operator: {exc}", file=sys.stderr)
         return 2

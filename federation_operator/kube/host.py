@@ -34,8 +34,15 @@ JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 
 
-def build_host_client(kubeconfig: Path | None, context: str | None) -> client.ApiClient:
-    """A client for the host cluster: from a kubeconfig (and context) if given or found, else in-cluster."""
+def build_host_client(
+    kubeconfig: Path | None, context: str | None, *, pool_size: int = 10
+) -> client.ApiClient:
+    """A client for the host cluster: from a kubeconfig (and context) if given or found, else in-cluster.
+
+    ``pool_size``: connections kept open to the API server. Every reconcile worker may write a status or a
+    finalizer at once, beside the event poster, the watch, the orphan collector and the lease: a pool
+    smaller than that discards connections under load, and each one reopened costs a TLS handshake.
+    """
     configuration = client.Configuration()
     try:
         if kubeconfig is not None or context is not None:
@@ -51,6 +58,7 @@ def build_host_client(kubeconfig: Path | None, context: str | None) -> client.Ap
                 config.load_incluster_config(client_configuration=configuration)
     except (config.ConfigException, OSError) as exc:
         raise PermanentError(f"cannot configure the host cluster client: {exc}") from exc
+    configuration.connection_pool_maxsize = pool_size
     return client.ApiClient(configuration)
 
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from kubernetes.client import ApiClient, Configuration
 
+from federation_operator.kube.host import build_host_client
 from federation_operator.kube.transport import send_request
 
 
@@ -95,3 +97,21 @@ def test_through_an_http_proxy_the_request_names_the_whole_url(
     finally:
         api.close()
     assert seen == [("GET", "http://127.0.0.2:6443/readyz", "Bearer t0ken")]
+
+
+def test_the_host_client_keeps_as_many_connections_as_it_is_told(tmp_path: Path) -> None:
+    """Every reconcile worker may write to the host at once: a smaller pool discards connections under load
+    (and each one reopened costs a TLS handshake)."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: host\n"
+        "clusters: [{name: host, cluster: {server: 'https://127.0.0.1:6443',"
+        " insecure-skip-tls-verify: true}}]\n"
+        "users: [{name: host, user: {token: t0ken}}]\n"
+        "contexts: [{name: host, context: {cluster: host, user: host}}]\n"
+    )
+    api = build_host_client(kubeconfig, None, pool_size=24)
+    try:
+        assert api.rest_client.pool_manager.connection_pool_kw["maxsize"] == 24
+    finally:
+        api.close()
