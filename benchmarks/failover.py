@@ -753,6 +753,20 @@ def run_trials(bench: Bench, trials: int, label: str = "") -> list[Change]:
     return changes
 
 
+def print_stages(changes: list[Change]) -> None:
+    """The stage table: p50 per direction, then p50, p90 and max over all `changes`, ms."""
+    down = [c for c in changes if c.direction == "down"]
+    up = [c for c in changes if c.direction == "up"]
+    print(f"  {'down':>7} {'up':>7} {'p50':>7} {'p90':>7} {'max':>7}  stage")
+    for label, key in STAGES:
+        columns = []
+        for subset, qs in ((down, (0.5,)), (up, (0.5,)), (changes, (0.5, 0.9, 1.0))):
+            values = [v for c in subset if (v := c.stages[key]) is not None]
+            columns += [ms(percentile(values, q)) if values else f"{'-':>7}" for q in qs]
+        missing = sum(c.stages[key] is None for c in changes)
+        print(f"  {' '.join(columns)}  {label}" + (f" [{missing} unmatched]" if missing else ""))
+
+
 def report_containment(clean: list[Change], poisoned: list[Change], refusal: str) -> None:
     print()
     print(f"containment: {SERVICE}'s flips without and with a permanently refused owner in the zone, ms")
@@ -767,6 +781,9 @@ def report_containment(clean: list[Change], poisoned: list[Change], refusal: str
             f"{sum(c.failed_updates for c in subset)} failed, "
             f"{sum(c.transfers for c in subset)} zone transfers"
         )
+    for label, subset in (("without", clean), ("with", poisoned)):
+        print(f"  where the time goes {label} it, ms:")
+        print_stages(subset)
 
 
 # --- churn ------------------------------------------------------------------------------------------------
@@ -1399,14 +1416,7 @@ def report(args: argparse.Namespace, bench: Bench, floor: Floor, changes: list[C
     )
     print()
     print("where the time goes, ms (p50 per direction; p50, p90, max over all changes)")
-    print(f"  {'down':>7} {'up':>7} {'p50':>7} {'p90':>7} {'max':>7}  stage")
-    for label, key in STAGES:
-        columns = []
-        for subset, qs in ((down, (0.5,)), (up, (0.5,)), (changes, (0.5, 0.9, 1.0))):
-            values = [v for c in subset if (v := c.stages[key]) is not None]
-            columns += [ms(percentile(values, q)) if values else f"{'-':>7}" for q in qs]
-        missing = sum(c.stages[key] is None for c in changes)
-        print(f"  {' '.join(columns)}  {label}" + (f" [{missing} unmatched]" if missing else ""))
+    print_stages(changes)
     calls = [c.call for c in changes]
     print(
         f"  (the Pod status patch itself returned after p50 {percentile(calls, 0.5) * 1000:.1f} ms, "
