@@ -22,6 +22,7 @@ import kopf
 
 from federation_operator import handlers
 from federation_operator.domain.errors import PermanentError
+from federation_operator.gc_pacing import GcPacer
 from federation_operator.kube.host import build_host_client
 from federation_operator.kube.lease import LeaseElector, LeaseTimings, replica_identity
 from federation_operator.observability import endpoints
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     runtime = handlers.Runtime(settings=settings, host_api=host_api)
     metrics_server = None
     elector: LeaseElector | None = None
+    pacer = _pace_gc(settings, runtime)
     try:
         if settings.metrics_port is not None:
             metrics_server = endpoints.serve_metrics(
@@ -83,12 +85,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"federation-operator: {exc}", file=sys.stderr)
         return 2
     finally:
+        if pacer is not None:
+            pacer.stop()
         runtime.metrics.leader.set(0)
         if elector is not None:
             elector.release()
         if metrics_server is not None:
             endpoints.shutdown(metrics_server)
     return 0
+
+
+def _pace_gc(settings: Settings, runtime: handlers.Runtime) -> GcPacer | None:
+    """The garbage collector's pacer (gc_pacing.py), started now that the modules are loaded."""
+    if not settings.gc_young_seconds:
+        return None
+    pacer = GcPacer(
+        settings.gc_young_seconds,
+        on_pass=lambda p: runtime.metrics.observe_gc_pass(p.full, p.seconds, p.frozen),
+    )
+    pacer.start()
+    return pacer
 
 
 def _elector(settings: Settings, runtime: handlers.Runtime) -> LeaseElector:

@@ -163,6 +163,21 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.gc_pause = Histogram(
+            "fedop_gc_pause_seconds",
+            "How long each pass of the garbage collector's pacer stopped the process "
+            "(FEDOP_GC_YOUNG_SECONDS): young (the objects that grew old since the last pass) or full (every "
+            "object, rarely).",
+            ["pass"],
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=r,
+        )
+        self.gc_frozen = Gauge(
+            "fedop_gc_frozen_objects",
+            "Objects the garbage collector's pacer has frozen (out of every collection until its next full "
+            "pass).",
+            registry=r,
+        )
         # The shards of each FederatedService as last reported, so the gauge is recomputed, never drifts.
         self._shards: dict[Key, tuple[ShardHealth, ...]] = {}
         self._shard_totals: Tally[tuple[str, bool]] = Tally()
@@ -170,6 +185,10 @@ class Metrics:
         # How many FederatedServices have no healthy shard at all, and none in each region.
         self._unserved = 0
         self._unserved_regions: Tally[str] = Tally()
+
+    def observe_gc_pass(self, full: bool, seconds: float, frozen: int) -> None:
+        self.gc_pause.labels("full" if full else "young").observe(seconds)
+        self.gc_frozen.set(frozen)
 
     # --- reconciles and member writes -----------------------------------------------------------------
 

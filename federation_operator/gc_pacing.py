@@ -1,0 +1,129 @@
+"""The process's cyclic garbage collector, paced so that it never stops the operator for long.
+
+CPython collects its oldest generation once that has grown by a quarter, and scans all of it each time. At
+1,000 FederatedServices x 4 members that is ~350,000 objects (the member cache, the zone index, the stored
+FederatedServices, the imported modules) and a 170-350 ms pause, during which no watch event is read and no
+DNS change goes out: `benchmarks/failover.py --others 1000` saw a readiness change wait out two of them (390
+ms; its median is 22 ms). Nearly all of those objects live as long as the process, or as their
+FederatedService, so each full pass scans them again to find a few hundred cyclic objects.
+
+So the pacer takes the oldest generation over. At start every object so far (the modules) is frozen
+(`gc.freeze`: no collection scans it again) and CPython's own full collection is put out of reach; then every
+`young_seconds` a thread collects what reached the oldest generation since the last pass, if anything did
+(a few thousand objects: milliseconds), and freezes what survived. Young objects are collected by CPython as
+before. An object frozen and later part of a garbage cycle would stay, so all of it is unfrozen and
+collected once in a while: when the frozen objects have doubled since the last such pass, or an hour after it
+(one full pause, as CPython's own, but far rarer). Objects without cycles are freed by their reference count
+whether frozen or not: deleting FederatedServices frees their memory at once either way.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+__all__ = ["GcPacer", "Pass"]
+
+# Everything frozen is collected once (unfrozen, collected, frozen again) at least this often, and whenever
+# the frozen objects have doubled since the last time: what died in a cycle among them is not kept longer.
+FULL_SECONDS = 3600.0
+FULL_GROWTH = 2.0
+# CPython's full collection is off while the pacer runs: its threshold (gen-1 passes between full ones) out
+# of reach. The young generations keep CPython's own thresholds.
+_OUT_OF_REACH = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One pass of the pacer: `full` (every object) or young (what reached the oldest generation since the
+    last pass); how long it stopped the process, what it freed and how many objects are frozen after it."""
+
+    full: bool
+    seconds: float
+    collected: int
+    frozen: int
+
+
+class GcPacer:
+    """Runs the passes on a daemon thread (`start`, `stop`); `run_pass` is one pass, for tests."""
+
+    def __init__(
+        self,
+        young_seconds: float,
+        *,
+        on_pass: Callable[[Pass], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.young_seconds = young_seconds
+        self._on_pass = on_pass
+        self._clock = clock
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._thresholds = gc.get_threshold()
+        self._full_at = 0.0
+        self._frozen_after_full = 0
+
+    def start(self) -> None:
+        """Freeze what exists (the modules, the settings) and take the oldest generation over."""
+        self._full()
+        gc.set_threshold(self._thresholds[0], self._thresholds[1], _OUT_OF_REACH)
+        self._thread = threading.Thread(target=self._loop, name="gc-pacer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Hand the collector back to CPython as it was (everything unfrozen, its own thresholds)."""
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        gc.set_threshold(*self._thresholds)
+        gc.unfreeze()
+
+    def _loop(self) -> None:
+        while not self._stopped.wait(self.young_seconds):
+            try:
+                self.run_pass()
+            except Exception:  # the pacer must outlive any surprise: without it nothing old is collected
+                log.exception("garbage collection pass failed; trying again in %.0fs", self.young_seconds)
+
+    def run_pass(self) -> Pass | None:
+        """A full pass when one is due, else a young one when anything reached the oldest generation since
+        the last pass (`gc.get_count()[2]`: gen-1 passes since the oldest generation's), else nothing."""
+        due = self._clock() - self._full_at >= FULL_SECONDS or gc.get_freeze_count() >= FULL_GROWTH * max(
+            self._frozen_after_full, 1
+        )
+        if due:
+            return self._full()
+        if gc.get_count()[2] == 0:
+            return None
+        started = time.perf_counter()
+        collected = gc.collect(2)  # the frozen objects are not scanned: only the young part of the oldest
+        gc.freeze()
+        return self._report(Pass(False, time.perf_counter() - started, collected, gc.get_freeze_count()))
+
+    def _full(self) -> Pass:
+        started = time.perf_counter()
+        gc.unfreeze()
+        collected = gc.collect()
+        gc.freeze()
+        self._full_at = self._clock()
+        self._frozen_after_full = gc.get_freeze_count()
+        return self._report(Pass(True, time.perf_counter() - started, collected, self._frozen_after_full))
+
+    def _report(self, done: Pass) -> Pass:
+        log.debug(
+            "garbage collection: %s pass, %.1f ms, %d collected, %d objects frozen",
+            "full" if done.full else "young",
+            done.seconds * 1000,
+            done.collected,
+            done.frozen,
+        )
+        if self._on_pass is not None:
+            self._on_pass(done)
+        return done
