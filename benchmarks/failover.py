@@ -27,11 +27,14 @@ distinct clients of `signer ... approved` / `updating zone` lines; zone transfer
 applied). Before the trials, the floor is measured: an API write seen by a watch, plus one TSIG-signed
 UPDATE round trip to BIND. At the end, the operator's peak RSS (VmHWM).
 
-`--poisoned-owner` measures failure containment: after the trials, a second FederatedService `poisoned`
-is created with the same selector (so every flip changes its records too, and every round holds both
-owners), whose global name BIND refuses: the benchmark first fills that name with 100 foreign record types
-(private types TYPE65280..., over one signed UPDATE), and BIND 9.18's `max-types-per-name` (100) then
-answers any A added there with SERVFAIL ("too many records"). The publisher then splits each round: the
+`--poisoned-owner` measures failure containment: the trials run beside a second FederatedService `twin`
+with `nginx`'s selector, published; then `twin` is deleted and `poisoned` created, with the same selector
+(so every flip changes its records too, and every round holds both owners), whose global name BIND refuses.
+Both phases ask the same of Kubernetes (two Services over the same Pods: a flip updates two EndpointSlices)
+and of the operator (two owners to reconcile); they differ only in the refusal. BIND refuses `poisoned`:
+the benchmark first fills that name with 100 foreign record types (private types TYPE65280..., over one
+signed UPDATE), and BIND 9.18's `max-types-per-name` (100) then answers any A added there with SERVFAIL
+("too many records"). The publisher then splits each round: the
 round's UPDATE fails, `nginx` (the older owner, planned first) goes out in its own UPDATE, then `poisoned`'s
 UPDATE fails and its names go one by one (the one refused, the others published). Once `poisoned` reports
 DNSPublished=False, the same trials run again, and `nginx`'s latencies are printed for both phases
@@ -113,6 +116,7 @@ from benchmarks.profiles import CpuProfile, summarize_cpu  # noqa: E402
 NAMESPACE = "bench-failover"
 SERVICE = "nginx"
 POISONED = "poisoned"
+TWIN = "twin"  # with --poisoned-owner, the `poisoned` owner's healthy stand-in during the first trials
 OTHER = "other"  # the others' names start with it, and their backend Pods are `run=other`
 OTHERS_DEADLINE_SECONDS = 900.0
 # BIND 9.18's max-types-per-name: a name holding this many types takes no other.
@@ -684,6 +688,35 @@ def dns_condition(fed: LocalFederation, name: str) -> dict[str, Any] | None:
     return next((c for c in conditions if c.get("type") == "DNSPublished"), None)
 
 
+def add_twin(fed: LocalFederation) -> None:
+    """The FederatedService `twin`, with `nginx`'s selector like `poisoned` and published: the first trials
+    run beside it, so that both phases ask the same of Kubernetes and the operator (two Services over the
+    same Pods: two EndpointSlices to update a flip, two owners to reconcile) and differ only in the
+    refusal."""
+    create_federated_service(fed, TWIN)
+
+    def published() -> bool:
+        condition = dns_condition(fed, TWIN)
+        return bool(condition and condition.get("status") == "True")
+
+    eventually(f"{TWIN} published", published, 120)
+
+
+def remove_twin(fed: LocalFederation) -> None:
+    """Delete `twin` and wait until it is gone (its records withdrawn, its member Services removed)."""
+    api = client.CustomObjectsApi(fed.api_client("federation"))
+    api.delete_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "federatedservices", TWIN)
+
+    def gone() -> bool:
+        try:
+            api.get_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "federatedservices", TWIN)
+        except client.ApiException as exc:
+            return exc.status == 404
+        return False
+
+    eventually(f"{TWIN} gone", gone, 120)
+
+
 def add_poisoned_owner(fed: LocalFederation) -> str:
     """The FederatedService `poisoned`, refused by BIND at its global name; returns its DNSPublished
     message once it reports the refusal."""
@@ -701,6 +734,16 @@ def add_poisoned_owner(fed: LocalFederation) -> str:
     message = eventually("the poisoned owner reported as refused", refused, 120)
     digest_own_edit(since, "the poison's UPDATE")
     return message
+
+
+def run_poisoned_trials(fed: LocalFederation, bench: Bench, trials: int) -> tuple[list[Change], str]:
+    """`twin` out, `poisoned` in, and the trials again: their changes, and the refusal `poisoned` reports."""
+    progress(f"removing {TWIN}")
+    remove_twin(fed)
+    progress("adding the poisoned owner")
+    refusal = add_poisoned_owner(fed)
+    progress(f"{POISONED} refused: {refusal}")
+    return run_trials(bench, trials, "poisoned: "), refusal
 
 
 def digest_own_edit(since: LogTail, what: str) -> None:
@@ -1558,6 +1601,9 @@ def main() -> None:
             )
             take_over_backends(fed)
             others_took = add_others(fed, args.others)
+            if args.poisoned_owner:
+                progress(f"adding {TWIN}")
+                add_twin(fed)
             recorder = Recorder()
             watchers = start_watchers(fed, recorder)
             progress("measuring the floor")
@@ -1576,10 +1622,7 @@ def main() -> None:
             )
             changes = run_trials(bench, args.trials)
             if args.poisoned_owner:
-                progress("adding the poisoned owner")
-                refusal = add_poisoned_owner(fed)
-                progress(f"{POISONED} refused: {refusal}")
-                poisoned = run_trials(bench, args.trials, "poisoned: ")
+                poisoned, refusal = run_poisoned_trials(fed, bench, args.trials)
             assert op.proc is not None
             rss = memory_bytes(op.proc.pid, "VmHWM") / 2**20
             report(args, bench, floor, changes, rss)
