@@ -72,7 +72,7 @@ from federation_operator.domain.records import Changes, Conflict, PublishResult,
 from federation_operator.observability.metrics import Metrics
 from federation_operator.planning.zone_diff import ZoneIndex, plan_drift, plan_zone_changes_into
 
-__all__ = ["PERMANENT_RETRY_SECONDS", "Publisher", "key_of", "owner_of"]
+__all__ = ["PERMANENT_RETRY_SECONDS", "QUICK_ROUNDS", "Publisher", "key_of", "owner_of"]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,8 @@ TRANSIENT_FAILURES_REPORTED = 2
 # owners stay Pending until the provider says it is live; meanwhile later rounds go out as usual.
 CONFIRM_START = 1.0
 CONFIRM_CAP = 10.0
+# Rounds that go out at once after a quiet spell, before a busy zone's changes wait the coalescing window.
+QUICK_ROUNDS = 2
 # Owners without a known creationTimestamp are planned after every owner with one.
 _UNKNOWN_CREATED = "~"
 
@@ -164,6 +166,7 @@ class Publisher:
         self._changed_while_reading: set[str] = set()
         self._next_check = 0.0  # loop time of the next drift check
         self._round_ended = float("-inf")  # loop time the last round ended: a zone busy until then
+        self._quick_rounds = 0  # rounds that went at once since the zone was last quiet (_gather_burst)
         self._fault: str | None = None
         self._backoff = BACKOFF_START
         self._transient_failures = 0  # in a row, since the provider last answered
@@ -648,22 +651,28 @@ class Publisher:
 
     async def _gather_burst(self) -> None:
         """Let a burst of changes (many shards flipping at once) share one plan: a window of
-        ``coalesce_seconds`` while the zone is busy (a round ended less than that ago). The first change
-        after a quiet spell goes out at once, since a lone failover should not wait for company; whatever
-        follows it arrives while its round is out and makes the next round's plan. Owners the provider
-        refused last time are no reason to hurry: a round of only them waits the window, so that another
-        owner's change arriving meanwhile (the same backends' other FederatedService) goes first rather
-        than behind their refusal and its split; that change ends the wait, as a lone change goes at once."""
+        ``coalesce_seconds`` while the zone is busy (a round ended less than that ago). The first
+        `QUICK_ROUNDS` rounds after a quiet spell go out at once, since a lone failover should not wait for
+        company, and one flip often changes two owners (two FederatedServices over the same backends) whose
+        reconciles end a few milliseconds apart: the second would otherwise wait the whole window behind the
+        first (measured: a median of 39 ms instead of 21 on the failover benchmark with such a twin).
+        Whatever follows arrives while those rounds are out and makes the next round's plan. Owners the
+        provider refused last time are no reason to hurry: a round of only them waits the window, so that
+        another owner's change arriving meanwhile (the same backends' other FederatedService) goes first
+        rather than behind their refusal and its split; that change ends the wait, as a lone change goes at
+        once."""
         if not self._dirty:
             return  # woken for something else (a read done, a withdrawal): no change to wait with
         loop = asyncio.get_running_loop()
-        quiet = loop.time() - self._round_ended >= self._coalesce
-        if not quiet:
+        if loop.time() - self._round_ended >= self._coalesce:
+            self._quick_rounds = 0  # quiet
+        if self._quick_rounds >= QUICK_ROUNDS:
             await asyncio.sleep(self._coalesce)
             return
-        # Quiet: at once, unless only refused owners wait, in which case the window, cut short by the first
-        # other owner's change. Even at once, the reconciles already runnable (one event's siblings) submit
-        # first.
+        self._quick_rounds += 1
+        # Quiet (or nearly): at once, unless only refused owners wait, in which case the window, cut short by
+        # the first other owner's change. Even at once, the reconciles already runnable (one event's
+        # siblings) submit first.
         deadline = loop.time() + self._coalesce
         self._company.clear()
         while not any(not self._refusals.get(key) for key in self._dirty):

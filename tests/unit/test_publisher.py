@@ -15,7 +15,7 @@ import pytest
 from federation_operator.controllers.shutdown import ShutdownGate, ShuttingDownError
 from federation_operator.dns import publisher as publisher_module
 from federation_operator.dns.inmemory import InMemoryProvider
-from federation_operator.dns.publisher import Publisher
+from federation_operator.dns.publisher import QUICK_ROUNDS, Publisher
 from federation_operator.domain.errors import (
     FederationError,
     PermanentError,
@@ -723,6 +723,37 @@ async def test_another_owners_change_ends_the_wait_of_a_refused_owners_lone_chan
         moved = RecordSet("good.mynamespace.myfederation.svc.example.com.", "A", 180, ("127.1.1.2",))
         publisher.submit(good, (moved, *service_records("good")[1:]))
         await eventually("good's change published within the window", lambda: published(publisher, good))
+
+
+async def test_a_second_owners_change_a_moment_after_the_first_goes_at_once_and_a_third_waits() -> None:
+    """One flip often changes two FederatedServices over the same backends, whose reconciles end a few
+    milliseconds apart: the second's change goes out at once too, not a coalescing window after the first;
+    the zone busy beyond `QUICK_ROUNDS` rounds, the next change waits the window for company."""
+    provider = InMemoryProvider(ZONE)
+    owners = [("mynamespace", name) for name in ("one", "two", "three")]
+
+    def moved(owner: tuple[str, str]) -> tuple[RecordSet, ...]:
+        first, *rest = service_records(owner[1])
+        return (RecordSet(first.name, "A", 180, ("127.1.1.2",)), *rest)
+
+    # A window far longer than the test's deadlines: whatever is published within them went at once.
+    async with running_publisher(provider, coalesce_seconds=3600.0) as (publisher, _):
+        for owner in owners:
+            publisher.submit(owner, service_records(owner[1]))
+        for owner in owners:
+            await eventually(f"{owner} published", lambda owner=owner: published(publisher, owner))
+        publisher._round_ended = float("-inf")  # the zone quiet again, as an hour later
+        assert QUICK_ROUNDS == 2
+        for owner in owners[:2]:
+            publisher.submit(owner, moved(owner))
+            await eventually(
+                f"{owner}'s change published at once", lambda owner=owner: published(publisher, owner)
+            )
+        calls = provider.calls
+        publisher.submit(owners[2], moved(owners[2]))
+        await asyncio.sleep(0.2)  # the third waits the (hour-long) window: nothing may go out meanwhile
+        assert provider.calls == calls
+        assert not published(publisher, owners[2])
 
 
 class SlowReadProvider(InMemoryProvider):
