@@ -717,11 +717,12 @@ def remove_twin(fed: LocalFederation) -> None:
     eventually(f"{TWIN} gone", gone, 120)
 
 
-def add_poisoned_owner(fed: LocalFederation) -> str:
+def add_poisoned_owner(fed: LocalFederation, op: OperatorProcess) -> str:
     """The FederatedService `poisoned`, refused by BIND at its global name; returns its DNSPublished
     message once it reports the refusal."""
     assert fed.dns is not None
     since = LogTail(fed.state_dir / "bind" / "named.log")
+    op_log = LogTail(op.log)
     poison(fed.dns, f"{POISONED}.{NAMESPACE}.{FEDERATION}.svc.{fed.dns.zone}.")
     create_federated_service(fed, POISONED)
 
@@ -732,7 +733,7 @@ def add_poisoned_owner(fed: LocalFederation) -> str:
         return None
 
     message = eventually("the poisoned owner reported as refused", refused, 120)
-    digest_own_edit(since, "the poison's UPDATE")
+    digest_own_edit(since, op_log, "the poison's UPDATE")
     return message
 
 
@@ -741,16 +742,17 @@ def run_poisoned_trials(fed: LocalFederation, bench: Bench, trials: int) -> tupl
     progress(f"removing {TWIN}")
     remove_twin(fed)
     progress("adding the poisoned owner")
-    refusal = add_poisoned_owner(fed)
+    refusal = add_poisoned_owner(fed, bench.op)
     progress(f"{POISONED} refused: {refusal}")
     return run_trials(bench, trials, "poisoned: "), refusal
 
 
-def digest_own_edit(since: LogTail, what: str) -> None:
+def digest_own_edit(since: LogTail, op_log: LogTail, what: str) -> None:
     """Wait (at most a drift-check interval and a bit) for the operator's zone transfer after the
     benchmark's own UPDATEs to BIND (`what`): a foreign change, which the next drift check (every 60 s)
-    reads the whole zone for. At 1,000 owners that read takes seconds, and it belongs to no flip: the
-    trials start after it. (It is reported here, not hidden: the seconds it took.)"""
+    reads the whole zone for, and until the operator has indexed and compared that read (its debug line).
+    At 1,000 owners that takes seconds, and it belongs to no flip: the trials start after it. (It is
+    reported here, not hidden: the seconds it took.)"""
     started = time.monotonic()
     try:
         eventually(
@@ -759,10 +761,20 @@ def digest_own_edit(since: LogTail, what: str) -> None:
             timeout=75,
             interval=0.5,
         )
-    except AssertionError:
-        progress(f"no zone transfer within 75 s of {what}; starting the trials anyway")
+        transferred = time.monotonic()
+        eventually(
+            f"the operator's read taken in after {what}",
+            lambda: any("a drift check's read taken in" in line for line in op_log.read()),
+            timeout=60,
+            interval=0.2,
+        )
+    except AssertionError as exc:
+        progress(f"{exc}; starting the trials anyway")
         return
-    progress(f"the operator read the zone after {what} ({time.monotonic() - started:.0f}s later)")
+    progress(
+        f"the operator read the zone after {what} ({transferred - started:.0f}s later) and took it in "
+        f"{time.monotonic() - transferred:.1f}s after the transfer"
+    )
 
 
 def warm_up(bench: Bench, label: str) -> None:
@@ -1607,9 +1619,9 @@ def main() -> None:
             recorder = Recorder()
             watchers = start_watchers(fed, recorder)
             progress("measuring the floor")
-            since = LogTail(fed.state_dir / "bind" / "named.log")
+            since, op_log = LogTail(fed.state_dir / "bind" / "named.log"), LogTail(op.log)
             floor = measure_floor(fed, recorder, name)
-            digest_own_edit(since, "the floor's UPDATEs")
+            digest_own_edit(since, op_log, "the floor's UPDATEs")
             bench = Bench(
                 fed,
                 op,

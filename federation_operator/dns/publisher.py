@@ -456,6 +456,7 @@ class Publisher:
         self._zone, self._serial = fresh, serial
         self._set_fault(None)
         self._take_drift(kept, fresh)
+        log.debug("DNS zone %s: a drift check's read taken in (%d record sets)", self.zone, len(fresh))
 
     def _drop_reading(self) -> None:
         if self._reading is not None:
