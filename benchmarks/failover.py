@@ -73,6 +73,7 @@ import gc
 import os
 import random
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -1557,6 +1558,7 @@ def parse_args() -> argparse.Namespace:
         help="flip backends in the first N members (default: every member)",
     )
     parser.add_argument("--duration", type=float, default=120.0, help="seconds of churn (default 120)")
+    parser.add_argument("--operator-log", type=Path, metavar="FILE", help="keep a copy of the operator's log")
     parser.add_argument(
         "--cpu-profile", type=Path, default=None, metavar="FILE", help="py-spy the operator during the churn"
     )
@@ -1650,10 +1652,18 @@ def main() -> None:
             progress(f"failed; operator log tail:\n{op.tail(30)}")
             raise
         finally:
-            for w in watchers:
-                w.stop()
-            op.stop()
-            fed.down(log=lambda _m: None)
+            tear_down(fed, op, watchers, args.operator_log)
+
+
+def tear_down(
+    fed: LocalFederation, op: OperatorProcess, watchers: list[Watcher], keep_log: Path | None
+) -> None:
+    for w in watchers:
+        w.stop()
+    op.stop()
+    if keep_log is not None and op.log.exists():
+        shutil.copyfile(op.log, keep_log)
+    fed.down(log=lambda _m: None)
 
 
 if __name__ == "__main__":
