@@ -355,8 +355,13 @@ def create_all(fed: LocalFederation, custom: client.CustomObjectsApi, count: int
             )
 
     def create(i: int) -> None:
-        # With backends: a Service without selector, whose endpoints the benchmark writes itself.
-        template = {"ports": [{"port": 80}]} | ({} if healthy else {"selector": {"app": f"svc-{i}"}})
+        # With backends: a Service without selector, whose endpoints the benchmark writes itself. No node
+        # ports: a member holds at most 2,768 LoadBalancer Services that take them (the default range,
+        # 30000-32767), and the 3,000-object run found every later create refused ("failed to allocate a
+        # nodePort: range is full"); the local federation's load balancers do not use them.
+        template = {"ports": [{"port": 80}], "allocateLoadBalancerNodePorts": False} | (
+            {} if healthy else {"selector": {"app": f"svc-{i}"}}
+        )
         custom.create_namespaced_custom_object(
             GROUP,
             VERSION,
