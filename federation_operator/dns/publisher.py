@@ -212,6 +212,8 @@ class Publisher:
         if created:
             self._created[key] = created
         self._collecting.discard(key)
+        # Created again after a withdrawal nobody waits for any more: an owner like any other from now on.
+        self._withdrawn.pop(key, None)
         if self._desired.get(key) == records and (key in self._results or key in self._dirty):
             return
         self._desired[key] = records
@@ -227,15 +229,15 @@ class Publisher:
     async def withdraw(self, key: Key) -> None:
         """Delete every record of `key` and wait until the provider confirmed it (FederatedService deletion).
 
-        Callers bound the wait (`asyncio.timeout`): a provider that keeps failing keeps this waiting.
+        Callers bound the wait (`asyncio.timeout`): a provider that keeps failing keeps this waiting. The
+        withdrawal goes on after a caller stopped waiting (the object may be gone, its finalizer removed by
+        hand: its records must still go), and the round that finishes it forgets the owner, whoever waits.
         """
         done = self._withdrawn.setdefault(key, asyncio.Event())
         self._desired[key] = ()
         self._dirty.add(key)
         self._wake.set()
         await done.wait()
-        self._withdrawn.pop(key, None)
-        self.forget(key)
 
     def collect_orphans(self, existing: Collection[Key]) -> list[str]:
         """Plan the deletion of the records of every owner of this federation that the zone holds and that
@@ -327,6 +329,7 @@ class Publisher:
         self._created.pop(key, None)
         self._dirty.discard(key)
         self._collecting.discard(key)
+        self._withdrawn.pop(key, None)
         self._wait_on(key, ())
         for change_id, (owners, _) in list(self._unconfirmed.items()):
             owners.discard(key)
@@ -833,7 +836,10 @@ class Publisher:
             if self._results[key].unconfirmed is None:
                 self._observe_live(key)
             if key in self._withdrawn and not planned:
-                self._withdrawn[key].set()
+                # Withdrawn: nothing is left to publish or report (the caller, if it still waits, forgets
+                # the object); its bookkeeping ends here, as nobody may wait any more.
+                self._withdrawn.pop(key).set()
+                self.forget(key)
             self._on_result(key)
         # Names this round deleted or handed over: whoever waits on them may take them now.
         self._redirty(self._waiters(set().union(*(_touched_names(c) for c in outcome.applied))))
