@@ -36,9 +36,10 @@ built from changed credentials and retries at once.
 **The provider's health checks.** With ``health_check_seconds``, a task beside the loop asks a provider
 that runs health checks of its own (:class:`~federation_operator.dns.provider.ReportsHealthChecks`: Route
 53) what they say, every that many seconds (one request per health check; none while the zone holds
-none), and tells only the owners whose shares changed state (`on_result`), whose reconcile reads
-`provider_health` into their status. It decides nothing here: the records stay what the operator's own
-health rules planned.
+none; only the owners whose records carry a checked share are read, from an index kept as records are
+submitted and forgotten), and tells only the owners whose shares changed state (`on_result`), whose
+reconcile reads `provider_health` into their status. It decides nothing here: the records stay what the
+operator's own health rules planned.
 
 The partition guard lives here too: while `frozen`, what health says is not applied and the zone stays as
 last published, because when every member is unreachable at once it is this operator that is cut off, not
@@ -149,6 +150,9 @@ class Publisher:
         self._health_check_seconds = health_check_seconds
         self._health: dict[str, ProviderHealth] = {}  # set identifier → what the provider last said
         self._desired: dict[Key, tuple[RecordSet, ...]] = {}
+        # Owner → the set identifiers of its desired shares that carry a health check, for the owners with
+        # any: a poll reads these, not every owner's records (kept where `_desired` changes).
+        self._checked: dict[Key, frozenset[str]] = {}
         self._created: dict[Key, str] = {}
         self._results: dict[Key, PublishResult] = {}
         self._dirty: set[Key] = set()
@@ -212,9 +216,12 @@ class Publisher:
         if created:
             self._created[key] = created
         self._collecting.discard(key)
+        # Created again after a withdrawal nobody waits for any more: an owner like any other from now on.
+        self._withdrawn.pop(key, None)
         if self._desired.get(key) == records and (key in self._results or key in self._dirty):
             return
         self._desired[key] = records
+        self._index_checks(key, records)
         self._submitted.setdefault(key, time.monotonic())  # the oldest records not yet live
         self._dirty.add(key)
         self._wake.set()
@@ -227,15 +234,16 @@ class Publisher:
     async def withdraw(self, key: Key) -> None:
         """Delete every record of `key` and wait until the provider confirmed it (FederatedService deletion).
 
-        Callers bound the wait (`asyncio.timeout`): a provider that keeps failing keeps this waiting.
+        Callers bound the wait (`asyncio.timeout`): a provider that keeps failing keeps this waiting. The
+        withdrawal goes on after a caller stopped waiting (the object may be gone, its finalizer removed by
+        hand: its records must still go), and the round that finishes it forgets the owner, whoever waits.
         """
         done = self._withdrawn.setdefault(key, asyncio.Event())
         self._desired[key] = ()
+        self._checked.pop(key, None)
         self._dirty.add(key)
         self._wake.set()
         await done.wait()
-        self._withdrawn.pop(key, None)
-        self.forget(key)
 
     def collect_orphans(self, existing: Collection[Key]) -> list[str]:
         """Plan the deletion of the records of every owner of this federation that the zone holds and that
@@ -322,11 +330,13 @@ class Publisher:
             retry.cancel()
         self._refusals.pop(key, None)
         self._desired.pop(key, None)
+        self._checked.pop(key, None)
         self._planned.pop(key, None)
         self._results.pop(key, None)
         self._created.pop(key, None)
         self._dirty.discard(key)
         self._collecting.discard(key)
+        self._withdrawn.pop(key, None)
         self._wait_on(key, ())
         for change_id, (owners, _) in list(self._unconfirmed.items()):
             owners.discard(key)
@@ -518,17 +528,30 @@ class Publisher:
         except TimeoutError:
             pass
 
+    def _index_checks(self, key: Key, records: tuple[RecordSet, ...]) -> None:
+        """Keep ``key`` in the index of owners with checked shares while ``records`` have any."""
+        checked = frozenset(
+            identifier
+            for record in records
+            for identifier in read_shares(record)
+            if read_health_check(identifier) is not None
+        )
+        if checked:
+            self._checked[key] = checked
+        else:
+            self._checked.pop(key, None)
+
+    @property
+    def checked_owners(self) -> frozenset[Key]:
+        """The owners whose desired records hold a share with a provider health check."""
+        return frozenset(self._checked)
+
     def provider_health(self, key: Key) -> dict[str, ProviderHealth]:
         """What the provider's own health checks last said of ``key``'s shares, by set identifier (only
         those it has said anything of)."""
         if not self._health:
             return {}
-        return {
-            identifier: self._health[identifier]
-            for record in self._desired.get(key, ())
-            for identifier in read_shares(record)
-            if identifier in self._health
-        }
+        return {i: self._health[i] for i in self._checked.get(key, ()) if i in self._health}
 
     async def run(self) -> None:
         watch = (
@@ -577,13 +600,7 @@ class Publisher:
         provider = self.provider
         if not isinstance(provider, ReportsHealthChecks):
             return
-        wanted = {
-            identifier
-            for records in self._desired.values()
-            for record in records
-            for identifier in read_shares(record)
-            if read_health_check(identifier) is not None
-        }
+        wanted = set().union(*self._checked.values())
         if not wanted and not self._health:
             return  # no share asks for a health check: no provider call
         try:
@@ -618,8 +635,8 @@ class Publisher:
         self._health = states
         if not changed:
             return
-        for key, records in list(self._desired.items()):
-            if any(i in changed for record in records for i in read_shares(record)):
+        for key, checked in list(self._checked.items()):
+            if not changed.isdisjoint(checked):
                 self._on_result(key)
 
     async def _run(self) -> None:
@@ -833,7 +850,10 @@ class Publisher:
             if self._results[key].unconfirmed is None:
                 self._observe_live(key)
             if key in self._withdrawn and not planned:
-                self._withdrawn[key].set()
+                # Withdrawn: nothing is left to publish or report (the caller, if it still waits, forgets
+                # the object); its bookkeeping ends here, as nobody may wait any more.
+                self._withdrawn.pop(key).set()
+                self.forget(key)
             self._on_result(key)
         # Names this round deleted or handed over: whoever waits on them may take them now.
         self._redirty(self._waiters(set().union(*(_touched_names(c) for c in outcome.applied))))

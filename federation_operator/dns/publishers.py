@@ -127,9 +127,13 @@ class PublisherGroup:
         return found
 
     async def withdraw(self, key: Key) -> None:
-        """Delete every record of ``key`` in every zone and mirror, at once; returns when all have."""
-        await asyncio.gather(*(m.publisher.withdraw(key) for m in self.members))
-        self._forget_here(key)
+        """Delete every record of ``key`` in every zone and mirror, at once; returns when all have. A caller
+        that stops waiting (a timeout) leaves each publisher to finish and forget it (`Publisher.withdraw`);
+        what the group kept of it (for its combined result) ends now either way."""
+        try:
+            await asyncio.gather(*(m.publisher.withdraw(key) for m in self.members))
+        finally:
+            self._forget_here(key)
 
     def forget(self, key: Key) -> None:
         for member in self.members:

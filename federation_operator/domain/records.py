@@ -133,14 +133,15 @@ OTHER: Literal["OTHER"] = "OTHER"
 planner never writes one; it only has to see that the name holds other data, which a CNAME may not join
 (without it, BIND silently drops a CNAME added beside an MX and the status would say published)."""
 
-# DNSSEC's own records may stand beside a CNAME (RFC 4035 §2.5), and the apex's SOA and NS are the zone's:
-# neither counts as other data at a name.
+_OUR_GROUPS: tuple[RecordType, ...] = (ALIAS, WEIGHTED, LATENCY, GEO, FAILOVER)
+"""The record set types of ours beside the managed ones: each one record set of the planner's that a provider
+writes as several of its own, and lists again among a name's types when it reads them back folded."""
+
+# Our own groups are ours, not other data; DNSSEC's own records may stand beside a CNAME (RFC 4035 §2.5),
+# and the apex's SOA and NS are the zone's: none counts as other data at a name.
 _NOT_OTHER = frozenset(
     {
-        "ALIAS",
-        "WEIGHTED",
-        "LATENCY",
-        "FAILOVER",
+        *_OUR_GROUPS,
         "RRSIG",
         "NSEC",
         "NSEC3",
@@ -230,14 +231,7 @@ class RecordSet:
     values: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if self.type not in RECORD_TYPES and self.type not in (
-            OTHER,
-            ALIAS,
-            WEIGHTED,
-            LATENCY,
-            GEO,
-            FAILOVER,
-        ):
+        if self.type not in RECORD_TYPES and self.type != OTHER and self.type not in _OUR_GROUPS:
             raise ValueError(f"unsupported record type {self.type!r}; supported: {', '.join(RECORD_TYPES)}")
         if isinstance(self.ttl, bool) or not isinstance(self.ttl, int) or not 0 <= self.ttl <= 2**31 - 1:
             raise ValueError(f"TTL must be an integer from 0 to 2147483647, got {self.ttl!r}")

@@ -25,8 +25,20 @@ from federation_operator.domain.records import (
     weighted_set_identifier,
 )
 from federation_operator.planning.records import plan_records
+from federation_operator.planning.zone_diff import ZoneIndex, plan_changes, plan_drift
 
-from . import ASIA, EUROPE, TOPOLOGY, US, global_name, publish, service_names, unique_service
+from . import (
+    ASIA,
+    EUROPE,
+    FEDERATION,
+    NAMESPACE,
+    TOPOLOGY,
+    US,
+    global_name,
+    publish,
+    service_names,
+    unique_service,
+)
 from .publisher_round import publish_together
 from .test_route53 import Wire, create_zone, new_client
 
@@ -278,6 +290,26 @@ async def test_geolocation_sets_with_the_default_location_are_published_and_read
     with pytest.raises(PermanentError, match="two routing policies"):
         await fresh.apply(Changes(create=(plain,)))
     assert "ChangeResourceRecordSets" not in wire.operations
+
+
+async def test_a_geolocation_group_read_back_is_ours_and_no_drift(
+    provider: Route53Provider, client: Any
+) -> None:
+    # The provider folds the geolocation sets into one GEO record set and lists it among the name's types:
+    # no marker of foreign data may stand beside it, or every drift check after a change would see drift
+    # at the name, and a CNAME could not take the name once the group is gone.
+    svc = unique_service()
+    name = global_name(svc)
+    desired = geolocated(svc, [ASIA, EUROPE, US], {"asia": "country:TW", "europe": "continent:EU"})
+    before = ZoneIndex(await provider.records())
+    changes, _ = plan_changes(
+        before.snapshot(), desired, federation=FEDERATION, owner=f"{NAMESPACE}/{svc}", zone=provider.zone
+    )
+    await provider.apply(changes)
+    before.apply(changes)
+    read = await Route53Provider(client, zone="example.com").records()
+    assert [r.type for r in read if r.name == name] == [GEO]
+    assert not plan_drift(before, ZoneIndex(read), federation=FEDERATION)
 
 
 async def test_google_cloud_region_locations_are_refused_before_sending(

@@ -5,6 +5,7 @@ data), and hypothesis properties (idempotency, foreign records never touched).""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import get_args
 
 import pytest
 from hypothesis import given, settings
@@ -612,6 +613,30 @@ def test_an_a_beside_foreign_records_of_other_types_is_fine() -> None:
 def test_the_marker_leaves_out_managed_types_and_dnssec_records() -> None:
     assert other_types_marker(GLOBAL, ["A", "TXT", "RRSIG", "NSEC"]) is None
     assert other_types_marker(GLOBAL, ["mx", "A"]) == RecordSet(GLOBAL, "OTHER", 0, ("MX",))
+
+
+@pytest.mark.parametrize("ours", sorted(set(get_args(RecordType)) - {"OTHER"}))
+def test_the_marker_leaves_out_every_record_set_type_of_ours(ours: str) -> None:
+    # A provider folding our routing-policy sets into one record set (Route 53's geolocation sets into GEO)
+    # lists its type among the name's types: it is ours, not other data beside which no CNAME may stand.
+    assert other_types_marker(GLOBAL, [ours]) is None
+    assert other_types_marker(GLOBAL, [ours, "MX"]) == RecordSet(GLOBAL, "OTHER", 0, ("MX",))
+
+
+def test_a_geo_group_read_back_is_no_drift_and_leaves_nothing_behind_when_withdrawn() -> None:
+    group = RecordSet(GLOBAL, "GEO", 60, ("fedop-geo-a * 1.1.1.1", "fedop-geo-b continent:EU 2.2.2.2"))
+    kept = ZoneIndex(owned(group))
+    # A provider's read of the name: the group, its ownership record, and the marker of whatever else it
+    # lists there (Route 53 lists the folded group's type among the name's types).
+    marker = other_types_marker(GLOBAL, [group.type, "TXT"])
+    fresh = ZoneIndex([*owned(group), *filter(None, [marker])])
+    assert not plan_drift(kept, fresh, federation=FED)
+    # The owner withdraws; another owner's CNAME (an alias) may then take the name.
+    withdrawn, _ = plan(fresh.snapshot(), [])
+    fresh.apply(withdrawn)
+    changes, conflicts = plan(fresh.snapshot(), [cname(GLOBAL, REGION)], owner="ns/other")
+    assert conflicts == ()
+    assert changes.create == (cname(GLOBAL, REGION), tag(GLOBAL, "CNAME", owner="ns/other"))
 
 
 def test_an_owner_past_the_zone_quota_publishes_no_new_names_and_the_next_one_fits() -> None:

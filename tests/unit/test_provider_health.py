@@ -5,6 +5,7 @@ only the owners whose shares changed state and asks nothing while no share has a
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Collection
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from federation_operator.cli.render import render_service, service_view
+from federation_operator.dns import publisher as publisher_module
 from federation_operator.dns.inmemory import InMemoryProvider
 from federation_operator.dns.publisher import Publisher
 from federation_operator.domain.health_checks import (
@@ -247,3 +249,52 @@ async def test_the_poll_requeues_only_owners_whose_shares_changed_and_asks_nothi
     await publisher.poll_health()
     assert notified == [other]
     assert publisher.provider_health(other)[theirs].state == "Unhealthy"
+
+
+async def test_the_poll_reads_only_the_owners_indexed_with_checked_shares(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The index of owners with checked shares follows submit, a resubmission without checks, withdrawal,
+    orphan collection and forget; a poll reads only those owners' records (issue 15: not every owner's
+    records every 30 s), and asks the provider nothing once none is left."""
+    provider = CheckingProvider("example.com")
+    publisher = Publisher(provider, federation="myfederation", on_result=lambda _key: None)
+    checked, other = ("ns", "checked"), ("ns", "other")
+    for i in range(200):  # owners without health checks: the poll must not read their records
+        plain = weighted_records(f"p{i}.example.com.", "127.0.1.1", check=False)
+        publisher.submit(("ns", f"plain-{i}"), plain)
+    publisher.submit(checked, weighted_records("checked.example.com.", "127.0.0.2", check=True))
+    publisher.submit(other, weighted_records("other.example.com.", "127.0.0.3", check=True))
+    (mine,) = read_shares(weighted_records("checked.example.com.", "127.0.0.2", check=True)[0])
+    (theirs,) = read_shares(weighted_records("other.example.com.", "127.0.0.3", check=True)[0])
+    assert publisher.checked_owners == {checked, other}
+
+    read: list[RecordSet] = []
+
+    def counting_read_shares(record: RecordSet) -> dict[str, tuple[str, ...]]:
+        read.append(record)
+        return read_shares(record)
+
+    monkeypatch.setattr(publisher_module, "read_shares", counting_read_shares)
+    await publisher.poll_health()
+    assert provider.asked == [{mine, theirs}]
+    assert {r.name for r in read} <= {"checked.example.com.", "other.example.com."}
+
+    # Resubmitted without checks: out of the index; its shares are not asked about any more.
+    publisher.submit(checked, weighted_records("checked.example.com.", "127.0.0.2", check=False))
+    assert publisher.checked_owners == {other}
+    await publisher.poll_health()
+    assert provider.asked[-1] == {theirs}
+    # With checks again, then forgotten (a cleanup done), and the other withdrawn: none left, no call.
+    publisher.submit(checked, weighted_records("checked.example.com.", "127.0.0.2", check=True))
+    assert publisher.checked_owners == {checked, other}
+    publisher.forget(checked)
+    withdrawal = asyncio.create_task(publisher.withdraw(other))
+    await asyncio.sleep(0)  # the withdrawal asked for; no loop runs here, so it stays pending
+    assert publisher.checked_owners == set()
+    withdrawal.cancel()
+    await asyncio.gather(withdrawal, return_exceptions=True)
+    asked = len(provider.asked)
+    await publisher.poll_health()  # forgets what the provider last said (nothing wanted any more)
+    await publisher.poll_health()
+    assert len(provider.asked) == asked

@@ -173,6 +173,73 @@ async def test_a_withdrawal_during_a_round_that_publishes_the_owner_waits_for_it
         assert provider.snapshot() == ()
 
 
+def holds(publisher: Publisher, key: tuple[str, str]) -> bool:
+    """Whether the publisher still keeps anything of ``key`` (its records to publish, a withdrawal)."""
+    return key in publisher._desired or key in publisher._withdrawn
+
+
+async def test_a_withdrawal_nobody_waits_for_any_more_is_finished_and_then_forgotten(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The deletion's wait timed out (the provider refused) and the finalizer was then removed by hand: the
+    object is gone and nobody waits, but its records must still go, and once they have, the publisher keeps
+    nothing of it (no retry, no result)."""
+    monkeypatch.setattr(publisher_module, "PERMANENT_RETRY_SECONDS", 0.1)
+    provider = InMemoryProvider(ZONE)
+    async with running_publisher(provider) as (publisher, _):
+        publisher.submit(KEY, a_record("127.1.1.1"))
+        await settled(publisher, KEY, a_record("127.1.1.1"))
+        provider.refuse(GLOBAL)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3):  # as the cleanup bounds it
+                await publisher.withdraw(KEY)
+        assert any(r.type == "A" for r in provider.snapshot())
+        provider.allow(GLOBAL)
+        await eventually("the records withdrawn", lambda: provider.snapshot() == ())
+        await eventually("the owner forgotten", lambda: not holds(publisher, KEY))
+        assert publisher.result(KEY) is None
+        calls, rounds = provider.calls, publisher.rounds
+        await asyncio.sleep(0.5)  # retries of the owner would have come every 0.1 s
+        assert (provider.calls, publisher.rounds) == (calls, rounds)
+
+
+async def test_a_waited_withdrawal_is_answered_and_forgotten() -> None:
+    provider = InMemoryProvider(ZONE)
+    async with running_publisher(provider) as (publisher, _):
+        publisher.submit(KEY, a_record("127.1.1.1"))
+        await settled(publisher, KEY, a_record("127.1.1.1"))
+        async with asyncio.timeout(5):
+            await asyncio.gather(publisher.withdraw(KEY), publisher.withdraw(KEY))  # a retried cleanup too
+        assert provider.snapshot() == ()
+        assert not holds(publisher, KEY)
+
+
+async def test_an_owner_created_again_after_a_timed_out_withdrawal_is_an_owner_like_any_other(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The FederatedService deleted (its withdrawal timed out, the finalizer removed by hand) and created
+    again under the same name: it publishes its new records, and the partition guard holds back its health
+    changes as anyone's (a withdrawal goes through a freeze; it is no withdrawal any more)."""
+    monkeypatch.setattr(publisher_module, "PERMANENT_RETRY_SECONDS", 0.1)
+    provider = InMemoryProvider(ZONE)
+    async with running_publisher(provider) as (publisher, _):
+        publisher.submit(KEY, a_record("127.1.1.1"))
+        await settled(publisher, KEY, a_record("127.1.1.1"))
+        provider.refuse(GLOBAL)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3):
+                await publisher.withdraw(KEY)
+        publisher.submit(KEY, a_record("127.1.1.2"))  # created again
+        provider.allow(GLOBAL)
+        await settled(publisher, KEY, a_record("127.1.1.2"))
+        assert publisher.set_frozen(True)
+        publisher.submit(KEY, a_record("127.1.1.3"))  # a health change while partitioned: held back
+        await asyncio.sleep(0.3)
+        assert [r.values for r in provider.snapshot() if r.type == "A"] == [("127.1.1.2",)]
+        publisher.set_frozen(False)
+        await settled(publisher, KEY, a_record("127.1.1.3"))
+
+
 async def test_once_stopping_no_round_is_applied() -> None:
     provider = InMemoryProvider(ZONE)
     gate = ShutdownGate()

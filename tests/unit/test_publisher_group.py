@@ -148,3 +148,19 @@ def test_the_policy_must_suit_every_provider_of_the_federation_zone_and_only_tho
         federation_zone="example.com",
     )
     assert mixed.federation_providers == ("route53", "rfc2136")
+
+
+async def test_a_withdrawal_nobody_waits_for_ends_in_every_zone_and_in_the_group(group: Group) -> None:
+    group.group.submit(KEY, (GLOBAL, ALIAS))
+    await group.settled(KEY)
+    for _ in range(3):  # the secondary fails a while: the deletion's wait times out
+        group.mirror.fail_next(TransientError("connection refused"))
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.2):
+            await group.group.withdraw(KEY)
+    assert group.group.result(KEY) is None  # nothing left to combine: the object is being deleted
+    async with asyncio.timeout(10):  # the secondary retries with backoff
+        while any(names(p) for p in (group.primary, group.mirror, group.acme)):  # noqa: ASYNC110
+            await asyncio.sleep(0.01)  # polling the providers, with a deadline
+        while any(KEY in p._desired or KEY in p._withdrawn for p in group.publishers):  # noqa: ASYNC110
+            await asyncio.sleep(0.01)  # polling the publishers' bookkeeping, with a deadline
