@@ -7,8 +7,8 @@ Route 53: ``fake_aws_credentials`` (keys and nothing else in boto3's chain), ``m
 module), ``route53`` (that server reset, and a boto3 client of it), ``zone_id`` (the public hosted zone
 example.com on it), ``wire`` (what the client sends after the zone exists), ``route53_provider``.
 
-Cloud DNS: ``fake`` (a fresh fake per test, with the managed zones of ``clouddns_zones`` and the options of
-``clouddns_options``, both fixtures a module overrides), ``clouddns`` (an anonymous client of it),
+Cloud DNS: ``fake`` (a fresh fake per test holding example.com, or what its ``clouddns_fake`` marker asks
+for), ``clouddns`` (an anonymous client of it),
 ``sleeps`` (the delays a provider asked for) and ``clouddns_provider`` (for example.com, never sleeping).
 """
 
@@ -165,27 +165,22 @@ def route53_provider(route53: Any, zone_id: str) -> Route53Provider:
 # --- Cloud DNS: our fake of the v1 API ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def clouddns_options() -> dict[str, Any]:
-    """Keyword arguments for the test's `FakeCloudDns` (a module overrides this for a page size, quotas)."""
-    return {}
+DEFAULT_CLOUDDNS_ZONES = (("example-com", "example.com."),)
 
 
 @pytest.fixture
-def clouddns_zones() -> tuple[tuple[str, str], ...]:
-    """The managed zones (name, DNS name) the fake holds before the test: example.com, unless a module
-    overrides this."""
-    return (("example-com", "example.com."),)
+def fake(request: pytest.FixtureRequest) -> Iterator[FakeCloudDns]:
+    """A fresh Cloud DNS fake on loopback for the test, project federation-test, holding the managed zone
+    example.com; stopped afterwards, and the test fails if the fake itself crashed while serving a request.
 
-
-@pytest.fixture
-def fake(
-    clouddns_options: dict[str, Any], clouddns_zones: tuple[tuple[str, str], ...]
-) -> Iterator[FakeCloudDns]:
-    """A fresh Cloud DNS fake on loopback for the test, project federation-test; stopped afterwards, and the
-    test fails if the fake itself crashed while serving a request."""
-    with FakeCloudDns(projects=[CLOUDDNS_PROJECT], **clouddns_options) as server:
-        for name, dns_name in clouddns_zones:
+    ``@pytest.mark.clouddns_fake(zones=..., **options)`` on the test (or its module) builds it with
+    `FakeCloudDns` keyword arguments ``options`` (a page size, quotas) and the managed zones ``zones``
+    (name, DNS name) instead."""
+    marker = request.node.get_closest_marker("clouddns_fake")
+    options = dict(marker.kwargs) if marker else {}
+    zones = options.pop("zones", DEFAULT_CLOUDDNS_ZONES)
+    with FakeCloudDns(projects=[CLOUDDNS_PROJECT], **options) as server:
+        for name, dns_name in zones:
             server.seed_zone(CLOUDDNS_PROJECT, name, dns_name)
         yield server
     assert server.internal_errors == [], "the fake itself crashed while serving a request"

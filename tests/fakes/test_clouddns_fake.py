@@ -20,19 +20,11 @@ ZONE = "example-com"
 DNS_NAME = "example.com."
 PAGE_SIZE = 4  # small, so a handful of records already spans several pages
 
+# The shared Cloud DNS fake (tests/dns_fixtures.py) with small pages and no managed zone to start with: the
+# tests here create theirs through the API.
+pytestmark = pytest.mark.clouddns_fake(zones=(), default_page_size=PAGE_SIZE)
+
 State = dict[tuple[str, str], tuple[int, list[str]]]
-
-
-@pytest.fixture
-def clouddns_options() -> dict[str, Any]:
-    """The shared fake (tests/dns_fixtures.py), with small pages."""
-    return {"default_page_size": PAGE_SIZE}
-
-
-@pytest.fixture
-def clouddns_zones() -> tuple[tuple[str, str], ...]:
-    """No managed zone to start with: the tests here create theirs through the API."""
-    return ()
 
 
 @pytest.fixture

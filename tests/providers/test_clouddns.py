@@ -59,14 +59,11 @@ MANAGED_ZONE = "example-com"
 ZONE = "example.com."
 PAGE_SIZE = 7  # small, so that every read spans several pages
 
+# The shared Cloud DNS fake (tests/dns_fixtures.py) with small pages, unless a test asks otherwise.
+pytestmark = pytest.mark.clouddns_fake(default_page_size=PAGE_SIZE)
+
 State = dict[tuple[str, str], tuple[int, list[str]]]
 RawRrset = dict[str, Any]
-
-
-@pytest.fixture
-def clouddns_options() -> dict[str, Any]:
-    """The shared fake (tests/dns_fixtures.py), with small pages."""
-    return {"default_page_size": PAGE_SIZE}
 
 
 def state(fake: FakeCloudDns) -> State:
@@ -755,54 +752,45 @@ async def test_a_round_with_one_owner_cloud_dns_refuses_publishes_the_healthy_on
 # --- limits planned, foreign types seen (issue #10 item 2) -----------------------------------------------
 
 
-async def test_limits_are_the_projects_quotas_read_with_the_zone() -> None:
-    with FakeCloudDns(
-        projects=[PROJECT], resource_records_per_rrset=50, rrsets_per_managed_zone=500
-    ) as server:
-        server.seed_zone(PROJECT, MANAGED_ZONE, ZONE)
-        client = new_clouddns_client(server.endpoint)
-        try:
-            provider = CloudDnsProvider(client, zone=ZONE)
-            # Cloud DNS's geo items are Google Cloud regions, and a routing policy is one record set.
-            cloud = {"geo_by_gcp_region": True, "group_in_one_set": True}
-            assert provider.limits == ProviderLimits(
-                max_values_per_set=100, max_record_sets=10_000, **cloud
-            )  # defaults
-            await provider.records()
-            assert provider.limits == ProviderLimits(max_values_per_set=50, max_record_sets=500, **cloud)
-            await provider.records()
-            assert server.calls["projects.get"] == 1  # read once
-        finally:
-            client.close()
+@pytest.mark.clouddns_fake(resource_records_per_rrset=50, rrsets_per_managed_zone=500)
+async def test_limits_are_the_projects_quotas_read_with_the_zone(
+    clouddns: dns.Client, fake: FakeCloudDns
+) -> None:
+    provider = CloudDnsProvider(clouddns, zone=ZONE)
+    # Cloud DNS's geo items are Google Cloud regions, and a routing policy is one record set.
+    cloud = {"geo_by_gcp_region": True, "group_in_one_set": True}
+    assert provider.limits == ProviderLimits(
+        max_values_per_set=100, max_record_sets=10_000, **cloud
+    )  # defaults
+    await provider.records()
+    assert provider.limits == ProviderLimits(max_values_per_set=50, max_record_sets=500, **cloud)
+    await provider.records()
+    assert fake.calls["projects.get"] == 1  # read once
 
 
-async def test_one_owners_changes_over_the_projects_per_change_quotas_go_out_in_several_changes() -> None:
+async def test_one_owners_changes_over_the_projects_per_change_quotas_go_out_in_several_changes(
+    clouddns: dns.Client, fake: FakeCloudDns
+) -> None:
     """The per-change quotas are the project's (read with the zone), and the fake refuses a change over
     them: one owner's records, more than one change may add (or later delete), are sent as several changes
     of whole names, and every one is accepted."""
-    with FakeCloudDns(projects=[PROJECT]) as server:
-        server.seed_zone(PROJECT, MANAGED_ZONE, ZONE)
-        server.rrset_additions_per_change = 5
-        server.rrset_deletions_per_change = 5
-        client = new_clouddns_client(server.endpoint)
-        try:
-            provider = CloudDnsProvider(client, zone=ZONE)
-            svc = unique_service()
-            await provider.records()
-            assert (provider.change_limits.additions, provider.change_limits.deletions) == (5, 5)
-            records = seed_records(svc, [ASIA, EUROPE, US])
-            _, conflicts = await publish(provider, records, svc)
-            assert conflicts == ()
-            bodies = sent_changes(server)
-            assert len(bodies) > 1
-            assert all(len(b["additions"]) <= 5 and len(b["deletions"]) <= 5 for b in bodies)
-            assert {r for r in await provider.records() if svc in r.name} >= set(records)
-            server.reset_counters()
-            await publish(provider, (), svc)  # and withdrawn the same way
-            assert len(sent_changes(server)) > 1
-            assert not any(svc in name for name, _ in state(server))
-        finally:
-            client.close()
+    fake.rrset_additions_per_change = 5
+    fake.rrset_deletions_per_change = 5
+    provider = CloudDnsProvider(clouddns, zone=ZONE)
+    svc = unique_service()
+    await provider.records()
+    assert (provider.change_limits.additions, provider.change_limits.deletions) == (5, 5)
+    records = seed_records(svc, [ASIA, EUROPE, US])
+    _, conflicts = await publish(provider, records, svc)
+    assert conflicts == ()
+    bodies = sent_changes(fake)
+    assert len(bodies) > 1
+    assert all(len(b["additions"]) <= 5 and len(b["deletions"]) <= 5 for b in bodies)
+    assert {r for r in await provider.records() if svc in r.name} >= set(records)
+    fake.reset_counters()
+    await publish(provider, (), svc)  # and withdrawn the same way
+    assert len(sent_changes(fake)) > 1
+    assert not any(svc in name for name, _ in state(fake))
 
 
 async def test_a_foreign_mx_beside_a_planned_cname_is_a_conflict(
@@ -838,34 +826,31 @@ async def test_a_tier_over_the_rrdata_quota_publishes_a_subset_the_fake_accepts(
     assert len(state(fake)[(global_name(svc), "A")][1]) == 100
 
 
-async def test_an_owner_past_the_zone_quota_is_reported_and_the_other_publishes() -> None:
-    with FakeCloudDns(projects=[PROJECT], rrsets_per_managed_zone=12) as server:
-        server.seed_zone(PROJECT, MANAGED_ZONE, ZONE)  # SOA and NS
-        client = new_clouddns_client(server.endpoint)
-        try:
-            provider = CloudDnsProvider(client, zone=ZONE)
-            big, small = unique_service(), unique_service()
-            index = ZoneIndex(await provider.records())
-            quota = provider.limits.max_record_sets
-            assert quota == 12
-            changes, conflicts = plan_zone_changes_into(
-                index,
-                {
-                    f"{NAMESPACE}/{big}": seed_records(big, [ASIA, EUROPE, US]),
-                    f"{NAMESPACE}/{small}": [RecordSet(global_name(small), "A", 180, ("127.10.0.1",))],
-                },
-                federation=FEDERATION,
-                zone=ZONE,
-                order=[f"{NAMESPACE}/{big}", f"{NAMESPACE}/{small}"],
-                max_record_sets=quota,
-            )
-            assert conflicts[f"{NAMESPACE}/{big}"]
-            assert all("quota of 12 record sets" in c.reason for c in conflicts[f"{NAMESPACE}/{big}"])
-            assert conflicts[f"{NAMESPACE}/{small}"] == ()
-            await provider.apply(changes)  # within the quota: the fake accepts it
-            assert (global_name(small), "A") in state(server)
-        finally:
-            client.close()
+@pytest.mark.clouddns_fake(rrsets_per_managed_zone=12)  # the zone's SOA and NS among them
+async def test_an_owner_past_the_zone_quota_is_reported_and_the_other_publishes(
+    clouddns: dns.Client, fake: FakeCloudDns
+) -> None:
+    provider = CloudDnsProvider(clouddns, zone=ZONE)
+    big, small = unique_service(), unique_service()
+    index = ZoneIndex(await provider.records())
+    quota = provider.limits.max_record_sets
+    assert quota == 12
+    changes, conflicts = plan_zone_changes_into(
+        index,
+        {
+            f"{NAMESPACE}/{big}": seed_records(big, [ASIA, EUROPE, US]),
+            f"{NAMESPACE}/{small}": [RecordSet(global_name(small), "A", 180, ("127.10.0.1",))],
+        },
+        federation=FEDERATION,
+        zone=ZONE,
+        order=[f"{NAMESPACE}/{big}", f"{NAMESPACE}/{small}"],
+        max_record_sets=quota,
+    )
+    assert conflicts[f"{NAMESPACE}/{big}"]
+    assert all("quota of 12 record sets" in c.reason for c in conflicts[f"{NAMESPACE}/{big}"])
+    assert conflicts[f"{NAMESPACE}/{small}"] == ()
+    await provider.apply(changes)  # within the quota: the fake accepts it
+    assert (global_name(small), "A") in state(fake)
 
 
 async def test_apply_returns_once_the_change_is_done(

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from google.api_core import exceptions as google_exceptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import dns
 
 from federation_operator.dns.clouddns import CloudDnsProvider
@@ -156,42 +155,33 @@ def test_the_fake_refuses_geo_policies_the_api_refuses(
     assert field in str(caught.value)
 
 
-async def test_a_group_over_the_projects_records_per_rrset_is_published_within_it() -> None:
+@pytest.mark.clouddns_fake(resource_records_per_rrset=3)
+async def test_a_group_over_the_projects_records_per_rrset_is_published_within_it(
+    clouddns: dns.Client, fake: FakeCloudDns
+) -> None:
     # The project takes 3 records per record set and counts a routing policy's items together: the planner
     # keeps each region's lowest address in turn, and the fake accepts the group.
-    with FakeCloudDns(projects=[PROJECT], resource_records_per_rrset=3) as server:
-        server.seed_zone(PROJECT, MANAGED_ZONE, "example.com.")
-        client = dns.Client(
-            project=PROJECT,
-            credentials=AnonymousCredentials(),
-            client_options={"api_endpoint": server.endpoint},
-        )
-        try:
-            provider = CloudDnsProvider(client, zone="example.com", sleep=Sleeps())
-            await provider.records()
-            limits = provider.limits
-            assert (limits.max_values_per_set, limits.group_in_one_set) == (3, True)
-            svc = unique_service()
-            crowded = [
-                ShardAddresses(
-                    cluster=c, region=s.region, zones=s.zones, ipv4=(s.ipv4[0], f"{s.ipv4[0][:-1]}2")
-                )
-                for c, s in (("asia", ASIA), ("us", US))
-            ]
-            plan = plan_records(
-                names=service_names(svc),
-                ttl=60,
-                aliases=(),
-                topology=TOPOLOGY,
-                healthy=crowded,
-                global_places=PLACES,
-                max_values=limits.max_values_per_set,
-                group_in_one_set=limits.group_in_one_set,
-            )
-            assert await publish(provider, plan, svc) == (1, ())
-            assert geo_items(server, global_name(svc)) == [
-                ("asia-east1", ["127.10.0.1", "127.10.0.2"]),
-                ("us-central1", ["127.30.0.1"]),
-            ]
-        finally:
-            client.close()
+    provider = CloudDnsProvider(clouddns, zone="example.com", sleep=Sleeps())
+    await provider.records()
+    limits = provider.limits
+    assert (limits.max_values_per_set, limits.group_in_one_set) == (3, True)
+    svc = unique_service()
+    crowded = [
+        ShardAddresses(cluster=c, region=s.region, zones=s.zones, ipv4=(s.ipv4[0], f"{s.ipv4[0][:-1]}2"))
+        for c, s in (("asia", ASIA), ("us", US))
+    ]
+    plan = plan_records(
+        names=service_names(svc),
+        ttl=60,
+        aliases=(),
+        topology=TOPOLOGY,
+        healthy=crowded,
+        global_places=PLACES,
+        max_values=limits.max_values_per_set,
+        group_in_one_set=limits.group_in_one_set,
+    )
+    assert await publish(provider, plan, svc) == (1, ())
+    assert geo_items(fake, global_name(svc)) == [
+        ("asia-east1", ["127.10.0.1", "127.10.0.2"]),
+        ("us-central1", ["127.30.0.1"]),
+    ]
