@@ -8,8 +8,11 @@ module), ``route53`` (that server reset, and a boto3 client of it), ``zone_id`` 
 example.com on it), ``wire`` (what the client sends after the zone exists), ``route53_provider``.
 
 Cloud DNS: ``fake`` (a fresh fake per test holding example.com, or what its ``clouddns_fake`` marker asks
-for), ``clouddns`` (an anonymous client of it),
-``sleeps`` (the delays a provider asked for) and ``clouddns_provider`` (for example.com, never sleeping).
+for), ``clouddns`` (an anonymous client of it), ``sleeps`` (the delays a provider asked for) and
+``clouddns_provider`` (for example.com, never sleeping).
+
+A module with another set-up keeps the difference in a small fixture over these (or the marker), never in a
+copy of them.
 """
 
 from __future__ import annotations
