@@ -12,6 +12,9 @@ from localfed.bind import BindServer, start_bind
 from localfed.federation import binaries_dir, free_port
 from localfed.processes import stop
 
+# The DNS providers' local servers (moto for Route 53, our Cloud DNS fake), one set-up for every tier.
+pytest_plugins = ["tests.dns_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:

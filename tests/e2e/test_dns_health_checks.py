@@ -15,21 +15,19 @@ import json
 import re
 import signal
 import threading
+import urllib.parse
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from localfed import LocalFederation
 from localfed.federation import free_port
 from localfed.operator import OPERATOR_NAMESPACE, OperatorProcess, eventually, register_dns_credentials
-from moto.server import ThreadedMotoServer
 
+from tests.dns_fixtures import create_zone, new_client, set_fake_aws_credentials
 from tests.e2e.test_dns import FEDERATION, member_names
 from tests.e2e.test_dns_policy import PolicySeed
 
@@ -126,16 +124,19 @@ class Route53Operator:
 
 @pytest.fixture(scope="module")
 def route53_operator(
-    operator: OperatorProcess, registered: LocalFederation, tmp_path_factory: pytest.TempPathFactory
+    operator: OperatorProcess,
+    registered: LocalFederation,
+    moto_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Route53Operator]:
-    """An operator of this module's own, publishing the federation's zone to moto, in place of the
-    session's (which publishes to BIND): started again as it was afterwards."""
+    """An operator of this module's own, publishing the federation's zone to the module's moto
+    (tests/dns_fixtures.py), in place of the session's (which publishes to BIND): started again as it was
+    afterwards."""
     assert registered.dns is not None
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    proxy = StatusProxy(host, port)
+    moto = urllib.parse.urlsplit(moto_url)
+    assert moto.hostname is not None
+    assert moto.port is not None
+    proxy = StatusProxy(moto.hostname, moto.port)
     core = client.CoreV1Api(registered.api_client("federation"))
     # The endpoint as a credentials Secret's key: provider options from a Secret, as in production.
     core.create_namespaced_secret(
@@ -149,11 +150,9 @@ def route53_operator(
     own: OperatorProcess | None = None
     try:
         with pytest.MonkeyPatch.context() as env:
-            fake_credentials(env, tmp_path_factory.mktemp("aws"))
-            route53 = boto3.session.Session(region_name="us-east-1").client(
-                "route53", endpoint_url=endpoint, config=Config(retries={"total_max_attempts": 1})
-            )
-            zone = route53.create_hosted_zone(Name=registered.dns.zone, CallerReference=uuid.uuid4().hex)
+            set_fake_aws_credentials(env, tmp_path_factory.mktemp("aws"))
+            route53 = new_client(moto_url)
+            zone_id = create_zone(route53, registered.dns.zone)
             own = OperatorProcess(
                 registered,
                 tmp_path_factory.mktemp("route53") / "operator.log",
@@ -166,7 +165,7 @@ def route53_operator(
                 metrics_address="127.0.0.1",
             )
             own.start()
-            yield Route53Operator(own, route53, str(zone["HostedZone"]["Id"]).rsplit("/", 1)[-1], proxy)
+            yield Route53Operator(own, route53, zone_id, proxy)
             assert own.alive(), f"the operator died:\n{own.tail()}"
     except AssertionError as exc:
         raise AssertionError(f"{exc}\noperator log:\n{own.tail() if own else ''}") from exc
@@ -174,7 +173,6 @@ def route53_operator(
         if own is not None:
             own.stop()
         proxy.stop()
-        server.stop()
         try:
             core.delete_namespaced_secret(SECRET, OPERATOR_NAMESPACE)
         except ApiException as exc:
@@ -182,18 +180,6 @@ def route53_operator(
                 raise
         register_dns_credentials(registered)
         operator.start()
-
-
-def fake_credentials(env: pytest.MonkeyPatch, home: Path) -> None:
-    """Fake keys for moto, inherited by the operator process; nothing else in boto3's chain to look at."""
-    for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
-        env.delenv(variable, raising=False)
-    env.setenv("AWS_ACCESS_KEY_ID", "testing")
-    env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    env.setenv("AWS_CONFIG_FILE", str(home / "config"))
-    env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
-    env.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 def test_health_checks_reach_status_and_a_killed_operator_leaves_none_behind(

@@ -16,33 +16,20 @@ import pytest
 from kubernetes import client
 from localfed import LocalFederation
 from localfed.operator import OperatorProcess, eventually, is_member_ready
-from moto.server import ThreadedMotoServer
 
+from tests.dns_fixtures import create_zone, new_client, running_moto
 from tests.e2e.conftest import Control
 from tests.e2e.test_dns import Seed, member_names
-from tests.providers.test_route53 import create_zone, new_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dns]
 
 
 @pytest.fixture
-def moto(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
-    """moto's standalone server on loopback, and fake AWS keys the operator process inherits."""
-    for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ROUTE_53"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+def moto(fake_aws_credentials: None) -> Iterator[str]:
+    """moto's standalone server on loopback for this test alone, and fake AWS keys the operator process
+    inherits (tests/dns_fixtures.py)."""
+    with running_moto() as url:
+        yield url
 
 
 @pytest.fixture

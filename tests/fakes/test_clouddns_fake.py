@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -20,31 +20,16 @@ ZONE = "example-com"
 DNS_NAME = "example.com."
 PAGE_SIZE = 4  # small, so a handful of records already spans several pages
 
+# The shared Cloud DNS fake (tests/dns_fixtures.py) with small pages and no managed zone to start with: the
+# tests here create theirs through the API.
+pytestmark = pytest.mark.clouddns_fake(zones=(), default_page_size=PAGE_SIZE)
+
 State = dict[tuple[str, str], tuple[int, list[str]]]
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeCloudDns]:
-    with FakeCloudDns(projects=[PROJECT], default_page_size=PAGE_SIZE) as server:
-        yield server
-    assert server.internal_errors == [], "the fake itself crashed while serving a request"
-
-
-@pytest.fixture
-def client(fake: FakeCloudDns) -> Iterator[dns.Client]:
-    client = dns.Client(
-        project=PROJECT,
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": fake.endpoint},
-    )
-    yield client
-    # Close the pooled keep-alive sockets; left to the garbage collector they raise ResourceWarning.
-    client._http.close()
-
-
-@pytest.fixture
-def zone(client: dns.Client, fake: FakeCloudDns) -> ManagedZone:
-    zone = client.zone(ZONE, DNS_NAME)
+def zone(clouddns: dns.Client, fake: FakeCloudDns) -> ManagedZone:
+    zone = clouddns.zone(ZONE, DNS_NAME)
     zone.create()
     fake.reset_counters()
     return zone
@@ -97,8 +82,8 @@ def list_raw(client: dns.Client, path: str, items_key: str, **params: Any) -> li
     return list(iterator)
 
 
-def test_creating_a_zone_adds_apex_soa_and_ns(client: dns.Client, fake: FakeCloudDns) -> None:
-    zone = client.zone(ZONE, DNS_NAME, description="federation test zone")
+def test_creating_a_zone_adds_apex_soa_and_ns(clouddns: dns.Client, fake: FakeCloudDns) -> None:
+    zone = clouddns.zone(ZONE, DNS_NAME, description="federation test zone")
     zone.create()
 
     assert zone.zone_id
@@ -118,7 +103,7 @@ def test_creating_a_zone_adds_apex_soa_and_ns(client: dns.Client, fake: FakeClou
     }
 
     with pytest.raises(exceptions.Conflict) as caught:
-        client.zone(ZONE, DNS_NAME).create()
+        clouddns.zone(ZONE, DNS_NAME).create()
     assert reason_of(caught.value) == "alreadyExists"
 
 
@@ -146,7 +131,7 @@ def test_max_results_caps_one_page(zone: ManagedZone, fake: FakeCloudDns) -> Non
 
 
 def test_listing_rrsets_filters_by_name_and_type(
-    client: dns.Client, zone: ManagedZone, fake: FakeCloudDns
+    clouddns: dns.Client, zone: ManagedZone, fake: FakeCloudDns
 ) -> None:
     name = f"www.{DNS_NAME}"
     seed(
@@ -157,12 +142,12 @@ def test_listing_rrsets_filters_by_name_and_type(
     )
     path = f"{zone.path}/rrsets"
 
-    assert [(r["name"], r["type"]) for r in list_raw(client, path, "rrsets", name=name, type="A")] == [
+    assert [(r["name"], r["type"]) for r in list_raw(clouddns, path, "rrsets", name=name, type="A")] == [
         (name, "A")
     ]
-    assert {r["type"] for r in list_raw(client, path, "rrsets", name=name)} == {"A", "TXT"}
+    assert {r["type"] for r in list_raw(clouddns, path, "rrsets", name=name)} == {"A", "TXT"}
     with pytest.raises(exceptions.BadRequest) as caught:
-        list_raw(client, path, "rrsets", type="A")  # a type filter needs a name
+        list_raw(clouddns, path, "rrsets", type="A")  # a type filter needs a name
     assert reason_of(caught.value) == "invalid"
 
 
@@ -422,8 +407,8 @@ def test_deleting_a_zone_requires_it_to_be_empty(zone: ManagedZone, fake: FakeCl
     assert fake.zones(PROJECT) == []
 
 
-def test_unknown_project_and_zone_are_not_found(client: dns.Client, fake: FakeCloudDns) -> None:
-    missing = client.zone("missing-zone", DNS_NAME)
+def test_unknown_project_and_zone_are_not_found(clouddns: dns.Client, fake: FakeCloudDns) -> None:
+    missing = clouddns.zone("missing-zone", DNS_NAME)
     assert not missing.exists()
     with pytest.raises(exceptions.NotFound) as caught:
         submit(missing, additions=[record(missing, f"www.{DNS_NAME}", "A", 300, "192.0.2.1")])
@@ -441,26 +426,26 @@ def test_unknown_project_and_zone_are_not_found(client: dns.Client, fake: FakeCl
         stranger._http.close()
 
 
-def test_listing_zones_pages_and_filters_by_dns_name(client: dns.Client, fake: FakeCloudDns) -> None:
+def test_listing_zones_pages_and_filters_by_dns_name(clouddns: dns.Client, fake: FakeCloudDns) -> None:
     for index in range(6):
         fake.seed_zone(PROJECT, f"zone-{index}", f"z{index}.example.com.")
 
-    assert [z.name for z in client.list_zones()] == [f"zone-{index}" for index in range(6)]
+    assert [z.name for z in clouddns.list_zones()] == [f"zone-{index}" for index in range(6)]
     assert fake.calls["managedZones.list"] == 2  # 6 zones, 4 per page
     filtered = list_raw(
-        client, f"/projects/{PROJECT}/managedZones", "managedZones", dnsName="z3.example.com."
+        clouddns, f"/projects/{PROJECT}/managedZones", "managedZones", dnsName="z3.example.com."
     )
     assert [z["name"] for z in filtered] == ["zone-3"]
     assert filtered[0]["kind"] == "dns#managedZone"
 
 
 def test_changes_list_supports_descending_order(
-    client: dns.Client, zone: ManagedZone, fake: FakeCloudDns
+    clouddns: dns.Client, zone: ManagedZone, fake: FakeCloudDns
 ) -> None:
     for index in range(5):
         seed(fake, (f"h{index}.{DNS_NAME}", "A", 300, ["192.0.2.1"]))
 
-    changes = list_raw(client, f"{zone.path}/changes", "changes", sortOrder="descending")
+    changes = list_raw(clouddns, f"{zone.path}/changes", "changes", sortOrder="descending")
 
     assert [c["id"] for c in changes] == ["5", "4", "3", "2", "1", "0"]
     assert all(c["kind"] == "dns#change" and c["status"] == "done" for c in changes)
@@ -480,14 +465,14 @@ def test_soa_serial_bump_is_opt_in() -> None:
 # --- project quotas (projects.get) and the two record quotas changes are held to --------------------------
 
 
-def test_project_quotas_are_served_with_the_real_defaults(client: dns.Client, fake: FakeCloudDns) -> None:
-    project = client._connection.api_request(method="GET", path=f"/projects/{PROJECT}")
+def test_project_quotas_are_served_with_the_real_defaults(clouddns: dns.Client, fake: FakeCloudDns) -> None:
+    project = clouddns._connection.api_request(method="GET", path=f"/projects/{PROJECT}")
     assert project["kind"] == "dns#project"
     assert project["quota"]["resourceRecordsPerRrset"] == 100
     assert project["quota"]["rrsetsPerManagedZone"] == 10_000
     assert fake.calls["projects.get"] == 1
     with pytest.raises(exceptions.NotFound):
-        client._connection.api_request(method="GET", path="/projects/no-such-project")
+        clouddns._connection.api_request(method="GET", path="/projects/no-such-project")
 
 
 def test_more_records_in_one_set_than_the_quota_are_refused(zone: ManagedZone, fake: FakeCloudDns) -> None:

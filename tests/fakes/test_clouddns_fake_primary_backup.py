@@ -6,12 +6,10 @@ whole policy), and what a client is answered (the healthy primary targets, else 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from google.api_core import exceptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import dns
 
 from .clouddns import FakeCloudDns
@@ -20,23 +18,6 @@ PROJECT = "federation-test"
 ZONE = "example-com"
 NAME = "www.example.com."
 CHECK = "https://www.googleapis.com/compute/v1/projects/federation-test/global/healthChecks/www-tcp-80"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeCloudDns]:
-    with FakeCloudDns(projects=[PROJECT]) as server:
-        server.seed_zone(PROJECT, ZONE, "example.com.")
-        yield server
-    assert server.internal_errors == [], "the fake itself crashed while serving a request"
-
-
-@pytest.fixture
-def client(fake: FakeCloudDns) -> Iterator[dns.Client]:
-    client = dns.Client(
-        project=PROJECT, credentials=AnonymousCredentials(), client_options={"api_endpoint": fake.endpoint}
-    )
-    yield client
-    client.close()
 
 
 def policy(
@@ -82,28 +63,28 @@ def held(fake: FakeCloudDns) -> list[dict[str, Any]]:
     return [dict(r) for r in fake.rrsets(PROJECT, ZONE) if r["name"] == NAME]
 
 
-def test_a_failover_policy_is_stored_and_returned_as_sent(client: dns.Client, fake: FakeCloudDns) -> None:
+def test_a_failover_policy_is_stored_and_returned_as_sent(clouddns: dns.Client, fake: FakeCloudDns) -> None:
     sent = policy(trickle=0.1)
-    change(client, [rrset(sent)])
+    change(clouddns, [rrset(sent)])
     (stored,) = held(fake)
     assert stored["routingPolicy"] == sent
     assert "rrdatas" not in stored
-    listed = client._connection.api_request(
+    listed = clouddns._connection.api_request(
         method="GET", path=f"/projects/{PROJECT}/managedZones/{ZONE}/rrsets", query_params={"name": NAME}
     )
     assert [r["routingPolicy"] for r in listed["rrsets"]] == [sent]
 
 
-def test_a_deletion_compares_the_whole_failover_policy(client: dns.Client, fake: FakeCloudDns) -> None:
+def test_a_deletion_compares_the_whole_failover_policy(clouddns: dns.Client, fake: FakeCloudDns) -> None:
     sent = policy()
-    change(client, [rrset(sent)])
+    change(clouddns, [rrset(sent)])
     other = copy.deepcopy(sent)
     other["primaryBackup"]["primaryTargets"]["externalEndpoints"] = ["127.0.0.1"]
     with pytest.raises(exceptions.PreconditionFailed):
-        change(client, [], [rrset(other)])
+        change(clouddns, [], [rrset(other)])
     assert held(fake)[0]["routingPolicy"] == sent
     # Exactly as held: replaced in one change by a plain record set.
-    change(client, [{"name": NAME, "type": "A", "ttl": 60, "rrdatas": ["127.0.0.9"]}], [rrset(sent)])
+    change(clouddns, [{"name": NAME, "type": "A", "ttl": 60, "rrdatas": ["127.0.0.9"]}], [rrset(sent)])
     assert held(fake)[0]["rrdatas"] == ["127.0.0.9"]
 
 
@@ -189,36 +170,38 @@ def _with(mutate: Any) -> dict[str, Any]:
     ],
 )
 def test_the_fake_refuses_failover_policies_the_api_refuses(
-    client: dns.Client, fake: FakeCloudDns, routing: dict[str, Any], field: str
+    clouddns: dns.Client, fake: FakeCloudDns, routing: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(exceptions.BadRequest) as caught:
-        change(client, [rrset(routing)])
+        change(clouddns, [rrset(routing)])
     assert field in str(caught.value)
     assert held(fake) == []
 
 
-def test_a_failover_policy_with_rrdatas_beside_it_is_refused(client: dns.Client, fake: FakeCloudDns) -> None:
+def test_a_failover_policy_with_rrdatas_beside_it_is_refused(
+    clouddns: dns.Client, fake: FakeCloudDns
+) -> None:
     with pytest.raises(exceptions.BadRequest, match="routingPolicy"):
-        change(client, [{**rrset(policy()), "rrdatas": ["127.0.0.1"]}])
+        change(clouddns, [{**rrset(policy()), "rrdatas": ["127.0.0.1"]}])
     assert held(fake) == []
 
 
-def test_health_checked_backup_items_need_the_policys_health_check(client: dns.Client) -> None:
+def test_health_checked_backup_items_need_the_policys_health_check(clouddns: dns.Client) -> None:
     checked = policy(check=None)
     checked["primaryBackup"]["backupGeoTargets"]["items"] = [
         {"location": "europe-west1", "healthCheckedTargets": {"externalEndpoints": ["127.0.1.1"]}}
     ]
     checked["primaryBackup"]["primaryTargets"] = {"externalEndpoints": ["127.0.0.1"]}
     with pytest.raises(exceptions.BadRequest, match="healthCheck"):
-        change(client, [rrset(checked)])
-    change(client, [rrset({**checked, "healthCheck": CHECK})])
+        change(clouddns, [rrset(checked)])
+    change(clouddns, [rrset({**checked, "healthCheck": CHECK})])
 
 
 def test_a_client_is_answered_the_healthy_primary_targets_else_the_nearest_backup(
-    client: dns.Client, fake: FakeCloudDns
+    clouddns: dns.Client, fake: FakeCloudDns
 ) -> None:
     backup = [("europe-west1", ["127.0.1.1"]), ("asia-east1", ["127.0.2.1"])]
-    change(client, [rrset(policy(["127.0.0.1", "127.0.0.2"], backup))])
+    change(clouddns, [rrset(policy(["127.0.0.1", "127.0.0.2"], backup))])
 
     def answer(region: str) -> list[str]:
         return fake.answer(PROJECT, ZONE, NAME, "A", client_region=region)

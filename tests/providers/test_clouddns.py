@@ -10,7 +10,7 @@ import asyncio
 import json
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from federation_operator.domain.records import (
 )
 from federation_operator.planning.records import plan_tiers
 from federation_operator.planning.zone_diff import ZoneIndex, plan_zone_changes_into
+from tests.dns_fixtures import Sleeps, new_clouddns_client
 from tests.fakes.clouddns import FakeCloudDns
 
 from . import (
@@ -58,47 +59,11 @@ MANAGED_ZONE = "example-com"
 ZONE = "example.com."
 PAGE_SIZE = 7  # small, so that every read spans several pages
 
+# The shared Cloud DNS fake (tests/dns_fixtures.py) with small pages, unless a test asks otherwise.
+pytestmark = pytest.mark.clouddns_fake(default_page_size=PAGE_SIZE)
+
 State = dict[tuple[str, str], tuple[int, list[str]]]
 RawRrset = dict[str, Any]
-
-
-class Sleeps(list[float]):
-    """An injected ``sleep`` that only records the delays asked for."""
-
-    async def __call__(self, delay: float) -> None:
-        self.append(delay)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeCloudDns]:
-    with FakeCloudDns(projects=[PROJECT], default_page_size=PAGE_SIZE) as server:
-        server.seed_zone(PROJECT, MANAGED_ZONE, ZONE)
-        yield server
-    assert server.internal_errors == [], "the fake itself crashed while serving a request"
-
-
-def make_client(endpoint: str) -> dns.Client:
-    # Anonymous credentials and an explicit project: no credentials lookup, no metadata server, no warning.
-    return dns.Client(
-        project=PROJECT, credentials=AnonymousCredentials(), client_options={"api_endpoint": endpoint}
-    )
-
-
-@pytest.fixture
-def client(fake: FakeCloudDns) -> Iterator[dns.Client]:
-    client = make_client(fake.endpoint)
-    yield client
-    client.close()  # pooled keep-alive sockets left to the garbage collector raise ResourceWarning
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
-
-
-@pytest.fixture
-def provider(client: dns.Client, sleeps: Sleeps) -> CloudDnsProvider:
-    return CloudDnsProvider(client, zone="example.com", sleep=sleeps)
 
 
 def state(fake: FakeCloudDns) -> State:
@@ -139,21 +104,23 @@ def about(rrsets: list[RawRrset]) -> set[str]:
 # --- the seed article's rounds ------------------------------------------------------------------------------
 
 
-async def test_first_round_second_round_then_failover(provider: CloudDnsProvider, fake: FakeCloudDns) -> None:
+async def test_first_round_second_round_then_failover(
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
+) -> None:
     svc = unique_service()
     alias = f"{svc}.acme.example.com."
     desired = seed_records(svc, [ASIA, EUROPE, US], aliases=[alias])
 
     # First round: every tier and its ownership records, in one change.
-    changes, conflicts = await plan_for(provider, desired, svc)
+    changes, conflicts = await plan_for(clouddns_provider, desired, svc)
     assert conflicts == ()
     fake.reset_counters()
-    assert await provider.apply(changes) == 1
+    assert await clouddns_provider.apply(changes) == 1
     assert fake.calls == {"changes.create": 1}
     [body] = sent_changes(fake)
     assert len(body["additions"]) == len(changes.create) == 2 * len(desired)
     assert body["deletions"] == []
-    held = {r for r in await provider.records() if svc in r.name}
+    held = {r for r in await clouddns_provider.records() if svc in r.name}
     assert held == set(changes.create)
     assert set(desired) <= held
     # TXT data is stored quoted, as Cloud DNS holds it, and read back unquoted.
@@ -163,14 +130,14 @@ async def test_first_round_second_round_then_failover(provider: CloudDnsProvider
 
     # Second round, same state: no change is created.
     fake.reset_counters()
-    assert await publish(provider, desired, svc) == (0, ())
+    assert await publish(clouddns_provider, desired, svc) == (0, ())
     assert fake.calls["changes.create"] == 0
     assert fake.changes_applied == 0
 
     # Europe's backends lose readiness: its region turns A → CNAME in the same single change.
     region = tier_name(svc, "europe-west1")
     fake.reset_counters()
-    assert await publish(provider, seed_records(svc, [ASIA, US], aliases=[alias]), svc) == (1, ())
+    assert await publish(clouddns_provider, seed_records(svc, [ASIA, US], aliases=[alias]), svc) == (1, ())
     assert fake.changes_applied == 1
     [body] = sent_changes(fake)
     assert raw(region, "A", 180, "127.20.0.1") in body["deletions"]
@@ -180,47 +147,49 @@ async def test_first_round_second_round_then_failover(provider: CloudDnsProvider
     assert state(fake)[(global_name(svc), "A")] == (180, ["127.10.0.1", "127.30.0.1"])
 
     # Readiness back: the CNAME turns back into an A, then nothing more to do.
-    assert await publish(provider, desired, svc) == (1, ())
+    assert await publish(clouddns_provider, desired, svc) == (1, ())
     assert state(fake)[(region, "A")] == (180, ["127.20.0.1"])
     assert (region, "CNAME") not in state(fake)
-    assert await publish(provider, desired, svc) == (0, ())
+    assert await publish(clouddns_provider, desired, svc) == (0, ())
 
 
-async def test_empty_plan_makes_no_call(provider: CloudDnsProvider, fake: FakeCloudDns) -> None:
+async def test_empty_plan_makes_no_call(clouddns_provider: CloudDnsProvider, fake: FakeCloudDns) -> None:
     fake.reset_counters()
-    assert await provider.apply(Changes()) == 0
+    assert await clouddns_provider.apply(Changes()) == 0
     assert fake.total_calls == 0
-    assert provider.api_calls == 0
+    assert clouddns_provider.api_calls == 0
 
 
 async def test_deletion_removes_every_tier_and_ownership_record(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     svc = unique_service()
-    await publish(provider, seed_records(svc, [ASIA, EUROPE, US], aliases=[f"{svc}.acme.example.com."]), svc)
-    assert await publish(provider, (), svc) == (1, ())
-    assert [r for r in await provider.records() if svc in r.name] == []
+    await publish(
+        clouddns_provider, seed_records(svc, [ASIA, EUROPE, US], aliases=[f"{svc}.acme.example.com."]), svc
+    )
+    assert await publish(clouddns_provider, (), svc) == (1, ())
+    assert [r for r in await clouddns_provider.records() if svc in r.name] == []
     assert set(state(fake)) == {(ZONE, "SOA"), (ZONE, "NS")}
 
 
 async def test_foreign_records_survive_and_are_reported(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     svc = unique_service()
     behind_our_back(fake, additions=[raw(global_name(svc), "A", 60, "192.0.2.1")])
 
-    calls, conflicts = await publish(provider, seed_records(svc, [ASIA, US]), svc)
+    calls, conflicts = await publish(clouddns_provider, seed_records(svc, [ASIA, US]), svc)
     assert calls == 1
     assert [(c.name, c.type) for c in conflicts] == [(global_name(svc), "A")]
     assert "without an ownership record" in conflicts[0].reason
     assert state(fake)[(global_name(svc), "A")] == (60, ["192.0.2.1"])
     assert state(fake)[(tier_name(svc, "asia-east1"), "A")] == (180, ["127.10.0.1"])
     # Same state again: nothing to send, the conflict is still reported.
-    assert await publish(provider, seed_records(svc, [ASIA, US]), svc) == (0, conflicts)
+    assert await publish(clouddns_provider, seed_records(svc, [ASIA, US]), svc) == (0, conflicts)
 
     # Deleting the FederatedService removes ours and leaves the foreign record in place.
-    assert (await publish(provider, (), svc))[0] == 1
-    assert [r for r in await provider.records() if svc in r.name] == [
+    assert (await publish(clouddns_provider, (), svc))[0] == 1
+    assert [r for r in await clouddns_provider.records() if svc in r.name] == [
         RecordSet(global_name(svc), "A", 60, ("192.0.2.1",))
     ]
 
@@ -229,7 +198,7 @@ async def test_foreign_records_survive_and_are_reported(
 
 
 async def test_deletions_carry_the_record_sets_exactly_as_read(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
@@ -237,10 +206,10 @@ async def test_deletions_carry_the_record_sets_exactly_as_read(
     stored_aaaa = raw(name, "AAAA", 180, "2001:0db8:0000:0000:0000:0000:0000:0001")
     stored_owner = raw(f"_fedop-aaaa.{name}", "TXT", 300, owner_value(svc))
     behind_our_back(fake, additions=[stored_aaaa, stored_owner])
-    assert RecordSet(name, "AAAA", 180, ("2001:db8::1",)) in await provider.records()
+    assert RecordSet(name, "AAAA", 180, ("2001:db8::1",)) in await clouddns_provider.records()
 
     fake.reset_counters()
-    assert await publish(provider, (), svc) == (1, ())
+    assert await publish(clouddns_provider, (), svc) == (1, ())
     [body] = sent_changes(fake)
     assert sorted(body["deletions"], key=lambda r: r["type"]) == [stored_aaaa, stored_owner]
     assert set(state(fake)) == {(ZONE, "SOA"), (ZONE, "NS")}
@@ -272,11 +241,11 @@ def _stale_created(fake: FakeCloudDns, svc: str, changes: Changes) -> None:
     ],
 )
 async def test_stale_plan_is_refused_and_nothing_is_applied(
-    provider: CloudDnsProvider, fake: FakeCloudDns, meanwhile: Any, reason: str
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns, meanwhile: Any, reason: str
 ) -> None:
     svc = unique_service()
-    await publish(provider, seed_records(svc, [ASIA]), svc)
-    changes, _ = await plan_for(provider, seed_records(svc, [ASIA, US]), svc)
+    await publish(clouddns_provider, seed_records(svc, [ASIA]), svc)
+    changes, _ = await plan_for(clouddns_provider, seed_records(svc, [ASIA, US]), svc)
     assert changes.update_old
     assert changes.create
     meanwhile(fake, svc, changes)
@@ -284,44 +253,44 @@ async def test_stale_plan_is_refused_and_nothing_is_applied(
     fake.reset_counters()
 
     with pytest.raises(StaleChangesError, match=reason):
-        await provider.apply(changes)
+        await clouddns_provider.apply(changes)
 
     assert state(fake) == before
     assert fake.changes_applied == 0
     assert fake.calls == {"changes.create": 1}  # refused at once, not retried
     # A fresh read and plan go through.
-    assert (await publish(provider, seed_records(svc, [ASIA, US]), svc))[0] == 1
+    assert (await publish(clouddns_provider, seed_records(svc, [ASIA, US]), svc))[0] == 1
 
 
 # --- CNAME exclusivity --------------------------------------------------------------------------------------
 
 
 async def test_cname_beside_other_data_is_refused_before_sending(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     name = f"{unique_service()}.example.com."
     behind_our_back(fake, additions=[raw(name, "A", 60, "192.0.2.1")])
-    await provider.records()
+    await clouddns_provider.records()
     fake.reset_counters()
 
     cname = RecordSet(name, "CNAME", 60, ("elsewhere.example.net.",))
     with pytest.raises(PermanentError, match=rf"{re.escape(name)} would hold a CNAME beside A"):
-        await provider.apply(Changes(create=(cname,)))
+        await clouddns_provider.apply(Changes(create=(cname,)))
     # Within one plan too, whatever the zone holds.
     other = f"{unique_service()}.example.com."
     both = Changes(
         create=(RecordSet(other, "TXT", 60, ("x",)), RecordSet(other, "CNAME", 60, ("a.example.net.",)))
     )
     with pytest.raises(PermanentError, match=rf"{re.escape(other)} would hold a CNAME beside TXT"):
-        await provider.apply(both)
+        await clouddns_provider.apply(both)
     assert fake.total_calls == 0
 
 
 async def test_cname_conflict_found_by_the_server_names_the_name(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     name = f"{unique_service()}.example.com."
-    await provider.records()
+    await clouddns_provider.records()
     behind_our_back(fake, additions=[raw(name, "A", 60, "192.0.2.1")])  # after our read: we cannot know
     before = state(fake)
     fake.reset_counters()
@@ -331,7 +300,7 @@ async def test_cname_conflict_found_by_the_server_names_the_name(
     with pytest.raises(
         PermanentError, match=rf"{re.escape(name)} would hold a CNAME.*cnameResourceRecordSetConflict"
     ):
-        await provider.apply(Changes(create=(first, cname)))
+        await clouddns_provider.apply(Changes(create=(first, cname)))
     assert state(fake) == before
     assert fake.calls == {"changes.create": 1}
 
@@ -339,37 +308,37 @@ async def test_cname_conflict_found_by_the_server_names_the_name(
 # --- reading ------------------------------------------------------------------------------------------------
 
 
-async def test_records_reads_every_page(provider: CloudDnsProvider, fake: FakeCloudDns) -> None:
+async def test_records_reads_every_page(clouddns_provider: CloudDnsProvider, fake: FakeCloudDns) -> None:
     names = [f"host{i:02d}.paging.example.com." for i in range(40)]
     behind_our_back(fake, additions=[raw(name, "A", 60, "192.0.2.1") for name in names])
-    held = await provider.records()  # looks the managed zone up once, too
+    held = await clouddns_provider.records()  # looks the managed zone up once, too
     fake.reset_counters()
 
-    assert await provider.records() == held
+    assert await clouddns_provider.records() == held
     assert [r.name for r in held] == names  # the apex SOA and NS are left out
     assert fake.calls == {"resourceRecordSets.list": math.ceil(42 / PAGE_SIZE)}
     assert all("pageToken" in request.query for request in fake.requests[1:])
 
 
 async def test_a_failed_page_is_retried_alone(
-    provider: CloudDnsProvider,
-    client: dns.Client,
+    clouddns_provider: CloudDnsProvider,
+    clouddns: dns.Client,
     fake: FakeCloudDns,
     sleeps: Sleeps,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     behind_our_back(fake, additions=[raw(f"h{i}.example.com.", "A", 60, "192.0.2.1") for i in range(20)])
-    await provider.records()
+    await clouddns_provider.records()
     fake.reset_counters()
-    request = client._connection.api_request
+    request = clouddns._connection.api_request
 
     def throttle_the_second_page(**kwargs: Any) -> Any:
         if fake.calls["resourceRecordSets.list"] == 1:
             fake.fail_next(429, route="resourceRecordSets.list")
         return request(**kwargs)
 
-    monkeypatch.setattr(client._connection, "api_request", throttle_the_second_page)
-    held = await provider.records()
+    monkeypatch.setattr(clouddns._connection, "api_request", throttle_the_second_page)
+    held = await clouddns_provider.records()
 
     assert len(held) == 20
     pages = math.ceil(22 / PAGE_SIZE)
@@ -389,26 +358,26 @@ async def test_a_failed_page_is_retried_alone(
     ],
 )
 async def test_txt_data_in_presentation_form_is_read_as_one_value(
-    provider: CloudDnsProvider, fake: FakeCloudDns, stored: str, value: str
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns, stored: str, value: str
 ) -> None:
     name = f"{unique_service()}.example.com."
     behind_our_back(fake, additions=[raw(name, "TXT", 60, stored)])
-    assert RecordSet(name, "TXT", 60, (value,)) in await provider.records()
+    assert RecordSet(name, "TXT", 60, (value,)) in await clouddns_provider.records()
 
 
-async def test_txt_values_round_trip(provider: CloudDnsProvider, fake: FakeCloudDns) -> None:
+async def test_txt_values_round_trip(clouddns_provider: CloudDnsProvider, fake: FakeCloudDns) -> None:
     name = f"{unique_service()}.example.com."
     record = RecordSet(name, "TXT", 60, ("x" * 600, 'quote " and backslash \\', "naïve", ""))
-    assert await provider.apply(Changes(create=(record,))) == 2  # the zone's lookup and the change
+    assert await clouddns_provider.apply(Changes(create=(record,))) == 2  # the zone's lookup and the change
     stored = state(fake)[(name, "TXT")][1]
     assert f'"{"x" * 255}" "{"x" * 255}" "{"x" * 90}"' in stored  # at most 255 octets per string
-    assert record in await provider.records()
-    assert await provider.apply(Changes(delete=(record,))) == 1
+    assert record in await clouddns_provider.records()
+    assert await clouddns_provider.apply(Changes(delete=(record,))) == 1
     assert (name, "TXT") not in state(fake)
 
 
 async def test_record_sets_with_a_routing_policy_are_read_as_foreign_data(
-    provider: CloudDnsProvider, client: dns.Client, monkeypatch: pytest.MonkeyPatch
+    clouddns_provider: CloudDnsProvider, clouddns: dns.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A routing policy the operator never writes (here geo with fencing) has no rrdatas: the union of its
     # items' stands for it. (A plain geo policy is read as the GEO group it may be: test_clouddns_geo.py.)
@@ -428,7 +397,7 @@ async def test_record_sets_with_a_routing_policy_are_read_as_foreign_data(
             }
         },
     }
-    request = client._connection.api_request
+    request = clouddns._connection.api_request
 
     def with_geo(**kwargs: Any) -> Any:
         response = request(**kwargs)
@@ -436,18 +405,18 @@ async def test_record_sets_with_a_routing_policy_are_read_as_foreign_data(
             response.setdefault("rrsets", []).append(geo)
         return response
 
-    monkeypatch.setattr(client._connection, "api_request", with_geo)
-    assert RecordSet(name, "A", 60, ("192.0.2.1", "192.0.2.2")) in await provider.records()
+    monkeypatch.setattr(clouddns._connection, "api_request", with_geo)
+    assert RecordSet(name, "A", 60, ("192.0.2.1", "192.0.2.2")) in await clouddns_provider.records()
 
 
 # --- per-change limits --------------------------------------------------------------------------------------
 
 
 async def test_plans_over_the_limits_are_split_without_splitting_a_name(
-    client: dns.Client, fake: FakeCloudDns
+    clouddns: dns.Client, fake: FakeCloudDns
 ) -> None:
     limits = ChangeLimits(additions=6, deletions=6)
-    provider = CloudDnsProvider(client, zone=ZONE, limits=limits)
+    provider = CloudDnsProvider(clouddns, zone=ZONE, limits=limits)
     svc = unique_service()
     await provider.records()
 
@@ -466,7 +435,9 @@ async def test_plans_over_the_limits_are_split_without_splitting_a_name(
     assert set(state(fake)) == {(ZONE, "SOA"), (ZONE, "NS")}
 
 
-async def test_documented_limits_split_a_large_plan(provider: CloudDnsProvider, fake: FakeCloudDns) -> None:
+async def test_documented_limits_split_a_large_plan(
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
+) -> None:
     fake.default_page_size = 500
     svc = unique_service()
     desired = [
@@ -474,30 +445,30 @@ async def test_documented_limits_split_a_large_plan(provider: CloudDnsProvider, 
         for i in range(900)
     ]
     fake.reset_counters()
-    calls, _ = await publish(provider, desired, svc)
+    calls, _ = await publish(clouddns_provider, desired, svc)
     bodies = sent_changes(fake)
     assert calls == len(bodies) == 2
     assert sum(len(b["additions"]) for b in bodies) == 1800
     for body in bodies:
         assert len(body["additions"]) <= 1000
         assert sum(len(d) + 1 for r in body["additions"] for d in r["rrdatas"]) <= 100_000
-    assert await publish(provider, desired, svc) == (0, ())
+    assert await publish(clouddns_provider, desired, svc) == (0, ())
     fake.reset_counters()
-    await publish(provider, (), svc)
+    await publish(clouddns_provider, (), svc)
     assert len(sent_changes(fake)) == 2
     assert all(len(body["deletions"]) <= 1000 for body in sent_changes(fake))
 
 
 async def test_changes_that_cannot_fit_one_change_are_refused_before_sending(
-    client: dns.Client, fake: FakeCloudDns
+    clouddns: dns.Client, fake: FakeCloudDns
 ) -> None:
-    provider = CloudDnsProvider(client, zone=ZONE, limits=ChangeLimits(additions=1))
+    provider = CloudDnsProvider(clouddns, zone=ZONE, limits=ChangeLimits(additions=1))
     svc = unique_service()
     with pytest.raises(PermanentError, match=rf"the changes at {re.escape(svc)}\S* exceed what one"):
         await publish(provider, seed_records(svc, [ASIA]), svc)
     many = RecordSet(f"{svc}.example.com.", "A", 60, tuple(f"10.0.0.{i}" for i in range(101)))
     with pytest.raises(PermanentError, match="101 records; Cloud DNS takes at most 100"):
-        await CloudDnsProvider(client, zone=ZONE).apply(Changes(create=(many,)))
+        await CloudDnsProvider(clouddns, zone=ZONE).apply(Changes(create=(many,)))
     assert fake.calls["changes.create"] == 0
 
 
@@ -509,15 +480,15 @@ def one_record(zone: str = ZONE) -> Changes:
 
 
 async def test_throttling_and_server_errors_are_retried_with_backoff(
-    provider: CloudDnsProvider, fake: FakeCloudDns, sleeps: Sleeps
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns, sleeps: Sleeps
 ) -> None:
-    await provider.records()
+    await clouddns_provider.records()
     fake.fail_next(429, route="changes.create")
     fake.fail_next(503, route="changes.create")
     fake.fail_next(403, "userRateLimitExceeded", route="changes.create")
     fake.reset_counters()
 
-    assert await provider.apply(one_record()) == 4
+    assert await clouddns_provider.apply(one_record()) == 4
     assert fake.calls == {"changes.create": 4}
     assert fake.changes_applied == 1
     # Exponential, jittered (each a random 50-100 % of 0.2 s * 2**attempt).
@@ -527,18 +498,19 @@ async def test_throttling_and_server_errors_are_retried_with_backoff(
 
 
 async def test_retry_after_is_honoured(
-    provider: CloudDnsProvider, fake: FakeCloudDns, sleeps: Sleeps
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns, sleeps: Sleeps
 ) -> None:
     fake.fail_next(429, route="changes.create", retry_after=3)
-    assert await provider.apply(one_record()) == 3  # the zone lookup, the throttled attempt, the retry
+    # The zone lookup, the throttled attempt, the retry.
+    assert await clouddns_provider.apply(one_record()) == 3
     assert sleeps == [3.0]
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
 async def test_retries_run_out_into_a_transient_error(
-    client: dns.Client, fake: FakeCloudDns, sleeps: Sleeps, status: int
+    clouddns: dns.Client, fake: FakeCloudDns, sleeps: Sleeps, status: int
 ) -> None:
-    provider = CloudDnsProvider(client, zone=ZONE, max_retries=2, sleep=sleeps)
+    provider = CloudDnsProvider(clouddns, zone=ZONE, max_retries=2, sleep=sleeps)
     await provider.records()
     fake.fail_next(status, route="changes.create", count=3)
     fake.reset_counters()
@@ -563,20 +535,20 @@ async def test_retries_run_out_into_a_transient_error(
     ],
 )
 async def test_permanent_errors_are_not_retried(
-    provider: CloudDnsProvider, fake: FakeCloudDns, sleeps: Sleeps, fault: tuple[int, str, str]
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns, sleeps: Sleeps, fault: tuple[int, str, str]
 ) -> None:
     status, reason, message = fault
-    await provider.records()
+    await clouddns_provider.records()
     fake.fail_next(status, reason, route="changes.create")
     fake.reset_counters()
     with pytest.raises(PermanentError, match=message):
-        await provider.apply(one_record())
+        await clouddns_provider.apply(one_record())
     assert fake.calls == {"changes.create": 1}
     assert sleeps == []
 
 
 async def test_unreachable_endpoint_is_transient(sleeps: Sleeps) -> None:
-    client = make_client(f"http://127.0.0.1:{free_port()}")
+    client = new_clouddns_client(f"http://127.0.0.1:{free_port()}")
     try:
         provider = CloudDnsProvider(client, zone=ZONE, managed_zone=MANAGED_ZONE, max_retries=1, sleep=sleeps)
         with pytest.raises(TransientError, match="after 2 attempts"):
@@ -589,19 +561,21 @@ async def test_unreachable_endpoint_is_transient(sleeps: Sleeps) -> None:
 # --- the managed zone ---------------------------------------------------------------------------------------
 
 
-async def test_managed_zone_is_found_by_dns_name_once(provider: CloudDnsProvider, fake: FakeCloudDns) -> None:
+async def test_managed_zone_is_found_by_dns_name_once(
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
+) -> None:
     fake.seed_zone(PROJECT, "another", "example.org.")
     fake.reset_counters()
-    assert provider.managed_zone is None
-    await provider.records()
-    await provider.records()
-    assert provider.managed_zone == MANAGED_ZONE
+    assert clouddns_provider.managed_zone is None
+    await clouddns_provider.records()
+    await clouddns_provider.records()
+    assert clouddns_provider.managed_zone == MANAGED_ZONE
     assert fake.calls["managedZones.list"] == 1
     assert fake.requests[0].query["dnsName"] == ZONE
 
 
-async def test_given_managed_zone_is_checked_once(client: dns.Client, fake: FakeCloudDns) -> None:
-    provider = CloudDnsProvider(client, zone=ZONE, managed_zone=MANAGED_ZONE)
+async def test_given_managed_zone_is_checked_once(clouddns: dns.Client, fake: FakeCloudDns) -> None:
+    provider = CloudDnsProvider(clouddns, zone=ZONE, managed_zone=MANAGED_ZONE)
     fake.reset_counters()
     await provider.records()
     await provider.apply(one_record())
@@ -625,9 +599,9 @@ async def test_given_managed_zone_is_checked_once(client: dns.Client, fake: Fake
     ],
 )
 async def test_zone_problems_are_permanent(
-    client: dns.Client, fake: FakeCloudDns, zone: str, managed_zone: str | None, message: str
+    clouddns: dns.Client, fake: FakeCloudDns, zone: str, managed_zone: str | None, message: str
 ) -> None:
-    provider = CloudDnsProvider(client, zone=zone, managed_zone=managed_zone)
+    provider = CloudDnsProvider(clouddns, zone=zone, managed_zone=managed_zone)
     with pytest.raises(PermanentError, match=message):
         await provider.records()
     with pytest.raises(PermanentError, match=message):
@@ -635,13 +609,13 @@ async def test_zone_problems_are_permanent(
 
 
 async def test_several_zones_with_the_name_need_managed_zone(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     fake.seed_zone(PROJECT, "example-com-too", ZONE)
     with pytest.raises(
         PermanentError, match=r"\(example-com, example-com-too\); choose one with the managed_zone"
     ):
-        await provider.records()
+        await clouddns_provider.records()
 
 
 async def test_zone_outside_the_project_is_permanent(fake: FakeCloudDns) -> None:
@@ -746,14 +720,14 @@ def test_builder_rejects_bad_options(options: dict[str, str], message: str) -> N
         build_clouddns("example.com", options)
 
 
-async def test_no_serial_and_no_call_for_it(provider: CloudDnsProvider, fake: FakeCloudDns) -> None:
+async def test_no_serial_and_no_call_for_it(clouddns_provider: CloudDnsProvider, fake: FakeCloudDns) -> None:
     # Drift checks read the zone (records()) instead: no call is made for a serial.
-    assert await provider.serial() is None
+    assert await clouddns_provider.serial() is None
     assert fake.total_calls == 0
 
 
 async def test_a_round_with_one_owner_cloud_dns_refuses_publishes_the_healthy_one(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     """An alias that is not in ASCII (an IDN not turned into punycode) is refused by Cloud DNS (400
     invalid): the publisher splits the round, the healthy owner is published in it, only the other fails
@@ -761,7 +735,7 @@ async def test_a_round_with_one_owner_cloud_dns_refuses_publishes_the_healthy_on
     bad, good = unique_service(), unique_service()
     alias = f"{bad}-café.acme.example.com."
     publisher, results = await publish_together(
-        provider,
+        clouddns_provider,
         {bad: seed_records(bad, [ASIA], aliases=[alias]), good: seed_records(good, [ASIA, EUROPE, US])},
     )
     assert publisher.rounds == 1
@@ -778,64 +752,55 @@ async def test_a_round_with_one_owner_cloud_dns_refuses_publishes_the_healthy_on
 # --- limits planned, foreign types seen (issue #10 item 2) -----------------------------------------------
 
 
-async def test_limits_are_the_projects_quotas_read_with_the_zone() -> None:
-    with FakeCloudDns(
-        projects=[PROJECT], resource_records_per_rrset=50, rrsets_per_managed_zone=500
-    ) as server:
-        server.seed_zone(PROJECT, MANAGED_ZONE, ZONE)
-        client = make_client(server.endpoint)
-        try:
-            provider = CloudDnsProvider(client, zone=ZONE)
-            # Cloud DNS's geo items are Google Cloud regions, and a routing policy is one record set.
-            cloud = {"geo_by_gcp_region": True, "group_in_one_set": True}
-            assert provider.limits == ProviderLimits(
-                max_values_per_set=100, max_record_sets=10_000, **cloud
-            )  # defaults
-            await provider.records()
-            assert provider.limits == ProviderLimits(max_values_per_set=50, max_record_sets=500, **cloud)
-            await provider.records()
-            assert server.calls["projects.get"] == 1  # read once
-        finally:
-            client.close()
+@pytest.mark.clouddns_fake(resource_records_per_rrset=50, rrsets_per_managed_zone=500)
+async def test_limits_are_the_projects_quotas_read_with_the_zone(
+    clouddns: dns.Client, fake: FakeCloudDns
+) -> None:
+    provider = CloudDnsProvider(clouddns, zone=ZONE)
+    # Cloud DNS's geo items are Google Cloud regions, and a routing policy is one record set.
+    cloud = {"geo_by_gcp_region": True, "group_in_one_set": True}
+    assert provider.limits == ProviderLimits(
+        max_values_per_set=100, max_record_sets=10_000, **cloud
+    )  # defaults
+    await provider.records()
+    assert provider.limits == ProviderLimits(max_values_per_set=50, max_record_sets=500, **cloud)
+    await provider.records()
+    assert fake.calls["projects.get"] == 1  # read once
 
 
-async def test_one_owners_changes_over_the_projects_per_change_quotas_go_out_in_several_changes() -> None:
+async def test_one_owners_changes_over_the_projects_per_change_quotas_go_out_in_several_changes(
+    clouddns: dns.Client, fake: FakeCloudDns
+) -> None:
     """The per-change quotas are the project's (read with the zone), and the fake refuses a change over
     them: one owner's records, more than one change may add (or later delete), are sent as several changes
     of whole names, and every one is accepted."""
-    with FakeCloudDns(projects=[PROJECT]) as server:
-        server.seed_zone(PROJECT, MANAGED_ZONE, ZONE)
-        server.rrset_additions_per_change = 5
-        server.rrset_deletions_per_change = 5
-        client = make_client(server.endpoint)
-        try:
-            provider = CloudDnsProvider(client, zone=ZONE)
-            svc = unique_service()
-            await provider.records()
-            assert (provider.change_limits.additions, provider.change_limits.deletions) == (5, 5)
-            records = seed_records(svc, [ASIA, EUROPE, US])
-            _, conflicts = await publish(provider, records, svc)
-            assert conflicts == ()
-            bodies = sent_changes(server)
-            assert len(bodies) > 1
-            assert all(len(b["additions"]) <= 5 and len(b["deletions"]) <= 5 for b in bodies)
-            assert {r for r in await provider.records() if svc in r.name} >= set(records)
-            server.reset_counters()
-            await publish(provider, (), svc)  # and withdrawn the same way
-            assert len(sent_changes(server)) > 1
-            assert not any(svc in name for name, _ in state(server))
-        finally:
-            client.close()
+    fake.rrset_additions_per_change = 5
+    fake.rrset_deletions_per_change = 5
+    provider = CloudDnsProvider(clouddns, zone=ZONE)
+    svc = unique_service()
+    await provider.records()
+    assert (provider.change_limits.additions, provider.change_limits.deletions) == (5, 5)
+    records = seed_records(svc, [ASIA, EUROPE, US])
+    _, conflicts = await publish(provider, records, svc)
+    assert conflicts == ()
+    bodies = sent_changes(fake)
+    assert len(bodies) > 1
+    assert all(len(b["additions"]) <= 5 and len(b["deletions"]) <= 5 for b in bodies)
+    assert {r for r in await provider.records() if svc in r.name} >= set(records)
+    fake.reset_counters()
+    await publish(provider, (), svc)  # and withdrawn the same way
+    assert len(sent_changes(fake)) > 1
+    assert not any(svc in name for name, _ in state(fake))
 
 
 async def test_a_foreign_mx_beside_a_planned_cname_is_a_conflict(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     svc = unique_service()
     region = tier_name(svc, "europe-west1")
     behind_our_back(fake, additions=[raw(region, "MX", 300, "10 mail.example.net.")])
-    assert RecordSet(region, "OTHER", 0, ("MX",)) in await provider.records()
-    calls, conflicts = await publish(provider, seed_records(svc, [ASIA, US]), svc)
+    assert RecordSet(region, "OTHER", 0, ("MX",)) in await clouddns_provider.records()
+    calls, conflicts = await publish(clouddns_provider, seed_records(svc, [ASIA, US]), svc)
     assert calls >= 1
     assert [(c.name, c.type) for c in conflicts] == [(region, "CNAME")]
     assert (region, "CNAME") not in state(fake)
@@ -843,10 +808,10 @@ async def test_a_foreign_mx_beside_a_planned_cname_is_a_conflict(
 
 
 async def test_a_tier_over_the_rrdata_quota_publishes_a_subset_the_fake_accepts(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     svc = unique_service()
-    await provider.records()
+    await clouddns_provider.records()
     shards = crowded_shards(140, 55)
     names = service_names(svc)
     tiers = plan_tiers(
@@ -855,58 +820,55 @@ async def test_a_tier_over_the_rrdata_quota_publishes_a_subset_the_fake_accepts(
         aliases=(),
         topology={"us-central1": frozenset({"us-central1-a"})},
         healthy=shards,
-        max_values=provider.limits.max_values_per_set,
+        max_values=clouddns_provider.limits.max_values_per_set,
     )
-    assert (await publish(provider, tiers.records, svc))[1] == ()
+    assert (await publish(clouddns_provider, tiers.records, svc))[1] == ()
     assert len(state(fake)[(global_name(svc), "A")][1]) == 100
 
 
-async def test_an_owner_past_the_zone_quota_is_reported_and_the_other_publishes() -> None:
-    with FakeCloudDns(projects=[PROJECT], rrsets_per_managed_zone=12) as server:
-        server.seed_zone(PROJECT, MANAGED_ZONE, ZONE)  # SOA and NS
-        client = make_client(server.endpoint)
-        try:
-            provider = CloudDnsProvider(client, zone=ZONE)
-            big, small = unique_service(), unique_service()
-            index = ZoneIndex(await provider.records())
-            quota = provider.limits.max_record_sets
-            assert quota == 12
-            changes, conflicts = plan_zone_changes_into(
-                index,
-                {
-                    f"{NAMESPACE}/{big}": seed_records(big, [ASIA, EUROPE, US]),
-                    f"{NAMESPACE}/{small}": [RecordSet(global_name(small), "A", 180, ("127.10.0.1",))],
-                },
-                federation=FEDERATION,
-                zone=ZONE,
-                order=[f"{NAMESPACE}/{big}", f"{NAMESPACE}/{small}"],
-                max_record_sets=quota,
-            )
-            assert conflicts[f"{NAMESPACE}/{big}"]
-            assert all("quota of 12 record sets" in c.reason for c in conflicts[f"{NAMESPACE}/{big}"])
-            assert conflicts[f"{NAMESPACE}/{small}"] == ()
-            await provider.apply(changes)  # within the quota: the fake accepts it
-            assert (global_name(small), "A") in state(server)
-        finally:
-            client.close()
+@pytest.mark.clouddns_fake(rrsets_per_managed_zone=12)  # the zone's SOA and NS among them
+async def test_an_owner_past_the_zone_quota_is_reported_and_the_other_publishes(
+    clouddns: dns.Client, fake: FakeCloudDns
+) -> None:
+    provider = CloudDnsProvider(clouddns, zone=ZONE)
+    big, small = unique_service(), unique_service()
+    index = ZoneIndex(await provider.records())
+    quota = provider.limits.max_record_sets
+    assert quota == 12
+    changes, conflicts = plan_zone_changes_into(
+        index,
+        {
+            f"{NAMESPACE}/{big}": seed_records(big, [ASIA, EUROPE, US]),
+            f"{NAMESPACE}/{small}": [RecordSet(global_name(small), "A", 180, ("127.10.0.1",))],
+        },
+        federation=FEDERATION,
+        zone=ZONE,
+        order=[f"{NAMESPACE}/{big}", f"{NAMESPACE}/{small}"],
+        max_record_sets=quota,
+    )
+    assert conflicts[f"{NAMESPACE}/{big}"]
+    assert all("quota of 12 record sets" in c.reason for c in conflicts[f"{NAMESPACE}/{big}"])
+    assert conflicts[f"{NAMESPACE}/{small}"] == ()
+    await provider.apply(changes)  # within the quota: the fake accepts it
+    assert (global_name(small), "A") in state(fake)
 
 
 async def test_apply_returns_once_the_change_is_done(
-    provider: CloudDnsProvider, fake: FakeCloudDns, sleeps: Sleeps
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns, sleeps: Sleeps
 ) -> None:
     """DNSPublished=True means live: a change answered "pending" is polled until "done"."""
     fake.pending_polls = 2
     svc = unique_service()
-    calls, _ = await publish(provider, seed_records(svc, [ASIA]), svc)
+    calls, _ = await publish(clouddns_provider, seed_records(svc, [ASIA]), svc)
     assert fake.calls["changes.get"] == 3
     assert sleeps[-2:] == [0.5, 1.0]
     assert calls >= 4  # the change and its three polls (and the zone's lookup)
 
 
 async def test_a_change_still_pending_past_the_bound_is_left_unconfirmed(
-    client: dns.Client, fake: FakeCloudDns, sleeps: Sleeps
+    clouddns: dns.Client, fake: FakeCloudDns, sleeps: Sleeps
 ) -> None:
-    provider = CloudDnsProvider(client, zone="example.com", sleep=sleeps, done_timeout=3)
+    provider = CloudDnsProvider(clouddns, zone="example.com", sleep=sleeps, done_timeout=3)
     fake.pending_polls = 5
     svc = unique_service()
     await publish(provider, seed_records(svc, [ASIA]), svc)  # returns: the zone is not held
@@ -917,14 +879,14 @@ async def test_a_change_still_pending_past_the_bound_is_left_unconfirmed(
 
 
 async def test_an_owner_stays_pending_until_cloud_dns_says_done_without_holding_later_rounds(
-    client: dns.Client, fake: FakeCloudDns, monkeypatch: pytest.MonkeyPatch
+    clouddns: dns.Client, fake: FakeCloudDns, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """DNSPublished=True means live, and waiting for it blocks nothing: a change still pending after the
     adapter's short bound leaves its owner Pending (unconfirmed, with the change's id); another owner's
     round goes out meanwhile; both become Published once the fake says done."""
     monkeypatch.setattr(publisher_module, "CONFIRM_START", 0.1)
     monkeypatch.setattr(publisher_module, "CONFIRM_CAP", 0.2)
-    provider = CloudDnsProvider(client, zone="example.com", done_timeout=0.1)
+    provider = CloudDnsProvider(clouddns, zone="example.com", done_timeout=0.1)
     fake.pending_polls = 8  # 2 polls in apply, then the publisher's checks
     first, second = unique_service(), unique_service()
     publisher = Publisher(provider, federation=FEDERATION, on_result=lambda _key: None, coalesce_seconds=0.01)

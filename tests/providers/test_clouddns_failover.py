@@ -7,11 +7,10 @@ between the operator's failover (plain records) and Cloud DNS's in one change th
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import dns
 
 from federation_operator.dns.clouddns import CloudDnsProvider
@@ -26,6 +25,7 @@ from federation_operator.domain.records import (
     failover_value,
 )
 from federation_operator.planning.records import plan_records
+from tests.dns_fixtures import Sleeps
 from tests.fakes.clouddns import FakeCloudDns
 
 from . import ASIA, EUROPE, TOPOLOGY, US, global_name, publish, service_names, unique_service
@@ -33,32 +33,6 @@ from . import ASIA, EUROPE, TOPOLOGY, US, global_name, publish, service_names, u
 PROJECT = "federation-test"
 MANAGED_ZONE = "example-com"
 CHECK = "https://www.googleapis.com/compute/v1/projects/federation-test/global/healthChecks/nginx-tcp-80"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeCloudDns]:
-    with FakeCloudDns(projects=[PROJECT]) as server:
-        server.seed_zone(PROJECT, MANAGED_ZONE, "example.com.")
-        yield server
-    assert server.internal_errors == [], "the fake itself crashed while serving a request"
-
-
-@pytest.fixture
-def client(fake: FakeCloudDns) -> Iterator[dns.Client]:
-    client = dns.Client(
-        project=PROJECT, credentials=AnonymousCredentials(), client_options={"api_endpoint": fake.endpoint}
-    )
-    yield client
-    client.close()
-
-
-async def _no_sleep(_: float) -> None:
-    return None
-
-
-@pytest.fixture
-def provider(client: dns.Client) -> CloudDnsProvider:
-    return CloudDnsProvider(client, zone="example.com", sleep=_no_sleep)
 
 
 def planned(
@@ -97,12 +71,12 @@ def changes_sent(fake: FakeCloudDns) -> int:
 
 
 async def test_failover_is_a_primary_backup_policy_read_back_as_planned(
-    provider: CloudDnsProvider, client: dns.Client, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, clouddns: dns.Client, fake: FakeCloudDns
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
     desired = planned(svc, [US], [EUROPE])
-    assert await publish(provider, desired, svc) == (1, ())
+    assert await publish(clouddns_provider, desired, svc) == (1, ())
     (rrset,) = [r for r in held(fake, name) if r["type"] == "A"]
     assert "rrdatas" not in rrset
     assert rrset["routingPolicy"] == {
@@ -114,7 +88,7 @@ async def test_failover_is_a_primary_backup_policy_read_back_as_planned(
     }
     assert any(r["type"] == "TXT" for r in held(fake, f"_fedop-failover.{name}"))
     # A restarted operator reads the policy back as the FAILOVER record set it planned: nothing to send.
-    fresh = CloudDnsProvider(client, zone="example.com", sleep=_no_sleep)
+    fresh = CloudDnsProvider(clouddns, zone="example.com", sleep=Sleeps())
     assert [r for r in await fresh.records() if r.name == name and r.type == FAILOVER] == [
         r for r in desired if r.type == FAILOVER
     ]
@@ -124,12 +98,12 @@ async def test_failover_is_a_primary_backup_policy_read_back_as_planned(
 
 
 async def test_cloud_dns_answers_the_backup_while_the_primary_fails_its_health_check(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     # What the health check buys: the operator (or the host cluster) may be down; Cloud DNS fails over alone.
     svc = unique_service()
     name = global_name(svc)
-    await publish(provider, planned(svc, [US], [EUROPE]), svc)
+    await publish(clouddns_provider, planned(svc, [US], [EUROPE]), svc)
     assert answer(fake, name) == ["127.30.0.1"]
     fake.set_endpoint_health("127.30.0.1", healthy=False)
     assert answer(fake, name) == ["127.20.0.1"]
@@ -139,21 +113,21 @@ async def test_cloud_dns_answers_the_backup_while_the_primary_fails_its_health_c
 
 
 async def test_the_operators_failover_moves_both_roles_in_one_change(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
-    await publish(provider, planned(svc, [US], [EUROPE]), svc)
+    await publish(clouddns_provider, planned(svc, [US], [EUROPE]), svc)
     before = changes_sent(fake)
     # US unhealthy in the operator's view: Europe answers, Asia stands behind it.
-    assert (await publish(provider, planned(svc, [EUROPE], [ASIA], "asia-east1"), svc))[0] == 1
+    assert (await publish(clouddns_provider, planned(svc, [EUROPE], [ASIA], "asia-east1"), svc))[0] == 1
     assert changes_sent(fake) == before + 1
     (rrset,) = [r for r in held(fake, name) if r["type"] == "A"]
     failover = rrset["routingPolicy"]["primaryBackup"]
     assert failover["primaryTargets"] == {"externalEndpoints": ["127.20.0.1"]}
     assert failover["backupGeoTargets"]["items"] == [{"location": "asia-east1", "rrdatas": ["127.10.0.1"]}]
     # Nothing behind the last group: the primary is its own backup, so the name still answers.
-    assert (await publish(provider, planned(svc, [ASIA], [ASIA], "asia-east1"), svc))[0] == 1
+    assert (await publish(clouddns_provider, planned(svc, [ASIA], [ASIA], "asia-east1"), svc))[0] == 1
     (rrset,) = [r for r in held(fake, name) if r["type"] == "A"]
     assert rrset["routingPolicy"]["primaryBackup"]["backupGeoTargets"]["items"] == [
         {"location": "asia-east1", "rrdatas": ["127.10.0.1"]}
@@ -163,15 +137,15 @@ async def test_the_operators_failover_moves_both_roles_in_one_change(
 
 
 async def test_switching_between_the_operators_failover_and_cloud_dns_is_one_change_answering_throughout(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
-    await publish(provider, planned(svc, [US]), svc)
+    await publish(clouddns_provider, planned(svc, [US]), svc)
     assert answer(fake, name) == ["127.30.0.1"]
     for backup in ([EUROPE], []):
         before = changes_sent(fake)
-        assert (await publish(provider, planned(svc, [US], backup), svc))[0] == 1
+        assert (await publish(clouddns_provider, planned(svc, [US], backup), svc))[0] == 1
         assert changes_sent(fake) == before + 1
         # One atomic change deleted the old A record set and added the new one: no moment without it.
         body = next(r for r in reversed(fake.requests) if r.route == "changes.create").body
@@ -182,7 +156,7 @@ async def test_switching_between_the_operators_failover_and_cloud_dns_is_one_cha
 
 
 async def test_a_failover_group_cloud_dns_cannot_express_is_refused_before_sending(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     # Route 53's form (no Compute Engine health check, no backup region) is no primaryBackup policy.
     name = global_name(unique_service())
@@ -197,15 +171,15 @@ async def test_a_failover_group_cloud_dns_cannot_express_is_refused_before_sendi
             failover_value(standby, "SECONDARY", "127.20.0.1"),
         ),
     )
-    await provider.records()
+    await clouddns_provider.records()
     before = changes_sent(fake)
     with pytest.raises(RejectedChangeError, match=r"gcpHealthCheck"):
-        await provider.apply(Changes(create=(group,)))
+        await clouddns_provider.apply(Changes(create=(group,)))
     assert changes_sent(fake) == before
 
 
 async def test_a_failover_policy_of_someone_elses_is_read_as_the_foreign_data_it_is(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     # Trickled traffic (a share of the queries sent to the backup while the primary is healthy) is not what
     # the operator writes: the record set is read as plain A data, a foreign record at that name.
@@ -231,12 +205,12 @@ async def test_a_failover_policy_of_someone_elses_is_read_as_the_foreign_data_it
             }
         ],
     )
-    (found,) = [r for r in await provider.records() if r.name == name]
+    (found,) = [r for r in await clouddns_provider.records() if r.name == name]
     assert (found.type, found.values) == ("A", ("127.20.0.1", "127.30.0.1"))
 
 
 async def test_a_primary_that_is_its_own_backup_counts_its_addresses_once_against_the_quota(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     # 60 addresses listed twice (targets and backup item) are 60 records of the project's 100 per record set.
     svc = unique_service()
@@ -246,7 +220,7 @@ async def test_a_primary_that_is_its_own_backup_counts_its_addresses_once_agains
         zones=frozenset({"us-central1-a"}),
         ipv4=tuple(f"127.30.1.{i}" for i in range(1, 61)),
     )
-    assert await publish(provider, planned(svc, [crowded], [crowded], "us-central1"), svc) == (1, ())
+    assert await publish(clouddns_provider, planned(svc, [crowded], [crowded], "us-central1"), svc) == (1, ())
     (rrset,) = [r for r in held(fake, global_name(svc)) if r["type"] == "A"]
     failover = rrset["routingPolicy"]["primaryBackup"]
     assert len(failover["primaryTargets"]["externalEndpoints"]) == 60

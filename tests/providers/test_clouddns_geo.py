@@ -6,18 +6,18 @@ in one change each (the name answers throughout), what a client of a region with
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
 from google.api_core import exceptions as google_exceptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import dns
 
 from federation_operator.dns.clouddns import CloudDnsProvider
 from federation_operator.domain.errors import RejectedChangeError
 from federation_operator.domain.records import GEO, Changes, RecordSet, ShardAddresses
 from federation_operator.planning.records import plan_records
+from tests.dns_fixtures import Sleeps
 from tests.fakes.clouddns import FakeCloudDns
 
 from . import ASIA, EUROPE, TOPOLOGY, US, global_name, publish, service_names, unique_service
@@ -26,32 +26,6 @@ PROJECT = "federation-test"
 MANAGED_ZONE = "example-com"
 # Where the shared shards' clusters are, as plan_geo_places(..., gcp_regions=True) names them.
 PLACES = {"asia": "gcp:asia-east1", "europe": "gcp:europe-west1", "us": "gcp:us-central1"}
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeCloudDns]:
-    with FakeCloudDns(projects=[PROJECT]) as server:
-        server.seed_zone(PROJECT, MANAGED_ZONE, "example.com.")
-        yield server
-    assert server.internal_errors == [], "the fake itself crashed while serving a request"
-
-
-@pytest.fixture
-def client(fake: FakeCloudDns) -> Iterator[dns.Client]:
-    client = dns.Client(
-        project=PROJECT, credentials=AnonymousCredentials(), client_options={"api_endpoint": fake.endpoint}
-    )
-    yield client
-    client.close()
-
-
-async def _no_sleep(_: float) -> None:
-    return None
-
-
-@pytest.fixture
-def provider(client: dns.Client) -> CloudDnsProvider:
-    return CloudDnsProvider(client, zone="example.com", sleep=_no_sleep)
 
 
 def located(
@@ -82,12 +56,12 @@ def changes_sent(fake: FakeCloudDns) -> int:
 
 
 async def test_geolocation_is_a_geo_policy_read_back_as_planned(
-    provider: CloudDnsProvider, client: dns.Client, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, clouddns: dns.Client, fake: FakeCloudDns
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
     desired = located(svc, [ASIA, EUROPE, US], PLACES)
-    assert await publish(provider, desired, svc) == (1, ())
+    assert await publish(clouddns_provider, desired, svc) == (1, ())
     assert geo_items(fake, name) == [
         ("asia-east1", ["127.10.0.1"]),
         ("europe-west1", ["127.20.0.1"]),
@@ -99,7 +73,7 @@ async def test_geolocation_is_a_geo_policy_read_back_as_planned(
     assert any(r["type"] == "TXT" for r in held(fake, f"_fedop-geo.{name}"))
     assert answer(fake, name, "europe-west1") == ["127.20.0.1"]
     # A restarted operator reads the policy back as the GEO record set it planned: nothing to send.
-    fresh = CloudDnsProvider(client, zone="example.com", sleep=_no_sleep)
+    fresh = CloudDnsProvider(clouddns, zone="example.com", sleep=Sleeps())
     assert [r for r in await fresh.records() if r.name == name and r.type == GEO] == [
         r for r in desired if r.type == GEO
     ]
@@ -109,33 +83,33 @@ async def test_geolocation_is_a_geo_policy_read_back_as_planned(
 
 
 async def test_a_shard_going_unhealthy_leaves_its_region_to_the_nearest_item_in_one_change(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
-    await publish(provider, located(svc, [ASIA, EUROPE, US], PLACES), svc)
+    await publish(clouddns_provider, located(svc, [ASIA, EUROPE, US], PLACES), svc)
     before = changes_sent(fake)
-    assert (await publish(provider, located(svc, [ASIA, US], PLACES), svc))[0] == 1
+    assert (await publish(clouddns_provider, located(svc, [ASIA, US], PLACES), svc))[0] == 1
     assert changes_sent(fake) == before + 1
     assert geo_items(fake, name) == [("asia-east1", ["127.10.0.1"]), ("us-central1", ["127.30.0.1"])]
     # Europe's clients get the nearest region that has an item (Iowa is nearer Belgium than Taiwan is).
     assert answer(fake, name, "europe-west1") == ["127.30.0.1"]
     assert answer(fake, name, "asia-east1") == ["127.10.0.1"]
     # Back to healthy: Europe's item returns.
-    assert (await publish(provider, located(svc, [ASIA, EUROPE, US], PLACES), svc))[0] == 1
+    assert (await publish(clouddns_provider, located(svc, [ASIA, EUROPE, US], PLACES), svc))[0] == 1
     assert answer(fake, name, "europe-west1") == ["127.20.0.1"]
 
 
 async def test_switching_between_tiered_and_geolocation_is_one_change_that_answers_throughout(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
-    await publish(provider, located(svc, [ASIA, US], None), svc)
+    await publish(clouddns_provider, located(svc, [ASIA, US], None), svc)
     assert answer(fake, name, "us-central1") == ["127.10.0.1", "127.30.0.1"]
     for places, expected in ((PLACES, ["127.30.0.1"]), (None, ["127.10.0.1", "127.30.0.1"])):
         before = changes_sent(fake)
-        assert (await publish(provider, located(svc, [ASIA, US], places), svc))[0] == 1
+        assert (await publish(clouddns_provider, located(svc, [ASIA, US], places), svc))[0] == 1
         assert changes_sent(fake) == before + 1
         # One atomic change deleted the old A record set and added the new one: no moment without it.
         body = next(r for r in reversed(fake.requests) if r.route == "changes.create").body
@@ -145,15 +119,15 @@ async def test_switching_between_tiered_and_geolocation_is_one_change_that_answe
 
 
 async def test_route53_locations_are_refused_before_sending(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     svc = unique_service()
-    await provider.records()
+    await clouddns_provider.records()
     route53 = located(svc, [ASIA, US], {"asia": "country:TW", "us": "country:US"})
     group = next(r for r in route53 if r.type == GEO)
     before = changes_sent(fake)
     with pytest.raises(RejectedChangeError, match=r"country:TW.*Google Cloud region"):
-        await provider.apply(Changes(create=(group,)))
+        await clouddns_provider.apply(Changes(create=(group,)))
     assert changes_sent(fake) == before
 
 
@@ -171,52 +145,43 @@ async def test_route53_locations_are_refused_before_sending(
     ],
 )
 def test_the_fake_refuses_geo_policies_the_api_refuses(
-    client: dns.Client, geo: dict[str, Any], field: str
+    clouddns: dns.Client, geo: dict[str, Any], field: str
 ) -> None:
     body = {"additions": [{"name": "g.example.com.", "type": "A", "ttl": 60, "routingPolicy": {"geo": geo}}]}
     with pytest.raises(google_exceptions.BadRequest) as caught:
-        client._connection.api_request(
+        clouddns._connection.api_request(
             method="POST", path=f"/projects/{PROJECT}/managedZones/{MANAGED_ZONE}/changes", data=body
         )
     assert field in str(caught.value)
 
 
-async def test_a_group_over_the_projects_records_per_rrset_is_published_within_it() -> None:
+@pytest.mark.clouddns_fake(resource_records_per_rrset=3)
+async def test_a_group_over_the_projects_records_per_rrset_is_published_within_it(
+    clouddns: dns.Client, fake: FakeCloudDns
+) -> None:
     # The project takes 3 records per record set and counts a routing policy's items together: the planner
     # keeps each region's lowest address in turn, and the fake accepts the group.
-    with FakeCloudDns(projects=[PROJECT], resource_records_per_rrset=3) as server:
-        server.seed_zone(PROJECT, MANAGED_ZONE, "example.com.")
-        client = dns.Client(
-            project=PROJECT,
-            credentials=AnonymousCredentials(),
-            client_options={"api_endpoint": server.endpoint},
-        )
-        try:
-            provider = CloudDnsProvider(client, zone="example.com", sleep=_no_sleep)
-            await provider.records()
-            limits = provider.limits
-            assert (limits.max_values_per_set, limits.group_in_one_set) == (3, True)
-            svc = unique_service()
-            crowded = [
-                ShardAddresses(
-                    cluster=c, region=s.region, zones=s.zones, ipv4=(s.ipv4[0], f"{s.ipv4[0][:-1]}2")
-                )
-                for c, s in (("asia", ASIA), ("us", US))
-            ]
-            plan = plan_records(
-                names=service_names(svc),
-                ttl=60,
-                aliases=(),
-                topology=TOPOLOGY,
-                healthy=crowded,
-                global_places=PLACES,
-                max_values=limits.max_values_per_set,
-                group_in_one_set=limits.group_in_one_set,
-            )
-            assert await publish(provider, plan, svc) == (1, ())
-            assert geo_items(server, global_name(svc)) == [
-                ("asia-east1", ["127.10.0.1", "127.10.0.2"]),
-                ("us-central1", ["127.30.0.1"]),
-            ]
-        finally:
-            client.close()
+    provider = CloudDnsProvider(clouddns, zone="example.com", sleep=Sleeps())
+    await provider.records()
+    limits = provider.limits
+    assert (limits.max_values_per_set, limits.group_in_one_set) == (3, True)
+    svc = unique_service()
+    crowded = [
+        ShardAddresses(cluster=c, region=s.region, zones=s.zones, ipv4=(s.ipv4[0], f"{s.ipv4[0][:-1]}2"))
+        for c, s in (("asia", ASIA), ("us", US))
+    ]
+    plan = plan_records(
+        names=service_names(svc),
+        ttl=60,
+        aliases=(),
+        topology=TOPOLOGY,
+        healthy=crowded,
+        global_places=PLACES,
+        max_values=limits.max_values_per_set,
+        group_in_one_set=limits.group_in_one_set,
+    )
+    assert await publish(provider, plan, svc) == (1, ())
+    assert geo_items(fake, global_name(svc)) == [
+        ("asia-east1", ["127.10.0.1", "127.10.0.2"]),
+        ("us-central1", ["127.30.0.1"]),
+    ]

@@ -6,12 +6,11 @@ locations)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
 from google.api_core import exceptions as google_exceptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import dns
 
 from federation_operator.dns.clouddns import CloudDnsProvider
@@ -24,31 +23,6 @@ from . import ASIA, EUROPE, TOPOLOGY, US, global_name, publish, service_names, u
 
 PROJECT = "federation-test"
 MANAGED_ZONE = "example-com"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeCloudDns]:
-    with FakeCloudDns(projects=[PROJECT]) as server:
-        server.seed_zone(PROJECT, MANAGED_ZONE, "example.com.")
-        yield server
-    assert server.internal_errors == [], "the fake itself crashed while serving a request"
-
-
-@pytest.fixture
-def client(fake: FakeCloudDns) -> Iterator[dns.Client]:
-    client = dns.Client(
-        project=PROJECT, credentials=AnonymousCredentials(), client_options={"api_endpoint": fake.endpoint}
-    )
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def provider(client: dns.Client) -> CloudDnsProvider:
-    async def no_sleep(_: float) -> None:
-        return None
-
-    return CloudDnsProvider(client, zone="example.com", sleep=no_sleep)
 
 
 def weighted(
@@ -75,16 +49,16 @@ def changes_sent(fake: FakeCloudDns) -> int:
 
 
 async def test_weighted_is_a_wrr_policy_read_back_as_planned_and_changed_in_one_change(
-    provider: CloudDnsProvider, client: dns.Client, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, clouddns: dns.Client, fake: FakeCloudDns
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
     desired = weighted(svc, [ASIA, EUROPE, US], {"asia": 5, "europe": 0})
-    assert await publish(provider, desired, svc) == (1, ())
+    assert await publish(clouddns_provider, desired, svc) == (1, ())
     assert wrr_items(fake, name) == [(0, ["127.20.0.1"]), (1, ["127.30.0.1"]), (5, ["127.10.0.1"])]
     assert any(r["type"] == "TXT" for r in held(fake, f"_fedop-weighted.{name}"))
     # A restarted operator reads the policy back as the WEIGHTED record set it planned: nothing to send.
-    fresh = CloudDnsProvider(client, zone="example.com", sleep=provider._sleep)
+    fresh = CloudDnsProvider(clouddns, zone="example.com", sleep=clouddns_provider._sleep)
     assert WEIGHTED in {r.type for r in await fresh.records() if r.name == name}
     before = changes_sent(fake)
     assert await publish(fresh, desired, svc) == (0, ())
@@ -95,16 +69,16 @@ async def test_weighted_is_a_wrr_policy_read_back_as_planned_and_changed_in_one_
 
 
 async def test_switching_from_tiered_to_weighted_and_back_is_one_change_each(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
-    await publish(provider, weighted(svc, [ASIA, US], None), svc)
+    await publish(clouddns_provider, weighted(svc, [ASIA, US], None), svc)
     assert [r.get("rrdatas") for r in held(fake, name) if r["type"] == "A"] == [["127.10.0.1", "127.30.0.1"]]
     before = changes_sent(fake)
-    assert (await publish(provider, weighted(svc, [ASIA, US], {"us": 3}), svc))[0] == 1
+    assert (await publish(clouddns_provider, weighted(svc, [ASIA, US], {"us": 3}), svc))[0] == 1
     assert wrr_items(fake, name) == [(1, ["127.10.0.1"]), (3, ["127.30.0.1"])]
-    assert (await publish(provider, weighted(svc, [ASIA, US], None), svc))[0] == 1
+    assert (await publish(clouddns_provider, weighted(svc, [ASIA, US], None), svc))[0] == 1
     assert changes_sent(fake) == before + 2
     assert [sorted(r["rrdatas"]) for r in held(fake, name) if r["type"] == "A"] == [
         ["127.10.0.1", "127.30.0.1"]
@@ -112,16 +86,16 @@ async def test_switching_from_tiered_to_weighted_and_back_is_one_change_each(
 
 
 async def test_a_plain_a_record_set_beside_a_weighted_one_is_refused_before_sending(
-    provider: CloudDnsProvider, fake: FakeCloudDns
+    clouddns_provider: CloudDnsProvider, fake: FakeCloudDns
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
-    await provider.records()
+    await clouddns_provider.records()
     group = next(r for r in weighted(svc, [ASIA], {"asia": 1}) if r.type == WEIGHTED)
     plain = RecordSet(name=name, type="A", ttl=60, values=("127.10.0.1",))
     before = changes_sent(fake)
     with pytest.raises(RejectedChangeError, match="two routing policies"):
-        await provider.apply(Changes(create=(group, plain)))
+        await clouddns_provider.apply(Changes(create=(group, plain)))
     assert changes_sent(fake) == before
 
 
@@ -166,11 +140,11 @@ async def test_a_plain_a_record_set_beside_a_weighted_one_is_refused_before_send
     ],
 )
 def test_the_fake_refuses_routing_policies_the_api_refuses(
-    client: dns.Client, rrset: dict[str, Any], field: str
+    clouddns: dns.Client, rrset: dict[str, Any], field: str
 ) -> None:
     body = {"additions": [{"name": "p.example.com.", "type": "A", "ttl": 60, **rrset}]}
     with pytest.raises(google_exceptions.BadRequest) as caught:
-        client._connection.api_request(
+        clouddns._connection.api_request(
             method="POST", path=f"/projects/{PROJECT}/managedZones/{MANAGED_ZONE}/changes", data=body
         )
     assert field in str(caught.value)

@@ -5,14 +5,10 @@ state says which is which) and catches up once it answers, and a withdrawal empt
 from __future__ import annotations
 
 import asyncio
-import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import dns
 
 from federation_operator.dns.clouddns import CloudDnsProvider
@@ -28,33 +24,11 @@ pytestmark = pytest.mark.usefixtures("fake_aws_credentials")
 
 PROJECT = "federation-test"
 MANAGED_ZONE = "example-com"
-ZONE = "example.com."
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeCloudDns]:
-    with FakeCloudDns(projects=[PROJECT]) as server:
-        server.seed_zone(PROJECT, MANAGED_ZONE, ZONE)
-        yield server
-    assert server.internal_errors == [], "the fake itself crashed while serving a request"
-
-
-@pytest.fixture
-def route53(moto_url: str) -> Any:
-    with urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")) as reply:
-        reply.read()
-    client = boto3.session.Session(region_name="us-east-1").client(
-        "route53", endpoint_url=moto_url, config=Config(retries={"total_max_attempts": 1})
-    )
-    client.create_hosted_zone(Name="example.com", CallerReference=unique_service())
-    return client
-
-
-@pytest.fixture
-async def group(route53: Any, fake: FakeCloudDns) -> AsyncIterator[PublisherGroup]:
-    gclient = dns.Client(
-        project=PROJECT, credentials=AnonymousCredentials(), client_options={"api_endpoint": fake.endpoint}
-    )
+async def group(route53: Any, zone_id: str, clouddns: dns.Client) -> AsyncIterator[PublisherGroup]:
+    """Route 53 (the shared moto, its zone example.com) and Cloud DNS (the shared fake) mirroring one zone."""
     members = [
         ZonePublisher(
             Publisher(
@@ -68,7 +42,7 @@ async def group(route53: Any, fake: FakeCloudDns) -> AsyncIterator[PublisherGrou
         ),
         ZonePublisher(
             Publisher(
-                CloudDnsProvider(gclient, zone="example.com"),
+                CloudDnsProvider(clouddns, zone="example.com"),
                 federation=FEDERATION,
                 on_result=lambda _key: None,
                 provider_name="clouddns",
@@ -84,7 +58,6 @@ async def group(route53: Any, fake: FakeCloudDns) -> AsyncIterator[PublisherGrou
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        gclient.close()
 
 
 def route53_state(client: Any) -> dict[tuple[str, str], list[str]]:

@@ -9,7 +9,6 @@ import asyncio
 from collections.abc import Mapping
 
 import pytest
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import dns as google_dns
 from localfed.bind import BindServer
 
@@ -26,6 +25,7 @@ from federation_operator.domain.records import (
     RecordSet,
 )
 from federation_operator.planning.records import plan_tiers
+from tests.dns_fixtures import CLOUDDNS_PROJECT
 from tests.fakes.clouddns import FakeCloudDns
 
 from . import (
@@ -118,59 +118,45 @@ async def test_an_owner_past_the_zone_quota_is_a_conflict_and_the_others_publish
     assert len(provider.snapshot()) <= 10
 
 
-async def test_cloud_dns_zone_quota_read_from_the_project_is_planned_by_the_publisher() -> None:
+@pytest.mark.clouddns_fake(rrsets_per_managed_zone=8)  # the zone's SOA and NS: 2 of the 8
+async def test_cloud_dns_zone_quota_read_from_the_project_is_planned_by_the_publisher(
+    clouddns: google_dns.Client, fake: FakeCloudDns
+) -> None:
     """The zone quota comes from the project's quotas (projects.get, read with the zone): a publisher round
     in a zone that has room for one small owner gives the big one a conflict naming the quota, and the fake,
     which refuses past the quota (403 quotaExceeded), is never asked to."""
-    with FakeCloudDns(projects=["quota-test"], rrsets_per_managed_zone=8) as fake:
-        fake.seed_zone("quota-test", "example-com", "example.com.")  # SOA and NS: 2 of the 8
-        client = google_dns.Client(
-            project="quota-test",
-            credentials=AnonymousCredentials(),
-            client_options={"api_endpoint": fake.endpoint},
-        )
-        try:
-            provider = CloudDnsProvider(client, zone="example.com")
-            big, small = unique_service(), unique_service()
-            results = await run_round(
-                provider,
-                {
-                    big: seed_records(big, [ASIA, EUROPE, US]),
-                    small: (RecordSet(global_name(small), "A", 180, ("127.30.0.1",)),),
-                },
-            )
-            assert provider.limits.max_record_sets == 8
-            assert results[big].error is None
-            assert results[big].conflicts
-            assert all("quota of 8 record sets" in c.reason for c in results[big].conflicts)
-            assert results[small] == PublishResult(results[small].desired)
-            held = {(r["name"], r["type"]) for r in fake.rrsets("quota-test", "example-com")}
-            assert (global_name(small), "A") in held
-            assert len(held) <= 8
-            assert not any("quotaExceeded" in str(r.body) for r in fake.requests)
-        finally:
-            client.close()
+    provider = CloudDnsProvider(clouddns, zone="example.com")
+    big, small = unique_service(), unique_service()
+    results = await run_round(
+        provider,
+        {
+            big: seed_records(big, [ASIA, EUROPE, US]),
+            small: (RecordSet(global_name(small), "A", 180, ("127.30.0.1",)),),
+        },
+    )
+    assert provider.limits.max_record_sets == 8
+    assert results[big].error is None
+    assert results[big].conflicts
+    assert all("quota of 8 record sets" in c.reason for c in results[big].conflicts)
+    assert results[small] == PublishResult(results[small].desired)
+    held = {(r["name"], r["type"]) for r in fake.rrsets(CLOUDDNS_PROJECT, "example-com")}
+    assert (global_name(small), "A") in held
+    assert len(held) <= 8
+    assert not any("quotaExceeded" in str(r.body) for r in fake.requests)
 
 
-async def test_cloud_dns_refuses_a_set_past_a_lower_project_quota_as_the_owners_fault() -> None:
+@pytest.mark.clouddns_fake(resource_records_per_rrset=50)
+async def test_cloud_dns_refuses_a_set_past_a_lower_project_quota_as_the_owners_fault(
+    clouddns: google_dns.Client, fake: FakeCloudDns
+) -> None:
     """Planned with the default 100 before the project's quotas were read, a set of 60 in a project whose
     quota is 50 is refused (403 quotaExceeded) as a refusal of what the change holds (which the publisher
     contains to its owner), not of the operator's credentials."""
-    with FakeCloudDns(projects=["quota-test"], resource_records_per_rrset=50) as fake:
-        fake.seed_zone("quota-test", "example-com", "example.com.")
-        client = google_dns.Client(
-            project="quota-test",
-            credentials=AnonymousCredentials(),
-            client_options={"api_endpoint": fake.endpoint},
-        )
-        try:
-            provider = CloudDnsProvider(client, zone="example.com")
-            svc = unique_service()
-            records = crowd(svc, 60, None)
-            with pytest.raises(RejectedChangeError, match="quotaExceeded"):
-                await provider.apply(Changes(create=records))
-            await provider.records()  # the publisher reads the zone again after a refusal
-            # Known from here on (the operator takes the per-set limit at start-up: see README, DNS limits).
-            assert provider.limits.max_values_per_set == 50
-        finally:
-            client.close()
+    provider = CloudDnsProvider(clouddns, zone="example.com")
+    svc = unique_service()
+    records = crowd(svc, 60, None)
+    with pytest.raises(RejectedChangeError, match="quotaExceeded"):
+        await provider.apply(Changes(create=records))
+    await provider.records()  # the publisher reads the zone again after a refusal
+    # Known from here on (the operator takes the per-set limit at start-up: see README, DNS limits).
+    assert provider.limits.max_values_per_set == 50

@@ -12,14 +12,11 @@ until INSYNC within its bound. A publisher round where Route 53 refuses one owne
 from __future__ import annotations
 
 import copy
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -45,6 +42,7 @@ from federation_operator.domain.records import (
     ShardAddresses,
 )
 from federation_operator.planning.records import plan_tiers
+from tests.dns_fixtures import Wire, create_zone, new_client
 
 from . import (
     ASIA,
@@ -63,79 +61,13 @@ from . import (
 )
 from .publisher_round import publish_together
 
-# Fake keys and nothing else in boto3's credential chain (conftest.py), for every test here.
+# Fake keys and nothing else in boto3's credential chain (tests/dns_fixtures.py), for every test here.
 pytestmark = pytest.mark.usefixtures("fake_aws_credentials")
 
 ZONE = "example.com."
 
 
-# --- fixtures: moto's server, clients and what they send ----------------------------------------------------
-
-
-def new_client(endpoint_url: str) -> Any:
-    # No botocore retries: the provider's own are the policy (as build_route53 configures it).
-    return boto3.session.Session(region_name="us-east-1").client(
-        "route53", endpoint_url=endpoint_url, config=Config(retries={"total_max_attempts": 1})
-    )
-
-
-def create_zone(client: Any, name: str, *, private: bool = False) -> str:
-    extra: dict[str, Any] = {}
-    if private:
-        extra = {
-            "HostedZoneConfig": {"PrivateZone": True, "Comment": "private"},
-            "VPC": {"VPCRegion": "us-east-1", "VPCId": "vpc-12345678"},
-        }
-    zone = client.create_hosted_zone(
-        Name=name, CallerReference=f"{name}-{private}-{unique_service()}", **extra
-    )
-    return str(zone["HostedZone"]["Id"]).rsplit("/", 1)[-1]
-
-
-@pytest.fixture
-def client(moto_url: str) -> Any:
-    return new_client(moto_url)
-
-
-@pytest.fixture
-def zone_id(moto_url: str, client: Any) -> str:
-    """A fresh moto holding one public hosted zone, example.com."""
-    with urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")) as reply:
-        reply.read()
-    return create_zone(client, "example.com")
-
-
-class Wire:
-    """What a boto3 client sends, seen in botocore's events: each request's operation, each ChangeBatch."""
-
-    def __init__(self, client: Any) -> None:
-        self.operations: list[str] = []
-        self.batches: list[list[dict[str, Any]]] = []
-        client.meta.events.register("before-send.route-53", self._sent)
-        client.meta.events.register("before-parameter-build.route-53.ChangeResourceRecordSets", self._batch)
-
-    def _sent(self, event_name: str, **_: Any) -> None:
-        self.operations.append(event_name.rsplit(".", 1)[-1])
-
-    def _batch(self, params: dict[str, Any], **_: Any) -> None:
-        self.batches.append(copy.deepcopy(params["ChangeBatch"]["Changes"]))
-
-    def count(self, operation: str) -> int:
-        return self.operations.count(operation)
-
-    def reset(self) -> None:
-        self.operations.clear()
-        self.batches.clear()
-
-
-@pytest.fixture
-def wire(client: Any, zone_id: str) -> Wire:
-    return Wire(client)  # attached after the zone exists: it sees the test's requests only
-
-
-@pytest.fixture
-def provider(client: Any, zone_id: str) -> Route53Provider:
-    return Route53Provider(client, zone="example.com")  # the hosted zone is looked up by name
+# --- helpers (moto's server, its client and `Wire`: tests/dns_fixtures.py) ----------------------------------
 
 
 def write(client: Any, zone_id: str, action: str, name: str, rtype: str, *values: str, ttl: int = 60) -> None:
@@ -170,71 +102,73 @@ def names_in(batch: list[dict[str, Any]]) -> set[str]:
 
 
 async def test_first_round_second_round_then_a_region_turns_cname(
-    provider: Route53Provider, wire: Wire, client: Any, zone_id: str
+    route53_provider: Route53Provider, wire: Wire, route53: Any, zone_id: str
 ) -> None:
     svc = unique_service()
     alias = f"{svc}.acme.example.com."
     desired = seed_records(svc, [ASIA, EUROPE, US], aliases=[alias])
 
     # First round: every tier and its ownership records, in one ChangeBatch; read back equal.
-    assert await publish(provider, desired, svc) == (1, ())
+    assert await publish(route53_provider, desired, svc) == (1, ())
     assert wire.count("ChangeResourceRecordSets") == 1
-    assert [r for r in await provider.records() if svc in r.name] == owned_records(desired, svc)
+    assert [r for r in await route53_provider.records() if svc in r.name] == owned_records(desired, svc)
     # On the wire, TXT values travel quoted, and the hosted zone was found by its name.
-    assert provider.hosted_zone_id == zone_id
-    owner_txt = listed(client, zone_id, f"_fedop-a.{global_name(svc)}")
+    assert route53_provider.hosted_zone_id == zone_id
+    owner_txt = listed(route53, zone_id, f"_fedop-a.{global_name(svc)}")
     assert owner_txt[0]["ResourceRecords"] == [
         {"Value": f'"heritage=federation-operator,federation=myfederation,owner=mynamespace/{svc}"'}
     ]
 
     # Second round, same state: the read, and not one write.
     wire.reset()
-    assert await publish(provider, desired, svc) == (0, ())
+    assert await publish(route53_provider, desired, svc) == (0, ())
     assert wire.operations == ["ListResourceRecordSets"]
 
     # Europe's backends lose readiness: its region's A becomes a CNAME to the global name, in one batch.
     failover = seed_records(svc, [ASIA, US], aliases=[alias])
-    changes, conflicts = await plan_for(provider, failover, svc)
+    changes, conflicts = await plan_for(route53_provider, failover, svc)
     assert conflicts == ()
     region = tier_name(svc, "europe-west1")
     assert (region, "A") in {r.key for r in changes.delete}
     assert (region, "CNAME") in {r.key for r in changes.create}
     wire.reset()
-    assert await provider.apply(changes) == 1
+    assert await route53_provider.apply(changes) == 1
     (batch,) = wire.batches
     assert [c["Action"] for c in batch if c["ResourceRecordSet"]["Name"] == region] == ["DELETE", "CREATE"]
-    assert [r for r in await provider.records() if svc in r.name] == owned_records(failover, svc)
-    assert [rrset["Type"] for rrset in listed(client, zone_id, region)] == ["CNAME"]
-    assert await publish(provider, failover, svc) == (0, ())
+    assert [r for r in await route53_provider.records() if svc in r.name] == owned_records(failover, svc)
+    assert [rrset["Type"] for rrset in listed(route53, zone_id, region)] == ["CNAME"]
+    assert await publish(route53_provider, failover, svc) == (0, ())
 
 
-async def test_empty_plan_sends_nothing(provider: Route53Provider, wire: Wire) -> None:
-    assert await provider.apply(Changes()) == 0
+async def test_empty_plan_sends_nothing(route53_provider: Route53Provider, wire: Wire) -> None:
+    assert await route53_provider.apply(Changes()) == 0
     assert wire.operations == []  # not even the hosted zone's lookup
-    assert provider.requests_sent == 0
+    assert route53_provider.requests_sent == 0
 
 
 async def test_deletion_removes_every_tier_and_ownership_record(
-    provider: Route53Provider, wire: Wire
+    route53_provider: Route53Provider, wire: Wire
 ) -> None:
     svc = unique_service()
-    await publish(provider, seed_records(svc, [ASIA, EUROPE, US], aliases=[f"{svc}.acme.example.com."]), svc)
+    await publish(
+        route53_provider, seed_records(svc, [ASIA, EUROPE, US], aliases=[f"{svc}.acme.example.com."]), svc
+    )
     wire.reset()
-    assert await publish(provider, (), svc) == (1, ())
+    assert await publish(route53_provider, (), svc) == (1, ())
     assert wire.count("ChangeResourceRecordSets") == 1
     assert {c["Action"] for c in wire.batches[0]} == {"DELETE"}
-    assert [r for r in await provider.records() if svc in r.name] == []
+    assert [r for r in await route53_provider.records() if svc in r.name] == []
 
 
 async def test_foreign_and_alias_records_survive_and_are_reported(
-    provider: Route53Provider, client: Any, zone_id: str
+    route53_provider: Route53Provider, route53: Any, zone_id: str
 ) -> None:
     svc = unique_service()
     # Someone else's A at our global name, and an alias A at one of our region names.
-    write(client, zone_id, "CREATE", global_name(svc), "A", "192.0.2.1")
+    write(route53, zone_id, "CREATE", global_name(svc), "A", "192.0.2.1")
     region = tier_name(svc, "asia-east1")
     alias_target = {"HostedZoneId": zone_id, "DNSName": f"lb.{ZONE}", "EvaluateTargetHealth": False}
-    client.change_resource_record_sets(
+    route53.change_resource_record_sets(
         HostedZoneId=zone_id,
         ChangeBatch={
             "Changes": [
@@ -246,36 +180,37 @@ async def test_foreign_and_alias_records_survive_and_are_reported(
         },
     )
     # The alias is listed as a stand-in that occupies its name and type.
-    assert RecordSet(region, "A", 0, ("0.0.0.0",)) in await provider.records()
+    assert RecordSet(region, "A", 0, ("0.0.0.0",)) in await route53_provider.records()
 
     desired = seed_records(svc, [ASIA, US])
-    calls, conflicts = await publish(provider, desired, svc)
+    calls, conflicts = await publish(route53_provider, desired, svc)
     assert calls == 1
     assert [(c.name, c.type) for c in conflicts] == sorted([(global_name(svc), "A"), (region, "A")])
     assert all("without an ownership record" in c.reason for c in conflicts)
-    assert await publish(provider, desired, svc) == (0, conflicts)
+    assert await publish(route53_provider, desired, svc) == (0, conflicts)
 
     # A plan that touches the alias anyway is refused before anything is sent.
     with pytest.raises(PermanentError, match="alias or routing-policy"):
-        await provider.apply(Changes(delete=(RecordSet(region, "A", 0, ("0.0.0.0",)),)))
+        await route53_provider.apply(Changes(delete=(RecordSet(region, "A", 0, ("0.0.0.0",)),)))
 
     # Deleting the FederatedService removes ours and leaves both foreign record sets as they were.
-    await publish(provider, (), svc)
-    assert [r for r in await provider.records() if svc in r.name] == sorted(
+    await publish(route53_provider, (), svc)
+    assert [r for r in await route53_provider.records() if svc in r.name] == sorted(
         [RecordSet(global_name(svc), "A", 60, ("192.0.2.1",)), RecordSet(region, "A", 0, ("0.0.0.0",))]
     )
-    assert listed(client, zone_id, global_name(svc))[0]["ResourceRecords"] == [{"Value": "192.0.2.1"}]
-    assert listed(client, zone_id, region)[0]["AliasTarget"]["DNSName"] == f"lb.{ZONE}"
+    assert listed(route53, zone_id, global_name(svc))[0]["ResourceRecords"] == [{"Value": "192.0.2.1"}]
+    assert listed(route53, zone_id, region)[0]["AliasTarget"]["DNSName"] == f"lb.{ZONE}"
 
 
-async def test_reading_pages_past_300_record_sets(provider: Route53Provider, wire: Wire) -> None:
+async def test_reading_pages_past_300_record_sets(route53_provider: Route53Provider, wire: Wire) -> None:
     records = tuple(
         RecordSet(f"h{i}.paging.example.com.", "A", 60, (f"10.0.{i // 250}.{i % 250 + 1}",))
         for i in range(650)
     )
-    assert await provider.apply(Changes(create=records)) == 3  # the zone's lookup, its read, one batch
+    # The zone's lookup, its read, one batch.
+    assert await route53_provider.apply(Changes(create=records)) == 3
     wire.reset()
-    held = await provider.records()
+    held = await route53_provider.records()
     # 650 record sets and the apex SOA and NS: pages of 300, 300 and 52.
     assert wire.count("ListResourceRecordSets") == 3
     assert [r for r in held if r.name.endswith(".paging.example.com.")] == sorted(records)
@@ -283,7 +218,7 @@ async def test_reading_pages_past_300_record_sets(provider: Route53Provider, wir
 
 
 async def test_a_large_plan_is_split_into_batches_within_the_limits(
-    provider: Route53Provider, wire: Wire
+    route53_provider: Route53Provider, wire: Wire
 ) -> None:
     svc = unique_service()
     # 400 names with two addresses each, and their ownership records: 1,200 values, ~42,000 characters.
@@ -291,10 +226,10 @@ async def test_a_large_plan_is_split_into_batches_within_the_limits(
         RecordSet(f"h{i}.{svc}.example.com.", "A", 60, (f"10.{i // 250}.{i % 250}.1", "10.255.0.2"))
         for i in range(400)
     )
-    changes, conflicts = await plan_for(provider, desired, svc)
+    changes, conflicts = await plan_for(route53_provider, desired, svc)
     assert conflicts == ()
     wire.reset()
-    calls = await provider.apply(changes)
+    calls = await route53_provider.apply(changes)
     assert calls == len(wire.batches) == wire.count("ChangeResourceRecordSets") > 1
     for batch in wire.batches:
         values, characters = values_and_characters(batch)
@@ -303,66 +238,66 @@ async def test_a_large_plan_is_split_into_batches_within_the_limits(
     for i, batch in enumerate(wire.batches):
         for other in wire.batches[i + 1 :]:
             assert not names_in(batch) & names_in(other)  # a name and its ownership record travel together
-    assert [r for r in await provider.records() if svc in r.name] == owned_records(desired, svc)
-    assert await publish(provider, desired, svc) == (0, ())
-    assert (await publish(provider, (), svc))[0] > 1
-    assert [r for r in await provider.records() if svc in r.name] == []
+    assert [r for r in await route53_provider.records() if svc in r.name] == owned_records(desired, svc)
+    assert await publish(route53_provider, desired, svc) == (0, ())
+    assert (await publish(route53_provider, (), svc))[0] > 1
+    assert [r for r in await route53_provider.records() if svc in r.name] == []
 
 
-async def test_many_values_split_on_the_value_limit(provider: Route53Provider, wire: Wire) -> None:
+async def test_many_values_split_on_the_value_limit(route53_provider: Route53Provider, wire: Wire) -> None:
     records = tuple(
         RecordSet(f"v{i}.example.com.", "A", 60, tuple(f"10.1.{i}.{j}" for j in range(1, 11)))
         for i in range(120)
     )
-    await provider.records()
+    await route53_provider.records()
     wire.reset()
-    assert await provider.apply(Changes(create=records)) == 2
+    assert await route53_provider.apply(Changes(create=records)) == 2
     assert [values_and_characters(batch)[0] for batch in wire.batches] == [1000, 200]
 
 
 async def test_long_and_odd_txt_values_round_trip(
-    provider: Route53Provider, client: Any, zone_id: str
+    route53_provider: Route53Provider, route53: Any, zone_id: str
 ) -> None:
     record = RecordSet(f"txt.{ZONE}", "TXT", 60, ("x" * 600, 'with "quotes" and \\ and café', "short"))
-    await provider.records()
-    await provider.apply(Changes(create=(record,)))
-    assert record in await provider.records()
-    values = {item["Value"] for item in listed(client, zone_id, f"txt.{ZONE}")[0]["ResourceRecords"]}
+    await route53_provider.records()
+    await route53_provider.apply(Changes(create=(record,)))
+    assert record in await route53_provider.records()
+    values = {item["Value"] for item in listed(route53, zone_id, f"txt.{ZONE}")[0]["ResourceRecords"]}
     assert render_txt("x" * 600, radix=8) in values
-    await provider.apply(Changes(delete=(record,)))
-    assert record not in await provider.records()
+    await route53_provider.apply(Changes(delete=(record,)))
+    assert record not in await route53_provider.records()
 
 
 async def test_a_stale_delete_is_refused_before_sending(
-    provider: Route53Provider, wire: Wire, client: Any, zone_id: str
+    route53_provider: Route53Provider, wire: Wire, route53: Any, zone_id: str
 ) -> None:
     svc = unique_service()
-    await publish(provider, seed_records(svc, [ASIA]), svc)
-    changes, _ = await plan_for(provider, (), svc)  # delete everything, as planned now
+    await publish(route53_provider, seed_records(svc, [ASIA]), svc)
+    changes, _ = await plan_for(route53_provider, (), svc)  # delete everything, as planned now
     # Someone edits our global record behind our back; the provider's next read sees it.
-    write(client, zone_id, "UPSERT", global_name(svc), "A", "192.0.2.99", ttl=180)
-    await provider.records()
+    write(route53, zone_id, "UPSERT", global_name(svc), "A", "192.0.2.99", ttl=180)
+    await route53_provider.records()
     wire.reset()
     with pytest.raises(StaleChangesError, match=r"cannot delete .*192\.0\.2\.99"):
-        await provider.apply(changes)
+        await route53_provider.apply(changes)
     assert wire.operations == []
     # moto would have deleted the edited record (it checks a DELETE against its journal, not the zone).
-    assert listed(client, zone_id, global_name(svc))[0]["ResourceRecords"] == [{"Value": "192.0.2.99"}]
+    assert listed(route53, zone_id, global_name(svc))[0]["ResourceRecords"] == [{"Value": "192.0.2.99"}]
 
     # A deletion with the wrong TTL is just as stale.
     wire.reset()
     wrong_ttl = RecordSet(global_name(svc), "A", 60, ("192.0.2.99",))
     with pytest.raises(StaleChangesError):
-        await provider.apply(Changes(delete=(wrong_ttl,)))
+        await route53_provider.apply(Changes(delete=(wrong_ttl,)))
     assert wire.operations == []
 
 
-async def test_creating_what_exists_is_stale(provider: Route53Provider, wire: Wire) -> None:
+async def test_creating_what_exists_is_stale(route53_provider: Route53Provider, wire: Wire) -> None:
     record = RecordSet(f"dup.{ZONE}", "A", 60, ("192.0.2.1",))
-    await provider.apply(Changes(create=(record,)))
+    await route53_provider.apply(Changes(create=(record,)))
     wire.reset()
     with pytest.raises(StaleChangesError, match="already holds"):
-        await provider.apply(Changes(create=(RecordSet(record.name, "A", 60, ("192.0.2.2",)),)))
+        await route53_provider.apply(Changes(create=(RecordSet(record.name, "A", 60, ("192.0.2.2",)),)))
     assert wire.operations == []  # moto would have stored a second A record set at the name
 
 
@@ -378,47 +313,47 @@ async def test_creating_what_exists_is_stale(provider: Route53Provider, wire: Wi
     ],
 )
 async def test_a_cname_beside_other_data_is_refused_naming_the_name(
-    provider: Route53Provider,
+    route53_provider: Route53Provider,
     wire: Wire,
-    client: Any,
+    route53: Any,
     zone_id: str,
     *,
     foreign: tuple[str, str],
     ours: tuple[str, str],
 ) -> None:
     name = f"www.{ZONE}"
-    write(client, zone_id, "CREATE", name, foreign[0], foreign[1])
-    await provider.records()
+    write(route53, zone_id, "CREATE", name, foreign[0], foreign[1])
+    await route53_provider.records()
     wire.reset()
     with pytest.raises(PermanentError, match=rf"{name} would hold a CNAME beside"):
-        await provider.apply(Changes(create=(RecordSet(name, ours[0], 60, (ours[1],)),)))  # type: ignore[arg-type]
+        await route53_provider.apply(Changes(create=(RecordSet(name, ours[0], 60, (ours[1],)),)))  # type: ignore[arg-type]
     assert wire.operations == []
-    assert [rrset["Type"] for rrset in listed(client, zone_id, name)] == [foreign[0]]
+    assert [rrset["Type"] for rrset in listed(route53, zone_id, name)] == [foreign[0]]
 
 
 async def test_the_hosted_zone_is_found_by_name_public_only_and_unambiguous(
-    client: Any, zone_id: str, wire: Wire
+    route53: Any, zone_id: str, wire: Wire
 ) -> None:
-    create_zone(client, "internal.example.com", private=True)
+    create_zone(route53, "internal.example.com", private=True)
     with pytest.raises(PermanentError, match=r"no public hosted zone named internal\.example\.com\."):
-        await Route53Provider(client, zone="internal.example.com").records()
+        await Route53Provider(route53, zone="internal.example.com").records()
     with pytest.raises(PermanentError, match=r"no public hosted zone named example\.org\."):
-        await Route53Provider(client, zone="example.org").records()
+        await Route53Provider(route53, zone="example.org").records()
 
-    second = create_zone(client, "example.com")
+    second = create_zone(route53, "example.com")
     with pytest.raises(
         PermanentError, match=r"2 public hosted zones are named example\.com\..*hosted_zone_id"
     ):
-        await Route53Provider(client, zone="example.com").records()
-    chosen = Route53Provider(client, zone="example.com", hosted_zone_id=f"/hostedzone/{second}")
+        await Route53Provider(route53, zone="example.com").records()
+    chosen = Route53Provider(route53, zone="example.com", hosted_zone_id=f"/hostedzone/{second}")
     wire.reset()
     await chosen.records()
     assert wire.operations == ["ListResourceRecordSets"]  # no lookup when the id is given
     assert chosen.hosted_zone_id == second
 
 
-async def test_a_hosted_zone_that_does_not_exist_is_permanent(client: Any, zone_id: str) -> None:
-    provider = Route53Provider(client, zone="example.com", hosted_zone_id="ZNOSUCHZONE")
+async def test_a_hosted_zone_that_does_not_exist_is_permanent(route53: Any, zone_id: str) -> None:
+    provider = Route53Provider(route53, zone="example.com", hosted_zone_id="ZNOSUCHZONE")
     with pytest.raises(PermanentError, match="NoSuchHostedZone") as caught:
         await provider.records()
     assert isinstance(caught.value.__cause__, ClientError)
@@ -452,11 +387,11 @@ def test_the_factory_builder_refuses_bad_options(options: dict[str, str], messag
     reason="moto refuses to CREATE a record set identical to one created and deleted earlier (it consults "
     "its change journal); FakeRoute53 below covers flapping back",
 )
-async def test_moto_cannot_switch_a_region_back_from_cname(provider: Route53Provider) -> None:
+async def test_moto_cannot_switch_a_region_back_from_cname(route53_provider: Route53Provider) -> None:
     svc = unique_service()
-    await publish(provider, seed_records(svc, [ASIA, EUROPE, US]), svc)
-    await publish(provider, seed_records(svc, [ASIA, US]), svc)
-    await publish(provider, seed_records(svc, [ASIA, EUROPE, US]), svc)
+    await publish(route53_provider, seed_records(svc, [ASIA, EUROPE, US]), svc)
+    await publish(route53_provider, seed_records(svc, [ASIA, US]), svc)
+    await publish(route53_provider, seed_records(svc, [ASIA, EUROPE, US]), svc)
 
 
 # --- a Route 53-like fake client, for what moto does not do faithfully --------------------------------------
@@ -906,14 +841,14 @@ async def test_missing_credentials_are_permanent() -> None:
     assert sleeps == []
 
 
-async def test_no_serial_and_no_call_for_it(provider: Route53Provider, wire: Wire) -> None:
+async def test_no_serial_and_no_call_for_it(route53_provider: Route53Provider, wire: Wire) -> None:
     # Route 53's SOA serial does not move with changes: drift checks read the zone (records()).
-    assert await provider.serial() is None
+    assert await route53_provider.serial() is None
     assert wire.operations == []
 
 
 async def test_a_round_with_one_owner_route53_refuses_publishes_the_healthy_one(
-    provider: Route53Provider,
+    route53_provider: Route53Provider,
 ) -> None:
     """An alias that is not in ASCII (an IDN not turned into punycode) is refused by Route 53 (moto:
     InvalidChangeBatch, UnsupportedCharacter): the publisher splits the round, the healthy owner is
@@ -921,13 +856,15 @@ async def test_a_round_with_one_owner_route53_refuses_publishes_the_healthy_one(
     bad, good = unique_service(), unique_service()
     alias = f"{bad}-café.acme.example.com."
     publisher, results = await publish_together(
-        provider,
+        route53_provider,
         {bad: seed_records(bad, [ASIA], aliases=[alias]), good: seed_records(good, [ASIA, EUROPE, US])},
     )
     assert publisher.rounds == 1
     assert results[good].error is None
-    names = {r.name for r in await provider.records()}
-    assert set(owned_records(seed_records(good, [ASIA, EUROPE, US]), good)) <= set(await provider.records())
+    names = {r.name for r in await route53_provider.records()}
+    assert set(owned_records(seed_records(good, [ASIA, EUROPE, US]), good)) <= set(
+        await route53_provider.records()
+    )
     error = results[bad].error
     assert error is not None
     assert "UnsupportedCharacter" in error
@@ -936,49 +873,53 @@ async def test_a_round_with_one_owner_route53_refuses_publishes_the_healthy_one(
     assert alias not in names
 
 
-async def test_an_owner_whose_one_name_is_over_a_batch_is_refused_alone(provider: Route53Provider) -> None:
+async def test_an_owner_whose_one_name_is_over_a_batch_is_refused_alone(
+    route53_provider: Route53Provider,
+) -> None:
     """A record set that, with its ownership record, exceeds what one ChangeBatch carries (1,000 values) is
     that owner's fault (ProviderRejected), found before anything is sent: the other owner of the round is
     published in it."""
     big, good = unique_service(), unique_service()
     huge = RecordSet(global_name(big), "A", 60, tuple(f"10.9.{i // 250}.{i % 250 + 1}" for i in range(1000)))
     publisher, results = await publish_together(
-        provider, {big: (huge,), good: seed_records(good, [ASIA, EUROPE, US])}
+        route53_provider, {big: (huge,), good: seed_records(good, [ASIA, EUROPE, US])}
     )
     assert publisher.rounds == 1
     assert results[good].error is None
-    assert set(owned_records(seed_records(good, [ASIA, EUROPE, US]), good)) <= set(await provider.records())
+    assert set(owned_records(seed_records(good, [ASIA, EUROPE, US]), good)) <= set(
+        await route53_provider.records()
+    )
     refused = results[big]
     assert refused.rejected
     assert refused.error is not None
     assert global_name(big) in refused.error
     assert "more than one request may carry" in refused.error
     assert publisher.fault is None
-    assert not any(r.name == global_name(big) for r in await provider.records())
+    assert not any(r.name == global_name(big) for r in await route53_provider.records())
 
 
 # --- foreign types seen, limits known (issue #10 item 2) -------------------------------------------------
 
 
 async def test_a_foreign_mx_beside_a_planned_cname_is_a_conflict(
-    provider: Route53Provider, client: Any, zone_id: str
+    route53_provider: Route53Provider, route53: Any, zone_id: str
 ) -> None:
     svc = unique_service()
     region = tier_name(svc, "europe-west1")
-    write(client, zone_id, "CREATE", region, "MX", "10 mail.example.net.")
-    assert RecordSet(region, "OTHER", 0, ("MX",)) in await provider.records()
-    calls, conflicts = await publish(provider, seed_records(svc, [ASIA, US]), svc)
+    write(route53, zone_id, "CREATE", region, "MX", "10 mail.example.net.")
+    assert RecordSet(region, "OTHER", 0, ("MX",)) in await route53_provider.records()
+    calls, conflicts = await publish(route53_provider, seed_records(svc, [ASIA, US]), svc)
     assert calls >= 1
     assert [(c.name, c.type) for c in conflicts] == [(region, "CNAME")]
-    assert [r["Type"] for r in listed(client, zone_id, region)] == ["MX"]
+    assert [r["Type"] for r in listed(route53, zone_id, region)] == ["MX"]
 
 
-def test_limits_are_the_hosted_zone_quota_and_the_batch_values(client: Any) -> None:
-    assert Route53Provider(client, zone="example.com").limits == ProviderLimits(
+def test_limits_are_the_hosted_zone_quota_and_the_batch_values(route53: Any) -> None:
+    assert Route53Provider(route53, zone="example.com").limits == ProviderLimits(
         max_values_per_set=ROUTE53_MAX_VALUES_PER_SET, max_record_sets=10_000, hostname_aliases=True
     )
     assert (
-        Route53Provider(client, zone="example.com", max_record_sets=20_000).limits.max_record_sets == 20_000
+        Route53Provider(route53, zone="example.com", max_record_sets=20_000).limits.max_record_sets == 20_000
     )
 
 

@@ -6,12 +6,9 @@ group. No shard is left out."""
 
 from __future__ import annotations
 
-import urllib.request
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from federation_operator.dns.route53 import Route53Provider
 from federation_operator.dns.route53.batches import addresses_set_identifier, alias_set_identifier
@@ -27,24 +24,14 @@ from . import (
     unique_service,
 )
 
-# Fake keys and nothing else in boto3's credential chain (conftest.py), for every test here.
-pytestmark = pytest.mark.usefixtures("fake_aws_credentials")
+# Fake keys and nothing else in boto3's credential chain, and the hosted zone example.com on a fresh moto
+# (tests/dns_fixtures.py), for every test here.
+pytestmark = pytest.mark.usefixtures("fake_aws_credentials", "zone_id")
 
 NLB_EAST = "a1b2-0123456789abcdef.elb.us-east-1.amazonaws.com"
 ALB_WEST = "k8s-web-1234567890.eu-west-1.elb.amazonaws.com"
 ALB_ASIA = "k8s-web-abcdef.ap-southeast-1.elb.amazonaws.com"
 ELSEWHERE = "lb.example.net"
-
-
-@pytest.fixture
-def client(moto_url: str) -> Any:
-    with urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")) as reply:
-        reply.read()
-    made = boto3.session.Session(region_name="us-east-1").client(
-        "route53", endpoint_url=moto_url, config=Config(retries={"total_max_attempts": 1})
-    )
-    made.create_hosted_zone(Name="example.com", CallerReference=unique_service())
-    return made
 
 
 def listed(client: Any, name: str) -> list[dict[str, Any]]:
@@ -71,9 +58,9 @@ def planned(service: str, shards: list[ShardAddresses], provider: Route53Provide
 
 
 async def test_every_load_balancer_of_a_tier_is_a_weighted_alias_and_reads_back_as_planned(
-    client: Any,
+    route53: Any,
 ) -> None:
-    provider = Route53Provider(client, zone="example.com")
+    provider = Route53Provider(route53, zone="example.com")
     svc = unique_service()
     shards = [
         hostname_shard("us", "us-central1", "us-central1-a", NLB_EAST),
@@ -86,7 +73,7 @@ async def test_every_load_balancer_of_a_tier_is_a_weighted_alias_and_reads_back_
     assert calls >= 1
     assert conflicts == ()
 
-    aliases = sorted(listed(client, global_name(svc)), key=lambda r: r["SetIdentifier"])
+    aliases = sorted(listed(route53, global_name(svc)), key=lambda r: r["SetIdentifier"])
     assert len(aliases) == 3  # every shard, none left out
     by_host = {r["AliasTarget"]["DNSName"].rstrip("."): r for r in aliases}
     assert by_host[NLB_EAST]["AliasTarget"]["HostedZoneId"] == "Z26RNL4JYFTOTI"  # NLB, us-east-1
@@ -95,7 +82,7 @@ async def test_every_load_balancer_of_a_tier_is_a_weighted_alias_and_reads_back_
     assert {r["Weight"] for r in aliases} == {1}
     # A region's own tier is the alias of its one load balancer.
     assert [
-        r["AliasTarget"]["DNSName"].rstrip(".") for r in listed(client, tier_name(svc, "europe-west1"))
+        r["AliasTarget"]["DNSName"].rstrip(".") for r in listed(route53, tier_name(svc, "europe-west1"))
     ] == [ALB_WEST]
 
     # Read back as planned: the same state again sends nothing.
@@ -104,18 +91,18 @@ async def test_every_load_balancer_of_a_tier_is_a_weighted_alias_and_reads_back_
     # One load balancer goes: only its alias record is deleted.
     fewer = planned(svc, shards[:2], provider)
     assert (await publish(provider, fewer, svc))[1] == ()
-    assert {r["AliasTarget"]["DNSName"].rstrip(".") for r in listed(client, global_name(svc))} == {
+    assert {r["AliasTarget"]["DNSName"].rstrip(".") for r in listed(route53, global_name(svc))} == {
         NLB_EAST,
         ALB_WEST,
     }
 
     # Deleting the FederatedService removes every alias record.
     await publish(provider, (), svc)
-    assert listed(client, global_name(svc)) == []
+    assert listed(route53, global_name(svc)) == []
 
 
-async def test_a_hostname_that_is_no_known_load_balancer_falls_back_to_the_cname(client: Any) -> None:
-    provider = Route53Provider(client, zone="example.com")
+async def test_a_hostname_that_is_no_known_load_balancer_falls_back_to_the_cname(route53: Any) -> None:
+    provider = Route53Provider(route53, zone="example.com")
     svc = unique_service()
     names = service_names(svc)
     plan = plan_tiers(
@@ -154,14 +141,14 @@ def weighted(client: Any, name: str) -> dict[str, tuple[int, tuple[str, ...]]]:
     return found
 
 
-async def test_a_mixed_tier_keeps_every_shard_through_its_transitions(client: Any) -> None:
+async def test_a_mixed_tier_keeps_every_shard_through_its_transitions(route53: Any) -> None:
     """IP only → mixed → load balancers only → mixed again, each one valid batch on moto: a mixed tier is one
     weighted group of A records we own (the addresses' record set, weighted by its number of addresses, and
     an alias per load balancer, weight 1), which reads back as planned (a second round sends nothing, also
     from a fresh provider) with its ownership record; the plain A record set and the group replace each
     other in one batch. (Mixed → IP only returns the name to a record set it held before, which moto's
     change journal refuses to create again: ``test_route53.py`` runs the whole cycle on its stricter fake.)"""
-    provider = Route53Provider(client, zone="example.com")
+    provider = Route53Provider(route53, zone="example.com")
     svc = unique_service()
     name = global_name(svc)
     nlb = alias_set_identifier(name, f"{NLB_EAST}.")
@@ -184,25 +171,25 @@ async def test_a_mixed_tier_keeps_every_shard_through_its_transitions(client: An
         calls, conflicts = await publish(provider, desired, svc)
         assert calls >= 1
         assert conflicts == ()
-        assert weighted(client, name) == expected
+        assert weighted(route53, name) == expected
         assert await publish(provider, desired, svc) == (0, ())
-        assert await publish(Route53Provider(client, zone="example.com"), desired, svc) == (0, ())
+        assert await publish(Route53Provider(route53, zone="example.com"), desired, svc) == (0, ())
     await publish(provider, (), svc)
-    assert listed(client, name) == []
+    assert listed(route53, name) == []
 
 
-async def test_a_mixed_tiers_addresses_change_without_touching_its_aliases(client: Any) -> None:
-    provider = Route53Provider(client, zone="example.com")
+async def test_a_mixed_tiers_addresses_change_without_touching_its_aliases(route53: Any) -> None:
+    provider = Route53Provider(route53, zone="example.com")
     svc = unique_service()
     elb = hostname_shard("aws-us", "us-central1", "us-central1-a", NLB_EAST)
     shards = [ip_shard("gce-a", "us-central1", "us-central1-a", "104.197.0.1"), elb]
     await publish(provider, planned(svc, shards, provider), svc)
-    before = listed(client, global_name(svc))
+    before = listed(route53, global_name(svc))
     more = [*shards, ip_shard("gce-b", "us-central1", "us-central1-b", "104.197.0.2")]
     assert (await publish(provider, planned(svc, more, provider), svc))[1] == ()
-    after = weighted(client, global_name(svc))
+    after = weighted(route53, global_name(svc))
     assert after[addresses_set_identifier(global_name(svc))] == (2, ("104.197.0.1", "104.197.0.2"))
     alias_id = alias_set_identifier(global_name(svc), f"{NLB_EAST}.")
     assert [r for r in before if r.get("SetIdentifier") == alias_id] == [
-        r for r in listed(client, global_name(svc)) if r.get("SetIdentifier") == alias_id
+        r for r in listed(route53, global_name(svc)) if r.get("SetIdentifier") == alias_id
     ]

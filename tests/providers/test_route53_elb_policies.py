@@ -6,7 +6,6 @@ nothing), and a shard moving from hostname to address replaces only its own set,
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,9 +28,9 @@ from federation_operator.domain.records import (
     weighted_set_identifier,
 )
 from federation_operator.planning.records import TierPlan, plan_tiers
+from tests.dns_fixtures import Wire
 
 from . import EUROPE, TOPOLOGY, global_name, publish, service_names, unique_service
-from .test_route53 import Wire, create_zone, new_client
 
 pytestmark = pytest.mark.usefixtures("fake_aws_credentials")
 
@@ -45,28 +44,6 @@ ELB_ASIA = ShardAddresses(
     cluster="asia", region="asia-east1", zones=frozenset({"asia-east1-a"}), hostnames=(NLB_WEST,)
 )
 TCP_CHECK = HealthCheck(protocol="TCP", port=443, interval=10, failure_threshold=2)
-
-
-@pytest.fixture
-def client(moto_url: str) -> Any:
-    with urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")) as reply:
-        reply.read()
-    return new_client(moto_url)
-
-
-@pytest.fixture
-def zone_id(client: Any) -> str:
-    return create_zone(client, "example.com")
-
-
-@pytest.fixture
-def wire(client: Any, zone_id: str) -> Wire:
-    return Wire(client)
-
-
-@pytest.fixture
-def provider(client: Any, zone_id: str) -> Route53Provider:
-    return Route53Provider(client, zone="example.com")
 
 
 def planned(svc: str, healthy: Sequence[ShardAddresses], **policy: Any) -> TierPlan:
@@ -103,7 +80,7 @@ async def round_trip(client: Any, records: Sequence[RecordSet], svc: str) -> tup
 
 
 async def test_a_weighted_group_of_an_address_share_and_a_load_balancer_share(
-    provider: Route53Provider, client: Any, zone_id: str, wire: Wire
+    route53_provider: Route53Provider, route53: Any, zone_id: str, wire: Wire
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
@@ -112,9 +89,9 @@ async def test_a_weighted_group_of_an_address_share_and_a_load_balancer_share(
     assert plan.unanswered == frozenset()
     (group,) = [r for r in plan.records if r.name == name]
     assert (group.type, group.ttl) == (WEIGHTED, 60)
-    assert await publish(provider, plan.records, svc) == (1, ())
+    assert await publish(route53_provider, plan.records, svc) == (1, ())
     assert len(wire.batches) == 1
-    held = sets_at(client, zone_id, name)
+    held = sets_at(route53, zone_id, name)
     ip_set, elb_set = (
         weighted_set_identifier(name, 3, EUROPE.ipv4),
         weighted_set_identifier(name, 7, [ALB_EAST]),
@@ -125,47 +102,47 @@ async def test_a_weighted_group_of_an_address_share_and_a_load_balancer_share(
     assert held[elb_set]["Weight"] == 7
     assert held[elb_set]["AliasTarget"] == alias_to(ALB_EAST)
     assert not {"TTL", "ResourceRecords", "HealthCheckId"} & set(held[elb_set])
-    records = client.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    records = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
     assert any(r["Name"] == f"_fedop-weighted.{name}" and r["Type"] == "TXT" for r in records)
     # Read back as planned: nothing to send.
-    assert await round_trip(client, plan.records, svc) == (0, ())
+    assert await round_trip(route53, plan.records, svc) == (0, ())
 
 
 async def test_a_group_of_load_balancers_only_has_no_ttl_and_keeps_its_aliases_when_an_address_joins(
-    provider: Route53Provider, client: Any, zone_id: str, wire: Wire
+    route53_provider: Route53Provider, route53: Any, zone_id: str, wire: Wire
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
     only = planned(svc, [ELB_ASIA, ELB_US], global_weights={"us": 2})
     (group,) = [r for r in only.records if r.name == name]
     assert (group.type, group.ttl) == (WEIGHTED, 0)  # an alias has no TTL of its own
-    await publish(provider, only.records, svc)
-    assert await round_trip(client, only.records, svc) == (0, ())
+    await publish(route53_provider, only.records, svc)
+    assert await round_trip(route53, only.records, svc) == (0, ())
     # A shard with an address joins: the group takes the object's TTL, the aliases are not sent again.
     wire.reset()
     joined = planned(svc, [ELB_ASIA, EUROPE, ELB_US], global_weights={"us": 2})
-    assert await round_trip(client, joined.records, svc) == (1, ())
+    assert await round_trip(route53, joined.records, svc) == (1, ())
     (batch,) = wire.batches
     at_name = [c for c in batch if c["ResourceRecordSet"]["Name"] == name]
     assert [(c["Action"], c["ResourceRecordSet"]["SetIdentifier"]) for c in at_name] == [
         ("CREATE", weighted_set_identifier(name, 1, EUROPE.ipv4))
     ]
-    assert await round_trip(client, joined.records, svc) == (0, ())
+    assert await round_trip(route53, joined.records, svc) == (0, ())
 
 
 async def test_a_shard_moving_from_load_balancer_to_address_replaces_its_own_set_in_one_batch(
-    provider: Route53Provider, client: Any, zone_id: str, wire: Wire
+    route53_provider: Route53Provider, route53: Any, zone_id: str, wire: Wire
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
     before = planned(svc, [EUROPE, ELB_US], global_weights={"us": 4})
-    await publish(provider, before.records, svc)
+    await publish(route53_provider, before.records, svc)
     wire.reset()
     us_by_address = ShardAddresses(
         cluster="us", region="us-central1", zones=frozenset({"us-central1-a"}), ipv4=("127.30.0.1",)
     )
     after = planned(svc, [EUROPE, us_by_address], global_weights={"us": 4})
-    assert await round_trip(client, after.records, svc) == (1, ())
+    assert await round_trip(route53, after.records, svc) == (1, ())
     (batch,) = wire.batches
     at_name = {
         (c["Action"], c["ResourceRecordSet"]["SetIdentifier"])
@@ -176,32 +153,32 @@ async def test_a_shard_moving_from_load_balancer_to_address_replaces_its_own_set
         ("DELETE", weighted_set_identifier(name, 4, [ALB_EAST])),
         ("CREATE", weighted_set_identifier(name, 4, us_by_address.ipv4)),
     }
-    held = sets_at(client, zone_id, name)
+    held = sets_at(route53, zone_id, name)
     assert all("AliasTarget" not in r for r in held.values())
     assert sorted(address_set(r) for r in held.values()) == [(60, EUROPE.ipv4), (60, us_by_address.ipv4)]
-    assert await round_trip(client, after.records, svc) == (0, ())
+    assert await round_trip(route53, after.records, svc) == (0, ())
 
 
 async def test_latency_sets_of_an_address_region_and_a_load_balancer_region(
-    provider: Route53Provider, client: Any, zone_id: str
+    route53_provider: Route53Provider, route53: Any, zone_id: str
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
     plan = planned(svc, [EUROPE, ELB_US], global_regions={"europe": "eu-west-1", "us": "us-east-1"})
     (group,) = [r for r in plan.records if r.name == name]
     assert group.type == LATENCY
-    assert await publish(provider, plan.records, svc) == (1, ())
-    held = sets_at(client, zone_id, name)
+    assert await publish(route53_provider, plan.records, svc) == (1, ())
+    held = sets_at(route53, zone_id, name)
     ip_set = latency_set_identifier(name, "eu-west-1", EUROPE.ipv4)
     elb_set = latency_set_identifier(name, "us-east-1", [ALB_EAST])
     assert {i: r["Region"] for i, r in held.items()} == {ip_set: "eu-west-1", elb_set: "us-east-1"}
     assert address_set(held[ip_set]) == (60, EUROPE.ipv4)
     assert held[elb_set]["AliasTarget"] == alias_to(ALB_EAST)
-    assert await round_trip(client, plan.records, svc) == (0, ())
+    assert await round_trip(route53, plan.records, svc) == (0, ())
 
 
 async def test_geolocation_sets_of_an_address_location_a_load_balancer_location_and_the_default(
-    provider: Route53Provider, client: Any, zone_id: str
+    route53_provider: Route53Provider, route53: Any, zone_id: str
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
@@ -209,30 +186,30 @@ async def test_geolocation_sets_of_an_address_location_a_load_balancer_location_
     plan = planned(svc, [EUROPE, ELB_US], global_places=places)
     (group,) = [r for r in plan.records if r.name == name]
     assert group.type == GEO
-    assert await publish(provider, plan.records, svc) == (1, ())
-    held = {str(r["GeoLocation"]): r for r in sets_at(client, zone_id, name).values()}
+    assert await publish(route53_provider, plan.records, svc) == (1, ())
+    held = {str(r["GeoLocation"]): r for r in sets_at(route53, zone_id, name).values()}
     # The default location holds the addresses; the load balancer answers its own location.
     assert address_set(held[str({"CountryCode": "*"})]) == (60, EUROPE.ipv4)
     assert address_set(held[str({"ContinentCode": "EU"})]) == (60, EUROPE.ipv4)
     us = held[str({"CountryCode": "US"})]
     assert us["SetIdentifier"] == geo_set_identifier(name, "country:US", [ALB_EAST])
     assert us["AliasTarget"] == alias_to(ALB_EAST)
-    assert await round_trip(client, plan.records, svc) == (0, ())
+    assert await round_trip(route53, plan.records, svc) == (0, ())
     # Load balancers only: the default location is the first of them by name, an alias too.
     other = unique_service()
     only = planned(other, [ELB_ASIA, ELB_US], global_places={"asia": "country:TW", "us": "country:US"})
-    await publish(provider, only.records, other)
-    held = {str(r["GeoLocation"]): r for r in sets_at(client, zone_id, global_name(other)).values()}
+    await publish(route53_provider, only.records, other)
+    held = {str(r["GeoLocation"]): r for r in sets_at(route53, zone_id, global_name(other)).values()}
     assert {g: r["AliasTarget"]["DNSName"] for g, r in held.items()} == {
         str({"CountryCode": "*"}): NLB_WEST,
         str({"CountryCode": "TW"}): NLB_WEST,
         str({"CountryCode": "US"}): ALB_EAST,
     }
-    assert await round_trip(client, only.records, other) == (0, ())
+    assert await round_trip(route53, only.records, other) == (0, ())
 
 
 async def test_failover_with_a_load_balancer_primary_and_a_health_checked_address_standby(
-    provider: Route53Provider, client: Any, zone_id: str
+    route53_provider: Route53Provider, route53: Any, zone_id: str
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
@@ -246,23 +223,23 @@ async def test_failover_with_a_load_balancer_primary_and_a_health_checked_addres
     (group,) = [r for r in plan.records if r.name == name]
     assert group.type == FAILOVER
     # One batch, and one health check (created and tagged) for the address set only.
-    assert await publish(provider, plan.records, svc) == (1 + 2, ())
-    held = {r["Failover"]: r for r in sets_at(client, zone_id, name).values()}
+    assert await publish(route53_provider, plan.records, svc) == (1 + 2, ())
+    held = {r["Failover"]: r for r in sets_at(route53, zone_id, name).values()}
     primary, standby = held["PRIMARY"], held["SECONDARY"]
     assert primary["SetIdentifier"] == failover_set_identifier(name, "PRIMARY", [ALB_EAST])
     assert primary["AliasTarget"] == alias_to(ALB_EAST)  # EvaluateTargetHealth stands in for a check
     assert "HealthCheckId" not in primary
     assert standby["SetIdentifier"].startswith(failover_set_identifier(name, "SECONDARY", EUROPE.ipv4))
     assert read_health_check(standby["SetIdentifier"]) == TCP_CHECK
-    checks = client.list_health_checks()["HealthChecks"]
+    checks = route53.list_health_checks()["HealthChecks"]
     assert [c["Id"] for c in checks] == [standby["HealthCheckId"]]
     assert checks[0]["HealthCheckConfig"]["IPAddress"] == EUROPE.ipv4[0]
-    assert await round_trip(client, plan.records, svc) == (0, ())
-    assert len(client.list_health_checks()["HealthChecks"]) == 1
+    assert await round_trip(route53, plan.records, svc) == (0, ())
+    assert len(route53.list_health_checks()["HealthChecks"]) == 1
 
 
 async def test_an_alias_set_of_ours_edited_by_hand_is_left_alone_and_the_plan_refused_before_sending(
-    provider: Route53Provider, client: Any, zone_id: str, wire: Wire
+    route53_provider: Route53Provider, route53: Any, zone_id: str, wire: Wire
 ) -> None:
     """EvaluateTargetHealth turned off in the console is not what the operator writes: the set is read as
     foreign (a stand-in A record set), never deleted, and a plan putting the group back beside it is refused
@@ -271,10 +248,10 @@ async def test_an_alias_set_of_ours_edited_by_hand_is_left_alone_and_the_plan_re
     svc = unique_service()
     name = global_name(svc)
     plan = planned(svc, [EUROPE, ELB_US], global_weights={})
-    await publish(provider, plan.records, svc)
-    elb_set = sets_at(client, zone_id, name)[weighted_set_identifier(name, 1, [ALB_EAST])]
+    await publish(route53_provider, plan.records, svc)
+    elb_set = sets_at(route53, zone_id, name)[weighted_set_identifier(name, 1, [ALB_EAST])]
     edited = {**elb_set, "AliasTarget": {**elb_set["AliasTarget"], "EvaluateTargetHealth": False}}
-    client.change_resource_record_sets(
+    route53.change_resource_record_sets(
         HostedZoneId=zone_id,
         ChangeBatch={
             "Changes": [
@@ -283,7 +260,7 @@ async def test_an_alias_set_of_ours_edited_by_hand_is_left_alone_and_the_plan_re
             ]
         },
     )
-    fresh = Route53Provider(client, zone="example.com")
+    fresh = Route53Provider(route53, zone="example.com")
     held = {r.key: r for r in await fresh.records()}
     (group,) = [r for r in plan.records if r.name == name]
     assert held[(name, WEIGHTED)].values == tuple(v for v in group.values if ALB_EAST not in v)
@@ -292,11 +269,11 @@ async def test_an_alias_set_of_ours_edited_by_hand_is_left_alone_and_the_plan_re
     with pytest.raises(PermanentError, match="two routing policies"):
         await publish(fresh, plan.records, svc)
     assert wire.batches == []
-    assert sets_at(client, zone_id, name)[elb_set["SetIdentifier"]]["AliasTarget"] == edited["AliasTarget"]
+    assert sets_at(route53, zone_id, name)[elb_set["SetIdentifier"]]["AliasTarget"] == edited["AliasTarget"]
 
 
 async def test_an_object_of_load_balancers_only_switches_from_tiered_to_weighted_in_one_batch(
-    provider: Route53Provider, client: Any, zone_id: str, wire: Wire
+    route53_provider: Route53Provider, route53: Any, zone_id: str, wire: Wire
 ) -> None:
     """Tiered, the global name of load balancers only is the tier's weighted alias group (ALIAS, weight 1
     each); weighted, the policy's group of alias shares: the one replaces the other in one batch (an object
@@ -305,13 +282,13 @@ async def test_an_object_of_load_balancers_only_switches_from_tiered_to_weighted
     name = global_name(svc)
     tiered = planned(svc, [ELB_ASIA, ELB_US])
     assert [r.type for r in tiered.records if r.name == name] == ["ALIAS"]
-    await publish(provider, tiered.records, svc)
+    await publish(route53_provider, tiered.records, svc)
     wire.reset()
     weighted = planned(svc, [ELB_ASIA, ELB_US], global_weights={"us": 3})
-    assert await round_trip(client, weighted.records, svc) == (1, ())
-    held = sets_at(client, zone_id, name)
+    assert await round_trip(route53, weighted.records, svc) == (1, ())
+    held = sets_at(route53, zone_id, name)
     assert {i: (r["Weight"], r["AliasTarget"]["DNSName"]) for i, r in held.items()} == {
         weighted_set_identifier(name, 1, [NLB_WEST]): (1, NLB_WEST),
         weighted_set_identifier(name, 3, [ALB_EAST]): (3, ALB_EAST),
     }
-    assert await round_trip(client, weighted.records, svc) == (0, ())
+    assert await round_trip(route53, weighted.records, svc) == (0, ())

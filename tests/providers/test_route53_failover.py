@@ -7,7 +7,6 @@ deleting the object leaving no record set and no health check behind."""
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,35 +23,13 @@ from federation_operator.domain.records import (
     failover_set_identifier,
 )
 from federation_operator.planning.records import plan_records
+from tests.dns_fixtures import Wire
 
 from . import ASIA, EUROPE, TOPOLOGY, US, global_name, publish, service_names, unique_service
-from .test_route53 import Wire, create_zone, new_client
 
 pytestmark = pytest.mark.usefixtures("fake_aws_credentials")
 
 TCP_CHECK = HealthCheck(protocol="TCP", port=443, interval=10, failure_threshold=2)
-
-
-@pytest.fixture
-def client(moto_url: str) -> Any:
-    with urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")) as reply:
-        reply.read()
-    return new_client(moto_url)
-
-
-@pytest.fixture
-def zone_id(client: Any) -> str:
-    return create_zone(client, "example.com")
-
-
-@pytest.fixture
-def wire(client: Any, zone_id: str) -> Wire:
-    return Wire(client)
-
-
-@pytest.fixture
-def provider(client: Any, zone_id: str) -> Route53Provider:
-    return Route53Provider(client, zone="example.com")
 
 
 def failover(
@@ -103,19 +80,19 @@ def health_checks(client: Any) -> dict[str, dict[str, Any]]:
 
 
 async def test_primary_and_secondary_sets_are_published_health_checked_and_read_back(
-    provider: Route53Provider, client: Any, zone_id: str, wire: Wire
+    route53_provider: Route53Provider, route53: Any, zone_id: str, wire: Wire
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
     desired = failover(svc, [ASIA, EUROPE, US], {"europe": "PRIMARY", "asia": "SECONDARY"})
     assert [r.type for r in desired if r.name == name] == [FAILOVER]
-    assert await publish(provider, desired, svc) == (1 + 2 * 2, ())  # a batch; per set create and tag
-    held = held_failover(client, zone_id, name)
+    assert await publish(route53_provider, desired, svc) == (1 + 2 * 2, ())  # a batch; per set create and tag
+    held = held_failover(route53, zone_id, name)
     assert sorted((role, addresses) for role, addresses, _ in held.values()) == [
         ("PRIMARY", EUROPE.ipv4),
         ("SECONDARY", ASIA.ipv4),
     ]
-    checks = health_checks(client)
+    checks = health_checks(route53)
     assert {check_id for _, _, check_id in held.values()} == set(checks)
     for identifier, (role, addresses, check_id) in held.items():
         assert identifier.startswith(failover_set_identifier(name, role, addresses))
@@ -123,28 +100,28 @@ async def test_primary_and_secondary_sets_are_published_health_checked_and_read_
         config = checks[str(check_id)]
         assert (config["IPAddress"], config["Port"], config["Type"]) == (addresses[0], 443, "TCP")
         assert (config["RequestInterval"], config["FailureThreshold"]) == (10, 2)
-    records = client.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    records = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
     assert any(r["Name"] == f"_fedop-failover.{name}" and r["Type"] == "TXT" for r in records)
     # A restarted operator reads the zone back as planned: it changes, creates and deletes nothing.
     wire.reset()
-    fresh = Route53Provider(client, zone="example.com")
+    fresh = Route53Provider(route53, zone="example.com")
     assert await publish(fresh, desired, svc) == (0, ())
     assert set(wire.operations) == {"ListHostedZonesByName", "ListResourceRecordSets", "ListHealthChecks"}
-    assert set(health_checks(client)) == set(checks)
+    assert set(health_checks(route53)) == set(checks)
 
 
 async def test_the_primary_moves_to_the_next_group_in_one_batch_its_health_checks_replaced(
-    provider: Route53Provider, client: Any, zone_id: str, wire: Wire
+    route53_provider: Route53Provider, route53: Any, zone_id: str, wire: Wire
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
     await publish(
-        provider, failover(svc, [ASIA, EUROPE, US], {"europe": "PRIMARY", "asia": "SECONDARY"}), svc
+        route53_provider, failover(svc, [ASIA, EUROPE, US], {"europe": "PRIMARY", "asia": "SECONDARY"}), svc
     )
-    before = set(health_checks(client))
+    before = set(health_checks(route53))
     # Europe fails in the operator's view: Asia is the primary, the US the standby.
     wire.reset()
-    await publish(provider, failover(svc, [ASIA, US], {"asia": "PRIMARY", "us": "SECONDARY"}), svc)
+    await publish(route53_provider, failover(svc, [ASIA, US], {"asia": "PRIMARY", "us": "SECONDARY"}), svc)
     (batch,) = wire.batches
     assert sorted(
         (
@@ -160,81 +137,83 @@ async def test_the_primary_moves_to_the_next_group_in_one_batch_its_health_check
         ("DELETE", "PRIMARY", "127.20.0.1"),
         ("DELETE", "SECONDARY", "127.10.0.1"),
     ]
-    held = held_failover(client, zone_id, name)
+    held = held_failover(route53, zone_id, name)
     assert sorted((role, addresses) for role, addresses, _ in held.values()) == [
         ("PRIMARY", ASIA.ipv4),
         ("SECONDARY", US.ipv4),
     ]
-    checks = health_checks(client)
+    checks = health_checks(route53)
     assert set(checks) == {check_id for _, _, check_id in held.values()}
     assert not set(checks) & before  # a set of a new role or addresses is a new set: new health checks
     # Only the US is left: a primary alone.
-    await publish(provider, failover(svc, [US], {"us": "PRIMARY"}), svc)
-    held = held_failover(client, zone_id, name)
+    await publish(route53_provider, failover(svc, [US], {"us": "PRIMARY"}), svc)
+    held = held_failover(route53, zone_id, name)
     assert [(role, addresses) for role, addresses, _ in held.values()] == [("PRIMARY", US.ipv4)]
-    assert set(health_checks(client)) == {check_id for _, _, check_id in held.values()}
+    assert set(health_checks(route53)) == {check_id for _, _, check_id in held.values()}
 
 
 async def test_switching_tiered_failover_weighted_is_one_batch_each_and_the_name_answers_throughout(
-    provider: Route53Provider, client: Any, zone_id: str, wire: Wire
+    route53_provider: Route53Provider, route53: Any, zone_id: str, wire: Wire
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
-    await publish(provider, failover(svc, [ASIA, US], None), svc)
-    assert [r.get("SetIdentifier") for r in a_records_at(client, zone_id, name)] == [None]
+    await publish(route53_provider, failover(svc, [ASIA, US], None), svc)
+    assert [r.get("SetIdentifier") for r in a_records_at(route53, zone_id, name)] == [None]
     for step in (
         failover(svc, [ASIA, US], {"asia": "PRIMARY", "us": "SECONDARY"}),
         failover(svc, [ASIA, US], None, weights={"asia": 2}),
     ):
         wire.batches.clear()
-        calls, conflicts = await publish(provider, step, svc)
+        calls, conflicts = await publish(route53_provider, step, svc)
         assert conflicts == ()
         # Route 53 refuses a plain A beside failover sets and two routing policies at one name: the old
         # record sets go and the new come in one ChangeBatch, which it applies at once.
         assert len(wire.batches) == 1
         assert calls >= 1
-        answering = a_records_at(client, zone_id, name)
+        answering = a_records_at(route53, zone_id, name)
         assert answering
         assert len({("Failover" in r, "Weight" in r) for r in answering}) == 1
-    assert held_failover(client, zone_id, name) == {}
-    assert sorted(r["Weight"] for r in a_records_at(client, zone_id, name)) == [1, 2]
+    assert held_failover(route53, zone_id, name) == {}
+    assert sorted(r["Weight"] for r in a_records_at(route53, zone_id, name)) == [1, 2]
     # Weighted without healthCheck: the failover sets' health checks went with them.
-    assert health_checks(client) == {}
-    records = client.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    assert health_checks(route53) == {}
+    records = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
     assert not any(r["Name"] == f"_fedop-failover.{name}" for r in records)
 
 
 async def test_deleting_the_object_leaves_no_record_set_and_no_health_check(
-    provider: Route53Provider, client: Any, zone_id: str
+    route53_provider: Route53Provider, route53: Any, zone_id: str
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
-    await publish(provider, failover(svc, [ASIA, EUROPE], {"asia": "PRIMARY", "europe": "SECONDARY"}), svc)
-    assert len(health_checks(client)) == 2
-    await publish(provider, [], svc)
-    records = client.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    await publish(
+        route53_provider, failover(svc, [ASIA, EUROPE], {"asia": "PRIMARY", "europe": "SECONDARY"}), svc
+    )
+    assert len(health_checks(route53)) == 2
+    await publish(route53_provider, [], svc)
+    records = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
     assert [r for r in records if svc in r["Name"]] == []
-    assert held_failover(client, zone_id, name) == {}
-    assert health_checks(client) == {}
+    assert held_failover(route53, zone_id, name) == {}
+    assert health_checks(route53) == {}
 
 
 async def test_a_plain_a_record_set_beside_failover_sets_is_refused_before_sending(
-    provider: Route53Provider, wire: Wire
+    route53_provider: Route53Provider, wire: Wire
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
-    await provider.records()
+    await route53_provider.records()
     group = next(r for r in failover(svc, [ASIA], {"asia": "PRIMARY"}) if r.type == FAILOVER)
     plain = RecordSet(name=name, type="A", ttl=60, values=("127.10.0.1",))
     wire.operations.clear()
     with pytest.raises(PermanentError, match="two routing policies"):
-        await provider.apply(Changes(create=(group, plain)))
+        await route53_provider.apply(Changes(create=(group, plain)))
     assert "ChangeResourceRecordSets" not in wire.operations
     assert "CreateHealthCheck" not in wire.operations
 
 
 async def test_two_primaries_at_one_name_are_read_without_error_and_left_alone(
-    provider: Route53Provider, client: Any, zone_id: str, wire: Wire
+    route53_provider: Route53Provider, route53: Any, zone_id: str, wire: Wire
 ) -> None:
     """moto stores two PRIMARY sets at one name (Route 53 refuses them; pinned in
     test_route53_moto_policies.py): read back, they are no FAILOVER record set the operator could hold (one
@@ -253,14 +232,14 @@ async def test_two_primaries_at_one_name_are_read_without_error_and_left_alone(
         }
         for address in ("127.10.0.1", "127.20.0.1")
     ]
-    client.change_resource_record_sets(
+    route53.change_resource_record_sets(
         HostedZoneId=zone_id,
         ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": r} for r in rrsets]},
     )
-    held = {r.key: r for r in await provider.records()}
+    held = {r.key: r for r in await route53_provider.records()}
     assert held[(name, "A")].values == ("0.0.0.0",)  # the stand-in of what no RecordSet of ours can be
     wire.reset()
-    _, conflicts = await publish(provider, failover(svc, [ASIA], {"asia": "PRIMARY"}), svc)
+    _, conflicts = await publish(route53_provider, failover(svc, [ASIA], {"asia": "PRIMARY"}), svc)
     assert {c.name for c in conflicts} == {name}
     # The region and zone names publish; nothing at the global name, no health check for it.
     assert not [c for batch in wire.batches for c in batch if c["ResourceRecordSet"]["Name"] == name]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,35 +31,13 @@ from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.health_checks import HealthCheck, read_health_check
 from federation_operator.domain.records import RecordSet, ShardAddresses
 from federation_operator.planning.records import plan_records
+from tests.dns_fixtures import Wire
 
 from . import ASIA, TOPOLOGY, US, global_name, publish, service_names, unique_service
-from .test_route53 import Wire, create_zone, new_client
 
 pytestmark = pytest.mark.usefixtures("fake_aws_credentials")
 
 HTTP_CHECK = HealthCheck(protocol="HTTP", port=8080, path="/healthz", interval=10, failure_threshold=2)
-
-
-@pytest.fixture
-def client(moto_url: str) -> Any:
-    with urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")) as reply:
-        reply.read()
-    return new_client(moto_url)
-
-
-@pytest.fixture
-def zone_id(client: Any) -> str:
-    return create_zone(client, "example.com")
-
-
-@pytest.fixture
-def wire(client: Any, zone_id: str) -> Wire:
-    return Wire(client)
-
-
-@pytest.fixture
-def provider(client: Any, zone_id: str) -> Route53Provider:
-    return Route53Provider(client, zone="example.com")
 
 
 def weighted(
@@ -103,15 +80,16 @@ def tags_of(client: Any, health_check_id: str) -> dict[str, str]:
 
 
 async def test_each_share_gets_a_tagged_health_check_with_the_spec_settings_read_back_as_planned(
-    provider: Route53Provider, client: Any, zone_id: str, wire: Wire
+    route53_provider: Route53Provider, route53: Any, zone_id: str, wire: Wire
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
     desired = weighted(svc, [ASIA, US], {"asia": 2})
-    assert await publish(provider, desired, svc) == (1 + 2 * 2, ())  # a batch; per share create and tag
-    sets = held_sets(client, zone_id, name)
+    # A batch; per share create and tag.
+    assert await publish(route53_provider, desired, svc) == (1 + 2 * 2, ())
+    sets = held_sets(route53, zone_id, name)
     assert sorted(addresses for addresses, _ in sets.values()) == [("127.10.0.1",), ("127.30.0.1",)]
-    checks = health_checks(client)
+    checks = health_checks(route53)
     assert {check_id for _, check_id in sets.values()} == set(checks)
     assert len(checks) == 2
     for identifier, (addresses, check_id) in sets.items():
@@ -124,7 +102,7 @@ async def test_each_share_gets_a_tagged_health_check_with_the_spec_settings_read
             10,
             2,
         )
-        assert tags_of(client, check_id) == {
+        assert tags_of(route53, check_id) == {
             "federation-operator/federation": "myfederation",
             "federation-operator/owner": f"mynamespace/{svc}",
             "federation-operator/zone": "example.com.",
@@ -132,61 +110,61 @@ async def test_each_share_gets_a_tagged_health_check_with_the_spec_settings_read
         }
     # A restarted operator reads the zone back as planned: it changes, creates and deletes nothing.
     wire.reset()
-    fresh = Route53Provider(client, zone="example.com")
+    fresh = Route53Provider(route53, zone="example.com")
     assert await publish(fresh, desired, svc) == (0, ())
     assert set(wire.operations) == {"ListHostedZonesByName", "ListResourceRecordSets", "ListHealthChecks"}
-    assert set(health_checks(client)) == set(checks)
+    assert set(health_checks(route53)) == set(checks)
 
 
 async def test_an_address_or_settings_change_replaces_the_health_check_and_deletes_the_old_one(
-    provider: Route53Provider, client: Any, zone_id: str
+    route53_provider: Route53Provider, route53: Any, zone_id: str
 ) -> None:
     svc = unique_service()
     name = global_name(svc)
-    await publish(provider, weighted(svc, [ASIA, US], {}), svc)
-    before = {addresses: check_id for addresses, check_id in held_sets(client, zone_id, name).values()}
+    await publish(route53_provider, weighted(svc, [ASIA, US], {}), svc)
+    before = {addresses: check_id for addresses, check_id in held_sets(route53, zone_id, name).values()}
     moved = dataclasses.replace(US, ipv4=("127.30.0.9",))
-    await publish(provider, weighted(svc, [ASIA, moved], {}), svc)
-    after = {addresses: check_id for addresses, check_id in held_sets(client, zone_id, name).values()}
+    await publish(route53_provider, weighted(svc, [ASIA, moved], {}), svc)
+    after = {addresses: check_id for addresses, check_id in held_sets(route53, zone_id, name).values()}
     assert set(after) == {("127.10.0.1",), ("127.30.0.9",)}
     assert after[("127.10.0.1",)] == before[("127.10.0.1",)]  # the unchanged share keeps its own
-    checks = health_checks(client)
+    checks = health_checks(route53)
     assert set(checks) == set(after.values())
     assert checks[str(after[("127.30.0.9",)])]["IPAddress"] == "127.30.0.9"
     # New settings: every share gets a new health check with them, the old ones go.
     tcp = HealthCheck(protocol="TCP", port=443, interval=30, failure_threshold=3)
-    await publish(provider, weighted(svc, [ASIA, moved], {}, tcp), svc)
-    final = held_sets(client, zone_id, name)
-    checks = health_checks(client)
+    await publish(route53_provider, weighted(svc, [ASIA, moved], {}, tcp), svc)
+    final = held_sets(route53, zone_id, name)
+    checks = health_checks(route53)
     assert set(checks) == {check_id for _, check_id in final.values()}
     assert not set(checks) & set(after.values())
     assert {(c["Type"], c["Port"], c.get("ResourcePath")) for c in checks.values()} == {("TCP", 443, None)}
 
 
 async def test_removing_the_records_or_the_setting_deletes_every_health_check(
-    provider: Route53Provider, client: Any, zone_id: str
+    route53_provider: Route53Provider, route53: Any, zone_id: str
 ) -> None:
     svc = unique_service()
-    await publish(provider, weighted(svc, [ASIA, US], {}), svc)
+    await publish(route53_provider, weighted(svc, [ASIA, US], {}), svc)
     other = unique_service()
-    await publish(provider, weighted(other, [ASIA, US], {"us": 3}), other)
-    assert len(health_checks(client)) == 4
+    await publish(route53_provider, weighted(other, [ASIA, US], {"us": 3}), other)
+    assert len(health_checks(route53)) == 4
     # The policy keeps its shares but drops healthCheck: the sets lose theirs, which are deleted.
-    await publish(provider, weighted(svc, [ASIA, US], {}, None), svc)
-    sets = held_sets(client, zone_id, global_name(svc))
+    await publish(route53_provider, weighted(svc, [ASIA, US], {}, None), svc)
+    sets = held_sets(route53, zone_id, global_name(svc))
     assert len(sets) == 2
     assert {check_id for _, check_id in sets.values()} == {None}
-    assert len(health_checks(client)) == 2
+    assert len(health_checks(route53)) == 2
     # The other object is deleted: its records go, and its health checks with them.
-    await publish(provider, [], other)
-    assert held_sets(client, zone_id, global_name(other)) == {}
-    assert health_checks(client) == {}
+    await publish(route53_provider, [], other)
+    assert held_sets(route53, zone_id, global_name(other)) == {}
+    assert health_checks(route53) == {}
 
 
 async def test_ours_left_by_a_crash_are_collected_and_foreign_ones_kept(
-    client: Any, zone_id: str, wire: Wire
+    route53: Any, zone_id: str, wire: Wire
 ) -> None:
-    foreign = client.create_health_check(
+    foreign = route53.create_health_check(
         CallerReference="someone-else",
         HealthCheckConfig={"IPAddress": "127.0.0.5", "Port": 80, "Type": "TCP"},
     )["HealthCheck"]["Id"]
@@ -196,20 +174,20 @@ async def test_ours_left_by_a_crash_are_collected_and_foreign_ones_kept(
     def crash(**_: Any) -> None:
         raise RuntimeError("the operator stops between the health checks and the batch")
 
-    client.meta.events.register("before-call.route-53.ChangeResourceRecordSets", crash)
+    route53.meta.events.register("before-call.route-53.ChangeResourceRecordSets", crash)
     with pytest.raises(RuntimeError):
-        await publish(Route53Provider(client, zone="example.com"), desired, svc)
-    client.meta.events.unregister("before-call.route-53.ChangeResourceRecordSets", crash)
-    orphans = set(health_checks(client)) - {foreign}
+        await publish(Route53Provider(route53, zone="example.com"), desired, svc)
+    route53.meta.events.unregister("before-call.route-53.ChangeResourceRecordSets", crash)
+    orphans = set(health_checks(route53)) - {foreign}
     assert len(orphans) == 2
     # The restarted operator publishes (new health checks: it cannot know the orphans were for these sets),
     # and its next reading of the zone collects the orphans; the foreign health check stays.
-    restarted = Route53Provider(client, zone="example.com")
+    restarted = Route53Provider(route53, zone="example.com")
     await publish(restarted, desired, svc)
     wire.reset()
     assert await publish(restarted, desired, svc) == (0, ())
-    used = {check_id for _, check_id in held_sets(client, zone_id, global_name(svc)).values()}
-    assert set(health_checks(client)) == used | {foreign}
+    used = {check_id for _, check_id in held_sets(route53, zone_id, global_name(svc)).values()}
+    assert set(health_checks(route53)) == used | {foreign}
     assert not used & orphans
     assert wire.count("DeleteHealthCheck") == 2
 
@@ -230,94 +208,94 @@ def recover(client: Any, operation: str, hook: Any) -> None:
 
 
 async def test_a_crash_after_creating_a_health_check_before_tagging_it_leaves_no_orphan(
-    client: Any, zone_id: str
+    route53: Any, zone_id: str
 ) -> None:
     svc = unique_service()
     desired = weighted(svc, [ASIA, US], {})
-    hook = crash_at(client, "ChangeTagsForResource")
+    hook = crash_at(route53, "ChangeTagsForResource")
     with pytest.raises(RuntimeError):
-        await publish(Route53Provider(client, zone="example.com"), desired, svc)
-    recover(client, "ChangeTagsForResource", hook)
-    (untagged,) = health_checks(client)
-    assert tags_of(client, untagged) == {}
+        await publish(Route53Provider(route53, zone="example.com"), desired, svc)
+    recover(route53, "ChangeTagsForResource", hook)
+    (untagged,) = health_checks(route53)
+    assert tags_of(route53, untagged) == {}
     # A fresh provider (the restarted operator) takes the untagged one with its prefix for its own, in the
     # sweep after start (the zone holds no checked set: its reading would not look).
-    restarted = Route53Provider(client, zone="example.com")
+    restarted = Route53Provider(route53, zone="example.com")
     await restarted.collect_health_checks()
-    assert health_checks(client) == {}
+    assert health_checks(route53) == {}
     await publish(restarted, desired, svc)
-    used = {check_id for _, check_id in held_sets(client, zone_id, global_name(svc)).values()}
-    assert set(health_checks(client)) == used
+    used = {check_id for _, check_id in held_sets(route53, zone_id, global_name(svc)).values()}
+    assert set(health_checks(route53)) == used
     assert untagged not in used
 
 
 @pytest.mark.parametrize("last", [True, False], ids=["the-zone's-last-checked-share", "one-of-several"])
 async def test_a_crash_after_the_batch_dropping_a_share_before_deleting_its_check_leaves_no_orphan(
-    client: Any, zone_id: str, last: bool
+    route53: Any, zone_id: str, last: bool
 ) -> None:
     svc = unique_service()
-    await publish(Route53Provider(client, zone="example.com"), weighted(svc, [ASIA, US], {}), svc)
+    await publish(Route53Provider(route53, zone="example.com"), weighted(svc, [ASIA, US], {}), svc)
     other = unique_service()
     if not last:  # another object keeps health-checked sets in the zone
-        await publish(Route53Provider(client, zone="example.com"), weighted(other, [ASIA, US], {}), other)
-    before = set(health_checks(client))
-    hook = crash_at(client, "DeleteHealthCheck")
+        await publish(Route53Provider(route53, zone="example.com"), weighted(other, [ASIA, US], {}), other)
+    before = set(health_checks(route53))
+    hook = crash_at(route53, "DeleteHealthCheck")
     with pytest.raises(RuntimeError):  # the object is deleted: its records go, then the operator stops
-        await publish(Route53Provider(client, zone="example.com"), [], svc)
-    recover(client, "DeleteHealthCheck", hook)
-    assert held_sets(client, zone_id, global_name(svc)) == {}
-    assert set(health_checks(client)) == before  # its two checks are orphans now
+        await publish(Route53Provider(route53, zone="example.com"), [], svc)
+    recover(route53, "DeleteHealthCheck", hook)
+    assert held_sets(route53, zone_id, global_name(svc)) == {}
+    assert set(health_checks(route53)) == before  # its two checks are orphans now
     # The restarted operator collects them: its reading of the zone when the zone still holds checked sets,
     # else the sweep its publisher asks for once after start (nothing in the zone hints at a check then).
-    restarted = Route53Provider(client, zone="example.com")
+    restarted = Route53Provider(route53, zone="example.com")
     await restarted.records()
     if last:
-        assert set(health_checks(client)) == before
+        assert set(health_checks(route53)) == before
         await restarted.collect_health_checks()
-    kept = {check_id for _, check_id in held_sets(client, zone_id, global_name(other)).values()} - {None}
-    assert set(health_checks(client)) == kept
+    kept = {check_id for _, check_id in held_sets(route53, zone_id, global_name(other)).values()} - {None}
+    assert set(health_checks(route53)) == kept
     assert len(kept) == (0 if last else 2)
 
 
 async def test_two_federations_on_one_zone_each_collect_only_their_own_orphans(
-    client: Any, zone_id: str
+    route53: Any, zone_id: str
 ) -> None:
-    east = Route53Provider(client, zone="example.com", federation="east")
-    west = Route53Provider(client, zone="example.com", federation="west")
+    east = Route53Provider(route53, zone="example.com", federation="east")
+    west = Route53Provider(route53, zone="example.com", federation="west")
     assert east.health_check_reference_prefix != west.health_check_reference_prefix
     svc_east, svc_west = unique_service(), unique_service()
     await publish(east, weighted(svc_east, [ASIA, US], {}), svc_east, "east")
     await publish(west, weighted(svc_west, [ASIA, US], {}), svc_west, "west")
-    in_use = set(health_checks(client))
+    in_use = set(health_checks(route53))
     assert len(in_use) == 4
-    assert {tags_of(client, c)["federation-operator/federation"] for c in in_use} == {"east", "west"}
+    assert {tags_of(route53, c)["federation-operator/federation"] for c in in_use} == {"east", "west"}
     # Each operator stops between creating health checks for another object and its batch: two orphans each.
     orphans: dict[str, set[str]] = {}
     for federation in ("east", "west"):
-        known = set(health_checks(client))
-        hook = crash_at(client, "ChangeResourceRecordSets")
+        known = set(health_checks(route53))
+        hook = crash_at(route53, "ChangeResourceRecordSets")
         svc = unique_service()
-        provider = Route53Provider(client, zone="example.com", federation=federation)
+        provider = Route53Provider(route53, zone="example.com", federation=federation)
         with pytest.raises(RuntimeError):
             await publish(provider, weighted(svc, [ASIA, US], {}), svc, federation)
-        recover(client, "ChangeResourceRecordSets", hook)
-        orphans[federation] = set(health_checks(client)) - known
+        recover(route53, "ChangeResourceRecordSets", hook)
+        orphans[federation] = set(health_checks(route53)) - known
         assert len(orphans[federation]) == 2
     # One with east's prefix that west's operator tagged (a clash of prefixes): east never takes it.
-    claimed = client.create_health_check(
+    claimed = route53.create_health_check(
         CallerReference=f"{east.health_check_reference_prefix}claimed",
         HealthCheckConfig={"IPAddress": "127.0.0.5", "Port": 80, "Type": "TCP"},
     )["HealthCheck"]["Id"]
-    client.change_tags_for_resource(
+    route53.change_tags_for_resource(
         ResourceType="healthcheck",
         ResourceId=claimed,
         AddTags=[{"Key": "federation-operator/federation", "Value": "west"}],
     )
     # East's restarted operator reads the zone (both federations' sets are in it): its own orphans go.
-    await Route53Provider(client, zone="example.com", federation="east").records()
-    assert set(health_checks(client)) == in_use | orphans["west"] | {claimed}
-    await Route53Provider(client, zone="example.com", federation="west").records()
-    assert set(health_checks(client)) == in_use | {claimed}
+    await Route53Provider(route53, zone="example.com", federation="east").records()
+    assert set(health_checks(route53)) == in_use | orphans["west"] | {claimed}
+    await Route53Provider(route53, zone="example.com", federation="west").records()
+    assert set(health_checks(route53)) == in_use | {claimed}
 
 
 def failing(client: Any, failing_ids: set[str]) -> None:
@@ -337,45 +315,45 @@ def failing(client: Any, failing_ids: set[str]) -> None:
 
 
 async def test_health_check_states_say_what_the_checkers_report_one_request_per_check(
-    provider: Route53Provider, client: Any, zone_id: str, wire: Wire
+    route53_provider: Route53Provider, route53: Any, zone_id: str, wire: Wire
 ) -> None:
     svc = unique_service()
     desired = weighted(svc, [ASIA, US], {})
-    await publish(provider, desired, svc)
-    sets = held_sets(client, zone_id, global_name(svc))
+    await publish(route53_provider, desired, svc)
+    sets = held_sets(route53, zone_id, global_name(svc))
     by_address = {addresses[0]: (identifier, check_id) for identifier, (addresses, check_id) in sets.items()}
     identifiers = set(sets)
     wire.reset()
-    states = await provider.health_check_states(identifiers)
+    states = await route53_provider.health_check_states(identifiers)
     assert states is not None
     assert {i: (s.state, s.health_check_id) for i, s in states.items()} == {
         i: ("Healthy", check_id) for i, (_, check_id) in sets.items()
     }
     assert wire.operations == ["GetHealthCheckStatus", "GetHealthCheckStatus"]
     us_identifier, us_check = by_address["127.30.0.1"]
-    failing(client, {str(us_check)})
-    states = await provider.health_check_states(identifiers)
+    failing(route53, {str(us_check)})
+    states = await route53_provider.health_check_states(identifiers)
     assert states is not None
     assert states[us_identifier].state == "Unhealthy"
     assert "Connection timed out" in states[us_identifier].message
     assert {s.state for i, s in states.items() if i != us_identifier} == {"Healthy"}
     # Sets without a health check, or of no set held, cost nothing; a check Route 53 no longer has is Unknown.
     wire.reset()
-    assert await provider.health_check_states({"fedop-weight-0123456789abcdef"}) == {}
+    assert await route53_provider.health_check_states({"fedop-weight-0123456789abcdef"}) == {}
     assert wire.operations == []
-    client.delete_health_check(HealthCheckId=us_check)
-    states = await provider.health_check_states({us_identifier})
+    route53.delete_health_check(HealthCheckId=us_check)
+    states = await route53_provider.health_check_states({us_identifier})
     assert states is not None
     assert states[us_identifier].state == "Unknown"
 
 
-async def test_health_check_states_need_a_reading_of_the_zone(client: Any, zone_id: str) -> None:
-    fresh = Route53Provider(client, zone="example.com")
+async def test_health_check_states_need_a_reading_of_the_zone(route53: Any, zone_id: str) -> None:
+    fresh = Route53Provider(route53, zone="example.com")
     assert await fresh.health_check_states({"fedop-weight-0123456789abcdef~hc~TCP~80~30~3"}) is None
 
 
 async def test_credentials_without_health_check_permissions_still_publish_without_health_checks(
-    client: Any, zone_id: str
+    route53: Any, zone_id: str
 ) -> None:
     """The sweep after start lists the account's health checks (orphans of a run that stopped after dropping
     the zone's last checked share); credentials made before health checks existed may not, which is no
@@ -387,13 +365,13 @@ async def test_credentials_without_health_check_permissions_still_publish_withou
             "ListHealthChecks",
         )
 
-    client.meta.events.register("before-call.route-53.ListHealthChecks", denied)
+    route53.meta.events.register("before-call.route-53.ListHealthChecks", denied)
     svc = unique_service()
-    provider = Route53Provider(client, zone="example.com")
+    provider = Route53Provider(route53, zone="example.com")
     desired = weighted(svc, [ASIA, US], {}, None)
     await publish(provider, desired, svc)
     await provider.collect_health_checks()  # no fault: nothing of theirs to collect
-    assert len(held_sets(client, zone_id, global_name(svc))) == 2
+    assert len(held_sets(route53, zone_id, global_name(svc))) == 2
     # With health checks in the zone, the refusal is a fault: it names the permissions.
     other = unique_service()
     await publish(provider, weighted(other, [ASIA, US], {}), other)
@@ -402,13 +380,13 @@ async def test_credentials_without_health_check_permissions_still_publish_withou
 
 
 async def test_the_publisher_sweeps_after_start_and_reports_a_failing_check_to_its_owner_only(
-    client: Any, zone_id: str
+    route53: Any, zone_id: str
 ) -> None:
     """The publisher's poll against moto: once the zone is read it sweeps the orphans a stopped run left
     (the zone names no health check yet), then asks about its owners' checks and re-queues the one whose
     check turned Unhealthy."""
-    provider = Route53Provider(client, zone="example.com")
-    orphan = client.create_health_check(
+    provider = Route53Provider(route53, zone="example.com")
+    orphan = route53.create_health_check(
         CallerReference=f"{provider.health_check_reference_prefix}left-by-a-crash",
         HealthCheckConfig={"IPAddress": "127.0.0.5", "Port": 80, "Type": "TCP"},
     )["HealthCheck"]["Id"]
@@ -422,15 +400,15 @@ async def test_the_publisher_sweeps_after_start_and_reports_a_failing_check_to_i
         publisher.submit(checked, weighted(checked[1], [ASIA, US], {}))
         publisher.submit(plain, weighted(plain[1], [ASIA, US], {}, None))
         async with asyncio.timeout(20):
-            while len(publisher.provider_health(checked)) < 2 or orphan in health_checks(client):  # noqa: ASYNC110
+            while len(publisher.provider_health(checked)) < 2 or orphan in health_checks(route53):  # noqa: ASYNC110
                 await asyncio.sleep(0.05)  # polling the publisher's view, with a deadline
         said = publisher.provider_health(checked)
         assert {h.state for h in said.values()} == {"Healthy"}
         assert publisher.provider_health(plain) == {}
-        sets = held_sets(client, zone_id, global_name(checked[1]))
+        sets = held_sets(route53, zone_id, global_name(checked[1]))
         us_identifier, (_, us_check) = next((i, v) for i, v in sets.items() if v[0] == ("127.30.0.1",))
         notified.clear()
-        failing(client, {str(us_check)})
+        failing(route53, {str(us_check)})
         async with asyncio.timeout(20):
             while publisher.provider_health(checked)[us_identifier].state != "Unhealthy":  # noqa: ASYNC110
                 await asyncio.sleep(0.05)

@@ -5,28 +5,13 @@ for CNAME exclusivity). A test here failing means moto changed: revisit the adap
 
 from __future__ import annotations
 
-import urllib.request
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.providers.test_route53 import create_zone, new_client
-
 pytestmark = pytest.mark.usefixtures("fake_aws_credentials")
-
-
-@pytest.fixture
-def client(moto_url: str) -> Any:
-    with urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")) as reply:
-        reply.read()
-    return new_client(moto_url)
-
-
-@pytest.fixture
-def zone_id(client: Any) -> str:
-    return create_zone(client, "example.com")
 
 
 def health_check(client: Any, **config: Any) -> str:
@@ -68,46 +53,46 @@ def listed(client: Any, zone_id: str, name: str) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k != "ResourceRecords"} for r in records if r["Name"] == name]
 
 
-def test_policy_record_sets_are_stored_and_listed_with_their_routing(client: Any, zone_id: str) -> None:
-    check = health_check(client)
+def test_policy_record_sets_are_stored_and_listed_with_their_routing(route53: Any, zone_id: str) -> None:
+    check = health_check(route53)
     name = "p.example.com."
     assert create(
-        client,
+        route53,
         zone_id,
         a(name, "127.0.0.1", SetIdentifier="fedop-a", Weight=5, HealthCheckId=check),
         a(name, "127.0.0.2", SetIdentifier="fedop-b", Weight=0),
     ) in ("PENDING", "INSYNC")
     assert sorted(
-        (r["SetIdentifier"], r["Weight"], r.get("HealthCheckId")) for r in listed(client, zone_id, name)
+        (r["SetIdentifier"], r["Weight"], r.get("HealthCheckId")) for r in listed(route53, zone_id, name)
     ) == [
         ("fedop-a", 5, check),
         ("fedop-b", 0, None),
     ]
     geo = "g.example.com."
     create(
-        client,
+        route53,
         zone_id,
         a(geo, "127.0.0.1", SetIdentifier="eu", GeoLocation={"ContinentCode": "EU"}),
         a(geo, "127.0.0.2", SetIdentifier="de", GeoLocation={"CountryCode": "DE"}),
         a(geo, "127.0.0.3", SetIdentifier="default", GeoLocation={"CountryCode": "*"}),
     )
-    assert sorted(str(r["GeoLocation"]) for r in listed(client, zone_id, geo)) == sorted(
+    assert sorted(str(r["GeoLocation"]) for r in listed(route53, zone_id, geo)) == sorted(
         str(g) for g in ({"ContinentCode": "EU"}, {"CountryCode": "DE"}, {"CountryCode": "*"})
     )
     latency, failover = "l.example.com.", "f.example.com."
-    create(client, zone_id, a(latency, "127.0.0.1", SetIdentifier="use1", Region="us-east-1"))
-    assert [r["Region"] for r in listed(client, zone_id, latency)] == ["us-east-1"]
+    create(route53, zone_id, a(latency, "127.0.0.1", SetIdentifier="use1", Region="us-east-1"))
+    assert [r["Region"] for r in listed(route53, zone_id, latency)] == ["us-east-1"]
     create(
-        client,
+        route53,
         zone_id,
         a(failover, "127.0.0.1", SetIdentifier="p", Failover="PRIMARY", HealthCheckId=check),
         a(failover, "127.0.0.2", SetIdentifier="s", Failover="SECONDARY"),
     )
-    assert sorted(r["Failover"] for r in listed(client, zone_id, failover)) == ["PRIMARY", "SECONDARY"]
+    assert sorted(r["Failover"] for r in listed(route53, zone_id, failover)) == ["PRIMARY", "SECONDARY"]
 
 
 def test_alias_record_sets_with_a_routing_policy_are_stored_and_listed_beside_address_sets(
-    client: Any, zone_id: str
+    route53: Any, zone_id: str
 ) -> None:
     """What an ELB shard of a routing-policy group needs: an alias A record set with a set identifier and
     its routing field, beside a plain A record set of the same group; moto lists it back with its alias
@@ -120,12 +105,12 @@ def test_alias_record_sets_with_a_routing_policy_are_stored_and_listed_beside_ad
     }
     for name, (alias_routing, address_routing) in groups.items():
         create(
-            client,
+            route53,
             zone_id,
             elb_alias(name, SetIdentifier="fedop-alias", **alias_routing),
             a(name, "127.0.0.1", SetIdentifier="fedop-address", **address_routing),
         )
-        held = {r["SetIdentifier"]: r for r in listed(client, zone_id, name)}
+        held = {r["SetIdentifier"]: r for r in listed(route53, zone_id, name)}
         assert held["fedop-alias"] == {
             "Name": name,
             "Type": "A",
@@ -140,38 +125,40 @@ def test_alias_record_sets_with_a_routing_policy_are_stored_and_listed_beside_ad
                 "ResourceRecordSet": elb_alias(name, SetIdentifier="fedop-alias", **alias_routing),
             }
         ]
-        client.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
-        assert [r["SetIdentifier"] for r in listed(client, zone_id, name)] == ["fedop-address"]
+        route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+        assert [r["SetIdentifier"] for r in listed(route53, zone_id, name)] == ["fedop-address"]
 
 
-def test_health_checks_are_created_tagged_updated_listed_and_deleted(client: Any) -> None:
-    check = health_check(client, Type="HTTP", ResourcePath="/healthz", RequestInterval=30, FailureThreshold=2)
-    config = client.get_health_check(HealthCheckId=check)["HealthCheck"]["HealthCheckConfig"]
+def test_health_checks_are_created_tagged_updated_listed_and_deleted(route53: Any) -> None:
+    check = health_check(
+        route53, Type="HTTP", ResourcePath="/healthz", RequestInterval=30, FailureThreshold=2
+    )
+    config = route53.get_health_check(HealthCheckId=check)["HealthCheck"]["HealthCheckConfig"]
     assert (config["Type"], config["ResourcePath"], config["FailureThreshold"]) == ("HTTP", "/healthz", 2)
-    client.change_tags_for_resource(
+    route53.change_tags_for_resource(
         ResourceType="healthcheck", ResourceId=check, AddTags=[{"Key": "fedop.io/owner", "Value": "ns/nginx"}]
     )
-    tags = client.list_tags_for_resource(ResourceType="healthcheck", ResourceId=check)["ResourceTagSet"][
+    tags = route53.list_tags_for_resource(ResourceType="healthcheck", ResourceId=check)["ResourceTagSet"][
         "Tags"
     ]
     assert tags == [{"Key": "fedop.io/owner", "Value": "ns/nginx"}]
-    client.update_health_check(HealthCheckId=check, IPAddress="127.0.0.2")
-    config = client.get_health_check(HealthCheckId=check)["HealthCheck"]["HealthCheckConfig"]
+    route53.update_health_check(HealthCheckId=check, IPAddress="127.0.0.2")
+    config = route53.get_health_check(HealthCheckId=check)["HealthCheck"]["HealthCheckConfig"]
     assert config["IPAddress"] == "127.0.0.2"
-    assert check in [h["Id"] for h in client.list_health_checks()["HealthChecks"]]
-    client.delete_health_check(HealthCheckId=check)
-    assert check not in [h["Id"] for h in client.list_health_checks()["HealthChecks"]]
+    assert check in [h["Id"] for h in route53.list_health_checks()["HealthChecks"]]
+    route53.delete_health_check(HealthCheckId=check)
+    assert check not in [h["Id"] for h in route53.list_health_checks()["HealthChecks"]]
 
 
-def test_calculated_health_checks_are_stored_with_their_children(client: Any) -> None:
+def test_calculated_health_checks_are_stored_with_their_children(route53: Any) -> None:
     """What a failover share of several addresses would need to be checked on each (a CALCULATED health
     check over one per address): moto stores it. The operator checks a share on its first address only."""
-    children = [health_check(client, IPAddress=f"127.0.0.{i}") for i in (1, 2)]
-    parent = client.create_health_check(
+    children = [health_check(route53, IPAddress=f"127.0.0.{i}") for i in (1, 2)]
+    parent = route53.create_health_check(
         CallerReference=str(uuid.uuid4()),
         HealthCheckConfig={"Type": "CALCULATED", "ChildHealthChecks": children, "HealthThreshold": 1},
     )["HealthCheck"]["Id"]
-    config = client.get_health_check(HealthCheckId=parent)["HealthCheck"]["HealthCheckConfig"]
+    config = route53.get_health_check(HealthCheckId=parent)["HealthCheck"]["HealthCheckConfig"]
     assert (config["Type"], config["ChildHealthChecks"], config["HealthThreshold"]) == (
         "CALCULATED",
         children,
@@ -179,26 +166,26 @@ def test_calculated_health_checks_are_stored_with_their_children(client: Any) ->
     )
 
 
-def test_health_check_status_always_reports_success(client: Any) -> None:
+def test_health_check_status_always_reports_success(route53: Any) -> None:
     """moto never probes: a failing check cannot be simulated, so 'a shard failing the provider's health
     check shows in status' needs a fake of get_health_check_status in the adapter tests."""
-    check = health_check(client, IPAddress="127.0.0.1", Port=9)  # nothing listens on port 9
-    observations = client.get_health_check_status(HealthCheckId=check)["HealthCheckObservations"]
+    check = health_check(route53, IPAddress="127.0.0.1", Port=9)  # nothing listens on port 9
+    observations = route53.get_health_check_status(HealthCheckId=check)["HealthCheckObservations"]
     assert observations
     assert all(o["StatusReport"]["Status"].startswith("Success") for o in observations)
 
 
-def test_health_check_status_and_tags_of_what_the_adapter_reads(client: Any) -> None:
+def test_health_check_status_and_tags_of_what_the_adapter_reads(route53: Any) -> None:
     """What the adapter's poll and collector read: GetHealthCheckStatus answers NoSuchHealthCheck for an id
     it does not have (the adapter's Unknown), and ListTagsForResources names each check with its tags, none
     for one never tagged (the collector's "created, not yet tagged")."""
-    with pytest.raises(client.exceptions.NoSuchHealthCheck):
-        client.get_health_check_status(HealthCheckId=str(uuid.uuid4()))
-    tagged, untagged = health_check(client), health_check(client)
-    client.change_tags_for_resource(
+    with pytest.raises(route53.exceptions.NoSuchHealthCheck):
+        route53.get_health_check_status(HealthCheckId=str(uuid.uuid4()))
+    tagged, untagged = health_check(route53), health_check(route53)
+    route53.change_tags_for_resource(
         ResourceType="healthcheck", ResourceId=tagged, AddTags=[{"Key": "k", "Value": "v"}]
     )
-    sets = client.list_tags_for_resources(ResourceType="healthcheck", ResourceIds=[tagged, untagged])
+    sets = route53.list_tags_for_resources(ResourceType="healthcheck", ResourceIds=[tagged, untagged])
     assert {s["ResourceId"]: s["Tags"] for s in sets["ResourceTagSets"]} == {
         tagged: [{"Key": "k", "Value": "v"}],
         untagged: [],
@@ -308,5 +295,5 @@ NOT_ENFORCED: list[Any] = [
 
 
 @pytest.mark.parametrize("refused", NOT_ENFORCED)
-def test_moto_accepts_what_route53_refuses(client: Any, zone_id: str, refused: Refused) -> None:
-    refused(client, zone_id)  # no error: moto does not enforce this rule
+def test_moto_accepts_what_route53_refuses(route53: Any, zone_id: str, refused: Refused) -> None:
+    refused(route53, zone_id)  # no error: moto does not enforce this rule
