@@ -307,7 +307,8 @@ class MemberRegistry:
             if event_type == "DELETED":
                 member.services.pop(key, None)
             else:
-                member.services[key] = observe_service(member.info.name, trim_service(obj))
+                observed = observe_service(member.info.name, obj)  # its status read here, then dropped
+                member.services[key] = replace(observed, manifest=trim_service(obj))
                 if echo is not None and echo == obj.get("metadata", {}).get("resourceVersion"):
                     return None  # our own write, seen back: its reconcile planned from the response
         elif event_type == "DELETED":

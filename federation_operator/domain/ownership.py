@@ -31,6 +31,7 @@ Pure code: no I/O, no DNS library. :mod:`federation_operator.planning.zone_diff`
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -80,7 +81,7 @@ _TYPES_BY_LABEL: Mapping[str, RecordType] = {
 _FORBIDDEN_IN_VALUES = frozenset(',="\\ \t\n')
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class OwnerTag:
     """Who owns a record set: a federation and a FederatedService (``<namespace>/<name>``)."""
 
@@ -110,6 +111,9 @@ def is_ownership_name(name: str) -> bool:
     return parse_ownership_name(name) is not None
 
 
+# Memoized (bounded): the ownership records of one owner's record sets, planned one after the other, then
+# hold one value string between them instead of one each.
+@functools.lru_cache(maxsize=1 << 12)
 def render_ownership_value(*, federation: str, owner: str) -> str:
     """The ownership TXT value: ``heritage=federation-operator,federation=<federation>,owner=<ns>/<name>``."""
     for what, value in (("federation", federation), ("owner", owner)):
@@ -121,6 +125,9 @@ def render_ownership_value(*, federation: str, owner: str) -> str:
     return f"heritage={HERITAGE},federation={federation},owner={owner}"
 
 
+# Memoized (bounded): a zone read parses one value per record set, and the record sets of one owner then
+# share one OwnerTag (the zone index holds one per ownership record).
+@functools.lru_cache(maxsize=1 << 12)
 def parse_ownership_value(value: str) -> OwnerTag | None:
     """The owner named by an ownership TXT value, or ``None`` if it is not one of ours.
 

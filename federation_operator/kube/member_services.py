@@ -22,6 +22,7 @@ member cache holds no more of each than that.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -339,13 +340,42 @@ def endpoint_slice_service(obj: Mapping[str, Any]) -> tuple[str, str] | None:
     return (str(namespace), str(service)) if service and namespace else None
 
 
-def trim_service(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The Service without ``metadata.managedFields``: server-side apply bookkeeping that nothing of ours
-    reads, and as large as the rest of a small Service (one entry per writer: us, the LB controller)."""
+def trim_service(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """What the member cache keeps of a watched Service, once :func:`observe_service` has read it: the
+    Service without ``metadata.managedFields`` (server-side apply bookkeeping that nothing of ours reads,
+    as large as the rest of a small Service) and without ``status`` (its ingress is read into the
+    :class:`ObservedService`), its names, labels, annotations and spec holding shared strings: the same
+    ``TCP``, ``LoadBalancer``, label values and owner names recur in every member's copy of every Service.
+    """
     metadata: Mapping[str, Any] = obj.get("metadata") or {}
-    if "managedFields" not in metadata:
-        return obj
-    return {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
+    trimmed = {key: _shared(value) for key, value in obj.items() if key not in ("metadata", "status")}
+    trimmed["metadata"] = {
+        key: _shared(value) if key in _SHARED_METADATA else value
+        for key, value in metadata.items()
+        if key != "managedFields"
+    }
+    return trimmed
+
+
+# Metadata whose values recur across objects (a Service's name is its owner's, in every member); a UID or a
+# resourceVersion is unique and is not looked up.
+_SHARED_METADATA = frozenset({"name", "namespace", "labels", "annotations"})
+# Longer strings (a certificate in an annotation, say) are rarely repeated: not worth a lookup.
+_SHARED_MAX_LENGTH = 64
+
+
+def _shared(value: Any) -> Any:
+    """``value`` (JSON) with its short strings interned: equal strings become one object. Keys are left:
+    the JSON decoder already hands out one object per distinct short key. The interpreter drops an
+    interned string once nothing else holds it, so the table follows what is held."""
+    kind = type(value)
+    if kind is str:
+        return sys.intern(value) if len(value) <= _SHARED_MAX_LENGTH else value
+    if kind is dict:
+        return {key: _shared(item) for key, item in value.items()}
+    if kind is list:
+        return [_shared(item) for item in value]
+    return value
 
 
 def trim_endpoint_slice(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -360,16 +390,16 @@ def trim_endpoint_slice(obj: Mapping[str, Any]) -> dict[str, Any]:
         if "ready" in conditions:
             trimmed["conditions"] = {"ready": conditions["ready"]}
         if endpoint.get("zone"):
-            trimmed["zone"] = endpoint["zone"]
+            trimmed["zone"] = _shared(endpoint["zone"])
         endpoints.append(trimmed)
     return {
         "metadata": {
             "name": metadata.get("name"),
-            "namespace": metadata.get("namespace"),
+            "namespace": _shared(metadata.get("namespace")),
             "resourceVersion": metadata.get("resourceVersion"),
-            "labels": dict(metadata.get("labels") or {}),
+            "labels": _shared(dict(metadata.get("labels") or {})),
         },
-        "addressType": obj.get("addressType"),
+        "addressType": _shared(obj.get("addressType")),
         "endpoints": endpoints,
     }
 

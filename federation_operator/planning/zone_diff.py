@@ -253,7 +253,8 @@ class ZoneIndex:
 
     def __init__(self, current: Iterable[RecordSet]) -> None:
         self.records: dict[RecordKey, RecordSet] = {}
-        self.types_at: dict[str, set[RecordType]] = {}
+        # A tuple, not a set: nearly every name holds one type, and an empty set alone is 216 bytes.
+        self.types_at: dict[str, tuple[RecordType, ...]] = {}
         # The (name, type) each ownership record stands for → the owner it names (None: no known owner).
         self.owners: dict[RecordKey, OwnerTag | None] = {}
         self.owned: dict[OwnerTag, set[RecordKey]] = {}
@@ -273,13 +274,16 @@ class ZoneIndex:
 
     def _put(self, record: RecordSet) -> None:
         self.records[record.key] = record
-        self.types_at.setdefault(record.name, set()).add(record.type)
+        types = self.types_at.get(record.name, ())
+        if record.type not in types:
+            self.types_at[record.name] = (*types, record.type)
 
     def _drop(self, key: RecordKey) -> None:
         del self.records[key]
-        types = self.types_at[key[0]]
-        types.discard(key[1])
-        if not types:
+        types = tuple(t for t in self.types_at[key[0]] if t != key[1])
+        if types:
+            self.types_at[key[0]] = types
+        else:
             del self.types_at[key[0]]
 
     def _refresh_owner(self, name: str) -> None:
@@ -287,6 +291,9 @@ class ZoneIndex:
         target = parse_ownership_name(name)
         if target is None:
             return
+        held = self.records.get(target)
+        if held is not None:  # the record set's own name, not the copy cut out of the ownership name
+            target = (held.name, target[1])
         previous = self.owners.pop(target, None)
         if previous is not None:
             targets = self.owned[previous]
@@ -379,7 +386,7 @@ def _blocker(state: ZoneIndex, record: RecordSet, ours: OwnerTag, zone: str | No
         return f"its ownership record {tag_name} names {described}"
     if key in state.records and key not in state.owners:
         return f"a {record.type} record set without an ownership record already exists here"
-    for other in sorted(state.types_at.get(record.name, set()) - {record.type}):
+    for other in sorted(set(state.types_at.get(record.name, ())) - {record.type}):
         if other == OTHER and record.type == "CNAME":
             kinds = ", ".join(state.records[(record.name, OTHER)].values)
             return (

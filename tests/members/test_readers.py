@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -181,17 +182,32 @@ def test_a_trimmed_slice_keeps_what_the_owner_lookup_and_the_summary_read_and_dr
     assert "ports" not in trimmed
 
 
-def test_a_trimmed_service_drops_only_its_managed_fields() -> None:
-    service = {
-        "metadata": {"name": "nginx", "namespace": "web", "uid": "u", "managedFields": [{"manager": "x"}]},
-        "spec": {"ports": [{"port": 80}]},
-        "status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.9"}]}},
+def test_a_trimmed_service_drops_its_managed_fields_and_status_and_shares_its_strings() -> None:
+    def service() -> dict[str, Any]:
+        # Decoded afresh each time, as each watch event is: equal strings, distinct objects.
+        return json.loads(
+            '{"metadata": {"name": "nginx", "namespace": "web", "uid": "u",'
+            ' "managedFields": [{"manager": "x"}], "labels": {"fedop.io/owner-name": "nginx"}},'
+            ' "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}]},'
+            ' "status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.9"}]}}}'
+        )
+
+    watched = service()
+    trimmed = trim_service(watched)
+    assert trimmed == {
+        "metadata": {
+            "name": "nginx",
+            "namespace": "web",
+            "uid": "u",
+            "labels": {"fedop.io/owner-name": "nginx"},
+        },
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}]},
     }
-    trimmed = trim_service(service)
-    assert trimmed == {**service, "metadata": {"name": "nginx", "namespace": "web", "uid": "u"}}
-    assert service["metadata"]["managedFields"] == [{"manager": "x"}], "the watched object was changed"
-    untouched = {"metadata": {"name": "nginx"}}
-    assert trim_service(untouched) is untouched
+    assert watched == service(), "the watched object was changed"
+    again = trim_service(service())
+    assert again["spec"]["type"] is trimmed["spec"]["type"]
+    assert again["spec"]["ports"][0]["protocol"] is trimmed["spec"]["ports"][0]["protocol"]
+    assert again["metadata"]["labels"]["fedop.io/owner-name"] is trimmed["metadata"]["name"]
 
 
 def test_endpoint_slice_service() -> None:

@@ -700,3 +700,23 @@ def test_the_zone_index_forgets_an_owner_whose_records_are_all_deleted() -> None
     assert state.owners == {}
     assert state.owned == {}
     assert state.types_at == {}
+
+
+def test_the_zone_index_holds_one_owner_tag_and_the_record_sets_own_names() -> None:
+    """Memory per owner in the kept index: the ownership records of one owner's record sets share one
+    OwnerTag, read from a zone too (not one per record set), and each ownership target is keyed by the
+    record set's own name, not a copy cut out of the ownership name; types at a name are a small tuple."""
+    names = [f"web.ns.{FED}.svc.{tier}example.com." for tier in ("", "us-central1.", "us-central1-a.")]
+    state = ZoneIndex([])
+    plan_zone_changes_into(
+        state, {"ns/web": [a(name, "1.1.1.1") for name in names]}, federation=FED, zone=ZONE
+    )
+    tags = {id(state.owners[(name, "A")]) for name in names}
+    assert len(tags) == 1
+    held = {key[0]: key[0] for key in state.owners}
+    assert all(held[name] is state.records[(name, "A")].name for name in names)
+    assert all(type(types) is tuple for types in state.types_at.values())
+
+    read = ZoneIndex(state.snapshot())  # as after a zone transfer: every value parsed afresh
+    assert len({id(read.owners[(name, "A")]) for name in names}) == 1
+    assert state.owned.keys() == read.owned.keys()

@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 
 from federation_operator.domain.elb import elb_hosted_zone
 from federation_operator.domain.members import Ingress
-from federation_operator.domain.records import Conflict, RecordSet, ServiceNames, ShardAddresses
+from federation_operator.domain.records import (
+    Conflict,
+    RecordSet,
+    ServiceNames,
+    ShardAddresses,
+    normalize_name,
+)
 from federation_operator.planning.records import TierPlan, plan_records, plan_tiers, render_published
 
 NAMES = ServiceNames(
@@ -586,3 +592,11 @@ def test_an_alias_tier_is_listed_in_the_status() -> None:
     assert [(p.name, p.type, p.targets, p.tier) for p in published] == [
         (GLOBAL, "ALIAS", (f"{NLB}.",), "global")
     ]
+
+
+def test_a_name_already_normal_is_its_own_normal_form() -> None:
+    """The name cache then holds one string per name, not the caller's and an equal copy."""
+    normalize_name.cache_clear()  # a memo only: an equal name cached earlier would be handed back instead
+    name = "".join(["web.ns.", "example.com."])  # built at run time: not a constant the compiler shares
+    assert normalize_name(name) is name
+    assert normalize_name("Web.NS.example.com") == "web.ns.example.com."
