@@ -178,6 +178,17 @@ def holds(publisher: Publisher, key: tuple[str, str]) -> bool:
     return key in publisher._desired or key in publisher._withdrawn
 
 
+async def withdraw_until_given_up(publisher: Publisher, provider: InMemoryProvider) -> None:
+    """KEY published, then its withdrawal refused by the provider and its wait given up (as the cleanup
+    bounds it)."""
+    publisher.submit(KEY, a_record("127.1.1.1"))
+    await settled(publisher, KEY, a_record("127.1.1.1"))
+    provider.refuse(GLOBAL)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):
+            await publisher.withdraw(KEY)
+
+
 async def test_a_withdrawal_nobody_waits_for_any_more_is_finished_and_then_forgotten(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -187,12 +198,7 @@ async def test_a_withdrawal_nobody_waits_for_any_more_is_finished_and_then_forgo
     monkeypatch.setattr(publisher_module, "PERMANENT_RETRY_SECONDS", 0.1)
     provider = InMemoryProvider(ZONE)
     async with running_publisher(provider) as (publisher, _):
-        publisher.submit(KEY, a_record("127.1.1.1"))
-        await settled(publisher, KEY, a_record("127.1.1.1"))
-        provider.refuse(GLOBAL)
-        with pytest.raises(TimeoutError):
-            async with asyncio.timeout(0.3):  # as the cleanup bounds it
-                await publisher.withdraw(KEY)
+        await withdraw_until_given_up(publisher, provider)
         assert any(r.type == "A" for r in provider.snapshot())
         provider.allow(GLOBAL)
         await eventually("the records withdrawn", lambda: provider.snapshot() == ())
@@ -223,12 +229,7 @@ async def test_an_owner_created_again_after_a_timed_out_withdrawal_is_an_owner_l
     monkeypatch.setattr(publisher_module, "PERMANENT_RETRY_SECONDS", 0.1)
     provider = InMemoryProvider(ZONE)
     async with running_publisher(provider) as (publisher, _):
-        publisher.submit(KEY, a_record("127.1.1.1"))
-        await settled(publisher, KEY, a_record("127.1.1.1"))
-        provider.refuse(GLOBAL)
-        with pytest.raises(TimeoutError):
-            async with asyncio.timeout(0.3):
-                await publisher.withdraw(KEY)
+        await withdraw_until_given_up(publisher, provider)
         publisher.submit(KEY, a_record("127.1.1.2"))  # created again
         provider.allow(GLOBAL)
         await settled(publisher, KEY, a_record("127.1.1.2"))
