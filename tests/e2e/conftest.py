@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -104,3 +105,29 @@ class Control:
     def assert_recovered(self, timeout: float = 90) -> None:
         """After a fault that legitimately touched it (a member down): back as it was within `timeout`."""
         eventually("control FederatedService as before", self._as_before, timeout=timeout)
+
+
+@contextmanager
+def in_place_of_the_sessions(
+    own: OperatorProcess, operator: OperatorProcess, registered: LocalFederation, control: Control
+) -> Iterator[None]:
+    """Run `own` (started here) in place of the session's operator, which the caller has stopped. An
+    assertion failing inside carries `own`'s log; on the way out `own` must still be alive, and then the
+    session's operator is started again, every MemberCluster Ready and the control as before."""
+    own.start()
+    try:
+        yield
+        assert own.alive(), f"the operator died:\n{own.tail()}"
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\noperator log:\n{own.tail()}") from exc
+    finally:
+        own.stop()
+        operator.start()
+        eventually(
+            "the session's operator is back and every MemberCluster Ready",
+            lambda: (
+                operator.alive() and all(is_member_ready(registered, m.spec.name) for m in registered.members)
+            ),
+            timeout=60,
+        )
+        control.assert_recovered()

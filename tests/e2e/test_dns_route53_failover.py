@@ -18,7 +18,7 @@ from localfed import LocalFederation
 from localfed.operator import OperatorProcess, eventually, is_member_ready
 
 from tests.dns_fixtures import create_zone, new_client, running_moto
-from tests.e2e.conftest import Control
+from tests.e2e.conftest import Control, in_place_of_the_sessions
 from tests.e2e.test_dns import Seed, member_names
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dns]
@@ -57,28 +57,13 @@ def route53(
         dns_zone=registered.dns.zone,
         dns_options=json.dumps({"endpoint_url": moto, "hosted_zone_id": zone_id, "max_retries": "2"}),
     )
-    own.start()
-    try:
+    with in_place_of_the_sessions(own, operator, registered, control):
         eventually(
             "every MemberCluster Ready under the Route 53 operator",
             lambda: own.alive() and all(is_member_ready(registered, m.spec.name) for m in registered.members),
             timeout=90,
         )
         yield route53_client, zone_id
-        assert own.alive(), f"the operator died:\n{own.tail()}"
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\noperator log:\n{own.tail()}") from exc
-    finally:
-        own.stop()
-        operator.start()
-        eventually(
-            "the session's operator is back and every MemberCluster Ready",
-            lambda: (
-                operator.alive() and all(is_member_ready(registered, m.spec.name) for m in registered.members)
-            ),
-            timeout=60,
-        )
-        control.assert_recovered()
 
 
 def failover_sets(

@@ -24,9 +24,9 @@ from kubernetes import client
 from localfed import LocalFederation, processes
 from localfed.bind import BindServer, start_bind, wait_until_serving
 from localfed.federation import free_port
-from localfed.operator import OperatorProcess, condition, eventually, is_member_ready
+from localfed.operator import OperatorProcess, condition, eventually
 
-from tests.e2e.conftest import Control
+from tests.e2e.conftest import Control, in_place_of_the_sessions
 from tests.e2e.test_dns import FEDERATION, Answer, Seed, ask, ask_at, member_names, start_backends_everywhere
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dns]
@@ -215,24 +215,9 @@ def mirrored_operator(
             ]
         ),
     )
-    own.start()
-    try:
+    with in_place_of_the_sessions(own, operator, registered, control):
         control.assert_recovered()
         yield own
-        assert own.alive(), f"the operator died:\n{own.tail()}"
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\noperator log:\n{own.tail()}") from exc
-    finally:
-        own.stop()
-        operator.start()
-        eventually(
-            "the session's operator is back and every MemberCluster Ready",
-            lambda: (
-                operator.alive() and all(is_member_ready(registered, m.spec.name) for m in registered.members)
-            ),
-            timeout=60,
-        )
-        control.assert_recovered()
 
 
 def mirrors(seed: Seed) -> dict[str, str]:
