@@ -54,8 +54,8 @@ import asyncio
 import base64
 import binascii
 import struct
-from collections.abc import Collection
-from typing import Literal
+from collections.abc import Collection, Sequence
+from typing import Any, Literal
 
 import dns.asyncquery
 import dns.exception
@@ -68,9 +68,9 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.SOA
 import dns.rdtypes.ANY.TXT
+import dns.rrset
 import dns.tsig
 import dns.xfr
-import dns.zone
 
 from federation_operator.dns.options import tsig_algorithm
 from federation_operator.dns.packing import pack_greedily
@@ -110,6 +110,7 @@ _MIN_MESSAGE_SIZE = 1024
 _POINTER_REACH = 0x3FFF  # a compression pointer holds a 14-bit offset
 
 _RDTYPES: dict[RecordType, dns.rdatatype.RdataType] = {t: dns.rdatatype.from_text(t) for t in RECORD_TYPES}
+_MANAGED: dict[int, RecordType] = {rdtype: t for t, rdtype in _RDTYPES.items()}
 _STALE_RCODES = {dns.rcode.NXRRSET, dns.rcode.YXRRSET, dns.rcode.NXDOMAIN, dns.rcode.YXDOMAIN}
 
 
@@ -207,30 +208,53 @@ class Rfc2136Provider:
         )
 
     async def records(self) -> list[RecordSet]:
-        transfer = dns.zone.Zone(self._origin, relativize=False)
-        query, _ = dns.xfr.make_query(transfer, serial=None, keyring=self._key)
+        query = dns.message.make_query(self._origin, dns.rdatatype.AXFR)
+        if self._key is not None:
+            query.use_tsig(self._key)
         try:
-            await dns.asyncquery.inbound_xfr(
-                self._server, transfer, query, port=self._port, timeout=self._timeout
-            )
+            found = await self._transfer(query)
         except dns.xfr.TransferError as exc:
             raise self._rcode_error(exc.rcode, "zone transfer (AXFR)") from exc
         except Exception as exc:
             raise self._io_error(exc, "zone transfer (AXFR)") from exc
-        found: list[RecordSet] = []
-        others: dict[str, set[str]] = {}
-        for name, rdataset in transfer.iterate_rdatasets():
-            rtype = dns.rdatatype.to_text(rdataset.rdtype)
-            if rdataset.rdclass != dns.rdataclass.IN:
-                continue
-            if rtype not in _RDTYPES:
-                if name != self._origin:  # the apex's SOA and NS are the zone's own
-                    others.setdefault(name.to_text(), set()).add(rtype)
-                continue
-            values = tuple(_value_of(rdata) for rdata in rdataset)
-            found.append(RecordSet(name=name.to_text(), type=rtype, ttl=rdataset.ttl, values=values))
-        found += filter(None, (other_types_marker(name, types) for name, types in others.items()))
-        return sorted(found)
+        return sorted(found.records())
+
+    async def _transfer(self, query: dns.message.Message) -> _Transfer:
+        """The zone, transferred by ``query`` (an AXFR) over TCP: each message read as it comes (its TSIG
+        checked in sequence, the first's and the last's required when signed) and taken in record by record,
+        without building a zone of dnspython objects (which cost twice the parsing)."""
+        wire = query.to_wire()
+        transfer = _Transfer(self._origin)
+        async with asyncio.timeout(self._timeout):
+            reader, writer = await asyncio.open_connection(self._server, self._port)
+        try:
+            writer.write(struct.pack("!H", len(wire)) + wire)
+            context: Any = None
+            signed = False
+            while not transfer.done:
+                async with asyncio.timeout(self._timeout):  # for each message, as dnspython's transfers
+                    (length,) = struct.unpack("!H", await reader.readexactly(2))
+                    answer = await reader.readexactly(length)
+                message = dns.message.from_wire(
+                    answer,
+                    keyring=self._key,
+                    request_mac=query.mac,
+                    xfr=True,
+                    tsig_ctx=context,
+                    multi=True,
+                    one_rr_per_rrset=True,
+                )
+                context, signed = message.tsig_ctx, message.had_tsig
+                if message.id != query.id or (self._key is not None and transfer.empty and not signed):
+                    raise dns.exception.FormError("not the answer to this zone transfer")  # type: ignore[no-untyped-call]
+                if message.rcode() != dns.rcode.NOERROR:
+                    raise dns.xfr.TransferError(message.rcode())  # type: ignore[no-untyped-call]
+                transfer.take(message.answer)
+            if self._key is not None and not signed:
+                raise dns.exception.FormError("the zone transfer's last message is not signed")  # type: ignore[no-untyped-call]
+        finally:
+            writer.close()
+        return transfer
 
     # --- writing -------------------------------------------------------------------------------------------
 
@@ -384,6 +408,55 @@ def _steps(group: Changes) -> list[tuple[_Operation, str, RecordType, RecordSet 
         ]
         steps.append(("add", record.name, record.type, record))
     return steps
+
+
+class _Transfer:
+    """A zone transfer's records as they come: managed record sets by name and type, and the other types
+    at each name below the apex. Done at the SOA that closes it (the first record is the opening one)."""
+
+    def __init__(self, origin: dns.name.Name) -> None:
+        self._origin = origin
+        self._names: dict[tuple[bytes, ...], str] = {}  # a name's labels → its text, each made once
+        self._sets: dict[tuple[str, str], tuple[list[int], list[str]]] = {}  # (name, type) → TTL, values
+        self._others: dict[str, set[str]] = {}
+        self.empty = True
+        self.done = False
+
+    def take(self, answer: Sequence[dns.rrset.RRset]) -> None:
+        for rrset in answer:  # one record each (one_rr_per_rrset)
+            if self.done:
+                raise dns.exception.FormError("records after the end of the zone transfer")  # type: ignore[no-untyped-call]
+            rdtype, name = rrset.rdtype, rrset.name
+            if self.empty:
+                if rdtype != dns.rdatatype.SOA or name != self._origin:
+                    raise dns.exception.FormError("a zone transfer that does not open with the SOA")  # type: ignore[no-untyped-call]
+                self.empty = False
+                continue
+            if rdtype == dns.rdatatype.SOA and name == self._origin:
+                self.done = True
+                continue
+            if rrset.rdclass != dns.rdataclass.IN:
+                continue
+            text = self._names.get(name.labels)
+            if text is None:
+                text = self._names[name.labels] = name.to_text()
+            rtype = _MANAGED.get(rdtype)
+            if rtype is None:
+                if name != self._origin:  # the apex's SOA and NS are the zone's own
+                    self._others.setdefault(text, set()).add(dns.rdatatype.to_text(rdtype))
+                continue
+            kept = self._sets.get((text, rtype))
+            if kept is None:
+                kept = self._sets[text, rtype] = ([rrset.ttl], [])
+            kept[0][0] = min(kept[0][0], rrset.ttl)  # a record set's TTL: its records' lowest, as dnspython's
+            kept[1].extend(_value_of(rdata) for rdata in rrset)
+
+    def records(self) -> list[RecordSet]:
+        found = [
+            RecordSet(name=name, type=rtype, ttl=ttl[0], values=tuple(values))  # type: ignore[arg-type]
+            for (name, rtype), (ttl, values) in self._sets.items()
+        ]
+        return found + list(filter(None, (other_types_marker(n, t) for n, t in self._others.items())))
 
 
 def _value_of(rdata: dns.rdata.Rdata) -> str:

@@ -11,8 +11,8 @@ open the next message.
 Layout. A message's prerequisites all come before its updates (RFC 2136 §2), so the two sections are
 written into buffers of their own and joined at the end. Compression (RFC 1035 §4.1.4) points only at names
 in the zone and prerequisite sections, whose offsets never move as names are appended; an update's owner
-name, nearly always the owner of a prerequisite in the same message, points there. Names are compared as
-their lowercase wire form, which is how the normalized names of :class:`RecordSet` arrive.
+name, nearly always the owner of a prerequisite in the same message, points there. Suffixes are compared as
+lowercase text, which is how the normalized names of :class:`RecordSet` arrive.
 
 Signing is dnspython's own (``dns.tsig.sign``, every algorithm it knows), over the finished message; the MAC
 is returned so that the server's signed answer can be checked against it.
@@ -59,9 +59,9 @@ class UpdateWire:
 
     def __init__(self, zone: str, limit: int) -> None:
         self._limit = limit
-        self._names: dict[str, list[tuple[bytes, bytes]]] = {}  # name → (suffix key, its first label) each
-        self._pointers: dict[bytes, int] = {}  # a suffix's lowercase wire form → where it was written
-        self._added: list[bytes] = []  # pointers added by the name being written (taken back on overflow)
+        self._names: dict[str, list[tuple[str, bytes]]] = {}  # name → (suffix, its first label) each
+        self._pointers: dict[str, int] = {}  # a suffix (lowercase text) → where it was written
+        self._added: list[str] = []  # pointers added by the name being written (taken back on overflow)
         zone_section = bytearray()
         self._write_name(zone_section, zone, _HEADER, register=True)
         self._added = []  # the zone's own names are never taken back
@@ -196,18 +196,34 @@ class UpdateWire:
             out += label
         out.append(0)
 
-    def _labels(self, name: str) -> list[tuple[bytes, bytes]]:
-        """``name``'s suffixes, longest first, each as (its lowercase wire form, its first label's octets)."""
+    def _labels(self, name: str) -> list[tuple[str, bytes]]:
+        """``name``'s suffixes, longest first, each as (its lowercase text, its first label in wire form)."""
         found = self._names.get(name)
         if found is None:
-            if "\\" in name or not name.isascii():  # escapes or other octets: dnspython parses it
-                labels = [label.lower() for label in dns.name.from_text(name).labels[:-1]]
-            else:
-                labels = [label.encode() for label in name.lower().rstrip(".").split(".")]
-            wires = [bytes((len(label),)) + label for label in labels]
-            found = [(b"".join(wires[i:]), wires[i]) for i in range(len(wires))]
-            self._names[name] = found
+            found = self._names[name] = _suffixes(name)
         return found
+
+
+def _suffixes(name: str) -> list[tuple[str, bytes]]:
+    text = name.lower()
+    if "\\" in text or not text.isascii():  # escapes or other octets: dnspython parses it
+        labels = dns.name.from_text(text).labels[:-1]
+        return [
+            (
+                dns.name.Name((*labels[i:], b"")).to_text().lower(),
+                bytes((len(labels[i]),)) + labels[i].lower(),
+            )
+            for i in range(len(labels))
+        ]
+    if not text.endswith("."):
+        text += "."
+    found: list[tuple[str, bytes]] = []
+    start, end = 0, len(text) - 1
+    while start < end:
+        dot = text.index(".", start)
+        found.append((text[start:], bytes((dot - start,)) + text[start:dot].encode()))
+        start = dot + 1
+    return found
 
 
 def _type(rtype: RecordType) -> int:

@@ -14,6 +14,8 @@ import dns.rdata
 import dns.rdatatype
 import dns.tsig
 import dns.update
+import dns.xfr
+import dns.zone
 import pytest
 from localfed.bind import BindServer
 from localfed.federation import free_port
@@ -331,6 +333,47 @@ async def test_reading_skips_the_apex_soa_and_ns(provider: Rfc2136Provider) -> N
     assert RecordSet("ns1.example.com.", "A", 300, ("127.0.0.1",)) in held
 
 
+async def test_our_reading_of_a_transfer_is_what_dnspythons_zone_holds(
+    bind_server: BindServer, provider: Rfc2136Provider
+) -> None:
+    """The provider reads a zone transfer message by message, without dnspython's zone: what it lists must
+    be what dnspython's zone of the same transfer holds, over a transfer of many messages with every kind
+    of record set (long TXT, AAAA, CNAME, foreign MX and SRV beside ours, several values)."""
+    svc = unique_service()
+    many = [
+        RecordSet(f"h{i}.{svc}.{bind_server.zone}.", "A", 60, (f"10.1.{i // 250}.{i % 250}", "10.2.0.1"))
+        for i in range(1500)
+    ]
+    more = [
+        RecordSet(f"t.{svc}.{bind_server.zone}.", "TXT", 30, ("x" * 600, "short")),
+        RecordSet(f"v6.{svc}.{bind_server.zone}.", "AAAA", 40, ("fd00::2", "fd00::1")),
+        RecordSet(f"c.{svc}.{bind_server.zone}.", "CNAME", 50, (f"h1.{svc}.{bind_server.zone}.",)),
+    ]
+    await provider.apply(Changes(create=(*many, *more)))
+    await send_foreign(bind_server, f"h2.{svc}.{bind_server.zone}.", "MX", "10 mail.example.net.")
+    await send_foreign(bind_server, f"h2.{svc}.{bind_server.zone}.", "SRV", "0 0 80 web.example.net.")
+
+    transfer = dns.zone.Zone(f"{bind_server.zone}.", relativize=False)
+    key = dns.tsig.Key(bind_server.key_name, bind_server.key_secret, bind_server.key_algorithm)
+    query, _ = dns.xfr.make_query(transfer, keyring=key)
+    await dns.asyncquery.inbound_xfr(bind_server.address, transfer, query, port=bind_server.port)
+    expected: list[RecordSet] = []
+    for name, rdataset in transfer.iterate_rdatasets():
+        rtype = dns.rdatatype.to_text(rdataset.rdtype)
+        if rtype in {"A", "AAAA", "CNAME"}:
+            values = tuple(rdata.to_text() for rdata in rdataset)
+        elif rtype == "TXT":
+            values = tuple(b"".join(rdata.strings).decode() for rdata in rdataset)
+        else:
+            continue
+        expected.append(RecordSet(name.to_text(), rtype, rdataset.ttl, values))  # type: ignore[arg-type]
+    held = await provider.records()
+    assert [r for r in held if r.type != "OTHER"] == sorted(expected)
+    assert set(many) | set(more) <= set(held)
+    assert RecordSet(f"h2.{svc}.{bind_server.zone}.", "OTHER", 0, ("MX", "SRV")) in held
+    await provider.apply(Changes(delete=(*many, *more)))
+
+
 def test_factory_builds_it_from_settings(bind_server: BindServer) -> None:
     built = make_provider(
         "rfc2136",
@@ -540,6 +583,8 @@ def test_our_update_wire_says_what_dnspythons_message_says(signed: bool) -> None
             RecordSet("nginx.ns.fed.svc.example.com.", "CNAME", 30, ("nginx.ns.fed.svc.us.example.com.",)),
             RecordSet("xn--n-0ga.example.com.", "A", 5, ("127.0.0.9",)),  # an IDNA label
             RecordSet("long.example.com.", "TXT", 5, ("x" * 300,)),  # two character-strings
+            RecordSet("a\\.b.nginx.ns.fed.svc.example.com.", "A", 5, ("127.0.0.3",)),  # an escaped dot
+            RecordSet("caf\\195\\169.svc.example.com.", "CNAME", 5, ("a\\.b.nginx.ns.fed.svc.example.com.",)),
             ours,
         ),
         update_old=(RecordSet("nginx.ns.fed.svc.us.example.com.", "AAAA", 30, ("::1",)),),
