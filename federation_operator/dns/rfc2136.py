@@ -67,14 +67,13 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.SOA
-import dns.rdtypes.ANY.TXT
-import dns.rrset
 import dns.tsig
 import dns.xfr
 
 from federation_operator.dns.options import tsig_algorithm
 from federation_operator.dns.packing import pack_greedily
 from federation_operator.dns.provider import check_in_zone
+from federation_operator.dns.transfer_wire import TYPE_SOA, Record, read_transfer_message
 from federation_operator.dns.update_wire import UpdateWire
 from federation_operator.domain.errors import (
     PermanentError,
@@ -224,7 +223,7 @@ class Rfc2136Provider:
         checked in sequence, the first's and the last's required when signed) and taken in record by record,
         without building a zone of dnspython objects (which cost twice the parsing)."""
         wire = query.to_wire()
-        transfer = _Transfer(self._origin)
+        transfer = _Transfer(self._zone)
         async with asyncio.timeout(self._timeout):
             reader, writer = await asyncio.open_connection(self._server, self._port)
         try:
@@ -235,20 +234,12 @@ class Rfc2136Provider:
                 async with asyncio.timeout(self._timeout):  # for each message, as dnspython's transfers
                     (length,) = struct.unpack("!H", await reader.readexactly(2))
                     answer = await reader.readexactly(length)
-                message = dns.message.from_wire(
-                    answer,
-                    keyring=self._key,
-                    request_mac=query.mac,
-                    xfr=True,
-                    tsig_ctx=context,
-                    multi=True,
-                    one_rr_per_rrset=True,
-                )
-                context, signed = message.tsig_ctx, message.had_tsig
+                message = read_transfer_message(answer, self._key, query.mac or b"", context)
+                context, signed = message.context, message.signed
                 if message.id != query.id or (self._key is not None and transfer.empty and not signed):
                     raise dns.exception.FormError("not the answer to this zone transfer")  # type: ignore[no-untyped-call]
-                if message.rcode() != dns.rcode.NOERROR:
-                    raise dns.xfr.TransferError(message.rcode())  # type: ignore[no-untyped-call]
+                if message.rcode != dns.rcode.NOERROR:
+                    raise dns.xfr.TransferError(message.rcode)  # type: ignore[no-untyped-call]
                 transfer.take(message.answer)
             if self._key is not None and not signed:
                 raise dns.exception.FormError("the zone transfer's last message is not signed")  # type: ignore[no-untyped-call]
@@ -414,52 +405,44 @@ class _Transfer:
     """A zone transfer's records as they come: managed record sets by name and type, and the other types
     at each name below the apex. Done at the SOA that closes it (the first record is the opening one)."""
 
-    def __init__(self, origin: dns.name.Name) -> None:
+    def __init__(self, origin: str) -> None:
         self._origin = origin
-        self._names: dict[tuple[bytes, ...], str] = {}  # a name's labels → its text, each made once
-        self._sets: dict[tuple[str, str], tuple[list[int], list[str]]] = {}  # (name, type) → TTL, values
-        self._others: dict[str, set[str]] = {}
+        self._sets: dict[tuple[str, int], tuple[list[int], list[str]]] = {}  # (name, type) → TTL, values
+        self._others: dict[str, set[int]] = {}
         self.empty = True
         self.done = False
 
-    def take(self, answer: Sequence[dns.rrset.RRset]) -> None:
-        for rrset in answer:  # one record each (one_rr_per_rrset)
+    def take(self, answer: Sequence[Record]) -> None:
+        for name, rtype, rdclass, ttl, value in answer:
             if self.done:
                 raise dns.exception.FormError("records after the end of the zone transfer")  # type: ignore[no-untyped-call]
-            rdtype, name = rrset.rdtype, rrset.name
             if self.empty:
-                if rdtype != dns.rdatatype.SOA or name != self._origin:
+                if rtype != TYPE_SOA or name != self._origin:
                     raise dns.exception.FormError("a zone transfer that does not open with the SOA")  # type: ignore[no-untyped-call]
                 self.empty = False
                 continue
-            if rdtype == dns.rdatatype.SOA and name == self._origin:
+            if rtype == TYPE_SOA and name == self._origin:
                 self.done = True
                 continue
-            if rrset.rdclass != dns.rdataclass.IN:
+            if rdclass != dns.rdataclass.IN:
                 continue
-            text = self._names.get(name.labels)
-            if text is None:
-                text = self._names[name.labels] = name.to_text()
-            rtype = _MANAGED.get(rdtype)
-            if rtype is None:
+            if rtype not in _MANAGED:
                 if name != self._origin:  # the apex's SOA and NS are the zone's own
-                    self._others.setdefault(text, set()).add(dns.rdatatype.to_text(rdtype))
+                    self._others.setdefault(name, set()).add(rtype)
                 continue
-            kept = self._sets.get((text, rtype))
+            kept = self._sets.get((name, rtype))
             if kept is None:
-                kept = self._sets[text, rtype] = ([rrset.ttl], [])
-            kept[0][0] = min(kept[0][0], rrset.ttl)  # a record set's TTL: its records' lowest, as dnspython's
-            kept[1].extend(_value_of(rdata) for rdata in rrset)
+                kept = self._sets[name, rtype] = ([ttl], [])
+            kept[0][0] = min(kept[0][0], ttl)  # a record set's TTL: its records' lowest, as dnspython's
+            kept[1].append(str(value))
 
     def records(self) -> list[RecordSet]:
         found = [
-            RecordSet(name=name, type=rtype, ttl=ttl[0], values=tuple(values))  # type: ignore[arg-type]
+            RecordSet(name=name, type=_MANAGED[rtype], ttl=ttl[0], values=tuple(values))
             for (name, rtype), (ttl, values) in self._sets.items()
         ]
-        return found + list(filter(None, (other_types_marker(n, t) for n, t in self._others.items())))
-
-
-def _value_of(rdata: dns.rdata.Rdata) -> str:
-    if isinstance(rdata, dns.rdtypes.ANY.TXT.TXT):
-        return b"".join(rdata.strings).decode(errors="backslashreplace")
-    return rdata.to_text()
+        others = (
+            other_types_marker(name, [dns.rdatatype.to_text(dns.rdatatype.RdataType.make(t)) for t in types])
+            for name, types in self._others.items()
+        )
+        return found + list(filter(None, others))
