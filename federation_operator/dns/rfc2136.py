@@ -9,8 +9,14 @@
   operator's own changes cost no transfer of the whole zone at the next check (a zone of 1,000 owners is
   ~26,000 record sets, seconds to transfer and parse); with another update method the serial moves with our
   own UPDATEs too, and the check transfers the zone as before. A signed query also proves the key each
-  time: a refused key shows up at the cheap check, not only at the next write.
-- **Writing** sends TSIG-signed UPDATE messages over TCP. Each change carries a prerequisite, so the server
+  time: a refused key shows up at the cheap check, not only at the next write. When the serial moved, the
+  check asks only for what changed since the last read (``changes_since``: an IXFR of the server's journal,
+  RFC 1995), which the publisher replays onto its index; the server answers with the whole zone when its
+  journal does not reach back that far or the whole zone is smaller (BIND's ``max-ixfr-ratio``), and a
+  journal that touches types the operator does not manage makes it transfer the zone whole. Transfers are
+  read straight from their octets (:mod:`~federation_operator.dns.transfer_wire`).
+- **Writing** sends TSIG-signed UPDATE messages over TCP, written straight as octets
+  (:mod:`~federation_operator.dns.update_wire`). Each change carries a prerequisite, so the server
   itself refuses a message planned against a zone that has changed since (``NXRRSET``/``YXRRSET`` →
   :class:`~federation_operator.domain.errors.StaleChangesError`) instead of silently doing something else:
 
@@ -67,6 +73,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.SOA
+import dns.rrset
 import dns.tsig
 import dns.xfr
 
@@ -89,6 +96,7 @@ from federation_operator.domain.records import (
     ProviderLimits,
     RecordSet,
     RecordType,
+    ZoneDelta,
     cname_clash,
     normalize_name,
     other_types_marker,
@@ -162,6 +170,9 @@ class Rfc2136Provider:
         # UPDATEs the server applied for this provider: serial() discounts them (BIND adds one per UPDATE).
         self._own_updates = 0
         self._limits = ProviderLimits(max_values_per_set=max_values_per_set)
+        self._read_serial: int | None = None
+        self.transfers = {"AXFR": 0, "IXFR": 0}
+        """How `changes_since` was answered: with the whole zone, or with what changed."""
 
     @property
     def zone(self) -> str:
@@ -206,24 +217,58 @@ class Rfc2136Provider:
             f"SOA query to {self._where()} returned no SOA for the zone: is it authoritative?"
         )
 
+    @property
+    def read_serial(self) -> int | None:
+        """The serial of the zone as the last read that returned brought it (an AXFR's, or the end of an
+        IXFR's): what `changes_since` takes to read only what changed after it. None before any read."""
+        return self._read_serial
+
     async def records(self) -> list[RecordSet]:
         query = dns.message.make_query(self._origin, dns.rdatatype.AXFR)
+        return self._whole(await self._read(query, None))
+
+    def _whole(self, transfer: _Transfer) -> list[RecordSet]:
+        self._read_serial = transfer.serial
+        return sorted(transfer.records())
+
+    async def changes_since(self, serial: int) -> list[RecordSet] | ZoneDelta:
+        """What changed in the zone since it was read at ``serial`` (a `read_serial`): an incremental
+        transfer (IXFR, RFC 1995) of the server's journal as a :class:`ZoneDelta`, which costs what changed
+        rather than the zone. The whole zone (a list, as `records` gives it) when the server answers with
+        all of it (its journal does not reach back to ``serial``, or it keeps none), and also when the
+        journal touches types the operator does not manage below the apex (then the zone is transferred
+        again in full: which other types a name still holds is known only from the whole zone)."""
+        query = dns.message.make_query(self._origin, dns.rdatatype.IXFR)
+        query.authority.append(
+            dns.rrset.from_text(
+                self._origin, 0, dns.rdataclass.IN, dns.rdatatype.SOA, f". . {serial} 0 0 0 0"
+            )
+        )
+        transfer = await self._read(query, serial)
+        if not transfer.incremental or transfer.foreign:
+            self.transfers["AXFR"] += 1
+            return await self.records() if transfer.incremental else self._whole(transfer)
+        self._read_serial = transfer.serial
+        self.transfers["IXFR"] += 1
+        return ZoneDelta(tuple(transfer.steps))
+
+    async def _read(self, query: dns.message.Message, since: int | None) -> _Transfer:
+        what = "zone transfer (AXFR)" if since is None else "incremental zone transfer (IXFR)"
         if self._key is not None:
             query.use_tsig(self._key)
         try:
-            found = await self._transfer(query)
+            return await self._transfer(query, since)
         except dns.xfr.TransferError as exc:
-            raise self._rcode_error(exc.rcode, "zone transfer (AXFR)") from exc
+            raise self._rcode_error(exc.rcode, what) from exc
         except Exception as exc:
-            raise self._io_error(exc, "zone transfer (AXFR)") from exc
-        return sorted(found.records())
+            raise self._io_error(exc, what) from exc
 
-    async def _transfer(self, query: dns.message.Message) -> _Transfer:
-        """The zone, transferred by ``query`` (an AXFR) over TCP: each message read as it comes (its TSIG
-        checked in sequence, the first's and the last's required when signed) and taken in record by record,
-        without building a zone of dnspython objects (which cost twice the parsing)."""
+    async def _transfer(self, query: dns.message.Message, since: int | None) -> _Transfer:
+        """The zone, or its changes since ``since``, transferred by ``query`` (an AXFR, or an IXFR from
+        ``since``) over TCP: each message read as it comes (its TSIG checked in sequence, the first's and the
+        last's required when signed) and taken in record by record, without building dnspython objects."""
         wire = query.to_wire()
-        transfer = _Transfer(self._zone)
+        transfer = _Transfer(self._zone, since)
         async with asyncio.timeout(self._timeout):
             reader, writer = await asyncio.open_connection(self._server, self._port)
         try:
@@ -402,39 +447,80 @@ def _steps(group: Changes) -> list[tuple[_Operation, str, RecordType, RecordSet 
 
 
 class _Transfer:
-    """A zone transfer's records as they come: managed record sets by name and type, and the other types
-    at each name below the apex. Done at the SOA that closes it (the first record is the opening one)."""
+    """A zone transfer's records as they come. An AXFR (or an IXFR answered with the whole zone): managed
+    record sets by name and type, and the other types at each name below the apex. An IXFR answered
+    incrementally (RFC 1995 §4: the new SOA, then for each change its old SOA and the records removed, its
+    new SOA and the records added, and the new SOA again): the steps, in order. Done at the SOA that closes
+    it; an IXFR from a serial the zone has not passed is answered with its SOA alone."""
 
-    def __init__(self, origin: str) -> None:
+    def __init__(self, origin: str, since: int | None) -> None:
         self._origin = origin
+        self._since = since
         self._sets: dict[tuple[str, int], tuple[list[int], list[str]]] = {}  # (name, type) → TTL, values
         self._others: dict[str, set[int]] = {}
-        self.empty = True
+        self.serial: int | None = None  # the zone's serial after the transfer (its first record's)
+        self.incremental: bool | None = None if since is not None else False
+        self.steps: list[tuple[bool, str, RecordType, int, str]] = []
+        self.foreign = False  # an incremental answer touched types the operator does not manage
+        self._adding = False
         self.done = False
 
+    @property
+    def empty(self) -> bool:
+        return self.serial is None
+
     def take(self, answer: Sequence[Record]) -> None:
-        for name, rtype, rdclass, ttl, value in answer:
+        for record in answer:
             if self.done:
                 raise dns.exception.FormError("records after the end of the zone transfer")  # type: ignore[no-untyped-call]
-            if self.empty:
-                if rtype != TYPE_SOA or name != self._origin:
+            name, rtype, _, _, value = record
+            soa = rtype == TYPE_SOA and name == self._origin
+            if self.serial is None:
+                if not soa or not isinstance(value, int):
                     raise dns.exception.FormError("a zone transfer that does not open with the SOA")  # type: ignore[no-untyped-call]
-                self.empty = False
+                self.serial = value
+                if self._since is not None and not _newer(value, self._since):  # nothing new: the SOA alone
+                    self.incremental, self.done = True, True
                 continue
-            if rtype == TYPE_SOA and name == self._origin:
+            if self.incremental is None:  # an IXFR's second record: the old SOA, or the whole zone's first
+                self.incremental = soa and value != self.serial
+                if self.incremental:
+                    continue
+            if self.incremental:
+                self._take_step(record, soa)
+            elif soa:
                 self.done = True
-                continue
-            if rdclass != dns.rdataclass.IN:
-                continue
-            if rtype not in _MANAGED:
-                if name != self._origin:  # the apex's SOA and NS are the zone's own
-                    self._others.setdefault(name, set()).add(rtype)
-                continue
-            kept = self._sets.get((name, rtype))
-            if kept is None:
-                kept = self._sets[name, rtype] = ([ttl], [])
-            kept[0][0] = min(kept[0][0], ttl)  # a record set's TTL: its records' lowest, as dnspython's
-            kept[1].append(str(value))
+            else:
+                self._take_record(record)
+
+    def _take_step(self, record: Record, soa: bool) -> None:
+        name, rtype, rdclass, ttl, value = record
+        if soa:  # the end of removals (then additions follow), of additions (then the next change), or all
+            if self._adding and value == self.serial:
+                self.done = True
+            self._adding = not self._adding
+            return
+        if rdclass != dns.rdataclass.IN:
+            return
+        managed = _MANAGED.get(rtype)
+        if managed is None:
+            self.foreign = self.foreign or name != self._origin  # the apex's SOA and NS are the zone's own
+            return
+        self.steps.append((self._adding, name, managed, ttl, str(value)))
+
+    def _take_record(self, record: Record) -> None:
+        name, rtype, rdclass, ttl, value = record
+        if rdclass != dns.rdataclass.IN:
+            return
+        if rtype not in _MANAGED:
+            if name != self._origin:  # the apex's SOA and NS are the zone's own
+                self._others.setdefault(name, set()).add(rtype)
+            return
+        kept = self._sets.get((name, rtype))
+        if kept is None:
+            kept = self._sets[name, rtype] = ([ttl], [])
+        kept[0][0] = min(kept[0][0], ttl)  # a record set's TTL: its records' lowest, as dnspython's
+        kept[1].append(str(value))
 
     def records(self) -> list[RecordSet]:
         found = [
@@ -446,3 +532,8 @@ class _Transfer:
             for name, types in self._others.items()
         )
         return found + list(filter(None, others))
+
+
+def _newer(serial: int, than: int) -> bool:
+    """Serial number arithmetic (RFC 1982): whether ``serial`` comes after ``than``."""
+    return 0 < (serial - than) % 2**32 < 2**31
