@@ -8,8 +8,10 @@ round it tells every owner involved (`on_result`), so their status can say what 
 Its view of the zone (a `ZoneIndex`) is read from the provider at start (and again after a stale plan or an
 error), then kept up to date by applying its own plans to it. **Drift** (someone else editing the zone, such
 as an `nsupdate ... update delete` by hand) is caught by a check every `resync_seconds`: providers with a
-cheap serial (RFC 2136: the SOA serial) are asked for it, and the zone is read in full only when it moved
-since the last read; providers without one (Route 53, Cloud DNS) are read in full each time. When the fresh
+cheap serial (RFC 2136: the SOA serial) are asked for it, and the zone is read only when it moved since
+the last read: in full, or, from a provider that can tell (`ReadsChanges`: RFC 2136's IXFR), only what
+changed since that read, replayed onto the index; providers without a serial (Route 53, Cloud DNS) are read
+in full each time. When the fresh
 read differs from the index, exactly the owners whose records differ lose their "published" verdict (their
 status says Pending, not Published), are planned again against the fresh zone, and so republished. A quiet
 zone costs only those checks.
@@ -56,6 +58,7 @@ import random
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from federation_operator.dns.provider import DnsProvider, ReportsHealthChecks
 from federation_operator.domain.errors import (
@@ -69,11 +72,17 @@ from federation_operator.domain.errors import (
 from federation_operator.domain.health_checks import ProviderHealth, read_health_check, read_shares
 from federation_operator.domain.keys import Key
 from federation_operator.domain.ownership import group_changes_by_name, parse_ownership_name
-from federation_operator.domain.records import Changes, Conflict, PublishResult, RecordSet
+from federation_operator.domain.records import Changes, Conflict, PublishResult, RecordSet, ZoneDelta
 from federation_operator.observability.metrics import Metrics
-from federation_operator.planning.zone_diff import ZoneIndex, plan_drift, plan_zone_changes_into
+from federation_operator.planning.zone_diff import (
+    ZoneDrift,
+    ZoneIndex,
+    plan_drift,
+    plan_zone_changes_into,
+    render_delta,
+)
 
-__all__ = ["PERMANENT_RETRY_SECONDS", "QUICK_ROUNDS", "Publisher", "key_of", "owner_of"]
+__all__ = ["PERMANENT_RETRY_SECONDS", "QUICK_ROUNDS", "Publisher", "ReadsChanges", "key_of", "owner_of"]
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +116,25 @@ CONFIRM_CAP = 10.0
 QUICK_ROUNDS = 2
 # Owners without a known creationTimestamp are planned after every owner with one.
 _UNKNOWN_CREATED = "~"
+
+
+@runtime_checkable
+class ReadsChanges(Protocol):
+    """A provider that can read what changed in its zone since a read (RFC 2136: an IXFR of the server's
+    journal), so that a drift check costs what changed rather than the zone."""
+
+    @property
+    def read_serial(self) -> int | None:
+        """Where the last read that returned left the zone (what `changes_since` takes)."""
+        ...
+
+    async def changes_since(self, serial: int) -> list[RecordSet] | ZoneDelta:
+        """What changed since the read at ``serial``, or the whole zone when that cannot be told."""
+        ...
+
+
+_Read = tuple[int | None, ZoneIndex | ZoneDelta, int | None]
+"""A read of the zone: the serial checked before it, the zone indexed or what changed, the read's mark."""
 
 
 def owner_of(key: Key) -> str:
@@ -166,7 +194,9 @@ class Publisher:
         # A drift check's read of the zone, under way beside the rounds (a large zone takes seconds to
         # transfer and index), and the names those rounds changed meanwhile: the fresh read takes the
         # index's record sets at those names when it is taken in.
-        self._reading: asyncio.Task[tuple[int | None, ZoneIndex]] | None = None
+        self._reading: asyncio.Task[_Read] | None = None
+        # Where the provider's last read left the zone (ReadsChanges): a drift check reads from there.
+        self._mark: int | None = None
         self._changed_while_reading: set[str] = set()
         self._next_check = 0.0  # loop time of the next drift check
         self._round_ended = float("-inf")  # loop time the last round ended: a zone busy until then
@@ -291,6 +321,7 @@ class Publisher:
         self.provider = provider
         self._stale = True
         self._serial = None
+        self._mark = None
         self._backoff = BACKOFF_START
         self._dirty.update(k for k, r in self._results.items() if r.error and k in self._desired)
         log.info("DNS zone %s: provider replaced (%r); reading the zone again now", self.zone, provider)
@@ -402,14 +433,15 @@ class Publisher:
         serial = await self.provider.serial()
         if serial is not None:
             self._count_calls(1)
-        serial, fresh = await self._read_fresh(serial)
+        serial, fresh, mark = await self._read_fresh(serial, whole=True)
+        assert not isinstance(fresh, ZoneDelta)
         kept, self._zone, self._serial, self._stale = self._zone, fresh, serial, False
+        self._mark = mark
         self._set_fault(None)
         if kept is not None:
-            self._take_drift(kept, fresh)
+            self._take_drift(plan_drift(kept, fresh, federation=self.federation))
 
-    def _take_drift(self, kept: ZoneIndex, fresh: ZoneIndex) -> None:
-        drift = plan_drift(kept, fresh, federation=self.federation)
+    def _take_drift(self, drift: ZoneDrift) -> None:
         if not drift:
             return
         keys = sorted({k for o in drift.owners if (k := key_of(o)) is not None and k in self._desired})
@@ -448,25 +480,45 @@ class Publisher:
             self._reading = asyncio.create_task(self._read_fresh(serial), name=f"dns-read-{self.zone}")
             self._reading.add_done_callback(lambda _task: self._wake.set())
 
-    async def _read_fresh(self, serial: int | None) -> tuple[int | None, ZoneIndex]:
-        """Read and index the zone; the indexing (seconds for a zone of tens of thousands of record sets)
-        runs in a thread, so the event loop goes on serving reconciles and rounds."""
-        records = await self.provider.records()
+    async def _read_fresh(self, serial: int | None, *, whole: bool = False) -> _Read:
+        """Read the zone and index it, or (unless ``whole``) only what changed since the last read, when the
+        provider can tell (`ReadsChanges`); the indexing (seconds for a zone of tens of thousands of record
+        sets) runs in a thread, so the event loop goes on serving reconciles and rounds."""
+        provider = self.provider
+        changes = provider if isinstance(provider, ReadsChanges) else None
+        read: list[RecordSet] | ZoneDelta
+        if changes is not None and not whole and self._mark is not None:
+            read = await changes.changes_since(self._mark)
+        else:
+            read = await provider.records()
+        mark = changes.read_serial if changes is not None else None
         self._count_calls(1)
-        return serial, await asyncio.to_thread(ZoneIndex, records)
+        if isinstance(read, ZoneDelta):
+            return serial, read, mark
+        return serial, await asyncio.to_thread(ZoneIndex, read), mark
 
-    def _take_fresh(self, reading: asyncio.Task[tuple[int | None, ZoneIndex]]) -> None:
+    def _take_fresh(self, reading: asyncio.Task[_Read]) -> None:
         """Take in a drift check's read: the names rounds changed while it was read stay as the index has
         them (the read may have missed those changes); whatever else differs is someone else's drift. A
-        failed read is that of any zone read: the error goes to the loop's recovery."""
-        serial, fresh = reading.result()
+        read of what changed is replayed onto the index at the names it touches (the index holds the zone as
+        the last read left it plus this operator's own changes since, which the server's journal holds
+        too). A failed read is that of any zone read: the error goes to the loop's recovery."""
+        serial, fresh, mark = reading.result()
         kept = self._zone
         assert kept is not None
-        fresh.adopt(self._changed_while_reading, kept)
-        self._zone, self._serial = fresh, serial
+        if isinstance(fresh, ZoneDelta):
+            replayed = render_delta(kept, fresh, skip=self._changed_while_reading)
+            drift = kept.take(replayed, federation=self.federation)
+            size = f"{len(fresh)} change(s)"
+        else:
+            fresh.adopt(self._changed_while_reading, kept)
+            drift = plan_drift(kept, fresh, federation=self.federation)
+            self._zone = fresh
+            size = f"{len(fresh)} record sets"
+        self._serial, self._mark = serial, mark
         self._set_fault(None)
-        self._take_drift(kept, fresh)
-        log.debug("DNS zone %s: a drift check's read taken in (%d record sets)", self.zone, len(fresh))
+        self._take_drift(drift)
+        log.debug("DNS zone %s: a drift check's read taken in (%s)", self.zone, size)
 
     def _drop_reading(self) -> None:
         if self._reading is not None:

@@ -9,8 +9,14 @@
   operator's own changes cost no transfer of the whole zone at the next check (a zone of 1,000 owners is
   ~26,000 record sets, seconds to transfer and parse); with another update method the serial moves with our
   own UPDATEs too, and the check transfers the zone as before. A signed query also proves the key each
-  time: a refused key shows up at the cheap check, not only at the next write.
-- **Writing** sends TSIG-signed UPDATE messages over TCP. Each change carries a prerequisite, so the server
+  time: a refused key shows up at the cheap check, not only at the next write. When the serial moved, the
+  check asks only for what changed since the last read (``changes_since``: an IXFR of the server's journal,
+  RFC 1995), which the publisher replays onto its index; the server answers with the whole zone when its
+  journal does not reach back that far or the whole zone is smaller (BIND's ``max-ixfr-ratio``), and a
+  journal that touches types the operator does not manage makes it transfer the zone whole. Transfers are
+  read straight from their octets (:mod:`~federation_operator.dns.transfer_wire`).
+- **Writing** sends TSIG-signed UPDATE messages over TCP, written straight as octets
+  (:mod:`~federation_operator.dns.update_wire`). Each change carries a prerequisite, so the server
   itself refuses a message planned against a zone that has changed since (``NXRRSET``/``YXRRSET`` →
   :class:`~federation_operator.domain.errors.StaleChangesError`) instead of silently doing something else:
 
@@ -50,6 +56,7 @@ transient.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import struct
@@ -65,20 +72,16 @@ import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-import dns.rdtypes.ANY.CNAME
 import dns.rdtypes.ANY.SOA
-import dns.rdtypes.ANY.TXT
-import dns.rdtypes.IN.A
-import dns.rdtypes.IN.AAAA
+import dns.rrset
 import dns.tsig
-import dns.update
 import dns.xfr
-import dns.zone
 
 from federation_operator.dns.options import tsig_algorithm
 from federation_operator.dns.packing import pack_greedily
 from federation_operator.dns.provider import check_in_zone
-from federation_operator.dns.txt import split_txt
+from federation_operator.dns.transfer_wire import TYPE_SOA, Record, read_transfer_message
+from federation_operator.dns.update_wire import UpdateWire
 from federation_operator.domain.errors import (
     PermanentError,
     RejectedChangeError,
@@ -93,6 +96,7 @@ from federation_operator.domain.records import (
     ProviderLimits,
     RecordSet,
     RecordType,
+    ZoneDelta,
     cname_clash,
     normalize_name,
     other_types_marker,
@@ -113,6 +117,7 @@ _MIN_MESSAGE_SIZE = 1024
 _POINTER_REACH = 0x3FFF  # a compression pointer holds a 14-bit offset
 
 _RDTYPES: dict[RecordType, dns.rdatatype.RdataType] = {t: dns.rdatatype.from_text(t) for t in RECORD_TYPES}
+_MANAGED: dict[int, RecordType] = {rdtype: t for t, rdtype in _RDTYPES.items()}
 _STALE_RCODES = {dns.rcode.NXRRSET, dns.rcode.YXRRSET, dns.rcode.NXDOMAIN, dns.rcode.YXDOMAIN}
 
 
@@ -165,6 +170,9 @@ class Rfc2136Provider:
         # UPDATEs the server applied for this provider: serial() discounts them (BIND adds one per UPDATE).
         self._own_updates = 0
         self._limits = ProviderLimits(max_values_per_set=max_values_per_set)
+        self._read_serial: int | None = None
+        self.transfers = {"AXFR": 0, "IXFR": 0}
+        """How `changes_since` was answered: with the whole zone, or with what changed."""
 
     @property
     def zone(self) -> str:
@@ -209,31 +217,80 @@ class Rfc2136Provider:
             f"SOA query to {self._where()} returned no SOA for the zone: is it authoritative?"
         )
 
+    @property
+    def read_serial(self) -> int | None:
+        """The serial of the zone as the last read that returned brought it (an AXFR's, or the end of an
+        IXFR's): what `changes_since` takes to read only what changed after it. None before any read."""
+        return self._read_serial
+
     async def records(self) -> list[RecordSet]:
-        transfer = dns.zone.Zone(self._origin, relativize=False)
-        query, _ = dns.xfr.make_query(transfer, serial=None, keyring=self._key)
-        try:
-            await dns.asyncquery.inbound_xfr(
-                self._server, transfer, query, port=self._port, timeout=self._timeout
+        query = dns.message.make_query(self._origin, dns.rdatatype.AXFR)
+        return self._whole(await self._read(query, None))
+
+    def _whole(self, transfer: _Transfer) -> list[RecordSet]:
+        self._read_serial = transfer.serial
+        return sorted(transfer.records())
+
+    async def changes_since(self, serial: int) -> list[RecordSet] | ZoneDelta:
+        """What changed in the zone since it was read at ``serial`` (a `read_serial`): an incremental
+        transfer (IXFR, RFC 1995) of the server's journal as a :class:`ZoneDelta`, which costs what changed
+        rather than the zone. The whole zone (a list, as `records` gives it) when the server answers with
+        all of it (its journal does not reach back to ``serial``, or it keeps none), and also when the
+        journal touches types the operator does not manage below the apex (then the zone is transferred
+        again in full: which other types a name still holds is known only from the whole zone)."""
+        query = dns.message.make_query(self._origin, dns.rdatatype.IXFR)
+        query.authority.append(
+            dns.rrset.from_text(
+                self._origin, 0, dns.rdataclass.IN, dns.rdatatype.SOA, f". . {serial} 0 0 0 0"
             )
+        )
+        transfer = await self._read(query, serial)
+        if not transfer.incremental or transfer.foreign:
+            self.transfers["AXFR"] += 1
+            return await self.records() if transfer.incremental else self._whole(transfer)
+        self._read_serial = transfer.serial
+        self.transfers["IXFR"] += 1
+        return ZoneDelta(tuple(transfer.steps))
+
+    async def _read(self, query: dns.message.Message, since: int | None) -> _Transfer:
+        what = "zone transfer (AXFR)" if since is None else "incremental zone transfer (IXFR)"
+        if self._key is not None:
+            query.use_tsig(self._key)
+        try:
+            return await self._transfer(query, since)
         except dns.xfr.TransferError as exc:
-            raise self._rcode_error(exc.rcode, "zone transfer (AXFR)") from exc
+            raise self._rcode_error(exc.rcode, what) from exc
         except Exception as exc:
-            raise self._io_error(exc, "zone transfer (AXFR)") from exc
-        found: list[RecordSet] = []
-        others: dict[str, set[str]] = {}
-        for name, rdataset in transfer.iterate_rdatasets():
-            rtype = dns.rdatatype.to_text(rdataset.rdtype)
-            if rdataset.rdclass != dns.rdataclass.IN:
-                continue
-            if rtype not in _RDTYPES:
-                if name != self._origin:  # the apex's SOA and NS are the zone's own
-                    others.setdefault(name.to_text(), set()).add(rtype)
-                continue
-            values = tuple(_value_of(rdata) for rdata in rdataset)
-            found.append(RecordSet(name=name.to_text(), type=rtype, ttl=rdataset.ttl, values=values))
-        found += filter(None, (other_types_marker(name, types) for name, types in others.items()))
-        return sorted(found)
+            raise self._io_error(exc, what) from exc
+
+    async def _transfer(self, query: dns.message.Message, since: int | None) -> _Transfer:
+        """The zone, or its changes since ``since``, transferred by ``query`` (an AXFR, or an IXFR from
+        ``since``) over TCP: each message read as it comes (its TSIG checked in sequence, the first's and the
+        last's required when signed) and taken in record by record, without building dnspython objects."""
+        wire = query.to_wire()
+        transfer = _Transfer(self._zone, since)
+        async with asyncio.timeout(self._timeout):
+            reader, writer = await asyncio.open_connection(self._server, self._port)
+        try:
+            writer.write(struct.pack("!H", len(wire)) + wire)
+            context: Any = None
+            signed = False
+            while not transfer.done:
+                async with asyncio.timeout(self._timeout):  # for each message, as dnspython's transfers
+                    (length,) = struct.unpack("!H", await reader.readexactly(2))
+                    answer = await reader.readexactly(length)
+                message = read_transfer_message(answer, self._key, query.mac or b"", context)
+                context, signed = message.context, message.signed
+                if message.id != query.id or (self._key is not None and transfer.empty and not signed):
+                    raise dns.exception.FormError("not the answer to this zone transfer")  # type: ignore[no-untyped-call]
+                if message.rcode != dns.rcode.NOERROR:
+                    raise dns.xfr.TransferError(message.rcode)  # type: ignore[no-untyped-call]
+                transfer.take(message.answer)
+            if self._key is not None and not signed:
+                raise dns.exception.FormError("the zone transfer's last message is not signed")  # type: ignore[no-untyped-call]
+        finally:
+            writer.close()
+        return transfer
 
     # --- writing -------------------------------------------------------------------------------------------
 
@@ -250,30 +307,38 @@ class Rfc2136Provider:
         check_in_zone(changes, self._zone)
         sent = 0
         for message in self._pack(changes):
-            await self._send(_render(message.groups, self._origin, self._key))
+            await self._send(*message.to_wire(self._key))
             sent += 1
         return sent
 
-    def _pack(self, changes: Changes) -> list[_SizeBound]:
+    def _pack(self, changes: Changes) -> list[UpdateWire]:
         """The changes of each name packed greedily, in name order, into as few messages as stay under the
-        size limit once signed.
-
-        Sizes come from :class:`_SizeBound`, an upper bound computed without building messages (building and
-        measuring candidate messages with dnspython costs far more than sending them).
-        """
+        size limit once signed (each message written as it is filled: its size is exact)."""
         limit = self._max_message_size - _TSIG_RESERVE
         return pack_greedily(
             group_changes_by_name(changes),
-            new_request=lambda: _SizeBound(self._zone, limit),
-            add=_SizeBound.add,
+            new_request=lambda: UpdateWire(self._zone, limit),
+            add=lambda message, named: message.add(_steps(named[1])),
             too_big=lambda group: RejectedChangeError(
                 f"the changes at {group[0]} exceed what one UPDATE message can carry ({limit} octets)"
             ),
         )
 
-    async def _send(self, message: dns.update.UpdateMessage) -> None:
+    async def _send(self, wire: bytes, mac: bytes | None) -> None:
+        """Send one UPDATE (``wire``, signed with ``mac`` when there is a key) over TCP and check the answer:
+        its signature (against ``mac``), its id, and its rcode."""
         try:
-            response = await dns.asyncquery.tcp(message, self._server, timeout=self._timeout, port=self._port)
+            async with asyncio.timeout(self._timeout):
+                reader, writer = await asyncio.open_connection(self._server, self._port)
+                try:
+                    writer.write(struct.pack("!H", len(wire)) + wire)
+                    (length,) = struct.unpack("!H", await reader.readexactly(2))
+                    answer = await reader.readexactly(length)
+                finally:
+                    writer.close()
+            response = dns.message.from_wire(answer, keyring=self._key, request_mac=mac or b"")
+            if response.id != struct.unpack("!H", wire[:2])[0] or not response.flags & dns.flags.QR:
+                raise dns.exception.FormError("the answer is not the one to this UPDATE")  # type: ignore[no-untyped-call]
         except Exception as exc:
             raise self._io_error(exc, "UPDATE") from exc
         finally:
@@ -342,7 +407,7 @@ class Rfc2136Provider:
             return PermanentError(f"{what} to {where}: TSIG failure with {key}: {exc}")
         if isinstance(exc, dns.exception.TooBig):  # the size bound failed: a bug, not a passing condition
             return PermanentError(f"{what} to {where}: message too large to send: {exc}")
-        if isinstance(exc, dns.exception.Timeout):
+        if isinstance(exc, dns.exception.Timeout | TimeoutError):
             return TransientError(f"{what} to {where} timed out after {self._timeout:g}s")
         if isinstance(exc, OSError | EOFError | dns.exception.DNSException):
             detail = str(exc) or type(exc).__name__
@@ -381,209 +446,94 @@ def _steps(group: Changes) -> list[tuple[_Operation, str, RecordType, RecordSet 
     return steps
 
 
-def _render(
-    groups: Sequence[Changes], origin: dns.name.Name, key: dns.tsig.Key | None
-) -> dns.update.UpdateMessage:
-    message = dns.update.UpdateMessage(origin, keyring=key)
-    parsed = _Parsed()
-    for group in groups:
-        for operation, name, rtype, record in _steps(group):
-            owner = parsed.name(name)
-            if operation == "absent":
-                message.absent(owner, _RDTYPES[rtype])
-            elif operation == "delete-rrset":
-                message.delete(owner, _RDTYPES[rtype])
-            elif record is not None and operation == "present":
-                message.present(owner, *parsed.rdatas(record))
-            elif record is not None and operation == "delete":
-                message.delete(owner, *parsed.rdatas(record))
-            elif record is not None:
-                message.add(owner, record.ttl, *parsed.rdatas(record))
-    return message
+class _Transfer:
+    """A zone transfer's records as they come. An AXFR (or an IXFR answered with the whole zone): managed
+    record sets by name and type, and the other types at each name below the apex. An IXFR answered
+    incrementally (RFC 1995 §4: the new SOA, then for each change its old SOA and the records removed, its
+    new SOA and the records added, and the new SOA again): the steps, in order. Done at the SOA that closes
+    it; an IXFR from a serial the zone has not passed is answered with its SOA alone."""
 
+    def __init__(self, origin: str, since: int | None) -> None:
+        self._origin = origin
+        self._since = since
+        self._sets: dict[tuple[str, int], tuple[list[int], list[str]]] = {}  # (name, type) → TTL, values
+        self._others: dict[str, set[int]] = {}
+        self.serial: int | None = None  # the zone's serial after the transfer (its first record's)
+        self.incremental: bool | None = None if since is not None else False
+        self.steps: list[tuple[bool, str, RecordType, int, str]] = []
+        self.foreign = False  # an incremental answer touched types the operator does not manage
+        self._adding = False
+        self.done = False
 
-class _HashedName(dns.name.Name):
-    """An absolute name that computes its hash once and knows its parent (the name one label up).
+    @property
+    def empty(self) -> bool:
+        return self.serial is None
 
-    dnspython hashes a name byte by byte, in Python, on every lookup: a message looks each record up by
-    its name as it is built, and compressing a name looks up each of its suffixes as a new name. This one
-    hashes once and is written through its parents, which are themselves shared by every name below them in
-    the message. The bytes are dnspython's own (a test compares them); rendering and signing 18,000 record
-    sets took 3.4 s and takes 1.2 s.
-    """
-
-    __slots__ = ("_hash", "_parent")
-    _hash: int
-    _parent: _HashedName | None
-
-    def __init__(self, labels: Sequence[bytes], parent: _HashedName | None) -> None:
-        super().__init__(labels)
-        object.__setattr__(self, "_hash", dns.name.Name.__hash__(self))
-        object.__setattr__(self, "_parent", parent)
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def to_wire(
-        self,
-        file: Any | None = None,
-        compress: dns.name.CompressType | None = None,
-        origin: dns.name.Name | None = None,
-        canonicalize: bool = False,
-    ) -> bytes | None:
-        if file is None or compress is None or canonicalize:
-            return super().to_wire(file, compress, origin, canonicalize)
-        # dnspython's compression, suffix by suffix: a suffix already written is a pointer to it; a suffix
-        # written here is remembered, while a pointer can still reach it.
-        name: _HashedName | None = self
-        while name is not None:
-            pointer = compress.get(name)
-            if pointer is not None:
-                file.write(struct.pack("!H", 0xC000 + pointer))
-                return None
-            here = file.tell()
-            if here <= _POINTER_REACH:
-                compress[name] = here
-            label = name.labels[0]
-            file.write(bytes((len(label),)) + label)
-            name = name._parent
-        file.write(b"\0")  # the root
-        return None
-
-
-class _Parsed:
-    """The names and records of one message, each built once: a name appears in several steps, an address
-    and an ownership value in several record sets. Kept only while the message is built, so nothing grows
-    with the zone."""
-
-    def __init__(self) -> None:
-        self._names: dict[str, dns.name.Name] = {}
-        self._rdatas: dict[tuple[RecordType, str], dns.rdata.Rdata] = {}
-
-    def name(self, text: str) -> dns.name.Name:
-        name = self._names.get(text)
-        if name is None:
-            name = self._names[text] = self._name(text)
-        return name
-
-    def _name(self, text: str) -> dns.name.Name:
-        # Names reach here normalized (absolute, lowercase, RFC 1123 labels or our ``_fedop-`` one), so
-        # splitting at the dots is parsing them; anything escaped or not ASCII is left to dnspython.
-        if "\\" in text or not text.isascii():
-            return dns.name.from_text(text)
-        return self._simple([label.encode() for label in text.split(".")], text)
-
-    def _simple(self, labels: list[bytes], text: str) -> _HashedName:
-        name = self._names.get(text)
-        if not isinstance(name, _HashedName):
-            parent = self._simple(labels[1:], text.partition(".")[2]) if len(labels) > 2 else None
-            name = self._names[text] = _HashedName(labels, parent)
-        return name
-
-    def rdatas(self, record: RecordSet) -> list[dns.rdata.Rdata]:
-        return [self._rdata(record.type, value) for value in record.values]
-
-    def _rdata(self, rtype: RecordType, value: str) -> dns.rdata.Rdata:
-        rdata = self._rdatas.get((rtype, value))
-        if rdata is None:
-            rdata = self._rdatas[rtype, value] = self._new_rdata(rtype, value)
-        return rdata
-
-    def _new_rdata(self, rtype: RecordType, value: str) -> dns.rdata.Rdata:
-        # Built from the value's parts rather than parsed as zone-file text: a third of the CPU for an
-        # address, a fifth for a CNAME (whose target is then one of the message's shared names). The
-        # constructors check what they are given as the parser does (an address that is not one raises).
-        rdclass, rdtype = dns.rdataclass.IN, _RDTYPES[rtype]
-        # (dnspython's rdata constructors are untyped.)
-        if rtype == "A":
-            return dns.rdtypes.IN.A.A(rdclass, rdtype, value)  # type: ignore[no-untyped-call]
-        if rtype == "AAAA":
-            return dns.rdtypes.IN.AAAA.AAAA(rdclass, rdtype, value)  # type: ignore[no-untyped-call]
-        if rtype == "CNAME":
-            return dns.rdtypes.ANY.CNAME.CNAME(rdclass, rdtype, self.name(value))  # type: ignore[no-untyped-call]
-        if rtype == "TXT":
-            return dns.rdtypes.ANY.TXT.TXT(rdclass, rdtype, split_txt(value))
-        return dns.rdata.from_text(rdclass, rdtype, value)
-
-
-class _SizeBound:
-    """An UPDATE message being filled: the changes of its names, and an upper bound of its wire size, grown
-    name by name.
-
-    Every resource record costs its owner name, 10 octets (type, class, TTL, data length) and its data. Names
-    are where dnspython's compression makes the difference, so it is modelled from below: a name costs its
-    labels up to the longest suffix *surely* in the compression table, plus a 2-octet pointer. Surely in the
-    table: the zone's name (in the zone section) and the names of prerequisites that end before octet
-    16,384 (pointers reach no further). Prerequisites come first in the message and keep their places as
-    groups are appended; updates move as prerequisites are added, so their names are never counted as
-    pointer targets. Every estimate being an upper bound, so is every position, and the model stays safe.
-    """
-
-    def __init__(self, zone: str, limit: int) -> None:
-        self.groups: list[Changes] = []
-        """The changes of the names counted in, each name's together."""
-        self._limit = limit
-        self._known: set[str] = set(_suffixes(zone))
-        self._prerequisites_end = 12 + _full_size(zone) + 4  # header; zone section: name, type, class
-        self.size = self._prerequisites_end
-
-    def add(self, named: tuple[str, Changes]) -> bool:
-        """Count in the changes of one name, unless the message would then exceed its limit (then nothing
-        changes)."""
-        _name, group = named
-        learned: set[str] = set()
-        position = self._prerequisites_end
-        updates = 0
-        for operation, name, rtype, record in _steps(group):
-            prerequisite = operation in _PREREQUISITES
-            owner = self._name_size(name, learned)
-            if prerequisite and position + owner <= _POINTER_REACH:
-                learned.update(_suffixes(name))
-            each = owner + 10
-            if record is None:
-                cost = each
+    def take(self, answer: Sequence[Record]) -> None:
+        for record in answer:
+            if self.done:
+                raise dns.exception.FormError("records after the end of the zone transfer")  # type: ignore[no-untyped-call]
+            name, rtype, _, _, value = record
+            soa = rtype == TYPE_SOA and name == self._origin
+            if self.serial is None:
+                if not soa or not isinstance(value, int):
+                    raise dns.exception.FormError("a zone transfer that does not open with the SOA")  # type: ignore[no-untyped-call]
+                self.serial = value
+                if self._since is not None and not _newer(value, self._since):  # nothing new: the SOA alone
+                    self.incremental, self.done = True, True
+                continue
+            if self.incremental is None:  # an IXFR's second record: the old SOA, or the whole zone's first
+                self.incremental = soa and value != self.serial
+                if self.incremental:
+                    continue
+            if self.incremental:
+                self._take_step(record, soa)
+            elif soa:
+                self.done = True
             else:
-                cost = sum(each + self._data_size(rtype, value, learned) for value in record.values)
-            if prerequisite:
-                position += cost
-            else:
-                updates += cost
-        size = self.size + (position - self._prerequisites_end) + updates
-        if size > self._limit:
-            return False
-        self.groups.append(group)
-        self._known |= learned
-        self._prerequisites_end, self.size = position, size
-        return True
+                self._take_record(record)
 
-    def _name_size(self, name: str, learned: set[str]) -> int:
-        for suffix in _suffixes(name):
-            if suffix in self._known or suffix in learned:
-                return len(name.encode()) - len(suffix.encode()) + 2
-        return _full_size(name)
+    def _take_step(self, record: Record, soa: bool) -> None:
+        name, rtype, rdclass, ttl, value = record
+        if soa:  # the end of removals (then additions follow), of additions (then the next change), or all
+            if self._adding and value == self.serial:
+                self.done = True
+            self._adding = not self._adding
+            return
+        if rdclass != dns.rdataclass.IN:
+            return
+        managed = _MANAGED.get(rtype)
+        if managed is None:
+            self.foreign = self.foreign or name != self._origin  # the apex's SOA and NS are the zone's own
+            return
+        self.steps.append((self._adding, name, managed, ttl, str(value)))
 
-    def _data_size(self, rtype: RecordType, value: str, learned: set[str]) -> int:
-        if rtype == "A":
-            return 4
-        if rtype == "AAAA":
-            return 16
-        if rtype == "CNAME":
-            return self._name_size(value, learned)
-        return sum(1 + len(string) for string in split_txt(value))  # a length octet per character-string
+    def _take_record(self, record: Record) -> None:
+        name, rtype, rdclass, ttl, value = record
+        if rdclass != dns.rdataclass.IN:
+            return
+        if rtype not in _MANAGED:
+            if name != self._origin:  # the apex's SOA and NS are the zone's own
+                self._others.setdefault(name, set()).add(rtype)
+            return
+        kept = self._sets.get((name, rtype))
+        if kept is None:
+            kept = self._sets[name, rtype] = ([ttl], [])
+        kept[0][0] = min(kept[0][0], ttl)  # a record set's TTL: its records' lowest, as dnspython's
+        kept[1].append(str(value))
+
+    def records(self) -> list[RecordSet]:
+        found = [
+            RecordSet(name=name, type=_MANAGED[rtype], ttl=ttl[0], values=tuple(values))
+            for (name, rtype), (ttl, values) in self._sets.items()
+        ]
+        others = (
+            other_types_marker(name, [dns.rdatatype.to_text(dns.rdatatype.RdataType.make(t)) for t in types])
+            for name, types in self._others.items()
+        )
+        return found + list(filter(None, others))
 
 
-def _suffixes(name: str) -> list[str]:
-    """``a.b.c.`` → ``["a.b.c.", "b.c.", "c."]``: the names a compression pointer may stand for."""
-    labels = name.rstrip(".").split(".")
-    return [".".join(labels[i:]) + "." for i in range(len(labels))]
-
-
-def _full_size(name: str) -> int:
-    """A name's uncompressed wire size: a length octet per label, the labels, the root's zero octet."""
-    return len(name.encode()) + 1
-
-
-def _value_of(rdata: dns.rdata.Rdata) -> str:
-    if isinstance(rdata, dns.rdtypes.ANY.TXT.TXT):
-        return b"".join(rdata.strings).decode(errors="backslashreplace")
-    return rdata.to_text()
+def _newer(serial: int, than: int) -> bool:
+    """Serial number arithmetic (RFC 1982): whether ``serial`` comes after ``than``."""
+    return 0 < (serial - than) % 2**32 < 2**31

@@ -47,6 +47,7 @@ __all__ = [
     "RecordType",
     "ServiceNames",
     "ShardAddresses",
+    "ZoneDelta",
     "ZoneProblem",
     "cname_clash",
     "cname_clashes",
@@ -764,6 +765,21 @@ class MirrorState:
     provider: str
     state: Literal["Published", "Pending", "Conflict", "Failed"]
     message: str
+
+
+@dataclass(frozen=True)
+class ZoneDelta:
+    """What happened to a zone since a read of it, record by record, as a server's journal tells it (an
+    incremental zone transfer): each step adds or removes one value of the record set at (name, type), with
+    the TTL it was written with. Only managed types (a provider that meets any other reads the zone whole
+    instead). Applying the steps in order to the zone as read then gives the zone as it is now."""
+
+    steps: tuple[tuple[bool, str, RecordType, int, str], ...]
+    """(added, name, type, TTL, value): ``added`` False for a removal. Names and values as the provider
+    lists them (normalized as :class:`RecordSet` normalizes them when they are replayed)."""
+
+    def __len__(self) -> int:
+        return len(self.steps)
 
 
 @dataclass(frozen=True)

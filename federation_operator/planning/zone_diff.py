@@ -46,6 +46,7 @@ from federation_operator.domain.records import (
     RecordKey,
     RecordSet,
     RecordType,
+    ZoneDelta,
     cname_clash,
     cname_clashes,
     describe_mismatch,
@@ -63,6 +64,7 @@ __all__ = [
     "plan_zone_changes",
     "plan_zone_changes_into",
     "render_applied",
+    "render_delta",
 ]
 
 
@@ -187,6 +189,39 @@ def plan_drift(kept: ZoneIndex, fresh: ZoneIndex, *, federation: str) -> ZoneDri
             if tag is not None and tag.federation == federation:
                 owners.add(tag.owner)
     return ZoneDrift(owners=frozenset(owners), names=frozenset(names))
+
+
+def render_delta(
+    kept: ZoneIndex, delta: ZoneDelta, *, skip: Collection[str] = ()
+) -> dict[RecordKey, RecordSet | None]:
+    """The record sets at every (name, type) that ``delta`` touches, as the zone holds them after it:
+    ``kept``'s, replayed step by step (``None``: none left). Names in ``skip`` are left out.
+
+    Replaying the journal since a read onto an index that also holds this operator's own changes since that
+    read gives the zone as it is: the journal holds those changes too, and the last step about a value
+    decides whether it is there, whatever came before. A record set's TTL is that of the last value added
+    (a server writes a TTL change as the record set removed and added again).
+    """
+    work: dict[RecordKey, tuple[list[int], set[str]]] = {}
+    for added, raw_name, rtype, ttl, value in delta.steps:
+        name = normalize_name(raw_name)
+        if name in skip:
+            continue
+        key = (name, rtype)
+        entry = work.get(key)
+        if entry is None:
+            held = kept.records.get(key)
+            entry = work[key] = ([held.ttl], set(held.values)) if held else ([ttl], set())
+        normal = RecordSet(name=name, type=rtype, ttl=ttl, values=(value,)).values[0]
+        if added:
+            entry[1].add(normal)
+            entry[0][0] = ttl
+        else:
+            entry[1].discard(normal)
+    return {
+        key: RecordSet(name=key[0], type=key[1], ttl=ttl[0], values=tuple(values)) if values else None
+        for key, (ttl, values) in work.items()
+    }
 
 
 def render_applied(current: Iterable[RecordSet], changes: Changes) -> tuple[RecordSet, ...]:
@@ -319,6 +354,34 @@ class ZoneIndex:
                 self._put(source.records[(name, rtype)])
         for name in sorted(names):
             self._refresh_owner(name)
+
+    def take(self, replayed: Mapping[RecordKey, RecordSet | None], *, federation: str) -> ZoneDrift:
+        """Hold the record sets of ``replayed`` (``None``: none) instead of this index's own at those keys
+        (what :func:`render_delta` found the zone holds now); returns how they differed, as
+        :func:`plan_drift` says it of a whole fresh read, in time proportional to ``replayed``."""
+        changed = [key for key, record in replayed.items() if self.records.get(key) != record]
+        owners: set[str] = set()
+        names: set[str] = set()
+
+        def note() -> None:
+            for key in changed:
+                target = parse_ownership_name(key[0]) or key
+                names.add(target[0])
+                tag = self.owners.get(target)
+                if tag is not None and tag.federation == federation:
+                    owners.add(tag.owner)
+
+        note()
+        for key in changed:
+            if key in self.records:
+                self._drop(key)
+            record = replayed[key]
+            if record is not None:
+                self._put(record)
+        for name in sorted({key[0] for key in changed}):
+            self._refresh_owner(name)
+        note()
+        return ZoneDrift(owners=frozenset(owners), names=frozenset(names))
 
     def apply(self, changes: Changes) -> None:
         """Apply ``changes`` in place, checking them as :func:`render_applied` documents."""

@@ -8,19 +8,24 @@ from __future__ import annotations
 import dns.asyncquery
 import dns.message
 import dns.name
+import dns.opcode
 import dns.rcode
 import dns.rdata
 import dns.rdatatype
 import dns.tsig
 import dns.update
+import dns.xfr
+import dns.zone
 import pytest
 from localfed.bind import BindServer
 from localfed.federation import free_port
 
 from federation_operator.dns import make_provider
-from federation_operator.dns.rfc2136 import Rfc2136Provider, _render
+from federation_operator.dns.rfc2136 import Rfc2136Provider
 from federation_operator.dns.rfc2136 import _steps as _steps_of_group
+from federation_operator.dns.update_wire import UpdateWire
 from federation_operator.domain.errors import PermanentError, StaleChangesError, TransientError
+from federation_operator.domain.ownership import group_changes_by_name
 from federation_operator.domain.records import Changes, RecordSet, ShardAddresses
 from federation_operator.planning.records import plan_tiers
 from federation_operator.planning.zone_diff import plan_zone_changes
@@ -189,9 +194,9 @@ def record_messages(provider: Rfc2136Provider, monkeypatch: pytest.MonkeyPatch) 
     sent: list[bytes] = []
     send = provider._send
 
-    async def recording_send(message: dns.update.UpdateMessage) -> None:
-        sent.append(message.to_wire())
-        await send(message)
+    async def recording_send(wire: bytes, mac: bytes | None) -> None:
+        sent.append(wire)
+        await send(wire, mac)
 
     monkeypatch.setattr(provider, "_send", recording_send)
     return sent
@@ -326,6 +331,47 @@ async def test_reading_skips_the_apex_soa_and_ns(provider: Rfc2136Provider) -> N
     held = await provider.records()
     assert {r.type for r in held} <= {"A", "AAAA", "CNAME", "TXT"}
     assert RecordSet("ns1.example.com.", "A", 300, ("127.0.0.1",)) in held
+
+
+async def test_our_reading_of_a_transfer_is_what_dnspythons_zone_holds(
+    bind_server: BindServer, provider: Rfc2136Provider
+) -> None:
+    """The provider reads a zone transfer message by message, without dnspython's zone: what it lists must
+    be what dnspython's zone of the same transfer holds, over a transfer of many messages with every kind
+    of record set (long TXT, AAAA, CNAME, foreign MX and SRV beside ours, several values)."""
+    svc = unique_service()
+    many = [
+        RecordSet(f"h{i}.{svc}.{bind_server.zone}.", "A", 60, (f"10.1.{i // 250}.{i % 250}", "10.2.0.1"))
+        for i in range(1500)
+    ]
+    more = [
+        RecordSet(f"t.{svc}.{bind_server.zone}.", "TXT", 30, ("x" * 600, "short")),
+        RecordSet(f"v6.{svc}.{bind_server.zone}.", "AAAA", 40, ("fd00::2", "fd00::1")),
+        RecordSet(f"c.{svc}.{bind_server.zone}.", "CNAME", 50, (f"h1.{svc}.{bind_server.zone}.",)),
+    ]
+    await provider.apply(Changes(create=(*many, *more)))
+    await send_foreign(bind_server, f"h2.{svc}.{bind_server.zone}.", "MX", "10 mail.example.net.")
+    await send_foreign(bind_server, f"h2.{svc}.{bind_server.zone}.", "SRV", "0 0 80 web.example.net.")
+
+    transfer = dns.zone.Zone(f"{bind_server.zone}.", relativize=False)
+    key = dns.tsig.Key(bind_server.key_name, bind_server.key_secret, bind_server.key_algorithm)
+    query, _ = dns.xfr.make_query(transfer, keyring=key)
+    await dns.asyncquery.inbound_xfr(bind_server.address, transfer, query, port=bind_server.port)
+    expected: list[RecordSet] = []
+    for name, rdataset in transfer.iterate_rdatasets():
+        rtype = dns.rdatatype.to_text(rdataset.rdtype)
+        if rtype in {"A", "AAAA", "CNAME"}:
+            values = tuple(rdata.to_text() for rdata in rdataset)
+        elif rtype == "TXT":
+            values = tuple(b"".join(rdata.strings).decode() for rdata in rdataset)
+        else:
+            continue
+        expected.append(RecordSet(name.to_text(), rtype, rdataset.ttl, values))  # type: ignore[arg-type]
+    held = await provider.records()
+    assert [r for r in held if r.type != "OTHER"] == sorted(expected)
+    assert set(many) | set(more) <= set(held)
+    assert RecordSet(f"h2.{svc}.{bind_server.zone}.", "OTHER", 0, ("MX", "SRV")) in held
+    await provider.apply(Changes(delete=(*many, *more)))
 
 
 def test_factory_builds_it_from_settings(bind_server: BindServer) -> None:
@@ -525,15 +571,20 @@ def test_the_servers_limit_is_an_option(bind_server: BindServer) -> None:
     assert unlimited.limits.max_values_per_set is None
 
 
-def test_our_rendering_of_an_update_is_the_one_dnspython_makes() -> None:
-    """The provider builds its UPDATE messages through names that hash once and compress through shared
-    parents; the bytes on the wire must be exactly those of dnspython's own API given the same steps."""
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "tsig"])
+def test_our_update_wire_says_what_dnspythons_message_says(signed: bool) -> None:
+    """The provider writes its UPDATE messages as octets; read back by dnspython (its signature checked),
+    every section must hold what dnspython's own API builds from the same steps."""
     zone = "example.com."
+    key = dns.tsig.Key("fedop-key.", "c2VjcmV0c2VjcmV0c2VjcmV0", "hmac-sha256") if signed else None
     ours = RecordSet("_fedop-a.nginx.ns.fed.svc.example.com.", "TXT", 30, ("heritage=federation-operator",))
     changes = Changes(
         create=(
             RecordSet("nginx.ns.fed.svc.example.com.", "CNAME", 30, ("nginx.ns.fed.svc.us.example.com.",)),
             RecordSet("xn--n-0ga.example.com.", "A", 5, ("127.0.0.9",)),  # an IDNA label
+            RecordSet("long.example.com.", "TXT", 5, ("x" * 300,)),  # two character-strings
+            RecordSet("a\\.b.nginx.ns.fed.svc.example.com.", "A", 5, ("127.0.0.3",)),  # an escaped dot
+            RecordSet("caf\\195\\169.svc.example.com.", "CNAME", 5, ("a\\.b.nginx.ns.fed.svc.example.com.",)),
             ours,
         ),
         update_old=(RecordSet("nginx.ns.fed.svc.us.example.com.", "AAAA", 30, ("::1",)),),
@@ -541,14 +592,24 @@ def test_our_rendering_of_an_update_is_the_one_dnspython_makes() -> None:
         delete=(RecordSet("nginx.ns.fed.svc.example.com.", "A", 30, ("127.0.0.1", "127.0.0.2")),),
     )
     provider = Rfc2136Provider(server="127.0.0.1", port=53, zone=zone)
-    [message] = provider._pack(changes)
-    rendered = _render(message.groups, dns.name.from_text(zone), None)
+    messages = provider._pack(changes)
+    assert len(messages) == 1
+    wire, mac = messages[0].to_wire(key)
+    assert len(wire) <= 65535
+    assert (mac is not None) == signed
+    read = dns.message.from_wire(wire, keyring=key)
+    assert read.had_tsig == signed
 
     expected = dns.update.UpdateMessage(zone)
-    for operation, name, rtype, record in _steps_of(message.groups):
-        values = [dns.rdata.from_text("IN", rtype, v) for v in record.values] if record else []
-        if rtype == "TXT" and record is not None:
-            values = [dns.rdata.from_text("IN", "TXT", f'"{v}"') for v in record.values]
+    for operation, name, rtype, record in _steps_of(changes):
+        texts = (
+            [" ".join(f'"{v[i : i + 255]}"' for i in range(0, len(v), 255)) for v in record.values]
+            if record
+            else []
+        )
+        if rtype != "TXT":
+            texts = list(record.values) if record else []
+        values = [dns.rdata.from_text("IN", rtype, text) for text in texts]
         if operation == "absent":
             expected.absent(name, rtype)
         elif operation == "delete-rrset":
@@ -560,9 +621,34 @@ def test_our_rendering_of_an_update_is_the_one_dnspython_makes() -> None:
         else:
             assert record is not None
             expected.add(name, record.ttl, *values)
-    rendered.id = expected.id = 1
-    assert rendered.to_wire() == expected.to_wire()
+    built = dns.message.from_wire(expected.to_wire())
+    assert read.opcode() == built.opcode() == dns.opcode.UPDATE
+    assert read.sections == built.sections
+    # In the same order, record by record (an UPDATE's records are applied in order).
+    assert [(r.name, r.rdtype, r.rdclass, r.ttl, list(r)) for s in read.sections for r in s] == [
+        (r.name, r.rdtype, r.rdclass, r.ttl, list(r)) for s in built.sections for r in s
+    ]
 
 
-def _steps_of(groups: list[Changes]) -> list[tuple[str, str, str, RecordSet | None]]:
-    return [step for group in groups for step in _steps_of_group(group)]
+def test_an_update_that_would_pass_its_limit_is_left_as_it_was() -> None:
+    """A name's changes that do not fit are taken back out whole, compression entries included: the
+    message then reads as if they had never been offered."""
+    zone = "example.com."
+    first = Changes(create=(RecordSet("a.svc.example.com.", "A", 5, ("127.0.0.1",)),))
+    big = Changes(create=(RecordSet("b.other.example.com.", "TXT", 5, ("y" * 900,)),))
+    last = Changes(create=(RecordSet("c.other.example.com.", "A", 5, ("127.0.0.3",)),))
+    message = UpdateWire(zone, 400)
+    assert message.add(_steps_of_group(first))
+    size = message.size
+    assert not message.add(_steps_of_group(big))
+    assert message.size == size
+    assert message.add(_steps_of_group(last))
+    alone = UpdateWire(zone, 400)
+    alone.add(_steps_of_group(first))
+    alone.add(_steps_of_group(last))
+    assert message.to_wire(None)[0][2:] == alone.to_wire(None)[0][2:]  # all but the random id
+    assert message.names == 2
+
+
+def _steps_of(changes: Changes) -> list[tuple[str, str, str, RecordSet | None]]:
+    return [step for _, group in group_changes_by_name(changes) for step in _steps_of_group(group)]

@@ -17,6 +17,7 @@ from federation_operator.domain.records import (
     Conflict,
     RecordSet,
     RecordType,
+    ZoneDelta,
     ZoneProblem,
     cname_clash,
     cname_clashes,
@@ -34,6 +35,7 @@ from federation_operator.planning.zone_diff import (
     plan_zone_changes,
     plan_zone_changes_into,
     render_applied,
+    render_delta,
 )
 
 FED = "myfederation"
@@ -398,6 +400,10 @@ def test_drift_names_the_owners_and_names_that_differ(
     drift = plan_drift(ZoneIndex(zone), ZoneIndex(fresh(zone)), federation=FED)
     assert drift == ZoneDrift(owners=frozenset(owners), names=frozenset(names))
     assert bool(drift) == bool(names)
+    # Read as what changed (a server's journal) and replayed onto the index: the same drift, the same zone.
+    kept = ZoneIndex(zone)
+    assert kept.take(render_delta(kept, journal(zone, fresh(zone))), federation=FED) == drift
+    assert kept.snapshot() == ZoneIndex(fresh(zone)).snapshot()
 
 
 def test_drift_names_both_owners_when_a_record_changed_hands() -> None:
@@ -405,6 +411,44 @@ def test_drift_names_both_owners_when_a_record_changed_hands() -> None:
     after = owned(a(GLOBAL, "1.1.1.1"), owner="ns/b")
     drift = plan_drift(ZoneIndex(before), ZoneIndex(after), federation=FED)
     assert drift.owners == {"ns/a", "ns/b"}
+    kept = ZoneIndex(before)
+    assert kept.take(render_delta(kept, journal(before, after)), federation=FED) == drift
+    assert kept.owners == ZoneIndex(after).owners
+
+
+def journal(before: Iterable[RecordSet], after: Iterable[RecordSet]) -> ZoneDelta:
+    """The steps a server's journal holds for ``before`` becoming ``after``: values removed, then added (a
+    TTL change removes and adds the whole record set)."""
+    old = {r.key: r for r in before}
+    new = {r.key: r for r in after}
+    removed: list[tuple[bool, str, RecordType, int, str]] = []
+    added: list[tuple[bool, str, RecordType, int, str]] = []
+    for key in sorted(old.keys() | new.keys()):
+        was, now = old.get(key), new.get(key)
+        was_values = set(was.values) if was else set()
+        now_values = set(now.values) if now else set()
+        kept = set() if was and now and was.ttl != now.ttl else was_values & now_values
+        if was:
+            removed += [(False, key[0], key[1], was.ttl, v) for v in sorted(was_values - kept)]
+        if now:
+            added += [(True, key[0], key[1], now.ttl, v) for v in sorted(now_values - kept)]
+    return ZoneDelta((*removed, *added))
+
+
+def test_a_replayed_journal_ends_as_its_last_step_says() -> None:
+    """The index may already hold this operator's own changes, which the journal holds too: a value added
+    and removed again is gone, a record set removed and added again with another TTL takes it."""
+    zone = [a(GLOBAL, "1.1.1.1"), a(REGION, "2.2.2.2")]
+    kept = ZoneIndex([a(GLOBAL, "1.1.1.1", "5.5.5.5"), a(REGION, "2.2.2.2")])  # our change: 5.5.5.5 added
+    steps: tuple[tuple[bool, str, RecordType, int, str], ...] = (
+        (True, GLOBAL, "A", 180, "5.5.5.5"),  # ours
+        (False, GLOBAL, "A", 0, "5.5.5.5"),  # someone else's
+        (False, REGION, "A", 0, "2.2.2.2"),
+        (True, REGION.upper(), "A", 30, "2.2.2.2"),  # the TTL changed; names as the server spells them
+    )
+    replayed = render_delta(kept, ZoneDelta(steps))
+    assert replayed == {(GLOBAL, "A"): zone[0], (REGION, "A"): RecordSet(REGION, "A", 30, ("2.2.2.2",))}
+    assert render_delta(kept, ZoneDelta(steps), skip={GLOBAL}).keys() == {(REGION, "A")}
 
 
 # --- zone rules ------------------------------------------------------------------------------------------
