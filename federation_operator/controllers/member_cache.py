@@ -57,6 +57,25 @@ def _owner(obj: Mapping[str, Any], kind: str) -> Key | None:
     return owner
 
 
+def _same_service(held: ObservedService, seen: ObservedService) -> bool:
+    """``seen`` tells a reconcile nothing ``held`` did not: only its resourceVersion moved (what the cache
+    keeps of it, the ingress read from its status and its owner are the same)."""
+    if held.ingress != seen.ingress or held.owner != seen.owner or held.owner_uid != seen.owner_uid:
+        return False
+    before, after = held.manifest, seen.manifest
+    if before.keys() != after.keys():
+        return False
+    for part, value in after.items():
+        if part != "metadata" and before[part] != value:
+            return False
+    meta_before, meta_after = before.get("metadata") or {}, after.get("metadata") or {}
+    if meta_before.keys() != meta_after.keys():
+        return False
+    return all(
+        meta_before[field] == value for field, value in meta_after.items() if field != "resourceVersion"
+    )
+
+
 def _same_version(held: Mapping[str, Any] | None, listed: Mapping[str, Any]) -> bool:
     """The object was held at the resourceVersion it was listed at (so it has not changed since)."""
     if held is None:
@@ -93,6 +112,11 @@ class _Member:
         self.forget_slice(key)
         self.slices[key] = (service, obj)
         self.slices_by_service.setdefault((key[0], service), set()).add(key[1])
+
+    def summary(self, namespace: str, service: str) -> EndpointSummary:
+        """The ready endpoints of Service ``namespace/service``, over the slices held of it."""
+        names = self.slices_by_service.get((namespace, service), ())
+        return summarize_endpoints([self.slices[(namespace, n)][1] for n in names])
 
 
 class MemberRegistry:
@@ -275,7 +299,9 @@ class MemberRegistry:
                 return EndpointSummary()
             names = member.slices_by_service.get((namespace, name), ())
             slices = [member.slices[(namespace, n)][1] for n in names]
-        return summarize_endpoints(slices)
+        return summarize_endpoints(
+            slices
+        )  # out of the lock: the held slices are never changed, only replaced
 
     def held(self) -> dict[str, int]:
         """How many Services and EndpointSlices the member caches hold, over all members."""
@@ -297,8 +323,17 @@ class MemberRegistry:
         may run after it was disconnected)."""
         return self._members.get(member.info.name) is member
 
-    def _apply(self, member: _Member, kind: str, event_type: str, obj: Mapping[str, Any]) -> Key | None:
-        """Record one object change under the lock; returns the FederatedService to re-plan."""
+    def _apply(
+        self, member: _Member, kind: str, event_type: str, obj: Mapping[str, Any], *, news_only: bool = False
+    ) -> Key | None:
+        """Record one object change under the lock; returns the FederatedService to re-plan.
+
+        With ``news_only`` (a watch event), None as well when the change leaves what a reconcile reads as it
+        was: a Service whose owner, ingress and kept manifest are the same but for its resourceVersion (a
+        status write we do not read, another manager's no-op apply), a slice that changes neither its
+        Service's ready count nor its zones (a backend added not ready yet, a pod's other conditions). The
+        event that last changed it queued a reconcile that reads the state after it, which is this one.
+        """
         if not self._current(member):
             return None
         key = object_key(obj)
@@ -307,21 +342,40 @@ class MemberRegistry:
             if event_type == "DELETED":
                 member.services.pop(key, None)
             else:
-                observed = observe_service(member.info.name, obj)  # its status read here, then dropped
-                member.services[key] = replace(observed, manifest=trim_service(obj))
+                held = member.services.get(key)
+                trimmed = trim_service(obj, held.manifest if held is not None else None)
+                # Its status is read here (the ingress), then dropped: the value holds the trimmed copy.
+                observed = observe_service(member.info.name, obj, manifest=trimmed)
+                member.services[key] = observed
                 if echo is not None and echo == obj.get("metadata", {}).get("resourceVersion"):
                     return None  # our own write, seen back: its reconcile planned from the response
+                if news_only and held is not None and _same_service(held, observed):
+                    return None
         elif event_type == "DELETED":
             member.forget_slice(key)
         else:
             labels = obj.get("metadata", {}).get("labels") or {}
-            member.record_slice(key, str(labels.get(SERVICE_NAME_LABEL, "")), trim_endpoint_slice(obj))
+            service = str(labels.get(SERVICE_NAME_LABEL, ""))
+            held_slice = member.slices.get(key)
+            trimmed = trim_endpoint_slice(obj, held_slice[1] if held_slice is not None else None)
+            # Only a slice that stays with its Service and owner (its labels) can leave the reconcile nothing.
+            stays = news_only and (
+                held_slice is None
+                or (
+                    held_slice[0] == service
+                    and held_slice[1]["metadata"]["labels"] == trimmed["metadata"]["labels"]
+                )
+            )
+            before = member.summary(key[0], service) if stays else None
+            member.record_slice(key, service, trimmed)
+            if before is not None and member.summary(key[0], service) == before:
+                return None
         return _owner(obj, kind)
 
     def _event_handler(self, member: _Member, kind: str) -> Callable[[str, dict[str, Any]], None]:
         def on_event(event_type: str, obj: dict[str, Any]) -> None:
             with self._lock:
-                owner = self._apply(member, kind, event_type, obj)
+                owner = self._apply(member, kind, event_type, obj, news_only=True)
             if owner is not None:
                 self._enqueue(owner)
 
