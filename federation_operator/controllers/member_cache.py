@@ -76,6 +76,34 @@ def _same_service(held: ObservedService, seen: ObservedService) -> bool:
     )
 
 
+def _same_endpoints(
+    held: tuple[str, Mapping[str, Any]] | None, service: str, seen: Mapping[str, Any]
+) -> bool:
+    """The trimmed slice ``seen`` (of Service ``service``) leaves its Service's endpoint summary as ``held``
+    (the slice kept before it, or None) left it, whatever the other slices of that Service: it adds no ready
+    endpoint where there was no slice, or it stays with its Service and owner (its labels) and holds the
+    same ready endpoints as before (:func:`summarize_endpoints` reads nothing else)."""
+    if held is None:
+        return not _ready_endpoints(seen)
+    before = held[1]
+    return (
+        held[0] == service
+        and before["metadata"]["labels"] == seen["metadata"]["labels"]
+        and before.get("addressType") == seen.get("addressType")
+        and _ready_endpoints(before) == _ready_endpoints(seen)
+    )
+
+
+def _ready_endpoints(trimmed: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """What :func:`summarize_endpoints` counts of one trimmed slice: its ready endpoints' first address and
+    zone, in order."""
+    return [
+        (endpoint["addresses"][0], endpoint.get("zone"))
+        for endpoint in trimmed["endpoints"]
+        if endpoint["addresses"] and endpoint.get("conditions", {}).get("ready") is not False
+    ]
+
+
 def _same_version(held: Mapping[str, Any] | None, listed: Mapping[str, Any]) -> bool:
     """The object was held at the resourceVersion it was listed at (so it has not changed since)."""
     if held is None:
@@ -112,11 +140,6 @@ class _Member:
         self.forget_slice(key)
         self.slices[key] = (service, obj)
         self.slices_by_service.setdefault((key[0], service), set()).add(key[1])
-
-    def summary(self, namespace: str, service: str) -> EndpointSummary:
-        """The ready endpoints of Service ``namespace/service``, over the slices held of it."""
-        names = self.slices_by_service.get((namespace, service), ())
-        return summarize_endpoints([self.slices[(namespace, n)][1] for n in names])
 
 
 class MemberRegistry:
@@ -358,17 +381,8 @@ class MemberRegistry:
             service = str(labels.get(SERVICE_NAME_LABEL, ""))
             held_slice = member.slices.get(key)
             trimmed = trim_endpoint_slice(obj, held_slice[1] if held_slice is not None else None)
-            # Only a slice that stays with its Service and owner (its labels) can leave the reconcile nothing.
-            stays = news_only and (
-                held_slice is None
-                or (
-                    held_slice[0] == service
-                    and held_slice[1]["metadata"]["labels"] == trimmed["metadata"]["labels"]
-                )
-            )
-            before = member.summary(key[0], service) if stays else None
             member.record_slice(key, service, trimmed)
-            if before is not None and member.summary(key[0], service) == before:
+            if news_only and _same_endpoints(held_slice, service, trimmed):
                 return None
         return _owner(obj, kind)
 
