@@ -322,9 +322,7 @@ class MemberRegistry:
                 return EndpointSummary()
             names = member.slices_by_service.get((namespace, name), ())
             slices = [member.slices[(namespace, n)][1] for n in names]
-        return summarize_endpoints(
-            slices
-        )  # out of the lock: the held slices are never changed, only replaced
+        return summarize_endpoints(slices)
 
     def held(self) -> dict[str, int]:
         """How many Services and EndpointSlices the member caches hold, over all members."""
@@ -366,7 +364,7 @@ class MemberRegistry:
                 member.services.pop(key, None)
             else:
                 held = member.services.get(key)
-                trimmed = trim_service(obj, held.manifest if held is not None else None)
+                trimmed = trim_service(obj, held.manifest if held is not None else self._kin(key))
                 # Its status is read here (the ingress), then dropped: the value holds the trimmed copy.
                 observed = observe_service(member.info.name, obj, manifest=trimmed)
                 member.services[key] = observed
@@ -385,6 +383,15 @@ class MemberRegistry:
             if news_only and _same_endpoints(held_slice, service, trimmed):
                 return None
         return _owner(obj, kind)
+
+    def _kin(self, key: tuple[str, str]) -> Mapping[str, Any] | None:
+        """Under the lock: what another member keeps of the Service at ``key`` (ours are the same Service in
+        every member): trimming a Service seen first takes the parts they share from it, held once."""
+        for other in self._members.values():
+            observed = other.services.get(key)
+            if observed is not None:
+                return observed.manifest
+        return None
 
     def _event_handler(self, member: _Member, kind: str) -> Callable[[str, dict[str, Any]], None]:
         def on_event(event_type: str, obj: dict[str, Any]) -> None:

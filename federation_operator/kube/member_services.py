@@ -352,9 +352,10 @@ def trim_service(obj: Mapping[str, Any], previous: Mapping[str, Any] | None = No
     :class:`ObservedService`), its names, labels, annotations and spec holding shared strings: the same
     ``TCP``, ``LoadBalancer``, label values and owner names recur in every member's copy of every Service.
 
-    ``previous`` is what the cache kept of the same Service before this event: a part equal to its
-    counterpart there (the spec, the labels: most events change neither) is taken from it as it is, already
-    shared, instead of being walked again.
+    ``previous`` is what the cache kept of the same Service before this event (or of its copy in another
+    member, when it has none yet): a part equal to its counterpart there (the spec, the labels: most events
+    change neither; every member's copy has the same labels) is taken from it as it is, already shared,
+    instead of being walked again.
     """
     metadata: Mapping[str, Any] = obj.get("metadata") or {}
     before: Mapping[str, Any] = previous or {}

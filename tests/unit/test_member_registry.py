@@ -293,3 +293,21 @@ def test_a_slice_that_moves_to_another_service_re_plans_its_owner_even_with_noth
         assert queued == [("mynamespace", "other")]
     finally:
         registry.disconnect(US, notify=False)
+
+
+def test_the_parts_every_members_copy_of_a_service_shares_are_held_once(registry: MemberRegistry) -> None:
+    registry.connect(info(US, ready=True), unreachable_api())
+    registry.connect(info(EU, ready=True), unreachable_api())
+    for cluster, version in ((US, "5"), (EU, "9")):
+        on_event = registry._members[cluster].watches[0]._on_event
+        assert on_event is not None
+        on_event("ADDED", owned_service(version, ingress="127.0.0.9"))
+    us, eu = registry.service(US, "mynamespace", "nginx"), registry.service(EU, "mynamespace", "nginx")
+    assert us is not None
+    assert eu is not None
+    assert us.manifest["metadata"]["labels"] is eu.manifest["metadata"]["labels"]
+    assert us.manifest["spec"] is eu.manifest["spec"]
+    assert (us.manifest["metadata"]["resourceVersion"], eu.manifest["metadata"]["resourceVersion"]) == (
+        "5",
+        "9",
+    )
