@@ -1,6 +1,6 @@
 """CPU per watch event on the operator's member path, from the bytes on the wire to the work queue.
 
-In-process; run on demand (no federation needed, about a minute):
+In-process; run on demand (no federation needed, a few minutes):
     PYTHONPATH=$PWD:$PWD/hack .venv/bin/python benchmarks/watch_cpu.py [--count 1000] [--members 4]
         [--repeat 5] [--profile]
 
