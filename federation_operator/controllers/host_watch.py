@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -52,15 +53,16 @@ class FederatedServiceWatch:
         self._ours = ours
         self._forget = forget
         self._on_synced = on_synced
-        loop = asyncio.get_running_loop()
+        # The watch's callbacks, in its thread, all go through one hand-off: they keep their order.
+        hand_off = _HandOff(asyncio.get_running_loop())
         self._watch = MemberWatch(
             api,
             FEDERATED_SERVICES,
             label_selector="",
             cluster="the host cluster",
-            on_event=_on_loop(loop, self._event),
-            on_relist=_on_loop(loop, self._relist),
-            on_synced=_on_loop(loop, self._on_synced),
+            on_event=hand_off.on_loop(self._event),
+            on_relist=hand_off.on_loop(self._relist),
+            on_synced=hand_off.on_loop(self._on_synced),
             on_error=lambda message: log.warning("watching FederatedServices: %s", message),
             request_timeout=(5.0, request_timeout),
             watch_timeout=300,
@@ -96,10 +98,44 @@ class FederatedServiceWatch:
             self._queue.add(key)
 
 
-def _on_loop(loop: asyncio.AbstractEventLoop, callback: Callable[..., None]) -> Callable[..., None]:
-    """``callback``, called from the watch's thread, run on the event loop."""
+class _HandOff:
+    """Calls made in the watch's thread, run on the event loop in the order they were made.
 
-    def hand_over(*args: Any) -> None:
-        loop.call_soon_threadsafe(callback, *args)
+    One hop to the loop (a ``call_soon_threadsafe``, which wakes it through its self-pipe) takes every call
+    made meanwhile: while the loop is busy, a burst of events costs one hop, not one each. A call that
+    raises is logged, and the calls after it run all the same.
+    """
 
-    return hand_over
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._calls: list[tuple[Callable[..., None], tuple[Any, ...]]] = []  # non-empty: a hop is under way
+
+    def on_loop(self, callback: Callable[..., None]) -> Callable[..., None]:
+        """``callback``, called from the watch's thread, run on the event loop."""
+
+        def hand_over(*args: Any) -> None:
+            self._hand_over(callback, args)
+
+        return hand_over
+
+    def _hand_over(self, callback: Callable[..., None], args: tuple[Any, ...]) -> None:
+        with self._lock:
+            self._calls.append((callback, args))
+            if len(self._calls) > 1:
+                return  # the hop under way takes it along
+        try:
+            self._loop.call_soon_threadsafe(self._run)
+        except RuntimeError:  # the loop is closed: nothing will run them, now or later
+            with self._lock:
+                self._calls.clear()
+            raise
+
+    def _run(self) -> None:
+        with self._lock:
+            calls, self._calls = self._calls, []
+        for callback, args in calls:
+            try:
+                callback(*args)
+            except Exception:  # as the loop does with a failing callback: logged, the next ones still run
+                log.exception("FederatedService watch: %s failed", getattr(callback, "__name__", callback))

@@ -57,6 +57,53 @@ def _owner(obj: Mapping[str, Any], kind: str) -> Key | None:
     return owner
 
 
+def _same_service(held: ObservedService, seen: ObservedService) -> bool:
+    """``seen`` tells a reconcile nothing ``held`` did not: only its resourceVersion moved (what the cache
+    keeps of it, the ingress read from its status and its owner are the same)."""
+    if held.ingress != seen.ingress or held.owner != seen.owner or held.owner_uid != seen.owner_uid:
+        return False
+    before, after = held.manifest, seen.manifest
+    if before.keys() != after.keys():
+        return False
+    for part, value in after.items():
+        if part != "metadata" and before[part] != value:
+            return False
+    meta_before, meta_after = before.get("metadata") or {}, after.get("metadata") or {}
+    if meta_before.keys() != meta_after.keys():
+        return False
+    return all(
+        meta_before[field] == value for field, value in meta_after.items() if field != "resourceVersion"
+    )
+
+
+def _same_endpoints(
+    held: tuple[str, Mapping[str, Any]] | None, service: str, seen: Mapping[str, Any]
+) -> bool:
+    """The trimmed slice ``seen`` (of Service ``service``) leaves its Service's endpoint summary as ``held``
+    (the slice kept before it, or None) left it, whatever the other slices of that Service: it adds no ready
+    endpoint where there was no slice, or it stays with its Service and owner (its labels) and holds the
+    same ready endpoints as before (:func:`summarize_endpoints` reads nothing else)."""
+    if held is None:
+        return not _ready_endpoints(seen)
+    before = held[1]
+    return (
+        held[0] == service
+        and before["metadata"]["labels"] == seen["metadata"]["labels"]
+        and before.get("addressType") == seen.get("addressType")
+        and _ready_endpoints(before) == _ready_endpoints(seen)
+    )
+
+
+def _ready_endpoints(trimmed: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """What :func:`summarize_endpoints` counts of one trimmed slice: its ready endpoints' first address and
+    zone, in order."""
+    return [
+        (endpoint["addresses"][0], endpoint.get("zone"))
+        for endpoint in trimmed["endpoints"]
+        if endpoint["addresses"] and endpoint.get("conditions", {}).get("ready") is not False
+    ]
+
+
 def _same_version(held: Mapping[str, Any] | None, listed: Mapping[str, Any]) -> bool:
     """The object was held at the resourceVersion it was listed at (so it has not changed since)."""
     if held is None:
@@ -297,8 +344,17 @@ class MemberRegistry:
         may run after it was disconnected)."""
         return self._members.get(member.info.name) is member
 
-    def _apply(self, member: _Member, kind: str, event_type: str, obj: Mapping[str, Any]) -> Key | None:
-        """Record one object change under the lock; returns the FederatedService to re-plan."""
+    def _apply(
+        self, member: _Member, kind: str, event_type: str, obj: Mapping[str, Any], *, news_only: bool = False
+    ) -> Key | None:
+        """Record one object change under the lock; returns the FederatedService to re-plan.
+
+        With ``news_only`` (a watch event), None as well when the change leaves what a reconcile reads as it
+        was: a Service whose owner, ingress and kept manifest are the same but for its resourceVersion (a
+        status write we do not read, another manager's no-op apply), a slice that changes neither its
+        Service's ready count nor its zones (a backend added not ready yet, a pod's other conditions). The
+        event that last changed it queued a reconcile that reads the state after it, which is this one.
+        """
         if not self._current(member):
             return None
         key = object_key(obj)
@@ -307,21 +363,40 @@ class MemberRegistry:
             if event_type == "DELETED":
                 member.services.pop(key, None)
             else:
-                observed = observe_service(member.info.name, obj)  # its status read here, then dropped
-                member.services[key] = replace(observed, manifest=trim_service(obj))
+                held = member.services.get(key)
+                trimmed = trim_service(obj, held.manifest if held is not None else self._kin(key))
+                # Its status is read here (the ingress), then dropped: the value holds the trimmed copy.
+                observed = observe_service(member.info.name, obj, manifest=trimmed)
+                member.services[key] = observed
                 if echo is not None and echo == obj.get("metadata", {}).get("resourceVersion"):
                     return None  # our own write, seen back: its reconcile planned from the response
+                if news_only and held is not None and _same_service(held, observed):
+                    return None
         elif event_type == "DELETED":
             member.forget_slice(key)
         else:
             labels = obj.get("metadata", {}).get("labels") or {}
-            member.record_slice(key, str(labels.get(SERVICE_NAME_LABEL, "")), trim_endpoint_slice(obj))
+            service = str(labels.get(SERVICE_NAME_LABEL, ""))
+            held_slice = member.slices.get(key)
+            trimmed = trim_endpoint_slice(obj, held_slice[1] if held_slice is not None else None)
+            member.record_slice(key, service, trimmed)
+            if news_only and _same_endpoints(held_slice, service, trimmed):
+                return None
         return _owner(obj, kind)
+
+    def _kin(self, key: tuple[str, str]) -> Mapping[str, Any] | None:
+        """Under the lock: what another member keeps of the Service at ``key`` (ours are the same Service in
+        every member): trimming a Service seen first takes the parts they share from it, held once."""
+        for other in self._members.values():
+            observed = other.services.get(key)
+            if observed is not None:
+                return observed.manifest
+        return None
 
     def _event_handler(self, member: _Member, kind: str) -> Callable[[str, dict[str, Any]], None]:
         def on_event(event_type: str, obj: dict[str, Any]) -> None:
             with self._lock:
-                owner = self._apply(member, kind, event_type, obj)
+                owner = self._apply(member, kind, event_type, obj, news_only=True)
             if owner is not None:
                 self._enqueue(owner)
 

@@ -23,13 +23,12 @@ exponential, jittered backoff.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import logging
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import urllib3
@@ -169,7 +168,7 @@ class MemberWatch:
         self._stopping = threading.Event()
         self._synced = threading.Event()
         self._lock = threading.Lock()
-        self._counts: collections.Counter[str] = collections.Counter()  # WatchCounters' fields
+        self._counts = {counter.name: 0 for counter in fields(WatchCounters)}  # WatchCounters' fields
         self._response: urllib3.BaseHTTPResponse | None = None
         self._last_error: str | None = None
         self._progressed = False
@@ -232,10 +231,10 @@ class MemberWatch:
 
     # --- the thread ---
 
-    def _count(self, **increments: int) -> None:
-        # Called for every event: a Counter updated in place, the frozen WatchCounters built only when read.
+    def _count(self, counter: str) -> None:
+        # Called for every event: one number moved on in place, the frozen WatchCounters built only when read.
         with self._lock:
-            self._counts.update(increments)
+            self._counts[counter] += 1
 
     def _delay(self, failures: int) -> float:
         """Exponential backoff with jitter, so that many watches cut off at once do not return in step."""
@@ -257,7 +256,7 @@ class MemberWatch:
             except _Stopped:
                 break
             except _Gone:
-                self._count(expired=1)
+                self._count("expired")
                 resource_version = None
                 expired_in_a_row = 0 if self._progressed else expired_in_a_row + 1
                 if expired_in_a_row > 1:
@@ -284,7 +283,7 @@ class MemberWatch:
         message = f"{self._name}: {reason}; retrying in {delay:.1f}s"
         with self._lock:
             self._last_error = message
-        self._count(errors=1)
+        self._count("errors")
         logger.info("%s", message)
         self._call(self._on_error, message)
         return delay
@@ -316,7 +315,7 @@ class MemberWatch:
                 break
         if self._stopping.is_set():
             raise _Stopped()
-        self._count(lists=1)
+        self._count("lists")
         with self._lock:
             self._last_error = None
         self._call(self._on_relist, objects)
@@ -364,7 +363,7 @@ class MemberWatch:
                 if response.status == 410:
                     raise _Gone()
                 raise _ApiRefused(_refusal("watch", body), body)
-            self._count(watches_started=1)
+            self._count("watches_started")
             for event in read_json_lines(response, self._stopping.is_set):
                 resource_version = self._handle(event, resource_version)
                 self._progressed = True
@@ -393,11 +392,11 @@ class MemberWatch:
             raise _ApiRefused(f"watch failed: {obj.get('message') or obj.get('reason') or 'ERROR event'}")
         version = str((obj.get("metadata") or {}).get("resourceVersion") or resource_version)
         if kind == "BOOKMARK":
-            self._count(bookmarks=1)
+            self._count("bookmarks")
         elif kind in _CHANGE_EVENTS:
             if self._stopping.is_set():
                 raise _Stopped()
-            self._count(events=1)
+            self._count("events")
             self._call(self._on_event, kind, obj)
         return version
 

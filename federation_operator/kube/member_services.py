@@ -302,12 +302,17 @@ def _error(response: RawResponse, what: str) -> FederationError:
 
 
 def observe_service(
-    cluster: str, obj: Mapping[str, Any], *, federation: str | None = None
+    cluster: str,
+    obj: Mapping[str, Any],
+    *,
+    federation: str | None = None,
+    manifest: Mapping[str, Any] | None = None,
 ) -> ObservedService:
     """What a raw member Service says: who owns it (from our labels and annotation) and its LB ingress.
 
     The owner is ``(namespace, name)`` of the FederatedService named by our owner labels, when the Service
-    carries the federation label (equal to ``federation``, when given); otherwise None: not ours.
+    carries the federation label (equal to ``federation``, when given); otherwise None: not ours. The value
+    holds ``manifest`` as the Service (``obj`` itself by default; the member cache passes its trimmed copy).
     """
     metadata: Mapping[str, Any] = obj.get("metadata") or {}
     labels: Mapping[str, Any] = metadata.get("labels") or {}
@@ -327,7 +332,7 @@ def observe_service(
         name=str(metadata.get("name") or ""),
         owner=owner,
         owner_uid=str(owner_uid) if owner_uid else None,
-        manifest=obj,
+        manifest=obj if manifest is None else manifest,
         ingress=ingress,
     )
 
@@ -340,17 +345,26 @@ def endpoint_slice_service(obj: Mapping[str, Any]) -> tuple[str, str] | None:
     return (str(namespace), str(service)) if service and namespace else None
 
 
-def trim_service(obj: Mapping[str, Any]) -> dict[str, Any]:
+def trim_service(obj: Mapping[str, Any], previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What the member cache keeps of a watched Service, once :func:`observe_service` has read it: the
     Service without ``metadata.managedFields`` (server-side apply bookkeeping that nothing of ours reads,
     as large as the rest of a small Service) and without ``status`` (its ingress is read into the
     :class:`ObservedService`), its names, labels, annotations and spec holding shared strings: the same
     ``TCP``, ``LoadBalancer``, label values and owner names recur in every member's copy of every Service.
+
+    ``previous`` is what the cache kept of the same Service before this event (or of its copy in another
+    member, when it has none yet): a part equal to its counterpart there (the spec, the labels: most events
+    change neither; every member's copy has the same labels) is taken from it as it is, already shared,
+    instead of being walked again.
     """
     metadata: Mapping[str, Any] = obj.get("metadata") or {}
-    trimmed = {key: _shared(value) for key, value in obj.items() if key not in ("metadata", "status")}
+    before: Mapping[str, Any] = previous or {}
+    trimmed = {
+        key: _kept(value, before.get(key)) for key, value in obj.items() if key not in ("metadata", "status")
+    }
+    kept_metadata: Mapping[str, Any] = before.get("metadata") or {}
     trimmed["metadata"] = {
-        key: _shared(value) if key in _SHARED_METADATA else value
+        key: _kept(value, kept_metadata.get(key)) if key in _SHARED_METADATA else value
         for key, value in metadata.items()
         if key != "managedFields"
     }
@@ -364,6 +378,13 @@ _SHARED_METADATA = frozenset({"name", "namespace", "labels", "annotations"})
 _SHARED_MAX_LENGTH = 64
 
 
+def _kept(value: Any, previous: Any) -> Any:
+    """``previous`` when it equals ``value`` (it is shared already), else ``value`` shared."""
+    if previous is not None and type(previous) is type(value) and previous == value:
+        return previous
+    return _shared(value)
+
+
 def _shared(value: Any) -> Any:
     """``value`` (JSON) with its short strings interned: equal strings become one object. Keys are left:
     the JSON decoder already hands out one object per distinct short key. The interpreter drops an
@@ -372,32 +393,71 @@ def _shared(value: Any) -> Any:
     if kind is str:
         return sys.intern(value) if len(value) <= _SHARED_MAX_LENGTH else value
     if kind is dict:
-        return {key: _shared(item) for key, item in value.items()}
+        return _shared_dict(value)
     if kind is list:
-        return [_shared(item) for item in value]
+        return _shared_list(value)
     return value
 
 
-def trim_endpoint_slice(obj: Mapping[str, Any]) -> dict[str, Any]:
+def _shared_dict(value: Mapping[str, Any]) -> dict[str, Any]:
+    # _shared inlined for the leaves (most values are short strings or numbers): a call per container only.
+    shared: dict[str, Any] = {}
+    for key, item in value.items():
+        kind = type(item)
+        if kind is str:
+            shared[key] = sys.intern(item) if len(item) <= _SHARED_MAX_LENGTH else item
+        elif kind is dict:
+            shared[key] = _shared_dict(item)
+        elif kind is list:
+            shared[key] = _shared_list(item)
+        else:
+            shared[key] = item
+    return shared
+
+
+def _shared_list(value: list[Any]) -> list[Any]:
+    shared: list[Any] = []
+    for item in value:
+        kind = type(item)
+        if kind is str:
+            shared.append(sys.intern(item) if len(item) <= _SHARED_MAX_LENGTH else item)
+        elif kind is dict:
+            shared.append(_shared_dict(item))
+        elif kind is list:
+            shared.append(_shared_list(item))
+        else:
+            shared.append(item)
+    return shared
+
+
+def trim_endpoint_slice(obj: Mapping[str, Any], previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What :func:`summarize_endpoints` and the owner lookup read of an EndpointSlice: its name, namespace
     and labels, its address type, and per endpoint the first address, readiness and zone (a slice holds
-    up to 100 endpoints, each with targetRef, nodeName, hints and three conditions otherwise)."""
+    up to 100 endpoints, each with targetRef, nodeName, hints and three conditions otherwise).
+
+    ``previous`` is what the cache kept of the same slice before this event: its labels, when equal, are
+    taken from it as they are (already shared).
+    """
     metadata: Mapping[str, Any] = obj.get("metadata") or {}
     endpoints = []
     for endpoint in obj.get("endpoints") or ():
-        conditions: Mapping[str, Any] = endpoint.get("conditions") or {}
-        trimmed: dict[str, Any] = {"addresses": list(endpoint.get("addresses") or ())[:1]}
-        if "ready" in conditions:
+        addresses = endpoint.get("addresses")
+        first = addresses[:1] if type(addresses) is list else list(addresses or ())[:1]
+        trimmed: dict[str, Any] = {"addresses": first}
+        conditions = endpoint.get("conditions")
+        if conditions and "ready" in conditions:
             trimmed["conditions"] = {"ready": conditions["ready"]}
-        if endpoint.get("zone"):
-            trimmed["zone"] = _shared(endpoint["zone"])
+        zone = endpoint.get("zone")
+        if zone:
+            trimmed["zone"] = _shared(zone)
         endpoints.append(trimmed)
+    kept: Mapping[str, Any] = (previous or {}).get("metadata") or {}
     return {
         "metadata": {
             "name": metadata.get("name"),
             "namespace": _shared(metadata.get("namespace")),
             "resourceVersion": metadata.get("resourceVersion"),
-            "labels": _shared(dict(metadata.get("labels") or {})),
+            "labels": _kept(dict(metadata.get("labels") or {}), kept.get("labels")),
         },
         "addressType": _shared(obj.get("addressType")),
         "endpoints": endpoints,

@@ -242,19 +242,30 @@ _DEFAULT_URLLIB3_TIMEOUT = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=DEFAULT
 def read_json_lines(response: urllib3.BaseHTTPResponse, stopping: Callable[[], bool]) -> Iterator[Any]:
     """The JSON values of a streamed response, one a line (a watch's events), as they arrive.
 
-    Ends early, between two chunks, once ``stopping()`` is true; a line that is not JSON is a ``ValueError``.
+    Ends early, between two chunks, once ``stopping()`` is true; a line that is not JSON is a ``ValueError``
+    (a line of only whitespace is skipped).
     """
-    buffer = b""
+    rest = b""  # the start of a line whose end has not arrived yet
     for chunk in response.stream(_STREAM_CHUNK):
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            if line.strip():
-                yield orjson.loads(line)
+        # A watch's chunk is mostly one whole event: its lines are parsed where they are, not copied out.
+        data = rest + chunk if rest else chunk
+        view = memoryview(data)
+        start = 0
+        while (end := data.find(b"\n", start)) != -1:
+            if end > start:
+                try:
+                    value = orjson.loads(view[start:end])
+                except orjson.JSONDecodeError:
+                    if data[start:end].strip():
+                        raise
+                else:
+                    yield value
+            start = end + 1
+        rest = data[start:]
         if stopping():
             return
-    if buffer.strip():
-        yield orjson.loads(buffer)
+    if rest.strip():
+        yield orjson.loads(rest)
 
 
 def send_delete(

@@ -213,3 +213,37 @@ def test_a_trimmed_service_drops_its_managed_fields_and_status_and_shares_its_st
 def test_endpoint_slice_service() -> None:
     assert endpoint_slice_service(slice_of("IPv4")) == ("web", "nginx")
     assert endpoint_slice_service({"metadata": {"namespace": "web", "labels": {}}}) is None
+
+
+def test_a_trimmed_service_takes_the_parts_that_did_not_change_from_what_was_kept() -> None:
+    """An event's Service trimmed against what the cache kept of it: each part equal to the kept one is
+    that very object (already shared, not walked again), a changed part is the event's; the result is the
+    same as trimming the event alone."""
+
+    def service(port: int, version: str) -> dict[str, Any]:
+        return json.loads(
+            '{"apiVersion": "v1", "kind": "Service",'
+            f' "metadata": {{"name": "nginx", "namespace": "web", "resourceVersion": "{version}",'
+            ' "labels": {"fedop.io/owner-name": "nginx"}, "annotations": {"a": "b"}},'
+            f' "spec": {{"type": "LoadBalancer", "ports": [{{"port": {port}, "protocol": "TCP"}}]}}}}'
+        )
+
+    kept = trim_service(service(80, "1"))
+    again = trim_service(service(80, "2"), kept)
+    assert again == trim_service(service(80, "2"))
+    assert again["spec"] is kept["spec"]
+    assert again["metadata"]["labels"] is kept["metadata"]["labels"]
+    assert again["metadata"]["resourceVersion"] == "2"
+    changed = trim_service(service(81, "3"), kept)
+    assert changed == trim_service(service(81, "3"))
+    assert changed["spec"] is not kept["spec"]
+    assert changed["spec"]["type"] is kept["spec"]["type"], "a changed part's strings are shared all the same"
+    assert changed["metadata"]["labels"] is kept["metadata"]["labels"]
+
+
+def test_a_trimmed_slice_takes_its_unchanged_labels_from_what_was_kept() -> None:
+    kept = trim_endpoint_slice(slice_of("IPv4", {"addresses": ["10.0.0.1"], "conditions": {"ready": False}}))
+    seen = slice_of("IPv4", {"addresses": ["10.0.0.1"], "conditions": {"ready": True}})
+    again = trim_endpoint_slice(seen, kept)
+    assert again == trim_endpoint_slice(seen)
+    assert again["metadata"]["labels"] is kept["metadata"]["labels"]

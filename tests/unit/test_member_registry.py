@@ -123,7 +123,8 @@ def test_the_echo_of_our_own_write_replans_nothing_and_the_next_change_does() ->
         registry.note_written(US, observe_service(US, owned_service("7")))
         on_event("MODIFIED", owned_service("8"))
         assert queued == [("mynamespace", "nginx")] * 2
-        on_event("MODIFIED", owned_service("7"))  # not an echo any more: the note is gone
+        # Not an echo any more (the note is gone): planned, as it changes what a reconcile reads.
+        on_event("MODIFIED", owned_service("7", ingress="127.0.0.10"))
         assert queued == [("mynamespace", "nginx")] * 3
     finally:
         registry.disconnect(US, notify=False)
@@ -224,3 +225,89 @@ def test_a_relist_re_plans_only_the_owners_of_what_changed_appeared_or_vanished(
         assert queued == [("mynamespace", "new")]
     finally:
         registry.disconnect(US, notify=False)
+
+
+def test_an_event_that_changes_nothing_a_reconcile_reads_queues_nothing() -> None:
+    """A Service event changing only what the cache does not keep (managedFields, a status field other
+    than the ingress) and a slice event changing neither the ready count nor the zones (a backend not ready
+    yet, an endpoint's other conditions) re-plan nothing; every change of what is read still does, and the
+    cache always holds the latest version."""
+    queued: list[tuple[str, str]] = []
+    registry = MemberRegistry("myfederation", enqueue=queued.append, enqueue_all=lambda: None)
+    registry.connect(info(US, ready=True), unreachable_api())
+    owner = ("mynamespace", "nginx")
+    try:
+        services, slices = (watch._on_event for watch in registry._members[US].watches)
+        assert services is not None
+        assert slices is not None
+        services("ADDED", owned_service("5", ingress="127.0.0.9"))
+        assert queued == [owner]
+        same = owned_service("6", ingress="127.0.0.9")
+        same["metadata"]["managedFields"].append({"manager": "someone-else", "operation": "Apply"})
+        same["status"]["conditions"] = [{"type": "LoadBalancerReady", "status": "True"}]
+        services("MODIFIED", same)
+        assert queued == [owner]
+        held = registry.service(US, *owner)
+        assert held is not None
+        assert held.manifest["metadata"]["resourceVersion"] == "6"
+        for changed in (
+            owned_service("7", ingress="127.0.0.10"),  # the ingress
+            {**owned_service("8", ingress="127.0.0.10"), "spec": {"ports": [{"port": 81}]}},  # the spec
+            {**owned_service("9", ingress="127.0.0.10"), "spec": {"ports": [{"port": 81}]}},  # nothing
+        ):
+            services("MODIFIED", changed)
+        assert queued == [owner] * 3
+
+        queued.clear()
+        slices("ADDED", owned_slice("nginx", "10", ready=False))  # 0 ready before, 0 after
+        assert queued == []
+        slices("MODIFIED", owned_slice("nginx", "11"))
+        assert queued == [owner]
+        serving = owned_slice("nginx", "12")
+        serving["endpoints"][0]["conditions"]["serving"] = False
+        slices("MODIFIED", serving)
+        assert queued == [owner]
+        zoned = owned_slice("nginx", "13")
+        zoned["endpoints"][0]["zone"] = "us-central1-a"
+        slices("MODIFIED", zoned)
+        assert queued == [owner] * 2
+        assert registry.endpoints(US, *owner).zones == {"us-central1-a"}
+        slices("DELETED", zoned)
+        assert queued == [owner] * 3
+        assert registry.endpoints(US, *owner).ready == 0
+    finally:
+        registry.disconnect(US, notify=False)
+
+
+def test_a_slice_that_moves_to_another_service_re_plans_its_owner_even_with_nothing_ready() -> None:
+    queued: list[tuple[str, str]] = []
+    registry = MemberRegistry("myfederation", enqueue=queued.append, enqueue_all=lambda: None)
+    registry.connect(info(US, ready=True), unreachable_api())
+    try:
+        slices = registry._members[US].watches[1]._on_event
+        assert slices is not None
+        slices("ADDED", owned_slice("nginx", "1", ready=False))
+        moved = owned_slice("nginx", "2", ready=False)
+        moved["metadata"]["labels"]["kubernetes.io/service-name"] = "other"
+        slices("MODIFIED", moved)
+        assert queued == [("mynamespace", "other")]
+    finally:
+        registry.disconnect(US, notify=False)
+
+
+def test_the_parts_every_members_copy_of_a_service_shares_are_held_once(registry: MemberRegistry) -> None:
+    registry.connect(info(US, ready=True), unreachable_api())
+    registry.connect(info(EU, ready=True), unreachable_api())
+    for cluster, version in ((US, "5"), (EU, "9")):
+        on_event = registry._members[cluster].watches[0]._on_event
+        assert on_event is not None
+        on_event("ADDED", owned_service(version, ingress="127.0.0.9"))
+    us, eu = registry.service(US, "mynamespace", "nginx"), registry.service(EU, "mynamespace", "nginx")
+    assert us is not None
+    assert eu is not None
+    assert us.manifest["metadata"]["labels"] is eu.manifest["metadata"]["labels"]
+    assert us.manifest["spec"] is eu.manifest["spec"]
+    assert (us.manifest["metadata"]["resourceVersion"], eu.manifest["metadata"]["resourceVersion"]) == (
+        "5",
+        "9",
+    )
