@@ -68,9 +68,12 @@ class ListMap:
     """Annotation for ``x-kubernetes-list-type: map``: objects unique by the given key fields (wire names)."""
 
     keys: tuple[str, ...]
+    # The keys' attribute names (snake_case), derived once: validation runs for every item of every list.
+    attributes: tuple[str, ...]
 
     def __init__(self, *keys: str) -> None:
         object.__setattr__(self, "keys", keys)
+        object.__setattr__(self, "attributes", tuple(to_snake(name) for name in keys))
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
@@ -88,7 +91,7 @@ class ListMap:
     def _check_unique_keys(self, items: tuple[BaseModel, ...]) -> tuple[BaseModel, ...]:
         seen: set[tuple[object, ...]] = set()
         for item in items:
-            key = tuple(getattr(item, to_snake(name)) for name in self.keys)
+            key = tuple(getattr(item, name) for name in self.attributes)
             if key in seen:
                 described = ", ".join(f"{name}={value!r}" for name, value in zip(self.keys, key, strict=True))
                 raise ValueError(f"duplicate entry with {described}")
