@@ -89,9 +89,12 @@ class ListMap:
         return json_schema
 
     def _check_unique_keys(self, items: tuple[BaseModel, ...]) -> tuple[BaseModel, ...]:
+        if len(items) < 2:
+            return items  # nothing to collide (most lists: validated on every status read)
+        attributes = self.attributes
         seen: set[tuple[object, ...]] = set()
         for item in items:
-            key = tuple(getattr(item, name) for name in self.attributes)
+            key = tuple([getattr(item, name) for name in attributes])
             if key in seen:
                 described = ", ".join(f"{name}={value!r}" for name, value in zip(self.keys, key, strict=True))
                 raise ValueError(f"duplicate entry with {described}")
@@ -100,6 +103,8 @@ class ListMap:
 
 
 def _check_unique_items(items: tuple[object, ...]) -> tuple[object, ...]:
+    if len(items) < 2 or len(set(items)) == len(items):
+        return items
     duplicates = sorted(repr(item) for item, count in Counter(items).items() if count > 1)
     if duplicates:
         raise ValueError(f"duplicate entries: {', '.join(duplicates)}")
