@@ -91,12 +91,13 @@ def plan_service_tiers(
     counted: Sequence[ShardHealth],
     limits: ProviderLimits = ProviderLimits(),  # noqa: B008 (frozen, so one shared default is safe)
     policy: DnsPolicy | None = None,
+    reuse: Iterable[RecordSet] = (),
 ) -> TierPlan:
     """The geo-tiered record sets of one FederatedService from the shards DNS counts, within the provider's
     ``limits``, with the notes of what a tier leaves out (:func:`plan_tiers`); under a ``failover``
     ``policy`` the global name answers the first group with a healthy shard, and a note says which while it
     is not the first; with ``healthCheck``, that group is the provider's primary and the next one its
-    standby (:func:`plan_failover_roles`)."""
+    standby (:func:`plan_failover_roles`). ``reuse``: the object's last records (:func:`plan_tiers`)."""
     addresses = [
         ShardAddresses.from_ingress(cluster=s.cluster, region=s.region, zones=s.zones, ingress=s.ingress)
         for s in counted
@@ -131,6 +132,7 @@ def plan_service_tiers(
             policy.health_check.to_health_check() if policy is not None and policy.health_check else None
         ),
         global_gcp_failover=plan_gcp_failover(policy, clusters, roles),
+        reuse=reuse,
     )
     if group and answering:
         note = (

@@ -217,9 +217,15 @@ class ReconcileMemo:
         self._sync[cluster] = (observed, manifest, in_sync)
         return in_sync
 
-    def tiers(self, inputs: tuple[object, ...], compute: Callable[[], TierPlan]) -> TierPlan:
-        if self._tiers is None or not _same(self._tiers[0], inputs):
-            self._tiers = (inputs, compute())
+    def tiers(
+        self, inputs: tuple[object, ...], compute: Callable[[tuple[RecordSet, ...]], TierPlan]
+    ) -> TierPlan:
+        """The tiers planned from ``inputs``: the last ones when these are the same, else ``compute(last
+        records)`` (record sets that did not change are then the same objects, not new equal ones)."""
+        if self._tiers is None:
+            self._tiers = (inputs, compute(()))
+        elif not _same(self._tiers[0], inputs):
+            self._tiers = (inputs, compute(self._tiers[1].records))
         return self._tiers[1]
 
 
@@ -375,7 +381,7 @@ def _plan_tiers(
     counted = health.counted()
     ttl = spec.dns.effective_ttl(federation.defaults)
 
-    def plan() -> TierPlan:
+    def plan(reuse: tuple[RecordSet, ...] = ()) -> TierPlan:
         return plan_service_tiers(
             names=names,
             ttl=ttl,
@@ -384,6 +390,7 @@ def _plan_tiers(
             counted=counted,
             limits=federation.limits,
             policy=spec.dns.policy,
+            reuse=reuse,
         )
 
     if memo is None:
