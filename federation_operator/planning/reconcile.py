@@ -24,7 +24,13 @@ from federation_operator.domain.health import HealthSnapshot
 from federation_operator.domain.health_checks import ProviderHealth
 from federation_operator.domain.keys import Key
 from federation_operator.domain.members import ClusterInfo, EndpointSummary, ObservedService
-from federation_operator.domain.records import ProviderLimits, PublishResult, RecordSet, ServiceNames
+from federation_operator.domain.records import (
+    ProviderLimits,
+    PublishResult,
+    RecordSet,
+    ServiceNames,
+    ShardAddresses,
+)
 from federation_operator.domain.specs import DnsDefaults, FederatedServiceSpec
 from federation_operator.domain.status import FederatedServiceStatus
 from federation_operator.planning.health import Partition, ShardObservation, plan_health
@@ -39,7 +45,14 @@ from federation_operator.planning.provider_health import (
     plan_provider_health_events,
     render_provider_health,
 )
-from federation_operator.planning.publication import plan_service_tiers, plan_topology, render_dns_status
+from federation_operator.planning.publication import (
+    Share,
+    plan_service_tiers,
+    plan_shard_addresses,
+    plan_shares,
+    plan_topology,
+    render_dns_status,
+)
 from federation_operator.planning.records import TierPlan, plan_alias_tier_problems
 from federation_operator.planning.services import (
     is_adopted,
@@ -193,13 +206,15 @@ class ReconcileMemo:
     publisher holds).
     """
 
-    __slots__ = ("_manifests", "_sync", "_tiers")
+    __slots__ = ("_manifests", "_shares", "_sync", "_tiers")
 
     def __init__(self) -> None:
         self._manifests: tuple[tuple[object, ...], dict[str, Any] | InvalidSpecError] | None = None
         # Cluster -> (the Service observed there, the manifest it was compared with, in sync).
         self._sync: dict[str, tuple[ObservedService, Mapping[str, Any], bool]] = {}
         self._tiers: tuple[tuple[object, ...], TierPlan] | None = None
+        # The counted shards' shares and their addresses, as last planned (aligned).
+        self._shares: tuple[tuple[Share, ...], tuple[ShardAddresses, ...]] = ((), ())
 
     def manifests(
         self, inputs: tuple[object, ...], compute: Callable[[], dict[str, Any] | InvalidSpecError]
@@ -227,6 +242,14 @@ class ReconcileMemo:
         elif not _same(self._tiers[0], inputs):
             self._tiers = (inputs, compute(self._tiers[1].records))
         return self._tiers[1]
+
+    def addresses(self, shares: tuple[Share, ...]) -> tuple[ShardAddresses, ...]:
+        """The shares' addresses: those of a share unchanged since the last plan are the ones made then."""
+        held, made = self._shares
+        if held != shares:
+            made = plan_shard_addresses(shares, dict(zip(held, made, strict=True)))
+            self._shares = (shares, made)
+        return made
 
 
 def _same(held: tuple[object, ...], inputs: tuple[object, ...]) -> bool:
@@ -381,7 +404,9 @@ def _plan_tiers(
     counted = health.counted()
     ttl = spec.dns.effective_ttl(federation.defaults)
 
-    def plan(reuse: tuple[RecordSet, ...] = ()) -> TierPlan:
+    def plan(
+        reuse: tuple[RecordSet, ...] = (), addresses: tuple[ShardAddresses, ...] | None = None
+    ) -> TierPlan:
         return plan_service_tiers(
             names=names,
             ttl=ttl,
@@ -391,14 +416,15 @@ def _plan_tiers(
             limits=federation.limits,
             policy=spec.dns.policy,
             reuse=reuse,
+            addresses=addresses,
         )
 
     if memo is None:
         return plan()
     # Of the counted shards, what the tiers are planned from (plan_service_tiers: their addresses).
-    shares = tuple((s.cluster, s.region, s.zones, s.ingress) for s in counted)
+    shares = plan_shares(counted)
     inputs = (names, ttl, spec.dns.aliases, observation.clusters, shares, federation.limits, spec.dns.policy)
-    return memo.tiers(inputs, plan)
+    return memo.tiers(inputs, lambda reuse: plan(reuse, memo.addresses(shares)))
 
 
 def _published(observation: Observation) -> tuple[RecordSet, ...]:

@@ -16,10 +16,11 @@ from federation_operator.controllers.federated_service import (
     FederatedServiceStore,
 )
 from federation_operator.controllers.member_cache import MemberRegistry
-from federation_operator.domain.members import ClusterInfo, EndpointSummary, ObservedService
+from federation_operator.domain.members import ClusterInfo, EndpointSummary, Ingress, ObservedService
 from federation_operator.domain.records import PublishResult, ServiceNames, ShardAddresses
 from federation_operator.domain.specs import parse_federated_service_spec
 from federation_operator.kube import host
+from federation_operator.planning.publication import plan_shard_addresses
 from federation_operator.planning.reconcile import (
     Observation,
     ReconcileMemo,
@@ -192,3 +193,16 @@ def test_what_the_controller_keeps_of_an_object_is_forgotten_with_it(monkeypatch
     fsc.forget(KEY)
     assert KEY not in fsc._specs
     assert KEY not in fsc._memos
+
+
+def test_a_shares_addresses_are_made_again_only_when_it_changed() -> None:
+    memo = ReconcileMemo()
+    ten, twenty = (Ingress(ip="127.0.0.10"),), (Ingress(ip="127.0.0.20"),)
+    us, eu = ("us", "us-central1", ("us-central1-a",), ten), ("eu", "europe-west1", (), twenty)
+    first = memo.addresses((us, eu))
+    assert first == plan_shard_addresses((us, eu))
+    moved = ("eu", "europe-west1", (), (Ingress(ip="127.0.0.21"),))
+    second = memo.addresses((us, moved))
+    assert second[0] is first[0]
+    assert second[1].ipv4 == ("127.0.0.21",)
+    assert memo.addresses((us, moved)) is second
