@@ -92,6 +92,12 @@ class ListMap:
         if len(items) < 2:
             return items  # nothing to collide (most lists: validated on every status read)
         attributes = self.attributes
+        if len(attributes) == 1:
+            name = attributes[0]
+            if len({getattr(item, name) for item in items}) == len(items):
+                return items  # unique, as a rule: the loop below finds the first duplicate to name
+        elif len({tuple([getattr(item, a) for a in attributes]) for item in items}) == len(items):
+            return items
         seen: set[tuple[object, ...]] = set()
         for item in items:
             key = tuple([getattr(item, name) for name in attributes])
