@@ -56,6 +56,7 @@ from federation_operator.planning.reconcile import (
     Federation,
     MemberWrite,
     Observation,
+    ReconcileMemo,
     ReconcilePlan,
     WriteResult,
     plan_member_write,
@@ -144,6 +145,24 @@ def _essence(body: Mapping[str, Any]) -> tuple[Any, Any]:
     return body.get("spec"), {k: v for k, v in meta.items() if k not in _BOOKKEEPING}
 
 
+class _ParsedSpec:
+    """A FederatedService's spec as parsed, and the version it was parsed from."""
+
+    __slots__ = ("generation", "raw", "spec", "uid")
+
+    def __init__(
+        self,
+        uid: str,
+        generation: int,
+        raw: Mapping[str, Any],
+        spec: FederatedServiceSpec | InvalidSpecError,
+    ) -> None:
+        self.uid = uid
+        self.generation = generation
+        self.raw = raw
+        self.spec = spec
+
+
 def _previous_status(body: Mapping[str, Any]) -> FederatedServiceStatus | None:
     try:
         return FederatedServiceStatus.model_validate(body.get("status") or {})
@@ -188,12 +207,18 @@ class FederatedServiceController:
         # Members' in-cluster discovery answers (#11); None: not kept by this operator.
         self.discovery = discovery
         self._written: dict[Key, dict[str, Any]] = {}
+        # Per FederatedService: its parsed spec, with the uid, generation and raw spec it was parsed from,
+        # and what its last reconcile planned (ReconcileMemo); dropped with the object (forget).
+        self._specs: dict[Key, _ParsedSpec] = {}
+        self._memos: dict[Key, ReconcileMemo] = {}
         self._namespaces: set[tuple[str, str]] = set()  # (cluster, namespace) seen to exist
         self._status_deferred: dict[Key, float] = {}  # when a status write was first put off (monotonic)
         self.member_writes = 0  # creates, applies and deletes sent to members (for tests and benchmarks)
 
     def forget(self, key: Key) -> None:
         self._written.pop(key, None)
+        self._specs.pop(key, None)
+        self._memos.pop(key, None)
         self._status_deferred.pop(key, None)
         if self.publisher is not None:
             self.publisher.forget(key)
@@ -223,14 +248,17 @@ class FederatedServiceController:
             body = held
         observation = self._observe(key, body)
         federation = self._current_federation()
-        members = plan_member_writes(observation, federation)
+        memo = self._memos.get(key)
+        if memo is None:
+            memo = self._memos[key] = ReconcileMemo()
+        members = plan_member_writes(observation, federation, memo)
         results = await self._apply_writes(observation, members.writes)
         if self.gate.is_closed():
             # Stopping began while the writes were out: members may already be disconnecting, so a plan
             # made now would describe our teardown. Nothing below awaits until the status write, so this
             # one check covers the DNS submission too.
             return None
-        plan = plan_reconcile(observation, federation, members, results)
+        plan = plan_reconcile(observation, federation, members, results, memo)
         if self.discovery is not None and plan.health is not None:
             plan = await self._discover(body, observation, plan)
         return await self._settle(key, body, plan)
@@ -278,16 +306,12 @@ class FederatedServiceController:
         namespace, name = key
         meta = body["metadata"]
         clusters = tuple(self._reachability(c) for c in self.registry.clusters())
-        spec: FederatedServiceSpec | InvalidSpecError
-        try:
-            spec = parse_federated_service_spec(body.get("spec") or {})
-        except InvalidSpecError as err:
-            spec = err
+        generation, uid = int(meta.get("generation") or 0), str(meta["uid"])
         return Observation(
             key=key,
-            generation=int(meta.get("generation") or 0),
-            uid=str(meta["uid"]),
-            spec=spec,
+            generation=generation,
+            uid=uid,
+            spec=self._spec(key, uid, generation, body.get("spec") or {}),
             previous=_previous_status(body),
             clusters=clusters,
             services={c.name: self.registry.service(c.name, namespace, name) for c in clusters},
@@ -300,6 +324,24 @@ class FederatedServiceController:
             monotonic=time.monotonic(),
             now=datetime.datetime.now(datetime.UTC),
         )
+
+    def _spec(
+        self, key: Key, uid: str, generation: int, raw: Mapping[str, Any]
+    ) -> FederatedServiceSpec | InvalidSpecError:
+        """The object's spec, parsed once per version: again only when its uid, generation (the API server
+        moves it with every spec change) or the spec itself (compared as JSON) differ from the last one's."""
+        held = self._specs.get(key)
+        same = held is not None and held.uid == uid and held.generation == generation
+        if held is not None and same and (held.raw is raw or held.raw == raw):
+            held.raw = raw  # the store's copy now: the one before it is not kept alive by this
+            return held.spec
+        spec: FederatedServiceSpec | InvalidSpecError
+        try:
+            spec = parse_federated_service_spec(raw)
+        except InvalidSpecError as err:
+            spec = err
+        self._specs[key] = _ParsedSpec(uid, generation, raw, spec)
+        return spec
 
     def _reachability(self, info: ClusterInfo) -> ClusterInfo:
         """The member as planning should see it: one whose calls went unanswered (silent) is unreachable

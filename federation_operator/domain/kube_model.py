@@ -68,9 +68,12 @@ class ListMap:
     """Annotation for ``x-kubernetes-list-type: map``: objects unique by the given key fields (wire names)."""
 
     keys: tuple[str, ...]
+    # The keys' attribute names (snake_case), derived once: validation runs for every item of every list.
+    attributes: tuple[str, ...]
 
     def __init__(self, *keys: str) -> None:
         object.__setattr__(self, "keys", keys)
+        object.__setattr__(self, "attributes", tuple(to_snake(name) for name in keys))
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
@@ -86,9 +89,18 @@ class ListMap:
         return json_schema
 
     def _check_unique_keys(self, items: tuple[BaseModel, ...]) -> tuple[BaseModel, ...]:
+        if len(items) < 2:
+            return items  # nothing to collide (most lists: validated on every status read)
+        attributes = self.attributes
+        if len(attributes) == 1:
+            name = attributes[0]
+            if len({getattr(item, name) for item in items}) == len(items):
+                return items  # unique, as a rule: the loop below finds the first duplicate to name
+        elif len({tuple([getattr(item, a) for a in attributes]) for item in items}) == len(items):
+            return items
         seen: set[tuple[object, ...]] = set()
         for item in items:
-            key = tuple(getattr(item, to_snake(name)) for name in self.keys)
+            key = tuple([getattr(item, name) for name in attributes])
             if key in seen:
                 described = ", ".join(f"{name}={value!r}" for name, value in zip(self.keys, key, strict=True))
                 raise ValueError(f"duplicate entry with {described}")
@@ -97,6 +109,8 @@ class ListMap:
 
 
 def _check_unique_items(items: tuple[object, ...]) -> tuple[object, ...]:
+    if len(items) < 2 or len(set(items)) == len(items):
+        return items
     duplicates = sorted(repr(item) for item, count in Counter(items).items() if count > 1)
     if duplicates:
         raise ValueError(f"duplicate entries: {', '.join(duplicates)}")

@@ -16,11 +16,11 @@ accepted the records but not yet confirmed them live (Route 53 INSYNC, Cloud DNS
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from federation_operator.domain.health import HealthSnapshot, ShardHealth
-from federation_operator.domain.members import ClusterInfo
+from federation_operator.domain.members import ClusterInfo, Ingress
 from federation_operator.domain.records import (
     ProviderLimits,
     PublishResult,
@@ -44,8 +44,11 @@ from federation_operator.planning.status import DnsVerdict
 from federation_operator.planning.zones import plan_zone_of
 
 __all__ = [
+    "Share",
     "plan_service_records",
     "plan_service_tiers",
+    "plan_shard_addresses",
+    "plan_shares",
     "plan_topology",
     "render_dns_status",
     "render_mirrors",
@@ -58,6 +61,27 @@ def plan_topology(clusters: Iterable[ClusterInfo]) -> dict[str, frozenset[str]]:
     for cluster in clusters:
         topology.setdefault(cluster.region, set()).update(cluster.zones)
     return {region: frozenset(zones) for region, zones in topology.items()}
+
+
+Share = tuple[str, str, tuple[str, ...], tuple[Ingress, ...]]
+"""What a counted shard's DNS addresses are made of: its cluster, region, zones and ingress."""
+
+
+def plan_shares(counted: Iterable[ShardHealth]) -> tuple[Share, ...]:
+    """The shares of the counted shards that DNS places (those with a region), in their order."""
+    return tuple((s.cluster, s.region, s.zones, s.ingress) for s in counted if s.region)
+
+
+def plan_shard_addresses(
+    shares: Iterable[Share], reuse: Mapping[Share, ShardAddresses] | None = None
+) -> tuple[ShardAddresses, ...]:
+    """What each share contributes to DNS, as the tiers take it; ``reuse``: shares and their addresses made
+    before (the object's last plan), taken for an equal share instead of parsing its ingress again."""
+    return tuple(
+        (reuse.get(share) if reuse else None)
+        or ShardAddresses.from_ingress(cluster=share[0], region=share[1], zones=share[2], ingress=share[3])
+        for share in shares
+    )
 
 
 def plan_service_records(
@@ -91,17 +115,17 @@ def plan_service_tiers(
     counted: Sequence[ShardHealth],
     limits: ProviderLimits = ProviderLimits(),  # noqa: B008 (frozen, so one shared default is safe)
     policy: DnsPolicy | None = None,
+    reuse: Iterable[RecordSet] = (),
+    addresses: Sequence[ShardAddresses] | None = None,
 ) -> TierPlan:
     """The geo-tiered record sets of one FederatedService from the shards DNS counts, within the provider's
     ``limits``, with the notes of what a tier leaves out (:func:`plan_tiers`); under a ``failover``
     ``policy`` the global name answers the first group with a healthy shard, and a note says which while it
     is not the first; with ``healthCheck``, that group is the provider's primary and the next one its
-    standby (:func:`plan_failover_roles`)."""
-    addresses = [
-        ShardAddresses.from_ingress(cluster=s.cluster, region=s.region, zones=s.zones, ingress=s.ingress)
-        for s in counted
-        if s.region
-    ]
+    standby (:func:`plan_failover_roles`). ``reuse``: the object's last records (:func:`plan_tiers`);
+    ``addresses``: the counted shards' addresses when the caller has them (:func:`plan_shard_addresses`)."""
+    if addresses is None:
+        addresses = plan_shard_addresses(plan_shares(counted))
     answering, group = plan_global_clusters(policy, clusters, addresses)
     roles = plan_failover_roles(policy, clusters, addresses, aliases=limits.hostname_aliases)
     kind = policy.type if policy is not None else "tiered"
@@ -131,6 +155,7 @@ def plan_service_tiers(
             policy.health_check.to_health_check() if policy is not None and policy.health_check else None
         ),
         global_gcp_failover=plan_gcp_failover(policy, clusters, roles),
+        reuse=reuse,
     )
     if group and answering:
         note = (

@@ -14,7 +14,7 @@ so once per member.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -24,7 +24,13 @@ from federation_operator.domain.health import HealthSnapshot
 from federation_operator.domain.health_checks import ProviderHealth
 from federation_operator.domain.keys import Key
 from federation_operator.domain.members import ClusterInfo, EndpointSummary, ObservedService
-from federation_operator.domain.records import ProviderLimits, PublishResult, RecordSet, ServiceNames
+from federation_operator.domain.records import (
+    ProviderLimits,
+    PublishResult,
+    RecordSet,
+    ServiceNames,
+    ShardAddresses,
+)
 from federation_operator.domain.specs import DnsDefaults, FederatedServiceSpec
 from federation_operator.domain.status import FederatedServiceStatus
 from federation_operator.planning.health import Partition, ShardObservation, plan_health
@@ -39,8 +45,15 @@ from federation_operator.planning.provider_health import (
     plan_provider_health_events,
     render_provider_health,
 )
-from federation_operator.planning.publication import plan_service_tiers, plan_topology, render_dns_status
-from federation_operator.planning.records import plan_alias_tier_problems
+from federation_operator.planning.publication import (
+    Share,
+    plan_service_tiers,
+    plan_shard_addresses,
+    plan_shares,
+    plan_topology,
+    render_dns_status,
+)
+from federation_operator.planning.records import TierPlan, plan_alias_tier_problems
 from federation_operator.planning.services import (
     is_adopted,
     is_in_sync,
@@ -61,6 +74,7 @@ __all__ = [
     "MemberWrite",
     "Observation",
     "PlannedEvent",
+    "ReconcileMemo",
     "ReconcilePlan",
     "WriteResult",
     "plan_member_write",
@@ -181,15 +195,89 @@ class MemberPlan:
     invalid: InvalidSpecError | None = None
 
 
-def plan_member_writes(observation: Observation, federation: Federation) -> MemberPlan:
-    """The Service each selected member should hold, and the write it needs to get there."""
-    manifests = _plan_manifests(observation, federation)
+class ReconcileMemo:
+    """What the last reconcile of one FederatedService planned, kept to skip planning it again from the same
+    inputs (most reconciles follow an event that changed nothing they read, or one shard's endpoints).
+
+    Planning stays pure: each entry is kept with every input it was computed from, and used only when the
+    new inputs are the same objects or equal to them, so a hit returns exactly what the call would. The
+    controller keeps one per FederatedService and drops it with the object; what it holds is mostly shared
+    with what the controller keeps anyway (the parsed spec, the member caches' Services, the records the
+    publisher holds).
+    """
+
+    __slots__ = ("_manifests", "_shares", "_sync", "_tiers")
+
+    def __init__(self) -> None:
+        self._manifests: tuple[tuple[object, ...], dict[str, Any] | InvalidSpecError] | None = None
+        # Cluster -> (the Service observed there, the manifest it was compared with, in sync).
+        self._sync: dict[str, tuple[ObservedService, Mapping[str, Any], bool]] = {}
+        self._tiers: tuple[tuple[object, ...], TierPlan] | None = None
+        # The counted shards' shares and their addresses, as last planned (aligned).
+        self._shares: tuple[tuple[Share, ...], tuple[ShardAddresses, ...]] = ((), ())
+
+    def manifests(
+        self, inputs: tuple[object, ...], compute: Callable[[], dict[str, Any] | InvalidSpecError]
+    ) -> dict[str, Any] | InvalidSpecError:
+        if self._manifests is None or not _same(self._manifests[0], inputs):
+            self._manifests = (inputs, compute())
+            self._sync.clear()  # new manifests: nothing was compared with them yet
+        return self._manifests[1]
+
+    def in_sync(self, cluster: str, observed: ObservedService, manifest: Mapping[str, Any]) -> bool:
+        held = self._sync.get(cluster)
+        if held is not None and held[0] is observed and held[1] is manifest:
+            return held[2]
+        in_sync = is_in_sync(observed.manifest, manifest)
+        self._sync[cluster] = (observed, manifest, in_sync)
+        return in_sync
+
+    def tiers(
+        self, inputs: tuple[object, ...], compute: Callable[[tuple[RecordSet, ...]], TierPlan]
+    ) -> TierPlan:
+        """The tiers planned from ``inputs``: the last ones when these are the same, else ``compute(last
+        records)`` (record sets that did not change are then the same objects, not new equal ones)."""
+        if self._tiers is None:
+            self._tiers = (inputs, compute(()))
+        elif not _same(self._tiers[0], inputs):
+            self._tiers = (inputs, compute(self._tiers[1].records))
+        return self._tiers[1]
+
+    def addresses(self, shares: tuple[Share, ...]) -> tuple[ShardAddresses, ...]:
+        """The shares' addresses: those of a share unchanged since the last plan are the ones made then."""
+        held, made = self._shares
+        if held != shares:
+            made = plan_shard_addresses(shares, dict(zip(held, made, strict=True)))
+            self._shares = (shares, made)
+        return made
+
+
+def _same(held: tuple[object, ...], inputs: tuple[object, ...]) -> bool:
+    """The same inputs: each the same object or an equal value (a pure function gives the same result)."""
+    return len(held) == len(inputs) and all(a is b or a == b for a, b in zip(held, inputs, strict=True))
+
+
+def plan_member_writes(
+    observation: Observation, federation: Federation, memo: ReconcileMemo | None = None
+) -> MemberPlan:
+    """The Service each selected member should hold, and the write it needs to get there (``memo``: the
+    object's :class:`ReconcileMemo`, to skip rendering and comparing again what has not changed)."""
+    if memo is None:
+        manifests = _plan_manifests(observation, federation)
+    else:
+        inputs = (observation.spec, observation.key, observation.uid, federation, observation.clusters)
+        manifests = memo.manifests(inputs, lambda: _plan_manifests(observation, federation))
     if isinstance(manifests, InvalidSpecError):
         return MemberPlan((), invalid=manifests)
     return MemberPlan(
         tuple(
             plan_member_write(
-                observation, federation.name, c, manifests.get(c.name), observation.services.get(c.name)
+                observation,
+                federation.name,
+                c,
+                manifests.get(c.name),
+                observation.services.get(c.name),
+                memo=memo,
             )
             for c in observation.clusters
         )
@@ -201,9 +289,11 @@ def plan_reconcile(
     federation: Federation,
     members: MemberPlan,
     results: Mapping[str, WriteResult],
+    memo: ReconcileMemo | None = None,
 ) -> ReconcilePlan:
     """Health, records, status and events, from the observation, the member plan and what its writes left
-    behind (`results`, by cluster)."""
+    behind (`results`, by cluster); ``memo``: the object's :class:`ReconcileMemo` (the records are planned
+    again only when what they are planned from changed)."""
     spec = observation.spec
     if members.invalid is not None:
         return _plan_invalid(observation, members.invalid)
@@ -238,15 +328,7 @@ def plan_reconcile(
             domain=federation.domain,
         )
         if health.publishable:
-            tiers = plan_service_tiers(
-                names=names,
-                ttl=spec.dns.effective_ttl(federation.defaults),
-                aliases=spec.dns.aliases,
-                clusters=observation.clusters,
-                counted=health.counted(),
-                limits=federation.limits,
-                policy=spec.dns.policy,
-            )
+            tiers = _plan_tiers(observation, federation, spec, names, health, memo=memo)
             records, notes, unanswered = tiers.records, tiers.notes, tiers.unanswered
         previous_dns = observation.previous.dns if observation.previous else None
         alias_problems = plan_alias_tier_problems(spec.dns.aliases, plan_topology(observation.clusters))
@@ -310,6 +392,41 @@ def plan_reconcile(
     )
 
 
+def _plan_tiers(
+    observation: Observation,
+    federation: Federation,
+    spec: FederatedServiceSpec,
+    names: ServiceNames,
+    health: HealthSnapshot,
+    *,
+    memo: ReconcileMemo | None,
+) -> TierPlan:
+    counted = health.counted()
+    ttl = spec.dns.effective_ttl(federation.defaults)
+
+    def plan(
+        reuse: tuple[RecordSet, ...] = (), addresses: tuple[ShardAddresses, ...] | None = None
+    ) -> TierPlan:
+        return plan_service_tiers(
+            names=names,
+            ttl=ttl,
+            aliases=spec.dns.aliases,
+            clusters=observation.clusters,
+            counted=counted,
+            limits=federation.limits,
+            policy=spec.dns.policy,
+            reuse=reuse,
+            addresses=addresses,
+        )
+
+    if memo is None:
+        return plan()
+    # Of the counted shards, what the tiers are planned from (plan_service_tiers: their addresses).
+    shares = plan_shares(counted)
+    inputs = (names, ttl, spec.dns.aliases, observation.clusters, shares, federation.limits, spec.dns.policy)
+    return memo.tiers(inputs, lambda reuse: plan(reuse, memo.addresses(shares)))
+
+
 def _published(observation: Observation) -> tuple[RecordSet, ...]:
     """The records last handed to the publisher (what its health checks are of), while none are planned."""
     return observation.published.desired if observation.published is not None else ()
@@ -356,8 +473,12 @@ def _render_manifests(
 ) -> dict[str, Any]:
     namespace, name = observation.key
     manifests: dict[str, Any] = {}
+    plain: dict[str, Any] | None = None  # the manifest of every cluster without overrides: rendered once
     for cluster in plan_placement(spec.placement, observation.clusters):
         patches, prefix = plan_cluster_overrides(spec.overrides, cluster)
+        if not patches and plain is not None:
+            manifests[cluster] = plain
+            continue
         manifests[cluster] = render_member_service(
             federation=federation,
             namespace=namespace,
@@ -367,6 +488,8 @@ def _render_manifests(
             overrides=patches,
             override_field_prefix=prefix,
         )
+        if not patches:
+            plain = manifests[cluster]
     return manifests
 
 
@@ -376,6 +499,8 @@ def plan_member_write(
     cluster: ClusterInfo,
     manifest: Mapping[str, Any] | None,
     observed: ObservedService | None,
+    *,
+    memo: ReconcileMemo | None = None,
 ) -> MemberWrite:
     """The write one member needs for `manifest` (None: not selected) given the Service `observed` there."""
     owned = observed is not None and _owned(observation, federation, observed)
@@ -389,7 +514,11 @@ def plan_member_write(
     elif not owned:
         action = "conflict"
     else:
-        action = "keep" if is_in_sync(observed.manifest, manifest) else "update"
+        if memo is not None:
+            in_sync = memo.in_sync(cluster.name, observed, manifest)
+        else:
+            in_sync = is_in_sync(observed.manifest, manifest)
+        action = "keep" if in_sync else "update"
     return MemberWrite(cluster.name, action, manifest, observed)
 
 
@@ -408,7 +537,13 @@ def _observe_shard(
     """The shard as the write left it; without a write, as the member's cache shows it."""
     observed = result.observed if result is not None else write.observed
     owned = observed is not None and _owned(observation, federation.name, observed)
-    in_sync = result.in_sync if result is not None else owned and _matches(observed, write.manifest)
+    if result is not None:
+        in_sync = result.in_sync
+    elif write.action in _COMPARED:
+        # plan_member_write compared this very Service with this manifest: keep is the one in sync.
+        in_sync = write.action == "keep"
+    else:
+        in_sync = owned and _matches(observed, write.manifest)
     problem = result.problem if result is not None else None
     rejected = result is not None and result.rejected
     if write.action == "wait":
@@ -424,6 +559,10 @@ def _observe_shard(
         problem=problem,
         rejected=rejected,
     )
+
+
+# The actions plan_member_write decides from the Service observed and the manifest (a selected member).
+_COMPARED: frozenset[Action] = frozenset({"create", "update", "keep", "conflict"})
 
 
 def _matches(observed: ObservedService | None, manifest: Mapping[str, Any] | None) -> bool:

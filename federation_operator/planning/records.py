@@ -137,8 +137,12 @@ def plan_tiers(
     geo_by_gcp_region: bool = False,
     global_health_check: HealthCheck | None = None,
     global_gcp_failover: GcpFailover | None = None,
+    reuse: Iterable[RecordSet] = (),
 ) -> TierPlan:
     """The record sets to publish for one FederatedService, sorted, all with ``ttl``.
+
+    ``reuse``: record sets planned before (the object's last plan); an A, AAAA or CNAME record set planned
+    again equal to one of them is that one, not a new equal one (each new record set parses its addresses).
 
     ``topology`` maps every region of the federation's member clusters (healthy or not) to its zones, so
     that every region and zone name exists and a client can always resolve its local name. ``healthy`` holds
@@ -229,6 +233,7 @@ def plan_tiers(
         geo_by_gcp_region=geo_by_gcp_region,
         health_check=global_health_check,
         gcp_failover=global_gcp_failover,
+        reuse=reuse,
     )
 
     region_of_zone: dict[str, str] = {}
@@ -253,14 +258,14 @@ def plan_tiers(
     for region in sorted(regions):
         name = names.region_name(region)
         in_region = [s for s in shards if s.region == region]
-        records += tier.plan(name, in_region) or [_cname(name, names.global_name, ttl)]
+        records += tier.plan(name, in_region) or [tier.cname(name, names.global_name)]
         taken.add(name)
     for zone, region in sorted(region_of_zone.items()):
         name = names.zone_name(zone)
         if name in taken:
             continue
         serving = [s for s in shards if zone in s.zones]
-        records += tier.plan(name, serving) or [_cname(name, names.region_name(region), ttl)]
+        records += tier.plan(name, serving) or [tier.cname(name, names.region_name(region))]
         taken.add(name)
     targets: dict[str, str] = {}
     for alias in aliases:
@@ -269,7 +274,7 @@ def plan_tiers(
         if target is not None:
             targets.setdefault(normalize_name(entry.name), target)
     for alias in sorted(targets.keys() - taken):
-        records.append(_cname(alias, targets[alias], ttl))
+        records.append(tier.cname(alias, targets[alias]))
     return TierPlan(
         records=tuple(sorted(records)), notes=tuple(tier.notes), unanswered=frozenset(tier.unanswered)
     )
@@ -383,6 +388,7 @@ class _Tiers:
         geo_by_gcp_region: bool = False,
         health_check: HealthCheck | None = None,
         gcp_failover: GcpFailover | None = None,
+        reuse: Iterable[RecordSet] = (),
     ) -> None:
         if max_values is not None and max_values < 1:
             raise ValueError(f"max_values must be at least 1, got {max_values}")
@@ -395,6 +401,19 @@ class _Tiers:
         self.gcp_failover = gcp_failover
         self.notes: list[str] = []
         self.unanswered: set[str] = set()
+        self.reuse = {r.key: r for r in reuse if r.type in _REUSABLE}
+
+    def record(self, name: str, rtype: Literal["A", "AAAA", "CNAME"], values: Collection[str]) -> RecordSet:
+        """``RecordSet(name, rtype, ttl, values)``: the equal one in ``reuse`` when there is one. Equal when
+        its name is ``name`` and its values are ``values`` as a set: these types' values are normalized one
+        by one (an address, a name), so normalizing them again gives them back unchanged."""
+        held = self.reuse.get((name, rtype))
+        if held is not None and held.ttl == self.ttl and set(held.values) == set(values):
+            return held
+        return RecordSet(name=name, type=rtype, ttl=self.ttl, values=tuple(values))
+
+    def cname(self, name: str, target: str) -> RecordSet:
+        return self.record(name, "CNAME", (target,))
 
     def _checked(self, identifier: str) -> str:
         """A routing-policy set's identifier, carrying the policy's health check when it asks for one."""
@@ -435,7 +454,7 @@ class _Tiers:
                 f"{name} is a CNAME to {hostnames[0]}; {len(hostnames) - 1} more hostname targets are not "
                 f"published (a CNAME holds one target): {', '.join(hostnames[1:])}"
             )
-        return [_cname(name, hostnames[0], self.ttl)]
+        return [self.cname(name, hostnames[0])]
 
     def plan_global(
         self,
@@ -765,7 +784,7 @@ class _Tiers:
     def _addresses(self, name: str, rtype: Literal["A", "AAAA"], addresses: set[str]) -> RecordSet | None:
         if not addresses:
             return None
-        record = RecordSet(name=name, type=rtype, ttl=self.ttl, values=tuple(addresses))
+        record = self.record(name, rtype, addresses)
         if self.max_values is None or len(record.values) <= self.max_values:
             return record
         # RecordSet sorts values by address: the subset is the lowest addresses, the same for the same health.
@@ -780,5 +799,5 @@ def _sorted_ipv4(addresses: Iterable[str]) -> tuple[str, ...]:
     return tuple(str(a) for a in sorted({ipaddress.IPv4Address(a.strip()) for a in addresses}))
 
 
-def _cname(name: str, target: str, ttl: int) -> RecordSet:
-    return RecordSet(name=name, type="CNAME", ttl=ttl, values=(target,))
+# The record types whose values normalize one by one (see _Tiers.record).
+_REUSABLE = frozenset({"A", "AAAA", "CNAME"})
