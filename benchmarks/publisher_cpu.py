@@ -52,7 +52,7 @@ import dns.rdatatype  # noqa: E402
 import dns.tsig  # noqa: E402
 import dns.update  # noqa: E402
 from localfed import processes  # noqa: E402
-from localfed.bind import BindServer, start_bind  # noqa: E402
+from localfed.bind import BindServer, rfc2136_provider, start_bind  # noqa: E402
 from localfed.federation import free_port  # noqa: E402
 
 from federation_operator.dns import publisher as publisher_module  # noqa: E402
@@ -183,15 +183,7 @@ def instrument(publisher: Publisher, provider: Rfc2136Provider, meter: Meter) ->
 
 
 async def run(bind: BindServer, count: int, burst: int, meter: Meter) -> dict[str, float]:
-    provider = Rfc2136Provider(
-        server=bind.address,
-        port=bind.port,
-        zone=bind.zone,
-        key_name=bind.key_name,
-        key_secret=bind.key_secret,
-        key_algorithm=bind.key_algorithm,
-        timeout=30.0,
-    )
+    provider = rfc2136_provider(bind, timeout=30.0)
     news = asyncio.Event()  # set by every result, so that waiting costs no polling
     publisher = Publisher(
         provider, federation=FEDERATION, on_result=lambda _key: news.set(), resync_seconds=3600.0

@@ -16,12 +16,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dns.exception
 import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
+
+from federation_operator.dns.rfc2136 import Rfc2136Provider
 
 from . import processes
 
@@ -69,6 +72,24 @@ class BindServer:
             key_secret=str(raw["key_secret"]),
             extra_zones=tuple(str(z) for z in extra) if isinstance(extra, list | tuple) else (),
         )
+
+
+def rfc2136_provider(
+    server: BindServer, provider_type: type[Rfc2136Provider] | None = None, **overrides: Any
+) -> Rfc2136Provider:
+    """The operator's RFC 2136 provider of ``server``'s zone, signing with its key (5 s timeout unless
+    ``overrides`` say otherwise); ``provider_type``: a subclass to build instead (a test's)."""
+    options: dict[str, Any] = {
+        "server": server.address,
+        "port": server.port,
+        "zone": server.zone,
+        "key_name": server.key_name,
+        "key_secret": server.key_secret,
+        "key_algorithm": server.key_algorithm,
+        "timeout": 5.0,
+        **overrides,
+    }
+    return (provider_type or Rfc2136Provider)(**options)
 
 
 def named_binary() -> str:

@@ -10,13 +10,12 @@ from collections.abc import Mapping
 
 import pytest
 from google.cloud import dns as google_dns
-from localfed.bind import BindServer
+from localfed.bind import BindServer, rfc2136_provider
 
 from federation_operator.dns.clouddns import CloudDnsProvider
 from federation_operator.dns.inmemory import InMemoryProvider
 from federation_operator.dns.provider import DnsProvider
 from federation_operator.dns.publisher import Publisher
-from federation_operator.dns.rfc2136 import Rfc2136Provider
 from federation_operator.domain.errors import RejectedChangeError
 from federation_operator.domain.records import (
     Changes,
@@ -73,15 +72,7 @@ def crowd(service: str, count: int, max_values: int | None) -> tuple[RecordSet, 
 async def test_a_tier_over_binds_limit_publishes_its_subset_and_blocks_no_one(
     bind_server: BindServer,
 ) -> None:
-    provider = Rfc2136Provider(
-        server=bind_server.address,
-        port=bind_server.port,
-        zone=bind_server.zone,
-        key_name=bind_server.key_name,
-        key_secret=bind_server.key_secret,
-        key_algorithm=bind_server.key_algorithm,
-        timeout=5.0,
-    )
+    provider = rfc2136_provider(bind_server)
     big, small = unique_service(), unique_service()
     records = crowd(big, 140, provider.limits.max_values_per_set)
     results = await run_round(provider, {big: records, small: seed_records(small, [ASIA, EUROPE])})

@@ -18,6 +18,7 @@ import dns.xfr
 import dns.zone
 import pytest
 from localfed.bind import BindServer
+from localfed.bind import rfc2136_provider as connect
 from localfed.federation import free_port
 
 from federation_operator.dns import make_provider
@@ -51,20 +52,6 @@ from .publisher_round import publish_together
 pytestmark = pytest.mark.dns
 
 Answer = dict[str, tuple[str, ...]]
-
-
-def connect(bind: BindServer, **overrides: object) -> Rfc2136Provider:
-    options: dict[str, object] = {
-        "server": bind.address,
-        "port": bind.port,
-        "zone": bind.zone,
-        "key_name": bind.key_name,
-        "key_secret": bind.key_secret,
-        "key_algorithm": bind.key_algorithm,
-        "timeout": 5.0,
-    }
-    options.update(overrides)
-    return Rfc2136Provider(**options)  # type: ignore[arg-type]
 
 
 @pytest.fixture

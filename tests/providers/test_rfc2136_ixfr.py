@@ -13,6 +13,7 @@ import dns.tsig
 import dns.update
 import pytest
 from localfed.bind import BindServer
+from localfed.bind import rfc2136_provider as connect
 
 from federation_operator.dns.publisher import Publisher
 from federation_operator.dns.rfc2136 import Rfc2136Provider
@@ -33,18 +34,6 @@ from . import (
 )
 
 pytestmark = pytest.mark.dns
-
-
-def connect(bind: BindServer) -> Rfc2136Provider:
-    return Rfc2136Provider(
-        server=bind.address,
-        port=bind.port,
-        zone=bind.zone,
-        key_name=bind.key_name,
-        key_secret=bind.key_secret,
-        key_algorithm=bind.key_algorithm,
-        timeout=5.0,
-    )
 
 
 async def by_hand(bind: BindServer, build: str, name: str, rtype: str, *values: str) -> None:
@@ -142,15 +131,7 @@ class _JournalGone(Rfc2136Provider):
 async def test_a_publisher_finds_and_repairs_another_writers_change(
     bind_server: BindServer, provider_type: type[Rfc2136Provider]
 ) -> None:
-    provider = provider_type(
-        server=bind_server.address,
-        port=bind_server.port,
-        zone=bind_server.zone,
-        key_name=bind_server.key_name,
-        key_secret=bind_server.key_secret,
-        key_algorithm=bind_server.key_algorithm,
-        timeout=5.0,
-    )
+    provider = connect(bind_server, provider_type)
     await fill(bind_server, provider)
     svc = unique_service()
     key = (NAMESPACE, svc)
