@@ -84,6 +84,28 @@ def test_nothing_grew_old_no_pass(pacer: GcPacer) -> None:
     assert pacer.run_pass() is None
 
 
+def test_a_young_pass_counts_what_it_froze_without_walking_every_frozen_object(
+    pacer: GcPacer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = pacer.run_pass()  # whatever the fixture's start left
+    before = first.frozen if first is not None else gc.get_freeze_count()
+    kept = [Node() for _ in range(1000)]
+    gc.collect(1)  # they reach the oldest generation
+
+    def walk() -> int:
+        raise AssertionError("a young pass must not walk every frozen object (gc.get_freeze_count)")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(gc, "get_freeze_count", walk)
+        done = pacer.run_pass()
+    assert done is not None
+    assert not done.full
+    # Counted as frozen: the objects kept, and at most those frozen objects freed since were (still counted).
+    assert done.frozen >= before + len(kept)
+    assert done.frozen >= gc.get_freeze_count()
+    assert done.frozen - gc.get_freeze_count() < len(kept)
+
+
 def test_a_cycle_frozen_while_alive_is_collected_by_the_next_full_pass(pacer: GcPacer, clock: Clock) -> None:
     node = Node()
     gc.collect(1)
