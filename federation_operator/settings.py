@@ -166,8 +166,8 @@ class Settings(BaseSettings):
         le=86400,
         description=(
             "How often the DNS zone is checked for changes made by others (drift), which are then repaired; "
-            "unset: 60 for rfc2136 and inmemory (one SOA query; the zone is transferred only when its serial "
-            "moved) and 300 for route53 and clouddns (a full paged read each time)."
+            "unset: 60 for rfc2136 and inmemory (one SOA query; when the serial moved, only what "
+            "changed is transferred, by IXFR) and 300 for route53 and clouddns (a full paged read each time)."
         ),
     )
     dns_health_check_poll_seconds: float = Field(
