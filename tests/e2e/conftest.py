@@ -107,6 +107,15 @@ class Control:
         eventually("control FederatedService as before", self._as_before, timeout=timeout)
 
 
+def wait_serving(operator: OperatorProcess, fed: LocalFederation, what: str, timeout: float) -> None:
+    """Until ``operator`` runs and every member of ``fed`` is Ready (its MemberCluster says so)."""
+    eventually(
+        what,
+        lambda: operator.alive() and all(is_member_ready(fed, m.spec.name) for m in fed.members),
+        timeout=timeout,
+    )
+
+
 @contextmanager
 def in_place_of_the_sessions(
     own: OperatorProcess, operator: OperatorProcess, registered: LocalFederation, control: Control
@@ -123,11 +132,5 @@ def in_place_of_the_sessions(
     finally:
         own.stop()
         operator.start()
-        eventually(
-            "the session's operator is back and every MemberCluster Ready",
-            lambda: (
-                operator.alive() and all(is_member_ready(registered, m.spec.name) for m in registered.members)
-            ),
-            timeout=60,
-        )
+        wait_serving(operator, registered, "the session's operator is back and every MemberCluster Ready", 60)
         control.assert_recovered()

@@ -29,7 +29,7 @@ from localfed.operator import (
 )
 
 from federation_operator.cli import main as fedctl
-from tests.e2e.conftest import Control
+from tests.e2e.conftest import Control, wait_serving
 from tests.e2e.test_dns import ask
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dns]
@@ -256,11 +256,7 @@ def test_a_second_membercluster_for_a_member_is_refused_and_never_connected(
     # An operator restart connects the MemberClusters in any order: the oldest still holds the cluster.
     operator.stop()
     operator.start()
-    eventually(
-        "every member Ready after the restart",
-        lambda: operator.alive() and all(is_member_ready(fed, m.spec.name) for m in fed.members),
-        timeout=90,
-    )
+    wait_serving(operator, fed, "every member Ready after the restart", 90)
     holds(
         "nothing disturbed after the restart",
         {

@@ -35,11 +35,11 @@ from localfed.operator import (
     OperatorProcess,
     condition,
     eventually,
-    is_member_ready,
     member_cluster,
 )
 
 from federation_operator.kube.lease import replica_identity
+from tests.e2e.conftest import wait_serving
 from tests.e2e.test_dns import Seed, ask, member_names, serve_everywhere
 from tests.e2e.test_metrics import Samples, scrape, value
 from tests.e2e.test_propagation import quiet_serial, soa_serial
@@ -206,11 +206,7 @@ def installed(
         subprocess.run([*helm, "uninstall", RELEASE, "-n", OPERATOR_NAMESPACE, *target], check=False)
         fed.kubectl("federation", "delete", "lease", "-n", OPERATOR_NAMESPACE, LEASE, "--ignore-not-found")
         operator.start()
-        eventually(
-            "the session's operator is back and every MemberCluster Ready",
-            lambda: operator.alive() and all(is_member_ready(fed, m) for m in member_names(fed)),
-            timeout=60,
-        )
+        wait_serving(operator, fed, "the session's operator is back and every MemberCluster Ready", 60)
 
 
 def ttl(fed: LocalFederation, name: str) -> int | None:

@@ -30,11 +30,10 @@ from localfed.operator import (
     condition,
     eventually,
     fedctl_flags,
-    is_member_ready,
 )
 
 from federation_operator.cli import main as fedctl
-from tests.e2e.conftest import Control
+from tests.e2e.conftest import Control, wait_serving
 from tests.e2e.test_dns import ask
 from tests.e2e.test_propagation import quiet_serial, soa_serial
 
@@ -93,13 +92,7 @@ def operator_back(operator: OperatorProcess, registered: LocalFederation) -> Ite
     yield operator
     if not operator.alive():
         operator.start()
-    eventually(
-        "every MemberCluster Ready again",
-        lambda: (
-            operator.alive() and all(is_member_ready(registered, m.spec.name) for m in registered.members)
-        ),
-        timeout=90,
-    )
+    wait_serving(operator, registered, "every MemberCluster Ready again", 90)
 
 
 def test_a_rebuilt_host_restored_from_a_backup_changes_nothing_and_still_fails_over(
