@@ -41,7 +41,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO)]
 
 from benchmarks.heap_census import REGIONS, fsvc_json, service_json, slice_json  # noqa: E402
-from federation_operator.controllers import federated_service as controller_module  # noqa: E402
 from federation_operator.controllers.federated_service import (  # noqa: E402
     FederatedServiceController,
     FederatedServiceStore,
@@ -51,6 +50,7 @@ from federation_operator.domain.health_checks import ProviderHealth  # noqa: E40
 from federation_operator.domain.keys import Key  # noqa: E402
 from federation_operator.domain.members import ClusterInfo  # noqa: E402
 from federation_operator.domain.records import ProviderLimits, PublishResult, RecordSet  # noqa: E402
+from federation_operator.kube.transport import Exchange, RawResponse  # noqa: E402
 from federation_operator.planning.reconcile import (  # noqa: E402
     Federation,
     plan_member_writes,
@@ -131,11 +131,19 @@ class Federation4:
             host_api=cast(Any, None),
             emit=lambda *_args: None,
             publisher=cast(Any, self.publisher),
+            send=self._send,
         )
-        controller_module.host.patch_federated_service_status = self._patch  # type: ignore[assignment]
 
-    def _patch(self, _api: Any, namespace: str, name: str, status: dict[str, Any]) -> None:
-        self.echoes.append(((namespace, name), status))
+    async def _send(self, _api: Any, exchange: Exchange[Any], *, within: float | None = None) -> Any:
+        """The host's side of a status write: kept for its echo, answered at once."""
+        request = next(exchange)
+        namespace, name = request.path.split("/")[5], request.path.split("/")[7]
+        self.echoes.append(((namespace, name), request.body[0]["value"]))
+        try:
+            exchange.send(RawResponse(200, b"{}", {}))
+        except StopIteration as done:
+            return done.value
+        raise AssertionError("a status write is one request")
 
     def deliver_echoes(self) -> int:
         """The host watch's events of the statuses written: fresh JSON, as the watch decodes it."""

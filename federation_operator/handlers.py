@@ -46,6 +46,7 @@ from federation_operator.domain.keys import FINALIZER, GROUP, VERSION, Key
 from federation_operator.domain.records import ProviderLimits
 from federation_operator.domain.specs import DnsDefaults
 from federation_operator.kube import host
+from federation_operator.kube.async_transport import AsyncTransport
 from federation_operator.kube.events import EventPoster
 from federation_operator.observability.events import EventSink
 from federation_operator.observability.metrics import Metrics
@@ -74,6 +75,8 @@ class Runtime:
     collector_task: asyncio.Task[None] | None = None
     credentials_tasks: list[asyncio.Task[None]] = field(default_factory=list)  # follow credentials Secrets
     events: EventPoster | None = None
+    # Requests to the host and the members from the event loop: one aiohttp session per cluster client.
+    transport: AsyncTransport = field(default_factory=AsyncTransport)
     events_task: asyncio.Task[None] | None = None
     watch: FederatedServiceWatch | None = None
     metrics: Metrics = field(default_factory=Metrics)
@@ -181,7 +184,10 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     loop = asyncio.get_running_loop()
     loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(runtime.settings.io_threads, "fedop-io"))
     runtime.events = EventPoster(
-        runtime.host_api, component=settings.posting.reporting_component, instance=socket.gethostname()
+        runtime.host_api,
+        send=runtime.transport.run,
+        component=settings.posting.reporting_component,
+        instance=socket.gethostname(),
     )
     runtime.events_task = asyncio.create_task(runtime.events.run(), name="event-poster")
     queue: WorkQueue[Key] = WorkQueue(loop)
@@ -200,6 +206,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         enqueue=queue.add_threadsafe,
         enqueue_all=enqueue_all_threadsafe,
         request_timeout=runtime.settings.member_request_timeout,
+        on_close=runtime.transport.forget,
     )
     runtime.metrics.track_objects(lambda: {"federatedservices": len(runtime.store), **registry.held()})
     publisher = await _start_publishers(runtime, queue)
@@ -209,6 +216,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         timeout=config.member_request_timeout,
         limit=config.workers,
         api_of=registry.api,
+        send=runtime.transport.run,
         on_answer=lambda _cluster: enqueue_all(),
     )
     # In-cluster discovery (#11): members whose MemberCluster carries fedop.io/discovery.
@@ -243,10 +251,11 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         # A MemberCluster refused as a duplicate of an older one never connects: DNS must not wait for it.
         expected_members=lambda: runtime.member_names - registry.refused(),
         gate=runtime.gate,
-        # A hung member holds at most this many I/O threads and reconcile workers, each for at most the
+        # A hung member holds at most this many connections and reconcile workers, each for at most the
         # request timeout (README: the hung-member bound).
         calls=calls,
         discovery=discovery,
+        send=runtime.transport.run,
     )
     collector = OrphanCollector(
         registry=runtime.registry,
@@ -372,6 +381,7 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
     if runtime.registry is not None:
         for cluster in runtime.registry.clusters():
             runtime.registry.disconnect(cluster.name, notify=False)
+    await runtime.transport.close()
 
 
 async def _work(

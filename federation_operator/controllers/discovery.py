@@ -23,8 +23,8 @@ from federation_operator.domain.errors import PermanentError, TransientError
 from federation_operator.domain.keys import Key
 from federation_operator.domain.members import ClusterInfo
 from federation_operator.domain.status import DiscoveryStatus
-from federation_operator.kube.discovery_services import fetch_discovery_services
-from federation_operator.kube.member_services import apply_service, delete_service
+from federation_operator.kube.discovery_services import fetch_discovery_services_exchange
+from federation_operator.kube.member_services import apply_service_exchange, delete_service_exchange
 from federation_operator.planning.discovery import (
     LABEL_DISCOVERY_FEDERATION,
     DiscoveryAnswer,
@@ -81,7 +81,9 @@ class DiscoveryController:
             if held is not None and held[0] is api and not fresh:
                 return held[1]
             selector = f"{LABEL_DISCOVERY_FEDERATION}={self.federation}"
-            listed = await self.calls.call(cluster, fetch_discovery_services, api, self.namespace, selector)
+            listed = await self.calls.call(
+                cluster, api, fetch_discovery_services_exchange(self.namespace, selector)
+            )
             self._held[cluster] = (api, listed)
             return listed
 
@@ -156,7 +158,7 @@ class DiscoveryController:
             if current is None:
                 return None
             self.gate.check(f"removing discovery Service {self.namespace}/{service} from {info.name}")
-            await self.calls.call(info.name, delete_service, api, self.namespace, service, None)
+            await self.calls.call(info.name, api, delete_service_exchange(self.namespace, service, None))
             held.pop(service, None)
             self.writes += 1
             return None
@@ -164,7 +166,7 @@ class DiscoveryController:
             return None
         manifest = render_discovery_service(self.federation, key, service, answer)
         self.gate.check(f"writing discovery Service {self.namespace}/{service} in {info.name}")
-        written = await self.calls.call(info.name, apply_service, api, manifest)
+        written = await self.calls.call(info.name, api, apply_service_exchange(manifest))
         held[service] = str((written.get("spec") or {}).get("externalName") or answer.target)
         self.writes += 1
         log.info("%s: %s/%s answers %s (%s)", info.name, *key, answer.target, answer.state)

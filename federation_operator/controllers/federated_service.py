@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from federation_operator.controllers.discovery import DiscoveryController
 from federation_operator.controllers.member_cache import MemberRegistry
-from federation_operator.controllers.member_calls import MemberCalls
+from federation_operator.controllers.member_calls import MemberCalls, Send
 from federation_operator.controllers.shutdown import ShutdownGate
 from federation_operator.dns.publisher import Publisher
 from federation_operator.dns.publishers import PublisherGroup
@@ -36,14 +36,15 @@ from federation_operator.domain.keys import FINALIZER, Key
 from federation_operator.domain.members import ClusterInfo
 from federation_operator.domain.specs import FederatedServiceSpec, parse_federated_service_spec
 from federation_operator.domain.status import FederatedServiceStatus
-from federation_operator.kube import host
+from federation_operator.kube.async_transport import AsyncTransport
+from federation_operator.kube.host import federated_service_status_exchange, finalizers_exchange
 from federation_operator.kube.member_services import (
     ServiceExistsError,
-    apply_service,
-    create_service,
-    delete_service,
-    ensure_namespace,
-    fetch_service,
+    apply_service_exchange,
+    create_service_exchange,
+    delete_service_exchange,
+    ensure_namespace_exchange,
+    fetch_service_exchange,
     observe_service,
 )
 from federation_operator.observability.events import EventReporter, EventSink
@@ -187,11 +188,14 @@ class FederatedServiceController:
         gate: ShutdownGate | None = None,
         calls: MemberCalls | None = None,
         discovery: DiscoveryController | None = None,
+        send: Send | None = None,
     ) -> None:
         self.federation = federation
         self.registry = registry
         self.store = store
         self.host_api = host_api
+        # Requests to the host and the members, from the event loop (AsyncTransport.run).
+        self.send = send or AsyncTransport().run
         # Every zone and mirror behind one face; a lone Publisher (tests, benchmarks) is a group of one.
         self.publisher = PublisherGroup.single(publisher) if isinstance(publisher, Publisher) else publisher
         self.metrics = metrics
@@ -202,7 +206,7 @@ class FederatedServiceController:
         # Once closed, a reconcile writes nothing: not to members, not to DNS, not to the status.
         self.gate = gate or ShutdownGate()
         # Every member call goes through here: bounded in time, refused at once while its member is silent.
-        self.calls = calls or MemberCalls(timeout=10.0, limit=8, api_of=registry.api)
+        self.calls = calls or MemberCalls(timeout=10.0, limit=8, api_of=registry.api, send=self.send)
         self.events = EventReporter(emit, log)
         # Members' in-cluster discovery answers (#11); None: not kept by this operator.
         self.discovery = discovery
@@ -408,9 +412,7 @@ class FederatedServiceController:
         previous = self._written.get(key)
         self._written[key] = rendered
         try:
-            await asyncio.to_thread(
-                host.patch_federated_service_status, self.host_api, namespace, name, rendered
-            )
+            await self.send(self.host_api, federated_service_status_exchange(namespace, name, rendered))
         except BaseException:
             if self._written.get(key) is rendered:  # not written: the next reconcile must write it
                 if previous is None:
@@ -476,7 +478,7 @@ class FederatedServiceController:
         assert write.manifest is not None
         self.gate.check(f"updating Service {namespace}/{name} in {info.name}")
         applied = observe_service(
-            info.name, await self.calls.call(info.name, apply_service, api, write.manifest)
+            info.name, await self.calls.call(info.name, api, apply_service_exchange(write.manifest))
         )
         self._count_write(info.name, "apply")
         self.registry.note_written(info.name, applied)
@@ -489,16 +491,16 @@ class FederatedServiceController:
         a Service that appeared meanwhile is returned as found (``wrote`` None)."""
         if (info.name, namespace) not in self._namespaces:
             self.gate.check(f"creating namespace {namespace} in {info.name}")
-            await self.calls.call(info.name, ensure_namespace, api, namespace)
+            await self.calls.call(info.name, api, ensure_namespace_exchange(namespace))
             self._namespaces.add((info.name, namespace))
         try:
             self.gate.check(f"creating Service {namespace}/{name} in {info.name}")
-            created = await self.calls.call(info.name, create_service, api, manifest)
+            created = await self.calls.call(info.name, api, create_service_exchange(manifest))
         except TransientError:
             self._namespaces.discard((info.name, namespace))  # it may have been deleted meanwhile
             raise
         except ServiceExistsError:
-            live = await self.calls.call(info.name, fetch_service, api, namespace, name)
+            live = await self.calls.call(info.name, api, fetch_service_exchange(namespace, name))
             if live is None:
                 raise TransientError("Service vanished while being created; retrying") from None
             return WriteResult(observe_service(info.name, live), False)
@@ -515,7 +517,7 @@ class FederatedServiceController:
         assert write.observed is not None
         uid = write.observed.manifest.get("metadata", {}).get("uid")
         self.gate.check(f"removing Service {namespace}/{name} from {info.name}")
-        await self.calls.call(info.name, delete_service, api, namespace, name, uid)
+        await self.calls.call(info.name, api, delete_service_exchange(namespace, name, uid))
         self._count_write(info.name, "delete")
         return WriteResult(None, False, wrote=WITHDRAWN)
 
@@ -565,9 +567,7 @@ class FederatedServiceController:
     ) -> dict[str, Any] | None:
         """Write the object's finalizers, if it is still the version ``body`` is (None: it changed)."""
         version = str(body["metadata"].get("resourceVersion") or "")
-        return await asyncio.to_thread(
-            host.patch_federated_service_finalizers, self.host_api, *key, finalizers, version
-        )
+        return await self.send(self.host_api, finalizers_exchange(*key, finalizers, version))
 
     async def cleanup(self, body: Mapping[str, Any]) -> list[str]:
         """Remove this FederatedService's Services from every member and its DNS records; returns clusters
@@ -613,19 +613,13 @@ class FederatedServiceController:
         """Delete our Service for the FederatedService ``uid`` from one member, if it holds one."""
         observed = self.registry.service(info.name, namespace, name)
         if observed is None and not info.synced:
-            live = await self.calls.call(info.name, fetch_service, api, namespace, name)
+            live = await self.calls.call(info.name, api, fetch_service_exchange(namespace, name))
             observed = observe_service(info.name, live) if live else None
         if observed is None or not is_owned_by(observed, self.federation.name, namespace, name, uid):
             return
         self.gate.check(f"removing Service {namespace}/{name} from {info.name}")
-        await self.calls.call(
-            info.name,
-            delete_service,
-            api,
-            namespace,
-            name,
-            observed.manifest.get("metadata", {}).get("uid"),
-        )
+        service_uid = observed.manifest.get("metadata", {}).get("uid")
+        await self.calls.call(info.name, api, delete_service_exchange(namespace, name, service_uid))
         self._count_write(info.name, "delete")
 
     async def _withdraw_records(self, key: Key) -> None:

@@ -151,8 +151,10 @@ class MemberRegistry:
         enqueue: Callable[[Key], None],
         enqueue_all: Callable[[], None],
         request_timeout: float = 10.0,
+        on_close: Callable[[client.ApiClient], None] | None = None,
     ) -> None:
         self.federation = federation
+        self._on_close = on_close  # a member's client was closed (its requests' session goes with it)
         self._enqueue = enqueue  # must be thread-safe
         self._enqueue_all = enqueue_all  # must be thread-safe
         self._request_timeout = request_timeout
@@ -210,6 +212,8 @@ class MemberRegistry:
             # member registered again under the same name (the callbacks check which member they serve).
             watch.stop(timeout=0)
         member.api.close()
+        if self._on_close is not None:
+            self._on_close(member.api)
         if notify:
             self._enqueue_all()
 

@@ -12,8 +12,10 @@ still accepts the connection, but nothing ever answers. Every call made here is 
   reconcile waits on a hung member only if its call started before the first call to that member timed
   out; the controller plans a silent member as unreachable (no writes, its shards in their grace period);
 * **count**: at most ``limit`` calls to one member are in flight at once (more are refused at once), so a
-  member that hangs takes no more than that many of the I/O threads the probes, the host and the other
-  members need too.
+  member that hangs holds no more than that many connections and reconciles.
+
+Calls are exchanges (:mod:`federation_operator.kube.transport`) made on the event loop by ``send``
+(:meth:`~federation_operator.kube.async_transport.AsyncTransport.run`).
 
 With ``workers`` reconcile workers, a hung member therefore holds a worker at most ``timeout`` seconds, and
 only until ``timeout`` after it stopped answering: another member's change reaches DNS at most
@@ -23,24 +25,34 @@ twice ``timeout`` (plus one reconcile and one DNS round) after it happened.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Protocol, TypeVar
 
 from kubernetes import client
 
 from federation_operator.domain.errors import TransientError
 from federation_operator.kube.errors import ApiConnectionError
-from federation_operator.kube.member_services import check_answering
+from federation_operator.kube.member_services import check_answering_exchange
+from federation_operator.kube.transport import Exchange
 
 __all__ = ["MemberCalls", "MemberSilentError"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+class Send(Protocol):
+    """Makes the requests of an exchange to a cluster, all in ``within`` seconds (``AsyncTransport.run``)."""
+
+    async def __call__(
+        self, api: client.ApiClient, exchange: Exchange[T], *, within: float | None = None
+    ) -> T:
+        """The exchange's result."""
+        ...
 
 
 class MemberSilentError(TransientError):
@@ -58,8 +70,8 @@ class _Member:
 
 
 class MemberCalls:
-    """Bounded calls to members; ``api_of(cluster)`` gives the client the background checks use, and
-    ``check(api, timeout=...)`` is that check (:func:`check_answering`)."""
+    """Bounded calls to members, made by ``send``; ``api_of(cluster)`` gives the client the background checks
+    use (:func:`check_answering_exchange`)."""
 
     def __init__(
         self,
@@ -67,7 +79,7 @@ class MemberCalls:
         timeout: float,
         limit: int,
         api_of: Callable[[str], client.ApiClient | None],
-        check: Callable[..., None] = check_answering,
+        send: Send,
         on_answer: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -75,7 +87,7 @@ class MemberCalls:
         self.timeout = timeout
         self.limit = limit
         self._api_of = api_of
-        self._check_answering = check
+        self._send = send
         self._on_answer = on_answer  # a silent member answers again (its objects need planning again)
         self._clock = clock
         self._sleep = sleep
@@ -98,8 +110,8 @@ class MemberCalls:
         if member is not None and member.silent_since is not None:
             self._check_later(cluster, member)
 
-    async def call(self, cluster: str, function: Callable[..., T], *args: Any) -> T:
-        """``function(*args, timeout=...)`` in an I/O thread, for ``cluster``, within the bounds above."""
+    async def call(self, cluster: str, api: client.ApiClient, exchange: Exchange[T]) -> T:
+        """The requests of ``exchange`` to ``cluster`` (through ``api``), within the bounds above."""
         member = self._members.setdefault(cluster, _Member())
         if member.silent_since is not None:
             self._check_later(cluster, member)
@@ -111,7 +123,7 @@ class MemberCalls:
             raise MemberSilentError(f"{cluster} has {member.in_flight} calls outstanding; not adding one")
         member.in_flight += 1
         try:
-            result = await asyncio.to_thread(functools.partial(function, *args, timeout=self.timeout))
+            result = await self._send(api, exchange, within=self.timeout)
         except ApiConnectionError as exc:
             if exc.timed_out:
                 self._mark_silent(cluster, member, str(exc))
@@ -147,9 +159,7 @@ class MemberCalls:
         try:
             while member.silent_since is not None and self._members.get(cluster) is member:
                 try:
-                    await asyncio.to_thread(
-                        functools.partial(self._check_answering, api, timeout=self.timeout)
-                    )
+                    await self._send(api, check_answering_exchange(), within=self.timeout)
                 except ApiConnectionError as exc:
                     log.info("member %s still does not answer: %s", cluster, exc.reason)
                 except Exception:  # a bug here must not leave the member refused for good: asked again

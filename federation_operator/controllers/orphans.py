@@ -33,7 +33,7 @@ from federation_operator.domain.errors import FederationError
 from federation_operator.domain.keys import Key
 from federation_operator.domain.members import ObservedService
 from federation_operator.kube import host
-from federation_operator.kube.member_services import delete_service
+from federation_operator.kube.member_services import delete_service_exchange
 from federation_operator.planning.orphans import plan_orphans
 
 __all__ = ["OrphanCollector"]
@@ -115,7 +115,7 @@ class OrphanCollector:
         self.gate.check(f"removing orphan Service {service.namespace}/{service.name} from {service.cluster}")
         try:
             outcome = await self.calls.call(
-                service.cluster, delete_service, api, service.namespace, service.name, uid
+                service.cluster, api, delete_service_exchange(service.namespace, service.name, uid)
             )
         except MemberSilentError:
             return False  # not called: the member is silent; the next pass collects it

@@ -13,34 +13,31 @@ from kubernetes.client import ApiClient
 
 from federation_operator.domain.errors import TransientError
 from federation_operator.kube.member_services import CALL_TIMEOUT
-from federation_operator.kube.transport import Deadline, api_path, response_error, send_request
+from federation_operator.kube.transport import Exchange, Request, api_path, response_error, run_exchange
 
-__all__ = ["fetch_discovery_services"]
+__all__ = ["fetch_discovery_services", "fetch_discovery_services_exchange"]
 
 
 def fetch_discovery_services(
     api: ApiClient, namespace: str, label_selector: str, *, timeout: float = CALL_TIMEOUT
 ) -> dict[str, str]:
+    """Every Service in ``namespace`` matching ``label_selector``, in this thread (the exchange's rules)."""
+    return run_exchange(api, fetch_discovery_services_exchange(namespace, label_selector), timeout=timeout)
+
+
+def fetch_discovery_services_exchange(namespace: str, label_selector: str) -> Exchange[dict[str, str]]:
     """Every Service in ``namespace`` matching ``label_selector``: name -> externalName ("" if none).
 
     A namespace that does not exist holds none (the API lists an empty collection for it).
     """
     what = f"list Services in {namespace}"
-    deadline = Deadline(timeout, what)
     held: dict[str, str] = {}
     token = ""
     while True:
         query: list[tuple[str, str | int | bool]] = [("labelSelector", label_selector), ("limit", 500)]
         if token:
             query.append(("continue", token))
-        response = send_request(
-            api,
-            "GET",
-            api_path("v1", "services", namespace=namespace),
-            what=what,
-            query=query,
-            timeout=deadline.remaining(),
-        )
+        response = yield Request("GET", api_path("v1", "services", namespace=namespace), what, query=query)
         if response.status != 200:
             raise response_error(response, what)
         try:

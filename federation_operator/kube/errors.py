@@ -19,12 +19,14 @@ import socket
 import ssl
 from collections.abc import Mapping
 
+import aiohttp
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from federation_operator.domain.errors import FederationError, PermanentError, TransientError
 
 __all__ = [
+    "ASYNC_TRANSPORT_ERRORS",
     "TIMEOUT_REASONS",
     "TRANSPORT_ERRORS",
     "ApiConnectionError",
@@ -38,6 +40,8 @@ __all__ = [
 
 # What the client and the socket under it raise when the connection, not the API, failed.
 TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, OSError)
+# The same from aiohttp (kube/async_transport.py); its timeouts are TimeoutError.
+ASYNC_TRANSPORT_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
 # The reasons (describe_failure) of a cluster that did not answer in time.
 TIMEOUT_REASONS = frozenset({"timed out", "connect timed out"})
 
@@ -115,6 +119,8 @@ def _reason_connecting(err: BaseException) -> str | None:
             err, urllib3.exceptions.NewConnectionError
         ):
             return "connect timed out"
+        case aiohttp.ConnectionTimeoutError():
+            return "connect timed out"
         case urllib3.exceptions.ReadTimeoutError() | TimeoutError():
             return "timed out"
     return None
@@ -124,14 +130,21 @@ def _reason_talking(err: BaseException) -> str | None:
     match err:
         case ssl.SSLError():
             return f"TLS error ({err.reason or type(err).__name__})"
-        case urllib3.exceptions.SSLError():
+        case urllib3.exceptions.SSLError() | aiohttp.ClientSSLError():
             return "TLS error"
         case ApiException() if err.status == 0:
             # The generated client wraps a bare urllib3 SSLError this way.
             return "TLS error"
-        case ConnectionResetError() | BrokenPipeError() | urllib3.exceptions.ProtocolError():
+        case (
+            ConnectionResetError()
+            | BrokenPipeError()
+            | urllib3.exceptions.ProtocolError()
+            | aiohttp.ServerDisconnectedError()
+            | aiohttp.ClientPayloadError()
+        ):
             return "connection lost"
-        case OSError() if err.errno is not None:
+        case OSError() if err.errno is not None and not isinstance(err, aiohttp.ClientConnectorError):
+            # (aiohttp's connector error carries the errno of the error it wraps: that one says more.)
             return f"connection failed ({errno.errorcode.get(err.errno, err.errno)})"
     return None
 
@@ -145,6 +158,15 @@ def _exception_chain(exc: BaseException) -> list[BaseException]:
         if any(err is s for s in seen):
             continue
         seen.append(err)
-        wrapped = [getattr(err, "reason", None), err.__cause__, err.__context__, *err.args]
+        # urllib3 wraps the socket's error as its ``reason``, aiohttp's connector as its ``os_error`` (or
+        # ``certificate_error``).
+        wrapped = [
+            getattr(err, "reason", None),
+            getattr(err, "os_error", None),
+            getattr(err, "certificate_error", None),
+            err.__cause__,
+            err.__context__,
+            *err.args,
+        ]
         todo.extend(w for w in wrapped if isinstance(w, BaseException))
     return seen

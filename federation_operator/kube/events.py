@@ -1,7 +1,8 @@
 """Kubernetes events about our objects, posted in the background (what ``kubectl describe`` lists).
 
 :class:`EventPoster` is the operator's one event sink: ``emit`` renders a core/v1 Event and queues it, and
-:meth:`EventPoster.run` posts the queue in order, in a thread, one request at a time. Posting never holds up
+:meth:`EventPoster.run` posts the queue in order, from the event loop (``send``:
+``AsyncTransport.run``), one request at a time. Posting never holds up
 the reconcile that reports something, and a failed post is logged and dropped: events are help for people,
 never state. An object's events go to its namespace; a cluster-scoped object's (a MemberCluster's) to
 ``default``, where ``kubectl describe`` looks for them.
@@ -12,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from kubernetes.client import ApiClient
 
 from federation_operator.domain.errors import FederationError
-from federation_operator.kube.transport import api_path, response_error, send_request
+from federation_operator.kube.transport import Exchange, Request, api_path, response_error
 
 __all__ = ["MAX_MESSAGE_LENGTH", "EventPoster", "render_event"]
 
@@ -78,8 +79,17 @@ def render_event(
 class EventPoster:
     """Queues events (``emit``, on the event loop) and posts them in order (``run``, a task)."""
 
-    def __init__(self, api: ApiClient, *, component: str, instance: str, limit: int = 10_000) -> None:
+    def __init__(
+        self,
+        api: ApiClient,
+        *,
+        send: Callable[[ApiClient, Exchange[None]], Awaitable[None]],
+        component: str,
+        instance: str,
+        limit: int = 10_000,
+    ) -> None:
         self._api = api
+        self._send = send
         self._component = component
         self._instance = instance
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(limit)
@@ -108,19 +118,18 @@ class EventPoster:
         while True:
             event = await self._queue.get()
             try:
-                await asyncio.to_thread(self._post, event)
+                await self._send(self._api, _post_exchange(event))
                 self.posted += 1
             except FederationError as exc:
                 log.warning("could not post event %s about %s: %s", event["reason"], _about(event), exc)
 
-    def _post(self, event: dict[str, Any]) -> None:
-        namespace = event["metadata"]["namespace"]
-        what = f"posting event {event['reason']} about {_about(event)}"
-        response = send_request(
-            self._api, "POST", api_path("v1", "events", namespace=namespace), what=what, body=event
-        )
-        if response.status >= 300:
-            raise response_error(response, what)
+
+def _post_exchange(event: dict[str, Any]) -> Exchange[None]:
+    namespace = event["metadata"]["namespace"]
+    what = f"posting event {event['reason']} about {_about(event)}"
+    response = yield Request("POST", api_path("v1", "events", namespace=namespace), what, body=event)
+    if response.status >= 300:
+        raise response_error(response, what)
 
 
 def _about(event: Mapping[str, Any]) -> str:

@@ -18,12 +18,22 @@ from kubernetes.client.exceptions import ApiException
 from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.keys import GROUP, VERSION
 from federation_operator.kube.errors import TRANSPORT_ERRORS, api_error
-from federation_operator.kube.transport import METADATA_ONLY_LIST, api_path, response_error, send_request
+from federation_operator.kube.transport import (
+    METADATA_ONLY_LIST,
+    Exchange,
+    Request,
+    api_path,
+    response_error,
+    run_exchange,
+    send_request,
+)
 
 __all__ = [
     "build_host_client",
+    "federated_service_status_exchange",
     "fetch_member_cluster_names",
     "fetch_secret_data",
+    "finalizers_exchange",
     "patch_federated_service_finalizers",
     "patch_federated_service_status",
     "patch_member_cluster_status",
@@ -116,15 +126,21 @@ def fetch_federated_service_uids(api: client.ApiClient, page_size: int = 500) ->
 def patch_federated_service_finalizers(
     api: client.ApiClient, namespace: str, name: str, finalizers: list[str], resource_version: str
 ) -> dict[str, Any] | None:
+    """Set the FederatedService's finalizers (:func:`finalizers_exchange`), in this thread."""
+    return run_exchange(api, finalizers_exchange(namespace, name, finalizers, resource_version))
+
+
+def finalizers_exchange(
+    namespace: str, name: str, finalizers: list[str], resource_version: str
+) -> Exchange[dict[str, Any] | None]:
     """Set the FederatedService's finalizers, if it is still at ``resource_version``; returns it as written,
     or None when it changed meanwhile (409) or is gone (404): the caller looks again at the newer version."""
     what = f"updating finalizers of FederatedService {namespace}/{name}"
     patch = {"metadata": {"finalizers": finalizers, "resourceVersion": resource_version}}
-    response = send_request(
-        api,
+    response = yield Request(
         "PATCH",
         api_path(f"{GROUP}/{VERSION}", "federatedservices", name, namespace),
-        what=what,
+        what,
         body=patch,
         content_type=MERGE_PATCH,
     )
@@ -136,16 +152,16 @@ def patch_federated_service_finalizers(
     return written
 
 
-def _status_patch(status: Mapping[str, Any]) -> list[dict[str, Any]]:
-    # A JSON patch replacing the whole status: a merge patch could not remove fields that went away.
-    return [{"op": "add", "path": "/status", "value": dict(status)}]
-
-
 def patch_federated_service_status(
     api: client.ApiClient, namespace: str, name: str, status: Mapping[str, Any]
 ) -> None:
-    _write_status(
-        api,
+    """Replace the FederatedService's status (:func:`federated_service_status_exchange`), in this thread."""
+    run_exchange(api, federated_service_status_exchange(namespace, name, status))
+
+
+def federated_service_status_exchange(namespace: str, name: str, status: Mapping[str, Any]) -> Exchange[None]:
+    """Replace the FederatedService's status (nothing to do when it is gone)."""
+    return _status_exchange(
         api_path(f"{GROUP}/{VERSION}", "federatedservices", name, namespace, sub="status"),
         f"updating status of FederatedService {namespace}/{name}",
         status,
@@ -153,20 +169,22 @@ def patch_federated_service_status(
 
 
 def patch_member_cluster_status(api: client.ApiClient, name: str, status: Mapping[str, Any]) -> None:
-    _write_status(
+    run_exchange(
         api,
-        api_path(f"{GROUP}/{VERSION}", "memberclusters", name, sub="status"),
-        f"updating status of MemberCluster {name}",
-        status,
+        _status_exchange(
+            api_path(f"{GROUP}/{VERSION}", "memberclusters", name, sub="status"),
+            f"updating status of MemberCluster {name}",
+            status,
+        ),
     )
 
 
-def _write_status(api: client.ApiClient, path: str, what: str, status: Mapping[str, Any]) -> None:
+def _status_exchange(path: str, what: str, status: Mapping[str, Any]) -> Exchange[None]:
     # Raw JSON both ways: the generated client's (de)serialization of a custom object costs more than the
-    # request itself, and a status is written for every change of every FederatedService.
-    response = send_request(
-        api, "PATCH", path, what=what, body=_status_patch(status), content_type=JSON_PATCH
-    )
+    # request itself, and a status is written for every change of every FederatedService. A JSON patch
+    # replacing the whole status: a merge patch could not remove fields that went away.
+    body = [{"op": "add", "path": "/status", "value": dict(status)}]
+    response = yield Request("PATCH", path, what, body=body, content_type=JSON_PATCH)
     if response.status == 404:
         return  # deleted meanwhile: nothing to report on
     if response.status >= 300:

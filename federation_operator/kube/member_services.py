@@ -40,14 +40,15 @@ from federation_operator.domain.members import (
     ObservedService,
 )
 from federation_operator.kube.transport import (
-    Deadline,
     DeleteOutcome,
+    Exchange,
     RawResponse,
+    Request,
     api_path,
     api_status,
+    delete_exchange,
     response_error,
-    send_delete,
-    send_request,
+    run_exchange,
     status_message,
 )
 
@@ -56,12 +57,18 @@ __all__ = [
     "LABEL_SERVICE_NAME",
     "ServiceExistsError",
     "apply_service",
+    "apply_service_exchange",
     "check_answering",
+    "check_answering_exchange",
     "create_service",
+    "create_service_exchange",
     "delete_service",
+    "delete_service_exchange",
     "endpoint_slice_service",
     "ensure_namespace",
+    "ensure_namespace_exchange",
     "fetch_service",
+    "fetch_service_exchange",
     "observe_service",
     "summarize_endpoints",
     "trim_endpoint_slice",
@@ -83,37 +90,39 @@ class ServiceExistsError(PermanentError):
         self.name = name
 
 
-# --- I/O ---------------------------------------------------------------------------------------------------
+# --- I/O ----------------------------------------------------------------------------------------------------
+# Each call is an exchange (its requests as data, run in a thread by the function of the call's own name, or
+# on the event loop by ``AsyncTransport.run``) and that function.
 
 
 def fetch_service(
     api: ApiClient, namespace: str, name: str, *, timeout: float = CALL_TIMEOUT
 ) -> dict[str, Any] | None:
     """The Service ``namespace/name`` as raw JSON, or None when there is none."""
-    what = f"get Service {namespace}/{name}"
-    return _fetch_service(api, namespace, name, Deadline(timeout, what))
+    return run_exchange(api, fetch_service_exchange(namespace, name), timeout=timeout)
 
 
-def _fetch_service(api: ApiClient, namespace: str, name: str, deadline: Deadline) -> dict[str, Any] | None:
+def fetch_service_exchange(namespace: str, name: str) -> Exchange[dict[str, Any] | None]:
     what = f"get Service {namespace}/{name}"
-    response = send_request(
-        api, "GET", _service_path(namespace, name), what=what, timeout=deadline.remaining()
-    )
+    response = yield Request("GET", _service_path(namespace, name), what)
     if response.status == 404:
         return None
     return _object(response, what)
 
 
 def ensure_namespace(api: ApiClient, namespace: str, *, timeout: float = CALL_TIMEOUT) -> bool:
+    """Make sure ``namespace`` exists; True when this call created it (:func:`ensure_namespace_exchange`)."""
+    return run_exchange(api, ensure_namespace_exchange(namespace), timeout=timeout)
+
+
+def ensure_namespace_exchange(namespace: str) -> Exchange[bool]:
     """Make sure ``namespace`` exists; returns True when this call created it.
 
     A namespace we create is labelled ``app.kubernetes.io/managed-by=federation-operator``, so that it is
     recognisable as ours; an existing one is left exactly as it is.
     """
     what = f"get Namespace {namespace}"
-    deadline = Deadline(timeout, f"ensure Namespace {namespace}")
-    path = api_path("v1", "namespaces", namespace)
-    response = send_request(api, "GET", path, what=what, timeout=deadline.remaining())
+    response = yield Request("GET", api_path("v1", "namespaces", namespace), what)
     if response.status == 200:
         return False
     if response.status != 404:
@@ -124,9 +133,7 @@ def ensure_namespace(api: ApiClient, namespace: str, *, timeout: float = CALL_TI
         "kind": "Namespace",
         "metadata": {"name": namespace, "labels": {LABEL_MANAGED_BY: MANAGED_BY}},
     }
-    response = send_request(
-        api, "POST", api_path("v1", "namespaces"), what=what, body=manifest, timeout=deadline.remaining()
-    )
+    response = yield Request("POST", api_path("v1", "namespaces"), what, body=manifest)
     if response.status == 409:  # created by someone else since we looked: exists, and is not ours
         return False
     _object(response, what)
@@ -136,6 +143,11 @@ def ensure_namespace(api: ApiClient, namespace: str, *, timeout: float = CALL_TI
 def create_service(
     api: ApiClient, manifest: Mapping[str, Any], *, timeout: float = CALL_TIMEOUT
 ) -> dict[str, Any]:
+    """Create the Service ``manifest`` describes; returns it as stored (:func:`create_service_exchange`)."""
+    return run_exchange(api, create_service_exchange(manifest), timeout=timeout)
+
+
+def create_service_exchange(manifest: Mapping[str, Any]) -> Exchange[dict[str, Any]]:
     """Create the Service ``manifest`` describes; returns it as stored.
 
     Raises :class:`ServiceExistsError` when the name is taken (by an earlier attempt of ours or by someone
@@ -144,7 +156,7 @@ def create_service(
     namespace, name = _identity(manifest)
     what = f"create Service {namespace}/{name}"
     path = api_path("v1", "services", namespace=namespace)
-    response = send_request(api, "POST", path, what=what, body=dict(manifest), timeout=timeout)
+    response = yield Request("POST", path, what, body=dict(manifest))
     if response.status == 409 and _status_reason(response) == "AlreadyExists":
         raise ServiceExistsError(namespace, name)
     return _object(response, what)
@@ -153,6 +165,11 @@ def create_service(
 def apply_service(
     api: ApiClient, manifest: Mapping[str, Any], *, timeout: float = CALL_TIMEOUT
 ) -> dict[str, Any]:
+    """Server-side apply ``manifest``; returns the Service as stored (:func:`apply_service_exchange`)."""
+    return run_exchange(api, apply_service_exchange(manifest), timeout=timeout)
+
+
+def apply_service_exchange(manifest: Mapping[str, Any]) -> Exchange[dict[str, Any]]:
     """Server-side apply ``manifest`` as field manager ``federation-operator`` (forcing conflicts).
 
     Applying the same manifest again changes nothing (not even the resourceVersion); fields another manager
@@ -167,44 +184,39 @@ def apply_service(
     """
     namespace, name = _identity(manifest)
     what = f"apply Service {namespace}/{name}"
-    deadline = Deadline(timeout, what)
-    response = _server_side_apply(api, namespace, name, manifest, what=what, deadline=deadline)
+    apply = _server_side_apply(namespace, name, manifest, what)
+    response = yield apply
     desired = _port_keys(manifest)
     if desired is None or response.status not in (200, 201, 422):
         return _object(response, what)
-    live = (
-        _object(response, what) if response.status != 422 else _fetch_service(api, namespace, name, deadline)
-    )
+    if response.status != 422:
+        live: dict[str, Any] | None = _object(response, what)
+    else:
+        live = yield from fetch_service_exchange(namespace, name)
     if live is None or _port_keys(live) in (desired, None):
         return _object(response, what)
     patch = [{"op": "add", "path": "/spec/ports", "value": manifest["spec"]["ports"]}]
-    repaired = send_request(
-        api,
+    repaired = yield Request(
         "PATCH",
         _service_path(namespace, name),
-        what=f"replace ports of Service {namespace}/{name}",
+        f"replace ports of Service {namespace}/{name}",
         query=[("fieldManager", FIELD_MANAGER)],
         body=patch,
         content_type="application/json-patch+json",
-        timeout=deadline.remaining(),
     )
     _object(repaired, what)
-    return _object(_server_side_apply(api, namespace, name, manifest, what=what, deadline=deadline), what)
+    return _object((yield apply), what)
 
 
-def _server_side_apply(
-    api: ApiClient, namespace: str, name: str, manifest: Mapping[str, Any], *, what: str, deadline: Deadline
-) -> RawResponse:
-    return send_request(
-        api,
+def _server_side_apply(namespace: str, name: str, manifest: Mapping[str, Any], what: str) -> Request:
+    return Request(
         "PATCH",
         _service_path(namespace, name),
-        what=what,
+        what,
         query=[("fieldManager", FIELD_MANAGER), ("force", True)],
         # JSON is YAML: the client sends the manifest as JSON under the apply content type.
         body=dict(manifest),
         content_type="application/apply-patch+yaml",
-        timeout=deadline.remaining(),
     )
 
 
@@ -222,22 +234,32 @@ def _port_keys(obj: Mapping[str, Any]) -> frozenset[tuple[object, str]] | None:
 def delete_service(
     api: ApiClient, namespace: str, name: str, uid: str | None, *, timeout: float = CALL_TIMEOUT
 ) -> DeleteOutcome:
+    """Delete the Service ``namespace/name``, only if its UID is ``uid`` (:func:`delete_service_exchange`)."""
+    return run_exchange(api, delete_service_exchange(namespace, name, uid), timeout=timeout)
+
+
+def delete_service_exchange(namespace: str, name: str, uid: str | None) -> Exchange[DeleteOutcome]:
     """Delete the Service ``namespace/name``, only if its UID is ``uid`` (when given).
 
     ``"uid-mismatch"`` when another Service stands at that name, ``"absent"`` when none does (the rules of
-    :func:`~federation_operator.kube.transport.send_delete`).
+    :func:`~federation_operator.kube.transport.delete_exchange`).
     """
     what = f"delete Service {namespace}/{name}"
-    outcome, response = send_delete(api, _service_path(namespace, name), what=what, uid=uid, timeout=timeout)
+    outcome, response = yield from delete_exchange(_service_path(namespace, name), what=what, uid=uid)
     if outcome is None:
         raise _error(response, what)
     return outcome
 
 
 def check_answering(api: ApiClient, *, timeout: float = CALL_TIMEOUT) -> None:
+    """Whether the member answers at all (:func:`check_answering_exchange`)."""
+    run_exchange(api, check_answering_exchange(), timeout=timeout)
+
+
+def check_answering_exchange() -> Exchange[None]:
     """One request (``/readyz``) to learn whether the member answers at all, whatever it answers;
-    :class:`~federation_operator.kube.errors.ApiConnectionError` when it does not within ``timeout``."""
-    send_request(api, "GET", "/readyz", what="check that it answers", accept="text/plain", timeout=timeout)
+    :class:`~federation_operator.kube.errors.ApiConnectionError` when it does not in time."""
+    yield Request("GET", "/readyz", "check that it answers", accept="text/plain")
 
 
 def _service_path(namespace: str, name: str) -> str:

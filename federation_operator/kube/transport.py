@@ -2,7 +2,14 @@
 
 Every raw request (to members, and fedctl's to any cluster) goes through :func:`send_request` (or
 :func:`open_stream` for watches), which maps transport failures (refused, timed out, TLS) to
-:class:`~federation_operator.kube.errors.ApiConnectionError` once, here. HTTP error statuses are returned,
+:class:`~federation_operator.kube.errors.ApiConnectionError` once, here; from the event loop, requests go
+through :class:`~federation_operator.kube.async_transport.AsyncTransport` instead, mapped the same way.
+
+A call of several requests (make the namespace, then the Service) is written once, as an *exchange*: a
+generator that yields each :class:`Request` and is sent its :class:`RawResponse`, returning the call's
+result. It makes no I/O itself, so the same exchange runs in a thread (:func:`run_exchange`, here) or on
+the event loop (``AsyncTransport.run``), each request given what is left of the call's one budget of time
+(:class:`Budget`). HTTP error statuses are returned,
 not raised: each caller knows which ones it expects (404 on a fetch, 409 on a create, 410 on a watch) and
 asks :func:`response_error` for the error of the others.
 
@@ -17,9 +24,9 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias, TypeVar
 from urllib.parse import quote, urlencode
 
 import orjson
@@ -40,20 +47,27 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "JSON",
     "METADATA_ONLY_LIST",
-    "Deadline",
+    "Budget",
     "DeleteOutcome",
+    "Exchange",
     "Query",
     "RawResponse",
+    "Request",
     "Timeout",
     "api_path",
     "api_status",
+    "delete_exchange",
     "open_stream",
+    "query_string",
     "read_json_lines",
     "response_error",
+    "run_exchange",
     "send_delete",
     "send_request",
     "status_message",
 ]
+
+T = TypeVar("T")
 
 # One number is a total deadline for the whole request; a pair is (connect, read).
 Timeout = float | tuple[float, float]
@@ -72,24 +86,42 @@ Query = Sequence[tuple[str, str | int | bool]]
 _STREAM_CHUNK = 64 * 1024
 
 
-class Deadline:
+class Budget:
     """One budget of seconds for every request of one call (an apply that also repairs ports, a create that
-    first makes the namespace): each request gets what is left, so the call as a whole ends in time."""
+    first makes the namespace): each request gets what is left, so the call as a whole ends in time. Without
+    a budget (``seconds`` None) each request has its own timeout."""
 
-    def __init__(self, seconds: float, what: str) -> None:
-        self.what = what
-        self._end = time.monotonic() + seconds
+    def __init__(self, seconds: float | None) -> None:
+        self._end = None if seconds is None else time.monotonic() + seconds
 
-    def remaining(self) -> float:
-        """Seconds left for the next request; :class:`ApiConnectionError` ("timed out") when none are."""
+    def timeout(self, request: Request) -> Timeout:
+        """The timeout of ``request``: what is left (:class:`ApiConnectionError`, "timed out", when
+        nothing is), or its own."""
+        if self._end is None:
+            return request.timeout
         left = self._end - time.monotonic()
         if left <= 0:
-            raise ApiConnectionError(self.what, "timed out")
+            raise ApiConnectionError(request.what, "timed out")
         return left
 
 
 DeleteOutcome = Literal["deleted", "absent", "uid-mismatch"]
 """What :func:`send_delete` did: deleted it, found nothing, or found a different object at that name."""
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request of an exchange: what :func:`send_request` takes. ``what`` ("create Service ns/name")
+    prefixes the message of the error raised when the cluster cannot be reached."""
+
+    method: str
+    path: str
+    what: str
+    query: Query = ()
+    body: Any = None
+    content_type: str | None = None
+    accept: str = JSON
+    timeout: Timeout = DEFAULT_TIMEOUT  # when its call has no budget
 
 
 @dataclass(frozen=True)
@@ -103,6 +135,36 @@ class RawResponse:
     def json(self) -> Any:
         """The body parsed as JSON (raises ``ValueError`` when it is not JSON)."""
         return orjson.loads(self.body)
+
+
+Exchange: TypeAlias = Generator[Request, RawResponse, T]
+"""A call to the API as data: yields its requests, is sent each one's response, returns the call's result."""
+
+
+def run_exchange(api: ApiClient, exchange: Exchange[T], *, timeout: float | None = None) -> T:
+    """Make the requests of ``exchange`` (in this thread), all within ``timeout`` seconds when given;
+    returns its result."""
+    budget = Budget(timeout)
+    try:
+        request = next(exchange)
+        while True:
+            response = send_request(
+                api,
+                request.method,
+                request.path,
+                what=request.what,
+                query=request.query,
+                body=request.body,
+                content_type=request.content_type,
+                accept=request.accept,
+                timeout=budget.timeout(request),
+            )
+            request = exchange.send(response)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    finally:
+        exchange.close()
 
 
 def api_path(
@@ -180,7 +242,7 @@ def open_stream(
         if setting["in"] == "header" and setting["value"]:
             headers[setting["key"]] = setting["value"]
     if query:
-        path += "?" + urlencode([(key, _query_value(value)) for key, value in query])
+        path += "?" + query_string(query)
     options: dict[str, Any] = {
         "body": data,
         "headers": headers,
@@ -219,6 +281,11 @@ def _pool(api: ApiClient, manager: urllib3.PoolManager) -> tuple[urllib3.HTTPCon
     prefix = (urllib3.util.parse_url(host).path or "").rstrip("/")
     _POOLS[api] = (manager, host, pool, prefix)
     return pool, prefix
+
+
+def query_string(query: Query) -> str:
+    """``query`` encoded for a URL, its values spelled as the API server spells them."""
+    return urlencode([(key, _query_value(value)) for key, value in query])
 
 
 def _query_value(value: str | int | bool) -> str:
@@ -271,6 +338,13 @@ def read_json_lines(response: urllib3.BaseHTTPResponse, stopping: Callable[[], b
 def send_delete(
     api: ApiClient, path: str, *, what: str, uid: str | None = None, timeout: Timeout = DEFAULT_TIMEOUT
 ) -> tuple[DeleteOutcome | None, RawResponse]:
+    """Delete the object at ``path`` (the rules of :func:`delete_exchange`), in this thread."""
+    return run_exchange(api, delete_exchange(path, what=what, uid=uid, timeout=timeout))
+
+
+def delete_exchange(
+    path: str, *, what: str, uid: str | None = None, timeout: Timeout = DEFAULT_TIMEOUT
+) -> Exchange[tuple[DeleteOutcome | None, RawResponse]]:
     """Delete the object at ``path`` (dependents in the background), only if its UID is ``uid`` (when given).
 
     The UID precondition is checked by the API server atomically with the delete, so an object someone
@@ -281,7 +355,7 @@ def send_delete(
     body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
     if uid:
         body["preconditions"] = {"uid": uid}
-    response = send_request(api, "DELETE", path, what=what, body=body, timeout=timeout)
+    response = yield Request("DELETE", path, what, body=body, timeout=timeout)
     if response.status == 404:
         return "absent", response
     if response.status == 409 and uid:

@@ -4,7 +4,6 @@ once: it waits for the slowest of them, not for the sum of their round trips."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from kubernetes import client
@@ -15,12 +14,12 @@ from federation_operator.controllers.federated_service import (
     FederatedServiceStore,
 )
 from federation_operator.controllers.member_cache import MemberRegistry
-from federation_operator.controllers.member_calls import MemberCalls
+from federation_operator.controllers.member_calls import MemberCalls, Send
 from federation_operator.dns.inmemory import InMemoryProvider
 from federation_operator.dns.publisher import Publisher
 from federation_operator.domain.members import LABEL_FEDERATION, ClusterInfo
 from federation_operator.domain.records import RecordSet
-from federation_operator.kube.member_services import delete_service
+from federation_operator.kube.transport import Exchange
 from federation_operator.planning.reconcile import Federation
 
 T = TypeVar("T")
@@ -33,13 +32,14 @@ class HeldCalls(MemberCalls):
     once."""
 
     def __init__(self) -> None:
-        super().__init__(timeout=10.0, limit=8, api_of=lambda _name: None)
+        super().__init__(timeout=10.0, limit=8, api_of=lambda _name: None, send=cast(Send, None))
         self.out: list[tuple[str, str]] = []
         self.release = asyncio.Event()
 
-    async def call(self, cluster: str, function: Callable[..., T], *args: Any) -> T:
-        assert function is delete_service
-        self.out.append((cluster, args[2]))  # (cluster, name)
+    async def call(self, cluster: str, api: ApiClient, exchange: Exchange[T]) -> T:
+        request = next(exchange)
+        assert request.method == "DELETE"
+        self.out.append((cluster, request.path.rsplit("/", 1)[1]))  # (cluster, name)
         await self.release.wait()
         return cast(T, None)
 
