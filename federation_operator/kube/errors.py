@@ -100,7 +100,8 @@ def describe_failure(exc: BaseException) -> str:
     """A short, credential-free reason for a transport failure: "connection refused", "timed out", ...."""
     chain = _exception_chain(exc)
     for err in chain:
-        if isinstance(err, ssl.SSLCertVerificationError):
+        # (aiohttp's error is one too, without the message: the ssl module's, which it wraps, has it.)
+        if isinstance(err, ssl.SSLCertVerificationError) and not isinstance(err, aiohttp.ClientError):
             return f"TLS certificate verification failed ({err.verify_message})"
     for err in chain:
         reason = _reason_connecting(err) or _reason_talking(err)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 import uuid
@@ -17,12 +18,38 @@ from kubernetes.client.exceptions import ApiException
 from localfed import LocalFederation
 
 from federation_operator.domain.specs import MemberClusterSpec
+from federation_operator.kube.async_transport import AsyncTransport
+from federation_operator.kube.transport import Exchange, run_exchange
 
 T = TypeVar("T")
 
 # The member the fault tests stop and start: the other tests stay on the first member.
 FAULT_MEMBER = "gce-us-central1"
 MEMBER = "gce-asia-east1"
+
+
+class LoopRunner:
+    """Exchanges made on an event loop by :class:`AsyncTransport`, as the operator makes them: one loop and
+    one transport kept across calls (so a connection opened by one call serves the next)."""
+
+    def __init__(self) -> None:
+        self._runner = asyncio.Runner()
+        self._transport = AsyncTransport()
+
+    def __call__(self, api: client.ApiClient, exchange: Exchange[T], *, timeout: float | None = None) -> T:
+        return self._runner.run(self._transport.run(api, exchange, within=timeout))
+
+    def close(self) -> None:
+        self._runner.run(self._transport.close())
+        self._runner.close()
+
+
+def thread_runner(api: client.ApiClient, exchange: Exchange[T], *, timeout: float | None = None) -> T:
+    """Exchanges made in this thread (urllib3), as fedctl and the sync functions make them."""
+    return run_exchange(api, exchange, timeout=timeout)
+
+
+Runner = Callable[..., Any]
 
 
 def eventually(what: str, probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1) -> T:

@@ -1,4 +1,5 @@
-"""API clients from credential Secrets against real members: kubeconfig (files, inline) and token + CA."""
+"""API clients from credential Secrets against real members: kubeconfig (files, inline) and token + CA, on
+both request paths (a thread's, the event loop's)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from kubernetes import client
 from localfed import LocalFederation
 
 from federation_operator.kube.credentials import build_api_client
+from federation_operator.kube.errors import ApiConnectionError
 from federation_operator.kube.probe import fetch_probe
-from tests.members import MEMBER, admin_client, fresh_namespace, kubeconfig_secret, member_spec
+from federation_operator.kube.transport import Exchange, Request
+from tests.members import MEMBER, Runner, admin_client, fresh_namespace, kubeconfig_secret, member_spec
 
 pytestmark = pytest.mark.e2e
 
@@ -108,3 +111,39 @@ def test_wrong_token_is_unauthorized(federation: LocalFederation, service_accoun
     assert not result.ok
     assert result.error == "unauthorized"
     assert result.credentials_refused  # the supervisor then re-reads the Secret
+
+
+def list_nodes() -> Exchange[int]:
+    """The status of a list of the member's nodes (what the probe reads)."""
+    response = yield Request("GET", "/api/v1/nodes", "list Nodes", query=[("limit", 1)])
+    return response.status
+
+
+@pytest.mark.parametrize("kind", ["certificate files", "inline certificate", "token", "wrong token"])
+def test_each_request_path_sends_the_credentials(
+    federation: LocalFederation, service_account_token: str, runner: Runner, kind: str
+) -> None:
+    ca = (federation.clusters[MEMBER].dir / "pki" / "ca.crt").read_bytes()
+    secrets = {
+        "certificate files": kubeconfig_secret(federation, MEMBER),
+        "inline certificate": kubeconfig_secret(federation, MEMBER, inline=True),
+        "token": {"token": service_account_token.encode(), "ca.crt": ca},
+        "wrong token": {"token": service_account_token[:-4].encode() + b"AAAA", "ca.crt": ca},
+    }
+    api = build_api_client(member_spec(federation, MEMBER), secrets[kind])
+    try:
+        assert runner(api, list_nodes(), timeout=5.0) == (401 if kind == "wrong token" else 200)
+    finally:
+        api.close()
+
+
+def test_each_request_path_checks_the_servers_certificate(
+    federation: LocalFederation, runner: Runner
+) -> None:
+    ca = (federation.clusters[OTHER_MEMBER].dir / "pki" / "ca.crt").read_bytes()
+    api = build_api_client(member_spec(federation, MEMBER), {"token": b"whatever", "ca.crt": ca})
+    try:
+        with pytest.raises(ApiConnectionError, match="TLS certificate verification failed"):
+            runner(api, list_nodes(), timeout=5.0)
+    finally:
+        api.close()

@@ -1,15 +1,21 @@
 """The one classification of Kubernetes API failures (kube/errors.py), for every client the operator uses:
-the generated client's ApiException, transport failures, and raw responses."""
+the generated client's ApiException, transport failures (urllib3's and aiohttp's), and raw responses."""
 
 from __future__ import annotations
 
+import socket
+
+import aiohttp
 import pytest
 import urllib3
+from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.exceptions import ApiException
 
 from federation_operator.domain.errors import PermanentError, TransientError
 from federation_operator.kube.errors import ApiConnectionError, api_error, describe_failure, status_error
+from federation_operator.kube.member_services import check_answering_exchange
 from federation_operator.kube.transport import RawResponse, response_error
+from tests.members import Runner
 
 
 def api_exception(status: int, headers: dict[str, str] | None = None) -> ApiException:
@@ -70,3 +76,31 @@ def test_connection_failures_are_transient_with_a_short_reason(
     assert isinstance(error, TransientError)
     assert error.reason == reason
     assert str(error) == f"list MemberClusters: {reason}"
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        (aiohttp.ConnectionTimeoutError("connect"), "connect timed out"),
+        (aiohttp.SocketTimeoutError("read"), "timed out"),
+        (TimeoutError(), "timed out"),
+        (aiohttp.ServerDisconnectedError(), "connection lost"),
+        (aiohttp.ClientPayloadError("cut short"), "connection lost"),
+        (aiohttp.ClientOSError(104, "reset"), "connection failed (ECONNRESET)"),
+    ],
+)
+def test_the_event_loops_failures_get_the_same_short_reasons(exc: Exception, reason: str) -> None:
+    assert describe_failure(exc) == reason
+
+
+def test_a_refused_connection_is_said_so_on_either_request_path(runner: Runner) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # a port of ours nobody listens on
+        api = ApiClient(Configuration(host=f"http://127.0.0.1:{closed.getsockname()[1]}"))
+        try:
+            with pytest.raises(ApiConnectionError) as failure:
+                runner(api, check_answering_exchange(), timeout=5.0)
+        finally:
+            api.close()
+    assert failure.value.reason == "connection refused"
+    assert str(failure.value) == "check that it answers: connection refused"

@@ -1,5 +1,6 @@
 """Every call to a hung member (its apiserver SIGSTOPped: connections accepted, nothing answered) ends
-within its timeout, all of its requests together, also on a connection kept alive from before the hang."""
+within its timeout, all of its requests together, also on a connection kept alive from before the hang; made
+in a thread and on the event loop alike."""
 
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ from localfed import LocalFederation
 from federation_operator.kube.credentials import build_api_client
 from federation_operator.kube.errors import ApiConnectionError
 from federation_operator.kube.member_services import (
-    apply_service,
-    check_answering,
-    create_service,
-    delete_service,
-    ensure_namespace,
-    fetch_service,
+    apply_service_exchange,
+    check_answering_exchange,
+    create_service_exchange,
+    delete_service_exchange,
+    ensure_namespace_exchange,
+    fetch_service_exchange,
 )
 from tests.members import (
     FAULT_MEMBER,
+    Runner,
     eventually,
     fresh_namespace,
     kubeconfig_secret,
@@ -36,20 +38,27 @@ TIMEOUT = 1.5
 MARGIN = 1.5
 
 
-def test_every_call_to_a_hung_member_ends_within_its_timeout(federation: LocalFederation) -> None:
+def test_every_call_to_a_hung_member_ends_within_its_timeout(
+    federation: LocalFederation, runner: Runner
+) -> None:
     api = build_api_client(member_spec(federation, FAULT_MEMBER), kubeconfig_secret(federation, FAULT_MEMBER))
     try:
         with fresh_namespace(federation, FAULT_MEMBER) as namespace:
             manifest = service_manifest(namespace, "hung")
-            created = create_service(api, manifest)  # and the connection stays in the pool, alive
+            # And the connection stays in the pool, alive.
+            created = runner(api, create_service_exchange(manifest))
             uid = created["metadata"]["uid"]
             calls: dict[str, Callable[[], Any]] = {
-                "fetch": lambda: fetch_service(api, namespace, "hung", timeout=TIMEOUT),
-                "apply": lambda: apply_service(api, manifest, timeout=TIMEOUT),
-                "create": lambda: create_service(api, service_manifest(namespace, "other"), timeout=TIMEOUT),
-                "namespace": lambda: ensure_namespace(api, "elsewhere", timeout=TIMEOUT),
-                "delete": lambda: delete_service(api, namespace, "hung", uid, timeout=TIMEOUT),
-                "check": lambda: check_answering(api, timeout=TIMEOUT),
+                "fetch": lambda: runner(api, fetch_service_exchange(namespace, "hung"), timeout=TIMEOUT),
+                "apply": lambda: runner(api, apply_service_exchange(manifest), timeout=TIMEOUT),
+                "create": lambda: runner(
+                    api, create_service_exchange(service_manifest(namespace, "other")), timeout=TIMEOUT
+                ),
+                "namespace": lambda: runner(api, ensure_namespace_exchange("elsewhere"), timeout=TIMEOUT),
+                "delete": lambda: runner(
+                    api, delete_service_exchange(namespace, "hung", uid), timeout=TIMEOUT
+                ),
+                "check": lambda: runner(api, check_answering_exchange(), timeout=TIMEOUT),
             }
             federation.pause_apiserver(FAULT_MEMBER)
             try:
@@ -63,6 +72,9 @@ def test_every_call_to_a_hung_member_ends_within_its_timeout(federation: LocalFe
             finally:
                 federation.resume_apiserver(FAULT_MEMBER)
             # The same client works again once the member answers.
-            eventually("the member answers again", lambda: fetch_service(api, namespace, "hung") is not None)
+            eventually(
+                "the member answers again",
+                lambda: runner(api, fetch_service_exchange(namespace, "hung")) is not None,
+            )
     finally:
         api.close()

@@ -1,6 +1,6 @@
-"""The one raw request path (kube/transport.py) as a client is configured: a server behind a path prefix, the
-client's own credentials, a pool closed under it, and an HTTP proxy; against a real HTTP server on loopback
-that records what it was sent."""
+"""The raw request paths (kube/transport.py in a thread, kube/async_transport.py on the event loop) as a
+client is configured: a server behind a path prefix, the client's own credentials, a pool closed under it,
+and an HTTP proxy; against a real HTTP server on loopback that records what it was sent."""
 
 from __future__ import annotations
 
@@ -12,8 +12,15 @@ from pathlib import Path
 import pytest
 from kubernetes.client import ApiClient, Configuration
 
+from federation_operator.kube.async_transport import AsyncTransport
 from federation_operator.kube.host import build_host_client
-from federation_operator.kube.transport import send_request
+from federation_operator.kube.transport import Exchange, Query, RawResponse, Request, send_request
+from tests.members import Runner
+
+
+def get(path: str, query: Query = ()) -> Exchange[RawResponse]:
+    """One GET, its response as it came."""
+    return (yield Request("GET", path, f"get {path}", query=query))
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -56,15 +63,13 @@ def _client(host: str, *, proxy: str | None = None) -> ApiClient:
 
 
 def test_a_server_behind_a_path_prefix_gets_the_prefix_the_query_and_the_credentials(
-    server: tuple[str, list[tuple[str, str, str | None]]],
+    server: tuple[str, list[tuple[str, str, str | None]]], runner: Runner
 ) -> None:
     url, seen = server
     api = _client(url + "/k8s/clusters/c-1/")
     try:
-        for _ in range(2):  # the second request goes through the pool found by the first
-            response = send_request(
-                api, "GET", "/api/v1/services", what="list", query=[("limit", 5), ("watch", True)]
-            )
+        for _ in range(2):  # the second request goes through the pool (or session) found by the first
+            response = runner(api, get("/api/v1/services", [("limit", 5), ("watch", True)]))
             assert response.status == 200
             assert response.json()["message"] == "ok"
     finally:
@@ -87,13 +92,13 @@ def test_a_pool_closed_under_the_client_is_found_again(
 
 
 def test_through_an_http_proxy_the_request_names_the_whole_url(
-    server: tuple[str, list[tuple[str, str, str | None]]],
+    server: tuple[str, list[tuple[str, str, str | None]]], runner: Runner
 ) -> None:
     proxy, seen = server
     # The API server is never reached: the proxy (our recorder) answers for it.
     api = _client("http://127.0.0.2:6443", proxy=proxy)
     try:
-        assert send_request(api, "GET", "/readyz", what="readyz").status == 200
+        assert runner(api, get("/readyz")).status == 200
     finally:
         api.close()
     assert seen == [("GET", "http://127.0.0.2:6443/readyz", "Bearer t0ken")]
@@ -115,3 +120,21 @@ def test_the_host_client_keeps_as_many_connections_as_it_is_told(tmp_path: Path)
         assert api.rest_client.pool_manager.connection_pool_kw["maxsize"] == 24
     finally:
         api.close()
+
+
+async def test_a_forgotten_clients_session_is_closed_and_made_again_if_asked(
+    server: tuple[str, list[tuple[str, str, str | None]]],
+) -> None:
+    url, seen = server
+    transport, api = AsyncTransport(), _client(url)
+    try:
+        assert (await transport.run(api, get("/version"))).status == 200
+        first = transport._session(api).session
+        transport.forget(api)  # as when a member is disconnected: its client is closed
+        assert (await transport.run(api, get("/version"))).status == 200
+        assert transport._session(api).session is not first
+    finally:
+        await transport.close()
+        api.close()
+    assert first.closed
+    assert [path for _, path, _ in seen] == ["/version", "/version"]
