@@ -92,7 +92,11 @@ class Settings(BaseSettings):
     )
     workers: int = Field(default=8, ge=1, le=256, description="FederatedServices reconciled concurrently.")
     io_threads: int = Field(
-        default=32, ge=2, le=512, description="Threads for blocking member-cluster API calls."
+        default=32,
+        ge=2,
+        le=512,
+        description="Threads for blocking calls: member probes, reading Secrets, the Route 53 and Cloud DNS "
+        "SDKs (member writes, status writes and events go out on the event loop).",
     )
     member_request_timeout: float = Field(
         default=10.0, gt=0, le=300, description="Seconds before a member API request is abandoned."
