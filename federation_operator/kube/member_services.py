@@ -1,9 +1,11 @@
 """Member Services and their EndpointSlices: reading them (pure) and writing them (I/O).
 
-The I/O functions act on one member through its ``ApiClient`` and speak raw JSON (camelCase dicts, as
-``kubectl get -o json``). Each call ends within its ``timeout`` (seconds, all of its requests together: an
-apply that repairs ports makes up to four), so a member that accepts connections but never answers (a hung
-API server) holds its caller for that long at most. Failures come out as the operator's own errors, mapped
+The I/O calls act on one member through its ``ApiClient`` and speak raw JSON (camelCase dicts, as
+``kubectl get -o json``). Each is an exchange (``*_exchange``: its requests as data), made on the event loop
+by the operator (``AsyncTransport.run``) or in a thread by the function of the call's own name; either way
+it ends within its ``timeout`` (seconds, all of its requests together: an apply that repairs ports makes up
+to four), so a member that accepts connections but never answers (a hung API server) holds its caller for
+that long at most. Failures come out as the operator's own errors, mapped
 here once:
 
 * the member cannot be reached, throttles us (429) or fails (5xx) → the one classification of

@@ -1,17 +1,17 @@
 """The one raw request path to a cluster's API: send a request, read the whole response, whatever its status.
 
-Every raw request (to members, and fedctl's to any cluster) goes through :func:`send_request` (or
-:func:`open_stream` for watches), which maps transport failures (refused, timed out, TLS) to
-:class:`~federation_operator.kube.errors.ApiConnectionError` once, here; from the event loop, requests go
-through :class:`~federation_operator.kube.async_transport.AsyncTransport` instead, mapped the same way.
+Every raw request made in a thread (fedctl's, the probes', the watches') goes through :func:`send_request`
+(or :func:`open_stream` for watches), which maps transport failures (refused, timed out, TLS) to
+:class:`~federation_operator.kube.errors.ApiConnectionError` once, here; the operator's requests from the
+event loop go through :class:`~federation_operator.kube.async_transport.AsyncTransport`, mapped the same
+way. HTTP error statuses are returned, not raised: each caller knows which ones it expects (404 on a fetch,
+409 on a create, 410 on a watch) and asks :func:`response_error` for the error of the others.
 
 A call of several requests (make the namespace, then the Service) is written once, as an *exchange*: a
 generator that yields each :class:`Request` and is sent its :class:`RawResponse`, returning the call's
 result. It makes no I/O itself, so the same exchange runs in a thread (:func:`run_exchange`, here) or on
 the event loop (``AsyncTransport.run``), each request given what is left of the call's one budget of time
-(:class:`Budget`). HTTP error statuses are returned,
-not raised: each caller knows which ones it expects (404 on a fetch, 409 on a create, 410 on a watch) and
-asks :func:`response_error` for the error of the others.
+(:class:`Budget`).
 
 A request goes straight to the client's own urllib3 pool (its TLS, proxy, keep-alive and retry settings)
 with the client's headers and credentials, not through the generated client's request layers: those walk
