@@ -30,7 +30,6 @@ import concurrent.futures
 import contextlib
 import json
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -388,78 +387,6 @@ def bulk(
 def rss_mib(op: OperatorProcess, field_name: str = "VmRSS") -> float:
     assert op.proc is not None
     return processes.memory_bytes(op.proc.pid, field_name) / 2**20
-
-
-def rss_after_malloc_trim(op: OperatorProcess) -> float | None:
-    """The operator's RSS once glibc has been asked to hand its free memory back (malloc_trim(0), called in
-    the running process through gdb): how much of what it holds is free memory the allocator kept. None
-    without gdb."""
-    gdb = shutil.which("gdb")
-    if gdb is None or op.proc is None:
-        return None
-    subprocess.run(
-        [gdb, "-p", str(op.proc.pid), "-batch", "-ex", "call (int) malloc_trim(0)"],
-        check=False,
-        capture_output=True,
-        timeout=120,
-    )
-    return rss_mib(op)
-
-
-_CENSUS = (
-    "import collections, gc, json, sys; gc.collect(); "
-    "from federation_operator.domain.records import normalize_name as n; "
-    "json.dump({'blocks': sys.getallocatedblocks(), 'names cached': n.cache_info().currsize, "
-    "'types': collections.Counter(type(o).__qualname__ for o in gc.get_objects()).most_common(400)}, "
-    "open('%s', 'w'))"
-)
-
-
-def python_census(op: OperatorProcess, path: Path) -> dict[str, Any] | None:
-    """What the operator's Python heap holds, without tracing it: gdb runs a few lines in the running
-    process (under the GIL): a full collection, then the number of blocks the object allocator has handed
-    out (sys.getallocatedblocks), the size of the DNS name cache, and the live objects the collector tracks,
-    by type. None without gdb, or if the process could not run them."""
-    gdb = shutil.which("gdb")
-    if gdb is None or op.proc is None:
-        return None
-    path.unlink(missing_ok=True)
-    code = _CENSUS % path
-    subprocess.run(
-        [
-            gdb,
-            "-p",
-            str(op.proc.pid),
-            "-batch",
-            "-ex",
-            "call (int) PyGILState_Ensure()",
-            "-ex",
-            f"call (int) PyRun_SimpleString({json.dumps(code)})",
-            "-ex",
-            "call (void) PyGILState_Release($1)",
-        ],
-        check=False,
-        capture_output=True,
-        timeout=300,
-    )
-    try:
-        return dict(json.loads(path.read_text()))
-    except (OSError, ValueError):
-        return None
-
-
-def print_census(idle: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
-    if idle is None or after is None:
-        print("  Python heap census: not available (needs gdb)")
-        return
-    print(
-        f"  Python heap (gdb census, after a gc): {idle['blocks']:,} blocks allocated at idle, "
-        f"{after['blocks']:,} after ({after['blocks'] - idle['blocks']:+,}); DNS names cached "
-        f"{idle['names cached']:,} → {after['names cached']:,}"
-    )
-    before = dict(idle["types"])
-    grown = sorted(((n - before.get(t, 0), t) for t, n in after["types"]), reverse=True)[:12]
-    print(f"    objects tracked by the collector, most grown by type: {[(t, d) for d, t in grown if d > 0]}")
 
 
 def delete_all(fed: LocalFederation, timeout: float) -> float:

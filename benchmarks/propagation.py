@@ -529,8 +529,6 @@ def cycle(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, m
     idle_snapshot = None
     if args.memory_profile:
         idle_snapshot = dump_memory(op.proc.pid, Path(os.environ["BENCH_TRACEMALLOC"]))
-    census_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"fedop-census-{op.proc.pid}.json"
-    idle_census = lifecycle.python_census(op, census_path)
     print(f"cycle: operator RSS at idle {idle:.0f} MiB (load average {lifecycle.load_average()})")
     run = measure(args, fed, op, metrics_port)
     report(args, fed, op, run)
@@ -553,14 +551,6 @@ def cycle(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, m
     )
     held = lifecycle.series(metrics_port, "fedop_objects_held")
     print(f"  objects the operator says it holds after: {held}")
-    lifecycle.print_census(idle_census, lifecycle.python_census(op, census_path))
-    census_path.unlink(missing_ok=True)
-    trimmed = lifecycle.rss_after_malloc_trim(op)
-    if trimmed is not None:
-        print(
-            f"  operator RSS after glibc's malloc_trim(0) (called in it through gdb, a probe): "
-            f"{trimmed:.0f} MiB ({100 * (trimmed / idle - 1):+.0f}% of idle)"
-        )
     if idle_snapshot is not None:
         after_snapshot = dump_memory(op.proc.pid, Path(os.environ["BENCH_TRACEMALLOC"]))
         lifecycle.rest_memory_summary(idle_snapshot, after_snapshot)
