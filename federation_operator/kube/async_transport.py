@@ -33,7 +33,7 @@ from federation_operator.kube.errors import ASYNC_TRANSPORT_ERRORS, connection_e
 from federation_operator.kube.transport import (
     CONNECT_TIMEOUT,
     JSON,
-    Budget,
+    Call,
     Exchange,
     RawResponse,
     Request,
@@ -69,17 +69,10 @@ class AsyncTransport:
     async def run(self, api: ApiClient, exchange: Exchange[T], *, within: float | None = None) -> T:
         """Make the requests of ``exchange`` against ``api``'s cluster, all within ``within`` seconds when
         given (else each within its own timeout); returns its result."""
-        budget = Budget(within)
-        try:
-            request = next(exchange)
-            while True:
-                response = await self._send(api, request, budget.timeout(request))
-                request = exchange.send(response)
-        except StopIteration as done:
-            result: T = done.value
-            return result
-        finally:
-            exchange.close()
+        call = Call(exchange, within)
+        while (request := call.request) is not None:
+            call.answer(await self._send(api, request, call.timeout(request)))
+        return call.result
 
     async def _send(self, api: ApiClient, request: Request, limit: Timeout) -> RawResponse:
         """One request, its whole response read, whatever its status, within ``limit``."""

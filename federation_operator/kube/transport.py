@@ -11,7 +11,7 @@ A call of several requests (make the namespace, then the Service) is written onc
 generator that yields each :class:`Request` and is sent its :class:`RawResponse`, returning the call's
 result. It makes no I/O itself, so the same exchange runs in a thread (:func:`run_exchange`, here) or on
 the event loop (``AsyncTransport.run``), each request given what is left of the call's one budget of time
-(:class:`Budget`).
+(:class:`Call`).
 
 A request goes straight to the client's own urllib3 pool (its TLS, proxy, keep-alive and retry settings)
 with the client's headers and credentials, not through the generated client's request layers: those walk
@@ -26,7 +26,7 @@ import time
 import weakref
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias, TypeVar
+from typing import Any, Generic, Literal, TypeAlias, TypeVar
 from urllib.parse import quote, urlencode
 
 import orjson
@@ -47,7 +47,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "JSON",
     "METADATA_ONLY_LIST",
-    "Budget",
+    "Call",
     "DeleteOutcome",
     "Exchange",
     "Query",
@@ -86,25 +86,6 @@ Query = Sequence[tuple[str, str | int | bool]]
 _STREAM_CHUNK = 64 * 1024
 
 
-class Budget:
-    """One budget of seconds for every request of one call (an apply that also repairs ports, a create that
-    first makes the namespace): each request gets what is left, so the call as a whole ends in time. Without
-    a budget (``seconds`` None) each request has its own timeout."""
-
-    def __init__(self, seconds: float | None) -> None:
-        self._end = None if seconds is None else time.monotonic() + seconds
-
-    def timeout(self, request: Request) -> Timeout:
-        """The timeout of ``request``: what is left (:class:`ApiConnectionError`, "timed out", when
-        nothing is), or its own."""
-        if self._end is None:
-            return request.timeout
-        left = self._end - time.monotonic()
-        if left <= 0:
-            raise ApiConnectionError(request.what, "timed out")
-        return left
-
-
 DeleteOutcome = Literal["deleted", "absent", "uid-mismatch"]
 """What :func:`send_delete` did: deleted it, found nothing, or found a different object at that name."""
 
@@ -121,7 +102,7 @@ class Request:
     body: Any = None
     content_type: str | None = None
     accept: str = JSON
-    timeout: Timeout = DEFAULT_TIMEOUT  # when its call has no budget
+    timeout: Timeout = DEFAULT_TIMEOUT  # when its call has no budget (Call)
 
 
 @dataclass(frozen=True)
@@ -141,14 +122,47 @@ Exchange: TypeAlias = Generator[Request, RawResponse, T]
 """A call to the API as data: yields its requests, is sent each one's response, returns the call's result."""
 
 
+class Call(Generic[T]):
+    """One exchange being made: its next :attr:`request` (None once it has ended, its :attr:`result` then
+    set), each request given what is left of one budget of ``seconds`` for them all (an apply that also
+    repairs ports, a create that first makes the namespace), so that the call as a whole ends in time; without
+    a budget (None) each request has its own timeout."""
+
+    def __init__(self, exchange: Exchange[T], seconds: float | None) -> None:
+        self._exchange = exchange
+        self._end = None if seconds is None else time.monotonic() + seconds
+        self.request: Request | None = None
+        self._advance(next, exchange)
+
+    def timeout(self, request: Request) -> Timeout:
+        """The timeout of ``request``: what is left (:class:`ApiConnectionError`, "timed out", when nothing
+        is), or its own."""
+        if self._end is None:
+            return request.timeout
+        left = self._end - time.monotonic()
+        if left <= 0:
+            raise ApiConnectionError(request.what, "timed out")
+        return left
+
+    def answer(self, response: RawResponse) -> None:
+        """The response to :attr:`request`: the exchange goes on to its next request, or ends."""
+        self._advance(self._exchange.send, response)
+
+    def _advance(self, step: Callable[[Any], Request], value: Any) -> None:
+        try:
+            self.request = step(value)
+        except StopIteration as done:
+            self.request = None
+            self.result: T = done.value
+
+
 def run_exchange(api: ApiClient, exchange: Exchange[T], *, timeout: float | None = None) -> T:
     """Make the requests of ``exchange`` (in this thread), all within ``timeout`` seconds when given;
     returns its result."""
-    budget = Budget(timeout)
-    try:
-        request = next(exchange)
-        while True:
-            response = send_request(
+    call = Call(exchange, timeout)
+    while (request := call.request) is not None:
+        call.answer(
+            send_request(
                 api,
                 request.method,
                 request.path,
@@ -157,14 +171,10 @@ def run_exchange(api: ApiClient, exchange: Exchange[T], *, timeout: float | None
                 body=request.body,
                 content_type=request.content_type,
                 accept=request.accept,
-                timeout=budget.timeout(request),
+                timeout=call.timeout(request),
             )
-            request = exchange.send(response)
-    except StopIteration as done:
-        result: T = done.value
-        return result
-    finally:
-        exchange.close()
+        )
+    return call.result
 
 
 def api_path(
