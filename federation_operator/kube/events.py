@@ -1,11 +1,10 @@
 """Kubernetes events about our objects, posted in the background (what ``kubectl describe`` lists).
 
 :class:`EventPoster` is the operator's one event sink: ``emit`` renders a core/v1 Event and queues it, and
-:meth:`EventPoster.run` posts the queue in order, from the event loop (``send``:
-``AsyncTransport.run``), one request at a time. Posting never holds up
-the reconcile that reports something, and a failed post is logged and dropped: events are help for people,
-never state. An object's events go to its namespace; a cluster-scoped object's (a MemberCluster's) to
-``default``, where ``kubectl describe`` looks for them.
+:meth:`EventPoster.run` posts the queue in order, from the event loop (``send``: ``AsyncTransport.run``), one
+request at a time. Posting never holds up the reconcile that reports something, and a failed post is logged
+and dropped: events are help for people, never state. An object's events go to its namespace; a
+cluster-scoped object's (a MemberCluster's) to ``default``, where ``kubectl describe`` looks for them.
 """
 
 from __future__ import annotations
