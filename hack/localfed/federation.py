@@ -631,7 +631,14 @@ class LocalFederation:
                 raise RuntimeError(f"CoreDNS of {cluster.spec.name} exited; see {record.log}")
             return coredns.is_ready(ports)
 
-        _wait(f"CoreDNS of {cluster.spec.name}", ready, timeout)
+        try:
+            _wait(f"CoreDNS of {cluster.spec.name}", ready, timeout)
+        except TimeoutError as exc:
+            # Once seen (a CI run right after a 10,000-object benchmark): CoreDNS up, never ready, nothing
+            # said why. What it logged says which plugin it waits on, next time.
+            log = Path(record.log)
+            tail = log.read_text(errors="replace").splitlines()[-8:] if log.exists() else []
+            raise TimeoutError(f"{exc}; {log} ends: {' | '.join(tail)}") from exc
 
     # ----- access ---
 
