@@ -50,7 +50,7 @@ from federation_operator.domain.health_checks import ProviderHealth  # noqa: E40
 from federation_operator.domain.keys import Key  # noqa: E402
 from federation_operator.domain.members import ClusterInfo  # noqa: E402
 from federation_operator.domain.records import ProviderLimits, PublishResult, RecordSet  # noqa: E402
-from federation_operator.kube.transport import Exchange, RawResponse  # noqa: E402
+from federation_operator.kube.transport import Call, Exchange, RawResponse  # noqa: E402
 from federation_operator.planning.reconcile import (  # noqa: E402
     Federation,
     plan_member_writes,
@@ -136,14 +136,14 @@ class Federation4:
 
     async def _send(self, _api: Any, exchange: Exchange[Any], *, within: float | None = None) -> Any:
         """The host's side of a status write: kept for its echo, answered at once."""
-        request = next(exchange)
+        call = Call(exchange, within)
+        request = call.request
+        assert request is not None
         namespace, name = request.path.split("/")[5], request.path.split("/")[7]
         self.echoes.append(((namespace, name), request.body[0]["value"]))
-        try:
-            exchange.send(RawResponse(200, b"{}", {}))
-        except StopIteration as done:
-            return done.value
-        raise AssertionError("a status write is one request")
+        call.answer(RawResponse(200, b"{}", {}))
+        assert call.request is None, "a status write is one request"
+        return call.result
 
     def deliver_echoes(self) -> int:
         """The host watch's events of the statuses written: fresh JSON, as the watch decodes it."""

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from federation_operator.controllers.discovery import DiscoveryController
 from federation_operator.controllers.member_cache import MemberRegistry
-from federation_operator.controllers.member_calls import MemberCalls, Send
+from federation_operator.controllers.member_calls import MemberCalls
 from federation_operator.controllers.shutdown import ShutdownGate
 from federation_operator.dns.publisher import Publisher
 from federation_operator.dns.publishers import PublisherGroup
@@ -47,6 +47,7 @@ from federation_operator.kube.member_services import (
     fetch_service_exchange,
     observe_service,
 )
+from federation_operator.kube.transport import Send
 from federation_operator.observability.events import EventReporter, EventSink
 from federation_operator.observability.metrics import Metrics, ShardHealth
 from federation_operator.planning.discovery import plan_discovery

@@ -29,30 +29,20 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from kubernetes import client
 
 from federation_operator.domain.errors import TransientError
 from federation_operator.kube.errors import ApiConnectionError
 from federation_operator.kube.member_services import check_answering_exchange
-from federation_operator.kube.transport import Exchange
+from federation_operator.kube.transport import Exchange, Send
 
 __all__ = ["MemberCalls", "MemberSilentError"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-class Send(Protocol):
-    """Makes the requests of an exchange to a cluster, all in ``within`` seconds (``AsyncTransport.run``)."""
-
-    async def __call__(
-        self, api: client.ApiClient, exchange: Exchange[T], *, within: float | None = None
-    ) -> T:
-        """The exchange's result."""
-        ...
 
 
 class MemberSilentError(TransientError):

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import aiohttp
-import orjson
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.rest import should_bypass_proxies
 from yarl import URL
@@ -32,12 +31,12 @@ from yarl import URL
 from federation_operator.kube.errors import ASYNC_TRANSPORT_ERRORS, connection_error
 from federation_operator.kube.transport import (
     CONNECT_TIMEOUT,
-    JSON,
     Call,
     Exchange,
     RawResponse,
     Request,
     Timeout,
+    encode_request,
     query_string,
 )
 
@@ -63,7 +62,7 @@ class AsyncTransport:
     :meth:`close` them all when the operator stops."""
 
     def __init__(self) -> None:
-        self._sessions: dict[int, tuple[ApiClient, _Session]] = {}
+        self._sessions: dict[ApiClient, _Session] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
     async def run(self, api: ApiClient, exchange: Exchange[T], *, within: float | None = None) -> T:
@@ -77,15 +76,9 @@ class AsyncTransport:
     async def _send(self, api: ApiClient, request: Request, limit: Timeout) -> RawResponse:
         """One request, its whole response read, whatever its status, within ``limit``."""
         held = self._session(api)
-        configuration = api.configuration
-        headers = {**api.default_headers, "Accept": request.accept}
-        data: bytes | None = None
-        if request.body is not None:
-            data = orjson.dumps(request.body)
-            headers["Content-Type"] = request.content_type or JSON
-        for setting in configuration.auth_settings().values():
-            if setting["in"] == "header" and setting["value"]:
-                headers[setting["key"]] = setting["value"]
+        headers, data = encode_request(
+            api, body=request.body, content_type=request.content_type, accept=request.accept
+        )
         url = held.base + request.path
         if request.query:
             url += "?" + query_string(request.query)
@@ -108,21 +101,21 @@ class AsyncTransport:
 
     def forget(self, api: ApiClient) -> None:
         """``api`` is closed: close its session (in the background)."""
-        held = self._sessions.pop(id(api), None)
+        held = self._sessions.pop(api, None)
         if held is not None:
-            task = asyncio.get_running_loop().create_task(held[1].session.close())
+            task = asyncio.get_running_loop().create_task(held.session.close())
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
         """Close every session (the operator is stopping)."""
         held, self._sessions = self._sessions, {}
-        await asyncio.gather(*(s.session.close() for _, s in held.values()), *self._closing)
+        await asyncio.gather(*(s.session.close() for s in held.values()), *self._closing)
 
     def _session(self, api: ApiClient) -> _Session:
-        known = self._sessions.get(id(api))
-        if known is not None and known[0] is api:
-            return known[1]
+        known = self._sessions.get(api)
+        if known is not None:
+            return known
         configuration: Configuration = api.configuration
         base: str = configuration.host.rstrip("/")
         connector = aiohttp.TCPConnector(
@@ -145,7 +138,7 @@ class AsyncTransport:
             if proxy and configuration.proxy_headers
             else None,
         )
-        self._sessions[id(api)] = (api, held)
+        self._sessions[api] = held
         return held
 
 

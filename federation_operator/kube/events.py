@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from kubernetes.client import ApiClient
 
 from federation_operator.domain.errors import FederationError
-from federation_operator.kube.transport import Exchange, Request, api_path, response_error
+from federation_operator.kube.transport import Exchange, Request, Send, api_path, response_error
 
 __all__ = ["MAX_MESSAGE_LENGTH", "EventPoster", "render_event"]
 
@@ -82,7 +82,7 @@ class EventPoster:
         self,
         api: ApiClient,
         *,
-        send: Callable[[ApiClient, Exchange[None]], Awaitable[None]],
+        send: Send,
         component: str,
         instance: str,
         limit: int = 10_000,

@@ -26,7 +26,7 @@ import time
 import weakref
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeAlias, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar
 from urllib.parse import quote, urlencode
 
 import orjson
@@ -53,10 +53,12 @@ __all__ = [
     "Query",
     "RawResponse",
     "Request",
+    "Send",
     "Timeout",
     "api_path",
     "api_status",
     "delete_exchange",
+    "encode_request",
     "open_stream",
     "query_string",
     "read_json_lines",
@@ -120,6 +122,14 @@ class RawResponse:
 
 Exchange: TypeAlias = Generator[Request, RawResponse, T]
 """A call to the API as data: yields its requests, is sent each one's response, returns the call's result."""
+
+
+class Send(Protocol):
+    """Makes the requests of an exchange to a cluster, all in ``within`` seconds (``AsyncTransport.run``)."""
+
+    async def __call__(self, api: ApiClient, exchange: Exchange[T], *, within: float | None = None) -> T:
+        """The exchange's result."""
+        ...
 
 
 class Call(Generic[T]):
@@ -242,15 +252,7 @@ def open_stream(
 ) -> urllib3.BaseHTTPResponse:
     """Send a request and return the response unread, for streaming (watches); the caller closes it."""
     configuration = api.configuration
-    headers = {**api.default_headers, "Accept": accept}
-    data: bytes | None = None
-    if body is not None:
-        data = orjson.dumps(body)
-        headers["Content-Type"] = content_type or JSON
-    # The client's own credentials, as its generated calls send them (a refresh hook runs here, as there).
-    for setting in configuration.auth_settings().values():
-        if setting["in"] == "header" and setting["value"]:
-            headers[setting["key"]] = setting["value"]
+    headers, data = encode_request(api, body=body, content_type=content_type, accept=accept)
     if query:
         path += "?" + query_string(query)
     options: dict[str, Any] = {
@@ -291,6 +293,23 @@ def _pool(api: ApiClient, manager: urllib3.PoolManager) -> tuple[urllib3.HTTPCon
     prefix = (urllib3.util.parse_url(host).path or "").rstrip("/")
     _POOLS[api] = (manager, host, pool, prefix)
     return pool, prefix
+
+
+def encode_request(
+    api: ApiClient, *, body: Any, content_type: str | None, accept: str
+) -> tuple[dict[str, str], bytes | None]:
+    """The headers and encoded body of a request through ``api``, whichever path sends it: the client's
+    default headers and its own credentials, as its generated calls send them (a refresh hook runs here, as
+    there)."""
+    headers = {**api.default_headers, "Accept": accept}
+    data: bytes | None = None
+    if body is not None:
+        data = orjson.dumps(body)
+        headers["Content-Type"] = content_type or JSON
+    for setting in api.configuration.auth_settings().values():
+        if setting["in"] == "header" and setting["value"]:
+            headers[setting["key"]] = setting["value"]
+    return headers, data
 
 
 def query_string(query: Query) -> str:

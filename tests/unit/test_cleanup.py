@@ -14,12 +14,12 @@ from federation_operator.controllers.federated_service import (
     FederatedServiceStore,
 )
 from federation_operator.controllers.member_cache import MemberRegistry
-from federation_operator.controllers.member_calls import MemberCalls, Send
+from federation_operator.controllers.member_calls import MemberCalls
 from federation_operator.dns.inmemory import InMemoryProvider
 from federation_operator.dns.publisher import Publisher
 from federation_operator.domain.members import LABEL_FEDERATION, ClusterInfo
 from federation_operator.domain.records import RecordSet
-from federation_operator.kube.transport import Exchange
+from federation_operator.kube.transport import Exchange, Send
 from federation_operator.planning.reconcile import Federation
 
 T = TypeVar("T")

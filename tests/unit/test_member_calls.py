@@ -11,7 +11,7 @@ import pytest
 
 from federation_operator.controllers.member_calls import MemberCalls, MemberSilentError
 from federation_operator.kube.errors import ApiConnectionError
-from federation_operator.kube.transport import Exchange, RawResponse, Request
+from federation_operator.kube.transport import Call, Exchange, RawResponse, Request
 
 T = TypeVar("T")
 
@@ -55,7 +55,9 @@ class Member:
         self.release = asyncio.Event()
 
     async def send(self, api: Any, exchange: Exchange[T], *, within: float | None = None) -> T:
-        request = next(exchange)
+        call = Call(exchange, within)
+        request = call.request
+        assert request is not None
         if request.path == "/readyz":
             self.checks += 1
         else:
@@ -67,12 +69,9 @@ class Member:
             await self.release.wait()
         elif not self.answers:
             raise ApiConnectionError(request.what, "timed out")
-        try:
-            exchange.send(RawResponse(200, b"{}", {}))
-        except StopIteration as done:
-            result: T = done.value
-            return result
-        raise AssertionError("the exchange made more than one request")
+        call.answer(RawResponse(200, b"{}", {}))
+        assert call.request is None, "the exchange made more than one request"
+        return call.result
 
 
 class Ticker:
