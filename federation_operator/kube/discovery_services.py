@@ -1,6 +1,6 @@
 """A member's discovery Services (the ExternalName Services its CoreDNS answers federated names from).
 
-Written with the same calls as the member Services (`member_services.apply_service`, `delete_service`: the
+Written with the same calls as the member Services (`apply_service_exchange`, `delete_service_exchange`: the
 member role already allows them in every namespace); read here, once per member connection, so that a
 restarted operator knows what each member holds and rewrites nothing that is already right.
 """
@@ -9,20 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubernetes.client import ApiClient
-
 from federation_operator.domain.errors import TransientError
-from federation_operator.kube.member_services import CALL_TIMEOUT
-from federation_operator.kube.transport import Exchange, Request, api_path, response_error, run_exchange
+from federation_operator.kube.transport import Exchange, Request, api_path, response_error
 
-__all__ = ["fetch_discovery_services", "fetch_discovery_services_exchange"]
-
-
-def fetch_discovery_services(
-    api: ApiClient, namespace: str, label_selector: str, *, timeout: float = CALL_TIMEOUT
-) -> dict[str, str]:
-    """Every Service in ``namespace`` matching ``label_selector``, in this thread (the exchange's rules)."""
-    return run_exchange(api, fetch_discovery_services_exchange(namespace, label_selector), timeout=timeout)
+__all__ = ["fetch_discovery_services_exchange"]
 
 
 def fetch_discovery_services_exchange(namespace: str, label_selector: str) -> Exchange[dict[str, str]]:

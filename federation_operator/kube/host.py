@@ -34,8 +34,6 @@ __all__ = [
     "fetch_member_cluster_names",
     "fetch_secret_data",
     "finalizers_exchange",
-    "patch_federated_service_finalizers",
-    "patch_federated_service_status",
     "patch_member_cluster_status",
 ]
 
@@ -123,13 +121,6 @@ def fetch_federated_service_uids(api: client.ApiClient, page_size: int = 500) ->
             return uids
 
 
-def patch_federated_service_finalizers(
-    api: client.ApiClient, namespace: str, name: str, finalizers: list[str], resource_version: str
-) -> dict[str, Any] | None:
-    """Set the FederatedService's finalizers (:func:`finalizers_exchange`), in this thread."""
-    return run_exchange(api, finalizers_exchange(namespace, name, finalizers, resource_version))
-
-
 def finalizers_exchange(
     namespace: str, name: str, finalizers: list[str], resource_version: str
 ) -> Exchange[dict[str, Any] | None]:
@@ -150,13 +141,6 @@ def finalizers_exchange(
         raise response_error(response, what)
     written: dict[str, Any] = response.json()
     return written
-
-
-def patch_federated_service_status(
-    api: client.ApiClient, namespace: str, name: str, status: Mapping[str, Any]
-) -> None:
-    """Replace the FederatedService's status (:func:`federated_service_status_exchange`), in this thread."""
-    run_exchange(api, federated_service_status_exchange(namespace, name, status))
 
 
 def federated_service_status_exchange(namespace: str, name: str, status: Mapping[str, Any]) -> Exchange[None]:

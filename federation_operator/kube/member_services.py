@@ -2,11 +2,10 @@
 
 The I/O calls act on one member through its ``ApiClient`` and speak raw JSON (camelCase dicts, as
 ``kubectl get -o json``). Each is an exchange (``*_exchange``: its requests as data), made on the event loop
-by the operator (``AsyncTransport.run``) or in a thread by the function of the call's own name; either way
-it ends within its ``timeout`` (seconds, all of its requests together: an apply that repairs ports makes up
-to four), so a member that accepts connections but never answers (a hung API server) holds its caller for
-that long at most. Failures come out as the operator's own errors, mapped
-here once:
+by the operator (``AsyncTransport.run``) or in a thread (``run_exchange``); either way it ends within its
+budget of time (all of its requests together: an apply that repairs ports makes up to four), so a member
+that accepts connections but never answers (a hung API server) holds its caller for that long at most.
+Failures come out as the operator's own errors, mapped here once:
 
 * the member cannot be reached, throttles us (429) or fails (5xx) → the one classification of
   :mod:`federation_operator.kube.errors` (transient, ``delay`` from ``Retry-After`` when the member gives
@@ -28,8 +27,6 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from kubernetes.client import ApiClient
-
 from federation_operator.domain.errors import FederationError, PermanentError, TransientError
 from federation_operator.domain.keys import owner_key
 from federation_operator.domain.members import (
@@ -50,26 +47,18 @@ from federation_operator.kube.transport import (
     api_status,
     delete_exchange,
     response_error,
-    run_exchange,
     status_message,
 )
 
 __all__ = [
-    "CALL_TIMEOUT",
     "LABEL_SERVICE_NAME",
     "ServiceExistsError",
-    "apply_service",
     "apply_service_exchange",
-    "check_answering",
     "check_answering_exchange",
-    "create_service",
     "create_service_exchange",
-    "delete_service",
     "delete_service_exchange",
     "endpoint_slice_service",
-    "ensure_namespace",
     "ensure_namespace_exchange",
-    "fetch_service",
     "fetch_service_exchange",
     "observe_service",
     "summarize_endpoints",
@@ -79,8 +68,6 @@ __all__ = [
 
 # Set by the EndpointSlice controller on every slice it manages: the Service the slice belongs to.
 LABEL_SERVICE_NAME = "kubernetes.io/service-name"
-# Seconds one call may take when its caller does not say (the operator passes member_request_timeout).
-CALL_TIMEOUT = 10.0
 
 
 class ServiceExistsError(PermanentError):
@@ -93,15 +80,8 @@ class ServiceExistsError(PermanentError):
 
 
 # --- I/O ----------------------------------------------------------------------------------------------------
-# Each call is an exchange (its requests as data, run in a thread by the function of the call's own name, or
-# on the event loop by ``AsyncTransport.run``) and that function.
-
-
-def fetch_service(
-    api: ApiClient, namespace: str, name: str, *, timeout: float = CALL_TIMEOUT
-) -> dict[str, Any] | None:
-    """The Service ``namespace/name`` as raw JSON, or None when there is none."""
-    return run_exchange(api, fetch_service_exchange(namespace, name), timeout=timeout)
+# Each call is an exchange: its requests as data, made on the event loop by ``AsyncTransport.run`` (or in a
+# thread by ``run_exchange``).
 
 
 def fetch_service_exchange(namespace: str, name: str) -> Exchange[dict[str, Any] | None]:
@@ -110,11 +90,6 @@ def fetch_service_exchange(namespace: str, name: str) -> Exchange[dict[str, Any]
     if response.status == 404:
         return None
     return _object(response, what)
-
-
-def ensure_namespace(api: ApiClient, namespace: str, *, timeout: float = CALL_TIMEOUT) -> bool:
-    """Make sure ``namespace`` exists; True when this call created it (:func:`ensure_namespace_exchange`)."""
-    return run_exchange(api, ensure_namespace_exchange(namespace), timeout=timeout)
 
 
 def ensure_namespace_exchange(namespace: str) -> Exchange[bool]:
@@ -142,13 +117,6 @@ def ensure_namespace_exchange(namespace: str) -> Exchange[bool]:
     return True
 
 
-def create_service(
-    api: ApiClient, manifest: Mapping[str, Any], *, timeout: float = CALL_TIMEOUT
-) -> dict[str, Any]:
-    """Create the Service ``manifest`` describes; returns it as stored (:func:`create_service_exchange`)."""
-    return run_exchange(api, create_service_exchange(manifest), timeout=timeout)
-
-
 def create_service_exchange(manifest: Mapping[str, Any]) -> Exchange[dict[str, Any]]:
     """Create the Service ``manifest`` describes; returns it as stored.
 
@@ -162,13 +130,6 @@ def create_service_exchange(manifest: Mapping[str, Any]) -> Exchange[dict[str, A
     if response.status == 409 and _status_reason(response) == "AlreadyExists":
         raise ServiceExistsError(namespace, name)
     return _object(response, what)
-
-
-def apply_service(
-    api: ApiClient, manifest: Mapping[str, Any], *, timeout: float = CALL_TIMEOUT
-) -> dict[str, Any]:
-    """Server-side apply ``manifest``; returns the Service as stored (:func:`apply_service_exchange`)."""
-    return run_exchange(api, apply_service_exchange(manifest), timeout=timeout)
 
 
 def apply_service_exchange(manifest: Mapping[str, Any]) -> Exchange[dict[str, Any]]:
@@ -233,13 +194,6 @@ def _port_keys(obj: Mapping[str, Any]) -> frozenset[tuple[object, str]] | None:
     )
 
 
-def delete_service(
-    api: ApiClient, namespace: str, name: str, uid: str | None, *, timeout: float = CALL_TIMEOUT
-) -> DeleteOutcome:
-    """Delete the Service ``namespace/name``, only if its UID is ``uid`` (:func:`delete_service_exchange`)."""
-    return run_exchange(api, delete_service_exchange(namespace, name, uid), timeout=timeout)
-
-
 def delete_service_exchange(namespace: str, name: str, uid: str | None) -> Exchange[DeleteOutcome]:
     """Delete the Service ``namespace/name``, only if its UID is ``uid`` (when given).
 
@@ -251,11 +205,6 @@ def delete_service_exchange(namespace: str, name: str, uid: str | None) -> Excha
     if outcome is None:
         raise _error(response, what)
     return outcome
-
-
-def check_answering(api: ApiClient, *, timeout: float = CALL_TIMEOUT) -> None:
-    """Whether the member answers at all (:func:`check_answering_exchange`)."""
-    run_exchange(api, check_answering_exchange(), timeout=timeout)
 
 
 def check_answering_exchange() -> Exchange[None]:

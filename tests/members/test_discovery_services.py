@@ -10,14 +10,14 @@ import pytest
 from localfed import LocalFederation
 
 from federation_operator.kube.credentials import MemberApiClient, build_api_client
-from federation_operator.kube.discovery_services import fetch_discovery_services
-from federation_operator.kube.member_services import apply_service, delete_service
+from federation_operator.kube.discovery_services import fetch_discovery_services_exchange
+from federation_operator.kube.member_services import apply_service_exchange, delete_service_exchange
 from federation_operator.planning.discovery import (
     LABEL_DISCOVERY_FEDERATION,
     DiscoveryAnswer,
     render_discovery_service,
 )
-from tests.members import MEMBER, fresh_namespace, kubeconfig_secret, member_spec, service_manifest
+from tests.members import MEMBER, Runner, fresh_namespace, kubeconfig_secret, member_spec, service_manifest
 
 pytestmark = pytest.mark.e2e
 
@@ -43,38 +43,51 @@ def manifest(federation: str, namespace: str, key: tuple[str, str], target: str)
 
 
 def test_written_services_are_listed_back_with_their_targets(
-    member_api: MemberApiClient, namespace: str
+    member_api: MemberApiClient, namespace: str, runner: Runner
 ) -> None:
     fed = f"f{uuid.uuid4().hex[:6]}"
     selector = f"{LABEL_DISCOVERY_FEDERATION}={fed}"
-    assert fetch_discovery_services(member_api, namespace, selector) == {}
+    assert runner(member_api, fetch_discovery_services_exchange(namespace, selector)) == {}
 
-    apply_service(member_api, manifest(fed, namespace, ("ns-a", "web"), "web.ns-a.svc.cluster.local"))
-    apply_service(
-        member_api, manifest(fed, namespace, ("ns-b", "api"), "api.ns-b.myfed.svc.zone-a.example.com")
+    runner(
+        member_api,
+        apply_service_exchange(manifest(fed, namespace, ("ns-a", "web"), "web.ns-a.svc.cluster.local")),
+    )
+    runner(
+        member_api,
+        apply_service_exchange(
+            manifest(fed, namespace, ("ns-b", "api"), "api.ns-b.myfed.svc.zone-a.example.com")
+        ),
     )
     # Another federation's, and a foreign Service: not ours to list.
-    apply_service(member_api, manifest("other", namespace, ("ns-c", "x"), "x.ns-c.svc.cluster.local"))
-    apply_service(member_api, service_manifest(namespace, "foreign"))
-    assert fetch_discovery_services(member_api, namespace, selector) == {
+    runner(
+        member_api,
+        apply_service_exchange(manifest("other", namespace, ("ns-c", "x"), "x.ns-c.svc.cluster.local")),
+    )
+    runner(member_api, apply_service_exchange(service_manifest(namespace, "foreign")))
+    assert runner(member_api, fetch_discovery_services_exchange(namespace, selector)) == {
         "web--ns-a": "web.ns-a.svc.cluster.local",
         "api--ns-b": "api.ns-b.myfed.svc.zone-a.example.com",
     }
 
     # Switching the answer is one apply of the same Service with another target.
-    written = apply_service(
-        member_api, manifest(fed, namespace, ("ns-a", "web"), "web.ns-a.myfed.svc.z.example.com")
+    written = runner(
+        member_api,
+        apply_service_exchange(manifest(fed, namespace, ("ns-a", "web"), "web.ns-a.myfed.svc.z.example.com")),
     )
     assert written["spec"]["type"] == "ExternalName"
     assert (
-        fetch_discovery_services(member_api, namespace, selector)["web--ns-a"]
+        runner(member_api, fetch_discovery_services_exchange(namespace, selector))["web--ns-a"]
         == "web.ns-a.myfed.svc.z.example.com"
     )
 
-    assert delete_service(member_api, namespace, "api--ns-b", None) == "deleted"
-    assert set(fetch_discovery_services(member_api, namespace, selector)) == {"web--ns-a"}
+    assert runner(member_api, delete_service_exchange(namespace, "api--ns-b", None)) == "deleted"
+    assert set(runner(member_api, fetch_discovery_services_exchange(namespace, selector))) == {"web--ns-a"}
 
 
-def test_a_namespace_that_does_not_exist_holds_none(member_api: MemberApiClient) -> None:
+def test_a_namespace_that_does_not_exist_holds_none(member_api: MemberApiClient, runner: Runner) -> None:
     missing = f"absent-{uuid.uuid4().hex[:6]}"
-    assert fetch_discovery_services(member_api, missing, f"{LABEL_DISCOVERY_FEDERATION}=x") == {}
+    assert (
+        runner(member_api, fetch_discovery_services_exchange(missing, f"{LABEL_DISCOVERY_FEDERATION}=x"))
+        == {}
+    )
