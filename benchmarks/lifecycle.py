@@ -389,6 +389,14 @@ def rss_mib(op: OperatorProcess, field_name: str = "VmRSS") -> float:
     return processes.memory_bytes(op.proc.pid, field_name) / 2**20
 
 
+def open_sockets(op: OperatorProcess) -> int:
+    """The operator's open sockets: its watches and probes at rest, plus the connections a busy spell opened
+    (closed by their pools once idle for 15-30 s)."""
+    assert op.proc is not None
+    fds = Path(f"/proc/{op.proc.pid}/fd")
+    return sum(1 for fd in fds.iterdir() if os.readlink(fd).startswith("socket:"))
+
+
 def delete_all(fed: LocalFederation, timeout: float) -> float:
     """Delete every FederatedService of the benchmark namespace; returns once they, their member Services
     and their DNS names are gone."""

@@ -526,6 +526,7 @@ def cycle(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, m
     assert op.proc is not None
     time.sleep(args.settle_seconds)  # the idle operator's measurement window, not a readiness wait
     idle = lifecycle.rss_mib(op)
+    idle_sockets = lifecycle.open_sockets(op)
     idle_snapshot = None
     if args.memory_profile:
         idle_snapshot = dump_memory(op.proc.pid, Path(os.environ["BENCH_TRACEMALLOC"]))
@@ -541,7 +542,18 @@ def cycle(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, m
     lifecycle.delete_endpoints(fed)
     print(f"  all deleted, their members' Services and DNS names gone: {deleted:.1f}s")
     time.sleep(args.settle_seconds)  # the measurement window after the delete, not a readiness wait
+    # The connections the busy spell opened hold a 256 KiB TLS buffer each until their pools close them, idle
+    # (aiohttp: 15-30 s after their last request): "after" is the operator at rest, once they are gone.
+    busy_sockets = lifecycle.open_sockets(op)
+    waited = time.monotonic()
+    while lifecycle.open_sockets(op) > idle_sockets + 2 and time.monotonic() - waited < 120:
+        time.sleep(1)  # polled with a deadline: not every connection need close (a watch may have moved)
+    sockets = lifecycle.open_sockets(op)
     after = lifecycle.rss_mib(op)
+    print(
+        f"  open sockets: {idle_sockets} at idle, {busy_sockets} when the window ended, {sockets} "
+        f"{time.monotonic() - waited:.0f}s later, when RSS is read"
+    )
     peak = lifecycle.rss_mib(op, "VmHWM")
     within = after <= idle * 1.2
     print(

@@ -21,6 +21,7 @@ from types import FrameType
 import kopf
 
 from federation_operator import handlers
+from federation_operator.allocator import fix_mmap_threshold
 from federation_operator.domain.errors import PermanentError
 from federation_operator.gc_pacing import GcPacer
 from federation_operator.kube.host import build_host_client
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, help="YAML settings file (also: FEDOP_CONFIG_FILE)")
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
+    fix_mmap_threshold()  # before the connections' buffers: see allocator.py
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s [%(name)s] %(message)s")
     log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     # kopf logs every watch-event handler call at INFO; what matters is logged by our code (and posted
