@@ -189,16 +189,20 @@ def argv(binary: Path, corefile: Path) -> list[str]:
     return [str(binary), "-conf", str(corefile)]
 
 
-def is_ready(ports: CoreDNSPorts) -> bool:
-    """CoreDNS's `ready` plugin answers 200 once every plugin is (`kubernetes`: its informers have synced)."""
+def not_ready(ports: CoreDNSPorts) -> str | None:
+    """None once CoreDNS's `ready` plugin answers 200 (every plugin is ready; `kubernetes`: its informers have
+    synced); until then what it answered instead (the plugins it still waits on, or why it did not answer)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{ports.ready}/ready", timeout=2) as r:
-            return bool(r.status == 200)
+            return None if r.status == 200 else f"ready answered {r.status}"
     except urllib.error.HTTPError as exc:
-        # 503 until then. The error holds the response's socket: close it here, not in the garbage collector
-        # (whose ResourceWarning fails a test session that happens to be starting the federation).
-        exc.close()
-        return False
+        # 503 until then, naming the plugins not ready. The error holds the response's socket: close it here,
+        # not in the garbage collector (whose ResourceWarning fails a test session that happens to be
+        # starting the federation).
+        with exc:
+            return f"ready answered {exc.code}: {exc.read(512).decode(errors='replace').strip()}"
+    except OSError as exc:
+        return f"ready did not answer: {exc}"
 
 
 class CorefileSync:

@@ -626,19 +626,23 @@ class LocalFederation:
         record, ports = cluster.processes["coredns"], cluster.dns
         assert ports is not None
 
+        last = ["not asked yet"]
+
         def ready() -> bool:
             if not processes.is_running(record):
                 raise RuntimeError(f"CoreDNS of {cluster.spec.name} exited; see {record.log}")
-            return coredns.is_ready(ports)
+            answer = coredns.not_ready(ports)
+            last[0] = answer or "ready"
+            return answer is None
 
         try:
             _wait(f"CoreDNS of {cluster.spec.name}", ready, timeout)
         except TimeoutError as exc:
-            # Once seen (a CI run right after a 10,000-object benchmark): CoreDNS up, never ready, nothing
-            # said why. What it logged says which plugin it waits on, next time.
+            # Seen twice, each right after another federation's benchmark ended: CoreDNS up, never ready, and
+            # its log silent on why. The ready plugin's last answer names the plugins it still waits on.
             log = Path(record.log)
             tail = log.read_text(errors="replace").splitlines()[-8:] if log.exists() else []
-            raise TimeoutError(f"{exc}; {log} ends: {' | '.join(tail)}") from exc
+            raise TimeoutError(f"{exc}; last: {last[0]}; {log} ends: {' | '.join(tail)}") from exc
 
     # ----- access ---
 
