@@ -548,11 +548,15 @@ def cycle(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, m
     waited = time.monotonic()
     while lifecycle.open_sockets(op) > idle_sockets + 2 and time.monotonic() - waited < 120:
         time.sleep(1)  # polled with a deadline: not every connection need close (a watch may have moved)
-    sockets = lifecycle.open_sockets(op)
+    sockets, closed_after = lifecycle.open_sockets(op), time.monotonic() - waited
+    # Their buffers, freed, go back to the system with the allocator's next trim, after the GC pacer's next
+    # pass: one pacer period more (a measurement window, not a readiness wait).
+    period = float(dict(s.split("=", 1) for s in args.operator_setting).get("gc_young_seconds", 10))
+    time.sleep(period + 1)
     after = lifecycle.rss_mib(op)
     print(
         f"  open sockets: {idle_sockets} at idle, {busy_sockets} when the window ended, {sockets} "
-        f"{time.monotonic() - waited:.0f}s later, when RSS is read"
+        f"{closed_after:.0f}s later; RSS read one GC pacer period ({period:.0f}s) after that"
     )
     peak = lifecycle.rss_mib(op, "VmHWM")
     within = after <= idle * 1.2

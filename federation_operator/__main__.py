@@ -21,7 +21,7 @@ from types import FrameType
 import kopf
 
 from federation_operator import handlers
-from federation_operator.allocator import fix_mmap_threshold
+from federation_operator.allocator import trimmer
 from federation_operator.domain.errors import PermanentError
 from federation_operator.gc_pacing import GcPacer
 from federation_operator.kube.host import build_host_client
@@ -42,7 +42,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, help="YAML settings file (also: FEDOP_CONFIG_FILE)")
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
-    fix_mmap_threshold()  # before the connections' buffers: see allocator.py
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s [%(name)s] %(message)s")
     log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     # kopf logs every watch-event handler call at INFO; what matters is logged by our code (and posted
@@ -104,6 +103,7 @@ def _pace_gc(settings: Settings, runtime: handlers.Runtime) -> GcPacer | None:
     pacer = GcPacer(
         settings.gc_young_seconds,
         on_pass=lambda p: runtime.metrics.observe_gc_pass(p.full, p.seconds, p.frozen),
+        after_pass=trimmer(),
     )
     pacer.start()
     return pacer

@@ -1,48 +1,47 @@
-"""glibc's allocator, told to give large freed blocks back to the system at once.
+"""glibc's allocator, asked now and then to give the memory it holds free back to the system.
 
-glibc serves a request of at least its *mmap threshold* (128 KiB) with a mapping of its own, unmapped when
-freed. But the threshold moves: freeing such a block raises it to the block's size, so from then on blocks
-of that size come from the heap, and freed they stay in it, behind whatever was allocated after them. Every
-TLS connection of the event loop reads through a 256 KiB buffer (asyncio's ``SSLProtocol``): a busy spell
-opens a few dozen connections to the members and the host, and once they closed, idle, their buffers were
-still held. `benchmarks/propagation.py --cycle --count 300 --members 3`: RSS after creating and deleting
-them all 134 MiB against 107 at idle (+25 %); with the threshold fixed, 124 against 105 (+18 %), the ~8 MiB
-coming back as the connections close (`aiohttp` closes one idle for 15-30 s). Setting the threshold once
-(`mallopt(M_MMAP_THRESHOLD)`) is what glibc's own ``MALLOC_MMAP_THRESHOLD_`` variable does; set, that
-variable is left to decide.
+glibc serves a request of at least its *mmap threshold* (128 KiB at first) with a mapping of its own,
+unmapped when freed. But the threshold moves: freeing such a block raises it to the block's size, so from then
+on blocks of that size come from the heap, and freed they stay in it, resident, behind whatever was allocated
+after them. Every TLS connection of the event loop reads through a 256 KiB buffer (asyncio's
+``SSLProtocol``): a busy spell opens a few dozen connections to the members and the host, and once their pools
+closed them (aiohttp closes a connection idle for 15-30 s), their buffers were still resident. So
+:func:`release_free_memory` (``malloc_trim``: the free pages of every arena handed back) runs after each
+pass of the garbage collector's pacer, every `FEDOP_GC_YOUNG_SECONDS`: ~1 ms when there is little to return.
 
-Blocks under the threshold (most of the operator's: CPython's objects come from its own arenas) are served
-as before. Anything but glibc (musl, macOS) is left alone.
+Fixing the threshold instead (``mallopt(M_MMAP_THRESHOLD)``, as ``MALLOC_MMAP_THRESHOLD_`` does) returned the
+same memory, but costs ~8 µs on every read from a socket or a TLS connection: each allocates a 256 KiB
+buffer (then shrunk to what was read), which would be a mapping of its own each time.
+
+Anything but glibc (musl, macOS) is left alone.
 """
 
 from __future__ import annotations
 
 import ctypes
-import logging
+import functools
 import os
+from collections.abc import Callable
 
-__all__ = ["MMAP_THRESHOLD", "fix_mmap_threshold"]
-
-log = logging.getLogger(__name__)
-
-# glibc's initial threshold, kept from now on.
-MMAP_THRESHOLD = 128 * 1024
-_M_MMAP_THRESHOLD = -3  # <malloc.h>
-_ENVIRONMENT = "MALLOC_MMAP_THRESHOLD_"
+__all__ = ["release_free_memory", "trimmer"]
 
 
-def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> bool:
-    """Fix glibc's mmap threshold at ``threshold`` bytes; returns whether it was set (False: not glibc, or
-    the threshold is already fixed by ``MALLOC_MMAP_THRESHOLD_``)."""
-    if _ENVIRONMENT in os.environ or not _glibc():
-        return False
-    mallopt = ctypes.CDLL(None).mallopt
-    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    mallopt.restype = ctypes.c_int
-    if mallopt(_M_MMAP_THRESHOLD, threshold) != 1:
-        log.warning("glibc refused an mmap threshold of %d bytes; large freed blocks may stay", threshold)
-        return False
-    return True
+def trimmer() -> Callable[[], bool] | None:
+    """:func:`release_free_memory` where the C library is glibc; None elsewhere."""
+    return release_free_memory if _glibc() else None
+
+
+def release_free_memory() -> bool:
+    """Hand the free pages glibc holds back to the system; returns whether any were."""
+    return bool(_malloc_trim()(0))
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int]:
+    trim = ctypes.CDLL(None).malloc_trim
+    trim.argtypes = (ctypes.c_size_t,)
+    trim.restype = ctypes.c_int
+    return trim
 
 
 def _glibc() -> bool:

@@ -74,10 +74,14 @@ class GcPacer:
         young_seconds: float,
         *,
         on_pass: Callable[[Pass], None] | None = None,
+        after_pass: Callable[[], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.young_seconds = young_seconds
         self._on_pass = on_pass
+        # Run on the pacer's thread every young_seconds, after the pass (or after finding none due): the
+        # allocator handing back what the pass freed (allocator.py).
+        self._after_pass = after_pass
         self._clock = clock
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
@@ -107,6 +111,8 @@ class GcPacer:
         while not self._stopped.wait(self.young_seconds):
             try:
                 self.run_pass()
+                if self._after_pass is not None:
+                    self._after_pass()
             except Exception:  # the pacer must outlive any surprise: without it nothing old is collected
                 log.exception("garbage collection pass failed; trying again in %.0fs", self.young_seconds)
 

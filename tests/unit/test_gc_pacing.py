@@ -144,3 +144,17 @@ def test_the_thread_runs_young_passes_and_reports_them() -> None:
         assert ran.is_set(), passes
     finally:
         pacer.stop()
+
+
+def test_after_each_period_the_thread_runs_the_after_pass_hook_even_with_no_pass_due(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    periods = threading.Semaphore(0)
+    pacer = GcPacer(0.05, after_pass=periods.release)
+    pacer.start()
+    try:
+        monkeypatch.setattr(pacer, "run_pass", lambda: None)  # no pass due, ever
+        for _ in range(3):
+            assert periods.acquire(timeout=30)
+    finally:
+        pacer.stop()
