@@ -161,7 +161,8 @@ class Settings(BaseSettings):
         description=(
             "How often the garbage collector's pacer collects the objects that grew old since its last pass "
             "and freezes the survivors, instead of CPython scanning every object each time (a pause of "
-            "hundreds of milliseconds at 1,000 FederatedServices); 0: CPython's own collector."
+            "hundreds of milliseconds at 1,000 FederatedServices), and after which glibc hands back the "
+            "memory it holds free; 0: CPython's own collector, and no such hand-back."
         ),
     )
     dns_resync_seconds: float | None = Field(
