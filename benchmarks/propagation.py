@@ -283,9 +283,12 @@ def parse_args() -> argparse.Namespace:
     )
     mode.add_argument(
         "--cycle",
-        action="store_true",
-        help="also: RSS at idle, after --count converged, and after deleting them all "
-        "(with --memory-profile: what tracemalloc sees grown between idle and after)",
+        nargs="?",
+        const=1,
+        type=int,
+        metavar="N",
+        help="also: RSS at idle, after --count converged, and after deleting them all, N times over (default "
+        "once; with --memory-profile: what tracemalloc sees grown between idle and after)",
     )
     mode.add_argument(
         "--relist",
@@ -345,14 +348,21 @@ def print_requests(
     print(f"  all members, requests per object (top 8): {busiest}")
 
 
+def ensure_namespace(api: client.ApiClient) -> None:
+    """The benchmark's namespace (left by an earlier round of --cycle, or created now)."""
+    try:
+        client.CoreV1Api(api).create_namespace({"metadata": {"name": "bench"}})
+    except client.ApiException as exc:
+        if exc.status != 409:
+            raise
+
+
 def create_all(fed: LocalFederation, custom: client.CustomObjectsApi, count: int, *, healthy: bool) -> float:
     """Create `count` FederatedServices (16 at a time), and their endpoints in every member when `healthy`;
     returns when the last create was answered (time.monotonic())."""
     if healthy:
         for member in fed.members:
-            client.CoreV1Api(fed.api_client(member.spec.name)).create_namespace(
-                {"metadata": {"name": "bench"}}
-            )
+            ensure_namespace(fed.api_client(member.spec.name))
 
     def create(i: int) -> None:
         # With backends: a Service without selector, whose endpoints the benchmark writes itself. No node
@@ -438,7 +448,7 @@ def start_operator(args: argparse.Namespace, fed: LocalFederation, tmp: Path) ->
 
 def measure(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, metrics_port: int) -> Run:
     host = fed.api_client("federation")
-    client.CoreV1Api(host).create_namespace({"metadata": {"name": "bench"}})
+    ensure_namespace(host)
     before = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
     cpu_before = cpu_by_component(fed, op)
     custom = client.CustomObjectsApi(host)
@@ -522,7 +532,9 @@ def report(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, 
 
 
 def cycle(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, metrics_port: int) -> None:
-    """RSS at idle, at the peak of creating --count, and after deleting them all (item 8 of issue 15)."""
+    """RSS at idle, at the peak of creating --count, and after deleting them all (item 8 of issue 15); with
+    ``--cycle N``, N rounds of it: memory kept by the allocators for the next objects is reused by them, and
+    RSS after each round stays where the first left it."""
     assert op.proc is not None
     time.sleep(args.settle_seconds)  # the idle operator's measurement window, not a readiness wait
     idle = lifecycle.rss_mib(op)
@@ -531,6 +543,27 @@ def cycle(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, m
     if args.memory_profile:
         idle_snapshot = dump_memory(op.proc.pid, Path(os.environ["BENCH_TRACEMALLOC"]))
     print(f"cycle: operator RSS at idle {idle:.0f} MiB (load average {lifecycle.load_average()})")
+    for round_ in range(1, args.cycle + 1):
+        if args.cycle > 1:
+            print(f"round {round_} of {args.cycle}:")
+        cycle_round(args, fed, op, metrics_port, idle=idle, idle_sockets=idle_sockets)
+    held = lifecycle.series(metrics_port, "fedop_objects_held")
+    print(f"  objects the operator says it holds after: {held}")
+    if idle_snapshot is not None:
+        after_snapshot = dump_memory(op.proc.pid, Path(os.environ["BENCH_TRACEMALLOC"]))
+        lifecycle.rest_memory_summary(idle_snapshot, after_snapshot)
+
+
+def cycle_round(
+    args: argparse.Namespace,
+    fed: LocalFederation,
+    op: OperatorProcess,
+    metrics_port: int,
+    *,
+    idle: float,
+    idle_sockets: int,
+) -> None:
+    """One round of --cycle: create --count, converge, delete them all, and read RSS once at rest."""
     run = measure(args, fed, op, metrics_port)
     report(args, fed, op, run)
     converged = lifecycle.rss_mib(op)
@@ -565,11 +598,6 @@ def cycle(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, m
         f"after deleting all {after:.0f} MiB ({100 * (after / idle - 1):+.0f}% of idle: "
         f"{'within' if within else 'NOT within'} 20%), load average {lifecycle.load_average()}"
     )
-    held = lifecycle.series(metrics_port, "fedop_objects_held")
-    print(f"  objects the operator says it holds after: {held}")
-    if idle_snapshot is not None:
-        after_snapshot = dump_memory(op.proc.pid, Path(os.environ["BENCH_TRACEMALLOC"]))
-        lifecycle.rest_memory_summary(idle_snapshot, after_snapshot)
 
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE", "DELETECOLLECTION", "APPLY"}
