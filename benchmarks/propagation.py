@@ -297,6 +297,13 @@ def parse_args() -> argparse.Namespace:
         "relists) and count the writes the operator makes afterwards (needs root, for ss -K)",
     )
     parser.add_argument(
+        "--probe-period",
+        type=int,
+        metavar="SECONDS",
+        help="probe the members this often (default: the MemberCluster's own default, 10 s; the tests' "
+        "members are probed every 2 s, each probe 3 requests)",
+    )
+    parser.add_argument(
         "--operator-setting",
         action="append",
         default=[],
@@ -394,12 +401,14 @@ def create_all(fed: LocalFederation, custom: client.CustomObjectsApi, count: int
     return created
 
 
-def register_all(fed: LocalFederation) -> None:
-    """CRDs and DNS credentials in the host, and every member joined with fedctl."""
+def register_all(fed: LocalFederation, probe_period: int | None) -> None:
+    """CRDs and DNS credentials in the host, and every member joined with fedctl: probed as a user's member
+    is by default (every 10 s), or every ``probe_period`` seconds."""
     apply_crds(fed)
     register_dns_credentials(fed)
+    flags = () if probe_period is None else ("--probe-period", str(probe_period))
     for member in fed.members:
-        register_member(fed, member)
+        register_member(fed, member, probe_flags=flags)
 
 
 @dataclass
@@ -436,7 +445,7 @@ def start_operator(args: argparse.Namespace, fed: LocalFederation, tmp: Path) ->
         metrics_address="127.0.0.1",
         **settings,
     )
-    register_all(fed)
+    register_all(fed, args.probe_period)
     op.start()
     # Traced, the operator takes minutes to start on a loaded machine (the Kubernetes client's imports).
     ready_timeout = 600 if args.memory_profile else 90

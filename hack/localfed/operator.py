@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -105,7 +105,9 @@ def _fedctl(argv: list[str]) -> None:
         raise RuntimeError(f"fedctl {' '.join(argv)}: exit code {code} (its message is above)")
 
 
-def register_member(fed: LocalFederation, member: ClusterState) -> None:
+def register_member(
+    fed: LocalFederation, member: ClusterState, *, probe_flags: Sequence[str] = JOIN_PROBE_FLAGS
+) -> None:
     """Register a member as users do, with `fedctl join` (run in-process: the same code path as the command).
 
     The operator gets a least-privilege ServiceAccount token of the member, not admin credentials; the probe
@@ -121,7 +123,7 @@ def register_member(fed: LocalFederation, member: ClusterState) -> None:
             member.spec.region or "",
             "--zones",
             ",".join(member.spec.zones),
-            *JOIN_PROBE_FLAGS,
+            *probe_flags,
         ]
     )
 
