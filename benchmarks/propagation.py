@@ -460,6 +460,7 @@ def measure(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess,
     ensure_namespace(host)
     before = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
     cpu_before = cpu_by_component(fed, op)
+    work_before = operator_counters(metrics_port)  # not zero in a later round of --cycle
     custom = client.CustomObjectsApi(host)
     healthy = not args.no_backends
     assert op.proc is not None
@@ -481,7 +482,7 @@ def measure(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess,
     progress.stop()
     after = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
     cpu_after = cpu_by_component(fed, op)
-    work = operator_counters(metrics_port)
+    work = {k: v - work_before.get(k, 0.0) for k, v in operator_counters(metrics_port).items()}
     if profile is not None:
         profile.stop()
     rss = memory_bytes(op.proc.pid, "VmHWM") / 2**20
