@@ -22,7 +22,7 @@ The youngest generation is collected every `YOUNG_THRESHOLD` net allocations ins
 operator allocates in bursts (a watch event's decoded JSON, a reconcile's plans and status), most of it dead
 by the end of the burst, and at 700 the collector ran ~1,300 times while 1,000 FederatedServices x 4 members
 converged, each pass moving a burst's survivors on to be scanned again one generation up (0.50 CPU-s in the
-two young generations, measured with `gc.callbacks` and the collecting thread's CPU time; at 10,000: 67
+two young generations, measured with `gc.callbacks` and the collecting thread's CPU time; with 10,000: 67
 passes, 0.28 CPU-s). A pass of 10,000 objects stays a pause of a millisecond or two.
 
 The frozen objects are counted by each pass as it freezes them, never by `gc.get_freeze_count()`: that walks
