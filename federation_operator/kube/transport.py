@@ -50,6 +50,7 @@ __all__ = [
     "Call",
     "DeleteOutcome",
     "Exchange",
+    "JsonLines",
     "Query",
     "RawResponse",
     "Request",
@@ -362,6 +363,46 @@ def read_json_lines(response: urllib3.BaseHTTPResponse, stopping: Callable[[], b
             return
     if rest.strip():
         yield orjson.loads(rest)
+
+
+class JsonLines:
+    """The JSON values of a stream read in pieces, one a line (a watch's events read on the event loop,
+    where the pieces come as the socket hands them out, not through an iterator): :meth:`feed` each piece,
+    it returns the values whose lines it completed; :meth:`end` the stream. A line that is not JSON is a
+    ``ValueError``; a line of only whitespace is skipped."""
+
+    __slots__ = ("_rest",)
+
+    def __init__(self) -> None:
+        self._rest = b""  # the start of a line whose end has not arrived yet
+
+    def feed(self, chunk: bytes) -> list[Any]:
+        """The values of the lines ``chunk`` completes, in order."""
+        # A watch's piece is mostly one whole event: its lines are parsed where they are, not copied out.
+        data = self._rest + chunk if self._rest else chunk
+        end = data.find(b"\n")
+        if end == -1:
+            self._rest = data
+            return []
+        view = memoryview(data)
+        values: list[Any] = []
+        start = 0
+        while end != -1:
+            if end > start:
+                try:
+                    values.append(orjson.loads(view[start:end]))
+                except orjson.JSONDecodeError:
+                    if data[start:end].strip():
+                        raise
+            start = end + 1
+            end = data.find(b"\n", start)
+        self._rest = data[start:]
+        return values
+
+    def end(self) -> list[Any]:
+        """The value of a last line without its newline, if any."""
+        rest, self._rest = self._rest, b""
+        return [orjson.loads(rest)] if rest.strip() else []
 
 
 def send_delete(
