@@ -132,7 +132,13 @@ class AsyncTransport:
         try:
             yield Stream(response, request.what)
         except BaseException:
-            response.close()  # not read to its end: the connection cannot serve another request
+            # Not read to its end (cut off, or refused mid-way): the connection cannot serve another request.
+            # Aborted, not closed: a TLS close waits for the server's own close_notify, up to 30 s of a hung
+            # member holding the socket.
+            connection = response.connection
+            if connection is not None and connection.transport is not None:
+                connection.transport.abort()
+            response.close()
             raise
         finally:
             response.release()
