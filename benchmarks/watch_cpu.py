@@ -28,11 +28,11 @@ Stages, each CPU time (``time.process_time``: every thread) per event, median of
           per watch as in the operator, less the stages above.
 
 Then the whole path again over a real loopback socket, from an HTTP server on 127.0.0.1 in a child process
-(its CPU is not counted) serving the same responses with the same spacing: read as today (one thread per
-watch, urllib3, the hop), and read on the event loop (one task per watch streaming its response with
-aiohttp, ``JsonLines`` splitting and parsing each piece, the same dispatch and registry callbacks, the keys
-added to the ``WorkQueue`` with ``add``: no thread, no hop). Measured 2026-12-05 (1,000 x 4, 3 rounds):
-1 ms apart, threads 103-108 us per event, the loop 59; a burst, 27-28 both.
+(its CPU is not counted) serving the same responses with the same spacing: read in threads (one per watch,
+urllib3, the hop: ``MemberWatch``, as the host's watch is read), and read on the event loop (the members'
+watches as the operator reads them, ``AsyncMemberWatch``: a task each streaming its response with aiohttp,
+``JsonLines`` splitting and parsing each piece, the registry's callbacks, the keys added to the
+``WorkQueue`` with ``add``: no thread, no hop; the host's stream read the same way).
 
 ``--profile`` prints a cProfile top 30 of the end-to-end path (the watch threads and the loop thread);
 ``--loop-profile`` the same of the path read on the loop.
@@ -60,6 +60,7 @@ from typing import Any
 import aiohttp
 import orjson
 import urllib3
+from kubernetes.client import ApiClient, Configuration
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
@@ -67,12 +68,14 @@ sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 from heap_census import REGIONS, fsvc_json, service_json, slice_json  # noqa: E402
 
 from federation_operator.controllers.federated_service import FederatedServiceStore  # noqa: E402
-from federation_operator.controllers.host_watch import FederatedServiceWatch  # noqa: E402
+from federation_operator.controllers.host_watch import FEDERATED_SERVICES, FederatedServiceWatch  # noqa: E402
 from federation_operator.controllers.member_cache import MemberRegistry, _Member  # noqa: E402
 from federation_operator.controllers.workqueue import WorkQueue  # noqa: E402
 from federation_operator.domain.keys import Key  # noqa: E402
 from federation_operator.domain.members import ClusterInfo  # noqa: E402
 from federation_operator.kube import informer, transport  # noqa: E402
+from federation_operator.kube.async_informer import AsyncMemberWatch  # noqa: E402
+from federation_operator.kube.async_transport import AsyncTransport  # noqa: E402
 from federation_operator.kube.informer import ENDPOINT_SLICES, SERVICES, MemberWatch  # noqa: E402
 from federation_operator.kube.member_services import observe_service  # noqa: E402
 from federation_operator.kube.transport import JsonLines  # noqa: E402
@@ -590,16 +593,17 @@ def stage_end_to_end(feed: Feed, spacing: float, profile: cProfile.Profile | Non
 # --- the same streams over loopback TCP: read in threads (urllib3) or on the loop (aiohttp) ----------------
 
 
-def _serve(segments: list[list[bytes]], spacing: float, ready: Connection) -> None:
+def _serve(routes: dict[bytes, list[bytes]], spacing: float, ready: Connection) -> None:
     """In a process of its own (its CPU is not the operator's): an HTTP/1.1 server on 127.0.0.1 answering
-    ``GET /s/<n>`` with stream ``n``'s segments, ``spacing`` seconds apart, on keep-alive connections."""
+    ``GET <path>?<any query>`` with the segments of the stream routed at that path, ``spacing`` seconds
+    apart, on keep-alive connections."""
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-                index = int(head.split(b" ", 2)[1].rsplit(b"/", 1)[1])
-                for segment in segments[index]:
+                path = head.split(b" ", 2)[1].split(b"?", 1)[0]
+                for segment in routes[path]:
                     writer.write(segment)
                     if spacing:
                         await writer.drain()
@@ -620,16 +624,24 @@ class Server:
     """:func:`_serve` in a child process (forked: it has the feed already), stopped by its PID's handle."""
 
     def __init__(self, feed: Feed, spacing: float) -> None:
-        self.streams = list(feed.segments)
         ours, theirs = multiprocessing.Pipe()
-        segments = [feed.segments[key] for key in self.streams]
+        routes = {self.path(key).encode(): segments for key, segments in feed.segments.items()}
         context = multiprocessing.get_context("fork")
-        self._process = context.Process(target=_serve, args=(segments, spacing, theirs), daemon=True)
+        self._process = context.Process(target=_serve, args=(routes, spacing, theirs), daemon=True)
         self._process.start()
         self.port: int = ours.recv()
 
-    def path(self, stream: tuple[int, str]) -> str:
-        return f"/s/{self.streams.index(stream)}"
+    @staticmethod
+    def prefix(stream: tuple[int, str]) -> str:
+        """The path of the stream's cluster: an API server behind a path of its own, one per member."""
+        return "/host" if stream == HOST else f"/m{stream[0]}"
+
+    @classmethod
+    def path(cls, stream: tuple[int, str]) -> str:
+        """The path a watch of ``stream`` requests (the query aside)."""
+        if stream == HOST:
+            return cls.prefix(stream) + FEDERATED_SERVICES.path
+        return cls.prefix(stream) + (SERVICES if stream[1] == "services" else ENDPOINT_SLICES).path
 
     def close(self) -> None:
         self._process.terminate()
@@ -694,10 +706,28 @@ async def _read_on_the_loop(
                 version = handle(event, version)
 
 
+def async_member_watch(
+    registry: MemberRegistry, member: _Member, kind: str, api: ApiClient, transport: AsyncTransport
+) -> AsyncMemberWatch:
+    """An AsyncMemberWatch wired to the registry's callbacks as ``MemberRegistry.connect`` wires it."""
+    return AsyncMemberWatch(
+        api,
+        SERVICES if kind == "services" else ENDPOINT_SLICES,
+        transport=transport,
+        label_selector="fedop.io/federation=myfederation",
+        on_event=registry._event_handler(member, kind),
+        on_relist=registry._relist_handler(member, kind),
+        on_synced=registry._synced_handler(member, kind),
+        cluster=member.info.name,
+    )
+
+
 def stage_loop_tcp(feed: Feed, server: Server, profile: cProfile.Profile | None = None) -> float:
-    """CPU seconds of the same path read on the event loop: one task per watch streaming its response with
-    aiohttp (``_read_on_the_loop``), dispatched (``MemberWatch._handle``, the registry's callbacks) and the
-    owners added to the real ``WorkQueue`` directly (``add``: no hop), ``WORKERS`` workers taking them."""
+    """CPU seconds of the same path read on the event loop: the members' watches are the operator's
+    (``AsyncMemberWatch._watch``: a task each, its response streamed through ``AsyncTransport``, split and
+    parsed by ``JsonLines``, the registry's callbacks), the owners added to the real ``WorkQueue`` directly
+    (``add``: no hop), ``WORKERS`` workers taking them; the host's watch, still in a thread in the operator,
+    is read the same way here (``_read_on_the_loop``) and handed to the FederatedService watch's callback."""
 
     async def run() -> float:
         queue: WorkQueue[Key] = WorkQueue(asyncio.get_running_loop())
@@ -717,20 +747,22 @@ def stage_loop_tcp(feed: Feed, server: Server, profile: cProfile.Profile | None 
                 host._event(event["type"], event["object"])
             return version
 
-        handlers = {
-            stream: host_event
-            if stream == HOST
-            else member_watch(registry, members[stream[0]], stream[1])._handle
-            for stream in feed.segments
-        }
+        base = f"http://127.0.0.1:{server.port}"
+        transport = AsyncTransport()
+        apis = [ApiClient(Configuration(host=base + Server.prefix((m, "")))) for m in range(feed.members)]
+        watches = [
+            async_member_watch(registry, members[m], kind, apis[m], transport)
+            for m, kind in feed.segments
+            if (m, kind) != HOST
+        ]
         workers = [asyncio.create_task(worker()) for _ in range(WORKERS)]
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-            base = f"http://127.0.0.1:{server.port}"
             if profile is not None:
                 profile.enable()
             started = time.process_time()
             await asyncio.gather(
-                *(_read_on_the_loop(session, base + server.path(s), h) for s, h in handlers.items())
+                _read_on_the_loop(session, base + server.path(HOST), host_event),
+                *(watch._watch("1") for watch in watches),
             )
             if not queue.idle:
                 idle.clear()
@@ -741,6 +773,9 @@ def stage_loop_tcp(feed: Feed, server: Server, profile: cProfile.Profile | None 
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+        await transport.close()
+        for api in apis:
+            api.close()
         held = registry.held()
         assert held == {"services": feed.count * feed.members, "endpointslices": feed.count * feed.members}
         return spent

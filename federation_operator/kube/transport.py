@@ -368,7 +368,7 @@ def read_json_lines(response: urllib3.BaseHTTPResponse, stopping: Callable[[], b
 class JsonLines:
     """The JSON values of a stream read in pieces, one a line (a watch's events read on the event loop,
     where the pieces come as the socket hands them out, not through an iterator): :meth:`feed` each piece,
-    it returns the values whose lines it completed; :meth:`end` the stream. A line that is not JSON is a
+    iterating over the values of the lines it completes; :meth:`end` the stream. A line that is not JSON is a
     ``ValueError``; a line of only whitespace is skipped."""
 
     __slots__ = ("_rest",)
@@ -376,28 +376,26 @@ class JsonLines:
     def __init__(self) -> None:
         self._rest = b""  # the start of a line whose end has not arrived yet
 
-    def feed(self, chunk: bytes) -> list[Any]:
-        """The values of the lines ``chunk`` completes, in order."""
+    def feed(self, chunk: bytes) -> Iterator[Any]:
+        """The values of the lines ``chunk`` completes, in order, each parsed as it is taken: a burst's piece
+        holds thousands of events, and parsing them all first would keep them all alive at once (each young
+        collection of the garbage collector walking them all)."""
         # A watch's piece is mostly one whole event: its lines are parsed where they are, not copied out.
         data = self._rest + chunk if self._rest else chunk
-        end = data.find(b"\n")
-        if end == -1:
-            self._rest = data
-            return []
+        self._rest = b""
         view = memoryview(data)
-        values: list[Any] = []
         start = 0
-        while end != -1:
+        while (end := data.find(b"\n", start)) != -1:
             if end > start:
                 try:
-                    values.append(orjson.loads(view[start:end]))
+                    value = orjson.loads(view[start:end])
                 except orjson.JSONDecodeError:
                     if data[start:end].strip():
                         raise
+                else:
+                    yield value
             start = end + 1
-            end = data.find(b"\n", start)
         self._rest = data[start:]
-        return values
 
     def end(self) -> list[Any]:
         """The value of a last line without its newline, if any."""
