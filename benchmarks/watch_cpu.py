@@ -30,9 +30,9 @@ Stages, each CPU time (``time.process_time``: every thread) per event, median of
 Then the whole path again over a real loopback socket, from an HTTP server on 127.0.0.1 in a child process
 (its CPU is not counted) serving the same responses with the same spacing: read in threads (one per watch,
 urllib3, the hop: ``MemberWatch``, as the host's watch is read), and read on the event loop (the members'
-watches as the operator reads them, ``AsyncMemberWatch``: a task each streaming its response with aiohttp,
-``JsonLines`` splitting and parsing each piece, the registry's callbacks, the keys added to the
-``WorkQueue`` with ``add``: no thread, no hop; the host's stream read the same way).
+and the host's watch as the operator reads them, ``AsyncMemberWatch``: a task each streaming its response
+with aiohttp, ``JsonLines`` splitting and parsing each piece, the registry's and the FederatedService
+watch's callbacks, the keys added to the ``WorkQueue`` with ``add``: no thread, no hop).
 
 ``--profile`` prints a cProfile top 30 of the end-to-end path (the watch threads and the loop thread);
 ``--loop-profile`` the same of the path read on the loop.
@@ -46,6 +46,7 @@ import cProfile
 import gc
 import http.client
 import io
+import logging
 import multiprocessing
 import pstats
 import statistics
@@ -57,7 +58,6 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import orjson
 import urllib3
 from kubernetes.client import ApiClient, Configuration
@@ -78,7 +78,6 @@ from federation_operator.kube.async_informer import AsyncMemberWatch  # noqa: E4
 from federation_operator.kube.async_transport import AsyncTransport  # noqa: E402
 from federation_operator.kube.informer import ENDPOINT_SLICES, SERVICES, MemberWatch  # noqa: E402
 from federation_operator.kube.member_services import observe_service  # noqa: E402
-from federation_operator.kube.transport import JsonLines  # noqa: E402
 
 WORKERS = 8
 STAMP = "2026-12-05T06:00:00Z"
@@ -411,7 +410,9 @@ def member_watch(registry: MemberRegistry, member: _Member, kind: str) -> Member
     )
 
 
-def host_watch(feed: Feed, queue: WorkQueue[Key]) -> FederatedServiceWatch:
+def host_watch(
+    feed: Feed, queue: WorkQueue[Key], api: ApiClient | None = None, transport: AsyncTransport | None = None
+) -> FederatedServiceWatch:
     """The host's FederatedService watch as the operator makes it (on the loop), with an empty store and,
     for ``ours``, the status each event carries as our own copy of what we wrote."""
     answered: dict[Key, int] = {}
@@ -421,11 +422,76 @@ def host_watch(feed: Feed, queue: WorkQueue[Key]) -> FederatedServiceWatch:
         return feed.ours[key][min(n, len(feed.ours[key]) - 1)]
 
     return FederatedServiceWatch(
-        None,  # type: ignore[arg-type]
+        api,  # type: ignore[arg-type]
+        transport=transport or AsyncTransport(),
         store=FederatedServiceStore(),
         queue=queue,
         ours=ours,
         forget=lambda _key: None,
+    )
+
+
+class ThreadHandOff:
+    """Calls made in a watch's thread, run on the event loop in the order they were made: how the host's
+    FederatedService watch handed its events over while it ran in a thread (the threads' path here).
+
+    One hop to the loop (a ``call_soon_threadsafe``, which wakes it through its self-pipe) takes every call
+    made meanwhile: while the loop is busy, a burst of events costs one hop, not one each. A call that
+    raises is logged, and the calls after it run all the same.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._calls: list[tuple[Callable[..., None], tuple[Any, ...]]] = []  # non-empty: a hop is under way
+
+    def on_loop(self, callback: Callable[..., None]) -> Callable[..., None]:
+        """``callback``, called from the watch's thread, run on the event loop."""
+
+        def hand_over(*args: Any) -> None:
+            self._hand_over(callback, args)
+
+        return hand_over
+
+    def _hand_over(self, callback: Callable[..., None], args: tuple[Any, ...]) -> None:
+        with self._lock:
+            self._calls.append((callback, args))
+            if len(self._calls) > 1:
+                return  # the hop under way takes it along
+        try:
+            self._loop.call_soon_threadsafe(self._run)
+        except RuntimeError:  # the loop is closed: nothing will run them, now or later
+            with self._lock:
+                self._calls.clear()
+            raise
+
+    def _run(self) -> None:
+        with self._lock:
+            calls, self._calls = self._calls, []
+        for callback, args in calls:
+            try:
+                callback(*args)
+            except Exception:  # as the loop does with a failing callback: logged, the next ones still run
+                logging.exception(
+                    "FederatedService watch: %s failed", getattr(callback, "__name__", callback)
+                )
+
+
+def threaded_host_watch(feed: Feed, loop: LoopThread) -> MemberWatch:
+    """The host's watch as the operator ran it before: a MemberWatch in a thread, its calls handed to the
+    FederatedService watch's callbacks on the loop (``ThreadHandOff``)."""
+
+    async def make() -> tuple[FederatedServiceWatch, ThreadHandOff]:
+        return host_watch(feed, loop.queue), ThreadHandOff(asyncio.get_running_loop())
+
+    host, hand_off = asyncio.run_coroutine_threadsafe(make(), loop.loop).result()
+    return MemberWatch(
+        None,  # type: ignore[arg-type]
+        FEDERATED_SERVICES,
+        label_selector="",
+        cluster="the host cluster",
+        on_event=hand_off.on_loop(host._event),
+        on_relist=hand_off.on_loop(host._relist),
     )
 
 
@@ -549,11 +615,7 @@ def stage_end_to_end(feed: Feed, spacing: float, profile: cProfile.Profile | Non
     watches = []
     for (m, kind), segments in feed.segments.items():
         if (m, kind) == HOST:
-
-            async def make() -> FederatedServiceWatch:
-                return host_watch(feed, loop.queue)
-
-            watch = asyncio.run_coroutine_threadsafe(make(), loop.loop).result()._watch
+            watch = threaded_host_watch(feed, loop)
         else:
             watch = member_watch(registry, members[m], kind)
         responses[watch.name] = open_response(segments, spacing)
@@ -658,11 +720,7 @@ def stage_threads_tcp(feed: Feed, server: Server) -> float:
     watches = []
     for m, kind in feed.segments:
         if (m, kind) == HOST:
-
-            async def make() -> FederatedServiceWatch:
-                return host_watch(feed, loop.queue)
-
-            watch = asyncio.run_coroutine_threadsafe(make(), loop.loop).result()._watch
+            watch = threaded_host_watch(feed, loop)
         else:
             watch = member_watch(registry, members[m], kind)
         paths[watch.name] = server.path((m, kind))
@@ -694,18 +752,6 @@ def stage_threads_tcp(feed: Feed, server: Server) -> float:
         pool.close()
 
 
-async def _read_on_the_loop(
-    session: aiohttp.ClientSession, url: str, handle: Callable[[Any, str], str]
-) -> None:
-    """One watch's response streamed with aiohttp: each piece split into lines and parsed, each event
-    handed to ``handle`` (which returns the resourceVersion to resume from, as ``MemberWatch._handle``)."""
-    lines, version = JsonLines(), ""
-    async with session.get(url) as response:
-        async for chunk in response.content.iter_any():
-            for event in lines.feed(chunk):
-                version = handle(event, version)
-
-
 def async_member_watch(
     registry: MemberRegistry, member: _Member, kind: str, api: ApiClient, transport: AsyncTransport
 ) -> AsyncMemberWatch:
@@ -726,13 +772,16 @@ def stage_loop_tcp(feed: Feed, server: Server, profile: cProfile.Profile | None 
     """CPU seconds of the same path read on the event loop: the members' watches are the operator's
     (``AsyncMemberWatch._watch``: a task each, its response streamed through ``AsyncTransport``, split and
     parsed by ``JsonLines``, the registry's callbacks), the owners added to the real ``WorkQueue`` directly
-    (``add``: no hop), ``WORKERS`` workers taking them; the host's watch, still in a thread in the operator,
-    is read the same way here (``_read_on_the_loop``) and handed to the FederatedService watch's callback."""
+    (``add``: no hop), ``WORKERS`` workers taking them; and the host's FederatedService watch, the same
+    informer with the FederatedService watch's callbacks."""
 
     async def run() -> float:
         queue: WorkQueue[Key] = WorkQueue(asyncio.get_running_loop())
         registry, members = registry_with_members(feed, queue.add)
-        host = host_watch(feed, queue)
+        base = f"http://127.0.0.1:{server.port}"
+        transport = AsyncTransport()
+        host_api = ApiClient(Configuration(host=base + Server.prefix(HOST)))
+        host = host_watch(feed, queue, host_api, transport)
         idle = asyncio.Event()
 
         async def worker() -> None:
@@ -742,13 +791,6 @@ def stage_loop_tcp(feed: Feed, server: Server, profile: cProfile.Profile | None 
                 if queue.idle:
                     idle.set()
 
-        def host_event(event: Any, version: str) -> str:
-            if event["type"] != "BOOKMARK":
-                host._event(event["type"], event["object"])
-            return version
-
-        base = f"http://127.0.0.1:{server.port}"
-        transport = AsyncTransport()
         apis = [ApiClient(Configuration(host=base + Server.prefix((m, "")))) for m in range(feed.members)]
         watches = [
             async_member_watch(registry, members[m], kind, apis[m], transport)
@@ -756,25 +798,21 @@ def stage_loop_tcp(feed: Feed, server: Server, profile: cProfile.Profile | None 
             if (m, kind) != HOST
         ]
         workers = [asyncio.create_task(worker()) for _ in range(WORKERS)]
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-            if profile is not None:
-                profile.enable()
-            started = time.process_time()
-            await asyncio.gather(
-                _read_on_the_loop(session, base + server.path(HOST), host_event),
-                *(watch._watch("1") for watch in watches),
-            )
-            if not queue.idle:
-                idle.clear()
-                await idle.wait()
-            spent = time.process_time() - started
-            if profile is not None:
-                profile.disable()
+        if profile is not None:
+            profile.enable()
+        started = time.process_time()
+        await asyncio.gather(host._watch._watch("1"), *(watch._watch("1") for watch in watches))
+        if not queue.idle:
+            idle.clear()
+            await idle.wait()
+        spent = time.process_time() - started
+        if profile is not None:
+            profile.disable()
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         await transport.close()
-        for api in apis:
+        for api in [*apis, host_api]:
             api.close()
         held = registry.held()
         assert held == {"services": feed.count * feed.members, "endpointslices": feed.count * feed.members}

@@ -280,6 +280,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     ]
     runtime.watch = FederatedServiceWatch(
         runtime.host_api,
+        transport=runtime.transport,
         store=runtime.store,
         queue=queue,
         ours=controller.written_status,
