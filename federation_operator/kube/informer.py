@@ -1,7 +1,8 @@
-"""One shared list+watch of one resource kind in one cluster, run in its own daemon thread: the host's
-FederatedServices (the members' Services and EndpointSlices are watched on the event loop, by
-:class:`~federation_operator.kube.async_informer.AsyncMemberWatch`, the same informer with the same rules,
-built on the same core: :class:`WatchCore`).
+"""One shared list+watch of one resource kind in one cluster: its core (:class:`WatchCore`), and
+:class:`MemberWatch`, which runs it in a daemon thread. The operator's watches (the members' Services and
+EndpointSlices, the host's FederatedServices) run it on the event loop instead
+(:class:`~federation_operator.kube.async_informer.AsyncMemberWatch`); the thread's is kept for code without a
+loop, and as the reference ``benchmarks/watch_cpu.py`` measures the loop's against.
 
 A watch lists every object of its kind (across all namespaces, filtered by a label selector)
 and then watches for changes, handing raw JSON objects (camelCase, as ``kubectl get -o json`` prints them)
