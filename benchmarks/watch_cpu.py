@@ -27,7 +27,18 @@ Stages, each CPU time (``time.process_time``: every thread) per event, median of
           ``WorkQueue`` (eight workers taking and finishing keys): the whole path end to end, one thread
           per watch as in the operator, less the stages above.
 
-``--profile`` prints a cProfile top 30 of the end-to-end path (the watch threads and the loop thread).
+Then the whole path again over a real loopback socket, from an HTTP server on 127.0.0.1 in a child process
+(its CPU is not counted) serving the same responses with the same spacing: read in threads (one per watch,
+urllib3, the hop: ``MemberWatch``, as the host's watch is read), and read on the event loop (the members'
+and the host's watch as the operator reads them, ``AsyncMemberWatch``: a task each streaming its response
+with aiohttp, ``JsonLines`` splitting and parsing each piece, the registry's and the FederatedService
+watch's callbacks, the keys added to the ``WorkQueue`` with ``add``: no thread, no hop). Measured 2026-12-05
+(1,000 x 4, load average 6-7 from other runs): 1 ms apart, threads 93 (in memory) / 98 (loopback) us per
+event, the loop 56 (5 rounds); a burst, threads over loopback 30, the loop 20 (the in-memory threads' burst
+swings between ~22 and ~78 from round to round under load: compare the loopback figures).
+
+``--profile`` prints a cProfile top 30 of the end-to-end path (the watch threads and the loop thread);
+``--loop-profile`` the same of the path read on the loop.
 """
 
 from __future__ import annotations
@@ -38,17 +49,21 @@ import cProfile
 import gc
 import http.client
 import io
+import logging
+import multiprocessing
 import pstats
 import statistics
 import sys
 import threading
 import time
 from collections.abc import Callable
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import orjson
 import urllib3
+from kubernetes.client import ApiClient, Configuration
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
@@ -56,12 +71,14 @@ sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 from heap_census import REGIONS, fsvc_json, service_json, slice_json  # noqa: E402
 
 from federation_operator.controllers.federated_service import FederatedServiceStore  # noqa: E402
-from federation_operator.controllers.host_watch import FederatedServiceWatch  # noqa: E402
+from federation_operator.controllers.host_watch import FEDERATED_SERVICES, FederatedServiceWatch  # noqa: E402
 from federation_operator.controllers.member_cache import MemberRegistry, _Member  # noqa: E402
 from federation_operator.controllers.workqueue import WorkQueue  # noqa: E402
 from federation_operator.domain.keys import Key  # noqa: E402
 from federation_operator.domain.members import ClusterInfo  # noqa: E402
 from federation_operator.kube import informer, transport  # noqa: E402
+from federation_operator.kube.async_informer import AsyncMemberWatch  # noqa: E402
+from federation_operator.kube.async_transport import AsyncTransport  # noqa: E402
 from federation_operator.kube.informer import ENDPOINT_SLICES, SERVICES, MemberWatch  # noqa: E402
 from federation_operator.kube.member_services import observe_service  # noqa: E402
 
@@ -396,7 +413,9 @@ def member_watch(registry: MemberRegistry, member: _Member, kind: str) -> Member
     )
 
 
-def host_watch(feed: Feed, queue: WorkQueue[Key]) -> FederatedServiceWatch:
+def host_watch(
+    feed: Feed, queue: WorkQueue[Key], api: ApiClient | None = None, transport: AsyncTransport | None = None
+) -> FederatedServiceWatch:
     """The host's FederatedService watch as the operator makes it (on the loop), with an empty store and,
     for ``ours``, the status each event carries as our own copy of what we wrote."""
     answered: dict[Key, int] = {}
@@ -406,11 +425,76 @@ def host_watch(feed: Feed, queue: WorkQueue[Key]) -> FederatedServiceWatch:
         return feed.ours[key][min(n, len(feed.ours[key]) - 1)]
 
     return FederatedServiceWatch(
-        None,  # type: ignore[arg-type]
+        api,  # type: ignore[arg-type]
+        transport=transport or AsyncTransport(),
         store=FederatedServiceStore(),
         queue=queue,
         ours=ours,
         forget=lambda _key: None,
+    )
+
+
+class ThreadHandOff:
+    """Calls made in a watch's thread, run on the event loop in the order they were made: how the host's
+    FederatedService watch handed its events over while it ran in a thread (the threads' path here).
+
+    One hop to the loop (a ``call_soon_threadsafe``, which wakes it through its self-pipe) takes every call
+    made meanwhile: while the loop is busy, a burst of events costs one hop, not one each. A call that
+    raises is logged, and the calls after it run all the same.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._calls: list[tuple[Callable[..., None], tuple[Any, ...]]] = []  # non-empty: a hop is under way
+
+    def on_loop(self, callback: Callable[..., None]) -> Callable[..., None]:
+        """``callback``, called from the watch's thread, run on the event loop."""
+
+        def hand_over(*args: Any) -> None:
+            self._hand_over(callback, args)
+
+        return hand_over
+
+    def _hand_over(self, callback: Callable[..., None], args: tuple[Any, ...]) -> None:
+        with self._lock:
+            self._calls.append((callback, args))
+            if len(self._calls) > 1:
+                return  # the hop under way takes it along
+        try:
+            self._loop.call_soon_threadsafe(self._run)
+        except RuntimeError:  # the loop is closed: nothing will run them, now or later
+            with self._lock:
+                self._calls.clear()
+            raise
+
+    def _run(self) -> None:
+        with self._lock:
+            calls, self._calls = self._calls, []
+        for callback, args in calls:
+            try:
+                callback(*args)
+            except Exception:  # as the loop does with a failing callback: logged, the next ones still run
+                logging.exception(
+                    "FederatedService watch: %s failed", getattr(callback, "__name__", callback)
+                )
+
+
+def threaded_host_watch(feed: Feed, loop: LoopThread) -> MemberWatch:
+    """The host's watch as the operator ran it before: a MemberWatch in a thread, its calls handed to the
+    FederatedService watch's callbacks on the loop (``ThreadHandOff``)."""
+
+    async def make() -> tuple[FederatedServiceWatch, ThreadHandOff]:
+        return host_watch(feed, loop.queue), ThreadHandOff(asyncio.get_running_loop())
+
+    host, hand_off = asyncio.run_coroutine_threadsafe(make(), loop.loop).result()
+    return MemberWatch(
+        None,  # type: ignore[arg-type]
+        FEDERATED_SERVICES,
+        label_selector="",
+        cluster="the host cluster",
+        on_event=hand_off.on_loop(host._event),
+        on_relist=hand_off.on_loop(host._relist),
     )
 
 
@@ -534,11 +618,7 @@ def stage_end_to_end(feed: Feed, spacing: float, profile: cProfile.Profile | Non
     watches = []
     for (m, kind), segments in feed.segments.items():
         if (m, kind) == HOST:
-
-            async def make() -> FederatedServiceWatch:
-                return host_watch(feed, loop.queue)
-
-            watch = asyncio.run_coroutine_threadsafe(make(), loop.loop).result()._watch
+            watch = threaded_host_watch(feed, loop)
         else:
             watch = member_watch(registry, members[m], kind)
         responses[watch.name] = open_response(segments, spacing)
@@ -575,6 +655,175 @@ def stage_end_to_end(feed: Feed, spacing: float, profile: cProfile.Profile | Non
         loop.close()
 
 
+# --- the same streams over loopback TCP: read in threads (urllib3) or on the loop (aiohttp) ----------------
+
+
+def _serve(routes: dict[bytes, list[bytes]], spacing: float, ready: Connection) -> None:
+    """In a process of its own (its CPU is not the operator's): an HTTP/1.1 server on 127.0.0.1 answering
+    ``GET <path>?<any query>`` with the segments of the stream routed at that path, ``spacing`` seconds
+    apart, on keep-alive connections."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                path = head.split(b" ", 2)[1].split(b"?", 1)[0]
+                for segment in routes[path]:
+                    writer.write(segment)
+                    if spacing:
+                        await writer.drain()
+                        await asyncio.sleep(spacing)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        ready.send(server.sockets[0].getsockname()[1])
+        await server.serve_forever()
+
+    asyncio.run(main())
+
+
+class Server:
+    """:func:`_serve` in a child process (forked: it has the feed already), stopped by its PID's handle."""
+
+    def __init__(self, feed: Feed, spacing: float) -> None:
+        ours, theirs = multiprocessing.Pipe()
+        routes = {self.path(key).encode(): segments for key, segments in feed.segments.items()}
+        context = multiprocessing.get_context("fork")
+        self._process = context.Process(target=_serve, args=(routes, spacing, theirs), daemon=True)
+        self._process.start()
+        self.port: int = ours.recv()
+
+    @staticmethod
+    def prefix(stream: tuple[int, str]) -> str:
+        """The path of the stream's cluster: an API server behind a path of its own, one per member."""
+        return "/host" if stream == HOST else f"/m{stream[0]}"
+
+    @classmethod
+    def path(cls, stream: tuple[int, str]) -> str:
+        """The path a watch of ``stream`` requests (the query aside)."""
+        if stream == HOST:
+            return cls.prefix(stream) + FEDERATED_SERVICES.path
+        return cls.prefix(stream) + (SERVICES if stream[1] == "services" else ENDPOINT_SLICES).path
+
+    def close(self) -> None:
+        self._process.terminate()
+        self._process.join()
+
+
+def stage_threads_tcp(feed: Feed, server: Server) -> float:
+    """CPU seconds of the operator's path today over a real loopback socket: one thread per watch reading
+    its response from the server through ``_watch`` (urllib3), the registry, the hop to a running loop."""
+    loop = LoopThread(None)
+    registry, members = registry_with_members(feed, loop.queue.add_threadsafe)
+    pool = urllib3.HTTPConnectionPool("127.0.0.1", server.port, maxsize=len(feed.segments))
+    paths: dict[str, str] = {}
+    watches = []
+    for m, kind in feed.segments:
+        if (m, kind) == HOST:
+            watch = threaded_host_watch(feed, loop)
+        else:
+            watch = member_watch(registry, members[m], kind)
+        paths[watch.name] = server.path((m, kind))
+        watches.append(watch)
+
+    def open_from_server(api: Any, path: str, **_kwargs: Any) -> urllib3.BaseHTTPResponse:
+        name = threading.current_thread().name.removeprefix("watch:")
+        return pool.urlopen("GET", paths[name], preload_content=False)
+
+    original = informer.open_stream
+    informer.open_stream = open_from_server  # type: ignore[assignment]
+    try:
+        threads = [threading.Thread(target=w._watch, args=("1",), name=f"watch:{w.name}") for w in watches]
+        started = time.process_time()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        loop.settle()
+        spent = time.process_time() - started
+        assert registry.held() == {
+            "services": feed.count * feed.members,
+            "endpointslices": feed.count * feed.members,
+        }
+        return spent
+    finally:
+        informer.open_stream = original
+        loop.close()
+        pool.close()
+
+
+def async_member_watch(
+    registry: MemberRegistry, member: _Member, kind: str, api: ApiClient, transport: AsyncTransport
+) -> AsyncMemberWatch:
+    """An AsyncMemberWatch wired to the registry's callbacks as ``MemberRegistry.connect`` wires it."""
+    return AsyncMemberWatch(
+        api,
+        SERVICES if kind == "services" else ENDPOINT_SLICES,
+        transport=transport,
+        label_selector="fedop.io/federation=myfederation",
+        on_event=registry._event_handler(member, kind),
+        on_relist=registry._relist_handler(member, kind),
+        on_synced=registry._synced_handler(member, kind),
+        cluster=member.info.name,
+    )
+
+
+def stage_loop_tcp(feed: Feed, server: Server, profile: cProfile.Profile | None = None) -> float:
+    """CPU seconds of the same path read on the event loop: the members' watches are the operator's
+    (``AsyncMemberWatch._watch``: a task each, its response streamed through ``AsyncTransport``, split and
+    parsed by ``JsonLines``, the registry's callbacks), the owners added to the real ``WorkQueue`` directly
+    (``add``: no hop), ``WORKERS`` workers taking them; and the host's FederatedService watch, the same
+    informer with the FederatedService watch's callbacks."""
+
+    async def run() -> float:
+        queue: WorkQueue[Key] = WorkQueue(asyncio.get_running_loop())
+        registry, members = registry_with_members(feed, queue.add)
+        base = f"http://127.0.0.1:{server.port}"
+        transport = AsyncTransport()
+        host_api = ApiClient(Configuration(host=base + Server.prefix(HOST)))
+        host = host_watch(feed, queue, host_api, transport)
+        idle = asyncio.Event()
+
+        async def worker() -> None:
+            while True:
+                key = await queue.get()
+                queue.done(key)
+                if queue.idle:
+                    idle.set()
+
+        apis = [ApiClient(Configuration(host=base + Server.prefix((m, "")))) for m in range(feed.members)]
+        watches = [
+            async_member_watch(registry, members[m], kind, apis[m], transport)
+            for m, kind in feed.segments
+            if (m, kind) != HOST
+        ]
+        workers = [asyncio.create_task(worker()) for _ in range(WORKERS)]
+        if profile is not None:
+            profile.enable()
+        started = time.process_time()
+        await asyncio.gather(host._watch._watch("1"), *(watch._watch("1") for watch in watches))
+        if not queue.idle:
+            idle.clear()
+            await idle.wait()
+        spent = time.process_time() - started
+        if profile is not None:
+            profile.disable()
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        await transport.close()
+        for api in [*apis, host_api]:
+            api.close()
+        held = registry.held()
+        assert held == {"services": feed.count * feed.members, "endpointslices": feed.count * feed.members}
+        return spent
+
+    return asyncio.run(run())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000, help="FederatedServices")
@@ -587,6 +836,9 @@ def main() -> None:
         help="end to end: each watch's events arrive this far apart (0: all at once, a burst)",
     )
     parser.add_argument("--profile", action="store_true", help="a cProfile top 30 of the end-to-end path")
+    parser.add_argument(
+        "--loop-profile", action="store_true", help="a cProfile top 30 of the path read on the event loop"
+    )
     args = parser.parse_args()
     feed = Feed(args.count, args.members)
     # As the operator's GC pacer (gc_pacing.py) runs it: what exists now frozen, CPython's full collection
@@ -605,19 +857,38 @@ def main() -> None:
         stage_end_to_end(feed, args.spacing_ms / 1000, profile)
         pstats.Stats(profile).sort_stats("tottime").print_stats(30)
         return
-    reads, parses, applies, totals = [], [], [], []
-    for _ in range(args.repeat):
-        both, parse = stage_read_parse(feed, args.spacing_ms / 1000)
-        reads.append(both - parse)
-        parses.append(parse)
-        applies.append(stage_apply(feed))
-        totals.append(stage_end_to_end(feed, args.spacing_ms / 1000))
+    server = Server(feed, args.spacing_ms / 1000)
+    try:
+        if args.loop_profile:
+            profile = cProfile.Profile()
+            stage_loop_tcp(feed, server, profile)
+            pstats.Stats(profile).sort_stats("tottime").print_stats(30)
+            return
+        reads, parses, applies, totals, threads_tcp, loop_tcp = [], [], [], [], [], []
+        for _ in range(args.repeat):
+            both, parse = stage_read_parse(feed, args.spacing_ms / 1000)
+            reads.append(both - parse)
+            parses.append(parse)
+            applies.append(stage_apply(feed))
+            totals.append(stage_end_to_end(feed, args.spacing_ms / 1000))
+            threads_tcp.append(stage_threads_tcp(feed, server))
+            loop_tcp.append(stage_loop_tcp(feed, server))
+    finally:
+        server.close()
     read, parse, apply, total = (statistics.median(x) for x in (reads, parses, applies, totals))
     hop = total - read - parse - apply
+    print("threads, in-memory socket (the stages):")
     for label, value in (("read", read), ("parse", parse), ("apply", apply), ("hop", hop)):
         print(f"  {label:6s} {value * per:7.1f} us")
-    rounds = ", ".join(f"{t * per:.1f}" for t in totals)
-    print(f"  {'total':6s} {total * per:7.1f} us  (end to end; rounds: {rounds})")
+    for label, values in (
+        ("threads, in-memory socket", totals),
+        ("threads, loopback TCP", threads_tcp),
+        ("event loop, loopback TCP", loop_tcp),
+    ):
+        rounds = ", ".join(f"{t * per:.1f}" for t in values)
+        print(
+            f"  {label:26s} {statistics.median(values) * per:7.1f} us per event end to end (rounds: {rounds})"
+        )
 
 
 if __name__ == "__main__":

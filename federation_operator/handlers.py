@@ -198,15 +198,13 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         for key in runtime.store.known():
             queue.add(key)
 
-    def enqueue_all_threadsafe() -> None:
-        loop.call_soon_threadsafe(enqueue_all)
-
+    # The member watches run on this loop, and their callbacks with them: keys are queued directly.
     runtime.registry = registry = MemberRegistry(
         runtime.settings.federation_name,
-        enqueue=queue.add_threadsafe,
-        enqueue_all=enqueue_all_threadsafe,
+        enqueue=queue.add,
+        enqueue_all=enqueue_all,
         request_timeout=runtime.settings.member_request_timeout,
-        on_close=runtime.transport.forget,
+        transport=runtime.transport,
     )
     runtime.metrics.track_objects(lambda: {"federatedservices": len(runtime.store), **registry.held()})
     publisher = await _start_publishers(runtime, queue)
@@ -282,6 +280,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     ]
     runtime.watch = FederatedServiceWatch(
         runtime.host_api,
+        transport=runtime.transport,
         store=runtime.store,
         queue=queue,
         ours=controller.written_status,

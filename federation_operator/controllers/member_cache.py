@@ -9,7 +9,9 @@ It also keeps one MemberCluster per real cluster: each supervisor claims the clu
 MemberCluster's may connect (:func:`~federation_operator.planning.clusters.plan_cluster_holder`). Two
 MemberClusters serving one cluster would plan its Services twice, each undoing the other's writes.
 
-Watch callbacks arrive on watch threads, the rest is called from the event loop: one lock guards the maps.
+Everything here is called from the event loop, the watches' callbacks included (their watches are tasks on
+it: :class:`~federation_operator.kube.async_informer.AsyncMemberWatch`); one lock guards the maps all the
+same, as they are read from other threads too (the metrics' collection).
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from federation_operator.domain.members import (
     EndpointSummary,
     ObservedService,
 )
-from federation_operator.kube.informer import ENDPOINT_SLICES, SERVICES, MemberWatch, WatchCounters
+from federation_operator.kube.async_informer import AsyncMemberWatch
+from federation_operator.kube.async_transport import AsyncTransport
+from federation_operator.kube.informer import ENDPOINT_SLICES, SERVICES, WatchCounters
 from federation_operator.kube.member_services import (
     observe_service,
     summarize_endpoints,
@@ -116,7 +120,7 @@ def _same_version(held: Mapping[str, Any] | None, listed: Mapping[str, Any]) -> 
 class _Member:
     info: ClusterInfo
     api: client.ApiClient
-    watches: list[MemberWatch] = field(default_factory=list)
+    watches: list[AsyncMemberWatch] = field(default_factory=list)
     synced: set[str] = field(default_factory=set)
     services: dict[tuple[str, str], ObservedService] = field(default_factory=dict)
     # (namespace, slice name) -> (service name, raw slice)
@@ -143,7 +147,11 @@ class _Member:
 
 
 class MemberRegistry:
-    """Registered members, their connection, readiness, and the shards their watches report."""
+    """Registered members, their connection, readiness, and the shards their watches report.
+
+    ``enqueue`` and ``enqueue_all`` are called on the event loop. The watches' requests go through
+    ``transport`` (the operator's one, whose sessions its member writes share; else one of its own), which
+    forgets a member's client when the member is disconnected."""
 
     def __init__(
         self,
@@ -151,12 +159,12 @@ class MemberRegistry:
         enqueue: Callable[[Key], None],
         enqueue_all: Callable[[], None],
         request_timeout: float = 10.0,
-        on_close: Callable[[client.ApiClient], None] | None = None,
+        transport: AsyncTransport | None = None,
     ) -> None:
         self.federation = federation
-        self._on_close = on_close  # a member's client was closed (its requests' session goes with it)
-        self._enqueue = enqueue  # must be thread-safe
-        self._enqueue_all = enqueue_all  # must be thread-safe
+        self._transport = transport if transport is not None else AsyncTransport()
+        self._enqueue = enqueue
+        self._enqueue_all = enqueue_all
         self._request_timeout = request_timeout
         self._lock = threading.Lock()
         self._members: dict[str, _Member] = {}
@@ -168,7 +176,7 @@ class MemberRegistry:
     # --- membership -----------------------------------------------------------------------------------
 
     def connect(self, info: ClusterInfo, api: client.ApiClient) -> bool:
-        """Register (or re-register) a member and start its two shared watches.
+        """Register (or re-register) a member and start its two shared watches (tasks on the running loop).
 
         False, and nothing started, when the member's claim no longer holds its cluster (an older
         MemberCluster of the same cluster claimed it meanwhile); ``api`` is then still the caller's.
@@ -179,9 +187,10 @@ class MemberRegistry:
         for resource in (SERVICES, ENDPOINT_SLICES):
             kind = resource.plural
             member.watches.append(
-                MemberWatch(
+                AsyncMemberWatch(
                     api,
                     resource,
+                    transport=self._transport,
                     label_selector=selector,
                     on_event=self._event_handler(member, kind),
                     on_relist=self._relist_handler(member, kind),
@@ -207,13 +216,12 @@ class MemberRegistry:
         if member is None:
             return
         for watch in member.watches:
-            # Not waited for: a watch of a hung member may be in a request that only its timeout ends, and
-            # this runs on the event loop. What it still delivers goes to this forgotten member, not to a
-            # member registered again under the same name (the callbacks check which member they serve).
-            watch.stop(timeout=0)
+            # Its task is cancelled, its request in flight cut off; it ends at its next step on the loop.
+            # Should a callback of it still run (this called from one), it finds this member forgotten, not
+            # a member registered again under the same name (the callbacks check which member they serve).
+            watch.stop()
         member.api.close()
-        if self._on_close is not None:
-            self._on_close(member.api)
+        self._transport.forget(member.api)  # its session, which the watches' requests used, is closed
         if notify:
             self._enqueue_all()
 
@@ -341,7 +349,7 @@ class MemberRegistry:
         with self._lock:
             return {w.name: w.counters for m in self._members.values() for w in m.watches}
 
-    # --- watch callbacks (watch threads) -----------------------------------------------------------------
+    # --- watch callbacks (on the loop, in the watches' tasks) --------------------------------------------
 
     def _current(self, member: _Member) -> bool:
         """Under the lock: ``member`` is still the one registered under its name (its watches' callbacks

@@ -13,7 +13,8 @@ when the API server is loaded) queue among themselves while a failover's reconci
 to the publisher, starts at once. A routine key that turns urgent moves to the urgent lane; the other way it
 keeps its place. Without an urgent key pending, routine work uses every worker but that one.
 
-Keys added from other threads (the member watches') reach the loop in batches: each is put in a hand-off
+Keys added from other threads (the member watches', while they ran in threads: they are tasks on the loop
+now, and add directly) reach the loop in batches: each is put in a hand-off
 set, and only the first since the loop last emptied it costs a hop to the loop (a `call_soon_threadsafe`,
 which writes to the loop's self-pipe to wake it); the loop then adds them all, in the order they came. While
 the loop is busy, a burst of events costs one hop, not one each.

@@ -10,7 +10,13 @@ runs for each request, as there).
 Why not the threads: the operator's CPU at 1,000 FederatedServices x 4 members was half request plumbing,
 a request through urllib3 and ``asyncio.to_thread`` costing ~550 µs of CPU (http.client parses headers
 with the email package; the thread hop wakes the loop) against ~190 µs through aiohttp (its C parser, no
-hop). aiohttp is kopf's own dependency. The watches stay on their threads (one long stream each).
+hop). aiohttp is kopf's own dependency.
+
+:meth:`AsyncTransport.stream` opens a response to be read piece by piece (a watch's events, as they come:
+``kube/async_informer.py``) through the same session. Why the members' watches moved here from their
+threads: an event arriving alone (a converging federation's ~250 a second spread over the watches) woke a
+thread from its blocking read, which took the GIL and then woke the loop through its self-pipe to queue the
+owner: ~100 µs of CPU per event, against ~60 µs read here (``benchmarks/watch_cpu.py``).
 
 Failures are mapped once, as the threads' are (:func:`~federation_operator.kube.errors.connection_error`):
 the cluster cannot be reached → :class:`~federation_operator.kube.errors.ApiConnectionError`.
@@ -19,9 +25,11 @@ the cluster cannot be reached → :class:`~federation_operator.kube.errors.ApiCo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 from kubernetes.client import ApiClient, Configuration
@@ -40,7 +48,7 @@ from federation_operator.kube.transport import (
     query_string,
 )
 
-__all__ = ["AsyncTransport"]
+__all__ = ["AsyncTransport", "Stream"]
 
 T = TypeVar("T")
 
@@ -55,6 +63,36 @@ class _Session:
     server_hostname: str | None
     proxy: str | None
     proxy_headers: dict[str, str] | None
+
+
+class Stream:
+    """A response being read piece by piece (:meth:`AsyncTransport.stream`): its status and headers, its
+    body as it arrives; a failure to read it is an
+    :class:`~federation_operator.kube.errors.ApiConnectionError`, as the request's would be."""
+
+    __slots__ = ("_content", "_response", "_what", "headers", "status")
+
+    def __init__(self, response: aiohttp.ClientResponse, what: str) -> None:
+        self._response = response
+        self._content = response.content
+        self._what = what
+        self.status: int = response.status
+        self.headers: Mapping[str, str] = response.headers
+
+    async def read_some(self) -> bytes:
+        """The next piece of the body, as much as has arrived (at least a byte); b"" at its end."""
+        try:
+            return await self._content.readany()
+        except ASYNC_TRANSPORT_ERRORS as exc:
+            raise connection_error(self._what, exc) from exc
+
+    async def read_all(self) -> RawResponse:
+        """The rest of the response (an error status's body), read whole."""
+        try:
+            body = await self._response.read()
+        except ASYNC_TRANSPORT_ERRORS as exc:
+            raise connection_error(self._what, exc) from exc
+        return RawResponse(self.status, body, dict(self.headers))
 
 
 class AsyncTransport:
@@ -75,6 +113,39 @@ class AsyncTransport:
 
     async def _send(self, api: ApiClient, request: Request, limit: Timeout) -> RawResponse:
         """One request, its whole response read, whatever its status, within ``limit``."""
+        try:
+            async with self._request(api, request, limit) as response:
+                body = await response.read()
+                return RawResponse(response.status, body, dict(response.headers))
+        except ASYNC_TRANSPORT_ERRORS as exc:
+            raise connection_error(request.what, exc) from exc
+
+    @contextlib.asynccontextmanager
+    async def stream(self, api: ApiClient, request: Request) -> AsyncIterator[Stream]:
+        """``request`` sent to ``api``'s cluster (within its own timeout: a pair bounds the connect and each
+        read), its response handed over unread, whatever its status, to be read piece by piece (a watch).
+        Leaving the block before the response's end closes the connection."""
+        try:
+            response: aiohttp.ClientResponse = await self._request(api, request, request.timeout)
+        except ASYNC_TRANSPORT_ERRORS as exc:
+            raise connection_error(request.what, exc) from exc
+        try:
+            yield Stream(response, request.what)
+        except BaseException:
+            # Not read to its end (cut off, or refused mid-way): the connection cannot serve another request.
+            # Aborted, not closed: a TLS close waits for the server's own close_notify, up to 30 s of a hung
+            # member holding the socket.
+            connection = response.connection
+            if connection is not None and connection.transport is not None:
+                connection.transport.abort()
+            response.close()
+            raise
+        finally:
+            response.release()
+
+    def _request(self, api: ApiClient, request: Request, limit: Timeout) -> Any:
+        """aiohttp's request of ``request`` (awaited: its response; entered: its response, released when
+        left)."""
         held = self._session(api)
         headers, data = encode_request(
             api, body=request.body, content_type=request.content_type, accept=request.accept
@@ -82,22 +153,17 @@ class AsyncTransport:
         url = held.base + request.path
         if request.query:
             url += "?" + query_string(request.query)
-        try:
-            async with held.session.request(
-                request.method,
-                URL(url, encoded=True),  # quoted already (api_path, query_string): not parsed again
-                data=data,
-                headers=headers,
-                timeout=_client_timeout(limit),
-                server_hostname=held.server_hostname,
-                proxy=held.proxy,
-                proxy_headers=held.proxy_headers,
-                allow_redirects=False,  # the API server answers, it does not redirect
-            ) as response:
-                body = await response.read()
-                return RawResponse(response.status, body, dict(response.headers))
-        except ASYNC_TRANSPORT_ERRORS as exc:
-            raise connection_error(request.what, exc) from exc
+        return held.session.request(
+            request.method,
+            URL(url, encoded=True),  # quoted already (api_path, query_string): not parsed again
+            data=data,
+            headers=headers,
+            timeout=_client_timeout(limit),
+            server_hostname=held.server_hostname,
+            proxy=held.proxy,
+            proxy_headers=held.proxy_headers,
+            allow_redirects=False,  # the API server answers, it does not redirect
+        )
 
     def forget(self, api: ApiClient) -> None:
         """``api`` is closed: close its session (in the background)."""

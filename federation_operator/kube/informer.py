@@ -1,7 +1,10 @@
-"""One shared list+watch of one resource kind in one cluster, run in its own daemon thread: each member's
-Services and EndpointSlices, and the host's FederatedServices.
+"""One shared list+watch of one resource kind in one cluster: its core (:class:`WatchCore`), and
+:class:`MemberWatch`, which runs it in a daemon thread. The operator's watches (the members' Services and
+EndpointSlices, the host's FederatedServices) run it on the event loop instead
+(:class:`~federation_operator.kube.async_informer.AsyncMemberWatch`); the thread's is kept for code without a
+loop, and as the reference ``benchmarks/watch_cpu.py`` measures the loop's against.
 
-A :class:`MemberWatch` lists every object of its kind (across all namespaces, filtered by a label selector)
+A watch lists every object of its kind (across all namespaces, filtered by a label selector)
 and then watches for changes, handing raw JSON objects (camelCase, as ``kubectl get -o json`` prints them)
 to the consumer's callbacks:
 
@@ -12,8 +15,9 @@ to the consumer's callbacks:
 * ``on_error(message)`` when the member cannot be reached or refuses us; the index may be stale until the
   next ``on_synced``. The watch keeps retrying by itself, with backoff, for as long as it runs.
 
-Callbacks run in the watch's thread, one at a time; a consumer on an asyncio loop hands them over with
-``loop.call_soon_threadsafe``. An exception raised by a callback is logged and does not stop the watch.
+Callbacks run one at a time, in the watch's thread (:class:`MemberWatch`; a consumer on an asyncio loop
+hands them over with ``loop.call_soon_threadsafe``) or on the loop (``AsyncMemberWatch``). An exception
+raised by a callback is logged and does not stop the watch.
 
 Recovery follows the API's rules for watches: a watch that ends normally (``timeoutSeconds``) resumes from
 the last resourceVersion seen (bookmarks keep it fresh); ``410 Gone`` (the version is too old, as an HTTP
@@ -42,8 +46,8 @@ from federation_operator.kube.errors import (
 )
 from federation_operator.kube.transport import (
     DEFAULT_TIMEOUT,
-    Query,
     RawResponse,
+    Request,
     Timeout,
     api_path,
     open_stream,
@@ -60,7 +64,11 @@ __all__ = [
     "OnEvent",
     "OnRelist",
     "OnSynced",
+    "WatchCore",
     "WatchCounters",
+    "WatchExpired",
+    "WatchRefused",
+    "WatchStopped",
     "WatchedResource",
 ]
 
@@ -104,11 +112,11 @@ class WatchCounters:
     errors: int = 0  # failures reported through on_error
 
 
-class _Gone(Exception):
+class WatchExpired(Exception):
     """410: the resourceVersion (or a list's continue token) is too old; relist."""
 
 
-class _ApiRefused(Exception):
+class WatchRefused(Exception):
     """The member answered a list or watch with an error status (other than 410)."""
 
     def __init__(self, message: str, response: RawResponse | None = None) -> None:
@@ -117,23 +125,25 @@ class _ApiRefused(Exception):
         self.delay = retry_after(response.headers) if response is not None else None
 
 
-class _Stopped(Exception):
+class WatchStopped(Exception):
     """stop() was called while a request was in flight."""
 
 
-class MemberWatch:
-    """A list+watch of ``resource`` in one member, in a daemon thread, until :meth:`stop`.
+class WatchCore:
+    """What a list+watch does whichever way it reads: its settings, its counters and state, the handling of
+    each event and list page, and where it goes after each attempt (resume, relist at once after 410 Gone,
+    relist after a jittered exponential backoff, at least the member's Retry-After). :class:`MemberWatch`
+    runs it in a thread, :class:`~federation_operator.kube.async_informer.AsyncMemberWatch` on the loop.
 
     ``label_selector`` restricts it (the operator passes ``fedop.io/federation=<name>``; the EndpointSlice
     controller copies a Service's labels onto its slices, so the same selector finds both). ``cluster``
-    names the member in messages; :attr:`name` (``<cluster>/<plural>``) names the thread and the watch in
-    metrics. ``request_timeout`` bounds each list request and the connect phase of each watch request. A
-    watch can be started once.
+    names the member in messages; :attr:`name` (``<cluster>/<plural>``) names the watch in metrics.
+    ``request_timeout`` bounds each list request and the connect phase of each watch request. A watch can
+    be started once.
     """
 
     def __init__(
         self,
-        api: ApiClient,
         resource: WatchedResource,
         *,
         label_selector: str,
@@ -148,7 +158,6 @@ class MemberWatch:
         backoff_initial: float = 0.2,
         backoff_max: float = 10.0,
     ) -> None:
-        self.api = api
         self.resource = resource
         self.label_selector = label_selector
         self.cluster = cluster
@@ -165,13 +174,188 @@ class MemberWatch:
         self._on_error = on_error
         self.name = f"{cluster}/{resource.plural}"
         self._name = f"{resource.kind} watch of {cluster}"
+        # An Event and a lock, not plain fields: the state is read from other threads (tests, metrics).
         self._stopping = threading.Event()
         self._synced = threading.Event()
         self._lock = threading.Lock()
         self._counts = {counter.name: 0 for counter in fields(WatchCounters)}  # WatchCounters' fields
-        self._response: urllib3.BaseHTTPResponse | None = None
         self._last_error: str | None = None
         self._progressed = False
+        self._failures = 0  # failed attempts in a row (the backoff's exponent)
+        self._expired_in_a_row = 0  # 410s in a row with nothing delivered in between
+
+    # --- state ---
+
+    @property
+    def synced(self) -> bool:
+        """True from a complete list until the next failure."""
+        return self._synced.is_set()
+
+    @property
+    def counters(self) -> WatchCounters:
+        with self._lock:
+            return WatchCounters(**self._counts)
+
+    @property
+    def last_error(self) -> str | None:
+        """The latest failure reported through ``on_error``, until the next successful list."""
+        with self._lock:
+            return self._last_error
+
+    # --- where to go after each attempt ---
+
+    def _count(self, counter: str) -> None:
+        # Called for every event: one number moved on in place, the frozen WatchCounters built only when read.
+        with self._lock:
+            self._counts[counter] += 1
+
+    def _delay(self, failures: int) -> float:
+        """Exponential backoff with jitter, so that many watches cut off at once do not return in step."""
+        return min(self.backoff_max, self.backoff_initial * 2.0**failures * random.uniform(0.8, 1.2))
+
+    def _attempted(self) -> None:
+        """A list+watch attempt begins."""
+        # A watch that delivered something (or ran its course) was working: a failure after it starts a
+        # fresh backoff. One that breaks before delivering anything counts as a failing member.
+        self._progressed = False
+
+    def _watched(self) -> None:
+        """A watch ran its course (the server ended it)."""
+        self._failures = self._expired_in_a_row = 0
+
+    def _expired(self) -> float | None:
+        """410 Gone: relist, at once (None), or after the returned delay when a fresh list's version was
+        already too old: something is off; do not spin on the member."""
+        self._count("expired")
+        self._expired_in_a_row = 0 if self._progressed else self._expired_in_a_row + 1
+        if self._expired_in_a_row <= 1:
+            return None
+        delay = self._delay(self._failures)
+        self._failures = min(self._failures + 1, 32)
+        return delay
+
+    def _failed(self, exc: ApiConnectionError | WatchRefused | ValueError) -> float:
+        """A list or watch failed: reported through ``on_error``; returns how long to wait before the next."""
+        self._synced.clear()
+        if self._progressed:
+            self._failures = 0
+        delay = self._delay(self._failures)
+        self._failures = min(self._failures + 1, 32)
+        if isinstance(exc, WatchRefused) and exc.delay is not None:
+            delay = max(delay, min(exc.delay, self.backoff_max))
+        reason = exc.reason if isinstance(exc, ApiConnectionError) else str(exc)
+        message = f"{self._name}: {reason}; retrying in {delay:.1f}s"
+        with self._lock:
+            self._last_error = message
+        self._count("errors")
+        logger.info("%s", message)
+        self._call(self._on_error, message)
+        return delay
+
+    # --- requests and what they answer ---
+
+    def _list_request(self, token: str) -> Request:
+        """The request of one page of the list (``token``: the previous page's continue token)."""
+        query: list[tuple[str, str | int | bool]] = [("limit", self.page_size)]
+        if self.label_selector:
+            query.append(("labelSelector", self.label_selector))
+        if token:
+            query.append(("continue", token))
+        return Request(
+            "GET",
+            self.resource.path,
+            f"list {self.resource.plural}",
+            query=query,
+            timeout=self.request_timeout,
+        )
+
+    def _take_page(self, response: RawResponse, objects: list[dict[str, Any]]) -> tuple[str, str]:
+        """The items of one page of the list added to ``objects``; returns the next page's continue token
+        ("" after the last page) and the list's resourceVersion."""
+        if response.status == 410:
+            raise WatchExpired()  # the continue token expired mid-way: start over
+        if response.status != 200:
+            raise WatchRefused(_refusal("list", response), response)
+        page = response.json()
+        if not isinstance(page, dict):
+            raise ValueError("list answered with malformed JSON")
+        for item in page.get("items") or []:
+            # Items of a list carry no apiVersion and kind; watch events' objects do. Make them alike.
+            objects.append({"apiVersion": self.resource.api_version, "kind": self.resource.kind, **item})
+        metadata = page.get("metadata") or {}
+        return str(metadata.get("continue") or ""), str(metadata.get("resourceVersion") or "")
+
+    def _listed(self, objects: list[dict[str, Any]]) -> None:
+        """A complete list: handed over, and the watch synced."""
+        if self._stopping.is_set():
+            raise WatchStopped()
+        self._count("lists")
+        with self._lock:
+            self._last_error = None
+        self._call(self._on_relist, objects)
+        self._synced.set()
+        self._call(self._on_synced)
+
+    def _watch_request(self, resource_version: str) -> Request:
+        """The request of a watch from ``resource_version``."""
+        query: list[tuple[str, str | int | bool]] = [
+            ("watch", True),
+            ("allowWatchBookmarks", True),
+            ("timeoutSeconds", self.watch_timeout),
+        ]
+        if resource_version:
+            query.append(("resourceVersion", resource_version))
+        if self.label_selector:
+            query.append(("labelSelector", self.label_selector))
+        # The read timeout outlasts the server's own end of the watch, so it only fires on a dead connection.
+        connect = self.request_timeout[0] if isinstance(self.request_timeout, tuple) else self.request_timeout
+        timeout = (connect, float(self.watch_timeout + 15))
+        return Request(
+            "GET", self.resource.path, f"watch {self.resource.plural}", query=query, timeout=timeout
+        )
+
+    @staticmethod
+    def _watch_refused(response: RawResponse) -> Exception:
+        """The error of a watch request answered with an error status."""
+        if response.status == 410:
+            return WatchExpired()
+        return WatchRefused(_refusal("watch", response), response)
+
+    def _handle(self, event: Any, resource_version: str) -> str:
+        if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
+            raise ValueError("watch sent a malformed event")
+        kind, obj = event.get("type"), event["object"]
+        if kind == "ERROR":
+            if obj.get("code") == 410:
+                raise WatchExpired()
+            raise WatchRefused(f"watch failed: {obj.get('message') or obj.get('reason') or 'ERROR event'}")
+        version = str((obj.get("metadata") or {}).get("resourceVersion") or resource_version)
+        if kind == "BOOKMARK":
+            self._count("bookmarks")
+        elif kind in _CHANGE_EVENTS:
+            if self._stopping.is_set():
+                raise WatchStopped()
+            self._count("events")
+            self._call(self._on_event, kind, obj)
+        return version
+
+    def _call(self, callback: Callable[..., None] | None, *args: Any) -> None:
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:  # a consumer's bug must not end the member's only watch of this kind
+            logger.exception("%s: callback %s failed", self._name, getattr(callback, "__name__", callback))
+
+
+class MemberWatch(WatchCore):
+    """A list+watch of ``resource`` in one cluster, in a daemon thread, until :meth:`stop` (the options:
+    :class:`WatchCore`); the thread is named ``watch:<name>``."""
+
+    def __init__(self, api: ApiClient, resource: WatchedResource, **options: Any) -> None:
+        super().__init__(resource, **options)
+        self.api = api
+        self._response: urllib3.BaseHTTPResponse | None = None
         self._thread = threading.Thread(target=self._run, name=f"watch:{self.name}", daemon=True)
 
     # --- control ---
@@ -203,177 +387,83 @@ class MemberWatch:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    # --- state ---
-
     @property
     def running(self) -> bool:
         return self._thread.is_alive()
-
-    @property
-    def synced(self) -> bool:
-        """True from a complete list until the next failure."""
-        return self._synced.is_set()
 
     def wait_synced(self, timeout: float | None = None) -> bool:
         """Block until :attr:`synced` (or ``timeout`` seconds); returns :attr:`synced`."""
         return self._synced.wait(timeout)
 
-    @property
-    def counters(self) -> WatchCounters:
-        with self._lock:
-            return WatchCounters(**self._counts)
-
-    @property
-    def last_error(self) -> str | None:
-        """The latest failure reported through ``on_error``, until the next successful list."""
-        with self._lock:
-            return self._last_error
-
     # --- the thread ---
-
-    def _count(self, counter: str) -> None:
-        # Called for every event: one number moved on in place, the frozen WatchCounters built only when read.
-        with self._lock:
-            self._counts[counter] += 1
-
-    def _delay(self, failures: int) -> float:
-        """Exponential backoff with jitter, so that many watches cut off at once do not return in step."""
-        return min(self.backoff_max, self.backoff_initial * 2.0**failures * random.uniform(0.8, 1.2))
 
     def _run(self) -> None:
         resource_version: str | None = None
-        failures = 0
-        expired_in_a_row = 0
         while not self._stopping.is_set():
-            # A watch that delivered something (or ran its course) was working: a failure after it starts a
-            # fresh backoff. One that breaks before delivering anything counts as a failing member.
-            self._progressed = False
+            self._attempted()
             try:
                 if resource_version is None:
                     resource_version = self._list()
                 resource_version = self._watch(resource_version)
-                failures = expired_in_a_row = 0
-            except _Stopped:
+                self._watched()
+            except WatchStopped:
                 break
-            except _Gone:
-                self._count("expired")
+            except WatchExpired:
                 resource_version = None
-                expired_in_a_row = 0 if self._progressed else expired_in_a_row + 1
-                if expired_in_a_row > 1:
-                    # A fresh list's version already too old: something is off; do not spin on the member.
-                    self._stopping.wait(self._delay(failures))
-                    failures = min(failures + 1, 32)
-            except (ApiConnectionError, _ApiRefused, ValueError) as exc:
+                delay = self._expired()
+                if delay is not None:
+                    self._stopping.wait(delay)
+            except (ApiConnectionError, WatchRefused, ValueError) as exc:
                 if self._stopping.is_set():
                     break
                 resource_version = None
-                self._synced.clear()
-                if self._progressed:
-                    failures = 0
-                self._stopping.wait(self._report(exc, failures))
-                failures = min(failures + 1, 32)
+                self._stopping.wait(self._failed(exc))
         self._synced.clear()
-
-    def _report(self, exc: ApiConnectionError | _ApiRefused | ValueError, failures: int) -> float:
-        """Report a failed list or watch through ``on_error``; returns how long to wait before the next."""
-        delay = self._delay(failures)
-        if isinstance(exc, _ApiRefused) and exc.delay is not None:
-            delay = max(delay, min(exc.delay, self.backoff_max))
-        reason = exc.reason if isinstance(exc, ApiConnectionError) else str(exc)
-        message = f"{self._name}: {reason}; retrying in {delay:.1f}s"
-        with self._lock:
-            self._last_error = message
-        self._count("errors")
-        logger.info("%s", message)
-        self._call(self._on_error, message)
-        return delay
 
     def _list(self) -> str:
         """List everything (in pages); hand it over; return the list's resourceVersion."""
         objects: list[dict[str, Any]] = []
         token = ""
         while True:
-            query: list[tuple[str, str | int | bool]] = [("limit", self.page_size)]
-            if self.label_selector:
-                query.append(("labelSelector", self.label_selector))
-            if token:
-                query.append(("continue", token))
-            response = self._send(self.resource.path, query)
-            if response.status == 410:
-                raise _Gone()  # the continue token expired mid-way: start over
-            if response.status != 200:
-                raise _ApiRefused(_refusal("list", response), response)
-            page = response.json()
-            if not isinstance(page, dict):
-                raise ValueError("list answered with malformed JSON")
-            for item in page.get("items") or []:
-                # Items of a list carry no apiVersion and kind; watch events' objects do. Make them alike.
-                objects.append({"apiVersion": self.resource.api_version, "kind": self.resource.kind, **item})
-            metadata = page.get("metadata") or {}
-            token = metadata.get("continue") or ""
+            request = self._list_request(token)
+            if self._stopping.is_set():
+                raise WatchStopped()
+            response = send_request(
+                self.api, "GET", request.path, what=request.what, query=request.query, timeout=request.timeout
+            )
+            token, version = self._take_page(response, objects)
             if not token:
                 break
-        if self._stopping.is_set():
-            raise _Stopped()
-        self._count("lists")
-        with self._lock:
-            self._last_error = None
-        self._call(self._on_relist, objects)
-        self._synced.set()
-        self._call(self._on_synced)
-        return str(metadata.get("resourceVersion") or "")
-
-    def _send(self, path: str, query: Query) -> RawResponse:
-        if self._stopping.is_set():
-            raise _Stopped()
-        return send_request(
-            self.api,
-            "GET",
-            path,
-            what=f"list {self.resource.plural}",
-            query=query,
-            timeout=self.request_timeout,
-        )
+        self._listed(objects)
+        return version
 
     def _watch(self, resource_version: str) -> str:
         """Watch from ``resource_version`` until the server ends the watch; returns the last version seen."""
-        query: list[tuple[str, str | int | bool]] = [
-            ("watch", True),
-            ("allowWatchBookmarks", True),
-            ("timeoutSeconds", self.watch_timeout),
-        ]
-        if resource_version:
-            query.append(("resourceVersion", resource_version))
-        if self.label_selector:
-            query.append(("labelSelector", self.label_selector))
-        # The read timeout outlasts the server's own end of the watch, so it only fires on a dead connection.
-        connect = self.request_timeout[0] if isinstance(self.request_timeout, tuple) else self.request_timeout
-        timeout = (connect, float(self.watch_timeout + 15))
+        request = self._watch_request(resource_version)
         if self._stopping.is_set():
-            raise _Stopped()
+            raise WatchStopped()
         response = open_stream(
-            self.api, self.resource.path, what=f"watch {self.resource.plural}", query=query, timeout=timeout
+            self.api, request.path, what=request.what, query=request.query, timeout=request.timeout
         )
         with self._lock:
             self._response = response
         clean = False
         try:
             if response.status != 200:
-                body = RawResponse(response.status, response.read(), dict(response.headers))
-                if response.status == 410:
-                    raise _Gone()
-                raise _ApiRefused(_refusal("watch", body), body)
+                raise self._watch_refused(
+                    RawResponse(response.status, response.read(), dict(response.headers))
+                )
             self._count("watches_started")
             for event in read_json_lines(response, self._stopping.is_set):
                 resource_version = self._handle(event, resource_version)
                 self._progressed = True
             if self._stopping.is_set():
-                raise _Stopped()
+                raise WatchStopped()
             clean = self._progressed = True
             return resource_version
         except TRANSPORT_ERRORS as exc:
             if self._stopping.is_set():
-                raise _Stopped() from exc
+                raise WatchStopped() from exc
             raise connection_error(f"watch {self.resource.plural}", exc) from exc
         finally:
             with self._lock:
@@ -381,32 +471,6 @@ class MemberWatch:
             if not clean:
                 response.close()
             response.release_conn()
-
-    def _handle(self, event: Any, resource_version: str) -> str:
-        if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
-            raise ValueError("watch sent a malformed event")
-        kind, obj = event.get("type"), event["object"]
-        if kind == "ERROR":
-            if obj.get("code") == 410:
-                raise _Gone()
-            raise _ApiRefused(f"watch failed: {obj.get('message') or obj.get('reason') or 'ERROR event'}")
-        version = str((obj.get("metadata") or {}).get("resourceVersion") or resource_version)
-        if kind == "BOOKMARK":
-            self._count("bookmarks")
-        elif kind in _CHANGE_EVENTS:
-            if self._stopping.is_set():
-                raise _Stopped()
-            self._count("events")
-            self._call(self._on_event, kind, obj)
-        return version
-
-    def _call(self, callback: Callable[..., None] | None, *args: Any) -> None:
-        if callback is None:
-            return
-        try:
-            callback(*args)
-        except Exception:  # a consumer's bug must not end the member's only watch of this kind
-            logger.exception("%s: callback %s failed", self._name, getattr(callback, "__name__", callback))
 
 
 def _refusal(action: str, response: RawResponse) -> str:

@@ -50,6 +50,7 @@ __all__ = [
     "Call",
     "DeleteOutcome",
     "Exchange",
+    "JsonLines",
     "Query",
     "RawResponse",
     "Request",
@@ -362,6 +363,44 @@ def read_json_lines(response: urllib3.BaseHTTPResponse, stopping: Callable[[], b
             return
     if rest.strip():
         yield orjson.loads(rest)
+
+
+class JsonLines:
+    """The JSON values of a stream read in pieces, one a line (a watch's events read on the event loop,
+    where the pieces come as the socket hands them out, not through an iterator): :meth:`feed` each piece,
+    iterating over the values of the lines it completes; :meth:`end` the stream. A line that is not JSON is a
+    ``ValueError``; a line of only whitespace is skipped."""
+
+    __slots__ = ("_rest",)
+
+    def __init__(self) -> None:
+        self._rest = b""  # the start of a line whose end has not arrived yet
+
+    def feed(self, chunk: bytes) -> Iterator[Any]:
+        """The values of the lines ``chunk`` completes, in order, each parsed as it is taken: a burst's piece
+        holds thousands of events, and parsing them all first would keep them all alive at once (each young
+        collection of the garbage collector walking them all)."""
+        # A watch's piece is mostly one whole event: its lines are parsed where they are, not copied out.
+        data = self._rest + chunk if self._rest else chunk
+        self._rest = b""
+        view = memoryview(data)
+        start = 0
+        while (end := data.find(b"\n", start)) != -1:
+            if end > start:
+                try:
+                    value = orjson.loads(view[start:end])
+                except orjson.JSONDecodeError:
+                    if data[start:end].strip():
+                        raise
+                else:
+                    yield value
+            start = end + 1
+        self._rest = data[start:]
+
+    def end(self) -> list[Any]:
+        """The value of a last line without its newline, if any."""
+        rest, self._rest = self._rest, b""
+        return [orjson.loads(rest)] if rest.strip() else []
 
 
 def send_delete(

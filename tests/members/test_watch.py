@@ -1,21 +1,31 @@
-"""MemberWatch against real members: labelled objects only, EndpointSlices, resume, 410, outages, stop."""
+"""The list+watch informers against real members, each test for both (``MemberWatch`` in a thread, and
+``AsyncMemberWatch`` on an event loop): labelled objects only, EndpointSlices, resume, 410, outages, stop."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from kubernetes import client
 from localfed import LocalFederation
 
 from federation_operator.domain.members import LABEL_FEDERATION
+from federation_operator.kube.async_informer import AsyncMemberWatch
+from federation_operator.kube.async_transport import AsyncTransport
 from federation_operator.kube.credentials import MemberApiClient, build_api_client
-from federation_operator.kube.informer import ENDPOINT_SLICES, SERVICES, MemberWatch, WatchedResource
+from federation_operator.kube.informer import (
+    ENDPOINT_SLICES,
+    SERVICES,
+    MemberWatch,
+    WatchCounters,
+    WatchedResource,
+)
 from federation_operator.kube.member_services import endpoint_slice_service, summarize_endpoints
 from tests.members import (
     FAULT_MEMBER,
@@ -31,6 +41,7 @@ from tests.members import (
 pytestmark = pytest.mark.e2e
 
 Key = tuple[str, str]
+T = TypeVar("T")
 
 
 class Recorder:
@@ -78,6 +89,66 @@ class Recorder:
             return dict(self.index)
 
 
+class LoopWatch:
+    """An :class:`AsyncMemberWatch` on an event loop of its own (in a thread, with its own transport), behind
+    :class:`MemberWatch`'s blocking interface: the tests below run unchanged against either."""
+
+    def __init__(self, api: MemberApiClient, resource: WatchedResource, **options: Any) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="watch-loop", daemon=True)
+        self._thread.start()
+        self._transport = AsyncTransport()
+        self.inner = AsyncMemberWatch(api, resource, transport=self._transport, **options)
+
+    def _on_loop(self, work: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=10)
+
+    def start(self) -> None:
+        async def start() -> None:
+            self.inner.start()
+
+        self._on_loop(start())
+
+    def stop(self) -> None:
+        self._on_loop(self.inner.wait_stopped())
+
+    def close(self) -> None:
+        """Stop the watch, close its sessions, end the loop and its thread."""
+        self.stop()
+        self._on_loop(self._transport.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+    def wait_synced(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.inner.synced and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling, with a deadline: the watch's state is set on the other thread
+        return self.inner.synced
+
+    @property
+    def running(self) -> bool:
+        return self.inner.running
+
+    @property
+    def synced(self) -> bool:
+        return self.inner.synced
+
+    @property
+    def counters(self) -> WatchCounters:
+        return self.inner.counters
+
+
+AnyWatch = MemberWatch | LoopWatch
+
+
+@pytest.fixture(params=["thread", "event loop"])
+def path(request: pytest.FixtureRequest) -> str:
+    """Which informer a test runs: each in turn."""
+    param: str = request.param
+    return param
+
+
 @pytest.fixture
 def member_api(federation: LocalFederation, request: pytest.FixtureRequest) -> Iterator[MemberApiClient]:
     cluster: str = getattr(request, "param", MEMBER)
@@ -95,32 +166,37 @@ def selector() -> tuple[str, dict[str, str]]:
 
 @contextmanager
 def watching(
+    path: str,
     api: MemberApiClient,
     resource: WatchedResource,
     selector: str,
     *,
     start: bool = True,
     **options: Any,
-) -> Iterator[tuple[MemberWatch, Recorder]]:
+) -> Iterator[tuple[AnyWatch, Recorder]]:
     recorder = Recorder()
-    watch = MemberWatch(
-        api,
-        resource,
+    options.update(
         label_selector=selector,
         on_event=recorder.on_event,
         on_relist=recorder.on_relist,
         on_synced=recorder.on_synced,
         on_error=recorder.on_error,
         cluster="test",
-        **options,
+    )
+    watch: AnyWatch = (
+        MemberWatch(api, resource, **options) if path == "thread" else LoopWatch(api, resource, **options)
     )
     if start:
         watch.start()
     try:
         yield watch, recorder
     finally:
-        watch.stop()
-        assert not watch.running
+        try:
+            watch.stop()
+            assert not watch.running
+        finally:
+            if isinstance(watch, LoopWatch):
+                watch.close()
 
 
 def create_service(federation: LocalFederation, cluster: str, manifest: dict[str, Any]) -> None:
@@ -129,12 +205,12 @@ def create_service(federation: LocalFederation, cluster: str, manifest: dict[str
 
 
 def test_labelled_services_added_modified_deleted_and_no_others(
-    federation: LocalFederation, member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
+    path: str, federation: LocalFederation, member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
 ) -> None:
     label_selector, labels = selector
     with (
         fresh_namespace(federation, MEMBER) as ns,
-        watching(member_api, SERVICES, label_selector) as (w, rec),
+        watching(path, member_api, SERVICES, label_selector) as (w, rec),
     ):
         assert w.wait_synced(10)
         assert rec.relists == [[]]
@@ -169,13 +245,13 @@ def test_labelled_services_added_modified_deleted_and_no_others(
 
 
 def test_endpoint_slices_of_a_labelled_service_carry_ready_endpoints(
-    federation: LocalFederation, member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
+    path: str, federation: LocalFederation, member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
 ) -> None:
     label_selector, labels = selector
     run = {"run": "nginx"}
     with (
         fresh_namespace(federation, MEMBER) as ns,
-        watching(member_api, ENDPOINT_SLICES, label_selector) as (w, rec),
+        watching(path, member_api, ENDPOINT_SLICES, label_selector) as (w, rec),
         admin_client(federation, MEMBER) as admin,
     ):
         assert w.wait_synced(10)
@@ -213,12 +289,12 @@ def test_endpoint_slices_of_a_labelled_service_carry_ready_endpoints(
 
 
 def test_watch_resumes_after_the_server_ends_it(
-    federation: LocalFederation, member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
+    path: str, federation: LocalFederation, member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
 ) -> None:
     label_selector, labels = selector
     with (
         fresh_namespace(federation, MEMBER) as ns,
-        watching(member_api, SERVICES, label_selector, watch_timeout=1) as (w, rec),
+        watching(path, member_api, SERVICES, label_selector, watch_timeout=1) as (w, rec),
     ):
         assert w.wait_synced(10)
         eventually("two watches ended by the server", lambda: w.counters.watches_started >= 3)
@@ -230,6 +306,7 @@ def test_watch_resumes_after_the_server_ends_it(
 
 
 def test_too_old_resource_version_relists_at_once(
+    path: str,
     federation: LocalFederation,
     member_api: MemberApiClient,
     selector: tuple[str, dict[str, str]],
@@ -238,18 +315,30 @@ def test_too_old_resource_version_relists_at_once(
     label_selector, labels = selector
     with (
         fresh_namespace(federation, MEMBER) as ns,
-        watching(member_api, SERVICES, label_selector, start=False) as (w, rec),
+        watching(path, member_api, SERVICES, label_selector, start=False) as (w, rec),
     ):
         create_service(federation, MEMBER, service_manifest(ns, "before", labels))
-        real_watch: Callable[[str], str] = w._watch
         calls: list[str] = []
 
-        def watch_from_the_distant_past(resource_version: str) -> str:
+        def version(resource_version: str) -> str:
             # The first watch asks for a version long compacted away: the server answers 410 Gone.
             calls.append(resource_version)
-            return real_watch("1" if len(calls) == 1 else resource_version)
+            return "1" if len(calls) == 1 else resource_version
 
-        monkeypatch.setattr(w, "_watch", watch_from_the_distant_past)
+        if isinstance(w, LoopWatch):
+            real_async: Callable[[str], Coroutine[Any, Any, str]] = w.inner._watch
+
+            async def watch_async_from_the_distant_past(resource_version: str) -> str:
+                return await real_async(version(resource_version))
+
+            monkeypatch.setattr(w.inner, "_watch", watch_async_from_the_distant_past)
+        else:
+            real_watch: Callable[[str], str] = w._watch
+
+            def watch_from_the_distant_past(resource_version: str) -> str:
+                return real_watch(version(resource_version))
+
+            monkeypatch.setattr(w, "_watch", watch_from_the_distant_past)
         w.start()
         # The list is counted before its callbacks run: wait for the last of them.
         eventually("a relist after 410 Gone", lambda: rec.synced == 2)
@@ -262,14 +351,14 @@ def test_too_old_resource_version_relists_at_once(
 
 
 def test_survives_an_apiserver_restart_and_relists(
-    federation: LocalFederation, selector: tuple[str, dict[str, str]]
+    path: str, federation: LocalFederation, selector: tuple[str, dict[str, str]]
 ) -> None:
     label_selector, labels = selector
     api = build_api_client(member_spec(federation, FAULT_MEMBER), kubeconfig_secret(federation, FAULT_MEMBER))
     try:
         with (
             fresh_namespace(federation, FAULT_MEMBER) as ns,
-            watching(api, SERVICES, label_selector, backoff_max=1.0) as (w, rec),
+            watching(path, api, SERVICES, label_selector, backoff_max=1.0) as (w, rec),
         ):
             assert w.wait_synced(10)
             create_service(federation, FAULT_MEMBER, service_manifest(ns, "doomed", labels))
@@ -301,14 +390,16 @@ def test_survives_an_apiserver_restart_and_relists(
         api.close()
 
 
-def test_member_down_at_start(federation: LocalFederation, selector: tuple[str, dict[str, str]]) -> None:
+def test_member_down_at_start(
+    path: str, federation: LocalFederation, selector: tuple[str, dict[str, str]]
+) -> None:
     label_selector, labels = selector
     api = build_api_client(member_spec(federation, FAULT_MEMBER), kubeconfig_secret(federation, FAULT_MEMBER))
     try:
         with fresh_namespace(federation, FAULT_MEMBER) as ns:
             federation.stop_apiserver(FAULT_MEMBER)
             try:
-                with watching(api, SERVICES, label_selector, backoff_max=1.0) as (w, rec):
+                with watching(path, api, SERVICES, label_selector, backoff_max=1.0) as (w, rec):
                     eventually("errors while the member is down", lambda: len(rec.errors) >= 2, timeout=20)
                     assert w.running
                     assert not w.synced
@@ -325,9 +416,9 @@ def test_member_down_at_start(federation: LocalFederation, selector: tuple[str, 
 
 
 def test_stop_is_prompt_during_an_idle_watch(
-    member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
+    path: str, member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
 ) -> None:
-    with watching(member_api, SERVICES, selector[0]) as (w, _):
+    with watching(path, member_api, SERVICES, selector[0]) as (w, _):
         assert w.wait_synced(10)
         eventually("the watch is open", lambda: w.counters.watches_started == 1)
         started = time.monotonic()

@@ -19,6 +19,7 @@ from federation_operator.dns.inmemory import InMemoryProvider
 from federation_operator.dns.publisher import Publisher
 from federation_operator.domain.members import LABEL_FEDERATION, ClusterInfo
 from federation_operator.domain.records import RecordSet
+from federation_operator.kube.async_transport import AsyncTransport
 from federation_operator.kube.transport import Exchange, Send
 from federation_operator.planning.reconcile import Federation
 
@@ -68,7 +69,8 @@ async def test_a_deletion_removes_every_members_service_and_the_records_at_once(
     provider = InMemoryProvider("example.com")
     publisher = Publisher(provider, federation="fed", on_result=lambda _key: None)
     running = asyncio.create_task(publisher.run())
-    registry = MemberRegistry("fed", enqueue=lambda _key: None, enqueue_all=lambda: None)
+    transport = AsyncTransport()  # the members' watches' sessions
+    registry = MemberRegistry("fed", enqueue=lambda _key: None, enqueue_all=lambda: None, transport=transport)
     calls = HeldCalls()
     controller = FederatedServiceController(
         federation=Federation(name="fed", domain="example.com"),
@@ -107,6 +109,7 @@ async def test_a_deletion_removes_every_members_service_and_the_records_at_once(
     finally:
         for name in MEMBERS:
             registry.disconnect(name, notify=False)
+        await transport.close()
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
 

@@ -1,60 +1,132 @@
-"""The host watch's hand-off to the event loop: calls from the watch's thread run on the loop, in order,
-one hop per burst; a call that fails is logged and the next ones run."""
+"""The host's FederatedService watch on the event loop, against a local HTTP server (loopback) that lists
+and watches as an API server does: what it lists and what its watch delivers reach the store, the work queue
+and ``forget``, on the loop, without a thread; a 410 Gone in the stream relists."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import threading
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
-from unittest import mock
 
+import orjson
 import pytest
+from aiohttp import web
+from kubernetes.client import ApiClient, Configuration
 
-from federation_operator.controllers.host_watch import _HandOff
+from federation_operator.controllers.federated_service import FederatedServiceStore
+from federation_operator.controllers.host_watch import FEDERATED_SERVICES, FederatedServiceWatch
+from federation_operator.controllers.workqueue import WorkQueue
+from federation_operator.domain.keys import Key
+from federation_operator.kube.async_transport import AsyncTransport
 
 
-async def test_calls_from_the_watch_thread_run_on_the_loop_in_order_one_hop_per_burst(
-    caplog: pytest.LogCaptureFixture,
+def fsvc(name: str, version: str, replicas: int = 1) -> dict[str, Any]:
+    return {
+        "apiVersion": "fedop.io/v1alpha1",
+        "kind": "FederatedService",
+        "metadata": {"namespace": "shop", "name": name, "resourceVersion": version, "uid": f"uid-{name}"},
+        "spec": {"template": {"replicas": replicas}},
+    }
+
+
+class FakeHost:
+    """Lists answer ``listed`` at version 10; each watch streams the next of ``watches`` (then holds the
+    stream open, as a quiet watch does, until the client goes)."""
+
+    def __init__(self) -> None:
+        self.listed: list[dict[str, Any]] = []
+        self.watches: list[list[dict[str, Any]]] = []
+        self.requests: list[dict[str, str]] = []
+
+    async def serve(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(dict(request.query))
+        if request.query.get("watch") != "true":
+            items = [{k: v for k, v in obj.items() if k not in ("apiVersion", "kind")} for obj in self.listed]
+            return web.json_response({"items": items, "metadata": {"resourceVersion": "10"}})
+        response = web.StreamResponse()
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for event in self.watches.pop(0) if self.watches else []:
+            await response.write(orjson.dumps(event) + b"\n")
+        await asyncio.Event().wait()  # held open until the client cuts it off
+        return response
+
+
+@pytest.fixture
+async def host() -> AsyncIterator[tuple[FakeHost, ApiClient]]:
+    fake = FakeHost()
+    app = web.Application()
+    app.router.add_get(FEDERATED_SERVICES.path, fake.serve)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    api = ApiClient(Configuration(host=f"http://127.0.0.1:{port}"))
+    try:
+        yield fake, api
+    finally:
+        api.close()
+        await runner.cleanup()
+
+
+async def until(what: str, probe: Callable[[], bool]) -> None:
+    """Poll ``probe`` (state the watch's task sets) until true; fail naming ``what`` after 10 s."""
+    deadline = time.monotonic() + 10.0
+    while not probe():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within 10s")
+        await asyncio.sleep(0.01)
+
+
+async def test_the_list_and_the_watch_reach_the_store_the_queue_and_forget_on_the_loop(
+    host: tuple[FakeHost, ApiClient],
 ) -> None:
-    loop = asyncio.get_running_loop()
-    hand_off = _HandOff(loop)
-    ran: list[tuple[str, Any]] = []
-    on_loop: list[bool] = []
-
-    def record(kind: str, value: Any) -> None:
-        on_loop.append(threading.current_thread() is threading.main_thread())
-        ran.append((kind, value))
-
-    def fail(*_args: Any) -> None:
-        raise RuntimeError("a consumer's bug")
-
-    event, relist, broken = hand_off.on_loop(record), hand_off.on_loop(record), hand_off.on_loop(fail)
-    hops = 0
-    original = loop.call_soon_threadsafe
-
-    def counting(callback: Any, *args: Any, **kwargs: Any) -> asyncio.Handle:
-        nonlocal hops
-        hops += 1
-        return original(callback, *args, **kwargs)
-
-    def burst() -> None:  # the loop waits for the thread here: it is busy for the whole burst
-        event("ADDED", 1)
-        broken("MODIFIED", 2)
-        relist("relist", [3])
-        event("DELETED", 4)
-
-    with mock.patch.object(loop, "call_soon_threadsafe", counting):
-        thread = threading.Thread(target=burst)
-        thread.start()
-        thread.join()
-    assert hops == 1
-    assert ran == []
-    with caplog.at_level(logging.ERROR):
-        await asyncio.sleep(0)
-    assert ran == [("ADDED", 1), ("relist", [3]), ("DELETED", 4)]
-    assert all(on_loop)
-    assert "a consumer's bug" in caplog.text
-    await loop.run_in_executor(None, event, "MODIFIED", 5)  # the next burst
-    await asyncio.sleep(0)
-    assert ran[-1] == ("MODIFIED", 5)
+    fake, api = host
+    fake.listed = [fsvc("cart", "5"), fsvc("gone", "6")]
+    fake.watches = [
+        [
+            {"type": "ADDED", "object": fsvc("search", "11")},
+            {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "12"}}},
+            {"type": "MODIFIED", "object": fsvc("cart", "13", replicas=2)},
+            {"type": "DELETED", "object": fsvc("gone", "14")},
+            # The version went too old: relisted at once, then watched from the list's version.
+            {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}},
+        ]
+    ]
+    store = FederatedServiceStore()
+    queue: WorkQueue[Key] = WorkQueue(asyncio.get_running_loop())
+    forgotten: list[Key] = []
+    synced: list[int] = []
+    transport = AsyncTransport()
+    watch = FederatedServiceWatch(
+        api,
+        transport=transport,
+        store=store,
+        queue=queue,
+        ours=lambda _key: None,
+        forget=forgotten.append,
+        on_synced=lambda: synced.append(len(store)),
+    )
+    watch.start()
+    try:
+        await until("relisted after 410 Gone", lambda: len(synced) == 2)
+        await until("watching again", lambda: len(fake.requests) == 4)
+        assert synced == [2, 2]
+        assert watch.synced
+        assert sorted(store.known()) == [("shop", "cart"), ("shop", "gone")]  # as the second list says
+        assert forgotten == [("shop", "gone"), ("shop", "search")]  # deleted; then gone at the relist
+        assert len(queue) == 3  # cart, gone (listed), search (watched): each queued once
+        assert [r.get("watch") for r in fake.requests] == [None, "true", None, "true"]
+        # The first watch from the list's version; the one after the relist likewise, not the bookmark's.
+        assert fake.requests[1]["resourceVersion"] == fake.requests[3]["resourceVersion"] == "10"
+        assert fake.requests[1]["allowWatchBookmarks"] == "true"
+        assert fake.requests[1]["timeoutSeconds"] == "300"
+        counters = watch._watch.counters
+        assert (counters.lists, counters.events, counters.bookmarks, counters.expired) == (2, 3, 1, 1)
+    finally:
+        watch.stop()
+        await watch._watch.wait_stopped()
+        await transport.close()
+    assert not watch.synced

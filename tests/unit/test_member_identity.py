@@ -12,6 +12,7 @@ from kubernetes import client
 from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.domain.members import ClusterClaim, ClusterInfo
 from federation_operator.domain.status import MemberClusterStatus
+from federation_operator.kube.async_transport import AsyncTransport
 from federation_operator.planning.clusters import (
     REASON_REGION_MISMATCH,
     REASON_TOPOLOGY_CONSISTENT,
@@ -99,21 +100,29 @@ def test_a_refused_member_is_never_connected() -> None:
         api.close()
 
 
-def test_an_older_claim_displaces_a_connected_younger_one() -> None:
+async def test_an_older_claim_displaces_a_connected_younger_one() -> None:
     notified: list[str] = []
+    transport = AsyncTransport()
     members = MemberRegistry(
-        "myfederation", enqueue=lambda key: None, enqueue_all=lambda: notified.append("all")
+        "myfederation",
+        enqueue=lambda key: None,
+        enqueue_all=lambda: notified.append("all"),
+        transport=transport,
     )
     members.claim(claim("young", 5))
-    # connect() starts the member's two watches: at a closed port, and stopped by the displacement.
+    # connect() starts the member's two watches (tasks on this loop): at a closed port, and stopped by the
+    # displacement.
     api = client.ApiClient()
     api.configuration.host = "https://127.0.0.1:1"
-    assert members.connect(ClusterInfo(name="young", region="us-central1"), api)
-    assert [c.name for c in members.clusters()] == ["young"]
-    assert members.claim(claim("old", 0)).name == "old"
-    assert members.clusters() == []
-    assert members.refused() == {"young"}
-    assert notified, "the FederatedServices are re-planned without the displaced member"
+    try:
+        assert members.connect(ClusterInfo(name="young", region="us-central1"), api)
+        assert [c.name for c in members.clusters()] == ["young"]
+        assert members.claim(claim("old", 0)).name == "old"
+        assert members.clusters() == []
+        assert members.refused() == {"young"}
+        assert notified, "the FederatedServices are re-planned without the displaced member"
+    finally:
+        await transport.close()
 
 
 def test_re_pointing_a_claim_frees_the_cluster_it_held() -> None:

@@ -5,7 +5,7 @@ again under the same name."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from kubernetes.client import ApiClient, Configuration
 
 from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.domain.members import LABEL_FEDERATION, ClusterInfo
+from federation_operator.kube.async_transport import AsyncTransport
 from federation_operator.kube.member_services import observe_service
 from federation_operator.planning.health import Partition
 
@@ -25,8 +26,18 @@ def unreachable_api() -> ApiClient:
 
 
 @pytest.fixture
-def registry() -> Iterator[MemberRegistry]:
-    members = MemberRegistry("myfederation", enqueue=lambda key: None, enqueue_all=lambda: None)
+async def transport() -> AsyncIterator[AsyncTransport]:
+    """The watches' sessions (connect() starts them, as tasks on the test's loop), all closed at the end."""
+    held = AsyncTransport()
+    yield held
+    await held.close()
+
+
+@pytest.fixture
+async def registry(transport: AsyncTransport) -> AsyncIterator[MemberRegistry]:
+    members = MemberRegistry(
+        "myfederation", enqueue=lambda key: None, enqueue_all=lambda: None, transport=transport
+    )
     yield members
     for info in members.clusters():
         members.disconnect(info.name, notify=False)
@@ -36,7 +47,7 @@ def info(name: str, *, ready: bool) -> ClusterInfo:
     return ClusterInfo(name=name, region=name.removeprefix("gce-"), ready=ready)
 
 
-def test_the_latest_partition_follows_the_members_readiness(registry: MemberRegistry) -> None:
+async def test_the_latest_partition_follows_the_members_readiness(registry: MemberRegistry) -> None:
     registry.connect(info(US, ready=True), unreachable_api())
     registry.connect(info(EU, ready=True), unreachable_api())
     assert registry.partition() == Partition()
@@ -54,7 +65,7 @@ def test_the_latest_partition_follows_the_members_readiness(registry: MemberRegi
     assert ended.ended_at >= started.started_at
 
 
-def test_a_disconnected_members_watch_never_writes_into_its_successor(registry: MemberRegistry) -> None:
+async def test_a_disconnected_members_watch_never_writes_into_its_successor(registry: MemberRegistry) -> None:
     registry.connect(info(US, ready=True), unreachable_api())
     stale = registry._members[US].watches[0]  # its Service watch
     started = time.monotonic()
@@ -100,9 +111,13 @@ def owned_service(version: str, ingress: str | None = None) -> dict[str, Any]:
     }
 
 
-def test_the_echo_of_our_own_write_replans_nothing_and_the_next_change_does() -> None:
+async def test_the_echo_of_our_own_write_replans_nothing_and_the_next_change_does(
+    transport: AsyncTransport,
+) -> None:
     queued: list[tuple[str, str]] = []
-    registry = MemberRegistry("myfederation", enqueue=queued.append, enqueue_all=lambda: None)
+    registry = MemberRegistry(
+        "myfederation", enqueue=queued.append, enqueue_all=lambda: None, transport=transport
+    )
     registry.connect(info(US, ready=True), unreachable_api())
     try:
         on_event = registry._members[US].watches[0]._on_event  # the Service watch's callback
@@ -130,13 +145,17 @@ def test_the_echo_of_our_own_write_replans_nothing_and_the_next_change_does() ->
         registry.disconnect(US, notify=False)
 
 
-def test_a_slice_without_owner_labels_re_plans_the_federated_service_its_service_name_names() -> None:
+async def test_a_slice_without_owner_labels_re_plans_the_federated_service_its_service_name_names(
+    transport: AsyncTransport,
+) -> None:
     """The EndpointSlice controller copies a Service's labels (ours among them) onto its slices; a slice
     written by anyone else may carry only the federation label and the Service's name. Its readiness
     change must still re-plan the FederatedService, or the shard stays unhealthy until something else
     happens to change."""
     queued: list[tuple[str, str]] = []
-    registry = MemberRegistry("myfederation", enqueue=queued.append, enqueue_all=lambda: None)
+    registry = MemberRegistry(
+        "myfederation", enqueue=queued.append, enqueue_all=lambda: None, transport=transport
+    )
     registry.connect(info(US, ready=True), unreachable_api())
     try:
         slices = registry._members[US].watches[1]
@@ -180,12 +199,16 @@ def renamed(service: dict[str, Any], name: str) -> dict[str, Any]:
     return {**service, "metadata": {**service["metadata"], "name": name, "labels": labels}}
 
 
-def test_a_relist_re_plans_only_the_owners_of_what_changed_appeared_or_vanished() -> None:
+async def test_a_relist_re_plans_only_the_owners_of_what_changed_appeared_or_vanished(
+    transport: AsyncTransport,
+) -> None:
     """A watch that reconnects, or is told 410 Gone, lists everything again: the objects still at the
     version held re-plan nothing (10,000 reconciles for one broken connection otherwise); a changed, new or
     vanished object re-plans its owner, and the cache holds exactly what was listed."""
     queued: list[tuple[str, str]] = []
-    registry = MemberRegistry("myfederation", enqueue=queued.append, enqueue_all=lambda: None)
+    registry = MemberRegistry(
+        "myfederation", enqueue=queued.append, enqueue_all=lambda: None, transport=transport
+    )
     registry.connect(info(US, ready=True), unreachable_api())
     try:
         services, slices = registry._members[US].watches
@@ -227,13 +250,17 @@ def test_a_relist_re_plans_only_the_owners_of_what_changed_appeared_or_vanished(
         registry.disconnect(US, notify=False)
 
 
-def test_an_event_that_changes_nothing_a_reconcile_reads_queues_nothing() -> None:
+async def test_an_event_that_changes_nothing_a_reconcile_reads_queues_nothing(
+    transport: AsyncTransport,
+) -> None:
     """A Service event changing only what the cache does not keep (managedFields, a status field other
     than the ingress) and a slice event changing neither the ready count nor the zones (a backend not ready
     yet, an endpoint's other conditions) re-plan nothing; every change of what is read still does, and the
     cache always holds the latest version."""
     queued: list[tuple[str, str]] = []
-    registry = MemberRegistry("myfederation", enqueue=queued.append, enqueue_all=lambda: None)
+    registry = MemberRegistry(
+        "myfederation", enqueue=queued.append, enqueue_all=lambda: None, transport=transport
+    )
     registry.connect(info(US, ready=True), unreachable_api())
     owner = ("mynamespace", "nginx")
     try:
@@ -279,9 +306,13 @@ def test_an_event_that_changes_nothing_a_reconcile_reads_queues_nothing() -> Non
         registry.disconnect(US, notify=False)
 
 
-def test_a_slice_that_moves_to_another_service_re_plans_its_owner_even_with_nothing_ready() -> None:
+async def test_a_slice_that_moves_to_another_service_re_plans_its_owner_even_with_nothing_ready(
+    transport: AsyncTransport,
+) -> None:
     queued: list[tuple[str, str]] = []
-    registry = MemberRegistry("myfederation", enqueue=queued.append, enqueue_all=lambda: None)
+    registry = MemberRegistry(
+        "myfederation", enqueue=queued.append, enqueue_all=lambda: None, transport=transport
+    )
     registry.connect(info(US, ready=True), unreachable_api())
     try:
         slices = registry._members[US].watches[1]._on_event
@@ -295,7 +326,9 @@ def test_a_slice_that_moves_to_another_service_re_plans_its_owner_even_with_noth
         registry.disconnect(US, notify=False)
 
 
-def test_the_parts_every_members_copy_of_a_service_shares_are_held_once(registry: MemberRegistry) -> None:
+async def test_the_parts_every_members_copy_of_a_service_shares_are_held_once(
+    registry: MemberRegistry,
+) -> None:
     registry.connect(info(US, ready=True), unreachable_api())
     registry.connect(info(EU, ready=True), unreachable_api())
     for cluster, version in ((US, "5"), (EU, "9")):
