@@ -342,32 +342,17 @@ def read_json_lines(response: urllib3.BaseHTTPResponse, stopping: Callable[[], b
     Ends early, between two chunks, once ``stopping()`` is true; a line that is not JSON is a ``ValueError``
     (a line of only whitespace is skipped).
     """
-    rest = b""  # the start of a line whose end has not arrived yet
+    lines = JsonLines()
     for chunk in response.stream(_STREAM_CHUNK):
-        # A watch's chunk is mostly one whole event: its lines are parsed where they are, not copied out.
-        data = rest + chunk if rest else chunk
-        view = memoryview(data)
-        start = 0
-        while (end := data.find(b"\n", start)) != -1:
-            if end > start:
-                try:
-                    value = orjson.loads(view[start:end])
-                except orjson.JSONDecodeError:
-                    if data[start:end].strip():
-                        raise
-                else:
-                    yield value
-            start = end + 1
-        rest = data[start:]
+        yield from lines.feed(chunk)
         if stopping():
             return
-    if rest.strip():
-        yield orjson.loads(rest)
+    yield from lines.end()
 
 
 class JsonLines:
-    """The JSON values of a stream read in pieces, one a line (a watch's events read on the event loop,
-    where the pieces come as the socket hands them out, not through an iterator): :meth:`feed` each piece,
+    """The JSON values of a stream read in pieces, one a line (a watch's events, on the event loop as the
+    socket hands them out, or in a thread: :func:`read_json_lines`): :meth:`feed` each piece,
     iterating over the values of the lines it completes; :meth:`end` the stream. A line that is not JSON is a
     ``ValueError``; a line of only whitespace is skipped."""
 

@@ -4,7 +4,7 @@ thread, ``read_json_lines``; on the loop, ``JsonLines``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -55,28 +55,24 @@ class _Chunks:
         yield from self.chunks
 
 
-def test_json_lines_are_read_across_chunks_blank_ones_skipped_and_a_bad_one_refused() -> None:
-    def read(*chunks: bytes) -> list[Any]:
-        return list(read_json_lines(_Chunks(*chunks), lambda: False))  # type: ignore[arg-type]
-
-    assert read(b'{"a":1}\n') == [{"a": 1}]
-    assert read(b'{"a":1}\n{"b"', b":2}\n", b"\n  \n", b'{"c":3}') == [{"a": 1}, {"b": 2}, {"c": 3}]
-    assert read(b'{"a"', b":1", b"}\r\n") == [{"a": 1}]
-    assert read(b"\r\n", b"  ") == []
-    with pytest.raises(ValueError, match="line 1 column 1"):
-        read(b'{"a":1}\nnot JSON\n')
-
-
 def test_json_lines_end_between_chunks_once_stopping() -> None:
     lines = read_json_lines(_Chunks(b'{"a":1}\n{"b":2}\n', b'{"c":3}\n'), lambda: True)  # type: ignore[arg-type]
     assert list(lines) == [{"a": 1}, {"b": 2}]
 
 
-def test_json_lines_fed_in_pieces_are_read_across_them_blank_ones_skipped_and_a_bad_one_refused() -> None:
-    def read(*pieces: bytes) -> list[Any]:
-        lines = JsonLines()
-        return [value for piece in pieces for value in lines.feed(piece)] + lines.end()
+def _read_in_a_thread(*chunks: bytes) -> list[Any]:
+    return list(read_json_lines(_Chunks(*chunks), lambda: False))  # type: ignore[arg-type]
 
+
+def _read_on_the_loop(*pieces: bytes) -> list[Any]:
+    lines = JsonLines()
+    return [value for piece in pieces for value in lines.feed(piece)] + lines.end()
+
+
+@pytest.mark.parametrize("read", [_read_in_a_thread, _read_on_the_loop], ids=["thread", "event loop"])
+def test_json_lines_are_read_across_pieces_blank_ones_skipped_and_a_bad_one_refused(
+    read: Callable[..., list[Any]],
+) -> None:
     assert read(b'{"a":1}\n') == [{"a": 1}]
     assert read(b'{"a":1}\n{"b"', b":2}\n", b"\n  \n", b'{"c":3}') == [{"a": 1}, {"b": 2}, {"c": 3}]
     assert read(b'{"a"', b":1", b"}\r\n") == [{"a": 1}]
