@@ -96,7 +96,7 @@ class Settings(BaseSettings):
         ge=2,
         le=512,
         description="Threads for blocking calls: member probes, reading Secrets, the Route 53 and Cloud DNS "
-        "SDKs (member writes, status writes and events go out on the event loop).",
+        "SDKs (the watches, member writes, status writes and events run on the event loop).",
     )
     member_request_timeout: float = Field(
         default=10.0, gt=0, le=300, description="Seconds before a member API request is abandoned."
