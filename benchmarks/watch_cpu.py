@@ -634,8 +634,26 @@ def stage_end_to_end(feed: Feed, spacing: float, profile: cProfile.Profile | Non
         if profile is not None:
             profile.disable()
 
+    try:
+        return read_in_threads(feed, registry, loop, watches, read=read, opener=prepared_response)
+    finally:
+        loop.close()
+
+
+def read_in_threads(
+    feed: Feed,
+    registry: MemberRegistry,
+    loop: LoopThread,
+    watches: list[MemberWatch],
+    *,
+    read: Callable[[MemberWatch], None],
+    opener: Callable[..., urllib3.BaseHTTPResponse],
+) -> float:
+    """CPU seconds of ``read(watch)`` run in one thread per watch, named as the operator names them (the
+    ``opener`` in place of ``open_stream`` tells the streams apart by it), until the loop has taken every
+    key; every object of ``feed`` must then be in the registry."""
     original = informer.open_stream
-    informer.open_stream = prepared_response  # type: ignore[assignment]
+    informer.open_stream = opener  # type: ignore[assignment]
     try:
         threads = [threading.Thread(target=read, args=(w,), name=f"watch:{w.name}") for w in watches]
         started = time.process_time()
@@ -652,7 +670,6 @@ def stage_end_to_end(feed: Feed, spacing: float, profile: cProfile.Profile | Non
         return spent
     finally:
         informer.open_stream = original
-        loop.close()
 
 
 # --- the same streams over loopback TCP: read in threads (urllib3) or on the loop (aiohttp) ----------------
@@ -733,24 +750,11 @@ def stage_threads_tcp(feed: Feed, server: Server) -> float:
         name = threading.current_thread().name.removeprefix("watch:")
         return pool.urlopen("GET", paths[name], preload_content=False)
 
-    original = informer.open_stream
-    informer.open_stream = open_from_server  # type: ignore[assignment]
     try:
-        threads = [threading.Thread(target=w._watch, args=("1",), name=f"watch:{w.name}") for w in watches]
-        started = time.process_time()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        loop.settle()
-        spent = time.process_time() - started
-        assert registry.held() == {
-            "services": feed.count * feed.members,
-            "endpointslices": feed.count * feed.members,
-        }
-        return spent
+        return read_in_threads(
+            feed, registry, loop, watches, read=lambda w: w._watch("1"), opener=open_from_server
+        )
     finally:
-        informer.open_stream = original
         loop.close()
         pool.close()
 
