@@ -1,8 +1,8 @@
-"""CPU per watch event on the operator's member path, from the bytes on the wire to the work queue.
+"""CPU per watch event on the operator's member and host path, from the bytes on the wire to the work queue.
 
-In-process; run on demand (no federation needed, a few minutes):
+In-process; run on demand (no federation needed, under a minute):
     PYTHONPATH=$PWD:$PWD/hack .venv/bin/python benchmarks/watch_cpu.py [--count 1000] [--members 4]
-        [--repeat 5] [--profile]
+        [--repeat 5] [--spacing-ms 1] [--profile]
 
 For N FederatedServices x M members it builds the watch streams a converging federation sends, ~20 events
 per FederatedService: per member, the Services watch (each Service ADDED as our create left it, which is
@@ -11,34 +11,31 @@ watch (each slice ADDED with its backend not ready yet, then MODIFIED when it is
 API server sends them and a BOOKMARK now and then; in the host, each FederatedService ADDED, MODIFIED by our
 finalizer and by the two statuses we write (echoes: ``ours`` answers the status each carries). The objects
 are those of ``benchmarks/heap_census.py``. Each stream is the raw HTTP/1.1 response (status line, headers,
-one chunk per event, as a kube-apiserver flushes them), read through a real ``http.client`` + urllib3
-response over an in-memory socket that hands out one chunk per read, ``--spacing-ms`` apart (default 1:
-events arriving one by one, the loop idle between them; 0: a burst).
+one chunk per event, as a kube-apiserver flushes them), served over loopback TCP by an HTTP server on
+127.0.0.1 in a child process (its CPU is not counted), the events ``--spacing-ms`` apart (default 1: events
+arriving one by one, the loop idle between them; 0: a burst).
 
-Stages, each CPU time (``time.process_time``: every thread) per event, median of ``--repeat`` rounds:
+The streams are read as the operator reads them, on one event loop: every watch the operator's informer
+(``AsyncMemberWatch``: a task each streaming its response through ``AsyncTransport``'s aiohttp session,
+``JsonLines`` splitting and parsing each piece), its events handed to the ``MemberRegistry``'s callbacks
+(members) or the FederatedService watch's (host), the owners added to the real ``WorkQueue`` (``add``) and
+taken and finished by eight workers. The figure is the CPU time (``time.process_time``) per event of that
+whole path, median of ``--repeat`` rounds; beside it, two of its parts measured apart, in memory:
 
-* read:   urllib3 de-chunking and line splitting (``read_json_lines`` with the JSON parse taken out), in
-          one thread per watch, and the wake-ups of those threads when events arrive apart;
 * parse:  ``orjson.loads`` of each line;
-* apply:  ``MemberWatch``'s dispatch and the ``MemberRegistry`` callback (the member cache under its lock,
-          ``observe_service`` / ``trim_*``), with a queue that does nothing; for the host, the
-          FederatedService watch's own callback (``FederatedServiceStore.put``, the queue);
-* hop:    handing the owners (members) and the events (host) to a running asyncio loop and the real
-          ``WorkQueue`` (eight workers taking and finishing keys): the whole path end to end, one thread
-          per watch as in the operator, less the stages above.
+* apply:  the watch's dispatch (``_handle``) and its callbacks (for the members the member cache under its
+          lock, ``observe_service`` / ``trim_*``, with a queue that does nothing; for the host
+          ``FederatedServiceStore.put`` and the queue);
+* rest:   what is left of the whole path: aiohttp's reads, the lines split, the loop's wake-ups, the workers.
 
-Then the whole path again over a real loopback socket, from an HTTP server on 127.0.0.1 in a child process
-(its CPU is not counted) serving the same responses with the same spacing: read in threads (one per watch,
-urllib3, the hop: ``MemberWatch``, as the host's watch is read), and read on the event loop (the members'
-and the host's watch as the operator reads them, ``AsyncMemberWatch``: a task each streaming its response
-with aiohttp, ``JsonLines`` splitting and parsing each piece, the registry's and the FederatedService
-watch's callbacks, the keys added to the ``WorkQueue`` with ``add``: no thread, no hop). Measured 2026-12-05
-(1,000 x 4, load average 6-7 from other runs): 1 ms apart, threads 93 (in memory) / 98 (loopback) us per
-event, the loop 56 (5 rounds); a burst, threads over loopback 30, the loop 20 (the in-memory threads' burst
-swings between ~22 and ~78 from round to round under load: compare the loopback figures).
+Measured 2026-12-05 (session 12; 1,000 x 4, 5 rounds, load average 6-7 from other runs): 56.1 us per event
+1 ms apart, 19.6 in a burst. Those figures are why the watches run on the loop: read in threads as they were
+before (urllib3, a thread per watch, each owner handed to the loop by ``call_soon_threadsafe``), the same
+streams cost 98.3 and 30.3 us per event, measured by this benchmark as it was at 8bad1ae (``git show
+8bad1ae:benchmarks/watch_cpu.py``: both paths, and the threads' in-memory stages), removed since with the
+threaded watch.
 
-``--profile`` prints a cProfile top 30 of the end-to-end path (the watch threads and the loop thread);
-``--loop-profile`` the same of the path read on the loop.
+``--profile`` prints a cProfile top 30 of one round of the whole path instead of the figures.
 """
 
 from __future__ import annotations
@@ -47,14 +44,10 @@ import argparse
 import asyncio
 import cProfile
 import gc
-import http.client
-import io
-import logging
 import multiprocessing
 import pstats
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -62,7 +55,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import urllib3
 from kubernetes.client import ApiClient, Configuration
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,10 +68,9 @@ from federation_operator.controllers.member_cache import MemberRegistry, _Member
 from federation_operator.controllers.workqueue import WorkQueue  # noqa: E402
 from federation_operator.domain.keys import Key  # noqa: E402
 from federation_operator.domain.members import ClusterInfo  # noqa: E402
-from federation_operator.kube import informer, transport  # noqa: E402
 from federation_operator.kube.async_informer import AsyncMemberWatch  # noqa: E402
 from federation_operator.kube.async_transport import AsyncTransport  # noqa: E402
-from federation_operator.kube.informer import ENDPOINT_SLICES, SERVICES, MemberWatch  # noqa: E402
+from federation_operator.kube.informer import ENDPOINT_SLICES, SERVICES  # noqa: E402
 from federation_operator.kube.member_services import observe_service  # noqa: E402
 
 WORKERS = 8
@@ -283,42 +274,7 @@ def build_streams(count: int, member: int) -> dict[str, list[bytes]]:
     }
 
 
-# --- a watch response read as the operator reads it --------------------------------------------------------
-
-
-class _Wire(io.RawIOBase):
-    """The socket's side: hands out at most one HTTP chunk per read, as events arriving one by one do."""
-
-    def __init__(self, segments: list[bytes], spacing: float) -> None:
-        self._segments = segments
-        self._spacing = spacing
-        self._next = 0
-        self._rest = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if not self._rest:
-            if self._next >= len(self._segments):
-                return 0
-            self._rest = self._segments[self._next]
-            self._next += 1
-            if self._spacing:
-                time.sleep(self._spacing)  # the next event arrives a moment later (a recv, blocking)
-        n = min(len(buffer), len(self._rest))
-        buffer[:n] = self._rest[:n]
-        self._rest = self._rest[n:]
-        return n
-
-
-class _Socket:
-    def __init__(self, segments: list[bytes], spacing: float) -> None:
-        self._segments = segments
-        self._spacing = spacing
-
-    def makefile(self, mode: str) -> io.BufferedReader:
-        return io.BufferedReader(_Wire(self._segments, self._spacing))
+# --- the streams, as the server sends them ----------------------------------------------------------------
 
 
 HEAD = (
@@ -333,26 +289,7 @@ def wire_segments(lines: list[bytes]) -> list[bytes]:
     return [HEAD, *(b"%x\r\n%s\r\n" % (len(line), line) for line in lines), b"0\r\n\r\n"]
 
 
-def open_response(segments: list[bytes], spacing: float = 0.0) -> urllib3.BaseHTTPResponse:
-    """A urllib3 response over ``segments`` (``spacing`` seconds apart), built as urllib3's own connection
-    builds one."""
-    raw = http.client.HTTPResponse(_Socket(segments, spacing), method="GET")  # type: ignore[arg-type]
-    raw.begin()
-    return urllib3.HTTPResponse(
-        body=raw,
-        headers=urllib3.HTTPHeaderDict(raw.msg.items()),
-        status=raw.status,
-        version=raw.version,
-        reason=raw.reason,
-        preload_content=False,
-        decode_content=True,
-        original_response=raw,
-        enforce_content_length=True,
-        request_method="GET",
-    )
-
-
-# --- the stages --------------------------------------------------------------------------------------------
+# --- the path, and its parts measured in memory -----------------------------------------------------------
 
 
 HOST = (-1, "federatedservices")
@@ -399,20 +336,6 @@ def registry_with_members(feed: Feed, enqueue: Callable[[Key], None]) -> tuple[M
     return registry, held
 
 
-def member_watch(registry: MemberRegistry, member: _Member, kind: str) -> MemberWatch:
-    """A MemberWatch wired to the registry's callbacks exactly as ``MemberRegistry.connect`` wires it."""
-    resource = SERVICES if kind == "services" else ENDPOINT_SLICES
-    return MemberWatch(
-        None,  # type: ignore[arg-type]
-        resource,
-        label_selector="fedop.io/federation=myfederation",
-        on_event=registry._event_handler(member, kind),
-        on_relist=registry._relist_handler(member, kind),
-        on_synced=registry._synced_handler(member, kind),
-        cluster=member.info.name,
-    )
-
-
 def host_watch(
     feed: Feed, queue: WorkQueue[Key], api: ApiClient | None = None, transport: AsyncTransport | None = None
 ) -> FederatedServiceWatch:
@@ -434,245 +357,65 @@ def host_watch(
     )
 
 
-class ThreadHandOff:
-    """Calls made in a watch's thread, run on the event loop in the order they were made: how the host's
-    FederatedService watch handed its events over while it ran in a thread (the threads' path here).
-
-    One hop to the loop (a ``call_soon_threadsafe``, which wakes it through its self-pipe) takes every call
-    made meanwhile: while the loop is busy, a burst of events costs one hop, not one each. A call that
-    raises is logged, and the calls after it run all the same.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._lock = threading.Lock()
-        self._calls: list[tuple[Callable[..., None], tuple[Any, ...]]] = []  # non-empty: a hop is under way
-
-    def on_loop(self, callback: Callable[..., None]) -> Callable[..., None]:
-        """``callback``, called from the watch's thread, run on the event loop."""
-
-        def hand_over(*args: Any) -> None:
-            self._hand_over(callback, args)
-
-        return hand_over
-
-    def _hand_over(self, callback: Callable[..., None], args: tuple[Any, ...]) -> None:
-        with self._lock:
-            self._calls.append((callback, args))
-            if len(self._calls) > 1:
-                return  # the hop under way takes it along
-        try:
-            self._loop.call_soon_threadsafe(self._run)
-        except RuntimeError:  # the loop is closed: nothing will run them, now or later
-            with self._lock:
-                self._calls.clear()
-            raise
-
-    def _run(self) -> None:
-        with self._lock:
-            calls, self._calls = self._calls, []
-        for callback, args in calls:
-            try:
-                callback(*args)
-            except Exception:  # as the loop does with a failing callback: logged, the next ones still run
-                logging.exception(
-                    "FederatedService watch: %s failed", getattr(callback, "__name__", callback)
-                )
-
-
-def threaded_host_watch(feed: Feed, loop: LoopThread) -> MemberWatch:
-    """The host's watch as the operator ran it before: a MemberWatch in a thread, its calls handed to the
-    FederatedService watch's callbacks on the loop (``ThreadHandOff``)."""
-
-    async def make() -> tuple[FederatedServiceWatch, ThreadHandOff]:
-        return host_watch(feed, loop.queue), ThreadHandOff(asyncio.get_running_loop())
-
-    host, hand_off = asyncio.run_coroutine_threadsafe(make(), loop.loop).result()
-    return MemberWatch(
-        None,  # type: ignore[arg-type]
-        FEDERATED_SERVICES,
-        label_selector="",
-        cluster="the host cluster",
-        on_event=hand_off.on_loop(host._event),
-        on_relist=hand_off.on_loop(host._relist),
+def member_watch(
+    registry: MemberRegistry,
+    member: _Member,
+    kind: str,
+    transport: AsyncTransport,
+    api: ApiClient | None = None,
+) -> AsyncMemberWatch:
+    """A member's watch wired to the registry's callbacks as ``MemberRegistry.connect`` wires it."""
+    return AsyncMemberWatch(
+        api,  # type: ignore[arg-type]
+        SERVICES if kind == "services" else ENDPOINT_SLICES,
+        transport=transport,
+        label_selector="fedop.io/federation=myfederation",
+        on_event=registry._event_handler(member, kind),
+        on_relist=registry._relist_handler(member, kind),
+        on_synced=registry._synced_handler(member, kind),
+        cluster=member.info.name,
     )
 
 
-def _never() -> bool:
-    return False
-
-
-def stage_read_parse(feed: Feed, spacing: float) -> tuple[float, float]:
-    """(read + parse, parse alone) CPU seconds over every stream: one thread per watch reading its response
-    with ``read_json_lines``, the events arriving ``spacing`` apart (the wake-ups that costs are the read's),
-    then the lines parsed alone."""
-    responses = [open_response(segments, spacing) for segments in feed.segments.values()]
-
-    def read(response: urllib3.BaseHTTPResponse) -> None:
-        for _ in transport.read_json_lines(response, _never):
-            pass
-
-    threads = [threading.Thread(target=read, args=(response,)) for response in responses]
-    started = time.process_time()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    both = time.process_time() - started
-    loads = transport.orjson.loads
+def stage_parse(feed: Feed) -> float:
+    """CPU seconds of ``orjson.loads`` of every line of every stream."""
+    loads = orjson.loads
     started = time.process_time()
     for lines in feed.lines.values():
         for line in lines:
             loads(line)
-    return both, time.process_time() - started
+    return time.process_time() - started
 
 
 def stage_apply(feed: Feed) -> float:
-    """CPU seconds of MemberWatch's dispatch and the registry callbacks, on pre-parsed events; for the host,
-    of what the FederatedService watch does on the loop (the store, the queue: nothing hands keys over)."""
-    registry, members = registry_with_members(feed, lambda _key: None)
-    work = []
-    for (m, kind), lines in feed.lines.items():
-        if (m, kind) != HOST:
-            work.append((member_watch(registry, members[m], kind), [orjson.loads(line) for line in lines]))
-    started = time.process_time()
-    for watch, events in work:
-        version = ""
-        for event in events:
-            version = watch._handle(event, version)
-    spent = time.process_time() - started
-    host = [orjson.loads(line) for line in feed.lines[HOST]]
+    """CPU seconds of the watches' dispatch and callbacks, on events parsed beforehand: the members' into the
+    registry (its queue doing nothing), the host's into the FederatedService watch (the store, a work queue
+    nothing takes from)."""
+    events = {stream: [orjson.loads(line) for line in lines] for stream, lines in feed.lines.items()}
 
     async def on_the_loop() -> float:
-        watch = host_watch(feed, WorkQueue(asyncio.get_running_loop()))
-        started = time.process_time()
-        for event in host:
-            if event["type"] != "BOOKMARK":
-                watch._event(event["type"], event["object"])
-        return time.process_time() - started
-
-    return spent + asyncio.run(on_the_loop())
-
-
-class LoopThread:
-    """A running asyncio loop in its own thread, as the operator's, with the real work queue and
-    ``WORKERS`` workers that take each key and finish it at once."""
-
-    def __init__(self, profile: cProfile.Profile | None) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.queue: WorkQueue[Key] = WorkQueue(self.loop)
-        self._profile = profile
-        self._ready = threading.Event()
-        self._stop = asyncio.Event()
-        self._thread = threading.Thread(target=self._run, name="loop")
-        self._thread.start()
-        self._ready.wait()
-
-    async def _worker(self) -> None:
-        while True:
-            key = await self.queue.get()
-            self.queue.done(key)
-
-    async def _serve(self) -> None:
-        tasks = [asyncio.create_task(self._worker()) for _ in range(WORKERS)]
-        self._ready.set()
-        await self._stop.wait()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        if self._profile is not None:
-            self._profile.enable()
-        self.loop.run_until_complete(self._serve())
-        if self._profile is not None:
-            self._profile.disable()
-
-    def settle(self) -> None:
-        """Wait until every key handed over was taken and finished, and nothing is left to run."""
-        settled = threading.Event()
-
-        def check() -> None:
-            if self.queue.idle and not self.loop._ready:  # type: ignore[attr-defined]
-                settled.set()
+        registry, members = registry_with_members(feed, lambda _key: None)
+        transport = AsyncTransport()
+        host = host_watch(feed, WorkQueue(asyncio.get_running_loop()), transport=transport)
+        watches: list[tuple[AsyncMemberWatch, list[Any]]] = []
+        for (m, kind), stream in events.items():
+            if (m, kind) == HOST:
+                watches.append((host._watch, stream))
             else:
-                self.loop.call_later(0.001, check)
-
-        self.loop.call_soon_threadsafe(check)
-        settled.wait()
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join()
-        self.loop.close()
-
-
-def stage_end_to_end(feed: Feed, spacing: float, profile: cProfile.Profile | None = None) -> float:
-    """CPU seconds of the whole path: one thread per watch reading its response through ``_watch``
-    (``open_stream`` hands it the prepared response), the registry, and the hop to a running loop whose
-    workers take and finish the keys."""
-    loop = LoopThread(profile)
-    registry, members = registry_with_members(feed, loop.queue.add_threadsafe)
-    responses: dict[str, urllib3.BaseHTTPResponse] = {}
-    watches = []
-    for (m, kind), segments in feed.segments.items():
-        if (m, kind) == HOST:
-            watch = threaded_host_watch(feed, loop)
-        else:
-            watch = member_watch(registry, members[m], kind)
-        responses[watch.name] = open_response(segments, spacing)
-        watches.append(watch)
-
-    def prepared_response(api: Any, path: str, **_kwargs: Any) -> urllib3.BaseHTTPResponse:
-        return responses[threading.current_thread().name.removeprefix("watch:")]
-
-    def read(watch: MemberWatch) -> None:
-        if profile is not None:
-            profile.enable()
-        watch._watch("1")
-        if profile is not None:
-            profile.disable()
-
-    try:
-        return read_in_threads(feed, registry, loop, watches, read=read, opener=prepared_response)
-    finally:
-        loop.close()
-
-
-def read_in_threads(
-    feed: Feed,
-    registry: MemberRegistry,
-    loop: LoopThread,
-    watches: list[MemberWatch],
-    *,
-    read: Callable[[MemberWatch], None],
-    opener: Callable[..., urllib3.BaseHTTPResponse],
-) -> float:
-    """CPU seconds of ``read(watch)`` run in one thread per watch, named as the operator names them (the
-    ``opener`` in place of ``open_stream`` tells the streams apart by it), until the loop has taken every
-    key; every object of ``feed`` must then be in the registry."""
-    original = informer.open_stream
-    informer.open_stream = opener  # type: ignore[assignment]
-    try:
-        threads = [threading.Thread(target=read, args=(w,), name=f"watch:{w.name}") for w in watches]
+                watches.append((member_watch(registry, members[m], kind, transport), stream))
         started = time.process_time()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        loop.settle()
+        for watch, stream in watches:
+            version = ""
+            for event in stream:
+                version = watch._handle(event, version)
         spent = time.process_time() - started
-        held = registry.held()
-        assert held == {"services": feed.count * feed.members, "endpointslices": feed.count * feed.members}, (
-            held
-        )
+        await transport.close()
         return spent
-    finally:
-        informer.open_stream = original
+
+    return asyncio.run(on_the_loop())
 
 
-# --- the same streams over loopback TCP: read in threads (urllib3) or on the loop (aiohttp) ----------------
+# --- the streams over loopback TCP, read on the event loop as the operator reads them ---------------------
 
 
 def _serve(routes: dict[bytes, list[bytes]], spacing: float, ready: Connection) -> None:
@@ -730,57 +473,12 @@ class Server:
         self._process.join()
 
 
-def stage_threads_tcp(feed: Feed, server: Server) -> float:
-    """CPU seconds of the operator's path today over a real loopback socket: one thread per watch reading
-    its response from the server through ``_watch`` (urllib3), the registry, the hop to a running loop."""
-    loop = LoopThread(None)
-    registry, members = registry_with_members(feed, loop.queue.add_threadsafe)
-    pool = urllib3.HTTPConnectionPool("127.0.0.1", server.port, maxsize=len(feed.segments))
-    paths: dict[str, str] = {}
-    watches = []
-    for m, kind in feed.segments:
-        if (m, kind) == HOST:
-            watch = threaded_host_watch(feed, loop)
-        else:
-            watch = member_watch(registry, members[m], kind)
-        paths[watch.name] = server.path((m, kind))
-        watches.append(watch)
-
-    def open_from_server(api: Any, path: str, **_kwargs: Any) -> urllib3.BaseHTTPResponse:
-        name = threading.current_thread().name.removeprefix("watch:")
-        return pool.urlopen("GET", paths[name], preload_content=False)
-
-    try:
-        return read_in_threads(
-            feed, registry, loop, watches, read=lambda w: w._watch("1"), opener=open_from_server
-        )
-    finally:
-        loop.close()
-        pool.close()
-
-
-def async_member_watch(
-    registry: MemberRegistry, member: _Member, kind: str, api: ApiClient, transport: AsyncTransport
-) -> AsyncMemberWatch:
-    """An AsyncMemberWatch wired to the registry's callbacks as ``MemberRegistry.connect`` wires it."""
-    return AsyncMemberWatch(
-        api,
-        SERVICES if kind == "services" else ENDPOINT_SLICES,
-        transport=transport,
-        label_selector="fedop.io/federation=myfederation",
-        on_event=registry._event_handler(member, kind),
-        on_relist=registry._relist_handler(member, kind),
-        on_synced=registry._synced_handler(member, kind),
-        cluster=member.info.name,
-    )
-
-
-def stage_loop_tcp(feed: Feed, server: Server, profile: cProfile.Profile | None = None) -> float:
-    """CPU seconds of the same path read on the event loop: the members' watches are the operator's
-    (``AsyncMemberWatch._watch``: a task each, its response streamed through ``AsyncTransport``, split and
-    parsed by ``JsonLines``, the registry's callbacks), the owners added to the real ``WorkQueue`` directly
-    (``add``: no hop), ``WORKERS`` workers taking them; and the host's FederatedService watch, the same
-    informer with the FederatedService watch's callbacks."""
+def stage_end_to_end(feed: Feed, server: Server, profile: cProfile.Profile | None = None) -> float:
+    """CPU seconds of the whole path, one round, until the work queue is idle: every watch read from
+    ``server`` as the operator reads it (``AsyncMemberWatch._watch``: a task each, its response streamed
+    through ``AsyncTransport``, split and parsed by ``JsonLines``), the members' events into the registry's
+    callbacks, the host's into the FederatedService watch's, the owners added to the real ``WorkQueue``
+    (``add``), ``WORKERS`` workers taking them."""
 
     async def run() -> float:
         queue: WorkQueue[Key] = WorkQueue(asyncio.get_running_loop())
@@ -800,7 +498,7 @@ def stage_loop_tcp(feed: Feed, server: Server, profile: cProfile.Profile | None 
 
         apis = [ApiClient(Configuration(host=base + Server.prefix((m, "")))) for m in range(feed.members)]
         watches = [
-            async_member_watch(registry, members[m], kind, apis[m], transport)
+            member_watch(registry, members[m], kind, transport, apis[m])
             for m, kind in feed.segments
             if (m, kind) != HOST
         ]
@@ -837,11 +535,10 @@ def main() -> None:
         "--spacing-ms",
         type=float,
         default=1.0,
-        help="end to end: each watch's events arrive this far apart (0: all at once, a burst)",
+        help="each watch's events arrive this far apart (0: all at once, a burst)",
     )
-    parser.add_argument("--profile", action="store_true", help="a cProfile top 30 of the end-to-end path")
     parser.add_argument(
-        "--loop-profile", action="store_true", help="a cProfile top 30 of the path read on the event loop"
+        "--profile", action="store_true", help="a cProfile top 30 of one round of the whole path instead"
     )
     args = parser.parse_args()
     feed = Feed(args.count, args.members)
@@ -856,43 +553,29 @@ def main() -> None:
         f"({feed.lines_total - feed.events} bookmarks), {args.spacing_ms:g} ms apart per watch, "
         f"{args.repeat} rounds, median CPU us per event"
     )
-    if args.profile:
-        profile = cProfile.Profile()
-        stage_end_to_end(feed, args.spacing_ms / 1000, profile)
-        pstats.Stats(profile).sort_stats("tottime").print_stats(30)
-        return
     server = Server(feed, args.spacing_ms / 1000)
     try:
-        if args.loop_profile:
+        if args.profile:
             profile = cProfile.Profile()
-            stage_loop_tcp(feed, server, profile)
+            stage_end_to_end(feed, server, profile)
             pstats.Stats(profile).sort_stats("tottime").print_stats(30)
             return
-        reads, parses, applies, totals, threads_tcp, loop_tcp = [], [], [], [], [], []
+        parses, applies, totals = [], [], []
         for _ in range(args.repeat):
-            both, parse = stage_read_parse(feed, args.spacing_ms / 1000)
-            reads.append(both - parse)
-            parses.append(parse)
+            parses.append(stage_parse(feed))
             applies.append(stage_apply(feed))
-            totals.append(stage_end_to_end(feed, args.spacing_ms / 1000))
-            threads_tcp.append(stage_threads_tcp(feed, server))
-            loop_tcp.append(stage_loop_tcp(feed, server))
+            totals.append(stage_end_to_end(feed, server))
     finally:
         server.close()
-    read, parse, apply, total = (statistics.median(x) for x in (reads, parses, applies, totals))
-    hop = total - read - parse - apply
-    print("threads, in-memory socket (the stages):")
-    for label, value in (("read", read), ("parse", parse), ("apply", apply), ("hop", hop)):
-        print(f"  {label:6s} {value * per:7.1f} us")
-    for label, values in (
-        ("threads, in-memory socket", totals),
-        ("threads, loopback TCP", threads_tcp),
-        ("event loop, loopback TCP", loop_tcp),
+    parse, apply, total = (statistics.median(x) for x in (parses, applies, totals))
+    for label, value, what in (
+        ("parse", parse, "orjson.loads of each line (in memory)"),
+        ("apply", apply, "the watches' dispatch and callbacks (in memory)"),
+        ("rest", total - parse - apply, "aiohttp's reads, the lines split, the loop's wake-ups, the workers"),
     ):
-        rounds = ", ".join(f"{t * per:.1f}" for t in values)
-        print(
-            f"  {label:26s} {statistics.median(values) * per:7.1f} us per event end to end (rounds: {rounds})"
-        )
+        print(f"  {label:6s} {value * per:7.1f} us  {what}")
+    rounds = ", ".join(f"{t * per:.1f}" for t in totals)
+    print(f"  whole path, event loop, loopback TCP: {total * per:.1f} us per event (rounds: {rounds})")
 
 
 if __name__ == "__main__":
