@@ -68,9 +68,8 @@ from federation_operator.controllers.member_cache import MemberRegistry, _Member
 from federation_operator.controllers.workqueue import WorkQueue  # noqa: E402
 from federation_operator.domain.keys import Key  # noqa: E402
 from federation_operator.domain.members import ClusterInfo  # noqa: E402
-from federation_operator.kube.async_informer import AsyncMemberWatch  # noqa: E402
+from federation_operator.kube.async_informer import ENDPOINT_SLICES, SERVICES, AsyncMemberWatch  # noqa: E402
 from federation_operator.kube.async_transport import AsyncTransport  # noqa: E402
-from federation_operator.kube.informer import ENDPOINT_SLICES, SERVICES  # noqa: E402
 from federation_operator.kube.member_services import observe_service  # noqa: E402
 
 WORKERS = 8

@@ -21,9 +21,8 @@ from kubernetes.client import ApiClient
 from federation_operator.controllers.federated_service import FederatedServiceStore
 from federation_operator.controllers.workqueue import WorkQueue
 from federation_operator.domain.keys import GROUP, VERSION, Key
-from federation_operator.kube.async_informer import AsyncMemberWatch
+from federation_operator.kube.async_informer import AsyncMemberWatch, WatchedResource
 from federation_operator.kube.async_transport import AsyncTransport
-from federation_operator.kube.informer import WatchedResource
 
 __all__ = ["FEDERATED_SERVICES", "FederatedServiceWatch"]
 

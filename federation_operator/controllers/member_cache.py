@@ -32,9 +32,8 @@ from federation_operator.domain.members import (
     EndpointSummary,
     ObservedService,
 )
-from federation_operator.kube.async_informer import AsyncMemberWatch
+from federation_operator.kube.async_informer import ENDPOINT_SLICES, SERVICES, AsyncMemberWatch, WatchCounters
 from federation_operator.kube.async_transport import AsyncTransport
-from federation_operator.kube.informer import ENDPOINT_SLICES, SERVICES, WatchCounters
 from federation_operator.kube.member_services import (
     observe_service,
     summarize_endpoints,

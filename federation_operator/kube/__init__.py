@@ -9,5 +9,5 @@ connection failures transient; the rest permanent); ``transport`` the one raw re
 May import: ``domain``, ``planning`` (to turn raw objects into domain values). Never ``controllers``,
 ``dns``, ``cli``, ``handlers``, ``settings`` or ``observability``. Most functions here are synchronous (async
 callers use ``asyncio.to_thread``); the operator's own requests run on the event loop through
-``async_transport``, and so do the members' informers (``async_informer``); the host's runs in a thread.
+``async_transport``, and so do the informers, the members' and the host's (``async_informer``).
 """

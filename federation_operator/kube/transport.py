@@ -1,11 +1,12 @@
 """The one raw request path to a cluster's API: send a request, read the whole response, whatever its status.
 
-Every raw request made in a thread (fedctl's, the probes', the watches') goes through :func:`send_request`
-(or :func:`open_stream` for watches), which maps transport failures (refused, timed out, TLS) to
+Every raw request made in a thread (fedctl's, the probes', the host calls made with ``asyncio.to_thread``)
+goes through :func:`send_request`, which maps transport failures (refused, timed out, TLS) to
 :class:`~federation_operator.kube.errors.ApiConnectionError` once, here; the operator's requests from the
-event loop go through :class:`~federation_operator.kube.async_transport.AsyncTransport`, mapped the same
-way. HTTP error statuses are returned, not raised: each caller knows which ones it expects (404 on a fetch,
-409 on a create, 410 on a watch) and asks :func:`response_error` for the error of the others.
+event loop (its writes, the watches) go through
+:class:`~federation_operator.kube.async_transport.AsyncTransport`, mapped the same way. HTTP error statuses
+are returned, not raised: each caller knows which ones it expects (404 on a fetch, 409 on a create, 410 on a
+watch) and asks :func:`response_error` for the error of the others.
 
 A call of several requests (make the namespace, then the Service) is written once, as an *exchange*: a
 generator that yields each :class:`Request` and is sent its :class:`RawResponse`, returning the call's
@@ -60,9 +61,7 @@ __all__ = [
     "api_status",
     "delete_exchange",
     "encode_request",
-    "open_stream",
     "query_string",
-    "read_json_lines",
     "response_error",
     "run_exchange",
     "send_delete",
@@ -86,7 +85,6 @@ JSON = "application/json"
 # Accept: a list of only the objects' metadata (the server falls back to the full objects if it cannot).
 METADATA_ONLY_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 Query = Sequence[tuple[str, str | int | bool]]
-_STREAM_CHUNK = 64 * 1024
 
 
 DeleteOutcome = Literal["deleted", "absent", "uid-mismatch"]
@@ -219,39 +217,6 @@ def send_request(
     :class:`~federation_operator.kube.errors.ApiConnectionError` raised when the cluster cannot be reached
     or the connection fails.
     """
-    response = open_stream(
-        api,
-        path,
-        method=method,
-        what=what,
-        query=query,
-        body=body,
-        content_type=content_type,
-        accept=accept,
-        timeout=timeout,
-    )
-    try:
-        data = response.read()
-    except TRANSPORT_ERRORS as exc:
-        raise connection_error(what, exc) from exc
-    finally:
-        response.release_conn()
-    return RawResponse(response.status, data, dict(response.headers))
-
-
-def open_stream(
-    api: ApiClient,
-    path: str,
-    *,
-    what: str,
-    method: str = "GET",
-    query: Query = (),
-    body: Any = None,
-    content_type: str | None = None,
-    accept: str = JSON,
-    timeout: Timeout = DEFAULT_TIMEOUT,
-) -> urllib3.BaseHTTPResponse:
-    """Send a request and return the response unread, for streaming (watches); the caller closes it."""
     configuration = api.configuration
     headers, data = encode_request(api, body=body, content_type=content_type, accept=accept)
     if query:
@@ -273,7 +238,13 @@ def open_stream(
             response = pool.urlopen(method, prefix + path, redirect=False, assert_same_host=False, **options)
     except TRANSPORT_ERRORS as exc:
         raise connection_error(what, exc) from exc
-    return response
+    try:
+        content = response.read()
+    except TRANSPORT_ERRORS as exc:
+        raise connection_error(what, exc) from exc
+    finally:
+        response.release_conn()
+    return RawResponse(response.status, content, dict(response.headers))
 
 
 # The connection pool of each client's API server, found once: the pool manager's way to it (parse the URL,
@@ -336,25 +307,10 @@ def _urllib3_timeout(timeout: Timeout) -> urllib3.Timeout:
 _DEFAULT_URLLIB3_TIMEOUT = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=DEFAULT_READ_TIMEOUT)
 
 
-def read_json_lines(response: urllib3.BaseHTTPResponse, stopping: Callable[[], bool]) -> Iterator[Any]:
-    """The JSON values of a streamed response, one a line (a watch's events), as they arrive.
-
-    Ends early, between two chunks, once ``stopping()`` is true; a line that is not JSON is a ``ValueError``
-    (a line of only whitespace is skipped).
-    """
-    lines = JsonLines()
-    for chunk in response.stream(_STREAM_CHUNK):
-        yield from lines.feed(chunk)
-        if stopping():
-            return
-    yield from lines.end()
-
-
 class JsonLines:
-    """The JSON values of a stream read in pieces, one a line (a watch's events, on the event loop as the
-    socket hands them out, or in a thread: :func:`read_json_lines`): :meth:`feed` each piece,
-    iterating over the values of the lines it completes; :meth:`end` the stream. A line that is not JSON is a
-    ``ValueError``; a line of only whitespace is skipped."""
+    """The JSON values of a stream read in pieces, one a line (a watch's events, as the socket hands them
+    out): :meth:`feed` each piece, iterating over the values of the lines it completes; :meth:`end` the
+    stream. A line that is not JSON is a ``ValueError``; a line of only whitespace is skipped."""
 
     __slots__ = ("_rest",)
 

@@ -1,5 +1,5 @@
-"""The list+watch informers against real members, each test for both (``MemberWatch`` in a thread, and
-``AsyncMemberWatch`` on an event loop): labelled objects only, EndpointSlices, resume, 410, outages, stop."""
+"""The list+watch informer (``AsyncMemberWatch``) against real members, run on an event loop in a thread of
+its own: labelled objects only, EndpointSlices, resume, 410, outages, stop."""
 
 from __future__ import annotations
 
@@ -16,16 +16,15 @@ from kubernetes import client
 from localfed import LocalFederation
 
 from federation_operator.domain.members import LABEL_FEDERATION
-from federation_operator.kube.async_informer import AsyncMemberWatch
-from federation_operator.kube.async_transport import AsyncTransport
-from federation_operator.kube.credentials import MemberApiClient, build_api_client
-from federation_operator.kube.informer import (
+from federation_operator.kube.async_informer import (
     ENDPOINT_SLICES,
     SERVICES,
-    MemberWatch,
+    AsyncMemberWatch,
     WatchCounters,
     WatchedResource,
 )
+from federation_operator.kube.async_transport import AsyncTransport
+from federation_operator.kube.credentials import MemberApiClient, build_api_client
 from federation_operator.kube.member_services import endpoint_slice_service, summarize_endpoints
 from tests.members import (
     FAULT_MEMBER,
@@ -90,8 +89,8 @@ class Recorder:
 
 
 class LoopWatch:
-    """An :class:`AsyncMemberWatch` on an event loop of its own (in a thread, with its own transport), behind
-    :class:`MemberWatch`'s blocking interface: the tests below run unchanged against either."""
+    """An :class:`AsyncMemberWatch` (``inner``) on an event loop of its own, in a thread, with its own
+    transport: the tests, in theirs, start and stop it with blocking calls and read its state."""
 
     def __init__(self, api: MemberApiClient, resource: WatchedResource, **options: Any) -> None:
         self.loop = asyncio.new_event_loop()
@@ -139,16 +138,6 @@ class LoopWatch:
         return self.inner.counters
 
 
-AnyWatch = MemberWatch | LoopWatch
-
-
-@pytest.fixture(params=["thread", "event loop"])
-def path(request: pytest.FixtureRequest) -> str:
-    """Which informer a test runs: each in turn."""
-    param: str = request.param
-    return param
-
-
 @pytest.fixture
 def member_api(federation: LocalFederation, request: pytest.FixtureRequest) -> Iterator[MemberApiClient]:
     cluster: str = getattr(request, "param", MEMBER)
@@ -166,14 +155,13 @@ def selector() -> tuple[str, dict[str, str]]:
 
 @contextmanager
 def watching(
-    path: str,
     api: MemberApiClient,
     resource: WatchedResource,
     selector: str,
     *,
     start: bool = True,
     **options: Any,
-) -> Iterator[tuple[AnyWatch, Recorder]]:
+) -> Iterator[tuple[LoopWatch, Recorder]]:
     recorder = Recorder()
     options.update(
         label_selector=selector,
@@ -183,9 +171,7 @@ def watching(
         on_error=recorder.on_error,
         cluster="test",
     )
-    watch: AnyWatch = (
-        MemberWatch(api, resource, **options) if path == "thread" else LoopWatch(api, resource, **options)
-    )
+    watch = LoopWatch(api, resource, **options)
     if start:
         watch.start()
     try:
@@ -195,8 +181,7 @@ def watching(
             watch.stop()
             assert not watch.running
         finally:
-            if isinstance(watch, LoopWatch):
-                watch.close()
+            watch.close()
 
 
 def create_service(federation: LocalFederation, cluster: str, manifest: dict[str, Any]) -> None:
@@ -205,12 +190,12 @@ def create_service(federation: LocalFederation, cluster: str, manifest: dict[str
 
 
 def test_labelled_services_added_modified_deleted_and_no_others(
-    path: str, federation: LocalFederation, member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
+    federation: LocalFederation, member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
 ) -> None:
     label_selector, labels = selector
     with (
         fresh_namespace(federation, MEMBER) as ns,
-        watching(path, member_api, SERVICES, label_selector) as (w, rec),
+        watching(member_api, SERVICES, label_selector) as (w, rec),
     ):
         assert w.wait_synced(10)
         assert rec.relists == [[]]
@@ -245,13 +230,13 @@ def test_labelled_services_added_modified_deleted_and_no_others(
 
 
 def test_endpoint_slices_of_a_labelled_service_carry_ready_endpoints(
-    path: str, federation: LocalFederation, member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
+    federation: LocalFederation, member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
 ) -> None:
     label_selector, labels = selector
     run = {"run": "nginx"}
     with (
         fresh_namespace(federation, MEMBER) as ns,
-        watching(path, member_api, ENDPOINT_SLICES, label_selector) as (w, rec),
+        watching(member_api, ENDPOINT_SLICES, label_selector) as (w, rec),
         admin_client(federation, MEMBER) as admin,
     ):
         assert w.wait_synced(10)
@@ -289,12 +274,12 @@ def test_endpoint_slices_of_a_labelled_service_carry_ready_endpoints(
 
 
 def test_watch_resumes_after_the_server_ends_it(
-    path: str, federation: LocalFederation, member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
+    federation: LocalFederation, member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
 ) -> None:
     label_selector, labels = selector
     with (
         fresh_namespace(federation, MEMBER) as ns,
-        watching(path, member_api, SERVICES, label_selector, watch_timeout=1) as (w, rec),
+        watching(member_api, SERVICES, label_selector, watch_timeout=1) as (w, rec),
     ):
         assert w.wait_synced(10)
         eventually("two watches ended by the server", lambda: w.counters.watches_started >= 3)
@@ -306,7 +291,6 @@ def test_watch_resumes_after_the_server_ends_it(
 
 
 def test_too_old_resource_version_relists_at_once(
-    path: str,
     federation: LocalFederation,
     member_api: MemberApiClient,
     selector: tuple[str, dict[str, str]],
@@ -315,7 +299,7 @@ def test_too_old_resource_version_relists_at_once(
     label_selector, labels = selector
     with (
         fresh_namespace(federation, MEMBER) as ns,
-        watching(path, member_api, SERVICES, label_selector, start=False) as (w, rec),
+        watching(member_api, SERVICES, label_selector, start=False) as (w, rec),
     ):
         create_service(federation, MEMBER, service_manifest(ns, "before", labels))
         calls: list[str] = []
@@ -325,20 +309,12 @@ def test_too_old_resource_version_relists_at_once(
             calls.append(resource_version)
             return "1" if len(calls) == 1 else resource_version
 
-        if isinstance(w, LoopWatch):
-            real_async: Callable[[str], Coroutine[Any, Any, str]] = w.inner._watch
+        real_watch: Callable[[str], Coroutine[Any, Any, str]] = w.inner._watch
 
-            async def watch_async_from_the_distant_past(resource_version: str) -> str:
-                return await real_async(version(resource_version))
+        async def watch_from_the_distant_past(resource_version: str) -> str:
+            return await real_watch(version(resource_version))
 
-            monkeypatch.setattr(w.inner, "_watch", watch_async_from_the_distant_past)
-        else:
-            real_watch: Callable[[str], str] = w._watch
-
-            def watch_from_the_distant_past(resource_version: str) -> str:
-                return real_watch(version(resource_version))
-
-            monkeypatch.setattr(w, "_watch", watch_from_the_distant_past)
+        monkeypatch.setattr(w.inner, "_watch", watch_from_the_distant_past)
         w.start()
         # The list is counted before its callbacks run: wait for the last of them.
         eventually("a relist after 410 Gone", lambda: rec.synced == 2)
@@ -351,14 +327,14 @@ def test_too_old_resource_version_relists_at_once(
 
 
 def test_survives_an_apiserver_restart_and_relists(
-    path: str, federation: LocalFederation, selector: tuple[str, dict[str, str]]
+    federation: LocalFederation, selector: tuple[str, dict[str, str]]
 ) -> None:
     label_selector, labels = selector
     api = build_api_client(member_spec(federation, FAULT_MEMBER), kubeconfig_secret(federation, FAULT_MEMBER))
     try:
         with (
             fresh_namespace(federation, FAULT_MEMBER) as ns,
-            watching(path, api, SERVICES, label_selector, backoff_max=1.0) as (w, rec),
+            watching(api, SERVICES, label_selector, backoff_max=1.0) as (w, rec),
         ):
             assert w.wait_synced(10)
             create_service(federation, FAULT_MEMBER, service_manifest(ns, "doomed", labels))
@@ -390,16 +366,14 @@ def test_survives_an_apiserver_restart_and_relists(
         api.close()
 
 
-def test_member_down_at_start(
-    path: str, federation: LocalFederation, selector: tuple[str, dict[str, str]]
-) -> None:
+def test_member_down_at_start(federation: LocalFederation, selector: tuple[str, dict[str, str]]) -> None:
     label_selector, labels = selector
     api = build_api_client(member_spec(federation, FAULT_MEMBER), kubeconfig_secret(federation, FAULT_MEMBER))
     try:
         with fresh_namespace(federation, FAULT_MEMBER) as ns:
             federation.stop_apiserver(FAULT_MEMBER)
             try:
-                with watching(path, api, SERVICES, label_selector, backoff_max=1.0) as (w, rec):
+                with watching(api, SERVICES, label_selector, backoff_max=1.0) as (w, rec):
                     eventually("errors while the member is down", lambda: len(rec.errors) >= 2, timeout=20)
                     assert w.running
                     assert not w.synced
@@ -416,9 +390,9 @@ def test_member_down_at_start(
 
 
 def test_stop_is_prompt_during_an_idle_watch(
-    path: str, member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
+    member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
 ) -> None:
-    with watching(path, member_api, SERVICES, selector[0]) as (w, _):
+    with watching(member_api, SERVICES, selector[0]) as (w, _):
         assert w.wait_synced(10)
         eventually("the watch is open", lambda: w.counters.watches_started == 1)
         started = time.monotonic()
