@@ -13,12 +13,6 @@ when the API server is loaded) queue among themselves while a failover's reconci
 to the publisher, starts at once. A routine key that turns urgent moves to the urgent lane; the other way it
 keeps its place. Without an urgent key pending, routine work uses every worker but that one.
 
-Keys added from other threads (the member watches', while they ran in threads: they are tasks on the loop
-now, and add directly) reach the loop in batches: each is put in a hand-off
-set, and only the first since the loop last emptied it costs a hop to the loop (a `call_soon_threadsafe`,
-which writes to the loop's self-pipe to wake it); the loop then adds them all, in the order they came. While
-the loop is busy, a burst of events costs one hop, not one each.
-
 A key's pending timer (`add_after`: a retry, the end of a grace period, a status put off for a moment) is
 dropped when a worker takes the key: each reconcile reads the latest state and says when it wants to run
 again (the worker re-arms the timer with that), so an earlier reconcile's wish is stale by then.
@@ -27,7 +21,6 @@ again (the worker re-arms the timer with that), so an earlier reconcile's wish i
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections import deque
 from collections.abc import Hashable
 from typing import Generic, TypeVar
@@ -38,7 +31,8 @@ K = TypeVar("K", bound=Hashable)
 
 
 class WorkQueue(Generic[K]):
-    """Call `add` from the event loop's thread (use `add_threadsafe` from others)."""
+    """Used from the event loop's thread (the watches' callbacks, the workers, its timers), without a lock;
+    only its length is read from elsewhere (the metrics' scrape)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -50,11 +44,6 @@ class WorkQueue(Generic[K]):
         self._processing: set[K] = set()
         self._timers: dict[K, asyncio.TimerHandle] = {}
         self._idle_workers: deque[asyncio.Future[None]] = deque()
-        # Keys added from other threads, in order, not yet added on the loop (a dict: an ordered set), and
-        # whether a hop to add them is under way; both under `_handoff_lock`.
-        self._handoff_lock = threading.Lock()
-        self._handed: dict[K, None] = {}
-        self._hop_pending = False
 
     def add(self, key: K, *, routine: bool = False) -> None:
         """Queue ``key`` (urgent: something changed), or with ``routine`` only for its status to catch up."""
@@ -70,29 +59,6 @@ class WorkQueue(Generic[K]):
     def add_routine(self, key: K) -> None:
         """`add(key, routine=True)`, as a one-argument callback (the DNS publisher's verdicts)."""
         self.add(key, routine=True)
-
-    def add_threadsafe(self, key: K) -> None:
-        """`add(key)` from any thread: the key is added on the loop, with the others handed over meanwhile."""
-        with self._handoff_lock:
-            self._handed[key] = None
-            if self._hop_pending:
-                return  # the hop under way takes it along
-            self._hop_pending = True
-        try:
-            self._loop.call_soon_threadsafe(self._take_handed)
-        except RuntimeError:  # the loop is closed: nothing will take them, now or later
-            with self._handoff_lock:
-                self._hop_pending = False
-                self._handed.clear()
-            raise
-
-    def _take_handed(self) -> None:
-        """On the loop: add every key handed over since the last hop, in the order they came."""
-        with self._handoff_lock:
-            handed, self._handed = self._handed, {}
-            self._hop_pending = False
-        for key in handed:
-            self.add(key)
 
     def add_after(self, key: K, delay: float) -> None:
         """Add the key (urgent) after `delay` seconds unless a worker takes it before (retries with backoff,

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-from typing import Any
-from unittest import mock
-
-import pytest
 
 from federation_operator.controllers.workqueue import WorkQueue
 
@@ -37,14 +32,18 @@ async def test_a_key_in_flight_is_not_handed_out_twice_but_requeued_after() -> N
     assert await asyncio.wait_for(getter, 1) == "a"
 
 
-async def test_add_after_fires_once_later_and_threadsafe_add_arrives() -> None:
+async def test_add_after_fires_once_later() -> None:
     loop = asyncio.get_running_loop()
     queue: WorkQueue[str] = WorkQueue(loop)
     queue.add_after("later", 0.05)
     queue.add_after("later", 10)  # an earlier pending timer wins
-    await loop.run_in_executor(None, queue.add_threadsafe, "threaded")
-    got = {await asyncio.wait_for(queue.get(), 1), await asyncio.wait_for(queue.get(), 1)}
-    assert got == {"later", "threaded"}
+    queue.add("now")
+    got = [await asyncio.wait_for(queue.get(), 1), await asyncio.wait_for(queue.get(), 1)]
+    assert got == ["now", "later"]
+    queue.done("now")
+    queue.done("later")
+    assert queue.idle
+    assert not queue._timers
 
 
 async def test_of_two_pending_timers_the_one_due_first_wins() -> None:
@@ -119,57 +118,3 @@ async def test_taking_a_key_drops_its_pending_timer() -> None:
     queue.done("key")
     assert not queue._timers
     assert queue.idle
-
-
-async def test_keys_added_from_threads_reach_the_loop_in_order_in_one_hop_while_it_is_busy() -> None:
-    """Keys handed over from a watch thread while the loop is busy are added by one hop, in the order they
-    came, a repeated key once: as many `call_soon_threadsafe` as bursts, not as keys."""
-    loop = asyncio.get_running_loop()
-    queue: WorkQueue[str] = WorkQueue(loop)
-    hops = 0
-    original = loop.call_soon_threadsafe
-
-    def counting(callback: Any, *args: Any, **kwargs: Any) -> asyncio.Handle:
-        nonlocal hops
-        hops += callback == queue._take_handed  # not the executor's own hand-back of its result
-        return original(callback, *args, **kwargs)
-
-    def burst() -> None:
-        for key in ("a", "b", "a", "c"):
-            queue.add_threadsafe(key)
-
-    with mock.patch.object(loop, "call_soon_threadsafe", counting):
-        # The loop does not run while the thread hands them over: it waits for the thread, here.
-        thread = threading.Thread(target=burst)
-        thread.start()
-        thread.join()
-        assert hops == 1
-        assert len(queue) == 0, "added on the loop, not in the watch thread"
-        await asyncio.sleep(0)
-        assert len(queue) == 3
-        assert [await queue.get() for _ in range(3)] == ["a", "b", "c"]
-        await loop.run_in_executor(None, queue.add_threadsafe, "d")  # the next burst: a hop of its own
-        assert hops == 2
-        assert await asyncio.wait_for(queue.get(), 1) == "d"
-
-
-async def test_a_key_handed_over_while_it_is_processed_is_processed_again() -> None:
-    queue: WorkQueue[str] = WorkQueue(asyncio.get_running_loop())
-    queue.add("a")
-    assert await queue.get() == "a"
-    await asyncio.get_running_loop().run_in_executor(None, queue.add_threadsafe, "a")
-    await asyncio.sleep(0)
-    getter = asyncio.ensure_future(queue.get())
-    await asyncio.sleep(0)
-    assert not getter.done(), "handed to a second worker while the first holds it"
-    queue.done("a")
-    assert await asyncio.wait_for(getter, 1) == "a"
-
-
-def test_handing_over_to_a_closed_loop_raises_every_time() -> None:
-    loop = asyncio.new_event_loop()
-    queue: WorkQueue[str] = WorkQueue(loop)
-    loop.close()
-    for _ in range(2):
-        with pytest.raises(RuntimeError):
-            queue.add_threadsafe("a")
