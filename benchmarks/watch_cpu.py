@@ -15,12 +15,13 @@ one chunk per event, as a kube-apiserver flushes them), served over loopback TCP
 127.0.0.1 in a child process (its CPU is not counted), the events ``--spacing-ms`` apart (default 1: events
 arriving one by one, the loop idle between them; 0: a burst).
 
-The streams are read as the operator reads them, on one event loop: every watch the operator's informer
+The streams are read as the operator reads them, on one event loop: each by the operator's informer
 (``AsyncMemberWatch``: a task each streaming its response through ``AsyncTransport``'s aiohttp session,
 ``JsonLines`` splitting and parsing each piece), its events handed to the ``MemberRegistry``'s callbacks
-(members) or the FederatedService watch's (host), the owners added to the real ``WorkQueue`` (``add``) and
-taken and finished by eight workers. The figure is the CPU time (``time.process_time``) per event of that
-whole path, median of ``--repeat`` rounds; beside it, two of its parts measured apart, in memory:
+(members) or the FederatedService watch's (host), the keys they queue added to the real ``WorkQueue``
+(``add``) and taken and finished by eight workers. The figure is the CPU time (``time.process_time``) per
+event of that whole path, median of ``--repeat`` rounds; beside it, two of its parts measured apart, in
+memory:
 
 * parse:  ``orjson.loads`` of each line;
 * apply:  the watch's dispatch (``_handle``) and its callbacks (for the members the member cache under its
@@ -29,10 +30,10 @@ whole path, median of ``--repeat`` rounds; beside it, two of its parts measured 
 * rest:   what is left of the whole path: aiohttp's reads, the lines split, the loop's wake-ups, the workers.
 
 Measured 2026-12-05 (session 12; 1,000 x 4, 5 rounds, load average 6-7 from other runs): 56.1 us per event
-1 ms apart, 19.6 in a burst. Those figures are why the watches run on the loop: read in threads as they were
-before (urllib3, a thread per watch, each owner handed to the loop by ``call_soon_threadsafe``), the same
-streams cost 98.3 and 30.3 us per event, measured by this benchmark as it was at 8bad1ae (``git show
-8bad1ae:benchmarks/watch_cpu.py``: both paths, and the threads' in-memory stages), removed since with the
+1 ms apart, 19.6 in a burst. In the same runs the same streams read in threads, as the watches were read
+before (urllib3, a thread per watch, the keys handed over to the loop), cost 98.3 and 30.3 us per event: why
+the watches moved onto the loop. That path was measured by this benchmark as it was at 8bad1ae (``git show
+8bad1ae:benchmarks/watch_cpu.py``: both paths, and the threads' stages in memory), and went with the
 threaded watch.
 
 ``--profile`` prints a cProfile top 30 of one round of the whole path instead of the figures.
