@@ -107,6 +107,9 @@ def _ready_endpoints(trimmed: Mapping[str, Any]) -> list[tuple[str, Any]]:
     ]
 
 
+_NO_ENDPOINTS = EndpointSummary()
+
+
 def _same_version(held: Mapping[str, Any] | None, listed: Mapping[str, Any]) -> bool:
     """The object was held at the resourceVersion it was listed at (so it has not changed since)."""
     if held is None:
@@ -126,6 +129,9 @@ class _Member:
     slices: dict[tuple[str, str], tuple[str, Mapping[str, Any]]] = field(default_factory=dict)
     # (namespace, service name) -> names of its slices: summing one Service's endpoints stays O(its slices).
     slices_by_service: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    # (namespace, service name) -> its slices summed, since their last change: every reconcile reads each
+    # member's summary, and most follow events that changed no slice of theirs.
+    summaries: dict[tuple[str, str], EndpointSummary] = field(default_factory=dict)
     # (namespace, name) -> resourceVersion of the Service as our own write returned it: the watch event
     # carrying that same version tells the reconcile nothing it did not already plan from the response.
     written: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -133,6 +139,7 @@ class _Member:
     def forget_slice(self, key: tuple[str, str]) -> None:
         entry = self.slices.pop(key, None)
         if entry is not None:
+            self.summaries.pop((key[0], entry[0]), None)
             names = self.slices_by_service.get((key[0], entry[0]))
             if names is not None:
                 names.discard(key[1])
@@ -143,6 +150,18 @@ class _Member:
         self.forget_slice(key)
         self.slices[key] = (service, obj)
         self.slices_by_service.setdefault((key[0], service), set()).add(key[1])
+        self.summaries.pop((key[0], service), None)
+
+    def summary(self, namespace: str, name: str) -> EndpointSummary:
+        """The ready endpoints of Service ``namespace/name``, over its slices (summed once per change)."""
+        held = self.summaries.get((namespace, name))
+        if held is None:
+            names = self.slices_by_service.get((namespace, name))
+            if not names:
+                return _NO_ENDPOINTS  # nothing kept for a Service without slices
+            held = summarize_endpoints([self.slices[(namespace, n)][1] for n in names])
+            self.summaries[(namespace, name)] = held
+        return held
 
 
 class MemberRegistry:
@@ -329,11 +348,7 @@ class MemberRegistry:
     def endpoints(self, cluster: str, namespace: str, name: str) -> EndpointSummary:
         with self._lock:
             member = self._members.get(cluster)
-            if member is None:
-                return EndpointSummary()
-            names = member.slices_by_service.get((namespace, name), ())
-            slices = [member.slices[(namespace, n)][1] for n in names]
-        return summarize_endpoints(slices)
+            return member.summary(namespace, name) if member is not None else _NO_ENDPOINTS
 
     def held(self) -> dict[str, int]:
         """How many Services and EndpointSlices the member caches hold, over all members."""
@@ -427,6 +442,7 @@ class MemberRegistry:
                 held.clear()
                 if kind != "services":
                     member.slices_by_service.clear()
+                    member.summaries.clear()
                 for obj in objects:
                     key = object_key(obj)
                     before = previous.pop(key, None)

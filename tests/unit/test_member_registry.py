@@ -306,6 +306,43 @@ async def test_an_event_that_changes_nothing_a_reconcile_reads_queues_nothing(
         registry.disconnect(US, notify=False)
 
 
+async def test_the_endpoint_summary_read_between_changes_follows_every_change(
+    registry: MemberRegistry,
+) -> None:
+    """Each Service's ready endpoints are summed once per change of its slices and kept: a summary read
+    before a change is never what a read after it returns (a slice added, changed, moved to another
+    Service, deleted; a relist)."""
+    registry.connect(info(US, ready=True), unreachable_api())
+    slices = registry._members[US].watches[1]
+    assert slices._on_event is not None
+    assert slices._on_relist is not None
+
+    def ready(name: str) -> int:
+        return registry.endpoints(US, "mynamespace", name).ready
+
+    assert ready("nginx") == 0
+    slices._on_event("ADDED", owned_slice("nginx", "1"))
+    assert ready("nginx") == 1
+    assert registry.endpoints(US, "mynamespace", "nginx") is registry.endpoints(US, "mynamespace", "nginx")
+    second = owned_slice("nginx", "2")
+    second["metadata"]["name"] = "nginx-fghij"
+    second["endpoints"][0]["addresses"] = ["10.0.0.2"]
+    slices._on_event("ADDED", second)
+    assert ready("nginx") == 2
+    slices._on_event("MODIFIED", owned_slice("nginx", "3", ready=False))
+    assert ready("nginx") == 1
+    moved = {**second, "metadata": {**second["metadata"], "resourceVersion": "4"}}
+    moved["metadata"]["labels"] = {**second["metadata"]["labels"], "kubernetes.io/service-name": "other"}
+    slices._on_event("MODIFIED", moved)
+    assert (ready("nginx"), ready("other")) == (0, 1)
+    slices._on_event("DELETED", moved)
+    assert ready("other") == 0
+    slices._on_relist([owned_slice("nginx", "5")])
+    assert ready("nginx") == 1
+    slices._on_relist([])
+    assert ready("nginx") == 0
+
+
 async def test_a_slice_that_moves_to_another_service_re_plans_its_owner_even_with_nothing_ready(
     transport: AsyncTransport,
 ) -> None:
