@@ -19,6 +19,7 @@ import concurrent.futures
 import ipaddress
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -142,22 +143,56 @@ def ensure_binaries() -> Path:
     return directory
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# The lowest port free_port hands out; from there up to the kernel's ephemeral range.
+_LOWEST_PORT = 10000
+# Ports this process handed out: never twice (the server given one may not have bound it yet).
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel takes ports from for outgoing connections and for binding port 0."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def _bindable(port: int, kind: socket.SocketKind) -> bool:
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(*, udp: bool = False) -> int:
+    """A loopback port nothing is bound to (with ``udp``: for UDP too), picked at random below the kernel's
+    ephemeral range. A port found by binding port 0 comes from that range, where any outgoing connection
+    (thousands of them while control planes start) may take it before the server it was meant for binds it:
+    CoreDNS once failed to start so ("bind: address already in use"). Where that range leaves too few ports
+    below it, the kernel picks."""
+    low, _ = _ephemeral_ports()
+    for _ in range(1000):
+        if low - _LOWEST_PORT >= 1000:
+            port = random.randrange(_LOWEST_PORT, low)
+        else:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", 0))
+                port = int(s.getsockname()[1])
+        if port in _HANDED_OUT or not _bindable(port, socket.SOCK_STREAM):
+            continue
+        if udp and not _bindable(port, socket.SOCK_DGRAM):
+            continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free loopback port found in 1,000 tries")
 
 
 def free_dns_port() -> int:
     """A loopback port free for both TCP and UDP (a DNS server listens on both)."""
-    while True:
-        port = free_port()
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
+    return free_port(udp=True)
 
 
 def _wait(what: str, check: Callable[[], bool], timeout: float, interval: float = 0.2) -> None:
