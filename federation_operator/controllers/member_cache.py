@@ -108,6 +108,8 @@ def _ready_endpoints(trimmed: Mapping[str, Any]) -> list[tuple[str, Any]]:
 
 
 _NO_ENDPOINTS = EndpointSummary()
+# How many distinct endpoint summaries the registry shares between Services (beyond, each keeps its own).
+_SHARED_SUMMARIES = 1024
 
 
 def _same_version(held: Mapping[str, Any] | None, listed: Mapping[str, Any]) -> bool:
@@ -152,14 +154,20 @@ class _Member:
         self.slices_by_service.setdefault((key[0], service), set()).add(key[1])
         self.summaries.pop((key[0], service), None)
 
-    def summary(self, namespace: str, name: str) -> EndpointSummary:
-        """The ready endpoints of Service ``namespace/name``, over its slices (summed once per change)."""
+    def summary(
+        self, namespace: str, name: str, shared: dict[EndpointSummary, EndpointSummary]
+    ) -> EndpointSummary:
+        """The ready endpoints of Service ``namespace/name``, over its slices (summed once per change); an
+        equal summary in ``shared`` is kept instead of a new one (most Services sum to one of a few)."""
         held = self.summaries.get((namespace, name))
         if held is None:
             names = self.slices_by_service.get((namespace, name))
             if not names:
                 return _NO_ENDPOINTS  # nothing kept for a Service without slices
             held = summarize_endpoints([self.slices[(namespace, n)][1] for n in names])
+            held = shared.get(held, held)
+            if len(shared) < _SHARED_SUMMARIES:
+                shared.setdefault(held, held)
             self.summaries[(namespace, name)] = held
         return held
 
@@ -185,6 +193,7 @@ class MemberRegistry:
         self._enqueue_all = enqueue_all
         self._request_timeout = request_timeout
         self._lock = threading.Lock()
+        self._summaries: dict[EndpointSummary, EndpointSummary] = {}  # equal summaries, held once
         self._members: dict[str, _Member] = {}
         # The latest time every member was unreachable at once: its time does not count toward any member's
         # grace period (planning/health.py), so its end withdraws nothing that was not already withdrawn.
@@ -348,7 +357,7 @@ class MemberRegistry:
     def endpoints(self, cluster: str, namespace: str, name: str) -> EndpointSummary:
         with self._lock:
             member = self._members.get(cluster)
-            return member.summary(namespace, name) if member is not None else _NO_ENDPOINTS
+            return member.summary(namespace, name, self._summaries) if member is not None else _NO_ENDPOINTS
 
     def held(self) -> dict[str, int]:
         """How many Services and EndpointSlices the member caches hold, over all members."""

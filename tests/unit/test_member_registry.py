@@ -339,6 +339,10 @@ async def test_the_endpoint_summary_read_between_changes_follows_every_change(
     assert ready("other") == 0
     slices._on_relist([owned_slice("nginx", "5")])
     assert ready("nginx") == 1
+    twin = owned_slice("twin", "6")
+    slices._on_event("ADDED", twin)
+    # Equal summaries of two Services are one object (most Services of a federation sum to a few).
+    assert registry.endpoints(US, "mynamespace", "twin") is registry.endpoints(US, "mynamespace", "nginx")
     slices._on_relist([])
     assert ready("nginx") == 0
 
