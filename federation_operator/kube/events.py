@@ -1,9 +1,13 @@
 """Kubernetes events about our objects, posted in the background (what ``kubectl describe`` lists).
 
 :class:`EventPoster` is the operator's one event sink: ``emit`` renders a core/v1 Event and queues it, and
-:meth:`EventPoster.run` posts the queue in order, from the event loop (``send``: ``AsyncTransport.run``), one
-request at a time. Posting never holds up the reconcile that reports something, and a failed post is logged
-and dropped: events are help for people, never state. An object's events go to its namespace; a
+:meth:`EventPoster.run` posts the queue from the event loop (``send``: ``AsyncTransport.run``): what queued
+up while the last posts were out, up to :data:`POSTS_AT_ONCE` at a time. Their answers then come back
+together and are read in one wake-up of the loop (a lone request costs the operator about twice the CPU:
+``benchmarks/request_cpu.py``), and a burst of events (a bulk creation) is not posted one round trip after
+another. The order of posting does not matter: each event carries its own time, by which ``kubectl
+describe`` sorts them. Posting never holds up the reconcile that reports something, and a failed post is
+logged and dropped: events are help for people, never state. An object's events go to its namespace; a
 cluster-scoped object's (a MemberCluster's) to ``default``, where ``kubectl describe`` looks for them.
 """
 
@@ -20,9 +24,12 @@ from kubernetes.client import ApiClient
 from federation_operator.domain.errors import FederationError
 from federation_operator.kube.transport import Exchange, Request, Send, api_path, response_error
 
-__all__ = ["MAX_MESSAGE_LENGTH", "EventPoster", "render_event"]
+__all__ = ["MAX_MESSAGE_LENGTH", "POSTS_AT_ONCE", "EventPoster", "render_event"]
 
 log = logging.getLogger(__name__)
+
+POSTS_AT_ONCE = 8
+"""Events posted at once, at most (from what is queued when the posts before them are answered)."""
 
 MAX_MESSAGE_LENGTH = 1024
 """Longer messages are cut in the middle: the API server refuses an event whose message passes its limit,
@@ -76,7 +83,7 @@ def render_event(
 
 
 class EventPoster:
-    """Queues events (``emit``, on the event loop) and posts them in order (``run``, a task)."""
+    """Queues events (``emit``, on the event loop) and posts them (``run``, a task)."""
 
     def __init__(
         self,
@@ -113,14 +120,19 @@ class EventPoster:
             log.warning("event queue full: dropped %s %s about %s", kind, reason, _about(event))
 
     async def run(self) -> None:
-        """Post queued events until cancelled."""
+        """Post queued events until cancelled: what has queued up, up to POSTS_AT_ONCE at a time."""
         while True:
-            event = await self._queue.get()
-            try:
-                await self._send(self._api, _post_exchange(event))
-                self.posted += 1
-            except FederationError as exc:
-                log.warning("could not post event %s about %s: %s", event["reason"], _about(event), exc)
+            batch = [await self._queue.get()]
+            while len(batch) < POSTS_AT_ONCE and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await asyncio.gather(*(self._post(event) for event in batch))
+
+    async def _post(self, event: dict[str, Any]) -> None:
+        try:
+            await self._send(self._api, _post_exchange(event))
+            self.posted += 1
+        except FederationError as exc:
+            log.warning("could not post event %s about %s: %s", event["reason"], _about(event), exc)
 
 
 def _post_exchange(event: dict[str, Any]) -> Exchange[None]:
