@@ -39,13 +39,10 @@ sys.path[:0] = [str(REPO), str(REPO / "hack")]
 from localfed.federation import FederationConfig, LocalFederation  # noqa: E402
 
 from federation_operator.kube.async_transport import AsyncTransport  # noqa: E402
-from federation_operator.kube.transport import Exchange, RawResponse, Request  # noqa: E402
+from federation_operator.kube.transport import Request, request_exchange  # noqa: E402
 
-CONFIGMAP = "/api/v1/namespaces/default/configmaps/request-cpu"
-
-
-def _one(request: Request) -> Exchange[RawResponse]:
-    return (yield request)
+CONFIGMAP_NAME = "request-cpu"
+CONFIGMAP = f"/api/v1/namespaces/default/configmaps/{CONFIGMAP_NAME}"
 
 
 def _request(kind: str, i: int) -> Request:
@@ -63,7 +60,7 @@ async def measure(api: client.ApiClient, kind: str, concurrency: int, count: int
 
     async def one(i: int) -> None:
         async with slots:
-            response = await transport.run(api, _one(_request(kind, i)))
+            response = await transport.run(api, request_exchange(_request(kind, i)))
         if response.status != 200:
             raise RuntimeError(f"{kind}: {response.status} {response.body[:200]!r}")
 
@@ -91,7 +88,7 @@ def main() -> None:
             fed.up(log=lambda _message: None)
             api = fed.api_client(fed.members[0].spec.name)
             client.CoreV1Api(api).create_namespaced_config_map(
-                "default", {"metadata": {"name": CONFIGMAP.rsplit("/", 1)[1]}, "data": {}}
+                "default", {"metadata": {"name": CONFIGMAP_NAME}, "data": {}}
             )
             print("µs of CPU per request (median of the rounds; the rounds)")
             for kind in ("GET", "PATCH"):

@@ -46,12 +46,12 @@ from federation_operator.kube.async_transport import AsyncTransport
 from federation_operator.kube.errors import ApiConnectionError, retry_after
 from federation_operator.kube.transport import (
     DEFAULT_TIMEOUT,
-    Exchange,
     JsonLines,
     RawResponse,
     Request,
     Timeout,
     api_path,
+    request_exchange,
     status_message,
 )
 
@@ -267,7 +267,7 @@ class AsyncMemberWatch:
         objects: list[dict[str, Any]] = []
         token = ""
         while True:
-            response = await self._transport.run(self.api, _one(self._list_request(token)))
+            response = await self._transport.run(self.api, request_exchange(self._list_request(token)))
             token, version = self._take_page(response, objects)
             if not token:
                 break
@@ -436,11 +436,6 @@ class AsyncMemberWatch:
             callback(*args)
         except Exception:  # a consumer's bug must not end the member's only watch of this kind
             logger.exception("%s: callback %s failed", self._name, getattr(callback, "__name__", callback))
-
-
-def _one(request: Request) -> Exchange[RawResponse]:
-    """An exchange of one request, answered with its response whatever its status."""
-    return (yield request)
 
 
 def _refusal(action: str, response: RawResponse) -> str:

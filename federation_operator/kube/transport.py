@@ -62,6 +62,7 @@ __all__ = [
     "delete_exchange",
     "encode_request",
     "query_string",
+    "request_exchange",
     "response_error",
     "run_exchange",
     "send_delete",
@@ -342,6 +343,11 @@ class JsonLines:
         """The value of a last line without its newline, if any."""
         rest, self._rest = self._rest, b""
         return [orjson.loads(rest)] if rest.strip() else []
+
+
+def request_exchange(request: Request) -> Exchange[RawResponse]:
+    """An exchange of ``request`` alone, answered with its response whatever its status."""
+    return (yield request)
 
 
 def send_delete(
