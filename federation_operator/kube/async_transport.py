@@ -36,6 +36,7 @@ from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.rest import should_bypass_proxies
 from yarl import URL
 
+from federation_operator.kube.connections import ConnectionPool
 from federation_operator.kube.errors import ASYNC_TRANSPORT_ERRORS, connection_error
 from federation_operator.kube.transport import (
     CONNECT_TIMEOUT,
@@ -63,6 +64,7 @@ class _Session:
     server_hostname: str | None
     proxy: str | None
     proxy_headers: dict[str, str] | None
+    pool: ConnectionPool | None  # the plain requests' connections; None through a proxy (aiohttp's then)
 
 
 class Stream:
@@ -113,6 +115,16 @@ class AsyncTransport:
 
     async def _send(self, api: ApiClient, request: Request, limit: Timeout) -> RawResponse:
         """One request, its whole response read, whatever its status, within ``limit``."""
+        held = self._session(api)
+        if held.pool is not None:
+            headers, data = encode_request(
+                api, body=request.body, content_type=request.content_type, accept=request.accept
+            )
+            target = request.path + ("?" + query_string(request.query) if request.query else "")
+            try:
+                return await held.pool.send(request.method, target, headers, data, limit)
+            except OSError as exc:  # timeouts, lost connections and TLS failures are all OSErrors
+                raise connection_error(request.what, exc) from exc
         try:
             async with self._request(api, request, limit) as response:
                 body = await response.read()
@@ -169,6 +181,8 @@ class AsyncTransport:
         """``api`` is closed: close its session (in the background)."""
         held = self._sessions.pop(api, None)
         if held is not None:
+            if held.pool is not None:
+                held.pool.close()
             task = asyncio.get_running_loop().create_task(held.session.close())
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
@@ -176,6 +190,9 @@ class AsyncTransport:
     async def close(self) -> None:
         """Close every session (the operator is stopping)."""
         held, self._sessions = self._sessions, {}
+        for each in held.values():
+            if each.pool is not None:
+                each.pool.close()
         await asyncio.gather(*(s.session.close() for s in held.values()), *self._closing)
 
     def _session(self, api: ApiClient) -> _Session:
@@ -184,13 +201,13 @@ class AsyncTransport:
             return known
         configuration: Configuration = api.configuration
         base: str = configuration.host.rstrip("/")
-        connector = aiohttp.TCPConnector(
-            ssl=_ssl_context(configuration) if base.startswith("https:") else False,
-            limit=configuration.connection_pool_maxsize or DEFAULT_CONNECTIONS,
-        )
+        context = _ssl_context(configuration) if base.startswith("https:") else None
+        limit = configuration.connection_pool_maxsize or DEFAULT_CONNECTIONS
+        connector = aiohttp.TCPConnector(ssl=context or False, limit=limit)
         proxy = configuration.proxy
         if proxy and should_bypass_proxies(configuration.host, configuration.no_proxy or ""):
             proxy = None
+        server_hostname = configuration.tls_server_name or None
         held = _Session(
             session=aiohttp.ClientSession(
                 connector=connector,
@@ -198,11 +215,14 @@ class AsyncTransport:
                 skip_auto_headers=("User-Agent",),  # the client's own, in its default headers
             ),
             base=base,
-            server_hostname=configuration.tls_server_name or None,
+            server_hostname=server_hostname,
             proxy=proxy or None,
             proxy_headers=dict(configuration.proxy_headers)
             if proxy and configuration.proxy_headers
             else None,
+            pool=None
+            if proxy
+            else ConnectionPool(base, ssl_context=context, server_hostname=server_hostname, limit=limit),
         )
         self._sessions[api] = held
         return held

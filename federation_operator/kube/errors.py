@@ -30,6 +30,7 @@ __all__ = [
     "TIMEOUT_REASONS",
     "TRANSPORT_ERRORS",
     "ApiConnectionError",
+    "ConnectTimeoutError",
     "api_error",
     "connection_error",
     "describe_failure",
@@ -58,6 +59,10 @@ class ApiConnectionError(TransientError):
         super().__init__(f"{what}: {reason}")
         self.reason = reason
         self.timed_out = reason in TIMEOUT_REASONS
+
+
+class ConnectTimeoutError(TimeoutError):
+    """A connection (TCP and TLS) to a cluster's API was not made in time (``kube/connections.py``)."""
 
 
 def is_transient_status(status: int) -> bool:
@@ -120,7 +125,7 @@ def _reason_connecting(err: BaseException) -> str | None:
             err, urllib3.exceptions.NewConnectionError
         ):
             return "connect timed out"
-        case aiohttp.ConnectionTimeoutError():
+        case aiohttp.ConnectionTimeoutError() | ConnectTimeoutError():
             return "connect timed out"
         case urllib3.exceptions.ReadTimeoutError() | TimeoutError():
             return "timed out"
