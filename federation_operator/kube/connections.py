@@ -39,6 +39,9 @@ from federation_operator.kube.transport import CONNECT_TIMEOUT, RawResponse, Tim
 
 __all__ = ["ConnectionLostError", "ConnectionPool"]
 
+# A kept connection unused this long is closed (aiohttp's keep-alive timeout too): a busy spell's connections
+# do not outlive it, nor their TLS buffers (see gc_pacing: memory handed back after quiet spells).
+IDLE_SECONDS = 15.0
 # Methods whose request may be sent again when a kept connection turned out closed (RFC 9110, 9.2.2).
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
@@ -69,6 +72,7 @@ class _Connection(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self.closed = False
         self.reusable = True
+        self.idle_since = 0.0  # the loop's time when it was last put back among the kept ones
 
     # asyncio.Protocol
 
@@ -148,10 +152,11 @@ class _Connection(asyncio.Protocol):
             self._waiter.set_exception(TimeoutError("timed out waiting for the response"))
 
     def abort(self) -> None:
+        """Close at once, unread (a TLS close would wait for the server's own, up to 30 s of a hung one)."""
         self.reusable = False
-        self.closed = True
-        if self._transport is not None:
+        if not self.closed and self._transport is not None:
             self._transport.abort()
+        self.closed = True
 
     def _lost(self, why: str) -> None:
         self.closed = True
@@ -200,8 +205,9 @@ class ConnectionPool:
         self._server_hostname = (server_hostname or self._host) if secure else None
         self._limit = limit
         self._slots: asyncio.Semaphore | None = None  # made on the loop, at the first request
-        self._idle: list[_Connection] = []
+        self._idle: list[_Connection] = []  # the least recently used first
         self._open: set[_Connection] = set()
+        self._sweep: asyncio.TimerHandle | None = None  # closes what stayed idle too long, while any is kept
 
     async def send(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes | None, limit: Timeout
@@ -243,11 +249,34 @@ class ConnectionPool:
             response = await connection.exchange(head, body, read_timeout, deadline)
         finally:
             if connection.reusable and not connection.closed:
-                self._idle.append(connection)
+                self._keep(connection)
             else:
                 connection.abort()
                 self._open.discard(connection)
         return response
+
+    def _keep(self, connection: _Connection) -> None:
+        loop = asyncio.get_running_loop()
+        connection.idle_since = loop.time()
+        self._idle.append(connection)
+        if self._sweep is None:
+            self._sweep = loop.call_later(IDLE_SECONDS, self._close_idle, loop)
+
+    def _close_idle(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close the connections idle for IDLE_SECONDS (the oldest are first in line); again later while
+        some are kept."""
+        self._sweep = None
+        cutoff = loop.time() - IDLE_SECONDS
+        expired = 0
+        for connection in self._idle:
+            if connection.idle_since > cutoff:
+                break
+            expired += 1
+            connection.abort()
+            self._open.discard(connection)
+        del self._idle[:expired]
+        if self._idle:
+            self._sweep = loop.call_at(self._idle[0].idle_since + IDLE_SECONDS, self._close_idle, loop)
 
     def _kept(self) -> _Connection | None:
         """The most recently used idle connection still open (the others may be closed by the server first,
@@ -282,3 +311,6 @@ class ConnectionPool:
             connection.abort()
         self._open.clear()
         self._idle.clear()
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from federation_operator.kube import connections as connections_module
 from federation_operator.kube.connections import ConnectionLostError, ConnectionPool
 from federation_operator.kube.errors import ConnectTimeoutError, describe_failure
 
@@ -373,6 +374,24 @@ async def test_no_more_connections_than_the_limit_at_once() -> None:
             connections.close()
     assert [a.status for a in answers] == [200] * 8
     assert (server.most_open, server.connections) == (2, 2), "two connections, each reused"
+
+
+async def test_a_connection_idle_for_long_is_closed_and_the_next_request_opens_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(connections_module, "IDLE_SECONDS", 0.2)
+    async with serving(ok) as (server, url):
+        connections = pool(url)
+        try:
+            assert (await connections.send("GET", "/a", {}, None, 5.0)).status == 200
+            assert (await connections.send("GET", "/b", {}, None, 5.0)).status == 200
+            assert server.open_now == 1
+            await eventually("the idle connection is closed", lambda: server.open_now == 0)
+            assert server.closed_by_client == 1, "by the client"
+            assert (await connections.send("GET", "/c", {}, None, 5.0)).status == 200
+        finally:
+            connections.close()
+    assert [s.connection for s in server.seen] == [1, 1, 2]
 
 
 async def test_closing_the_pool_closes_its_connections() -> None:
