@@ -34,6 +34,7 @@ from federation_operator.dns.publishers import PublisherGroup
 from federation_operator.domain.errors import InvalidSpecError, PermanentError, TransientError
 from federation_operator.domain.keys import FINALIZER, Key
 from federation_operator.domain.members import ClusterInfo
+from federation_operator.domain.records import RecordSet
 from federation_operator.domain.specs import FederatedServiceSpec, parse_federated_service_spec
 from federation_operator.domain.status import FederatedServiceStatus
 from federation_operator.kube.async_transport import AsyncTransport
@@ -71,8 +72,10 @@ __all__ = ["FederatedServiceController", "FederatedServiceStore"]
 
 log = logging.getLogger(__name__)
 
-# How long a status write may wait for the DNS provider's answer to records just submitted.
+# How long a status write may wait for the DNS provider's answer to records just submitted, and for how
+# many submissions in a row (records that keep changing before the provider answers hold it back no longer).
 STATUS_DEFER_SECONDS = 1.0
+STATUS_DEFER_SUBMISSIONS = 4
 # When a finalizer write found the object changed: again this soon, with the version the watch brought.
 FINALIZER_RETRY_SECONDS = 0.5
 
@@ -172,6 +175,39 @@ def _previous_status(body: Mapping[str, Any]) -> FederatedServiceStatus | None:
         return None  # written by an older version or by hand: rebuilt from scratch
 
 
+class StatusDeferral:
+    """When a status write waits for the DNS provider's answer to the records just submitted: for
+    STATUS_DEFER_SECONDS from each submission of other records than the last one waited for (the answer to
+    those is what the write would say), for at most STATUS_DEFER_SUBMISSIONS submissions in a row; the
+    write itself ends the wait (:meth:`end`).
+
+    Counted from each submission, not from the first: an object's first reconcile submits no records (its
+    member Services have no address yet) and its shards turn healthy seconds later, when the first
+    window has long passed; measured from the first, that status went out as `Pending`, a moment before
+    the provider's answer, which a second write then reported (two writes for each new object instead of
+    one)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        # key -> (when the wait for these records began, the records, submissions waited for in a row)
+        self._waits: dict[Key, tuple[float, tuple[RecordSet, ...], int]] = {}
+
+    def wait(self, key: Key, records: tuple[RecordSet, ...]) -> bool:
+        """Whether the status write of ``key``, whose ``records`` were just submitted, waits."""
+        now = self._clock()
+        held = self._waits.get(key)
+        if held is None or (held[1] is not records and held[1] != records):
+            submissions = 1 if held is None else held[2] + 1
+            if submissions > STATUS_DEFER_SUBMISSIONS:
+                return False
+            held = self._waits[key] = (now, records, submissions)
+        return now - held[0] < STATUS_DEFER_SECONDS
+
+    def end(self, key: Key) -> None:
+        """The status was written (or the object is gone)."""
+        self._waits.pop(key, None)
+
+
 class FederatedServiceController:
     """Reconciles FederatedServices against the members in the registry."""
 
@@ -217,14 +253,14 @@ class FederatedServiceController:
         self._specs: dict[Key, _ParsedSpec] = {}
         self._memos: dict[Key, ReconcileMemo] = {}
         self._namespaces: set[tuple[str, str]] = set()  # (cluster, namespace) seen to exist
-        self._status_deferred: dict[Key, float] = {}  # when a status write was first put off (monotonic)
+        self._status_deferral = StatusDeferral()
         self.member_writes = 0  # creates, applies and deletes sent to members (for tests and benchmarks)
 
     def forget(self, key: Key) -> None:
         self._written.pop(key, None)
         self._specs.pop(key, None)
         self._memos.pop(key, None)
-        self._status_deferred.pop(key, None)
+        self._status_deferral.end(key)
         if self.publisher is not None:
             self.publisher.forget(key)
         if self.metrics is not None:
@@ -381,18 +417,15 @@ class FederatedServiceController:
             else:
                 self.events.report(body, event.topic, event.type, event.reason, event.message)
         retry = plan.retry_after
-        if publishing and self._defer_status(key):
+        if publishing and plan.records is not None and self._status_deferral.wait(key, plan.records):
             # New records are on their way to the provider, and its answer (milliseconds away, as a rule)
             # re-queues this FederatedService: one status write then says both what changed and what was
-            # published, instead of two.
+            # published, instead of two. (Its answer re-queues it as routine work, which waits behind
+            # urgent keys: the retry below makes it urgent when the wait is over.)
             return STATUS_DEFER_SECONDS if retry is None else min(retry, STATUS_DEFER_SECONDS)
-        self._status_deferred.pop(key, None)
+        self._status_deferral.end(key)
         await self._write_status(key, body, plan.status)
         return retry
-
-    def _defer_status(self, key: Key) -> bool:
-        first = self._status_deferred.setdefault(key, time.monotonic())
-        return time.monotonic() - first < STATUS_DEFER_SECONDS
 
     async def _write_status(self, key: Key, body: Mapping[str, Any], status: FederatedServiceStatus) -> None:
         if self.metrics is not None:
