@@ -19,6 +19,10 @@ different sizes compare (`--count 10000` works; on 2 cores it takes a long while
 and function; the collapsed stacks stay in FILE); `--memory-profile` runs the operator under tracemalloc
 (`benchmarks/traced_operator.py`, several times slower: use that run for memory only) and prints what it
 holds once converged, by layer and by allocating line (`benchmarks/profiles.py`).
+
+`--restart` then stops the converged operator and starts another over the same objects, as a failover to the
+standby replica does: every list and every object read back at once. It prints the new operator's peak RSS,
+its CPU and time until every object was reconciled once, and the writes it made (none, nothing changed).
 """
 
 from __future__ import annotations
@@ -295,6 +299,13 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="also: once converged, cut the operator's connections to every kube-apiserver (every watch "
         "relists) and count the writes the operator makes afterwards (needs root, for ss -K)",
+    )
+    mode.add_argument(
+        "--restart",
+        action="store_true",
+        help="also: once converged, stop the operator and start another over the same objects (a failover to "
+        "the standby replica): its peak RSS, its CPU and time until it has reconciled every object once, "
+        "and the writes it makes (none: nothing changed)",
     )
     parser.add_argument(
         "--probe-period",
@@ -654,6 +665,62 @@ def relist(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, 
     print(f"    operator work since: {work} (load average {lifecycle.load_average()})")
 
 
+def restart(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, metrics_port: int) -> None:
+    """Stop the converged operator and start another over the same objects, as a failover to the standby
+    replica does: what it costs to read everything back (every list at once: the peak RSS of a start over
+    --count objects, against the peak of creating them), and that it writes nothing (DESIGN: a restarted
+    operator resyncs without any change when nothing changed)."""
+    before = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
+    op.stop()
+    started = time.monotonic()
+    op.start()
+    assert op.proc is not None
+    print(f"restart: a new operator started over {args.count} FederatedServices (pid {op.proc.pid})")
+
+    settled: list[tuple[float, float]] = []  # (reconciles, when) of the polls since the queue emptied
+
+    def resynced() -> bool:
+        # Every object reconciled once and the queue empty, three polls in a row without a reconcile: the
+        # members' syncs each queue every object again (coalesced), so one empty queue is not the end.
+        try:
+            reconciles = operator_counters(metrics_port)["reconciles"]
+            depth = lifecycle.metric(metrics_port, "fedop_workqueue_depth")
+        except OSError:
+            return False  # not serving its metrics yet
+        if reconciles < args.count or depth > 0 or (settled and settled[-1][0] != reconciles):
+            settled.clear()
+        if reconciles >= args.count and depth == 0:
+            settled.append((reconciles, time.monotonic()))
+        return len(settled) >= 3
+
+    eventually("the restarted operator reconciled every object", resynced, max(600.0, args.count * 0.6), 1.0)
+    took = settled[0][1] - started
+    cpu = cpu_seconds(op.proc.pid)
+    peak = lifecycle.rss_mib(op, "VmHWM")
+    time.sleep(args.rest_seconds)  # the measurement window after the resync, not a readiness wait
+    after = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
+    work = operator_counters(metrics_port)
+
+    def writes(cluster: str, resources: tuple[str, ...]) -> dict[str, int]:
+        made = collections.Counter[tuple[str, str, str]]()
+        for key, value in after[cluster].items():
+            made[key] = value - before[cluster].get(key, 0)
+        return {
+            k: v
+            for k, v in lifecycle.count_calls(made, WRITES).items()
+            if k.split(" ", 1)[1].split("/")[0] in resources
+        }
+
+    print(f"  every object reconciled once, queue empty: {took:.1f}s after the start, {cpu:.1f} CPU-s")
+    rest = lifecycle.rss_mib(op)
+    print(f"  its peak RSS: {peak:.0f} MiB; at rest {args.rest_seconds:.0f}s later: {rest:.0f} MiB")
+    print(f"  its work: {dict((k, round(v)) for k, v in work.items())}")
+    for member in fed.members:
+        print(f"    {member.spec.name}: Service writes {writes(member.spec.name, ('services',))}")
+    print(f"    host: writes {writes('federation', ('federatedservices', 'events'))}")
+    print(f"  (load average {lifecycle.load_average()})")
+
+
 def main() -> None:
     args = parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-propagation-") as tmp:
@@ -681,6 +748,9 @@ def main() -> None:
             elif args.relist:
                 report(args, fed, op, measure(args, fed, op, metrics_port))
                 relist(args, fed, op, metrics_port)
+            elif args.restart:
+                report(args, fed, op, measure(args, fed, op, metrics_port))
+                restart(args, fed, op, metrics_port)
             else:
                 report(args, fed, op, measure(args, fed, op, metrics_port))
         except BaseException:

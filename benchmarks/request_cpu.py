@@ -4,9 +4,10 @@ Run on demand (about a minute; starts a local federation of one member, without 
     PYTHONPATH=$PWD:$PWD/hack .venv/bin/python benchmarks/request_cpu.py [--count 1000] [--repeat 5]
 
 Each request is made as the operator makes its writes and status writes: an exchange of one request through
-``AsyncTransport.run``, over TLS, with the admin's client certificate. Two kinds, each alone (one at a time:
-every response wakes the loop on its own, as most do in a converging operator) and several at once
-(``--concurrency``, 8 by default: responses arriving together are read in one wake-up):
+``AsyncTransport.run``, over TLS, with the admin's client certificate (``kube/connections.py``: keep-alive
+HTTP/1.1 connections, answers parsed by httptools). Two kinds, each alone (one at a time: every response
+wakes the loop on its own, as most do in a converging operator) and several at once (``--concurrency``, 8 by
+default: responses arriving together are read in one wake-up):
 
 * ``GET`` of a Namespace (the smallest answer);
 * ``PATCH`` of a ConfigMap (a merge patch with a body, as the operator's status and finalizer writes).
@@ -14,11 +15,11 @@ every response wakes the loop on its own, as most do in a converging operator) a
 Prints the process's CPU time (``time.process_time``: every thread) per request, the median of ``--repeat``
 rounds of ``--count`` requests. The kube-apiserver and etcd are other processes: not counted.
 
-Measured 2026-12-05 (session 13, 2 cores, quiet): GET alone 347 µs, 8 at once 195; PATCH alone 427, 8 at
-once 393 (and 423 with 32). At 1,000 FederatedServices x 4 members the operator makes ~7.4 requests per
-object (4 member Service creates, the finalizer, one status write, ~1.4 events), most of them alone: ~3 ms of
-CPU per object, a quarter of the operator's. aiohttp's own options (a shared ``ClientTimeout``, none, no proxy
-arguments) changed nothing measurable.
+Measured on 2 cores, quiet. Session 14 (``kube/connections.py``): GET alone 233 µs, 8 at once 140; PATCH
+alone 249, 8 at once 252. Session 13 (through aiohttp's client): GET alone 347 µs, 8 at once 195; PATCH alone
+427, 8 at once 393; aiohttp's own options (a shared ``ClientTimeout``, none, no proxy arguments) changed
+nothing measurable. At 1,000 FederatedServices x 4 members the operator makes ~9 requests per object (4
+member Service creates, the finalizer, 2 status writes, 2 events), most of them alone.
 """
 
 from __future__ import annotations
