@@ -18,7 +18,7 @@ import asyncio
 import datetime
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -105,24 +105,13 @@ class FederatedServiceStore:
         self._bodies[key] = stored
         return key, previous is None or _essence(previous) != _essence(stored) or not echo
 
-    def replace(
-        self,
-        bodies: Iterable[Mapping[str, Any]],
-        ours: Callable[[Key], Mapping[str, Any] | None] = lambda _key: None,
-    ) -> tuple[list[Key], list[Key]]:
-        """Keep exactly ``bodies`` (a complete list); returns the keys a reconcile has anything new to read
-        in (as :meth:`put` decides) and the keys of objects gone."""
-        listed: set[Key] = set()
-        news: list[Key] = []
-        for body in bodies:
-            key, changed = self.put(body, ours)
-            listed.add(key)
-            if changed:
-                news.append(key)
+    def keep_only(self, listed: set[Key]) -> list[Key]:
+        """A complete list put (:meth:`put`, page by page) and its keys ``listed``: forget every other object
+        (deleted while the watch was away); returns their keys."""
         gone = [key for key in self._bodies if key not in listed]
         for key in gone:
             del self._bodies[key]
-        return news, gone
+        return gone
 
     def remove(self, key: Key) -> None:
         self._bodies.pop(key, None)

@@ -93,9 +93,29 @@ class FederatedServiceWatch:
         if changed:
             self._queue.add(key)
 
-    def _relist(self, objects: list[dict[str, Any]]) -> None:
-        news, gone = self._store.replace(objects, ours=self._ours)
-        for key in gone:  # deleted while the watch was away
-            self._forget(key)
-        for key in news:
-            self._queue.add(key)
+    def _relist(self) -> _HostRelist:
+        return _HostRelist(self)
+
+
+class _HostRelist:
+    """One relist of the FederatedServices (the informer's ``Relisting``): each page stored as it comes and
+    what changed queued; at the end what was not listed (deleted while the watch was away) forgotten."""
+
+    __slots__ = ("_listed", "_watch")
+
+    def __init__(self, watch: FederatedServiceWatch) -> None:
+        self._watch = watch
+        self._listed: set[Key] = set()
+
+    def page(self, objects: list[dict[str, Any]]) -> None:
+        watch = self._watch
+        for obj in objects:
+            key, changed = watch._store.put(obj, ours=watch._ours)
+            self._listed.add(key)
+            if changed:
+                watch._queue.add(key)
+
+    def done(self) -> None:
+        for key in self._watch._store.keep_only(self._listed):
+            self._watch._forget(key)
+        self._listed = set()

@@ -172,6 +172,36 @@ class _Member:
         return held
 
 
+def _kept_manifest(entry: ObservedService | tuple[str, Mapping[str, Any]] | None) -> Mapping[str, Any] | None:
+    """What is kept of a held Service or slice (its resourceVersion included)."""
+    if entry is None:
+        return None
+    return entry.manifest if isinstance(entry, ObservedService) else entry[1]
+
+
+class _Relist:
+    """One relist of a member's Services or EndpointSlices (the informer's ``Relisting``): each page taken
+    into the held index in place (readers between pages see each object as it was or as listed, as between
+    watch events), and at its end whatever was not listed forgotten. Owners are queued page by page."""
+
+    __slots__ = ("_kind", "_member", "_registry", "_seen")
+
+    def __init__(self, registry: MemberRegistry, member: _Member, kind: str) -> None:
+        self._registry = registry
+        self._member = member
+        self._kind = kind
+        self._seen: set[Key] = set()
+
+    def page(self, objects: list[dict[str, Any]]) -> None:
+        for owner in self._registry._relisted(self._member, self._kind, objects, self._seen):
+            self._registry._enqueue(owner)
+
+    def done(self) -> None:
+        for owner in self._registry._unlisted(self._member, self._kind, self._seen):
+            self._registry._enqueue(owner)
+        self._seen = set()
+
+
 class MemberRegistry:
     """Registered members, their connection, readiness, and the shards their watches report.
 
@@ -437,38 +467,51 @@ class MemberRegistry:
 
         return on_event
 
-    def _relist_handler(self, member: _Member, kind: str) -> Callable[[list[dict[str, Any]]], None]:
-        def on_relist(objects: list[dict[str, Any]]) -> None:
-            owners: set[Key] = set()
-            with self._lock:
-                if not self._current(member):
-                    return
-                held = member.services if kind == "services" else member.slices
-                previous: dict[tuple[str, str], Mapping[str, Any]] = {
-                    key: entry.manifest if isinstance(entry, ObservedService) else entry[1]
-                    for key, entry in held.items()
-                }
-                held.clear()
-                if kind != "services":
-                    member.slices_by_service.clear()
-                    member.summaries.clear()
-                for obj in objects:
-                    key = object_key(obj)
-                    before = previous.pop(key, None)
-                    owner = self._apply(member, kind, "ADDED", obj)
-                    # A relist (a reconnect, a 410 Gone) hands over every object again: one still at the
-                    # version held tells its owner nothing new, and re-planning them all would be N
-                    # reconciles for one broken connection.
-                    if owner is not None and not _same_version(before, obj):
-                        owners.add(owner)
-                # Whatever vanished while we were disconnected is forgotten, and its owner re-planned.
-                for raw in previous.values():
-                    if (owner := _owner(raw, kind)) is not None:
-                        owners.add(owner)
-            for owner in owners:
-                self._enqueue(owner)
+    def _relist_handler(self, member: _Member, kind: str) -> Callable[[], _Relist]:
+        def on_relist() -> _Relist:
+            return _Relist(self, member, kind)
 
         return on_relist
+
+    def _relisted(
+        self, member: _Member, kind: str, objects: list[dict[str, Any]], seen: set[Key]
+    ) -> set[Key]:
+        """One page of a relist of ``member``'s ``kind`` taken in place (``seen``: the keys listed so far);
+        returns the owners to re-plan."""
+        owners: set[Key] = set()
+        with self._lock:
+            if not self._current(member):
+                return owners
+            held: Mapping[tuple[str, str], Any] = member.services if kind == "services" else member.slices
+            for obj in objects:
+                key = object_key(obj)
+                seen.add(key)
+                before = _kept_manifest(held.get(key))
+                owner = self._apply(member, kind, "ADDED", obj)
+                # A relist (a reconnect, a 410 Gone) hands over every object again: one still at the version
+                # held tells its owner nothing new, and re-planning them all would be N reconciles for one
+                # broken connection.
+                if owner is not None and not _same_version(before, obj):
+                    owners.add(owner)
+        return owners
+
+    def _unlisted(self, member: _Member, kind: str, seen: set[Key]) -> set[Key]:
+        """A relist of ``member``'s ``kind`` is complete: what it held and did not list (gone while the watch
+        was away) is forgotten; returns their owners, to re-plan."""
+        owners: set[Key] = set()
+        with self._lock:
+            if not self._current(member):
+                return owners
+            held: Mapping[tuple[str, str], Any] = member.services if kind == "services" else member.slices
+            for key in [key for key in held if key not in seen]:
+                raw = _kept_manifest(held[key])
+                if kind == "services":
+                    member.services.pop(key, None)
+                else:
+                    member.forget_slice(key)
+                if raw is not None and (owner := _owner(raw, kind)) is not None:
+                    owners.add(owner)
+        return owners
 
     def _synced_handler(self, member: _Member, kind: str) -> Callable[[], None]:
         def on_synced() -> None:

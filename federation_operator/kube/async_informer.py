@@ -6,9 +6,13 @@ A watch lists every object of its kind (across all namespaces, filtered by a lab
 and then watches for changes, handing raw JSON objects (camelCase, as ``kubectl get -o json`` prints them)
 to the consumer's callbacks:
 
-* ``on_relist(objects)`` after every complete list, the first one included: the complete current state.
-  The consumer replaces its index with it, which drops objects deleted while the watch was disconnected.
-* ``on_synced()`` right after: the index is complete (until the next ``on_error``).
+* ``on_relist()`` at the start of every list, the first one included, returning the consumer's
+  :class:`Relisting`: it is handed each page of objects as it arrives (``page(objects)``), then told the list
+  is complete (``done()``): the complete current state, so the consumer forgets what it holds that was not
+  listed (deleted while the watch was disconnected). Page by page, not all at once: a list of 10,000
+  objects is never held whole (only what the consumer keeps of it), nor taken in by the loop in one go. A
+  list cut off midway ends without ``done()``; the next starts over.
+* ``on_synced()`` right after ``done()``: the index is complete (until the next ``on_error``).
 * ``on_event(type, object)`` for each ``ADDED``, ``MODIFIED`` and ``DELETED`` seen by the watch.
 * ``on_error(message)`` when the member cannot be reached or refuses us; the index may be stale until the
   next ``on_synced``. The watch keeps retrying by itself, with backoff, for as long as it runs.
@@ -21,8 +25,9 @@ Recovery follows the API's rules for watches: a watch that ends normally (``time
 the last resourceVersion seen (bookmarks keep it fresh); ``410 Gone`` (the version is too old, as an HTTP
 status or an ``ERROR`` event in the stream) relists at once; a connection or API failure relists after an
 exponential, jittered backoff of at least the member's ``Retry-After``. The requests go through the
-cluster's aiohttp session (:class:`~federation_operator.kube.async_transport.AsyncTransport`), so their
-failures are classified as every other request's (:mod:`federation_operator.kube.errors`).
+cluster's :class:`~federation_operator.kube.async_transport.AsyncTransport` (the lists over its keep-alive
+connections, the watches over its aiohttp session), so their failures are classified as every other
+request's (:mod:`federation_operator.kube.errors`).
 
 Why on the loop: the watches ran in a thread each before, and a watch event arriving alone cost its thread a
 wake-up from a blocking read and the GIL, and the loop a wake-up through its self-pipe to queue the owner,
@@ -38,7 +43,7 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
 from kubernetes.client import ApiClient
 
@@ -63,6 +68,7 @@ __all__ = [
     "OnEvent",
     "OnRelist",
     "OnSynced",
+    "Relisting",
     "WatchCounters",
     "WatchExpired",
     "WatchRefused",
@@ -72,8 +78,19 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+
+class Relisting(Protocol):
+    """A consumer's side of one list under way."""
+
+    def page(self, objects: list[dict[str, Any]]) -> None:
+        """The objects of the next page (taken in at their current version; the rest come after)."""
+
+    def done(self) -> None:
+        """The list is complete: whatever was held and not listed is gone."""
+
+
 OnEvent = Callable[[str, dict[str, Any]], None]
-OnRelist = Callable[[list[dict[str, Any]]], None]
+OnRelist = Callable[[], Relisting]
 OnSynced = Callable[[], None]
 OnError = Callable[[str], None]
 
@@ -263,15 +280,20 @@ class AsyncMemberWatch:
             self._synced.clear()
 
     async def _list(self) -> str:
-        """List everything (in pages); hand it over; return the list's resourceVersion."""
-        objects: list[dict[str, Any]] = []
+        """List everything, in pages, each handed over as it arrives; return the list's resourceVersion."""
+        relisting = self._relisting()
         token = ""
         while True:
             response = await self._transport.run(self.api, request_exchange(self._list_request(token)))
-            token, version = self._take_page(response, objects)
+            token, version, objects = self._take_page(response)
+            if self._stopping.is_set():
+                raise WatchStopped()
+            if relisting is not None:
+                self._call(relisting.page, objects)
+            del objects  # only what the consumer keeps of them outlives the page
             if not token:
                 break
-        self._listed(objects)
+        self._listed(relisting)
         return version
 
     async def _watch(self, resource_version: str) -> str:
@@ -359,9 +381,9 @@ class AsyncMemberWatch:
             timeout=self.request_timeout,
         )
 
-    def _take_page(self, response: RawResponse, objects: list[dict[str, Any]]) -> tuple[str, str]:
-        """The items of one page of the list added to ``objects``; returns the next page's continue token
-        ("" after the last page) and the list's resourceVersion."""
+    def _take_page(self, response: RawResponse) -> tuple[str, str, list[dict[str, Any]]]:
+        """One page of the list: the next page's continue token ("" after the last page), the list's
+        resourceVersion, and the page's objects."""
         if response.status == 410:
             raise WatchExpired()  # the continue token expired mid-way: start over
         if response.status != 200:
@@ -369,20 +391,31 @@ class AsyncMemberWatch:
         page = response.json()
         if not isinstance(page, dict):
             raise ValueError("list answered with malformed JSON")
-        for item in page.get("items") or []:
-            # Items of a list carry no apiVersion and kind; watch events' objects do. Make them alike.
-            objects.append({"apiVersion": self.resource.api_version, "kind": self.resource.kind, **item})
+        # Items of a list carry no apiVersion and kind; watch events' objects do. Make them alike.
+        head = {"apiVersion": self.resource.api_version, "kind": self.resource.kind}
+        objects = [{**head, **item} for item in page.get("items") or []]
         metadata = page.get("metadata") or {}
-        return str(metadata.get("continue") or ""), str(metadata.get("resourceVersion") or "")
+        return str(metadata.get("continue") or ""), str(metadata.get("resourceVersion") or ""), objects
 
-    def _listed(self, objects: list[dict[str, Any]]) -> None:
-        """A complete list: handed over, and the watch synced."""
+    def _relisting(self) -> Relisting | None:
+        """The consumer's side of a list beginning (None without one, or when it failed to begin)."""
+        if self._on_relist is None:
+            return None
+        try:
+            return self._on_relist()
+        except Exception:  # a consumer's bug must not end the member's only watch of this kind
+            logger.exception("%s: beginning a relist failed", self._name)
+            return None
+
+    def _listed(self, relisting: Relisting | None) -> None:
+        """A complete list: the consumer told, and the watch synced."""
         if self._stopping.is_set():
             raise WatchStopped()
         self._count("lists")
         with self._lock:
             self._last_error = None
-        self._call(self._on_relist, objects)
+        if relisting is not None:
+            self._call(relisting.done)
         self._synced.set()
         self._call(self._on_synced)
 

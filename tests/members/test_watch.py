@@ -50,7 +50,8 @@ class Recorder:
         self.lock = threading.Lock()
         self.index: dict[Key, dict[str, Any]] = {}
         self.events: list[tuple[str, Key]] = []
-        self.relists: list[list[Key]] = []
+        self.relists: list[list[Key]] = []  # the keys of each complete list
+        self.pages: list[int] = []  # the size of each page handed over
         self.synced = 0
         self.errors: list[str] = []
 
@@ -66,10 +67,26 @@ class Recorder:
             else:
                 self.index[self.key(obj)] = obj
 
-    def on_relist(self, objects: list[dict[str, Any]]) -> None:
-        with self.lock:
-            self.relists.append([self.key(obj) for obj in objects])
-            self.index = {self.key(obj): obj for obj in objects}
+    def on_relist(self) -> Recorder.Relist:
+        return Recorder.Relist(self)
+
+    class Relist:
+        """One list, page by page: the index replaced when it is complete."""
+
+        def __init__(self, recorder: Recorder) -> None:
+            self.recorder = recorder
+            self.objects: list[dict[str, Any]] = []
+
+        def page(self, objects: list[dict[str, Any]]) -> None:
+            with self.recorder.lock:
+                self.recorder.pages.append(len(objects))
+            self.objects.extend(objects)
+
+        def done(self) -> None:
+            recorder = self.recorder
+            with recorder.lock:
+                recorder.relists.append([recorder.key(obj) for obj in self.objects])
+                recorder.index = {recorder.key(obj): obj for obj in self.objects}
 
     def on_synced(self) -> None:
         with self.lock:
@@ -227,6 +244,20 @@ def test_labelled_services_added_modified_deleted_and_no_others(
         counters = w.counters
         assert (counters.lists, counters.events, counters.errors) == (1, 3, 0)
         assert w.synced
+
+
+def test_a_list_is_handed_over_page_by_page(
+    federation: LocalFederation, member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
+) -> None:
+    label_selector, labels = selector
+    with fresh_namespace(federation, MEMBER) as ns:
+        for i in range(5):
+            create_service(federation, MEMBER, service_manifest(ns, f"svc-{i}", labels))
+        with watching(member_api, SERVICES, label_selector, page_size=2) as (w, rec):
+            assert w.wait_synced(10)
+            assert rec.pages == [2, 2, 1], "each page as the server sent it, not the whole list at once"
+            assert sorted(rec.relists[0]) == [(ns, f"svc-{i}") for i in range(5)]
+            assert w.counters.lists == 1
 
 
 def test_endpoint_slices_of_a_labelled_service_carry_ready_endpoints(

@@ -108,14 +108,16 @@ def test_the_store_keeps_no_managed_fields_and_leaves_the_watched_object_alone()
 
 
 def test_a_relist_keeps_exactly_what_was_listed_and_names_the_news_and_the_gone() -> None:
+    """Put page by page, then the keys listed kept: the others are forgotten and named."""
     store = FederatedServiceStore()
     store.put(body())
     store.put(body(metadata__name="kept"))
     store.put(body(metadata__name="deleted-while-away"))
 
-    news, gone = store.replace(
-        [body(metadata__name="kept"), body(spec__ports=[{"port": 81}]), body(metadata__name="new")]
-    )
+    listed = [body(metadata__name="kept"), body(spec__ports=[{"port": 81}]), body(metadata__name="new")]
+    results = [store.put(each) for each in listed]
+    news = [key for key, changed in results if changed]
+    gone = store.keep_only({key for key, _ in results})
 
     assert sorted(news) == [("mynamespace", "new"), ("mynamespace", "nginx")]  # "kept" is unchanged
     assert gone == [("mynamespace", "deleted-while-away")]

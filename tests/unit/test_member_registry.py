@@ -13,6 +13,7 @@ from kubernetes.client import ApiClient, Configuration
 
 from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.domain.members import LABEL_FEDERATION, ClusterInfo
+from federation_operator.kube.async_informer import AsyncMemberWatch
 from federation_operator.kube.async_transport import AsyncTransport
 from federation_operator.kube.member_services import observe_service
 from federation_operator.planning.health import Partition
@@ -87,8 +88,17 @@ async def test_a_disconnected_members_watch_never_writes_into_its_successor(regi
     # What the old watch delivers after it was stopped (a callback already under way, say).
     stale._on_event("ADDED", service)
     assert stale._on_relist is not None
-    stale._on_relist([service])
+    relist(stale, [service])
     assert registry.service(US, "mynamespace", "nginx") is None
+
+
+def relist(watch: AsyncMemberWatch, *pages: list[dict[str, Any]]) -> None:
+    """A complete list of ``watch``'s kind, in ``pages``, as the informer hands it over."""
+    assert watch._on_relist is not None
+    relisting = watch._on_relist()
+    for page in pages:
+        relisting.page(page)
+    relisting.done()
 
 
 def owned_service(version: str, ingress: str | None = None) -> dict[str, Any]:
@@ -199,6 +209,48 @@ def renamed(service: dict[str, Any], name: str) -> dict[str, Any]:
     return {**service, "metadata": {**service["metadata"], "name": name, "labels": labels}}
 
 
+async def test_a_relist_is_taken_in_page_by_page_and_forgets_only_once_complete(
+    transport: AsyncTransport,
+) -> None:
+    """A list of 10,000 objects comes in pages: each is taken in as it arrives (the whole list is never held),
+    readers between pages see every object as it was or as listed, owners are queued page by page, and what
+    was not listed is forgotten only when the list is complete (a list cut off midway forgets nothing)."""
+    queued: list[tuple[str, str]] = []
+    registry = MemberRegistry(
+        "myfederation", enqueue=queued.append, enqueue_all=lambda: None, transport=transport
+    )
+    registry.connect(info(US, ready=True), unreachable_api())
+
+    def version(name: str) -> str | None:
+        held = registry.service(US, "mynamespace", name)
+        return None if held is None else str(held.manifest["metadata"]["resourceVersion"])
+
+    try:
+        services = registry._members[US].watches[0]
+        assert services._on_relist is not None
+        relist(services, [renamed(owned_service("5"), n) for n in ("a", "b", "gone")])
+        queued.clear()
+
+        cut_off = services._on_relist()
+        cut_off.page([renamed(owned_service("6"), "a")])
+        assert queued == [("mynamespace", "a")], "queued with its page"
+        assert (version("a"), version("b"), version("gone")) == ("6", "5", "5"), "b not listed yet: as it was"
+        cut_off.page([renamed(owned_service("5"), "b")])
+        assert queued == [("mynamespace", "a")]
+        # The list is cut off here (a broken connection): nothing is forgotten, and the next starts over.
+        assert version("gone") == "5"
+
+        again = services._on_relist()
+        again.page([renamed(owned_service("6"), "a")])
+        again.page([renamed(owned_service("5"), "b")])
+        assert version("gone") == "5", "forgotten only once the list is complete"
+        again.done()
+        assert (version("a"), version("b"), version("gone")) == ("6", "5", None)
+        assert queued == [("mynamespace", "a"), ("mynamespace", "gone")]
+    finally:
+        registry.disconnect(US, notify=False)
+
+
 async def test_a_relist_re_plans_only_the_owners_of_what_changed_appeared_or_vanished(
     transport: AsyncTransport,
 ) -> None:
@@ -215,16 +267,16 @@ async def test_a_relist_re_plans_only_the_owners_of_what_changed_appeared_or_van
         assert services._on_relist is not None
         assert slices._on_relist is not None
         first = [renamed(owned_service("5"), n) for n in ("same", "changed", "vanished")]
-        services._on_relist(first)
-        slices._on_relist([owned_slice("same", "7"), owned_slice("changed", "8")])
+        relist(services, first)
+        relist(slices, [owned_slice("same", "7"), owned_slice("changed", "8")])
         assert sorted(set(queued)) == [("mynamespace", n) for n in ("changed", "same", "vanished")]
         queued.clear()
 
-        services._on_relist(first)  # nothing changed meanwhile
-        slices._on_relist([owned_slice("same", "7"), owned_slice("changed", "8")])
+        relist(services, first)  # nothing changed meanwhile
+        relist(slices, [owned_slice("same", "7"), owned_slice("changed", "8")])
         assert queued == []
 
-        services._on_relist([renamed(owned_service("5"), "same"), renamed(owned_service("6"), "changed")])
+        relist(services, [renamed(owned_service("5"), "same"), renamed(owned_service("6"), "changed")])
         assert sorted(queued) == [("mynamespace", "changed"), ("mynamespace", "vanished")]
         assert registry.service(US, "mynamespace", "vanished") is None
         changed = registry.service(US, "mynamespace", "changed")
@@ -232,18 +284,19 @@ async def test_a_relist_re_plans_only_the_owners_of_what_changed_appeared_or_van
         assert changed.manifest["metadata"]["resourceVersion"] == "6"
         queued.clear()
 
-        slices._on_relist([owned_slice("same", "7"), owned_slice("changed", "9", ready=False)])
+        relist(slices, [owned_slice("same", "7"), owned_slice("changed", "9", ready=False)])
         assert queued == [("mynamespace", "changed")]
         assert registry.endpoints(US, "mynamespace", "changed").ready == 0
         assert registry.endpoints(US, "mynamespace", "same").ready == 1
         queued.clear()
 
-        services._on_relist(
+        relist(
+            services,
             [
                 renamed(owned_service("5"), "same"),
                 renamed(owned_service("6"), "changed"),
                 renamed(owned_service("9"), "new"),
-            ]
+            ],
         )
         assert queued == [("mynamespace", "new")]
     finally:
@@ -337,13 +390,13 @@ async def test_the_endpoint_summary_read_between_changes_follows_every_change(
     assert (ready("nginx"), ready("other")) == (0, 1)
     slices._on_event("DELETED", moved)
     assert ready("other") == 0
-    slices._on_relist([owned_slice("nginx", "5")])
+    relist(slices, [owned_slice("nginx", "5")])
     assert ready("nginx") == 1
     twin = owned_slice("twin", "6")
     slices._on_event("ADDED", twin)
     # Equal summaries of two Services are one object (most Services of a federation sum to a few).
     assert registry.endpoints(US, "mynamespace", "twin") is registry.endpoints(US, "mynamespace", "nginx")
-    slices._on_relist([])
+    relist(slices, [])
     assert ready("nginx") == 0
 
 
