@@ -97,6 +97,10 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost("the connection was lost" if exc is None else f"the connection was lost ({exc})")
+        # The transport (and its TLS protocol's 256 KiB read buffer) goes with its last reference, now: the
+        # parser holds this protocol, a cycle that only the garbage collector would otherwise break, and
+        # the GC pacer freezes what survived a busy spell.
+        self._transport = None
 
     # httptools
 
