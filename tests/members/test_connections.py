@@ -1,21 +1,29 @@
 """The plain requests' keep-alive connections (kube/connections.py), against a real server on loopback whose
 every answer the test writes by hand: what goes on the wire, reuse and its limits, chunked bodies, a server
 that closes, stalls, trickles or talks nonsense, cancellation, the connection limit and closing. (The same
-path against a real kube-apiserver over TLS with a client certificate: every member test.)"""
+path against a real kube-apiserver over TLS with a client certificate: every member test; and here, that a
+closed one gives its TLS buffers back at once.)"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ssl
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
+from localfed import LocalFederation
 
 from federation_operator.kube import connections as connections_module
+from federation_operator.kube.async_transport import AsyncTransport
 from federation_operator.kube.connections import ConnectionLostError, ConnectionPool
+from federation_operator.kube.credentials import build_api_client
 from federation_operator.kube.errors import ConnectTimeoutError, describe_failure
+from federation_operator.kube.transport import Request, request_exchange
+from tests.members import MEMBER, kubeconfig_secret, member_spec
 
 
 @dataclass
@@ -407,3 +415,32 @@ async def test_closing_the_pool_closes_its_connections() -> None:
 def test_a_url_that_is_not_http_is_refused() -> None:
     with pytest.raises(ValueError, match="not an http"):
         ConnectionPool("unix:///var/run/k8s.sock", ssl_context=None, limit=1)
+
+
+@pytest.mark.e2e
+async def test_a_closed_tls_connection_to_a_kube_apiserver_is_freed_without_the_garbage_collector(
+    federation: LocalFederation,
+) -> None:
+    """Its TLS protocol holds a 256 KiB read buffer: a connection closed after a busy spell must give it back
+    at once, not when a garbage collection (which the GC pacer may have frozen it from) finds it."""
+    api = build_api_client(member_spec(federation, MEMBER), kubeconfig_secret(federation, MEMBER))
+    transport = AsyncTransport()
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        response = await transport.run(api, request_exchange(Request("GET", "/version", "get version")))
+        assert response.status == 200
+        assert response.json()["gitVersion"].startswith("v1.")
+        pool = transport._session(api).pool
+        assert pool is not None, "no proxy: the request went over the pool's own connection"
+        (connection,) = pool._idle
+        assert connection._transport is not None
+        tls = weakref.ref(connection._transport.get_protocol())
+        del connection
+        transport.forget(api)  # closes the pool: the connection is aborted
+        await eventually("the TLS protocol is freed", lambda: tls() is None)
+    finally:
+        if collecting:
+            gc.enable()
+        await transport.close()
+        api.close()
