@@ -624,6 +624,23 @@ def cycle_round(
 WRITES = {"POST", "PUT", "PATCH", "DELETE", "DELETECOLLECTION", "APPLY"}
 
 
+def calls_between(
+    before: collections.Counter[tuple[str, str, str]],
+    after: collections.Counter[tuple[str, str, str]],
+    verbs: set[str],
+    resources: tuple[str, ...],
+) -> dict[str, int]:
+    """The calls of ``verbs`` to ``resources`` an apiserver counted between two readings."""
+    made = collections.Counter[tuple[str, str, str]]()
+    for key, value in after.items():
+        made[key] = value - before.get(key, 0)
+    return {
+        k: v
+        for k, v in lifecycle.count_calls(made, verbs).items()
+        if k.split(" ", 1)[1].split("/")[0] in resources
+    }
+
+
 def relist(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, metrics_port: int) -> None:
     """Break every watch of the operator once converged (each lists again); count the writes that follow
     (item 9 of issue 15)."""
@@ -642,14 +659,7 @@ def relist(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess, 
     print(f"  {args.rest_seconds:.0f}s later:")
 
     def calls(cluster: str, verbs: set[str], resources: tuple[str, ...]) -> dict[str, int]:
-        made = collections.Counter[tuple[str, str, str]]()
-        for key, value in after[cluster].items():
-            made[key] = value - before[cluster].get(key, 0)
-        return {
-            k: v
-            for k, v in lifecycle.count_calls(made, verbs).items()
-            if k.split(" ", 1)[1].split("/")[0] in resources
-        }
+        return calls_between(before[cluster], after[cluster], verbs, resources)
 
     for member in fed.members:
         name = member.spec.name
@@ -702,14 +712,7 @@ def restart(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess,
     work = operator_counters(metrics_port)
 
     def writes(cluster: str, resources: tuple[str, ...]) -> dict[str, int]:
-        made = collections.Counter[tuple[str, str, str]]()
-        for key, value in after[cluster].items():
-            made[key] = value - before[cluster].get(key, 0)
-        return {
-            k: v
-            for k, v in lifecycle.count_calls(made, WRITES).items()
-            if k.split(" ", 1)[1].split("/")[0] in resources
-        }
+        return calls_between(before[cluster], after[cluster], WRITES, resources)
 
     print(f"  every object reconciled once, queue empty: {took:.1f}s after the start, {cpu:.1f} CPU-s")
     rest = lifecycle.rss_mib(op)
