@@ -175,10 +175,19 @@ def render_dns_status(
     health: HealthSnapshot,
     previous: DnsStatus | None,
     notes: Sequence[str] = (),
+    inherited: DnsVerdict | None = None,
 ) -> tuple[DnsStatus | None, DnsVerdict]:
     """`status.dns` and the `DNSPublished` verdict from what the publisher reports for this object
     (``submitted``: the records handed to it now, None when the snapshot let none be planned; ``notes``:
-    what the tiers leave out, :attr:`TierPlan.notes`, added to the `Published` message)."""
+    what the tiers leave out, :attr:`TierPlan.notes`, added to the `Published` message; ``inherited``: the
+    verdict the status holds for the object's current generation, written by this operator or one before
+    it).
+
+    While the publisher has not answered for the object at all (``result`` None: this operator has just
+    started, and its publisher is still reading the zone), an inherited `Published` verdict stands if the
+    records planned now are the ones the status lists as published: a `Pending` would turn back into the same
+    `Published` a moment later, two status writes and an event for every object at each restart or
+    failover of the operator."""
     if health.frozen:
         return previous, DnsVerdict(
             "False",
@@ -190,6 +199,9 @@ def render_dns_status(
         return previous, DnsVerdict(
             "Unknown", "Pending", f"waiting: {health.hold_reason}" if health.hold_reason else "waiting"
         )
+    if result is None and _still_published(inherited, previous, submitted, names, regions):
+        assert inherited is not None
+        return previous, inherited
     if result is None or result.desired != submitted:
         return previous, DnsVerdict("Unknown", "Pending", "records planned, not applied yet")
     mirrors = render_mirrors(result)
@@ -224,6 +236,20 @@ def render_dns_status(
     if notes:
         message += f"; {'; '.join(notes)}"
     return status, DnsVerdict("True", "Published", message)
+
+
+def _still_published(
+    inherited: DnsVerdict | None,
+    previous: DnsStatus | None,
+    submitted: tuple[RecordSet, ...],
+    names: ServiceNames,
+    regions: Iterable[str],
+) -> bool:
+    """The status says ``submitted`` are published: an inherited `Published` verdict, and the names it lists
+    are what ``submitted`` publishes."""
+    if inherited is None or inherited.status != "True" or inherited.reason != "Published" or previous is None:
+        return False
+    return previous.names == render_published(submitted, names=names, regions=list(regions))
 
 
 def render_mirrors(result: PublishResult) -> tuple[DnsMirrorStatus, ...]:

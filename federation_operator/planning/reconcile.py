@@ -32,7 +32,7 @@ from federation_operator.domain.records import (
     ShardAddresses,
 )
 from federation_operator.domain.specs import DnsDefaults, FederatedServiceSpec
-from federation_operator.domain.status import FederatedServiceStatus
+from federation_operator.domain.status import CONDITION_DNS_PUBLISHED, FederatedServiceStatus
 from federation_operator.planning.health import Partition, ShardObservation, plan_health
 from federation_operator.planning.overrides import plan_cluster_overrides
 from federation_operator.planning.placement import plan_placement, unknown_clusters
@@ -332,6 +332,11 @@ def plan_reconcile(
             records, notes, unanswered = tiers.records, tiers.notes, tiers.unanswered
         previous_dns = observation.previous.dns if observation.previous else None
         alias_problems = plan_alias_tier_problems(spec.dns.aliases, plan_topology(observation.clusters))
+        said = _dns_verdict_said(observation)
+        current = (
+            observation.previous is not None
+            and observation.previous.observed_generation == observation.generation
+        )
         dns = render_dns_status(
             names=names,
             regions=[c.region for c in observation.clusters],
@@ -340,6 +345,7 @@ def plan_reconcile(
             health=health,
             previous=previous_dns,
             notes=notes,
+            inherited=said if current else None,
         )
         if alias_problems and dns[1].status == "True":
             # The rest is published; the alias to a tier the federation lacks is not, and Ready says so.
@@ -351,7 +357,7 @@ def plan_reconcile(
             )
         if spec.dns.policy is not None and dns[0] is not None and dns[0] is not previous_dns:
             dns = (dns[0].model_copy(update={"policy": spec.dns.policy.type}), dns[1])
-        more_events, more_cleared = _dns_events(health, dns[1])
+        more_events, more_cleared = _dns_events(health, dns[1], said)
         events += more_events
         cleared += more_cleared
     shard_status = [render_shard_status(s) for s in health.shards]
@@ -642,7 +648,22 @@ def _conflict_message(observation: Observation, cluster: str) -> str:
     )
 
 
-def _dns_events(health: HealthSnapshot, verdict: DnsVerdict) -> tuple[list[PlannedEvent], list[str]]:
+def _dns_verdict_said(observation: Observation) -> DnsVerdict | None:
+    """The `DNSPublished` verdict the status holds (written by this operator, or by one before it)."""
+    if observation.previous is None:
+        return None
+    for condition in observation.previous.conditions:
+        if condition.type == CONDITION_DNS_PUBLISHED:
+            return DnsVerdict(condition.status, condition.reason, condition.message)
+    return None
+
+
+def _dns_events(
+    health: HealthSnapshot, verdict: DnsVerdict, said: DnsVerdict | None
+) -> tuple[list[PlannedEvent], list[str]]:
+    """The DNS events of ``verdict``; a `DNSPublished` only when the status does not say so already
+    (``said``): once posted, it is in the status, which a restarted operator reads, unlike its memory of
+    the events it posted."""
     events: list[PlannedEvent] = []
     cleared: list[str] = []
     if health.frozen:
@@ -652,7 +673,7 @@ def _dns_events(health: HealthSnapshot, verdict: DnsVerdict) -> tuple[list[Plann
         cleared.append("partition")
     if verdict.reason in ("ProviderError", "ProviderRejected", "Conflict", "InvalidAlias"):
         events.append(PlannedEvent("dns", "Warning", f"DNS{verdict.reason}", verdict.message))
-    elif verdict.reason == "Published" and verdict.status == "True":
+    elif verdict.reason == "Published" and verdict.status == "True" and verdict != said:
         events.append(PlannedEvent("dns", "Normal", "DNSPublished", verdict.message))
     return events, cleared
 

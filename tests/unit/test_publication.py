@@ -20,6 +20,7 @@ from federation_operator.planning.publication import (
     plan_topology,
     render_dns_status,
 )
+from federation_operator.planning.status import DnsVerdict
 from tests.unit.test_health import EU, US, cluster
 
 NAMES = ServiceNames(
@@ -151,6 +152,40 @@ def test_a_provider_error_keeps_the_last_published_names() -> None:
     assert status == published
     assert (verdict.status, verdict.reason) == ("False", "ProviderError")
     assert "cannot be reached" in verdict.message
+
+
+def test_after_a_restart_a_published_verdict_stands_for_the_same_records_until_the_publisher_answers() -> (
+    None
+):
+    """Its publisher is still reading the zone (no result for anyone yet): the verdict the status holds
+    stands for the records it lists as published; other records, or a verdict other than Published, are
+    Pending as for a new object."""
+    published, verdict = render_dns_status(
+        names=NAMES,
+        regions=["us-central1"],
+        submitted=(RECORD,),
+        result=PublishResult((RECORD,)),
+        health=HealthSnapshot(()),
+        previous=None,
+    )
+    assert verdict.reason == "Published"
+
+    def restarted(submitted: tuple[RecordSet, ...], inherited: DnsVerdict) -> tuple[object, DnsVerdict]:
+        return render_dns_status(
+            names=NAMES,
+            regions=["us-central1"],
+            submitted=submitted,
+            result=None,
+            health=HealthSnapshot(()),
+            previous=published,
+            inherited=inherited,
+        )
+
+    assert restarted((RECORD,), verdict) == (published, verdict)
+    moved = RecordSet(NAMES.global_name, "A", 180, ("127.1.3.9",))
+    assert restarted((moved,), verdict)[1].reason == "Pending", "other records than the status lists"
+    conflict = DnsVerdict("False", "Conflict", "records this operator does not own are in the way")
+    assert restarted((RECORD,), conflict)[1].reason == "Pending", "only a Published verdict stands"
 
 
 def test_a_tier_over_the_providers_limit_is_published_in_part_and_the_status_says_so() -> None:

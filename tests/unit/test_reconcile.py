@@ -14,7 +14,7 @@ from federation_operator.domain.errors import InvalidSpecError
 from federation_operator.domain.members import ClusterInfo, EndpointSummary, Ingress, ObservedService
 from federation_operator.domain.records import PublishResult
 from federation_operator.domain.specs import parse_federated_service_spec
-from federation_operator.domain.status import CONDITION_DNS_PUBLISHED, CONDITION_READY
+from federation_operator.domain.status import CONDITION_DNS_PUBLISHED, CONDITION_READY, FederatedServiceStatus
 from federation_operator.planning.reconcile import (
     CREATED,
     Federation,
@@ -52,6 +52,7 @@ def observe(
     endpoints: dict[str, EndpointSummary] | None = None,
     published: PublishResult | None = None,
     spec: dict[str, Any] | None = None,
+    previous: FederatedServiceStatus | None = None,
 ) -> Observation:
     try:
         parsed: Any = parse_federated_service_spec(spec if spec is not None else SPEC)
@@ -62,7 +63,7 @@ def observe(
         generation=1,
         uid=UID,
         spec=parsed,
-        previous=None,
+        previous=previous,
         clusters=clusters,
         services=services or {},
         endpoints=endpoints or {},
@@ -122,6 +123,31 @@ def test_healthy_shards_give_records_and_ready_follows_the_publisher() -> None:
     assert conditions(confirmed)[CONDITION_DNS_PUBLISHED] == ("True", "Published")
     assert conditions(confirmed)[CONDITION_READY] == ("True", "Ready")
     assert confirmed.records == plan.records  # the steady state plans the same records again
+
+
+def test_a_restarted_operator_rewrites_no_status_and_posts_no_event_for_what_is_published() -> None:
+    """A failover to the standby replica: its publisher has answered for nobody yet (it reads the zone
+    first), its event memory is empty. The status its predecessor wrote already says what is published: the
+    plan keeps it as it is (no status write) and posts no DNSPublished event again, before and after the
+    publisher's answer; a change of the records while it was away is still Pending."""
+    desired = manifests(observe())
+    services = {"us": ours("us", desired["us"], "127.0.0.10"), "eu": ours("eu", desired["eu"], "127.0.0.20")}
+    endpoints = {c: EndpointSummary(ready=1) for c in services}
+    records = reconcile(observe(services=services, endpoints=endpoints)).records
+    assert records is not None
+    before = reconcile(observe(services=services, endpoints=endpoints, published=PublishResult(records)))
+    assert [e.reason for e in before.events] == ["DNSPublished"], "posted once, when first published"
+
+    for published in (None, PublishResult(records)):  # before the new publisher's answer, and after it
+        again = reconcile(
+            observe(services=services, endpoints=endpoints, published=published, previous=before.status)
+        )
+        assert again.status == before.status
+        assert again.events == ()
+
+    services["eu"] = ours("eu", desired["eu"], "127.0.0.21")  # its address moved while nobody watched
+    moved = reconcile(observe(services=services, endpoints=endpoints, previous=before.status))
+    assert conditions(moved)[CONDITION_DNS_PUBLISHED] == ("Unknown", "Pending")
 
 
 def test_a_foreign_service_is_a_conflict_and_never_written() -> None:
