@@ -679,8 +679,13 @@ def restart(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess,
     """Stop the converged operator and start another over the same objects, as a failover to the standby
     replica does: what it costs to read everything back (every list at once: the peak RSS of a start over
     --count objects, against the peak of creating them), and that it writes nothing (DESIGN: a restarted
-    operator resyncs without any change when nothing changed)."""
+    operator resyncs without any change when nothing changed). With --memory-profile: what the restarted
+    operator holds at rest beyond what the original held at rest, by allocating line."""
     before = {c.spec.name: request_counts(c) for c in fed.clusters.values()}
+    original = None
+    if args.memory_profile:
+        assert op.proc is not None
+        original = dump_memory(op.proc.pid, Path(os.environ["BENCH_TRACEMALLOC"]))
     op.stop()
     started = time.monotonic()
     op.start()
@@ -722,6 +727,11 @@ def restart(args: argparse.Namespace, fed: LocalFederation, op: OperatorProcess,
         print(f"    {member.spec.name}: Service writes {writes(member.spec.name, ('services',))}")
     print(f"    host: writes {writes('federation', ('federatedservices', 'events'))}")
     print(f"  (load average {lifecycle.load_average()})")
+    if original is not None:
+        print("  what the restarted operator holds at rest beyond what the original held at rest:")
+        lifecycle.rest_memory_summary(
+            original, dump_memory(op.proc.pid, Path(os.environ["BENCH_TRACEMALLOC"]))
+        )
 
 
 def main() -> None:
