@@ -114,6 +114,8 @@ CONFIRM_START = 1.0
 CONFIRM_CAP = 10.0
 # Rounds that go out at once after a quiet spell, before a busy zone's changes wait the coalescing window.
 QUICK_ROUNDS = 2
+# The changes a round lists at INFO (all of them at DEBUG).
+LOGGED_CHANGES = 100
 # Owners without a known creationTimestamp are planned after every owner with one.
 _UNKNOWN_CREATED = "~"
 
@@ -932,7 +934,12 @@ class Publisher:
         wait for (all of them: the provider does not say which of its requests holds whose records)."""
         if changes.is_empty:
             return
-        log.info("DNS zone %s: applying\n%s", self.zone, changes)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("DNS zone %s: applying\n%s", self.zone, changes)
+        else:
+            # A bulk round (hundreds of new FederatedServices) changes tens of thousands of record sets: their
+            # listing would be megabytes of one log line, held while it is written.
+            log.info("DNS zone %s: applying\n%s", self.zone, changes.describe(limit=LOGGED_CHANGES))
         if self._reading is not None:
             # Before the call: a change the provider applies in part (and then fails) counts as well.
             self._changed_while_reading |= {

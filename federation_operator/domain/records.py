@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
+import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -292,16 +293,27 @@ class Changes:
         return len(self.create) + len(self.update_old) + len(self.delete)
 
     def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self, limit: int | None = None) -> str:
+        """A heading with the counts, then one line per change (deletions, updates, creations); with
+        ``limit``, at most that many changes listed and how many more there are."""
         if self.is_empty:
             return "no changes"
         lines = [
             f"{len(self)} changes: {len(self.create)} to create, {len(self.update_old)} to update, "
             f"{len(self.delete)} to delete"
         ]
-        lines += [f"  - {record}" for record in self.delete]
-        for old, new in self.updates:
-            lines += [f"  ~ {old}", f"    → {new}"]
-        lines += [f"  + {record}" for record in self.create]
+        listed = len(self) if limit is None else min(limit, len(self))
+        changes = itertools.chain(
+            ((f"  - {record}",) for record in self.delete),
+            ((f"  ~ {old}", f"    → {new}") for old, new in self.updates),
+            ((f"  + {record}",) for record in self.create),
+        )
+        for change in itertools.islice(changes, listed):
+            lines += change
+        if listed < len(self):
+            lines.append(f"  ... and {len(self) - listed} more")
         return "\n".join(lines)
 
 

@@ -261,6 +261,12 @@ def test_changes_print_as_a_readable_plan() -> None:
     ]
     assert len(changes) == 5
     assert not changes.is_empty
+    # A bulk round's listing is cut short (the publisher logs it so at INFO); an update counts as one.
+    assert changes.describe(limit=3).splitlines() == [
+        *str(changes).splitlines()[:5],
+        "  ... and 2 more",
+    ]
+    assert changes.describe(limit=5) == str(changes)
 
 
 # --- render_applied, merge_changes, plan_zone_changes ------------------------------------------------------
