@@ -2,18 +2,21 @@
 
 :meth:`AsyncTransport.run` makes the requests of an exchange (:mod:`federation_operator.kube.transport`:
 a call written once as data, the same that :func:`~federation_operator.kube.transport.run_exchange` runs in
-a thread) over aiohttp, on the loop. Each cluster client (``ApiClient``) gets one aiohttp session, set up
-from the client's own configuration as the generated client sets up its urllib3 pool: the server's URL,
-the CA and client certificate, TLS server name, proxy, default headers and credentials (a refresh hook
-runs for each request, as there).
+a thread) on the loop. Each cluster client (``ApiClient``) gets its connections set up from the client's own
+configuration, as the generated client sets up its urllib3 pool: the server's URL, the CA and client
+certificate, TLS server name, proxy, default headers and credentials (a refresh hook runs for each request,
+as there). A request read whole goes over the client's
+:class:`~federation_operator.kube.connections.ConnectionPool` (keep-alive HTTP/1.1 connections of our own,
+answers parsed by httptools); through a proxy, over the client's aiohttp session.
 
 Why not the threads: the operator's CPU at 1,000 FederatedServices x 4 members was half request plumbing,
 a request through urllib3 and ``asyncio.to_thread`` costing ~550 µs of CPU (http.client parses headers
 with the email package; the thread hop wakes the loop) against ~190 µs through aiohttp (its C parser, no
-hop). aiohttp is kopf's own dependency.
+hop), and ~250 µs against ~430 (a lone PATCH, measured on another day) through the pool instead of aiohttp
+(``benchmarks/request_cpu.py``; see ``kube/connections.py``).
 
 :meth:`AsyncTransport.stream` opens a response to be read piece by piece (a watch's events, as they come:
-``kube/async_informer.py``) through the same session. Why the members' watches moved here from their
+``kube/async_informer.py``) through the aiohttp session. Why the members' watches moved here from their
 threads: an event arriving alone (a converging federation's ~250 a second spread over the watches) woke a
 thread from its blocking read, which took the GIL and then woke the loop through its self-pipe to queue the
 owner: ~100 µs of CPU per event, against ~60 µs read here (``benchmarks/watch_cpu.py``).
