@@ -234,7 +234,11 @@ class ConnectionPool:
             deadline = loop.time() + limit
         if self._slots is None:
             self._slots = asyncio.Semaphore(self._limit)
-        async with self._slots:
+        # Waiting for a free connection counts toward the whole request's time (every one may be held by a
+        # request to a server that hangs).
+        async with asyncio.timeout_at(None if deadline == float("inf") else deadline):
+            await self._slots.acquire()
+        try:
             connection = self._kept()
             if connection is not None:
                 try:
@@ -245,6 +249,8 @@ class ConnectionPool:
                         raise
             connection = await self._connect(loop, min(connect_timeout, deadline - loop.time()))
             return await self._exchange(connection, head, body, read_timeout, deadline)
+        finally:
+            self._slots.release()
 
     async def _exchange(
         self, connection: _Connection, head: bytes, body: bytes | None, read_timeout: float, deadline: float

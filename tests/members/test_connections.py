@@ -380,6 +380,31 @@ async def test_no_more_connections_than_the_limit_at_once() -> None:
     assert (server.most_open, server.connections) == (2, 2), "two connections, each reused"
 
 
+async def test_waiting_for_a_free_connection_counts_toward_the_requests_time() -> None:
+    """Every connection held by a request to a server that hangs: the next request times out within its own
+    time, not after theirs."""
+    hung = asyncio.Event()
+
+    async def hang(request: Seen, writer: asyncio.StreamWriter) -> bool:
+        hung.set()
+        await asyncio.sleep(30)
+        return False
+
+    async with serving(hang) as (_server, url):
+        connections = pool(url, limit=1)
+        try:
+            first = asyncio.ensure_future(connections.send("GET", "/a", {}, None, 30.0))
+            await hung.wait()
+            with pytest.raises(TimeoutError):
+                await connections.send("GET", "/b", {}, None, 0.3)
+            assert not first.done(), "the first still waits on its own time"
+            first.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await first
+        finally:
+            connections.close()
+
+
 async def test_a_connection_idle_for_long_is_closed_and_the_next_request_opens_another(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
