@@ -60,7 +60,7 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._parser = httptools.HttpResponseParser(self)
+        self._parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self._transport: asyncio.Transport | None = None
         self._waiter: asyncio.Future[RawResponse] | None = None
         self._headers: dict[str, str] = {}
@@ -81,13 +81,14 @@ class _Connection(asyncio.Protocol):
         self._transport = transport
 
     def data_received(self, data: bytes) -> None:
-        if self._waiter is None or self._waiter.done():
+        parser = self._parser
+        if parser is None or self._waiter is None or self._waiter.done():
             self._fail(ConnectionLostError("data came while no request was waiting", before_response=False))
             return
         self._started = True
         self._last_read = self._loop.time()
         try:
-            self._parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._fail(ConnectionLostError(f"not an HTTP response ({exc})", before_response=False))
 
@@ -97,10 +98,11 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost("the connection was lost" if exc is None else f"the connection was lost ({exc})")
-        # The transport (and its TLS protocol's 256 KiB read buffer) goes with its last reference, now: the
-        # parser holds this protocol, a cycle that only the garbage collector would otherwise break, and
-        # the GC pacer freezes what survived a busy spell.
+        # This protocol, its transport and the TLS protocol's 256 KiB read buffer go with their last
+        # reference, now: the parser holds this protocol (its callbacks), a cycle that only the garbage
+        # collector would otherwise break, and the GC pacer freezes what survived a busy spell.
         self._transport = None
+        self._parser = None
 
     # httptools
 
@@ -108,6 +110,7 @@ class _Connection(asyncio.Protocol):
         self._headers[name.decode("latin-1")] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
+        assert self._parser is not None  # called by it
         self._status = self._parser.get_status_code()
 
     def on_body(self, body: bytes) -> None:
@@ -115,6 +118,7 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         waiter = self._waiter
+        assert self._parser is not None  # called by it
         if not self._parser.should_keep_alive():
             self.reusable = False
         response = RawResponse(self._status, b"".join(self._body), self._headers)

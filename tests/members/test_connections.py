@@ -458,9 +458,11 @@ async def test_a_closed_tls_connection_to_a_kube_apiserver_is_freed_without_the_
         assert connection._transport is not None
         # asyncio's TLS protocol, which holds the buffer (get_protocol() would name ours, the app protocol).
         tls = weakref.ref(connection._transport._ssl_protocol)  # type: ignore[attr-defined]
+        ours = weakref.ref(connection)
         del connection
         transport.forget(api)  # closes the pool: the connection is aborted
         await eventually("the TLS protocol is freed", lambda: tls() is None)
+        await eventually("our protocol and its parser are freed", lambda: ours() is None)
     finally:
         if collecting:
             gc.enable()
