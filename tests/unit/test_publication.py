@@ -14,6 +14,7 @@ from federation_operator.domain.records import (
     RecordSet,
     ServiceNames,
 )
+from federation_operator.domain.status import DnsStatus
 from federation_operator.planning.publication import (
     plan_service_records,
     plan_service_tiers,
@@ -131,8 +132,9 @@ def test_render_dns_status(
         assert [n.name for n in status.names] == [NAMES.global_name]
 
 
-def test_a_provider_error_keeps_the_last_published_names() -> None:
-    published, _ = render_dns_status(
+def published_once() -> tuple[DnsStatus | None, DnsVerdict]:
+    """RECORD submitted and published: the status and verdict of its first answer."""
+    return render_dns_status(
         names=NAMES,
         regions=["us-central1"],
         submitted=(RECORD,),
@@ -140,6 +142,10 @@ def test_a_provider_error_keeps_the_last_published_names() -> None:
         health=HealthSnapshot(()),
         previous=None,
     )
+
+
+def test_a_provider_error_keeps_the_last_published_names() -> None:
+    published, _ = published_once()
     other = RecordSet(NAMES.global_name, "A", 180, ("127.1.3.9",))
     status, verdict = render_dns_status(
         names=NAMES,
@@ -160,14 +166,7 @@ def test_after_a_restart_a_published_verdict_stands_for_the_same_records_until_t
     """Its publisher is still reading the zone (no result for anyone yet): the verdict the status holds
     stands for the records it lists as published; other records, or a verdict other than Published, are
     Pending as for a new object."""
-    published, verdict = render_dns_status(
-        names=NAMES,
-        regions=["us-central1"],
-        submitted=(RECORD,),
-        result=PublishResult((RECORD,)),
-        health=HealthSnapshot(()),
-        previous=None,
-    )
+    published, verdict = published_once()
     assert verdict.reason == "Published"
 
     def restarted(submitted: tuple[RecordSet, ...], inherited: DnsVerdict) -> tuple[object, DnsVerdict]:
