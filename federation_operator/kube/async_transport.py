@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -68,6 +68,12 @@ class _Session:
     proxy: str | None
     proxy_headers: dict[str, str] | None
     pool: ConnectionPool | None  # the plain requests' connections; None through a proxy (aiohttp's then)
+
+    def close(self) -> Coroutine[Any, Any, None]:
+        """Close the pool's connections now; returns the aiohttp session's close, to be awaited."""
+        if self.pool is not None:
+            self.pool.close()
+        return self.session.close()
 
 
 class Stream:
@@ -120,10 +126,7 @@ class AsyncTransport:
         """One request, its whole response read, whatever its status, within ``limit``."""
         held = self._session(api)
         if held.pool is not None:
-            headers, data = encode_request(
-                api, body=request.body, content_type=request.content_type, accept=request.accept
-            )
-            target = request.path + ("?" + query_string(request.query) if request.query else "")
+            target, headers, data = _encoded(api, request)
             try:
                 return await held.pool.send(request.method, target, headers, data, limit)
             except OSError as exc:  # timeouts, lost connections and TLS failures are all OSErrors
@@ -162,15 +165,12 @@ class AsyncTransport:
         """aiohttp's request of ``request`` (awaited: its response; entered: its response, released when
         left)."""
         held = self._session(api)
-        headers, data = encode_request(
-            api, body=request.body, content_type=request.content_type, accept=request.accept
-        )
-        url = held.base + request.path
-        if request.query:
-            url += "?" + query_string(request.query)
+        target, headers, data = _encoded(api, request)
         return held.session.request(
             request.method,
-            URL(url, encoded=True),  # quoted already (api_path, query_string): not parsed again
+            URL(
+                held.base + target, encoded=True
+            ),  # quoted already (api_path, query_string): not parsed again
             data=data,
             headers=headers,
             timeout=_client_timeout(limit),
@@ -184,19 +184,14 @@ class AsyncTransport:
         """``api`` is closed: close its session (in the background)."""
         held = self._sessions.pop(api, None)
         if held is not None:
-            if held.pool is not None:
-                held.pool.close()
-            task = asyncio.get_running_loop().create_task(held.session.close())
+            task = asyncio.get_running_loop().create_task(held.close())
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
         """Close every session (the operator is stopping)."""
         held, self._sessions = self._sessions, {}
-        for each in held.values():
-            if each.pool is not None:
-                each.pool.close()
-        await asyncio.gather(*(s.session.close() for s in held.values()), *self._closing)
+        await asyncio.gather(*(s.close() for s in held.values()), *self._closing)
 
     def _session(self, api: ApiClient) -> _Session:
         known = self._sessions.get(api)
@@ -229,6 +224,16 @@ class AsyncTransport:
         )
         self._sessions[api] = held
         return held
+
+
+def _encoded(api: ApiClient, request: Request) -> tuple[str, dict[str, str], bytes | None]:
+    """``request`` as it goes on the wire, whichever path sends it: its path with the query, its headers
+    (``api``'s own and its credentials) and its encoded body."""
+    headers, data = encode_request(
+        api, body=request.body, content_type=request.content_type, accept=request.accept
+    )
+    target = request.path + ("?" + query_string(request.query) if request.query else "")
+    return target, headers, data
 
 
 def _ssl_context(configuration: Configuration) -> ssl.SSLContext:
