@@ -30,6 +30,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import dns.exception
+import dns.message
+import dns.query
+import dns.rcode
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
@@ -42,6 +46,8 @@ NAME = "coredns"
 USER = f"system:serviceaccount:{NAMESPACE}:{NAME}"
 GROUP = "system:serviceaccounts"
 CLUSTER_ROLE = "system:coredns"
+# A name every member's CoreDNS answers once its `kubernetes` plugin has synced: the API server's Service.
+READINESS_NAME = "kubernetes.default.svc.cluster.local."
 
 
 @dataclass(frozen=True)
@@ -65,9 +71,7 @@ class CoreDNSPorts:
         return cls(int(raw["dns"]), int(raw["health"]), int(raw["ready"]), int(raw["metrics"]))
 
 
-def render_corefile(
-    ports: CoreDNSPorts, kubeconfig: Path, context: str, public: tuple[str, str] | None = None
-) -> str:
+def render_corefile(ports: CoreDNSPorts, kubeconfig: Path, context: str, upstream: str | None = None) -> str:
     """kubeadm's default Corefile, changed only where a process on loopback must differ from a Pod.
 
     - Listeners: `.:53` on the Pod's IP becomes the member's own loopback port (`bind 127.0.0.1`), and
@@ -76,24 +80,25 @@ def render_corefile(
     - `cache` does not cache `cluster.local`, so a Service's answer follows the Service at once.
     - `reload 2s` rather than its 30 s default, so a Corefile change is live within seconds in tests.
     - No `lameduck` on `health`: stopping a member's DNS should not take 5 s.
-    - ``public`` (the federation's DNS zone and the BIND serving it, ``host:port``): a server block sending
-      that zone to BIND. In a real cluster `forward . /etc/resolv.conf` reaches resolvers that find the
-      public zone through its delegation; here nothing delegates to the local BIND, so this block stands in
-      for the Internet (in-cluster discovery's fallback names resolve through it).
+    - ``upstream`` (the local BIND, ``host:port``) replaces `/etc/resolv.conf` in `forward .`: every name
+      outside `cluster.local` goes to BIND, which answers for the federation's zones and refuses the rest.
+      In a real cluster `forward . /etc/resolv.conf` reaches resolvers that find the public zone through its
+      delegation; here nothing delegates to the local BIND, so it stands in for the Internet (in-cluster
+      discovery's fallback names resolve through it). It also keeps every query on loopback: the machine's
+      resolver is not, and would get the names the tests ask (a Pod's search path ends with the absolute
+      name) and the `loop` plugin's probe at each start and reload, and could hold them for seconds. Without
+      a BIND there is no `forward`: such a name gets SERVFAIL.
     """
-    stub = ""
-    if public is not None:
-        zone, server = public
-        stub = f"""\
-{zone}:{ports.dns} {{
-    bind 127.0.0.1
-    errors
-    forward . {server}
-}}
+    forward = (
+        f"""\
+    forward . {upstream} {{
+       max_concurrent 1000
+    }}
 """
-    return (
-        stub
-        + f"""\
+        if upstream
+        else ""
+    )
+    return f"""\
 .:{ports.dns} {{
     bind 127.0.0.1
     errors
@@ -106,10 +111,7 @@ def render_corefile(
        ttl 30
     }}
     prometheus 127.0.0.1:{ports.metrics}
-    forward . /etc/resolv.conf {{
-       max_concurrent 1000
-    }}
-    cache 30 {{
+{forward}    cache 30 {{
        disable success cluster.local
        disable denial cluster.local
     }}
@@ -118,7 +120,6 @@ def render_corefile(
     loadbalance
 }}
 """
-    )
 
 
 def _cluster_role() -> dict[str, Any]:
@@ -191,10 +192,15 @@ def argv(binary: Path, corefile: Path) -> list[str]:
 
 def not_ready(ports: CoreDNSPorts) -> str | None:
     """None once CoreDNS's `ready` plugin answers 200 (every plugin is ready; `kubernetes`: its informers have
-    synced); until then what it answered instead (the plugins it still waits on, or why it did not answer)."""
+    synced) and its DNS port answers a query over UDP; until then what it answered instead (the plugins it
+    still waits on, or why it did not answer).
+
+    `ready` alone is not enough: it answers 200 before the DNS listeners are bound (their servers start after
+    the plugins' start-up callbacks), so a query sent at once is lost (UDP to a port nobody holds yet)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{ports.ready}/ready", timeout=2) as r:
-            return None if r.status == 200 else f"ready answered {r.status}"
+            if r.status != 200:
+                return f"ready answered {r.status}"
     except urllib.error.HTTPError as exc:
         # 503 until then, naming the plugins not ready. The error holds the response's socket: close it here,
         # not in the garbage collector (whose ResourceWarning fails a test session that happens to be
@@ -203,6 +209,14 @@ def not_ready(ports: CoreDNSPorts) -> str | None:
             return f"ready answered {exc.code}: {exc.read(512).decode(errors='replace').strip()}"
     except OSError as exc:
         return f"ready did not answer: {exc}"
+    query = dns.message.make_query(READINESS_NAME, "A")
+    try:
+        answer = dns.query.udp(query, "127.0.0.1", port=ports.dns, timeout=1)
+    except (dns.exception.Timeout, OSError) as exc:
+        return f"ready, but {READINESS_NAME} over UDP got no answer ({type(exc).__name__})"
+    if answer.rcode() != dns.rcode.NOERROR:
+        return f"ready, but {READINESS_NAME} answered {dns.rcode.to_text(answer.rcode())}"
+    return None
 
 
 class CorefileSync:

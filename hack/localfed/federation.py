@@ -631,8 +631,8 @@ class LocalFederation:
         _wait(f"kube-controller-manager of {cluster.spec.name}", controllers_running, 60)
         if cluster.dns:
             kubeconfig = cluster.dir / "coredns.kubeconfig"
-            public = (self.dns.zone, f"{self.dns.address}:{self.dns.port}") if self.dns else None
-            corefile = coredns.render_corefile(cluster.dns, kubeconfig, cluster.spec.name, public)
+            upstream = f"{self.dns.address}:{self.dns.port}" if self.dns else None
+            corefile = coredns.render_corefile(cluster.dns, kubeconfig, cluster.spec.name, upstream)
             coredns.apply_bootstrap(self.api_client(cluster.spec.name), corefile)
 
     def _start_member_dns(self, bins: Path) -> None:

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import dns.exception
 import dns.message
 import dns.query
 import dns.rcode
@@ -27,9 +28,14 @@ CLI = Path(__file__).parents[2] / "hack" / "local-federation"
 
 
 def ask(member: ClusterState, name: str) -> dns.message.Message:
-    """One query to the member's CoreDNS, as a Pod's stub resolver would send it (UDP)."""
+    """A query to the member's CoreDNS as a Pod's stub resolver sends it: over UDP, sent a second time when
+    the first gets no answer (glibc's resolver makes `attempts:2` by default; a datagram may be lost)."""
     assert member.dns is not None
-    return dns.query.udp(dns.message.make_query(name, "A"), "127.0.0.1", port=member.dns.dns, timeout=2)
+    query = dns.message.make_query(name, "A")
+    try:
+        return dns.query.udp(query, "127.0.0.1", port=member.dns.dns, timeout=2)
+    except dns.exception.Timeout:
+        return dns.query.udp(query, "127.0.0.1", port=member.dns.dns, timeout=2)
 
 
 def addresses(answer: dns.message.Message) -> list[str]:
