@@ -182,7 +182,8 @@ def _kept_manifest(entry: ObservedService | tuple[str, Mapping[str, Any]] | None
 class _Relist:
     """One relist of a member's Services or EndpointSlices (the informer's ``Relisting``): each page taken
     into the held index in place (readers between pages see each object as it was or as listed, as between
-    watch events), and at its end whatever was not listed forgotten. Owners are queued page by page."""
+    watch events), and at its end whatever was not listed forgotten. Owners are queued page by page, once the
+    member has synced (its first lists end in one re-plan of everything instead)."""
 
     __slots__ = ("_kind", "_member", "_registry", "_seen")
 
@@ -482,6 +483,11 @@ class MemberRegistry:
         with self._lock:
             if not self._current(member):
                 return owners
+            # Until the member's first lists are complete, its dependents are not re-planned object by object:
+            # the moment it is synced re-plans every FederatedService (`_synced_handler`), and until then a
+            # plan waits for it anyway. At a start (a restart, a failover) that is 2 x N reconciles per member
+            # spared, each of them planning an incomplete view for nothing.
+            planning = member.info.synced
             held: Mapping[tuple[str, str], Any] = member.services if kind == "services" else member.slices
             for obj in objects:
                 key = object_key(obj)
@@ -491,7 +497,7 @@ class MemberRegistry:
                 # A relist (a reconnect, a 410 Gone) hands over every object again: one still at the version
                 # held tells its owner nothing new, and re-planning them all would be N reconciles for one
                 # broken connection.
-                if owner is not None and not _same_version(before, obj):
+                if planning and owner is not None and not _same_version(before, obj):
                     owners.add(owner)
         return owners
 
@@ -509,8 +515,8 @@ class MemberRegistry:
                     member.services.pop(key, None)
                 else:
                     member.forget_slice(key)
-                if raw is not None and (owner := _owner(raw, kind)) is not None:
-                    owners.add(owner)
+                if member.info.synced and raw is not None and (owner := _owner(raw, kind)) is not None:
+                    owners.add(owner)  # (not synced yet: see `_relisted`)
         return owners
 
     def _synced_handler(self, member: _Member, kind: str) -> Callable[[], None]:
