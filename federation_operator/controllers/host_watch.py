@@ -23,6 +23,7 @@ from federation_operator.controllers.workqueue import WorkQueue
 from federation_operator.domain.keys import GROUP, VERSION, Key
 from federation_operator.kube.async_informer import AsyncMemberWatch, WatchedResource
 from federation_operator.kube.async_transport import AsyncTransport
+from federation_operator.kube.host import FEDERATED_SERVICE_PAGE
 
 __all__ = ["FEDERATED_SERVICES", "FederatedServiceWatch"]
 
@@ -69,6 +70,7 @@ class FederatedServiceWatch:
             on_error=lambda message: log.warning("watching FederatedServices: %s", message),
             request_timeout=(5.0, request_timeout),
             watch_timeout=300,
+            page_size=FEDERATED_SERVICE_PAGE,
         )
 
     def start(self) -> None:

@@ -27,6 +27,8 @@ from localfed.operator import (
     unregister_member,
 )
 
+from federation_operator.kube.host import fetch_federated_service_uids
+
 pytestmark = pytest.mark.e2e
 
 
@@ -329,6 +331,18 @@ def test_invalid_specs_are_rejected_or_reported_while_valid_ones_work(host: Host
         lambda: (c := condition(host.get("missing-path"), "Ready")) and c["reason"] != "InvalidSpec" and c,
     )
     assert ready["reason"] != "InvalidSpec"
+
+
+def test_the_orphan_collectors_list_of_uids_reads_every_page(host: Host, registered: LocalFederation) -> None:
+    """The orphan collector's authority, every FederatedService's UID, comes in pages (small ones: a
+    FederatedService's managedFields are large): the list follows the continue token to the last page."""
+    names = [f"paged-{i}" for i in range(5)]
+    for name in names:
+        host.create(fsvc_body(name, host.namespace))
+    uids = fetch_federated_service_uids(registered.api_client("federation"), page_size=2)
+    assert {n: uids.get((host.namespace, n)) for n in names} == {
+        n: host.get(n)["metadata"]["uid"] for n in names
+    }
 
 
 def test_member_outage_marks_cluster_not_ready_and_back(host: Host, registered: LocalFederation) -> None:
