@@ -39,6 +39,7 @@ __all__ = [
 
 # The client would send a list body as a merge patch; say explicitly that it is a JSON patch.
 JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
 # FederatedServices per page of a list. A FederatedService is large in JSON (~8.5 KB at 4 members: its
 # status, and the managedFields of the status writes, more than half of it; a member Service is ~1.6 KB), and
 # a page is decoded whole: 500 of them were a 4.2 MB body and ~20 MiB of decoded objects at once, most of it
@@ -46,7 +47,6 @@ JSON_PATCH = "application/json-patch+json"
 # with pages of 100 for its list of the FederatedServices and the orphan collector's list of their UIDs
 # (`benchmarks/propagation.py --restart`); 10,000 of them are 100 requests instead of 20.
 FEDERATED_SERVICE_PAGE = 100
-MERGE_PATCH = "application/merge-patch+json"
 
 
 def build_host_client(
