@@ -6,13 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, TypeVar, cast
 
-from kubernetes import client
 from kubernetes.client import ApiClient, Configuration
 
-from federation_operator.controllers.federated_service import (
-    FederatedServiceController,
-    FederatedServiceStore,
-)
 from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.controllers.member_calls import MemberCalls
 from federation_operator.dns.inmemory import InMemoryProvider
@@ -22,6 +17,7 @@ from federation_operator.domain.records import RecordSet
 from federation_operator.kube.async_transport import AsyncTransport
 from federation_operator.kube.transport import Exchange, Send
 from federation_operator.planning.reconcile import Federation
+from tests.controllers import bare_controller
 
 T = TypeVar("T")
 MEMBERS = ("gce-us-central1", "gce-europe-west1", "gce-asia-east1")
@@ -72,14 +68,8 @@ async def test_a_deletion_removes_every_members_service_and_the_records_at_once(
     transport = AsyncTransport()  # the members' watches' sessions
     registry = MemberRegistry("fed", enqueue=lambda _key: None, enqueue_all=lambda: None, transport=transport)
     calls = HeldCalls()
-    controller = FederatedServiceController(
-        federation=Federation(name="fed", domain="example.com"),
-        registry=registry,
-        store=FederatedServiceStore(),
-        host_api=cast(client.ApiClient, None),
-        emit=cast(Any, lambda *_args: None),
-        publisher=publisher,
-        calls=calls,
+    controller = bare_controller(
+        Federation(name="fed", domain="example.com"), registry=registry, publisher=publisher, calls=calls
     )
     try:
         for name in MEMBERS:

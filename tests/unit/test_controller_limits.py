@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
 
-from kubernetes import client
-
-from federation_operator.controllers.federated_service import (
-    FederatedServiceController,
-    FederatedServiceStore,
-)
-from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.dns.inmemory import InMemoryProvider
 from federation_operator.dns.publisher import Publisher
 from federation_operator.domain.records import ProviderLimits
 from federation_operator.planning.reconcile import Federation
+from tests.controllers import bare_controller
 
 
 def test_a_provider_whose_limits_change_is_planned_with_the_new_ones() -> None:
     async def scenario() -> None:
         publisher = Publisher(InMemoryProvider("example.com"), federation="fed", on_result=lambda _key: None)
-        controller = FederatedServiceController(
-            federation=Federation(name="fed", domain="example.com"),
-            registry=MemberRegistry("fed", enqueue=lambda _key: None, enqueue_all=lambda: None),
-            store=FederatedServiceStore(),
-            host_api=cast(client.ApiClient, None),
-            emit=cast(Any, lambda *_args: None),
-            publisher=publisher,
-        )
+        controller = bare_controller(Federation(name="fed", domain="example.com"), publisher=publisher)
         assert controller._current_federation().limits == ProviderLimits()
         # As when Cloud DNS has read its project's quotas, or a new credentials Secret brought a provider.
         lower = ProviderLimits(max_values_per_set=20, max_record_sets=500)

@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from typing import Any, TypeVar, cast
-
-from kubernetes import client
+from typing import Any, TypeVar
 
 from federation_operator.controllers.federated_service import (
     FederatedServiceController,
-    FederatedServiceStore,
 )
-from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.domain.members import ClusterInfo, EndpointSummary, Ingress, ObservedService
 from federation_operator.domain.records import PublishResult, ServiceNames, ShardAddresses
 from federation_operator.domain.specs import parse_federated_service_spec
@@ -27,6 +23,7 @@ from federation_operator.planning.reconcile import (
     plan_reconcile,
 )
 from federation_operator.planning.records import plan_tiers
+from tests.controllers import bare_controller
 from tests.exchanges import answer
 from tests.unit.test_reconcile import EU, FED, KEY, SPEC, US, manifests, observe, ours
 
@@ -163,14 +160,7 @@ async def _no_host(_api: object, exchange: Exchange[T], *, within: float | None 
 
 
 def controller() -> FederatedServiceController:
-    return FederatedServiceController(
-        federation=FED,
-        registry=MemberRegistry(FED.name, enqueue=lambda _key: None, enqueue_all=lambda: None),
-        store=FederatedServiceStore(),
-        host_api=cast(client.ApiClient, None),
-        emit=cast(Any, lambda *_args: None),
-        send=_no_host,
-    )
+    return bare_controller(FED, send=_no_host)
 
 
 def body(spec: dict[str, Any], generation: int = 1, uid: str = "uid-1") -> dict[str, Any]:

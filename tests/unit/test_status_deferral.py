@@ -5,23 +5,19 @@ once the status is written; and none while the operator's view is incomplete, fo
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
-
-from kubernetes import client
+from typing import Any
 
 from federation_operator.controllers.federated_service import (
     STATUS_DEFER_SECONDS,
     STATUS_DEFER_SUBMISSIONS,
-    FederatedServiceController,
-    FederatedServiceStore,
     StatusDeferral,
 )
-from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.domain.health import HealthSnapshot
 from federation_operator.domain.records import RecordSet
 from federation_operator.domain.status import FederatedServiceStatus
 from federation_operator.kube.transport import Exchange
 from federation_operator.planning.reconcile import Federation, ReconcilePlan
+from tests.controllers import bare_controller
 
 KEY = ("mynamespace", "nginx")
 OTHER = ("mynamespace", "other")
@@ -78,14 +74,7 @@ def test_while_the_view_is_incomplete_a_status_already_written_is_kept() -> None
         return None
 
     async def scenario() -> None:
-        controller = FederatedServiceController(
-            federation=Federation(name="myfederation", domain="example.com"),
-            registry=MemberRegistry("myfederation", enqueue=lambda _key: None, enqueue_all=lambda: None),
-            store=FederatedServiceStore(),
-            host_api=cast(client.ApiClient, None),
-            emit=cast(Any, lambda *_args: None),
-            send=send,
-        )
+        controller = bare_controller(Federation(name="myfederation", domain="example.com"), send=send)
         hold = HealthSnapshot((), hold_reason="gce-us-central1 has not been read completely yet")
         plan = ReconcilePlan(health=hold, records=None, status=FederatedServiceStatus(observed_generation=2))
         written = {
