@@ -166,11 +166,11 @@ class AsyncTransport:
         left)."""
         held = self._session(api)
         target, headers, data = _encoded(api, request)
+        # Quoted already (api_path, query_string): not parsed again.
+        url = URL(held.base + target, encoded=True)
         return held.session.request(
             request.method,
-            URL(
-                held.base + target, encoded=True
-            ),  # quoted already (api_path, query_string): not parsed again
+            url,
             data=data,
             headers=headers,
             timeout=_client_timeout(limit),
