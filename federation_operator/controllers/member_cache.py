@@ -125,7 +125,11 @@ class _Member:
     info: ClusterInfo
     api: client.ApiClient
     watches: list[AsyncMemberWatch] = field(default_factory=list)
+    # The kinds whose watch holds the member's current state: listed completely, and no failure since.
     synced: set[str] = field(default_factory=set)
+    # Both kinds were listed completely once: from then on, "no Service seen" means "absent", and a relist
+    # re-plans the owners of what changed (before, the first complete view re-plans everything).
+    listed_once: bool = False
     services: dict[tuple[str, str], ObservedService] = field(default_factory=dict)
     # (namespace, slice name) -> (service name, raw slice)
     slices: dict[tuple[str, str], tuple[str, Mapping[str, Any]]] = field(default_factory=dict)
@@ -183,7 +187,8 @@ class _Relist:
     """One relist of a member's Services or EndpointSlices (the informer's ``Relisting``): each page taken
     into the held index in place (readers between pages see each object as it was or as listed, as between
     watch events), and at its end whatever was not listed forgotten. Owners are queued page by page, once the
-    member has synced (its first lists end in one re-plan of everything instead)."""
+    member has synced (its first lists end in one re-plan of everything instead; a relist after a broken
+    watch queues them when the member's view is current again: :meth:`MemberRegistry._replan`)."""
 
     __slots__ = ("_kind", "_member", "_registry", "_seen")
 
@@ -226,6 +231,10 @@ class MemberRegistry:
         self._lock = threading.Lock()
         self._summaries: dict[EndpointSummary, EndpointSummary] = {}  # equal summaries, held once
         self._members: dict[str, _Member] = {}
+        # FederatedServices planned while a member's view was not current (a watch failed and has not listed
+        # again): re-planned the moment a member's view is current again, as are the owners its relist found
+        # changed meanwhile (`replan_when_synced`).
+        self._waiting: set[Key] = set()
         # The latest time every member was unreachable at once: its time does not count toward any member's
         # grace period (planning/health.py), so its end withdraws nothing that was not already withdrawn.
         self._partition = Partition()
@@ -253,6 +262,7 @@ class MemberRegistry:
                     on_event=self._event_handler(member, kind),
                     on_relist=self._relist_handler(member, kind),
                     on_synced=self._synced_handler(member, kind),
+                    on_error=self._error_handler(member, kind),
                     cluster=info.name,
                     request_timeout=self._request_timeout,
                 )
@@ -343,6 +353,21 @@ class MemberRegistry:
         if after != before:
             self._enqueue_all()
         return after
+
+    def retry_watches(self, name: str) -> None:
+        """The member answers (its probe succeeded): a watch of it waiting to retry after a failure tries now,
+        rather than at the end of a backoff that grew while the member was down."""
+        with self._lock:
+            member = self._members.get(name)
+            watches = list(member.watches) if member is not None else []
+        for watch in watches:
+            watch.retry_now()
+
+    def replan_when_synced(self, key: Key) -> None:
+        """``key`` was planned while a reachable member's view was not current (its plan waited for it):
+        re-plan it once a member's view is current again."""
+        with self._lock:
+            self._waiting.add(key)
 
     def _track_partition(self) -> None:
         """Under the lock, after any change of membership or readiness."""
@@ -487,7 +512,7 @@ class MemberRegistry:
             # the moment it is synced re-plans every FederatedService (`_synced_handler`), and until then a
             # plan waits for it anyway. At a start (a restart, a failover) that is 2 x N reconciles per member
             # spared, each of them planning an incomplete view for nothing.
-            planning = member.info.synced
+            planning = member.listed_once
             held: Mapping[tuple[str, str], Any] = member.services if kind == "services" else member.slices
             for obj in objects:
                 key = object_key(obj)
@@ -499,7 +524,7 @@ class MemberRegistry:
                 # broken connection.
                 if planning and owner is not None and not _same_version(before, obj):
                     owners.add(owner)
-        return owners
+            return self._replan(member, owners)
 
     def _unlisted(self, member: _Member, kind: str, seen: set[Key]) -> set[Key]:
         """A relist of ``member``'s ``kind`` is complete: what it held and did not list (gone while the watch
@@ -515,9 +540,18 @@ class MemberRegistry:
                     member.services.pop(key, None)
                 else:
                     member.forget_slice(key)
-                if member.info.synced and raw is not None and (owner := _owner(raw, kind)) is not None:
-                    owners.add(owner)  # (not synced yet: see `_relisted`)
-        return owners
+                if member.listed_once and raw is not None and (owner := _owner(raw, kind)) is not None:
+                    owners.add(owner)  # (not listed once yet: see `_relisted`)
+            return self._replan(member, owners)
+
+    def _replan(self, member: _Member, owners: set[Key]) -> set[Key]:
+        """Under the lock: of ``owners``, those a relist of ``member`` re-plans now. While the member's view
+        is not current (the other kind's watch has not listed again either), they wait for it: a plan now
+        would only wait for the member too."""
+        if member.info.synced:
+            return owners
+        self._waiting |= owners
+        return set()
 
     def _synced_handler(self, member: _Member, kind: str) -> Callable[[], None]:
         def on_synced() -> None:
@@ -525,11 +559,35 @@ class MemberRegistry:
                 if not self._current(member):
                     return
                 member.synced.add(kind)
-                became_synced = not member.info.synced and member.synced == {"services", "endpointslices"}
-                if became_synced:
-                    member.info = replace(member.info, synced=True)
-            if became_synced:
+                if member.info.synced or member.synced != {"services", "endpointslices"}:
+                    return
+                member.info = replace(member.info, synced=True)
+                first, member.listed_once = not member.listed_once, True
+                waiting, self._waiting = self._waiting, set()
+            if first:
                 # Now "no Service seen" means "absent": every FederatedService can be planned for this member.
                 self._enqueue_all()
+                return
+            # Current again after a broken watch: what was planned meanwhile, and what its relist changed.
+            for key in waiting:
+                self._enqueue(key)
 
         return on_synced
+
+    def _error_handler(self, member: _Member, kind: str) -> Callable[[str], None]:
+        def on_error(message: str) -> None:
+            # The watch failed (the member is down, cuts us off, refuses us): what its index holds may be
+            # stale until it has listed again. Until then the member's view is not current, and a plan waits
+            # for it as for a member not listed yet (DNS holds, the status stays, no write is planned there)
+            # rather than reading a Service missing from a stale index as absent. Nothing is re-planned now:
+            # a member whose probe fails is re-planned by its readiness, and one whose watch lists again
+            # within a moment (a connection cut) costs no reconcile.
+            del message  # the watch logged it
+            with self._lock:
+                if not self._current(member):
+                    return
+                member.synced.discard(kind)
+                if member.info.synced:
+                    member.info = replace(member.info, synced=False)
+
+        return on_error

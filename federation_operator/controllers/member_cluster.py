@@ -386,8 +386,10 @@ class MemberSupervisor:
             log.info("member %s: its credentials Secret changed; reconnecting", self.name)
             self._report("Normal", "CredentialsRotated", "credentials Secret changed; reconnecting")
             return False
-        if result.ok and not session.identified:
-            session.identified = await self._identify(session.api, spec, session.generation)
+        if result.ok:
+            self.registry.retry_watches(self.name)
+            if not session.identified:
+                session.identified = await self._identify(session.api, spec, session.generation)
         session.refused_by = self._claim()
         if session.refused_by is not None:
             # An older MemberCluster of the same cluster claimed it (the registry disconnected us then), or
@@ -399,11 +401,10 @@ class MemberSupervisor:
         state = session.tracker.observe(result, probe_time)
         if self.metrics is not None:
             self.metrics.observe_probe(self.name, ok=result.ok, ready=state.ready)
-        if result.ok and result.zones:
-            self._zones = tuple(sorted(result.zones))
-        zones = self._zones or spec.zones
         if result.ok:
+            self._zones = tuple(sorted(result.zones)) or self._zones
             self._check_topology(spec, result)
+        zones = self._zones or spec.zones
         if state.ready:
             self.registry.update(self.name, ready=True, zones=zones, not_ready_since=None)
         elif state.changed:

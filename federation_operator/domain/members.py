@@ -49,8 +49,9 @@ class ClusterInfo:
     zones: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
     ready: bool = False
-    # False until the member's shared watches have listed everything once: before that, "no Service seen"
-    # means "not known yet", not "absent".
+    # True while the member's shared watches hold its current state: both have listed everything, and
+    # neither has failed since (a watch that broke is stale until it lists again). While False, "no
+    # Service seen" means "not known", not "absent".
     synced: bool = False
     # time.monotonic() when the member stopped answering its probes (None while ready, or not known): the
     # start of its grace period.

@@ -15,7 +15,8 @@ to the consumer's callbacks:
 * ``on_synced()`` right after ``done()``: the index is complete (until the next ``on_error``).
 * ``on_event(type, object)`` for each ``ADDED``, ``MODIFIED`` and ``DELETED`` seen by the watch.
 * ``on_error(message)`` when the member cannot be reached or refuses us; the index may be stale until the
-  next ``on_synced``. The watch keeps retrying by itself, with backoff, for as long as it runs.
+  next ``on_synced``. The watch keeps retrying by itself, with backoff, for as long as it runs;
+  :meth:`~AsyncMemberWatch.retry_now` cuts the wait short (the member's probe answers again).
 
 Callbacks run on the loop, inside the watch's task, one at a time; they must not block. An exception raised
 by a callback is logged and does not stop the watch. :meth:`~AsyncMemberWatch.stop` cancels the task, which
@@ -38,6 +39,7 @@ loop, queue keys directly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import threading
@@ -192,6 +194,9 @@ class AsyncMemberWatch:
         self.name = f"{cluster}/{resource.plural}"
         self._name = f"{resource.kind} watch of {cluster}"
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Set to end the wait between a failure and the next attempt (retry_now); created on the loop.
+        self._wake: asyncio.Event | None = None
         # An Event and a lock, not plain fields: the state is read from other threads than the loop's too
         # (the member tests run the watch on a loop in a thread of their own, and read it from theirs).
         self._stopping = threading.Event()
@@ -208,7 +213,9 @@ class AsyncMemberWatch:
     def start(self) -> None:
         """Start the watch's task on the running loop (it keeps retrying, with backoff, while the member is
         unreachable)."""
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"watch:{self.name}")
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._task = self._loop.create_task(self._run(), name=f"watch:{self.name}")
         self._task.add_done_callback(self._ended)
 
     def stop(self) -> None:
@@ -218,6 +225,15 @@ class AsyncMemberWatch:
         self._stopping.set()
         if self._task is not None:
             self._task.cancel()
+
+    def retry_now(self) -> None:
+        """End the wait before the next attempt, if the watch is waiting after a failure (its member answers
+        again: a backoff grown to ``backoff_max`` while it was down would leave the index stale that long
+        after). No effect on a watch listing or watching. Callable from any thread."""
+        if self._loop is None or self._wake is None or self._stopping.is_set():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the watch has ended with it
+            self._loop.call_soon_threadsafe(self._wake.set)
 
     async def wait_stopped(self) -> None:
         """:meth:`stop`, and wait for the task to end."""
@@ -270,14 +286,23 @@ class AsyncMemberWatch:
                     resource_version = None
                     delay = self._expired()
                     if delay is not None:
-                        await asyncio.sleep(delay)
+                        await self._pause(delay)
                 except (ApiConnectionError, WatchRefused, ValueError) as exc:
                     if self._stopping.is_set():
                         break
                     resource_version = None
-                    await asyncio.sleep(self._failed(exc))
+                    await self._pause(self._failed(exc))
         finally:
             self._synced.clear()
+
+    async def _pause(self, delay: float) -> None:
+        """Wait ``delay`` seconds before the next attempt, or until :meth:`retry_now` (a call made before this
+        wait began does not shorten it)."""
+        assert self._wake is not None
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._wake.wait()
 
     async def _list(self) -> str:
         """List everything, in pages, each handed over as it arrives; return the list's resourceVersion."""

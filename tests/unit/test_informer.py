@@ -3,9 +3,11 @@ and the reading of a watch's stream into JSON values (``JsonLines``)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from kubernetes.client import ApiClient, Configuration
 
 from federation_operator.kube.async_informer import SERVICES, AsyncMemberWatch, WatchCounters
 from federation_operator.kube.async_transport import AsyncTransport
@@ -51,3 +53,38 @@ def test_json_lines_are_read_across_pieces_blank_ones_skipped_and_a_bad_one_refu
     assert _read(b"\r\n", b"  ") == []
     with pytest.raises(ValueError, match="line 1 column 1"):
         _read(b'{"a":1}\nnot JSON\n')
+
+
+async def test_retry_now_ends_the_wait_after_a_failure() -> None:
+    """A watch waiting out its backoff after a failure tries again at once when told the member answers
+    (its probe did), rather than leaving its index stale for the rest of a backoff grown while the member
+    was down."""
+    errors: list[str] = []
+    failed = asyncio.Event()
+
+    def on_error(message: str) -> None:
+        errors.append(message)
+        failed.set()
+
+    transport = AsyncTransport()
+    watch = AsyncMemberWatch(
+        ApiClient(Configuration(host="https://127.0.0.1:9")),  # nothing listens there: each attempt fails
+        SERVICES,
+        transport=transport,
+        label_selector="",
+        on_event=lambda kind, obj: None,
+        on_error=on_error,
+        request_timeout=2.0,
+        backoff_initial=600.0,  # the next attempt would be 8 to 10 minutes away
+        backoff_max=600.0,
+    )
+    watch.start()
+    try:
+        await asyncio.wait_for(failed.wait(), 30)
+        failed.clear()
+        watch.retry_now()
+        await asyncio.wait_for(failed.wait(), 30)  # the second attempt, long before the backoff's end
+        assert len(errors) == 2
+    finally:
+        await watch.wait_stopped()
+        await transport.close()

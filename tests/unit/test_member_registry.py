@@ -17,6 +17,8 @@ from federation_operator.kube.async_informer import AsyncMemberWatch
 from federation_operator.kube.async_transport import AsyncTransport
 from federation_operator.kube.member_services import observe_service
 from federation_operator.planning.health import Partition
+from federation_operator.planning.reconcile import Federation
+from tests.controllers import bare_controller
 
 US, EU = "gce-us-central1", "gce-europe-west1"
 
@@ -307,6 +309,91 @@ async def test_a_relist_re_plans_only_the_owners_of_what_changed_appeared_or_van
             ],
         )
         assert queued == [("mynamespace", "new")]
+    finally:
+        registry.disconnect(US, notify=False)
+
+
+async def test_a_broken_watch_leaves_the_members_view_stale_until_both_kinds_list_again(
+    transport: AsyncTransport,
+) -> None:
+    """A watch that fails (its member went down, or cut us off) holds what it last saw, which may be stale:
+    the member's view is not current (``synced`` False: plans wait for it, and "no Service seen" is not read
+    as absent) until it has listed again. The failure itself re-plans nothing; once the view is current, the
+    FederatedServices planned meanwhile and the owners of what the relist found changed are re-planned, and
+    only they (not everything, as after the first lists)."""
+    queued: list[tuple[str, str]] = []
+    everything: list[str] = []
+    registry = MemberRegistry(
+        "myfederation",
+        enqueue=queued.append,
+        enqueue_all=lambda: everything.append("all"),
+        transport=transport,
+    )
+    registry.connect(info(US, ready=True), unreachable_api())
+
+    def synced() -> bool:
+        return registry.clusters()[0].synced
+
+    try:
+        services, slices = registry._members[US].watches
+        assert services._on_error is not None
+        assert slices._on_error is not None
+        first = [renamed(owned_service("5"), n) for n in ("same", "changed")]
+        relist(services, first)
+        assert not synced()
+        relist(slices, [owned_slice("same", "7")])
+        assert synced()
+        assert (queued, everything) == ([], ["all"])
+
+        services._on_error("Service watch of gce-us-central1: connection refused; retrying in 10.0s")
+        slices._on_error("EndpointSlice watch of gce-us-central1: connection refused; retrying in 10.0s")
+        assert not synced()
+        assert (queued, everything) == ([], ["all"]), "a failure alone re-plans nothing"
+        registry.replan_when_synced(("mynamespace", "planned-meanwhile"))
+
+        relist(services, [renamed(owned_service("5"), "same"), renamed(owned_service("6"), "changed")])
+        assert not synced(), "the slices have not listed again yet"
+        assert queued == [], "a plan now would only wait for the slices"
+        relist(slices, [owned_slice("same", "7")])
+        assert synced()
+        assert sorted(queued) == [("mynamespace", "changed"), ("mynamespace", "planned-meanwhile")]
+        assert everything == ["all"]
+        queued.clear()
+
+        # One kind failing is enough; the other's events go on meanwhile, and a later sync owes nothing.
+        slices._on_error("EndpointSlice watch of gce-us-central1: connection lost; retrying in 0.2s")
+        assert not synced()
+        relist(slices, [owned_slice("same", "7")])
+        assert synced()
+        assert (queued, everything) == ([], ["all"])
+    finally:
+        registry.disconnect(US, notify=False)
+
+
+async def test_a_federated_service_planned_while_a_members_view_is_stale_is_planned_again_once_current(
+    transport: AsyncTransport,
+) -> None:
+    """The controller's side: a plan made while a reachable member's view is not current waits for it, and
+    is queued again the moment that view is current, with no poll in between."""
+    queued: list[tuple[str, str]] = []
+    registry = MemberRegistry(
+        "myfederation", enqueue=queued.append, enqueue_all=lambda: None, transport=transport
+    )
+    controller = bare_controller(Federation(name="myfederation", domain="example.com"), registry=registry)
+    registry.connect(info(US, ready=True), unreachable_api())
+    body = {"metadata": {"namespace": "mynamespace", "name": "nginx", "uid": "u1", "generation": 1}}
+    try:
+        services, slices = registry._members[US].watches
+        relist(services)
+        relist(slices)
+        controller._observe(("mynamespace", "nginx"), body)  # the view is current: nothing to wait for
+        assert services._on_error is not None
+        services._on_error("Service watch of gce-us-central1: connection lost; retrying in 0.2s")
+        observation = controller._observe(("mynamespace", "nginx"), body)
+        assert [c.synced for c in observation.clusters] == [False]
+        assert queued == []
+        relist(services)
+        assert queued == [("mynamespace", "nginx")]
     finally:
         registry.disconnect(US, notify=False)
 
