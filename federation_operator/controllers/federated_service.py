@@ -338,7 +338,7 @@ class FederatedServiceController:
         clusters = tuple(self._reachability(c) for c in self.registry.clusters())
         if any(c.ready and not c.synced for c in clusters):
             # A member whose view is not current (not listed yet, or a watch of it broke): this plan waits for
-            # it; the moment it is current this is planned again (no polling for it).
+            # it, and is made again the moment that view is current (not at the hold's next retry only).
             self.registry.replan_when_synced(key)
         generation, uid = int(meta.get("generation") or 0), str(meta["uid"])
         return Observation(

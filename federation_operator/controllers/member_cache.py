@@ -130,6 +130,8 @@ class _Member:
     # Both kinds were listed completely once: from then on, "no Service seen" means "absent", and a relist
     # re-plans the owners of what changed (before, the first complete view re-plans everything).
     listed_once: bool = False
+    # The kinds whose failed watch was told to retry at the last probe that answered (`retry_watches`).
+    retried: set[str] = field(default_factory=set)
     services: dict[tuple[str, str], ObservedService] = field(default_factory=dict)
     # (namespace, slice name) -> (service name, raw slice)
     slices: dict[tuple[str, str], tuple[str, Mapping[str, Any]]] = field(default_factory=dict)
@@ -354,14 +356,30 @@ class MemberRegistry:
             self._enqueue_all()
         return after
 
-    def retry_watches(self, name: str) -> None:
+    def retry_watches(self, name: str) -> str | None:
         """The member answers (its probe succeeded): a watch of it waiting to retry after a failure tries now,
-        rather than at the end of a backoff that grew while the member was down."""
+        rather than at the end of a backoff that grew while the member was down.
+
+        Returns the failure of a watch that was told so at the previous call too and has not listed since:
+        the member answers its probes, yet cannot be watched (its rights to list were taken away, say). Its
+        supervisor counts that as a failed probe, so the member is NotReady (and says why) rather than Ready
+        with a view that stays stale, which would hold every plan that waits for it.
+        """
         with self._lock:
             member = self._members.get(name)
-            watches = list(member.watches) if member is not None else []
+            if member is None:
+                return None
+            failing = {
+                w.resource.plural: w.last_error
+                for w in member.watches
+                if w.resource.plural not in member.synced and w.last_error is not None
+            }
+            stuck = next((failing[kind] for kind in sorted(failing) if kind in member.retried), None)
+            member.retried = set(failing)
+            watches = list(member.watches)
         for watch in watches:
             watch.retry_now()
+        return stuck
 
     def replan_when_synced(self, key: Key) -> None:
         """``key`` was planned while a reachable member's view was not current (its plan waited for it):
@@ -559,6 +577,7 @@ class MemberRegistry:
                 if not self._current(member):
                     return
                 member.synced.add(kind)
+                member.retried.discard(kind)
                 if member.info.synced or member.synced != {"services", "endpointslices"}:
                     return
                 member.info = replace(member.info, synced=True)

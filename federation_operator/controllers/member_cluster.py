@@ -4,7 +4,9 @@ One supervisor runs per MemberCluster (a kopf daemon calls `run`). It registers 
 which starts the member's two shared watches, probes `/readyz` every `probe.periodSeconds`, turns the results
 into the `Ready` condition with the spec's failure/success thresholds, and writes the MemberCluster status
 when something changed (and the probe time at most once a minute, so a steady cluster costs one write a
-minute, not one per probe). It re-reads its spec whenever the object changes, and its Secret whenever the
+minute, not one per probe). A probe the member answers also retries its failed watches at once; a watch
+still failing at the next such probe counts as a failed probe (the member answers, but its view cannot be
+kept current). It re-reads its spec whenever the object changes, and its Secret whenever the
 member refuses the credentials (401/403): a rotated token (`fedctl join` again, or a kubeconfig replaced by
 hand) is picked up at the next probe, without polling the Secret while all is well.
 
@@ -24,7 +26,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kubernetes import client
@@ -374,6 +376,15 @@ class MemberSupervisor:
         elif before is not None and not before.consistent:
             self.events.report(self.body, "topology", "Normal", "TopologyConsistent", check.message)
 
+    async def _answered(self, session: _Session, result: ProbeResult) -> ProbeResult:
+        """A probe the member answered: its failed watches retry now, its identity is read if it was not
+        yet; returns the result as readiness counts it, a failure when a watch of the member has not listed
+        again since the previous answered probe retried it (the member answers, but cannot be watched)."""
+        if not session.identified:
+            session.identified = await self._identify(session.api, session.spec, session.generation)
+        stuck = self.registry.retry_watches(self.name)
+        return result if stuck is None else replace(result, ok=False, error=stuck)
+
     async def _probe(self, session: _Session) -> bool:
         """One probe: readiness into the registry, events and status. False when the member refused our
         credentials and the Secret has changed since we connected. A probe that finds an older
@@ -386,10 +397,7 @@ class MemberSupervisor:
             log.info("member %s: its credentials Secret changed; reconnecting", self.name)
             self._report("Normal", "CredentialsRotated", "credentials Secret changed; reconnecting")
             return False
-        if result.ok:
-            self.registry.retry_watches(self.name)
-            if not session.identified:
-                session.identified = await self._identify(session.api, spec, session.generation)
+        counted = await self._answered(session, result) if result.ok else result
         session.refused_by = self._claim()
         if session.refused_by is not None:
             # An older MemberCluster of the same cluster claimed it (the registry disconnected us then), or
@@ -398,9 +406,9 @@ class MemberSupervisor:
             await self._refuse(session)
             return True
         probe_time = _now()
-        state = session.tracker.observe(result, probe_time)
+        state = session.tracker.observe(counted, probe_time)
         if self.metrics is not None:
-            self.metrics.observe_probe(self.name, ok=result.ok, ready=state.ready)
+            self.metrics.observe_probe(self.name, ok=counted.ok, ready=state.ready)
         if result.ok:
             self._zones = tuple(sorted(result.zones)) or self._zones
             self._check_topology(spec, result)

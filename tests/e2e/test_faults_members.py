@@ -18,7 +18,9 @@ from kubernetes.client.exceptions import ApiException
 from localfed import LocalFederation
 from localfed.federation import ClusterState
 from localfed.operator import (
+    FEDERATION,
     GROUP,
+    OPERATOR_NAMESPACE,
     VERSION,
     OperatorProcess,
     condition,
@@ -29,6 +31,7 @@ from localfed.operator import (
 )
 
 from federation_operator.cli import main as fedctl
+from federation_operator.cli.rbac import MemberAccess
 from tests.e2e.conftest import Control, wait_serving
 from tests.e2e.test_dns import ask
 
@@ -388,3 +391,35 @@ def test_fedctl_join_of_a_member_under_another_name_is_refused(
         )
     assert caught.value.status == 404
     control.assert_undisturbed()
+
+
+def test_a_member_that_answers_but_cannot_be_watched_is_not_ready_and_says_why(
+    member: ClusterState, registered: LocalFederation, control: Control
+) -> None:
+    """The operator's role in a member loses its rights on EndpointSlices (an administrator narrowed it):
+    `/readyz` still answers, but the member's view can no longer be kept current. Rather than Ready with a
+    stale view (and every plan waiting for it), the member is NotReady and its condition names the watch and
+    the refusal; with the rights back it is Ready again and the control serves as before."""
+    fed, name = registered, member.spec.name
+    rbac = client.RbacAuthorizationV1Api(fed.api_client(name))
+    role_name = MemberAccess(FEDERATION, OPERATOR_NAMESPACE).cluster_role
+    role = rbac.read_cluster_role(role_name)
+    saved = list(role.rules)
+    role.rules = [rule for rule in saved if "endpointslices" not in (rule.resources or [])]
+    assert len(role.rules) == len(saved) - 1
+    rbac.replace_cluster_role(role_name, role)
+    try:
+        # The watch under way goes on to its end (30 s at most); the next one is refused.
+        refused = eventually(
+            f"{name} NotReady, naming the refused watch",
+            lambda: (c := condition(member_cluster(fed, name), "Ready")) and c["status"] == "False" and c,
+            timeout=90,
+        )
+        assert "EndpointSlice watch" in refused["message"], refused
+        assert "forbidden" in refused["message"], refused
+    finally:
+        role = rbac.read_cluster_role(role_name)
+        role.rules = saved
+        rbac.replace_cluster_role(role_name, role)
+    eventually(f"{name} Ready again", lambda: is_member_ready(fed, name), timeout=60)
+    control.assert_recovered()

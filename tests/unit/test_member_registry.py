@@ -13,7 +13,7 @@ from kubernetes.client import ApiClient, Configuration
 
 from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.domain.members import LABEL_FEDERATION, ClusterInfo
-from federation_operator.kube.async_informer import AsyncMemberWatch
+from federation_operator.kube.async_informer import AsyncMemberWatch, WatchRefused
 from federation_operator.kube.async_transport import AsyncTransport
 from federation_operator.kube.member_services import observe_service
 from federation_operator.planning.health import Partition
@@ -396,6 +396,30 @@ async def test_a_federated_service_planned_while_a_members_view_is_stale_is_plan
         assert queued == [("mynamespace", "nginx")]
     finally:
         registry.disconnect(US, notify=False)
+
+
+async def test_a_watch_still_failing_after_a_retry_is_reported_to_the_members_probe(
+    registry: MemberRegistry,
+) -> None:
+    """Each probe the member answers retries its failed watches at once; one that has not listed again by the
+    next such probe is named, for the supervisor to count as a failed probe (the member answers, yet cannot be
+    watched: its view would stay stale, and every plan waiting for it with it)."""
+    registry.connect(info(US, ready=True), unreachable_api())
+    services, slices = registry._members[US].watches
+    relist(services)
+    relist(slices)
+    assert registry.retry_watches(US) is None
+    services._failed(WatchRefused("list forbidden: services is forbidden"))
+    assert registry.retry_watches(US) is None, "told to retry now: not stuck yet"
+    stuck = registry.retry_watches(US)
+    assert stuck is not None
+    assert "Service watch of gce-us-central1: list forbidden" in stuck
+    relist(services)  # it lists again
+    assert registry.retry_watches(US) is None
+    slices._failed(WatchRefused("list forbidden: endpointslices.discovery.k8s.io is forbidden"))
+    assert registry.retry_watches(US) is None
+    relist(slices)  # listed between two probes: never stuck
+    assert registry.retry_watches(US) is None
 
 
 async def test_an_event_that_changes_nothing_a_reconcile_reads_queues_nothing(
