@@ -94,6 +94,21 @@ async def test_a_disconnected_members_watch_never_writes_into_its_successor(regi
     assert registry.service(US, "mynamespace", "nginx") is None
 
 
+def connected_registry(
+    transport: AsyncTransport, queued: list[tuple[str, str]], everything: list[str] | None = None
+) -> MemberRegistry:
+    """A registry with member US connected (its watches fail and retry: tests hand it lists and events
+    themselves), its re-plans of one FederatedService appended to ``queued`` and of all to ``everything``."""
+    registry = MemberRegistry(
+        "myfederation",
+        enqueue=queued.append,
+        enqueue_all=(lambda: everything.append("all")) if everything is not None else (lambda: None),
+        transport=transport,
+    )
+    registry.connect(info(US, ready=True), unreachable_api())
+    return registry
+
+
 def relist(watch: AsyncMemberWatch, *pages: list[dict[str, Any]]) -> None:
     """A complete list of ``watch``'s kind, in ``pages``, as the informer hands it over (and then says that
     the watch is synced, as it does after each complete list)."""
@@ -130,10 +145,7 @@ async def test_the_echo_of_our_own_write_replans_nothing_and_the_next_change_doe
     transport: AsyncTransport,
 ) -> None:
     queued: list[tuple[str, str]] = []
-    registry = MemberRegistry(
-        "myfederation", enqueue=queued.append, enqueue_all=lambda: None, transport=transport
-    )
-    registry.connect(info(US, ready=True), unreachable_api())
+    registry = connected_registry(transport, queued)
     try:
         on_event = registry._members[US].watches[0]._on_event  # the Service watch's callback
         assert on_event is not None
@@ -168,10 +180,7 @@ async def test_a_slice_without_owner_labels_re_plans_the_federated_service_its_s
     change must still re-plan the FederatedService, or the shard stays unhealthy until something else
     happens to change."""
     queued: list[tuple[str, str]] = []
-    registry = MemberRegistry(
-        "myfederation", enqueue=queued.append, enqueue_all=lambda: None, transport=transport
-    )
-    registry.connect(info(US, ready=True), unreachable_api())
+    registry = connected_registry(transport, queued)
     try:
         slices = registry._members[US].watches[1]
         assert slices.resource.plural == "endpointslices"
@@ -221,10 +230,7 @@ async def test_a_relist_is_taken_in_page_by_page_and_forgets_only_once_complete(
     readers between pages see every object as it was or as listed, owners are queued page by page, and what
     was not listed is forgotten only when the list is complete (a list cut off midway forgets nothing)."""
     queued: list[tuple[str, str]] = []
-    registry = MemberRegistry(
-        "myfederation", enqueue=queued.append, enqueue_all=lambda: None, transport=transport
-    )
-    registry.connect(info(US, ready=True), unreachable_api())
+    registry = connected_registry(transport, queued)
 
     def version(name: str) -> str | None:
         held = registry.service(US, "mynamespace", name)
@@ -265,13 +271,7 @@ async def test_a_relist_re_plans_only_the_owners_of_what_changed_appeared_or_van
     vanished object re-plans its owner, and the cache holds exactly what was listed."""
     queued: list[tuple[str, str]] = []
     everything: list[str] = []
-    registry = MemberRegistry(
-        "myfederation",
-        enqueue=queued.append,
-        enqueue_all=lambda: everything.append("all"),
-        transport=transport,
-    )
-    registry.connect(info(US, ready=True), unreachable_api())
+    registry = connected_registry(transport, queued, everything)
     try:
         services, slices = registry._members[US].watches
         assert services._on_relist is not None
@@ -323,13 +323,7 @@ async def test_a_broken_watch_leaves_the_members_view_stale_until_both_kinds_lis
     only they (not everything, as after the first lists)."""
     queued: list[tuple[str, str]] = []
     everything: list[str] = []
-    registry = MemberRegistry(
-        "myfederation",
-        enqueue=queued.append,
-        enqueue_all=lambda: everything.append("all"),
-        transport=transport,
-    )
-    registry.connect(info(US, ready=True), unreachable_api())
+    registry = connected_registry(transport, queued, everything)
 
     def synced() -> bool:
         return registry.clusters()[0].synced
@@ -376,11 +370,8 @@ async def test_a_federated_service_planned_while_a_members_view_is_stale_is_plan
     """The controller's side: a plan made while a reachable member's view is not current waits for it, and
     is queued again the moment that view is current, with no poll in between."""
     queued: list[tuple[str, str]] = []
-    registry = MemberRegistry(
-        "myfederation", enqueue=queued.append, enqueue_all=lambda: None, transport=transport
-    )
+    registry = connected_registry(transport, queued)
     controller = bare_controller(Federation(name="myfederation", domain="example.com"), registry=registry)
-    registry.connect(info(US, ready=True), unreachable_api())
     body = {"metadata": {"namespace": "mynamespace", "name": "nginx", "uid": "u1", "generation": 1}}
     try:
         services, slices = registry._members[US].watches
@@ -430,10 +421,7 @@ async def test_an_event_that_changes_nothing_a_reconcile_reads_queues_nothing(
     yet, an endpoint's other conditions) re-plan nothing; every change of what is read still does, and the
     cache always holds the latest version."""
     queued: list[tuple[str, str]] = []
-    registry = MemberRegistry(
-        "myfederation", enqueue=queued.append, enqueue_all=lambda: None, transport=transport
-    )
-    registry.connect(info(US, ready=True), unreachable_api())
+    registry = connected_registry(transport, queued)
     owner = ("mynamespace", "nginx")
     try:
         services, slices = (watch._on_event for watch in registry._members[US].watches)
@@ -523,10 +511,7 @@ async def test_a_slice_that_moves_to_another_service_re_plans_its_owner_even_wit
     transport: AsyncTransport,
 ) -> None:
     queued: list[tuple[str, str]] = []
-    registry = MemberRegistry(
-        "myfederation", enqueue=queued.append, enqueue_all=lambda: None, transport=transport
-    )
-    registry.connect(info(US, ready=True), unreachable_api())
+    registry = connected_registry(transport, queued)
     try:
         slices = registry._members[US].watches[1]._on_event
         assert slices is not None
