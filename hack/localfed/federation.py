@@ -780,6 +780,13 @@ class LocalFederation:
         if not processes.is_running(record):
             raise RuntimeError(f"kube-apiserver of {cluster} is not running")
         os.kill(record.pid, signal.SIGSTOP)
+        # kill() returns once the signal is sent, not once every thread has stopped: wait for that, so that
+        # what the caller sends next meets a frozen process.
+        deadline = time.monotonic() + 10
+        while (states := processes.thread_states(record)) and set(states.values()) != {"T"}:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"kube-apiserver of {cluster} did not stop on SIGSTOP: threads {states}")
+            time.sleep(0.01)
 
     def resume_apiserver(self, cluster: str) -> None:
         """End of the hang: SIGCONT to the member's apiserver (harmless when it was not paused)."""

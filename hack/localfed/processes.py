@@ -73,6 +73,23 @@ def is_running(record: ProcessRecord) -> bool:
     return fields[0] != "Z"
 
 
+def thread_states(record: ProcessRecord) -> dict[int, str]:
+    """The state letter of each thread of the process (``T``: stopped by a signal), by thread ID; empty once
+    the process is gone."""
+    states: dict[int, str] = {}
+    try:
+        tasks = list(Path(f"/proc/{record.pid}/task").iterdir())
+    except (FileNotFoundError, ProcessLookupError):
+        return states
+    for task in tasks:
+        try:
+            raw = (task / "stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # the thread ended meanwhile
+        states[int(task.name)] = raw[raw.rindex(")") + 2 :].split()[0]
+    return states
+
+
 def start(name: str, argv: list[str], log: Path, env: dict[str, str] | None = None) -> ProcessRecord:
     """Start a detached process writing stdout and stderr to `log` (appending, so restarts keep history)."""
     log.parent.mkdir(parents=True, exist_ok=True)
