@@ -414,8 +414,8 @@ class FederatedServiceController:
             # The view is not complete yet (a member not connected, listed or probed yet: this operator has
             # just started, or a member lists again): the status keeps what it says rather than a partial
             # view that the next reconcile, with the view complete, takes back (two status writes, and an
-            # event, for every object at each restart or failover of the operator). The hold's retry, and
-            # the member's sync, reconcile it again. A new object's first status is written all the same.
+            # event, for every object at each restart or failover of the operator). The member's sync
+            # reconciles it again. A new object's first status is written all the same.
             return retry
         if publishing and plan.records is not None and self._status_deferral.wait(key, plan.records):
             # New records are on their way to the provider, and its answer (milliseconds away, as a rule)

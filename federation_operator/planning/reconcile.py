@@ -88,8 +88,6 @@ CREATED, UPDATED, WITHDRAWN = "Created", "Updated", "Withdrawn"
 ADOPTED = "Adopted"
 # How soon to look again after a member refused a write for a reason that may pass.
 TRANSIENT_RETRY_SECONDS = 5.0
-# How soon to look again while DNS holds for a member still being listed.
-HOLD_RETRY_SECONDS = 2.0
 
 Action = Literal["create", "update", "keep", "conflict", "wait", "withdraw"]
 
@@ -682,9 +680,10 @@ def _retry_after(health: HealthSnapshot, results: Mapping[str, WriteResult], *, 
     retry = TRANSIENT_RETRY_SECONDS if any(r.transient for r in results.values()) else None
     if not dns_on:
         return retry
-    dns_retry = HOLD_RETRY_SECONDS if health.hold else None
-    if dns_retry is None and health.recheck_after is not None:
-        dns_retry = health.recheck_after + 0.5
+    # A hold is not polled: what ends it re-plans what waited (a member's first complete lists re-plan
+    # everything, a view current again what was planned meanwhile: `MemberRegistry.replan_when_synced`; a
+    # probe, every FederatedService); a member not connected yet is waited for until ``recheck_after``.
+    dns_retry = health.recheck_after + 0.5 if health.recheck_after is not None else None
     if dns_retry is None:
         return retry
     return dns_retry if retry is None else min(retry, dns_retry)

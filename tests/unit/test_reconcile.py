@@ -150,6 +150,22 @@ def test_a_restarted_operator_rewrites_no_status_and_posts_no_event_for_what_is_
     assert conditions(moved)[CONDITION_DNS_PUBLISHED] == ("Unknown", "Pending")
 
 
+def test_a_member_whose_view_is_not_current_holds_dns_until_an_event_not_a_timer() -> None:
+    """A member Ready but not listed completely (just connected, or a watch of it broke): nothing is written
+    there, DNS holds, and no retry is planned: the moment its view is current re-plans what waited
+    (`MemberRegistry.replan_when_synced`), so a poll would only re-plan the same hold."""
+    desired = manifests(observe())
+    stale = ClusterInfo(**{**EU.__dict__, "synced": False})
+    services = {"us": ours("us", desired["us"], "127.0.0.10"), "eu": None}
+    observation = observe(clusters=(US, stale), services=services, endpoints={"us": EndpointSummary(ready=1)})
+    assert actions(observation) == ["keep", "wait"]
+    plan = reconcile(observation, {})
+    assert plan.health is not None
+    assert plan.health.hold_reason == "eu has not been read completely yet"
+    assert plan.records is None
+    assert plan.retry_after is None
+
+
 def test_a_foreign_service_is_a_conflict_and_never_written() -> None:
     foreign = ObservedService("us", KEY[0], KEY[1], None, None, {"metadata": {}}, (Ingress(ip="127.9.9.9"),))
     observation = observe(clusters=(US,), services={"us": foreign})
