@@ -29,6 +29,8 @@ import pytest
 from botocore.config import Config
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import dns
+from moto.route53 import models as route53_models
+from moto.route53.exceptions import ResourceRecordAlreadyExists
 from moto.server import ThreadedMotoServer
 
 from federation_operator.dns.clouddns import CloudDnsProvider
@@ -70,9 +72,47 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     set_fake_aws_credentials(monkeypatch, tmp_path)
 
 
+def check_creates_against_the_zone() -> None:
+    """Make moto refuse a CREATE the way Route 53 does: when the zone holds that record set (name, type, set
+    identifier) at that point of the batch, and only then.
+
+    moto 5.2 refuses a CREATE it finds in its change journal whenever the zone holds any record set that
+    sorts at or after the name (it lists the zone from the name on, not at it): a name that went CNAME → A
+    could never go back to the same CNAME, and an e2e test whose tiers flapped once in their first second
+    (a shard's zones known a moment after its endpoints) failed over nothing for its whole minute. The server
+    runs in this process (``ThreadedMotoServer``), so its backend is patched here, once.
+    """
+    backend = route53_models.Route53Backend
+    if getattr(backend.change_resource_record_sets, "checks_the_zone", False):
+        return
+    moto_change = backend.change_resource_record_sets
+
+    def change_resource_record_sets(self: Any, zoneid: str, change_list: list[dict[str, Any]]) -> None:
+        zone = self.get_hosted_zone(zoneid)
+        held = {(r.name.lower(), r.type, r.set_identifier) for r in zone.rrsets}
+        for change in change_list:
+            wanted = change["ResourceRecordSet"]
+            name = wanted["Name"].strip(".").lower() + "."
+            key = (name, wanted["Type"], wanted.get("SetIdentifier"))
+            if change["Action"] == "CREATE" and key in held:
+                raise ResourceRecordAlreadyExists(name=name, _type=wanted["Type"])
+            if change["Action"] == "DELETE":
+                held.discard(key)
+            else:
+                held.add(key)
+        moto_change(self, zoneid, change_list)
+
+    change_resource_record_sets.checks_the_zone = True  # type: ignore[attr-defined]
+    backend.change_resource_record_sets = change_resource_record_sets  # type: ignore[method-assign]
+    # moto's own check is the journal's, the only use of ChangeList's `in`: the check above replaces it.
+    route53_models.ChangeList.__contains__ = lambda self, item: False  # type: ignore[method-assign,assignment]
+
+
 @contextlib.contextmanager
 def running_moto() -> Iterator[str]:
-    """moto's standalone server on a free loopback port, as its URL; stopped on the way out."""
+    """moto's standalone server on a free loopback port, as its URL; stopped on the way out. It refuses a
+    CREATE as Route 53 does (`check_creates_against_the_zone`)."""
+    check_creates_against_the_zone()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:

@@ -1,13 +1,14 @@
 """The Route 53 provider against moto's standalone server on 127.0.0.1: the seed article's rounds (first
-round, an unchanged second round that sends nothing, an A → CNAME switch, deletion), foreign and alias
-records, paging past 300 record sets, ChangeBatches split within Route 53's limits, the hosted zone found by
-name, the factory builder.
+round, an unchanged second round that sends nothing, an A → CNAME switch and back, deletion), foreign and
+alias records, paging past 300 record sets, ChangeBatches split within Route 53's limits, the hosted zone
+found by name, the factory builder; moto refusing a CREATE as Route 53 does (the fixtures patch its journal
+check: ``dns_fixtures.check_creates_against_the_zone``).
 
 Then, without moto, what moto does not do like Route 53: a Route 53-like fake client shows that a plan which
 cannot apply whole sends nothing (moto applies a failing batch partly), that a zone changed between read and
-write is refused and read again, and that health can flap back and forth (moto refuses to re-create a record
-set it once deleted); botocore's Stubber drives retries, backoff and error mapping, and GetChange polled
-until INSYNC within its bound. A publisher round where Route 53 refuses one owner and publishes the other."""
+write is refused and read again, and that health can flap back and forth; botocore's Stubber drives
+retries, backoff and error mapping, and GetChange polled until INSYNC within its bound. A publisher round
+where Route 53 refuses one owner and publishes the other."""
 
 from __future__ import annotations
 
@@ -381,17 +382,41 @@ def test_the_factory_builder_refuses_bad_options(options: dict[str, str], messag
         build_route53("example.com", options)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=StaleChangesError,
-    reason="moto refuses to CREATE a record set identical to one created and deleted earlier (it consults "
-    "its change journal); FakeRoute53 below covers flapping back",
-)
-async def test_moto_cannot_switch_a_region_back_from_cname(route53_provider: Route53Provider) -> None:
+async def test_a_region_switches_back_from_cname(route53_provider: Route53Provider) -> None:
+    """A region's tier goes A → CNAME → A: the record sets it held before are created anew. (moto alone
+    refuses that from its change journal; the tests' moto refuses a CREATE as Route 53 does:
+    ``dns_fixtures.check_creates_against_the_zone``.)"""
     svc = unique_service()
-    await publish(route53_provider, seed_records(svc, [ASIA, EUROPE, US]), svc)
+    everywhere = seed_records(svc, [ASIA, EUROPE, US])
+    await publish(route53_provider, everywhere, svc)
     await publish(route53_provider, seed_records(svc, [ASIA, US]), svc)
-    await publish(route53_provider, seed_records(svc, [ASIA, EUROPE, US]), svc)
+    calls, conflicts = await publish(route53_provider, everywhere, svc)
+    assert calls >= 1
+    assert conflicts == ()
+    assert await publish(route53_provider, everywhere, svc) == (0, ()), "read back as planned"
+
+
+def test_the_tests_moto_refuses_a_create_only_where_the_record_set_is(route53: Any, zone_id: str) -> None:
+    """Route 53's rule, which the fixtures' moto follows: a CREATE fails where the zone holds that record set
+    at that point of the batch (after the batch's own deletions), and nowhere else."""
+
+    def change(action: str, value: str) -> dict[str, Any]:
+        record = {"Name": "x.example.com.", "Type": "A", "TTL": 30, "ResourceRecords": [{"Value": value}]}
+        return {"Action": action, "ResourceRecordSet": record}
+
+    def apply(*changes: dict[str, Any]) -> None:
+        route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": list(changes)})
+
+    apply(change("CREATE", "192.0.2.1"))
+    with pytest.raises(ClientError, match="already exists"):
+        apply(change("CREATE", "192.0.2.2"))
+    apply(change("DELETE", "192.0.2.1"), change("CREATE", "192.0.2.2"))  # replaced in one batch
+    apply(change("DELETE", "192.0.2.2"))
+    apply(change("CREATE", "192.0.2.1"))  # created again, as it was once before
+    records = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    assert [r["ResourceRecords"] for r in records if r["Name"] == "x.example.com."] == [
+        [{"Value": "192.0.2.1"}]
+    ]
 
 
 # --- a Route 53-like fake client, for what moto does not do faithfully --------------------------------------

@@ -142,12 +142,11 @@ def weighted(client: Any, name: str) -> dict[str, tuple[int, tuple[str, ...]]]:
 
 
 async def test_a_mixed_tier_keeps_every_shard_through_its_transitions(route53: Any) -> None:
-    """IP only → mixed → load balancers only → mixed again, each one valid batch on moto: a mixed tier is one
-    weighted group of A records we own (the addresses' record set, weighted by its number of addresses, and
-    an alias per load balancer, weight 1), which reads back as planned (a second round sends nothing, also
-    from a fresh provider) with its ownership record; the plain A record set and the group replace each
-    other in one batch. (Mixed → IP only returns the name to a record set it held before, which moto's
-    change journal refuses to create again: ``test_route53.py`` runs the whole cycle on its stricter fake.)"""
+    """IP only → mixed → load balancers only → mixed again → IP only, each one valid batch on moto: a mixed
+    tier is one weighted group of A records we own (the addresses' record set, weighted by its number of
+    addresses, and an alias per load balancer, weight 1), which reads back as planned (a second round sends
+    nothing, also from a fresh provider) with its ownership record; the plain A record set and the group
+    replace each other in one batch; back to IP only, the name holds again the record set it held at first."""
     provider = Route53Provider(route53, zone="example.com")
     svc = unique_service()
     name = global_name(svc)
@@ -165,6 +164,7 @@ async def test_a_mixed_tier_keeps_every_shard_through_its_transitions(route53: A
         ),
         ([elb], {nlb: (1, (NLB_EAST,))}),
         ([ip_c, elb], {addresses: (1, ("104.197.0.3",)), nlb: (1, (NLB_EAST,))}),
+        ([ip_a, ip_b], {"-": (0, ("104.197.0.1", "104.197.0.2"))}),
     ]
     for shards, expected in phases:
         desired = planned(svc, shards, provider)
