@@ -379,11 +379,12 @@ class MemberSupervisor:
     async def _answered(self, session: _Session, result: ProbeResult) -> ProbeResult:
         """A probe the member answered: its failed watches retry now, its identity is read if it was not
         yet; returns the result as readiness counts it, a failure when a watch of the member has not listed
-        again since the previous answered probe retried it (the member answers, but cannot be watched)."""
+        again since the probe before, answered too, retried it (the member answers, but cannot be watched)."""
         if not session.identified:
             session.identified = await self._identify(session.api, session.spec, session.generation)
         stuck = self.registry.retry_watches(self.name)
-        return result if stuck is None else replace(result, ok=False, error=stuck)
+        # (After a probe that went unanswered the member was down: its watches were told nothing since.)
+        return result if stuck is None or not session.answered else replace(result, ok=False, error=stuck)
 
     async def _probe(self, session: _Session) -> bool:
         """One probe: readiness into the registry, events and status. False when the member refused our
@@ -398,6 +399,7 @@ class MemberSupervisor:
             self._report("Normal", "CredentialsRotated", "credentials Secret changed; reconnecting")
             return False
         counted = await self._answered(session, result) if result.ok else result
+        session.answered = result.ok
         session.refused_by = self._claim()
         if session.refused_by is not None:
             # An older MemberCluster of the same cluster claimed it (the registry disconnected us then), or
@@ -449,5 +451,7 @@ class _Session:
     tracker: ProbeTracker
     # Whether the cluster's ID was read on this connection (else it is read after the next good probe).
     identified: bool = False
+    # Whether the member answered the latest probe (a watch is stuck only if failing across two in a row).
+    answered: bool = False
     # The MemberCluster holding the cluster this one reaches: set while this one is refused, unconnected.
     refused_by: str | None = None
