@@ -237,6 +237,9 @@ class MemberRegistry:
         # again): re-planned the moment a member's view is current again, as are the owners its relist found
         # changed meanwhile (`replan_when_synced`).
         self._waiting: set[Key] = set()
+        # A member listed completely for the first time while another's view was not current: everything is
+        # re-planned once every view is (what a new member may change is not only what waited).
+        self._replan_all = False
         # The latest time every member was unreachable at once: its time does not count toward any member's
         # grace period (planning/health.py), so its end withdraws nothing that was not already withdrawn.
         self._partition = Partition()
@@ -581,10 +584,16 @@ class MemberRegistry:
                 if member.info.synced or member.synced != {"services", "endpointslices"}:
                     return
                 member.info = replace(member.info, synced=True)
-                first, member.listed_once = not member.listed_once, True
+                if not member.listed_once:
+                    # Now "no Service seen" means "absent": every FederatedService can be planned for it.
+                    member.listed_once = self._replan_all = True
+                if any(m.info.ready and not m.info.synced for m in self._members.values()):
+                    # A plan now would wait for that member too (at a start, the members' lists end within
+                    # moments of one another): re-planned once its view is current as well.
+                    return
+                replan_all, self._replan_all = self._replan_all, False
                 waiting, self._waiting = self._waiting, set()
-            if first:
-                # Now "no Service seen" means "absent": every FederatedService can be planned for this member.
+            if replan_all:
                 self._enqueue_all()
                 return
             # Current again after a broken watch: what was planned meanwhile, and what its relist changed.

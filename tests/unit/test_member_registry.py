@@ -364,6 +364,32 @@ async def test_a_broken_watch_leaves_the_members_view_stale_until_both_kinds_lis
         registry.disconnect(US, notify=False)
 
 
+async def test_everything_is_re_planned_once_when_the_last_members_first_lists_end(
+    transport: AsyncTransport,
+) -> None:
+    """At a start every member lists everything at about the same time. A plan made while one of them is
+    still listing would wait for it, so the members' first complete views re-plan every FederatedService
+    once, when the last of them is current, not once per member; a member not Ready holds no plan and is
+    not waited for."""
+    queued: list[tuple[str, str]] = []
+    everything: list[str] = []
+    registry = connected_registry(transport, queued, everything)
+    registry.connect(info(EU, ready=True), unreachable_api())
+    registry.connect(info("gce-asia-east1", ready=False), unreachable_api())
+    try:
+        us, eu = (registry._members[name].watches for name in (US, EU))
+        relist(us[0])
+        relist(us[1])
+        assert everything == [], "the other member is still listing"
+        registry.replan_when_synced(("mynamespace", "nginx"))
+        relist(eu[0])
+        relist(eu[1])
+        assert (queued, everything) == ([], ["all"])
+    finally:
+        for name in (US, EU, "gce-asia-east1"):
+            registry.disconnect(name, notify=False)
+
+
 async def test_a_federated_service_planned_while_a_members_view_is_stale_is_planned_again_once_current(
     transport: AsyncTransport,
 ) -> None:
