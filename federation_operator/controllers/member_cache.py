@@ -286,6 +286,8 @@ class MemberRegistry:
         with self._lock:
             member = self._members.pop(name, None)
             self._track_partition()
+            if member is not None and notify:
+                self._replanning_everything()
         if member is None:
             return
         for watch in member.watches:
@@ -355,6 +357,8 @@ class MemberRegistry:
             member.info = replace(before, **changes)
             after = member.info
             self._track_partition()
+            if after != before:
+                self._replanning_everything()
         if after != before:
             self._enqueue_all()
         return after
@@ -389,6 +393,17 @@ class MemberRegistry:
         re-plan it once a member's view is current again."""
         with self._lock:
             self._waiting.add(key)
+
+    def _view_pending(self) -> bool:
+        """Under the lock: a Ready member's view is not current (a plan involving it waits for it)."""
+        return any(m.info.ready and not m.info.synced for m in self._members.values())
+
+    def _replanning_everything(self) -> None:
+        """Under the lock, as every FederatedService is about to be queued: what waited for the members'
+        views is queued with them, unless a view is still pending (a plan then still waits for it)."""
+        if not self._view_pending():
+            self._waiting.clear()
+            self._replan_all = False
 
     def _track_partition(self) -> None:
         """Under the lock, after any change of membership or readiness."""
@@ -587,7 +602,7 @@ class MemberRegistry:
                 if not member.listed_once:
                     # Now "no Service seen" means "absent": every FederatedService can be planned for it.
                     member.listed_once = self._replan_all = True
-                if any(m.info.ready and not m.info.synced for m in self._members.values()):
+                if self._view_pending():
                     # A plan now would wait for that member too (at a start, the members' lists end within
                     # moments of one another): re-planned once its view is current as well.
                     return

@@ -390,6 +390,32 @@ async def test_everything_is_re_planned_once_when_the_last_members_first_lists_e
             registry.disconnect(name, notify=False)
 
 
+async def test_a_re_plan_of_everything_settles_what_waited_for_the_members_views(
+    transport: AsyncTransport,
+) -> None:
+    """A member still listing turns NotReady (its probe, or its watch stuck): the readiness change re-plans
+    everything, which covers what waited for the members' first views; a later relist of another member
+    (a connection cut) owes nothing and re-plans nothing."""
+    queued: list[tuple[str, str]] = []
+    everything: list[str] = []
+    registry = connected_registry(transport, queued, everything)
+    registry.connect(info(EU, ready=True), unreachable_api())
+    try:
+        services, slices = registry._members[US].watches
+        relist(services)
+        relist(slices)
+        assert everything == [], "EU is still listing"
+        registry.update(EU, ready=False, not_ready_since=time.monotonic())
+        assert everything == ["all"]
+        assert services._on_error is not None
+        services._on_error("Service watch of gce-us-central1: connection lost; retrying in 0.2s")
+        relist(services)
+        assert (queued, everything) == ([], ["all"])
+    finally:
+        for name in (US, EU):
+            registry.disconnect(name, notify=False)
+
+
 async def test_a_federated_service_planned_while_a_members_view_is_stale_is_planned_again_once_current(
     transport: AsyncTransport,
 ) -> None:
