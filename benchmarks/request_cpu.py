@@ -40,6 +40,8 @@ sys.path[:0] = [str(REPO), str(REPO / "hack")]
 from localfed.federation import FederationConfig, LocalFederation  # noqa: E402
 
 from federation_operator.kube.async_transport import AsyncTransport  # noqa: E402
+from federation_operator.kube.client import ClusterClient  # noqa: E402
+from federation_operator.kube.host import build_host_client  # noqa: E402
 from federation_operator.kube.transport import Request, request_exchange  # noqa: E402
 
 CONFIGMAP_NAME = "request-cpu"
@@ -54,7 +56,7 @@ def _request(kind: str, i: int) -> Request:
     return Request("PATCH", CONFIGMAP, "patch configmap", body=body, content_type=merge)
 
 
-async def measure(api: client.ApiClient, kind: str, concurrency: int, count: int, repeat: int) -> list[float]:
+async def measure(api: ClusterClient, kind: str, concurrency: int, count: int, repeat: int) -> list[float]:
     """Microseconds of CPU per request, one figure per round."""
     transport = AsyncTransport()
     slots = asyncio.Semaphore(concurrency)
@@ -87,10 +89,11 @@ def main() -> None:
         fed = LocalFederation(FederationConfig(state_dir=Path(state), members=1, with_dns=False))
         try:
             fed.up(log=lambda _message: None)
-            api = fed.api_client(fed.members[0].spec.name)
-            client.CoreV1Api(api).create_namespaced_config_map(
+            member = fed.members[0].spec.name
+            client.CoreV1Api(fed.api_client(member)).create_namespaced_config_map(
                 "default", {"metadata": {"name": CONFIGMAP_NAME}, "data": {}}
             )
+            api = build_host_client(fed.kubeconfig, member)
             print("µs of CPU per request (median of the rounds; the rounds)")
             for kind in ("GET", "PATCH"):
                 for concurrency in (1, args.concurrency):

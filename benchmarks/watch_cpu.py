@@ -56,7 +56,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from kubernetes.client import ApiClient, Configuration
+
+from federation_operator.kube.client import ClusterClient, ClusterConfig
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
@@ -337,7 +338,10 @@ def registry_with_members(feed: Feed, enqueue: Callable[[Key], None]) -> tuple[M
 
 
 def host_watch(
-    feed: Feed, queue: WorkQueue[Key], api: ApiClient | None = None, transport: AsyncTransport | None = None
+    feed: Feed,
+    queue: WorkQueue[Key],
+    api: ClusterClient | None = None,
+    transport: AsyncTransport | None = None,
 ) -> FederatedServiceWatch:
     """The host's FederatedService watch as the operator makes it (on the loop), with an empty store and,
     for ``ours``, the status each event carries as our own copy of what we wrote."""
@@ -362,7 +366,7 @@ def member_watch(
     member: _Member,
     kind: str,
     transport: AsyncTransport,
-    api: ApiClient | None = None,
+    api: ClusterClient | None = None,
 ) -> AsyncMemberWatch:
     """A member's watch wired to the registry's callbacks as ``MemberRegistry.connect`` wires it."""
     return AsyncMemberWatch(
@@ -485,7 +489,7 @@ def stage_end_to_end(feed: Feed, server: Server, profile: cProfile.Profile | Non
         registry, members = registry_with_members(feed, queue.add)
         base = f"http://127.0.0.1:{server.port}"
         transport = AsyncTransport()
-        host_api = ApiClient(Configuration(host=base + Server.prefix(HOST)))
+        host_api = ClusterClient(ClusterConfig(server=base + Server.prefix(HOST)))
         host = host_watch(feed, queue, host_api, transport)
         idle = asyncio.Event()
 
@@ -496,7 +500,9 @@ def stage_end_to_end(feed: Feed, server: Server, profile: cProfile.Profile | Non
                 if queue.idle:
                     idle.set()
 
-        apis = [ApiClient(Configuration(host=base + Server.prefix((m, "")))) for m in range(feed.members)]
+        apis = [
+            ClusterClient(ClusterConfig(server=base + Server.prefix((m, "")))) for m in range(feed.members)
+        ]
         watches = [
             member_watch(registry, members[m], kind, transport, apis[m])
             for m, kind in feed.segments

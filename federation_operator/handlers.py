@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
-from kubernetes import client
 
 from federation_operator.controllers.discovery import DiscoveryController
 from federation_operator.controllers.dns_credentials import follow_dns_credentials, secret_fingerprint
@@ -47,6 +46,7 @@ from federation_operator.domain.records import ProviderLimits
 from federation_operator.domain.specs import DnsDefaults
 from federation_operator.kube import host
 from federation_operator.kube.async_transport import AsyncTransport
+from federation_operator.kube.client import ClusterClient
 from federation_operator.kube.events import EventPoster
 from federation_operator.observability.events import EventSink
 from federation_operator.observability.metrics import Metrics
@@ -63,7 +63,7 @@ class Runtime:
     """Everything the handlers share, kept in kopf's memo (no module globals)."""
 
     settings: Settings
-    host_api: client.ApiClient
+    host_api: ClusterClient
     store: FederatedServiceStore = field(default_factory=FederatedServiceStore)
     queue: WorkQueue[Key] | None = None
     registry: MemberRegistry | None = None
@@ -151,17 +151,19 @@ class NoDiffBase(kopf.DiffBaseStorage):
 @kopf.on.login()
 def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
     """kopf talks to the host cluster with the same credentials as our own host client."""
-    cfg = _runtime(memo).host_api.configuration
-    token = (cfg.api_key or {}).get("authorization", "") or (cfg.api_key or {}).get("BearerToken", "")
-    scheme, _sep, value = str(token).partition(" ")
+    host = _runtime(memo).host_api
+    config = host.config
+    scheme, _sep, token = host.headers().get("Authorization", "").partition(" ")
     return kopf.ConnectionInfo(
-        server=cfg.host,
-        ca_path=cfg.ssl_ca_cert,
-        insecure=not cfg.verify_ssl,
-        certificate_path=cfg.cert_file,
-        private_key_path=cfg.key_file,
+        server=config.server,
+        ca_path=config.ca_file,
+        ca_data=config.ca_data,
+        insecure=not config.verify,
+        certificate_path=config.cert_file,
+        private_key_path=config.key_file,
         scheme=scheme or None,
-        token=value or None,
+        token=token or None,
+        proxy_url=host.proxy,
     )
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from kubernetes import client
-
 from federation_operator.controllers.federated_service import (
     FederatedServiceController,
     FederatedServiceStore,
 )
 from federation_operator.controllers.member_cache import MemberRegistry
+from federation_operator.kube.client import ClusterClient
 from federation_operator.planning.reconcile import Federation
 
 __all__ = ["bare_controller"]
@@ -23,7 +22,7 @@ def bare_controller(federation: Federation, **parts: Any) -> FederatedServiceCon
     defaults: dict[str, Any] = {
         "registry": MemberRegistry(federation.name, enqueue=lambda _key: None, enqueue_all=lambda: None),
         "store": FederatedServiceStore(),
-        "host_api": cast(client.ApiClient, None),
+        "host_api": cast(ClusterClient, None),
         "emit": cast(Any, lambda *_args: None),
     }
     return FederatedServiceController(federation=federation, **{**defaults, **parts})

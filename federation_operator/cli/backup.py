@@ -29,7 +29,7 @@ import yaml
 from federation_operator.cli.context import Globals, Say, fetch_federation_objects
 from federation_operator.cli.errors import EXIT_OK, CliError, UsageError
 from federation_operator.cli.registration import API_VERSION
-from federation_operator.kube.rest import Cluster
+from federation_operator.cli.rest import Cluster
 from federation_operator.kube.transport import api_path
 
 __all__ = [

@@ -13,6 +13,8 @@ from typing import Any
 
 from federation_operator.cli.errors import CliError, UsageError
 from federation_operator.cli.registration import API_VERSION
+from federation_operator.cli.rest import Cluster
+from federation_operator.cli.rest import connect as connect_context
 from federation_operator.domain.keys import GROUP
 from federation_operator.kube.kubeconfig import (
     Kubeconfig,
@@ -20,8 +22,6 @@ from federation_operator.kube.kubeconfig import (
     kubeconfig_path,
     load_kubeconfig,
 )
-from federation_operator.kube.rest import Cluster
-from federation_operator.kube.rest import connect as connect_context
 from federation_operator.kube.transport import api_path
 
 __all__ = ["AGENT", "Globals", "Say", "fetch_federation_objects", "open_kubeconfig", "require_context"]

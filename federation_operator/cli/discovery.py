@@ -26,7 +26,7 @@ from federation_operator.cli.context import Globals, Say, require_context
 from federation_operator.cli.errors import EXIT_OK, CliError
 from federation_operator.cli.rbac import is_fedctls, render_fedctl_labels
 from federation_operator.cli.registration import API_VERSION, check_member_cluster_name
-from federation_operator.kube.rest import Cluster
+from federation_operator.cli.rest import Cluster
 from federation_operator.kube.transport import api_path
 from federation_operator.planning.discovery import (
     LABEL_DISCOVERY,

@@ -44,12 +44,12 @@ from federation_operator.cli.registration import (
     render_member_cluster,
     validate_member_cluster_spec,
 )
+from federation_operator.cli.rest import Cluster, poll
 from federation_operator.domain.errors import FederationError
 from federation_operator.domain.specs import parse_member_cluster_spec
 from federation_operator.kube.cluster_identity import IDENTITY_NAMESPACE, read_cluster_id
 from federation_operator.kube.credentials import KEY_CA, KEY_TOKEN, build_api_client
 from federation_operator.kube.probe import fetch_probe
-from federation_operator.kube.rest import Cluster, poll
 from federation_operator.kube.transport import api_path
 
 __all__ = ["JoinRequest", "join"]

@@ -23,7 +23,7 @@ from federation_operator.cli.render import (
     service_view,
 )
 from federation_operator.cli.resolve import fetch_answers, resolve_server_address
-from federation_operator.kube.rest import Cluster
+from federation_operator.cli.rest import Cluster
 from federation_operator.kube.transport import api_path
 
 __all__ = ["StatusRequest", "status"]

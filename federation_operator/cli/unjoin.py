@@ -21,11 +21,11 @@ from federation_operator.cli.registration import (
     check_member_cluster_name,
     credentials_secret_name,
 )
+from federation_operator.cli.rest import Cluster
 from federation_operator.domain.errors import PermanentError, TransientError
 from federation_operator.domain.members import LABEL_FEDERATION, LABEL_MANAGED_BY
 from federation_operator.kube.errors import ApiConnectionError
 from federation_operator.kube.member_services import observe_service
-from federation_operator.kube.rest import Cluster
 from federation_operator.kube.transport import api_path
 
 __all__ = ["UnjoinRequest", "unjoin"]

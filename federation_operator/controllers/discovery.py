@@ -14,8 +14,6 @@ import logging
 from collections.abc import Callable, Collection, Mapping
 from typing import Literal
 
-from kubernetes import client
-
 from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.controllers.member_calls import MemberCalls
 from federation_operator.controllers.shutdown import ShutdownGate
@@ -23,6 +21,7 @@ from federation_operator.domain.errors import PermanentError, TransientError
 from federation_operator.domain.keys import Key
 from federation_operator.domain.members import ClusterInfo
 from federation_operator.domain.status import DiscoveryStatus
+from federation_operator.kube.client import ClusterClient
 from federation_operator.kube.discovery_services import fetch_discovery_services_exchange
 from federation_operator.kube.member_services import apply_service_exchange, delete_service_exchange
 from federation_operator.planning.discovery import (
@@ -66,11 +65,11 @@ class DiscoveryController:
         self.store_has = store_has
         self.enqueue = enqueue  # a FederatedService whose discovery Service someone else changed
         # Per member: the client its holdings were listed with, and discovery Service name -> externalName.
-        self._held: dict[str, tuple[client.ApiClient, dict[str, str]]] = {}
+        self._held: dict[str, tuple[ClusterClient, dict[str, str]]] = {}
         self._listing: dict[str, asyncio.Lock] = {}
         self.writes = 0  # applies and deletes sent (for tests and benchmarks)
 
-    async def _holdings(self, cluster: str, api: client.ApiClient, *, fresh: bool = False) -> dict[str, str]:
+    async def _holdings(self, cluster: str, api: ClusterClient, *, fresh: bool = False) -> dict[str, str]:
         """What ``cluster`` holds, listed once per connection (a reconnected member is listed again), or
         listed now (``fresh``)."""
         held = self._held.get(cluster)

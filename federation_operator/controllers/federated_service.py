@@ -22,7 +22,6 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
-from kubernetes import client
 from pydantic import ValidationError
 
 from federation_operator.controllers.discovery import DiscoveryController
@@ -38,6 +37,7 @@ from federation_operator.domain.records import RecordSet
 from federation_operator.domain.specs import FederatedServiceSpec, parse_federated_service_spec
 from federation_operator.domain.status import FederatedServiceStatus
 from federation_operator.kube.async_transport import AsyncTransport
+from federation_operator.kube.client import ClusterClient
 from federation_operator.kube.host import federated_service_status_exchange, finalizers_exchange
 from federation_operator.kube.member_services import (
     ServiceExistsError,
@@ -206,7 +206,7 @@ class FederatedServiceController:
         federation: Federation,
         registry: MemberRegistry,
         store: FederatedServiceStore,
-        host_api: client.ApiClient,
+        host_api: ClusterClient,
         emit: EventSink,
         publisher: PublisherGroup | Publisher | None = None,
         metrics: Metrics | None = None,
@@ -519,7 +519,7 @@ class FederatedServiceController:
         return WriteResult(applied, True, wrote=UPDATED)
 
     async def _create(
-        self, api: client.ApiClient, info: ClusterInfo, namespace: str, name: str, manifest: Mapping[str, Any]
+        self, api: ClusterClient, info: ClusterInfo, namespace: str, name: str, manifest: Mapping[str, Any]
     ) -> WriteResult:
         """Create the Service (and its namespace, unless known to exist: one round trip less per Service);
         a Service that appeared meanwhile is returned as found (``wrote`` None)."""
@@ -544,7 +544,7 @@ class FederatedServiceController:
         return WriteResult(observed, True, wrote=CREATED)
 
     async def _withdraw(
-        self, api: client.ApiClient, info: ClusterInfo, observation: Observation, write: MemberWrite
+        self, api: ClusterClient, info: ClusterInfo, observation: Observation, write: MemberWrite
     ) -> WriteResult:
         """A cluster no longer selected: remove our Service there, with the UID we saw as a precondition."""
         namespace, name = observation.key
@@ -642,7 +642,7 @@ class FederatedServiceController:
         return skipped
 
     async def _remove_member_service(
-        self, info: ClusterInfo, api: client.ApiClient, namespace: str, name: str, uid: str
+        self, info: ClusterInfo, api: ClusterClient, namespace: str, name: str, uid: str
     ) -> None:
         """Delete our Service for the FederatedService ``uid`` from one member, if it holds one."""
         observed = self.registry.service(info.name, namespace, name)

@@ -16,13 +16,12 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kubernetes.client import ApiClient
-
 from federation_operator.controllers.federated_service import FederatedServiceStore
 from federation_operator.controllers.workqueue import WorkQueue
 from federation_operator.domain.keys import GROUP, VERSION, Key
 from federation_operator.kube.async_informer import AsyncMemberWatch, WatchedResource
 from federation_operator.kube.async_transport import AsyncTransport
+from federation_operator.kube.client import ClusterClient
 from federation_operator.kube.host import FEDERATED_SERVICE_PAGE
 
 __all__ = ["FEDERATED_SERVICES", "FederatedServiceWatch"]
@@ -43,7 +42,7 @@ class FederatedServiceWatch:
 
     def __init__(
         self,
-        api: ApiClient,
+        api: ClusterClient,
         *,
         transport: AsyncTransport,
         store: FederatedServiceStore,

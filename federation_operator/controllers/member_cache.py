@@ -22,8 +22,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kubernetes import client
-
 from federation_operator.domain.keys import Key, object_key, owner_key
 from federation_operator.domain.members import (
     LABEL_FEDERATION,
@@ -34,6 +32,7 @@ from federation_operator.domain.members import (
 )
 from federation_operator.kube.async_informer import ENDPOINT_SLICES, SERVICES, AsyncMemberWatch, WatchCounters
 from federation_operator.kube.async_transport import AsyncTransport
+from federation_operator.kube.client import ClusterClient
 from federation_operator.kube.member_services import (
     observe_service,
     summarize_endpoints,
@@ -123,7 +122,7 @@ def _same_version(held: Mapping[str, Any] | None, listed: Mapping[str, Any]) -> 
 @dataclass
 class _Member:
     info: ClusterInfo
-    api: client.ApiClient
+    api: ClusterClient
     watches: list[AsyncMemberWatch] = field(default_factory=list)
     # The kinds whose watch holds the member's current state: listed completely, and no failure since.
     synced: set[str] = field(default_factory=set)
@@ -247,7 +246,7 @@ class MemberRegistry:
 
     # --- membership -----------------------------------------------------------------------------------
 
-    def connect(self, info: ClusterInfo, api: client.ApiClient) -> bool:
+    def connect(self, info: ClusterInfo, api: ClusterClient) -> bool:
         """Register (or re-register) a member and start its two shared watches (tasks on the running loop).
 
         False, and nothing started, when the member's claim no longer holds its cluster (an older
@@ -421,7 +420,7 @@ class MemberRegistry:
         with self._lock:
             return sorted((m.info for m in self._members.values()), key=lambda c: c.name)
 
-    def api(self, cluster: str) -> client.ApiClient | None:
+    def api(self, cluster: str) -> ClusterClient | None:
         with self._lock:
             member = self._members.get(cluster)
             return member.api if member else None

@@ -31,9 +31,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from kubernetes import client
-
 from federation_operator.domain.errors import TransientError
+from federation_operator.kube.client import ClusterClient
 from federation_operator.kube.errors import ApiConnectionError
 from federation_operator.kube.member_services import check_answering_exchange
 from federation_operator.kube.transport import Exchange, Send
@@ -68,7 +67,7 @@ class MemberCalls:
         *,
         timeout: float,
         limit: int,
-        api_of: Callable[[str], client.ApiClient | None],
+        api_of: Callable[[str], ClusterClient | None],
         send: Send,
         on_answer: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -100,7 +99,7 @@ class MemberCalls:
         if member is not None and member.silent_since is not None:
             self._check_later(cluster, member)
 
-    async def call(self, cluster: str, api: client.ApiClient, exchange: Exchange[T]) -> T:
+    async def call(self, cluster: str, api: ClusterClient, exchange: Exchange[T]) -> T:
         """The requests of ``exchange`` to ``cluster`` (through ``api``), within the bounds above."""
         member = self._members.setdefault(cluster, _Member())
         if member.silent_since is not None:
@@ -144,7 +143,7 @@ class MemberCalls:
         self._checks.add(task)
         task.add_done_callback(self._checks.discard)
 
-    async def _check(self, cluster: str, member: _Member, api: client.ApiClient) -> None:
+    async def _check(self, cluster: str, member: _Member, api: ClusterClient) -> None:
         """Ask the member once per timeout until it answers (or is no longer silent, or forgotten)."""
         try:
             while member.silent_since is not None and self._members.get(cluster) is member:

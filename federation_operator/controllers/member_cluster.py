@@ -29,7 +29,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kubernetes import client
 from pydantic import ValidationError
 
 from federation_operator.controllers.member_cache import MemberRegistry
@@ -38,6 +37,7 @@ from federation_operator.domain.members import ClusterClaim, ClusterInfo, ProbeR
 from federation_operator.domain.specs import MemberClusterSpec, parse_member_cluster_spec
 from federation_operator.domain.status import MemberClusterStatus
 from federation_operator.kube import host
+from federation_operator.kube.client import ClusterClient
 from federation_operator.kube.cluster_identity import fetch_cluster_id
 from federation_operator.kube.credentials import build_api_client
 from federation_operator.kube.probe import ProbeTracker, fetch_probe
@@ -94,7 +94,7 @@ class MemberSupervisor:
         name: str,
         body: Mapping[str, Any],
         registry: MemberRegistry,
-        host_api: client.ApiClient,
+        host_api: ClusterClient,
         emit: EventSink,
         metrics: Metrics | None = None,
     ) -> None:
@@ -184,7 +184,7 @@ class MemberSupervisor:
             if self.metrics is not None:
                 self.metrics.forget_cluster(self.name)
 
-    async def _connect(self, spec: MemberClusterSpec) -> client.ApiClient:
+    async def _connect(self, spec: MemberClusterSpec) -> ClusterClient:
         data = await self._fetch_credentials(spec)
         api = build_api_client(spec, data)
         self._credentials = _fingerprint(data)
@@ -304,7 +304,7 @@ class MemberSupervisor:
         )
         return session, 0.0
 
-    async def _identify(self, api: client.ApiClient, spec: MemberClusterSpec, generation: int) -> bool:
+    async def _identify(self, api: ClusterClient, spec: MemberClusterSpec, generation: int) -> bool:
         """Read which cluster ``api`` reaches into ``self._cluster_id``; True when read. When the member
         cannot say (down, or a role without ``get`` on Namespaces), the cluster ID is the one last read or
         stored for this generation of the spec, else unknown, and is read again after the next successful
@@ -447,7 +447,7 @@ class _Session:
 
     generation: int
     spec: MemberClusterSpec
-    api: client.ApiClient
+    api: ClusterClient
     tracker: ProbeTracker
     # Whether the cluster's ID was read on this connection (else it is read after the next good probe).
     identified: bool = False

@@ -23,8 +23,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
 
-from kubernetes import client
-
 from federation_operator.controllers.federated_service import FederatedServiceStore
 from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.controllers.member_calls import MemberCalls, MemberSilentError
@@ -33,6 +31,7 @@ from federation_operator.domain.errors import FederationError
 from federation_operator.domain.keys import Key
 from federation_operator.domain.members import ObservedService
 from federation_operator.kube import host
+from federation_operator.kube.client import ClusterClient
 from federation_operator.kube.member_services import delete_service_exchange
 from federation_operator.planning.orphans import plan_orphans
 
@@ -52,7 +51,7 @@ class OrphanCollector:
         *,
         registry: MemberRegistry,
         store: FederatedServiceStore,
-        host_api: client.ApiClient,
+        host_api: ClusterClient,
         gate: ShutdownGate,
         interval: float,
         calls: MemberCalls,

@@ -47,9 +47,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
-from kubernetes.client import ApiClient
-
 from federation_operator.kube.async_transport import AsyncTransport
+from federation_operator.kube.client import ClusterClient
 from federation_operator.kube.errors import ApiConnectionError, retry_after
 from federation_operator.kube.transport import (
     DEFAULT_TIMEOUT,
@@ -159,7 +158,7 @@ class AsyncMemberWatch:
 
     def __init__(
         self,
-        api: ApiClient,
+        api: ClusterClient,
         resource: WatchedResource,
         *,
         transport: AsyncTransport,

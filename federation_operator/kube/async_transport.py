@@ -2,10 +2,10 @@
 
 :meth:`AsyncTransport.run` makes the requests of an exchange (:mod:`federation_operator.kube.transport`:
 a call written once as data, the same that :func:`~federation_operator.kube.transport.run_exchange` runs in
-a thread) on the loop. Each cluster client (``ApiClient``) gets its connections set up from the client's own
-configuration, as the generated client sets up its urllib3 pool: the server's URL, the CA and client
-certificate, TLS server name, proxy, default headers and credentials (a refresh hook runs for each request,
-as there). A request read whole goes over the client's
+a thread) on the loop. Each cluster client (:class:`~federation_operator.kube.client.ClusterClient`) gets
+its connections set up from its configuration, as its urllib3 pool is: the server's URL, its TLS context (the
+CA and client certificate), TLS server name, proxy, and its headers (the credentials: a token file is read
+again as it rotates). A request read whole goes over the client's
 :class:`~federation_operator.kube.connections.ConnectionPool` (keep-alive HTTP/1.1 connections of our own,
 answers parsed by httptools); through a proxy, over the client's aiohttp session.
 
@@ -29,16 +29,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
 from collections.abc import AsyncIterator, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
-from kubernetes.client import ApiClient, Configuration
-from kubernetes.client.rest import should_bypass_proxies
 from yarl import URL
 
+from federation_operator.kube.client import ClusterClient
 from federation_operator.kube.connections import ConnectionPool
 from federation_operator.kube.errors import ASYNC_TRANSPORT_ERRORS, connection_error
 from federation_operator.kube.transport import (
@@ -66,7 +64,6 @@ class _Session:
     base: str  # the server's URL, without a trailing slash (an API server may sit behind a path)
     server_hostname: str | None
     proxy: str | None
-    proxy_headers: dict[str, str] | None
     pool: ConnectionPool | None  # the plain requests' connections; None through a proxy (aiohttp's then)
 
     def close(self) -> Coroutine[Any, Any, None]:
@@ -111,10 +108,10 @@ class AsyncTransport:
     :meth:`close` them all when the operator stops."""
 
     def __init__(self) -> None:
-        self._sessions: dict[ApiClient, _Session] = {}
+        self._sessions: dict[ClusterClient, _Session] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
-    async def run(self, api: ApiClient, exchange: Exchange[T], *, within: float | None = None) -> T:
+    async def run(self, api: ClusterClient, exchange: Exchange[T], *, within: float | None = None) -> T:
         """Make the requests of ``exchange`` against ``api``'s cluster, all within ``within`` seconds when
         given (else each within its own timeout); returns its result."""
         call = Call(exchange, within)
@@ -122,7 +119,7 @@ class AsyncTransport:
             call.answer(await self._send(api, request, call.timeout(request)))
         return call.result
 
-    async def _send(self, api: ApiClient, request: Request, limit: Timeout) -> RawResponse:
+    async def _send(self, api: ClusterClient, request: Request, limit: Timeout) -> RawResponse:
         """One request, its whole response read, whatever its status, within ``limit``."""
         held = self._session(api)
         if held.pool is not None:
@@ -139,7 +136,7 @@ class AsyncTransport:
             raise connection_error(request.what, exc) from exc
 
     @contextlib.asynccontextmanager
-    async def stream(self, api: ApiClient, request: Request) -> AsyncIterator[Stream]:
+    async def stream(self, api: ClusterClient, request: Request) -> AsyncIterator[Stream]:
         """``request`` sent to ``api``'s cluster (within its own timeout: a pair bounds the connect and each
         read), its response handed over unread, whatever its status, to be read piece by piece (a watch).
         Leaving the block before the response's end closes the connection."""
@@ -161,7 +158,7 @@ class AsyncTransport:
         finally:
             response.release()
 
-    def _request(self, api: ApiClient, request: Request, limit: Timeout) -> Any:
+    def _request(self, api: ClusterClient, request: Request, limit: Timeout) -> Any:
         """aiohttp's request of ``request`` (awaited: its response; entered: its response, released when
         left)."""
         held = self._session(api)
@@ -176,11 +173,10 @@ class AsyncTransport:
             timeout=_client_timeout(limit),
             server_hostname=held.server_hostname,
             proxy=held.proxy,
-            proxy_headers=held.proxy_headers,
             allow_redirects=False,  # the API server answers, it does not redirect
         )
 
-    def forget(self, api: ApiClient) -> None:
+    def forget(self, api: ClusterClient) -> None:
         """``api`` is closed: close its session (in the background)."""
         held = self._sessions.pop(api, None)
         if held is not None:
@@ -193,31 +189,26 @@ class AsyncTransport:
         held, self._sessions = self._sessions, {}
         await asyncio.gather(*(s.close() for s in held.values()), *self._closing)
 
-    def _session(self, api: ApiClient) -> _Session:
+    def _session(self, api: ClusterClient) -> _Session:
         known = self._sessions.get(api)
         if known is not None:
             return known
-        configuration: Configuration = api.configuration
-        base: str = configuration.host.rstrip("/")
-        context = _ssl_context(configuration) if base.startswith("https:") else None
-        limit = configuration.connection_pool_maxsize or DEFAULT_CONNECTIONS
+        config = api.config
+        base = config.server.rstrip("/")
+        context = api.ssl_context() if base.startswith("https:") else None
+        limit = config.pool_size or DEFAULT_CONNECTIONS
         connector = aiohttp.TCPConnector(ssl=context or False, limit=limit)
-        proxy = configuration.proxy
-        if proxy and should_bypass_proxies(configuration.host, configuration.no_proxy or ""):
-            proxy = None
-        server_hostname = configuration.tls_server_name or None
+        proxy = api.proxy
+        server_hostname = config.tls_server_name or None
         held = _Session(
             session=aiohttp.ClientSession(
                 connector=connector,
                 cookie_jar=aiohttp.DummyCookieJar(),  # an API server sets none we would send back
-                skip_auto_headers=("User-Agent",),  # the client's own, in its default headers
+                skip_auto_headers=("User-Agent",),  # the client's own, in its headers
             ),
             base=base,
             server_hostname=server_hostname,
-            proxy=proxy or None,
-            proxy_headers=dict(configuration.proxy_headers)
-            if proxy and configuration.proxy_headers
-            else None,
+            proxy=proxy,
             pool=None
             if proxy
             else ConnectionPool(base, ssl_context=context, server_hostname=server_hostname, limit=limit),
@@ -226,7 +217,7 @@ class AsyncTransport:
         return held
 
 
-def _encoded(api: ApiClient, request: Request) -> tuple[str, dict[str, str], bytes | None]:
+def _encoded(api: ClusterClient, request: Request) -> tuple[str, dict[str, str], bytes | None]:
     """``request`` as it goes on the wire, whichever path sends it: its path with the query, its headers
     (``api``'s own and its credentials) and its encoded body."""
     headers, data = encode_request(
@@ -234,24 +225,6 @@ def _encoded(api: ApiClient, request: Request) -> tuple[str, dict[str, str], byt
     )
     target = request.path + ("?" + query_string(request.query) if request.query else "")
     return target, headers, data
-
-
-def _ssl_context(configuration: Configuration) -> ssl.SSLContext:
-    """TLS as the generated client sets it up for urllib3: the configured CA (else the system's), its
-    verification switch and hostname check, and the client certificate."""
-    context = ssl.create_default_context()
-    if configuration.ssl_ca_cert or configuration.ca_cert_data:
-        context = ssl.create_default_context(
-            cafile=configuration.ssl_ca_cert or None, cadata=configuration.ca_cert_data or None
-        )
-    if not configuration.verify_ssl:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    elif configuration.assert_hostname is False:
-        context.check_hostname = False
-    if configuration.cert_file:
-        context.load_cert_chain(configuration.cert_file, configuration.key_file or None)
-    return context
 
 
 def _client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout:

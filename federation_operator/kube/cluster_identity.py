@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kubernetes.client import ApiClient
-
 from federation_operator.domain.errors import TransientError
+from federation_operator.kube.client import ClusterClient
 from federation_operator.kube.transport import Timeout, api_path, response_error, send_request
 
 __all__ = ["IDENTITY_NAMESPACE", "fetch_cluster_id", "read_cluster_id"]
@@ -29,7 +28,7 @@ def read_cluster_id(namespace: Mapping[str, Any]) -> str | None:
     return uid if isinstance(uid, str) and uid else None
 
 
-def fetch_cluster_id(api: ApiClient, timeout: Timeout) -> str:
+def fetch_cluster_id(api: ClusterClient, timeout: Timeout) -> str:
     """The member's cluster ID: its ``kube-system`` Namespace's UID, read within ``timeout`` seconds.
 
     Raises :class:`~federation_operator.kube.errors.ApiConnectionError` (transient) when the member cannot

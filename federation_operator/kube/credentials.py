@@ -1,9 +1,10 @@
 """API clients for member clusters, built from their credential Secrets.
 
 A member's Secret (in the host cluster) holds either a ``kubeconfig`` key or a ``token`` key and a ``ca.crt``
-key; :func:`build_api_client` turns it into a :class:`MemberApiClient` with the transport policy every member
-call shares: bounded timeouts, no urllib3-level retries, a small connection pool. Requests through it go
-through :mod:`federation_operator.kube.transport`.
+key; :func:`build_api_client` turns it into a :class:`~federation_operator.kube.client.ClusterClient` with
+the transport policy every member call shares: no urllib3-level retries, a small connection pool, TCP
+keepalive. Requests through it go through :mod:`federation_operator.kube.transport` (each bounded by a
+timeout) or :mod:`federation_operator.kube.async_transport`.
 
 Nothing read from a Secret is ever put into a message, a log line or an exception chain.
 """
@@ -16,29 +17,27 @@ import os
 import shutil
 import ssl
 import tempfile
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
 
 import yaml
-from kubernetes.client import ApiClient, Configuration
-from kubernetes.client.rest import RESTResponse
-from urllib3.util.retry import Retry
 
-from federation_operator import __version__
 from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.specs import MemberClusterSpec
-from federation_operator.kube.transport import BEARER_AUTH, DEFAULT_TIMEOUT, Timeout
+from federation_operator.kube.client import ClusterClient, ClusterConfig
+from federation_operator.kube.kubeconfig import Kubeconfig
 
 __all__ = [
     "CONNECTION_POOL_SIZE",
     "KEY_CA",
     "KEY_KUBECONFIG",
     "KEY_TOKEN",
-    "MemberApiClient",
+    "SERVICE_ACCOUNT_DIR",
     "build_api_client",
+    "in_cluster_client",
+    "kubeconfig_client",
 ]
 
 KEY_KUBECONFIG = "kubeconfig"
@@ -48,58 +47,13 @@ KEY_CA = "ca.crt"
 # Two watches, the probe and Service writes from the reconcile workers share a member's pool.
 CONNECTION_POOL_SIZE = 16
 
-_USER_AGENT = f"federation-operator/{__version__}"
 _UNSUPPORTED_USER_FIELDS = ("exec", "auth-provider", "username", "password", "tokenFile")
-
-
-class MemberApiClient(ApiClient):
-    """An ``ApiClient`` for one member cluster that owns the private files its TLS client certificate needs.
-
-    urllib3 loads a client certificate and key from files, on every new connection, so they live in a private
-    temporary directory (mode 0700, files 0600) for as long as the client does. :meth:`close` removes them; a
-    client that is garbage-collected, or still open at interpreter exit, removes them too.
-    """
-
-    def __init__(self, configuration: Configuration, private_dir: Path | None = None) -> None:
-        super().__init__(configuration)
-        self.user_agent = _USER_AGENT
-        self.private_dir = private_dir
-        self._cleanup = weakref.finalize(self, _remove_dir, private_dir) if private_dir else None
-
-    def call_api(
-        self,
-        method: str,
-        url: str,
-        header_params: dict[str, str] | None = None,
-        body: Any = None,
-        post_params: Any = None,
-        _request_timeout: Timeout | None = None,
-    ) -> RESTResponse:
-        """Every request has a timeout, even one made through the generated API classes without one."""
-        return super().call_api(
-            method,
-            url,
-            header_params,
-            body,
-            post_params,
-            _request_timeout=_request_timeout or DEFAULT_TIMEOUT,
-        )
-
-    def close(self) -> None:
-        """Close pooled connections and delete the private credential files; safe to call twice."""
-        super().close()  # type: ignore[no-untyped-call]
-        if self._cleanup is not None:
-            self._cleanup()
-
-
-def _remove_dir(directory: Path) -> None:
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 # --- building a client from a Secret -----------------------------------------------------------------------
 
 
-def build_api_client(spec: MemberClusterSpec, secret_data: Mapping[str, bytes]) -> MemberApiClient:
+def build_api_client(spec: MemberClusterSpec, secret_data: Mapping[str, bytes]) -> ClusterClient:
     """An API client for the member described by ``spec``, authenticated with the Secret's (decoded) data.
 
     Two forms of Secret are understood, looked for in this order:
@@ -118,7 +72,7 @@ def build_api_client(spec: MemberClusterSpec, secret_data: Mapping[str, bytes]) 
 
     Every request through the client is bounded by a timeout (``DEFAULT_TIMEOUT`` unless the call gives its
     own), and urllib3 does not retry: callers retry with their own backoff. The returned client may hold
-    private files (see :class:`MemberApiClient`): call ``close()`` when done.
+    private files (a client certificate): call ``close()`` when done.
     Raises :class:`PermanentError` naming the Secret key (and kubeconfig field) at fault; the message never
     includes what the Secret holds.
     """
@@ -131,7 +85,114 @@ def build_api_client(spec: MemberClusterSpec, secret_data: Mapping[str, bytes]) 
         raise PermanentError(
             f"Secret {source.ref}: needs a {KEY_KUBECONFIG!r} key, or a {KEY_TOKEN!r} and a {KEY_CA!r} key"
         )
-    return _client_for(spec.api_endpoint.rstrip("/"), material)
+    return _client_for(
+        spec.api_endpoint.rstrip("/"),
+        material,
+        pool_size=CONNECTION_POOL_SIZE,
+        # No retries inside urllib3: a member that is down would turn every call into several, and our
+        # callers already retry with backoff (probes on their period, watches with jittered backoff, handlers
+        # through kopf).
+        retries=0,
+        # TCP keepalive: a watch on a member behind a NAT or LB that silently drops idle flows ends instead of
+        # hanging until its read timeout.
+        keep_alive=True,
+    )
+
+
+# --- the host cluster's client -----------------------------------------------------------------------------
+
+# Where a Pod finds its ServiceAccount's credentials.
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+def kubeconfig_client(kubeconfig: Kubeconfig, context: str | None, *, pool_size: int) -> ClusterClient:
+    """A client for ``context`` (else the current context) of the operator's own ``kubeconfig``: its
+    cluster's server, CA (or ``insecure-skip-tls-verify``), ``tls-server-name`` and ``proxy-url``, and its
+    user's token, ``tokenFile`` (read again as it rotates) or client certificate. ``exec`` and
+    ``auth-provider`` users are refused with a :class:`PermanentError` naming the field: run the operator in
+    its cluster (the chart) or give it a token or a client certificate."""
+
+    def fail(problem: str) -> PermanentError:
+        return PermanentError(f"kubeconfig {kubeconfig.path}: {problem}")
+
+    name = context or kubeconfig.current_context
+    if not name:
+        raise fail("no context given and current-context is not set")
+    if name not in kubeconfig.contexts:
+        raise fail(f"context {name!r} is not defined")
+    entry = kubeconfig.contexts[name]
+    cluster_name, user_name = entry.get("cluster"), entry.get("user")
+    if cluster_name not in kubeconfig.clusters:
+        raise fail(f"context {name!r} names cluster {cluster_name!r}, which is not defined")
+    cluster = dict(kubeconfig.clusters[str(cluster_name)])
+    where = f"clusters[{cluster_name}]"
+    if not cluster.get("server"):
+        raise fail(f"{where}.server is not set")
+    ca_pem = _file_or_data(cluster, "certificate-authority", where, fail)
+    if ca_pem is not None:
+        ca_pem = _valid_ca(ca_pem, _field_fail(fail, where, "certificate-authority"))
+    user: dict[str, Any] = {}
+    if user_name:
+        if user_name not in kubeconfig.users:
+            raise fail(f"context {name!r} names user {user_name!r}, which is not defined")
+        user = dict(kubeconfig.users[str(user_name)])
+    material = _host_user(user, f"users[{user_name}]", fail)
+    return _client_for(
+        str(cluster["server"]).rstrip("/"),
+        _Material(
+            token=material.token,
+            token_file=material.token_file,
+            ca_pem=ca_pem,
+            cert_pem=material.cert_pem,
+            key_pem=material.key_pem,
+            tls_server_name=str(cluster["tls-server-name"]) if cluster.get("tls-server-name") else None,
+            verify=not cluster.get("insecure-skip-tls-verify"),
+            proxy=str(cluster["proxy-url"]) if cluster.get("proxy-url") else None,
+            cert_origin=f"kubeconfig {kubeconfig.path}: users[{user_name}]",
+        ),
+        pool_size=pool_size,
+    )
+
+
+def _host_user(user: dict[str, Any], entry: str, fail: _Fail) -> _Material:
+    """The credentials of the host kubeconfig's user entry (any of them, or none: anonymous)."""
+    for unsupported in ("exec", "auth-provider", "username", "password"):
+        if user.get(unsupported):
+            raise fail(
+                f"{entry}.{unsupported} is not supported by the operator: run it in its cluster, or give "
+                "it a token, a tokenFile or a client certificate"
+            )
+    token = user.get("token")
+    if token is not None:
+        token = _valid_token(token, _field_fail(fail, entry, "token"))
+    token_file = str(user["tokenFile"]) if user.get("tokenFile") else None
+    if token_file is not None and not Path(token_file).is_file():
+        raise fail(f"{entry}.tokenFile: no file {token_file}")
+    cert_pem = _file_or_data(user, "client-certificate", entry, fail)
+    key_pem = _file_or_data(user, "client-key", entry, fail)
+    if (cert_pem is None) != (key_pem is None):
+        raise fail(f"{entry}: client-certificate and client-key must be given together")
+    return _Material(token=token, token_file=token_file, cert_pem=cert_pem, key_pem=key_pem)
+
+
+def in_cluster_client(*, pool_size: int, service_account: Path = SERVICE_ACCOUNT_DIR) -> ClusterClient:
+    """A client for the cluster the operator runs in: its API service (``KUBERNETES_SERVICE_HOST`` and
+    ``_PORT``), verified with the ServiceAccount's CA, authenticated with its token (read again as the kubelet
+    rotates it)."""
+    host = os.environ.get("KUBERNETES_SERVICE_HOST")
+    port = os.environ.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        raise PermanentError(
+            "no kubeconfig found and not in a cluster (KUBERNETES_SERVICE_HOST and _PORT are not set)"
+        )
+    token_file, ca_file = service_account / "token", service_account / "ca.crt"
+    for file in (token_file, ca_file):
+        if not file.is_file():
+            raise PermanentError(f"in a cluster, but the ServiceAccount's {file} is missing")
+    server = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+    return ClusterClient(
+        ClusterConfig(server=server, ca_file=str(ca_file), token_file=str(token_file), pool_size=pool_size)
+    )
 
 
 _Fail: TypeAlias = Callable[[str], PermanentError]
@@ -142,10 +203,13 @@ class _Material:
     """Credentials extracted from a Secret, validated, not yet written anywhere."""
 
     token: str | None = None
+    token_file: str | None = None
     ca_pem: bytes | None = None
     cert_pem: bytes | None = None
     key_pem: bytes | None = None
     tls_server_name: str | None = None
+    verify: bool = True
+    proxy: str | None = None
     # Where the certificate came from ("Secret ns/name key 'kubeconfig': users[admin]"), for messages.
     cert_origin: str = ""
 
@@ -303,40 +367,47 @@ def _valid_ca(pem: bytes, fail: _Fail) -> bytes:
     return pem
 
 
-def _client_for(endpoint: str, material: _Material) -> MemberApiClient:
-    configuration = Configuration(
-        host=endpoint,
-        ca_cert_data=material.ca_pem.decode("ascii") if material.ca_pem else None,
-        tls_server_name=material.tls_server_name,
-        # No retries inside urllib3: a member that is down would turn every call into several, and our
-        # callers already retry with backoff (probes on their period, watches with jittered backoff, handlers
-        # through kopf).
-        retries=Retry(total=0, redirect=0),
-        connection_pool_maxsize=CONNECTION_POOL_SIZE,
-    )
-    # TCP keepalive: a watch on a member behind a NAT or LB that silently drops idle flows ends instead of
-    # hanging until its read timeout.
-    configuration.keep_alive = True
-    if material.token:
-        configuration.api_key = {BEARER_AUTH: material.token}
-        configuration.api_key_prefix = {BEARER_AUTH: "Bearer"}
+def _client_for(
+    endpoint: str,
+    material: _Material,
+    *,
+    pool_size: int,
+    retries: int | None = None,
+    keep_alive: bool = False,
+) -> ClusterClient:
     private_dir: Path | None = None
+    cert_file = key_file = None
     if material.cert_pem is not None and material.key_pem is not None:
-        private_dir = Path(tempfile.mkdtemp(prefix="fedop-member-"))  # mode 0700
+        # The TLS libraries load a client certificate from files: they live in a private directory (mode
+        # 0700, files 0600) for as long as the client does (ClusterClient.close removes it).
+        private_dir = Path(tempfile.mkdtemp(prefix="fedop-member-"))
         try:
-            configuration.cert_file = str(_write_private(private_dir / "client.crt", material.cert_pem))
-            configuration.key_file = str(_write_private(private_dir / "client.key", material.key_pem))
+            cert_file = str(_write_private(private_dir / "client.crt", material.cert_pem))
+            key_file = str(_write_private(private_dir / "client.key", material.key_pem))
             try:
-                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-                context.load_cert_chain(configuration.cert_file, configuration.key_file)
+                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(cert_file, key_file)
             except ssl.SSLError:
                 raise PermanentError(
                     f"{material.cert_origin}: client-certificate and client-key are not a matching PEM pair"
                 ) from None
         except BaseException:
-            _remove_dir(private_dir)
+            shutil.rmtree(private_dir, ignore_errors=True)
             raise
-    return MemberApiClient(configuration, private_dir)
+    config = ClusterConfig(
+        server=endpoint,
+        ca_data=material.ca_pem.decode("ascii") if material.ca_pem else None,
+        cert_file=cert_file,
+        key_file=key_file,
+        token=material.token,
+        token_file=material.token_file,
+        verify=material.verify,
+        tls_server_name=material.tls_server_name,
+        proxy=material.proxy,
+        pool_size=pool_size,
+        retries=retries,
+        keep_alive=keep_alive,
+    )
+    return ClusterClient(config, private_dir)
 
 
 def _write_private(path: Path, content: bytes) -> Path:

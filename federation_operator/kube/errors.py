@@ -1,7 +1,7 @@
 """The one classification of Kubernetes API failures into the operator's errors.
 
-Every module of ``kube`` maps what went wrong here, once, whichever client it used (the generated
-``ApiException``, urllib3's and the socket's exceptions, or a raw response's status):
+Every module of ``kube`` maps what went wrong here, once, whichever path it used (urllib3's, aiohttp's and
+the socket's exceptions, or a raw response's status):
 
 * the API could not be reached or talked to (refused, timed out, TLS failure, connection lost) →
   :class:`ApiConnectionError`, a :class:`TransientError` with a short, credential-free ``reason``;
@@ -21,9 +21,8 @@ from collections.abc import Mapping
 
 import aiohttp
 import urllib3
-from kubernetes.client.exceptions import ApiException
 
-from federation_operator.domain.errors import FederationError, PermanentError, TransientError
+from federation_operator.domain.errors import PermanentError, TransientError
 
 __all__ = [
     "ASYNC_TRANSPORT_ERRORS",
@@ -31,7 +30,6 @@ __all__ = [
     "TRANSPORT_ERRORS",
     "ApiConnectionError",
     "ConnectTimeoutError",
-    "api_error",
     "connection_error",
     "describe_failure",
     "is_transient_status",
@@ -93,14 +91,6 @@ def connection_error(what: str, exc: BaseException) -> ApiConnectionError:
     return ApiConnectionError(what, describe_failure(exc))
 
 
-def api_error(what: str, exc: ApiException | urllib3.exceptions.HTTPError | OSError) -> FederationError:
-    """The error for a call of the generated client that raised ``exc`` (chain it: ``from exc``)."""
-    if isinstance(exc, ApiException) and exc.status:
-        return status_error(exc.status, f"{what}: HTTP {exc.status} {exc.reason}", exc.headers)
-    # Status 0: the generated client wraps a transport failure (a urllib3 SSLError) in an ApiException.
-    return connection_error(what, exc)
-
-
 def describe_failure(exc: BaseException) -> str:
     """A short, credential-free reason for a transport failure: "connection refused", "timed out", ...."""
     chain = _exception_chain(exc)
@@ -137,9 +127,6 @@ def _reason_talking(err: BaseException) -> str | None:
         case ssl.SSLError():
             return f"TLS error ({err.reason or type(err).__name__})"
         case urllib3.exceptions.SSLError() | aiohttp.ClientSSLError():
-            return "TLS error"
-        case ApiException() if err.status == 0:
-            # The generated client wraps a bare urllib3 SSLError this way.
             return "TLS error"
         case (
             ConnectionResetError()

@@ -19,9 +19,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from kubernetes.client import ApiClient
-
 from federation_operator.domain.errors import FederationError
+from federation_operator.kube.client import ClusterClient
 from federation_operator.kube.transport import Exchange, Request, Send, api_path, response_error
 
 __all__ = ["MAX_MESSAGE_LENGTH", "POSTS_AT_ONCE", "EventPoster", "render_event"]
@@ -87,7 +86,7 @@ class EventPoster:
 
     def __init__(
         self,
-        api: ApiClient,
+        api: ClusterClient,
         *,
         send: Send,
         component: str,

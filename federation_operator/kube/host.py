@@ -1,8 +1,9 @@
 """I/O against the host cluster (other than the watches): Secrets, finalizers and status of our resources.
 
-Blocking calls on the synchronous kubernetes client; the async code runs them with `asyncio.to_thread`.
-Failures are mapped to our errors by the one classification (:mod:`federation_operator.kube.errors`): 429,
-every 5xx and connection trouble are transient, the rest is permanent.
+Blocking calls through the threads' request path (:mod:`.transport`); the async code runs them with
+`asyncio.to_thread`. Failures are mapped to our errors by the one classification
+(:mod:`federation_operator.kube.errors`): 429, every 5xx and connection trouble are transient, the rest is
+permanent.
 """
 
 from __future__ import annotations
@@ -10,14 +11,13 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
-
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
+from typing import Any
 
 from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.keys import GROUP, VERSION
-from federation_operator.kube.errors import TRANSPORT_ERRORS, api_error
+from federation_operator.kube.client import ClusterClient
+from federation_operator.kube.credentials import in_cluster_client, kubeconfig_client
+from federation_operator.kube.kubeconfig import KubeconfigNotFoundError, kubeconfig_path, load_kubeconfig
 from federation_operator.kube.transport import (
     METADATA_ONLY_LIST,
     Exchange,
@@ -49,61 +49,52 @@ MERGE_PATCH = "application/merge-patch+json"
 FEDERATED_SERVICE_PAGE = 100
 
 
-def build_host_client(
-    kubeconfig: Path | None, context: str | None, *, pool_size: int = 10
-) -> client.ApiClient:
-    """A client for the host cluster: from a kubeconfig (and context) if given or found, else in-cluster.
+def build_host_client(kubeconfig: Path | None, context: str | None, *, pool_size: int = 10) -> ClusterClient:
+    """A client for the host cluster: from a kubeconfig (and context) if given or found (``$KUBECONFIG``,
+    else ``~/.kube/config``), else in-cluster (the chart's way).
 
     ``pool_size``: connections kept open to the API server. Every reconcile worker may write a status or a
     finalizer at once, beside the event poster, the watch, the orphan collector and the lease: a pool
     smaller than that discards connections under load, and each one reopened costs a TLS handshake.
     """
-    configuration = client.Configuration()
+    explicit = kubeconfig is not None or context is not None
     try:
-        if kubeconfig is not None or context is not None:
-            config.load_kube_config(
-                config_file=str(kubeconfig) if kubeconfig else None,
-                context=context,
-                client_configuration=configuration,
-            )
-        else:
-            try:
-                config.load_kube_config(client_configuration=configuration)
-            except config.ConfigException:
-                config.load_incluster_config(client_configuration=configuration)
-    except (config.ConfigException, OSError) as exc:
-        raise PermanentError(f"cannot configure the host cluster client: {exc}") from exc
-    configuration.connection_pool_maxsize = pool_size
-    return client.ApiClient(configuration)
+        found = load_kubeconfig(kubeconfig_path(str(kubeconfig) if kubeconfig else None))
+    except KubeconfigNotFoundError:
+        if explicit:
+            raise
+        return in_cluster_client(pool_size=pool_size)
+    return kubeconfig_client(found, context, pool_size=pool_size)
 
 
-def fetch_secret_data(api: client.ApiClient, namespace: str, name: str) -> dict[str, bytes]:
+def fetch_secret_data(api: ClusterClient, namespace: str, name: str) -> dict[str, bytes]:
     """The decoded `data` of a Secret; its content never appears in errors or logs."""
-    try:
-        secret = client.CoreV1Api(api).read_namespaced_secret(name, namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            raise PermanentError(f"Secret {namespace}/{name} not found") from exc
-        if exc.status == 403:
-            raise PermanentError(f"Secret {namespace}/{name}: the operator may not read it") from exc
-        raise api_error(f"reading Secret {namespace}/{name}", exc) from exc
-    except TRANSPORT_ERRORS as exc:
-        raise api_error(f"reading Secret {namespace}/{name}", exc) from exc
-    return {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
+    what = f"reading Secret {namespace}/{name}"
+    response = send_request(api, "GET", api_path("v1", "secrets", name, namespace), what=what)
+    if response.status == 404:
+        raise PermanentError(f"Secret {namespace}/{name} not found")
+    if response.status == 403:
+        raise PermanentError(f"Secret {namespace}/{name}: the operator may not read it")
+    if response.status != 200:
+        raise response_error(response, what)
+    data: dict[str, str] = response.json().get("data") or {}
+    return {key: base64.b64decode(value) for key, value in data.items()}
 
 
-def fetch_member_cluster_names(api: client.ApiClient) -> set[str]:
+def fetch_member_cluster_names(api: ClusterClient) -> set[str]:
     """The names of every MemberCluster in the host cluster."""
-    try:
-        listing = client.CustomObjectsApi(api).list_cluster_custom_object(GROUP, VERSION, "memberclusters")
-    except (ApiException, *TRANSPORT_ERRORS) as exc:
-        raise api_error("listing MemberClusters", exc) from exc
-    items: list[dict[str, Any]] = cast(dict[str, Any], listing).get("items", [])
+    what = "listing MemberClusters"
+    response = send_request(
+        api, "GET", api_path(f"{GROUP}/{VERSION}", "memberclusters"), what=what, accept=METADATA_ONLY_LIST
+    )
+    if response.status != 200:
+        raise response_error(response, what)
+    items: list[dict[str, Any]] = response.json().get("items") or []
     return {str(item["metadata"]["name"]) for item in items}
 
 
 def fetch_federated_service_uids(
-    api: client.ApiClient, page_size: int = FEDERATED_SERVICE_PAGE
+    api: ClusterClient, page_size: int = FEDERATED_SERVICE_PAGE
 ) -> dict[tuple[str, str], str]:
     """Every FederatedService in the host cluster: (namespace, name) → UID.
 
@@ -161,7 +152,7 @@ def federated_service_status_exchange(namespace: str, name: str, status: Mapping
     )
 
 
-def patch_member_cluster_status(api: client.ApiClient, name: str, status: Mapping[str, Any]) -> None:
+def patch_member_cluster_status(api: ClusterClient, name: str, status: Mapping[str, Any]) -> None:
     run_exchange(
         api,
         _status_exchange(

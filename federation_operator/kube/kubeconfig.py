@@ -1,9 +1,10 @@
-"""A user's kubeconfig, read the way kubectl reads it: which file(s), their contexts and clusters' servers.
+"""A user's kubeconfig, read the way kubectl reads it: which file(s), their contexts, clusters and users.
 
-Several files (``$KUBECONFIG`` is a ``:``-separated list) are merged, the first one naming a context or
-cluster winning. Only what is needed to pick contexts is read here; the clients themselves are built by the
-kubernetes client's own loader (:func:`federation_operator.kube.rest.connect`), which understands every way
-a kubeconfig can authenticate.
+Several files (``$KUBECONFIG`` is a ``:``-separated list) are merged, the first one naming a context,
+cluster or user winning; a relative file path in an entry is relative to the file that holds it. fedctl picks
+contexts from it (its clients are built by the kubernetes client's own loader,
+:func:`federation_operator.cli.rest.connect`, which understands every way a kubeconfig can authenticate);
+the operator builds its host client from it (:func:`federation_operator.kube.credentials.kubeconfig_client`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class Kubeconfig:
     current_context: str | None = None
     # Each cluster entry's server, by cluster name.
     servers: Mapping[str, str] = field(default_factory=dict)
+    # The cluster and user entries, by name; their file paths made absolute.
+    clusters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    users: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def namespace(self, context: str) -> str | None:
         value = self.contexts.get(context, {}).get("namespace")
@@ -64,22 +68,42 @@ def load_kubeconfig(path: str) -> Kubeconfig:
     """Read the contexts of the kubeconfig file(s) at ``path``; a missing or broken file is an error."""
     contexts: dict[str, Mapping[str, Any]] = {}
     servers: dict[str, str] = {}
+    clusters: dict[str, Mapping[str, Any]] = {}
+    users: dict[str, Mapping[str, Any]] = {}
     current: str | None = None
     found = False
     for part in filter(None, path.split(os.pathsep)):
-        doc = _read(Path(part).expanduser())
+        file = Path(part).expanduser()
+        doc = _read(file)
         if doc is None:
             continue
         found = True
         for name, body in _named(doc, "contexts", "context"):
             contexts.setdefault(name, body)
         for name, body in _named(doc, "clusters", "cluster"):
+            clusters.setdefault(name, _absolute(body, file.parent, _CLUSTER_FILES))
             if body.get("server"):
                 servers.setdefault(name, str(body["server"]))
+        for name, body in _named(doc, "users", "user"):
+            users.setdefault(name, _absolute(body, file.parent, _USER_FILES))
         current = current or (str(doc["current-context"]) if doc.get("current-context") else None)
     if not found:
         raise KubeconfigNotFoundError(f"no kubeconfig at {path}")
-    return Kubeconfig(path, contexts, current, servers)
+    return Kubeconfig(path, contexts, current, servers, clusters, users)
+
+
+# The fields of an entry that name a file (relative to the kubeconfig that holds the entry).
+_CLUSTER_FILES = ("certificate-authority",)
+_USER_FILES = ("client-certificate", "client-key", "tokenFile")
+
+
+def _absolute(body: Mapping[str, Any], directory: Path, fields: tuple[str, ...]) -> Mapping[str, Any]:
+    """``body`` with the paths of ``fields`` made absolute: ``~`` expanded, a relative one taken from
+    ``directory``."""
+    paths = {f: Path(str(body[f])).expanduser() for f in fields if body.get(f)}
+    if not paths:
+        return body
+    return {**body, **{f: str(path if path.is_absolute() else directory / path) for f, path in paths.items()}}
 
 
 def _read(file: Path) -> dict[str, Any] | None:

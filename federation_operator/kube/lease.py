@@ -29,13 +29,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
-
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
+from typing import Any
 
 from federation_operator.domain.errors import FederationError
-from federation_operator.kube.errors import TRANSPORT_ERRORS, api_error
+from federation_operator.kube.client import ClusterClient
+from federation_operator.kube.transport import RawResponse, Timeout, api_path, response_error, send_request
 
 __all__ = ["Action", "LeaseElector", "LeaseRecord", "LeaseTimings", "plan_attempt", "replica_identity"]
 
@@ -114,7 +112,7 @@ class LeaseElector:
 
     def __init__(
         self,
-        api: client.ApiClient,
+        api: ClusterClient,
         *,
         namespace: str,
         name: str,
@@ -122,7 +120,7 @@ class LeaseElector:
         timings: LeaseTimings,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.leases = client.CoordinationV1Api(api)
+        self.api = api
         self.namespace, self.name, self.identity = namespace, name, identity
         self.timings = timings
         self.clock = clock
@@ -142,14 +140,7 @@ class LeaseElector:
     def try_acquire_or_renew(self) -> bool:
         """One read and at most one write; True when we hold the Lease afterwards."""
         timeout = (min(5.0, self.timings.retry_period * 2), self.timings.retry_period * 2)
-        try:
-            lease = self.leases.read_namespaced_lease(self.name, self.namespace, _request_timeout=timeout)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise api_error(f"read {self.where}", exc) from exc
-            lease = None
-        except TRANSPORT_ERRORS as exc:
-            raise api_error(f"read {self.where}", exc) from exc
+        lease = self._read(timeout)
         record = _record(lease) if lease is not None else None
         self.observed_holder = record.holder if record is not None else ""
         now = self.clock()
@@ -163,28 +154,43 @@ class LeaseElector:
                 log.info("%s is held by %s; standing by", self.where, record.holder)
                 self._holder_logged = record.holder
             return False
-        body = self._body(record, action)
-        try:
-            if lease is None:
-                self.leases.create_namespaced_lease(self.namespace, _raw(body), _request_timeout=timeout)
-            else:
-                self.leases.replace_namespaced_lease(
-                    self.name, self.namespace, _raw(body), _request_timeout=timeout
-                )
-        except ApiException as exc:
-            if exc.status == 409:  # another candidate wrote first: it won this round
-                return False
-            raise api_error(f"write {self.where}", exc) from exc
-        except TRANSPORT_ERRORS as exc:
-            raise api_error(f"write {self.where}", exc) from exc
+        response = self._write(self._body(record, action), create=lease is None, timeout=timeout)
+        if response.status == 409:  # another candidate wrote first: it won this round
+            return False
+        if response.status >= 300:
+            raise response_error(response, f"write {self.where}")
         if action is not Action.RENEW:
             log.info("%s acquired by %s", self.where, self.identity)
         self._last_renewal = self.clock()
         return True
 
+    def _read(self, timeout: Timeout) -> dict[str, Any] | None:
+        """The Lease as the API server holds it; None when there is none."""
+        what = f"read {self.where}"
+        response = send_request(self.api, "GET", self._path(self.name), what=what, timeout=timeout)
+        if response.status == 404:
+            return None
+        if response.status != 200:
+            raise response_error(response, what)
+        lease: dict[str, Any] = response.json()
+        return lease
+
+    def _write(self, body: dict[str, Any], *, create: bool, timeout: Timeout) -> RawResponse:
+        """Create or replace the Lease with ``body``; the response, whatever its status."""
+        return send_request(
+            self.api,
+            "POST" if create else "PUT",
+            self._path(None if create else self.name),
+            what=f"write {self.where}",
+            body=body,
+            timeout=timeout,
+        )
+
+    def _path(self, name: str | None) -> str:
+        return api_path("coordination.k8s.io/v1", "leases", name, self.namespace)
+
     def _body(self, record: LeaseRecord | None, action: Action) -> dict[str, Any]:
-        # A plain dict, not a V1Lease: the client would render datetimes with isoformat(), which drops the
-        # fraction when it is zero, and the apiserver's MicroTime wants exactly six digits.
+        # The apiserver's MicroTime wants exactly six digits of fraction (isoformat() drops a zero one).
         now = _micro_time(datetime.now(UTC))
         renewing = action is Action.RENEW and record is not None
         transitions = (record.transitions if record else 0) + (0 if renewing or record is None else 1)
@@ -255,7 +261,10 @@ class LeaseElector:
             self._holder_thread.join(self.timings.renew_deadline)
             self._holder_thread = None
         try:
-            record = _record(self.leases.read_namespaced_lease(self.name, self.namespace, _request_timeout=5))
+            lease = self._read(5.0)
+            if lease is None:
+                return
+            record = _record(lease)
             if record.holder != self.identity:
                 return
             now = _micro_time(datetime.now(UTC))
@@ -270,28 +279,25 @@ class LeaseElector:
                     "renewTime": now,
                 },
             }
-            self.leases.replace_namespaced_lease(self.name, self.namespace, _raw(body), _request_timeout=5)
+            response = self._write(body, create=False, timeout=5.0)
+            if response.status >= 300:
+                raise response_error(response, f"release {self.where}")
             log.info("%s released by %s", self.where, self.identity)
-        except (ApiException, *TRANSPORT_ERRORS) as exc:
+        except FederationError as exc:
             # Not fatal: the Lease then expires after its duration and a standby takes it over.
-            log.warning("%s; it expires after its duration instead", api_error(f"release {self.where}", exc))
+            log.warning("%s; it expires after its duration instead", exc)
 
 
-def _record(lease: client.V1Lease) -> LeaseRecord:
-    spec = lease.spec or client.V1LeaseSpec()
+def _record(lease: dict[str, Any]) -> LeaseRecord:
+    spec = lease.get("spec") or {}
     return LeaseRecord(
-        holder=spec.holder_identity or "",
-        lease_duration_seconds=spec.lease_duration_seconds or 0,
-        transitions=spec.lease_transitions or 0,
-        renew_time=_micro_time(spec.renew_time) if spec.renew_time else "",
-        resource_version=str(lease.metadata.resource_version if lease.metadata else ""),
-        acquire_time=_micro_time(spec.acquire_time) if spec.acquire_time else "",
+        holder=spec.get("holderIdentity") or "",
+        lease_duration_seconds=spec.get("leaseDurationSeconds") or 0,
+        transitions=spec.get("leaseTransitions") or 0,
+        renew_time=spec.get("renewTime") or "",
+        resource_version=str((lease.get("metadata") or {}).get("resourceVersion") or ""),
+        acquire_time=spec.get("acquireTime") or "",
     )
-
-
-def _raw(body: dict[str, Any]) -> client.V1Lease:
-    """The client sends a dict body as it is; its hints only know the model class."""
-    return cast(client.V1Lease, body)
 
 
 def _micro_time(when: datetime) -> str:

@@ -1,6 +1,6 @@
 """Member Services and their EndpointSlices: reading them (pure) and writing them (I/O).
 
-The I/O calls act on one member through its ``ApiClient`` and speak raw JSON (camelCase dicts, as
+The I/O calls act on one member through its ``ClusterClient`` and speak raw JSON (camelCase dicts, as
 ``kubectl get -o json``). Each is an exchange (``*_exchange``: its requests as data), made on the event loop
 by the operator (``AsyncTransport.run``) or in a thread (``run_exchange``); either way it ends within its
 budget of time (all of its requests together: an apply that repairs ports makes up to four), so a member

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kubernetes.client import ApiClient
-
 from federation_operator.domain.members import ProbeResult
 from federation_operator.domain.specs import ProbeSettings
+from federation_operator.kube.client import ClusterClient
 from federation_operator.kube.errors import ApiConnectionError
 from federation_operator.kube.transport import METADATA_ONLY_LIST, RawResponse, send_request
 
@@ -40,7 +39,7 @@ class _ProbeFailed(Exception):
         self.credentials_refused = credentials_refused
 
 
-def fetch_probe(api: ApiClient, timeout: float) -> ProbeResult:
+def fetch_probe(api: ClusterClient, timeout: float) -> ProbeResult:
     """Probe the member behind ``api``; every request shares one deadline ``timeout`` seconds away.
 
     ``ok`` is True when ``/readyz`` answers 200 with the body ``ok``, ``/version`` answers, and the nodes can
@@ -66,7 +65,7 @@ def fetch_probe(api: ApiClient, timeout: float) -> ProbeResult:
     return ProbeResult(ok=True, kubernetes_version=git_version, regions=regions, zones=zones)
 
 
-def _node_topology(api: ApiClient, deadline: float) -> tuple[frozenset[str], frozenset[str]]:
+def _node_topology(api: ClusterClient, deadline: float) -> tuple[frozenset[str], frozenset[str]]:
     regions: set[str] = set()
     zones: set[str] = set()
     token = ""
@@ -91,7 +90,7 @@ def _node_topology(api: ApiClient, deadline: float) -> tuple[frozenset[str], fro
 
 
 def _get(
-    api: ApiClient,
+    api: ClusterClient,
     path: str,
     what: str,
     deadline: float,

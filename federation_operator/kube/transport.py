@@ -32,9 +32,9 @@ from urllib.parse import quote, urlencode
 
 import orjson
 import urllib3
-from kubernetes.client import ApiClient
 
 from federation_operator.domain.errors import PermanentError, TransientError
+from federation_operator.kube.client import ClusterClient
 from federation_operator.kube.errors import (
     TRANSPORT_ERRORS,
     ApiConnectionError,
@@ -43,7 +43,6 @@ from federation_operator.kube.errors import (
 )
 
 __all__ = [
-    "BEARER_AUTH",
     "CONNECT_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "JSON",
@@ -80,8 +79,6 @@ CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 30.0
 DEFAULT_TIMEOUT: Timeout = (CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)
 
-# The generated client's name for bearer-token authentication (its Configuration's api_key entry).
-BEARER_AUTH = "BearerToken"
 JSON = "application/json"
 # Accept: a list of only the objects' metadata (the server falls back to the full objects if it cannot).
 METADATA_ONLY_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
@@ -127,7 +124,7 @@ Exchange: TypeAlias = Generator[Request, RawResponse, T]
 class Send(Protocol):
     """Makes the requests of an exchange to a cluster, all in ``within`` seconds (``AsyncTransport.run``)."""
 
-    async def __call__(self, api: ApiClient, exchange: Exchange[T], *, within: float | None = None) -> T:
+    async def __call__(self, api: ClusterClient, exchange: Exchange[T], *, within: float | None = None) -> T:
         """The exchange's result."""
         ...
 
@@ -166,7 +163,7 @@ class Call(Generic[T]):
             self.result: T = done.value
 
 
-def run_exchange(api: ApiClient, exchange: Exchange[T], *, timeout: float | None = None) -> T:
+def run_exchange(api: ClusterClient, exchange: Exchange[T], *, timeout: float | None = None) -> T:
     """Make the requests of ``exchange`` (in this thread), all within ``timeout`` seconds when given;
     returns its result."""
     call = Call(exchange, timeout)
@@ -201,7 +198,7 @@ def api_path(
 
 
 def send_request(
-    api: ApiClient,
+    api: ClusterClient,
     method: str,
     path: str,
     *,
@@ -218,7 +215,6 @@ def send_request(
     :class:`~federation_operator.kube.errors.ApiConnectionError` raised when the cluster cannot be reached
     or the connection fails.
     """
-    configuration = api.configuration
     headers, data = encode_request(api, body=body, content_type=content_type, accept=accept)
     if query:
         path += "?" + query_string(query)
@@ -229,10 +225,10 @@ def send_request(
         "preload_content": False,
     }
     try:
-        manager = api.rest_client.pool_manager
+        manager = api.pool_manager()
         if isinstance(manager, urllib3.ProxyManager):
             # Through a proxy: its manager adds the proxy's headers and picks the form of the URL.
-            response: urllib3.BaseHTTPResponse = manager.urlopen(method, configuration.host + path, **options)
+            response: urllib3.BaseHTTPResponse = manager.urlopen(method, api.server + path, **options)
         else:
             pool, prefix = _pool(api, manager)
             # The API server answers, it does not redirect; a pool of one host never changes hosts.
@@ -251,37 +247,32 @@ def send_request(
 # The connection pool of each client's API server, found once: the pool manager's way to it (parse the URL,
 # normalize a pool key, look the pool up) was ~3 % of the operator's CPU samples at 1,000 objects.
 _POOLS: weakref.WeakKeyDictionary[
-    ApiClient, tuple[urllib3.PoolManager, str, urllib3.HTTPConnectionPool, str]
+    ClusterClient, tuple[urllib3.PoolManager, urllib3.HTTPConnectionPool, str]
 ] = weakref.WeakKeyDictionary()
 
 
-def _pool(api: ApiClient, manager: urllib3.PoolManager) -> tuple[urllib3.HTTPConnectionPool, str]:
-    """The pool of connections to ``api``'s server (found once, found again if the client's manager or host
-    changed or the pool was closed), and the server's own path prefix (an API server behind a path)."""
-    host: str = api.configuration.host
+def _pool(api: ClusterClient, manager: urllib3.PoolManager) -> tuple[urllib3.HTTPConnectionPool, str]:
+    """The pool of connections to ``api``'s server (found once, found again if the client's manager changed
+    or the pool was closed), and the server's own path prefix (an API server behind a path)."""
     known = _POOLS.get(api)
-    if known is not None and known[0] is manager and known[1] == host and known[2].pool is not None:
-        return known[2], known[3]
-    pool = manager.connection_from_url(host)
-    prefix = (urllib3.util.parse_url(host).path or "").rstrip("/")
-    _POOLS[api] = (manager, host, pool, prefix)
+    if known is not None and known[0] is manager and known[1].pool is not None:
+        return known[1], known[2]
+    pool = manager.connection_from_url(api.server)
+    prefix = (urllib3.util.parse_url(api.server).path or "").rstrip("/")
+    _POOLS[api] = (manager, pool, prefix)
     return pool, prefix
 
 
 def encode_request(
-    api: ApiClient, *, body: Any, content_type: str | None, accept: str
+    api: ClusterClient, *, body: Any, content_type: str | None, accept: str
 ) -> tuple[dict[str, str], bytes | None]:
     """The headers and encoded body of a request through ``api``, whichever path sends it: the client's
-    default headers and its own credentials, as its generated calls send them (a refresh hook runs here, as
-    there)."""
-    headers = {**api.default_headers, "Accept": accept}
+    headers (its credentials among them) and the body as JSON."""
+    headers = {**api.headers(), "Accept": accept}
     data: bytes | None = None
     if body is not None:
         data = orjson.dumps(body)
         headers["Content-Type"] = content_type or JSON
-    for setting in api.configuration.auth_settings().values():
-        if setting["in"] == "header" and setting["value"]:
-            headers[setting["key"]] = setting["value"]
     return headers, data
 
 
@@ -351,7 +342,7 @@ def request_exchange(request: Request) -> Exchange[RawResponse]:
 
 
 def send_delete(
-    api: ApiClient, path: str, *, what: str, uid: str | None = None, timeout: Timeout = DEFAULT_TIMEOUT
+    api: ClusterClient, path: str, *, what: str, uid: str | None = None, timeout: Timeout = DEFAULT_TIMEOUT
 ) -> tuple[DeleteOutcome | None, RawResponse]:
     """Delete the object at ``path`` (the rules of :func:`delete_exchange`), in this thread."""
     return run_exchange(api, delete_exchange(path, what=what, uid=uid, timeout=timeout))

@@ -13,6 +13,7 @@ from kubernetes import client
 from localfed import LocalFederation
 from localfed.operator import eventually
 
+from federation_operator.kube.host import build_host_client
 from federation_operator.kube.lease import LeaseElector, LeaseTimings
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +31,11 @@ def lease_name(federation: LocalFederation) -> Iterator[str]:
 
 def elector(fed: LocalFederation, name: str, identity: str) -> LeaseElector:
     return LeaseElector(
-        fed.api_client("federation"), namespace=NAMESPACE, name=name, identity=identity, timings=FAST
+        build_host_client(fed.kubeconfig, "federation"),
+        namespace=NAMESPACE,
+        name=name,
+        identity=identity,
+        timings=FAST,
     )
 
 

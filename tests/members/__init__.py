@@ -19,6 +19,7 @@ from localfed import LocalFederation
 
 from federation_operator.domain.specs import MemberClusterSpec
 from federation_operator.kube.async_transport import AsyncTransport
+from federation_operator.kube.client import ClusterClient
 from federation_operator.kube.transport import Exchange, run_exchange
 
 T = TypeVar("T")
@@ -36,7 +37,7 @@ class LoopRunner:
         self._runner = asyncio.Runner()
         self._transport = AsyncTransport()
 
-    def __call__(self, api: client.ApiClient, exchange: Exchange[T], *, timeout: float | None = None) -> T:
+    def __call__(self, api: ClusterClient, exchange: Exchange[T], *, timeout: float | None = None) -> T:
         return self._runner.run(self._transport.run(api, exchange, within=timeout))
 
     def close(self) -> None:
@@ -44,7 +45,7 @@ class LoopRunner:
         self._runner.close()
 
 
-def thread_runner(api: client.ApiClient, exchange: Exchange[T], *, timeout: float | None = None) -> T:
+def thread_runner(api: ClusterClient, exchange: Exchange[T], *, timeout: float | None = None) -> T:
     """Exchanges made in this thread (urllib3), as fedctl and the sync functions make them."""
     return run_exchange(api, exchange, timeout=timeout)
 

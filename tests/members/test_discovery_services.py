@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 from localfed import LocalFederation
 
-from federation_operator.kube.credentials import MemberApiClient, build_api_client
+from federation_operator.kube.client import ClusterClient
+from federation_operator.kube.credentials import build_api_client
 from federation_operator.kube.discovery_services import fetch_discovery_services_exchange
 from federation_operator.kube.member_services import apply_service_exchange, delete_service_exchange
 from federation_operator.planning.discovery import (
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def member_api(federation: LocalFederation) -> Iterator[MemberApiClient]:
+def member_api(federation: LocalFederation) -> Iterator[ClusterClient]:
     api = build_api_client(member_spec(federation, MEMBER), kubeconfig_secret(federation, MEMBER))
     yield api
     api.close()
@@ -43,7 +44,7 @@ def manifest(federation: str, namespace: str, key: tuple[str, str], target: str)
 
 
 def test_written_services_are_listed_back_with_their_targets(
-    member_api: MemberApiClient, namespace: str, runner: Runner
+    member_api: ClusterClient, namespace: str, runner: Runner
 ) -> None:
     fed = f"f{uuid.uuid4().hex[:6]}"
     selector = f"{LABEL_DISCOVERY_FEDERATION}={fed}"
@@ -85,7 +86,7 @@ def test_written_services_are_listed_back_with_their_targets(
     assert set(runner(member_api, fetch_discovery_services_exchange(namespace, selector))) == {"web--ns-a"}
 
 
-def test_a_namespace_that_does_not_exist_holds_none(member_api: MemberApiClient, runner: Runner) -> None:
+def test_a_namespace_that_does_not_exist_holds_none(member_api: ClusterClient, runner: Runner) -> None:
     missing = f"absent-{uuid.uuid4().hex[:6]}"
     assert (
         runner(member_api, fetch_discovery_services_exchange(missing, f"{LABEL_DISCOVERY_FEDERATION}=x"))

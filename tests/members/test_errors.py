@@ -1,5 +1,5 @@
-"""The one classification of Kubernetes API failures (kube/errors.py), for every client the operator uses:
-the generated client's ApiException, transport failures (urllib3's and aiohttp's), and raw responses."""
+"""The one classification of Kubernetes API failures (kube/errors.py), for both request paths: transport
+failures (urllib3's and aiohttp's) and raw responses."""
 
 from __future__ import annotations
 
@@ -8,20 +8,18 @@ import socket
 import aiohttp
 import pytest
 import urllib3
-from kubernetes.client import ApiClient, Configuration
-from kubernetes.client.exceptions import ApiException
 
 from federation_operator.domain.errors import PermanentError, TransientError
-from federation_operator.kube.errors import ApiConnectionError, api_error, describe_failure, status_error
+from federation_operator.kube.client import ClusterClient, ClusterConfig
+from federation_operator.kube.errors import (
+    ApiConnectionError,
+    connection_error,
+    describe_failure,
+    status_error,
+)
 from federation_operator.kube.member_services import check_answering_exchange
 from federation_operator.kube.transport import RawResponse, response_error
 from tests.members import Runner
-
-
-def api_exception(status: int, headers: dict[str, str] | None = None) -> ApiException:
-    exc = ApiException(status=status, reason="Reason")
-    exc.headers = headers
-    return exc
 
 
 @pytest.mark.parametrize(
@@ -32,7 +30,6 @@ def api_exception(status: int, headers: dict[str, str] | None = None) -> ApiExce
 def test_429_and_every_5xx_are_transient_the_rest_permanent(status: int, transient: bool) -> None:
     for error in (
         status_error(status, "m"),
-        api_error("read x", api_exception(status)),
         response_error(RawResponse(status, b"", {}), "read x"),
     ):
         assert isinstance(error, TransientError) is transient
@@ -45,10 +42,10 @@ def test_429_and_every_5xx_are_transient_the_rest_permanent(status: int, transie
 )
 def test_retry_after_is_honoured_when_given_in_seconds(headers: dict[str, str], delay: float | None) -> None:
     assert status_error(429, "m", headers).delay == delay
-    error = api_error("patch status", api_exception(503, headers))
+    error = response_error(RawResponse(503, b"", headers), "patch status")
     assert isinstance(error, TransientError)
     assert error.delay == delay
-    assert str(error) == "patch status: HTTP 503 Reason"
+    assert str(error) == "patch status: HTTP 503"
 
 
 def test_a_raw_response_error_carries_the_api_servers_message() -> None:
@@ -64,14 +61,14 @@ def test_a_raw_response_error_carries_the_api_servers_message() -> None:
         (ConnectionRefusedError(111, "refused"), "connection refused"),
         (urllib3.exceptions.ReadTimeoutError(None, "/", "read timed out"), "timed out"),
         (ConnectionResetError(104, "reset"), "connection lost"),
-        (ApiException(status=0, reason="SSLError"), "TLS error"),
+        (urllib3.exceptions.SSLError("bad handshake"), "TLS error"),
     ],
 )
 def test_connection_failures_are_transient_with_a_short_reason(
-    exc: ApiException | OSError | urllib3.exceptions.HTTPError, reason: str
+    exc: OSError | urllib3.exceptions.HTTPError, reason: str
 ) -> None:
     assert describe_failure(exc) == reason
-    error = api_error("list MemberClusters", exc)
+    error = connection_error("list MemberClusters", exc)
     assert isinstance(error, ApiConnectionError)
     assert isinstance(error, TransientError)
     assert error.reason == reason
@@ -96,7 +93,7 @@ def test_the_event_loops_failures_get_the_same_short_reasons(exc: Exception, rea
 def test_a_refused_connection_is_said_so_on_either_request_path(runner: Runner) -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))  # a port of ours nobody listens on
-        api = ApiClient(Configuration(host=f"http://127.0.0.1:{closed.getsockname()[1]}"))
+        api = ClusterClient(ClusterConfig(server=f"http://127.0.0.1:{closed.getsockname()[1]}"))
         try:
             with pytest.raises(ApiConnectionError) as failure:
                 runner(api, check_answering_exchange(), timeout=5.0)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from localfed import LocalFederation
 
-from federation_operator.kube.credentials import MemberApiClient, build_api_client
+from federation_operator.kube.client import ClusterClient
+from federation_operator.kube.credentials import build_api_client
 from federation_operator.kube.probe import fetch_probe
 from tests.members import FAULT_MEMBER, kubeconfig_secret, member_spec
 
@@ -26,7 +27,7 @@ MARGIN = 1.5
 
 
 @pytest.fixture
-def member_api(federation: LocalFederation, request: pytest.FixtureRequest) -> Iterator[MemberApiClient]:
+def member_api(federation: LocalFederation, request: pytest.FixtureRequest) -> Iterator[ClusterClient]:
     cluster: str = request.param
     api = build_api_client(member_spec(federation, cluster), kubeconfig_secret(federation, cluster))
     yield api
@@ -42,7 +43,7 @@ def member_api(federation: LocalFederation, request: pytest.FixtureRequest) -> I
     ],
     indirect=["member_api"],
 )
-def test_probe_reports_version_region_and_zones(member_api: MemberApiClient, region: str) -> None:
+def test_probe_reports_version_region_and_zones(member_api: ClusterClient, region: str) -> None:
     result = fetch_probe(member_api, 5.0)
     assert result.ok, result.error
     assert result.error is None
@@ -52,7 +53,7 @@ def test_probe_reports_version_region_and_zones(member_api: MemberApiClient, reg
 
 
 @pytest.mark.parametrize("member_api", [FAULT_MEMBER], indirect=True)
-def test_stopped_apiserver_fails_fast(federation: LocalFederation, member_api: MemberApiClient) -> None:
+def test_stopped_apiserver_fails_fast(federation: LocalFederation, member_api: ClusterClient) -> None:
     assert fetch_probe(member_api, 5.0).ok  # a pooled connection exists: it must not be trusted blindly
     federation.stop_apiserver(FAULT_MEMBER)
     try:

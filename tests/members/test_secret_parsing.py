@@ -16,8 +16,8 @@ from localfed.pki import CertificateAuthority, KeyPair
 
 from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.specs import MemberClusterSpec
-from federation_operator.kube.credentials import MemberApiClient, build_api_client
-from federation_operator.kube.transport import DEFAULT_TIMEOUT
+from federation_operator.kube.client import ClusterClient
+from federation_operator.kube.credentials import build_api_client
 
 SPEC = MemberClusterSpec.model_validate(
     {
@@ -204,7 +204,7 @@ def test_kubeconfig_takes_the_only_context_when_none_is_current(
 def test_server_is_always_the_member_cluster_endpoint(pki: tuple[KeyPair, KeyPair, KeyPair]) -> None:
     api = build_api_client(SPEC, kubeconfig(pki))
     try:
-        assert api.configuration.host == "https://203.0.113.10:6443"
+        assert api.server == "https://203.0.113.10:6443"
     finally:
         api.close()
 
@@ -213,21 +213,21 @@ def test_token_and_ca_need_no_private_files(pki: tuple[KeyPair, KeyPair, KeyPair
     api = build_api_client(SPEC, {"token": f"{SECRET}\n".encode(), "ca.crt": pki[0].cert.read_bytes()})
     try:
         assert api.private_dir is None
-        assert api.configuration.get_api_key_with_prefix("BearerToken") == f"Bearer {SECRET}"
-        assert api.configuration.cert_file is None
+        assert api.headers()["Authorization"] == f"Bearer {SECRET}"
+        assert api.config.cert_file is None
     finally:
         api.close()
 
 
 def test_client_certificate_lives_in_private_files_until_close(pki: tuple[KeyPair, KeyPair, KeyPair]) -> None:
-    api: MemberApiClient = build_api_client(SPEC, kubeconfig(pki))
+    api: ClusterClient = build_api_client(SPEC, kubeconfig(pki))
     directory = api.private_dir
     assert directory is not None
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     files = sorted(directory.iterdir())
     assert [f.name for f in files] == ["client.crt", "client.key"]
     assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
-    assert Path(str(api.configuration.key_file)).read_bytes() == pki[1].key.read_bytes()
+    assert Path(str(api.config.key_file)).read_bytes() == pki[1].key.read_bytes()
     api.close()
     assert not directory.exists()
     api.close()  # twice is fine
@@ -240,24 +240,3 @@ def test_client_certificate_files_go_with_the_client(pki: tuple[KeyPair, KeyPair
     del api
     gc.collect()
     assert not os.path.exists(directory)
-
-
-def test_every_request_gets_a_timeout(
-    pki: tuple[KeyPair, KeyPair, KeyPair], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Even a call through the generated API classes that gives no ``_request_timeout`` is bounded."""
-    api = build_api_client(SPEC, kubeconfig(pki))
-    timeouts: list[object] = []
-
-    def request(*args: object, _request_timeout: object = None, **kwargs: object) -> None:
-        timeouts.append(_request_timeout)
-        raise ConnectionAbortedError("recorded")
-
-    monkeypatch.setattr(api.rest_client, "request", request)
-    try:
-        for given in (None, 2.5):
-            with pytest.raises(ConnectionAbortedError):
-                api.call_api("GET", "https://203.0.113.10:6443/version", _request_timeout=given)
-    finally:
-        api.close()
-    assert timeouts == [DEFAULT_TIMEOUT, 2.5]

@@ -13,7 +13,8 @@ from localfed.federation import free_port
 
 from federation_operator.domain.errors import PermanentError, TransientError
 from federation_operator.domain.members import FIELD_MANAGER, LABEL_MANAGED_BY, MANAGED_BY
-from federation_operator.kube.credentials import MemberApiClient, build_api_client
+from federation_operator.kube.client import ClusterClient
+from federation_operator.kube.credentials import build_api_client
 from federation_operator.kube.errors import ApiConnectionError
 from federation_operator.kube.member_services import (
     ServiceExistsError,
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def member_api(federation: LocalFederation) -> Iterator[MemberApiClient]:
+def member_api(federation: LocalFederation) -> Iterator[ClusterClient]:
     api = build_api_client(member_spec(federation, MEMBER), kubeconfig_secret(federation, MEMBER))
     yield api
     api.close()
@@ -50,7 +51,7 @@ def namespace(federation: LocalFederation) -> Iterator[str]:
 
 
 def test_ensure_namespace_creates_and_labels_only_its_own(
-    federation: LocalFederation, member_api: MemberApiClient, namespace: str, runner: Runner
+    federation: LocalFederation, member_api: ClusterClient, namespace: str, runner: Runner
 ) -> None:
     created = f"t-{uuid.uuid4().hex[:8]}"
     with admin_client(federation, MEMBER) as admin:
@@ -67,7 +68,7 @@ def test_ensure_namespace_creates_and_labels_only_its_own(
 
 
 def test_create_then_create_again_is_service_exists(
-    member_api: MemberApiClient, namespace: str, runner: Runner
+    member_api: ClusterClient, namespace: str, runner: Runner
 ) -> None:
     created = runner(member_api, create_service_exchange(service_manifest(namespace, "nginx")))
     assert created["metadata"]["uid"]
@@ -82,7 +83,7 @@ def test_create_then_create_again_is_service_exists(
     assert runner(member_api, fetch_service_exchange(namespace, "absent")) is None
 
 
-def test_apply_is_idempotent(member_api: MemberApiClient, namespace: str, runner: Runner) -> None:
+def test_apply_is_idempotent(member_api: ClusterClient, namespace: str, runner: Runner) -> None:
     manifest = service_manifest(namespace, "nginx", {"app": "nginx"})
     first = runner(member_api, apply_service_exchange(manifest))
     second = runner(member_api, apply_service_exchange(copy.deepcopy(manifest)))
@@ -92,7 +93,7 @@ def test_apply_is_idempotent(member_api: MemberApiClient, namespace: str, runner
 
 
 def test_apply_repairs_a_changed_port_number(
-    federation: LocalFederation, member_api: MemberApiClient, namespace: str, runner: Runner
+    federation: LocalFederation, member_api: ClusterClient, namespace: str, runner: Runner
 ) -> None:
     manifest = service_manifest(namespace, "nginx")
     runner(member_api, apply_service_exchange(manifest))
@@ -117,7 +118,7 @@ def test_apply_repairs_a_changed_port_number(
 
 
 def test_apply_repairs_a_changed_target_port_and_an_added_port(
-    federation: LocalFederation, member_api: MemberApiClient, namespace: str, runner: Runner
+    federation: LocalFederation, member_api: ClusterClient, namespace: str, runner: Runner
 ) -> None:
     manifest = service_manifest(namespace, "nginx")
     runner(member_api, apply_service_exchange(manifest))
@@ -140,7 +141,7 @@ def test_apply_repairs_a_changed_target_port_and_an_added_port(
     ]
 
 
-def test_delete_only_with_the_right_uid(member_api: MemberApiClient, namespace: str, runner: Runner) -> None:
+def test_delete_only_with_the_right_uid(member_api: ClusterClient, namespace: str, runner: Runner) -> None:
     uid = runner(member_api, create_service_exchange(service_manifest(namespace, "nginx")))["metadata"]["uid"]
     assert (
         runner(member_api, delete_service_exchange(namespace, "nginx", str(uuid.uuid4()))) == "uid-mismatch"
@@ -153,7 +154,7 @@ def test_delete_only_with_the_right_uid(member_api: MemberApiClient, namespace: 
 
 
 def test_invalid_manifest_is_permanent_with_the_servers_reason(
-    member_api: MemberApiClient, namespace: str, runner: Runner
+    member_api: ClusterClient, namespace: str, runner: Runner
 ) -> None:
     manifest = service_manifest(namespace, "nginx")
     manifest["spec"]["ports"][0]["port"] = 70000
@@ -170,7 +171,7 @@ def test_invalid_manifest_is_permanent_with_the_servers_reason(
     [("kind", "Pod", "not a Service manifest"), ("metadata", {"name": "x"}, "lacks metadata.namespace")],
 )
 def test_malformed_manifest_is_refused_before_any_request(
-    member_api: MemberApiClient, field: str, value: object, expected: str, runner: Runner
+    member_api: ClusterClient, field: str, value: object, expected: str, runner: Runner
 ) -> None:
     manifest = service_manifest("default", "nginx")
     manifest[field] = value
@@ -178,7 +179,7 @@ def test_malformed_manifest_is_refused_before_any_request(
         runner(member_api, apply_service_exchange(manifest))
 
 
-def test_missing_namespace_is_transient(member_api: MemberApiClient, runner: Runner) -> None:
+def test_missing_namespace_is_transient(member_api: ClusterClient, runner: Runner) -> None:
     with pytest.raises(TransientError, match="not found"):
         runner(member_api, create_service_exchange(service_manifest(f"t-{uuid.uuid4().hex[:8]}", "nginx")))
 

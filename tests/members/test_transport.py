@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from kubernetes.client import ApiClient, Configuration
 
 from federation_operator.kube.async_transport import AsyncTransport
+from federation_operator.kube.client import ClusterClient, ClusterConfig
 from federation_operator.kube.host import build_host_client
 from federation_operator.kube.transport import Exchange, Query, RawResponse, Request, send_request
 from tests.members import Runner
@@ -54,12 +54,8 @@ def server() -> Iterator[tuple[str, list[tuple[str, str, str | None]]]]:
         thread.join(5)
 
 
-def _client(host: str, *, proxy: str | None = None) -> ApiClient:
-    configuration = Configuration(
-        host=host, api_key={"BearerToken": "t0ken"}, api_key_prefix={"BearerToken": "Bearer"}
-    )
-    configuration.proxy = proxy
-    return ApiClient(configuration)
+def _client(host: str, *, proxy: str | None = None) -> ClusterClient:
+    return ClusterClient(ClusterConfig(server=host, token="t0ken", proxy=proxy or ""))
 
 
 def test_a_server_behind_a_path_prefix_gets_the_prefix_the_query_and_the_credentials(
@@ -84,7 +80,7 @@ def test_a_pool_closed_under_the_client_is_found_again(
     api = _client(url)
     try:
         assert send_request(api, "GET", "/version", what="version").status == 200
-        api.rest_client.pool_manager.clear()  # closes every pool it held
+        api.pool_manager().clear()  # closes every pool it held
         assert send_request(api, "GET", "/version", what="version").status == 200
     finally:
         api.close()
@@ -117,7 +113,7 @@ def test_the_host_client_keeps_as_many_connections_as_it_is_told(tmp_path: Path)
     )
     api = build_host_client(kubeconfig, None, pool_size=24)
     try:
-        assert api.rest_client.pool_manager.connection_pool_kw["maxsize"] == 24
+        assert api.pool_manager().connection_pool_kw["maxsize"] == 24
     finally:
         api.close()
 

@@ -24,7 +24,8 @@ from federation_operator.kube.async_informer import (
     WatchedResource,
 )
 from federation_operator.kube.async_transport import AsyncTransport
-from federation_operator.kube.credentials import MemberApiClient, build_api_client
+from federation_operator.kube.client import ClusterClient
+from federation_operator.kube.credentials import build_api_client
 from federation_operator.kube.member_services import endpoint_slice_service, summarize_endpoints
 from tests.members import (
     FAULT_MEMBER,
@@ -109,7 +110,7 @@ class LoopWatch:
     """An :class:`AsyncMemberWatch` (``inner``) on an event loop of its own, in a thread, with its own
     transport: the tests, in theirs, start and stop it with blocking calls and read its state."""
 
-    def __init__(self, api: MemberApiClient, resource: WatchedResource, **options: Any) -> None:
+    def __init__(self, api: ClusterClient, resource: WatchedResource, **options: Any) -> None:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="watch-loop", daemon=True)
         self._thread.start()
@@ -156,7 +157,7 @@ class LoopWatch:
 
 
 @pytest.fixture
-def member_api(federation: LocalFederation, request: pytest.FixtureRequest) -> Iterator[MemberApiClient]:
+def member_api(federation: LocalFederation, request: pytest.FixtureRequest) -> Iterator[ClusterClient]:
     cluster: str = getattr(request, "param", MEMBER)
     api = build_api_client(member_spec(federation, cluster), kubeconfig_secret(federation, cluster))
     yield api
@@ -172,7 +173,7 @@ def selector() -> tuple[str, dict[str, str]]:
 
 @contextmanager
 def watching(
-    api: MemberApiClient,
+    api: ClusterClient,
     resource: WatchedResource,
     selector: str,
     *,
@@ -207,7 +208,7 @@ def create_service(federation: LocalFederation, cluster: str, manifest: dict[str
 
 
 def test_labelled_services_added_modified_deleted_and_no_others(
-    federation: LocalFederation, member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
+    federation: LocalFederation, member_api: ClusterClient, selector: tuple[str, dict[str, str]]
 ) -> None:
     label_selector, labels = selector
     with (
@@ -247,7 +248,7 @@ def test_labelled_services_added_modified_deleted_and_no_others(
 
 
 def test_a_list_is_handed_over_page_by_page(
-    federation: LocalFederation, member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
+    federation: LocalFederation, member_api: ClusterClient, selector: tuple[str, dict[str, str]]
 ) -> None:
     label_selector, labels = selector
     with fresh_namespace(federation, MEMBER) as ns:
@@ -261,7 +262,7 @@ def test_a_list_is_handed_over_page_by_page(
 
 
 def test_endpoint_slices_of_a_labelled_service_carry_ready_endpoints(
-    federation: LocalFederation, member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
+    federation: LocalFederation, member_api: ClusterClient, selector: tuple[str, dict[str, str]]
 ) -> None:
     label_selector, labels = selector
     run = {"run": "nginx"}
@@ -305,7 +306,7 @@ def test_endpoint_slices_of_a_labelled_service_carry_ready_endpoints(
 
 
 def test_watch_resumes_after_the_server_ends_it(
-    federation: LocalFederation, member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
+    federation: LocalFederation, member_api: ClusterClient, selector: tuple[str, dict[str, str]]
 ) -> None:
     label_selector, labels = selector
     with (
@@ -323,7 +324,7 @@ def test_watch_resumes_after_the_server_ends_it(
 
 def test_too_old_resource_version_relists_at_once(
     federation: LocalFederation,
-    member_api: MemberApiClient,
+    member_api: ClusterClient,
     selector: tuple[str, dict[str, str]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -421,7 +422,7 @@ def test_member_down_at_start(federation: LocalFederation, selector: tuple[str, 
 
 
 def test_stop_is_prompt_during_an_idle_watch(
-    member_api: MemberApiClient, selector: tuple[str, dict[str, str]]
+    member_api: ClusterClient, selector: tuple[str, dict[str, str]]
 ) -> None:
     with watching(member_api, SERVICES, selector[0]) as (w, _):
         assert w.wait_synced(10)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, TypeVar, cast
 
-from kubernetes.client import ApiClient, Configuration
-
 from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.controllers.member_calls import MemberCalls
 from federation_operator.dns.inmemory import InMemoryProvider
@@ -15,6 +13,7 @@ from federation_operator.dns.publisher import Publisher
 from federation_operator.domain.members import LABEL_FEDERATION, ClusterInfo
 from federation_operator.domain.records import RecordSet
 from federation_operator.kube.async_transport import AsyncTransport
+from federation_operator.kube.client import ClusterClient, ClusterConfig
 from federation_operator.kube.transport import Exchange, Send
 from federation_operator.planning.reconcile import Federation
 from tests.controllers import bare_controller
@@ -33,7 +32,7 @@ class HeldCalls(MemberCalls):
         self.out: list[tuple[str, str]] = []
         self.release = asyncio.Event()
 
-    async def call(self, cluster: str, api: ApiClient, exchange: Exchange[T]) -> T:
+    async def call(self, cluster: str, api: ClusterClient, exchange: Exchange[T]) -> T:
         request = next(exchange)
         assert request.method == "DELETE"
         self.out.append((cluster, request.path.rsplit("/", 1)[1]))  # (cluster, name)
@@ -76,7 +75,7 @@ async def test_a_deletion_removes_every_members_service_and_the_records_at_once(
             # Nothing listens on port 9: the watches fail and retry; the test feeds the cache itself.
             registry.connect(
                 ClusterInfo(name=name, region=name, ready=True),
-                ApiClient(Configuration("https://127.0.0.1:9")),
+                ClusterClient(ClusterConfig(server="https://127.0.0.1:9")),
             )
             on_event = registry._members[name].watches[0]._on_event
             assert on_event is not None

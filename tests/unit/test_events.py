@@ -7,8 +7,7 @@ import asyncio
 import datetime
 from typing import Any, TypeVar, cast
 
-from kubernetes.client import ApiClient
-
+from federation_operator.kube.client import ClusterClient
 from federation_operator.kube.events import MAX_MESSAGE_LENGTH, POSTS_AT_ONCE, EventPoster, render_event
 from federation_operator.kube.transport import Call, Exchange, RawResponse
 
@@ -93,7 +92,9 @@ async def test_events_that_queued_up_are_posted_together_and_a_failure_drops_onl
         finally:
             out -= 1
 
-    poster = EventPoster(cast(ApiClient, None), send=send, component="federation-operator", instance="op-0")
+    poster = EventPoster(
+        cast(ClusterClient, None), send=send, component="federation-operator", instance="op-0"
+    )
     task = asyncio.get_running_loop().create_task(poster.run())
     try:
         poster.emit(FSVC, "Normal", "Created", "first")

@@ -12,13 +12,13 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
-from kubernetes.client import ApiClient, Configuration
 
 from federation_operator.controllers.federated_service import FederatedServiceStore
 from federation_operator.controllers.host_watch import FEDERATED_SERVICES, FederatedServiceWatch
 from federation_operator.controllers.workqueue import WorkQueue
 from federation_operator.domain.keys import Key
 from federation_operator.kube.async_transport import AsyncTransport
+from federation_operator.kube.client import ClusterClient, ClusterConfig
 
 
 def fsvc(name: str, version: str, replicas: int = 1) -> dict[str, Any]:
@@ -54,7 +54,7 @@ class FakeHost:
 
 
 @pytest.fixture
-async def host() -> AsyncIterator[tuple[FakeHost, ApiClient]]:
+async def host() -> AsyncIterator[tuple[FakeHost, ClusterClient]]:
     fake = FakeHost()
     app = web.Application()
     app.router.add_get(FEDERATED_SERVICES.path, fake.serve)
@@ -63,7 +63,7 @@ async def host() -> AsyncIterator[tuple[FakeHost, ApiClient]]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    api = ApiClient(Configuration(host=f"http://127.0.0.1:{port}"))
+    api = ClusterClient(ClusterConfig(server=f"http://127.0.0.1:{port}"))
     try:
         yield fake, api
     finally:
@@ -81,7 +81,7 @@ async def until(what: str, probe: Callable[[], bool]) -> None:
 
 
 async def test_the_list_and_the_watch_reach_the_store_the_queue_and_forget_on_the_loop(
-    host: tuple[FakeHost, ApiClient],
+    host: tuple[FakeHost, ClusterClient],
 ) -> None:
     fake, api = host
     fake.listed = [fsvc("cart", "5"), fsvc("gone", "6")]

@@ -7,10 +7,10 @@ import asyncio
 from typing import Any
 
 import pytest
-from kubernetes.client import ApiClient, Configuration
 
 from federation_operator.kube.async_informer import SERVICES, AsyncMemberWatch, WatchCounters
 from federation_operator.kube.async_transport import AsyncTransport
+from federation_operator.kube.client import ClusterClient, ClusterConfig
 from federation_operator.kube.transport import JsonLines
 
 
@@ -68,7 +68,9 @@ async def test_retry_now_ends_the_wait_after_a_failure() -> None:
 
     transport = AsyncTransport()
     watch = AsyncMemberWatch(
-        ApiClient(Configuration(host="https://127.0.0.1:9")),  # nothing listens there: each attempt fails
+        ClusterClient(
+            ClusterConfig(server="https://127.0.0.1:9")
+        ),  # nothing listens there: each attempt fails
         SERVICES,
         transport=transport,
         label_selector="",

@@ -7,12 +7,12 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from kubernetes import client
 
 from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.domain.members import ClusterClaim, ClusterInfo
 from federation_operator.domain.status import MemberClusterStatus
 from federation_operator.kube.async_transport import AsyncTransport
+from federation_operator.kube.client import ClusterClient, ClusterConfig
 from federation_operator.planning.clusters import (
     REASON_REGION_MISMATCH,
     REASON_TOPOLOGY_CONSISTENT,
@@ -91,7 +91,7 @@ def test_a_refused_member_is_never_connected() -> None:
     members = registry()
     members.claim(claim("first", 0))
     members.claim(claim("second", 1))
-    api = client.ApiClient()
+    api = ClusterClient(ClusterConfig(server="https://127.0.0.1:1"))
     try:
         assert not members.connect(ClusterInfo(name="second", region="us-central1"), api)
         assert members.clusters() == []
@@ -112,8 +112,7 @@ async def test_an_older_claim_displaces_a_connected_younger_one() -> None:
     members.claim(claim("young", 5))
     # connect() starts the member's two watches (tasks on this loop): at a closed port, and stopped by the
     # displacement.
-    api = client.ApiClient()
-    api.configuration.host = "https://127.0.0.1:1"
+    api = ClusterClient(ClusterConfig(server="https://127.0.0.1:1"))
     try:
         assert members.connect(ClusterInfo(name="young", region="us-central1"), api)
         assert [c.name for c in members.clusters()] == ["young"]

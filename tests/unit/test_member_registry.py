@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from kubernetes.client import ApiClient, Configuration
 
 from federation_operator.controllers.member_cache import MemberRegistry
 from federation_operator.domain.members import LABEL_FEDERATION, ClusterInfo
 from federation_operator.kube.async_informer import AsyncMemberWatch, WatchRefused
 from federation_operator.kube.async_transport import AsyncTransport
+from federation_operator.kube.client import ClusterClient, ClusterConfig
 from federation_operator.kube.member_services import observe_service
 from federation_operator.planning.health import Partition
 from federation_operator.planning.reconcile import Federation
@@ -23,9 +23,9 @@ from tests.controllers import bare_controller
 US, EU = "gce-us-central1", "gce-europe-west1"
 
 
-def unreachable_api() -> ApiClient:
+def unreachable_api() -> ClusterClient:
     # Nothing listens on port 9 of the loopback: the watches fail at once and retry with backoff.
-    return ApiClient(Configuration(host="https://127.0.0.1:9"))
+    return ClusterClient(ClusterConfig(server="https://127.0.0.1:9"))
 
 
 @pytest.fixture

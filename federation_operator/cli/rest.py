@@ -14,13 +14,14 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from kubernetes import config
-from kubernetes.client import ApiClient
+from kubernetes.client import Configuration
 
 from federation_operator import __version__
 from federation_operator.domain.errors import PermanentError, TransientError
+from federation_operator.kube.client import ClusterClient, ClusterConfig
 from federation_operator.kube.errors import ApiConnectionError, status_error
 from federation_operator.kube.kubeconfig import Kubeconfig, KubeconfigError
 from federation_operator.kube.transport import (
@@ -44,14 +45,33 @@ def connect(kubeconfig: Kubeconfig, context: str, role: str, *, agent: str) -> C
     ``agent`` ("fedctl") is the client's user agent (with the version) and its server-side apply field
     manager.
     """
+    configuration = Configuration()
     try:
-        api = cast(
-            ApiClient,
-            config.new_client_from_config(config_file=kubeconfig.path, context=context, persist_config=False),
+        config.load_kube_config(
+            config_file=kubeconfig.path,
+            context=context,
+            client_configuration=configuration,
+            persist_config=False,
         )
+        # Every way a kubeconfig authenticates (exec plugins, auth providers) ends in this header, once.
+        authorization = configuration.auth_settings().get("BearerToken", {}).get("value")
     except (config.ConfigException, OSError, ValueError, KeyError) as exc:
         raise KubeconfigError(f"context {context!r} in {kubeconfig.path}: {exc}") from None
-    api.user_agent = f"{agent}/{__version__}"
+    token = str(authorization).removeprefix("Bearer ") if authorization else None
+    api = ClusterClient(
+        ClusterConfig(
+            server=configuration.host,
+            ca_file=configuration.ssl_ca_cert or None,
+            cert_file=configuration.cert_file or None,
+            key_file=configuration.key_file or None,
+            token=token,
+            verify=bool(configuration.verify_ssl),
+            tls_server_name=configuration.tls_server_name or None,
+            proxy=configuration.proxy,
+            no_proxy=configuration.no_proxy,
+            user_agent=f"{agent}/{__version__}",
+        )
+    )
     return Cluster(context=context, role=role, api=api, field_manager=agent)
 
 
@@ -61,12 +81,12 @@ class Cluster:
 
     context: str
     role: str
-    api: ApiClient
+    api: ClusterClient
     field_manager: str
 
     @property
     def server(self) -> str:
-        return str(self.api.configuration.host)
+        return self.api.server
 
     @property
     def label(self) -> str:

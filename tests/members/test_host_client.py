@@ -1,0 +1,171 @@
+"""The operator's own client for the host cluster (kube/host.py, kube/credentials.py, kube/client.py): read
+from a kubeconfig as kubectl reads it, or from the Pod's ServiceAccount, with credentials that rotate."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from localfed.pki import CertificateAuthority, KeyPair
+
+from federation_operator.domain.errors import PermanentError
+from federation_operator.kube import client as client_module
+from federation_operator.kube.client import TOKEN_FILE_PERIOD, ClusterClient, ClusterConfig, bypasses_proxy
+from federation_operator.kube.credentials import in_cluster_client
+from federation_operator.kube.host import build_host_client
+from federation_operator.kube.kubeconfig import KubeconfigNotFoundError
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> tuple[KeyPair, KeyPair]:
+    ca = CertificateAuthority(tmp_path_factory.mktemp("pki"), "test-ca")
+    return ca.pair, ca.issue("operator", "operator")
+
+
+def write_kubeconfig(
+    path: Path, *, cluster: dict[str, Any], user: dict[str, Any], current: str = "host"
+) -> Path:
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": current,
+        "clusters": [{"name": "host", "cluster": cluster}],
+        "users": [{"name": "operator", "user": user}],
+        "contexts": [
+            {"name": "host", "context": {"cluster": "host", "user": "operator"}},
+            {"name": "other", "context": {"cluster": "elsewhere", "user": "operator"}},
+        ],
+    }
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_relative_paths_are_taken_from_the_kubeconfigs_directory(
+    tmp_path: Path, pki: tuple[KeyPair, KeyPair], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As kubectl reads them: a kubeconfig written next to its certificates works from any directory."""
+    ca, operator = pki
+    home = tmp_path / "conf"
+    home.mkdir()
+    for source, name in ((ca.cert, "ca.crt"), (operator.cert, "op.crt"), (operator.key, "op.key")):
+        (home / name).write_bytes(source.read_bytes())
+    kubeconfig = write_kubeconfig(
+        home / "config",
+        cluster={
+            "server": "https://127.0.0.1:6443/",
+            "certificate-authority": "ca.crt",
+            "tls-server-name": "api",
+        },
+        user={"client-certificate": "op.crt", "client-key": "op.key"},
+    )
+    monkeypatch.chdir(tmp_path)
+    api = build_host_client(kubeconfig, None, pool_size=12)
+    try:
+        assert api.server == "https://127.0.0.1:6443"
+        assert api.config.ca_data == ca.cert.read_text()
+        assert api.config.tls_server_name == "api"
+        assert api.config.pool_size == 12
+        assert Path(str(api.config.key_file)).read_bytes() == operator.key.read_bytes()
+        assert "Authorization" not in api.headers()
+        assert api.ssl_context().verify_mode.name == "CERT_REQUIRED"
+    finally:
+        api.close()
+
+
+def test_a_token_file_is_read_again_as_it_rotates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = tmp_path / "token"
+    token.write_text("first\n")
+    kubeconfig = write_kubeconfig(
+        tmp_path / "config",
+        cluster={"server": "https://127.0.0.1:6443", "insecure-skip-tls-verify": True},
+        user={"tokenFile": str(token)},
+    )
+    clock = [1000.0]
+    monkeypatch.setattr(client_module.time, "monotonic", lambda: clock[0])
+    api = build_host_client(kubeconfig, None)
+    try:
+        assert api.headers()["Authorization"] == "Bearer first"
+        assert api.ssl_context().verify_mode.name == "CERT_NONE"
+        token.write_text("second\n")
+        clock[0] += TOKEN_FILE_PERIOD - 1
+        assert api.headers()["Authorization"] == "Bearer first"  # not read on every request
+        clock[0] += 1
+        assert api.headers()["Authorization"] == "Bearer second"
+        token.unlink()  # mid-rotation: the token read last stands
+        clock[0] += TOKEN_FILE_PERIOD
+        assert api.headers()["Authorization"] == "Bearer second"
+    finally:
+        api.close()
+
+
+def test_a_context_is_picked_by_name_and_a_bad_one_is_named(tmp_path: Path) -> None:
+    kubeconfig = write_kubeconfig(
+        tmp_path / "config", cluster={"server": "https://127.0.0.1:6443"}, user={"token": "t0ken"}
+    )
+    with pytest.raises(
+        PermanentError, match="context 'other' names cluster 'elsewhere', which is not defined"
+    ):
+        build_host_client(kubeconfig, "other")
+    with pytest.raises(PermanentError, match="context 'nowhere' is not defined"):
+        build_host_client(kubeconfig, "nowhere")
+    with pytest.raises(KubeconfigNotFoundError):
+        build_host_client(tmp_path / "missing", None)
+
+
+@pytest.mark.parametrize("field", ["exec", "auth-provider"])
+def test_a_user_the_operator_cannot_authenticate_as_is_refused_by_field(tmp_path: Path, field: str) -> None:
+    kubeconfig = write_kubeconfig(
+        tmp_path / "config",
+        cluster={"server": "https://127.0.0.1:6443"},
+        user={field: {"command": "aws"} if field == "exec" else {"name": "oidc"}},
+    )
+    with pytest.raises(PermanentError, match=rf"users\[operator\]\.{field} is not supported by the operator"):
+        build_host_client(kubeconfig, None)
+
+
+def test_in_a_pod_the_service_account_is_used(
+    tmp_path: Path, pki: tuple[KeyPair, KeyPair], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "token").write_text("pod-token")
+    (tmp_path / "ca.crt").write_bytes(pki[0].cert.read_bytes())
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "fd00::1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    api = in_cluster_client(pool_size=4, service_account=tmp_path)
+    try:
+        assert api.server == "https://[fd00::1]:443"
+        assert api.headers()["Authorization"] == "Bearer pod-token"
+        assert api.config.token_file == str(tmp_path / "token")
+    finally:
+        api.close()
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
+    with pytest.raises(PermanentError, match="not in a cluster"):
+        in_cluster_client(pool_size=4, service_account=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("url", "rules", "bypassed"),
+    [
+        ("https://api.internal.example:6443", "internal.example", True),
+        ("https://api.internal.example:6443", ".example", True),
+        ("https://api.example.org:6443", "example.com", False),
+        ("https://10.1.2.3:6443", "10.0.0.0/8", True),
+        ("https://10.1.2.3:6443", "192.168.0.0/16,10.1.2.3:6443", True),
+        ("https://10.1.2.3:443", "*", True),
+        ("https://10.1.2.3:443", "", False),
+    ],
+)
+def test_no_proxy_rules(url: str, rules: str, bypassed: bool) -> None:
+    assert bypasses_proxy(url, rules) is bypassed
+
+
+def test_the_proxy_comes_from_the_environment_unless_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.lower().endswith("_proxy")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.9:3128")
+    monkeypatch.setenv("NO_PROXY", "bypassed.example")
+    assert ClusterClient(ClusterConfig(server="https://api.example:6443")).proxy == "http://127.0.0.9:3128"
+    assert ClusterClient(ClusterConfig(server="https://bypassed.example:6443")).proxy is None
+    assert ClusterClient(ClusterConfig(server="https://api.example:6443", proxy="")).proxy is None
