@@ -131,6 +131,7 @@ def kubeconfig_client(kubeconfig: Kubeconfig, context: str | None, *, pool_size:
     ca_pem = _file_or_data(cluster, "certificate-authority", where, fail)
     if ca_pem is not None:
         ca_pem = _valid_ca(ca_pem, _field_fail(fail, where, "certificate-authority"))
+    ca_path = str(cluster["certificate-authority"]) if cluster.get("certificate-authority") else None
     user: dict[str, Any] = {}
     if user_name:
         if user_name not in kubeconfig.users:
@@ -143,6 +144,7 @@ def kubeconfig_client(kubeconfig: Kubeconfig, context: str | None, *, pool_size:
             token=material.token,
             token_file=material.token_file,
             ca_pem=ca_pem,
+            ca_file=None if cluster.get("certificate-authority-data") else ca_path,
             cert_pem=material.cert_pem,
             key_pem=material.key_pem,
             tls_server_name=str(cluster["tls-server-name"]) if cluster.get("tls-server-name") else None,
@@ -205,6 +207,7 @@ class _Material:
     token: str | None = None
     token_file: str | None = None
     ca_pem: bytes | None = None
+    ca_file: str | None = None  # where ca_pem was read from, if from a file the client may read again
     cert_pem: bytes | None = None
     key_pem: bytes | None = None
     tls_server_name: str | None = None
@@ -395,7 +398,9 @@ def _client_for(
             raise
     config = ClusterConfig(
         server=endpoint,
-        ca_data=material.ca_pem.decode("ascii") if material.ca_pem else None,
+        # A CA file is named as it is (kopf is given it too, and reads it as the TLS libraries do).
+        ca_file=material.ca_file,
+        ca_data=material.ca_pem.decode("ascii") if material.ca_pem and not material.ca_file else None,
         cert_file=cert_file,
         key_file=key_file,
         token=material.token,

@@ -14,10 +14,11 @@ result. It makes no I/O itself, so the same exchange runs in a thread (:func:`ru
 the event loop (``AsyncTransport.run``), each request given what is left of the call's one budget of time
 (:class:`Call`).
 
-A request goes straight to the client's own urllib3 pool (its TLS, proxy, keep-alive and retry settings)
-with the client's headers and credentials, not through the generated client's request layers: those walk
-every body to sanitize it and re-encode it, a third of the CPU of a request (a status or a Service
-manifest is already plain JSON here). Bodies are encoded and responses decoded with orjson (several times
+A request goes straight to the client's own urllib3 pool (its TLS, proxy, keep-alive and retry settings:
+:class:`~federation_operator.kube.client.ClusterClient`) with the client's headers and credentials. (The
+kubernetes client library's request layers, used here until they were replaced, walked every body to
+sanitize and re-encode it: a third of the CPU of a request, for a status or a Service manifest that is
+plain JSON already.) Bodies are encoded and responses decoded with orjson (several times
 faster than the standard json module on watch events and lists, the bulk of what the operator reads).
 """
 

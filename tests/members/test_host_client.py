@@ -65,7 +65,7 @@ def test_relative_paths_are_taken_from_the_kubeconfigs_directory(
     api = build_host_client(kubeconfig, None, pool_size=12)
     try:
         assert api.server == "https://127.0.0.1:6443"
-        assert api.config.ca_data == ca.cert.read_text()
+        assert api.config.ca_file == str(home / "ca.crt")
         assert api.config.tls_server_name == "api"
         assert api.config.pool_size == 12
         assert Path(str(api.config.key_file)).read_bytes() == operator.key.read_bytes()
