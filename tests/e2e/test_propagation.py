@@ -27,7 +27,7 @@ from localfed.operator import (
     unregister_member,
 )
 
-from federation_operator.kube.host import fetch_federated_service_uids
+from federation_operator.kube.host import build_host_client, fetch_federated_service_uids
 
 pytestmark = pytest.mark.e2e
 
@@ -339,7 +339,11 @@ def test_the_orphan_collectors_list_of_uids_reads_every_page(host: Host, registe
     names = [f"paged-{i}" for i in range(5)]
     for name in names:
         host.create(fsvc_body(name, host.namespace))
-    uids = fetch_federated_service_uids(registered.api_client("federation"), page_size=2)
+    api = build_host_client(registered.kubeconfig, "federation")
+    try:
+        uids = fetch_federated_service_uids(api, page_size=2)
+    finally:
+        api.close()
     assert {n: uids.get((host.namespace, n)) for n in names} == {
         n: host.get(n)["metadata"]["uid"] for n in names
     }
