@@ -19,6 +19,7 @@ import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
@@ -153,7 +154,12 @@ def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
     """kopf talks to the host cluster with the same credentials as our own host client."""
     host = _runtime(memo).host_api
     config = host.config
-    scheme, _sep, token = host.headers().get("Authorization", "").partition(" ")
+    try:
+        authorization = host.headers().get("Authorization", "")
+    except FederationError as exc:  # an exec plugin that failed: kopf asks again
+        raise kopf.TemporaryError(f"host credentials: {exc}", delay=10) from exc
+    scheme, _sep, token = authorization.partition(" ")
+    expires = host.token_expires
     return kopf.ConnectionInfo(
         server=config.server,
         ca_path=config.ca_file,
@@ -164,6 +170,8 @@ def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
         scheme=scheme or None,
         token=token or None,
         proxy_url=host.proxy,
+        # kopf logs in again when this passes (an exec plugin's token): the plugin is asked for a new one.
+        expiration=datetime.fromtimestamp(expires, UTC) if expires is not None else None,
     )
 
 

@@ -11,6 +11,7 @@ long ago (see :mod:`.transport`). fedctl, a short-lived command, still reads kub
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import ssl
@@ -27,6 +28,8 @@ import urllib3
 from urllib3.util.retry import Retry
 
 from federation_operator import __version__
+from federation_operator.domain.errors import FederationError
+from federation_operator.kube.exec_plugin import ExecPlugin
 
 __all__ = [
     "DEFAULT_POOL_SIZE",
@@ -40,11 +43,17 @@ __all__ = [
 USER_AGENT = f"federation-operator/{__version__}"
 # Connections kept open to one API server, in each of the two request paths.
 DEFAULT_POOL_SIZE = 16
+log = logging.getLogger(__name__)
+
 # A token file is read again this often: a projected ServiceAccount token is rotated by the kubelet well
 # before it expires (client-go re-reads it every minute too).
 TOKEN_FILE_PERIOD = 60.0
 # TCP keepalive as client-go asks the kernel for it: an idle watch behind a NAT or load balancer that
 # silently drops idle flows is probed after 30 s, and given up after 9 probes 15 s apart.
+# An exec plugin's token is renewed this long before it expires, in the background, while it is still sent;
+# a failed renewal is tried again after EXEC_RETRY_SECONDS.
+EXEC_RENEW_AHEAD = 300.0
+EXEC_RETRY_SECONDS = 10.0
 _KEEPALIVE = (
     (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
     *(
@@ -60,10 +69,11 @@ class ClusterConfig:
     """Where a cluster's API is and how to authenticate to it.
 
     ``ca_file`` / ``ca_data`` (PEM): the CA to verify the server with (neither: the system's); ``cert_file`` +
-    ``key_file``: a client certificate; ``token``, or ``token_file`` read again every ``TOKEN_FILE_PERIOD``:
-    a bearer token. ``proxy`` None takes the environment's (``HTTPS_PROXY``, ``NO_PROXY``: as the kubernetes
-    client did); "" is none. ``retries``: urllib3's own retries in the threads' path (None: its default;
-    0 for the members, whose callers retry with their own backoff). ``keep_alive``: TCP keepalive.
+    ``key_file``: a client certificate; ``token``, or ``token_file`` read again every ``TOKEN_FILE_PERIOD``,
+    or ``exec_plugin``'s (renewed before it expires): a bearer token. ``proxy`` None takes the
+    environment's (``HTTPS_PROXY``, ``NO_PROXY``: as the kubernetes client did); "" is none. ``retries``:
+    urllib3's own retries in the threads' path (None: its default; 0 for the members, whose callers retry
+    with their own backoff). ``keep_alive``: TCP keepalive.
     """
 
     server: str
@@ -73,6 +83,7 @@ class ClusterConfig:
     key_file: str | None = None
     token: str | None = field(default=None, repr=False)
     token_file: str | None = None
+    exec_plugin: ExecPlugin | None = None
     verify: bool = True
     tls_server_name: str | None = None
     proxy: str | None = None
@@ -98,6 +109,10 @@ class ClusterClient:
         self._ssl: ssl.SSLContext | None = None
         self._headers = self._base_headers(config.token)
         self._token_read = time.monotonic() if config.token_file is None else -TOKEN_FILE_PERIOD
+        self.token_expires: float | None = None  # an exec plugin's token's end (seconds since the epoch)
+        self._renewing: threading.Thread | None = None
+        self._renew_failed = -EXEC_RETRY_SECONDS
+        self._exec_lock = threading.Lock()
         self.proxy = _effective_proxy(config)
 
     @property
@@ -108,6 +123,8 @@ class ClusterClient:
         """The headers every request carries: the user agent and the credentials. Shared: copy to change."""
         if self.config.token_file is not None and time.monotonic() - self._token_read >= TOKEN_FILE_PERIOD:
             self._headers = self._base_headers(self._read_token_file())
+        elif self.config.exec_plugin is not None:
+            self._keep_exec_token()
         return self._headers
 
     def ssl_context(self) -> ssl.SSLContext:
@@ -137,6 +154,41 @@ class ClusterClient:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         return headers
+
+    def _keep_exec_token(self) -> None:
+        """Run the exec plugin when there is no token to send (first use, or it expired: the caller waits,
+        and a failure is its request's), or renew the token in the background as its end nears."""
+        expires = self.token_expires
+        now = time.time()
+        if "Authorization" not in self._headers or (expires is not None and now >= expires):
+            self._renew_exec_token(expires)
+        elif (
+            expires is not None
+            and now >= expires - EXEC_RENEW_AHEAD
+            and self._renewing is None
+            and time.monotonic() - self._renew_failed >= EXEC_RETRY_SECONDS
+        ):
+            self._renewing = threading.Thread(target=self._renew_quietly, name="exec-credential", daemon=True)
+            self._renewing.start()
+
+    def _renew_exec_token(self, seen: float | None) -> None:
+        """Run the plugin, unless another caller renewed the token since it was ``seen``."""
+        assert self.config.exec_plugin is not None
+        with self._exec_lock:
+            if "Authorization" in self._headers and self.token_expires != seen:
+                return
+            answer = self.config.exec_plugin.run()
+            self.token_expires = answer.expires
+            self._headers = self._base_headers(answer.token)
+
+    def _renew_quietly(self) -> None:
+        try:
+            self._renew_exec_token(self.token_expires)
+        except FederationError as exc:
+            self._renew_failed = time.monotonic()
+            log.warning("renewing the token of %s: %s; the current one is sent meanwhile", self.server, exc)
+        finally:
+            self._renewing = None
 
     def _read_token_file(self) -> str | None:
         assert self.config.token_file is not None

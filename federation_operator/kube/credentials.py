@@ -27,6 +27,7 @@ import yaml
 from federation_operator.domain.errors import PermanentError
 from federation_operator.domain.specs import MemberClusterSpec
 from federation_operator.kube.client import ClusterClient, ClusterConfig
+from federation_operator.kube.exec_plugin import ExecPlugin, parse_exec_plugin
 from federation_operator.kube.kubeconfig import Kubeconfig
 
 __all__ = [
@@ -108,9 +109,9 @@ SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 def kubeconfig_client(kubeconfig: Kubeconfig, context: str | None, *, pool_size: int) -> ClusterClient:
     """A client for ``context`` (else the current context) of the operator's own ``kubeconfig``: its
     cluster's server, CA (or ``insecure-skip-tls-verify``), ``tls-server-name`` and ``proxy-url``, and its
-    user's token, ``tokenFile`` (read again as it rotates) or client certificate. ``exec`` and
-    ``auth-provider`` users are refused with a :class:`PermanentError` naming the field: run the operator in
-    its cluster (the chart) or give it a token or a client certificate."""
+    user's token, ``tokenFile`` (read again as it rotates), ``exec`` plugin (its token renewed before it
+    expires: :mod:`.exec_plugin`) or client certificate. ``auth-provider`` (kubectl's older, removed way)
+    and basic auth are refused with a :class:`PermanentError` naming the field."""
 
     def fail(problem: str) -> PermanentError:
         return PermanentError(f"kubeconfig {kubeconfig.path}: {problem}")
@@ -137,12 +138,13 @@ def kubeconfig_client(kubeconfig: Kubeconfig, context: str | None, *, pool_size:
         if user_name not in kubeconfig.users:
             raise fail(f"context {name!r} names user {user_name!r}, which is not defined")
         user = dict(kubeconfig.users[str(user_name)])
-    material = _host_user(user, f"users[{user_name}]", fail)
+    material = _host_user(user, f"users[{user_name}]", fail, server=str(cluster["server"]), ca_pem=ca_pem)
     return _client_for(
         str(cluster["server"]).rstrip("/"),
         _Material(
             token=material.token,
             token_file=material.token_file,
+            exec_plugin=material.exec_plugin,
             ca_pem=ca_pem,
             ca_file=None if cluster.get("certificate-authority-data") else ca_path,
             cert_pem=material.cert_pem,
@@ -156,14 +158,24 @@ def kubeconfig_client(kubeconfig: Kubeconfig, context: str | None, *, pool_size:
     )
 
 
-def _host_user(user: dict[str, Any], entry: str, fail: _Fail) -> _Material:
+def _host_user(
+    user: dict[str, Any], entry: str, fail: _Fail, *, server: str, ca_pem: bytes | None
+) -> _Material:
     """The credentials of the host kubeconfig's user entry (any of them, or none: anonymous)."""
-    for unsupported in ("exec", "auth-provider", "username", "password"):
+    for unsupported in ("auth-provider", "username", "password"):
         if user.get(unsupported):
             raise fail(
                 f"{entry}.{unsupported} is not supported by the operator: run it in its cluster, or give "
-                "it a token, a tokenFile or a client certificate"
+                "it a token, a tokenFile, an exec plugin or a client certificate"
             )
+    exec_plugin = None
+    if user.get("exec"):
+        if not isinstance(user["exec"], dict):
+            raise fail(f"{entry}.exec must be a mapping")
+        try:
+            exec_plugin = parse_exec_plugin(user["exec"], f"{entry}.exec", server=server, ca_pem=ca_pem)
+        except PermanentError as exc:
+            raise fail(str(exc)) from None
     token = user.get("token")
     if token is not None:
         token = _valid_token(token, _field_fail(fail, entry, "token"))
@@ -174,7 +186,9 @@ def _host_user(user: dict[str, Any], entry: str, fail: _Fail) -> _Material:
     key_pem = _file_or_data(user, "client-key", entry, fail)
     if (cert_pem is None) != (key_pem is None):
         raise fail(f"{entry}: client-certificate and client-key must be given together")
-    return _Material(token=token, token_file=token_file, cert_pem=cert_pem, key_pem=key_pem)
+    return _Material(
+        token=token, token_file=token_file, exec_plugin=exec_plugin, cert_pem=cert_pem, key_pem=key_pem
+    )
 
 
 def in_cluster_client(*, pool_size: int, service_account: Path = SERVICE_ACCOUNT_DIR) -> ClusterClient:
@@ -206,6 +220,7 @@ class _Material:
 
     token: str | None = None
     token_file: str | None = None
+    exec_plugin: ExecPlugin | None = None
     ca_pem: bytes | None = None
     ca_file: str | None = None  # where ca_pem was read from, if from a file the client may read again
     cert_pem: bytes | None = None
@@ -405,6 +420,7 @@ def _client_for(
         key_file=key_file,
         token=material.token,
         token_file=material.token_file,
+        exec_plugin=material.exec_plugin,
         verify=material.verify,
         tls_server_name=material.tls_server_name,
         proxy=material.proxy,

@@ -3,7 +3,10 @@ from a kubeconfig as kubectl reads it, or from the Pod's ServiceAccount, with cr
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,7 @@ import pytest
 import yaml
 from localfed.pki import CertificateAuthority, KeyPair
 
-from federation_operator.domain.errors import PermanentError
+from federation_operator.domain.errors import PermanentError, TransientError
 from federation_operator.kube import client as client_module
 from federation_operator.kube.client import TOKEN_FILE_PERIOD, ClusterClient, ClusterConfig, bypasses_proxy
 from federation_operator.kube.credentials import in_cluster_client
@@ -115,15 +118,94 @@ def test_a_context_is_picked_by_name_and_a_bad_one_is_named(tmp_path: Path) -> N
         build_host_client(tmp_path / "missing", None)
 
 
-@pytest.mark.parametrize("field", ["exec", "auth-provider"])
-def test_a_user_the_operator_cannot_authenticate_as_is_refused_by_field(tmp_path: Path, field: str) -> None:
+def test_a_user_the_operator_cannot_authenticate_as_is_refused_by_field(tmp_path: Path) -> None:
     kubeconfig = write_kubeconfig(
         tmp_path / "config",
         cluster={"server": "https://127.0.0.1:6443"},
-        user={field: {"command": "aws"} if field == "exec" else {"name": "oidc"}},
+        user={"auth-provider": {"name": "oidc"}},
     )
-    with pytest.raises(PermanentError, match=rf"users\[operator\]\.{field} is not supported by the operator"):
+    with pytest.raises(
+        PermanentError, match=r"users\[operator\]\.auth-provider is not supported by the operator"
+    ):
         build_host_client(kubeconfig, None)
+
+
+PLUGIN = """#!{python}
+import json, os, pathlib, sys, time
+state = pathlib.Path(sys.argv[1])
+calls = int(state.read_text()) + 1 if state.exists() else 1
+state.write_text(str(calls))
+pathlib.Path(sys.argv[1] + ".info").write_text(os.environ["KUBERNETES_EXEC_INFO"] + os.environ["GREETING"])
+if sys.argv[2] == "fail":
+    print("first line", file=sys.stderr)
+    print("token expired, log in again", file=sys.stderr)
+    sys.exit(3)
+status = {{"token": f"exec-token-{{calls}}", "expirationTimestamp": sys.argv[3]}}
+if sys.argv[2] == "certificate":
+    status = {{"clientCertificateData": "PEM", "clientKeyData": "PEM"}}
+kind = {{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential"}}
+print(json.dumps({{**kind, "status": status}}))
+"""
+
+
+def exec_kubeconfig(tmp_path: Path, mode: str, expires: str = "2030-01-01T00:00:00Z") -> Path:
+    plugin = tmp_path / "plugin"
+    plugin.write_text(PLUGIN.format(python=sys.executable))
+    plugin.chmod(0o755)
+    exec_entry = {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "command": str(plugin),
+        "args": [str(tmp_path / "calls"), mode, expires],
+        "env": [{"name": "GREETING", "value": "hello"}],
+        "provideClusterInfo": True,
+    }
+    return write_kubeconfig(
+        tmp_path / "config",
+        cluster={"server": "https://127.0.0.1:6443", "insecure-skip-tls-verify": True},
+        user={"exec": exec_entry},
+    )
+
+
+def test_an_exec_plugins_token_is_sent_and_renewed_in_the_background_before_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As kubectl runs a cloud's plugin (aws eks get-token, gke-gcloud-auth-plugin): its env, the exec info
+    saying nobody can answer a prompt, its token until shortly before its expirationTimestamp."""
+    api = build_host_client(exec_kubeconfig(tmp_path, "token", "2030-01-01T00:00:00Z"), None)
+    end = datetime(2030, 1, 1, tzinfo=UTC).timestamp()
+    try:
+        assert api.headers()["Authorization"] == "Bearer exec-token-1"
+        assert api.token_expires == end
+        info = (tmp_path / "calls.info").read_text()
+        assert info.endswith("hello")
+        assert json.loads(info.removesuffix("hello"))["spec"] == {
+            "interactive": False,
+            "cluster": {"server": "https://127.0.0.1:6443"},
+        }
+        assert api.headers()["Authorization"] == "Bearer exec-token-1"  # not run for every request
+        monkeypatch.setattr(client_module.time, "time", lambda: end - client_module.EXEC_RENEW_AHEAD + 1)
+        assert api.headers()["Authorization"] == "Bearer exec-token-1"  # still good: sent while renewed
+        renewing = api._renewing
+        assert renewing is not None
+        renewing.join(30)
+        assert api.headers()["Authorization"] == "Bearer exec-token-2"
+        assert (tmp_path / "calls").read_text() == "2"
+    finally:
+        api.close()
+
+
+def test_an_exec_plugin_that_fails_says_how_and_is_asked_again(tmp_path: Path) -> None:
+    api = build_host_client(exec_kubeconfig(tmp_path, "fail"), None)
+    for _ in range(2):  # no token to send: each request asks the plugin
+        with pytest.raises(TransientError, match="exited with status 3: token expired, log in again"):
+            api.headers()
+    assert (tmp_path / "calls").read_text() == "2"
+
+
+def test_an_exec_plugin_answering_with_a_certificate_is_refused(tmp_path: Path) -> None:
+    api = build_host_client(exec_kubeconfig(tmp_path, "certificate"), None)
+    with pytest.raises(PermanentError, match="answers with a client certificate"):
+        api.headers()
 
 
 def test_in_a_pod_the_service_account_is_used(
