@@ -51,7 +51,7 @@ TOKEN_FILE_PERIOD = 60.0
 # TCP keepalive as client-go asks the kernel for it: an idle watch behind a NAT or load balancer that
 # silently drops idle flows is probed after 30 s, and given up after 9 probes 15 s apart.
 # An exec plugin's token is renewed this long before it expires, in the background, while it is still sent;
-# a failed renewal is tried again after EXEC_RETRY_SECONDS.
+# the plugin is run again no sooner than EXEC_RETRY_SECONDS after its last run.
 EXEC_RENEW_AHEAD = 300.0
 EXEC_RETRY_SECONDS = 10.0
 _KEEPALIVE = (
@@ -111,7 +111,7 @@ class ClusterClient:
         self._token_read = time.monotonic() if config.token_file is None else -TOKEN_FILE_PERIOD
         self.token_expires: float | None = None  # an exec plugin's token's end (seconds since the epoch)
         self._renewing: threading.Thread | None = None
-        self._renew_failed = -EXEC_RETRY_SECONDS
+        self._plugin_run = -EXEC_RETRY_SECONDS  # when the plugin was last run (monotonic)
         self._exec_lock = threading.Lock()
         self.proxy = _effective_proxy(config)
 
@@ -156,20 +156,24 @@ class ClusterClient:
         return headers
 
     def _keep_exec_token(self) -> None:
-        """Run the exec plugin when there is no token to send (first use, or it expired: the caller waits,
-        and a failure is its request's), or renew the token in the background as its end nears."""
+        """Run the exec plugin when there is no token to send (the first request waits for it, and a failure
+        is that request's), or renew the token as its end nears: in the background while it is still good,
+        else in the caller. The plugin runs at most once every ``EXEC_RETRY_SECONDS`` (a plugin that hands
+        out a cached token close to its end would otherwise run for every request)."""
         expires = self.token_expires
-        now = time.time()
-        if "Authorization" not in self._headers or (expires is not None and now >= expires):
+        if "Authorization" not in self._headers:
             self._renew_exec_token(expires)
-        elif (
-            expires is not None
-            and now >= expires - EXEC_RENEW_AHEAD
-            and self._renewing is None
-            and time.monotonic() - self._renew_failed >= EXEC_RETRY_SECONDS
-        ):
-            self._renewing = threading.Thread(target=self._renew_quietly, name="exec-credential", daemon=True)
-            self._renewing.start()
+            return
+        now = time.time()
+        if expires is None or now < expires - EXEC_RENEW_AHEAD:
+            return
+        if self._renewing is not None or time.monotonic() - self._plugin_run < EXEC_RETRY_SECONDS:
+            return
+        if now >= expires:
+            self._renew_exec_token(expires)
+            return
+        self._renewing = threading.Thread(target=self._renew_quietly, name="exec-credential", daemon=True)
+        self._renewing.start()
 
     def _renew_exec_token(self, seen: float | None) -> None:
         """Run the plugin, unless another caller renewed the token since it was ``seen``."""
@@ -177,6 +181,7 @@ class ClusterClient:
         with self._exec_lock:
             if "Authorization" in self._headers and self.token_expires != seen:
                 return
+            self._plugin_run = time.monotonic()
             answer = self.config.exec_plugin.run()
             self.token_expires = answer.expires
             self._headers = self._base_headers(answer.token)
@@ -185,7 +190,6 @@ class ClusterClient:
         try:
             self._renew_exec_token(self.token_expires)
         except FederationError as exc:
-            self._renew_failed = time.monotonic()
             log.warning("renewing the token of %s: %s; the current one is sent meanwhile", self.server, exc)
         finally:
             self._renewing = None

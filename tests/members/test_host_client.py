@@ -183,12 +183,19 @@ def test_an_exec_plugins_token_is_sent_and_renewed_in_the_background_before_it_e
             "cluster": {"server": "https://127.0.0.1:6443"},
         }
         assert api.headers()["Authorization"] == "Bearer exec-token-1"  # not run for every request
+        monkeypatch.setattr(client_module, "EXEC_RETRY_SECONDS", 0.0)  # the first run was just now
         monkeypatch.setattr(client_module.time, "time", lambda: end - client_module.EXEC_RENEW_AHEAD + 1)
         assert api.headers()["Authorization"] == "Bearer exec-token-1"  # still good: sent while renewed
         renewing = api._renewing
         assert renewing is not None
         renewing.join(30)
+        # The plugin handed out the same end again (a cached token): it is not run again for every request,
+        # only once per EXEC_RETRY_SECONDS.
+        monkeypatch.setattr(client_module, "EXEC_RETRY_SECONDS", 3600.0)
         assert api.headers()["Authorization"] == "Bearer exec-token-2"
+        for _ in range(20):
+            api.headers()
+        assert api._renewing is None
         assert (tmp_path / "calls").read_text() == "2"
     finally:
         api.close()
