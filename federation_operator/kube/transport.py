@@ -25,7 +25,6 @@ faster than the standard json module on watch events and lists, the bulk of what
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar
@@ -231,7 +230,7 @@ def send_request(
             # Through a proxy: its manager adds the proxy's headers and picks the form of the URL.
             response: urllib3.BaseHTTPResponse = manager.urlopen(method, api.server + path, **options)
         else:
-            pool, prefix = _pool(api, manager)
+            pool, prefix = api.server_pool()
             # The API server answers, it does not redirect; a pool of one host never changes hosts.
             response = pool.urlopen(method, prefix + path, redirect=False, assert_same_host=False, **options)
     except TRANSPORT_ERRORS as exc:
@@ -243,25 +242,6 @@ def send_request(
     finally:
         response.release_conn()
     return RawResponse(response.status, content, dict(response.headers))
-
-
-# The connection pool of each client's API server, found once: the pool manager's way to it (parse the URL,
-# normalize a pool key, look the pool up) was ~3 % of the operator's CPU samples at 1,000 objects.
-_POOLS: weakref.WeakKeyDictionary[
-    ClusterClient, tuple[urllib3.PoolManager, urllib3.HTTPConnectionPool, str]
-] = weakref.WeakKeyDictionary()
-
-
-def _pool(api: ClusterClient, manager: urllib3.PoolManager) -> tuple[urllib3.HTTPConnectionPool, str]:
-    """The pool of connections to ``api``'s server (found once, found again if the client's manager changed
-    or the pool was closed), and the server's own path prefix (an API server behind a path)."""
-    known = _POOLS.get(api)
-    if known is not None and known[0] is manager and known[1].pool is not None:
-        return known[1], known[2]
-    pool = manager.connection_from_url(api.server)
-    prefix = (urllib3.util.parse_url(api.server).path or "").rstrip("/")
-    _POOLS[api] = (manager, pool, prefix)
-    return pool, prefix
 
 
 def encode_request(
