@@ -49,6 +49,7 @@ from federation_operator.kube import host
 from federation_operator.kube.async_transport import AsyncTransport
 from federation_operator.kube.client import ClusterClient
 from federation_operator.kube.events import EventPoster
+from federation_operator.kube.exec_plugin import EXEC_TIMEOUT
 from federation_operator.observability.events import EventSink
 from federation_operator.observability.metrics import Metrics
 from federation_operator.planning.reconcile import Federation
@@ -85,6 +86,8 @@ class Runtime:
     # Set (with the signal) to tell kopf to stop, once our own signal handlers have closed the gate.
     stop_flag: concurrent.futures.Future[signal.Signals] = field(default_factory=concurrent.futures.Future)
     signals_armed: bool = False
+    # The host's Authorization header last handed to kopf (login): asked for again, it was refused.
+    kopf_authorization: str | None = None
 
 
 def _emitter(runtime: Runtime) -> EventSink:
@@ -152,12 +155,20 @@ class NoDiffBase(kopf.DiffBaseStorage):
 @kopf.on.login()
 def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
     """kopf talks to the host cluster with the same credentials as our own host client."""
-    host = _runtime(memo).host_api
+    runtime = _runtime(memo)
+    host = runtime.host_api
     config = host.config
     try:
         authorization = host.headers().get("Authorization", "")
+        if authorization and authorization == runtime.kopf_authorization:
+            # kopf asks again for what it holds: the server refused it (or it expired and no renewal came).
+            renewal = host.credentials_refused(authorization)
+            if renewal is not None:
+                renewal.join(EXEC_TIMEOUT)
+            authorization = host.headers().get("Authorization", "")
     except FederationError as exc:  # an exec plugin that failed: kopf asks again
         raise kopf.TemporaryError(f"host credentials: {exc}", delay=10) from exc
+    runtime.kopf_authorization = authorization
     scheme, _sep, token = authorization.partition(" ")
     expires = host.token_expires
     return kopf.ConnectionInfo(

@@ -122,28 +122,37 @@ class AsyncTransport:
     async def _send(self, api: ClusterClient, request: Request, limit: Timeout) -> RawResponse:
         """One request, its whole response read, whatever its status, within ``limit``."""
         held = self._session(api)
+        encoded = _encoded(api, request)
         if held.pool is not None:
-            target, headers, data = _encoded(api, request)
             try:
-                return await held.pool.send(request.method, target, headers, data, limit)
+                answer = await held.pool.send(request.method, *encoded, limit)
             except OSError as exc:  # timeouts, lost connections and TLS failures are all OSErrors
                 raise connection_error(request.what, exc) from exc
-        try:
-            async with self._request(api, request, limit) as response:
-                body = await response.read()
-                return RawResponse(response.status, body, dict(response.headers))
-        except ASYNC_TRANSPORT_ERRORS as exc:
-            raise connection_error(request.what, exc) from exc
+        else:
+            try:
+                async with self._request(held, request.method, encoded, limit) as response:
+                    body = await response.read()
+                    answer = RawResponse(response.status, body, dict(response.headers))
+            except ASYNC_TRANSPORT_ERRORS as exc:
+                raise connection_error(request.what, exc) from exc
+        if answer.status == 401:
+            api.credentials_refused(encoded[1].get("Authorization"))
+        return answer
 
     @contextlib.asynccontextmanager
     async def stream(self, api: ClusterClient, request: Request) -> AsyncIterator[Stream]:
         """``request`` sent to ``api``'s cluster (within its own timeout: a pair bounds the connect and each
         read), its response handed over unread, whatever its status, to be read piece by piece (a watch).
         Leaving the block before the response's end closes the connection."""
+        encoded = _encoded(api, request)
         try:
-            response: aiohttp.ClientResponse = await self._request(api, request, request.timeout)
+            response: aiohttp.ClientResponse = await self._request(
+                self._session(api), request.method, encoded, request.timeout
+            )
         except ASYNC_TRANSPORT_ERRORS as exc:
             raise connection_error(request.what, exc) from exc
+        if response.status == 401:
+            api.credentials_refused(encoded[1].get("Authorization"))
         try:
             yield Stream(response, request.what)
         except BaseException:
@@ -158,15 +167,15 @@ class AsyncTransport:
         finally:
             response.release()
 
-    def _request(self, api: ClusterClient, request: Request, limit: Timeout) -> Any:
-        """aiohttp's request of ``request`` (awaited: its response; entered: its response, released when
-        left)."""
-        held = self._session(api)
-        target, headers, data = _encoded(api, request)
+    @staticmethod
+    def _request(held: _Session, method: str, encoded: Encoded, limit: Timeout) -> Any:
+        """aiohttp's request of ``encoded`` through ``held`` (awaited: its response; entered: its response,
+        released when left)."""
+        target, headers, data = encoded
         # Quoted already (api_path, query_string): not parsed again.
         url = URL(held.base + target, encoded=True)
         return held.session.request(
-            request.method,
+            method,
             url,
             data=data,
             headers=headers,
@@ -217,7 +226,10 @@ class AsyncTransport:
         return held
 
 
-def _encoded(api: ClusterClient, request: Request) -> tuple[str, dict[str, str], bytes | None]:
+Encoded = tuple[str, dict[str, str], bytes | None]
+
+
+def _encoded(api: ClusterClient, request: Request) -> Encoded:
     """``request`` as it goes on the wire, whichever path sends it: its path with the query, its headers
     (``api``'s own and its credentials) and its encoded body."""
     headers, data = encode_request(

@@ -113,7 +113,7 @@ class ClusterClient:
         self._token_read = time.monotonic() if config.token_file is None else -TOKEN_FILE_PERIOD
         self.token_expires: float | None = None  # an exec plugin's token's end (seconds since the epoch)
         self._renewing: threading.Thread | None = None
-        self._plugin_run = -EXEC_RETRY_SECONDS  # when the plugin was last run (monotonic)
+        self._plugin_run: float | None = None  # when the plugin was last run (monotonic)
         self._exec_lock = threading.Lock()
         self.proxy = _effective_proxy(config)
 
@@ -172,40 +172,67 @@ class ClusterClient:
             headers["Authorization"] = f"Bearer {token}"
         return headers
 
+    def credentials_refused(self, authorization: str | None) -> threading.Thread | None:
+        """The server answered 401 to a request that carried ``authorization`` (its Authorization header), as
+        client-go acts on one: a token file is read again at once; an exec plugin is run again in the
+        background (a plugin's token without an ``expirationTimestamp`` is otherwise kept until the process
+        ends), no sooner than ``EXEC_RETRY_SECONDS`` after its last run. Nothing is done when the credentials
+        changed since that request was sent. Returns the plugin's run under way, if there is one, for a
+        caller that may wait for it (never the event loop)."""
+        if authorization is None or authorization != self._headers.get("Authorization"):
+            return self._renewing
+        if self.config.token_file is not None:
+            self._headers = self._base_headers(self._read_token_file())
+        elif self.config.exec_plugin is not None:
+            self._renew_in_background()
+        return self._renewing
+
     def _keep_exec_token(self) -> None:
         """Run the exec plugin when there is no token to send (the first request waits for it, and a failure
         is that request's), or renew the token as its end nears: in the background while it is still good,
         else in the caller. The plugin runs at most once every ``EXEC_RETRY_SECONDS`` (a plugin that hands
         out a cached token close to its end would otherwise run for every request)."""
-        expires = self.token_expires
-        if "Authorization" not in self._headers:
-            self._renew_exec_token(expires)
+        sent = self._headers.get("Authorization")
+        if sent is None:
+            self._renew_exec_token(None)
             return
+        expires = self.token_expires
         now = time.time()
         if expires is None or now < expires - EXEC_RENEW_AHEAD:
             return
-        if self._renewing is not None or time.monotonic() - self._plugin_run < EXEC_RETRY_SECONDS:
+        if now >= expires and self._renewing is None and not self._ran_lately():
+            self._renew_exec_token(sent)
             return
-        if now >= expires:
-            self._renew_exec_token(expires)
-            return
-        self._renewing = threading.Thread(target=self._renew_quietly, name="exec-credential", daemon=True)
-        self._renewing.start()
+        self._renew_in_background()
 
-    def _renew_exec_token(self, seen: float | None) -> None:
-        """Run the plugin, unless another caller renewed the token since it was ``seen``."""
+    def _ran_lately(self) -> bool:
+        return self._plugin_run is not None and time.monotonic() - self._plugin_run < EXEC_RETRY_SECONDS
+
+    def _renew_in_background(self) -> None:
+        with self._lock:
+            if self._renewing is not None or self._ran_lately():
+                return
+            sent = self._headers.get("Authorization")
+            self._renewing = threading.Thread(
+                target=self._renew_quietly, args=(sent,), name="exec-credential", daemon=True
+            )
+            self._renewing.start()
+
+    def _renew_exec_token(self, sent: str | None) -> None:
+        """Run the plugin, unless another caller replaced the token ``sent`` meanwhile or ran it lately (None:
+        there is no token to send, and the plugin runs whatever happened before)."""
         assert self.config.exec_plugin is not None
         with self._exec_lock:
-            if "Authorization" in self._headers and self.token_expires != seen:
+            if sent is not None and (self._headers.get("Authorization") != sent or self._ran_lately()):
                 return
             self._plugin_run = time.monotonic()
             answer = self.config.exec_plugin.run()
             self.token_expires = answer.expires
             self._headers = self._base_headers(answer.token)
 
-    def _renew_quietly(self) -> None:
+    def _renew_quietly(self, sent: str | None) -> None:
         try:
-            self._renew_exec_token(self.token_expires)
+            self._renew_exec_token(sent)
         except FederationError as exc:
             log.warning("renewing the token of %s: %s; the current one is sent meanwhile", self.server, exc)
         finally:

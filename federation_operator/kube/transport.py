@@ -241,6 +241,8 @@ def send_request(
         raise connection_error(what, exc) from exc
     finally:
         response.release_conn()
+    if response.status == 401:
+        api.credentials_refused(headers.get("Authorization"))
     return RawResponse(response.status, content, dict(response.headers))
 
 

@@ -3,15 +3,21 @@ both request paths (a thread's, the event loop's)."""
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 from localfed import LocalFederation
 
+from federation_operator.kube import client as client_module
 from federation_operator.kube.credentials import build_api_client
 from federation_operator.kube.errors import ApiConnectionError
+from federation_operator.kube.host import build_host_client
 from federation_operator.kube.probe import fetch_probe
 from federation_operator.kube.transport import Exchange, Request
 from tests.members import MEMBER, Runner, admin_client, fresh_namespace, kubeconfig_secret, member_spec
@@ -145,5 +151,84 @@ def test_each_request_path_checks_the_servers_certificate(
     try:
         with pytest.raises(ApiConnectionError, match="TLS certificate verification failed"):
             runner(api, list_nodes(), timeout=5.0)
+    finally:
+        api.close()
+
+
+# An exec credential plugin whose first answer the server refuses: a token without an expirationTimestamp,
+# as a plugin handing out a long-lived token answers.
+REFUSED_FIRST_PLUGIN = """#!{python}
+import json, pathlib, sys
+state = pathlib.Path(sys.argv[1])
+calls = int(state.read_text()) + 1 if state.exists() else 1
+state.write_text(str(calls))
+token = sys.argv[2] if calls == 1 else sys.argv[3]
+kind = {{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential"}}
+print(json.dumps({{**kind, "status": {{"token": token}}}}))
+"""
+
+
+@pytest.mark.parametrize("source", ["exec plugin", "token file"])
+def test_credentials_the_server_refuses_are_renewed_at_once(
+    federation: LocalFederation,
+    service_account_token: str,
+    runner: Runner,
+    source: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 401 makes the client take new credentials, as client-go does: the exec plugin is run again (in the
+    background: the event loop never waits for it) and a token file read again, without waiting for an
+    expiry the plugin never gave or for the file's next periodic read."""
+    wrong = service_account_token[:-4] + "AAAA"
+    if source == "exec plugin":
+        plugin = tmp_path / "plugin"
+        plugin.write_text(REFUSED_FIRST_PLUGIN.format(python=sys.executable))
+        plugin.chmod(0o755)
+        user: dict[str, Any] = {
+            "exec": {
+                "apiVersion": "client.authentication.k8s.io/v1",
+                "command": str(plugin),
+                "args": [str(tmp_path / "calls"), wrong, service_account_token],
+            }
+        }
+        # The throttle (a plugin runs at most once every EXEC_RETRY_SECONDS) would hold the second run
+        # back for 10 s after the first: this test is about the refusal, not the throttle.
+        monkeypatch.setattr(client_module, "EXEC_RETRY_SECONDS", 0.0)
+    else:
+        token_file = tmp_path / "token"
+        token_file.write_text(wrong)
+        user = {"tokenFile": str(token_file)}
+    ca = federation.clusters[MEMBER].dir / "pki" / "ca.crt"
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "member",
+        "clusters": [
+            {
+                "name": "member",
+                "cluster": {"server": federation.clusters[MEMBER].server, "certificate-authority": str(ca)},
+            }
+        ],
+        "users": [{"name": "probe", "user": user}],
+        "contexts": [{"name": "member", "context": {"cluster": "member", "user": "probe"}}],
+    }
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    api = build_host_client(kubeconfig, None)
+    try:
+        assert runner(api, list_nodes(), timeout=5.0) == 401
+        if source == "token file":
+            token_file.write_text(service_account_token)  # rotated: read again at the refusal, not in 60 s
+            # Still the token read at the first refusal; this refusal reads the file again.
+            assert runner(api, list_nodes(), timeout=5.0) == 401
+        else:
+            # The renewal the refusal started, if it is still under way, waited for (this call starts none).
+            renewal = api.credentials_refused(f"Bearer {wrong}")
+            if renewal is not None:
+                renewal.join(30)
+        assert runner(api, list_nodes(), timeout=5.0) == 200
+        if source == "exec plugin":
+            assert (tmp_path / "calls").read_text() == "2"
     finally:
         api.close()
