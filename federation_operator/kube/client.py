@@ -11,6 +11,7 @@ fedctl, a short-lived command, still reads kubeconfigs with it (:mod:`federation
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import socket
@@ -191,16 +192,21 @@ class ClusterClient:
         """Run the exec plugin when there is no token to send (the first request waits for it, and a failure
         is that request's), or renew the token as its end nears: in the background while it is still good,
         else in the caller. The plugin runs at most once every ``EXEC_RETRY_SECONDS`` (a plugin that hands
-        out a cached token close to its end would otherwise run for every request)."""
+        out a cached token close to its end would otherwise run for every request). A caller on the event
+        loop never waits for the plugin (up to ``EXEC_TIMEOUT``: every watch, write and DNS round would wait
+        with it): the plugin runs in the background, and the request goes with what there is meanwhile."""
         sent = self._headers.get("Authorization")
         if sent is None:
-            self._renew_exec_token(None)
+            if _on_event_loop():
+                self._renew_in_background()
+            else:
+                self._renew_exec_token(None)
             return
         expires = self.token_expires
         now = time.time()
         if expires is None or now < expires - EXEC_RENEW_AHEAD:
             return
-        if now >= expires and self._renewing is None and not self._ran_lately():
+        if now >= expires and self._renewing is None and not self._ran_lately() and not _on_event_loop():
             self._renew_exec_token(sent)
             return
         self._renew_in_background()
@@ -268,6 +274,14 @@ class ClusterClient:
         if self.proxy:
             return urllib3.ProxyManager(self.proxy, **options)  # type: ignore[arg-type]
         return urllib3.PoolManager(**options)  # type: ignore[arg-type]
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _ssl_context(config: ClusterConfig) -> ssl.SSLContext:

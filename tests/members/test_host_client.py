@@ -3,6 +3,7 @@ from a kubeconfig as kubectl reads it, or from the Pod's ServiceAccount, with cr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -197,6 +198,35 @@ def test_an_exec_plugins_token_is_sent_and_renewed_in_the_background_before_it_e
             api.headers()
         assert api._renewing is None
         assert (tmp_path / "calls").read_text() == "2"
+    finally:
+        api.close()
+
+
+def test_an_expired_exec_token_is_renewed_in_the_caller_but_never_on_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the token has ended (its renewal ahead of time failed), a thread's request waits for the plugin;
+    a request made on the event loop does not (the operator's watches, writes and DNS rounds would all wait
+    with it, up to the plugin's timeout): the plugin runs in the background, and the request goes with the
+    old token meanwhile."""
+    api = build_host_client(exec_kubeconfig(tmp_path, "token", "2030-01-01T00:00:00Z"), None)
+    end = datetime(2030, 1, 1, tzinfo=UTC).timestamp()
+    try:
+        assert api.headers()["Authorization"] == "Bearer exec-token-1"
+        monkeypatch.setattr(client_module, "EXEC_RETRY_SECONDS", 0.0)
+        monkeypatch.setattr(client_module.time, "time", lambda: end + 1)
+
+        async def on_the_loop() -> str:
+            return api.headers()["Authorization"]
+
+        assert asyncio.run(on_the_loop()) == "Bearer exec-token-1"
+        renewing = api._renewing
+        assert renewing is not None  # started by that request, not waited for
+        renewing.join(30)
+        assert (tmp_path / "calls").read_text() == "2"
+        # The plugin's new token ends at the same moment, so it too has ended: a thread waits for the plugin.
+        assert api.headers()["Authorization"] == "Bearer exec-token-3"
+        assert (tmp_path / "calls").read_text() == "3"
     finally:
         api.close()
 
