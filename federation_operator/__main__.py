@@ -30,7 +30,7 @@ import kopf
 
 from federation_operator import handlers
 from federation_operator.allocator import trimmer
-from federation_operator.domain.errors import PermanentError
+from federation_operator.domain.errors import PermanentError, TransientError
 from federation_operator.gc_pacing import GcPacer
 from federation_operator.kube.host import build_host_client
 from federation_operator.kube.lease import LeaseElector, LeaseTimings, replica_identity
@@ -63,6 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, PermanentError) as exc:
         print(f"federation-operator: {exc}", file=sys.stderr)
         return 2
+    try:
+        # An exec plugin's first token is taken here: a request on the event loop never waits for the
+        # plugin, and would go without a token.
+        host_api.headers()
+    except PermanentError as exc:
+        print(f"federation-operator: {exc}", file=sys.stderr)
+        return 2
+    except TransientError as exc:
+        log.warning("host credentials: %s; the plugin is asked again as requests need it", exc)
     runtime = handlers.Runtime(settings=settings, host_api=host_api)
     metrics_server = None
     elector: LeaseElector | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -243,6 +244,26 @@ def test_an_exec_plugin_answering_with_a_certificate_is_refused(tmp_path: Path) 
     api = build_host_client(exec_kubeconfig(tmp_path, "certificate"), None)
     with pytest.raises(PermanentError, match="answers with a client certificate"):
         api.headers()
+
+
+def test_the_operator_takes_its_first_exec_token_before_it_starts_and_stops_on_a_refusal(
+    tmp_path: Path,
+) -> None:
+    """The first token is taken at start-up, outside the event loop (where a request never waits for the
+    plugin): a plugin whose answer the operator cannot use stops it at once, naming the plugin."""
+    kubeconfig = exec_kubeconfig(tmp_path, "certificate")
+    env = {**os.environ, "FEDOP_KUBECONFIG": str(kubeconfig)}
+    done = subprocess.run(
+        [sys.executable, "-m", "federation_operator"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "answers with a client certificate" in done.stderr
+    assert (tmp_path / "calls").read_text() == "1"
 
 
 def test_in_a_pod_the_service_account_is_used(
