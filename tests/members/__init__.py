@@ -79,6 +79,26 @@ def member_spec(federation: LocalFederation, cluster: str, **overrides: Any) -> 
     return MemberClusterSpec.model_validate(raw)
 
 
+def write_kubeconfig(
+    path: Path, *, cluster: dict[str, Any], user: dict[str, Any], current: str = "host"
+) -> Path:
+    """A kubeconfig at ``path`` whose context ``host`` joins ``cluster`` and ``user``, beside a context
+    ``other`` naming a cluster that is not defined; ``current`` is its current context."""
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": current,
+        "clusters": [{"name": "host", "cluster": cluster}],
+        "users": [{"name": "operator", "user": user}],
+        "contexts": [
+            {"name": "host", "context": {"cluster": "host", "user": "operator"}},
+            {"name": "other", "context": {"cluster": "elsewhere", "user": "operator"}},
+        ],
+    }
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
 def kubeconfig_secret(
     federation: LocalFederation, cluster: str, *, inline: bool = False, server: str | None = None
 ) -> dict[str, bytes]:

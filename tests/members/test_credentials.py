@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes import client
 from localfed import LocalFederation
 
@@ -20,7 +19,15 @@ from federation_operator.kube.errors import ApiConnectionError
 from federation_operator.kube.host import build_host_client
 from federation_operator.kube.probe import fetch_probe
 from federation_operator.kube.transport import Exchange, Request
-from tests.members import MEMBER, Runner, admin_client, fresh_namespace, kubeconfig_secret, member_spec
+from tests.members import (
+    MEMBER,
+    Runner,
+    admin_client,
+    fresh_namespace,
+    kubeconfig_secret,
+    member_spec,
+    write_kubeconfig,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -200,21 +207,11 @@ def test_credentials_the_server_refuses_are_renewed_at_once(
         token_file.write_text(wrong)
         user = {"tokenFile": str(token_file)}
     ca = federation.clusters[MEMBER].dir / "pki" / "ca.crt"
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": "member",
-        "clusters": [
-            {
-                "name": "member",
-                "cluster": {"server": federation.clusters[MEMBER].server, "certificate-authority": str(ca)},
-            }
-        ],
-        "users": [{"name": "probe", "user": user}],
-        "contexts": [{"name": "member", "context": {"cluster": "member", "user": "probe"}}],
-    }
-    kubeconfig = tmp_path / "config"
-    kubeconfig.write_text(yaml.safe_dump(config))
+    kubeconfig = write_kubeconfig(
+        tmp_path / "config",
+        cluster={"server": federation.clusters[MEMBER].server, "certificate-authority": str(ca)},
+        user=user,
+    )
     api = build_host_client(kubeconfig, None)
     try:
         # The first token taken in this thread, as the operator's first host request takes it: on the event

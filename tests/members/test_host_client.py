@@ -10,10 +10,8 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 from localfed.pki import CertificateAuthority, KeyPair
 
 from federation_operator.domain.errors import PermanentError, TransientError
@@ -22,30 +20,13 @@ from federation_operator.kube.client import TOKEN_FILE_PERIOD, ClusterClient, Cl
 from federation_operator.kube.credentials import in_cluster_client
 from federation_operator.kube.host import build_host_client
 from federation_operator.kube.kubeconfig import KubeconfigNotFoundError
+from tests.members import write_kubeconfig
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> tuple[KeyPair, KeyPair]:
     ca = CertificateAuthority(tmp_path_factory.mktemp("pki"), "test-ca")
     return ca.pair, ca.issue("operator", "operator")
-
-
-def write_kubeconfig(
-    path: Path, *, cluster: dict[str, Any], user: dict[str, Any], current: str = "host"
-) -> Path:
-    doc = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": current,
-        "clusters": [{"name": "host", "cluster": cluster}],
-        "users": [{"name": "operator", "user": user}],
-        "contexts": [
-            {"name": "host", "context": {"cluster": "host", "user": "operator"}},
-            {"name": "other", "context": {"cluster": "elsewhere", "user": "operator"}},
-        ],
-    }
-    path.write_text(yaml.safe_dump(doc))
-    return path
 
 
 def test_relative_paths_are_taken_from_the_kubeconfigs_directory(
